@@ -1,0 +1,81 @@
+//! `Core`: the services' shared context — store, clock, hasher, master key, caches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::cache::TtlCache;
+use crate::clock::Clock;
+use crate::crypto::MasterKey;
+use crate::crypto::jwt::LoadedKey;
+use crate::crypto::password::{Argon2Params, PasswordHasher};
+use crate::error::CoreResult;
+use crate::model::Tenant;
+use crate::store::Store;
+
+/// Settings the core needs; the server maps its configuration onto these.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Base URL of this deployment, used in emailed links.
+    pub public_url: String,
+    pub argon2: Argon2Params,
+    /// Concurrent password hashes (defaults to the number of cores).
+    pub hash_workers: usize,
+    /// Callers allowed to wait for a hashing slot before the next is refused.
+    pub hash_queue: usize,
+    /// How long a node trusts its cached tenants and keys.
+    pub cache_ttl: Duration,
+    /// Country calling code for phone numbers given without `+`.
+    pub default_country_code: String,
+    /// Clock skew tolerated on `exp`/`nbf`.
+    pub token_leeway_seconds: i64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        CoreConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            argon2: Argon2Params::default(),
+            hash_workers: cores,
+            hash_queue: cores * 32,
+            cache_ttl: Duration::from_secs(30),
+            default_country_code: "256".into(),
+            token_leeway_seconds: 30,
+        }
+    }
+}
+
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub master: MasterKey,
+    pub config: CoreConfig,
+    pub(crate) tenants: TtlCache<String, Tenant>,
+    pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
+    /// Woken when a message is queued, so delivery does not wait for the next poll.
+    pub outbox_ready: Notify,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, master_key: &[u8], config: CoreConfig) -> CoreResult<Self> {
+        let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
+        Ok(Core {
+            store,
+            clock,
+            hasher,
+            master: MasterKey::from_bytes(master_key)?,
+            tenants: TtlCache::new(config.cache_ttl),
+            keys: TtlCache::new(config.cache_ttl),
+            config,
+            outbox_ready: Notify::new(),
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,226 @@
+//! JWT signing and verification (jsonwebtoken on aws-lc-rs) and key generation.
+//!
+//! `exp`/`nbf` are checked here against the injected clock, not by the library against the
+//! system time, so expiry is testable; everything else (alg allow-list, key family, signature,
+//! `iss`, `aud`) is the library's.
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Value, json};
+
+use crate::error::{CoreError, CoreResult};
+use crate::model::KeyAlg;
+
+/// A key ready to sign and verify.
+#[derive(Clone)]
+pub struct LoadedKey {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub active: bool,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for LoadedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadedKey({} {})", self.kid, self.alg.as_str())
+    }
+}
+
+fn algorithm(alg: KeyAlg) -> Algorithm {
+    match alg {
+        KeyAlg::HS256 => Algorithm::HS256,
+        KeyAlg::RS256 => Algorithm::RS256,
+        KeyAlg::ES256 => Algorithm::ES256,
+        KeyAlg::EdDSA => Algorithm::EdDSA,
+    }
+}
+
+/// A new key: (private material — PKCS#8 DER or the HS256 secret —, public JWK).
+pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
+    let rng = SystemRandom::new();
+    let alg_name = alg.as_str();
+    match alg {
+        KeyAlg::HS256 => Ok((super::random_bytes::<32>().to_vec(), json!({}))),
+        KeyAlg::RS256 => {
+            let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(CoreError::internal)?;
+            let der: Pkcs8V1Der = kp.as_der().map_err(CoreError::internal)?;
+            let public = kp.public_key();
+            let n = super::b64url(public.modulus().big_endian_without_leading_zero());
+            let e = super::b64url(public.exponent().big_endian_without_leading_zero());
+            Ok((der.as_ref().to_vec(), json!({"kty": "RSA", "use": "sig", "alg": alg_name, "kid": kid, "n": n, "e": e})))
+        }
+        KeyAlg::ES256 => {
+            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(CoreError::internal)?;
+            let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).map_err(CoreError::internal)?;
+            let point = kp.public_key().as_ref();
+            if point.len() != 65 {
+                return Err(CoreError::Internal("unexpected P-256 point length".into()));
+            }
+            let (x, y) = (super::b64url(&point[1..33]), super::b64url(&point[33..65]));
+            Ok((doc.as_ref().to_vec(), json!({"kty": "EC", "use": "sig", "alg": alg_name, "kid": kid, "crv": "P-256", "x": x, "y": y})))
+        }
+        KeyAlg::EdDSA => {
+            let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(CoreError::internal)?;
+            let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(CoreError::internal)?;
+            let x = super::b64url(kp.public_key().as_ref());
+            Ok((doc.as_ref().to_vec(), json!({"kty": "OKP", "use": "sig", "alg": alg_name, "kid": kid, "crv": "Ed25519", "x": x})))
+        }
+    }
+}
+
+/// Builds a signing/verifying key from stored material.
+pub fn load(kid: &str, alg: KeyAlg, private: &[u8], jwk: &Value, active: bool) -> CoreResult<LoadedKey> {
+    let field = |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::Internal(format!("jwk lacks {name}")));
+    let (encoding, decoding) = match alg {
+        KeyAlg::HS256 => (EncodingKey::from_secret(private), DecodingKey::from_secret(private)),
+        KeyAlg::RS256 => (
+            EncodingKey::from_rsa_der(&pkcs8_inner_key(private)?),
+            DecodingKey::from_rsa_components(field("n")?, field("e")?).map_err(CoreError::internal)?,
+        ),
+        KeyAlg::ES256 => (
+            EncodingKey::from_ec_der(private),
+            DecodingKey::from_ec_components(field("x")?, field("y")?).map_err(CoreError::internal)?,
+        ),
+        KeyAlg::EdDSA => (
+            EncodingKey::from_ed_der(private),
+            DecodingKey::from_ed_components(field("x")?).map_err(CoreError::internal)?,
+        ),
+    };
+    Ok(LoadedKey { kid: kid.to_string(), alg, active, encoding, decoding })
+}
+
+/// Signs `claims` with `key`, `typ` and `kid` in the header.
+pub fn sign(key: &LoadedKey, typ: &str, claims: &Value) -> CoreResult<String> {
+    let mut header = Header::new(algorithm(key.alg));
+    header.typ = Some(typ.to_string());
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(CoreError::internal)
+}
+
+/// What a verifier expects of a token.
+pub struct Expectations<'a> {
+    pub alg: KeyAlg,
+    pub typ: &'a str,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    pub now: i64,
+    pub leeway: i64,
+}
+
+/// Verifies `token` against `keys` (those of the expected algorithm). Any failure is `Unauthorized`.
+pub fn verify(keys: &[LoadedKey], token: &str, want: &Expectations<'_>) -> CoreResult<Value> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| CoreError::Unauthorized)?;
+    if header.alg != algorithm(want.alg) || header.typ.as_deref() != Some(want.typ) {
+        return Err(CoreError::Unauthorized);
+    }
+    let key = keys
+        .iter()
+        .filter(|k| k.alg == want.alg)
+        .find(|k| header.kid.as_deref() == Some(k.kid.as_str()))
+        .ok_or(CoreError::Unauthorized)?;
+    let mut validation = Validation::new(algorithm(want.alg));
+    validation.validate_exp = false;
+    validation.required_spec_claims = ["exp", "iss", "aud"].iter().map(|s| s.to_string()).collect();
+    validation.set_issuer(&[want.issuer]);
+    validation.set_audience(&[want.audience]);
+    let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| CoreError::Unauthorized)?;
+    let claims = data.claims;
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(CoreError::Unauthorized)?;
+    if exp + want.leeway <= want.now {
+        return Err(CoreError::Unauthorized);
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf.as_i64().ok_or(CoreError::Unauthorized)?;
+        if nbf - want.leeway > want.now {
+            return Err(CoreError::Unauthorized);
+        }
+    }
+    Ok(claims)
+}
+
+/// The RSAPrivateKey (PKCS#1) inside a PKCS#8 PrivateKeyInfo, which is what the JWT library signs
+/// with. PrivateKeyInfo ::= SEQUENCE { version INTEGER, algorithm SEQUENCE, privateKey OCTET STRING }
+fn pkcs8_inner_key(der: &[u8]) -> CoreResult<Vec<u8>> {
+    let bad = || CoreError::Internal("malformed PKCS#8 key".into());
+    let (tag, body, _) = der_item(der).ok_or_else(bad)?;
+    if tag != 0x30 {
+        return Err(bad());
+    }
+    let (t1, _, rest) = der_item(body).ok_or_else(bad)?;
+    let (t2, _, rest) = der_item(rest).ok_or_else(bad)?;
+    let (t3, key, _) = der_item(rest).ok_or_else(bad)?;
+    if (t1, t2, t3) != (0x02, 0x30, 0x04) {
+        return Err(bad());
+    }
+    Ok(key.to_vec())
+}
+
+/// One DER TLV: (tag, contents, rest).
+fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (first as usize, 2)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *input.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len)?;
+    Some((tag, input.get(header..end)?, input.get(end..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect(alg: KeyAlg, now: i64) -> Expectations<'static> {
+        Expectations { alg, typ: "JWT", issuer: "iss", audience: "aud", now, leeway: 30 }
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() -> CoreResult<()> {
+        for alg in [KeyAlg::HS256, KeyAlg::RS256, KeyAlg::ES256, KeyAlg::EdDSA] {
+            let (private, jwk) = generate(alg, "k1")?;
+            let key = load("k1", alg, &private, &jwk, true)?;
+            let token = sign(&key, "JWT", &json!({"sub": "u", "iss": "iss", "aud": "aud", "exp": 2000}))?;
+            let claims = verify(std::slice::from_ref(&key), &token, &expect(alg, 1000))?;
+            assert_eq!(claims["sub"], "u");
+            assert!(verify(std::slice::from_ref(&key), &token, &expect(alg, 2100)).is_err(), "{alg:?} expired");
+            let wrong_aud = Expectations { audience: "other", ..expect(alg, 1000) };
+            assert!(verify(std::slice::from_ref(&key), &token, &wrong_aud).is_err());
+            if alg != KeyAlg::HS256 {
+                assert!(jwk.get("d").is_none());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rsa_jwk_modulus_is_2048_bits() -> CoreResult<()> {
+        let (_, jwk) = generate(KeyAlg::RS256, "k")?;
+        let n = crate::crypto::b64url_decode(jwk["n"].as_str().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(n.len() * 8, 2048);
+        Ok(())
+    }
+
+    #[test]
+    fn token_without_exp_or_with_future_nbf_is_refused() -> CoreResult<()> {
+        let (private, jwk) = generate(KeyAlg::HS256, "k1")?;
+        let key = load("k1", KeyAlg::HS256, &private, &jwk, true)?;
+        let no_exp = sign(&key, "JWT", &json!({"iss": "iss", "aud": "aud"}))?;
+        assert!(verify(std::slice::from_ref(&key), &no_exp, &expect(KeyAlg::HS256, 1000)).is_err());
+        let nbf = sign(&key, "JWT", &json!({"iss": "iss", "aud": "aud", "exp": 5000, "nbf": 3000}))?;
+        assert!(verify(std::slice::from_ref(&key), &nbf, &expect(KeyAlg::HS256, 1000)).is_err());
+        Ok(())
+    }
+}

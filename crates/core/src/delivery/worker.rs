@@ -1,0 +1,70 @@
+//! The delivery worker: leases due messages, sends them, retries with exponential back-off and
+//! gives up (visibly, in the audit log) after a bounded number of attempts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::Mailer;
+use crate::core::Core;
+use crate::model::{Channel, OutboundMessage};
+use crate::services::ClientContext;
+
+const MAX_ATTEMPTS: u32 = 8;
+const LEASE_SECONDS: i64 = 60;
+const BATCH: u32 = 16;
+
+/// Seconds to wait before attempt `n + 1` after `n` failures: 5 s, 10 s, 20 s … capped at 1 h.
+pub fn backoff(attempts: u32) -> i64 {
+    (5i64 << attempts.min(10)).min(3600)
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(core: Arc<Core>, mailer: Arc<dyn Mailer>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match core.store.claim_messages(core.now(), LEASE_SECONDS, BATCH).await {
+            Ok(batch) => {
+                let full = batch.len() as u32 == BATCH;
+                for m in batch {
+                    deliver(&core, mailer.as_ref(), m).await;
+                }
+                if full {
+                    continue;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "outbox: cannot claim messages"),
+        }
+        tokio::select! {
+            _ = core.outbox_ready.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn deliver(core: &Core, mailer: &dyn Mailer, m: OutboundMessage) {
+    let result = match m.channel {
+        Channel::Email => mailer.send(&m.recipient, &m.subject, &m.body).await,
+        Channel::Sms => Err("no SMS transport configured".to_string()),
+    };
+    let outcome = match result {
+        Ok(()) => core.store.mark_message_sent(m.id, mailer.name(), core.now()).await,
+        Err(error) => {
+            tracing::warn!(id = %m.id, attempts = m.attempts, %error, "outbox: delivery failed");
+            let retry_at = (m.attempts < MAX_ATTEMPTS).then(|| core.now() + backoff(m.attempts));
+            if retry_at.is_none() {
+                core.audit(m.tenant_id, None, "message.failed", "gave_up", &ClientContext::default(), json!({"message": m.id, "error": error}))
+                    .await;
+            }
+            core.store.mark_message_failed(m.id, &error, retry_at).await
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, id = %m.id, "outbox: cannot record delivery outcome");
+    }
+}

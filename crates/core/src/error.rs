@@ -1,0 +1,60 @@
+//! The one domain error. Dialects map it to their own status codes and envelopes.
+
+use std::collections::BTreeMap;
+
+/// Everything a core service can refuse. No HTTP or SQL types inside: storage failures arrive
+/// already flattened into [`CoreError::Storage`].
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("invalid input")]
+    Validation(BTreeMap<String, String>),
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("account locked")]
+    AccountLocked { retry_after_seconds: i64 },
+    #[error("invalid second-factor code")]
+    InvalidMfaCode,
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("refresh token reused; session revoked")]
+    RefreshTokenReused,
+    #[error("password does not meet the policy")]
+    WeakPassword(Vec<String>),
+    #[error("{0} already taken")]
+    Conflict(&'static str),
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("feature disabled for this tenant")]
+    Disabled,
+    #[error("too many requests")]
+    RateLimited { retry_after_seconds: i64 },
+    #[error("server busy")]
+    Overloaded,
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl CoreError {
+    /// A validation error about one field.
+    pub fn field(field: &str, reason: impl Into<String>) -> Self {
+        let mut map = BTreeMap::new();
+        map.insert(field.to_string(), reason.into());
+        CoreError::Validation(map)
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,28 @@
+//! Domain types. Constructors parse; nothing past the edge carries a raw, unchecked string.
+
+pub mod application;
+pub mod audit;
+pub mod challenge;
+pub mod identifier;
+pub mod key;
+pub mod message;
+pub mod policy;
+pub mod session;
+pub mod tenant;
+pub mod user;
+
+pub use application::{Application, ApplicationKind};
+pub use audit::AuditEvent;
+pub use challenge::{Challenge, ChallengeKind};
+pub use identifier::{Email, Identifier, Phone};
+pub use key::{KeyAlg, KeyState, SigningKey};
+pub use message::{Channel, OutboundMessage};
+pub use policy::Policy;
+pub use session::{RefreshToken, Session};
+pub use tenant::{Profile, Tenant};
+pub use user::{NewUser, TotpFactor, User};
+
+/// A fresh row id: UUIDv7, so ids sort by creation time.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

@@ -1,0 +1,45 @@
+//! Sessions (signed-in devices) and the refresh tokens that belong to them.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// `sess_` + 32 hex digits of a UUIDv7 (sortable, unguessable enough for an id that is only ever
+    /// honoured for its owner).
+    pub id: String,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub application_id: Option<Uuid>,
+    pub dialect: String,
+    pub device: serde_json::Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_active: i64,
+    /// Absolute end of life.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl Session {
+    pub fn new_id() -> String {
+        format!("sess_{}", super::new_id().simple())
+    }
+
+    /// Alive at `now` under an idle timeout.
+    pub fn is_alive(&self, now: i64, idle_timeout: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.last_active + idle_timeout > now
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub session_id: String,
+    pub token_hash: Vec<u8>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}

@@ -1,0 +1,94 @@
+//! Tenants: the isolation boundary, and the profiles that seed their policy.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::policy::Policy;
+
+/// Which dialect's contract a tenant's defaults follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Default,
+    Korastratum,
+    Kumusoft,
+    Mosip,
+    Eauthenticator,
+    FastapiUsers,
+}
+
+impl Profile {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "default" => Profile::Default,
+            "korastratum" => Profile::Korastratum,
+            "kumusoft" => Profile::Kumusoft,
+            "mosip" => Profile::Mosip,
+            "eauthenticator" => Profile::Eauthenticator,
+            "fastapi-users" => Profile::FastapiUsers,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Default => "default",
+            Profile::Korastratum => "korastratum",
+            Profile::Kumusoft => "kumusoft",
+            Profile::Mosip => "mosip",
+            Profile::Eauthenticator => "eauthenticator",
+            Profile::FastapiUsers => "fastapi-users",
+        }
+    }
+
+    /// The dialects a new tenant of this profile is served by.
+    pub fn default_dialects(self) -> Vec<String> {
+        match self {
+            Profile::Default => vec![],
+            other => vec![other.as_str().to_string()],
+        }
+    }
+
+    pub fn policy(self) -> Policy {
+        match self {
+            Profile::Korastratum => Policy::korastratum(),
+            Profile::FastapiUsers => Policy { self_registration: true, ..Policy::default_profile() },
+            _ => Policy::default_profile(),
+        }
+    }
+
+    /// Default (issuer, audience) of the access tokens, when the tenant names none.
+    pub fn token_names(self, slug: &str, public_url: &str) -> (String, String) {
+        match self {
+            Profile::Korastratum => ("bankapp-api".into(), "bankapp-client".into()),
+            _ => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), slug.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub profile: Profile,
+    pub dialects: Vec<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub policy: Policy,
+    pub created_at: i64,
+}
+
+impl Tenant {
+    pub fn serves(&self, dialect: &str) -> bool {
+        self.dialects.iter().any(|d| d == dialect)
+    }
+}
+
+/// A slug: 2–63 of `a-z 0-9 -`, starting with a letter or digit.
+pub fn parse_slug(s: &str) -> Result<String, String> {
+    let ok = (2..=63).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok { Ok(s.to_string()) } else { Err("2-63 characters of a-z, 0-9, '-' or '_'".into()) }
+}

@@ -1,0 +1,171 @@
+//! Password login: lockout accounting that holds under concurrency, a dummy hash for unknown
+//! users, legacy-hash upgrade, and the second factor when the user has one.
+
+use serde_json::{Value, json};
+
+use super::ClientContext;
+use super::sessions::Authenticated;
+use super::users::lockout_subject;
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Challenge, ChallengeKind, Identifier, Tenant, User, new_id};
+use crate::store::AttemptReservation;
+
+const MFA_TOKEN_DOMAIN: &str = "challenge";
+const MFA_TOKEN_TTL: i64 = 300;
+
+/// A password login as a dialect receives it.
+#[derive(Debug, Clone)]
+pub struct PasswordLogin {
+    pub identifier: String,
+    pub password: String,
+    /// A TOTP code sent along with the password (korastratum `totpCode`).
+    pub totp_code: Option<String>,
+    pub device: Value,
+    pub dialect: &'static str,
+}
+
+/// Where a password login ended.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Authenticated(Box<Authenticated>),
+    /// The password was right; a TOTP code is still due, against this single-use token.
+    MfaRequired { mfa_token: String, methods: Vec<String> },
+}
+
+impl Core {
+    /// Reserves one attempt against `subject`'s lockout counter, or says it is locked.
+    async fn reserve_attempt(&self, tenant: &Tenant, subject: &str) -> CoreResult<u32> {
+        let now = self.now();
+        let policy = &tenant.policy.lockout;
+        match self.store.reserve_attempt(tenant.id, subject, policy.threshold, now, policy.duration_seconds).await? {
+            AttemptReservation::Allowed { failures } => Ok(failures),
+            AttemptReservation::Locked { until } => Err(CoreError::AccountLocked { retry_after_seconds: (until - now).max(1) }),
+        }
+    }
+
+    /// The error of a failed attempt that was the `failures`-th in a row.
+    fn failed_attempt(&self, tenant: &Tenant, failures: u32, error: CoreError) -> CoreError {
+        if failures >= tenant.policy.lockout.threshold {
+            CoreError::AccountLocked { retry_after_seconds: tenant.policy.lockout.duration_seconds }
+        } else {
+            error
+        }
+    }
+
+    /// Checks identifier and password. Unknown user, wrong password and disabled account are the
+    /// same `InvalidCredentials`, after the same amount of hashing.
+    pub async fn verify_password_login(&self, tenant: &Tenant, identifier: &str, password: &str, ctx: &ClientContext) -> CoreResult<(User, u32)> {
+        let parsed = Identifier::parse(identifier, &self.config.default_country_code).ok();
+        let user = match &parsed {
+            Some(id) => self.store.user_by_identifier(tenant.id, id).await?,
+            None => None,
+        };
+        let subject = match (&user, &parsed) {
+            (Some(u), _) => lockout_subject(u.id),
+            (None, Some(id)) => id.key(),
+            (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
+        };
+        let user_id = user.as_ref().map(|u| u.id);
+        let failures = match self.reserve_attempt(tenant, &subject).await {
+            Ok(f) => f,
+            Err(e) => {
+                self.audit(Some(tenant.id), user_id, "login.password", "locked", ctx, json!({})).await;
+                return Err(e);
+            }
+        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verified = self.hasher.verify(password, stored).await?;
+        let user = match user {
+            Some(u) if verified.ok && u.active && (!tenant.policy.require_verified_email || u.email_verified) => u,
+            _ => {
+                self.audit(Some(tenant.id), user_id, "login.password", "failure", ctx, json!({})).await;
+                return Err(self.failed_attempt(tenant, failures, CoreError::InvalidCredentials));
+            }
+        };
+        if verified.needs_rehash
+            && let Some(old) = user.password_hash.as_deref()
+        {
+            let new = self.hasher.hash(password).await?;
+            self.store.replace_password_hash(tenant.id, user.id, old, &new, self.now()).await?;
+        }
+        Ok((user, failures))
+    }
+
+    /// A complete password login: credentials, then the second factor if the user has one, then a
+    /// new session.
+    pub async fn login_with_password(&self, tenant: &Tenant, login: PasswordLogin, ctx: &ClientContext) -> CoreResult<LoginOutcome> {
+        let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, ctx).await?;
+        let subject = lockout_subject(user.id);
+        if user.mfa_enabled {
+            match login.totp_code.as_deref() {
+                Some(code) => {
+                    if !self.verify_totp_code(tenant, &user, code).await? {
+                        self.audit(Some(tenant.id), Some(user.id), "login.totp", "failure", ctx, json!({})).await;
+                        return Err(self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode));
+                    }
+                }
+                None => {
+                    self.store.clear_attempts(tenant.id, &subject).await?;
+                    let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
+                    self.audit(Some(tenant.id), Some(user.id), "login.password", "mfa_required", ctx, json!({})).await;
+                    return Ok(LoginOutcome::MfaRequired { mfa_token, methods: vec!["totp".into()] });
+                }
+            }
+        }
+        self.store.clear_attempts(tenant.id, &subject).await?;
+        let auth = self.start_session(tenant, user, login.dialect, login.device, ctx).await?;
+        self.audit(Some(tenant.id), Some(auth.user.id), "login.password", "success", ctx, json!({"session": auth.session.id})).await;
+        Ok(LoginOutcome::Authenticated(Box::new(auth)))
+    }
+
+    async fn create_mfa_challenge(&self, tenant: &Tenant, user: &User, login: &PasswordLogin) -> CoreResult<String> {
+        let token = crate::crypto::random_token();
+        let now = self.now();
+        let challenge = Challenge {
+            id: new_id(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            kind: ChallengeKind::MfaPending,
+            secret_hash: self.master.mac(MFA_TOKEN_DOMAIN, token.as_bytes()),
+            attempts: 0,
+            max_attempts: tenant.policy.otp.max_attempts,
+            expires_at: now + MFA_TOKEN_TTL,
+            consumed_at: None,
+            data: json!({"device": login.device, "dialect": login.dialect}),
+            created_at: now,
+        };
+        self.store.insert_challenge(&challenge).await?;
+        Ok(token)
+    }
+
+    /// Finishes a login that stopped at `MfaRequired`. The token is single-use; wrong codes count
+    /// against both the token and the account's lockout.
+    pub async fn complete_mfa_login(&self, tenant: &Tenant, mfa_token: &str, code: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        let hash = self.master.mac(MFA_TOKEN_DOMAIN, mfa_token.as_bytes());
+        let now = self.now();
+        let challenge = self
+            .store
+            .challenge_by_secret(tenant.id, ChallengeKind::MfaPending, &hash)
+            .await?
+            .filter(|c| c.consumed_at.is_none() && c.expires_at > now && c.attempts < c.max_attempts)
+            .ok_or(CoreError::InvalidMfaCode)?;
+        let user = self.get_user(tenant, challenge.user_id).await.map_err(|_| CoreError::InvalidMfaCode)?;
+        let subject = lockout_subject(user.id);
+        let failures = self.reserve_attempt(tenant, &subject).await?;
+        if !user.active || !self.verify_totp_code(tenant, &user, code).await? {
+            self.store.fail_challenge(tenant.id, challenge.id).await?;
+            self.audit(Some(tenant.id), Some(user.id), "login.totp", "failure", ctx, json!({})).await;
+            return Err(self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode));
+        }
+        if !self.store.consume_challenge(tenant.id, challenge.id, now).await? {
+            return Err(CoreError::InvalidMfaCode);
+        }
+        self.store.clear_attempts(tenant.id, &subject).await?;
+        let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
+        let dialect = challenge.data.get("dialect").and_then(Value::as_str).unwrap_or("unknown").to_string();
+        let auth = self.start_session(tenant, user, &dialect, device, ctx).await?;
+        self.audit(Some(tenant.id), Some(auth.user.id), "login.totp", "success", ctx, json!({"session": auth.session.id})).await;
+        Ok(auth)
+    }
+}

@@ -1,0 +1,24 @@
+//! Domain services: plain async functions (as `impl Core` blocks), one module per concern.
+
+pub mod admin_tokens;
+pub mod applications;
+pub mod audit;
+pub mod keys;
+pub mod login;
+pub mod password_policy;
+pub mod registration;
+pub mod sessions;
+pub mod tenants;
+pub mod totp;
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Who is calling, as far as the transport knows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClientContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub application_id: Option<Uuid>,
+}

@@ -1,0 +1,168 @@
+//! Self-registration, email verification, forgotten and reset passwords. Links in emails carry a
+//! single-use token; only its HMAC is stored.
+
+use serde_json::json;
+
+use super::ClientContext;
+use crate::core::Core;
+use crate::delivery::templates;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Challenge, ChallengeKind, Channel, Email, Identifier, NewUser, Tenant, User, new_id};
+
+const TOKEN_DOMAIN: &str = "challenge";
+const VERIFY_TTL: i64 = 24 * 3600;
+const RESET_TTL: i64 = 3600;
+
+/// A self-registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Core {
+    async fn create_link_challenge(&self, tenant: &Tenant, user: &User, kind: ChallengeKind, ttl: i64) -> CoreResult<String> {
+        let token = crate::crypto::random_token();
+        let now = self.now();
+        self.store.consume_user_challenges(tenant.id, user.id, kind, now).await?;
+        self.store
+            .insert_challenge(&Challenge {
+                id: new_id(),
+                tenant_id: tenant.id,
+                user_id: user.id,
+                kind,
+                secret_hash: self.master.mac(TOKEN_DOMAIN, token.as_bytes()),
+                attempts: 0,
+                max_attempts: 1,
+                expires_at: now + ttl,
+                consumed_at: None,
+                data: json!({}),
+                created_at: now,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The live challenge a link token names, or `InvalidToken`.
+    async fn find_link_challenge(&self, tenant: &Tenant, kind: ChallengeKind, token: &str) -> CoreResult<Challenge> {
+        if token.is_empty() || token.len() > 200 {
+            return Err(CoreError::InvalidToken);
+        }
+        let hash = self.master.mac(TOKEN_DOMAIN, token.as_bytes());
+        let now = self.now();
+        self.store
+            .challenge_by_secret(tenant.id, kind, &hash)
+            .await?
+            .filter(|c| c.consumed_at.is_none() && c.expires_at > now)
+            .ok_or(CoreError::InvalidToken)
+    }
+
+    fn link(&self, tenant: &Tenant, page: &str, token: &str) -> String {
+        format!("{}/t/{}/{}?token={}", self.config.public_url.trim_end_matches('/'), tenant.slug, page, token)
+    }
+
+    pub async fn register(&self, tenant: &Tenant, r: Registration, ctx: &ClientContext) -> CoreResult<User> {
+        if !tenant.policy.self_registration {
+            return Err(CoreError::Disabled);
+        }
+        let user = self
+            .create_user(
+                tenant,
+                NewUser {
+                    email: Some(r.email),
+                    password: Some(r.password),
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    phone: r.phone,
+                    active: true,
+                    ..NewUser::default()
+                },
+            )
+            .await?;
+        self.audit(Some(tenant.id), Some(user.id), "user.register", "success", ctx, json!({})).await;
+        self.send_verification_email(tenant, &user).await?;
+        Ok(user)
+    }
+
+    pub async fn send_verification_email(&self, tenant: &Tenant, user: &User) -> CoreResult<()> {
+        let Some(email) = user.email.clone() else { return Ok(()) };
+        let token = self.create_link_challenge(tenant, user, ChallengeKind::EmailVerification, VERIFY_TTL).await?;
+        let (subject, body) = templates::verify_email(&tenant.display_name, &self.link(tenant, "verify-email", &token));
+        self.enqueue(Some(tenant.id), Channel::Email, &email, &subject, &body).await
+    }
+
+    pub async fn verify_email(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<User> {
+        let c = self.find_link_challenge(tenant, ChallengeKind::EmailVerification, token).await?;
+        if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
+            return Err(CoreError::InvalidToken);
+        }
+        let mut user = self.get_user(tenant, c.user_id).await?;
+        user.email_verified = true;
+        user.updated_at = self.now();
+        self.store.update_user(&user).await?;
+        self.audit(Some(tenant.id), Some(user.id), "email.verify", "success", ctx, json!({})).await;
+        Ok(user)
+    }
+
+    /// Always succeeds and always takes the same path from the caller's point of view: the lookup
+    /// and the email happen in the background, so neither the answer nor its timing tells whether
+    /// the address has an account.
+    pub fn forgot_password(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str, ctx: &ClientContext) {
+        let core = self.clone();
+        let tenant = tenant.clone();
+        let email = email.to_string();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.send_reset_email(&tenant, &email, &ctx).await {
+                tracing::error!(error = %e, "password reset email not queued");
+            }
+        });
+    }
+
+    async fn send_reset_email(&self, tenant: &Tenant, email: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        let Some(user) = self.store.user_by_identifier(tenant.id, &Identifier::Email(email.clone())).await? else {
+            self.audit(Some(tenant.id), None, "password.forgot", "unknown_email", ctx, json!({})).await;
+            return Ok(());
+        };
+        if !user.active {
+            return Ok(());
+        }
+        let token = self.create_link_challenge(tenant, &user, ChallengeKind::PasswordReset, RESET_TTL).await?;
+        let (subject, body) = templates::reset_password(&tenant.display_name, &self.link(tenant, "reset-password", &token));
+        self.enqueue(Some(tenant.id), Channel::Email, email.as_str(), &subject, &body).await?;
+        self.audit(Some(tenant.id), Some(user.id), "password.forgot", "sent", ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed token: policy first (a weak password does not burn the
+    /// token), then the token is consumed atomically, then every session ends.
+    pub async fn reset_password(&self, tenant: &Tenant, token: &str, new_password: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let c = self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token).await?;
+        self.check_password_policy(tenant, new_password)?;
+        let hash = self.hasher.hash(new_password).await?;
+        if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
+            return Err(CoreError::InvalidToken);
+        }
+        let mut user = self.get_user(tenant, c.user_id).await?;
+        user.password_hash = Some(hash);
+        user.updated_at = self.now();
+        self.store.update_user(&user).await?;
+        self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
+        self.store.clear_attempts(tenant.id, &super::users::lockout_subject(user.id)).await?;
+        self.audit(Some(tenant.id), Some(user.id), "password.reset", "success", ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Whether a reset token is still usable (for the reset page, before it shows the form).
+    pub async fn reset_token_is_valid(&self, tenant: &Tenant, token: &str) -> CoreResult<bool> {
+        match self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token).await {
+            Ok(_) => Ok(true),
+            Err(CoreError::InvalidToken) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

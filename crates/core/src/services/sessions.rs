@@ -1,0 +1,163 @@
+//! Sessions and refresh tokens: start (with eviction past the limit), validate (idle and absolute
+//! expiry, coalesced activity writes), rotate refresh tokens atomically with reuse detection.
+
+use serde_json::{Value, json};
+
+use super::ClientContext;
+use super::keys::TokenRules;
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{RefreshToken, Session, Tenant, User, new_id};
+
+/// Activity is written at most this often per session, so reads are not writes.
+const TOUCH_INTERVAL: i64 = 60;
+
+/// A signed-in user: the session and a fresh refresh token (shown once).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub session: Session,
+    pub refresh_token: String,
+    pub refresh_expires_at: i64,
+}
+
+/// A verified access token and the live session behind it.
+#[derive(Debug, Clone)]
+pub struct AccessContext {
+    pub claims: Value,
+    pub session: Session,
+}
+
+impl Core {
+    async fn issue_refresh_token(&self, tenant: &Tenant, session: &Session) -> CoreResult<(String, i64)> {
+        let token = crate::crypto::random_token();
+        let now = self.now();
+        let expires_at = (now + tenant.policy.tokens.refresh_ttl_seconds).min(session.expires_at);
+        let rt = RefreshToken {
+            id: new_id(),
+            tenant_id: tenant.id,
+            session_id: session.id.clone(),
+            token_hash: crate::crypto::sha256(token.as_bytes()),
+            expires_at,
+            used_at: None,
+            created_at: now,
+        };
+        self.store.insert_refresh_token(&rt).await?;
+        Ok((token, expires_at))
+    }
+
+    /// Opens a session; past the tenant's limit the least recently active sessions end.
+    pub async fn start_session(&self, tenant: &Tenant, user: User, dialect: &str, device: Value, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        let now = self.now();
+        let session = Session {
+            id: Session::new_id(),
+            tenant_id: tenant.id,
+            user_id: user.id,
+            application_id: ctx.application_id,
+            dialect: dialect.to_string(),
+            device,
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            created_at: now,
+            last_active: now,
+            expires_at: now + tenant.policy.sessions.absolute_lifetime_seconds,
+            revoked_at: None,
+        };
+        self.store.insert_session(&session).await?;
+        let policy = &tenant.policy.sessions;
+        let live: Vec<Session> = self
+            .store
+            .list_live_sessions(tenant.id, user.id, now)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_alive(now, policy.idle_timeout_seconds))
+            .collect();
+        for evicted in live.iter().skip(policy.max_concurrent as usize) {
+            self.store.revoke_session(tenant.id, user.id, &evicted.id, now).await?;
+            self.audit(Some(tenant.id), Some(user.id), "session.evicted", "success", ctx, json!({"session": evicted.id})).await;
+        }
+        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
+        Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
+    }
+
+    /// The session if it is alive now; counts the call as activity.
+    pub async fn live_session(&self, tenant: &Tenant, session_id: &str) -> CoreResult<Session> {
+        let now = self.now();
+        let mut session = self
+            .store
+            .session_by_id(tenant.id, session_id)
+            .await?
+            .filter(|s| s.is_alive(now, tenant.policy.sessions.idle_timeout_seconds))
+            .ok_or(CoreError::Unauthorized)?;
+        if now - session.last_active >= TOUCH_INTERVAL {
+            self.store.touch_session(tenant.id, &session.id, now).await?;
+            session.last_active = now;
+        }
+        Ok(session)
+    }
+
+    /// Verifies an access token and that its session (`sid`) is alive.
+    pub async fn authenticate_access(&self, tenant: &Tenant, token: &str, rules: TokenRules<'_>) -> CoreResult<AccessContext> {
+        let claims = self.verify_token(tenant, token, rules).await?;
+        if claims.get("tenantId").or_else(|| claims.get("tid")).and_then(Value::as_str) != Some(tenant.id.to_string().as_str()) {
+            return Err(CoreError::Unauthorized);
+        }
+        let sid = claims.get("sid").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
+        let session = self.live_session(tenant, sid).await?;
+        Ok(AccessContext { claims, session })
+    }
+
+    /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
+    /// use revokes its whole session.
+    pub async fn refresh(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        if token.is_empty() || token.len() > 200 {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let hash = crate::crypto::sha256(token.as_bytes());
+        let now = self.now();
+        let Some(rt) = self.store.consume_refresh_token(tenant.id, &hash, now).await? else {
+            return match self.store.refresh_token_by_hash(tenant.id, &hash).await? {
+                Some(used) => {
+                    let session = self.store.session_by_id(tenant.id, &used.session_id).await?;
+                    if let Some(s) = session {
+                        self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
+                        self.audit(Some(tenant.id), Some(s.user_id), "refresh.reuse", "session_revoked", ctx, json!({"session": s.id})).await;
+                    }
+                    Err(CoreError::RefreshTokenReused)
+                }
+                None => Err(CoreError::InvalidRefreshToken),
+            };
+        };
+        if rt.expires_at <= now {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let session = self.live_session(tenant, &rt.session_id).await.map_err(|_| CoreError::InvalidRefreshToken)?;
+        let user = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active).ok_or(CoreError::InvalidRefreshToken)?;
+        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
+        self.audit(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id})).await;
+        Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
+    }
+
+    /// The user's live sessions, most recently active first.
+    pub async fn list_sessions(&self, tenant: &Tenant, user: &User) -> CoreResult<Vec<Session>> {
+        let now = self.now();
+        let idle = tenant.policy.sessions.idle_timeout_seconds;
+        Ok(self.store.list_live_sessions(tenant.id, user.id, now).await?.into_iter().filter(|s| s.is_alive(now, idle)).collect())
+    }
+
+    /// Ends one of the user's sessions; `NotFound` if it is not theirs (or not alive).
+    pub async fn revoke_session(&self, tenant: &Tenant, user_id: uuid::Uuid, session_id: &str, ctx: &ClientContext) -> CoreResult<()> {
+        if session_id.len() > 100 || !self.store.revoke_session(tenant.id, user_id, session_id, self.now()).await? {
+            return Err(CoreError::NotFound);
+        }
+        self.audit(Some(tenant.id), Some(user_id), "session.revoke", "success", ctx, json!({"session": session_id})).await;
+        Ok(())
+    }
+
+    /// Ends every session of the user; returns how many were alive.
+    pub async fn revoke_all_sessions(&self, tenant: &Tenant, user_id: uuid::Uuid, ctx: &ClientContext) -> CoreResult<u64> {
+        let n = self.store.revoke_user_sessions(tenant.id, user_id, self.now()).await?;
+        self.audit(Some(tenant.id), Some(user_id), "session.revoke_all", "success", ctx, json!({"revoked": n})).await;
+        Ok(n)
+    }
+}

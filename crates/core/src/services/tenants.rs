@@ -1,0 +1,132 @@
+//! Tenants: creation with a profile's defaults, lookup by id or slug (cached), policy updates.
+
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::model::tenant::parse_slug;
+use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id};
+use crate::store::StoreError;
+
+/// What an operator gives to create a tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: String,
+    pub display_name: String,
+    pub profile: Profile,
+    pub dialects: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// A partial update of a tenant.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    pub display_name: Option<String>,
+    pub dialects: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+pub const DIALECTS: &[&str] = &["korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"];
+
+fn check_dialects(dialects: &[String]) -> CoreResult<()> {
+    match dialects.iter().find(|d| !DIALECTS.contains(&d.as_str())) {
+        Some(d) => Err(CoreError::field("dialects", format!("unknown dialect {d}"))),
+        None => Ok(()),
+    }
+}
+
+impl Core {
+    pub async fn create_tenant(&self, new: NewTenant) -> CoreResult<Tenant> {
+        let slug = parse_slug(&new.slug).map_err(|e| CoreError::field("slug", e))?;
+        if new.display_name.trim().is_empty() || new.display_name.len() > 200 {
+            return Err(CoreError::field("display_name", "must be 1-200 characters"));
+        }
+        let dialects = new.dialects.unwrap_or_else(|| new.profile.default_dialects());
+        check_dialects(&dialects)?;
+        let (issuer, audience) = new.profile.token_names(&slug, &self.config.public_url);
+        let tenant = Tenant {
+            id: new_id(),
+            slug,
+            display_name: new.display_name.trim().to_string(),
+            profile: new.profile,
+            dialects,
+            issuer: new.issuer.unwrap_or(issuer),
+            audience: new.audience.unwrap_or(audience),
+            policy: new.profile.policy(),
+            created_at: self.now(),
+        };
+        self.store.insert_tenant(&tenant).await.map_err(|e| match e {
+            StoreError::Conflict => CoreError::Conflict("slug"),
+            other => other.into(),
+        })?;
+        // Every tenant can sign from the start: HS256 for the HS dialects, ES256 otherwise.
+        let alg = match tenant.profile {
+            Profile::Korastratum | Profile::FastapiUsers | Profile::Default => KeyAlg::HS256,
+            Profile::Kumusoft | Profile::Mosip => KeyAlg::RS256,
+            Profile::Eauthenticator => KeyAlg::ES256,
+        };
+        self.rotate_key(&tenant, alg).await?;
+        Ok(tenant)
+    }
+
+    /// A tenant by UUID or slug.
+    pub async fn find_tenant(&self, id_or_slug: &str) -> CoreResult<Tenant> {
+        if let Some(t) = self.tenants.get(&id_or_slug.to_string()) {
+            return Ok(t);
+        }
+        let found = match Uuid::parse_str(id_or_slug) {
+            Ok(id) => self.store.tenant_by_id(id).await?,
+            Err(_) if id_or_slug.len() <= 63 => self.store.tenant_by_slug(&id_or_slug.to_ascii_lowercase()).await?,
+            Err(_) => None,
+        };
+        let tenant = found.ok_or(CoreError::TenantNotFound)?;
+        self.tenants.put(id_or_slug.to_string(), tenant.clone());
+        Ok(tenant)
+    }
+
+    pub async fn list_tenants(&self) -> CoreResult<Vec<Tenant>> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    pub async fn update_tenant(&self, id_or_slug: &str, patch: TenantPatch) -> CoreResult<Tenant> {
+        let mut tenant = self.find_tenant(id_or_slug).await?;
+        if let Some(name) = patch.display_name {
+            if name.trim().is_empty() || name.len() > 200 {
+                return Err(CoreError::field("display_name", "must be 1-200 characters"));
+            }
+            tenant.display_name = name.trim().to_string();
+        }
+        if let Some(d) = patch.dialects {
+            check_dialects(&d)?;
+            tenant.dialects = d;
+        }
+        if let Some(i) = patch.issuer {
+            tenant.issuer = i;
+        }
+        if let Some(a) = patch.audience {
+            tenant.audience = a;
+        }
+        self.store.update_tenant(&tenant).await?;
+        self.tenants.clear();
+        Ok(tenant)
+    }
+
+    pub async fn set_policy(&self, id_or_slug: &str, policy: Policy) -> CoreResult<Tenant> {
+        policy.validate().map_err(|e| CoreError::field("policy", e))?;
+        let mut tenant = self.find_tenant(id_or_slug).await?;
+        tenant.policy = policy;
+        self.store.update_tenant(&tenant).await?;
+        self.tenants.clear();
+        Ok(tenant)
+    }
+
+    pub async fn delete_tenant(&self, id_or_slug: &str) -> CoreResult<()> {
+        let tenant = self.find_tenant(id_or_slug).await?;
+        self.store.delete_tenant(tenant.id).await?;
+        self.tenants.clear();
+        self.keys.clear();
+        Ok(())
+    }
+}

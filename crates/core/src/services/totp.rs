@@ -1,0 +1,136 @@
+//! TOTP enrolment and verification: secrets sealed at rest, ±1 step, replays refused.
+
+use serde_json::json;
+
+use super::ClientContext;
+use crate::core::Core;
+use crate::crypto::totp::{self, TotpAlgorithm};
+use crate::crypto::{base32, qr};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Tenant, TotpFactor, User};
+
+const PERIOD: u32 = 30;
+const DIGITS: u32 = 6;
+/// Steps accepted on either side of now.
+const WINDOW: i64 = 1;
+
+/// A pending enrolment, shown to the user once.
+#[derive(Debug, Clone)]
+pub struct TotpEnrollment {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_png_data_url: String,
+}
+
+/// Whether a user has TOTP on, or an enrolment waiting for its first code.
+#[derive(Debug, Clone, Copy)]
+pub struct TotpStatus {
+    pub enabled: bool,
+    pub pending: bool,
+}
+
+fn seal_context(user: &User) -> String {
+    format!("totp/{}/{}", user.tenant_id, user.id)
+}
+
+impl Core {
+    pub async fn totp_status(&self, tenant: &Tenant, user: &User) -> CoreResult<TotpStatus> {
+        let f = self.store.totp_by_user(tenant.id, user.id).await?;
+        Ok(TotpStatus { enabled: f.as_ref().is_some_and(|f| f.enabled), pending: f.as_ref().is_some_and(|f| !f.enabled) })
+    }
+
+    /// Starts (or restarts) an enrolment: a 160-bit secret, not active until a code proves it.
+    pub async fn begin_totp_enrollment(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<TotpEnrollment> {
+        if self.store.totp_by_user(tenant.id, user.id).await?.is_some_and(|f| f.enabled) {
+            return Err(CoreError::field("2fa", "already enabled; disable it first"));
+        }
+        let secret = crate::crypto::random_bytes::<20>();
+        self.store
+            .upsert_totp(&TotpFactor {
+                user_id: user.id,
+                tenant_id: tenant.id,
+                secret_sealed: self.master.seal(&seal_context(user), &secret)?,
+                algorithm: TotpAlgorithm::Sha1.as_str().into(),
+                digits: DIGITS,
+                period: PERIOD,
+                enabled: false,
+                last_step: None,
+                created_at: self.now(),
+            })
+            .await?;
+        let b32 = base32::encode(&secret);
+        let account = user.email.clone().or_else(|| user.username.clone()).unwrap_or_else(|| user.id.to_string());
+        let otpauth_url = totp::otpauth_url(&tenant.display_name, &account, &b32, TotpAlgorithm::Sha1, DIGITS, PERIOD);
+        let qr_png_data_url = qr::png_data_url(&otpauth_url, 4)?;
+        self.audit(Some(tenant.id), Some(user.id), "totp.setup", "pending", ctx, json!({})).await;
+        Ok(TotpEnrollment { secret: b32, otpauth_url, qr_png_data_url })
+    }
+
+    /// Activates a pending enrolment with a valid code.
+    pub async fn confirm_totp_enrollment(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let factor = self.store.totp_by_user(tenant.id, user.id).await?.ok_or(CoreError::field("2fa", "no enrolment pending"))?;
+        if factor.enabled {
+            return Err(CoreError::field("2fa", "already enabled"));
+        }
+        if !self.check_factor_code(tenant, user, &factor, code).await? {
+            self.audit(Some(tenant.id), Some(user.id), "totp.enable", "failure", ctx, json!({})).await;
+            return Err(CoreError::InvalidMfaCode);
+        }
+        self.store.enable_totp(tenant.id, user.id).await?;
+        self.set_mfa_flag(tenant, user, true).await?;
+        self.audit(Some(tenant.id), Some(user.id), "totp.enable", "success", ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Turns TOTP off; a valid current code is the re-authentication.
+    pub async fn disable_totp(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
+        if !self.verify_totp_code(tenant, user, code).await? {
+            self.audit(Some(tenant.id), Some(user.id), "totp.disable", "failure", ctx, json!({})).await;
+            return Err(CoreError::InvalidMfaCode);
+        }
+        self.remove_totp(tenant, user, ctx).await
+    }
+
+    /// Removes TOTP without a code (admin action).
+    pub async fn remove_totp(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<()> {
+        self.store.delete_totp(tenant.id, user.id).await?;
+        self.set_mfa_flag(tenant, user, false).await?;
+        self.audit(Some(tenant.id), Some(user.id), "totp.disable", "success", ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Enrols and enables TOTP in one step (admin API, demo data); returns (base32 secret, otpauth URL).
+    pub async fn enroll_totp_directly(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<(String, String)> {
+        self.store.delete_totp(tenant.id, user.id).await?;
+        let e = self.begin_totp_enrollment(tenant, user, ctx).await?;
+        self.store.enable_totp(tenant.id, user.id).await?;
+        self.set_mfa_flag(tenant, user, true).await?;
+        Ok((e.secret, e.otpauth_url))
+    }
+
+    async fn set_mfa_flag(&self, tenant: &Tenant, user: &User, on: bool) -> CoreResult<()> {
+        let mut u = self.get_user(tenant, user.id).await?;
+        u.mfa_enabled = on;
+        u.updated_at = self.now();
+        self.store.update_user(&u).await?;
+        Ok(())
+    }
+
+    /// Checks a code of the user's enabled factor; a valid code is then spent (no replay).
+    pub async fn verify_totp_code(&self, tenant: &Tenant, user: &User, code: &str) -> CoreResult<bool> {
+        match self.store.totp_by_user(tenant.id, user.id).await? {
+            Some(f) if f.enabled => self.check_factor_code(tenant, user, &f, code).await,
+            _ => Ok(false),
+        }
+    }
+
+    async fn check_factor_code(&self, tenant: &Tenant, user: &User, f: &TotpFactor, code: &str) -> CoreResult<bool> {
+        let secret = zeroize::Zeroizing::new(self.master.open(&seal_context(user), &f.secret_sealed)?);
+        let alg = TotpAlgorithm::parse(&f.algorithm).unwrap_or(TotpAlgorithm::Sha1);
+        let Some(step) = totp::matching_step(alg, &secret, code, self.now(), f.period, f.digits, WINDOW) else {
+            return Ok(false);
+        };
+        // The step is recorded atomically: of two requests with the same code, one wins.
+        Ok(self.store.advance_totp_step(tenant.id, user.id, step).await?)
+    }
+}

@@ -1,0 +1,134 @@
+//! The storage contract. Every method that touches tenant data takes the tenant, so no query can
+//! wander across tenants. Implementations live in `castellan-store` (SQLite and PostgreSQL).
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::audit::AuditFilter;
+use crate::model::*;
+
+/// A storage failure, already stripped of driver types.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl From<StoreError> for crate::CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => crate::CoreError::Conflict("value"),
+            StoreError::Backend(m) => crate::CoreError::Storage(m),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Outcome of reserving one login attempt against a lockout counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptReservation {
+    /// The attempt may proceed; `failures` counts it (it is forgiven on success).
+    Allowed { failures: u32 },
+    /// Locked until this epoch second.
+    Locked { until: i64 },
+}
+
+/// Filters of a user listing.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ping(&self) -> StoreResult<()>;
+
+    // tenants
+    async fn insert_tenant(&self, t: &Tenant) -> StoreResult<()>;
+    async fn update_tenant(&self, t: &Tenant) -> StoreResult<()>;
+    async fn tenant_by_id(&self, id: Uuid) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn delete_tenant(&self, id: Uuid) -> StoreResult<bool>;
+
+    // applications
+    async fn insert_application(&self, a: &Application) -> StoreResult<()>;
+    async fn update_application(&self, a: &Application) -> StoreResult<()>;
+    async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>>;
+    async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>>;
+    async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool>;
+    async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
+
+    // users
+    async fn insert_user(&self, u: &User) -> StoreResult<()>;
+    async fn update_user(&self, u: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<User>>;
+    async fn user_by_identifier(&self, tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>>;
+    async fn list_users(&self, tenant: Uuid, filter: &UserFilter) -> StoreResult<Vec<User>>;
+    async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Replaces the hash only if it is still `expected` (a concurrent change wins).
+    async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool>;
+
+    // lockout counters, keyed by subject (`user:<id>` or a normalised unknown identifier)
+    async fn reserve_attempt(&self, tenant: Uuid, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation>;
+    async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()>;
+
+    // TOTP
+    async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()>;
+    async fn totp_by_user(&self, tenant: Uuid, user: Uuid) -> StoreResult<Option<TotpFactor>>;
+    async fn enable_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<()>;
+    async fn delete_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// Records `step` as used if it is newer than the last one; false means a replay.
+    async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool>;
+
+    // challenges
+    async fn insert_challenge(&self, c: &Challenge) -> StoreResult<()>;
+    async fn challenge_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>>;
+    async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>>;
+    /// Counts a failed attempt; returns the new count.
+    async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32>;
+    /// Consumes the challenge if it is unconsumed, unexpired and has attempts left; exactly one
+    /// concurrent caller gets true.
+    async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool>;
+    async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()>;
+
+    // sessions and refresh tokens
+    async fn insert_session(&self, s: &Session) -> StoreResult<()>;
+    async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>>;
+    /// Sessions not revoked and not past their absolute expiry, most recently active first.
+    async fn list_live_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>>;
+    async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()>;
+    async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool>;
+    async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64>;
+    async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()>;
+    /// Marks the token used if it was unused; exactly one concurrent caller gets it back.
+    async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
+    async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+
+    // signing keys
+    async fn insert_key(&self, k: &SigningKey) -> StoreResult<()>;
+    async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>>;
+    async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()>;
+
+    // audit
+    async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()>;
+    async fn list_audit(&self, tenant: Uuid, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    // outbox
+    async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()>;
+    /// Leases up to `limit` due messages for `lease_seconds`; no two callers get the same message.
+    async fn claim_messages(&self, now: i64, lease_seconds: i64, limit: u32) -> StoreResult<Vec<OutboundMessage>>;
+    async fn mark_message_sent(&self, id: Uuid, transport: &str, now: i64) -> StoreResult<()>;
+    async fn mark_message_failed(&self, id: Uuid, error: &str, retry_at: Option<i64>) -> StoreResult<()>;
+    async fn list_messages(&self, to: Option<&str>, transport: Option<&str>, limit: u32) -> StoreResult<Vec<OutboundMessage>>;
+
+    // admin tokens (HMAC'd)
+    async fn insert_admin_token(&self, id: Uuid, token_hash: &[u8], label: &str, now: i64) -> StoreResult<()>;
+    async fn admin_token_exists(&self, token_hash: &[u8]) -> StoreResult<bool>;
+}
