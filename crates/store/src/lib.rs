@@ -1,1 +1,112 @@
+//! Castellan's storage: one [`SqlStore`] whose queries are written once and run on SQLite (the
+//! embedded default) or PostgreSQL. Only pools, pragmas and migrations differ per engine.
 
+mod queries;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use castellan_core::store::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub(crate) enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The store over either engine.
+pub struct SqlStore {
+    pool: Pool,
+}
+
+/// Runs the same sqlx expression against whichever pool the store holds: `$p` is bound to the
+/// engine's pool in each arm, so the body type-checks once per engine.
+macro_rules! on_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl SqlStore {
+    /// Connects to `sqlite://path` or `postgres://…` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let store = Self::connect_without_migrating(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn connect_without_migrating(url: &str) -> Result<SqlStore, StoreError> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(db_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .connect_with(options)
+                .await
+                .map_err(db_err)?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).map_err(db_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(db_err)?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::Backend(format!("unsupported database URL (want sqlite:// or postgres://): {}", redact(url))));
+        };
+        Ok(SqlStore { pool })
+    }
+
+    /// Applies the migrations of the engine in use.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        };
+        result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}

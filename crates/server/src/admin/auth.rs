@@ -1,0 +1,58 @@
+//! The admin capability: an [`AdminAccess`] exists only after the bearer token checked out.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::AdminError;
+use crate::dialects::json::parse_json;
+use crate::state::AppState;
+
+/// Proof that the caller presented a valid admin token. Its field is private: no handler can
+/// make one up.
+pub struct AdminAccess(());
+
+impl FromRequestParts<AppState> for AdminAccess {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AdminError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        let unauthorized = || AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid admin token is required");
+        if token.is_empty() {
+            return Err(unauthorized());
+        }
+        let given = state.core.admin_token_digest(token);
+        let bootstrap = state
+            .settings
+            .admin_token
+            .as_ref()
+            .filter(|t| !t.0.is_empty())
+            .is_some_and(|t| castellan_core::crypto::ct_eq(&state.core.admin_token_digest(&t.0), &given));
+        if bootstrap || state.core.check_admin_token(token).await? {
+            Ok(AdminAccess(()))
+        } else if token.matches('.').count() == 2 {
+            // A user's access token is a credential, just not an admin one.
+            Err(AdminError::new(StatusCode::FORBIDDEN, "forbidden", "this token does not grant admin access"))
+        } else {
+            Err(unauthorized())
+        }
+    }
+}
+
+/// A JSON body for the admin API.
+pub struct AJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AJson<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminError> {
+        Ok(AJson(parse_json(req, state).await?))
+    }
+}

@@ -1,0 +1,117 @@
+//! Admin request bodies.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    pub slug: String,
+    pub display_name: String,
+    pub profile: Option<String>,
+    pub dialects: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTenant {
+    pub display_name: Option<String>,
+    pub dialects: Option<Vec<String>>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApplication {
+    pub name: String,
+    pub kind: String,
+    pub client_id: Option<String>,
+    pub kumusoft_tag: Option<String>,
+    pub mosip_app_id: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    pub callback_url: Option<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub single_otp_channel: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchApplication {
+    pub name: Option<String>,
+    pub kumusoft_tag: Option<String>,
+    pub mosip_app_id: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub callback_url: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub single_otp_channel: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub password: Option<String>,
+    /// An existing PHC hash to import (Argon2, bcrypt or PBKDF2), instead of `password`.
+    pub password_hash: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Option<Value>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub phone_verified: bool,
+    pub active: Option<bool>,
+}
+
+/// A user patch; kept as a map so that `null` (clear) and absent (keep) differ.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct PatchUser(pub Map<String, Value>);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    pub alg: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UserQuery {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OutboxQuery {
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+}

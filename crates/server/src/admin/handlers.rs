@@ -1,0 +1,374 @@
+//! Admin handlers.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use castellan_core::model::audit::AuditFilter;
+use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
+use castellan_core::services::applications::NewApplication;
+use castellan_core::services::tenants::{NewTenant, TenantPatch};
+use castellan_core::services::users::UserPatch;
+use castellan_core::store::UserFilter;
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use super::auth::{AJson, AdminAccess};
+use super::dto::*;
+use super::error::{AdminError, AdminResult};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create_tenant, list_tenants, get_tenant, patch_tenant, delete_tenant, get_policy, put_policy, create_application,
+          list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret,
+          create_user, list_users, get_user, patch_user, delete_user, unlock_user, list_user_sessions,
+          revoke_user_sessions, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, export_hs256, outbox),
+    components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey)),
+    tags((name = "admin", description = "Operator API; Authorization: Bearer <admin token>."))
+)]
+pub struct ApiDoc;
+
+fn json_of<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn created(v: Value) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn tenant(state: &AppState, t: &str) -> AdminResult<Tenant> {
+    Ok(state.core.find_tenant(t).await?)
+}
+
+fn user_id(id: &str) -> AdminResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| AdminError::new(StatusCode::NOT_FOUND, "not_found", "not found"))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", request_body = CreateTenant, responses((status = 201, description = "The tenant")))]
+pub async fn create_tenant(_: AdminAccess, State(state): State<AppState>, AJson(b): AJson<CreateTenant>) -> AdminResult<Response> {
+    let profile = match b.profile.as_deref() {
+        None => Profile::Default,
+        Some(p) => Profile::parse(p).ok_or_else(|| AdminError::bad_request(format!("profile: unknown profile {p}")))?,
+    };
+    let t = state
+        .core
+        .create_tenant(NewTenant { slug: b.slug, display_name: b.display_name, profile, dialects: b.dialects, issuer: b.issuer, audience: b.audience })
+        .await?;
+    Ok(created(json_of(&t)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", responses((status = 200, description = "Tenants")))]
+pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> AdminResult<Json<Value>> {
+    Ok(Json(json_of(&state.core.list_tenants().await?)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The tenant")))]
+pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+    Ok(Json(json_of(&tenant(&state, &t).await?)))
+}
+
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", request_body = PatchTenant, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The tenant")))]
+pub async fn patch_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<PatchTenant>) -> AdminResult<Json<Value>> {
+    let patch = TenantPatch { display_name: b.display_name, dialects: b.dialects, issuer: b.issuer, audience: b.audience };
+    Ok(Json(json_of(&state.core.update_tenant(&t, patch).await?)))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 204, description = "Deleted")))]
+pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Response> {
+    state.core.delete_tenant(&t).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The policy")))]
+pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+    Ok(Json(json_of(&tenant(&state, &t).await?.policy)))
+}
+
+#[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The policy")))]
+pub async fn put_policy(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(p): AJson<Policy>) -> AdminResult<Json<Value>> {
+    Ok(Json(json_of(&state.core.set_policy(&t, p).await?.policy)))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", request_body = CreateApplication, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The application, with client_secret once")))]
+pub async fn create_application(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<CreateApplication>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
+    let (app, secret) = state
+        .core
+        .create_application(
+            &tenant,
+            NewApplication {
+                name: b.name,
+                kind,
+                client_id: b.client_id,
+                kumusoft_tag: b.kumusoft_tag,
+                mosip_app_id: b.mosip_app_id,
+                roles: b.roles,
+                allowed_ips: b.allowed_ips,
+                callback_url: b.callback_url,
+                redirect_uris: b.redirect_uris,
+                single_otp_channel: b.single_otp_channel,
+                active: b.active.unwrap_or(true),
+            },
+        )
+        .await?;
+    let mut v = json_of(&app);
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+    }
+    Ok(created(v))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "Applications")))]
+pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    Ok(Json(json_of(&state.core.list_applications(&tenant).await?)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
+pub async fn get_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    Ok(Json(json_of(&state.core.get_application(&tenant, &c).await?)))
+}
+
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", request_body = PatchApplication, params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
+pub async fn patch_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>, AJson(b): AJson<PatchApplication>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let mut app = state.core.get_application(&tenant, &c).await?;
+    if let Some(v) = b.name {
+        app.name = v;
+    }
+    if b.kumusoft_tag.is_some() {
+        app.kumusoft_tag = b.kumusoft_tag;
+    }
+    if b.mosip_app_id.is_some() {
+        app.mosip_app_id = b.mosip_app_id;
+    }
+    if let Some(v) = b.roles {
+        app.roles = v;
+    }
+    if let Some(v) = b.allowed_ips {
+        app.allowed_ips = v;
+    }
+    if b.callback_url.is_some() {
+        app.callback_url = b.callback_url;
+    }
+    if let Some(v) = b.redirect_uris {
+        app.redirect_uris = v;
+    }
+    if b.single_otp_channel.is_some() {
+        app.single_otp_channel = b.single_otp_channel;
+    }
+    if let Some(v) = b.active {
+        app.active = v;
+    }
+    state.core.save_application(&app).await?;
+    Ok(Json(json_of(&app)))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 204, description = "Deleted")))]
+pub async fn delete_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    state.core.delete_application(&tenant, &c).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 201, description = "{api_key, prefix}, shown once")))]
+pub async fn create_api_key(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let (key, prefix) = state.core.create_api_key(&tenant, &c).await?;
+    Ok(created(json!({ "api_key": key, "prefix": prefix })))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "{client_secret}, shown once")))]
+pub async fn rotate_secret(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    Ok(Json(json!({ "client_secret": state.core.rotate_client_secret(&tenant, &c).await? })))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", request_body = CreateUser, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The user (never the hash)")))]
+pub async fn create_user(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<CreateUser>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let (password, password_is_hash) = match (b.password, b.password_hash) {
+        (Some(_), Some(_)) => return Err(AdminError::bad_request("give password or password_hash, not both")),
+        (Some(p), None) => (Some(p), false),
+        (None, Some(h)) => (Some(h), true),
+        (None, None) => (None, false),
+    };
+    let user = state
+        .core
+        .create_user(
+            &tenant,
+            NewUser {
+                email: b.email,
+                username: b.username,
+                phone: b.phone,
+                password,
+                password_is_hash,
+                first_name: b.first_name,
+                last_name: b.last_name,
+                role: b.role,
+                roles: b.roles,
+                permissions: b.permissions,
+                attributes: b.attributes,
+                email_verified: b.email_verified,
+                phone_verified: b.phone_verified,
+                active: b.active.unwrap_or(true),
+            },
+        )
+        .await?;
+    Ok(created(json_of(&user)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug"), UserQuery), responses((status = 200, description = "Users")))]
+pub async fn list_users(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<UserQuery>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let filter = UserFilter { email: q.email, username: q.username, phone: q.phone, limit: q.limit.unwrap_or(100) };
+    Ok(Json(json_of(&state.core.list_users(&tenant, filter).await?)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
+pub async fn get_user(_: AdminAccess, State(state): State<AppState>, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    Ok(Json(json_of(&state.core.get_user(&tenant, user_id(&id)?).await?)))
+}
+
+fn opt_string(m: &Map<String, Value>, key: &str) -> AdminResult<Option<Option<String>>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(AdminError::bad_request(format!("{key}: must be a string or null"))),
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> AdminResult<Option<T>> {
+    m.get(key).map(|v| serde_json::from_value(v.clone()).map_err(|e| AdminError::bad_request(format!("{key}: {e}")))).transpose()
+}
+
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", request_body = PatchUser, params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
+pub async fn patch_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>, AJson(PatchUser(m)): AJson<PatchUser>) -> AdminResult<Json<Value>> {
+    const KNOWN: &[&str] = &["email", "username", "phone", "first_name", "last_name", "role", "roles", "permissions", "attributes", "email_verified", "phone_verified", "active"];
+    if let Some(k) = m.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(AdminError::bad_request(format!("{k}: unknown field")));
+    }
+    let tenant = tenant(&state, &t).await?;
+    let patch = UserPatch {
+        email: opt_string(&m, "email")?,
+        username: opt_string(&m, "username")?,
+        phone: opt_string(&m, "phone")?,
+        first_name: opt_string(&m, "first_name")?,
+        last_name: opt_string(&m, "last_name")?,
+        role: typed(&m, "role")?,
+        roles: typed(&m, "roles")?,
+        permissions: typed(&m, "permissions")?,
+        attributes: typed(&m, "attributes")?,
+        email_verified: typed(&m, "email_verified")?,
+        phone_verified: typed(&m, "phone_verified")?,
+        active: typed(&m, "active")?,
+    };
+    Ok(Json(json_of(&state.core.update_user(&tenant, user_id(&id)?, patch, &ctx.0).await?)))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted")))]
+pub async fn delete_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    state.core.delete_user(&tenant, user_id(&id)?, &ctx.0).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Unlocked")))]
+pub async fn unlock_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    state.core.unlock_user(&tenant, user_id(&id)?, &ctx.0).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "Live sessions")))]
+pub async fn list_user_sessions(_: AdminAccess, State(state): State<AppState>, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
+    Ok(Json(json_of(&state.core.list_sessions(&tenant, &user).await?)))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "{revoked}")))]
+pub async fn revoke_user_sessions(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let n = state.core.revoke_all_sessions(&tenant, user_id(&id)?, &ctx.0).await?;
+    Ok(Json(json!({ "revoked": n })))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 201, description = "{secret, otpauth_url}")))]
+pub async fn enroll_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
+    let (secret, url) = state.core.enroll_totp_directly(&tenant, &user, &ctx.0).await?;
+    Ok(created(json!({ "secret": secret, "otpauth_url": url })))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Removed")))]
+pub async fn remove_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
+    state.core.remove_totp(&tenant, &user, &ctx.0).await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", params(("t" = String, Path, description = "Tenant"), AuditQuery), responses((status = 200, description = "Events, newest first")))]
+pub async fn list_audit(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<AuditQuery>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let user_id = q.user_id.as_deref().map(|u| Uuid::parse_str(u).map_err(|_| AdminError::bad_request("user_id: not a UUID"))).transpose()?;
+    let filter = AuditFilter { user_id, action: q.action, since: q.since, limit: q.limit.unwrap_or(100) };
+    Ok(Json(json_of(&state.core.list_audit(&tenant, filter).await?)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "Keys (public parts only)")))]
+pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let keys: Vec<Value> = state
+        .core
+        .list_keys(&tenant)
+        .await?
+        .into_iter()
+        .map(|k| json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at, "public_jwk": k.public_jwk }))
+        .collect();
+    Ok(Json(Value::Array(keys)))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", request_body = RotateKey, params(("t" = String, Path, description = "Tenant")), responses((status = 201, description = "The new key")))]
+pub async fn rotate_key(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<RotateKey>) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let alg = KeyAlg::parse(&b.alg).ok_or_else(|| AdminError::bad_request("alg: HS256, RS256, ES256 or EdDSA"))?;
+    let k = state.core.rotate_key(&tenant, alg).await?;
+    Ok(created(json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "public_jwk": k.public_jwk })))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "{kid, secret (base64)}")))]
+pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+    use base64::Engine;
+    let tenant = tenant(&state, &t).await?;
+    let (kid, secret) = state.core.export_hs256_secret(&tenant).await?;
+    Ok(Json(json!({ "kid": kid, "alg": "HS256", "secret": base64::engine::general_purpose::STANDARD.encode(secret) })))
+}
+
+#[utoipa::path(get, path = "/admin/v1/outbox", tag = "admin", params(OutboxQuery), responses((status = 200, description = "Messages of the development outbox, newest first"), (status = 404, description = "Not in development mode")))]
+pub async fn outbox(_: AdminAccess, State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> AdminResult<Json<Value>> {
+    if !state.settings.dev {
+        return Err(AdminError::new(StatusCode::NOT_FOUND, "not_found", "the outbox is served in development mode only"));
+    }
+    let messages: Vec<Value> = state
+        .core
+        .dev_outbox(q.to.as_deref(), q.limit.unwrap_or(50))
+        .await?
+        .into_iter()
+        .map(|m| json!({ "id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "body": m.body, "created_at": m.created_at }))
+        .collect();
+    Ok(Json(Value::Array(messages)))
+}

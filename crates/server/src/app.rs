@@ -1,0 +1,143 @@
+//! `Application`: binds the listener (port 0 picks a free one), assembles the router and serves
+//! until told to stop, letting in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use castellan_core::Core;
+use castellan_core::delivery::Mailer;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::api::Api;
+use crate::client::TrustedProxies;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::{admin, dialects, middleware, openapi, ops, pages};
+
+/// Every route, with what it mounts.
+pub fn routes() -> Api {
+    ops::router()
+        .merge(openapi::router())
+        .merge(dialects::korastratum::router())
+        .merge(admin::router())
+        .merge(pages::router())
+}
+
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/v1/") {
+        let body = json!({ "success": false, "error": { "code": "NOT_FOUND", "message": "Not found" } });
+        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "code": "not_found", "message": "not found" } }))).into_response()
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+    mailer: Arc<dyn Mailer>,
+}
+
+/// Stops a running application gracefully.
+#[derive(Clone)]
+pub struct StopHandle(watch::Sender<bool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    /// Binds `settings.listen`; the core must already be wired to its store.
+    pub async fn build(settings: Settings, core: Arc<Core>, mailer: Arc<dyn Mailer>) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let port = listener.local_addr()?.port();
+        let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(std::io::Error::other)?;
+        let state = AppState {
+            core,
+            auth_limiter: Arc::new(RateLimiter::new(settings.auth_rate_limit_per_minute)),
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::default()),
+            proxies: Arc::new(proxies),
+        };
+        Ok(Application { listener, port, state, mailer })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    fn router(state: AppState) -> Router {
+        let settings = state.settings.clone();
+        routes()
+            .router
+            .fallback(fallback)
+            .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout()))
+            .layer(axum::middleware::from_fn(middleware::security_headers))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+            .with_state(state)
+    }
+
+    /// Serves until `stop` is signalled (or SIGTERM/Ctrl-C when `signals` is set), then lets
+    /// in-flight requests finish and the delivery worker end its batch.
+    pub async fn run(self, signals: bool) -> (StopHandle, impl Future<Output = std::io::Result<()>>) {
+        let (tx, rx) = watch::channel(false);
+        let handle = StopHandle(tx.clone());
+        let worker = tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.mailer.clone(), rx.clone()));
+        if signals {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = tx.send(true);
+            });
+        }
+        let app = Self::router(self.state);
+        let listener = self.listener;
+        let mut stop = rx;
+        let serve = async move {
+            let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            let _ = worker.await;
+            result
+        };
+        (handle, serve)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

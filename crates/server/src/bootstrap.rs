@@ -1,0 +1,99 @@
+//! Turning settings into a running core: the master key, the database URL, the mailer.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use castellan_core::clock::Clock;
+use castellan_core::crypto::password::Argon2Params;
+use castellan_core::delivery::smtp::SmtpMailer;
+use castellan_core::delivery::{DevOutbox, Mailer};
+use castellan_core::store::Store;
+use castellan_core::{Core, CoreConfig};
+
+use crate::settings::Settings;
+
+/// A start-up failure, said in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BootstrapError(pub String);
+
+/// The public URL: configured, or derived from the listen address.
+pub fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
+    settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
+}
+
+/// The database URL: configured, or `castellan.db` in the data directory.
+pub fn database_url(settings: &Settings) -> String {
+    match &settings.database_url {
+        Some(u) if !u.0.is_empty() => u.0.clone(),
+        _ => format!("sqlite://{}", settings.data_dir.join("castellan.db").display()),
+    }
+}
+
+/// The master key from `CASTELLAN_MASTER_KEY`, or from `master.key` in the data directory,
+/// created (mode 0600) on first start.
+pub fn master_key(settings: &Settings) -> Result<Vec<u8>, BootstrapError> {
+    if let Some(k) = settings.master_key.as_ref().filter(|k| !k.0.is_empty()) {
+        let bytes = STANDARD.decode(k.0.trim()).map_err(|_| BootstrapError("CASTELLAN_MASTER_KEY is not base64".into()))?;
+        if bytes.len() != 32 {
+            return Err(BootstrapError("CASTELLAN_MASTER_KEY must be 32 bytes".into()));
+        }
+        return Ok(bytes);
+    }
+    let path = settings.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|e| BootstrapError(format!("{}: {e}", path.display())))?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| BootstrapError(format!("{}: not base64", path.display())))?;
+        if bytes.len() != 32 {
+            return Err(BootstrapError(format!("{}: must hold 32 bytes", path.display())));
+        }
+        return Ok(bytes);
+    }
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| BootstrapError(format!("{}: {e}", settings.data_dir.display())))?;
+    let key = castellan_core::crypto::random_bytes::<32>();
+    write_private(&path, STANDARD.encode(key).as_bytes())?;
+    tracing::info!(path = %path.display(), "created a new master key");
+    Ok(key.to_vec())
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<(), BootstrapError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(|e| BootstrapError(format!("{}: {e}", path.display())))?;
+    f.write_all(data).map_err(|e| BootstrapError(format!("{}: {e}", path.display())))
+}
+
+/// The core for these settings.
+pub fn core(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: String) -> Result<Arc<Core>, BootstrapError> {
+    let key = master_key(settings)?;
+    let defaults = CoreConfig::default();
+    let config = CoreConfig {
+        public_url,
+        argon2: Argon2Params {
+            memory_kib: settings.argon2_memory_kib,
+            iterations: settings.argon2_iterations,
+            parallelism: settings.argon2_parallelism,
+        },
+        cache_ttl: Duration::from_secs(settings.cache_ttl_seconds),
+        default_country_code: settings.default_country_code.clone(),
+        ..defaults
+    };
+    Core::new(store, clock, &key, config).map(Arc::new).map_err(|e| BootstrapError(e.to_string()))
+}
+
+/// SMTP if configured, else the development outbox.
+pub fn mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, BootstrapError> {
+    match settings.smtp_url.as_ref().filter(|u| !u.0.is_empty()) {
+        Some(url) => Ok(Arc::new(SmtpMailer::new(&url.0, &settings.smtp_from).map_err(|e| BootstrapError(e.to_string()))?)),
+        None => Ok(Arc::new(DevOutbox)),
+    }
+}

@@ -1,0 +1,81 @@
+//! Korastratum extractors: the tenant header, JSON bodies and the bearer principal, each refusing
+//! in the korastratum envelope.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use castellan_core::model::Tenant;
+use castellan_core::services::keys::TokenRules;
+use castellan_core::services::sessions::AccessContext;
+use castellan_core::model::KeyAlg;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::DIALECT;
+use super::error::KoraError;
+use crate::dialects::json::parse_json;
+use crate::state::AppState;
+
+/// The tenant named by `X-Tenant-ID` (UUID or slug), if korastratum serves it.
+pub struct KTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for KTenant {
+    type Rejection = KoraError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, KoraError> {
+        let header = parts.headers.get("x-tenant-id").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+        if header.is_empty() {
+            return Err(KoraError::new(axum::http::StatusCode::BAD_REQUEST, "TENANT_REQUIRED", "The X-Tenant-ID header is required"));
+        }
+        let tenant = state.core.find_tenant(header).await?;
+        if !tenant.serves(DIALECT) {
+            return Err(castellan_core::CoreError::TenantNotFound.into());
+        }
+        Ok(KTenant(tenant))
+    }
+}
+
+/// A JSON body parsed into `T`, or VALIDATION_ERROR naming the field.
+pub struct KJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for KJson<T> {
+    type Rejection = KoraError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, KoraError> {
+        Ok(KJson(parse_json(req, state).await?))
+    }
+}
+
+/// The caller of an authenticated endpoint: a valid korastratum access token of this tenant
+/// whose session is alive.
+pub struct Principal {
+    pub tenant: Tenant,
+    pub user_id: Uuid,
+    pub access: AccessContext,
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = KoraError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, KoraError> {
+        let KTenant(tenant) = KTenant::from_request_parts(parts, state).await?;
+        let unauthorized = || KoraError::from(castellan_core::CoreError::Unauthorized);
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() < 8192)
+            .ok_or_else(unauthorized)?;
+        let rules = TokenRules { alg: KeyAlg::HS256, typ: "JWT", audience: &tenant.audience };
+        let access = state.core.authenticate_access(&tenant, token, rules).await?;
+        let user_id = access
+            .claims
+            .get("userId")
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .filter(|u| *u == access.session.user_id)
+            .ok_or_else(unauthorized)?;
+        Ok(Principal { tenant, user_id, access })
+    }
+}

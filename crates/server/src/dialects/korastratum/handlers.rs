@@ -1,0 +1,221 @@
+//! Korastratum handlers: parse, make one core call, shape the answer.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use castellan_core::model::{KeyAlg, Tenant};
+use castellan_core::services::login::{LoginOutcome, PasswordLogin};
+use castellan_core::services::registration::Registration;
+use castellan_core::services::sessions::Authenticated;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use super::DIALECT;
+use super::dto::*;
+use super::error::{KoraError, KoraResult};
+use super::extract::{KJson, KTenant, Principal};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(login, refresh, verify_login, totp_status, totp_setup, totp_verify_setup, totp_disable, list_sessions,
+          revoke_session, logout, logout_all, register, verify_email, forgot_password, reset_password),
+    components(schemas(LoginRequest, DeviceInfo, RefreshRequest, VerifyLoginRequest, TotpCodeRequest, RegisterRequest,
+                       TokenRequest, ForgotPasswordRequest, ResetPasswordRequest)),
+    tags((name = "korastratum", description = "Tenant-scoped banking auth: send X-Tenant-ID on every request."))
+)]
+pub struct ApiDoc;
+
+fn ok(data: Value) -> Response {
+    Json(json!({ "success": true, "data": data })).into_response()
+}
+
+fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
+    state.auth_limiter.check(ctx.1).map_err(KoraError::rate_limited)
+}
+
+/// The login success body: user, a fresh token pair, tenant.
+async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> KoraResult<Value> {
+    let u = &auth.user;
+    let now = state.core.now();
+    let ttl = tenant.policy.tokens.access_ttl_seconds;
+    let claims = json!({
+        "userId": u.id,
+        "email": u.email,
+        "tenantId": tenant.id,
+        "role": u.role,
+        "permissions": u.permissions,
+        "mfaEnabled": u.mfa_enabled,
+        "kycStatus": kyc_status(u),
+        "kycLevel": kyc_level(u),
+        "iat": now,
+        "exp": now + ttl,
+        "sub": u.id,
+        "jti": castellan_core::model::new_id(),
+        "sid": auth.session.id,
+        "iss": tenant.issuer,
+        "aud": tenant.audience,
+    });
+    let access = state.core.sign_token(tenant, KeyAlg::HS256, "JWT", &claims).await?;
+    Ok(json!({
+        "user": user_json(u),
+        "tokens": { "accessToken": access, "refreshToken": auth.refresh_token, "expiresIn": ttl, "tokenType": "Bearer" },
+        "tenant": tenant_json(tenant),
+    }))
+}
+
+/// Sign in with email and password (and a TOTP code, if the user has 2FA on).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "korastratum", request_body = LoginRequest,
+    params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+    responses((status = 200, description = "Tokens, or mfaRequired with an mfaToken"), (status = 401, description = "INVALID_CREDENTIALS / INVALID_MFA_CODE"),
+              (status = 423, description = "ACCOUNT_LOCKED")))]
+pub async fn login(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<LoginRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    let login = PasswordLogin {
+        identifier: req.email,
+        password: req.password,
+        totp_code: req.totp_code.filter(|c| !c.is_empty()),
+        device: device_json(req.device_info.as_ref()),
+        dialect: DIALECT,
+    };
+    let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
+    let label = match &outcome {
+        Ok(LoginOutcome::Authenticated(_)) => "success",
+        Ok(LoginOutcome::MfaRequired { .. }) => "mfa_required",
+        Err(castellan_core::CoreError::AccountLocked { .. }) => "locked",
+        Err(_) => "failure",
+    };
+    state.metrics.record_login(DIALECT, label);
+    match outcome? {
+        LoginOutcome::Authenticated(auth) => Ok(ok(token_body(&state, &tenant, &auth).await?)),
+        LoginOutcome::MfaRequired { mfa_token, methods } => Ok(ok(json!({ "mfaRequired": true, "mfaToken": mfa_token, "methods": methods }))),
+    }
+}
+
+/// Exchange a refresh token (single use) for a new pair.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest,
+    responses((status = 200, description = "A new token pair"), (status = 401, description = "INVALID_REFRESH_TOKEN / REFRESH_TOKEN_REUSED")))]
+pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<RefreshRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    let auth = state.core.refresh(&tenant, &req.refresh_token, &ctx.0).await?;
+    Ok(ok(token_body(&state, &tenant, &auth).await?))
+}
+
+/// Finish a login that answered `mfaRequired`.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest,
+    responses((status = 200, description = "Tokens"), (status = 401, description = "INVALID_MFA_CODE")))]
+pub async fn verify_login(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<VerifyLoginRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.0).await?;
+    state.metrics.record_login(DIALECT, "success");
+    Ok(ok(token_body(&state, &tenant, &auth).await?))
+}
+
+/// Whether 2FA is on, or waiting for its first code.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/status", tag = "korastratum", security(("bearer" = [])),
+    responses((status = 200, description = "{enabled, pending}")))]
+pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
+    let user = state.core.get_user(&p.tenant, p.user_id).await?;
+    let s = state.core.totp_status(&p.tenant, &user).await?;
+    Ok(ok(json!({ "enabled": s.enabled, "pending": s.pending })))
+}
+
+/// Start TOTP enrolment: secret, otpauth URL and QR code; not active until verified.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/setup", tag = "korastratum", security(("bearer" = [])),
+    responses((status = 200, description = "{secret, otpauthUrl, qrCodeUrl}")))]
+pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
+    let user = state.core.get_user(&p.tenant, p.user_id).await?;
+    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.0).await?;
+    Ok(ok(json!({ "secret": e.secret, "otpauthUrl": e.otpauth_url, "qrCodeUrl": e.qr_png_data_url })))
+}
+
+/// Activate TOTP with a first valid code.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
+    responses((status = 200, description = "{enabled: true}"), (status = 401, description = "INVALID_MFA_CODE")))]
+pub async fn totp_verify_setup(State(state): State<AppState>, ctx: Ctx, p: Principal, KJson(req): KJson<TotpCodeRequest>) -> KoraResult<Response> {
+    let user = state.core.get_user(&p.tenant, p.user_id).await?;
+    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.0).await?;
+    Ok(ok(json!({ "enabled": true })))
+}
+
+/// Turn TOTP off (needs a valid current code).
+#[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
+    responses((status = 200, description = "{enabled: false}"), (status = 401, description = "INVALID_MFA_CODE")))]
+pub async fn totp_disable(State(state): State<AppState>, ctx: Ctx, p: Principal, KJson(req): KJson<TotpCodeRequest>) -> KoraResult<Response> {
+    let user = state.core.get_user(&p.tenant, p.user_id).await?;
+    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.0).await?;
+    Ok(ok(json!({ "enabled": false })))
+}
+
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", security(("bearer" = [])),
+    responses((status = 200, description = "[{id, deviceInfo, ipAddress, lastActive, current}]")))]
+pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
+    let user = state.core.get_user(&p.tenant, p.user_id).await?;
+    let sessions = state.core.list_sessions(&p.tenant, &user).await?;
+    Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.access.session.id)).collect())))
+}
+
+/// End one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id (sess_…)")),
+    responses((status = 200, description = "data: null"), (status = 404, description = "NOT_FOUND")))]
+pub async fn revoke_session(State(state): State<AppState>, ctx: Ctx, p: Principal, Path(id): Path<String>) -> KoraResult<Response> {
+    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.0).await?;
+    Ok(ok(Value::Null))
+}
+
+/// End the current session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "korastratum", security(("bearer" = [])),
+    responses((status = 200, description = "data: null")))]
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
+    state.core.revoke_session(&p.tenant, p.user_id, &p.access.session.id, &ctx.0).await?;
+    Ok(ok(Value::Null))
+}
+
+/// End every session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "korastratum", security(("bearer" = [])),
+    responses((status = 200, description = "{revoked: n}")))]
+pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
+    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.0).await?;
+    Ok(ok(json!({ "revoked": n })))
+}
+
+/// Create an account (where the tenant allows self-registration); a verification email follows.
+#[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest,
+    responses((status = 201, description = "{user}"), (status = 400, description = "VALIDATION_ERROR / WEAK_PASSWORD"), (status = 409, description = "EMAIL_TAKEN")))]
+pub async fn register(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<RegisterRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    let r = Registration { email: req.email, password: req.password, first_name: Some(req.first_name), last_name: Some(req.last_name), phone: req.phone };
+    let user = state.core.register(&tenant, r, &ctx.0).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "success": true, "data": { "user": user_json(&user) } }))).into_response())
+}
+
+/// Confirm an email address with the token from the verification email.
+#[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest,
+    responses((status = 200, description = "{emailVerified: true}"), (status = 400, description = "INVALID_RESET_TOKEN")))]
+pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<TokenRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    let user = state.core.verify_email(&tenant, &req.token, &ctx.0).await?;
+    Ok(ok(json!({ "emailVerified": user.email_verified })))
+}
+
+/// Ask for a password-reset email. Always 200, whether or not the address has an account.
+#[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest,
+    responses((status = 200, description = "data: null")))]
+pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<ForgotPasswordRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    state.core.forgot_password(&tenant, &req.email, &ctx.0);
+    Ok(ok(Value::Null))
+}
+
+/// Set a new password with the mailed token; every session of the user ends.
+#[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest,
+    responses((status = 200, description = "data: null"), (status = 400, description = "INVALID_RESET_TOKEN / WEAK_PASSWORD")))]
+pub async fn reset_password(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<ResetPasswordRequest>) -> KoraResult<Response> {
+    limit(&state, &ctx)?;
+    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.0).await?;
+    Ok(ok(Value::Null))
+}

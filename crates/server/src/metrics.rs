@@ -1,0 +1,91 @@
+//! Prometheus metrics, kept in a few atomics and maps and rendered as text on `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// Latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route, status) → count
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// (method, route) → latency
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// (dialect, outcome) → count
+    logins: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl Metrics {
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry((method.to_string(), route.to_string())).or_default();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += seconds;
+            h.count += 1;
+        }
+    }
+
+    pub fn record_login(&self, dialect: &str, outcome: &str) {
+        if let Ok(mut l) = self.logins.lock() {
+            *l.entry((dialect.to_string(), outcome.to_string())).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, hash_queue_depth: usize, hashes_computed: usize) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP castellan_http_requests_total HTTP requests by route and status.\n");
+        out.push_str("# TYPE castellan_http_requests_total counter\n");
+        if let Ok(r) = self.requests.lock() {
+            for ((m, route, s), n) in r.iter() {
+                let _ = writeln!(out, "castellan_http_requests_total{{method=\"{m}\",route=\"{route}\",status=\"{s}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP castellan_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE castellan_http_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for ((m, route), h) in l.iter() {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "castellan_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{route}\",le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(out, "castellan_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "castellan_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{route}\"}} {}", h.sum);
+                let _ = writeln!(out, "castellan_http_request_duration_seconds_count{{method=\"{m}\",route=\"{route}\"}} {}", h.count);
+            }
+        }
+        out.push_str("# HELP castellan_logins_total Login attempts by dialect and outcome.\n");
+        out.push_str("# TYPE castellan_logins_total counter\n");
+        if let Ok(l) = self.logins.lock() {
+            for ((d, o), n) in l.iter() {
+                let _ = writeln!(out, "castellan_logins_total{{dialect=\"{d}\",outcome=\"{o}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP castellan_password_hash_queue_depth Callers waiting for a password-hashing slot.\n");
+        out.push_str("# TYPE castellan_password_hash_queue_depth gauge\n");
+        let _ = writeln!(out, "castellan_password_hash_queue_depth {hash_queue_depth}");
+        out.push_str("# HELP castellan_password_hashes_total Password hashes computed (hash or verify).\n");
+        out.push_str("# TYPE castellan_password_hashes_total counter\n");
+        let _ = writeln!(out, "castellan_password_hashes_total {hashes_computed}");
+        out
+    }
+}

@@ -1,0 +1,86 @@
+//! Operational endpoints: liveness, readiness, metrics, the shared JWKS, the dev outbox.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::state::AppState;
+
+pub fn router() -> Api {
+    Api::default()
+        .get("/health", health)
+        .get("/ready", ready)
+        .get("/metrics", metrics)
+        .get("/.well-known/jwks.json", jwks)
+        .get("/dev/outbox", dev_outbox)
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "{status: ok}")))]
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.core.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))).into_response()
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(state.core.hasher.queue_depth(), state.core.hasher.hashes_computed());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Every tenant's public signing keys (active and retiring).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set")))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let result = async {
+        let tenants = state.core.list_tenants().await?;
+        state.core.jwks(&tenants).await
+    }
+    .await;
+    match result {
+        Ok(set) => ([(header::CACHE_CONTROL, "public, max-age=60")], Json(set)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "jwks");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "internal_error" }))).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct OutboxQuery {
+    to: Option<String>,
+}
+
+/// Development mode only: the messages kept in the development outbox.
+#[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery), responses((status = 200, description = "Messages"), (status = 404, description = "Not in development mode")))]
+pub async fn dev_outbox(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
+    if !state.settings.dev {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } }))).into_response();
+    }
+    match state.core.dev_outbox(q.to.as_deref(), 50).await {
+        Ok(list) => Json(json!(list
+            .into_iter()
+            .map(|m| json!({ "id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "body": m.body, "created_at": m.created_at }))
+            .collect::<Vec<_>>()))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "dev outbox");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "internal_error" }))).into_response()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Server-rendered pages that emailed links open: confirm an email address, choose a new
+//! password. Plain HTML forms; no script, no external assets. A GET never changes anything (link
+//! scanners follow links); the action happens on the form's POST.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Form, Json};
+use castellan_core::CoreError;
+use serde::Deserialize;
+use utoipa::OpenApi;
+
+use crate::api::Api;
+use crate::client::Ctx;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(paths(verify_email_page, verify_email_submit, reset_password_page, reset_password_submit), tags((name = "pages", description = "Pages opened from emailed links")))]
+pub struct ApiDoc;
+
+pub fn router() -> Api {
+    Api::default()
+        .get("/t/{tenant}/verify-email", verify_email_page)
+        .post("/t/{tenant}/verify-email", verify_email_submit)
+        .get("/t/{tenant}/reset-password", reset_password_page)
+        .post("/t/{tenant}/reset-password", reset_password_submit)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct VerifyForm {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page with Castellan's layout and headers that forbid framing and outside resources.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem;color:#222}}\
+         input,button{{font-size:1rem;padding:.6rem;width:100%;box-sizing:border-box;margin:.3rem 0}}button{{background:#1f4b99;color:#fff;border:0;border-radius:4px}}\
+         .err{{color:#a00}}.ok{{color:#060}}</style></head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    let mut r = (status, Html(html)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn tenant_name(state: &AppState, t: &str) -> Option<castellan_core::model::Tenant> {
+    state.core.find_tenant(t).await.ok()
+}
+
+fn not_found() -> Response {
+    page(StatusCode::NOT_FOUND, "Not found", "<p>This link is not valid.</p>")
+}
+
+/// The confirm-email page: a button that confirms.
+#[utoipa::path(get, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery), responses((status = 200, description = "HTML")))]
+pub async fn verify_email_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let body = format!(
+        "<p>Confirm your email address for {}.</p><form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm email</button></form>",
+        escape(&tenant.display_name),
+        escape(&q.token)
+    );
+    page(StatusCode::OK, "Confirm your email", &body)
+}
+
+/// Confirms the email address.
+#[utoipa::path(post, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = VerifyForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid or used link")))]
+pub async fn verify_email_submit(State(state): State<AppState>, ctx: Ctx, Path(t): Path<String>, form: Result<Form<VerifyForm>, axum::extract::rejection::FormRejection>) -> Response {
+    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let token = form.map(|f| f.0.token).unwrap_or_default();
+    match state.core.verify_email(&tenant, &token, &ctx.0).await {
+        Ok(_) => page(StatusCode::OK, "Email confirmed", "<p class=\"ok\">Thank you: your email address is confirmed.</p>"),
+        Err(CoreError::InvalidToken) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Err(e) => error_page(e),
+    }
+}
+
+fn reset_form(token: &str, message: &str) -> String {
+    format!(
+        "{message}<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <label>New password<input type=\"password\" name=\"password\" autocomplete=\"new-password\" required></label>\
+         <label>Repeat it<input type=\"password\" name=\"confirm\" autocomplete=\"new-password\" required></label>\
+         <button type=\"submit\">Set password</button></form>",
+        escape(token)
+    )
+}
+
+/// The choose-a-new-password page.
+#[utoipa::path(get, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid or used link")))]
+pub async fn reset_password_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    match state.core.reset_token_is_valid(&tenant, &q.token).await {
+        Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),
+        Ok(false) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Err(e) => error_page(e),
+    }
+}
+
+/// Sets the new password.
+#[utoipa::path(post, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid link or weak password")))]
+pub async fn reset_password_submit(State(state): State<AppState>, ctx: Ctx, Path(t): Path<String>, form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>) -> Response {
+    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let Ok(Form(f)) = form else {
+        return page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">The form could not be read.</p>");
+    };
+    if f.password != f.confirm {
+        return page(StatusCode::BAD_REQUEST, "Choose a new password", &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"));
+    }
+    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.0).await {
+        Ok(()) => page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>"),
+        Err(CoreError::WeakPassword(rules)) => {
+            let msg = format!("<p class=\"err\">This password does not meet the rules: {}.</p>", escape(&rules.join(", ")));
+            page(StatusCode::BAD_REQUEST, "Choose a new password", &reset_form(&f.token, &msg))
+        }
+        Err(CoreError::InvalidToken) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Err(e) => error_page(e),
+    }
+}
+
+fn error_page(e: CoreError) -> Response {
+    tracing::error!(error = %e, "page");
+    if matches!(e, CoreError::Overloaded | CoreError::RateLimited { .. }) {
+        return (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"error": "busy"}))).into_response();
+    }
+    page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "<p class=\"err\">Please try again later.</p>")
+}

@@ -1,0 +1,52 @@
+//! Per-client token buckets for the credential endpoints. Durable lockout lives in the database;
+//! this only keeps one address from flooding the hashers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub struct RateLimiter {
+    per_minute: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one token for `ip`; `Err(seconds)` says when the next one will be there.
+    pub fn check(&self, ip: IpAddr) -> Result<(), i64> {
+        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
+        let now = Instant::now();
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 60);
+        }
+        let rate = self.per_minute / 60.0;
+        let (tokens, at) = buckets.entry(ip).or_insert((self.per_minute, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as i64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_past_the_limit_is_refused_with_a_wait() {
+        let l = RateLimiter::new(3);
+        let ip = IpAddr::from([1, 2, 3, 4]);
+        assert!(l.check(ip).is_ok() && l.check(ip).is_ok() && l.check(ip).is_ok());
+        let wait = l.check(ip).err().unwrap_or(0);
+        assert!((1..=20).contains(&wait), "{wait}");
+        assert!(l.check(IpAddr::from([5, 6, 7, 8])).is_ok());
+    }
+}

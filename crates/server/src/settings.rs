@@ -1,0 +1,103 @@
+//! Typed configuration of a running server. Loading (file, then `CASTELLAN_*` variables) is the
+//! binary's job; tests build it with [`Settings::for_test`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret string whose `Debug` does not print it.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Base URL for issuers and emailed links; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `castellan.db` in the data directory.
+    pub database_url: Option<Secret>,
+    /// base64 of 32 bytes; defaults to a key file in the data directory.
+    pub master_key: Option<Secret>,
+    /// A bootstrap token accepted by the admin API.
+    pub admin_token: Option<Secret>,
+    pub smtp_url: Option<Secret>,
+    pub smtp_from: String,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs or addresses).
+    pub trusted_proxies: Vec<String>,
+    pub dev: bool,
+    pub log: String,
+    pub log_format: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    pub request_timeout_seconds: u64,
+    /// Requests per minute per client IP on the credential endpoints (login, refresh, 2FA, reset).
+    pub auth_rate_limit_per_minute: u32,
+    /// Seconds a node trusts its cached tenants and keys.
+    pub cache_ttl_seconds: u64,
+    /// Country calling code for phone numbers without `+`.
+    pub default_country_code: String,
+    pub fastapi_users_tenant: Option<String>,
+    pub allow_private_callbacks: Option<bool>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("./castellan-data"),
+            database_url: None,
+            master_key: None,
+            admin_token: None,
+            smtp_url: None,
+            smtp_from: "Castellan <no-reply@localhost>".into(),
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            trusted_proxies: Vec::new(),
+            dev: false,
+            log: "info".into(),
+            log_format: "text".into(),
+            body_limit_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
+            auth_rate_limit_per_minute: 600,
+            cache_ttl_seconds: 30,
+            default_country_code: "256".into(),
+            fastapi_users_tenant: None,
+            allow_private_callbacks: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Port 0, weak hashing, dev mode: what the black-box tests run with.
+    pub fn for_test() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            dev: true,
+            auth_rate_limit_per_minute: 100_000,
+            ..Settings::default()
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+}

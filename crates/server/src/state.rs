@@ -1,0 +1,19 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use castellan_core::Core;
+
+use crate::client::TrustedProxies;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::settings::Settings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    pub proxies: Arc<TrustedProxies>,
+    pub auth_limiter: Arc<RateLimiter>,
+}

@@ -1,0 +1,795 @@
+//! The `Store` implementation. Each query is written once, in the SQL both engines speak.
+
+use async_trait::async_trait;
+use castellan_core::model::audit::AuditFilter;
+use castellan_core::model::*;
+use castellan_core::store::{AttemptReservation, Store, StoreResult, UserFilter};
+use uuid::Uuid;
+
+use sqlx::AssertSqlSafe;
+
+use crate::rows::*;
+use crate::{SqlStore, db_err, on_pool};
+
+// Queries that splice these constant column lists are wrapped in `AssertSqlSafe`: nothing from a
+// request is ever formatted into SQL; values are always bound.
+const TENANT_COLS: &str = "id, slug, display_name, profile, dialects, issuer, audience, policy, created_at";
+const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, kumusoft_tag, mosip_app_id, roles, allowed_ips, \
+                        callback_url, redirect_uris, single_otp_channel, active, created_at";
+const USER_COLS: &str = "id, tenant_id, email, username, phone, password_hash, first_name, last_name, role, roles, \
+                         permissions, attributes, email_verified, phone_verified, active, mfa_enabled, created_at, updated_at";
+const TOTP_COLS: &str = "user_id, tenant_id, secret_sealed, algorithm, digits, period, enabled, last_step, created_at";
+const CHALLENGE_COLS: &str = "id, tenant_id, user_id, kind, secret_hash, attempts, max_attempts, expires_at, consumed_at, data, created_at";
+const SESSION_COLS: &str = "id, tenant_id, user_id, application_id, dialect, device, ip, user_agent, created_at, last_active, expires_at, revoked_at";
+const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, used_at, created_at";
+const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, created_at, retired_at";
+const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
+const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+fn uin(u: &User) -> Option<String> {
+    u.attribute_str("uin").map(str::to_string)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(db_err))
+    }
+
+    async fn insert_tenant(&self, t: &Tenant) -> StoreResult<()> {
+        let sql = format!("INSERT INTO tenants ({TENANT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(t.id.to_string())
+            .bind(&t.slug)
+            .bind(&t.display_name)
+            .bind(t.profile.as_str())
+            .bind(to_json(&t.dialects))
+            .bind(&t.issuer)
+            .bind(&t.audience)
+            .bind(to_json(&t.policy))
+            .bind(t.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn update_tenant(&self, t: &Tenant) -> StoreResult<()> {
+        let sql = "UPDATE tenants SET display_name=$2, dialects=$3, issuer=$4, audience=$5, policy=$6 WHERE id=$1";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(t.id.to_string())
+            .bind(&t.display_name)
+            .bind(to_json(&t.dialects))
+            .bind(&t.issuer)
+            .bind(&t.audience)
+            .bind(to_json(&t.policy))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn tenant_by_id(&self, id: Uuid) -> StoreResult<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(p).await.map_err(db_err))?;
+        one(row)
+    }
+
+    async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE slug=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(slug).fetch_optional(p).await.map_err(db_err))?;
+        one(row)
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants ORDER BY slug");
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).fetch_all(p).await.map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn delete_tenant(&self, id: Uuid) -> StoreResult<bool> {
+        on_pool!(self, |p| sqlx::query("DELETE FROM tenants WHERE id=$1")
+            .bind(id.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn insert_application(&self, a: &Application) -> StoreResult<()> {
+        let sql = format!("INSERT INTO applications ({APP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(a.id.to_string())
+            .bind(a.tenant_id.to_string())
+            .bind(&a.client_id)
+            .bind(&a.name)
+            .bind(a.kind.as_str())
+            .bind(a.secret_hash.clone())
+            .bind(a.kumusoft_tag.clone())
+            .bind(a.mosip_app_id.clone())
+            .bind(to_json(&a.roles))
+            .bind(to_json(&a.allowed_ips))
+            .bind(a.callback_url.clone())
+            .bind(to_json(&a.redirect_uris))
+            .bind(a.single_otp_channel.clone())
+            .bind(a.active)
+            .bind(a.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn update_application(&self, a: &Application) -> StoreResult<()> {
+        let sql = "UPDATE applications SET name=$3, secret_hash=$4, kumusoft_tag=$5, mosip_app_id=$6, roles=$7, allowed_ips=$8, \
+                   callback_url=$9, redirect_uris=$10, single_otp_channel=$11, active=$12 WHERE tenant_id=$1 AND id=$2";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(a.tenant_id.to_string())
+            .bind(a.id.to_string())
+            .bind(&a.name)
+            .bind(a.secret_hash.clone())
+            .bind(a.kumusoft_tag.clone())
+            .bind(a.mosip_app_id.clone())
+            .bind(to_json(&a.roles))
+            .bind(to_json(&a.allowed_ips))
+            .bind(a.callback_url.clone())
+            .bind(to_json(&a.redirect_uris))
+            .bind(a.single_otp_channel.clone())
+            .bind(a.active)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>> {
+        let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 AND client_id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(client_id)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
+        let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 ORDER BY created_at, id");
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(p).await.map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+        on_pool!(self, |p| sqlx::query("DELETE FROM applications WHERE tenant_id=$1 AND id=$2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
+        let sql = "INSERT INTO api_keys (id, tenant_id, application_id, prefix, key_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(new_id().to_string())
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(prefix)
+            .bind(key_hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        let sql = format!("INSERT INTO users ({USER_COLS}, uin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(u.id.to_string())
+            .bind(u.tenant_id.to_string())
+            .bind(u.email.clone())
+            .bind(u.username.clone())
+            .bind(u.phone.clone())
+            .bind(u.password_hash.clone())
+            .bind(u.first_name.clone())
+            .bind(u.last_name.clone())
+            .bind(&u.role)
+            .bind(to_json(&u.roles))
+            .bind(to_json(&u.permissions))
+            .bind(to_json(&u.attributes))
+            .bind(u.email_verified)
+            .bind(u.phone_verified)
+            .bind(u.active)
+            .bind(u.mfa_enabled)
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .bind(uin(u))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn update_user(&self, u: &User) -> StoreResult<()> {
+        let sql = "UPDATE users SET email=$3, username=$4, phone=$5, password_hash=$6, first_name=$7, last_name=$8, role=$9, \
+                   roles=$10, permissions=$11, attributes=$12, email_verified=$13, phone_verified=$14, active=$15, \
+                   mfa_enabled=$16, updated_at=$17, uin=$18 WHERE tenant_id=$1 AND id=$2";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(u.tenant_id.to_string())
+            .bind(u.id.to_string())
+            .bind(u.email.clone())
+            .bind(u.username.clone())
+            .bind(u.phone.clone())
+            .bind(u.password_hash.clone())
+            .bind(u.first_name.clone())
+            .bind(u.last_name.clone())
+            .bind(&u.role)
+            .bind(to_json(&u.roles))
+            .bind(to_json(&u.permissions))
+            .bind(to_json(&u.attributes))
+            .bind(u.email_verified)
+            .bind(u.phone_verified)
+            .bind(u.active)
+            .bind(u.mfa_enabled)
+            .bind(u.updated_at)
+            .bind(uin(u))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn user_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn user_by_identifier(&self, tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>> {
+        let (column, value) = match id {
+            Identifier::Email(e) => ("email", e.as_str().to_string()),
+            Identifier::Phone(ph) => ("phone", ph.as_str().to_string()),
+            Identifier::Username(u) => ("username", u.clone()),
+        };
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND {column}=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(&value)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn list_users(&self, tenant: Uuid, f: &UserFilter) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND ($2 IS NULL OR email=$2) AND ($3 IS NULL OR username=$3) \
+             AND ($4 IS NULL OR phone=$4) ORDER BY created_at, id LIMIT $5"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(f.email.clone())
+            .bind(f.username.clone())
+            .bind(f.phone.clone())
+            .bind(i64::from(f.limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+        on_pool!(self, |p| sqlx::query("DELETE FROM users WHERE tenant_id=$1 AND id=$2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool> {
+        let sql = "UPDATE users SET password_hash=$4, updated_at=$5 WHERE tenant_id=$1 AND id=$2 AND password_hash=$3";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(expected)
+            .bind(new)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn reserve_attempt(&self, tenant: Uuid, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation> {
+        // One statement: count this attempt unless the subject is locked; the attempt that reaches
+        // the threshold sets the lock at once (a success lifts it), so concurrent attempts can
+        // never slip past the threshold.
+        let sql = "INSERT INTO lockouts (tenant_id, subject, failures, locked_until) \
+                   VALUES ($1, $2, 1, CASE WHEN 1 >= $3 THEN $4 + $5 ELSE NULL END) \
+                   ON CONFLICT (tenant_id, subject) DO UPDATE SET \
+                     failures = CASE WHEN lockouts.locked_until IS NOT NULL AND lockouts.locked_until <= $4 THEN 1 ELSE lockouts.failures + 1 END, \
+                     locked_until = CASE WHEN (CASE WHEN lockouts.locked_until IS NOT NULL AND lockouts.locked_until <= $4 THEN 1 ELSE lockouts.failures + 1 END) >= $3 \
+                                    THEN $4 + $5 ELSE NULL END \
+                   WHERE lockouts.failures < $3 OR lockouts.locked_until IS NULL OR lockouts.locked_until <= $4 \
+                   RETURNING failures";
+        let threshold = i64::from(threshold);
+        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(tenant.to_string())
+            .bind(subject)
+            .bind(threshold)
+            .bind(now)
+            .bind(lock_seconds)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        if let Some((failures,)) = got {
+            return Ok(AttemptReservation::Allowed { failures: failures as u32 });
+        }
+        let until: Option<(Option<i64>,)> = on_pool!(self, |p| sqlx::query_as("SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2")
+            .bind(tenant.to_string())
+            .bind(subject)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(AttemptReservation::Locked { until: until.and_then(|(u,)| u).unwrap_or(now + lock_seconds) })
+    }
+
+    async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2")
+            .bind(tenant.to_string())
+            .bind(subject)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO totp_factors ({TOTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (user_id) DO UPDATE SET \
+             secret_sealed=excluded.secret_sealed, algorithm=excluded.algorithm, digits=excluded.digits, period=excluded.period, \
+             enabled=excluded.enabled, last_step=excluded.last_step, created_at=excluded.created_at"
+        );
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(f.user_id.to_string())
+            .bind(f.tenant_id.to_string())
+            .bind(f.secret_sealed.clone())
+            .bind(&f.algorithm)
+            .bind(i64::from(f.digits))
+            .bind(i64::from(f.period))
+            .bind(f.enabled)
+            .bind(f.last_step)
+            .bind(f.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn totp_by_user(&self, tenant: Uuid, user: Uuid) -> StoreResult<Option<TotpFactor>> {
+        let sql = format!("SELECT {TOTP_COLS} FROM totp_factors WHERE tenant_id=$1 AND user_id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, TotpRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn enable_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("UPDATE totp_factors SET enabled=$3 WHERE tenant_id=$1 AND user_id=$2")
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(true)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn delete_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<bool> {
+        on_pool!(self, |p| sqlx::query("DELETE FROM totp_factors WHERE tenant_id=$1 AND user_id=$2")
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+        let sql = "UPDATE totp_factors SET last_step=$3 WHERE tenant_id=$1 AND user_id=$2 AND (last_step IS NULL OR last_step < $3)";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(step)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(db_err))
+    }
+
+    async fn insert_challenge(&self, c: &Challenge) -> StoreResult<()> {
+        let sql = format!("INSERT INTO challenges ({CHALLENGE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(c.id.to_string())
+            .bind(c.tenant_id.to_string())
+            .bind(c.user_id.to_string())
+            .bind(c.kind.as_str())
+            .bind(c.secret_hash.clone())
+            .bind(i64::from(c.attempts))
+            .bind(i64::from(c.max_attempts))
+            .bind(c.expires_at)
+            .bind(c.consumed_at)
+            .bind(to_json(&c.data))
+            .bind(c.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn challenge_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>> {
+        let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE tenant_id=$1 AND id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ChallengeRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>> {
+        let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE tenant_id=$1 AND kind=$2 AND secret_hash=$3");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ChallengeRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(kind.as_str())
+            .bind(secret_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32> {
+        let sql = "UPDATE challenges SET attempts = attempts + 1 WHERE tenant_id=$1 AND id=$2 RETURNING attempts";
+        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(got.map(|(a,)| a as u32).unwrap_or(u32::MAX))
+    }
+
+    async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool> {
+        let sql = "UPDATE challenges SET consumed_at=$3 WHERE tenant_id=$1 AND id=$2 AND consumed_at IS NULL AND expires_at > $3 \
+                   AND attempts < max_attempts";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(db_err))
+    }
+
+    async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()> {
+        let sql = "UPDATE challenges SET consumed_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND kind=$3 AND consumed_at IS NULL";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(kind.as_str())
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn insert_session(&self, s: &Session) -> StoreResult<()> {
+        let sql = format!("INSERT INTO sessions ({SESSION_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(&s.id)
+            .bind(s.tenant_id.to_string())
+            .bind(s.user_id.to_string())
+            .bind(s.application_id.map(|a| a.to_string()))
+            .bind(&s.dialect)
+            .bind(to_json(&s.device))
+            .bind(s.ip.clone())
+            .bind(s.user_agent.clone())
+            .bind(s.created_at)
+            .bind(s.last_active)
+            .bind(s.expires_at)
+            .bind(s.revoked_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn list_live_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3 \
+             ORDER BY last_active DESC, id DESC"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(now)
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("UPDATE sessions SET last_active=$3 WHERE tenant_id=$1 AND id=$2 AND last_active < $3")
+            .bind(tenant.to_string())
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool> {
+        let sql = "UPDATE sessions SET revoked_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND id=$3 AND revoked_at IS NULL";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64> {
+        let sql = "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db_err))
+    }
+
+    async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
+        let sql = format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(r.id.to_string())
+            .bind(r.tenant_id.to_string())
+            .bind(&r.session_id)
+            .bind(r.token_hash.clone())
+            .bind(r.expires_at)
+            .bind(r.used_at)
+            .bind(r.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
+        let sql = format!("UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
+        let sql = format!("SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id=$1 AND token_hash=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn insert_key(&self, k: &SigningKey) -> StoreResult<()> {
+        let sql = format!("INSERT INTO signing_keys ({KEY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(&k.kid)
+            .bind(k.tenant_id.to_string())
+            .bind(k.alg.as_str())
+            .bind(k.state.as_str())
+            .bind(k.private_sealed.clone())
+            .bind(to_json(&k.public_jwk))
+            .bind(k.created_at)
+            .bind(k.retired_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>> {
+        let sql = format!("SELECT {KEY_COLS} FROM signing_keys WHERE tenant_id=$1 ORDER BY created_at DESC, kid");
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(p).await.map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
+        let retired_at = (state == KeyState::Retired).then_some(now);
+        on_pool!(self, |p| sqlx::query("UPDATE signing_keys SET state=$3, retired_at=$4 WHERE tenant_id=$1 AND kid=$2")
+            .bind(tenant.to_string())
+            .bind(kid)
+            .bind(state.as_str())
+            .bind(retired_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        let sql = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(e.id.to_string())
+            .bind(e.tenant_id.map(|t| t.to_string()))
+            .bind(e.application_id.map(|t| t.to_string()))
+            .bind(e.user_id.map(|t| t.to_string()))
+            .bind(&e.action)
+            .bind(&e.outcome)
+            .bind(e.ip.clone())
+            .bind(e.user_agent.clone())
+            .bind(to_json(&e.detail))
+            .bind(e.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn list_audit(&self, tenant: Uuid, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let sql = format!(
+            "SELECT {AUDIT_COLS} FROM audit_events WHERE tenant_id=$1 AND ($2 IS NULL OR user_id=$2) AND ($3 IS NULL OR action=$3) \
+             AND created_at >= $4 ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, AuditRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(f.user_id.map(|u| u.to_string()))
+            .bind(f.action.clone())
+            .bind(f.since.unwrap_or(0))
+            .bind(i64::from(f.limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()> {
+        let sql = format!("INSERT INTO outbox ({MESSAGE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
+        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(m.id.to_string())
+            .bind(m.tenant_id.map(|t| t.to_string()))
+            .bind(m.channel.as_str())
+            .bind(&m.recipient)
+            .bind(&m.subject)
+            .bind(&m.body)
+            .bind(&m.status)
+            .bind(m.transport.clone())
+            .bind(i64::from(m.attempts))
+            .bind(m.next_attempt_at)
+            .bind(m.last_error.clone())
+            .bind(m.created_at)
+            .bind(m.sent_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn claim_messages(&self, now: i64, lease_seconds: i64, limit: u32) -> StoreResult<Vec<OutboundMessage>> {
+        // The outer WHERE repeats the conditions so that PostgreSQL re-checks them on the locked
+        // row: of two nodes that picked the same id, only one updates it.
+        let sql = format!(
+            "UPDATE outbox SET lease_until=$2, attempts=attempts+1 WHERE id IN (SELECT id FROM outbox WHERE status='pending' \
+             AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
+             AND status='pending' AND (lease_until IS NULL OR lease_until <= $1) RETURNING {MESSAGE_COLS}"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(now + lease_seconds)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn mark_message_sent(&self, id: Uuid, transport: &str, now: i64) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("UPDATE outbox SET status='sent', transport=$2, sent_at=$3, lease_until=NULL WHERE id=$1")
+            .bind(id.to_string())
+            .bind(transport)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn mark_message_failed(&self, id: Uuid, error: &str, retry_at: Option<i64>) -> StoreResult<()> {
+        let sql = "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
+                   next_attempt_at = COALESCE($3, next_attempt_at), last_error=$2, lease_until=NULL WHERE id=$1";
+        on_pool!(self, |p| sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(error)
+            .bind(retry_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn list_messages(&self, to: Option<&str>, transport: Option<&str>, limit: u32) -> StoreResult<Vec<OutboundMessage>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM outbox WHERE ($1 IS NULL OR recipient=$1) AND ($2 IS NULL OR transport=$2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+            .bind(to)
+            .bind(transport)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn insert_admin_token(&self, id: Uuid, token_hash: &[u8], label: &str, now: i64) -> StoreResult<()> {
+        on_pool!(self, |p| sqlx::query("INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES ($1,$2,$3,$4)")
+            .bind(id.to_string())
+            .bind(token_hash)
+            .bind(label)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn admin_token_exists(&self, token_hash: &[u8]) -> StoreResult<bool> {
+        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM admin_tokens WHERE token_hash=$1")
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(got.is_some())
+    }
+}

@@ -1,0 +1,378 @@
+//! Row shapes (primitive columns only, decodable on both engines) and their domain conversions.
+
+use castellan_core::model::*;
+use castellan_core::store::StoreError;
+use uuid::Uuid;
+
+fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Backend(format!("bad uuid in database: {e}")))
+}
+
+fn opt_uuid(s: Option<String>) -> Result<Option<Uuid>, StoreError> {
+    s.as_deref().map(uuid).transpose()
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("bad json in database: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn bad(what: &str, v: &str) -> StoreError {
+    StoreError::Backend(format!("bad {what} in database: {v}"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    id: String,
+    slug: String,
+    display_name: String,
+    profile: String,
+    dialects: String,
+    issuer: String,
+    audience: String,
+    policy: String,
+    created_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            id: uuid(&r.id)?,
+            profile: Profile::parse(&r.profile).ok_or_else(|| bad("profile", &r.profile))?,
+            slug: r.slug,
+            display_name: r.display_name,
+            dialects: json(&r.dialects)?,
+            issuer: r.issuer,
+            audience: r.audience,
+            policy: json(&r.policy)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApplicationRow {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    kind: String,
+    secret_hash: Option<Vec<u8>>,
+    kumusoft_tag: Option<String>,
+    mosip_app_id: Option<String>,
+    roles: String,
+    allowed_ips: String,
+    callback_url: Option<String>,
+    redirect_uris: String,
+    single_otp_channel: Option<String>,
+    active: bool,
+    created_at: i64,
+}
+
+impl TryFrom<ApplicationRow> for Application {
+    type Error = StoreError;
+    fn try_from(r: ApplicationRow) -> Result<Self, StoreError> {
+        Ok(Application {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            kind: ApplicationKind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
+            client_id: r.client_id,
+            name: r.name,
+            secret_hash: r.secret_hash,
+            kumusoft_tag: r.kumusoft_tag,
+            mosip_app_id: r.mosip_app_id,
+            roles: json(&r.roles)?,
+            allowed_ips: json(&r.allowed_ips)?,
+            callback_url: r.callback_url,
+            redirect_uris: json(&r.redirect_uris)?,
+            single_otp_channel: r.single_otp_channel,
+            active: r.active,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: String,
+    tenant_id: String,
+    email: Option<String>,
+    username: Option<String>,
+    phone: Option<String>,
+    password_hash: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: String,
+    roles: String,
+    permissions: String,
+    attributes: String,
+    email_verified: bool,
+    phone_verified: bool,
+    active: bool,
+    mfa_enabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            email: r.email,
+            username: r.username,
+            phone: r.phone,
+            password_hash: r.password_hash,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            role: r.role,
+            roles: json(&r.roles)?,
+            permissions: json(&r.permissions)?,
+            attributes: json(&r.attributes)?,
+            email_verified: r.email_verified,
+            phone_verified: r.phone_verified,
+            active: r.active,
+            mfa_enabled: r.mfa_enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TotpRow {
+    user_id: String,
+    tenant_id: String,
+    secret_sealed: Vec<u8>,
+    algorithm: String,
+    digits: i64,
+    period: i64,
+    enabled: bool,
+    last_step: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<TotpRow> for TotpFactor {
+    type Error = StoreError;
+    fn try_from(r: TotpRow) -> Result<Self, StoreError> {
+        Ok(TotpFactor {
+            user_id: uuid(&r.user_id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            secret_sealed: r.secret_sealed,
+            algorithm: r.algorithm,
+            digits: r.digits as u32,
+            period: r.period as u32,
+            enabled: r.enabled,
+            last_step: r.last_step,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChallengeRow {
+    id: String,
+    tenant_id: String,
+    user_id: String,
+    kind: String,
+    secret_hash: Vec<u8>,
+    attempts: i64,
+    max_attempts: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+    data: String,
+    created_at: i64,
+}
+
+impl TryFrom<ChallengeRow> for Challenge {
+    type Error = StoreError;
+    fn try_from(r: ChallengeRow) -> Result<Self, StoreError> {
+        Ok(Challenge {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            user_id: uuid(&r.user_id)?,
+            kind: ChallengeKind::parse(&r.kind).ok_or_else(|| bad("challenge kind", &r.kind))?,
+            secret_hash: r.secret_hash,
+            attempts: r.attempts as u32,
+            max_attempts: r.max_attempts as u32,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+            data: json(&r.data)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    tenant_id: String,
+    user_id: String,
+    application_id: Option<String>,
+    dialect: String,
+    device: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_active: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            tenant_id: uuid(&r.tenant_id)?,
+            user_id: uuid(&r.user_id)?,
+            application_id: opt_uuid(r.application_id)?,
+            id: r.id,
+            dialect: r.dialect,
+            device: json(&r.device)?,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            last_active: r.last_active,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshRow {
+    id: String,
+    tenant_id: String,
+    session_id: String,
+    token_hash: Vec<u8>,
+    expires_at: i64,
+    used_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        Ok(RefreshToken {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            session_id: r.session_id,
+            token_hash: r.token_hash,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    kid: String,
+    tenant_id: String,
+    alg: String,
+    state: String,
+    private_sealed: Vec<u8>,
+    public_jwk: String,
+    created_at: i64,
+    retired_at: Option<i64>,
+}
+
+impl TryFrom<KeyRow> for SigningKey {
+    type Error = StoreError;
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(SigningKey {
+            tenant_id: uuid(&r.tenant_id)?,
+            alg: KeyAlg::parse(&r.alg).ok_or_else(|| bad("alg", &r.alg))?,
+            state: KeyState::parse(&r.state).ok_or_else(|| bad("key state", &r.state))?,
+            kid: r.kid,
+            private_sealed: r.private_sealed,
+            public_jwk: json(&r.public_jwk)?,
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: String,
+    tenant_id: Option<String>,
+    application_id: Option<String>,
+    user_id: Option<String>,
+    action: String,
+    outcome: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    detail: String,
+    created_at: i64,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEvent {
+            id: uuid(&r.id)?,
+            tenant_id: opt_uuid(r.tenant_id)?,
+            application_id: opt_uuid(r.application_id)?,
+            user_id: opt_uuid(r.user_id)?,
+            action: r.action,
+            outcome: r.outcome,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            detail: json(&r.detail)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: String,
+    tenant_id: Option<String>,
+    channel: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    status: String,
+    transport: Option<String>,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+impl TryFrom<MessageRow> for OutboundMessage {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> Result<Self, StoreError> {
+        Ok(OutboundMessage {
+            id: uuid(&r.id)?,
+            tenant_id: opt_uuid(r.tenant_id)?,
+            channel: Channel::parse(&r.channel).ok_or_else(|| bad("channel", &r.channel))?,
+            recipient: r.recipient,
+            subject: r.subject,
+            body: r.body,
+            status: r.status,
+            transport: r.transport,
+            attempts: r.attempts as u32,
+            next_attempt_at: r.next_attempt_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            sent_at: r.sent_at,
+        })
+    }
+}
+
+/// Converts every row, failing on the first bad one.
+pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+pub(crate) fn one<R, T: TryFrom<R, Error = StoreError>>(row: Option<R>) -> Result<Option<T>, StoreError> {
+    row.map(T::try_from).transpose()
+}
