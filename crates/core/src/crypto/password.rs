@@ -236,3 +236,26 @@ mod tests {
         Ok(())
     }
 }
+
+/// Legacy hashes made the way other systems make them, for import tests.
+pub mod test_support {
+    use std::num::NonZeroU32;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+
+    /// A cost-4 `$2b$` bcrypt hash.
+    pub fn bcrypt_hash(password: &str) -> String {
+        bcrypt::hash(password, 4).unwrap_or_default()
+    }
+
+    /// A `$pbkdf2-sha256$` PHC string with 1,000 rounds.
+    pub fn pbkdf2_hash(password: &str) -> String {
+        let salt = super::super::random_bytes::<16>();
+        let mut out = [0u8; 32];
+        if let Some(rounds) = NonZeroU32::new(1000) {
+            aws_lc_rs::pbkdf2::derive(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &mut out);
+        }
+        format!("$pbkdf2-sha256$i=1000,l=32${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out))
+    }
+}

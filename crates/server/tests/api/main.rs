@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on 127.0.0.1:0, driven over HTTP. The engine is SQLite
+//! unless CASTELLAN_TEST_DATABASE_URL names a PostgreSQL server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod helpers;
+mod korastratum;
+mod korastratum_security;
+mod ops;
