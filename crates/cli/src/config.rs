@@ -74,7 +74,9 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         let var = format!("CASTELLAN_{}", key.to_uppercase());
         let value = match (env(&var), env(&format!("{var}_FILE"))) {
             (Some(v), _) => Some(v),
-            (None, Some(path)) => Some(std::fs::read_to_string(&path).map_err(|e| format!("{var}_FILE {path}: {e}"))?.trim().to_string()),
+            (None, Some(path)) => {
+                Some(std::fs::read_to_string(&path).map_err(|e| format!("{var}_FILE {path}: {e}"))?.trim().to_string())
+            }
             (None, None) => None,
         };
         if let Some(v) = value {
@@ -93,7 +95,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("castellan-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let file = dir.join("castellan.toml");
-        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n").map_err(|e| e.to_string())?;
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n")
+            .map_err(|e| e.to_string())?;
         let env = |k: &str| match k {
             "CASTELLAN_LISTEN" => Some("127.0.0.1:9100".to_string()),
             "CASTELLAN_TRUSTED_PROXIES" => Some("10.0.0.0/8, 192.168.1.1".to_string()),

@@ -11,7 +11,15 @@ async fn tenant(core: &Core, slug: &str, name: &str, profile: Profile) -> CoreRe
     match core.find_tenant(slug).await {
         Ok(t) => Ok(t),
         Err(CoreError::TenantNotFound) => {
-            core.create_tenant(NewTenant { slug: slug.into(), display_name: name.into(), profile, dialects: None, issuer: None, audience: None }).await
+            core.create_tenant(NewTenant {
+                slug: slug.into(),
+                display_name: name.into(),
+                profile,
+                dialects: None,
+                issuer: None,
+                audience: None,
+            })
+            .await
         }
         Err(e) => Err(e),
     }

@@ -191,7 +191,8 @@ async fn main() -> ExitCode {
 }
 
 fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if settings.log_format == "json" {
         builder.json().init();
@@ -250,7 +251,18 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                 TenantCmd::Create { slug, name, profile } => {
                     let profile = Profile::parse(&profile).ok_or(format!("unknown profile {profile}"))?;
                     let display_name = name.unwrap_or_else(|| slug.clone());
-                    json!(core.create_tenant(NewTenant { slug, display_name, profile, dialects: None, issuer: None, audience: None }).await.map_err(|e| e.to_string())?)
+                    json!(
+                        core.create_tenant(NewTenant {
+                            slug,
+                            display_name,
+                            profile,
+                            dialects: None,
+                            issuer: None,
+                            audience: None
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?
+                    )
                 }
                 TenantCmd::List => json!(core.list_tenants().await.map_err(|e| e.to_string())?),
                 TenantCmd::Show { tenant } => json!(core.find_tenant(&tenant).await.map_err(|e| e.to_string())?),
@@ -309,7 +321,11 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                 }
                 UserCmd::List { tenant } => {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    json!(core.list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() }).await.map_err(|e| e.to_string())?)
+                    json!(
+                        core.list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() })
+                            .await
+                            .map_err(|e| e.to_string())?
+                    )
                 }
                 UserCmd::SetPassword { tenant, user, password } => {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
@@ -350,7 +366,12 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let list = core.dev_outbox(to.as_deref(), limit).await.map_err(|e| e.to_string())?;
             let v = json!(list);
             print(j, &v, || {
-                list.iter().map(|m| format!("{}  {}  {}\n{}\n", castellan_core::clock::rfc3339(m.created_at), m.recipient, m.subject, m.body)).collect::<Vec<_>>().join("\n")
+                list.iter()
+                    .map(|m| {
+                        format!("{}  {}  {}\n{}\n", castellan_core::clock::rfc3339(m.created_at), m.recipient, m.subject, m.body)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
             Ok(())
         }
@@ -362,8 +383,16 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             print(j, &v, || {
                 events
                     .iter()
-                    .map(|e| format!("{}  {:<22} {:<14} user={} ip={}", castellan_core::clock::rfc3339(e.created_at), e.action, e.outcome,
-                        e.user_id.map(|u| u.to_string()).unwrap_or_else(|| "-".into()), e.ip.clone().unwrap_or_else(|| "-".into())))
+                    .map(|e| {
+                        format!(
+                            "{}  {:<22} {:<14} user={} ip={}",
+                            castellan_core::clock::rfc3339(e.created_at),
+                            e.action,
+                            e.outcome,
+                            e.user_id.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
+                            e.ip.clone().unwrap_or_else(|| "-".into())
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -382,7 +411,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
     drop(probe);
     let mut settings = settings;
     settings.listen = bound;
-    let core = bootstrap::core(&settings, store, Arc::new(SystemClock), bootstrap::public_url(&settings, bound)).map_err(|e| e.to_string())?;
+    let core = bootstrap::core(&settings, store, Arc::new(SystemClock), bootstrap::public_url(&settings, bound))
+        .map_err(|e| e.to_string())?;
     first_start(&core).await?;
     let mailer = bootstrap::mailer(&settings).map_err(|e| e.to_string())?;
     let app = Application::build(settings, core, mailer).await.map_err(|e| format!("listen {bound}: {e}"))?;
@@ -396,9 +426,16 @@ async fn first_start(core: &Core) -> Result<(), String> {
     if !core.list_tenants().await.map_err(|e| e.to_string())?.is_empty() {
         return Ok(());
     }
-    core.create_tenant(NewTenant { slug: "default".into(), display_name: "Default".into(), profile: Profile::Default, dialects: None, issuer: None, audience: None })
-        .await
-        .map_err(|e| e.to_string())?;
+    core.create_tenant(NewTenant {
+        slug: "default".into(),
+        display_name: "Default".into(),
+        profile: Profile::Default,
+        dialects: None,
+        issuer: None,
+        audience: None,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     let token = core.create_admin_token("first start").await.map_err(|e| e.to_string())?;
     eprintln!("\nFirst start: created the `default` tenant and this admin token (shown once, keep it):\n\n    {token}\n");
     Ok(())

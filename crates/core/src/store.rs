@@ -76,7 +76,14 @@ pub trait Store: Send + Sync + 'static {
     async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool>;
 
     // lockout counters, keyed by subject (`user:<id>` or a normalised unknown identifier)
-    async fn reserve_attempt(&self, tenant: Uuid, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation>;
+    async fn reserve_attempt(
+        &self,
+        tenant: Uuid,
+        subject: &str,
+        threshold: u32,
+        now: i64,
+        lock_seconds: i64,
+    ) -> StoreResult<AttemptReservation>;
     async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()>;
 
     // TOTP

@@ -25,11 +25,7 @@ use crate::{admin, dialects, middleware, openapi, ops, pages};
 
 /// Every route, with what it mounts.
 pub fn routes() -> Api {
-    ops::router()
-        .merge(openapi::router())
-        .merge(dialects::korastratum::router())
-        .merge(admin::router())
-        .merge(pages::router())
+    ops::router().merge(openapi::router()).merge(dialects::korastratum::router()).merge(admin::router()).merge(pages::router())
 }
 
 async fn fallback(uri: axum::http::Uri) -> Response {
@@ -99,7 +95,8 @@ impl Application {
     pub async fn run(self, signals: bool) -> (StopHandle, impl Future<Output = std::io::Result<()>>) {
         let (tx, rx) = watch::channel(false);
         let handle = StopHandle(tx.clone());
-        let worker = tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.mailer.clone(), rx.clone()));
+        let worker =
+            tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.mailer.clone(), rx.clone()));
         if signals {
             let tx = tx.clone();
             tokio::spawn(async move {

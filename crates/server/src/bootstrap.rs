@@ -73,7 +73,12 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), BootstrapError> {
 }
 
 /// The core for these settings.
-pub fn core(settings: &Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: String) -> Result<Arc<Core>, BootstrapError> {
+pub fn core(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+) -> Result<Arc<Core>, BootstrapError> {
     let key = master_key(settings)?;
     let defaults = CoreConfig::default();
     let config = CoreConfig {

@@ -90,11 +90,7 @@ impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let xff = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let ip = state.proxies.client_ip(peer, xff);
         let user_agent = parts

@@ -68,9 +68,18 @@ impl Metrics {
                         h.counts[i]
                     );
                 }
-                let _ = writeln!(out, "castellan_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "castellan_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "castellan_http_request_duration_seconds_count{{method=\"{m}\",route=\"{route}\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "castellan_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ =
+                    writeln!(out, "castellan_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{route}\"}} {}", h.sum);
+                let _ = writeln!(
+                    out,
+                    "castellan_http_request_duration_seconds_count{{method=\"{m}\",route=\"{route}\"}} {}",
+                    h.count
+                );
             }
         }
         out.push_str("# HELP castellan_logins_total Login attempts by dialect and outcome.\n");

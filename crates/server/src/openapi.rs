@@ -25,7 +25,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
     doc
 }
 

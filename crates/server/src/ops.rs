@@ -70,7 +70,8 @@ pub struct OutboxQuery {
 #[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery), responses((status = 200, description = "Messages"), (status = 404, description = "Not in development mode")))]
 pub async fn dev_outbox(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
     if !state.settings.dev {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } }))).into_response();
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } })))
+            .into_response();
     }
     match state.core.dev_outbox(q.to.as_deref(), 50).await {
         Ok(list) => Json(json!(list

@@ -57,12 +57,8 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .min_connections(1)
-                .connect_with(options)
-                .await
-                .map_err(db_err)?;
+            let pool =
+                SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await.map_err(db_err)?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
@@ -74,7 +70,10 @@ impl SqlStore {
                 .map_err(db_err)?;
             Pool::Postgres(pool)
         } else {
-            return Err(StoreError::Backend(format!("unsupported database URL (want sqlite:// or postgres://): {}", redact(url))));
+            return Err(StoreError::Backend(format!(
+                "unsupported database URL (want sqlite:// or postgres://): {}",
+                redact(url)
+            )));
         };
         Ok(SqlStore { pool })
     }

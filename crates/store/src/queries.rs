@@ -19,8 +19,10 @@ const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, kumus
 const USER_COLS: &str = "id, tenant_id, email, username, phone, password_hash, first_name, last_name, role, roles, \
                          permissions, attributes, email_verified, phone_verified, active, mfa_enabled, created_at, updated_at";
 const TOTP_COLS: &str = "user_id, tenant_id, secret_sealed, algorithm, digits, period, enabled, last_step, created_at";
-const CHALLENGE_COLS: &str = "id, tenant_id, user_id, kind, secret_hash, attempts, max_attempts, expires_at, consumed_at, data, created_at";
-const SESSION_COLS: &str = "id, tenant_id, user_id, application_id, dialect, device, ip, user_agent, created_at, last_active, expires_at, revoked_at";
+const CHALLENGE_COLS: &str =
+    "id, tenant_id, user_id, kind, secret_hash, attempts, max_attempts, expires_at, consumed_at, data, created_at";
+const SESSION_COLS: &str =
+    "id, tenant_id, user_id, application_id, dialect, device, ip, user_agent, created_at, last_active, expires_at, revoked_at";
 const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, used_at, created_at";
 const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, created_at, retired_at";
 const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
@@ -71,13 +73,21 @@ impl Store for SqlStore {
 
     async fn tenant_by_id(&self, id: Uuid) -> StoreResult<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id=$1");
-        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(p).await.map_err(db_err))?;
+        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
         one(row)
     }
 
     async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE slug=$1");
-        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql)).bind(slug).fetch_optional(p).await.map_err(db_err))?;
+        let row = on_pool!(self, |p| sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
+            .bind(slug)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
         one(row)
     }
 
@@ -155,7 +165,11 @@ impl Store for SqlStore {
 
     async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 ORDER BY created_at, id");
-        let rows = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(p).await.map_err(db_err))?;
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
         all(rows)
     }
 
@@ -185,7 +199,9 @@ impl Store for SqlStore {
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<()> {
-        let sql = format!("INSERT INTO users ({USER_COLS}, uin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)");
+        let sql = format!(
+            "INSERT INTO users ({USER_COLS}, uin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+        );
         on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(u.id.to_string())
             .bind(u.tenant_id.to_string())
@@ -309,7 +325,14 @@ impl Store for SqlStore {
             .map_err(db_err))
     }
 
-    async fn reserve_attempt(&self, tenant: Uuid, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation> {
+    async fn reserve_attempt(
+        &self,
+        tenant: Uuid,
+        subject: &str,
+        threshold: u32,
+        now: i64,
+        lock_seconds: i64,
+    ) -> StoreResult<AttemptReservation> {
         // One statement: count this attempt unless the subject is locked; the attempt that reaches
         // the threshold sets the lock at once (a success lifts it), so concurrent attempts can
         // never slip past the threshold.
@@ -334,12 +357,13 @@ impl Store for SqlStore {
         if let Some((failures,)) = got {
             return Ok(AttemptReservation::Allowed { failures: failures as u32 });
         }
-        let until: Option<(Option<i64>,)> = on_pool!(self, |p| sqlx::query_as("SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2")
-            .bind(tenant.to_string())
-            .bind(subject)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err))?;
+        let until: Option<(Option<i64>,)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2")
+                .bind(tenant.to_string())
+                .bind(subject)
+                .fetch_optional(p)
+                .await
+                .map_err(db_err))?;
         Ok(AttemptReservation::Locked { until: until.and_then(|(u,)| u).unwrap_or(now + lock_seconds) })
     }
 
@@ -408,7 +432,8 @@ impl Store for SqlStore {
     }
 
     async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
-        let sql = "UPDATE totp_factors SET last_step=$3 WHERE tenant_id=$1 AND user_id=$2 AND (last_step IS NULL OR last_step < $3)";
+        let sql =
+            "UPDATE totp_factors SET last_step=$3 WHERE tenant_id=$1 AND user_id=$2 AND (last_step IS NULL OR last_step < $3)";
         on_pool!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
@@ -571,7 +596,8 @@ impl Store for SqlStore {
     }
 
     async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64> {
-        let sql = "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
+        let sql =
+            "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
         on_pool!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
@@ -599,7 +625,9 @@ impl Store for SqlStore {
     }
 
     async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
-        let sql = format!("UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}");
+        let sql = format!(
+            "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
+        );
         let row = on_pool!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(token_hash)
@@ -640,7 +668,11 @@ impl Store for SqlStore {
 
     async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>> {
         let sql = format!("SELECT {KEY_COLS} FROM signing_keys WHERE tenant_id=$1 ORDER BY created_at DESC, kid");
-        let rows = on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).bind(tenant.to_string()).fetch_all(p).await.map_err(db_err))?;
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
         all(rows)
     }
 
@@ -785,11 +817,12 @@ impl Store for SqlStore {
     }
 
     async fn admin_token_exists(&self, token_hash: &[u8]) -> StoreResult<bool> {
-        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM admin_tokens WHERE token_hash=$1")
-            .bind(token_hash)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err))?;
+        let got: Option<(i64,)> =
+            on_pool!(self, |p| sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM admin_tokens WHERE token_hash=$1")
+                .bind(token_hash)
+                .fetch_optional(p)
+                .await
+                .map_err(db_err))?;
         Ok(got.is_some())
     }
 }

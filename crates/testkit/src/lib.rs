@@ -28,7 +28,8 @@ pub async fn fresh_database_url() -> String {
     match std::env::var("CASTELLAN_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("castellan_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| fail(&format!("connect {admin_url}: {e}")));
+            let mut conn =
+                sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| fail(&format!("connect {admin_url}: {e}")));
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
@@ -130,7 +131,8 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
     drop(listener);
     let mut settings = settings;
     settings.listen = bound;
-    let core = bootstrap::core(&settings, store, clock.clone(), bootstrap::public_url(&settings, bound)).unwrap_or_else(|e| fail(&e.to_string()));
+    let core = bootstrap::core(&settings, store, clock.clone(), bootstrap::public_url(&settings, bound))
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let mailer = bootstrap::mailer(&settings).unwrap_or_else(|e| fail(&e.to_string()));
     let app = Application::build(settings.clone(), core.clone(), mailer).await.unwrap_or_else(|e| fail(&format!("build: {e}")));
     let port = app.port();
@@ -139,7 +141,10 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_else(|e| fail(&e.to_string())),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| fail(&e.to_string())),
         clock,
         core,
         admin_token: settings.admin_token.clone().map(|s| s.0).unwrap_or_default(),
@@ -182,7 +187,14 @@ impl TestApp {
     }
 
     /// A korastratum call: `X-Tenant-ID`, optional bearer, optional JSON body.
-    pub async fn kora(&self, method: Method, path: &str, tenant: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn kora(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut rb = self.request(method, path).header("X-Tenant-ID", tenant);
         if let Some(t) = bearer {
             rb = rb.bearer_auth(t);

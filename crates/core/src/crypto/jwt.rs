@@ -60,20 +60,27 @@ pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
                 return Err(CoreError::Internal("unexpected P-256 point length".into()));
             }
             let (x, y) = (super::b64url(&point[1..33]), super::b64url(&point[33..65]));
-            Ok((doc.as_ref().to_vec(), json!({"kty": "EC", "use": "sig", "alg": alg_name, "kid": kid, "crv": "P-256", "x": x, "y": y})))
+            Ok((
+                doc.as_ref().to_vec(),
+                json!({"kty": "EC", "use": "sig", "alg": alg_name, "kid": kid, "crv": "P-256", "x": x, "y": y}),
+            ))
         }
         KeyAlg::EdDSA => {
             let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(CoreError::internal)?;
             let kp = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(CoreError::internal)?;
             let x = super::b64url(kp.public_key().as_ref());
-            Ok((doc.as_ref().to_vec(), json!({"kty": "OKP", "use": "sig", "alg": alg_name, "kid": kid, "crv": "Ed25519", "x": x})))
+            Ok((
+                doc.as_ref().to_vec(),
+                json!({"kty": "OKP", "use": "sig", "alg": alg_name, "kid": kid, "crv": "Ed25519", "x": x}),
+            ))
         }
     }
 }
 
 /// Builds a signing/verifying key from stored material.
 pub fn load(kid: &str, alg: KeyAlg, private: &[u8], jwk: &Value, active: bool) -> CoreResult<LoadedKey> {
-    let field = |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::Internal(format!("jwk lacks {name}")));
+    let field =
+        |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::Internal(format!("jwk lacks {name}")));
     let (encoding, decoding) = match alg {
         KeyAlg::HS256 => (EncodingKey::from_secret(private), DecodingKey::from_secret(private)),
         KeyAlg::RS256 => (
@@ -84,10 +91,9 @@ pub fn load(kid: &str, alg: KeyAlg, private: &[u8], jwk: &Value, active: bool) -
             EncodingKey::from_ec_der(private),
             DecodingKey::from_ec_components(field("x")?, field("y")?).map_err(CoreError::internal)?,
         ),
-        KeyAlg::EdDSA => (
-            EncodingKey::from_ed_der(private),
-            DecodingKey::from_ed_components(field("x")?).map_err(CoreError::internal)?,
-        ),
+        KeyAlg::EdDSA => {
+            (EncodingKey::from_ed_der(private), DecodingKey::from_ed_components(field("x")?).map_err(CoreError::internal)?)
+        }
     };
     Ok(LoadedKey { kid: kid.to_string(), alg, active, encoding, decoding })
 }

@@ -118,10 +118,7 @@ impl PasswordHasher {
         let password = zeroize::Zeroizing::new(password.as_bytes().to_vec());
         self.run(move || {
             let salt = super::random_bytes::<16>();
-            argon2
-                .hash_password_with_salt(&password, &salt)
-                .map(|h| h.to_string())
-                .map_err(CoreError::internal)
+            argon2.hash_password_with_salt(&password, &salt).map(|h| h.to_string()).map_err(CoreError::internal)
         })
         .await
     }
@@ -167,11 +164,8 @@ fn verify_pbkdf2(password: &[u8], phc: &str) -> Option<bool> {
         _ => return None,
     };
     let params = parts.next()?;
-    let iterations = params
-        .split(',')
-        .find_map(|kv| kv.strip_prefix("i="))
-        .and_then(|v| v.parse::<u32>().ok())
-        .and_then(NonZeroU32::new)?;
+    let iterations =
+        params.split(',').find_map(|kv| kv.strip_prefix("i=")).and_then(|v| v.parse::<u32>().ok()).and_then(NonZeroU32::new)?;
     let salt = decode_phc_b64(parts.next()?)?;
     let hash = decode_phc_b64(parts.next()?)?;
     Some(aws_lc_rs::pbkdf2::verify(alg, iterations, &salt, password, &hash).is_ok())
@@ -214,13 +208,21 @@ mod tests {
     #[tokio::test]
     async fn legacy_hashes_verify_and_ask_for_rehash() -> CoreResult<()> {
         let h = hasher()?;
-        let bc = bcrypt::hash_with_salt("Legacy#Pass1", 4, [1u8; 16]).map_err(CoreError::internal)?.format_for_version(bcrypt::Version::TwoB);
+        let bc = bcrypt::hash_with_salt("Legacy#Pass1", 4, [1u8; 16])
+            .map_err(CoreError::internal)?
+            .format_for_version(bcrypt::Version::TwoB);
         assert_eq!(h.verify("Legacy#Pass1", Some(&bc)).await?, Verified { ok: true, needs_rehash: true });
         assert!(!h.verify("Legacy#Pass", Some(&bc)).await?.ok);
 
         let salt = b"saltsaltsaltsalt";
         let mut out = [0u8; 32];
-        aws_lc_rs::pbkdf2::derive(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, NonZeroU32::new(1000).ok_or(CoreError::NotFound)?, salt, b"Legacy#Pass1", &mut out);
+        aws_lc_rs::pbkdf2::derive(
+            aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+            NonZeroU32::new(1000).ok_or(CoreError::NotFound)?,
+            salt,
+            b"Legacy#Pass1",
+            &mut out,
+        );
         let phc = format!("$pbkdf2-sha256$i=1000,l=32${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out));
         assert_eq!(h.verify("Legacy#Pass1", Some(&phc)).await?, Verified { ok: true, needs_rehash: true });
         assert!(!h.verify("wrong", Some(&phc)).await?.ok);

@@ -58,7 +58,15 @@ pub fn totp(alg: TotpAlgorithm, secret: &[u8], t: i64, period: u32, digits: u32)
 }
 
 /// Finds the step (within ±`window` of now) whose code equals `code`, comparing in constant time.
-pub fn matching_step(alg: TotpAlgorithm, secret: &[u8], code: &str, now: i64, period: u32, digits: u32, window: i64) -> Option<i64> {
+pub fn matching_step(
+    alg: TotpAlgorithm,
+    secret: &[u8],
+    code: &str,
+    now: i64,
+    period: u32,
+    digits: u32,
+    window: i64,
+) -> Option<i64> {
     let code = code.trim();
     if code.len() != digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -65,4 +65,3 @@ impl Core {
         Ok(self.store.list_messages(to, Some("outbox"), limit.clamp(1, 1000)).await?)
     }
 }
-

@@ -58,8 +58,15 @@ async fn deliver(core: &Core, mailer: &dyn Mailer, m: OutboundMessage) {
             tracing::warn!(id = %m.id, attempts = m.attempts, %error, "outbox: delivery failed");
             let retry_at = (m.attempts < MAX_ATTEMPTS).then(|| core.now() + backoff(m.attempts));
             if retry_at.is_none() {
-                core.audit(m.tenant_id, None, "message.failed", "gave_up", &ClientContext::default(), json!({"message": m.id, "error": error}))
-                    .await;
+                core.audit(
+                    m.tenant_id,
+                    None,
+                    "message.failed",
+                    "gave_up",
+                    &ClientContext::default(),
+                    json!({"message": m.id, "error": error}),
+                )
+                .await;
             }
             core.store.mark_message_failed(m.id, &error, retry_at).await
         }

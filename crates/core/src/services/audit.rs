@@ -11,7 +11,15 @@ use crate::model::{AuditEvent, Tenant, new_id};
 
 impl Core {
     /// Records an event. A failure to record is logged, never turned into a failed request.
-    pub async fn audit(&self, tenant: Option<Uuid>, user: Option<Uuid>, action: &str, outcome: &str, ctx: &ClientContext, detail: Value) {
+    pub async fn audit(
+        &self,
+        tenant: Option<Uuid>,
+        user: Option<Uuid>,
+        action: &str,
+        outcome: &str,
+        ctx: &ClientContext,
+        detail: Value,
+    ) {
         let event = AuditEvent {
             id: new_id(),
             tenant_id: tenant,

@@ -30,7 +30,10 @@ pub struct PasswordLogin {
 pub enum LoginOutcome {
     Authenticated(Box<Authenticated>),
     /// The password was right; a TOTP code is still due, against this single-use token.
-    MfaRequired { mfa_token: String, methods: Vec<String> },
+    MfaRequired {
+        mfa_token: String,
+        methods: Vec<String>,
+    },
 }
 
 impl Core {
@@ -55,7 +58,13 @@ impl Core {
 
     /// Checks identifier and password. Unknown user, wrong password and disabled account are the
     /// same `InvalidCredentials`, after the same amount of hashing.
-    pub async fn verify_password_login(&self, tenant: &Tenant, identifier: &str, password: &str, ctx: &ClientContext) -> CoreResult<(User, u32)> {
+    pub async fn verify_password_login(
+        &self,
+        tenant: &Tenant,
+        identifier: &str,
+        password: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<(User, u32)> {
         let parsed = Identifier::parse(identifier, &self.config.default_country_code).ok();
         let user = match &parsed {
             Some(id) => self.store.user_by_identifier(tenant.id, id).await?,
@@ -94,7 +103,12 @@ impl Core {
 
     /// A complete password login: credentials, then the second factor if the user has one, then a
     /// new session.
-    pub async fn login_with_password(&self, tenant: &Tenant, login: PasswordLogin, ctx: &ClientContext) -> CoreResult<LoginOutcome> {
+    pub async fn login_with_password(
+        &self,
+        tenant: &Tenant,
+        login: PasswordLogin,
+        ctx: &ClientContext,
+    ) -> CoreResult<LoginOutcome> {
         let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, ctx).await?;
         let subject = lockout_subject(user.id);
         if user.mfa_enabled {
@@ -115,7 +129,8 @@ impl Core {
         }
         self.store.clear_attempts(tenant.id, &subject).await?;
         let auth = self.start_session(tenant, user, login.dialect, login.device, ctx).await?;
-        self.audit(Some(tenant.id), Some(auth.user.id), "login.password", "success", ctx, json!({"session": auth.session.id})).await;
+        self.audit(Some(tenant.id), Some(auth.user.id), "login.password", "success", ctx, json!({"session": auth.session.id}))
+            .await;
         Ok(LoginOutcome::Authenticated(Box::new(auth)))
     }
 
@@ -141,7 +156,13 @@ impl Core {
 
     /// Finishes a login that stopped at `MfaRequired`. The token is single-use; wrong codes count
     /// against both the token and the account's lockout.
-    pub async fn complete_mfa_login(&self, tenant: &Tenant, mfa_token: &str, code: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+    pub async fn complete_mfa_login(
+        &self,
+        tenant: &Tenant,
+        mfa_token: &str,
+        code: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<Authenticated> {
         let hash = self.master.mac(MFA_TOKEN_DOMAIN, mfa_token.as_bytes());
         let now = self.now();
         let challenge = self

@@ -47,7 +47,14 @@ impl Core {
     }
 
     /// Opens a session; past the tenant's limit the least recently active sessions end.
-    pub async fn start_session(&self, tenant: &Tenant, user: User, dialect: &str, device: Value, ctx: &ClientContext) -> CoreResult<Authenticated> {
+    pub async fn start_session(
+        &self,
+        tenant: &Tenant,
+        user: User,
+        dialect: &str,
+        device: Value,
+        ctx: &ClientContext,
+    ) -> CoreResult<Authenticated> {
         let now = self.now();
         let session = Session {
             id: Session::new_id(),
@@ -121,7 +128,15 @@ impl Core {
                     let session = self.store.session_by_id(tenant.id, &used.session_id).await?;
                     if let Some(s) = session {
                         self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
-                        self.audit(Some(tenant.id), Some(s.user_id), "refresh.reuse", "session_revoked", ctx, json!({"session": s.id})).await;
+                        self.audit(
+                            Some(tenant.id),
+                            Some(s.user_id),
+                            "refresh.reuse",
+                            "session_revoked",
+                            ctx,
+                            json!({"session": s.id}),
+                        )
+                        .await;
                     }
                     Err(CoreError::RefreshTokenReused)
                 }
@@ -132,7 +147,12 @@ impl Core {
             return Err(CoreError::InvalidRefreshToken);
         }
         let session = self.live_session(tenant, &rt.session_id).await.map_err(|_| CoreError::InvalidRefreshToken)?;
-        let user = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active).ok_or(CoreError::InvalidRefreshToken)?;
+        let user = self
+            .store
+            .user_by_id(tenant.id, session.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(CoreError::InvalidRefreshToken)?;
         let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
         self.audit(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id})).await;
         Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
@@ -146,7 +166,13 @@ impl Core {
     }
 
     /// Ends one of the user's sessions; `NotFound` if it is not theirs (or not alive).
-    pub async fn revoke_session(&self, tenant: &Tenant, user_id: uuid::Uuid, session_id: &str, ctx: &ClientContext) -> CoreResult<()> {
+    pub async fn revoke_session(
+        &self,
+        tenant: &Tenant,
+        user_id: uuid::Uuid,
+        session_id: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<()> {
         if session_id.len() > 100 || !self.store.revoke_session(tenant.id, user_id, session_id, self.now()).await? {
             return Err(CoreError::NotFound);
         }

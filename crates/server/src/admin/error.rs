@@ -38,14 +38,20 @@ impl From<CoreError> for AdminError {
                 let msg = map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
                 Self::bad_request(msg)
             }
-            CoreError::WeakPassword(rules) => Self::new(S::BAD_REQUEST, "weak_password", format!("unmet rules: {}", rules.join(", "))),
+            CoreError::WeakPassword(rules) => {
+                Self::new(S::BAD_REQUEST, "weak_password", format!("unmet rules: {}", rules.join(", ")))
+            }
             CoreError::TenantNotFound => Self::new(S::NOT_FOUND, "tenant_not_found", "tenant not found"),
             CoreError::NotFound => Self::new(S::NOT_FOUND, "not_found", "not found"),
             CoreError::Conflict(what) => Self::new(S::CONFLICT, "conflict", format!("{what} already taken")),
-            CoreError::Unauthorized | CoreError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "unauthorized", "admin token required"),
+            CoreError::Unauthorized | CoreError::InvalidCredentials => {
+                Self::new(S::UNAUTHORIZED, "unauthorized", "admin token required")
+            }
             CoreError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "not allowed"),
             CoreError::Disabled => Self::new(S::NOT_FOUND, "not_found", "not available"),
-            CoreError::RateLimited { .. } | CoreError::Overloaded => Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests"),
+            CoreError::RateLimited { .. } | CoreError::Overloaded => {
+                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests")
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(%cause, "admin: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")

@@ -52,14 +52,25 @@ fn user_id(id: &str) -> AdminResult<Uuid> {
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", request_body = CreateTenant, responses((status = 201, description = "The tenant")))]
-pub async fn create_tenant(_: AdminAccess, State(state): State<AppState>, AJson(b): AJson<CreateTenant>) -> AdminResult<Response> {
+pub async fn create_tenant(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    AJson(b): AJson<CreateTenant>,
+) -> AdminResult<Response> {
     let profile = match b.profile.as_deref() {
         None => Profile::Default,
         Some(p) => Profile::parse(p).ok_or_else(|| AdminError::bad_request(format!("profile: unknown profile {p}")))?,
     };
     let t = state
         .core
-        .create_tenant(NewTenant { slug: b.slug, display_name: b.display_name, profile, dialects: b.dialects, issuer: b.issuer, audience: b.audience })
+        .create_tenant(NewTenant {
+            slug: b.slug,
+            display_name: b.display_name,
+            profile,
+            dialects: b.dialects,
+            issuer: b.issuer,
+            audience: b.audience,
+        })
         .await?;
     Ok(created(json_of(&t)))
 }
@@ -75,7 +86,12 @@ pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): 
 }
 
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", request_body = PatchTenant, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The tenant")))]
-pub async fn patch_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<PatchTenant>) -> AdminResult<Json<Value>> {
+pub async fn patch_tenant(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(b): AJson<PatchTenant>,
+) -> AdminResult<Json<Value>> {
     let patch = TenantPatch { display_name: b.display_name, dialects: b.dialects, issuer: b.issuer, audience: b.audience };
     Ok(Json(json_of(&state.core.update_tenant(&t, patch).await?)))
 }
@@ -92,12 +108,22 @@ pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): 
 }
 
 #[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The policy")))]
-pub async fn put_policy(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(p): AJson<Policy>) -> AdminResult<Json<Value>> {
+pub async fn put_policy(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(p): AJson<Policy>,
+) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&state.core.set_policy(&t, p).await?.policy)))
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", request_body = CreateApplication, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The application, with client_secret once")))]
-pub async fn create_application(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<CreateApplication>) -> AdminResult<Response> {
+pub async fn create_application(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(b): AJson<CreateApplication>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
     let (app, secret) = state
@@ -133,13 +159,22 @@ pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Pa
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
-pub async fn get_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+pub async fn get_application(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     Ok(Json(json_of(&state.core.get_application(&tenant, &c).await?)))
 }
 
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", request_body = PatchApplication, params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
-pub async fn patch_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>, AJson(b): AJson<PatchApplication>) -> AdminResult<Json<Value>> {
+pub async fn patch_application(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+    AJson(b): AJson<PatchApplication>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let mut app = state.core.get_application(&tenant, &c).await?;
     if let Some(v) = b.name {
@@ -174,27 +209,44 @@ pub async fn patch_application(_: AdminAccess, State(state): State<AppState>, Pa
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 204, description = "Deleted")))]
-pub async fn delete_application(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn delete_application(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     state.core.delete_application(&tenant, &c).await?;
     Ok(no_content())
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 201, description = "{api_key, prefix}, shown once")))]
-pub async fn create_api_key(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn create_api_key(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let (key, prefix) = state.core.create_api_key(&tenant, &c).await?;
     Ok(created(json!({ "api_key": key, "prefix": prefix })))
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "{client_secret}, shown once")))]
-pub async fn rotate_secret(_: AdminAccess, State(state): State<AppState>, Path((t, c)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+pub async fn rotate_secret(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     Ok(Json(json!({ "client_secret": state.core.rotate_client_secret(&tenant, &c).await? })))
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", request_body = CreateUser, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The user (never the hash)")))]
-pub async fn create_user(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<CreateUser>) -> AdminResult<Response> {
+pub async fn create_user(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(b): AJson<CreateUser>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let (password, password_is_hash) = match (b.password, b.password_hash) {
         (Some(_), Some(_)) => return Err(AdminError::bad_request("give password or password_hash, not both")),
@@ -228,14 +280,23 @@ pub async fn create_user(_: AdminAccess, State(state): State<AppState>, Path(t):
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug"), UserQuery), responses((status = 200, description = "Users")))]
-pub async fn list_users(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<UserQuery>) -> AdminResult<Json<Value>> {
+pub async fn list_users(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    Query(q): Query<UserQuery>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let filter = UserFilter { email: q.email, username: q.username, phone: q.phone, limit: q.limit.unwrap_or(100) };
     Ok(Json(json_of(&state.core.list_users(&tenant, filter).await?)))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
-pub async fn get_user(_: AdminAccess, State(state): State<AppState>, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+pub async fn get_user(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     Ok(Json(json_of(&state.core.get_user(&tenant, user_id(&id)?).await?)))
 }
@@ -254,8 +315,27 @@ fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> A
 }
 
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", request_body = PatchUser, params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
-pub async fn patch_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>, AJson(PatchUser(m)): AJson<PatchUser>) -> AdminResult<Json<Value>> {
-    const KNOWN: &[&str] = &["email", "username", "phone", "first_name", "last_name", "role", "roles", "permissions", "attributes", "email_verified", "phone_verified", "active"];
+pub async fn patch_user(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+    AJson(PatchUser(m)): AJson<PatchUser>,
+) -> AdminResult<Json<Value>> {
+    const KNOWN: &[&str] = &[
+        "email",
+        "username",
+        "phone",
+        "first_name",
+        "last_name",
+        "role",
+        "roles",
+        "permissions",
+        "attributes",
+        "email_verified",
+        "phone_verified",
+        "active",
+    ];
     if let Some(k) = m.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(AdminError::bad_request(format!("{k}: unknown field")));
     }
@@ -278,35 +358,59 @@ pub async fn patch_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx,
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted")))]
-pub async fn delete_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn delete_user(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     state.core.delete_user(&tenant, user_id(&id)?, &ctx.0).await?;
     Ok(no_content())
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Unlocked")))]
-pub async fn unlock_user(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn unlock_user(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     state.core.unlock_user(&tenant, user_id(&id)?, &ctx.0).await?;
     Ok(no_content())
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "Live sessions")))]
-pub async fn list_user_sessions(_: AdminAccess, State(state): State<AppState>, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+pub async fn list_user_sessions(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
     Ok(Json(json_of(&state.core.list_sessions(&tenant, &user).await?)))
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "{revoked}")))]
-pub async fn revoke_user_sessions(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Json<Value>> {
+pub async fn revoke_user_sessions(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let n = state.core.revoke_all_sessions(&tenant, user_id(&id)?, &ctx.0).await?;
     Ok(Json(json!({ "revoked": n })))
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 201, description = "{secret, otpauth_url}")))]
-pub async fn enroll_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn enroll_totp(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
     let (secret, url) = state.core.enroll_totp_directly(&tenant, &user, &ctx.0).await?;
@@ -314,7 +418,12 @@ pub async fn enroll_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Removed")))]
-pub async fn remove_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx, Path((t, id)): Path<(String, String)>) -> AdminResult<Response> {
+pub async fn remove_totp(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
     state.core.remove_totp(&tenant, &user, &ctx.0).await?;
@@ -322,9 +431,18 @@ pub async fn remove_totp(_: AdminAccess, State(state): State<AppState>, ctx: Ctx
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", params(("t" = String, Path, description = "Tenant"), AuditQuery), responses((status = 200, description = "Events, newest first")))]
-pub async fn list_audit(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<AuditQuery>) -> AdminResult<Json<Value>> {
+pub async fn list_audit(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let user_id = q.user_id.as_deref().map(|u| Uuid::parse_str(u).map_err(|_| AdminError::bad_request("user_id: not a UUID"))).transpose()?;
+    let user_id = q
+        .user_id
+        .as_deref()
+        .map(|u| Uuid::parse_str(u).map_err(|_| AdminError::bad_request("user_id: not a UUID")))
+        .transpose()?;
     let filter = AuditFilter { user_id, action: q.action, since: q.since, limit: q.limit.unwrap_or(100) };
     Ok(Json(json_of(&state.core.list_audit(&tenant, filter).await?)))
 }
@@ -343,7 +461,12 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", request_body = RotateKey, params(("t" = String, Path, description = "Tenant")), responses((status = 201, description = "The new key")))]
-pub async fn rotate_key(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>, AJson(b): AJson<RotateKey>) -> AdminResult<Response> {
+pub async fn rotate_key(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(b): AJson<RotateKey>,
+) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let alg = KeyAlg::parse(&b.alg).ok_or_else(|| AdminError::bad_request("alg: HS256, RS256, ES256 or EdDSA"))?;
     let k = state.core.rotate_key(&tenant, alg).await?;

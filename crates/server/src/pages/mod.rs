@@ -76,7 +76,9 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -105,12 +107,19 @@ pub async fn verify_email_page(State(state): State<AppState>, Path(t): Path<Stri
 
 /// Confirms the email address.
 #[utoipa::path(post, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = VerifyForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid or used link")))]
-pub async fn verify_email_submit(State(state): State<AppState>, ctx: Ctx, Path(t): Path<String>, form: Result<Form<VerifyForm>, axum::extract::rejection::FormRejection>) -> Response {
+pub async fn verify_email_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(t): Path<String>,
+    form: Result<Form<VerifyForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     let token = form.map(|f| f.0.token).unwrap_or_default();
     match state.core.verify_email(&tenant, &token, &ctx.0).await {
         Ok(_) => page(StatusCode::OK, "Email confirmed", "<p class=\"ok\">Thank you: your email address is confirmed.</p>"),
-        Err(CoreError::InvalidToken) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Err(CoreError::InvalidToken) => {
+            page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
+        }
         Err(e) => error_page(e),
     }
 }
@@ -131,28 +140,43 @@ pub async fn reset_password_page(State(state): State<AppState>, Path(t): Path<St
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     match state.core.reset_token_is_valid(&tenant, &q.token).await {
         Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),
-        Ok(false) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Ok(false) => {
+            page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
+        }
         Err(e) => error_page(e),
     }
 }
 
 /// Sets the new password.
 #[utoipa::path(post, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid link or weak password")))]
-pub async fn reset_password_submit(State(state): State<AppState>, ctx: Ctx, Path(t): Path<String>, form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>) -> Response {
+pub async fn reset_password_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(t): Path<String>,
+    form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     let Ok(Form(f)) = form else {
         return page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">The form could not be read.</p>");
     };
     if f.password != f.confirm {
-        return page(StatusCode::BAD_REQUEST, "Choose a new password", &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"));
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Choose a new password",
+            &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"),
+        );
     }
     match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.0).await {
-        Ok(()) => page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>"),
+        Ok(()) => {
+            page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>")
+        }
         Err(CoreError::WeakPassword(rules)) => {
             let msg = format!("<p class=\"err\">This password does not meet the rules: {}.</p>", escape(&rules.join(", ")));
             page(StatusCode::BAD_REQUEST, "Choose a new password", &reset_form(&f.token, &msg))
         }
-        Err(CoreError::InvalidToken) => page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>"),
+        Err(CoreError::InvalidToken) => {
+            page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
+        }
         Err(e) => error_page(e),
     }
 }

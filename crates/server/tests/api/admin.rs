@@ -7,7 +7,9 @@ use serde_json::json;
 #[tokio::test]
 async fn tenants_applications_and_users_round_trip() {
     let app = spawn_app().await;
-    let (s, t) = app.admin(Method::POST, "/tenants", Some(json!({"slug": "acme", "display_name": "Acme", "profile": "korastratum"}))).await;
+    let (s, t) = app
+        .admin(Method::POST, "/tenants", Some(json!({"slug": "acme", "display_name": "Acme", "profile": "korastratum"})))
+        .await;
     assert_eq!(s, 201, "{t}");
     assert_eq!(t["dialects"], json!(["korastratum"]));
     assert_eq!(t["issuer"], "bankapp-api");
@@ -26,17 +28,35 @@ async fn tenants_applications_and_users_round_trip() {
     let (s, _) = app.admin(Method::PUT, "/tenants/acme/policy", Some(bad)).await;
     assert_eq!(s, 400);
 
-    let (s, a) = app.admin(Method::POST, "/tenants/acme/applications", Some(json!({"name": "Mobile", "kind": "confidential", "client_id": "acme-mobile"}))).await;
+    let (s, a) = app
+        .admin(
+            Method::POST,
+            "/tenants/acme/applications",
+            Some(json!({"name": "Mobile", "kind": "confidential", "client_id": "acme-mobile"})),
+        )
+        .await;
     assert_eq!(s, 201, "{a}");
     assert!(a["client_secret"].as_str().unwrap().starts_with("cas_secret_"));
     assert!(a.get("secret_hash").is_none());
     let (s, k) = app.admin(Method::POST, "/tenants/acme/applications/acme-mobile/api-keys", None).await;
     assert_eq!(s, 201);
     assert!(k["api_key"].as_str().unwrap().starts_with(k["prefix"].as_str().unwrap()));
-    let (s, _) = app.admin(Method::POST, "/tenants/acme/applications", Some(json!({"name": "Dup", "kind": "public", "client_id": "acme-mobile"}))).await;
+    let (s, _) = app
+        .admin(
+            Method::POST,
+            "/tenants/acme/applications",
+            Some(json!({"name": "Dup", "kind": "public", "client_id": "acme-mobile"})),
+        )
+        .await;
     assert_eq!(s, 409);
 
-    let (s, u) = app.admin(Method::POST, "/tenants/acme/users", Some(json!({"email": "Jane@Example.com", "phone": "0700 000 111", "password": "SecurePass123!"}))).await;
+    let (s, u) = app
+        .admin(
+            Method::POST,
+            "/tenants/acme/users",
+            Some(json!({"email": "Jane@Example.com", "phone": "0700 000 111", "password": "SecurePass123!"})),
+        )
+        .await;
     assert_eq!(s, 201, "{u}");
     assert_eq!(u["email"], "jane@example.com");
     assert_eq!(u["phone"], "+256700000111");
@@ -46,7 +66,8 @@ async fn tenants_applications_and_users_round_trip() {
     let (s, _) = app.admin(Method::POST, "/tenants/acme/users", Some(json!({"email": "jane@example.com"}))).await;
     assert_eq!(s, 409);
     let id = u["id"].as_str().unwrap();
-    let (s, u2) = app.admin(Method::PATCH, &format!("/tenants/acme/users/{id}"), Some(json!({"first_name": "Jane", "phone": null}))).await;
+    let (s, u2) =
+        app.admin(Method::PATCH, &format!("/tenants/acme/users/{id}"), Some(json!({"first_name": "Jane", "phone": null}))).await;
     assert_eq!((s, &u2["first_name"], &u2["phone"]), (200, &json!("Jane"), &json!(null)));
     let (s, _) = app.admin(Method::PATCH, &format!("/tenants/acme/users/{id}"), Some(json!({"password_hash": "x"}))).await;
     assert_eq!(s, 400);

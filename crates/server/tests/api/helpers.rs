@@ -10,7 +10,13 @@ pub const PASSWORD: &str = "SecurePass123!";
 /// A korastratum tenant with one user; returns (slug, user id).
 pub async fn kora_tenant(app: &TestApp) -> (String, String) {
     let slug = format!("bank-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let (s, t) = app.admin(Method::POST, "/tenants", Some(json!({"slug": slug, "display_name": "First Microfinance Bank", "profile": "korastratum"}))).await;
+    let (s, t) = app
+        .admin(
+            Method::POST,
+            "/tenants",
+            Some(json!({"slug": slug, "display_name": "First Microfinance Bank", "profile": "korastratum"})),
+        )
+        .await;
     assert_eq!(s, 201, "{t}");
     let id = create_user(app, &slug, "user@example.com").await;
     (slug, id)
@@ -34,7 +40,10 @@ pub async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> 
 pub async fn tokens(app: &TestApp, tenant: &str) -> (String, String) {
     let (s, b) = login(app, tenant, "user@example.com", PASSWORD).await;
     assert_eq!(s, 200, "{b}");
-    (b["data"]["tokens"]["accessToken"].as_str().unwrap().to_string(), b["data"]["tokens"]["refreshToken"].as_str().unwrap().to_string())
+    (
+        b["data"]["tokens"]["accessToken"].as_str().unwrap().to_string(),
+        b["data"]["tokens"]["refreshToken"].as_str().unwrap().to_string(),
+    )
 }
 
 /// The TOTP code of a base32 secret at the app's clock, `offset_steps` away.
@@ -49,7 +58,9 @@ pub async fn enable_totp(app: &TestApp, tenant: &str, access: &str) -> String {
     let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/setup", tenant, Some(access), None).await;
     assert_eq!(s, 200, "{b}");
     let secret = b["data"]["secret"].as_str().unwrap().to_string();
-    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-setup", tenant, Some(access), Some(json!({"token": code(app, &secret, 0)}))).await;
+    let (s, b) = app
+        .kora(Method::POST, "/api/v1/auth/2fa/verify-setup", tenant, Some(access), Some(json!({"token": code(app, &secret, 0)})))
+        .await;
     assert_eq!(s, 200, "{b}");
     secret
 }

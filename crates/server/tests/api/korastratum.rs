@@ -38,7 +38,10 @@ async fn login_returns_user_tokens_and_tenant_as_the_contract_shows() {
 #[tokio::test]
 async fn missing_and_unknown_tenants_are_refused() {
     let app = spawn_app().await;
-    let (s, b) = castellan_testkit::send(app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "a@b.co", "password": "x"}))).await;
+    let (s, b) = castellan_testkit::send(
+        app.request(Method::POST, "/api/v1/auth/login").json(&json!({"email": "a@b.co", "password": "x"})),
+    )
+    .await;
     assert_error(s, &b, 400, "TENANT_REQUIRED");
     let (s, b) = login(&app, "no-such-bank", "a@b.co", "x").await;
     assert_error(s, &b, 404, "TENANT_NOT_FOUND");
@@ -134,7 +137,10 @@ async fn twenty_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let (slug, _) = kora_tenant(&app).await;
     let (_, rt) = tokens(&app, &slug).await;
     let calls = (0..20).map(|_| {
-        let rb = app.request(Method::POST, "/api/v1/auth/refresh").header("X-Tenant-ID", slug.clone()).json(&json!({"refreshToken": rt}));
+        let rb = app
+            .request(Method::POST, "/api/v1/auth/refresh")
+            .header("X-Tenant-ID", slug.clone())
+            .json(&json!({"refreshToken": rt}));
         castellan_testkit::send(rb)
     });
     let results = futures_join_all(calls).await;
@@ -176,9 +182,12 @@ async fn totp_setup_verify_and_login_with_mfa_token_or_totp_code() {
     assert_eq!(b["data"], json!({"enabled": false, "pending": true}));
     let (s, _) = login(&app, &slug, "user@example.com", PASSWORD).await;
     assert_eq!(s, 200);
-    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-setup", &slug, Some(&access), Some(json!({"token": "000000"}))).await;
+    let (s, b) =
+        app.kora(Method::POST, "/api/v1/auth/2fa/verify-setup", &slug, Some(&access), Some(json!({"token": "000000"}))).await;
     assert_error(s, &b, 401, "INVALID_MFA_CODE");
-    let (s, _) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-setup", &slug, Some(&access), Some(json!({"token": code(&app, &secret, 0)}))).await;
+    let (s, _) = app
+        .kora(Method::POST, "/api/v1/auth/2fa/verify-setup", &slug, Some(&access), Some(json!({"token": code(&app, &secret, 0)})))
+        .await;
     assert_eq!(s, 200);
 
     // Login without a code: mfaRequired and a single-use mfaToken.
@@ -189,14 +198,25 @@ async fn totp_setup_verify_and_login_with_mfa_token_or_totp_code() {
     assert_eq!(b["data"]["methods"], json!(["totp"]));
     assert!(b["data"].get("tokens").is_none());
     let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
-    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": "123456"}))).await;
+    let (s, b) = app
+        .kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": "123456"})))
+        .await;
     assert_error(s, &b, 401, "INVALID_MFA_CODE");
     let good = code(&app, &secret, 0);
-    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": good}))).await;
+    let (s, b) =
+        app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": good}))).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["data"]["user"]["mfaEnabled"], true);
     assert!(b["data"]["tokens"]["accessToken"].is_string());
-    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": code(&app, &secret, 1)}))).await;
+    let (s, b) = app
+        .kora(
+            Method::POST,
+            "/api/v1/auth/2fa/verify-login",
+            &slug,
+            None,
+            Some(json!({"mfaToken": mfa, "token": code(&app, &secret, 1)})),
+        )
+        .await;
     assert_error(s, &b, 401, "INVALID_MFA_CODE");
 
     // Login with the code in one call; the same code again is a replay.
@@ -214,7 +234,9 @@ async fn totp_setup_verify_and_login_with_mfa_token_or_totp_code() {
     let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/disable", &slug, Some(&access), Some(json!({"token": "000000"}))).await;
     assert_error(s, &b, 401, "INVALID_MFA_CODE");
     app.clock.advance(30);
-    let (s, _) = app.kora(Method::POST, "/api/v1/auth/2fa/disable", &slug, Some(&access), Some(json!({"token": code(&app, &secret, 0)}))).await;
+    let (s, _) = app
+        .kora(Method::POST, "/api/v1/auth/2fa/disable", &slug, Some(&access), Some(json!({"token": code(&app, &secret, 0)})))
+        .await;
     assert_eq!(s, 200);
     let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
     assert_eq!(s, 200);
@@ -268,7 +290,8 @@ async fn a_session_idle_for_thirty_minutes_expires() {
 async fn sessions_list_masks_addresses_and_can_be_revoked() {
     let app = spawn_app().await;
     let (slug, _) = kora_tenant(&app).await;
-    let body = json!({"email": "user@example.com", "password": PASSWORD, "deviceInfo": {"platform": "ios", "appVersion": "1.0.0"}});
+    let body =
+        json!({"email": "user@example.com", "password": PASSWORD, "deviceInfo": {"platform": "ios", "appVersion": "1.0.0"}});
     let (_, b) = app.kora(Method::POST, "/api/v1/auth/login", &slug, None, Some(body)).await;
     let access = b["data"]["tokens"]["accessToken"].as_str().unwrap().to_string();
     let (other, _) = tokens(&app, &slug).await;
@@ -321,8 +344,13 @@ async fn five_failures_lock_the_account_until_the_duration_passes() {
     assert_error(s, &b, 423, "ACCOUNT_LOCKED");
     assert_eq!(b["error"]["details"]["retryAfterSeconds"], 900);
     // The right password does not get in while locked, and says so with Retry-After.
-    let r = app.request(Method::POST, "/api/v1/auth/login").header("X-Tenant-ID", &slug)
-        .json(&json!({"email": "user@example.com", "password": PASSWORD})).send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/api/v1/auth/login")
+        .header("X-Tenant-ID", &slug)
+        .json(&json!({"email": "user@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 423);
     let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry));
@@ -342,7 +370,7 @@ async fn five_failures_lock_the_account_until_the_duration_passes() {
 async fn registration_creates_a_user_sends_a_verification_email_and_refuses_duplicates() {
     let app = spawn_app_with(TestOptions { smtp: true, ..Default::default() }).await;
     let (slug, _) = kora_tenant(&app).await;
-    let body = json!({"email": "New.Person@Example.com", "password": "Another#Pass9", "firstName": "Ada", "lastName": "Obi", "phone": "+256700000009"});
+    let body = json!({"email": "New.Person@Example.com", "password": "Another@Pass9", "firstName": "Ada", "lastName": "Obi", "phone": "+256700000009"});
     let (s, b) = app.kora(Method::POST, "/api/v1/registration/register", &slug, None, Some(body.clone())).await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["data"]["user"]["email"], "new.person@example.com");
@@ -350,7 +378,7 @@ async fn registration_creates_a_user_sends_a_verification_email_and_refuses_dupl
     let (s, b2) = app.kora(Method::POST, "/api/v1/registration/register", &slug, None, Some(body)).await;
     assert_error(s, &b2, 409, "EMAIL_TAKEN");
     // Unverified users can log in on this dialect.
-    let (s, _) = login(&app, &slug, "new.person@example.com", "Another#Pass9").await;
+    let (s, _) = login(&app, &slug, "new.person@example.com", "Another@Pass9").await;
     assert_eq!(s, 200);
     let mail = app.smtp.as_ref().unwrap().wait_for("new.person@example.com", 1).await;
     let body = mail.body();
@@ -382,9 +410,13 @@ async fn a_reset_link_arrives_over_smtp_works_once_and_ends_every_session() {
     let app = spawn_app_with(TestOptions { smtp: true, ..Default::default() }).await;
     let (slug, _) = kora_tenant(&app).await;
     let (access, _) = tokens(&app, &slug).await;
-    let (s, b) = app.kora(Method::POST, "/api/v1/registration/forgot-password", &slug, None, Some(json!({"email": "user@example.com"}))).await;
+    let (s, b) = app
+        .kora(Method::POST, "/api/v1/registration/forgot-password", &slug, None, Some(json!({"email": "user@example.com"})))
+        .await;
     assert_eq!((s, &b), (200, &json!({"success": true, "data": null})));
-    let (s, b2) = app.kora(Method::POST, "/api/v1/registration/forgot-password", &slug, None, Some(json!({"email": "nobody@example.com"}))).await;
+    let (s, b2) = app
+        .kora(Method::POST, "/api/v1/registration/forgot-password", &slug, None, Some(json!({"email": "nobody@example.com"})))
+        .await;
     assert_eq!((s, b2), (200, b));
     let mail = app.smtp.as_ref().unwrap().wait_for("user@example.com", 1).await;
     assert!(mail.header("Subject").unwrap().contains("Reset your First Microfinance Bank password"));
@@ -395,14 +427,34 @@ async fn a_reset_link_arrives_over_smtp_works_once_and_ends_every_session() {
     let page = app.request(Method::GET, &format!("/t/{slug}/reset-password?token={token}")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    let (s, b) = app.kora(Method::POST, "/api/v1/registration/reset-password", &slug, None, Some(json!({"token": token, "newPassword": "short"}))).await;
+    let (s, b) = app
+        .kora(
+            Method::POST,
+            "/api/v1/registration/reset-password",
+            &slug,
+            None,
+            Some(json!({"token": token, "newPassword": "short"})),
+        )
+        .await;
     assert_error(s, &b, 400, "WEAK_PASSWORD");
-    let form = app.request(Method::POST, &format!("/t/{slug}/reset-password"))
-        .form(&[("token", token.as_str()), ("password", "NewSecurePass456!"), ("confirm", "NewSecurePass456!")]).send().await.unwrap();
+    let form = app
+        .request(Method::POST, &format!("/t/{slug}/reset-password"))
+        .form(&[("token", token.as_str()), ("password", "NewSecurePass456!"), ("confirm", "NewSecurePass456!")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(form.status(), 200);
     assert!(form.text().await.unwrap().contains("Password changed"));
     // Once only.
-    let (s, b) = app.kora(Method::POST, "/api/v1/registration/reset-password", &slug, None, Some(json!({"token": token, "newPassword": "Other#Pass789"}))).await;
+    let (s, b) = app
+        .kora(
+            Method::POST,
+            "/api/v1/registration/reset-password",
+            &slug,
+            None,
+            Some(json!({"token": token, "newPassword": "Other@Pass789"})),
+        )
+        .await;
     assert_error(s, &b, 400, "INVALID_RESET_TOKEN");
     let (s, _) = app.kora(Method::GET, "/api/v1/auth/sessions", &slug, Some(&access), None).await;
     assert_eq!(s, 401, "sessions end on reset");
@@ -424,15 +476,27 @@ async fn malformed_bodies_get_the_error_envelope_never_a_500() {
         ("huge", format!("{{\"email\": \"{}\", \"password\": \"x\"}}", "a".repeat(1024 * 1024))),
     ];
     for (name, body) in cases {
-        let r = app.request(Method::POST, "/api/v1/auth/login").header("X-Tenant-ID", &slug)
-            .header("content-type", "application/json").body(body).send().await.unwrap();
+        let r = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("X-Tenant-ID", &slug)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let s = r.status().as_u16();
         let b: serde_json::Value = r.json().await.unwrap_or_default();
         assert_error(s, &b, 400, "VALIDATION_ERROR");
         assert!(b["error"]["details"].is_object(), "{name}: {b}");
     }
-    let r = app.request(Method::POST, "/api/v1/auth/login").header("X-Tenant-ID", &slug)
-        .header("content-type", "application/json").body("{\"email\": 5, \"password\": \"x\"}").send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/api/v1/auth/login")
+        .header("X-Tenant-ID", &slug)
+        .header("content-type", "application/json")
+        .body("{\"email\": 5, \"password\": \"x\"}")
+        .send()
+        .await
+        .unwrap();
     let b: serde_json::Value = r.json().await.unwrap();
     assert!(b["error"]["details"]["email"].as_str().unwrap().contains("expected a string"), "{b}");
     let (s, b) = app.kora(Method::POST, "/api/v1/auth/nothing-here", &slug, None, None).await;

@@ -45,7 +45,13 @@ async fn row03_lowercase_passphrase_is_accepted_by_the_default_profile() {
     let app = spawn_app().await;
     let (s, _) = app.admin(Method::POST, "/tenants", Some(json!({"slug": "plain", "display_name": "Plain"}))).await;
     assert_eq!(s, 201);
-    let (s, b) = app.admin(Method::POST, "/tenants/plain/users", Some(json!({"email": "p@example.com", "password": "correct horse battery staple"}))).await;
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/tenants/plain/users",
+            Some(json!({"email": "p@example.com", "password": "correct horse battery staple"})),
+        )
+        .await;
     assert_eq!(s, 201, "{b}");
 }
 
@@ -54,7 +60,8 @@ async fn row04_a_top_list_password_is_refused_with_a_policy_error() {
     let app = spawn_app().await;
     let (s, _) = app.admin(Method::POST, "/tenants", Some(json!({"slug": "plain", "display_name": "Plain"}))).await;
     assert_eq!(s, 201);
-    let (s, b) = app.admin(Method::POST, "/tenants/plain/users", Some(json!({"email": "p@example.com", "password": "password123"}))).await;
+    let (s, b) =
+        app.admin(Method::POST, "/tenants/plain/users", Some(json!({"email": "p@example.com", "password": "password123"}))).await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("weak_password")));
     let (slug, _) = kora_tenant(&app).await;
     let (s, b) = register(&app, &slug, "c@example.com", "Password123!").await;
@@ -81,7 +88,9 @@ async fn row07_imported_bcrypt_and_pbkdf2_hashes_log_in_once_then_are_argon2id()
     let bc = bcrypt_for("Imported#Pass1");
     let pb = pbkdf2_for("Imported#Pass2");
     for (email, hash, pw) in [("bc@example.com", bc, "Imported#Pass1"), ("pb@example.com", pb, "Imported#Pass2")] {
-        let (s, b) = app.admin(Method::POST, &format!("/tenants/{slug}/users"), Some(json!({"email": email, "password_hash": hash}))).await;
+        let (s, b) = app
+            .admin(Method::POST, &format!("/tenants/{slug}/users"), Some(json!({"email": email, "password_hash": hash})))
+            .await;
         assert_eq!(s, 201, "{b}");
         let (s, _) = login(&app, &slug, email, pw).await;
         assert_eq!(s, 200);
@@ -135,7 +144,9 @@ async fn row10_twenty_parallel_bad_logins_at_four_failures_let_no_extra_guess_th
     }
     let before = app.core.hasher.hashes_computed();
     let calls = (0..20).map(|_| {
-        let rb = app.request(Method::POST, "/api/v1/auth/login").header("X-Tenant-ID", slug.clone())
+        let rb = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("X-Tenant-ID", slug.clone())
             .json(&json!({"email": "user@example.com", "password": "Wrong-pass1!"}));
         castellan_testkit::send(rb)
     });
@@ -171,11 +182,19 @@ async fn row12_unknown_wrong_and_disabled_look_identical() {
     assert_eq!(s, 200);
     let mut answers = Vec::new();
     for (email, pw) in [("nobody@example.com", PASSWORD), ("user@example.com", "Wrong-pass1!"), ("off@example.com", PASSWORD)] {
-        let r = app.request(Method::POST, "/api/v1/auth/login").header("X-Tenant-ID", &slug)
-            .json(&json!({"email": email, "password": pw})).send().await.unwrap();
-        let mut headers: Vec<(String, String)> = r.headers().iter()
+        let r = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("X-Tenant-ID", &slug)
+            .json(&json!({"email": email, "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        let mut headers: Vec<(String, String)> = r
+            .headers()
+            .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "date" | "x-request-id" | "content-length"))
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
         headers.sort();
         answers.push((r.status().as_u16(), headers, r.text().await.unwrap()));
     }
@@ -187,7 +206,8 @@ async fn row12_unknown_wrong_and_disabled_look_identical() {
 async fn row13_unknown_user_costs_one_password_hash_like_a_wrong_password() {
     let app = spawn_app().await;
     let (slug, _) = kora_tenant(&app).await;
-    for (email, pw) in [("nobody@example.com", "Wrong-pass1!"), ("user@example.com", "Wrong-pass1!"), ("nobody2@example.com", "")] {
+    for (email, pw) in [("nobody@example.com", "Wrong-pass1!"), ("user@example.com", "Wrong-pass1!"), ("nobody2@example.com", "")]
+    {
         let before = app.core.hasher.hashes_computed();
         login(&app, &slug, email, pw).await;
         assert_eq!(app.core.hasher.hashes_computed() - before, 1, "{email}");
@@ -216,7 +236,12 @@ async fn row22_and_23_previous_step_ok_two_back_and_replays_refused() {
 }
 
 fn forge(header: serde_json::Value, claims: serde_json::Value, sig: &[u8]) -> String {
-    format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()), URL_SAFE_NO_PAD.encode(sig))
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(sig)
+    )
 }
 
 fn claims_of(token: &str) -> serde_json::Value {
@@ -224,7 +249,8 @@ fn claims_of(token: &str) -> serde_json::Value {
 }
 
 fn hs256(secret: &[u8], header: serde_json::Value, claims: serde_json::Value) -> String {
-    jsonwebtoken::encode(&serde_json::from_value(header).unwrap(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()
+    jsonwebtoken::encode(&serde_json::from_value(header).unwrap(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret))
+        .unwrap()
 }
 
 async fn secret_of(app: &castellan_testkit::TestApp, slug: &str) -> (String, Vec<u8>) {
@@ -281,7 +307,8 @@ async fn row30_no_exp_expired_and_future_nbf_are_refused() {
     let header = json!({"alg": "HS256", "typ": "JWT", "kid": kid});
     let base = claims_of(&access);
     // A correctly signed copy is accepted: the forgeries below fail for their one defect.
-    let (s, _) = app.kora(Method::GET, "/api/v1/auth/sessions", &slug, Some(&hs256(&secret, header.clone(), base.clone())), None).await;
+    let (s, _) =
+        app.kora(Method::GET, "/api/v1/auth/sessions", &slug, Some(&hs256(&secret, header.clone(), base.clone())), None).await;
     assert_eq!(s, 200);
     let mut no_exp = base.clone();
     no_exp.as_object_mut().unwrap().remove("exp");
@@ -359,8 +386,10 @@ async fn row47_a_reset_token_works_once_even_when_used_concurrently() {
     let mail = app.smtp.as_ref().unwrap().wait_for("user@example.com", 1).await;
     let token = crate::korastratum::link_token(&mail.body(), "reset-password?token=");
     let calls = (0..10).map(|i| {
-        let rb = app.request(Method::POST, "/api/v1/registration/reset-password").header("X-Tenant-ID", slug.clone())
-            .json(&json!({"token": token, "newPassword": format!("Concurrent#{i}Pass")}));
+        let rb = app
+            .request(Method::POST, "/api/v1/registration/reset-password")
+            .header("X-Tenant-ID", slug.clone())
+            .json(&json!({"token": token, "newPassword": format!("Concurrent!{i}Pass")}));
         castellan_testkit::send(rb)
     });
     let results = futures_join_all(calls).await;
@@ -371,9 +400,15 @@ async fn row47_a_reset_token_works_once_even_when_used_concurrently() {
 async fn row49_a_forged_host_header_does_not_change_the_mailed_link() {
     let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions { smtp: true, ..Default::default() }).await;
     let (slug, _) = kora_tenant(&app).await;
-    let r = app.request(Method::POST, "/api/v1/registration/forgot-password").header("X-Tenant-ID", &slug)
-        .header("Host", "evil.example").header("X-Forwarded-Host", "evil.example")
-        .json(&json!({"email": "user@example.com"})).send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/api/v1/registration/forgot-password")
+        .header("X-Tenant-ID", &slug)
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .json(&json!({"email": "user@example.com"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let mail = app.smtp.as_ref().unwrap().wait_for("user@example.com", 1).await;
     let body = mail.body();

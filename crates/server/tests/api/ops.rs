@@ -31,7 +31,10 @@ async fn metrics_count_requests_per_route_and_logins() {
     let (slug, _) = crate::helpers::kora_tenant(&app).await;
     crate::helpers::login(&app, &slug, "user@example.com", "wrong-Password1!").await;
     let text = app.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("castellan_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"401\"} 1"), "{text}");
+    assert!(
+        text.contains("castellan_http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"401\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("castellan_logins_total{dialect=\"korastratum\",outcome=\"failure\"} 1"), "{text}");
     assert!(text.contains("castellan_password_hash_queue_depth 0"));
 }

@@ -44,7 +44,9 @@ impl From<CoreError> for KoraError {
     fn from(e: CoreError) -> Self {
         use StatusCode as S;
         match e {
-            CoreError::Validation(map) => KoraError { details: Some(json!(map)), ..Self::new(S::BAD_REQUEST, "VALIDATION_ERROR", "The request is invalid") },
+            CoreError::Validation(map) => {
+                KoraError { details: Some(json!(map)), ..Self::new(S::BAD_REQUEST, "VALIDATION_ERROR", "The request is invalid") }
+            }
             CoreError::TenantNotFound => Self::new(S::NOT_FOUND, "TENANT_NOT_FOUND", "Tenant not found"),
             CoreError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "INVALID_CREDENTIALS", "Invalid email or password"),
             CoreError::AccountLocked { retry_after_seconds } => KoraError {
@@ -53,8 +55,12 @@ impl From<CoreError> for KoraError {
                 ..Self::new(S::LOCKED, "ACCOUNT_LOCKED", "Too many failed attempts; the account is locked")
             },
             CoreError::InvalidMfaCode => Self::new(S::UNAUTHORIZED, "INVALID_MFA_CODE", "Invalid two-factor code"),
-            CoreError::Unauthorized | CoreError::Forbidden => Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required"),
-            CoreError::InvalidRefreshToken => Self::new(S::UNAUTHORIZED, "INVALID_REFRESH_TOKEN", "Invalid or expired refresh token"),
+            CoreError::Unauthorized | CoreError::Forbidden => {
+                Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required")
+            }
+            CoreError::InvalidRefreshToken => {
+                Self::new(S::UNAUTHORIZED, "INVALID_REFRESH_TOKEN", "Invalid or expired refresh token")
+            }
             CoreError::RefreshTokenReused => {
                 Self::new(S::UNAUTHORIZED, "REFRESH_TOKEN_REUSED", "Refresh token already used; the session has been revoked")
             }

@@ -3,10 +3,10 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use castellan_core::model::KeyAlg;
 use castellan_core::model::Tenant;
 use castellan_core::services::keys::TokenRules;
 use castellan_core::services::sessions::AccessContext;
-use castellan_core::model::KeyAlg;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -24,7 +24,11 @@ impl FromRequestParts<AppState> for KTenant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, KoraError> {
         let header = parts.headers.get("x-tenant-id").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
         if header.is_empty() {
-            return Err(KoraError::new(axum::http::StatusCode::BAD_REQUEST, "TENANT_REQUIRED", "The X-Tenant-ID header is required"));
+            return Err(KoraError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "TENANT_REQUIRED",
+                "The X-Tenant-ID header is required",
+            ));
         }
         let tenant = state.core.find_tenant(header).await?;
         if !tenant.serves(DIALECT) {

@@ -71,7 +71,12 @@ async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> 
     params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
     responses((status = 200, description = "Tokens, or mfaRequired with an mfaToken"), (status = 401, description = "INVALID_CREDENTIALS / INVALID_MFA_CODE"),
               (status = 423, description = "ACCOUNT_LOCKED")))]
-pub async fn login(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<LoginRequest>) -> KoraResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<LoginRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     let login = PasswordLogin {
         identifier: req.email,
@@ -90,14 +95,21 @@ pub async fn login(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTe
     state.metrics.record_login(DIALECT, label);
     match outcome? {
         LoginOutcome::Authenticated(auth) => Ok(ok(token_body(&state, &tenant, &auth).await?)),
-        LoginOutcome::MfaRequired { mfa_token, methods } => Ok(ok(json!({ "mfaRequired": true, "mfaToken": mfa_token, "methods": methods }))),
+        LoginOutcome::MfaRequired { mfa_token, methods } => {
+            Ok(ok(json!({ "mfaRequired": true, "mfaToken": mfa_token, "methods": methods })))
+        }
     }
 }
 
 /// Exchange a refresh token (single use) for a new pair.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest,
     responses((status = 200, description = "A new token pair"), (status = 401, description = "INVALID_REFRESH_TOKEN / REFRESH_TOKEN_REUSED")))]
-pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<RefreshRequest>) -> KoraResult<Response> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<RefreshRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     let auth = state.core.refresh(&tenant, &req.refresh_token, &ctx.0).await?;
     Ok(ok(token_body(&state, &tenant, &auth).await?))
@@ -106,7 +118,12 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): K
 /// Finish a login that answered `mfaRequired`.
 #[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest,
     responses((status = 200, description = "Tokens"), (status = 401, description = "INVALID_MFA_CODE")))]
-pub async fn verify_login(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<VerifyLoginRequest>) -> KoraResult<Response> {
+pub async fn verify_login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<VerifyLoginRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.0).await?;
     state.metrics.record_login(DIALECT, "success");
@@ -134,7 +151,12 @@ pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -
 /// Activate TOTP with a first valid code.
 #[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
     responses((status = 200, description = "{enabled: true}"), (status = 401, description = "INVALID_MFA_CODE")))]
-pub async fn totp_verify_setup(State(state): State<AppState>, ctx: Ctx, p: Principal, KJson(req): KJson<TotpCodeRequest>) -> KoraResult<Response> {
+pub async fn totp_verify_setup(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    p: Principal,
+    KJson(req): KJson<TotpCodeRequest>,
+) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
     state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.0).await?;
     Ok(ok(json!({ "enabled": true })))
@@ -143,7 +165,12 @@ pub async fn totp_verify_setup(State(state): State<AppState>, ctx: Ctx, p: Princ
 /// Turn TOTP off (needs a valid current code).
 #[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
     responses((status = 200, description = "{enabled: false}"), (status = 401, description = "INVALID_MFA_CODE")))]
-pub async fn totp_disable(State(state): State<AppState>, ctx: Ctx, p: Principal, KJson(req): KJson<TotpCodeRequest>) -> KoraResult<Response> {
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    p: Principal,
+    KJson(req): KJson<TotpCodeRequest>,
+) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
     state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.0).await?;
     Ok(ok(json!({ "enabled": false })))
@@ -162,7 +189,12 @@ pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraR
 #[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id (sess_…)")),
     responses((status = 200, description = "data: null"), (status = 404, description = "NOT_FOUND")))]
-pub async fn revoke_session(State(state): State<AppState>, ctx: Ctx, p: Principal, Path(id): Path<String>) -> KoraResult<Response> {
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    p: Principal,
+    Path(id): Path<String>,
+) -> KoraResult<Response> {
     state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.0).await?;
     Ok(ok(Value::Null))
 }
@@ -186,9 +218,20 @@ pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -
 /// Create an account (where the tenant allows self-registration); a verification email follows.
 #[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest,
     responses((status = 201, description = "{user}"), (status = 400, description = "VALIDATION_ERROR / WEAK_PASSWORD"), (status = 409, description = "EMAIL_TAKEN")))]
-pub async fn register(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<RegisterRequest>) -> KoraResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<RegisterRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let r = Registration { email: req.email, password: req.password, first_name: Some(req.first_name), last_name: Some(req.last_name), phone: req.phone };
+    let r = Registration {
+        email: req.email,
+        password: req.password,
+        first_name: Some(req.first_name),
+        last_name: Some(req.last_name),
+        phone: req.phone,
+    };
     let user = state.core.register(&tenant, r, &ctx.0).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "data": { "user": user_json(&user) } }))).into_response())
 }
@@ -196,7 +239,12 @@ pub async fn register(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): 
 /// Confirm an email address with the token from the verification email.
 #[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest,
     responses((status = 200, description = "{emailVerified: true}"), (status = 400, description = "INVALID_RESET_TOKEN")))]
-pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<TokenRequest>) -> KoraResult<Response> {
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<TokenRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     let user = state.core.verify_email(&tenant, &req.token, &ctx.0).await?;
     Ok(ok(json!({ "emailVerified": user.email_verified })))
@@ -205,7 +253,12 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, KTenant(tenan
 /// Ask for a password-reset email. Always 200, whether or not the address has an account.
 #[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest,
     responses((status = 200, description = "data: null")))]
-pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<ForgotPasswordRequest>) -> KoraResult<Response> {
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<ForgotPasswordRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     state.core.forgot_password(&tenant, &req.email, &ctx.0);
     Ok(ok(Value::Null))
@@ -214,7 +267,12 @@ pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, KTenant(te
 /// Set a new password with the mailed token; every session of the user ends.
 #[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest,
     responses((status = 200, description = "data: null"), (status = 400, description = "INVALID_RESET_TOKEN / WEAK_PASSWORD")))]
-pub async fn reset_password(State(state): State<AppState>, ctx: Ctx, KTenant(tenant): KTenant, KJson(req): KJson<ResetPasswordRequest>) -> KoraResult<Response> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    KTenant(tenant): KTenant,
+    KJson(req): KJson<ResetPasswordRequest>,
+) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.0).await?;
     Ok(ok(Value::Null))
