@@ -71,13 +71,16 @@ pub struct TestApp {
     serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// Adjusts settings before a test server starts.
+pub type SettingsHook = Box<dyn FnOnce(&mut Settings) + Send>;
+
 /// Options of a test server.
 #[derive(Default)]
 pub struct TestOptions {
     /// Deliver email to a local SMTP sink instead of the dev outbox.
     pub smtp: bool,
     /// Adjust the settings before start.
-    pub settings: Option<Box<dyn FnOnce(&mut Settings) + Send>>,
+    pub settings: Option<SettingsHook>,
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -103,13 +103,12 @@ impl PasswordHasher {
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let permit = permit.map_err(CoreError::internal)?;
         self.hashes_computed.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job()
         })
         .await
-        .map_err(CoreError::internal)?;
-        result
+        .map_err(CoreError::internal)?
     }
 
     /// A new Argon2id PHC string for `password`.

@@ -1,0 +1,180 @@
+//! The storage contract, run on SQLite and, when CASTELLAN_TEST_DATABASE_URL is set, PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use castellan_core::model::*;
+use castellan_core::store::{AttemptReservation, Store};
+use castellan_store::SqlStore;
+use serde_json::json;
+use sqlx::Connection;
+
+async fn engines() -> Vec<Arc<SqlStore>> {
+    let dir = std::env::temp_dir().join(format!("castellan-contract-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut stores = vec![Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("c.db").display())).await.unwrap())];
+    match std::env::var("CASTELLAN_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let name = format!("castellan_contract_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let base = &url[..url.rfind('/').unwrap()];
+            stores.push(Arc::new(SqlStore::connect(&format!("{base}/{name}")).await.unwrap()));
+        }
+        _ => println!("skipped: no PostgreSQL (set CASTELLAN_TEST_DATABASE_URL to run the contract there too)"),
+    }
+    stores
+}
+
+fn tenant() -> Tenant {
+    Tenant {
+        id: new_id(),
+        slug: format!("t{}", &new_id().simple().to_string()[20..]),
+        display_name: "T".into(),
+        profile: Profile::Korastratum,
+        dialects: vec!["korastratum".into()],
+        issuer: "i".into(),
+        audience: "a".into(),
+        policy: Policy::korastratum(),
+        created_at: 1,
+    }
+}
+
+fn user(t: &Tenant, email: &str) -> User {
+    User {
+        id: new_id(),
+        tenant_id: t.id,
+        email: Some(email.into()),
+        username: None,
+        phone: None,
+        password_hash: Some("$argon2id$x".into()),
+        first_name: None,
+        last_name: None,
+        role: "user".into(),
+        roles: vec![],
+        permissions: vec!["p".into()],
+        attributes: json!({"uin": "1"}),
+        email_verified: false,
+        phone_verified: false,
+        active: true,
+        mfa_enabled: false,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+#[test]
+fn both_engines_have_the_same_migration_files() {
+    let names = |dir: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+}
+
+#[tokio::test]
+async fn tenants_and_users_round_trip_and_uniqueness_holds_per_tenant() {
+    for store in engines().await {
+        let (a, b) = (tenant(), tenant());
+        store.insert_tenant(&a).await.unwrap();
+        store.insert_tenant(&b).await.unwrap();
+        assert_eq!(store.tenant_by_slug(&a.slug).await.unwrap(), Some(a.clone()));
+        assert!(matches!(store.insert_tenant(&a).await, Err(castellan_core::store::StoreError::Conflict)));
+        let u = user(&a, "x@example.com");
+        store.insert_user(&u).await.unwrap();
+        assert_eq!(store.user_by_id(a.id, u.id).await.unwrap(), Some(u.clone()));
+        let email = Identifier::Email(Email::parse("x@example.com").unwrap());
+        assert_eq!(store.user_by_identifier(a.id, &email).await.unwrap().map(|x| x.id), Some(u.id));
+        assert!(store.user_by_identifier(b.id, &email).await.unwrap().is_none());
+        assert!(store.insert_user(&user(&a, "x@example.com")).await.is_err(), "{}", store.engine());
+        store.insert_user(&user(&b, "x@example.com")).await.unwrap();
+        assert!(store.user_by_id(b.id, u.id).await.unwrap().is_none(), "no cross-tenant reads");
+    }
+}
+
+#[tokio::test]
+async fn lockout_reservations_stop_at_the_threshold_and_expire() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        for n in 1..=3 {
+            assert_eq!(store.reserve_attempt(t.id, "s", 3, 100, 50).await.unwrap(), AttemptReservation::Allowed { failures: n });
+        }
+        assert_eq!(store.reserve_attempt(t.id, "s", 3, 110, 50).await.unwrap(), AttemptReservation::Locked { until: 150 });
+        assert_eq!(store.reserve_attempt(t.id, "s", 3, 150, 50).await.unwrap(), AttemptReservation::Allowed { failures: 1 });
+        store.clear_attempts(t.id, "s").await.unwrap();
+        assert_eq!(store.reserve_attempt(t.id, "s", 3, 151, 50).await.unwrap(), AttemptReservation::Allowed { failures: 1 });
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let u = user(&t, "r@example.com");
+        store.insert_user(&u).await.unwrap();
+        let s = Session {
+            id: Session::new_id(),
+            tenant_id: t.id,
+            user_id: u.id,
+            application_id: None,
+            dialect: "korastratum".into(),
+            device: json!({}),
+            ip: None,
+            user_agent: None,
+            created_at: 1,
+            last_active: 1,
+            expires_at: 1000,
+            revoked_at: None,
+        };
+        store.insert_session(&s).await.unwrap();
+        let rt = RefreshToken { id: new_id(), tenant_id: t.id, session_id: s.id.clone(), token_hash: vec![9; 32], expires_at: 1000, used_at: None, created_at: 1 };
+        store.insert_refresh_token(&rt).await.unwrap();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.consume_refresh_token(t.id, &[9; 32], 5).await.unwrap().is_some() })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "{}", store.engine());
+    }
+}
+
+#[tokio::test]
+async fn outbox_messages_are_claimed_once_and_retried() {
+    for store in engines().await {
+        let m = OutboundMessage {
+            id: new_id(),
+            tenant_id: None,
+            channel: Channel::Email,
+            recipient: "a@b.co".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            status: "pending".into(),
+            transport: None,
+            attempts: 0,
+            next_attempt_at: 10,
+            last_error: None,
+            created_at: 10,
+            sent_at: None,
+        };
+        store.enqueue_message(&m).await.unwrap();
+        assert_eq!(store.claim_messages(10, 60, 10).await.unwrap().len(), 1);
+        assert!(store.claim_messages(11, 60, 10).await.unwrap().is_empty(), "leased");
+        store.mark_message_failed(m.id, "down", Some(20)).await.unwrap();
+        assert!(store.claim_messages(15, 60, 10).await.unwrap().is_empty(), "not due yet");
+        let again = store.claim_messages(20, 60, 10).await.unwrap();
+        assert_eq!(again[0].attempts, 2);
+        store.mark_message_sent(m.id, "smtp", 21).await.unwrap();
+        assert_eq!(store.list_messages(Some("a@b.co"), Some("smtp"), 5).await.unwrap().len(), 1);
+    }
+}
