@@ -133,7 +133,15 @@ async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner() {
             revoked_at: None,
         };
         store.insert_session(&s).await.unwrap();
-        let rt = RefreshToken { id: new_id(), tenant_id: t.id, session_id: s.id.clone(), token_hash: vec![9; 32], expires_at: 1000, used_at: None, created_at: 1 };
+        let rt = RefreshToken {
+            id: new_id(),
+            tenant_id: t.id,
+            session_id: s.id.clone(),
+            token_hash: vec![9; 32],
+            expires_at: 1000,
+            used_at: None,
+            created_at: 1,
+        };
         store.insert_refresh_token(&rt).await.unwrap();
         let tasks: Vec<_> = (0..20)
             .map(|_| {
