@@ -521,3 +521,25 @@ async fn a_restart_loses_no_user_session_or_refresh_token() {
     let (s, _) = login(&app, &slug, "user@example.com", "Wrong-pass1!").await;
     assert_eq!(s, 423);
 }
+
+#[tokio::test]
+async fn credential_endpoints_answer_rate_limited_past_the_per_ip_limit() {
+    let options = TestOptions { settings: Some(Box::new(|s| s.auth_rate_limit_per_minute = 3)), ..Default::default() };
+    let app = spawn_app_with(options).await;
+    let (slug, _) = kora_tenant(&app).await;
+    for _ in 0..3 {
+        let (s, _) = login(&app, &slug, "user@example.com", PASSWORD).await;
+        assert_eq!(s, 200);
+    }
+    let r = app
+        .request(Method::POST, "/api/v1/auth/login")
+        .header("X-Tenant-ID", &slug)
+        .json(&json!({"email": "user@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<i64>().unwrap() >= 1);
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_error(429, &b, 429, "RATE_LIMITED");
+}
