@@ -11,7 +11,6 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::{Challenge, ChallengeKind, Identifier, Tenant, User, new_id};
 use crate::store::AttemptReservation;
 
-const MFA_TOKEN_DOMAIN: &str = "challenge";
 const MFA_TOKEN_TTL: i64 = 300;
 
 /// A password login as a dialect receives it.
@@ -142,7 +141,7 @@ impl Core {
             tenant_id: tenant.id,
             user_id: user.id,
             kind: ChallengeKind::MfaPending,
-            secret_hash: self.master.mac(MFA_TOKEN_DOMAIN, token.as_bytes()),
+            secret_hash: self.master.mac(super::CHALLENGE_DOMAIN, token.as_bytes()),
             attempts: 0,
             max_attempts: tenant.policy.otp.max_attempts,
             expires_at: now + MFA_TOKEN_TTL,
@@ -163,7 +162,7 @@ impl Core {
         code: &str,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
-        let hash = self.master.mac(MFA_TOKEN_DOMAIN, mfa_token.as_bytes());
+        let hash = self.master.mac(super::CHALLENGE_DOMAIN, mfa_token.as_bytes());
         let now = self.now();
         let challenge = self
             .store

@@ -15,6 +15,10 @@ pub mod users;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// HMAC domain of challenge secrets (mfa tokens, emailed link tokens): one domain, so a token
+/// is looked up the same way whatever made it.
+pub(crate) const CHALLENGE_DOMAIN: &str = "challenge";
+
 /// Who is calling, as far as the transport knows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ClientContext {

@@ -9,7 +9,6 @@ use crate::delivery::templates;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Challenge, ChallengeKind, Channel, Email, Identifier, NewUser, Tenant, User, new_id};
 
-const TOKEN_DOMAIN: &str = "challenge";
 const VERIFY_TTL: i64 = 24 * 3600;
 const RESET_TTL: i64 = 3600;
 
@@ -34,7 +33,7 @@ impl Core {
                 tenant_id: tenant.id,
                 user_id: user.id,
                 kind,
-                secret_hash: self.master.mac(TOKEN_DOMAIN, token.as_bytes()),
+                secret_hash: self.master.mac(super::CHALLENGE_DOMAIN, token.as_bytes()),
                 attempts: 0,
                 max_attempts: 1,
                 expires_at: now + ttl,
@@ -51,7 +50,7 @@ impl Core {
         if token.is_empty() || token.len() > 200 {
             return Err(CoreError::InvalidToken);
         }
-        let hash = self.master.mac(TOKEN_DOMAIN, token.as_bytes());
+        let hash = self.master.mac(super::CHALLENGE_DOMAIN, token.as_bytes());
         let now = self.now();
         self.store
             .challenge_by_secret(tenant.id, kind, &hash)
