@@ -122,6 +122,13 @@ impl Core {
         }
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
+        // The session is read before the token is consumed: once a caller has won the token, a
+        // concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
+        let pending = self.store.refresh_token_by_hash(tenant.id, &hash).await?.filter(|t| t.used_at.is_none());
+        let live = match &pending {
+            Some(t) => self.live_session(tenant, &t.session_id).await.ok(),
+            None => None,
+        };
         let Some(rt) = self.store.consume_refresh_token(tenant.id, &hash, now).await? else {
             return match self.store.refresh_token_by_hash(tenant.id, &hash).await? {
                 Some(used) => {
@@ -146,7 +153,7 @@ impl Core {
         if rt.expires_at <= now {
             return Err(CoreError::InvalidRefreshToken);
         }
-        let session = self.live_session(tenant, &rt.session_id).await.map_err(|_| CoreError::InvalidRefreshToken)?;
+        let session = live.filter(|s| s.id == rt.session_id).ok_or(CoreError::InvalidRefreshToken)?;
         let user = self
             .store
             .user_by_id(tenant.id, session.user_id)
