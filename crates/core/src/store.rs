@@ -116,6 +116,17 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()>;
     /// Marks the token used if it was unused; exactly one concurrent caller gets it back.
     async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
+    /// In one transaction: spends the unused token `old_hash` (as `consume_refresh_token`), stores
+    /// its successor and records `event`. `None`, with nothing written, if `old_hash` was not there
+    /// to spend.
+    async fn rotate_refresh_token(
+        &self,
+        tenant: Uuid,
+        old_hash: &[u8],
+        now: i64,
+        new: &RefreshToken,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<RefreshToken>>;
     async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
 
     // signing keys

@@ -12,7 +12,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub(crate) enum Pool {
-    Sqlite(sqlx::SqlitePool),
+    /// SQLite allows one writer at a time; writers on several connections collide and back off in
+    /// SQLite's busy handler (sleeps of 1 ms and up), so all writes share one connection and queue
+    /// for it in the pool instead, while reads run side by side on the others.
+    Sqlite {
+        read: sqlx::SqlitePool,
+        write: sqlx::SqlitePool,
+    },
     Postgres(sqlx::PgPool),
 }
 
@@ -26,12 +32,23 @@ pub struct SqlStore {
 macro_rules! on_pool {
     ($store:expr, |$p:ident| $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Sqlite { read: $p, .. } => $body,
             $crate::Pool::Postgres($p) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for statements that write: on SQLite they go to the single writer connection.
+macro_rules! on_writer {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite { write: $p, .. } => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
@@ -57,9 +74,15 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool =
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .map_err(db_err)?;
+            let read =
                 SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await.map_err(db_err)?;
-            Pool::Sqlite(pool)
+            Pool::Sqlite { read, write }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
             let pool = PgPoolOptions::new()
@@ -81,7 +104,7 @@ impl SqlStore {
     /// Applies the migrations of the engine in use.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         };
         result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
@@ -89,12 +112,15 @@ impl SqlStore {
 
     pub fn engine(&self) -> &'static str {
         match &self.pool {
-            Pool::Sqlite(_) => "sqlite",
+            Pool::Sqlite { .. } => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
     }
 
     pub async fn close(&self) {
+        if let Pool::Sqlite { write, .. } = &self.pool {
+            write.close().await;
+        }
         on_pool!(self, |p| p.close().await)
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use sqlx::AssertSqlSafe;
 
 use crate::rows::*;
-use crate::{SqlStore, db_err, on_pool};
+use crate::{SqlStore, db_err, on_pool, on_writer};
 
 // Queries that splice these constant column lists are wrapped in `AssertSqlSafe`: nothing from a
 // request is ever formatted into SQL; values are always bound.
@@ -32,6 +32,35 @@ fn uin(u: &User) -> Option<String> {
     u.attribute_str("uin").map(str::to_string)
 }
 
+/// The values of an `INSERT INTO refresh_tokens ({REFRESH_COLS})`.
+macro_rules! bind_refresh {
+    ($q:expr, $r:expr) => {
+        $q.bind($r.id.to_string())
+            .bind($r.tenant_id.to_string())
+            .bind(&$r.session_id)
+            .bind($r.token_hash.clone())
+            .bind($r.expires_at)
+            .bind($r.used_at)
+            .bind($r.created_at)
+    };
+}
+
+/// The values of an `INSERT INTO audit_events ({AUDIT_COLS})`.
+macro_rules! bind_audit {
+    ($q:expr, $e:expr) => {
+        $q.bind($e.id.to_string())
+            .bind($e.tenant_id.map(|t| t.to_string()))
+            .bind($e.application_id.map(|t| t.to_string()))
+            .bind($e.user_id.map(|t| t.to_string()))
+            .bind(&$e.action)
+            .bind(&$e.outcome)
+            .bind($e.ip.clone())
+            .bind($e.user_agent.clone())
+            .bind(to_json(&$e.detail))
+            .bind($e.created_at)
+    };
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -40,7 +69,7 @@ impl Store for SqlStore {
 
     async fn insert_tenant(&self, t: &Tenant) -> StoreResult<()> {
         let sql = format!("INSERT INTO tenants ({TENANT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(t.id.to_string())
             .bind(&t.slug)
             .bind(&t.display_name)
@@ -58,7 +87,7 @@ impl Store for SqlStore {
 
     async fn update_tenant(&self, t: &Tenant) -> StoreResult<()> {
         let sql = "UPDATE tenants SET display_name=$2, dialects=$3, issuer=$4, audience=$5, policy=$6 WHERE id=$1";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(t.id.to_string())
             .bind(&t.display_name)
             .bind(to_json(&t.dialects))
@@ -98,7 +127,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_tenant(&self, id: Uuid) -> StoreResult<bool> {
-        on_pool!(self, |p| sqlx::query("DELETE FROM tenants WHERE id=$1")
+        on_writer!(self, |p| sqlx::query("DELETE FROM tenants WHERE id=$1")
             .bind(id.to_string())
             .execute(p)
             .await
@@ -108,7 +137,7 @@ impl Store for SqlStore {
 
     async fn insert_application(&self, a: &Application) -> StoreResult<()> {
         let sql = format!("INSERT INTO applications ({APP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(a.id.to_string())
             .bind(a.tenant_id.to_string())
             .bind(&a.client_id)
@@ -133,7 +162,7 @@ impl Store for SqlStore {
     async fn update_application(&self, a: &Application) -> StoreResult<()> {
         let sql = "UPDATE applications SET name=$3, secret_hash=$4, kumusoft_tag=$5, mosip_app_id=$6, roles=$7, allowed_ips=$8, \
                    callback_url=$9, redirect_uris=$10, single_otp_channel=$11, active=$12 WHERE tenant_id=$1 AND id=$2";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(a.tenant_id.to_string())
             .bind(a.id.to_string())
             .bind(&a.name)
@@ -174,7 +203,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
-        on_pool!(self, |p| sqlx::query("DELETE FROM applications WHERE tenant_id=$1 AND id=$2")
+        on_writer!(self, |p| sqlx::query("DELETE FROM applications WHERE tenant_id=$1 AND id=$2")
             .bind(tenant.to_string())
             .bind(id.to_string())
             .execute(p)
@@ -185,7 +214,7 @@ impl Store for SqlStore {
 
     async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
         let sql = "INSERT INTO api_keys (id, tenant_id, application_id, prefix, key_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(new_id().to_string())
             .bind(tenant.to_string())
             .bind(app.to_string())
@@ -202,7 +231,7 @@ impl Store for SqlStore {
         let sql = format!(
             "INSERT INTO users ({USER_COLS}, uin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
         );
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(u.id.to_string())
             .bind(u.tenant_id.to_string())
             .bind(u.email.clone())
@@ -232,7 +261,7 @@ impl Store for SqlStore {
         let sql = "UPDATE users SET email=$3, username=$4, phone=$5, password_hash=$6, first_name=$7, last_name=$8, role=$9, \
                    roles=$10, permissions=$11, attributes=$12, email_verified=$13, phone_verified=$14, active=$15, \
                    mfa_enabled=$16, updated_at=$17, uin=$18 WHERE tenant_id=$1 AND id=$2";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(u.tenant_id.to_string())
             .bind(u.id.to_string())
             .bind(u.email.clone())
@@ -302,7 +331,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
-        on_pool!(self, |p| sqlx::query("DELETE FROM users WHERE tenant_id=$1 AND id=$2")
+        on_writer!(self, |p| sqlx::query("DELETE FROM users WHERE tenant_id=$1 AND id=$2")
             .bind(tenant.to_string())
             .bind(id.to_string())
             .execute(p)
@@ -313,7 +342,7 @@ impl Store for SqlStore {
 
     async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE users SET password_hash=$4, updated_at=$5 WHERE tenant_id=$1 AND id=$2 AND password_hash=$3";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(expected)
@@ -345,7 +374,7 @@ impl Store for SqlStore {
                    WHERE lockouts.failures < $3 OR lockouts.locked_until IS NULL OR lockouts.locked_until <= $4 \
                    RETURNING failures";
         let threshold = i64::from(threshold);
-        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+        let got: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(sql)
             .bind(tenant.to_string())
             .bind(subject)
             .bind(threshold)
@@ -358,7 +387,7 @@ impl Store for SqlStore {
             return Ok(AttemptReservation::Allowed { failures: failures as u32 });
         }
         let until: Option<(Option<i64>,)> =
-            on_pool!(self, |p| sqlx::query_as("SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2")
+            on_writer!(self, |p| sqlx::query_as("SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2")
                 .bind(tenant.to_string())
                 .bind(subject)
                 .fetch_optional(p)
@@ -368,7 +397,7 @@ impl Store for SqlStore {
     }
 
     async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2")
+        on_writer!(self, |p| sqlx::query("DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2")
             .bind(tenant.to_string())
             .bind(subject)
             .execute(p)
@@ -383,7 +412,7 @@ impl Store for SqlStore {
              secret_sealed=excluded.secret_sealed, algorithm=excluded.algorithm, digits=excluded.digits, period=excluded.period, \
              enabled=excluded.enabled, last_step=excluded.last_step, created_at=excluded.created_at"
         );
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(f.user_id.to_string())
             .bind(f.tenant_id.to_string())
             .bind(f.secret_sealed.clone())
@@ -411,7 +440,7 @@ impl Store for SqlStore {
     }
 
     async fn enable_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("UPDATE totp_factors SET enabled=$3 WHERE tenant_id=$1 AND user_id=$2")
+        on_writer!(self, |p| sqlx::query("UPDATE totp_factors SET enabled=$3 WHERE tenant_id=$1 AND user_id=$2")
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(true)
@@ -422,7 +451,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<bool> {
-        on_pool!(self, |p| sqlx::query("DELETE FROM totp_factors WHERE tenant_id=$1 AND user_id=$2")
+        on_writer!(self, |p| sqlx::query("DELETE FROM totp_factors WHERE tenant_id=$1 AND user_id=$2")
             .bind(tenant.to_string())
             .bind(user.to_string())
             .execute(p)
@@ -434,7 +463,7 @@ impl Store for SqlStore {
     async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
         let sql =
             "UPDATE totp_factors SET last_step=$3 WHERE tenant_id=$1 AND user_id=$2 AND (last_step IS NULL OR last_step < $3)";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(step)
@@ -446,7 +475,7 @@ impl Store for SqlStore {
 
     async fn insert_challenge(&self, c: &Challenge) -> StoreResult<()> {
         let sql = format!("INSERT INTO challenges ({CHALLENGE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(c.id.to_string())
             .bind(c.tenant_id.to_string())
             .bind(c.user_id.to_string())
@@ -489,7 +518,7 @@ impl Store for SqlStore {
 
     async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32> {
         let sql = "UPDATE challenges SET attempts = attempts + 1 WHERE tenant_id=$1 AND id=$2 RETURNING attempts";
-        let got: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as(sql)
+        let got: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(sql)
             .bind(tenant.to_string())
             .bind(id.to_string())
             .fetch_optional(p)
@@ -501,7 +530,7 @@ impl Store for SqlStore {
     async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE challenges SET consumed_at=$3 WHERE tenant_id=$1 AND id=$2 AND consumed_at IS NULL AND expires_at > $3 \
                    AND attempts < max_attempts";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(id.to_string())
             .bind(now)
@@ -513,7 +542,7 @@ impl Store for SqlStore {
 
     async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()> {
         let sql = "UPDATE challenges SET consumed_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND kind=$3 AND consumed_at IS NULL";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(kind.as_str())
@@ -526,7 +555,7 @@ impl Store for SqlStore {
 
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
         let sql = format!("INSERT INTO sessions ({SESSION_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(&s.id)
             .bind(s.tenant_id.to_string())
             .bind(s.user_id.to_string())
@@ -572,7 +601,7 @@ impl Store for SqlStore {
     }
 
     async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("UPDATE sessions SET last_active=$3 WHERE tenant_id=$1 AND id=$2 AND last_active < $3")
+        on_writer!(self, |p| sqlx::query("UPDATE sessions SET last_active=$3 WHERE tenant_id=$1 AND id=$2 AND last_active < $3")
             .bind(tenant.to_string())
             .bind(id)
             .bind(now)
@@ -584,7 +613,7 @@ impl Store for SqlStore {
 
     async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE sessions SET revoked_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND id=$3 AND revoked_at IS NULL";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(id)
@@ -598,7 +627,7 @@ impl Store for SqlStore {
     async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64> {
         let sql =
             "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(now)
@@ -610,31 +639,55 @@ impl Store for SqlStore {
 
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
         let sql = format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
-            .bind(r.id.to_string())
-            .bind(r.tenant_id.to_string())
-            .bind(&r.session_id)
-            .bind(r.token_hash.clone())
-            .bind(r.expires_at)
-            .bind(r.used_at)
-            .bind(r.created_at)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(db_err))
+        on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
     async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
         let sql = format!(
             "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
         );
-        let row = on_pool!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
+        let row = on_writer!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(token_hash)
             .bind(now)
             .fetch_optional(p)
             .await
             .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: Uuid,
+        old_hash: &[u8],
+        now: i64,
+        new: &RefreshToken,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<RefreshToken>> {
+        let consume = format!(
+            "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
+        );
+        let insert = format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)");
+        let audit = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+        let row = on_writer!(self, |p| async {
+            let mut tx = p.begin().await?;
+            let row = sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(consume))
+                .bind(tenant.to_string())
+                .bind(old_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_none() {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            bind_refresh!(sqlx::query(AssertSqlSafe(insert)), new).execute(&mut *tx).await?;
+            bind_audit!(sqlx::query(AssertSqlSafe(audit)), event).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(row)
+        }
+        .await
+        .map_err(db_err))?;
         one(row)
     }
 
@@ -651,7 +704,7 @@ impl Store for SqlStore {
 
     async fn insert_key(&self, k: &SigningKey) -> StoreResult<()> {
         let sql = format!("INSERT INTO signing_keys ({KEY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(&k.kid)
             .bind(k.tenant_id.to_string())
             .bind(k.alg.as_str())
@@ -678,7 +731,7 @@ impl Store for SqlStore {
 
     async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
         let retired_at = (state == KeyState::Retired).then_some(now);
-        on_pool!(self, |p| sqlx::query("UPDATE signing_keys SET state=$3, retired_at=$4 WHERE tenant_id=$1 AND kid=$2")
+        on_writer!(self, |p| sqlx::query("UPDATE signing_keys SET state=$3, retired_at=$4 WHERE tenant_id=$1 AND kid=$2")
             .bind(tenant.to_string())
             .bind(kid)
             .bind(state.as_str())
@@ -691,21 +744,7 @@ impl Store for SqlStore {
 
     async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()> {
         let sql = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
-            .bind(e.id.to_string())
-            .bind(e.tenant_id.map(|t| t.to_string()))
-            .bind(e.application_id.map(|t| t.to_string()))
-            .bind(e.user_id.map(|t| t.to_string()))
-            .bind(&e.action)
-            .bind(&e.outcome)
-            .bind(e.ip.clone())
-            .bind(e.user_agent.clone())
-            .bind(to_json(&e.detail))
-            .bind(e.created_at)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(db_err))
+        on_writer!(self, |p| bind_audit!(sqlx::query(AssertSqlSafe(sql)), e).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
     async fn list_audit(&self, tenant: Uuid, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
@@ -727,7 +766,7 @@ impl Store for SqlStore {
 
     async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()> {
         let sql = format!("INSERT INTO outbox ({MESSAGE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
-        on_pool!(self, |p| sqlx::query(AssertSqlSafe(sql))
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(m.id.to_string())
             .bind(m.tenant_id.map(|t| t.to_string()))
             .bind(m.channel.as_str())
@@ -755,7 +794,7 @@ impl Store for SqlStore {
              AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
              AND status='pending' AND (lease_until IS NULL OR lease_until <= $1) RETURNING {MESSAGE_COLS}"
         );
-        let rows = on_pool!(self, |p| sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
+        let rows = on_writer!(self, |p| sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql))
             .bind(now)
             .bind(now + lease_seconds)
             .bind(i64::from(limit))
@@ -766,20 +805,22 @@ impl Store for SqlStore {
     }
 
     async fn mark_message_sent(&self, id: Uuid, transport: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("UPDATE outbox SET status='sent', transport=$2, sent_at=$3, lease_until=NULL WHERE id=$1")
-            .bind(id.to_string())
-            .bind(transport)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(db_err))
+        on_writer!(self, |p| sqlx::query(
+            "UPDATE outbox SET status='sent', transport=$2, sent_at=$3, lease_until=NULL WHERE id=$1"
+        )
+        .bind(id.to_string())
+        .bind(transport)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(db_err))
     }
 
     async fn mark_message_failed(&self, id: Uuid, error: &str, retry_at: Option<i64>) -> StoreResult<()> {
         let sql = "UPDATE outbox SET status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END, \
                    next_attempt_at = COALESCE($3, next_attempt_at), last_error=$2, lease_until=NULL WHERE id=$1";
-        on_pool!(self, |p| sqlx::query(sql)
+        on_writer!(self, |p| sqlx::query(sql)
             .bind(id.to_string())
             .bind(error)
             .bind(retry_at)
@@ -805,7 +846,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_admin_token(&self, id: Uuid, token_hash: &[u8], label: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |p| sqlx::query("INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES ($1,$2,$3,$4)")
+        on_writer!(self, |p| sqlx::query("INSERT INTO admin_tokens (id, token_hash, label, created_at) VALUES ($1,$2,$3,$4)")
             .bind(id.to_string())
             .bind(token_hash)
             .bind(label)

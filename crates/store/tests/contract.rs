@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
 use castellan_core::store::{AttemptReservation, Store};
 use castellan_store::SqlStore;
@@ -114,9 +115,67 @@ async fn lockout_reservations_stop_at_the_threshold_and_expire() {
 #[tokio::test]
 async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner() {
     for store in engines().await {
+        let (t, rt) = refresh_fixture(&store, "r@example.com").await;
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.consume_refresh_token(t.id, &[9; 32], 5).await.unwrap().is_some() })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "{}", store.engine());
+        assert!(store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap().unwrap().used_at.is_some());
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_rotations_store_one_successor_and_one_audit_event() {
+    for store in engines().await {
+        let (t, rt) = refresh_fixture(&store, "rot@example.com").await;
+        let tasks: Vec<_> = (0..20u8)
+            .map(|i| {
+                let store = store.clone();
+                let next = RefreshToken { id: new_id(), token_hash: vec![i + 100; 32], used_at: None, ..rt.clone() };
+                let event = AuditEvent {
+                    id: new_id(),
+                    tenant_id: Some(t.id),
+                    application_id: None,
+                    user_id: None,
+                    action: "refresh".into(),
+                    outcome: "success".into(),
+                    ip: None,
+                    user_agent: None,
+                    detail: json!({ "by": i }),
+                    created_at: 5,
+                };
+                tokio::spawn(async move { store.rotate_refresh_token(t.id, &[9; 32], 5, &next, &event).await.unwrap().is_some() })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "{}", store.engine());
+        let mut successors = 0;
+        for i in 0..20u8 {
+            if store.refresh_token_by_hash(t.id, &[i + 100; 32]).await.unwrap().is_some() {
+                successors += 1;
+            }
+        }
+        let filter = AuditFilter { action: Some("refresh".into()), limit: 100, ..AuditFilter::default() };
+        let events = store.list_audit(t.id, &filter).await.unwrap();
+        assert!(successors == 1 && events.len() == 1, "{}: {successors} successors, {} events", store.engine(), events.len());
+    }
+}
+
+async fn refresh_fixture(store: &SqlStore, email: &str) -> (Tenant, RefreshToken) {
+    {
         let t = tenant();
         store.insert_tenant(&t).await.unwrap();
-        let u = user(&t, "r@example.com");
+        let u = user(&t, email);
         store.insert_user(&u).await.unwrap();
         let s = Session {
             id: Session::new_id(),
@@ -143,17 +202,7 @@ async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner() {
             created_at: 1,
         };
         store.insert_refresh_token(&rt).await.unwrap();
-        let tasks: Vec<_> = (0..20)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { store.consume_refresh_token(t.id, &[9; 32], 5).await.unwrap().is_some() })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            winners += usize::from(task.await.unwrap());
-        }
-        assert_eq!(winners, 1, "{}", store.engine());
+        (t, rt)
     }
 }
 

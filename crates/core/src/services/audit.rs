@@ -20,7 +20,23 @@ impl Core {
         ctx: &ClientContext,
         detail: Value,
     ) {
-        let event = AuditEvent {
+        let event = self.audit_event(tenant, user, action, outcome, ctx, detail);
+        if let Err(e) = self.store.insert_audit(&event).await {
+            tracing::error!(error = %e, action, "audit event not recorded");
+        }
+    }
+
+    /// An event to be stored together with the change it records.
+    pub(crate) fn audit_event(
+        &self,
+        tenant: Option<Uuid>,
+        user: Option<Uuid>,
+        action: &str,
+        outcome: &str,
+        ctx: &ClientContext,
+        detail: Value,
+    ) -> AuditEvent {
+        AuditEvent {
             id: new_id(),
             tenant_id: tenant,
             application_id: ctx.application_id,
@@ -31,9 +47,6 @@ impl Core {
             user_agent: ctx.user_agent.clone(),
             detail,
             created_at: self.now(),
-        };
-        if let Err(e) = self.store.insert_audit(&event).await {
-            tracing::error!(error = %e, action, "audit event not recorded");
         }
     }
 

@@ -30,20 +30,25 @@ pub struct AccessContext {
 
 impl Core {
     async fn issue_refresh_token(&self, tenant: &Tenant, session: &Session) -> CoreResult<(String, i64)> {
+        let (token, rt) = self.new_refresh_token(tenant, session);
+        self.store.insert_refresh_token(&rt).await?;
+        Ok((token, rt.expires_at))
+    }
+
+    /// A fresh refresh token for the session, and the record that stores its hash.
+    fn new_refresh_token(&self, tenant: &Tenant, session: &Session) -> (String, RefreshToken) {
         let token = crate::crypto::random_token();
         let now = self.now();
-        let expires_at = (now + tenant.policy.tokens.refresh_ttl_seconds).min(session.expires_at);
         let rt = RefreshToken {
             id: new_id(),
             tenant_id: tenant.id,
             session_id: session.id.clone(),
             token_hash: crate::crypto::sha256(token.as_bytes()),
-            expires_at,
+            expires_at: (now + tenant.policy.tokens.refresh_ttl_seconds).min(session.expires_at),
             used_at: None,
             created_at: now,
         };
-        self.store.insert_refresh_token(&rt).await?;
-        Ok((token, expires_at))
+        (token, rt)
     }
 
     /// Opens a session; past the tenant's limit the least recently active sessions end.
@@ -122,54 +127,57 @@ impl Core {
         }
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
-        // The session is read before the token is consumed: once a caller has won the token, a
-        // concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
-        let pending = self.store.refresh_token_by_hash(tenant.id, &hash).await?.filter(|t| t.used_at.is_none());
-        let live = match &pending {
-            Some(t) => self.live_session(tenant, &t.session_id).await.ok(),
+        let Some(pending) = self.store.refresh_token_by_hash(tenant.id, &hash).await?.filter(|t| t.used_at.is_none()) else {
+            return self.refused_refresh(tenant, &hash, now, ctx).await;
+        };
+        // The session and user are read before the token is spent: once a caller has won the token,
+        // a concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
+        let session = self.live_session(tenant, &pending.session_id).await.ok();
+        let user = match &session {
+            Some(s) => self.store.user_by_id(tenant.id, s.user_id).await?.filter(|u| u.active),
             None => None,
         };
-        let Some(rt) = self.store.consume_refresh_token(tenant.id, &hash, now).await? else {
-            return match self.store.refresh_token_by_hash(tenant.id, &hash).await? {
-                Some(used) => {
-                    let session = self.store.session_by_id(tenant.id, &used.session_id).await?;
-                    if let Some(s) = session {
-                        self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
-                        self.audit(
-                            Some(tenant.id),
-                            Some(s.user_id),
-                            "refresh.reuse",
-                            "session_revoked",
-                            ctx,
-                            json!({"session": s.id}),
-                        )
-                        .await;
-                    }
-                    Err(CoreError::RefreshTokenReused)
-                }
-                None => Err(CoreError::InvalidRefreshToken),
-            };
+        let (Some(session), Some(user)) = (session, user) else {
+            return self.spend_refused(tenant, &hash, now, ctx).await;
         };
-        if rt.expires_at <= now {
-            return Err(CoreError::InvalidRefreshToken);
+        if pending.expires_at <= now {
+            return self.spend_refused(tenant, &hash, now, ctx).await;
         }
-        let session = live.filter(|s| s.id == rt.session_id).ok_or(CoreError::InvalidRefreshToken)?;
-        let user = self
-            .store
-            .user_by_id(tenant.id, session.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(CoreError::InvalidRefreshToken)?;
-        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
-        self.audit(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id})).await;
-        Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
+        let (refresh_token, next) = self.new_refresh_token(tenant, &session);
+        let event = self.audit_event(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id}));
+        if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {
+            // Another caller spent it between the read and now.
+            return self.refused_refresh(tenant, &hash, now, ctx).await;
+        }
+        Ok(Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at })
+    }
+
+    /// A token that cannot be honoured (dead session, inactive user, expired) is spent all the same,
+    /// so that it cannot be tried again.
+    async fn spend_refused(&self, tenant: &Tenant, hash: &[u8], now: i64, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        if self.store.consume_refresh_token(tenant.id, hash, now).await?.is_none() {
+            return self.refused_refresh(tenant, hash, now, ctx).await;
+        }
+        Err(CoreError::InvalidRefreshToken)
+    }
+
+    /// An unknown token is invalid; a spent one presented again revokes its session.
+    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        let Some(used) = self.store.refresh_token_by_hash(tenant.id, hash).await? else {
+            return Err(CoreError::InvalidRefreshToken);
+        };
+        if let Some(s) = self.store.session_by_id(tenant.id, &used.session_id).await? {
+            self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
+            self.audit(Some(tenant.id), Some(s.user_id), "refresh.reuse", "session_revoked", ctx, json!({"session": s.id})).await;
+        }
+        Err(CoreError::RefreshTokenReused)
     }
 
     /// The user's live sessions, most recently active first.
-    pub async fn list_sessions(&self, tenant: &Tenant, user: &User) -> CoreResult<Vec<Session>> {
+    pub async fn list_sessions(&self, tenant: &Tenant, user_id: uuid::Uuid) -> CoreResult<Vec<Session>> {
         let now = self.now();
         let idle = tenant.policy.sessions.idle_timeout_seconds;
-        Ok(self.store.list_live_sessions(tenant.id, user.id, now).await?.into_iter().filter(|s| s.is_alive(now, idle)).collect())
+        Ok(self.store.list_live_sessions(tenant.id, user_id, now).await?.into_iter().filter(|s| s.is_alive(now, idle)).collect())
     }
 
     /// Ends one of the user's sessions; `NotFound` if it is not theirs (or not alive).

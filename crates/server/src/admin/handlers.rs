@@ -389,7 +389,7 @@ pub async fn list_user_sessions(
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    Ok(Json(json_of(&state.core.list_sessions(&tenant, &user).await?)))
+    Ok(Json(json_of(&state.core.list_sessions(&tenant, user.id).await?)))
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "{revoked}")))]

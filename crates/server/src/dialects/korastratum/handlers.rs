@@ -180,8 +180,7 @@ pub async fn totp_disable(
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", security(("bearer" = [])),
     responses((status = 200, description = "[{id, deviceInfo, ipAddress, lastActive, current}]")))]
 pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
-    let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    let sessions = state.core.list_sessions(&p.tenant, &user).await?;
+    let sessions = state.core.list_sessions(&p.tenant, p.user_id).await?;
     Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.access.session.id)).collect())))
 }
 

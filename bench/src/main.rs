@@ -1,0 +1,64 @@
+//! `castellan-bench`: runs the performance workloads against a release build of Castellan and
+//! prints the figures as a Markdown table (progress goes to stderr).
+
+mod hashing;
+mod http;
+mod load;
+mod server;
+mod suite;
+mod workloads;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "Castellan's load benchmarks, each against its yardstick in the same run")]
+struct Args {
+    /// The castellan binary to measure (a release build).
+    #[arg(long, default_value = "target/release/castellan")]
+    castellan: PathBuf,
+    /// A Python with argon2-cffi, for the C reference Argon2id yardstick.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Also measure on this PostgreSQL database (its contents are replaced).
+    #[arg(long)]
+    postgres: Option<String>,
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Measuring window of each workload.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Scratch directory for the servers' data.
+    #[arg(long, default_value = "target/bench")]
+    work_dir: PathBuf,
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4) on SQLite, without the summary.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::process::ExitCode {
+    let a = Args::parse();
+    let opts = suite::Options {
+        castellan: a.castellan,
+        python: a.python,
+        postgres: a.postgres,
+        rounds: a.rounds.max(1),
+        seconds: a.seconds,
+        warmup: a.warmup,
+        work_dir: a.work_dir,
+        only: a.only,
+    };
+    match suite::run(opts).await {
+        Ok(table) => {
+            println!("{table}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("castellan-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The whole measurement: every workload interleaved with its yardstick, round after round, each
+//! goal reported as the median of its per-round ratios.
+
+use crate::hashing::{self, Cost};
+use crate::http::Result;
+use crate::load::{self, Plan, Stats};
+use crate::server::{Server, cpu_seconds};
+use crate::workloads::{self, Credentials};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Options {
+    pub castellan: PathBuf,
+    pub python: Option<PathBuf>,
+    pub postgres: Option<String>,
+    pub rounds: usize,
+    pub seconds: f64,
+    pub warmup: f64,
+    pub work_dir: PathBuf,
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4), and skip the summary; for profiling.
+    pub only: Vec<String>,
+}
+
+/// Figures of one round, by name.
+type Round = BTreeMap<&'static str, f64>;
+
+fn median(rounds: &[Round], key: &str) -> f64 {
+    let mut v: Vec<f64> = rounds.iter().filter_map(|r| r.get(key).copied()).filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Bench<'a> {
+    opts: &'a Options,
+    cores: usize,
+    cost: Cost,
+}
+
+impl Bench<'_> {
+    fn plan(&self, concurrency: usize) -> Plan {
+        Plan {
+            concurrency,
+            warmup: Duration::from_secs_f64(self.opts.warmup),
+            duration: Duration::from_secs_f64(self.opts.seconds),
+        }
+    }
+
+    async fn run(&self, server: &Server, concurrency: usize, scripts: Vec<Box<dyn load::Script>>, expect: u16) -> Result<Stats> {
+        let stats = load::run(server.addr, self.plan(concurrency), scripts).await?;
+        let odd = stats.unexpected(expect);
+        if !odd.is_empty() {
+            eprintln!("    note: besides {expect}: {odd}");
+        }
+        Ok(stats)
+    }
+
+    async fn yardstick_h(&self, round: &mut Round) -> Result<()> {
+        let (cost, cores, d) = (self.cost, self.cores, Duration::from_secs_f64(self.opts.seconds));
+        let rust = tokio::task::spawn_blocking(move || hashing::rust_per_second(cost, cores, d)).await??;
+        round.insert("H_rust", rust);
+        let python = self.opts.python.clone();
+        let c = tokio::task::spawn_blocking(move || hashing::c_per_second(python.as_deref(), cost, cores, d)).await?;
+        round.insert("H_c", c.unwrap_or(f64::NAN));
+        round.insert("H", c.map_or(rust, |c| c.max(rust)));
+        eprintln!("    H: rust {rust:.1}/s, C {}", c.map_or("n/a".into(), |c| format!("{c:.1}/s")));
+        Ok(())
+    }
+
+    /// W1 and its yardsticks at one concurrency.
+    async fn logins(&self, server: &Server, c: usize, round: &mut Round, keys: [&'static str; 3]) -> Result<()> {
+        let f = self.run(server, c, workloads::health(c), 200).await?;
+        round.insert(keys[0], f.rate(200));
+        let w1 = self.run(server, c, workloads::logins(c, Credentials::Correct), 200).await?;
+        round.insert(keys[1], w1.rate(200));
+        round.insert(keys[2], w1.percentile_ms(99.0));
+        eprintln!("    c={c}: F {:.0}/s, W1 {:.1}/s p99 {:.0} ms", f.rate(200), w1.rate(200), w1.percentile_ms(99.0));
+        Ok(())
+    }
+
+    fn wants(&self, workload: &str) -> bool {
+        self.opts.only.is_empty() || self.opts.only.iter().any(|w| w == workload)
+    }
+
+    async fn selected_round(&self, server: &Server, round: &mut Round) -> Result<()> {
+        if self.wants("h") {
+            self.yardstick_h(round).await?;
+        }
+        if self.wants("w1") {
+            self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
+        }
+        if self.wants("w1b") {
+            let wrong = self.run(server, 8, workloads::logins(8, Credentials::WrongPassword), 401).await?;
+            eprintln!("    W1b: wrong password {:.1}/s", wrong.rate(401));
+        }
+        if self.wants("w3") {
+            let w3 = self.run(server, 8, workloads::session_lists(server.addr, 8).await?, 200).await?;
+            eprintln!("    W3 {:.0}/s", w3.rate(200));
+        }
+        if self.wants("w4") {
+            let w4 = self.run(server, 8, workloads::refreshes(server.addr, 8).await?, 200).await?;
+            eprintln!("    W4 {:.0}/s", w4.rate(200));
+        }
+        if self.wants("w2") {
+            self.w2(server, round).await?;
+        }
+        Ok(())
+    }
+
+    async fn sqlite_round(&self, server: &Server, round: &mut Round) -> Result<()> {
+        self.yardstick_h(round).await?;
+        self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
+        self.logins(server, 64, round, ["F64", "W1_64", "W1_64_p99"]).await?;
+        round.insert("peak_rss", server.peak_rss_mib());
+        let wrong = self.run(server, 8, workloads::logins(8, Credentials::WrongPassword), 401).await?;
+        round.insert("W1b_wrong", wrong.rate(401));
+        let unknown = self.run(server, 8, workloads::logins(8, Credentials::UnknownUser), 401).await?;
+        round.insert("W1b_unknown", unknown.rate(401));
+        eprintln!("    W1b: wrong password {:.1}/s, unknown user {:.1}/s", wrong.rate(401), unknown.rate(401));
+        self.tokens(server, round).await?;
+        self.w2(server, round).await
+    }
+
+    async fn tokens(&self, server: &Server, round: &mut Round) -> Result<()> {
+        let w3 = self.run(server, 8, workloads::session_lists(server.addr, 8).await?, 200).await?;
+        round.insert("W3", w3.rate(200));
+        let w4 = self.run(server, 8, workloads::refreshes(server.addr, 8).await?, 200).await?;
+        round.insert("W4", w4.rate(200));
+        eprintln!("    W3 {:.0}/s, W4 refresh {:.0}/s", w3.rate(200), w4.rate(200));
+        Ok(())
+    }
+
+    /// W2: one client validating tokens, alone and then while eight others log in.
+    async fn w2(&self, server: &Server, round: &mut Round) -> Result<()> {
+        let idle = self.run(server, 1, workloads::session_lists(server.addr, 1).await?, 200).await?;
+        let probe = workloads::session_lists(server.addr, 1).await?;
+        let (me, srv) = (std::process::id(), server.pid());
+        let (me0, srv0) = (cpu_seconds(me), cpu_seconds(srv));
+        let addr = server.addr;
+        let load_plan = Plan { concurrency: 8, ..self.plan(8) };
+        let background = tokio::spawn(load::run(addr, load_plan, workloads::logins(8, Credentials::Correct)));
+        let busy = self.run(server, 1, probe, 200).await?;
+        background.await??;
+        let (me1, srv1) = (cpu_seconds(me), cpu_seconds(srv));
+        round.insert("W2_idle_p99", idle.percentile_ms(99.0));
+        round.insert("W2_busy_p99", busy.percentile_ms(99.0));
+        round.insert("W2_client_share", (me1 - me0) / ((me1 - me0) + (srv1 - srv0)));
+        eprintln!(
+            "    W2: p99 {:.2} ms idle, {:.2} ms under W1 (load generator {:.0} % of CPU used)",
+            idle.percentile_ms(99.0),
+            busy.percentile_ms(99.0),
+            100.0 * (me1 - me0) / ((me1 - me0) + (srv1 - srv0))
+        );
+        Ok(())
+    }
+
+    async fn postgres_round(&self, server: &Server, round: &mut Round) -> Result<()> {
+        self.yardstick_h(round).await?;
+        self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
+        self.tokens(server, round).await
+    }
+}
+
+pub async fn run(opts: Options) -> Result<String> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // The server's defaults (CASTELLAN_ARGON2_*), which the benchmark leaves as they are.
+    let cost = Cost { memory_kib: 19456, iterations: 2, parallelism: 1 };
+    let bench = Bench { opts: &opts, cores, cost };
+    let _ = std::fs::remove_dir_all(&opts.work_dir);
+
+    eprintln!("== SQLite");
+    let sqlite_dir = opts.work_dir.join("sqlite");
+    let (mut server, _) = Server::start(&opts.castellan, &sqlite_dir, None).await?;
+    let first_rss = server.rss_mib();
+    workloads::prepare(server.addr).await?;
+    // Idle: a restarted process that has its tenants and keys but has served nothing yet.
+    server.restart().await?;
+    let idle_rss = server.rss_mib();
+    if !opts.only.is_empty() {
+        for r in 0..opts.rounds {
+            eprintln!("  round {} (server pid {})", r + 1, server.pid());
+            bench.selected_round(&server, &mut Round::new()).await?;
+        }
+        return Ok(String::new());
+    }
+    let mut sqlite = Vec::new();
+    for r in 0..opts.rounds {
+        eprintln!("  round {}", r + 1);
+        let mut round = Round::new();
+        bench.sqlite_round(&server, &mut round).await?;
+        sqlite.push(round);
+    }
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        starts.push(server.restart().await?.as_secs_f64() * 1000.0);
+    }
+    starts.sort_by(f64::total_cmp);
+    drop(server);
+
+    let mut pg = Vec::new();
+    if let Some(url) = &opts.postgres {
+        eprintln!("== PostgreSQL");
+        let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
+        workloads::prepare(server.addr).await?;
+        for r in 0..opts.rounds {
+            eprintln!("  round {}", r + 1);
+            let mut round = Round::new();
+            bench.postgres_round(&server, &mut round).await?;
+            pg.push(round);
+        }
+    }
+
+    let ratio = |rounds: &[Round], a: &str, b: &str| -> f64 {
+        let per: Vec<Round> = rounds
+            .iter()
+            .map(|r| Round::from([("x", r.get(a).copied().unwrap_or(f64::NAN) / r.get(b).copied().unwrap_or(f64::NAN))]))
+            .collect();
+        median(&per, "x")
+    };
+    let one_hash_ms = 1000.0 * cores as f64 / median(&sqlite, "H");
+    let mut md = String::new();
+    let mut row =
+        |w: &str, what: String, figure: String, goal: &str| md.push_str(&format!("| {w} | {what} | {figure} | {goal} |\n"));
+    row(
+        "H",
+        format!("Argon2id m={} KiB t={} p={}, {cores} cores", cost.memory_kib, cost.iterations, cost.parallelism),
+        format!(
+            "Rust `argon2` {:.1}/s, C libargon2 {:.1}/s → H = {:.1}/s ({one_hash_ms:.1} ms per hash per core)",
+            median(&sqlite, "H_rust"),
+            median(&sqlite, "H_c"),
+            median(&sqlite, "H")
+        ),
+        "yardstick",
+    );
+    row(
+        "F",
+        "GET /health, c=8 / c=64".into(),
+        format!("{:.0}/s / {:.0}/s", median(&sqlite, "F8"), median(&sqlite, "F64")),
+        "yardstick",
+    );
+    for (c, w, p) in [(8, "W1_8", "W1_8_p99"), (64, "W1_64", "W1_64_p99")] {
+        let bound = (c as f64 / cores as f64 + 1.0) * one_hash_ms;
+        row(
+            "W1",
+            format!("login, correct password, c={c}"),
+            format!(
+                "{:.2} × H ({:.1}/s); p99 {:.0} ms (bound {bound:.0} ms)",
+                ratio(&sqlite, w, "H"),
+                median(&sqlite, w),
+                median(&sqlite, p)
+            ),
+            "≥ 0.90 × H; p99 ≤ (c/cores+1) × one hash",
+        );
+    }
+    row(
+        "W1b",
+        "wrong password / unknown user, c=8".into(),
+        format!("{:.3} / {:.3} × W1", ratio(&sqlite, "W1b_wrong", "W1_8"), ratio(&sqlite, "W1b_unknown", "W1_8")),
+        "within ±5 % of W1",
+    );
+    row(
+        "W2",
+        "p99 of GET /api/v1/auth/sessions (c=1) under W1 c=8 vs alone".into(),
+        format!(
+            "{:.2}× ({:.2} ms vs {:.2} ms; load generator {:.0} % of the CPU used)",
+            ratio(&sqlite, "W2_busy_p99", "W2_idle_p99"),
+            median(&sqlite, "W2_busy_p99"),
+            median(&sqlite, "W2_idle_p99"),
+            100.0 * median(&sqlite, "W2_client_share")
+        ),
+        "≤ 2×",
+    );
+    row(
+        "W3",
+        "GET /api/v1/auth/sessions (token + session check), c=8".into(),
+        format!("{:.2} × F ({:.0}/s)", ratio(&sqlite, "W3", "F8"), median(&sqlite, "W3")),
+        "≥ 0.5 × F",
+    );
+    row(
+        "W4",
+        "refresh rotation, c=8".into(),
+        format!("{:.0}/s ({:.2} × F)", median(&sqlite, "W4"), ratio(&sqlite, "W4", "F8")),
+        "≥ 2,000/s",
+    );
+    row(
+        "W7",
+        "RSS".into(),
+        format!(
+            "idle {idle_rss:.1} MiB (first start {first_rss:.1} MiB); peak under W1 c=64 {:.1} MiB (bound {:.1} MiB)",
+            median(&sqlite, "peak_rss"),
+            idle_rss + (cores as f64 * f64::from(cost.memory_kib) / 1024.0) + 10.0
+        ),
+        "idle ≤ 25 MB; ≤ idle + hashers × m + 10 MB",
+    );
+    row(
+        "W8",
+        "cold start to first /health answer".into(),
+        format!("median {:.1} ms of 5 (min {:.1})", starts[starts.len() / 2], starts[0]),
+        "≤ 100 ms",
+    );
+    if !pg.is_empty() {
+        row(
+            "W1 pg",
+            "login, c=8, PostgreSQL".into(),
+            format!("{:.2} × H ({:.1}/s)", ratio(&pg, "W1_8", "H"), median(&pg, "W1_8")),
+            "≥ 0.90 × H",
+        );
+        row(
+            "W3 pg",
+            "sessions, c=8, PostgreSQL".into(),
+            format!("{:.2} × F ({:.0}/s)", ratio(&pg, "W3", "F8"), median(&pg, "W3")),
+            "report",
+        );
+        row(
+            "W4 pg",
+            "refresh, c=8, PostgreSQL".into(),
+            format!("{:.0}/s ({:.2} × F)", median(&pg, "W4"), ratio(&pg, "W4", "F8")),
+            "report",
+        );
+    }
+    let mut out = String::from("| # | workload | measured (median of rounds) | goal |\n|---|---|---|---|\n");
+    out.push_str(&md);
+    Ok(out)
+}
