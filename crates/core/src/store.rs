@@ -128,6 +128,8 @@ pub trait Store: Send + Sync + 'static {
         event: &AuditEvent,
     ) -> StoreResult<Option<RefreshToken>>;
     async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// The session of an unused, unexpired refresh token (alive or not), in one read.
+    async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
 
     // signing keys
     async fn insert_key(&self, k: &SigningKey) -> StoreResult<()>;

@@ -574,6 +574,22 @@ impl Store for SqlStore {
             .map_err(db_err))
     }
 
+    async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+        let cols = SESSION_COLS.split(',').map(|c| format!("s.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM refresh_tokens r JOIN sessions s ON s.tenant_id=r.tenant_id AND s.id=r.session_id \
+             WHERE r.tenant_id=$1 AND r.token_hash=$2 AND r.used_at IS NULL AND r.expires_at > $3"
+        );
+        let row = on_pool!(self, |p| sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
     async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND id=$2");
         let row = on_pool!(self, |p| sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))

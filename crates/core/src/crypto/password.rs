@@ -210,10 +210,11 @@ fn phc_string(params: Argon2Params, salt: &[u8], output: &[u8]) -> CoreResult<St
 }
 
 /// One hashing thread: niced, because a login that waits a little longer for its hash is better
-/// than every other request waiting behind a hash for the scheduler's time slice.
+/// than every other request waiting behind a hash for the scheduler's time slice. (On Linux the
+/// nice value belongs to the thread; elsewhere it would belong to the whole process, so it is left.)
 fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
-    #[cfg(unix)]
-    let _ = rustix::process::setpriority_process(None, 10);
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, 19);
     let mut scratch = Scratch::new(blocks);
     loop {
         let next = match jobs.lock() {

@@ -95,12 +95,15 @@ impl Core {
     /// The session if it is alive now; counts the call as activity.
     pub async fn live_session(&self, tenant: &Tenant, session_id: &str) -> CoreResult<Session> {
         let now = self.now();
-        let mut session = self
-            .store
-            .session_by_id(tenant.id, session_id)
-            .await?
-            .filter(|s| s.is_alive(now, tenant.policy.sessions.idle_timeout_seconds))
-            .ok_or(CoreError::Unauthorized)?;
+        let session = self.store.session_by_id(tenant.id, session_id).await?.ok_or(CoreError::Unauthorized)?;
+        self.keep_alive(tenant, session, now).await
+    }
+
+    /// The session if it is alive at `now`, its activity recorded (at most once a minute).
+    async fn keep_alive(&self, tenant: &Tenant, mut session: Session, now: i64) -> CoreResult<Session> {
+        if !session.is_alive(now, tenant.policy.sessions.idle_timeout_seconds) {
+            return Err(CoreError::Unauthorized);
+        }
         if now - session.last_active >= TOUCH_INTERVAL {
             self.store.touch_session(tenant.id, &session.id, now).await?;
             session.last_active = now;
@@ -127,22 +130,18 @@ impl Core {
         }
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
-        let Some(pending) = self.store.refresh_token_by_hash(tenant.id, &hash).await?.filter(|t| t.used_at.is_none()) else {
-            return self.refused_refresh(tenant, &hash, now, ctx).await;
-        };
         // The session and user are read before the token is spent: once a caller has won the token,
         // a concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
-        let session = self.live_session(tenant, &pending.session_id).await.ok();
-        let user = match &session {
-            Some(s) => self.store.user_by_id(tenant.id, s.user_id).await?.filter(|u| u.active),
-            None => None,
-        };
-        let (Some(session), Some(user)) = (session, user) else {
+        let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
+            // Unknown, spent or expired: spending it again tells which.
             return self.spend_refused(tenant, &hash, now, ctx).await;
         };
-        if pending.expires_at <= now {
+        let Ok(session) = self.keep_alive(tenant, session, now).await else {
             return self.spend_refused(tenant, &hash, now, ctx).await;
-        }
+        };
+        let Some(user) = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active) else {
+            return self.spend_refused(tenant, &hash, now, ctx).await;
+        };
         let (refresh_token, next) = self.new_refresh_token(tenant, &session);
         let event = self.audit_event(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id}));
         if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {

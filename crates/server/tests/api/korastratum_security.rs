@@ -466,3 +466,56 @@ async fn row70_there_is_no_default_admin_credential() {
         assert_eq!(r.status(), 401, "{token}");
     }
 }
+
+fn sid_of(token: &str) -> String {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["sid"].as_str().unwrap().to_string()
+}
+
+async fn session_count(app: &castellan_testkit::TestApp, slug: &str, access: &str) -> usize {
+    let (s, b) = app.kora(Method::GET, "/api/v1/auth/sessions", slug, Some(access), None).await;
+    assert_eq!(s, 200, "{b}");
+    b["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn row24_a_login_waiting_for_its_second_factor_opens_nothing() {
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let (access, _) = tokens(&app, &slug).await;
+    enable_totp(&app, &slug, &access).await;
+    let before = session_count(&app, &slug, &access).await;
+    app.clock.advance(30);
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!((s, &b["data"]["mfaRequired"]), (200, &json!(true)), "{b}");
+    let mfa = b["data"]["mfaToken"].as_str().unwrap();
+    // The pending login's token is neither an access token nor a refresh token, and opened no session.
+    refused(&app, &slug, mfa).await;
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/refresh", &slug, None, Some(json!({"refreshToken": mfa}))).await;
+    assert_error(s, &b, 401, "INVALID_REFRESH_TOKEN");
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/status", &slug, Some(mfa), None).await;
+    assert_error(s, &b, 401, "UNAUTHORIZED");
+    assert_eq!(session_count(&app, &slug, &access).await, before);
+}
+
+#[tokio::test]
+async fn row44_every_login_and_every_second_factor_completion_gets_a_new_session_id() {
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let (first, _) = tokens(&app, &slug).await;
+    let (second, refresh) = tokens(&app, &slug).await;
+    assert_ne!(sid_of(&first), sid_of(&second));
+    let secret = enable_totp(&app, &slug, &second).await;
+    app.clock.advance(30);
+    let (_, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
+    let body = json!({"mfaToken": mfa, "token": code(&app, &secret, 0)});
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(body)).await;
+    assert_eq!(s, 200, "{b}");
+    let third = b["data"]["tokens"]["accessToken"].as_str().unwrap();
+    assert!(![sid_of(&first), sid_of(&second)].contains(&sid_of(third)), "2FA completion opened a session of its own");
+    // A refresh continues its session rather than starting one.
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/refresh", &slug, None, Some(json!({"refreshToken": refresh}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(sid_of(b["data"]["tokens"]["accessToken"].as_str().unwrap()), sid_of(&second));
+}
