@@ -32,6 +32,21 @@ fn uin(u: &User) -> Option<String> {
     u.attribute_str("uin").map(str::to_string)
 }
 
+// Statements used alone and inside the refresh rotation's transaction.
+fn insert_refresh_sql() -> String {
+    format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+}
+
+fn consume_refresh_sql() -> String {
+    format!(
+        "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
+    )
+}
+
+fn insert_audit_sql() -> String {
+    format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)")
+}
+
 /// The values of an `INSERT INTO refresh_tokens ({REFRESH_COLS})`.
 macro_rules! bind_refresh {
     ($q:expr, $r:expr) => {
@@ -654,14 +669,12 @@ impl Store for SqlStore {
     }
 
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
-        let sql = format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)");
+        let sql = insert_refresh_sql();
         on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
     async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
-        let sql = format!(
-            "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
-        );
+        let sql = consume_refresh_sql();
         let row = on_writer!(self, |p| sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(token_hash)
@@ -680,11 +693,9 @@ impl Store for SqlStore {
         new: &RefreshToken,
         event: &AuditEvent,
     ) -> StoreResult<Option<RefreshToken>> {
-        let consume = format!(
-            "UPDATE refresh_tokens SET used_at=$3 WHERE tenant_id=$1 AND token_hash=$2 AND used_at IS NULL RETURNING {REFRESH_COLS}"
-        );
-        let insert = format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)");
-        let audit = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+        let consume = consume_refresh_sql();
+        let insert = insert_refresh_sql();
+        let audit = insert_audit_sql();
         let row = on_writer!(self, |p| async {
             let mut tx = p.begin().await?;
             let row = sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(consume))
@@ -759,7 +770,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()> {
-        let sql = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+        let sql = insert_audit_sql();
         on_writer!(self, |p| bind_audit!(sqlx::query(AssertSqlSafe(sql)), e).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
