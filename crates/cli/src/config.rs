@@ -37,6 +37,13 @@ const KEYS: &[(&str, Kind)] = &[
     ("default_country_code", Kind::Str),
     ("fastapi_users_tenant", Kind::Str),
     ("allow_private_callbacks", Kind::Bool),
+    ("sms_provider", Kind::Str),
+    ("sms_url", Kind::Str),
+    ("sms_username", Kind::Str),
+    ("sms_api_key", Kind::Str),
+    ("sms_from", Kind::Str),
+    ("kumusoft_prefix", Kind::Str),
+    ("kumusoft_audience", Kind::Str),
 ];
 
 fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {
@@ -63,7 +70,19 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         let parsed: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
         for (k, v) in parsed {
             match v {
-                toml::Value::Table(section) => table.extend(section),
+                toml::Value::Table(section) => {
+                    for (k2, v2) in section {
+                        match v2 {
+                            // `[dialects.kumusoft] prefix = …` is the key `kumusoft_prefix`.
+                            toml::Value::Table(sub) => {
+                                table.extend(sub.into_iter().map(|(k3, v3)| (format!("{k2}_{k3}"), v3)));
+                            }
+                            other => {
+                                table.insert(k2, other);
+                            }
+                        }
+                    }
+                }
                 other => {
                     table.insert(k, other);
                 }
@@ -95,7 +114,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("castellan-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let file = dir.join("castellan.toml");
-        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n")
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n\
+             [dialects.kumusoft]\nprefix = \"/kumu\"\n",
+        )
             .map_err(|e| e.to_string())?;
         let env = |k: &str| match k {
             "CASTELLAN_LISTEN" => Some("127.0.0.1:9100".to_string()),
@@ -106,6 +129,7 @@ mod tests {
         assert_eq!(s.listen.port(), 9100);
         assert!(s.dev);
         assert_eq!(s.argon2_iterations, 3);
+        assert_eq!(s.kumusoft_prefix, "/kumu");
         assert_eq!(s.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
         std::fs::write(&file, "nonsense_key = 1\n").map_err(|e| e.to_string())?;
         assert!(load(Some(&file), |_| None).is_err());

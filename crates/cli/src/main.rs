@@ -106,6 +106,9 @@ enum AppCmd {
         kind: String,
         #[arg(long)]
         client_id: Option<String>,
+        /// The application's kumusoft `tagId` (unique across the server).
+        #[arg(long)]
+        kumusoft_tag: Option<String>,
     },
     List {
         #[arg(long)]
@@ -273,14 +276,14 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         Command::App(cmd) => {
             let core = open_core(&settings).await?;
             let v = match cmd {
-                AppCmd::Create { tenant, name, kind, client_id } => {
+                AppCmd::Create { tenant, name, kind, client_id, kumusoft_tag } => {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
                     let new = NewApplication {
                         name,
                         kind,
                         client_id,
-                        kumusoft_tag: None,
+                        kumusoft_tag,
                         mosip_app_id: None,
                         roles: vec![],
                         allowed_ips: vec![],
@@ -414,7 +417,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let core = bootstrap::core(&settings, store, Arc::new(SystemClock), bootstrap::public_url(&settings, bound))
         .map_err(|e| e.to_string())?;
     first_start(&core).await?;
-    let mailer = bootstrap::mailer(&settings).map_err(|e| e.to_string())?;
+    let mailer = bootstrap::transports(&settings).map_err(|e| e.to_string())?;
     let app = Application::build(settings, core, mailer).await.map_err(|e| format!("listen {bound}: {e}"))?;
     tracing::info!(address = %format!("http://{bound}"), "castellan listening");
     let (_stop, serving) = app.run(true).await;

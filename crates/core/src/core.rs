@@ -12,7 +12,8 @@ use crate::crypto::MasterKey;
 use crate::crypto::jwt::LoadedKey;
 use crate::crypto::password::{Argon2Params, PasswordHasher};
 use crate::error::CoreResult;
-use crate::model::Tenant;
+use crate::model::{Application, Tenant};
+use crate::services::keys::SignStats;
 use crate::store::Store;
 
 /// Settings the core needs; the server maps its configuration onto these.
@@ -56,6 +57,11 @@ pub struct Core {
     pub config: CoreConfig,
     pub(crate) tenants: TtlCache<String, Tenant>,
     pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
+    /// Serialized JWK sets: one tenant's (`Some`) or everyone's (`None`).
+    pub(crate) jwks_cache: TtlCache<Option<Uuid>, Arc<String>>,
+    /// Applications by kumusoft tag.
+    pub(crate) apps_by_tag: TtlCache<String, Application>,
+    pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
 }
@@ -70,6 +76,9 @@ impl Core {
             master: MasterKey::from_bytes(master_key)?,
             tenants: TtlCache::new(config.cache_ttl),
             keys: TtlCache::new(config.cache_ttl),
+            jwks_cache: TtlCache::new(config.cache_ttl),
+            apps_by_tag: TtlCache::new(config.cache_ttl),
+            sign_stats: SignStats::default(),
             config,
             outbox_ready: Notify::new(),
         })

@@ -18,6 +18,14 @@ pub enum CoreError {
     InvalidMfaCode,
     #[error("unauthorized")]
     Unauthorized,
+    #[error("unknown or inactive application")]
+    UnknownApplication,
+    #[error("invalid one-time code")]
+    InvalidOtp { attempts_remaining: u32 },
+    #[error("one-time code expired, or challenge unknown or used")]
+    OtpExpired,
+    #[error("too many attempts on this challenge")]
+    ChallengeExhausted,
     #[error("invalid refresh token")]
     InvalidRefreshToken,
     #[error("refresh token reused; session revoked")]

@@ -61,8 +61,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_application(&self, a: &Application) -> StoreResult<()>;
     async fn update_application(&self, a: &Application) -> StoreResult<()>;
     async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>>;
+    async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>>;
     async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>>;
     async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// The application with this kumusoft tag, in whichever tenant: tags are unique server-wide
+    /// because the tag alone selects the tenant.
+    async fn application_by_kumusoft_tag(&self, tag: &str) -> StoreResult<Option<Application>>;
     async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
 
     // users
@@ -97,6 +101,20 @@ pub trait Store: Send + Sync + 'static {
     // challenges
     async fn insert_challenge(&self, c: &Challenge) -> StoreResult<()>;
     async fn challenge_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>>;
+    /// The challenge with this id, in whichever tenant (a client names only the id; the tenant
+    /// comes from the challenge itself).
+    async fn locate_challenge(&self, id: Uuid) -> StoreResult<Option<Challenge>>;
+    /// Replaces the code of an unconsumed challenge whose code is still `old_hash` (a concurrent
+    /// re-issue wins once), with a new expiry and context.
+    async fn reissue_challenge(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        expires_at: i64,
+        data: &serde_json::Value,
+    ) -> StoreResult<bool>;
     async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>>;
     /// Counts a failed attempt; returns the new count.
     async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32>;
@@ -128,12 +146,17 @@ pub trait Store: Send + Sync + 'static {
         event: &AuditEvent,
     ) -> StoreResult<Option<RefreshToken>>;
     async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// The tenant of a refresh token (used or not), for dialects whose clients send the token alone.
+    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>>;
     /// The session of an unused, unexpired refresh token (alive or not), in one read.
     async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
 
     // signing keys
     async fn insert_key(&self, k: &SigningKey) -> StoreResult<()>;
     async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>>;
+    /// Every tenant's keys (the shared JWKS), newest first.
+    async fn list_all_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Moves a key to `state`; leaving `Active` records `now` as the moment it stopped signing.
     async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()>;
 
     // audit

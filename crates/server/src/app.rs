@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::Core;
-use castellan_core::delivery::Mailer;
+use castellan_core::delivery::Transports;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -24,12 +24,20 @@ use crate::state::AppState;
 use crate::{admin, dialects, middleware, openapi, ops, pages};
 
 /// Every route, with what it mounts.
-pub fn routes() -> Api {
-    ops::router().merge(openapi::router()).merge(dialects::korastratum::router()).merge(admin::router()).merge(pages::router())
+pub fn routes(settings: &Settings) -> Api {
+    ops::router()
+        .merge(openapi::router())
+        .merge(dialects::korastratum::router())
+        .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
+        .merge(admin::router())
+        .merge(pages::router())
 }
 
-async fn fallback(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/api/v1/") {
+async fn fallback(axum::extract::State(state): axum::extract::State<AppState>, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with(&format!("{}/", state.settings.kumusoft_prefix())) {
+        let body = json!({ "status": { "returnCode": "90", "returnMessage": "path: no such endpoint" }, "data": null });
+        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+    } else if uri.path().starts_with("/api/v1/") {
         let body = json!({ "success": false, "error": { "code": "NOT_FOUND", "message": "Not found" } });
         (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
     } else {
@@ -41,7 +49,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
-    mailer: Arc<dyn Mailer>,
+    transports: Transports,
 }
 
 /// Stops a running application gracefully.
@@ -56,7 +64,7 @@ impl StopHandle {
 
 impl Application {
     /// Binds `settings.listen`; the core must already be wired to its store.
-    pub async fn build(settings: Settings, core: Arc<Core>, mailer: Arc<dyn Mailer>) -> std::io::Result<Application> {
+    pub async fn build(settings: Settings, core: Arc<Core>, transports: Transports) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(std::io::Error::other)?;
@@ -67,7 +75,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             proxies: Arc::new(proxies),
         };
-        Ok(Application { listener, port, state, mailer })
+        Ok(Application { listener, port, state, transports })
     }
 
     pub fn port(&self) -> u16 {
@@ -80,7 +88,7 @@ impl Application {
 
     fn router(state: AppState) -> Router {
         let settings = state.settings.clone();
-        routes()
+        routes(&settings)
             .router
             .fallback(fallback)
             .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
@@ -96,7 +104,7 @@ impl Application {
         let (tx, rx) = watch::channel(false);
         let handle = StopHandle(tx.clone());
         let worker =
-            tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.mailer.clone(), rx.clone()));
+            tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.transports.clone(), rx.clone()));
         if signals {
             let tx = tx.clone();
             tokio::spawn(async move {

@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use castellan_core::clock::Clock;
 use castellan_core::crypto::password::Argon2Params;
 use castellan_core::delivery::smtp::SmtpMailer;
-use castellan_core::delivery::{DevOutbox, Mailer};
+use castellan_core::delivery::sms::{HttpSms, SmsCredentials, SmsProvider};
+use castellan_core::delivery::{DevOutbox, Mailer, SmsSender, Transports};
 use castellan_core::store::Store;
 use castellan_core::{Core, CoreConfig};
 
@@ -101,4 +102,26 @@ pub fn mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, BootstrapError> {
         Some(url) => Ok(Arc::new(SmtpMailer::new(&url.0, &settings.smtp_from).map_err(|e| BootstrapError(e.to_string()))?)),
         None => Ok(Arc::new(DevOutbox)),
     }
+}
+
+/// The configured SMS provider, or the development outbox.
+pub fn sms(settings: &Settings) -> Result<Arc<dyn SmsSender>, BootstrapError> {
+    if settings.sms_provider == "outbox" || settings.sms_provider.is_empty() {
+        return Ok(Arc::new(DevOutbox));
+    }
+    let provider = SmsProvider::parse(&settings.sms_provider).ok_or_else(|| {
+        BootstrapError(format!("CASTELLAN_SMS_PROVIDER: {:?} is not outbox, webhook, twilio or africastalking", settings.sms_provider))
+    })?;
+    let credentials = SmsCredentials {
+        url: settings.sms_url.clone(),
+        username: settings.sms_username.clone(),
+        api_key: settings.sms_api_key.as_ref().map(|k| k.0.clone()),
+        from: settings.sms_from.clone(),
+    };
+    Ok(Arc::new(HttpSms::new(provider, credentials).map_err(|e| BootstrapError(e.to_string()))?))
+}
+
+/// Every delivery transport the settings name.
+pub fn transports(settings: &Settings) -> Result<Transports, BootstrapError> {
+    Ok(Transports { mail: mailer(settings)?, sms: sms(settings)? })
 }

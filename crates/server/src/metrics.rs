@@ -48,7 +48,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, hash_queue_depth: usize, hashes_computed: usize) -> String {
+    pub fn render(&self, hash_queue_depth: usize, hashes_computed: usize, signing: &[(&str, u64, f64)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP castellan_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE castellan_http_requests_total counter\n");
@@ -95,6 +95,12 @@ impl Metrics {
         out.push_str("# HELP castellan_password_hashes_total Password hashes computed (hash or verify).\n");
         out.push_str("# TYPE castellan_password_hashes_total counter\n");
         let _ = writeln!(out, "castellan_password_hashes_total {hashes_computed}");
+        out.push_str("# HELP castellan_token_sign_seconds Time spent signing tokens, by algorithm.\n");
+        out.push_str("# TYPE castellan_token_sign_seconds summary\n");
+        for (alg, count, seconds) in signing {
+            let _ = writeln!(out, "castellan_token_sign_seconds_sum{{alg=\"{alg}\"}} {seconds}");
+            let _ = writeln!(out, "castellan_token_sign_seconds_count{{alg=\"{alg}\"}} {count}");
+        }
         out
     }
 }

@@ -7,13 +7,18 @@ use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use axum::extract::State;
+
 use crate::api::Api;
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::{admin, dialects, ops, pages};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Castellan", description = "Self-hosted identity server: one core, several auth API dialects."),
-    paths(ops::health, ops::ready, ops::metrics, ops::jwks, ops::dev_outbox, openapi_json, docs_page),
+    paths(ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page,
+          kumusoft_jwks),
     tags((name = "ops", description = "Health, readiness, metrics, keys"))
 )]
 struct OpsDoc;
@@ -22,6 +27,7 @@ struct OpsDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = OpsDoc::openapi();
     doc.merge(dialects::korastratum::ApiDoc::openapi());
+    doc.merge(dialects::kumusoft::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
@@ -36,10 +42,34 @@ pub fn router() -> Api {
     Api::default().get("/openapi.json", openapi_json).get("/docs", docs_page)
 }
 
+/// The shared JWKS, also under the kumusoft prefix (documentation only: the route is
+/// `ops::jwks`).
+#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft", responses((status = 200, description = "A JWK set (RFC 7517)")))]
+#[allow(dead_code)]
+async fn kumusoft_jwks() {}
+
+/// The document with the kumusoft paths under the configured prefix.
+pub fn document_for(settings: &Settings) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    let prefix = settings.kumusoft_prefix();
+    if prefix != dialects::kumusoft::DOCUMENTED_PREFIX
+        && let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut)
+    {
+        let from = format!("{}/", dialects::kumusoft::DOCUMENTED_PREFIX);
+        let moved: Vec<String> = paths.keys().filter(|k| k.starts_with(&from)).cloned().collect();
+        for key in moved {
+            if let Some(item) = paths.remove(&key) {
+                paths.insert(format!("{prefix}/{}", &key[from.len()..]), item);
+            }
+        }
+    }
+    doc
+}
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1")))]
-pub async fn openapi_json() -> Response {
-    ([(header::CACHE_CONTROL, "no-cache")], Json(document())).into_response()
+pub async fn openapi_json(State(state): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "no-cache")], Json(document_for(&state.settings))).into_response()
 }
 
 /// A browsable list of the endpoints.
@@ -54,8 +84,22 @@ mod tests {
 
     #[test]
     fn every_mounted_route_is_documented() {
+        for prefix in ["/v1/auth", "/kumusoft/auth"] {
+            let settings = Settings { kumusoft_prefix: prefix.into(), ..Settings::default() };
+            let doc = document_for(&settings);
+            let mounted = crate::app::routes(&settings).mounted;
+            assert!(mounted.len() > 40, "only {} routes mounted?", mounted.len());
+            for (method, path) in mounted {
+                let documented = doc["paths"][&path][method].is_object();
+                assert!(documented, "{method} {path} is mounted but missing from /openapi.json");
+            }
+        }
+    }
+
+    #[test]
+    fn the_static_document_has_the_default_prefix() {
         let doc = serde_json::to_value(document()).unwrap_or_default();
-        let mounted = crate::app::routes().mounted;
+        let mounted = crate::app::routes(&Settings::default()).mounted;
         assert!(mounted.len() > 40, "only {} routes mounted?", mounted.len());
         for (method, path) in mounted {
             let documented = doc["paths"][&path][method].is_object();

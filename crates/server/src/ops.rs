@@ -1,7 +1,7 @@
 //! Operational endpoints: liveness, readiness, metrics, the shared JWKS, the dev outbox.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ pub fn router() -> Api {
         .get("/ready", ready)
         .get("/metrics", metrics)
         .get("/.well-known/jwks.json", jwks)
+        .get("/t/{tenant}/.well-known/jwks.json", tenant_jwks)
         .get("/dev/outbox", dev_outbox)
 }
 
@@ -40,23 +41,45 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(state.core.hasher.queue_depth(), state.core.hasher.hashes_computed());
+    let body = state.metrics.render(
+        state.core.hasher.queue_depth(),
+        state.core.hasher.hashes_computed(),
+        &state.core.sign_stats.snapshot(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Every tenant's public signing keys (active and retiring).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set")))]
+/// Every tenant's public signing keys (active and retiring); kids are unique across tenants.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let result = async {
-        let tenants = state.core.list_tenants().await?;
-        state.core.jwks(&tenants).await
+    jwk_set(state.core.jwks(None).await)
+}
+
+/// One tenant's public signing keys (active and retiring).
+#[utoipa::path(get, path = "/t/{tenant}/.well-known/jwks.json", tag = "ops",
+    params(("tenant" = String, Path, description = "Tenant slug or id")),
+    responses((status = 200, description = "A JWK set (RFC 7517)"), (status = 404, description = "No such tenant")))]
+pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+    match state.core.find_tenant(&tenant).await {
+        Ok(t) => jwk_set(state.core.jwks(Some(&t)).await),
+        Err(_) => (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "tenant_not_found", "message": "tenant not found" } })))
+            .into_response(),
     }
-    .await;
+}
+
+/// Relying parties may cache the set for five minutes; a rotated key signs at once, so a
+/// verifier that meets an unknown `kid` must fetch the set again (standard libraries do).
+fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Response {
     match result {
-        Ok(set) => ([(header::CACHE_CONTROL, "public, max-age=60")], Json(set)).into_response(),
+        Ok(doc) => (
+            [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],
+            doc.as_str().to_owned(),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "jwks");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "internal_error" }))).into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": { "code": "internal_error", "message": "internal error" } })))
+                .into_response()
         }
     }
 }

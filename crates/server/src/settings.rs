@@ -52,6 +52,17 @@ pub struct Settings {
     pub default_country_code: String,
     pub fastapi_users_tenant: Option<String>,
     pub allow_private_callbacks: Option<bool>,
+    /// `outbox`, `webhook`, `twilio` or `africastalking`.
+    pub sms_provider: String,
+    /// The webhook URL, or the provider's API base URL.
+    pub sms_url: Option<String>,
+    pub sms_username: Option<String>,
+    pub sms_api_key: Option<Secret>,
+    pub sms_from: Option<String>,
+    /// Where the kumusoft dialect is mounted (`[dialects.kumusoft] prefix`).
+    pub kumusoft_prefix: String,
+    /// The audience of kumusoft tokens; `{tagId}` is the application's tag.
+    pub kumusoft_audience: String,
 }
 
 impl Default for Settings {
@@ -79,6 +90,13 @@ impl Default for Settings {
             default_country_code: "256".into(),
             fastapi_users_tenant: None,
             allow_private_callbacks: None,
+            sms_provider: "outbox".into(),
+            sms_url: None,
+            sms_username: None,
+            sms_api_key: None,
+            sms_from: None,
+            kumusoft_prefix: "/v1/auth".into(),
+            kumusoft_audience: "kumusoft:{tagId}".into(),
         }
     }
 }
@@ -95,6 +113,12 @@ impl Settings {
             auth_rate_limit_per_minute: 100_000,
             ..Settings::default()
         }
+    }
+
+    /// The kumusoft prefix, `/`-led and without a trailing `/`.
+    pub fn kumusoft_prefix(&self) -> String {
+        let p = self.kumusoft_prefix.trim().trim_end_matches('/');
+        if p.starts_with('/') { p.to_string() } else { format!("/{p}") }
     }
 
     pub fn request_timeout(&self) -> Duration {

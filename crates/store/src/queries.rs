@@ -207,6 +207,27 @@ impl Store for SqlStore {
         one(row)
     }
 
+    async fn application_by_kumusoft_tag(&self, tag: &str) -> StoreResult<Option<Application>> {
+        let sql = format!("SELECT {APP_COLS} FROM applications WHERE kumusoft_tag=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(tag)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>> {
+        let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 AND id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
     async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 ORDER BY created_at, id");
         let rows = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
@@ -519,6 +540,42 @@ impl Store for SqlStore {
         one(row)
     }
 
+    async fn locate_challenge(&self, id: Uuid) -> StoreResult<Option<Challenge>> {
+        let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE id=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ChallengeRow>(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn reissue_challenge(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        expires_at: i64,
+        data: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        let data = data.to_string();
+        on_writer!(self, |p| sqlx::query(
+            "UPDATE challenges SET secret_hash=$4, expires_at=$5, data=$6 \
+             WHERE tenant_id=$1 AND id=$2 AND secret_hash=$3 AND consumed_at IS NULL"
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(old_hash)
+        .bind(new_hash)
+        .bind(expires_at)
+        .bind(&data)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(db_err))
+    }
+
     async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>> {
         let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE tenant_id=$1 AND kind=$2 AND secret_hash=$3");
         let row = on_pool!(self, |p| sqlx::query_as::<_, ChallengeRow>(AssertSqlSafe(sql))
@@ -729,6 +786,15 @@ impl Store for SqlStore {
         one(row)
     }
 
+    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>> {
+        let id: Option<String> = on_pool!(self, |p| sqlx::query_scalar("SELECT tenant_id FROM refresh_tokens WHERE token_hash=$1")
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        id.map(|s| Uuid::parse_str(&s).map_err(|e| castellan_core::store::StoreError::Backend(e.to_string()))).transpose()
+    }
+
     async fn insert_key(&self, k: &SigningKey) -> StoreResult<()> {
         let sql = format!("INSERT INTO signing_keys ({KEY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)");
         on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
@@ -756,8 +822,15 @@ impl Store for SqlStore {
         all(rows)
     }
 
+    async fn list_all_keys(&self) -> StoreResult<Vec<SigningKey>> {
+        let sql = format!("SELECT {KEY_COLS} FROM signing_keys ORDER BY created_at DESC, kid");
+        let rows =
+            on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).fetch_all(p).await.map_err(db_err))?;
+        all(rows)
+    }
+
     async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
-        let retired_at = (state == KeyState::Retired).then_some(now);
+        let retired_at = (state != KeyState::Active).then_some(now);
         on_writer!(self, |p| sqlx::query("UPDATE signing_keys SET state=$3, retired_at=$4 WHERE tenant_id=$1 AND kid=$2")
             .bind(tenant.to_string())
             .bind(kid)

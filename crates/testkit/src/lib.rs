@@ -136,7 +136,7 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
     settings.listen = bound;
     let core = bootstrap::core(&settings, store, clock.clone(), bootstrap::public_url(&settings, bound))
         .unwrap_or_else(|e| fail(&e.to_string()));
-    let mailer = bootstrap::mailer(&settings).unwrap_or_else(|e| fail(&e.to_string()));
+    let mailer = bootstrap::transports(&settings).unwrap_or_else(|e| fail(&e.to_string()));
     let app = Application::build(settings.clone(), core.clone(), mailer).await.unwrap_or_else(|e| fail(&format!("build: {e}")));
     let port = app.port();
     let (stop, serving) = app.run(false).await;

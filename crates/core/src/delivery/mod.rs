@@ -1,9 +1,12 @@
 //! Outbound messages: queued in the store first, then delivered by a worker with retries, so a
 //! crash or a dead mail server loses nothing.
 
+pub mod sms;
 pub mod smtp;
 pub mod templates;
 pub mod worker;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -18,6 +21,29 @@ pub trait Mailer: Send + Sync + 'static {
     /// The transport's name, recorded on each message it sent (`smtp`, `outbox`).
     fn name(&self) -> &'static str;
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
+}
+
+/// Something that delivers a text message now, or says why it could not.
+#[async_trait]
+pub trait SmsSender: Send + Sync + 'static {
+    /// The transport's name, recorded on each message it sent (`twilio`, `outbox`, …).
+    fn name(&self) -> &'static str;
+    /// `id` is the outbox message id, for providers that take a reference.
+    async fn send(&self, to: &str, body: &str, id: &str) -> Result<(), String>;
+}
+
+/// The transports the delivery worker sends through.
+#[derive(Clone)]
+pub struct Transports {
+    pub mail: Arc<dyn Mailer>,
+    pub sms: Arc<dyn SmsSender>,
+}
+
+impl Transports {
+    /// Everything kept in the development outbox.
+    pub fn dev_outbox() -> Self {
+        Transports { mail: Arc::new(DevOutbox), sms: Arc::new(DevOutbox) }
+    }
 }
 
 /// The development outbox: nothing leaves the machine; messages stay readable through
@@ -35,13 +61,25 @@ impl Mailer for DevOutbox {
     }
 }
 
+#[async_trait]
+impl SmsSender for DevOutbox {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+    async fn send(&self, to: &str, _body: &str, _id: &str) -> Result<(), String> {
+        tracing::info!(to, "text message kept in the development outbox");
+        Ok(())
+    }
+}
+
 impl Core {
-    /// Queues a message for delivery and wakes the worker.
-    pub async fn enqueue(&self, tenant: Option<Uuid>, channel: Channel, to: &str, subject: &str, body: &str) -> CoreResult<()> {
+    /// Queues a message for delivery and wakes the worker; returns its id.
+    pub async fn enqueue(&self, tenant: Option<Uuid>, channel: Channel, to: &str, subject: &str, body: &str) -> CoreResult<Uuid> {
         let now = self.now();
+        let id = new_id();
         self.store
             .enqueue_message(&OutboundMessage {
-                id: new_id(),
+                id,
                 tenant_id: tenant,
                 channel,
                 recipient: to.to_string(),
@@ -57,7 +95,7 @@ impl Core {
             })
             .await?;
         self.outbox_ready.notify_one();
-        Ok(())
+        Ok(id)
     }
 
     /// Messages delivered through the development outbox, newest first.

@@ -20,3 +20,52 @@ pub fn reset_password(tenant: &str, link: &str) -> (String, String) {
         ),
     )
 }
+
+/// What a one-time-code message may say.
+pub struct OtpVars<'a> {
+    pub code: &'a str,
+    pub minutes: i64,
+    pub app: &'a str,
+    pub tenant: &'a str,
+}
+
+fn fill(template: &str, v: &OtpVars<'_>) -> String {
+    template
+        .replace("{code}", v.code)
+        .replace("{minutes}", &v.minutes.to_string())
+        .replace("{app}", v.app)
+        .replace("{tenant}", v.tenant)
+}
+
+/// (subject, body) of an emailed one-time code: the tenant's wording, else ours.
+pub fn otp_email(custom: &crate::model::MessageTemplates, v: &OtpVars<'_>) -> (String, String) {
+    let subject = custom.otp_email_subject.as_deref().unwrap_or("Your {app} verification code");
+    let body = custom.otp_email_body.as_deref().unwrap_or(
+        "Hello,\n\nYour {app} verification code is:\n\n    {code}\n\nIt expires in {minutes} minutes and works once. \
+         If you did not try to sign in, change your password: someone knows it.\n",
+    );
+    (fill(subject, v), fill(body, v))
+}
+
+/// The text of a one-time code sent by SMS: short, code first (phones show the start).
+pub fn otp_sms(custom: &crate::model::MessageTemplates, v: &OtpVars<'_>) -> String {
+    let text = custom.otp_sms.as_deref().unwrap_or("{code} is your {app} verification code. It expires in {minutes} min.");
+    fill(text, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MessageTemplates;
+
+    #[test]
+    fn otp_texts_carry_code_expiry_and_application() {
+        let v = OtpVars { code: "123456", minutes: 5, app: "Member Portal", tenant: "Kumusoft" };
+        let (subject, body) = otp_email(&MessageTemplates::default(), &v);
+        assert_eq!(subject, "Your Member Portal verification code");
+        assert!(body.contains("123456") && body.contains("5 minutes"));
+        assert!(otp_sms(&MessageTemplates::default(), &v).starts_with("123456 is your Member Portal"));
+        let custom = MessageTemplates { otp_sms: Some("{tenant}: {code} ({minutes}m)".into()), ..Default::default() };
+        assert_eq!(otp_sms(&custom, &v), "Kumusoft: 123456 (5m)");
+    }
+}

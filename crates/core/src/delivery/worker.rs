@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::Mailer;
+use super::Transports;
 use crate::core::Core;
 use crate::model::{Channel, OutboundMessage};
 use crate::services::ClientContext;
@@ -17,12 +17,12 @@ const LEASE_SECONDS: i64 = 60;
 const BATCH: u32 = 16;
 
 /// Seconds to wait before attempt `n + 1` after `n` failures: 5 s, 10 s, 20 s … capped at 1 h.
-pub fn backoff(attempts: u32) -> i64 {
-    (5i64 << attempts.min(10)).min(3600)
+pub fn backoff(failures: u32) -> i64 {
+    (5i64 << failures.saturating_sub(1).min(10)).min(3600)
 }
 
 /// Runs until `shutdown` turns true.
-pub async fn run(core: Arc<Core>, mailer: Arc<dyn Mailer>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(core: Arc<Core>, transports: Transports, mut shutdown: watch::Receiver<bool>) {
     loop {
         if *shutdown.borrow() {
             return;
@@ -31,7 +31,7 @@ pub async fn run(core: Arc<Core>, mailer: Arc<dyn Mailer>, mut shutdown: watch::
             Ok(batch) => {
                 let full = batch.len() as u32 == BATCH;
                 for m in batch {
-                    deliver(&core, mailer.as_ref(), m).await;
+                    deliver(&core, &transports, m).await;
                 }
                 if full {
                     continue;
@@ -47,27 +47,28 @@ pub async fn run(core: Arc<Core>, mailer: Arc<dyn Mailer>, mut shutdown: watch::
     }
 }
 
-async fn deliver(core: &Core, mailer: &dyn Mailer, m: OutboundMessage) {
-    let result = match m.channel {
-        Channel::Email => mailer.send(&m.recipient, &m.subject, &m.body).await,
-        Channel::Sms => Err("no SMS transport configured".to_string()),
+async fn deliver(core: &Core, transports: &Transports, m: OutboundMessage) {
+    let (result, transport) = match m.channel {
+        Channel::Email => (transports.mail.send(&m.recipient, &m.subject, &m.body).await, transports.mail.name()),
+        Channel::Sms => (transports.sms.send(&m.recipient, &m.body, &m.id.to_string()).await, transports.sms.name()),
     };
     let outcome = match result {
-        Ok(()) => core.store.mark_message_sent(m.id, mailer.name(), core.now()).await,
+        Ok(()) => core.store.mark_message_sent(m.id, transport, core.now()).await,
         Err(error) => {
             tracing::warn!(id = %m.id, attempts = m.attempts, %error, "outbox: delivery failed");
+            // `attempts` already counts this one (the claim increments it).
             let retry_at = (m.attempts < MAX_ATTEMPTS).then(|| core.now() + backoff(m.attempts));
-            if retry_at.is_none() {
-                core.audit(
-                    m.tenant_id,
-                    None,
-                    "message.failed",
-                    "gave_up",
-                    &ClientContext::default(),
-                    json!({"message": m.id, "error": error}),
-                )
-                .await;
-            }
+            // Every failure is in the audit log, so an operator sees a provider outage before the
+            // last retry gives up.
+            core.audit(
+                m.tenant_id,
+                None,
+                "message.failed",
+                if retry_at.is_some() { "retrying" } else { "gave_up" },
+                &ClientContext::default(),
+                json!({"message": m.id, "channel": m.channel.as_str(), "transport": transport, "attempt": m.attempts, "error": error}),
+            )
+            .await;
             core.store.mark_message_failed(m.id, &error, retry_at).await
         }
     };

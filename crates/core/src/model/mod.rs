@@ -17,7 +17,7 @@ pub use challenge::{Challenge, ChallengeKind};
 pub use identifier::{Email, Identifier, Phone};
 pub use key::{KeyAlg, KeyState, SigningKey};
 pub use message::{Channel, OutboundMessage};
-pub use policy::Policy;
+pub use policy::{MessageTemplates, Policy};
 pub use session::{RefreshToken, Session};
 pub use tenant::{Profile, Tenant};
 pub use user::{NewUser, TotpFactor, User};

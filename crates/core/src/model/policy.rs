@@ -14,6 +14,27 @@ pub struct Policy {
     pub require_verified_email: bool,
     #[serde(default)]
     pub self_registration: bool,
+    /// The tenant's own wording of one-time-code messages; unset parts keep the defaults.
+    #[serde(default, skip_serializing_if = "MessageTemplates::is_empty")]
+    pub messages: MessageTemplates,
+}
+
+/// Per-tenant message texts. Placeholders: `{code}`, `{minutes}`, `{app}`, `{tenant}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTemplates {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_email_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_email_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_sms: Option<String>,
+}
+
+impl MessageTemplates {
+    pub fn is_empty(&self) -> bool {
+        self == &MessageTemplates::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +79,13 @@ pub struct OtpPolicy {
     pub ttl_seconds: i64,
     pub max_attempts: u32,
     pub resend_cooldown_seconds: i64,
+    /// Codes sent per challenge, the first included.
+    #[serde(default = "default_max_sends")]
+    pub max_sends: u32,
+}
+
+fn default_max_sends() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,10 +109,11 @@ impl Policy {
             },
             lockout: LockoutPolicy { threshold: 5, duration_seconds: 900 },
             sessions: SessionPolicy { max_concurrent: 10, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 30 * 86400 },
-            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60 },
+            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60, max_sends: 5 },
             tokens: TokenPolicy { access_ttl_seconds: 900, refresh_ttl_seconds: 30 * 86400 },
             require_verified_email: false,
             self_registration: false,
+            messages: MessageTemplates::default(),
         }
     }
 
@@ -101,10 +130,23 @@ impl Policy {
             },
             lockout: LockoutPolicy { threshold: 5, duration_seconds: 900 },
             sessions: SessionPolicy { max_concurrent: 5, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 7 * 86400 },
-            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60 },
+            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60, max_sends: 5 },
             tokens: TokenPolicy { access_ttl_seconds: 86400, refresh_ttl_seconds: 7 * 86400 },
             require_verified_email: false,
             self_registration: true,
+            messages: MessageTemplates::default(),
+        }
+    }
+
+    /// The kumusoft contract's defaults: 5-minute codes, 5 tries, 30 s resend cool-down, 1 h
+    /// access tokens, 7-day refresh tokens.
+    pub fn kumusoft() -> Self {
+        let base = Policy::default_profile();
+        Policy {
+            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 30, max_sends: 5 },
+            tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: 7 * 86400 },
+            sessions: SessionPolicy { absolute_lifetime_seconds: 7 * 86400, ..base.sessions.clone() },
+            ..base
         }
     }
 
@@ -124,6 +166,16 @@ impl Policy {
         }
         if !(4..=10).contains(&self.otp.length) || self.otp.ttl_seconds < 30 || self.otp.max_attempts < 1 {
             return Err("otp: length 4..=10, ttl ≥ 30 s, max_attempts ≥ 1".into());
+        }
+        if self.otp.resend_cooldown_seconds < 0 || self.otp.max_sends < 1 {
+            return Err("otp: resend_cooldown_seconds ≥ 0, max_sends ≥ 1".into());
+        }
+        let texts = [&self.messages.otp_email_subject, &self.messages.otp_email_body, &self.messages.otp_sms];
+        if texts.iter().any(|t| t.as_ref().is_some_and(|t| t.len() > 2000)) {
+            return Err("messages: at most 2000 characters each".into());
+        }
+        if [&self.messages.otp_email_body, &self.messages.otp_sms].iter().any(|t| t.as_ref().is_some_and(|t| !t.contains("{code}"))) {
+            return Err("messages: a code message must contain {code}".into());
         }
         if self.tokens.access_ttl_seconds < 30 || self.tokens.refresh_ttl_seconds < 60 {
             return Err("tokens: access ttl ≥ 30 s, refresh ttl ≥ 60 s".into());

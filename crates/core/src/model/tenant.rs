@@ -52,6 +52,7 @@ impl Profile {
     pub fn policy(self) -> Policy {
         match self {
             Profile::Korastratum => Policy::korastratum(),
+            Profile::Kumusoft => Policy::kumusoft(),
             Profile::FastapiUsers => Policy { self_registration: true, ..Policy::default_profile() },
             _ => Policy::default_profile(),
         }
@@ -61,6 +62,8 @@ impl Profile {
     pub fn token_names(self, slug: &str, public_url: &str) -> (String, String) {
         match self {
             Profile::Korastratum => ("bankapp-api".into(), "bankapp-client".into()),
+            // The audience of a kumusoft token is per application (`kumusoft:<TAG_ID>`).
+            Profile::Kumusoft => (public_url.trim_end_matches('/').to_string(), slug.to_string()),
             _ => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), slug.to_string()),
         }
     }

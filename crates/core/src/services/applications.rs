@@ -69,6 +69,10 @@ impl Core {
         self.store.application_by_client_id(tenant.id, client_id).await?.ok_or(CoreError::NotFound)
     }
 
+    pub async fn application_by_id(&self, tenant: &Tenant, id: uuid::Uuid) -> CoreResult<Application> {
+        self.store.application_by_id(tenant.id, id).await?.ok_or(CoreError::NotFound)
+    }
+
     pub async fn list_applications(&self, tenant: &Tenant) -> CoreResult<Vec<Application>> {
         Ok(self.store.list_applications(tenant.id).await?)
     }
@@ -77,13 +81,37 @@ impl Core {
         self.store.update_application(app).await.map_err(|e| match e {
             StoreError::Conflict => CoreError::Conflict("client_id"),
             other => other.into(),
-        })
+        })?;
+        self.apps_by_tag.clear();
+        Ok(())
     }
 
     pub async fn delete_application(&self, tenant: &Tenant, client_id: &str) -> CoreResult<()> {
         let app = self.get_application(tenant, client_id).await?;
         self.store.delete_application(tenant.id, app.id).await?;
+        self.apps_by_tag.clear();
         Ok(())
+    }
+
+    /// The active application with this kumusoft tag and its tenant, if that tenant is served by
+    /// `dialect`; anything else is `UnknownApplication`.
+    pub async fn application_by_tag(&self, tag: &str, dialect: &str) -> CoreResult<(Application, Tenant)> {
+        if tag.is_empty() || tag.len() > 100 {
+            return Err(CoreError::UnknownApplication);
+        }
+        let app = match self.apps_by_tag.get(&tag.to_string()) {
+            Some(app) => app,
+            None => {
+                let app = self.store.application_by_kumusoft_tag(tag).await?.ok_or(CoreError::UnknownApplication)?;
+                self.apps_by_tag.put(tag.to_string(), app.clone());
+                app
+            }
+        };
+        let tenant = self.find_tenant(&app.tenant_id.to_string()).await.map_err(|_| CoreError::UnknownApplication)?;
+        if !app.active || !tenant.serves(dialect) {
+            return Err(CoreError::UnknownApplication);
+        }
+        Ok((app, tenant))
     }
 
     /// A new client secret (the old one stops working), returned once.

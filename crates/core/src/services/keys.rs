@@ -1,24 +1,71 @@
 //! Signing keys: rotation, the cached key ring, token signing and verification, JWKS.
+//!
+//! A key signs while it is active. Rotation makes a new active key and moves the previous one of
+//! the same algorithm to retiring: it no longer signs, but it still verifies and stays in the JWKS
+//! until every token it signed has expired (the tenant's access-token lifetime plus the leeway);
+//! after that it is retired and leaves both.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::core::Core;
 use crate::crypto::jwt::{self, Expectations, LoadedKey};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{KeyAlg, KeyState, SigningKey, Tenant};
 
-/// What a dialect expects of the access tokens it accepts.
+/// The asymmetric algorithms, in the order a tenant without keys gets its first one.
+pub const ASYMMETRIC: &[KeyAlg] = &[KeyAlg::RS256, KeyAlg::ES256, KeyAlg::EdDSA];
+
+/// What a dialect expects of the access tokens it accepts. The header's `alg` must be one of
+/// `algs` AND the algorithm of the key its `kid` names, so the key decides, never the token.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenRules<'a> {
-    pub alg: KeyAlg,
+    pub algs: &'a [KeyAlg],
     pub typ: &'a str,
     pub audience: &'a str,
 }
 
-fn seal_context(tenant: &Tenant, kid: &str) -> String {
-    format!("signing-key/{}/{}", tenant.id, kid)
+/// Time spent signing tokens, per algorithm (for `/metrics` and the benchmarks).
+#[derive(Debug, Default)]
+pub struct SignStats {
+    counts: [AtomicU64; 4],
+    nanos: [AtomicU64; 4],
+}
+
+impl SignStats {
+    fn slot(alg: KeyAlg) -> usize {
+        match alg {
+            KeyAlg::HS256 => 0,
+            KeyAlg::RS256 => 1,
+            KeyAlg::ES256 => 2,
+            KeyAlg::EdDSA => 3,
+        }
+    }
+
+    fn record(&self, alg: KeyAlg, started: Instant) {
+        let i = Self::slot(alg);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.nanos[i].fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// (algorithm, tokens signed, total seconds spent signing).
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, f64)> {
+        [KeyAlg::HS256, KeyAlg::RS256, KeyAlg::ES256, KeyAlg::EdDSA]
+            .into_iter()
+            .map(|alg| {
+                let i = Self::slot(alg);
+                (alg.as_str(), self.counts[i].load(Ordering::Relaxed), self.nanos[i].load(Ordering::Relaxed) as f64 / 1e9)
+            })
+            .collect()
+    }
+}
+
+fn seal_context(tenant_id: Uuid, kid: &str) -> String {
+    format!("signing-key/{tenant_id}/{kid}")
 }
 
 impl Core {
@@ -28,7 +75,7 @@ impl Core {
         let kid = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
         let (private, jwk) = jwt::generate(alg, &kid)?;
         let key = SigningKey {
-            private_sealed: self.master.seal(&seal_context(tenant, &kid), &private)?,
+            private_sealed: self.master.seal(&seal_context(tenant.id, &kid), &private)?,
             kid,
             tenant_id: tenant.id,
             alg,
@@ -45,24 +92,49 @@ impl Core {
         }
         self.store.insert_key(&key).await?;
         self.keys.clear();
+        self.jwks_cache.clear();
         Ok(key)
     }
 
     pub async fn list_keys(&self, tenant: &Tenant) -> CoreResult<Vec<SigningKey>> {
-        Ok(self.store.list_keys(tenant.id).await?)
+        let now = self.now();
+        let mut keys = self.store.list_keys(tenant.id).await?;
+        for k in &mut keys {
+            if !self.still_verifies(tenant, k, now) {
+                k.state = KeyState::Retired;
+            }
+        }
+        Ok(keys)
     }
 
-    /// Active and retiring keys, loaded and cached.
+    /// Whether `key` may still verify tokens (and be published): active, or retiring for less
+    /// than the longest life of a token it signed.
+    fn still_verifies(&self, tenant: &Tenant, key: &SigningKey, now: i64) -> bool {
+        match key.state {
+            KeyState::Active => true,
+            KeyState::Retired => false,
+            KeyState::Retiring => {
+                let since = key.retired_at.unwrap_or(key.created_at);
+                now < since + tenant.policy.tokens.access_ttl_seconds + self.config.token_leeway_seconds
+            }
+        }
+    }
+
+    /// Active and retiring keys, loaded and cached (newest first).
     pub async fn key_ring(&self, tenant: &Tenant) -> CoreResult<Arc<Vec<LoadedKey>>> {
         if let Some(ring) = self.keys.get(&tenant.id) {
             return Ok(ring);
         }
+        let now = self.now();
         let mut ring = Vec::new();
         for k in self.store.list_keys(tenant.id).await? {
-            if k.state == KeyState::Retired {
+            if !self.still_verifies(tenant, &k, now) {
+                if k.state == KeyState::Retiring {
+                    self.store.set_key_state(tenant.id, &k.kid, KeyState::Retired, now).await?;
+                }
                 continue;
             }
-            let private = self.master.open(&seal_context(tenant, &k.kid), &k.private_sealed)?;
+            let private = self.master.open(&seal_context(tenant.id, &k.kid), &k.private_sealed)?;
             ring.push(jwt::load(&k.kid, k.alg, &private, &k.public_jwk, k.state == KeyState::Active)?);
         }
         let ring = Arc::new(ring);
@@ -70,23 +142,27 @@ impl Core {
         Ok(ring)
     }
 
-    /// Signs `claims` with the tenant's active key of `alg`, creating one if there is none.
-    pub async fn sign_token(&self, tenant: &Tenant, alg: KeyAlg, typ: &str, claims: &Value) -> CoreResult<String> {
-        let ring = self.key_ring(tenant).await?;
-        if let Some(key) = ring.iter().find(|k| k.alg == alg && k.active) {
-            return jwt::sign(key, typ, claims);
+    /// Signs `claims` with the tenant's newest active key of one of `algs`, creating a key of
+    /// `algs[0]` if there is none.
+    pub async fn sign_token(&self, tenant: &Tenant, algs: &[KeyAlg], typ: &str, claims: &Value) -> CoreResult<String> {
+        let mut ring = self.key_ring(tenant).await?;
+        if !ring.iter().any(|k| k.active && algs.contains(&k.alg)) {
+            let first = *algs.first().ok_or(CoreError::Internal("no algorithm allowed".into()))?;
+            self.rotate_key(tenant, first).await?;
+            ring = self.key_ring(tenant).await?;
         }
-        self.rotate_key(tenant, alg).await?;
-        let ring = self.key_ring(tenant).await?;
-        let key = ring.iter().find(|k| k.alg == alg && k.active).ok_or(CoreError::Internal("no active key".into()))?;
-        jwt::sign(key, typ, claims)
+        let key = ring.iter().find(|k| k.active && algs.contains(&k.alg)).ok_or(CoreError::Internal("no active key".into()))?;
+        let started = Instant::now();
+        let token = jwt::sign(key, typ, claims)?;
+        self.sign_stats.record(key.alg, started);
+        Ok(token)
     }
 
     /// Verifies a token signed by one of the tenant's keys; any failure is `Unauthorized`.
     pub async fn verify_token(&self, tenant: &Tenant, token: &str, rules: TokenRules<'_>) -> CoreResult<Value> {
         let ring = self.key_ring(tenant).await?;
         let want = Expectations {
-            alg: rules.alg,
+            algs: rules.algs,
             typ: rules.typ,
             issuer: &tenant.issuer,
             audience: rules.audience,
@@ -103,20 +179,30 @@ impl Core {
             Some(k) => k,
             None => self.rotate_key(tenant, KeyAlg::HS256).await?,
         };
-        let secret = self.master.open(&seal_context(tenant, &key.kid), &key.private_sealed)?;
+        let secret = self.master.open(&seal_context(tenant.id, &key.kid), &key.private_sealed)?;
         Ok((key.kid, secret))
     }
 
-    /// The public keys (active and retiring, asymmetric only) of the given tenants.
-    pub async fn jwks(&self, tenants: &[Tenant]) -> CoreResult<Value> {
-        let mut keys = Vec::new();
-        for t in tenants {
-            for k in self.store.list_keys(t.id).await? {
-                if k.alg != KeyAlg::HS256 && k.state != KeyState::Retired {
-                    keys.push(k.public_jwk);
-                }
-            }
+    /// The JWK set (RFC 7517) of one tenant, or of every tenant (`None`): active and retiring
+    /// public keys, never a symmetric one. Serialized once per cache period.
+    pub async fn jwks(&self, tenant: Option<&Tenant>) -> CoreResult<Arc<String>> {
+        let scope = tenant.map(|t| t.id);
+        if let Some(doc) = self.jwks_cache.get(&scope) {
+            return Ok(doc);
         }
-        Ok(json!({ "keys": keys }))
+        let now = self.now();
+        let (tenants, keys) = match tenant {
+            Some(t) => (vec![t.clone()], self.store.list_keys(t.id).await?),
+            None => (self.store.list_tenants().await?, self.store.list_all_keys().await?),
+        };
+        let published: Vec<&Value> = keys
+            .iter()
+            .filter(|k| k.alg != KeyAlg::HS256)
+            .filter(|k| tenants.iter().find(|t| t.id == k.tenant_id).is_some_and(|t| self.still_verifies(t, k, now)))
+            .map(|k| &k.public_jwk)
+            .collect();
+        let doc = Arc::new(json!({ "keys": published }).to_string());
+        self.jwks_cache.put(scope, doc.clone());
+        Ok(doc)
     }
 }

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod keys;
 pub mod login;
+pub mod otp_login;
 pub mod password_policy;
 pub mod registration;
 pub mod sessions;

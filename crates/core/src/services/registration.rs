@@ -90,7 +90,7 @@ impl Core {
         let Some(email) = user.email.clone() else { return Ok(()) };
         let token = self.create_link_challenge(tenant, user, ChallengeKind::EmailVerification, VERIFY_TTL).await?;
         let (subject, body) = templates::verify_email(&tenant.display_name, &self.link(tenant, "verify-email", &token));
-        self.enqueue(Some(tenant.id), Channel::Email, &email, &subject, &body).await
+        self.enqueue(Some(tenant.id), Channel::Email, &email, &subject, &body).await.map(|_| ())
     }
 
     pub async fn verify_email(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<User> {

@@ -200,4 +200,29 @@ impl Core {
         self.audit(Some(tenant.id), Some(user_id), "session.revoke_all", "success", ctx, json!({"revoked": n})).await;
         Ok(n)
     }
+
+    /// The tenant a refresh token belongs to, for dialects whose clients send the token alone.
+    /// Unknown tokens (and tenants the dialect does not serve) are `InvalidRefreshToken`.
+    pub async fn tenant_of_refresh_token(&self, token: &str, dialect: &str) -> CoreResult<Tenant> {
+        if token.is_empty() || token.len() > 200 {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let hash = crate::crypto::sha256(token.as_bytes());
+        let id = self.store.tenant_of_refresh_token(&hash).await?.ok_or(CoreError::InvalidRefreshToken)?;
+        let tenant = self.find_tenant(&id.to_string()).await.map_err(|_| CoreError::InvalidRefreshToken)?;
+        if !tenant.serves(dialect) {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        Ok(tenant)
+    }
+
+    /// Ends the session of an unused, unexpired refresh token (logout by refresh token).
+    pub async fn end_session_by_refresh_token(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let hash = crate::crypto::sha256(token.as_bytes());
+        let now = self.now();
+        let session = self.store.session_of_refresh_token(tenant.id, &hash, now).await?.ok_or(CoreError::InvalidRefreshToken)?;
+        self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
+        self.audit(Some(tenant.id), Some(session.user_id), "logout", "success", ctx, json!({"session": session.id})).await;
+        Ok(())
+    }
 }

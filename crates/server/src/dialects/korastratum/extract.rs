@@ -71,7 +71,7 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() < 8192)
             .ok_or_else(unauthorized)?;
-        let rules = TokenRules { alg: KeyAlg::HS256, typ: "JWT", audience: &tenant.audience };
+        let rules = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: &tenant.audience };
         let access = state.core.authenticate_access(&tenant, token, rules).await?;
         let user_id = access
             .claims

@@ -58,7 +58,7 @@ async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> 
         "iss": tenant.issuer,
         "aud": tenant.audience,
     });
-    let access = state.core.sign_token(tenant, KeyAlg::HS256, "JWT", &claims).await?;
+    let access = state.core.sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
     Ok(json!({
         "user": user_json(u),
         "tokens": { "accessToken": access, "refreshToken": auth.refresh_token, "expiresIn": ttl, "tokenType": "Bearer" },

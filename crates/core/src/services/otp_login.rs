@@ -1,0 +1,349 @@
+//! One-time-code login: the password first, then a code sent to the user's email or phone (or
+//! the code of their authenticator app), then a session. No token exists before the code is
+//! verified.
+//!
+//! A challenge allows `otp.max_attempts` wrong codes; the last one still answers "invalid" with
+//! nothing remaining, later tries find it exhausted. A resend replaces the code (the old one stops
+//! working), keeps the attempt count, waits `otp.resend_cooldown_seconds` between sends and stops
+//! after `otp.max_sends`. A new login voids the user's earlier pending challenges.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ClientContext;
+use super::sessions::Authenticated;
+use super::users::lockout_subject;
+use crate::core::Core;
+use crate::delivery::templates::{self, OtpVars};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
+
+/// HMAC domain of one-time codes; the challenge id is part of the MAC input, so a code only ever
+/// matches its own challenge.
+const OTP_DOMAIN: &str = "otp-code";
+
+/// Where the code of a challenge comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpChannel {
+    Email,
+    Sms,
+    /// The user's authenticator app; nothing is sent.
+    Totp,
+}
+
+impl OtpChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Totp => "totp",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            "totp" => Some(Self::Totp),
+            _ => None,
+        }
+    }
+}
+
+/// A pending one-time-code login, as the dialect reports it.
+#[derive(Debug, Clone)]
+pub struct OtpChallenge {
+    pub user: User,
+    pub challenge_id: Uuid,
+    pub channel: OtpChannel,
+    /// The destination, masked (`j***@example.com`, `+256*****001`); empty for TOTP.
+    pub destination: String,
+    pub expires_in: i64,
+}
+
+/// A password login that continues with a one-time code.
+#[derive(Debug, Clone)]
+pub struct OtpLoginStart<'a> {
+    pub identifier: &'a str,
+    pub password: &'a str,
+    pub application: &'a Application,
+    pub device: Value,
+    pub dialect: &'static str,
+}
+
+/// `j***@example.com`: the first character of the local part and the domain.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+/// `+256*****001`: the country prefix and the last three digits.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 3..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// The channel and unmasked recipient of a user's codes: TOTP if enrolled, else a verified
+/// email, else the phone, else an unverified email.
+fn channel_of(user: &User) -> Option<(OtpChannel, String)> {
+    if user.mfa_enabled {
+        return Some((OtpChannel::Totp, String::new()));
+    }
+    match (&user.email, &user.phone) {
+        (Some(e), _) if user.email_verified => Some((OtpChannel::Email, e.clone())),
+        (_, Some(p)) => Some((OtpChannel::Sms, p.clone())),
+        (Some(e), None) => Some((OtpChannel::Email, e.clone())),
+        (None, None) => None,
+    }
+}
+
+fn data_str<'a>(c: &'a Challenge, key: &str) -> Option<&'a str> {
+    c.data.get(key).and_then(Value::as_str)
+}
+
+fn data_i64(c: &Challenge, key: &str) -> i64 {
+    c.data.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+impl Core {
+    fn otp_mac(&self, challenge: Uuid, code: &str) -> Vec<u8> {
+        self.master.mac(OTP_DOMAIN, format!("{challenge}:{code}").as_bytes())
+    }
+
+    /// Checks identifier and password, then opens a challenge and sends its code.
+    pub async fn start_otp_login(
+        &self,
+        tenant: &Tenant,
+        start: OtpLoginStart<'_>,
+        ctx: &ClientContext,
+    ) -> CoreResult<OtpChallenge> {
+        let tag = start.application.kumusoft_tag.clone();
+        let (user, _) = self.verify_password_login(tenant, start.identifier, start.password, ctx).await?;
+        let Some((channel, recipient)) = channel_of(&user) else {
+            // Nowhere to send a code: the login cannot go on, and saying why would tell a
+            // stranger that the password was right.
+            self.audit(Some(tenant.id), Some(user.id), "login.password", "no_otp_channel", ctx, json!({"tagId": tag})).await;
+            return Err(CoreError::InvalidCredentials);
+        };
+        self.store.clear_attempts(tenant.id, &lockout_subject(user.id)).await?;
+        let now = self.now();
+        self.store.consume_user_challenges(tenant.id, user.id, ChallengeKind::OtpLogin, now).await?;
+        let id = new_id();
+        let code = crate::crypto::random_digits(tenant.policy.otp.length);
+        let destination = match channel {
+            OtpChannel::Email => mask_email(&recipient),
+            OtpChannel::Sms => mask_phone(&recipient),
+            OtpChannel::Totp => String::new(),
+        };
+        let ttl = tenant.policy.otp.ttl_seconds;
+        let challenge = Challenge {
+            id,
+            tenant_id: tenant.id,
+            user_id: user.id,
+            kind: ChallengeKind::OtpLogin,
+            // A TOTP challenge has no code of its own; a random MAC that no code matches.
+            secret_hash: match channel {
+                OtpChannel::Totp => crate::crypto::random_bytes::<32>().to_vec(),
+                _ => self.otp_mac(id, &code),
+            },
+            attempts: 0,
+            max_attempts: tenant.policy.otp.max_attempts,
+            expires_at: now + ttl,
+            consumed_at: None,
+            data: json!({
+                "channel": channel.as_str(),
+                "destination": destination,
+                "application": start.application.id,
+                "tagId": tag,
+                "sends": 1,
+                "lastSentAt": now,
+                "device": start.device,
+                "dialect": start.dialect,
+            }),
+            created_at: now,
+        };
+        self.store.insert_challenge(&challenge).await?;
+        self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id})).await;
+        if channel != OtpChannel::Totp {
+            self.send_otp(tenant, start.application, channel, &recipient, &code, ttl).await?;
+            self.audit(
+                Some(tenant.id),
+                Some(user.id),
+                "otp.sent",
+                "queued",
+                ctx,
+                json!({"tagId": tag, "challenge": id, "channel": channel.as_str()}),
+            )
+            .await;
+        }
+        Ok(OtpChallenge { user, challenge_id: id, channel, destination, expires_in: ttl })
+    }
+
+    async fn send_otp(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        channel: OtpChannel,
+        to: &str,
+        code: &str,
+        ttl: i64,
+    ) -> CoreResult<()> {
+        let vars = OtpVars { code, minutes: (ttl + 59) / 60, app: &app.name, tenant: &tenant.display_name };
+        let messages = &tenant.policy.messages;
+        match channel {
+            OtpChannel::Email => {
+                let (subject, body) = templates::otp_email(messages, &vars);
+                self.enqueue(Some(tenant.id), Channel::Email, to, &subject, &body).await?;
+            }
+            OtpChannel::Sms => {
+                let body = templates::otp_sms(messages, &vars);
+                self.enqueue(Some(tenant.id), Channel::Sms, to, "", &body).await?;
+            }
+            OtpChannel::Totp => {}
+        }
+        Ok(())
+    }
+
+    /// The live one-time-code challenge `id` of `user_id`, with its tenant. A challenge of another
+    /// user, of another kind or already finished is `OtpExpired`, as an unknown one is.
+    async fn pending_otp_challenge(&self, id: Uuid, user_id: Uuid) -> CoreResult<(Tenant, Challenge)> {
+        let challenge = self
+            .store
+            .locate_challenge(id)
+            .await?
+            .filter(|c| c.kind == ChallengeKind::OtpLogin && c.user_id == user_id && c.consumed_at.is_none())
+            .ok_or(CoreError::OtpExpired)?;
+        let tenant = self.find_tenant(&challenge.tenant_id.to_string()).await.map_err(|_| CoreError::OtpExpired)?;
+        if challenge.expires_at <= self.now() {
+            return Err(CoreError::OtpExpired);
+        }
+        if challenge.attempts >= challenge.max_attempts {
+            return Err(CoreError::ChallengeExhausted);
+        }
+        Ok((tenant, challenge))
+    }
+
+    /// Verifies the code of a challenge and opens a session. The tenant comes from the challenge;
+    /// `dialect` must serve it.
+    pub async fn verify_otp_login(
+        &self,
+        challenge_id: Uuid,
+        user_id: Uuid,
+        code: &str,
+        dialect: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Tenant, Authenticated, Value)> {
+        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id).await?;
+        if !tenant.serves(dialect) {
+            return Err(CoreError::OtpExpired);
+        }
+        let mut ctx = ctx.clone();
+        ctx.application_id = data_str(&challenge, "application").and_then(|s| Uuid::parse_str(s).ok());
+        let tag = challenge.data.get("tagId").cloned().unwrap_or(Value::Null);
+        let user = self.get_user(&tenant, user_id).await.map_err(|_| CoreError::OtpExpired)?;
+        let channel = data_str(&challenge, "channel").and_then(OtpChannel::parse).unwrap_or(OtpChannel::Email);
+        let right = user.active
+            && !code.is_empty()
+            && code.len() <= 10
+            && match channel {
+                OtpChannel::Totp => self.verify_totp_code(&tenant, &user, code).await?,
+                _ => crate::crypto::ct_eq(&self.otp_mac(challenge.id, code), &challenge.secret_hash),
+            };
+        if !right {
+            let attempts = self.store.fail_challenge(tenant.id, challenge.id).await?;
+            self.audit(Some(tenant.id), Some(user.id), "otp.verify", "failure", &ctx, json!({"tagId": tag, "challenge": challenge.id}))
+                .await;
+            if attempts > challenge.max_attempts {
+                // Concurrent wrong tries raced past the last one.
+                return Err(CoreError::ChallengeExhausted);
+            }
+            return Err(CoreError::InvalidOtp { attempts_remaining: challenge.max_attempts - attempts });
+        }
+        if !self.store.consume_challenge(tenant.id, challenge.id, self.now()).await? {
+            return Err(CoreError::OtpExpired);
+        }
+        self.store.clear_attempts(tenant.id, &lockout_subject(user.id)).await?;
+        self.audit(Some(tenant.id), Some(user.id), "otp.verify", "success", &ctx, json!({"tagId": tag, "challenge": challenge.id}))
+            .await;
+        let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
+        let auth = self.start_session(&tenant, user, dialect, device, &ctx).await?;
+        self.audit(Some(tenant.id), Some(auth.user.id), "token.issued", "success", &ctx, json!({"tagId": tag, "session": auth.session.id}))
+            .await;
+        Ok((tenant, auth, challenge.data))
+    }
+
+    /// Sends a new code for the challenge on the same channel; the previous code stops working.
+    pub async fn resend_otp(&self, challenge_id: Uuid, user_id: Uuid, dialect: &str, ctx: &ClientContext) -> CoreResult<OtpChallenge> {
+        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id).await?;
+        if !tenant.serves(dialect) {
+            return Err(CoreError::OtpExpired);
+        }
+        let channel = data_str(&challenge, "channel").and_then(OtpChannel::parse).unwrap_or(OtpChannel::Email);
+        if channel == OtpChannel::Totp {
+            return Err(CoreError::field("challengeId", "this challenge takes the authenticator app's code; nothing to resend"));
+        }
+        let policy = &tenant.policy.otp;
+        let now = self.now();
+        let sends = data_i64(&challenge, "sends");
+        if sends >= i64::from(policy.max_sends) {
+            return Err(CoreError::RateLimited { retry_after_seconds: (challenge.expires_at - now).max(1) });
+        }
+        let wait = data_i64(&challenge, "lastSentAt") + policy.resend_cooldown_seconds - now;
+        if wait > 0 {
+            return Err(CoreError::RateLimited { retry_after_seconds: wait });
+        }
+        let user = self.get_user(&tenant, user_id).await.map_err(|_| CoreError::OtpExpired)?;
+        let recipient = match (channel, &user.email, &user.phone) {
+            (OtpChannel::Email, Some(e), _) => e.clone(),
+            (OtpChannel::Sms, _, Some(p)) => p.clone(),
+            _ => return Err(CoreError::OtpExpired),
+        };
+        let tag = data_str(&challenge, "tagId").ok_or(CoreError::OtpExpired)?;
+        let (app, _) = self.application_by_tag(tag, dialect).await?;
+        let code = crate::crypto::random_digits(policy.length);
+        let mut data = challenge.data.clone();
+        data["sends"] = json!(sends + 1);
+        data["lastSentAt"] = json!(now);
+        let ttl = policy.ttl_seconds;
+        let reissued = self
+            .store
+            .reissue_challenge(tenant.id, challenge.id, &challenge.secret_hash, &self.otp_mac(challenge.id, &code), now + ttl, &data)
+            .await?;
+        if !reissued {
+            // A concurrent resend (or the verification) got there first.
+            return Err(CoreError::RateLimited { retry_after_seconds: policy.resend_cooldown_seconds.max(1) });
+        }
+        self.send_otp(&tenant, &app, channel, &recipient, &code, ttl).await?;
+        let mut ctx = ctx.clone();
+        ctx.application_id = Some(app.id);
+        self.audit(
+            Some(tenant.id),
+            Some(user.id),
+            "otp.sent",
+            "queued",
+            &ctx,
+            json!({"tagId": app.kumusoft_tag, "challenge": challenge.id, "channel": channel.as_str(), "resend": true}),
+        )
+        .await;
+        let destination = data_str(&challenge, "destination").unwrap_or_default().to_string();
+        Ok(OtpChallenge { user, challenge_id: challenge.id, channel, destination, expires_in: ttl })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_masked() {
+        assert_eq!(mask_email("user_8742@example.com"), "u***@example.com");
+        assert_eq!(mask_phone("+256700000001"), "+256******001");
+        assert_eq!(mask_phone("12345"), "*****");
+    }
+}

@@ -1,0 +1,230 @@
+//! Kumusoft handlers: parse, make one core call, shape the answer in the envelope.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use castellan_core::crypto::jwt::peek_claims;
+use castellan_core::model::Tenant;
+use castellan_core::services::keys::{ASYMMETRIC, TokenRules};
+use castellan_core::services::otp_login::{OtpChallenge, OtpChannel, OtpLoginStart};
+use castellan_core::services::sessions::{AccessContext, Authenticated};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use super::DIALECT;
+use super::dto::*;
+use super::error::{KumuError, KumuResult};
+use crate::client::Ctx;
+use crate::dialects::json::parse_json;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(login, verify_otp, resend_otp, refresh, logout, me),
+    components(schemas(LoginRequest, VerifyRequest, ResendRequest, RefreshRequest, LogoutRequest)),
+    tags((name = "kumusoft", description = "Password, then a one-time code, then an RS256 JWT verified through JWKS. \
+        Every answer is {\"status\": {\"returnCode\", \"returnMessage\"}, \"data\"}."))
+)]
+pub struct ApiDoc;
+
+/// A JSON body parsed into `T`, or `90` naming the field.
+pub struct KumuJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for KumuJson<T> {
+    type Rejection = KumuError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, KumuError> {
+        Ok(KumuJson(parse_json(req, state).await?))
+    }
+}
+
+fn ok(message: &str, data: Value) -> Response {
+    Json(json!({ "status": { "returnCode": "00", "returnMessage": message }, "data": data })).into_response()
+}
+
+fn limit(state: &AppState, ctx: &Ctx) -> KumuResult<()> {
+    state.auth_limiter.check(ctx.1).map_err(|s| KumuError::too_many(s, "Too many requests; try again later"))
+}
+
+fn audience(state: &AppState, tag: &str) -> String {
+    state.settings.kumusoft_audience.replace("{tagId}", tag)
+}
+
+/// The token answer of `otp/verify` and `token/refresh`: a new access token and the refresh token.
+async fn token_data(state: &AppState, tenant: &Tenant, auth: &Authenticated, tag: &str) -> KumuResult<Value> {
+    let now = state.core.now();
+    let ttl = tenant.policy.tokens.access_ttl_seconds;
+    let claims = json!({
+        "iss": tenant.issuer,
+        "aud": audience(state, tag),
+        "sub": auth.user.id,
+        "exp": now + ttl,
+        "iat": now,
+        "nbf": now,
+        "jti": castellan_core::model::new_id(),
+        "sid": auth.session.id,
+        "name": display_name(&auth.user),
+        "tagId": tag,
+        "tid": tenant.id,
+    });
+    let access = state.core.sign_token(tenant, ASYMMETRIC, "JWT", &claims).await?;
+    Ok(json!({
+        "accessToken": access,
+        "refreshToken": auth.refresh_token,
+        "expiresIn": ttl,
+        "tokenType": "Bearer",
+        "user": { "id": auth.user.id },
+    }))
+}
+
+fn challenge_data(c: &OtpChallenge) -> Value {
+    json!({
+        "name": display_name(&c.user),
+        "userId": c.user.id,
+        "challengeId": c.challenge_id,
+        "requires2FA": true,
+        "channel": c.channel.as_str(),
+        "destination": c.destination,
+        "expiresIn": c.expires_in,
+    })
+}
+
+/// The bearer's verified token: the tag inside selects the application and tenant, whose keys,
+/// issuer and audience must then all agree, and the session must be alive.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tenant, AccessContext, String)> {
+    let unauthorized = || KumuError::from(castellan_core::CoreError::Unauthorized);
+    let token = bearer(headers).ok_or_else(unauthorized)?;
+    let tag = peek_claims(token)
+        .and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(unauthorized)?;
+    let (_, tenant) = state.core.application_by_tag(&tag, DIALECT).await.map_err(|_| unauthorized())?;
+    let aud = audience(state, &tag);
+    let rules = TokenRules { algs: ASYMMETRIC, typ: "JWT", audience: &aud };
+    let access = state.core.authenticate_access(&tenant, token, rules).await?;
+    let subject_matches = access.claims.get("sub").and_then(Value::as_str) == Some(access.session.user_id.to_string().as_str());
+    if !subject_matches {
+        return Err(unauthorized());
+    }
+    Ok((tenant, access, tag))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() < 8192)
+}
+
+/// Phase 1: identifier and password. Sends a one-time code and answers with the challenge.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "kumusoft", request_body = LoginRequest,
+    responses((status = 200, description = "00: challenge issued, code sent (channel email, sms or totp)"),
+              (status = 401, description = "01 invalid credentials"), (status = 423, description = "02 account locked"),
+              (status = 403, description = "06 unknown or inactive tagId"), (status = 400, description = "90 validation"),
+              (status = 429, description = "05 too many requests")))]
+pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<LoginRequest>) -> KumuResult<Response> {
+    limit(&state, &ctx)?;
+    let identifier = required(&req.identifier, "identifier", 320)?;
+    let password = required(&req.password, "password", 1024)?;
+    let tag = required(&req.tag_id, "tagId", 100)?;
+    let (app, tenant) = state.core.application_by_tag(tag.trim(), DIALECT).await?;
+    let mut client = ctx.0.clone();
+    client.application_id = Some(app.id);
+    let start = OtpLoginStart { identifier, password, application: &app, device: Value::Null, dialect: DIALECT };
+    let outcome = state.core.start_otp_login(&tenant, start, &client).await;
+    let label = match &outcome {
+        Ok(_) => "otp_required",
+        Err(castellan_core::CoreError::AccountLocked { .. }) => "locked",
+        Err(_) => "failure",
+    };
+    state.metrics.record_login(DIALECT, label);
+    let challenge = outcome?;
+    let message = match challenge.channel {
+        OtpChannel::Totp => "Login successful, enter the code from your authenticator app",
+        _ => "Login successful, OTP sent",
+    };
+    Ok(ok(message, challenge_data(&challenge)))
+}
+
+/// Phase 2: the one-time code. Answers with the tokens.
+#[utoipa::path(post, path = "/v1/auth/otp/verify", tag = "kumusoft", request_body = VerifyRequest,
+    responses((status = 200, description = "00: accessToken, refreshToken, expiresIn, tokenType, user"),
+              (status = 401, description = "03 invalid OTP (attemptsRemaining) / 04 expired or unknown challenge"),
+              (status = 429, description = "05 challenge exhausted"), (status = 400, description = "90 validation")))]
+pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<VerifyRequest>) -> KumuResult<Response> {
+    limit(&state, &ctx)?;
+    let user_id = required_uuid(&req.user_id, "userId")?;
+    let otp = required(&req.otp, "otp", 16)?;
+    let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
+    let (tenant, auth, data) = state.core.verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.0).await?;
+    let tag = data.get("tagId").and_then(Value::as_str).unwrap_or_default();
+    Ok(ok("OTP verified successfully", token_data(&state, &tenant, &auth, tag).await?))
+}
+
+/// A new code for a pending challenge, on the same channel (the previous code stops working).
+#[utoipa::path(post, path = "/v1/auth/otp/resend", tag = "kumusoft", request_body = ResendRequest,
+    responses((status = 200, description = "00: challengeId, channel, destination, expiresIn"),
+              (status = 429, description = "05 resend too soon or too often (retryAfterSeconds)"),
+              (status = 401, description = "04 expired or unknown challenge"), (status = 400, description = "90 validation")))]
+pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<ResendRequest>) -> KumuResult<Response> {
+    limit(&state, &ctx)?;
+    let user_id = required_uuid(&req.user_id, "userId")?;
+    let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
+    let c = state.core.resend_otp(challenge_id, user_id, DIALECT, &ctx.0).await?;
+    Ok(ok(
+        "OTP resent",
+        json!({ "challengeId": c.challenge_id, "channel": c.channel.as_str(), "destination": c.destination, "expiresIn": c.expires_in }),
+    ))
+}
+
+/// A new token pair for a refresh token (single use; reuse ends the session).
+#[utoipa::path(post, path = "/v1/auth/token/refresh", tag = "kumusoft", request_body = RefreshRequest,
+    responses((status = 200, description = "00: as otp/verify, with a new refresh token"),
+              (status = 401, description = "07 invalid, expired or reused refresh token"), (status = 400, description = "90 validation")))]
+pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
+    limit(&state, &ctx)?;
+    let token = required(&req.refresh_token, "refreshToken", 200)?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
+    let auth = state.core.refresh(&tenant, token, &ctx.0).await?;
+    // The application must still be there and active to get new tokens.
+    let app = match auth.session.application_id {
+        Some(id) => state.core.application_by_id(&tenant, id).await.ok(),
+        None => None,
+    };
+    let tag = app.filter(|a| a.active).and_then(|a| a.kumusoft_tag).ok_or(castellan_core::CoreError::UnknownApplication)?;
+    Ok(ok("Token refreshed successfully", token_data(&state, &tenant, &auth, &tag).await?))
+}
+
+/// Ends the session of the bearer token, or of the refresh token in the body.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "kumusoft", request_body(content = LogoutRequest, description = "Only without a bearer token"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "00: session ended"), (status = 401, description = "08 bad access token / 07 bad refresh token")))]
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, KumuJson(req): KumuJson<LogoutRequest>) -> KumuResult<Response> {
+    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let (tenant, access, _) = authenticate(&state, &headers).await?;
+        state.core.revoke_session(&tenant, access.session.user_id, &access.session.id, &ctx.0).await?;
+        return Ok(ok("Logged out successfully", Value::Null));
+    }
+    let Some(token) = req.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(castellan_core::CoreError::Unauthorized.into());
+    };
+    limit(&state, &ctx)?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
+    state.core.end_session_by_refresh_token(&tenant, token, &ctx.0).await?;
+    Ok(ok("Logged out successfully", Value::Null))
+}
+
+/// The signed-in user's profile.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "kumusoft", security(("bearer" = [])),
+    responses((status = 200, description = "00: the profile"), (status = 401, description = "08 missing, invalid, expired or revoked access token")))]
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> KumuResult<Response> {
+    let (tenant, access, tag) = authenticate(&state, &headers).await?;
+    let user = state.core.get_user(&tenant, access.session.user_id).await.map_err(|_| castellan_core::CoreError::Unauthorized)?;
+    if !user.active {
+        return Err(castellan_core::CoreError::Unauthorized.into());
+    }
+    Ok(ok("Profile retrieved successfully", profile(&user, &tag)))
+}
