@@ -2,6 +2,7 @@
 //! (a temporary SQLite file, or a new PostgreSQL database when `CASTELLAN_TEST_DATABASE_URL` is
 //! set), with a fake clock and weak hashing; `TestApp` talks to it over HTTP.
 
+pub mod http_sink;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use sqlx::Connection;
 
+pub use http_sink::{HttpSink, Recorded};
 pub use smtp::SmtpSink;
 
 /// The database the tests run on: `sqlite` or `postgres`.
@@ -49,7 +51,7 @@ pub async fn fresh_database_url() -> String {
 }
 
 #[track_caller]
-fn fail(msg: &str) -> ! {
+pub(crate) fn fail(msg: &str) -> ! {
     #[allow(clippy::panic)]
     {
         panic!("{msg}")

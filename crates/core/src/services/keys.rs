@@ -69,7 +69,7 @@ fn seal_context(tenant_id: Uuid, kid: &str) -> String {
 }
 
 impl Core {
-    /// Creates a new active key of `alg`; the previous active key of that algorithm retires
+    /// Creates a new active key of `alg`; the previous active key of its family retires
     /// (still verifies, still in the JWKS) so tokens it signed stay valid until they expire.
     pub async fn rotate_key(&self, tenant: &Tenant, alg: KeyAlg) -> CoreResult<SigningKey> {
         let kid = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
@@ -85,8 +85,11 @@ impl Core {
             retired_at: None,
         };
         let now = self.now();
+        // One active key per family: the HS256 secret, and one asymmetric key, so which key signs
+        // an asymmetric dialect's tokens is never in doubt.
+        let family = |a: KeyAlg| a == KeyAlg::HS256;
         for old in self.store.list_keys(tenant.id).await? {
-            if old.alg == alg && old.state == KeyState::Active {
+            if family(old.alg) == family(alg) && old.state == KeyState::Active {
                 self.store.set_key_state(tenant.id, &old.kid, KeyState::Retiring, now).await?;
             }
         }

@@ -71,3 +71,109 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str
     assert_eq!(body["error"]["code"], json!(want_code), "{body}");
     assert!(body["error"]["message"].is_string(), "{body}");
 }
+
+pub const KUMU_PASSWORD: &str = "P@ssw0rd!92X";
+
+/// A kumusoft tenant with an application and a user (verified email, username, phone);
+/// returns (tenant slug, tagId, user id).
+pub async fn kumu_tenant(app: &TestApp) -> (String, String, String) {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let slug = format!("kumu-{suffix}");
+    let (s, t) =
+        app.admin(Method::POST, "/tenants", Some(json!({"slug": slug, "display_name": "Kumusoft", "profile": "kumusoft"}))).await;
+    assert_eq!(s, 201, "{t}");
+    let tag = format!("ZED_INVESTA_{}", suffix.to_uppercase());
+    kumu_app(app, &slug, &tag).await;
+    let body = json!({
+        "email": "user_8742@example.com", "username": "user_8742", "phone": "+256700000001",
+        "password": KUMU_PASSWORD, "first_name": "John", "last_name": "Doe", "email_verified": true
+    });
+    let (s, u) = app.admin(Method::POST, &format!("/tenants/{slug}/users"), Some(body)).await;
+    assert_eq!(s, 201, "{u}");
+    (slug, tag, u["id"].as_str().unwrap().to_string())
+}
+
+/// Adds a public application with this kumusoft tag.
+pub async fn kumu_app(app: &TestApp, tenant: &str, tag: &str) {
+    let body = json!({"name": "Zed Investa Member Portal", "kind": "public", "kumusoft_tag": tag});
+    let (s, a) = app.admin(Method::POST, &format!("/tenants/{tenant}/applications"), Some(body)).await;
+    assert_eq!(s, 201, "{a}");
+}
+
+/// A kumusoft call under the default prefix.
+pub async fn kumu(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut rb = app.request(method, &format!("/v1/auth{path}"));
+    if let Some(t) = bearer {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    castellan_testkit::send(rb).await
+}
+
+pub async fn kumu_login(app: &TestApp, identifier: &str, password: &str, tag: &str) -> (u16, Value) {
+    kumu(app, Method::POST, "/login", None, Some(json!({"identifier": identifier, "password": password, "tagId": tag}))).await
+}
+
+/// Asserts a kumusoft envelope with this status and return code.
+pub fn assert_kumu(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["status"]["returnCode"], json!(want_code), "{body}");
+    assert!(body["status"]["returnMessage"].is_string(), "{body}");
+}
+
+/// The six-digit code in a message text.
+pub fn code_in(text: &str) -> String {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(5))
+        .find(|&i| {
+            bytes[i..i + 6].iter().all(u8::is_ascii_digit)
+                && (i == 0 || !bytes[i - 1].is_ascii_digit())
+                && bytes.get(i + 6).is_none_or(|b| !b.is_ascii_digit())
+        })
+        .map(|i| text[i..i + 6].to_string())
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+}
+
+/// The `n`-th message (1-based, oldest first) kept in the development outbox for `to`.
+pub async fn outbox_message(app: &TestApp, to: &str, n: usize) -> Value {
+    let path = format!("/outbox?to={}&limit=1000", to.replace('+', "%2B"));
+    for _ in 0..200 {
+        let (s, list) = app.admin(Method::GET, &path, None).await;
+        assert_eq!(s, 200, "{list}");
+        let list = list.as_array().unwrap().clone();
+        if list.len() >= n {
+            return list[list.len() - n].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no message #{n} to {to}");
+}
+
+/// Logs in and returns (challenge id, user id, the code from the outbox).
+pub async fn kumu_challenge(app: &TestApp, tag: &str) -> (String, String, String) {
+    let before = outbox_count(app, "user_8742@example.com").await;
+    let (s, b) = kumu_login(app, "user_8742@example.com", KUMU_PASSWORD, tag).await;
+    assert_kumu(s, &b, 200, "00");
+    let m = outbox_message(app, "user_8742@example.com", before + 1).await;
+    (
+        b["data"]["challengeId"].as_str().unwrap().to_string(),
+        b["data"]["userId"].as_str().unwrap().to_string(),
+        code_in(m["body"].as_str().unwrap()),
+    )
+}
+
+pub async fn outbox_count(app: &TestApp, to: &str) -> usize {
+    let (_, list) = app.admin(Method::GET, &format!("/outbox?to={}&limit=1000", to.replace('+', "%2B")), None).await;
+    list.as_array().map(Vec::len).unwrap_or(0)
+}
+
+/// The whole flow; returns the otp/verify data (accessToken, refreshToken, …).
+pub async fn kumu_tokens(app: &TestApp, tag: &str) -> Value {
+    let (challenge, user, code) = kumu_challenge(app, tag).await;
+    let (s, b) =
+        kumu(app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": code, "challengeId": challenge}))).await;
+    assert_kumu(s, &b, 200, "00");
+    b["data"].clone()
+}

@@ -6,4 +6,6 @@ mod admin;
 mod helpers;
 mod korastratum;
 mod korastratum_security;
+mod kumusoft;
+mod kumusoft_security;
 mod ops;

@@ -186,7 +186,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
               (status = 401, description = "07 invalid, expired or reused refresh token"), (status = 400, description = "90 validation")))]
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
-    let token = required(&req.refresh_token, "refreshToken", 200)?;
+    let token = required(&req.refresh_token, "refreshToken", 8192)?;
     let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
     let auth = state.core.refresh(&tenant, token, &ctx.0).await?;
     // The application must still be there and active to get new tokens.
