@@ -119,7 +119,7 @@ mod tests {
             "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n\
              [dialects.kumusoft]\nprefix = \"/kumu\"\n",
         )
-            .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?;
         let env = |k: &str| match k {
             "CASTELLAN_LISTEN" => Some("127.0.0.1:9100".to_string()),
             "CASTELLAN_TRUSTED_PROXIES" => Some("10.0.0.0/8, 192.168.1.1".to_string()),

@@ -8,8 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use castellan_core::clock::Clock;
 use castellan_core::crypto::password::Argon2Params;
-use castellan_core::delivery::smtp::SmtpMailer;
 use castellan_core::delivery::sms::{HttpSms, SmsCredentials, SmsProvider};
+use castellan_core::delivery::smtp::SmtpMailer;
 use castellan_core::delivery::{DevOutbox, Mailer, SmsSender, Transports};
 use castellan_core::store::Store;
 use castellan_core::{Core, CoreConfig};
@@ -110,7 +110,10 @@ pub fn sms(settings: &Settings) -> Result<Arc<dyn SmsSender>, BootstrapError> {
         return Ok(Arc::new(DevOutbox));
     }
     let provider = SmsProvider::parse(&settings.sms_provider).ok_or_else(|| {
-        BootstrapError(format!("CASTELLAN_SMS_PROVIDER: {:?} is not outbox, webhook, twilio or africastalking", settings.sms_provider))
+        BootstrapError(format!(
+            "CASTELLAN_SMS_PROVIDER: {:?} is not outbox, webhook, twilio or africastalking",
+            settings.sms_provider
+        ))
     })?;
     let credentials = SmsCredentials {
         url: settings.sms_url.clone(),

@@ -62,8 +62,10 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
     match state.core.find_tenant(&tenant).await {
         Ok(t) => jwk_set(state.core.jwks(Some(&t)).await),
-        Err(_) => (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "tenant_not_found", "message": "tenant not found" } })))
-            .into_response(),
+        Err(_) => {
+            (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "tenant_not_found", "message": "tenant not found" } })))
+                .into_response()
+        }
     }
 }
 
@@ -78,7 +80,10 @@ fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Respon
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "jwks");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": { "code": "internal_error", "message": "internal error" } })))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": { "code": "internal_error", "message": "internal error" } })),
+            )
                 .into_response()
         }
     }

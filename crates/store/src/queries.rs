@@ -787,11 +787,12 @@ impl Store for SqlStore {
     }
 
     async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>> {
-        let id: Option<String> = on_pool!(self, |p| sqlx::query_scalar("SELECT tenant_id FROM refresh_tokens WHERE token_hash=$1")
-            .bind(token_hash)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err))?;
+        let id: Option<String> =
+            on_pool!(self, |p| sqlx::query_scalar("SELECT tenant_id FROM refresh_tokens WHERE token_hash=$1")
+                .bind(token_hash)
+                .fetch_optional(p)
+                .await
+                .map_err(db_err))?;
         id.map(|s| Uuid::parse_str(&s).map_err(|e| castellan_core::store::StoreError::Backend(e.to_string()))).transpose()
     }
 
@@ -824,8 +825,7 @@ impl Store for SqlStore {
 
     async fn list_all_keys(&self) -> StoreResult<Vec<SigningKey>> {
         let sql = format!("SELECT {KEY_COLS} FROM signing_keys ORDER BY created_at DESC, kid");
-        let rows =
-            on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).fetch_all(p).await.map_err(db_err))?;
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, KeyRow>(AssertSqlSafe(sql)).fetch_all(p).await.map_err(db_err))?;
         all(rows)
     }
 

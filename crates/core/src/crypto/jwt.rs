@@ -248,4 +248,41 @@ mod tests {
         assert!(verify(std::slice::from_ref(&key), &nbf, &expect(KeyAlg::HS256, 1000)).is_err());
         Ok(())
     }
+
+    #[test]
+    fn the_key_decides_the_algorithm_not_the_header() -> CoreResult<()> {
+        let (private, jwk) = generate(KeyAlg::RS256, "rs")?;
+        let rs = load("rs", KeyAlg::RS256, &private, &jwk, true)?;
+        let (secret, hs_jwk) = generate(KeyAlg::HS256, "hs")?;
+        let hs = load("hs", KeyAlg::HS256, &secret, &hs_jwk, true)?;
+        let claims = json!({"iss": "iss", "aud": "aud", "exp": 5000});
+        let both = [rs.clone(), hs.clone()];
+        let want = Expectations {
+            algs: &[KeyAlg::RS256, KeyAlg::ES256],
+            typ: "JWT",
+            issuer: "iss",
+            audience: "aud",
+            now: 1000,
+            leeway: 0,
+        };
+        assert!(verify(&both, &sign(&rs, "JWT", &claims)?, &want).is_ok());
+        // An HS256 token is refused even though a key of that kid exists, because HS256 is not allowed.
+        assert!(verify(&both, &sign(&hs, "JWT", &claims)?, &want).is_err());
+        // An HS256 header naming the RSA key's kid (signed with anything) finds no key.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("rs".into());
+        header.typ = Some("JWT".into());
+        let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(jwk.to_string().as_bytes()))
+            .map_err(CoreError::internal)?;
+        assert!(verify(&both, &confused, &want).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn peek_reads_claims_without_trusting_them() {
+        let token = format!("e30.{}.sig", crate::crypto::b64url(br#"{"tagId":"T"}"#));
+        assert_eq!(peek_claims(&token).and_then(|c| c["tagId"].as_str().map(str::to_string)).as_deref(), Some("T"));
+        assert!(peek_claims("nodots").is_none());
+        assert!(peek_claims("a.!!!.c").is_none());
+    }
 }

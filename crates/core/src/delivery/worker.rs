@@ -76,3 +76,12 @@ async fn deliver(core: &Core, transports: &Transports, m: OutboundMessage) {
         tracing::error!(error = %e, id = %m.id, "outbox: cannot record delivery outcome");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_from_five_seconds_up_to_an_hour() {
+        assert_eq!([1, 2, 3, 4].map(super::backoff), [5, 10, 20, 40]);
+        assert_eq!(super::backoff(30), 3600);
+    }
+}

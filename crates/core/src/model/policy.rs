@@ -174,7 +174,10 @@ impl Policy {
         if texts.iter().any(|t| t.as_ref().is_some_and(|t| t.len() > 2000)) {
             return Err("messages: at most 2000 characters each".into());
         }
-        if [&self.messages.otp_email_body, &self.messages.otp_sms].iter().any(|t| t.as_ref().is_some_and(|t| !t.contains("{code}"))) {
+        if [&self.messages.otp_email_body, &self.messages.otp_sms]
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| !t.contains("{code}")))
+        {
             return Err("messages: a code message must contain {code}".into());
         }
         if self.tokens.access_ttl_seconds < 30 || self.tokens.refresh_ttl_seconds < 60 {

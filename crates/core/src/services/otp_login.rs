@@ -169,7 +169,8 @@ impl Core {
             created_at: now,
         };
         self.store.insert_challenge(&challenge).await?;
-        self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id})).await;
+        self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id}))
+            .await;
         if channel != OtpChannel::Totp {
             self.send_otp(tenant, start.application, channel, &recipient, &code, ttl).await?;
             self.audit(
@@ -257,8 +258,15 @@ impl Core {
             };
         if !right {
             let attempts = self.store.fail_challenge(tenant.id, challenge.id).await?;
-            self.audit(Some(tenant.id), Some(user.id), "otp.verify", "failure", &ctx, json!({"tagId": tag, "challenge": challenge.id}))
-                .await;
+            self.audit(
+                Some(tenant.id),
+                Some(user.id),
+                "otp.verify",
+                "failure",
+                &ctx,
+                json!({"tagId": tag, "challenge": challenge.id}),
+            )
+            .await;
             if attempts > challenge.max_attempts {
                 // Concurrent wrong tries raced past the last one.
                 return Err(CoreError::ChallengeExhausted);
@@ -269,17 +277,37 @@ impl Core {
             return Err(CoreError::OtpExpired);
         }
         self.store.clear_attempts(tenant.id, &lockout_subject(user.id)).await?;
-        self.audit(Some(tenant.id), Some(user.id), "otp.verify", "success", &ctx, json!({"tagId": tag, "challenge": challenge.id}))
-            .await;
+        self.audit(
+            Some(tenant.id),
+            Some(user.id),
+            "otp.verify",
+            "success",
+            &ctx,
+            json!({"tagId": tag, "challenge": challenge.id}),
+        )
+        .await;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
         let auth = self.start_session(&tenant, user, dialect, device, &ctx).await?;
-        self.audit(Some(tenant.id), Some(auth.user.id), "token.issued", "success", &ctx, json!({"tagId": tag, "session": auth.session.id}))
-            .await;
+        self.audit(
+            Some(tenant.id),
+            Some(auth.user.id),
+            "token.issued",
+            "success",
+            &ctx,
+            json!({"tagId": tag, "session": auth.session.id}),
+        )
+        .await;
         Ok((tenant, auth, challenge.data))
     }
 
     /// Sends a new code for the challenge on the same channel; the previous code stops working.
-    pub async fn resend_otp(&self, challenge_id: Uuid, user_id: Uuid, dialect: &str, ctx: &ClientContext) -> CoreResult<OtpChallenge> {
+    pub async fn resend_otp(
+        &self,
+        challenge_id: Uuid,
+        user_id: Uuid,
+        dialect: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<OtpChallenge> {
         let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id).await?;
         if !tenant.serves(dialect) {
             return Err(CoreError::OtpExpired);
@@ -313,7 +341,14 @@ impl Core {
         let ttl = policy.ttl_seconds;
         let reissued = self
             .store
-            .reissue_challenge(tenant.id, challenge.id, &challenge.secret_hash, &self.otp_mac(challenge.id, &code), now + ttl, &data)
+            .reissue_challenge(
+                tenant.id,
+                challenge.id,
+                &challenge.secret_hash,
+                &self.otp_mac(challenge.id, &code),
+                now + ttl,
+                &data,
+            )
             .await?;
         if !reissued {
             // A concurrent resend (or the verification) got there first.

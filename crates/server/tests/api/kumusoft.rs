@@ -69,7 +69,8 @@ async fn three_phases_with_the_code_read_from_a_real_smtp_conversation() {
     let h = header_of(access);
     assert_eq!((h["alg"].as_str(), h["typ"].as_str()), (Some("RS256"), Some("JWT")));
     assert!(h["kid"].is_string());
-    let claims = verify_with_jwks(&app.url("/.well-known/jwks.json"), access, &app.address, &format!("kumusoft:{tag}")).await.unwrap();
+    let claims =
+        verify_with_jwks(&app.url("/.well-known/jwks.json"), access, &app.address, &format!("kumusoft:{tag}")).await.unwrap();
     assert_eq!(claims["sub"], json!(user_id));
     assert_eq!(claims["tagId"], json!(tag));
     assert_eq!(claims["name"], "John Doe");
@@ -86,7 +87,8 @@ async fn three_phases_with_the_code_read_from_a_real_smtp_conversation() {
     // Every phase is in the audit log with the tag, the user and the caller's address.
     let (_, events) = app.admin(Method::GET, &format!("/tenants/{slug}/audit?user_id={user_id}"), None).await;
     let events = events.as_array().unwrap();
-    for (action, outcome) in [("login.password", "success"), ("otp.sent", "queued"), ("otp.verify", "success"), ("token.issued", "success")]
+    for (action, outcome) in
+        [("login.password", "success"), ("otp.sent", "queued"), ("otp.verify", "success"), ("token.issued", "success")]
     {
         let e = events
             .iter()
@@ -126,7 +128,8 @@ async fn sms_flow(provider: &str, answer: &str, check: impl Fn(&castellan_testki
     .await;
     let (slug, tag, user_id) = kumu_tenant(&app).await;
     // Email not verified: the code goes to the phone.
-    let (s, b) = app.admin(Method::PATCH, &format!("/tenants/{slug}/users/{user_id}"), Some(json!({"email_verified": false}))).await;
+    let (s, b) =
+        app.admin(Method::PATCH, &format!("/tenants/{slug}/users/{user_id}"), Some(json!({"email_verified": false}))).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &tag).await;
     assert_kumu(s, &b, 200, "00");
@@ -250,13 +253,15 @@ async fn wrong_codes_count_down_and_the_fifth_kills_the_challenge() {
     let wrong = if code == "000000" { "000001" } else { "000000" };
     for remaining in (0..5).rev() {
         let (s, b) =
-            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": wrong, "challengeId": challenge}))).await;
+            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": wrong, "challengeId": challenge})))
+                .await;
         assert_kumu(s, &b, 401, "03");
         assert_eq!(b["data"]["attemptsRemaining"], remaining);
     }
     for otp in [wrong, code.as_str()] {
         let (s, b) =
-            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": otp, "challengeId": challenge}))).await;
+            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": otp, "challengeId": challenge})))
+                .await;
         assert_kumu(s, &b, 429, "05");
     }
     let (s, b) = kumu(&app, Method::POST, "/otp/resend", None, Some(json!({"userId": user, "challengeId": challenge}))).await;
@@ -269,7 +274,8 @@ async fn an_expired_code_is_04() {
     let (_, tag, _) = kumu_tenant(&app).await;
     let (challenge, user, code) = kumu_challenge(&app, &tag).await;
     app.clock.advance(301);
-    let (s, b) = kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": code, "challengeId": challenge}))).await;
+    let (s, b) =
+        kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": code, "challengeId": challenge}))).await;
     assert_kumu(s, &b, 401, "04");
 }
 
@@ -283,7 +289,9 @@ async fn resend_waits_thirty_seconds_voids_the_old_code_and_keeps_the_attempt_co
     assert_kumu(s, &b, 429, "05");
     assert!((1..=30).contains(&b["data"]["retryAfterSeconds"].as_i64().unwrap()), "{b}");
     let wrong = if first == "000000" { "000001" } else { "000000" };
-    let (s, b) = kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": wrong, "challengeId": challenge}))).await;
+    let (s, b) =
+        kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": wrong, "challengeId": challenge})))
+            .await;
     assert_kumu(s, &b, 401, "03");
 
     app.clock.advance(31);
@@ -294,11 +302,14 @@ async fn resend_waits_thirty_seconds_voids_the_old_code_and_keeps_the_attempt_co
     let second = code_in(outbox_message(&app, "user_8742@example.com", 2).await["body"].as_str().unwrap());
     if second != first {
         let (s, b) =
-            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": first, "challengeId": challenge}))).await;
+            kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": first, "challengeId": challenge})))
+                .await;
         assert_kumu(s, &b, 401, "03");
         assert_eq!(b["data"]["attemptsRemaining"], 3, "the count survives the resend: {b}");
     }
-    let (s, b) = kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": second, "challengeId": challenge}))).await;
+    let (s, b) =
+        kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": second, "challengeId": challenge})))
+            .await;
     assert_kumu(s, &b, 200, "00");
 }
 
@@ -454,11 +465,24 @@ async fn malformed_requests_get_90_naming_the_field_never_a_500() {
         assert!(b["status"]["returnMessage"].as_str().unwrap().starts_with(field), "{path}: {b}");
         assert_eq!(b["data"], Value::Null);
     }
-    let r = app.request(Method::POST, "/v1/auth/login").header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/v1/auth/login")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["status"]["returnCode"], "90");
-    let (s, b) = kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": uuid::Uuid::new_v4(), "otp": "123456", "challengeId": uuid::Uuid::new_v4()}))).await;
+    let (s, b) = kumu(
+        &app,
+        Method::POST,
+        "/otp/verify",
+        None,
+        Some(json!({"userId": uuid::Uuid::new_v4(), "otp": "123456", "challengeId": uuid::Uuid::new_v4()})),
+    )
+    .await;
     assert_kumu(s, &b, 401, "04");
     let (s, b) = kumu(&app, Method::GET, "/no-such-endpoint", None, None).await;
     assert_eq!(s, 404, "{b}");
@@ -518,11 +542,13 @@ async fn a_configured_prefix_issuer_and_audience_template_are_honoured() {
     })
     .await;
     let (slug, tag, _) = kumu_tenant(&app).await;
-    let (s, b) = app.admin(Method::PATCH, &format!("/tenants/{slug}"), Some(json!({"issuer": "https://auth.kumusoft.com"}))).await;
+    let (s, b) =
+        app.admin(Method::PATCH, &format!("/tenants/{slug}"), Some(json!({"issuer": "https://auth.kumusoft.com"}))).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = castellan_testkit::send(app.request(Method::POST, "/kumu/auth/login").json(
-        &json!({"identifier": "user_8742", "password": KUMU_PASSWORD, "tagId": tag}),
-    ))
+    let (s, b) = castellan_testkit::send(
+        app.request(Method::POST, "/kumu/auth/login")
+            .json(&json!({"identifier": "user_8742", "password": KUMU_PASSWORD, "tagId": tag})),
+    )
     .await;
     assert_kumu(s, &b, 200, "00");
     let m = outbox_message(&app, "user_8742@example.com", 1).await;
@@ -532,9 +558,14 @@ async fn a_configured_prefix_issuer_and_audience_template_are_honoured() {
     .await;
     assert_kumu(s, &t, 200, "00");
     let access = t["data"]["accessToken"].as_str().unwrap();
-    verify_with_jwks(&app.url("/kumu/auth/.well-known/jwks.json"), access, "https://auth.kumusoft.com", &format!("urn:kumusoft:{tag}"))
-        .await
-        .unwrap();
+    verify_with_jwks(
+        &app.url("/kumu/auth/.well-known/jwks.json"),
+        access,
+        "https://auth.kumusoft.com",
+        &format!("urn:kumusoft:{tag}"),
+    )
+    .await
+    .unwrap();
     let (_, doc) = castellan_testkit::send(app.request(Method::GET, "/openapi.json")).await;
     assert!(doc["paths"]["/kumu/auth/otp/verify"]["post"].is_object());
     assert!(doc["paths"]["/v1/auth/otp/verify"].is_null());

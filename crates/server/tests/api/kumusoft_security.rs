@@ -226,7 +226,8 @@ async fn row26_alg_none_and_an_empty_signature_are_refused() {
     for none in ["none", "None", "NONE"] {
         header["alg"] = json!(none);
         refused(&app, &forge(&header, &claims, b"")).await;
-        refused(&app, &format!("{}.{}.", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))).await;
+        refused(&app, &format!("{}.{}.", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string())))
+            .await;
     }
 }
 
@@ -389,7 +390,15 @@ async fn row33_odd_kids_are_refused_without_a_500() {
     let (_, tag, _) = kumu_tenant(&app).await;
     let access = kumu_tokens(&app, &tag).await["accessToken"].as_str().unwrap().to_string();
     let sig = URL_SAFE_NO_PAD.decode(access.split('.').nth(2).unwrap()).unwrap();
-    for kid in [json!("../../dev/null"), json!("' OR 1=1--"), json!("unknown"), json!(""), json!(42), json!(null), json!("x".repeat(5000))] {
+    for kid in [
+        json!("../../dev/null"),
+        json!("' OR 1=1--"),
+        json!("unknown"),
+        json!(""),
+        json!(42),
+        json!(null),
+        json!("x".repeat(5000)),
+    ] {
         let mut header = part(&access, 0);
         header["kid"] = kid;
         refused(&app, &forge(&header, &part(&access, 1), &sig)).await;
@@ -459,7 +468,8 @@ async fn row36_rotation_new_kid_signs_old_tokens_live_until_expiry_then_the_old_
     assert_ne!(old_kid, new_kid);
     assert_eq!(k["kid"], json!(new_kid));
     accepted(&app, &old).await;
-    let kids = |set: Value| set["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let kids =
+        |set: Value| set["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     let jwks = format!("/t/{slug}/.well-known/jwks.json");
     let (_, set) = castellan_testkit::send(app.request(Method::GET, &jwks)).await;
     assert!(kids(set.clone()).contains(&old_kid) && kids(set).contains(&new_kid));

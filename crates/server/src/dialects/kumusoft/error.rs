@@ -62,10 +62,10 @@ impl From<CoreError> for KumuError {
             CoreError::OtpExpired | CoreError::InvalidToken | CoreError::NotFound => {
                 Self::new(S::UNAUTHORIZED, "04", "OTP expired or challenge not found")
             }
-            CoreError::ChallengeExhausted => {
-                Self::too_many(0, "Too many attempts on this challenge; sign in again")
+            CoreError::ChallengeExhausted => Self::too_many(0, "Too many attempts on this challenge; sign in again"),
+            CoreError::RateLimited { retry_after_seconds } => {
+                Self::too_many(retry_after_seconds, "Too many requests; try again later")
             }
-            CoreError::RateLimited { retry_after_seconds } => Self::too_many(retry_after_seconds, "Too many requests; try again later"),
             CoreError::Overloaded => Self::too_many(1, "Server busy; try again shortly"),
             CoreError::UnknownApplication | CoreError::TenantNotFound | CoreError::Disabled => {
                 Self::new(S::FORBIDDEN, "06", "Unknown or inactive application")

@@ -96,9 +96,8 @@ fn challenge_data(c: &OtpChallenge) -> Value {
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tenant, AccessContext, String)> {
     let unauthorized = || KumuError::from(castellan_core::CoreError::Unauthorized);
     let token = bearer(headers).ok_or_else(unauthorized)?;
-    let tag = peek_claims(token)
-        .and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string))
-        .ok_or_else(unauthorized)?;
+    let tag =
+        peek_claims(token).and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string)).ok_or_else(unauthorized)?;
     let (_, tenant) = state.core.application_by_tag(&tag, DIALECT).await.map_err(|_| unauthorized())?;
     let aud = audience(state, &tag);
     let rules = TokenRules { algs: ASYMMETRIC, typ: "JWT", audience: &aud };
@@ -202,7 +201,12 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): Kum
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "kumusoft", request_body(content = LogoutRequest, description = "Only without a bearer token"),
     security(("bearer" = [])),
     responses((status = 200, description = "00: session ended"), (status = 401, description = "08 bad access token / 07 bad refresh token")))]
-pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, KumuJson(req): KumuJson<LogoutRequest>) -> KumuResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    KumuJson(req): KumuJson<LogoutRequest>,
+) -> KumuResult<Response> {
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         let (tenant, access, _) = authenticate(&state, &headers).await?;
         state.core.revoke_session(&tenant, access.session.user_id, &access.session.id, &ctx.0).await?;
