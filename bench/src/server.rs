@@ -14,6 +14,7 @@ pub struct Server {
     bin: PathBuf,
     data_dir: PathBuf,
     database_url: Option<String>,
+    extra_env: Vec<(String, String)>,
 }
 
 fn free_port() -> Result<u16> {
@@ -23,6 +24,16 @@ fn free_port() -> Result<u16> {
 impl Server {
     /// Starts the server and returns it with the time from spawn to its first answered `/health`.
     pub async fn start(bin: &Path, data_dir: &Path, database_url: Option<&str>) -> Result<(Server, Duration)> {
+        Self::start_with(bin, data_dir, database_url, &[]).await
+    }
+
+    /// [`Server::start`] with more `CASTELLAN_*` settings.
+    pub async fn start_with(
+        bin: &Path,
+        data_dir: &Path,
+        database_url: Option<&str>,
+        extra_env: &[(String, String)],
+    ) -> Result<(Server, Duration)> {
         std::fs::create_dir_all(data_dir)?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("server.log"))?;
@@ -39,10 +50,17 @@ impl Server {
         if let Some(url) = database_url {
             cmd.env("CASTELLAN_DATABASE_URL", url);
         }
+        cmd.envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let started = Instant::now();
         let child = cmd.spawn()?;
-        let mut server =
-            Server { addr, child, bin: bin.into(), data_dir: data_dir.into(), database_url: database_url.map(Into::into) };
+        let mut server = Server {
+            addr,
+            child,
+            bin: bin.into(),
+            data_dir: data_dir.into(),
+            database_url: database_url.map(Into::into),
+            extra_env: extra_env.to_vec(),
+        };
         let health = Call::get("/health");
         loop {
             if let Ok(mut conn) = Conn::open(addr).await
@@ -65,7 +83,7 @@ impl Server {
     /// Stops this process and starts the same configuration again.
     pub async fn restart(&mut self) -> Result<Duration> {
         self.stop();
-        let (fresh, took) = Server::start(&self.bin, &self.data_dir, self.database_url.as_deref()).await?;
+        let (fresh, took) = Server::start_with(&self.bin, &self.data_dir, self.database_url.as_deref(), &self.extra_env).await?;
         *self = fresh;
         Ok(took)
     }

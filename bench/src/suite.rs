@@ -5,6 +5,7 @@ use crate::hashing::{self, Cost};
 use crate::http::Result;
 use crate::load::{self, Plan, Stats};
 use crate::server::{Server, cpu_seconds};
+use crate::kumusoft;
 use crate::workloads::{self, Credentials};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -164,6 +165,45 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// W5 and W6 on their own server: weak password hashing (no hash is in the measured path, and
+    /// thousands of logins must first open the challenges), development outbox for the codes.
+    async fn kumusoft(&self) -> Result<Round> {
+        const USERS: usize = 6000;
+        let extra: Vec<(String, String)> = [("CASTELLAN_ARGON2_MEMORY_KIB", "64"), ("CASTELLAN_ARGON2_ITERATIONS", "1"), ("CASTELLAN_DEV", "true")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (server, _) = Server::start_with(&self.opts.castellan, &self.opts.work_dir.join("kumusoft"), None, &extra).await?;
+        kumusoft::prepare(server.addr, USERS).await?;
+        let mut round = Round::new();
+        for (i, (alg, key)) in [("RS256", "W6_RS256"), ("ES256", "W6_ES256"), ("EdDSA", "W6_EdDSA")].into_iter().enumerate() {
+            if i > 0 {
+                kumusoft::rotate(server.addr, alg).await?;
+            }
+            let calls = kumusoft::verify_calls(server.addr, USERS, i + 1).await?;
+            let f = self.run(&server, 8, workloads::health(8), 200).await?;
+            let (n0, s0) = kumusoft::sign_totals(server.addr, alg).await?;
+            let w6 = self.run(&server, 8, kumusoft::verifications(calls, 8), 200).await?;
+            let (n1, s1) = kumusoft::sign_totals(server.addr, alg).await?;
+            let sign_us = 1e6 * (s1 - s0) / (n1 - n0);
+            round.insert(key, w6.rate(200));
+            round.insert(if i == 0 { "K_F" } else { "K_F_later" }, f.rate(200));
+            round.insert(["sign_RS256", "sign_ES256", "sign_EdDSA"][i], sign_us);
+            round.insert(["W6_RS256_p99", "W6_ES256_p99", "W6_EdDSA_p99"][i], w6.percentile_ms(99.0));
+            eprintln!(
+                "    W6 {alg}: {:.0}/s ({:.2} × F {:.0}/s), p99 {:.1} ms; signing {sign_us:.0} µs per token",
+                w6.rate(200),
+                w6.rate(200) / f.rate(200),
+                f.rate(200),
+                w6.percentile_ms(99.0)
+            );
+        }
+        let w5 = self.run(&server, 8, kumusoft::jwks(8), 200).await?;
+        round.insert("W5", w5.rate(200));
+        eprintln!("    W5 JWKS: {:.0}/s ({:.2} × F)", w5.rate(200), w5.rate(200) / round["K_F"]);
+        Ok(round)
+    }
+
     async fn postgres_round(&self, server: &Server, round: &mut Round) -> Result<()> {
         self.yardstick_h(round).await?;
         self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
@@ -187,6 +227,9 @@ pub async fn run(opts: Options) -> Result<String> {
     server.restart().await?;
     let idle_rss = server.rss_mib();
     if !opts.only.is_empty() {
+        if bench.wants("k") {
+            bench.kumusoft().await?;
+        }
         for r in 0..opts.rounds {
             eprintln!("  round {} (server pid {})", r + 1, server.pid());
             bench.selected_round(&server, &mut Round::new()).await?;
@@ -206,6 +249,9 @@ pub async fn run(opts: Options) -> Result<String> {
     }
     starts.sort_by(f64::total_cmp);
     drop(server);
+
+    eprintln!("== kumusoft (SQLite)");
+    let k = bench.kumusoft().await?;
 
     let mut pg = Vec::new();
     if let Some(url) = &opts.postgres {
@@ -309,6 +355,26 @@ pub async fn run(opts: Options) -> Result<String> {
         format!("median {:.1} ms of 5 (min {:.1})", starts[starts.len() / 2], starts[0]),
         "≤ 100 ms",
     );
+    row(
+        "W5",
+        "GET /.well-known/jwks.json, c=8".into(),
+        format!("{:.2} × F ({:.0}/s)", k["W5"] / k["K_F"], k["W5"]),
+        "≥ 0.8 × F",
+    );
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        row(
+            "W6",
+            format!("kumusoft otp/verify → tokens ({alg}), c=8"),
+            format!(
+                "{:.2} × F ({:.0}/s), p99 {:.1} ms; signing {:.0} µs per token",
+                k[format!("W6_{alg}").as_str()] / k["K_F"],
+                k[format!("W6_{alg}").as_str()],
+                k[format!("W6_{alg}_p99").as_str()],
+                k[format!("sign_{alg}").as_str()]
+            ),
+            "≥ 0.5 × F",
+        );
+    }
     if !pg.is_empty() {
         row(
             "W1 pg",
