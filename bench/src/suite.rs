@@ -3,9 +3,9 @@
 
 use crate::hashing::{self, Cost};
 use crate::http::Result;
+use crate::kumusoft;
 use crate::load::{self, Plan, Stats};
 use crate::server::{Server, cpu_seconds};
-use crate::kumusoft;
 use crate::workloads::{self, Credentials};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -169,10 +169,11 @@ impl Bench<'_> {
     /// thousands of logins must first open the challenges), development outbox for the codes.
     async fn kumusoft(&self) -> Result<Round> {
         const USERS: usize = 6000;
-        let extra: Vec<(String, String)> = [("CASTELLAN_ARGON2_MEMORY_KIB", "64"), ("CASTELLAN_ARGON2_ITERATIONS", "1"), ("CASTELLAN_DEV", "true")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let extra: Vec<(String, String)> =
+            [("CASTELLAN_ARGON2_MEMORY_KIB", "64"), ("CASTELLAN_ARGON2_ITERATIONS", "1"), ("CASTELLAN_DEV", "true")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let (server, _) = Server::start_with(&self.opts.castellan, &self.opts.work_dir.join("kumusoft"), None, &extra).await?;
         kumusoft::prepare(server.addr, USERS).await?;
         let mut round = Round::new();
@@ -355,12 +356,7 @@ pub async fn run(opts: Options) -> Result<String> {
         format!("median {:.1} ms of 5 (min {:.1})", starts[starts.len() / 2], starts[0]),
         "≤ 100 ms",
     );
-    row(
-        "W5",
-        "GET /.well-known/jwks.json, c=8".into(),
-        format!("{:.2} × F ({:.0}/s)", k["W5"] / k["K_F"], k["W5"]),
-        "≥ 0.8 × F",
-    );
+    row("W5", "GET /.well-known/jwks.json, c=8".into(), format!("{:.2} × F ({:.0}/s)", k["W5"] / k["K_F"], k["W5"]), "≥ 0.8 × F");
     for alg in ["RS256", "ES256", "EdDSA"] {
         row(
             "W6",

@@ -273,10 +273,10 @@ impl Core {
             }
             return Err(CoreError::InvalidOtp { attempts_remaining: challenge.max_attempts - attempts });
         }
+        // The password phase already cleared the lockout count, and wrong codes do not add to it.
         if !self.store.consume_challenge(tenant.id, challenge.id, self.now()).await? {
             return Err(CoreError::OtpExpired);
         }
-        self.store.clear_attempts(tenant.id, &lockout_subject(user.id)).await?;
         self.audit(
             Some(tenant.id),
             Some(user.id),
