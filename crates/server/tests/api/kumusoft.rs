@@ -572,3 +572,33 @@ async fn a_configured_prefix_issuer_and_audience_template_are_honoured() {
     let (s, _) = kumu(&app, Method::POST, "/login", None, Some(json!({}))).await;
     assert_eq!(s, 404, "the default prefix is not mounted");
 }
+
+#[tokio::test]
+async fn a_relying_party_with_only_the_jwks_url_refuses_tampered_downgraded_foreign_and_expired_tokens() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let app = spawn_app().await;
+    let (_, tag, _) = kumu_tenant(&app).await;
+    let jwks = app.url("/.well-known/jwks.json");
+    let aud = format!("kumusoft:{tag}");
+    // A token issued two hours ago (the server's clock set back) has expired for the relying party.
+    app.clock.advance(-7200);
+    let old = kumu_tokens(&app, &tag).await["accessToken"].as_str().unwrap().to_string();
+    app.clock.advance(7200);
+    let err = verify_with_jwks(&jwks, &old, &app.address, &aud).await.unwrap_err();
+    assert!(err.contains("Expired"), "{err}");
+    let access = kumu_tokens(&app, &tag).await["accessToken"].as_str().unwrap().to_string();
+    assert!(verify_with_jwks(&jwks, &access, &app.address, &aud).await.is_ok());
+    assert!(verify_with_jwks(&jwks, &access, &app.address, "kumusoft:ANOTHER_TAG").await.is_err());
+    let parts: Vec<&str> = access.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = json!(uuid::Uuid::new_v4());
+    let tampered = format!("{}.{}.{}", parts[0], B64.encode(claims.to_string()), parts[2]);
+    assert!(verify_with_jwks(&jwks, &tampered, &app.address, &aud).await.is_err());
+    let mut header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    for alg in ["none", "HS256"] {
+        header["alg"] = json!(alg);
+        let downgraded = format!("{}.{}.{}", B64.encode(header.to_string()), parts[1], parts[2]);
+        assert!(verify_with_jwks(&jwks, &downgraded, &app.address, &aud).await.is_err(), "{alg}");
+    }
+}
