@@ -69,25 +69,13 @@ async fn row16_a_code_works_once_even_when_sent_concurrently() {
     assert_kumu(s, &b, 401, "04");
 
     let (challenge, user, code) = kumu_challenge(&app, &tag).await;
-    let attempts = (0..8).map(|_| verify(&app, &user, &code, &challenge));
-    let results = futures_join(attempts).await;
+    let results = join_all((0..8).map(|_| verify(&app, &user, &code, &challenge)).collect()).await;
     let wins = results.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!(wins, 1, "{results:?}");
     assert!(results.iter().all(|(s, b)| *s == 200 || b["status"]["returnCode"] == "04"), "{results:?}");
 }
 
-async fn futures_join<F: Future<Output = (u16, Value)>>(it: impl Iterator<Item = F>) -> Vec<(u16, Value)> {
-    let mut set = Vec::new();
-    for f in it {
-        set.push(f);
-    }
-    let mut out = Vec::new();
-    // Poll them together: spawn is not possible with borrowed futures, so join by hand.
-    let joined = join_all(set);
-    out.extend(joined.await);
-    out
-}
-
+/// Polls the futures together (they borrow the app, so they cannot be spawned).
 async fn join_all<F: Future<Output = (u16, Value)>>(futures: Vec<F>) -> Vec<(u16, Value)> {
     use std::pin::Pin;
     use std::task::{Context, Poll};

@@ -63,14 +63,7 @@ impl FromRequestParts<AppState> for Principal {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, KoraError> {
         let KTenant(tenant) = KTenant::from_request_parts(parts, state).await?;
         let unauthorized = || KoraError::from(castellan_core::CoreError::Unauthorized);
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() < 8192)
-            .ok_or_else(unauthorized)?;
+        let token = crate::dialects::bearer(&parts.headers).ok_or_else(unauthorized)?;
         let rules = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: &tenant.audience };
         let access = state.core.authenticate_access(&tenant, token, rules).await?;
         let user_id = access

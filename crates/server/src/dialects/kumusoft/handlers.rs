@@ -95,7 +95,7 @@ fn challenge_data(c: &OtpChallenge) -> Value {
 /// issuer and audience must then all agree, and the session must be alive.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tenant, AccessContext, String)> {
     let unauthorized = || KumuError::from(castellan_core::CoreError::Unauthorized);
-    let token = bearer(headers).ok_or_else(unauthorized)?;
+    let token = crate::dialects::bearer(headers).ok_or_else(unauthorized)?;
     let tag =
         peek_claims(token).and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string)).ok_or_else(unauthorized)?;
     let (_, tenant) = state.core.application_by_tag(&tag, DIALECT).await.map_err(|_| unauthorized())?;
@@ -107,15 +107,6 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tena
         return Err(unauthorized());
     }
     Ok((tenant, access, tag))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() < 8192)
 }
 
 /// Phase 1: identifier and password. Sends a one-time code and answers with the challenge.
