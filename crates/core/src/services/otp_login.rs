@@ -103,6 +103,11 @@ fn channel_of(user: &User) -> Option<(OtpChannel, String)> {
     }
 }
 
+/// The channel a challenge's codes go through (set when it was opened).
+fn channel_of_challenge(c: &Challenge) -> OtpChannel {
+    data_str(c, "channel").and_then(OtpChannel::parse).unwrap_or(OtpChannel::Email)
+}
+
 fn data_str<'a>(c: &'a Challenge, key: &str) -> Option<&'a str> {
     c.data.get(key).and_then(Value::as_str)
 }
@@ -135,7 +140,8 @@ impl Core {
         let now = self.now();
         self.store.consume_user_challenges(tenant.id, user.id, ChallengeKind::OtpLogin, now).await?;
         let id = new_id();
-        let code = crate::crypto::random_digits(tenant.policy.otp.length);
+        // A TOTP challenge has no code of its own: its MAC is random, so no code matches it.
+        let code = (channel != OtpChannel::Totp).then(|| crate::crypto::random_digits(tenant.policy.otp.length));
         let destination = match channel {
             OtpChannel::Email => mask_email(&recipient),
             OtpChannel::Sms => mask_phone(&recipient),
@@ -147,10 +153,9 @@ impl Core {
             tenant_id: tenant.id,
             user_id: user.id,
             kind: ChallengeKind::OtpLogin,
-            // A TOTP challenge has no code of its own; a random MAC that no code matches.
-            secret_hash: match channel {
-                OtpChannel::Totp => crate::crypto::random_bytes::<32>().to_vec(),
-                _ => self.otp_mac(id, &code),
+            secret_hash: match &code {
+                Some(code) => self.otp_mac(id, code),
+                None => crate::crypto::random_bytes::<32>().to_vec(),
             },
             attempts: 0,
             max_attempts: tenant.policy.otp.max_attempts,
@@ -171,8 +176,8 @@ impl Core {
         self.store.insert_challenge(&challenge).await?;
         self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id}))
             .await;
-        if channel != OtpChannel::Totp {
-            self.send_otp(tenant, start.application, channel, &recipient, &code, ttl).await?;
+        if let Some(code) = &code {
+            self.send_otp(tenant, start.application, channel, &recipient, code, ttl).await?;
             self.audit(
                 Some(tenant.id),
                 Some(user.id),
@@ -248,7 +253,7 @@ impl Core {
         ctx.application_id = data_str(&challenge, "application").and_then(|s| Uuid::parse_str(s).ok());
         let tag = challenge.data.get("tagId").cloned().unwrap_or(Value::Null);
         let user = self.get_user(&tenant, user_id).await.map_err(|_| CoreError::OtpExpired)?;
-        let channel = data_str(&challenge, "channel").and_then(OtpChannel::parse).unwrap_or(OtpChannel::Email);
+        let channel = channel_of_challenge(&challenge);
         let right = user.active
             && !code.is_empty()
             && code.len() <= 10
@@ -312,7 +317,7 @@ impl Core {
         if !tenant.serves(dialect) {
             return Err(CoreError::OtpExpired);
         }
-        let channel = data_str(&challenge, "channel").and_then(OtpChannel::parse).unwrap_or(OtpChannel::Email);
+        let channel = channel_of_challenge(&challenge);
         if channel == OtpChannel::Totp {
             return Err(CoreError::field("challengeId", "this challenge takes the authenticator app's code; nothing to resend"));
         }
@@ -326,7 +331,7 @@ impl Core {
         if wait > 0 {
             return Err(CoreError::RateLimited { retry_after_seconds: wait });
         }
-        let user = self.get_user(&tenant, user_id).await.map_err(|_| CoreError::OtpExpired)?;
+        let user = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active).ok_or(CoreError::OtpExpired)?;
         let recipient = match (channel, &user.email, &user.phone) {
             (OtpChannel::Email, Some(e), _) => e.clone(),
             (OtpChannel::Sms, _, Some(p)) => p.clone(),
