@@ -44,6 +44,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("sms_from", Kind::Str),
     ("kumusoft_prefix", Kind::Str),
     ("kumusoft_audience", Kind::Str),
+    ("mosip_authmanager_prefix", Kind::Str),
+    ("mosip_otpmanager_prefix", Kind::Str),
+    ("mosip_cookie_secure", Kind::Bool),
+    ("mosip_cookie_same_site", Kind::Str),
 ];
 
 fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {

@@ -51,13 +51,129 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 allowed_ips: vec![],
                 callback_url: None,
                 redirect_uris: vec![],
-                single_otp_channel: None,
+                single_otp_channel: false,
                 active: true,
             };
             core.create_application(t, new).await?.0
         }
     };
     Ok(json!({ "id": app.id, "client_id": app.client_id, "tagId": app.kumusoft_tag, "name": app.name }))
+}
+
+/// A MOSIP application (`appId` and/or client), created if missing; a client gets `secret`.
+async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Value> {
+    let existing = core.list_applications(t).await?.into_iter().find(|a| a.client_id == spec.client_id);
+    let app = match existing {
+        Some(a) => a,
+        None => {
+            let new = NewApplication {
+                name: spec.client_id.into(),
+                kind: spec.kind,
+                client_id: Some(spec.client_id.into()),
+                kumusoft_tag: None,
+                mosip_app_id: spec.app_id.map(str::to_string),
+                roles: spec.roles.iter().map(|r| r.to_string()).collect(),
+                allowed_ips: vec![],
+                callback_url: None,
+                redirect_uris: vec![],
+                single_otp_channel: spec.single_otp_channel,
+                active: true,
+            };
+            let app = core.create_application(t, new).await?.0;
+            if let Some(secret) = spec.secret {
+                core.import_client_secret(t, spec.client_id, secret).await?;
+            }
+            app
+        }
+    };
+    Ok(
+        json!({ "client_id": app.client_id, "appId": app.mosip_app_id, "kind": app.kind, "roles": app.roles, "secret": spec.secret }),
+    )
+}
+
+struct MosipApp<'a> {
+    client_id: &'a str,
+    app_id: Option<&'a str>,
+    kind: ApplicationKind,
+    roles: &'a [&'a str],
+    secret: Option<&'a str>,
+    single_otp_channel: bool,
+}
+
+/// MOSIP's realm as its documentation's examples use it: the six appIds, the admin and ABIS
+/// clients with the examples' secrets, an OTP-manager service, and users 110006 and a resident.
+async fn mosip(core: &Core) -> CoreResult<Value> {
+    let realm = tenant(core, "mosip", "MOSIP", Profile::Mosip).await?;
+    let mut apps = Vec::new();
+    for app_id in ["preregistration", "registrationclient", "registrationprocessor", "ida", "admin", "resident"] {
+        let spec = MosipApp {
+            client_id: app_id,
+            app_id: Some(app_id),
+            kind: ApplicationKind::Public,
+            roles: &[],
+            secret: None,
+            // Pre-registration sends its codes through one channel at a time.
+            single_otp_channel: app_id == "preregistration",
+        };
+        apps.push(mosip_app(core, &realm, spec).await?);
+    }
+    let clients = [
+        ("mosip-admin-client", ApplicationKind::Confidential, &["offline_access", "uma_authorization"][..], "xyz123"),
+        ("mosip-abis-client", ApplicationKind::Service, &["offline_access", "uma_authorization"][..], "abc123"),
+        ("mosip-ida-client", ApplicationKind::Service, &["OTP_MANAGER", "offline_access"][..], "ida123"),
+    ];
+    for (client_id, kind, roles, secret) in clients {
+        let spec = MosipApp { client_id, app_id: None, kind, roles, secret: Some(secret), single_otp_channel: false };
+        apps.push(mosip_app(core, &realm, spec).await?);
+    }
+    // The source's example password is shorter than any sane policy allows: it is imported as a
+    // hash, as a migrated account's would be.
+    let admin_hash = core.hasher.hash("mosip").await?;
+    let admin = user(
+        core,
+        &realm,
+        NewUser {
+            username: Some("110006".into()),
+            email: Some("110006@xyz.com".into()),
+            password: Some(admin_hash),
+            password_is_hash: true,
+            first_name: Some("Test110006".into()),
+            last_name: Some("Auto110006".into()),
+            roles: ["REGISTRATION_ADMIN", "REGISTRATION_OFFICER", "REGISTRATION_SUPERVISOR", "ZONAL_ADMIN", "GLOBAL_ADMIN"]
+                .map(str::to_string)
+                .to_vec(),
+            active: true,
+            ..NewUser::default()
+        },
+    )
+    .await?;
+    let resident = user(
+        core,
+        &realm,
+        NewUser {
+            username: Some("resident_2530192395".into()),
+            email: Some("resident@example.com".into()),
+            phone: Some("+919820173642".into()),
+            password: Some("Resident#2530".into()),
+            first_name: Some("Asha".into()),
+            last_name: Some("Rao".into()),
+            roles: vec!["RESIDENT".into(), "INDIVIDUAL".into()],
+            attributes: Some(json!({ "uin": "2530192395" })),
+            email_verified: true,
+            phone_verified: true,
+            active: true,
+            ..NewUser::default()
+        },
+    )
+    .await?;
+    Ok(json!({
+        "tenant": { "id": realm.id, "slug": realm.slug, "issuer": realm.issuer },
+        "applications": apps,
+        "users": [
+            { "user": admin, "password": "mosip" },
+            { "user": resident, "uin": "2530192395", "password": "Resident#2530" },
+        ],
+    }))
 }
 
 /// Creates what is missing and describes everything.
@@ -98,7 +214,9 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
         },
     )
     .await?;
+    let mosip = mosip(core).await?;
     Ok(json!({
+        "mosip": mosip,
         "korastratum": {
             "tenant": { "id": fmfb.id, "slug": fmfb.slug, "display_name": fmfb.display_name },
             "user": fmfb_user,

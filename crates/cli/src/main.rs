@@ -109,6 +109,15 @@ enum AppCmd {
         /// The application's kumusoft `tagId` (unique across the server).
         #[arg(long)]
         kumusoft_tag: Option<String>,
+        /// The application's MOSIP `appId` (unique across the server; selects the realm).
+        #[arg(long)]
+        mosip_app_id: Option<String>,
+        /// A role of the application's service account (repeatable), e.g. OTP_MANAGER.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Refuse OTP requests naming more than one channel.
+        #[arg(long)]
+        single_otp_channel: bool,
     },
     List {
         #[arg(long)]
@@ -276,7 +285,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         Command::App(cmd) => {
             let core = open_core(&settings).await?;
             let v = match cmd {
-                AppCmd::Create { tenant, name, kind, client_id, kumusoft_tag } => {
+                AppCmd::Create { tenant, name, kind, client_id, kumusoft_tag, mosip_app_id, roles, single_otp_channel } => {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
                     let new = NewApplication {
@@ -284,12 +293,12 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         kind,
                         client_id,
                         kumusoft_tag,
-                        mosip_app_id: None,
-                        roles: vec![],
+                        mosip_app_id,
+                        roles,
                         allowed_ips: vec![],
                         callback_url: None,
                         redirect_uris: vec![],
-                        single_otp_channel: None,
+                        single_otp_channel,
                         active: true,
                     };
                     let (app, secret) = core.create_application(&t, new).await.map_err(|e| e.to_string())?;

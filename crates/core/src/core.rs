@@ -59,8 +59,8 @@ pub struct Core {
     pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
     /// Serialized JWK sets: one tenant's (`Some`) or everyone's (`None`).
     pub(crate) jwks_cache: TtlCache<Option<Uuid>, Arc<String>>,
-    /// Applications by kumusoft tag.
-    pub(crate) apps_by_tag: TtlCache<String, Application>,
+    /// Applications by dialect alias (`tag:<kumusoft tag>`, `mosip:<appId>`).
+    pub(crate) apps_by_alias: TtlCache<String, Application>,
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
@@ -77,7 +77,7 @@ impl Core {
             tenants: TtlCache::new(config.cache_ttl),
             keys: TtlCache::new(config.cache_ttl),
             jwks_cache: TtlCache::new(config.cache_ttl),
-            apps_by_tag: TtlCache::new(config.cache_ttl),
+            apps_by_alias: TtlCache::new(config.cache_ttl),
             sign_stats: SignStats::default(),
             config,
             outbox_ready: Notify::new(),

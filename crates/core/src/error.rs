@@ -26,6 +26,10 @@ pub enum CoreError {
     OtpExpired,
     #[error("too many attempts on this challenge")]
     ChallengeExhausted,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("the user has no address on that channel")]
+    NoChannelAddress,
     #[error("invalid refresh token")]
     InvalidRefreshToken,
     #[error("refresh token reused; session revoked")]

@@ -67,6 +67,8 @@ pub trait Store: Send + Sync + 'static {
     /// The application with this kumusoft tag, in whichever tenant: tags are unique server-wide
     /// because the tag alone selects the tenant.
     async fn application_by_kumusoft_tag(&self, tag: &str) -> StoreResult<Option<Application>>;
+    /// The application with this MOSIP appId, in whichever tenant (unique server-wide, as tags).
+    async fn application_by_mosip_app_id(&self, app_id: &str) -> StoreResult<Option<Application>>;
     async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
 
     // users
@@ -74,6 +76,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_user(&self, u: &User) -> StoreResult<()>;
     async fn user_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<User>>;
     async fn user_by_identifier(&self, tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>>;
+    /// The user whose `uin` attribute is `uin`.
+    async fn user_by_uin(&self, tenant: Uuid, uin: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self, tenant: Uuid, filter: &UserFilter) -> StoreResult<Vec<User>>;
     async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Replaces the hash only if it is still `expected` (a concurrent change wins).
@@ -122,6 +126,31 @@ pub trait Store: Send + Sync + 'static {
     /// concurrent caller gets true.
     async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool>;
     async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()>;
+
+    // one-time codes by key
+    /// Stores the key's new code (replacing any previous one, attempts reset) unless the key is
+    /// frozen at `now`; false means frozen, nothing written. Long-dead codes of other keys go.
+    async fn put_key_otp(&self, otp: &KeyOtp, now: i64) -> StoreResult<bool>;
+    async fn key_otp(&self, tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
+    /// The most recently issued code of this key, in whichever tenant.
+    async fn latest_key_otp(&self, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
+    /// Counts a wrong try against the code `secret_hash`; the try that reaches the limit sets
+    /// `frozen_until` to `freeze_until` (if given). Returns the row as it is now.
+    async fn fail_key_otp(
+        &self,
+        tenant: Uuid,
+        key_hash: &[u8],
+        secret_hash: &[u8],
+        freeze_until: Option<i64>,
+    ) -> StoreResult<Option<KeyOtp>>;
+    /// Deletes the code if it is still `secret_hash`, unexpired, not frozen and has tries left:
+    /// exactly one concurrent caller gets true.
+    async fn consume_key_otp(&self, tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool>;
+
+    // access tokens ended early
+    /// Denies the token `jti` until `expires_at`; entries past their expiry are dropped.
+    async fn revoke_token(&self, tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
+    async fn token_revoked(&self, jti: &str) -> StoreResult<bool>;
 
     // sessions and refresh tokens
     async fn insert_session(&self, s: &Session) -> StoreResult<()>;

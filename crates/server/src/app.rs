@@ -29,6 +29,7 @@ pub fn routes(settings: &Settings) -> Api {
         .merge(openapi::router())
         .merge(dialects::korastratum::router())
         .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
+        .merge(dialects::mosip::router(&settings.mosip_authmanager_prefix(), &settings.mosip_otpmanager_prefix()))
         .merge(admin::router())
         .merge(pages::router())
 }
@@ -37,6 +38,11 @@ async fn fallback(axum::extract::State(state): axum::extract::State<AppState>, u
     if uri.path().starts_with(&format!("{}/", state.settings.kumusoft_prefix())) {
         let body = json!({ "status": { "returnCode": "90", "returnMessage": "path: no such endpoint" }, "data": null });
         (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+    } else if [state.settings.mosip_authmanager_prefix(), state.settings.mosip_otpmanager_prefix()]
+        .iter()
+        .any(|p| uri.path().starts_with(&format!("{p}/")))
+    {
+        dialects::mosip::not_found()
     } else if uri.path().starts_with("/api/v1/") {
         let body = json!({ "success": false, "error": { "code": "NOT_FOUND", "message": "Not found" } });
         (StatusCode::NOT_FOUND, axum::Json(body)).into_response()

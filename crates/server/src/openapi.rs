@@ -28,6 +28,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = OpsDoc::openapi();
     doc.merge(dialects::korastratum::ApiDoc::openapi());
     doc.merge(dialects::kumusoft::ApiDoc::openapi());
+    doc.merge(dialects::mosip::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
@@ -48,21 +49,25 @@ pub fn router() -> Api {
 #[allow(dead_code)]
 async fn kumusoft_jwks() {}
 
-/// The document with the kumusoft paths under the configured prefix.
+/// The document with each dialect's paths under its configured prefix.
 pub fn document_for(settings: &Settings) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
-    let prefix = settings.kumusoft_prefix();
-    if prefix != dialects::kumusoft::DOCUMENTED_PREFIX
-        && let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut)
-    {
-        let from = format!("{}/", dialects::kumusoft::DOCUMENTED_PREFIX);
-        let moved: Vec<String> = paths.keys().filter(|k| k.starts_with(&from)).cloned().collect();
-        for key in moved {
-            if let Some(item) = paths.remove(&key) {
-                paths.insert(format!("{prefix}/{}", &key[from.len()..]), item);
-            }
+    let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else { return doc };
+    // All moves are decided on the original keys, so one mount moved onto another's documented
+    // prefix is not moved twice.
+    let mut moves = Vec::new();
+    for (documented, prefix) in settings.mounts() {
+        if prefix == documented {
+            continue;
+        }
+        let from = format!("{documented}/");
+        for key in paths.keys().filter(|k| k.starts_with(&from)) {
+            moves.push((key.clone(), format!("{prefix}/{}", &key[from.len()..])));
         }
     }
+    let items: Vec<(String, serde_json::Value)> =
+        moves.into_iter().filter_map(|(old, new)| paths.remove(&old).map(|item| (new, item))).collect();
+    paths.extend(items);
     doc
 }
 
@@ -84,8 +89,13 @@ mod tests {
 
     #[test]
     fn every_mounted_route_is_documented() {
-        for prefix in ["/v1/auth", "/kumusoft/auth"] {
-            let settings = Settings { kumusoft_prefix: prefix.into(), ..Settings::default() };
+        for (kumusoft, mosip) in [("/v1/auth", "/v1/authmanager"), ("/kumusoft/auth", "/mosip/auth")] {
+            let settings = Settings {
+                kumusoft_prefix: kumusoft.into(),
+                mosip_authmanager_prefix: mosip.into(),
+                mosip_otpmanager_prefix: "/mosip/otp".into(),
+                ..Settings::default()
+            };
             let doc = document_for(&settings);
             let mounted = crate::app::routes(&settings).mounted;
             assert!(mounted.len() > 40, "only {} routes mounted?", mounted.len());
@@ -97,8 +107,10 @@ mod tests {
     }
 
     #[test]
-    fn the_static_document_is_written_with_the_default_prefix() {
-        // `document()` is served unchanged only when the configured prefix is the documented one.
-        assert_eq!(Settings::default().kumusoft_prefix(), dialects::kumusoft::DOCUMENTED_PREFIX);
+    fn the_static_document_is_written_with_the_default_prefixes() {
+        // `document()` is served unchanged only when every configured prefix is the documented one.
+        for (documented, configured) in Settings::default().mounts() {
+            assert_eq!(configured, documented);
+        }
     }
 }

@@ -63,6 +63,14 @@ pub struct Settings {
     pub kumusoft_prefix: String,
     /// The audience of kumusoft tokens; `{tagId}` is the application's tag.
     pub kumusoft_audience: String,
+    /// Where MOSIP's authmanager is mounted (`[dialects.mosip] authmanager_prefix`).
+    pub mosip_authmanager_prefix: String,
+    /// Where MOSIP's otpmanager is mounted (`[dialects.mosip] otpmanager_prefix`).
+    pub mosip_otpmanager_prefix: String,
+    /// `Secure` on MOSIP's token cookies; turn off only for plain-HTTP development.
+    pub mosip_cookie_secure: bool,
+    /// `SameSite` of MOSIP's token cookies: `Lax`, `Strict` or `None`.
+    pub mosip_cookie_same_site: String,
 }
 
 impl Default for Settings {
@@ -97,6 +105,10 @@ impl Default for Settings {
             sms_from: None,
             kumusoft_prefix: "/v1/auth".into(),
             kumusoft_audience: "kumusoft:{tagId}".into(),
+            mosip_authmanager_prefix: "/v1/authmanager".into(),
+            mosip_otpmanager_prefix: "/v1/otpmanager".into(),
+            mosip_cookie_secure: true,
+            mosip_cookie_same_site: "Lax".into(),
         }
     }
 }
@@ -117,11 +129,33 @@ impl Settings {
 
     /// The kumusoft prefix, `/`-led and without a trailing `/`.
     pub fn kumusoft_prefix(&self) -> String {
-        let p = self.kumusoft_prefix.trim().trim_end_matches('/');
-        if p.starts_with('/') { p.to_string() } else { format!("/{p}") }
+        normalize_prefix(&self.kumusoft_prefix)
+    }
+
+    pub fn mosip_authmanager_prefix(&self) -> String {
+        normalize_prefix(&self.mosip_authmanager_prefix)
+    }
+
+    pub fn mosip_otpmanager_prefix(&self) -> String {
+        normalize_prefix(&self.mosip_otpmanager_prefix)
+    }
+
+    /// Each dialect mount as (the prefix the OpenAPI document is written with, the configured one).
+    pub fn mounts(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (crate::dialects::kumusoft::DOCUMENTED_PREFIX, self.kumusoft_prefix()),
+            (crate::dialects::mosip::AUTHMANAGER_PREFIX, self.mosip_authmanager_prefix()),
+            (crate::dialects::mosip::OTPMANAGER_PREFIX, self.mosip_otpmanager_prefix()),
+        ]
     }
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds.max(1))
     }
+}
+
+/// A mount prefix, `/`-led and without a trailing `/`.
+fn normalize_prefix(p: &str) -> String {
+    let p = p.trim().trim_end_matches('/');
+    if p.starts_with('/') { p.to_string() } else { format!("/{p}") }
 }

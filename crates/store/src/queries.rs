@@ -26,6 +26,8 @@ const SESSION_COLS: &str =
 const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, used_at, created_at";
 const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, created_at, retired_at";
 const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
+const KEY_OTP_COLS: &str =
+    "tenant_id, key_hash, user_id, secret_hash, attempts, max_attempts, expires_at, frozen_until, created_at";
 const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn uin(u: &User) -> Option<String> {
@@ -165,7 +167,7 @@ impl Store for SqlStore {
             .bind(to_json(&a.allowed_ips))
             .bind(a.callback_url.clone())
             .bind(to_json(&a.redirect_uris))
-            .bind(a.single_otp_channel.clone())
+            .bind(a.single_otp_channel.then_some("true"))
             .bind(a.active)
             .bind(a.created_at)
             .execute(p)
@@ -188,7 +190,7 @@ impl Store for SqlStore {
             .bind(to_json(&a.allowed_ips))
             .bind(a.callback_url.clone())
             .bind(to_json(&a.redirect_uris))
-            .bind(a.single_otp_channel.clone())
+            .bind(a.single_otp_channel.then_some("true"))
             .bind(a.active)
             .execute(p)
             .await
@@ -211,6 +213,16 @@ impl Store for SqlStore {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE kumusoft_tag=$1");
         let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
             .bind(tag)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn application_by_mosip_app_id(&self, app_id: &str) -> StoreResult<Option<Application>> {
+        let sql = format!("SELECT {APP_COLS} FROM applications WHERE mosip_app_id=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(app_id)
             .fetch_optional(p)
             .await
             .map_err(db_err))?;
@@ -343,6 +355,17 @@ impl Store for SqlStore {
         let row = on_pool!(self, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
             .bind(tenant.to_string())
             .bind(&value)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn user_by_uin(&self, tenant: Uuid, uin: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND uin=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(uin)
             .fetch_optional(p)
             .await
             .map_err(db_err))?;
@@ -623,6 +646,118 @@ impl Store for SqlStore {
             .await
             .map(|_| ())
             .map_err(db_err))
+    }
+
+    async fn put_key_otp(&self, o: &KeyOtp, now: i64) -> StoreResult<bool> {
+        let purge = "DELETE FROM key_otps WHERE expires_at < $1 AND (frozen_until IS NULL OR frozen_until < $1)";
+        on_writer!(self, |p| sqlx::query(purge).bind(now - 3600).execute(p).await.map(|_| ()).map_err(db_err))?;
+        let sql = format!(
+            "INSERT INTO key_otps ({KEY_OTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+             ON CONFLICT (tenant_id, key_hash) DO UPDATE SET user_id=excluded.user_id, secret_hash=excluded.secret_hash, \
+             attempts=excluded.attempts, max_attempts=excluded.max_attempts, expires_at=excluded.expires_at, \
+             frozen_until=excluded.frozen_until, created_at=excluded.created_at \
+             WHERE key_otps.frozen_until IS NULL OR key_otps.frozen_until <= $10"
+        );
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(o.tenant_id.to_string())
+            .bind(o.key_hash.clone())
+            .bind(o.user_id.map(|u| u.to_string()))
+            .bind(o.secret_hash.clone())
+            .bind(i64::from(o.attempts))
+            .bind(i64::from(o.max_attempts))
+            .bind(o.expires_at)
+            .bind(o.frozen_until)
+            .bind(o.created_at)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn key_otp(&self, tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
+        let sql = format!("SELECT {KEY_OTP_COLS} FROM key_otps WHERE tenant_id=$1 AND key_hash=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, KeyOtpRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(key_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn latest_key_otp(&self, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
+        let sql = format!("SELECT {KEY_OTP_COLS} FROM key_otps WHERE key_hash=$1 ORDER BY created_at DESC LIMIT 1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, KeyOtpRow>(AssertSqlSafe(sql))
+            .bind(key_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn fail_key_otp(
+        &self,
+        tenant: Uuid,
+        key_hash: &[u8],
+        secret_hash: &[u8],
+        freeze_until: Option<i64>,
+    ) -> StoreResult<Option<KeyOtp>> {
+        let sql = format!(
+            "UPDATE key_otps SET attempts = attempts + 1, \
+             frozen_until = CASE WHEN attempts + 1 >= max_attempts AND $4 IS NOT NULL THEN $4 ELSE frozen_until END \
+             WHERE tenant_id=$1 AND key_hash=$2 AND secret_hash=$3 RETURNING {KEY_OTP_COLS}"
+        );
+        let row = on_writer!(self, |p| sqlx::query_as::<_, KeyOtpRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(key_hash)
+            .bind(secret_hash)
+            .bind(freeze_until)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn consume_key_otp(&self, tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let sql = "DELETE FROM key_otps WHERE tenant_id=$1 AND key_hash=$2 AND secret_hash=$3 AND expires_at > $4 \
+                   AND attempts < max_attempts AND (frozen_until IS NULL OR frozen_until <= $4)";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(key_hash)
+            .bind(secret_hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(db_err))
+    }
+
+    async fn revoke_token(&self, tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+        on_writer!(self, |p| sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))?;
+        let sql = "INSERT INTO revoked_tokens (jti, tenant_id, expires_at) VALUES ($1,$2,$3) ON CONFLICT (jti) DO NOTHING";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(jti)
+            .bind(tenant.to_string())
+            .bind(expires_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as("SELECT expires_at FROM revoked_tokens WHERE jti=$1")
+            .bind(jti)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(row.is_some())
     }
 
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {

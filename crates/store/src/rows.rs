@@ -68,6 +68,7 @@ pub(crate) struct ApplicationRow {
     allowed_ips: String,
     callback_url: Option<String>,
     redirect_uris: String,
+    /// TEXT for history: `true` when set.
     single_otp_channel: Option<String>,
     active: bool,
     created_at: i64,
@@ -89,7 +90,7 @@ impl TryFrom<ApplicationRow> for Application {
             allowed_ips: json(&r.allowed_ips)?,
             callback_url: r.callback_url,
             redirect_uris: json(&r.redirect_uris)?,
-            single_otp_channel: r.single_otp_channel,
+            single_otp_channel: matches!(r.single_otp_channel.as_deref(), Some("true" | "1")),
             active: r.active,
             created_at: r.created_at,
         })
@@ -203,6 +204,36 @@ impl TryFrom<ChallengeRow> for Challenge {
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,
             data: json(&r.data)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyOtpRow {
+    tenant_id: String,
+    key_hash: Vec<u8>,
+    user_id: Option<String>,
+    secret_hash: Vec<u8>,
+    attempts: i64,
+    max_attempts: i64,
+    expires_at: i64,
+    frozen_until: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<KeyOtpRow> for KeyOtp {
+    type Error = StoreError;
+    fn try_from(r: KeyOtpRow) -> Result<Self, StoreError> {
+        Ok(KeyOtp {
+            tenant_id: uuid(&r.tenant_id)?,
+            key_hash: r.key_hash,
+            user_id: opt_uuid(r.user_id)?,
+            secret_hash: r.secret_hash,
+            attempts: r.attempts as u32,
+            max_attempts: r.max_attempts as u32,
+            expires_at: r.expires_at,
+            frozen_until: r.frozen_until,
             created_at: r.created_at,
         })
     }

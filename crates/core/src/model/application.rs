@@ -45,7 +45,8 @@ pub struct Application {
     pub allowed_ips: Vec<String>,
     pub callback_url: Option<String>,
     pub redirect_uris: Vec<String>,
-    pub single_otp_channel: Option<String>,
+    /// OTPs go through one channel per request (MOSIP's pre-registration rule).
+    pub single_otp_channel: bool,
     pub active: bool,
     pub created_at: i64,
 }

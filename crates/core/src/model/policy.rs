@@ -82,6 +82,14 @@ pub struct OtpPolicy {
     /// Codes sent per challenge, the first included.
     #[serde(default = "default_max_sends")]
     pub max_sends: u32,
+    /// How long a key stays frozen after `max_attempts` wrong codes, where codes freeze their key
+    /// (MOSIP's otpmanager).
+    #[serde(default = "default_freeze_seconds")]
+    pub freeze_seconds: i64,
+}
+
+fn default_freeze_seconds() -> i64 {
+    900
 }
 
 fn default_max_sends() -> u32 {
@@ -109,7 +117,14 @@ impl Policy {
             },
             lockout: LockoutPolicy { threshold: 5, duration_seconds: 900 },
             sessions: SessionPolicy { max_concurrent: 10, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 30 * 86400 },
-            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60, max_sends: 5 },
+            otp: OtpPolicy {
+                length: 6,
+                ttl_seconds: 300,
+                max_attempts: 5,
+                resend_cooldown_seconds: 60,
+                max_sends: 5,
+                freeze_seconds: 900,
+            },
             tokens: TokenPolicy { access_ttl_seconds: 900, refresh_ttl_seconds: 30 * 86400 },
             require_verified_email: false,
             self_registration: false,
@@ -130,7 +145,14 @@ impl Policy {
             },
             lockout: LockoutPolicy { threshold: 5, duration_seconds: 900 },
             sessions: SessionPolicy { max_concurrent: 5, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 7 * 86400 },
-            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 60, max_sends: 5 },
+            otp: OtpPolicy {
+                length: 6,
+                ttl_seconds: 300,
+                max_attempts: 5,
+                resend_cooldown_seconds: 60,
+                max_sends: 5,
+                freeze_seconds: 900,
+            },
             tokens: TokenPolicy { access_ttl_seconds: 86400, refresh_ttl_seconds: 7 * 86400 },
             require_verified_email: false,
             self_registration: true,
@@ -143,9 +165,36 @@ impl Policy {
     pub fn kumusoft() -> Self {
         let base = Policy::default_profile();
         Policy {
-            otp: OtpPolicy { length: 6, ttl_seconds: 300, max_attempts: 5, resend_cooldown_seconds: 30, max_sends: 5 },
+            otp: OtpPolicy {
+                length: 6,
+                ttl_seconds: 300,
+                max_attempts: 5,
+                resend_cooldown_seconds: 30,
+                max_sends: 5,
+                freeze_seconds: 900,
+            },
             tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: 7 * 86400 },
             sessions: SessionPolicy { absolute_lifetime_seconds: 7 * 86400, ..base.sessions.clone() },
+            ..base
+        }
+    }
+
+    /// The MOSIP contract's defaults: 3-minute codes that die after 3 wrong tries (otpmanager keys
+    /// freeze for 15 minutes), and 10-hour tokens, as Keycloak issues them for MOSIP.
+    pub fn mosip() -> Self {
+        let base = Policy::default_profile();
+        Policy {
+            otp: OtpPolicy {
+                length: 6,
+                ttl_seconds: 180,
+                max_attempts: 3,
+                resend_cooldown_seconds: 0,
+                max_sends: 5,
+                freeze_seconds: 900,
+            },
+            tokens: TokenPolicy { access_ttl_seconds: 36000, refresh_ttl_seconds: 36000 },
+            // A session must outlive the tokens it vouches for: validateToken checks it.
+            sessions: SessionPolicy { max_concurrent: 10, idle_timeout_seconds: 36000, absolute_lifetime_seconds: 36000 },
             ..base
         }
     }
@@ -167,8 +216,8 @@ impl Policy {
         if !(4..=10).contains(&self.otp.length) || self.otp.ttl_seconds < 30 || self.otp.max_attempts < 1 {
             return Err("otp: length 4..=10, ttl ≥ 30 s, max_attempts ≥ 1".into());
         }
-        if self.otp.resend_cooldown_seconds < 0 || self.otp.max_sends < 1 {
-            return Err("otp: resend_cooldown_seconds ≥ 0, max_sends ≥ 1".into());
+        if self.otp.resend_cooldown_seconds < 0 || self.otp.max_sends < 1 || self.otp.freeze_seconds < 1 {
+            return Err("otp: resend_cooldown_seconds ≥ 0, max_sends ≥ 1, freeze_seconds ≥ 1".into());
         }
         let texts = [&self.messages.otp_email_subject, &self.messages.otp_email_body, &self.messages.otp_sms];
         if texts.iter().any(|t| t.as_ref().is_some_and(|t| t.len() > 2000)) {

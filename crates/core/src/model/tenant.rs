@@ -53,6 +53,7 @@ impl Profile {
         match self {
             Profile::Korastratum => Policy::korastratum(),
             Profile::Kumusoft => Policy::kumusoft(),
+            Profile::Mosip => Policy::mosip(),
             Profile::FastapiUsers => Policy { self_registration: true, ..Policy::default_profile() },
             _ => Policy::default_profile(),
         }
@@ -64,6 +65,8 @@ impl Profile {
             Profile::Korastratum => ("bankapp-api".into(), "bankapp-client".into()),
             // The audience of a kumusoft token is per application (`kumusoft:<TAG_ID>`).
             Profile::Kumusoft => (public_url.trim_end_matches('/').to_string(), slug.to_string()),
+            // Keycloak's layout: the realm is the last path segment of the issuer.
+            Profile::Mosip => (format!("{}/realms/{}", public_url.trim_end_matches('/'), slug), "account".into()),
             _ => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), slug.to_string()),
         }
     }

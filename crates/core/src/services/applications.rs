@@ -20,8 +20,15 @@ pub struct NewApplication {
     pub allowed_ips: Vec<String>,
     pub callback_url: Option<String>,
     pub redirect_uris: Vec<String>,
-    pub single_otp_channel: Option<String>,
+    pub single_otp_channel: bool,
     pub active: bool,
+}
+
+/// A dialect's name for an application.
+#[derive(Debug, Clone, Copy)]
+enum Alias<'a> {
+    KumusoftTag(&'a str),
+    MosipAppId(&'a str),
 }
 
 fn check_client_id(s: &str) -> CoreResult<()> {
@@ -82,28 +89,46 @@ impl Core {
             StoreError::Conflict => CoreError::Conflict("client_id"),
             other => other.into(),
         })?;
-        self.apps_by_tag.clear();
+        self.apps_by_alias.clear();
         Ok(())
     }
 
     pub async fn delete_application(&self, tenant: &Tenant, client_id: &str) -> CoreResult<()> {
         let app = self.get_application(tenant, client_id).await?;
         self.store.delete_application(tenant.id, app.id).await?;
-        self.apps_by_tag.clear();
+        self.apps_by_alias.clear();
         Ok(())
     }
 
     /// The active application with this kumusoft tag and its tenant, if that tenant is served by
     /// `dialect`; anything else is `UnknownApplication`.
     pub async fn application_by_tag(&self, tag: &str, dialect: &str) -> CoreResult<(Application, Tenant)> {
-        if tag.is_empty() || tag.len() > 100 {
+        self.application_by_alias(Alias::KumusoftTag(tag), dialect).await
+    }
+
+    /// The active application with this MOSIP appId and its tenant (the realm), if that tenant is
+    /// served by `dialect`; anything else is `UnknownApplication`.
+    pub async fn application_by_mosip_app_id(&self, app_id: &str, dialect: &str) -> CoreResult<(Application, Tenant)> {
+        self.application_by_alias(Alias::MosipAppId(app_id), dialect).await
+    }
+
+    async fn application_by_alias(&self, alias: Alias<'_>, dialect: &str) -> CoreResult<(Application, Tenant)> {
+        let (name, cache_key) = match alias {
+            Alias::KumusoftTag(t) => (t, format!("tag:{t}")),
+            Alias::MosipAppId(a) => (a, format!("mosip:{a}")),
+        };
+        if name.is_empty() || name.len() > 100 {
             return Err(CoreError::UnknownApplication);
         }
-        let app = match self.apps_by_tag.get(&tag.to_string()) {
+        let app = match self.apps_by_alias.get(&cache_key) {
             Some(app) => app,
             None => {
-                let app = self.store.application_by_kumusoft_tag(tag).await?.ok_or(CoreError::UnknownApplication)?;
-                self.apps_by_tag.put(tag.to_string(), app.clone());
+                let found = match alias {
+                    Alias::KumusoftTag(t) => self.store.application_by_kumusoft_tag(t).await?,
+                    Alias::MosipAppId(a) => self.store.application_by_mosip_app_id(a).await?,
+                };
+                let app = found.ok_or(CoreError::UnknownApplication)?;
+                self.apps_by_alias.put(cache_key, app.clone());
                 app
             }
         };
@@ -112,6 +137,39 @@ impl Core {
             return Err(CoreError::UnknownApplication);
         }
         Ok((app, tenant))
+    }
+
+    /// The active confidential or service application `client_id` of the tenant, if `secret` is
+    /// its client secret; anything else is `InvalidCredentials`. Every attempt is audited.
+    pub async fn authenticate_client(
+        &self,
+        tenant: &Tenant,
+        client_id: &str,
+        secret: &str,
+        ctx: &crate::services::ClientContext,
+    ) -> CoreResult<Application> {
+        let app = if client_id.is_empty() || client_id.len() > 100 {
+            None
+        } else {
+            self.store.application_by_client_id(tenant.id, client_id).await?
+        };
+        let app = app.filter(|a| a.active && a.kind != ApplicationKind::Public);
+        // The MAC is computed whether or not the client exists: same work either way.
+        let right = match &app {
+            Some(a) => self.check_client_secret(a, secret),
+            None => {
+                let _ = self.master.mac(SECRET_DOMAIN, secret.as_bytes());
+                false
+            }
+        };
+        let mut ctx = ctx.clone();
+        ctx.application_id = app.as_ref().map(|a| a.id);
+        let outcome = if right { "success" } else { "failure" };
+        self.audit(Some(tenant.id), None, "client.authenticate", outcome, &ctx, serde_json::json!({"clientId": client_id})).await;
+        match app {
+            Some(a) if right => Ok(a),
+            _ => Err(CoreError::InvalidCredentials),
+        }
     }
 
     /// A new client secret (the old one stops working), returned once.
@@ -124,6 +182,19 @@ impl Core {
         app.secret_hash = Some(self.master.mac(SECRET_DOMAIN, secret.as_bytes()));
         self.save_application(&app).await?;
         Ok(secret)
+    }
+
+    /// Sets a client secret chosen elsewhere (a client moved from another server keeps its secret).
+    pub async fn import_client_secret(&self, tenant: &Tenant, client_id: &str, secret: &str) -> CoreResult<()> {
+        if secret.is_empty() || secret.len() > 1024 {
+            return Err(CoreError::field("client_secret", "must be 1-1024 characters"));
+        }
+        let mut app = self.get_application(tenant, client_id).await?;
+        if app.kind == ApplicationKind::Public {
+            return Err(CoreError::field("kind", "public clients have no secret"));
+        }
+        app.secret_hash = Some(self.master.mac(SECRET_DOMAIN, secret.as_bytes()));
+        self.save_application(&app).await
     }
 
     /// Whether `secret` is the application's client secret (constant-time on the HMACs).

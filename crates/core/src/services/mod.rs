@@ -3,6 +3,7 @@
 pub mod admin_tokens;
 pub mod applications;
 pub mod audit;
+pub mod key_otp;
 pub mod keys;
 pub mod login;
 pub mod otp_login;

@@ -177,7 +177,7 @@ impl Core {
         self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id}))
             .await;
         if let Some(code) = &code {
-            self.send_otp(tenant, start.application, channel, &recipient, code, ttl).await?;
+            self.send_otp(tenant, start.application, channel, &recipient, code, ttl, &[]).await?;
             self.audit(
                 Some(tenant.id),
                 Some(user.id),
@@ -191,7 +191,8 @@ impl Core {
         Ok(OtpChallenge { user, challenge_id: id, channel, destination, expires_in: ttl })
     }
 
-    async fn send_otp(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_otp(
         &self,
         tenant: &Tenant,
         app: &Application,
@@ -199,8 +200,9 @@ impl Core {
         to: &str,
         code: &str,
         ttl: i64,
+        extra: &[(String, String)],
     ) -> CoreResult<()> {
-        let vars = OtpVars { code, minutes: (ttl + 59) / 60, app: &app.name, tenant: &tenant.display_name };
+        let vars = OtpVars { code, minutes: (ttl + 59) / 60, app: &app.name, tenant: &tenant.display_name, extra };
         let messages = &tenant.policy.messages;
         match channel {
             OtpChannel::Email => {
@@ -359,7 +361,7 @@ impl Core {
             // A concurrent resend (or the verification) got there first.
             return Err(CoreError::RateLimited { retry_after_seconds: policy.resend_cooldown_seconds.max(1) });
         }
-        self.send_otp(&tenant, &app, channel, &recipient, &code, ttl).await?;
+        self.send_otp(&tenant, &app, channel, &recipient, &code, ttl, &[]).await?;
         let mut ctx = ctx.clone();
         ctx.application_id = Some(app.id);
         self.audit(

@@ -122,6 +122,50 @@ impl Core {
         Ok(AccessContext { claims, session })
     }
 
+    /// Verifies an access token that may stand for a session (`sid`) or for an application alone
+    /// (no `sid`: client credentials). A session token needs its session alive; a sessionless one
+    /// must not be on the deny-list. Either way one read, so validation stays cheap.
+    pub async fn check_access_token(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        rules: TokenRules<'_>,
+    ) -> CoreResult<(Value, Option<Session>)> {
+        let claims = self.verify_token(tenant, token, rules).await?;
+        match claims.get("sid").and_then(Value::as_str) {
+            Some(sid) => {
+                let session = self.live_session(tenant, sid).await?;
+                Ok((claims, Some(session)))
+            }
+            None => {
+                let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
+                if self.store.token_revoked(jti).await? {
+                    return Err(CoreError::Unauthorized);
+                }
+                Ok((claims, None))
+            }
+        }
+    }
+
+    /// Ends a verified access token before its expiry: its `jti` is denied until then, and the
+    /// session behind it (if any) ends with every other token of that session.
+    pub async fn revoke_access_token(&self, tenant: &Tenant, claims: &Value, ctx: &ClientContext) -> CoreResult<()> {
+        let now = self.now();
+        let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now) + self.config.token_leeway_seconds;
+        self.store.revoke_token(tenant.id, jti, exp, now).await?;
+        let mut user = None;
+        if let Some(sid) = claims.get("sid").and_then(Value::as_str)
+            && let Some(session) = self.store.session_by_id(tenant.id, sid).await?
+        {
+            self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
+            user = Some(session.user_id);
+        }
+        self.audit(Some(tenant.id), user, "token.revoke", "success", ctx, json!({"jti": jti, "session": claims.get("sid")}))
+            .await;
+        Ok(())
+    }
+
     /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
     /// use revokes its whole session.
     pub async fn refresh(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {

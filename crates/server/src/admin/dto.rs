@@ -39,7 +39,9 @@ pub struct CreateApplication {
     pub callback_url: Option<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    pub single_otp_channel: Option<String>,
+    /// Refuse OTP requests naming more than one channel (MOSIP `AUTH_ERR_MULTIPLE_CHANNELS`).
+    #[serde(default)]
+    pub single_otp_channel: bool,
     pub active: Option<bool>,
 }
 
@@ -53,7 +55,7 @@ pub struct PatchApplication {
     pub allowed_ips: Option<Vec<String>>,
     pub callback_url: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
-    pub single_otp_channel: Option<String>,
+    pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
 }
 

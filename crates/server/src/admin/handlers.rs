@@ -198,8 +198,8 @@ pub async fn patch_application(
     if let Some(v) = b.redirect_uris {
         app.redirect_uris = v;
     }
-    if b.single_otp_channel.is_some() {
-        app.single_otp_channel = b.single_otp_channel;
+    if let Some(single) = b.single_otp_channel {
+        app.single_otp_channel = single;
     }
     if let Some(v) = b.active {
         app.active = v;

@@ -4,6 +4,7 @@
 pub mod json;
 pub mod korastratum;
 pub mod kumusoft;
+pub mod mosip;
 
 /// The token of an `Authorization: Bearer …` header, if there is a plausible one.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {

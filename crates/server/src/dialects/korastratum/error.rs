@@ -71,9 +71,11 @@ impl From<CoreError> for KoraError {
             CoreError::Conflict(_) => Self::new(S::CONFLICT, "EMAIL_TAKEN", "An account with this email already exists"),
             CoreError::InvalidToken => Self::new(S::BAD_REQUEST, "INVALID_RESET_TOKEN", "Invalid or expired token"),
             // One-time-code login is not part of this contract; these cannot arise here.
-            CoreError::UnknownApplication | CoreError::OtpExpired | CoreError::ChallengeExhausted => {
-                Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required")
-            }
+            CoreError::UnknownApplication
+            | CoreError::OtpExpired
+            | CoreError::ChallengeExhausted
+            | CoreError::UserNotFound
+            | CoreError::NoChannelAddress => Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required"),
             CoreError::InvalidOtp { .. } => Self::new(S::UNAUTHORIZED, "INVALID_MFA_CODE", "Invalid two-factor code"),
             CoreError::NotFound | CoreError::Disabled => Self::new(S::NOT_FOUND, "NOT_FOUND", "Not found"),
             CoreError::RateLimited { retry_after_seconds } => Self::rate_limited(retry_after_seconds),

@@ -1,0 +1,26 @@
+//! One-time codes addressed by a key the caller chooses (a user id string, a phone number) rather
+//! than by a challenge id: MOSIP's sendotp/useridOTP and its otpmanager address codes this way.
+
+use uuid::Uuid;
+
+/// The live code of one key. The key and the code are stored only as HMACs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOtp {
+    pub tenant_id: Uuid,
+    pub key_hash: Vec<u8>,
+    /// The user the code signs in, for login codes; none for codes handed to a service.
+    pub user_id: Option<Uuid>,
+    pub secret_hash: Vec<u8>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub expires_at: i64,
+    /// Wrong tries past the limit freeze the key (no new code, no verification) until then.
+    pub frozen_until: Option<i64>,
+    pub created_at: i64,
+}
+
+impl KeyOtp {
+    pub fn frozen_at(&self, now: i64) -> bool {
+        self.frozen_until.is_some_and(|t| t > now)
+    }
+}

@@ -1,0 +1,305 @@
+//! MOSIP authmanager: OTP, password and client-credential authentication, token validation,
+//! invalidation and refresh. Each handler reads the envelope, makes its core calls and answers
+//! in the envelope, with the token in a header and a cookie.
+
+use axum::extract::{Path, Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use castellan_core::CoreError;
+use castellan_core::model::{Application, ApplicationKind, Tenant};
+use castellan_core::services::ClientContext;
+use castellan_core::services::key_otp::{LoginCodeRequest, UserLookup};
+use castellan_core::services::keys::ASYMMETRIC;
+use castellan_core::services::login::{LoginOutcome, PasswordLogin};
+use castellan_core::services::otp_login::OtpChannel;
+use castellan_core::services::sessions::Authenticated;
+use serde_json::{Value, json};
+
+use super::DIALECT;
+use super::dto::{RequestEnvelope, ResponseEnvelope};
+use super::envelope::{Fields, MosipError, MosipResult, Reply, read_envelope, respond};
+use super::tokens::{self, add_refresh_cookie, token_headers};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+const SENDOTP: &str = "mosip.authentication.sendotp";
+const USERID_OTP: &str = "mosip.authentication.useridOTP";
+const INVALIDATE: &str = "mosip.authorize.invalidatetoken";
+
+pub(super) fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
+    state.auth_limiter.check(ctx.1).map_err(MosipError::too_many)
+}
+
+/// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
+async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tenant)> {
+    state.core.application_by_mosip_app_id(app_id, DIALECT).await.map_err(|e| match e {
+        e @ (CoreError::Storage(_) | CoreError::Internal(_)) => MosipError::from(e),
+        _ => MosipError::realm_not_found(app_id),
+    })
+}
+
+fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
+    ClientContext { application_id: Some(app.id), ..ctx.0.clone() }
+}
+
+/// A signed user token and the headers that carry it (and the refresh cookie).
+async fn user_tokens(state: &AppState, tenant: &Tenant, auth: &Authenticated, azp: &str) -> MosipResult<(String, HeaderMap)> {
+    let now = state.core.now();
+    let claims = tokens::user_claims(tenant, &auth.user, &auth.session, azp, now);
+    let token = state.core.sign_token(tenant, ASYMMETRIC, "JWT", &claims).await?;
+    let mut headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
+    add_refresh_cookie(state, &mut headers, &auth.refresh_token, auth.refresh_expires_at - now);
+    Ok((token, headers))
+}
+
+/// The answer of useridPwd and refreshToken.
+fn token_response(tenant: &Tenant, auth: &Authenticated, token: String, message: &str, now: i64) -> Value {
+    json!({
+        "token": token,
+        "message": message,
+        "refreshToken": auth.refresh_token,
+        "expiryTime": tenant.policy.tokens.access_ttl_seconds,
+        "userId": tokens::preferred_username(&auth.user),
+        "status": "success",
+        "refreshExpiryTime": auth.refresh_expires_at - now,
+    })
+}
+
+/// Sends a one-time code to the user's email and/or phone.
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/sendotp", tag = "mosip",
+    request_body(content = RequestEnvelope, description = "request: SendOtpRequest"),
+    responses((status = 200, description = "response {status: success, message}; or errors: KER-AUTH-CHANNEL_INVALID, \
+        AUTH_ERR_MULTIPLE_CHANNELS, AUTH_ERR_USER_NOT_FOUND, AUTH_ERR_CHANNELPATH_NOT_FOUND, KER-ATH-026, KER-ATH-019, KER-ATH-004",
+        body = ResponseEnvelope),
+        (status = 400, description = "KER-ATH-004: not JSON"), (status = 429, description = "KER-ATH-429")))]
+pub async fn sendotp(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    match read_envelope(req, &state, Some(SENDOTP), true).await {
+        Ok(env) => respond(Some(SENDOTP), send_otp(&state, &ctx, &env.request).await),
+        Err(refused) => refused,
+    }
+}
+
+async fn send_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply> {
+    limit(state, ctx)?;
+    let user_id = f.required("userId", 320)?;
+    let requested = f.strings("otpChannel")?.ok_or_else(|| MosipError::missing("otpChannel"))?;
+    let id_type = f.required("useridtype", 20)?;
+    let app_id = f.required("appId", 100)?;
+    f.text("context", 100)?;
+    let vars = f.string_map("templateVariables")?;
+    let mut channels = Vec::new();
+    for name in &requested {
+        let channel = match name.trim().to_ascii_lowercase().as_str() {
+            "email" => OtpChannel::Email,
+            "phone" | "mobile" | "sms" => OtpChannel::Sms,
+            _ => return Err(MosipError::new("KER-AUTH-CHANNEL_INVALID", "The passed channel is invalid.")),
+        };
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    if channels.is_empty() {
+        return Err(MosipError::new("KER-AUTH-CHANNEL_INVALID", "The passed channel is invalid."));
+    }
+    let (app, tenant) = realm(state, &app_id).await?;
+    if app.single_otp_channel && channels.len() > 1 {
+        return Err(MosipError::new("AUTH_ERR_MULTIPLE_CHANNELS", "Multiple channels are not supported in your module."));
+    }
+    let lookup = match id_type.to_ascii_uppercase().as_str() {
+        "UIN" => UserLookup::Uin(&user_id),
+        "USERID" => UserLookup::Username(&user_id),
+        _ => return Err(MosipError::invalid("useridtype", "must be UIN or USERID")),
+    };
+    let request = LoginCodeRequest { key: &user_id, lookup, channels: &channels, application: &app, template_vars: &vars };
+    state.core.send_login_code(&tenant, request, &with_app(ctx, &app)).await?;
+    Ok(Reply::new(json!({ "status": "success", "message": "OTP had been sent successfully" })))
+}
+
+/// Signs in with the code sendotp sent: the token comes back in a header and a cookie.
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/useridOTP", tag = "mosip",
+    request_body(content = RequestEnvelope, description = "request: UserIdOtpRequest"),
+    responses((status = 200, description = "Authorization header and Set-Cookie Authorization=Mosip-Token<JWT>; \
+        response {status: success, message}; or errors AUTH_ERR_INVALIDOTP, AUTH_ERR_EXPIREDOTP, KER-ATH-026", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429")))]
+pub async fn userid_otp(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    match read_envelope(req, &state, Some(USERID_OTP), true).await {
+        Ok(env) => respond(Some(USERID_OTP), login_with_otp(&state, &ctx, &env.request).await),
+        Err(refused) => refused,
+    }
+}
+
+async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply> {
+    limit(state, ctx)?;
+    let user_id = f.required("userId", 320)?;
+    let otp = f.required("otp", 16)?;
+    let app_id = f.text("appId", 100)?;
+    let (realm, client) = match &app_id {
+        Some(app_id) => {
+            let (app, tenant) = realm(state, app_id).await?;
+            (Some(tenant), with_app(ctx, &app))
+        }
+        None => (None, ctx.0.clone()),
+    };
+    // Without an appId the realm is the one of the user's pending code, and its slug stands for
+    // the client in `azp`.
+    let device = json!({ "azp": app_id });
+    let (tenant, auth) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, device, &client).await?;
+    let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(&tenant.slug).to_string();
+    let (_, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
+    Ok(Reply { response: json!({ "status": "success", "message": "OTP validation is successfull" }), headers })
+}
+
+/// Signs a user in with username and password, through a confidential client of the realm.
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/internal/useridPwd", tag = "mosip",
+    request_body(content = RequestEnvelope, description = "request: UserIdPwdRequest"),
+    responses((status = 200, description = "response {token, message, refreshToken, expiryTime, userId, status, refreshExpiryTime} \
+        with the Authorization header and cookie; or errors KER-ATH-023 (credentials), KER-ATH-026 (appId)", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429")))]
+pub async fn userid_pwd(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    match read_envelope(req, &state, None, true).await {
+        Ok(env) => respond(env.id.as_deref(), login_with_password(&state, &ctx, &env.request).await),
+        Err(refused) => refused,
+    }
+}
+
+async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply> {
+    limit(state, ctx)?;
+    let app_id = f.required("appId", 100)?;
+    let client_id = f.required("clientId", 100)?;
+    let client_secret = f.required("clientSecret", 1024)?;
+    let user_name = f.required("userName", 320)?;
+    let password = f.required("password", 1024)?;
+    let (_, tenant) = realm(state, &app_id).await?;
+    let client = state.core.authenticate_client(&tenant, &client_id, &client_secret, &ctx.0).await?;
+    if client.kind != ApplicationKind::Confidential {
+        return Err(CoreError::InvalidCredentials.into());
+    }
+    let login = PasswordLogin {
+        identifier: user_name,
+        password,
+        totp_code: None,
+        device: json!({ "azp": client.client_id }),
+        dialect: DIALECT,
+    };
+    let auth = match state.core.login_with_password(&tenant, login, &with_app(ctx, &client)).await {
+        Ok(LoginOutcome::Authenticated(auth)) => *auth,
+        // This endpoint has no second step: a user with an authenticator signs in by OTP.
+        Ok(LoginOutcome::MfaRequired { .. }) => return Err(CoreError::InvalidCredentials.into()),
+        Err(e) => {
+            state.metrics.record_login(DIALECT, "failure");
+            return Err(e.into());
+        }
+    };
+    state.metrics.record_login(DIALECT, "success");
+    let (token, headers) = user_tokens(state, &tenant, &auth, &client.client_id).await?;
+    let message = "Username and password combination had been validated successfully";
+    Ok(Reply { response: token_response(&tenant, &auth, token, message, state.core.now()), headers })
+}
+
+/// A service account's token (client credentials), in a header and a cookie.
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/clientidsecretkey", tag = "mosip",
+    request_body(content = RequestEnvelope, description = "request: ClientIdSecretKeyRequest"),
+    responses((status = 200, description = "authorization header and cookie; response {status: Success, message}; or errors \
+        {errorCode: \"500\", message: \"401 Unauthorized\"} (credentials), KER-ATH-026 (appId)", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429")))]
+pub async fn client_id_secret_key(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    match read_envelope(req, &state, None, true).await {
+        Ok(env) => respond(env.id.as_deref(), client_credentials(&state, &ctx, &env.request).await),
+        Err(refused) => refused,
+    }
+}
+
+async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply> {
+    limit(state, ctx)?;
+    let app_id = f.required("appId", 100)?;
+    let client_id = f.required("clientId", 100)?;
+    let secret = f.required("secretKey", 1024)?;
+    let (_, tenant) = realm(state, &app_id).await?;
+    let app = state.core.authenticate_client(&tenant, &client_id, &secret, &ctx.0).await.map_err(|e| match e {
+        // The source answers bad client credentials this way.
+        CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
+        other => other.into(),
+    })?;
+    let now = state.core.now();
+    let claims = tokens::service_claims(&tenant, &app, &ctx.1.to_string(), now);
+    let token = state.core.sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await?;
+    let headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
+    let response = json!({ "status": "Success", "message": "Clientid and Token combination had been validated successfully" });
+    Ok(Reply { response, headers })
+}
+
+/// A new token pair for a refresh token (single use: a reused one ends the session).
+#[utoipa::path(post, path = "/v1/authmanager/authorize/refreshToken/{appId}", tag = "mosip",
+    params(("appId" = String, Path, description = "The application (realm) the session belongs to")),
+    request_body(content = RequestEnvelope, description = "request: RefreshTokenRequest (or the refresh_token cookie)"),
+    responses((status = 200, description = "as useridPwd, with a new pair; or errors KER-ATH-401 (invalid, expired or reused), \
+        KER-ATH-026", body = ResponseEnvelope), (status = 429, description = "KER-ATH-429")))]
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    match read_envelope(req, &state, None, false).await {
+        Ok(env) => respond(env.id.as_deref(), refresh(&state, &ctx, &app_id, &headers, &env.request).await),
+        Err(refused) => refused,
+    }
+}
+
+async fn refresh(state: &AppState, ctx: &Ctx, app_id: &str, headers: &HeaderMap, f: &Fields) -> MosipResult<Reply> {
+    limit(state, ctx)?;
+    let token = match f.text("refreshToken", 4096)? {
+        Some(t) => t,
+        None => tokens::refresh_cookie(headers).map(str::to_string).ok_or_else(|| MosipError::missing("refreshToken"))?,
+    };
+    let (app, tenant) = realm(state, app_id).await?;
+    let auth = state.core.refresh(&tenant, &token, &with_app(ctx, &app)).await?;
+    let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(app_id).to_string();
+    let (access, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
+    Ok(Reply { response: token_response(&tenant, &auth, access, "Token refreshed successfully", state.core.now()), headers })
+}
+
+/// Who the presented token stands for, if it is valid and was not ended.
+#[utoipa::path(get, path = "/v1/authmanager/authorize/admin/validateToken", tag = "mosip",
+    params(("Authorization" = Option<String>, Header, description = "Or the cookie Authorization=Mosip-Token<JWT>")),
+    responses((status = 200, description = "response {userId, mobile, mail, langCode, userPassword, name, role, token, rid}; \
+        or errors KER-ATH-401 (bad signature, expired, revoked), KER-ATH-006 (no token)", body = ResponseEnvelope)))]
+pub async fn validate_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(None, validate(&state, &headers).await)
+}
+
+async fn validate(state: &AppState, headers: &HeaderMap) -> MosipResult<Reply> {
+    let token = tokens::presented_token(headers)?;
+    let presented = tokens::check(state, token).await?;
+    let c = &presented.claims;
+    let text = |name: &str| c.get(name).and_then(Value::as_str);
+    let role: String = tokens::roles(c).iter().map(|r| format!("{r},")).collect();
+    Ok(Reply::new(json!({
+        "userId": text("preferred_username"),
+        "mobile": text("phone_number"),
+        "mail": text("email"),
+        "langCode": null,
+        "userPassword": null,
+        "name": text("name").or(text("preferred_username")),
+        "role": role,
+        "token": token,
+        "rid": null,
+    })))
+}
+
+/// Ends the presented token everywhere: its session ends and its `jti` is denied until expiry.
+#[utoipa::path(post, path = "/v1/authmanager/authorize/invalidateToken", tag = "mosip",
+    params(("Authorization" = Option<String>, Header, description = "Or the cookie Authorization=Mosip-Token<JWT>")),
+    responses((status = 200, description = "response {message: Token invalidated successfully}, cookie cleared; or errors \
+        KER-ATH-006 (no token), KER-ATH-401 (invalid token)", body = ResponseEnvelope)))]
+pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> Response {
+    respond(Some(INVALIDATE), invalidate(&state, &ctx, &headers).await)
+}
+
+async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipResult<Reply> {
+    let token = tokens::presented_token(headers)?;
+    let presented = tokens::check(state, token).await?;
+    state.core.revoke_access_token(&presented.tenant, &presented.claims, &ctx.0).await?;
+    Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookie(state) })
+}

@@ -1,0 +1,62 @@
+//! Dialect `mosip`: MOSIP's kernel authmanager (OTP, password and client-credential sign-in,
+//! token validation and invalidation through cookies) and otpmanager. Contract:
+//! docs/dialects/mosip.md.
+
+mod authmanager;
+mod dto;
+mod envelope;
+mod otpmanager;
+mod tokens;
+
+use axum::response::Response;
+use utoipa::OpenApi;
+
+use crate::api::Api;
+
+pub const DIALECT: &str = "mosip";
+
+/// The prefixes the OpenAPI document is written with; configured prefixes replace them.
+pub const AUTHMANAGER_PREFIX: &str = "/v1/authmanager";
+pub const OTPMANAGER_PREFIX: &str = "/v1/otpmanager";
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(authmanager::sendotp, authmanager::userid_otp, authmanager::userid_pwd, authmanager::client_id_secret_key,
+          authmanager::refresh_token, authmanager::validate_token, authmanager::invalidate_token,
+          otpmanager::generate, otpmanager::validate, realm_certs),
+    components(schemas(dto::RequestEnvelope, dto::ResponseEnvelope, dto::ServiceError, dto::SendOtpRequest,
+                       dto::UserIdOtpRequest, dto::UserIdPwdRequest, dto::ClientIdSecretKeyRequest,
+                       dto::RefreshTokenRequest, dto::GenerateOtpRequest)),
+    tags((name = "mosip", description = "MOSIP kernel authmanager and otpmanager: request envelopes {id, version, requesttime, \
+        request}, response envelopes {id, version, ver, responsetime, metadata, response, errors}; errors answer HTTP 200. \
+        Field names inside `request` match case-insensitively."))
+)]
+pub struct ApiDoc;
+
+pub fn router(authmanager: &str, otpmanager: &str) -> Api {
+    Api::default()
+        .post(&format!("{authmanager}/authenticate/sendotp"), authmanager::sendotp)
+        .post(&format!("{authmanager}/authenticate/useridOTP"), authmanager::userid_otp)
+        .post(&format!("{authmanager}/authenticate/internal/useridPwd"), authmanager::userid_pwd)
+        .post(&format!("{authmanager}/authenticate/clientidsecretkey"), authmanager::client_id_secret_key)
+        .post(&format!("{authmanager}/authorize/refreshToken/{{appId}}"), authmanager::refresh_token)
+        .get(&format!("{authmanager}/authorize/admin/validateToken"), authmanager::validate_token)
+        .post(&format!("{authmanager}/authorize/invalidateToken"), authmanager::invalidate_token)
+        .post(&format!("{otpmanager}/otp/generate"), otpmanager::generate)
+        .get(&format!("{otpmanager}/otp/validate"), otpmanager::validate)
+        .get("/realms/{tenant}/protocol/openid-connect/certs", crate::ops::tenant_jwks)
+}
+
+/// A realm's public signing keys, where Keycloak publishes them (served by `ops::tenant_jwks`).
+#[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "mosip",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    responses((status = 200, description = "A JWK set (RFC 7517)"), (status = 404, description = "No such realm")))]
+#[allow(dead_code)]
+async fn realm_certs() {}
+
+/// An unknown path under a MOSIP mount, in MOSIP's envelope.
+pub fn not_found() -> Response {
+    let mut response = envelope::error_response(None, envelope::MosipError::new("KER-ATH-404", "No such endpoint"));
+    *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    response
+}
