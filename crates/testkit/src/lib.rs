@@ -174,6 +174,14 @@ impl TestApp {
         start(settings, self.clock.clone(), self.smtp.take()).await
     }
 
+    /// A second node: another server on the same database, master key and clock, with caches of
+    /// its own.
+    pub async fn another_node(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        start(settings, self.clock.clone(), None).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -177,3 +177,24 @@ pub async fn kumu_tokens(app: &TestApp, tag: &str) -> Value {
     assert_kumu(s, &b, 200, "00");
     b["data"].clone()
 }
+
+/// Polls the futures together (they borrow the app, so they cannot be spawned).
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    let mut pinned: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx: &mut Context<'_>| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => results[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(results.iter_mut().map(|r| r.take().unwrap()).collect()) }
+    })
+    .await
+}

@@ -75,27 +75,6 @@ async fn row16_a_code_works_once_even_when_sent_concurrently() {
     assert!(results.iter().all(|(s, b)| *s == 200 || b["status"]["returnCode"] == "04"), "{results:?}");
 }
 
-/// Polls the futures together (they borrow the app, so they cannot be spawned).
-async fn join_all<F: Future<Output = (u16, Value)>>(futures: Vec<F>) -> Vec<(u16, Value)> {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    let mut pinned: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<(u16, Value)>> = vec![None; pinned.len()];
-    std::future::poll_fn(move |cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => results[i] = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(results.iter_mut().map(|r| r.take().unwrap()).collect()) }
-    })
-    .await
-}
-
 #[tokio::test]
 async fn row17_a_code_only_opens_its_own_challenge_user_and_tenant() {
     let app = spawn_app().await;

@@ -8,4 +8,5 @@ mod korastratum;
 mod korastratum_security;
 mod kumusoft;
 mod kumusoft_security;
+mod mosip;
 mod ops;
