@@ -235,3 +235,79 @@ async fn outbox_messages_are_claimed_once_and_retried() {
         assert_eq!(store.list_messages(Some("a@b.co"), Some("smtp"), 5).await.unwrap().len(), 1);
     }
 }
+
+fn key_otp(t: &Tenant, key: &[u8], secret: &[u8], now: i64) -> KeyOtp {
+    KeyOtp {
+        tenant_id: t.id,
+        key_hash: key.to_vec(),
+        user_id: None,
+        secret_hash: secret.to_vec(),
+        attempts: 0,
+        max_attempts: 3,
+        expires_at: now + 180,
+        frozen_until: None,
+        created_at: now,
+    }
+}
+
+#[tokio::test]
+async fn key_codes_freeze_at_the_limit_and_are_spent_once() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let now = 1_000;
+        assert!(store.put_key_otp(&key_otp(&t, b"k", b"s1", now), now).await.unwrap());
+        // A replacement resets the tries and the code.
+        assert!(store.put_key_otp(&key_otp(&t, b"k", b"s2", now), now).await.unwrap());
+        assert_eq!(store.key_otp(t.id, b"k").await.unwrap().unwrap().secret_hash, b"s2");
+        // A wrong try against a replaced code counts nothing.
+        assert!(store.fail_key_otp(t.id, b"k", b"s1", Some(now + 900)).await.unwrap().is_none());
+        for n in 1..=3u32 {
+            let row = store.fail_key_otp(t.id, b"k", b"s2", Some(now + 900)).await.unwrap().unwrap();
+            assert_eq!(row.attempts, n);
+            assert_eq!(row.frozen_until, (n == 3).then_some(now + 900), "try {n}");
+        }
+        // Frozen: no new code, nothing spent, until the freeze ends.
+        assert!(!store.put_key_otp(&key_otp(&t, b"k", b"s3", now + 10), now + 10).await.unwrap());
+        assert!(!store.consume_key_otp(t.id, b"k", b"s2", now + 10).await.unwrap());
+        assert!(store.put_key_otp(&key_otp(&t, b"k", b"s4", now + 901), now + 901).await.unwrap());
+        let fresh = store.key_otp(t.id, b"k").await.unwrap().unwrap();
+        assert_eq!((fresh.attempts, fresh.frozen_until), (0, None));
+        // Twenty concurrent spenders: one winner.
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let s = store.clone();
+                let tid = t.id;
+                tokio::spawn(async move { s.consume_key_otp(tid, b"k", b"s4", now + 902).await.unwrap() })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            wins += usize::from(task.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+        // Expired codes are not spent; the latest code of a key is found across tenants.
+        assert!(store.put_key_otp(&key_otp(&t, b"e", b"x", now), now).await.unwrap());
+        assert!(!store.consume_key_otp(t.id, b"e", b"x", now + 180).await.unwrap());
+        let other = tenant();
+        store.insert_tenant(&other).await.unwrap();
+        assert!(store.put_key_otp(&key_otp(&other, b"e", b"y", now + 5), now + 5).await.unwrap());
+        assert_eq!(store.latest_key_otp(b"e").await.unwrap().unwrap().tenant_id, other.id);
+    }
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_denied_until_they_expire() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        store.revoke_token(t.id, "jti-1", 2_000, 1_000).await.unwrap();
+        store.revoke_token(t.id, "jti-1", 2_000, 1_000).await.unwrap();
+        assert!(store.token_revoked("jti-1").await.unwrap());
+        assert!(!store.token_revoked("jti-2").await.unwrap());
+        // An entry past its expiry is dropped by the next revocation.
+        store.revoke_token(t.id, "jti-2", 4_000, 2_001).await.unwrap();
+        assert!(!store.token_revoked("jti-1").await.unwrap());
+        assert!(store.token_revoked("jti-2").await.unwrap());
+    }
+}

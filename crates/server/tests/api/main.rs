@@ -9,4 +9,5 @@ mod korastratum_security;
 mod kumusoft;
 mod kumusoft_security;
 mod mosip;
+mod mosip_security;
 mod ops;

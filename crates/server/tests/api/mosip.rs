@@ -656,7 +656,7 @@ async fn refresh_token_rotates_once_and_a_reuse_ends_the_session() {
     assert_error(s, &b, "KER-ATH-026");
 }
 
-async fn otp_generate(app: &TestApp, token: Option<&str>, key: &str) -> (u16, Value) {
+pub async fn otp_generate(app: &TestApp, token: Option<&str>, key: &str) -> (u16, Value) {
     let mut rb = app.request(Method::POST, "/v1/otpmanager/otp/generate").json(&json!({
         "id": "mosip.otp.generateOTP", "version": "1.0", "requesttime": "2007-12-03T10:15:30Z", "request": {"key": key}
     }));
@@ -666,7 +666,7 @@ async fn otp_generate(app: &TestApp, token: Option<&str>, key: &str) -> (u16, Va
     castellan_testkit::send(rb).await
 }
 
-async fn otp_validate(app: &TestApp, token: &str, key: &str, otp: &str) -> (u16, Value) {
+pub async fn otp_validate(app: &TestApp, token: &str, key: &str, otp: &str) -> (u16, Value) {
     let rb = app.request(Method::GET, &format!("/v1/otpmanager/otp/validate?key={key}&otp={otp}")).bearer_auth(token);
     castellan_testkit::send(rb).await
 }
