@@ -121,12 +121,13 @@ mod tests {
         std::fs::write(
             &file,
             "[server]\nlisten = \"127.0.0.1:9000\"\ndev = true\n[hashing]\nargon2_iterations = 3\n\
-             [dialects.kumusoft]\nprefix = \"/kumu\"\n",
+             [dialects.kumusoft]\nprefix = \"/kumu\"\n[dialects.mosip]\ncookie_secure = false\n",
         )
         .map_err(|e| e.to_string())?;
         let env = |k: &str| match k {
             "CASTELLAN_LISTEN" => Some("127.0.0.1:9100".to_string()),
             "CASTELLAN_TRUSTED_PROXIES" => Some("10.0.0.0/8, 192.168.1.1".to_string()),
+            "CASTELLAN_MOSIP_AUTHMANAGER_PREFIX" => Some("/mosip/auth".to_string()),
             _ => None,
         };
         let s = load(Some(&file), env)?;
@@ -134,6 +135,8 @@ mod tests {
         assert!(s.dev);
         assert_eq!(s.argon2_iterations, 3);
         assert_eq!(s.kumusoft_prefix, "/kumu");
+        assert!(!s.mosip_cookie_secure);
+        assert_eq!(s.mosip_authmanager_prefix(), "/mosip/auth");
         assert_eq!(s.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
         std::fs::write(&file, "nonsense_key = 1\n").map_err(|e| e.to_string())?;
         assert!(load(Some(&file), |_| None).is_err());

@@ -877,3 +877,29 @@ async fn cookies_can_drop_secure_for_plain_http_development() {
     let cookie = set_cookie(&h, "Authorization").unwrap();
     assert!(!cookie.contains("Secure") && cookie.contains("; HttpOnly") && cookie.ends_with("SameSite=Strict"), "{cookie}");
 }
+
+#[tokio::test]
+async fn the_mounts_follow_the_configuration() {
+    let app = spawn_app_with(TestOptions {
+        settings: Some(Box::new(|s| {
+            s.mosip_authmanager_prefix = "/mosip/auth/".into();
+            s.mosip_otpmanager_prefix = "mosip/otp".into();
+        })),
+        ..Default::default()
+    })
+    .await;
+    let realm = realm(&app).await;
+    let request = json!({"appId": "admin", "clientId": "mosip-admin-client", "clientSecret": realm.admin_secret,
+                         "password": ADMIN_PASSWORD, "userName": "110006"});
+    let (s, b, h) =
+        call(&app, Method::POST, "/mosip/auth/authenticate/internal/useridPwd", None, Some(envelope("x", request))).await;
+    assert_success(s, &b);
+    assert!(set_cookie(&h, "refresh_token").unwrap().contains("; Path=/mosip/auth/authorize/refreshToken;"));
+    let (s, _, _) = call(&app, Method::GET, "/v1/authmanager/authorize/admin/validateToken", None, None).await;
+    assert_eq!(s, 404);
+    let (s, doc, _) = call(&app, Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert!(doc["paths"]["/mosip/auth/authorize/admin/validateToken"]["get"].is_object());
+    assert!(doc["paths"]["/mosip/otp/otp/generate"]["post"].is_object());
+    assert!(doc["paths"]["/v1/otpmanager/otp/generate"].is_null());
+}
