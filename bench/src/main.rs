@@ -5,6 +5,7 @@ mod hashing;
 mod http;
 mod kumusoft;
 mod load;
+mod mosip;
 mod server;
 mod suite;
 mod workloads;
@@ -34,7 +35,7 @@ struct Args {
     /// Scratch directory for the servers' data.
     #[arg(long, default_value = "target/bench")]
     work_dir: PathBuf,
-    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k) on SQLite, without the summary.
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m) on SQLite, without the summary.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }

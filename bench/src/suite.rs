@@ -5,6 +5,7 @@ use crate::hashing::{self, Cost};
 use crate::http::Result;
 use crate::kumusoft;
 use crate::load::{self, Plan, Stats};
+use crate::mosip;
 use crate::server::{Server, cpu_seconds};
 use crate::workloads::{self, Credentials};
 use std::collections::BTreeMap;
@@ -205,6 +206,41 @@ impl Bench<'_> {
         Ok(round)
     }
 
+    /// W3 (validateToken) and W4 (clientidsecretkey) interleaved with F and S, round after round.
+    async fn mosip(&self, server: &Server) -> Result<Vec<Round>> {
+        let fixture = mosip::prepare(server.addr).await?;
+        let mut rounds = Vec::new();
+        for r in 0..self.opts.rounds {
+            let mut round = Round::new();
+            let f = self.run(server, 8, workloads::health(8), 200).await?;
+            let w3 = self.run(server, 8, mosip::validations(&fixture, 8), 200).await?;
+            let d = Duration::from_secs_f64(self.opts.seconds.min(3.0));
+            let s = tokio::task::spawn_blocking(move || mosip::rs256_signs_per_second(d)).await??;
+            let w4 = self.run(server, 8, mosip::client_credentials(&fixture, 8), 200).await?;
+            round.insert("M_F", f.rate(200));
+            round.insert("M_W3", w3.rate(200));
+            round.insert("M_W3_p99", w3.percentile_ms(99.0));
+            round.insert("M_S", s);
+            round.insert("M_W4", w4.rate(200));
+            round.insert("M_W4_p99", w4.percentile_ms(99.0));
+            let goal = 0.8 * self.cores as f64 * s;
+            eprintln!(
+                "    round {}: F {:.0}/s; W3 validateToken {:.0}/s ({:.2} × F, p99 {:.1} ms); S RS256 {s:.0} signs/s; \
+                 W4 clientidsecretkey {:.0}/s ({:.2} × goal {goal:.0}/s, p99 {:.1} ms)",
+                r + 1,
+                f.rate(200),
+                w3.rate(200),
+                w3.rate(200) / f.rate(200),
+                w3.percentile_ms(99.0),
+                w4.rate(200),
+                w4.rate(200) / goal,
+                w4.percentile_ms(99.0)
+            );
+            rounds.push(round);
+        }
+        Ok(rounds)
+    }
+
     async fn postgres_round(&self, server: &Server, round: &mut Round) -> Result<()> {
         self.yardstick_h(round).await?;
         self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
@@ -231,6 +267,15 @@ pub async fn run(opts: Options) -> Result<String> {
         if bench.wants("k") {
             bench.kumusoft().await?;
         }
+        if bench.wants("m") {
+            eprintln!("== mosip (SQLite)");
+            bench.mosip(&server).await?;
+            if let Some(url) = &opts.postgres {
+                eprintln!("== mosip (PostgreSQL)");
+                let (pg, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
+                bench.mosip(&pg).await?;
+            }
+        }
         for r in 0..opts.rounds {
             eprintln!("  round {} (server pid {})", r + 1, server.pid());
             bench.selected_round(&server, &mut Round::new()).await?;
@@ -254,8 +299,18 @@ pub async fn run(opts: Options) -> Result<String> {
     eprintln!("== kumusoft (SQLite)");
     let k = bench.kumusoft().await?;
 
+    eprintln!("== mosip (SQLite)");
+    let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("mosip"), None).await?;
+    let m = bench.mosip(&server).await?;
+    drop(server);
+
     let mut pg = Vec::new();
+    let mut m_pg = Vec::new();
     if let Some(url) = &opts.postgres {
+        eprintln!("== mosip (PostgreSQL)");
+        let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
+        m_pg = bench.mosip(&server).await?;
+        drop(server);
         eprintln!("== PostgreSQL");
         let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
         workloads::prepare(server.addr).await?;
@@ -369,6 +424,35 @@ pub async fn run(opts: Options) -> Result<String> {
                 k[format!("sign_{alg}").as_str()]
             ),
             "≥ 0.5 × F",
+        );
+    }
+    for (engine, rounds) in [("SQLite", &m), ("PostgreSQL", &m_pg)] {
+        if rounds.is_empty() {
+            continue;
+        }
+        row(
+            "W3 mosip",
+            format!("GET validateToken (RS256 verify + session read), c=8, {engine}"),
+            format!(
+                "{:.2} × F ({:.0}/s), p99 {:.1} ms",
+                ratio(rounds, "M_W3", "M_F"),
+                median(rounds, "M_W3"),
+                median(rounds, "M_W3_p99")
+            ),
+            "≥ 0.5 × F",
+        );
+        let per: Vec<Round> = rounds.iter().map(|r| Round::from([("x", r["M_W4"] / (0.8 * cores as f64 * r["M_S"]))])).collect();
+        row(
+            "W4 mosip",
+            format!("POST clientidsecretkey (RS256 token), c=8, {engine}"),
+            format!(
+                "{:.0}/s = {:.2} × goal (S = {:.0} RS256 signs/s on one thread; goal 0.8 × {cores} × S), p99 {:.1} ms",
+                median(rounds, "M_W4"),
+                median(&per, "x"),
+                median(rounds, "M_S"),
+                median(rounds, "M_W4_p99")
+            ),
+            "≥ 0.8 × cores × S",
         );
     }
     if !pg.is_empty() {

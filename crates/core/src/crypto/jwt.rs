@@ -19,8 +19,18 @@ pub struct LoadedKey {
     pub kid: String,
     pub alg: KeyAlg,
     pub active: bool,
-    encoding: EncodingKey,
+    signer: Signer,
     decoding: DecodingKey,
+}
+
+/// The private half, parsed once. The JWT library re-parses a DER key on every signature, which
+/// for RSA costs more than the signature itself; asymmetric keys therefore sign here directly.
+#[derive(Clone)]
+enum Signer {
+    Hmac(EncodingKey),
+    Rsa(std::sync::Arc<aws_lc_rs::rsa::KeyPair>),
+    Ecdsa(std::sync::Arc<EcdsaKeyPair>),
+    Ed25519(std::sync::Arc<Ed25519KeyPair>),
 }
 
 impl std::fmt::Debug for LoadedKey {
@@ -81,21 +91,25 @@ pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
 pub fn load(kid: &str, alg: KeyAlg, private: &[u8], jwk: &Value, active: bool) -> CoreResult<LoadedKey> {
     let field =
         |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::Internal(format!("jwk lacks {name}")));
-    let (encoding, decoding) = match alg {
-        KeyAlg::HS256 => (EncodingKey::from_secret(private), DecodingKey::from_secret(private)),
+    use std::sync::Arc;
+    let (signer, decoding) = match alg {
+        KeyAlg::HS256 => (Signer::Hmac(EncodingKey::from_secret(private)), DecodingKey::from_secret(private)),
         KeyAlg::RS256 => (
-            EncodingKey::from_rsa_der(&pkcs8_inner_key(private)?),
+            Signer::Rsa(Arc::new(aws_lc_rs::rsa::KeyPair::from_pkcs8(private).map_err(CoreError::internal)?)),
             DecodingKey::from_rsa_components(field("n")?, field("e")?).map_err(CoreError::internal)?,
         ),
         KeyAlg::ES256 => (
-            EncodingKey::from_ec_der(private),
+            Signer::Ecdsa(Arc::new(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, private).map_err(CoreError::internal)?,
+            )),
             DecodingKey::from_ec_components(field("x")?, field("y")?).map_err(CoreError::internal)?,
         ),
-        KeyAlg::EdDSA => {
-            (EncodingKey::from_ed_der(private), DecodingKey::from_ed_components(field("x")?).map_err(CoreError::internal)?)
-        }
+        KeyAlg::EdDSA => (
+            Signer::Ed25519(Arc::new(Ed25519KeyPair::from_pkcs8(private).map_err(CoreError::internal)?)),
+            DecodingKey::from_ed_components(field("x")?).map_err(CoreError::internal)?,
+        ),
     };
-    Ok(LoadedKey { kid: kid.to_string(), alg, active, encoding, decoding })
+    Ok(LoadedKey { kid: kid.to_string(), alg, active, signer, decoding })
 }
 
 /// Signs `claims` with `key`, `typ` and `kid` in the header.
@@ -103,7 +117,26 @@ pub fn sign(key: &LoadedKey, typ: &str, claims: &Value) -> CoreResult<String> {
     let mut header = Header::new(algorithm(key.alg));
     header.typ = Some(typ.to_string());
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(CoreError::internal)
+    if let Signer::Hmac(secret) = &key.signer {
+        return jsonwebtoken::encode(&header, claims, secret).map_err(CoreError::internal);
+    }
+    let header = serde_json::to_vec(&header).map_err(CoreError::internal)?;
+    let claims = serde_json::to_vec(claims).map_err(CoreError::internal)?;
+    let signing_input = format!("{}.{}", super::b64url(&header), super::b64url(&claims));
+    let message = signing_input.as_bytes();
+    let rng = SystemRandom::new();
+    let signature = match &key.signer {
+        Signer::Rsa(kp) => {
+            let mut sig = vec![0u8; kp.public_modulus_len()];
+            kp.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(CoreError::internal)?;
+            sig
+        }
+        // The FIXED encoding is JWS's: r and s, 32 bytes each.
+        Signer::Ecdsa(kp) => kp.sign(&rng, message).map_err(CoreError::internal)?.as_ref().to_vec(),
+        Signer::Ed25519(kp) => kp.sign(message).as_ref().to_vec(),
+        Signer::Hmac(_) => return Err(CoreError::Internal("unreachable: HMAC signs above".into())),
+    };
+    Ok(format!("{signing_input}.{}", super::b64url(&signature)))
 }
 
 /// What a verifier expects of a token.
@@ -158,44 +191,6 @@ pub fn peek_claims(token: &str) -> Option<Value> {
         return None;
     }
     serde_json::from_slice(&super::b64url_decode(payload)?).ok()
-}
-
-/// The RSAPrivateKey (PKCS#1) inside a PKCS#8 PrivateKeyInfo, which is what the JWT library signs
-/// with. PrivateKeyInfo ::= SEQUENCE { version INTEGER, algorithm SEQUENCE, privateKey OCTET STRING }
-fn pkcs8_inner_key(der: &[u8]) -> CoreResult<Vec<u8>> {
-    let bad = || CoreError::Internal("malformed PKCS#8 key".into());
-    let (tag, body, _) = der_item(der).ok_or_else(bad)?;
-    if tag != 0x30 {
-        return Err(bad());
-    }
-    let (t1, _, rest) = der_item(body).ok_or_else(bad)?;
-    let (t2, _, rest) = der_item(rest).ok_or_else(bad)?;
-    let (t3, key, _) = der_item(rest).ok_or_else(bad)?;
-    if (t1, t2, t3) != (0x02, 0x30, 0x04) {
-        return Err(bad());
-    }
-    Ok(key.to_vec())
-}
-
-/// One DER TLV: (tag, contents, rest).
-fn der_item(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *input.first()?;
-    let first = *input.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (first as usize, 2)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *input.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let end = header.checked_add(len)?;
-    Some((tag, input.get(header..end)?, input.get(end..)?))
 }
 
 #[cfg(test)]
