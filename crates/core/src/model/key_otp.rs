@@ -18,9 +18,3 @@ pub struct KeyOtp {
     pub frozen_until: Option<i64>,
     pub created_at: i64,
 }
-
-impl KeyOtp {
-    pub fn frozen_at(&self, now: i64) -> bool {
-        self.frozen_until.is_some_and(|t| t > now)
-    }
-}

@@ -134,29 +134,19 @@ impl Policy {
 
     /// The korastratum contract's defaults.
     pub fn korastratum() -> Self {
+        let base = Policy::default_profile();
         Policy {
             password: PasswordPolicy {
-                min_length: 8,
                 require_upper: true,
                 require_lower: true,
                 require_digit: true,
                 require_special: true,
-                special_chars: default_special(),
+                ..base.password.clone()
             },
-            lockout: LockoutPolicy { threshold: 5, duration_seconds: 900 },
             sessions: SessionPolicy { max_concurrent: 5, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 7 * 86400 },
-            otp: OtpPolicy {
-                length: 6,
-                ttl_seconds: 300,
-                max_attempts: 5,
-                resend_cooldown_seconds: 60,
-                max_sends: 5,
-                freeze_seconds: 900,
-            },
             tokens: TokenPolicy { access_ttl_seconds: 86400, refresh_ttl_seconds: 7 * 86400 },
-            require_verified_email: false,
             self_registration: true,
-            messages: MessageTemplates::default(),
+            ..base
         }
     }
 

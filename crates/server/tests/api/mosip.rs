@@ -159,6 +159,10 @@ pub async fn admin_login(app: &TestApp, realm: &Realm) -> (String, String) {
     (b["response"]["token"].as_str().unwrap().to_string(), b["response"]["refreshToken"].as_str().unwrap().to_string())
 }
 
+pub async fn invalidate(app: &TestApp, token: &str) -> (u16, Value, HeaderMap) {
+    call(app, Method::POST, "/v1/authmanager/authorize/invalidateToken", Some(&format!("Authorization=Mosip-Token{token}")), None).await
+}
+
 pub async fn validate(app: &TestApp, token: &str) -> (u16, Value) {
     let (s, b, _) = call(
         app,
@@ -516,14 +520,7 @@ async fn validate_token_answers_good_tampered_expired_revoked_and_empty() {
     assert_error(s, &b, "KER-ATH-006");
 
     // Revoked.
-    let (s, b, h) = call(
-        &app,
-        Method::POST,
-        "/v1/authmanager/authorize/invalidateToken",
-        Some(&format!("Authorization=Mosip-Token{token}")),
-        None,
-    )
-    .await;
+    let (s, b, h) = invalidate(&app, &token).await;
     assert_success(s, &b);
     assert_eq!(b["id"], "mosip.authorize.invalidatetoken");
     assert_eq!(b["response"], json!({"message": "Token invalidated successfully"}));
@@ -550,14 +547,7 @@ async fn invalidate_token_ends_it_on_every_node_session_and_service_tokens_alike
         assert_success(s, &b);
     }
     for t in [&user_token, &service] {
-        let (s, b, _) = call(
-            &b_node,
-            Method::POST,
-            "/v1/authmanager/authorize/invalidateToken",
-            Some(&format!("Authorization=Mosip-Token{t}")),
-            None,
-        )
-        .await;
+        let (s, b, _) = invalidate(&b_node, &t).await;
         assert_success(s, &b);
     }
     for node in [&a, &b_node] {
@@ -577,14 +567,7 @@ async fn invalidate_token_ends_it_on_every_node_session_and_service_tokens_alike
     .await;
     assert_error(s, &b, "KER-ATH-401");
     // Invalidating again, or with nothing, is refused.
-    let (s, b, _) = call(
-        &a,
-        Method::POST,
-        "/v1/authmanager/authorize/invalidateToken",
-        Some(&format!("Authorization=Mosip-Token{service}")),
-        None,
-    )
-    .await;
+    let (s, b, _) = invalidate(&a, &service).await;
     assert_error(s, &b, "KER-ATH-401");
     let (s, b, _) = call(&a, Method::POST, "/v1/authmanager/authorize/invalidateToken", None, None).await;
     assert_error(s, &b, "KER-ATH-006");
@@ -693,14 +676,7 @@ async fn otpmanager_serves_only_service_tokens_holding_otp_manager() {
             .await;
     assert_success(s, &b);
     // A revoked service token stops working.
-    let (s, b, _) = call(
-        &app,
-        Method::POST,
-        "/v1/authmanager/authorize/invalidateToken",
-        Some(&format!("Authorization=Mosip-Token{ida}")),
-        None,
-    )
-    .await;
+    let (s, b, _) = invalidate(&app, &ida).await;
     assert_success(s, &b);
     let (s, b) = otp_generate(&app, Some(&ida), "9820173642").await;
     assert_error(s, &b, "KER-ATH-401");
