@@ -193,7 +193,13 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
-    match run(cli, settings).await {
+    let outcome = run(cli, settings).await;
+    // Audit events of the command are written before the process exits.
+    let opened: Vec<Arc<Core>> = OPENED.lock().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default();
+    for core in opened {
+        core.audit_settled().await;
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("castellan: {e}");
@@ -221,10 +227,17 @@ async fn open_store(settings: &Settings) -> Result<Arc<SqlStore>, String> {
     SqlStore::connect(&url).await.map(Arc::new).map_err(|e| format!("database {}: {e}", castellan_store::redact(&url)))
 }
 
+/// The cores this command opened, so that `main` can let their audit writers finish.
+static OPENED: std::sync::Mutex<Vec<Arc<Core>>> = std::sync::Mutex::new(Vec::new());
+
 async fn open_core(settings: &Settings) -> Result<Arc<Core>, String> {
     let store = open_store(settings).await?;
     let url = bootstrap::public_url(settings, settings.listen);
-    bootstrap::core(settings, store, Arc::new(SystemClock), url).map_err(|e| e.to_string())
+    let core = bootstrap::core(settings, store, Arc::new(SystemClock), url).map_err(|e| e.to_string())?;
+    if let Ok(mut opened) = OPENED.lock() {
+        opened.push(core.clone());
+    }
+    Ok(core)
 }
 
 fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {

@@ -64,6 +64,7 @@ pub struct Core {
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
+    pub(crate) audit_queue: Arc<crate::services::audit::AuditQueue>,
 }
 
 impl Core {
@@ -81,6 +82,7 @@ impl Core {
             sign_stats: SignStats::default(),
             config,
             outbox_ready: Notify::new(),
+            audit_queue: Arc::default(),
         })
     }
 

@@ -190,6 +190,8 @@ pub trait Store: Send + Sync + 'static {
 
     // audit
     async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()>;
+    /// Several events in one transaction: all or none.
+    async fn insert_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()>;
     async fn list_audit(&self, tenant: Uuid, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 
     // outbox

@@ -118,6 +118,7 @@ impl Application {
                 let _ = tx.send(true);
             });
         }
+        let core = self.state.core.clone();
         let app = Self::router(self.state);
         let listener = self.listener;
         let mut stop = rx;
@@ -128,6 +129,8 @@ impl Application {
                 })
                 .await;
             let _ = worker.await;
+            // Audit events still queued are written before the process may exit.
+            core.audit_settled().await;
             result
         };
         (handle, serve)

@@ -982,6 +982,19 @@ impl Store for SqlStore {
         on_writer!(self, |p| bind_audit!(sqlx::query(AssertSqlSafe(sql)), e).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
+    async fn insert_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        let sql = insert_audit_sql();
+        on_writer!(self, |p| async {
+            let mut tx = p.begin().await?;
+            for e in events {
+                bind_audit!(sqlx::query(AssertSqlSafe(sql.clone())), e).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+        .await
+        .map_err(db_err))
+    }
+
     async fn list_audit(&self, tenant: Uuid, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         let sql = format!(
             "SELECT {AUDIT_COLS} FROM audit_events WHERE tenant_id=$1 AND ($2 IS NULL OR user_id=$2) AND ($3 IS NULL OR action=$3) \

@@ -311,3 +311,66 @@ async fn revoked_tokens_are_denied_until_they_expire() {
         assert!(store.token_revoked("jti-2").await.unwrap());
     }
 }
+
+fn event(tenant: Option<uuid::Uuid>, action: &str) -> AuditEvent {
+    AuditEvent {
+        id: new_id(),
+        tenant_id: tenant,
+        application_id: None,
+        user_id: None,
+        action: action.into(),
+        outcome: "success".into(),
+        ip: None,
+        user_agent: None,
+        detail: json!({}),
+        created_at: 5,
+    }
+}
+
+#[tokio::test]
+async fn an_audit_batch_is_stored_whole_or_not_at_all() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        store.insert_audit_batch(&[event(Some(t.id), "a"), event(Some(t.id), "b")]).await.unwrap();
+        // A bad event (here: an id already stored) fails the whole batch.
+        let mut duplicate = event(Some(t.id), "d");
+        duplicate.id = listed_first(&*store, &t).await;
+        assert!(store.insert_audit_batch(&[event(Some(t.id), "c"), duplicate]).await.is_err());
+        let listed = store.list_audit(t.id, &AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap();
+        let mut actions: Vec<&str> = listed.iter().map(|e| e.action.as_str()).collect();
+        actions.sort();
+        assert_eq!(actions, ["a", "b"]);
+    }
+}
+
+async fn listed_first(store: &SqlStore, t: &Tenant) -> uuid::Uuid {
+    store.list_audit(t.id, &AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap()[0].id
+}
+
+#[tokio::test]
+async fn the_audit_writer_stores_every_event_of_a_burst_before_they_are_listed() {
+    use castellan_core::Core;
+    use castellan_core::core::CoreConfig;
+    use castellan_core::services::ClientContext;
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let clock = Arc::new(castellan_core::clock::FakeClock::new(1_000));
+        let core = Arc::new(Core::new(store.clone(), clock, &[7u8; 32], CoreConfig::default()).unwrap());
+        let ctx = ClientContext::default();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let core = core.clone();
+                let ctx = ctx.clone();
+                let tenant = Some(t.id);
+                tokio::spawn(async move { core.audit(tenant, None, &format!("burst.{i}"), "success", &ctx, json!({})).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let listed = core.list_audit(&t, AuditFilter { limit: 1000, ..AuditFilter::default() }).await.unwrap();
+        assert_eq!(listed.len(), 200);
+    }
+}

@@ -1,6 +1,16 @@
 //! Audit events: recorded for every login attempt, token event, factor and admin change.
+//!
+//! Events are written in group commits: a request queues its event and goes on; one writer at a
+//! time takes everything queued and stores it in one transaction, so under load many events share
+//! one commit instead of queueing one by one for the database's writer. A reader on this node
+//! (the audit listing) first waits for what was queued before it asked.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::ClientContext;
@@ -8,9 +18,80 @@ use crate::core::Core;
 use crate::error::CoreResult;
 use crate::model::audit::AuditFilter;
 use crate::model::{AuditEvent, Tenant, new_id};
+use crate::store::Store;
+
+/// Events waiting for the writer, and how far it has come.
+#[derive(Default)]
+pub struct AuditQueue {
+    pending: std::sync::Mutex<Vec<AuditEvent>>,
+    flushing: AtomicBool,
+    queued: AtomicU64,
+    written: AtomicU64,
+    progress: Notify,
+}
+
+impl AuditQueue {
+    fn push(&self, event: AuditEvent) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push(event);
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn take(&self) -> Vec<AuditEvent> {
+        self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending.lock().map(|p| p.is_empty()).unwrap_or(true)
+    }
+
+    /// Becomes the writer unless there is one.
+    fn claim(&self) -> bool {
+        self.flushing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Writes batches until nothing is queued. A failed write is logged, never retried: the
+    /// request it recorded has already been answered.
+    async fn drain(self: Arc<Self>, store: Arc<dyn Store>) {
+        loop {
+            let batch = self.take();
+            if batch.is_empty() {
+                self.flushing.store(false, Ordering::Release);
+                // An event queued after the take, whose sender still saw a writer at work.
+                if self.is_empty() || !self.claim() {
+                    return;
+                }
+                continue;
+            }
+            if let Err(e) = store.insert_audit_batch(&batch).await {
+                tracing::error!(error = %e, events = batch.len(), "audit events not recorded");
+            }
+            self.written.fetch_add(batch.len() as u64, Ordering::AcqRel);
+            self.progress.notify_waiters();
+        }
+    }
+
+    /// Waits (at most a few seconds) until every event queued before the call is stored.
+    pub async fn settled(&self) {
+        let target = self.queued.load(Ordering::Acquire);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let notified = self.progress.notified();
+            if self.written.load(Ordering::Acquire) >= target {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!("audit writer did not catch up within 5 s");
+                return;
+            }
+        }
+    }
+}
 
 impl Core {
     /// Records an event. A failure to record is logged, never turned into a failed request.
+    #[allow(clippy::unused_async)]
     pub async fn audit(
         &self,
         tenant: Option<Uuid>,
@@ -21,9 +102,15 @@ impl Core {
         detail: Value,
     ) {
         let event = self.audit_event(tenant, user, action, outcome, ctx, detail);
-        if let Err(e) = self.store.insert_audit(&event).await {
-            tracing::error!(error = %e, action, "audit event not recorded");
+        self.audit_queue.push(event);
+        if self.audit_queue.claim() {
+            tokio::spawn(self.audit_queue.clone().drain(self.store.clone()));
         }
+    }
+
+    /// Waits until the events recorded so far are stored (before reading them back, or exiting).
+    pub async fn audit_settled(&self) {
+        self.audit_queue.settled().await;
     }
 
     /// An event to be stored together with the change it records.
@@ -52,6 +139,7 @@ impl Core {
 
     pub async fn list_audit(&self, tenant: &Tenant, mut filter: AuditFilter) -> CoreResult<Vec<AuditEvent>> {
         filter.limit = filter.limit.clamp(1, 1000);
+        self.audit_settled().await;
         Ok(self.store.list_audit(tenant.id, &filter).await?)
     }
 }

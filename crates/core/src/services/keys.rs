@@ -156,7 +156,14 @@ impl Core {
         }
         let key = ring.iter().find(|k| k.active && algs.contains(&k.alg)).ok_or(CoreError::Internal("no active key".into()))?;
         let started = Instant::now();
-        let token = jwt::sign(key, typ, claims)?;
+        let token = if key.alg == KeyAlg::RS256 {
+            // An RSA signature takes most of a millisecond: on the runtime's threads it would hold
+            // up every other request's I/O for that long.
+            let (key, typ, claims) = (key.clone(), typ.to_string(), claims.clone());
+            tokio::task::spawn_blocking(move || jwt::sign(&key, &typ, &claims)).await.map_err(CoreError::internal)??
+        } else {
+            jwt::sign(key, typ, claims)?
+        };
         self.sign_stats.record(key.alg, started);
         Ok(token)
     }

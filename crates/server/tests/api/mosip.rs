@@ -160,7 +160,8 @@ pub async fn admin_login(app: &TestApp, realm: &Realm) -> (String, String) {
 }
 
 pub async fn invalidate(app: &TestApp, token: &str) -> (u16, Value, HeaderMap) {
-    call(app, Method::POST, "/v1/authmanager/authorize/invalidateToken", Some(&format!("Authorization=Mosip-Token{token}")), None).await
+    call(app, Method::POST, "/v1/authmanager/authorize/invalidateToken", Some(&format!("Authorization=Mosip-Token{token}")), None)
+        .await
 }
 
 pub async fn validate(app: &TestApp, token: &str) -> (u16, Value) {
