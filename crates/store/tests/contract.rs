@@ -335,7 +335,7 @@ async fn an_audit_batch_is_stored_whole_or_not_at_all() {
         store.insert_audit_batch(&[event(Some(t.id), "a"), event(Some(t.id), "b")]).await.unwrap();
         // A bad event (here: an id already stored) fails the whole batch.
         let mut duplicate = event(Some(t.id), "d");
-        duplicate.id = listed_first(&*store, &t).await;
+        duplicate.id = listed_first(&store, &t).await;
         assert!(store.insert_audit_batch(&[event(Some(t.id), "c"), duplicate]).await.is_err());
         let listed = store.list_audit(t.id, &AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap();
         let mut actions: Vec<&str> = listed.iter().map(|e| e.action.as_str()).collect();

@@ -548,7 +548,7 @@ async fn invalidate_token_ends_it_on_every_node_session_and_service_tokens_alike
         assert_success(s, &b);
     }
     for t in [&user_token, &service] {
-        let (s, b, _) = invalidate(&b_node, &t).await;
+        let (s, b, _) = invalidate(&b_node, t).await;
         assert_success(s, &b);
     }
     for node in [&a, &b_node] {
