@@ -132,8 +132,9 @@ pub trait Store: Send + Sync + 'static {
     /// frozen at `now`; false means frozen, nothing written. Long-dead codes of other keys go.
     async fn put_key_otp(&self, otp: &KeyOtp, now: i64) -> StoreResult<bool>;
     async fn key_otp(&self, tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
-    /// The most recently issued code of this key, in whichever tenant.
-    async fn latest_key_otp(&self, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
+    /// The most recently issued code of this key in whichever tenant, a pending one (unexpired at
+    /// `now`) before any expired one.
+    async fn latest_key_otp(&self, key_hash: &[u8], now: i64) -> StoreResult<Option<KeyOtp>>;
     /// Counts a wrong try against the code `secret_hash`; the try that reaches the limit sets
     /// `frozen_until` to `freeze_until` (if given). Returns the row as it is now.
     async fn fail_key_otp(

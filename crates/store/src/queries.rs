@@ -27,7 +27,7 @@ const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, u
 const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, created_at, retired_at";
 const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
 const KEY_OTP_COLS: &str =
-    "tenant_id, key_hash, user_id, secret_hash, attempts, max_attempts, expires_at, frozen_until, created_at";
+    "tenant_id, key_hash, user_id, application_id, secret_hash, attempts, max_attempts, expires_at, frozen_until, created_at";
 const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn uin(u: &User) -> Option<String> {
@@ -652,16 +652,18 @@ impl Store for SqlStore {
         let purge = "DELETE FROM key_otps WHERE expires_at < $1 AND (frozen_until IS NULL OR frozen_until < $1)";
         on_writer!(self, |p| sqlx::query(purge).bind(now - 3600).execute(p).await.map(|_| ()).map_err(db_err))?;
         let sql = format!(
-            "INSERT INTO key_otps ({KEY_OTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
-             ON CONFLICT (tenant_id, key_hash) DO UPDATE SET user_id=excluded.user_id, secret_hash=excluded.secret_hash, \
+            "INSERT INTO key_otps ({KEY_OTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
+             ON CONFLICT (tenant_id, key_hash) DO UPDATE SET user_id=excluded.user_id, \
+             application_id=excluded.application_id, secret_hash=excluded.secret_hash, \
              attempts=excluded.attempts, max_attempts=excluded.max_attempts, expires_at=excluded.expires_at, \
              frozen_until=excluded.frozen_until, created_at=excluded.created_at \
-             WHERE key_otps.frozen_until IS NULL OR key_otps.frozen_until <= $10"
+             WHERE key_otps.frozen_until IS NULL OR key_otps.frozen_until <= $11"
         );
         on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(o.tenant_id.to_string())
             .bind(o.key_hash.clone())
             .bind(o.user_id.map(|u| u.to_string()))
+            .bind(o.application_id.map(|a| a.to_string()))
             .bind(o.secret_hash.clone())
             .bind(i64::from(o.attempts))
             .bind(i64::from(o.max_attempts))
@@ -686,10 +688,14 @@ impl Store for SqlStore {
         one(row)
     }
 
-    async fn latest_key_otp(&self, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
-        let sql = format!("SELECT {KEY_OTP_COLS} FROM key_otps WHERE key_hash=$1 ORDER BY created_at DESC LIMIT 1");
+    async fn latest_key_otp(&self, key_hash: &[u8], now: i64) -> StoreResult<Option<KeyOtp>> {
+        let sql = format!(
+            "SELECT {KEY_OTP_COLS} FROM key_otps WHERE key_hash=$1 \
+             ORDER BY CASE WHEN expires_at > $2 THEN 1 ELSE 0 END DESC, created_at DESC, expires_at DESC LIMIT 1"
+        );
         let row = on_pool!(self, |p| sqlx::query_as::<_, KeyOtpRow>(AssertSqlSafe(sql))
             .bind(key_hash)
+            .bind(now)
             .fetch_optional(p)
             .await
             .map_err(db_err))?;

@@ -241,6 +241,7 @@ fn key_otp(t: &Tenant, key: &[u8], secret: &[u8], now: i64) -> KeyOtp {
         tenant_id: t.id,
         key_hash: key.to_vec(),
         user_id: None,
+        application_id: None,
         secret_hash: secret.to_vec(),
         attempts: 0,
         max_attempts: 3,
@@ -292,7 +293,15 @@ async fn key_codes_freeze_at_the_limit_and_are_spent_once() {
         let other = tenant();
         store.insert_tenant(&other).await.unwrap();
         assert!(store.put_key_otp(&key_otp(&other, b"e", b"y", now + 5), now + 5).await.unwrap());
-        assert_eq!(store.latest_key_otp(b"e").await.unwrap().unwrap().tenant_id, other.id);
+        assert_eq!(store.latest_key_otp(b"e", now + 6).await.unwrap().unwrap().tenant_id, other.id);
+        // A pending code comes before a newer one that has expired.
+        let third = tenant();
+        store.insert_tenant(&third).await.unwrap();
+        let mut short = key_otp(&third, b"e", b"z", now + 7);
+        short.expires_at = now + 8;
+        assert!(store.put_key_otp(&short, now + 7).await.unwrap());
+        assert_eq!(store.latest_key_otp(b"e", now + 9).await.unwrap().unwrap().tenant_id, other.id);
+        assert_eq!(store.latest_key_otp(b"e", now + 7).await.unwrap().unwrap().tenant_id, third.id);
     }
 }
 

@@ -10,6 +10,8 @@ pub struct KeyOtp {
     pub key_hash: Vec<u8>,
     /// The user the code signs in, for login codes; none for codes handed to a service.
     pub user_id: Option<Uuid>,
+    /// The application the code was sent for, if any.
+    pub application_id: Option<Uuid>,
     pub secret_hash: Vec<u8>,
     pub attempts: u32,
     pub max_attempts: u32,

@@ -20,6 +20,9 @@ use crate::model::audit::AuditFilter;
 use crate::model::{AuditEvent, Tenant, new_id};
 use crate::store::Store;
 
+/// Past this many waiting events, a request waits for the writer before it is answered.
+const MAX_QUEUED_EVENTS: usize = 10_000;
+
 /// Events waiting for the writer, and how far it has come.
 #[derive(Default)]
 pub struct AuditQueue {
@@ -31,11 +34,13 @@ pub struct AuditQueue {
 }
 
 impl AuditQueue {
-    fn push(&self, event: AuditEvent) {
-        if let Ok(mut pending) = self.pending.lock() {
-            pending.push(event);
-        }
+    /// Queues an event; returns how many are waiting.
+    fn push(&self, event: AuditEvent) -> usize {
+        let Ok(mut pending) = self.pending.lock() else { return 0 };
+        pending.push(event);
+        // Counted under the lock, so `settled` never waits for an event the writer cannot see yet.
         self.queued.fetch_add(1, Ordering::AcqRel);
+        pending.len()
     }
 
     fn take(&self) -> Vec<AuditEvent> {
@@ -51,7 +56,7 @@ impl AuditQueue {
         self.flushing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
-    /// Writes batches until nothing is queued. A failed write is logged, never retried: the
+    /// Writes batches until nothing is queued. An event that cannot be written is logged: the
     /// request it recorded has already been answered.
     async fn drain(self: Arc<Self>, store: Arc<dyn Store>) {
         loop {
@@ -65,7 +70,13 @@ impl AuditQueue {
                 continue;
             }
             if let Err(e) = store.insert_audit_batch(&batch).await {
-                tracing::error!(error = %e, events = batch.len(), "audit events not recorded");
+                // One bad event must not take the others with it.
+                tracing::warn!(error = %e, events = batch.len(), "audit batch refused; writing its events one by one");
+                for event in &batch {
+                    if let Err(e) = store.insert_audit(event).await {
+                        tracing::error!(error = %e, action = %event.action, "audit event not recorded");
+                    }
+                }
             }
             self.written.fetch_add(batch.len() as u64, Ordering::AcqRel);
             self.progress.notify_waiters();
@@ -91,7 +102,6 @@ impl AuditQueue {
 
 impl Core {
     /// Records an event. A failure to record is logged, never turned into a failed request.
-    #[allow(clippy::unused_async)]
     pub async fn audit(
         &self,
         tenant: Option<Uuid>,
@@ -102,9 +112,13 @@ impl Core {
         detail: Value,
     ) {
         let event = self.audit_event(tenant, user, action, outcome, ctx, detail);
-        self.audit_queue.push(event);
+        let waiting = self.audit_queue.push(event);
         if self.audit_queue.claim() {
             tokio::spawn(self.audit_queue.clone().drain(self.store.clone()));
+        }
+        if waiting > MAX_QUEUED_EVENTS {
+            // The database is falling behind: requests wait for it rather than memory growing.
+            self.audit_settled().await;
         }
     }
 

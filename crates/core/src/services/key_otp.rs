@@ -76,7 +76,14 @@ impl Core {
     }
 
     /// A new code for the key, replacing any previous one; `AccountLocked` while the key is frozen.
-    async fn issue_key_code(&self, tenant: &Tenant, purpose: KeyPurpose, key: &str, user: Option<Uuid>) -> CoreResult<String> {
+    async fn issue_key_code(
+        &self,
+        tenant: &Tenant,
+        purpose: KeyPurpose,
+        key: &str,
+        user: Option<Uuid>,
+        application: Option<Uuid>,
+    ) -> CoreResult<String> {
         let policy = &tenant.policy.otp;
         let now = self.now();
         let key_hash = self.key_hash(purpose, key);
@@ -86,6 +93,7 @@ impl Core {
             secret_hash: self.key_code_mac(tenant.id, &key_hash, &code),
             key_hash,
             user_id: user,
+            application_id: application,
             attempts: 0,
             max_attempts: policy.max_attempts,
             expires_at: now + policy.ttl_seconds,
@@ -174,7 +182,7 @@ impl Core {
             };
             recipients.push((*channel, address));
         }
-        let code = self.issue_key_code(tenant, KeyPurpose::Login, req.key, Some(user.id)).await?;
+        let code = self.issue_key_code(tenant, KeyPurpose::Login, req.key, Some(user.id), Some(req.application.id)).await?;
         let ttl = tenant.policy.otp.ttl_seconds;
         for (channel, address) in &recipients {
             self.send_otp(tenant, req.application, *channel, address, &code, ttl, req.template_vars).await?;
@@ -185,20 +193,20 @@ impl Core {
     }
 
     /// Signs in with a login code sent for `key`: in `tenant`, or, without one, in the tenant of
-    /// the key's most recent code. `dialect` must serve that tenant.
+    /// the key's most recent pending code. `dialect` must serve that tenant. Also returns the
+    /// application the code was sent for.
     pub async fn login_with_code(
         &self,
         tenant: Option<&Tenant>,
         key: &str,
         code: &str,
         dialect: &'static str,
-        device: serde_json::Value,
         ctx: &ClientContext,
-    ) -> CoreResult<(Tenant, Authenticated)> {
+    ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
         let key_hash = self.key_hash(KeyPurpose::Login, key);
         let row = match tenant {
             Some(t) => self.store.key_otp(t.id, &key_hash).await?,
-            None => self.store.latest_key_otp(&key_hash).await?,
+            None => self.store.latest_key_otp(&key_hash, self.now()).await?,
         };
         let row = row.ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
         let tenant = match tenant {
@@ -211,6 +219,10 @@ impl Core {
             return Err(CoreError::InvalidOtp { attempts_remaining: 0 });
         }
         let user_id = row.user_id.ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
+        let application = row.application_id;
+        let mut ctx = ctx.clone();
+        ctx.application_id = ctx.application_id.or(application);
+        let ctx = &ctx;
         if let Err(e) = self.spend_key_code(&tenant, row, code, false).await {
             self.audit(Some(tenant.id), Some(user_id), "otp.verify", "failure", ctx, json!({})).await;
             return Err(e);
@@ -221,14 +233,15 @@ impl Core {
             .ok()
             .filter(|u| u.active)
             .ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
+        let device = json!({ "application": application });
         let auth = self.start_session(&tenant, user, dialect, device, ctx).await?;
         self.audit(Some(tenant.id), Some(auth.user.id), "otp.verify", "success", ctx, json!({"session": auth.session.id})).await;
-        Ok((tenant, auth))
+        Ok((tenant, auth, application))
     }
 
     /// A code for a trusted service to deliver itself; `AccountLocked` while the key is frozen.
     pub async fn generate_service_code(&self, tenant: &Tenant, key: &str, ctx: &ClientContext) -> CoreResult<String> {
-        match self.issue_key_code(tenant, KeyPurpose::Service, key, None).await {
+        match self.issue_key_code(tenant, KeyPurpose::Service, key, None, None).await {
             Ok(code) => {
                 self.audit(Some(tenant.id), None, "otp.generate", "success", ctx, json!({})).await;
                 Ok(code)

@@ -168,7 +168,7 @@ impl Core {
 
     /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
     /// use revokes its whole session.
-    pub async fn refresh(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+    pub async fn refresh(&self, tenant: &Tenant, token: &str, dialect: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
         if token.is_empty() || token.len() > 200 {
             return Err(CoreError::InvalidRefreshToken);
         }
@@ -180,6 +180,10 @@ impl Core {
             // Unknown, spent or expired: spending it again tells which.
             return self.spend_refused(tenant, &hash, now, ctx).await;
         };
+        if session.dialect != dialect {
+            // Another dialect's session: its token is not ours to spend, nor to swap for ours.
+            return Err(CoreError::InvalidRefreshToken);
+        }
         let Ok(session) = self.keep_alive(tenant, session, now).await else {
             return self.spend_refused(tenant, &hash, now, ctx).await;
         };

@@ -338,7 +338,8 @@ async fn three_wrong_codes_kill_it_and_without_app_id_the_latest_code_counts() {
     assert_error(s, &b, "AUTH_ERR_INVALIDOTP");
     let (s, b, h) = post(&app, "/authenticate/useridOTP", "string", json!({"userId": UIN, "otp": code})).await;
     assert_success(s, &b);
-    assert_eq!(claims(&token_of(&h))["azp"], "mosip");
+    // The application the code was sent for.
+    assert_eq!(claims(&token_of(&h))["azp"], "ida");
 }
 
 #[tokio::test]
@@ -433,6 +434,7 @@ async fn clientidsecretkey_replays_the_example_and_its_errors() {
     assert!(cookie.contains("; HttpOnly") && cookie.contains("; Secure") && cookie.contains("; Max-Age=36000;"), "{cookie}");
     let c = claims(&token);
     assert_eq!(c["preferred_username"], "service-account-mosip-abis-client");
+    assert_eq!(c["sub"], "service-account-mosip-abis-client");
     assert_eq!(c["clientId"], "mosip-abis-client");
     assert_eq!(c["azp"], "mosip-abis-client");
     assert_eq!(c["realm_access"]["roles"], json!(["offline_access", "uma_authorization"]));
@@ -526,6 +528,10 @@ async fn validate_token_answers_good_tampered_expired_revoked_and_empty() {
     assert_eq!(b["id"], "mosip.authorize.invalidatetoken");
     assert_eq!(b["response"], json!({"message": "Token invalidated successfully"}));
     assert!(set_cookie(&h, "Authorization").unwrap().starts_with("Authorization=; Max-Age=0;"));
+    let cleared = set_cookie(&h, "refresh_token").unwrap();
+    assert!(
+        cleared.starts_with("refresh_token=; Max-Age=0;") && cleared.contains("Path=/v1/authmanager/authorize/refreshToken;")
+    );
     let (s, b) = validate(&app, &token).await;
     assert_error(s, &b, "KER-ATH-401");
 
@@ -669,6 +675,10 @@ async fn otpmanager_serves_only_service_tokens_holding_otp_manager() {
         let (s, b) = otp_validate(&app, t, "9820173642", "123456").await;
         assert_error(s, &b, "KER-ATH-401");
     }
+    // The caller is checked before the body: a stranger gets 401 whatever it sends.
+    let r = app.request(Method::POST, "/v1/otpmanager/otp/generate").body("{not json").send().await.unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert_error(200, &b, "KER-ATH-401");
     // Through the cookie, as MOSIP services send it.
     let ida = service_token(&app, "mosip-ida-client", &realm.ida_secret).await;
     let body = json!({"id": "mosip.otp.generateOTP", "version": "1.0", "requesttime": "2007-12-03T10:15:30Z", "request": {"key": "9820173642"}});
@@ -676,6 +686,14 @@ async fn otpmanager_serves_only_service_tokens_holding_otp_manager() {
         call(&app, Method::POST, "/v1/otpmanager/otp/generate", Some(&format!("Authorization=Mosip-Token{ida}")), Some(body))
             .await;
     assert_success(s, &b);
+    // The client's roles as they are now count, not those in the token.
+    let (s, _) = app.admin(Method::PATCH, "/tenants/mosip/applications/mosip-ida-client", Some(json!({"roles": []}))).await;
+    assert_eq!(s, 200);
+    let (s, b) = otp_generate(&app, Some(&ida), "9820173642").await;
+    assert_error(s, &b, "KER-ATH-401");
+    let (s, _) =
+        app.admin(Method::PATCH, "/tenants/mosip/applications/mosip-ida-client", Some(json!({"roles": ["OTP_MANAGER"]}))).await;
+    assert_eq!(s, 200);
     // A revoked service token stops working.
     let (s, b, _) = invalidate(&app, &ida).await;
     assert_success(s, &b);

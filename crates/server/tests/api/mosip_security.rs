@@ -214,8 +214,11 @@ async fn row56_client_credentials_get_no_refresh_token_only_their_roles_and_fres
     )
     .await;
     assert_error(s, &b, "500");
+    accepted(&app, &first).await;
     let (s, _) = app.admin(Method::PATCH, "/tenants/mosip/applications/mosip-abis-client", Some(json!({"active": false}))).await;
     assert_eq!(s, 200);
+    // Its tokens end with it.
+    refused(&app, &first).await;
     let (s, b, _) = post(
         &app,
         "/authenticate/clientidsecretkey",
@@ -249,4 +252,37 @@ async fn credential_endpoints_are_rate_limited_in_the_envelope() {
     assert_eq!(b["errors"][0]["errorCode"], "KER-ATH-429");
     assert!(h.get("retry-after").unwrap().to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_envelope(&b);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_spent_only_by_the_dialect_that_issued_it() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    // One tenant served by both dialects, with a kumusoft application.
+    let (s, b) = app.admin(Method::PATCH, "/tenants/mosip", Some(json!({"dialects": ["mosip", "kumusoft"]}))).await;
+    assert_eq!(s, 200, "{b}");
+    crate::helpers::kumu_app(&app, "mosip", "REALM_PORTAL").await;
+    let (s, b) = crate::helpers::kumu_login(&app, "110006", ADMIN_PASSWORD, "REALM_PORTAL").await;
+    crate::helpers::assert_kumu(s, &b, 200, "00");
+    let mail = crate::helpers::outbox_message(&app, "110006@xyz.com", 1).await;
+    let code = crate::helpers::code_in(mail["body"].as_str().unwrap());
+    let verify = json!({"userId": b["data"]["userId"], "otp": code, "challengeId": b["data"]["challengeId"]});
+    let (s, b) = crate::helpers::kumu(&app, Method::POST, "/otp/verify", None, Some(verify)).await;
+    crate::helpers::assert_kumu(s, &b, 200, "00");
+    let kumu_refresh = b["data"]["refreshToken"].as_str().unwrap().to_string();
+    let (_, mosip_refresh) = admin_login(&app, &realm).await;
+
+    let body = envelope("x", json!({"refreshToken": kumu_refresh}));
+    let (s, b, _) = call(&app, Method::POST, "/v1/authmanager/authorize/refreshToken/admin", None, Some(body)).await;
+    assert_error(s, &b, "KER-ATH-401");
+    let (s, b) =
+        crate::helpers::kumu(&app, Method::POST, "/token/refresh", None, Some(json!({"refreshToken": mosip_refresh}))).await;
+    crate::helpers::assert_kumu(s, &b, 401, "07");
+    // Each still works where it belongs: the refusals spent nothing.
+    let (s, b) =
+        crate::helpers::kumu(&app, Method::POST, "/token/refresh", None, Some(json!({"refreshToken": kumu_refresh}))).await;
+    crate::helpers::assert_kumu(s, &b, 200, "00");
+    let body = envelope("x", json!({"refreshToken": mosip_refresh}));
+    let (s, b, _) = call(&app, Method::POST, "/v1/authmanager/authorize/refreshToken/admin", None, Some(body)).await;
+    assert_success(s, &b);
 }

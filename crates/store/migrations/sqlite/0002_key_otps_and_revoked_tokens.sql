@@ -4,6 +4,8 @@ CREATE TABLE key_otps (
     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     key_hash BLOB NOT NULL,
     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+    -- The application the code was sent for (a login code's appId).
+    application_id TEXT,
     secret_hash BLOB NOT NULL,
     attempts BIGINT NOT NULL,
     max_attempts BIGINT NOT NULL,

@@ -111,7 +111,7 @@ pub async fn refresh(
     KJson(req): KJson<RefreshRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.refresh(&tenant, &req.refresh_token, &ctx.0).await?;
+    let auth = state.core.refresh(&tenant, &req.refresh_token, DIALECT, &ctx.0).await?;
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }
 

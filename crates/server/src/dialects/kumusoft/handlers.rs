@@ -178,7 +178,7 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): Kum
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
     let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
-    let auth = state.core.refresh(&tenant, token, &ctx.0).await?;
+    let auth = state.core.refresh(&tenant, token, DIALECT, &ctx.0).await?;
     // The application must still be there and active to get new tokens.
     let app = match auth.session.application_id {
         Some(id) => state.core.application_by_id(&tenant, id).await.ok(),

@@ -26,7 +26,7 @@ const SENDOTP: &str = "mosip.authentication.sendotp";
 const USERID_OTP: &str = "mosip.authentication.useridOTP";
 const INVALIDATE: &str = "mosip.authorize.invalidatetoken";
 
-pub(super) fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
+fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
     state.auth_limiter.check(ctx.1).map_err(MosipError::too_many)
 }
 
@@ -140,11 +140,13 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
         }
         None => (None, ctx.0.clone()),
     };
-    // Without an appId the realm is the one of the user's pending code, and its slug stands for
-    // the client in `azp`.
-    let device = json!({ "azp": app_id });
-    let (tenant, auth) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, device, &client).await?;
-    let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(&tenant.slug).to_string();
+    // Without an appId, the realm and the application are those the pending code was sent for.
+    let (tenant, auth, sent_for) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
+    let azp = match (app_id, sent_for) {
+        (Some(app_id), _) => app_id,
+        (None, Some(id)) => state.core.application_by_id(&tenant, id).await.ok().and_then(|a| a.mosip_app_id).unwrap_or_default(),
+        (None, None) => String::new(),
+    };
     let (_, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
     Ok(Reply { response: json!({ "status": "success", "message": "OTP validation is successfull" }), headers })
 }
@@ -254,7 +256,7 @@ async fn refresh(state: &AppState, ctx: &Ctx, app_id: &str, headers: &HeaderMap,
         None => tokens::refresh_cookie(headers).map(str::to_string).ok_or_else(|| MosipError::missing("refreshToken"))?,
     };
     let (app, tenant) = realm(state, app_id).await?;
-    let auth = state.core.refresh(&tenant, &token, &with_app(ctx, &app)).await?;
+    let auth = state.core.refresh(&tenant, &token, DIALECT, &with_app(ctx, &app)).await?;
     let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(app_id).to_string();
     let (access, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
     Ok(Reply { response: token_response(&tenant, &auth, access, "Token refreshed successfully", state.core.now()), headers })
@@ -301,5 +303,5 @@ async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipRe
     let token = tokens::presented_token(headers)?;
     let presented = tokens::check(state, token).await?;
     state.core.revoke_access_token(&presented.tenant, &presented.claims, &ctx.0).await?;
-    Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookie(state) })
+    Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookies(state) })
 }

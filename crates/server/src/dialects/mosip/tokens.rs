@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use castellan_core::crypto::jwt::peek_claims;
-use castellan_core::model::{Application, Session, Tenant, User};
+use castellan_core::model::{Application, ApplicationKind, Session, Tenant, User};
 use castellan_core::services::keys::{ASYMMETRIC, TokenRules};
 use serde_json::{Value, json};
 
@@ -25,11 +25,7 @@ pub fn presented_token(headers: &HeaderMap) -> MosipResult<&str> {
         Some(p) if p.eq_ignore_ascii_case(COOKIE_PREFIX) => v[COOKIE_PREFIX.len()..].trim(),
         _ => v,
     });
-    from_cookie
-        .filter(|t| !t.is_empty())
-        .or_else(|| crate::dialects::bearer(headers))
-        .filter(|t| t.len() < 8192)
-        .ok_or_else(MosipError::cookies_empty)
+    from_cookie.filter(|t| !t.is_empty()).or_else(|| crate::dialects::bearer(headers)).ok_or_else(MosipError::cookies_empty)
 }
 
 /// The value of a request cookie, by case-insensitive name.
@@ -85,13 +81,14 @@ pub fn add_refresh_cookie(state: &AppState, headers: &mut HeaderMap, token: &str
     }
 }
 
-/// A `Set-Cookie` that removes the token cookie.
-pub fn clear_cookie(state: &AppState) -> HeaderMap {
+/// `Set-Cookie`s that remove the token and refresh cookies (same attributes, `Max-Age=0`).
+pub fn clear_cookies(state: &AppState) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let secure = if state.settings.mosip_cookie_secure { "; Secure" } else { "" };
-    let text = format!("{COOKIE}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/{secure}; HttpOnly; SameSite=Lax");
-    if let Ok(v) = HeaderValue::from_str(&text) {
-        headers.insert(header::SET_COOKIE, v);
+    let refresh_path = format!("{}/authorize/refreshToken", state.settings.mosip_authmanager_prefix());
+    for (name, path) in [(COOKIE, "/"), (REFRESH_COOKIE, refresh_path.as_str())] {
+        if let Some(c) = set_cookie(state, name, "", path, 0) {
+            headers.append(header::SET_COOKIE, c);
+        }
     }
     headers
 }
@@ -159,7 +156,7 @@ pub fn user_claims(tenant: &Tenant, user: &User, session: &Session, azp: &str, n
 pub fn service_claims(tenant: &Tenant, app: &Application, client_ip: &str, now: i64) -> Value {
     let mut claims = common_claims(tenant, now, tenant.policy.tokens.access_ttl_seconds, &app.client_id);
     let extra = json!({
-        "sub": app.id,
+        "sub": format!("service-account-{}", app.client_id),
         "realm_access": { "roles": app.roles },
         "clientId": app.client_id,
         "clientHost": client_ip,
@@ -186,11 +183,12 @@ async fn claimed_realm(state: &AppState, token: &str) -> MosipResult<Tenant> {
     Ok(tenant)
 }
 
-/// A verified, live token: its realm, claims and session (none for service accounts).
+/// A verified, live token: its realm, its claims, and for a service account's token the client
+/// as it is now.
 pub struct Presented {
     pub tenant: Tenant,
     pub claims: Value,
-    pub session: Option<Session>,
+    pub client: Option<Application>,
 }
 
 /// Verifies a presented token: signature by its realm's key, issuer, audience, expiry, and that
@@ -204,7 +202,17 @@ pub async fn check(state: &AppState, token: &str) -> MosipResult<Presented> {
     if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {
         return Err(MosipError::invalid_token());
     }
-    Ok(Presented { tenant, claims, session })
+    // A service account's token is only as good as its client: deactivating the client ends it.
+    let client = match (&session, claims.get("clientId").and_then(Value::as_str)) {
+        (Some(_), _) => None,
+        (None, Some(client_id)) => {
+            let app = state.core.get_application(&tenant, client_id).await.ok();
+            let app = app.filter(|a| a.active && a.kind != ApplicationKind::Public).ok_or_else(MosipError::invalid_token)?;
+            Some(app)
+        }
+        (None, None) => return Err(MosipError::invalid_token()),
+    };
+    Ok(Presented { tenant, claims, client })
 }
 
 /// The realm roles of verified claims.
