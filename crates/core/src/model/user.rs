@@ -31,6 +31,12 @@ impl User {
     pub fn attribute_str(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).and_then(|v| v.as_str())
     }
+
+    /// First and last name, as far as they are known.
+    pub fn full_name(&self) -> Option<String> {
+        let full = [self.first_name.as_deref(), self.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        Some(full).filter(|f| !f.trim().is_empty())
+    }
 }
 
 /// What it takes to create a user; the service fills in ids and times.

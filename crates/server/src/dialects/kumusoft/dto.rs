@@ -68,11 +68,7 @@ pub fn required_uuid(value: &Option<String>, field: &str) -> Result<Uuid, KumuEr
 
 /// The display name: first and last name, else the username, else the email.
 pub fn display_name(u: &User) -> String {
-    let full = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if !full.trim().is_empty() {
-        return full;
-    }
-    u.username.clone().or_else(|| u.email.clone()).unwrap_or_default()
+    u.full_name().or_else(|| u.username.clone()).or_else(|| u.email.clone()).unwrap_or_default()
 }
 
 /// `GET /me`: the profile.

@@ -99,11 +99,7 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// First and last name, else the username, else the email.
 pub fn display_name(u: &User) -> String {
-    let full = [u.first_name.as_deref(), u.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if !full.trim().is_empty() {
-        return full;
-    }
-    preferred_username(u)
+    u.full_name().unwrap_or_else(|| preferred_username(u))
 }
 
 /// Keycloak's `preferred_username`: the username, else the UIN, else the email.
