@@ -12,6 +12,10 @@ pub enum CoreError {
     TenantNotFound,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password was right but the tenant requires a verified email first. Only a contract
+    /// that names this case (fastapi-users) may tell it apart from `InvalidCredentials`.
+    #[error("email not verified")]
+    EmailNotVerified,
     #[error("account locked")]
     AccountLocked { retry_after_seconds: i64 },
     #[error("invalid second-factor code")]

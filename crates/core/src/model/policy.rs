@@ -189,6 +189,18 @@ impl Policy {
         }
     }
 
+    /// The fastapi-users library's defaults: one-hour tokens, self-registration, and sign-in only
+    /// with a verified email.
+    pub fn fastapi_users() -> Self {
+        let base = Policy::default_profile();
+        Policy {
+            tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: base.tokens.refresh_ttl_seconds },
+            self_registration: true,
+            require_verified_email: true,
+            ..base
+        }
+    }
+
     /// Checks the policy's own sanity (an admin can PUT nonsense).
     pub fn validate(&self) -> Result<(), String> {
         if self.password.min_length < 1 || self.password.min_length > 128 {

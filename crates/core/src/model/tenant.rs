@@ -54,7 +54,7 @@ impl Profile {
             Profile::Korastratum => Policy::korastratum(),
             Profile::Kumusoft => Policy::kumusoft(),
             Profile::Mosip => Policy::mosip(),
-            Profile::FastapiUsers => Policy { self_registration: true, ..Policy::default_profile() },
+            Profile::FastapiUsers => Policy::fastapi_users(),
             _ => Policy::default_profile(),
         }
     }
@@ -65,6 +65,8 @@ impl Profile {
             Profile::Korastratum => ("bankapp-api".into(), "bankapp-client".into()),
             // The audience of a kumusoft token is per application (`kumusoft:<TAG_ID>`).
             Profile::Kumusoft => (public_url.trim_end_matches('/').to_string(), slug.to_string()),
+            // The library's fixed audience; its tokens carry no issuer of their own, ours add one.
+            Profile::FastapiUsers => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), "fastapi-users:auth".into()),
             // Keycloak's layout: the realm is the last path segment of the issuer.
             Profile::Mosip => (format!("{}/realms/{}", public_url.trim_end_matches('/'), slug), "account".into()),
             _ => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), slug.to_string()),

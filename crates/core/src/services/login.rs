@@ -85,7 +85,11 @@ impl Core {
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = self.hasher.verify(password, stored).await?;
         let user = match user {
-            Some(u) if verified.ok && u.active && (!tenant.policy.require_verified_email || u.email_verified) => u,
+            Some(u) if verified.ok && u.active && tenant.policy.require_verified_email && !u.email_verified => {
+                self.audit(Some(tenant.id), user_id, "login.password", "email_not_verified", ctx, json!({})).await;
+                return Err(CoreError::EmailNotVerified);
+            }
+            Some(u) if verified.ok && u.active => u,
             _ => {
                 self.audit(Some(tenant.id), user_id, "login.password", "failure", ctx, json!({})).await;
                 return Err(self.failed_attempt(tenant, failures, CoreError::InvalidCredentials));

@@ -48,7 +48,9 @@ impl From<CoreError> for KoraError {
                 KoraError { details: Some(json!(map)), ..Self::new(S::BAD_REQUEST, "VALIDATION_ERROR", "The request is invalid") }
             }
             CoreError::TenantNotFound => Self::new(S::NOT_FOUND, "TENANT_NOT_FOUND", "Tenant not found"),
-            CoreError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "INVALID_CREDENTIALS", "Invalid email or password"),
+            CoreError::InvalidCredentials | CoreError::EmailNotVerified => {
+                Self::new(S::UNAUTHORIZED, "INVALID_CREDENTIALS", "Invalid email or password")
+            }
             CoreError::AccountLocked { retry_after_seconds } => KoraError {
                 details: Some(json!({ "retryAfterSeconds": retry_after_seconds })),
                 retry_after: Some(retry_after_seconds),

@@ -49,9 +49,10 @@ impl From<CoreError> for KumuError {
         use StatusCode as S;
         match e {
             // Codes by key are not part of this contract: an unknown user is a failed sign-in.
-            CoreError::InvalidCredentials | CoreError::UserNotFound | CoreError::NoChannelAddress => {
-                Self::new(S::UNAUTHORIZED, "01", "Invalid credentials")
-            }
+            CoreError::InvalidCredentials
+            | CoreError::EmailNotVerified
+            | CoreError::UserNotFound
+            | CoreError::NoChannelAddress => Self::new(S::UNAUTHORIZED, "01", "Invalid credentials"),
             CoreError::AccountLocked { retry_after_seconds } => KumuError {
                 data: json!({ "retryAfterSeconds": retry_after_seconds }),
                 retry_after: Some(retry_after_seconds),

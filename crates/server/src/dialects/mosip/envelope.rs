@@ -67,7 +67,9 @@ impl From<CoreError> for MosipError {
     fn from(e: CoreError) -> Self {
         match e {
             // A locked account answers as a wrong password does: MOSIP has no lockout code.
-            CoreError::InvalidCredentials | CoreError::AccountLocked { .. } => Self::new("KER-ATH-023", "Invalid Credentials"),
+            CoreError::InvalidCredentials | CoreError::EmailNotVerified | CoreError::AccountLocked { .. } => {
+                Self::new("KER-ATH-023", "Invalid Credentials")
+            }
             CoreError::UserNotFound => Self::new("AUTH_ERR_USER_NOT_FOUND", "The passed in user is not found"),
             // The source's own message for this code.
             CoreError::NoChannelAddress => Self::new("AUTH_ERR_CHANNELPATH_NOT_FOUND", "The passed in user is not found"),

@@ -1,0 +1,178 @@
+//! fastapi-users handlers: the form login, logout and the current user.
+
+use axum::Form;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use castellan_core::CoreError;
+use castellan_core::model::{KeyAlg, Tenant, User};
+use castellan_core::services::keys::TokenRules;
+use castellan_core::services::login::{LoginOutcome, PasswordLogin};
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use super::DIALECT;
+use super::error::{FuError, FuResult, missing};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(login, logout, me),
+    tags((name = "fastapi-users", description = "The fastapi-users library's JWT login (form-encoded) and companion routes. \
+        Errors: {\"detail\": \"CODE\"}, FastAPI's 422 list, 401 {\"detail\": \"Unauthorized\"} with WWW-Authenticate: Bearer."))
+)]
+pub struct ApiDoc;
+
+const AUDIENCE: &str = "fastapi-users:auth";
+const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: AUDIENCE };
+
+/// The tenant this dialect serves: the configured one, else `kyc` if it exists, else `default`.
+async fn served_tenant(state: &AppState) -> Option<Tenant> {
+    let tenant = match &state.settings.fastapi_users_tenant {
+        Some(name) => state.core.find_tenant(name).await.ok(),
+        None => match state.core.find_tenant("kyc").await {
+            Ok(t) => Some(t),
+            Err(_) => state.core.find_tenant("default").await.ok(),
+        },
+    };
+    tenant.filter(|t| t.serves(DIALECT))
+}
+
+/// The user of the bearer token, its tenant and claims; 401 otherwise.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> FuResult<(Tenant, User, Value)> {
+    let token = crate::dialects::bearer(headers).ok_or_else(FuError::unauthorized)?;
+    let tenant = served_tenant(state).await.ok_or_else(FuError::unauthorized)?;
+    let (claims, session) = state.core.check_access_token(&tenant, token, RULES).await?;
+    let session = session.ok_or_else(FuError::unauthorized)?;
+    let user = state.core.get_user(&tenant, session.user_id).await.map_err(|_| FuError::unauthorized())?;
+    if !user.active || claims.get("sub").and_then(Value::as_str) != Some(user.id.to_string().as_str()) {
+        return Err(FuError::unauthorized());
+    }
+    Ok((tenant, user, claims))
+}
+
+/// The library's `UserRead`.
+fn user_read(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "is_active": u.active,
+        "is_superuser": u.roles.iter().any(|r| r == "superuser"),
+        "is_verified": u.email_verified,
+    })
+}
+
+/// The form fields of `OAuth2PasswordRequestForm`, checked as FastAPI checks them: empty values
+/// count as absent, and `grant_type`, when sent, must be `password`.
+fn login_form(fields: &[(String, String)]) -> FuResult<(String, String)> {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let mut errors = Vec::new();
+    if let Some(grant) = field("grant_type")
+        && grant != "password"
+    {
+        errors.push(json!({
+            "type": "string_pattern_mismatch", "loc": ["body", "grant_type"], "msg": "String should match pattern '^password$'",
+            "input": grant, "ctx": { "pattern": "^password$" }
+        }));
+    }
+    let username = field("username");
+    let password = field("password");
+    if username.is_none() {
+        errors.push(missing("username"));
+    }
+    if password.is_none() {
+        errors.push(missing("password"));
+    }
+    match (username, password) {
+        (Some(u), Some(p)) if errors.is_empty() => Ok((u, p)),
+        _ => Err(FuError::unprocessable(errors)),
+    }
+}
+
+/// Exchanges email and password for an access token (no refresh token).
+#[utoipa::path(post, path = "/auth/jwt/login", tag = "fastapi-users",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "username (the email), password, grant_type=password (optional), scope, client_id, client_secret"),
+    responses((status = 200, description = "{access_token, token_type: bearer}"),
+              (status = 400, description = "{detail: LOGIN_BAD_CREDENTIALS} or {detail: LOGIN_USER_NOT_VERIFIED}"),
+              (status = 422, description = "FastAPI validation list"), (status = 429, description = "{detail: TOO_MANY_REQUESTS}")))]
+pub async fn login(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    match login_inner(&state, &ctx, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn login_inner(state: &AppState, ctx: &Ctx, req: Request) -> FuResult<Response> {
+    // A body that is not a form (JSON, say) has none of the form's fields.
+    let fields = Form::<Vec<(String, String)>>::from_request(req, state).await.map(|Form(f)| f).unwrap_or_default();
+    let (username, password) = login_form(&fields)?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
+    let tenant = served_tenant(state).await.ok_or_else(bad)?;
+    let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
+    let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
+    let auth = match outcome {
+        Ok(LoginOutcome::Authenticated(auth)) => auth,
+        // The library has no second step: a user with an authenticator cannot sign in here.
+        Ok(LoginOutcome::MfaRequired { .. }) => return Err(bad()),
+        Err(CoreError::EmailNotVerified) => return Err(FuError::bad_request("LOGIN_USER_NOT_VERIFIED")),
+        // A locked account answers as a wrong password does: the library has no other code.
+        Err(CoreError::InvalidCredentials | CoreError::AccountLocked { .. }) => {
+            state.metrics.record_login(DIALECT, "failure");
+            return Err(bad());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.metrics.record_login(DIALECT, "success");
+    let now = state.core.now();
+    let claims = json!({
+        "sub": auth.user.id,
+        "aud": [AUDIENCE],
+        "exp": now + tenant.policy.tokens.access_ttl_seconds,
+        "iat": now,
+        "jti": castellan_core::model::new_id(),
+        "sid": auth.session.id,
+        "iss": tenant.issuer,
+    });
+    let token = state.core.sign_token(&tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
+    Ok(axum::Json(json!({ "access_token": token, "token_type": "bearer" })).into_response())
+}
+
+/// Ends the bearer token (and its session) before it expires.
+#[utoipa::path(post, path = "/auth/jwt/logout", tag = "fastapi-users", security(("bearer" = [])),
+    responses((status = 204, description = "Token revoked"), (status = 401, description = "{detail: Unauthorized}")))]
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> FuResult<StatusCode> {
+    let (tenant, _, claims) = authenticate(&state, &headers).await?;
+    state.core.revoke_access_token(&tenant, &claims, &ctx.0).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/users/me", tag = "fastapi-users", security(("bearer" = [])),
+    responses((status = 200, description = "{id, email, is_active, is_superuser, is_verified}"),
+              (status = 401, description = "{detail: Unauthorized}")))]
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> FuResult<axum::Json<Value>> {
+    let (_, user, _) = authenticate(&state, &headers).await?;
+    Ok(axum::Json(user_read(&user)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_form_is_checked_as_fastapi_checks_it() {
+        assert!(login_form(&form(&[("username", "a@b.co"), ("password", "x"), ("grant_type", "password")])).is_ok());
+        let e = login_form(&form(&[("username", ""), ("grant_type", "client_credentials")])).err();
+        let body = e.map(|e| format!("{e:?}")).unwrap_or_default();
+        assert!(
+            body.contains("string_pattern_mismatch") && body.contains("\"username\"") && body.contains("\"password\""),
+            "{body}"
+        );
+    }
+}
