@@ -94,16 +94,55 @@ impl Core {
     }
 
     pub async fn verify_email(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<User> {
+        Ok(self.verify_email_once(tenant, token, ctx).await?.0)
+    }
+
+    /// Verifies with a mailed token; also says whether the email was verified already (the token
+    /// is spent either way).
+    pub async fn verify_email_once(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<(User, bool)> {
         let c = self.find_link_challenge(tenant, ChallengeKind::EmailVerification, token).await?;
         if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
             return Err(CoreError::InvalidToken);
         }
         let mut user = self.get_user(tenant, c.user_id).await?;
-        user.email_verified = true;
-        user.updated_at = self.now();
-        self.store.update_user(&user).await?;
-        self.audit(Some(tenant.id), Some(user.id), "email.verify", "success", ctx, json!({})).await;
-        Ok(user)
+        let already = user.email_verified;
+        if !already {
+            user.email_verified = true;
+            user.updated_at = self.now();
+            self.store.update_user(&user).await?;
+        }
+        self.audit(
+            Some(tenant.id),
+            Some(user.id),
+            "email.verify",
+            if already { "already_verified" } else { "success" },
+            ctx,
+            json!({}),
+        )
+        .await;
+        Ok((user, already))
+    }
+
+    /// Mails a new verification link to an active, unverified account with this email. Always
+    /// answers the same way, at once: the lookup and the email happen in the background.
+    pub fn request_verification(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str) {
+        let core = self.clone();
+        let tenant = tenant.clone();
+        let email = email.to_string();
+        tokio::spawn(async move {
+            let Ok(email) = Email::parse(&email) else { return };
+            let user = match core.store.user_by_identifier(tenant.id, &Identifier::Email(email)).await {
+                Ok(Some(u)) if u.active && !u.email_verified => u,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "verification request not handled");
+                    return;
+                }
+            };
+            if let Err(e) = core.send_verification_email(&tenant, &user).await {
+                tracing::error!(error = %e, "verification email not queued");
+            }
+        });
     }
 
     /// Always succeeds and always takes the same path from the caller's point of view: the lookup

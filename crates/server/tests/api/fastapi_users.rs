@@ -162,3 +162,117 @@ async fn tokens_of_other_dialects_are_refused() {
     let (s, b) = form_login(&app, &[("username", "user@example.com"), ("password", PASSWORD)]).await;
     assert_eq!((s, b), (400, json!({"detail": "LOGIN_BAD_CREDENTIALS"})));
 }
+
+/// The token of the last link mailed to `to`.
+async fn mailed_token(app: &TestApp, to: &str, n: usize) -> String {
+    let m = crate::helpers::outbox_message(app, to, n).await;
+    let body = m["body"].as_str().unwrap();
+    let start = body.find("token=").unwrap() + "token=".len();
+    body[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn post_json(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    castellan_testkit::send(app.request(Method::POST, path).json(&body)).await
+}
+
+#[tokio::test]
+async fn register_verify_and_sign_in() {
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let body = json!({"email": "New@Example.com", "password": PASSWORD, "is_superuser": true, "is_verified": true});
+    let (s, u) = post_json(&app, "/auth/register", body).await;
+    assert_eq!(s, 201, "{u}");
+    assert_eq!(u["email"], "new@example.com");
+    assert_eq!(
+        (u["is_active"].clone(), u["is_superuser"].clone(), u["is_verified"].clone()),
+        (json!(true), json!(false), json!(false))
+    );
+    let (s, b) = post_json(&app, "/auth/register", json!({"email": "new@example.com", "password": PASSWORD})).await;
+    assert_eq!((s, b), (400, json!({"detail": "REGISTER_USER_ALREADY_EXISTS"})));
+    let (s, b) = post_json(&app, "/auth/register", json!({"email": "short@example.com", "password": "short"})).await;
+    assert_eq!(s, 400);
+    assert_eq!(b["detail"]["code"], "REGISTER_INVALID_PASSWORD");
+    assert!(b["detail"]["reason"].is_string(), "{b}");
+    let (s, b) = post_json(&app, "/auth/register", json!({"email": "not-an-email", "password": PASSWORD})).await;
+    assert_eq!(s, 422);
+    assert_eq!(b["detail"][0]["type"], "value_error");
+    assert_eq!(b["detail"][0]["loc"], json!(["body", "email"]));
+    let (s, b) = post_json(&app, "/auth/register", json!({"email": 5})).await;
+    assert_eq!(s, 422);
+    assert_eq!(b["detail"][0]["type"], "string_type");
+    assert_eq!(b["detail"][1], json!({"type": "missing", "loc": ["body", "password"], "msg": "Field required", "input": null}));
+
+    // Not verified yet.
+    let (s, b) = form_login(&app, &[("username", "new@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!((s, b), (400, json!({"detail": "LOGIN_USER_NOT_VERIFIED"})));
+    // A new link on request (202 for anyone), then verification.
+    for email in ["new@example.com", "nobody@example.com"] {
+        let (s, b) = post_json(&app, "/auth/request-verify-token", json!({"email": email})).await;
+        assert_eq!((s, b), (202, Value::Null));
+    }
+    let token = mailed_token(&app, "new@example.com", 2).await;
+    let (s, b) = post_json(&app, "/auth/verify", json!({"token": "bogus"})).await;
+    assert_eq!((s, b), (400, json!({"detail": "VERIFY_USER_BAD_TOKEN"})));
+    let (s, u) = post_json(&app, "/auth/verify", json!({"token": token})).await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["is_verified"], true);
+    let (s, b) = post_json(&app, "/auth/verify", json!({"token": token})).await;
+    assert_eq!((s, b), (400, json!({"detail": "VERIFY_USER_BAD_TOKEN"})), "a token works once");
+    let (s, _) = form_login(&app, &[("username", "new@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn forgot_and_reset_password() {
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let old = token(&app).await;
+    for email in ["user@example.com", "nobody@example.com"] {
+        let (s, b) = post_json(&app, "/auth/forgot-password", json!({"email": email})).await;
+        assert_eq!((s, b), (202, Value::Null));
+    }
+    let reset = mailed_token(&app, "user@example.com", 1).await;
+    let (s, b) = post_json(&app, "/auth/reset-password", json!({"token": reset, "password": "short"})).await;
+    assert_eq!(s, 400);
+    assert_eq!(b["detail"]["code"], "RESET_PASSWORD_INVALID_PASSWORD");
+    let (s, b) = post_json(&app, "/auth/reset-password", json!({"token": "bogus", "password": "another-Passw0rd-1"})).await;
+    assert_eq!((s, b), (400, json!({"detail": "RESET_PASSWORD_BAD_TOKEN"})));
+    let (s, b) = post_json(&app, "/auth/reset-password", json!({"token": reset, "password": "another-Passw0rd-1"})).await;
+    assert_eq!((s, b), (200, Value::Null));
+    let (s, b) = post_json(&app, "/auth/reset-password", json!({"token": reset, "password": "third-Passw0rd-22"})).await;
+    assert_eq!((s, b), (400, json!({"detail": "RESET_PASSWORD_BAD_TOKEN"})));
+    // The old token died with the sessions; the new password signs in.
+    let (s, _, _) = me(&app, &old).await;
+    assert_eq!(s, 401);
+    let (s, _) = form_login(&app, &[("username", "user@example.com"), ("password", "another-Passw0rd-1")]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn patch_me_changes_email_and_password() {
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let t = token(&app).await;
+    let patch = |token: String, body: Value| {
+        let app = &app;
+        async move { castellan_testkit::send(app.request(Method::PATCH, "/users/me").bearer_auth(token).json(&body)).await }
+    };
+    let (s, b) = patch(t.clone(), json!({"password": "short"})).await;
+    assert_eq!(s, 400);
+    assert_eq!(b["detail"]["code"], "UPDATE_USER_INVALID_PASSWORD");
+    let (s, b) = patch(t.clone(), json!({"email": "unverified@example.com"})).await;
+    assert_eq!((s, b), (400, json!({"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"})));
+    let (s, u) = patch(t.clone(), json!({"email": "moved@example.com", "is_superuser": true})).await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(
+        (u["email"].clone(), u["is_verified"].clone(), u["is_superuser"].clone()),
+        (json!("moved@example.com"), json!(false), json!(false))
+    );
+    let (s, u) = patch(t.clone(), json!({"password": "changed-Passw0rd-9"})).await;
+    assert_eq!(s, 200, "{u}");
+    // A password change ends every session, this token's included.
+    let (s, _, _) = me(&app, &t).await;
+    assert_eq!(s, 401);
+    let (s, b) = patch(t, json!({})).await;
+    assert_eq!((s, b), (401, json!({"detail": "Unauthorized"})));
+}

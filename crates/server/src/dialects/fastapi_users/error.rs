@@ -20,6 +20,15 @@ impl FuError {
         FuError { status: StatusCode::BAD_REQUEST, detail: json!(code), retry_after: None }
     }
 
+    /// 400 `{"detail": {"code": code, "reason": reason}}`.
+    pub fn bad_request_with_reason(code: &str, reason: &str) -> Self {
+        FuError { status: StatusCode::BAD_REQUEST, detail: json!({ "code": code, "reason": reason }), retry_after: None }
+    }
+
+    pub fn not_found() -> Self {
+        FuError { status: StatusCode::NOT_FOUND, detail: json!("Not Found"), retry_after: None }
+    }
+
     pub fn unauthorized() -> Self {
         FuError { status: StatusCode::UNAUTHORIZED, detail: json!("Unauthorized"), retry_after: None }
     }

@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::DIALECT;
+use super::body::{Body, invalid_email};
 use super::error::{FuError, FuResult, missing};
 use crate::client::Ctx;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(login, logout, me),
+    paths(login, logout, me, update_me, register, request_verify_token, verify, forgot_password, reset_password),
     tags((name = "fastapi-users", description = "The fastapi-users library's JWT login (form-encoded) and companion routes. \
         Errors: {\"detail\": \"CODE\"}, FastAPI's 422 list, 401 {\"detail\": \"Unauthorized\"} with WWW-Authenticate: Bearer."))
 )]
@@ -154,6 +155,138 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap)
               (status = 401, description = "{detail: Unauthorized}")))]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> FuResult<axum::Json<Value>> {
     let (_, user, _) = authenticate(&state, &headers).await?;
+    Ok(axum::Json(user_read(&user)))
+}
+
+/// The password policy's refusal, as the library words it for `code`.
+fn invalid_password(code: &str, e: CoreError) -> FuError {
+    match e {
+        CoreError::WeakPassword(rules) => FuError::bad_request_with_reason(code, &rules.join("; ")),
+        other => other.into(),
+    }
+}
+
+fn check_email(email: &str) -> FuResult<()> {
+    castellan_core::model::Email::parse(email).map(|_| ()).map_err(|_| invalid_email(email))
+}
+
+/// Creates an account (unverified; a verification link is mailed). `is_superuser`, `is_verified`
+/// and `is_active` sent by the client are ignored.
+#[utoipa::path(post, path = "/auth/register", tag = "fastapi-users", request_body(content = Object, description = "{email, password}"),
+    responses((status = 201, description = "{id, email, is_active, is_superuser, is_verified}"),
+              (status = 400, description = "{detail: REGISTER_USER_ALREADY_EXISTS} or {detail: {code: REGISTER_INVALID_PASSWORD, reason}}"),
+              (status = 422, description = "FastAPI validation list")))]
+pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+    let [email, password] = Body::read(req, &state).await?.fields([("email", true), ("password", true)])?;
+    let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
+    check_email(&email)?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    let tenant = served_tenant(&state).await.ok_or_else(FuError::not_found)?;
+    let registration =
+        castellan_core::services::registration::Registration { email, password, first_name: None, last_name: None, phone: None };
+    let user = state.core.register(&tenant, registration, &ctx.0).await.map_err(|e| match e {
+        CoreError::Conflict(_) => FuError::bad_request("REGISTER_USER_ALREADY_EXISTS"),
+        CoreError::Disabled => FuError::not_found(),
+        other => invalid_password("REGISTER_INVALID_PASSWORD", other),
+    })?;
+    Ok((StatusCode::CREATED, axum::Json(user_read(&user))).into_response())
+}
+
+/// Mails a verification link to an unverified account; 202 whatever the email.
+#[utoipa::path(post, path = "/auth/request-verify-token", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
+    responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
+pub async fn request_verify_token(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+    let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
+    let email = email.unwrap_or_default();
+    check_email(&email)?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    if let Some(tenant) = served_tenant(&state).await {
+        state.core.request_verification(&tenant, &email);
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
+}
+
+/// Verifies the email with the mailed token.
+#[utoipa::path(post, path = "/auth/verify", tag = "fastapi-users", request_body(content = Object, description = "{token}"),
+    responses((status = 200, description = "The user"),
+              (status = 400, description = "{detail: VERIFY_USER_BAD_TOKEN} or {detail: VERIFY_USER_ALREADY_VERIFIED}")))]
+pub async fn verify(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<axum::Json<Value>> {
+    let [token] = Body::read(req, &state).await?.fields([("token", true)])?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    let tenant = served_tenant(&state).await.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
+    match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.0).await {
+        Ok((_, true)) => Err(FuError::bad_request("VERIFY_USER_ALREADY_VERIFIED")),
+        Ok((user, false)) => Ok(axum::Json(user_read(&user))),
+        Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("VERIFY_USER_BAD_TOKEN")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Mails a reset link; 202 whatever the email.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
+    responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
+pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+    let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
+    let email = email.unwrap_or_default();
+    check_email(&email)?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    if let Some(tenant) = served_tenant(&state).await {
+        state.core.forgot_password(&tenant, &email, &ctx.0);
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
+}
+
+/// Sets a new password with the mailed token; every session ends.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "fastapi-users", request_body(content = Object, description = "{token, password}"),
+    responses((status = 200, description = "null"),
+              (status = 400, description = "{detail: RESET_PASSWORD_BAD_TOKEN} or {detail: {code: RESET_PASSWORD_INVALID_PASSWORD, reason}}")))]
+pub async fn reset_password(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<axum::Json<Value>> {
+    let [token, password] = Body::read(req, &state).await?.fields([("token", true), ("password", true)])?;
+    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    let tenant = served_tenant(&state).await.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
+    let outcome = state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.0).await;
+    match outcome {
+        Ok(()) => Ok(axum::Json(Value::Null)),
+        Err(CoreError::InvalidToken) => Err(FuError::bad_request("RESET_PASSWORD_BAD_TOKEN")),
+        Err(e) => Err(invalid_password("RESET_PASSWORD_INVALID_PASSWORD", e)),
+    }
+}
+
+/// Changes the signed-in user's email (it must be verified again) and/or password (every
+/// session ends, this one included). Other fields are ignored.
+#[utoipa::path(patch, path = "/users/me", tag = "fastapi-users", security(("bearer" = [])),
+    request_body(content = Object, description = "{email?, password?}"),
+    responses((status = 200, description = "The user"),
+              (status = 400, description = "{detail: UPDATE_USER_EMAIL_ALREADY_EXISTS} or {detail: {code: UPDATE_USER_INVALID_PASSWORD, reason}}"),
+              (status = 401, description = "{detail: Unauthorized}"), (status = 422, description = "FastAPI validation list")))]
+pub async fn update_me(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, req: Request) -> FuResult<axum::Json<Value>> {
+    let (tenant, user, _) = authenticate(&state, &headers).await?;
+    let [email, password] = Body::read(req, &state).await?.fields([("email", false), ("password", false)])?;
+    if let Some(email) = &email {
+        check_email(email)?;
+    }
+    if let Some(password) = &password {
+        state.core.check_password_policy(&tenant, password).map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
+    }
+    let mut user = user;
+    if let Some(email) = email.filter(|e| Some(e.trim().to_lowercase()) != user.email) {
+        let patch = castellan_core::services::users::UserPatch {
+            email: Some(Some(email)),
+            email_verified: Some(false),
+            ..Default::default()
+        };
+        user = state.core.update_user(&tenant, user.id, patch, &ctx.0).await.map_err(|e| match e {
+            CoreError::Conflict(_) => FuError::bad_request("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
+            other => other.into(),
+        })?;
+    }
+    if let Some(password) = password {
+        state
+            .core
+            .set_password(&tenant, user.id, &password, &ctx.0)
+            .await
+            .map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
+    }
     Ok(axum::Json(user_read(&user)))
 }
 
