@@ -53,7 +53,9 @@ pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
     let rng = SystemRandom::new();
     let alg_name = alg.as_str();
     match alg {
-        KeyAlg::HS256 => Ok((super::random_bytes::<32>().to_vec(), json!({}))),
+        // 384 random bits written as base64url text, so that the secret is also a string: resource
+        // servers configured with a text secret (a FastAPI app's SECRET) can take it as it is.
+        KeyAlg::HS256 => Ok((super::b64url(&super::random_bytes::<48>()).into_bytes(), json!({}))),
         KeyAlg::RS256 => {
             let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(CoreError::internal)?;
             let der: Pkcs8V1Der = kp.as_der().map_err(CoreError::internal)?;

@@ -473,12 +473,15 @@ pub async fn rotate_key(
     Ok(created(json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "public_jwk": k.public_jwk })))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "{kid, secret (base64)}")))]
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "{kid, alg, secret (base64 of the key bytes), secret_text (the same bytes as text, when they are text)}")))]
 pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     use base64::Engine;
     let tenant = tenant(&state, &t).await?;
     let (kid, secret) = state.core.export_hs256_secret(&tenant).await?;
-    Ok(Json(json!({ "kid": kid, "alg": "HS256", "secret": base64::engine::general_purpose::STANDARD.encode(secret) })))
+    let text = std::str::from_utf8(&secret).ok().map(str::to_string);
+    Ok(Json(
+        json!({ "kid": kid, "alg": "HS256", "secret": base64::engine::general_purpose::STANDARD.encode(&secret), "secret_text": text }),
+    ))
 }
 
 #[utoipa::path(get, path = "/admin/v1/outbox", tag = "admin", params(OutboxQuery), responses((status = 200, description = "Messages of the development outbox, newest first"), (status = 404, description = "Not in development mode")))]

@@ -276,3 +276,78 @@ async fn patch_me_changes_email_and_password() {
     let (s, b) = patch(t, json!({})).await;
     assert_eq!((s, b), (401, json!({"detail": "Unauthorized"})));
 }
+
+/// A Python (CASTELLAN_TEST_PYTHON, else `python3`) that can import `modules`, if there is one.
+fn python_with(modules: &str) -> Option<String> {
+    let python = std::env::var("CASTELLAN_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok =
+        std::process::Command::new(&python).args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success());
+    ok.then_some(python)
+}
+
+/// Runs a Python script with `env`; its standard output.
+async fn run_python(python: String, script: &'static str, env: Vec<(&'static str, String)>) -> String {
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).args(["-c", script]).envs(env).output().unwrap())
+            .await
+            .unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The documentation's Python example, with /users/me as the protected resource.
+const CLIENT_FLOW: &str = r#"
+import os
+import requests
+login_url = os.environ["BASE"] + "/auth/jwt/login"
+payload = {"username": os.environ["API_LOGIN"], "password": os.environ["API_PASSWORD"], "grant_type": "password"}
+response = requests.post(login_url, data=payload)
+response.raise_for_status()
+token = response.json()["access_token"]
+headers = {"Authorization": f"Bearer {token}"}
+api_response = requests.get(os.environ["BASE"] + "/users/me", headers=headers)
+api_response.raise_for_status()
+print(api_response.json()["email"])
+"#;
+
+#[tokio::test]
+async fn the_documented_python_client_flow_works() {
+    let Some(python) = python_with("requests") else {
+        println!("skipped: no Python with `requests` (set CASTELLAN_TEST_PYTHON)");
+        return;
+    };
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let env = vec![("BASE", app.address.clone()), ("API_LOGIN", "user@example.com".into()), ("API_PASSWORD", PASSWORD.into())];
+    assert_eq!(run_python(python, CLIENT_FLOW, env).await, "user@example.com");
+}
+
+/// fastapi_users.jwt.decode_jwt, as a FastAPI resource server runs it with its text SECRET.
+const DECODE: &str = r#"
+import os
+import jwt
+claims = jwt.decode(os.environ["TOKEN"], os.environ["SECRET"], audience=["fastapi-users:auth"], algorithms=["HS256"])
+print(claims["sub"])
+try:
+    jwt.decode(os.environ["TOKEN"], os.environ["SECRET"], audience=["another:auth"], algorithms=["HS256"])
+    print("wrong audience accepted")
+except jwt.InvalidAudienceError:
+    pass
+"#;
+
+#[tokio::test]
+async fn pyjwt_decodes_the_token_as_fastapi_users_does() {
+    let Some(python) = python_with("jwt") else {
+        println!("skipped: no Python with PyJWT (set CASTELLAN_TEST_PYTHON)");
+        return;
+    };
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let token = token(&app).await;
+    let (s, k) = app.admin(Method::GET, "/tenants/kyc/keys/hs256", None).await;
+    assert_eq!(s, 200, "{k}");
+    let secret = k["secret_text"].as_str().expect("a text secret").to_string();
+    let (_, user, _) = me(&app, &token).await;
+    let out = run_python(python, DECODE, vec![("TOKEN", token), ("SECRET", secret)]).await;
+    assert_eq!(out, user["id"].as_str().unwrap());
+}
