@@ -215,8 +215,25 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
     )
     .await?;
     let mosip = mosip(core).await?;
+    let kyc = tenant(core, "kyc", "KYC API", Profile::FastapiUsers).await?;
+    let mut kyc_users = Vec::new();
+    for (email, verified) in [("user@example.com", true), ("unverified@example.com", false)] {
+        let new = NewUser {
+            email: Some(email.into()),
+            password: Some("your_secret_password".into()),
+            email_verified: verified,
+            active: true,
+            ..NewUser::default()
+        };
+        kyc_users.push(json!({ "user": user(core, &kyc, new).await?, "verified": verified }));
+    }
     Ok(json!({
         "mosip": mosip,
+        "fastapi-users": {
+            "tenant": { "id": kyc.id, "slug": kyc.slug, "issuer": kyc.issuer },
+            "users": kyc_users,
+            "password": "your_secret_password",
+        },
         "korastratum": {
             "tenant": { "id": fmfb.id, "slug": fmfb.slug, "display_name": fmfb.display_name },
             "user": fmfb_user,
