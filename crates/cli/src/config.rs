@@ -36,6 +36,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache_ttl_seconds", Kind::Int),
     ("default_country_code", Kind::Str),
     ("fastapi_users_tenant", Kind::Str),
+    ("fastapi_users_mounts", Kind::List),
     ("allow_private_callbacks", Kind::Bool),
     ("sms_provider", Kind::Str),
     ("sms_url", Kind::Str),

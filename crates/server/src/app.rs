@@ -29,7 +29,7 @@ pub fn routes(settings: &Settings) -> Api {
         .merge(openapi::router())
         .merge(dialects::korastratum::router())
         .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
-        .merge(dialects::fastapi_users::router())
+        .merge(dialects::fastapi_users::router(&settings.fastapi_users_mounts()))
         .merge(dialects::mosip::router(&settings.mosip_authmanager_prefix(), &settings.mosip_otpmanager_prefix()))
         .merge(admin::router())
         .merge(pages::router())

@@ -69,6 +69,14 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
     let items: Vec<(String, serde_json::Value)> =
         moves.into_iter().filter_map(|(old, new)| paths.remove(&old).map(|item| (new, item))).collect();
     paths.extend(items);
+    // fastapi-users may be mounted more than once: the root mount's paths, again under each prefix.
+    for (prefix, _) in settings.fastapi_users_mounts().iter().filter(|(p, _)| !p.is_empty()) {
+        for path in dialects::fastapi_users::PATHS {
+            if let Some(item) = paths.get(*path).cloned() {
+                paths.insert(format!("{prefix}{path}"), item);
+            }
+        }
+    }
     doc
 }
 
@@ -95,6 +103,7 @@ mod tests {
                 kumusoft_prefix: kumusoft.into(),
                 mosip_authmanager_prefix: mosip.into(),
                 mosip_otpmanager_prefix: "/mosip/otp".into(),
+                fastapi_users_mounts: vec!["/partners=partners".into()],
                 ..Settings::default()
             };
             let doc = document_for(&settings);

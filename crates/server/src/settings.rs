@@ -50,7 +50,11 @@ pub struct Settings {
     pub cache_ttl_seconds: u64,
     /// Country calling code for phone numbers without `+`.
     pub default_country_code: String,
+    /// The tenant of the fastapi-users mount at `/` (default: `kyc` if it exists, else `default`).
     pub fastapi_users_tenant: Option<String>,
+    /// More fastapi-users mounts, each `PREFIX=TENANT` (e.g. `/partners=partners`); `/=TENANT`
+    /// replaces the root mount. Empty: the root mount alone.
+    pub fastapi_users_mounts: Vec<String>,
     pub allow_private_callbacks: Option<bool>,
     /// `outbox`, `webhook`, `twilio` or `africastalking`.
     pub sms_provider: String,
@@ -97,6 +101,7 @@ impl Default for Settings {
             cache_ttl_seconds: 30,
             default_country_code: "256".into(),
             fastapi_users_tenant: None,
+            fastapi_users_mounts: Vec::new(),
             allow_private_callbacks: None,
             sms_provider: "outbox".into(),
             sms_url: None,
@@ -138,6 +143,26 @@ impl Settings {
 
     pub fn mosip_otpmanager_prefix(&self) -> String {
         normalize_prefix(&self.mosip_otpmanager_prefix)
+    }
+
+    /// The fastapi-users mounts as (prefix — empty for the root —, tenant if named). The root mount
+    /// is there unless an entry replaces it.
+    pub fn fastapi_users_mounts(&self) -> Vec<(String, Option<String>)> {
+        let mut mounts: Vec<(String, Option<String>)> = self
+            .fastapi_users_mounts
+            .iter()
+            .map(|entry| {
+                let (prefix, tenant) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
+                let prefix = normalize_prefix(prefix);
+                let prefix = if prefix == "/" { String::new() } else { prefix };
+                let tenant = Some(tenant.trim().to_string()).filter(|t| !t.is_empty());
+                (prefix, tenant)
+            })
+            .collect();
+        if !mounts.iter().any(|(p, _)| p.is_empty()) {
+            mounts.insert(0, (String::new(), self.fastapi_users_tenant.clone()));
+        }
+        mounts
     }
 
     /// Each dialect mount as (the prefix the OpenAPI document is written with, the configured one).

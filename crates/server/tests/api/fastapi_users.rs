@@ -351,3 +351,45 @@ async fn pyjwt_decodes_the_token_as_fastapi_users_does() {
     let out = run_python(python, DECODE, vec![("TOKEN", token), ("SECRET", secret)]).await;
     assert_eq!(out, user["id"].as_str().unwrap());
 }
+
+#[tokio::test]
+async fn a_second_mount_serves_another_tenant() {
+    let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions {
+        settings: Some(Box::new(|s| s.fastapi_users_mounts = vec!["/partners/=partners".into()])),
+        ..Default::default()
+    })
+    .await;
+    kyc(&app).await;
+    let (s, t) = app
+        .admin(
+            Method::POST,
+            "/tenants",
+            Some(json!({"slug": "partners", "display_name": "Partners", "profile": "fastapi-users"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let body = json!({"email": "partner@example.com", "password": PASSWORD, "email_verified": true});
+    let (s, u) = app.admin(Method::POST, "/tenants/partners/users", Some(body)).await;
+    assert_eq!(s, 201, "{u}");
+    let login = |path: &'static str, user: &'static str| {
+        let app = &app;
+        async move {
+            castellan_testkit::send(app.request(Method::POST, path).form(&[("username", user), ("password", PASSWORD)])).await
+        }
+    };
+    let (s, b) = login("/partners/auth/jwt/login", "partner@example.com").await;
+    assert_eq!(s, 200, "{b}");
+    let partner_token = b["access_token"].as_str().unwrap().to_string();
+    // Each mount knows its own tenant's users only, and its own tenant's tokens.
+    let (s, b) = login("/partners/auth/jwt/login", "user@example.com").await;
+    assert_eq!((s, b), (400, json!({"detail": "LOGIN_BAD_CREDENTIALS"})));
+    let (s, _) = login("/auth/jwt/login", "partner@example.com").await;
+    assert_eq!(s, 400);
+    let r = app.request(Method::GET, "/partners/users/me").bearer_auth(&partner_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (s, _, _) = me(&app, &partner_token).await;
+    assert_eq!(s, 401);
+    let (s, doc) = castellan_testkit::send(app.request(Method::GET, "/openapi.json")).await;
+    assert_eq!(s, 200);
+    assert!(doc["paths"]["/partners/auth/jwt/login"]["post"].is_object());
+}

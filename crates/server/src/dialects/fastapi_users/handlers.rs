@@ -11,11 +11,13 @@ use castellan_core::services::login::{LoginOutcome, PasswordLogin};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::DIALECT;
 use super::body::{Body, invalid_email};
 use super::error::{FuError, FuResult, missing};
+use super::{DIALECT, Mount};
 use crate::client::Ctx;
 use crate::state::AppState;
+use axum::Extension;
+use std::sync::Arc;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,9 +30,9 @@ pub struct ApiDoc;
 const AUDIENCE: &str = "fastapi-users:auth";
 const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: AUDIENCE };
 
-/// The tenant this dialect serves: the configured one, else `kyc` if it exists, else `default`.
-async fn served_tenant(state: &AppState) -> Option<Tenant> {
-    let tenant = match &state.settings.fastapi_users_tenant {
+/// The tenant of a mount: the one it names, else `kyc` if it exists, else `default`.
+async fn served_tenant(state: &AppState, mount: &Mount) -> Option<Tenant> {
+    let tenant = match &mount.tenant {
         Some(name) => state.core.find_tenant(name).await.ok(),
         None => match state.core.find_tenant("kyc").await {
             Ok(t) => Some(t),
@@ -41,9 +43,9 @@ async fn served_tenant(state: &AppState) -> Option<Tenant> {
 }
 
 /// The user of the bearer token, its tenant and claims; 401 otherwise.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> FuResult<(Tenant, User, Value)> {
+async fn authenticate(state: &AppState, mount: &Mount, headers: &HeaderMap) -> FuResult<(Tenant, User, Value)> {
     let token = crate::dialects::bearer(headers).ok_or_else(FuError::unauthorized)?;
-    let tenant = served_tenant(state).await.ok_or_else(FuError::unauthorized)?;
+    let tenant = served_tenant(state, mount).await.ok_or_else(FuError::unauthorized)?;
     let (claims, session) = state.core.check_access_token(&tenant, token, RULES).await?;
     let session = session.ok_or_else(FuError::unauthorized)?;
     let user = state.core.get_user(&tenant, session.user_id).await.map_err(|_| FuError::unauthorized())?;
@@ -97,20 +99,20 @@ fn login_form(fields: &[(String, String)]) -> FuResult<(String, String)> {
     responses((status = 200, description = "{access_token, token_type: bearer}"),
               (status = 400, description = "{detail: LOGIN_BAD_CREDENTIALS} or {detail: LOGIN_USER_NOT_VERIFIED}"),
               (status = 422, description = "FastAPI validation list"), (status = 429, description = "{detail: TOO_MANY_REQUESTS}")))]
-pub async fn login(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
-    match login_inner(&state, &ctx, req).await {
+pub async fn login(State(state): State<AppState>, Extension(mount): Extension<Arc<Mount>>, ctx: Ctx, req: Request) -> Response {
+    match login_inner(&state, &mount, &ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn login_inner(state: &AppState, ctx: &Ctx, req: Request) -> FuResult<Response> {
+async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -> FuResult<Response> {
     // A body that is not a form (JSON, say) has none of the form's fields.
     let fields = Form::<Vec<(String, String)>>::from_request(req, state).await.map(|Form(f)| f).unwrap_or_default();
     let (username, password) = login_form(&fields)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
     let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
-    let tenant = served_tenant(state).await.ok_or_else(bad)?;
+    let tenant = served_tenant(state, mount).await.ok_or_else(bad)?;
     let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
     let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
     let auth = match outcome {
@@ -143,8 +145,13 @@ async fn login_inner(state: &AppState, ctx: &Ctx, req: Request) -> FuResult<Resp
 /// Ends the bearer token (and its session) before it expires.
 #[utoipa::path(post, path = "/auth/jwt/logout", tag = "fastapi-users", security(("bearer" = [])),
     responses((status = 204, description = "Token revoked"), (status = 401, description = "{detail: Unauthorized}")))]
-pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> FuResult<StatusCode> {
-    let (tenant, _, claims) = authenticate(&state, &headers).await?;
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> FuResult<StatusCode> {
+    let (tenant, _, claims) = authenticate(&state, &mount, &headers).await?;
     state.core.revoke_access_token(&tenant, &claims, &ctx.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -153,8 +160,12 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap)
 #[utoipa::path(get, path = "/users/me", tag = "fastapi-users", security(("bearer" = [])),
     responses((status = 200, description = "{id, email, is_active, is_superuser, is_verified}"),
               (status = 401, description = "{detail: Unauthorized}")))]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> FuResult<axum::Json<Value>> {
-    let (_, user, _) = authenticate(&state, &headers).await?;
+pub async fn me(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    headers: HeaderMap,
+) -> FuResult<axum::Json<Value>> {
+    let (_, user, _) = authenticate(&state, &mount, &headers).await?;
     Ok(axum::Json(user_read(&user)))
 }
 
@@ -176,12 +187,17 @@ fn check_email(email: &str) -> FuResult<()> {
     responses((status = 201, description = "{id, email, is_active, is_superuser, is_verified}"),
               (status = 400, description = "{detail: REGISTER_USER_ALREADY_EXISTS} or {detail: {code: REGISTER_INVALID_PASSWORD, reason}}"),
               (status = 422, description = "FastAPI validation list")))]
-pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    req: Request,
+) -> FuResult<Response> {
     let [email, password] = Body::read(req, &state).await?.fields([("email", true), ("password", true)])?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state).await.ok_or_else(FuError::not_found)?;
+    let tenant = served_tenant(&state, &mount).await.ok_or_else(FuError::not_found)?;
     let registration =
         castellan_core::services::registration::Registration { email, password, first_name: None, last_name: None, phone: None };
     let user = state.core.register(&tenant, registration, &ctx.0).await.map_err(|e| match e {
@@ -195,12 +211,17 @@ pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> 
 /// Mails a verification link to an unverified account; 202 whatever the email.
 #[utoipa::path(post, path = "/auth/request-verify-token", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
     responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
-pub async fn request_verify_token(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+pub async fn request_verify_token(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    req: Request,
+) -> FuResult<Response> {
     let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state).await {
+    if let Some(tenant) = served_tenant(&state, &mount).await {
         state.core.request_verification(&tenant, &email);
     }
     Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
@@ -210,10 +231,15 @@ pub async fn request_verify_token(State(state): State<AppState>, ctx: Ctx, req: 
 #[utoipa::path(post, path = "/auth/verify", tag = "fastapi-users", request_body(content = Object, description = "{token}"),
     responses((status = 200, description = "The user"),
               (status = 400, description = "{detail: VERIFY_USER_BAD_TOKEN} or {detail: VERIFY_USER_ALREADY_VERIFIED}")))]
-pub async fn verify(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<axum::Json<Value>> {
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    req: Request,
+) -> FuResult<axum::Json<Value>> {
     let [token] = Body::read(req, &state).await?.fields([("token", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state).await.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
+    let tenant = served_tenant(&state, &mount).await.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
     match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.0).await {
         Ok((_, true)) => Err(FuError::bad_request("VERIFY_USER_ALREADY_VERIFIED")),
         Ok((user, false)) => Ok(axum::Json(user_read(&user))),
@@ -225,12 +251,17 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, req: Request) -> Fu
 /// Mails a reset link; 202 whatever the email.
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
     responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
-pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<Response> {
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    req: Request,
+) -> FuResult<Response> {
     let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state).await {
+    if let Some(tenant) = served_tenant(&state, &mount).await {
         state.core.forgot_password(&tenant, &email, &ctx.0);
     }
     Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
@@ -240,10 +271,15 @@ pub async fn forgot_password(State(state): State<AppState>, ctx: Ctx, req: Reque
 #[utoipa::path(post, path = "/auth/reset-password", tag = "fastapi-users", request_body(content = Object, description = "{token, password}"),
     responses((status = 200, description = "null"),
               (status = 400, description = "{detail: RESET_PASSWORD_BAD_TOKEN} or {detail: {code: RESET_PASSWORD_INVALID_PASSWORD, reason}}")))]
-pub async fn reset_password(State(state): State<AppState>, ctx: Ctx, req: Request) -> FuResult<axum::Json<Value>> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    req: Request,
+) -> FuResult<axum::Json<Value>> {
     let [token, password] = Body::read(req, &state).await?.fields([("token", true), ("password", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state).await.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
+    let tenant = served_tenant(&state, &mount).await.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
     let outcome = state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.0).await;
     match outcome {
         Ok(()) => Ok(axum::Json(Value::Null)),
@@ -259,8 +295,14 @@ pub async fn reset_password(State(state): State<AppState>, ctx: Ctx, req: Reques
     responses((status = 200, description = "The user"),
               (status = 400, description = "{detail: UPDATE_USER_EMAIL_ALREADY_EXISTS} or {detail: {code: UPDATE_USER_INVALID_PASSWORD, reason}}"),
               (status = 401, description = "{detail: Unauthorized}"), (status = 422, description = "FastAPI validation list")))]
-pub async fn update_me(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, req: Request) -> FuResult<axum::Json<Value>> {
-    let (tenant, user, _) = authenticate(&state, &headers).await?;
+pub async fn update_me(
+    State(state): State<AppState>,
+    Extension(mount): Extension<Arc<Mount>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    req: Request,
+) -> FuResult<axum::Json<Value>> {
+    let (tenant, user, _) = authenticate(&state, &mount, &headers).await?;
     let [email, password] = Body::read(req, &state).await?.fields([("email", false), ("password", false)])?;
     if let Some(email) = &email {
         check_email(email)?;
