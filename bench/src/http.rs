@@ -40,6 +40,16 @@ impl Call {
         }
     }
 
+    /// A POST of an `application/x-www-form-urlencoded` body (already encoded).
+    pub fn post_form(path: &str, body: String) -> Self {
+        Call {
+            method: Method::POST,
+            path: path.into(),
+            headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
+            body: Some(body),
+        }
+    }
+
     pub fn method(mut self, m: Method) -> Self {
         self.method = m;
         self

@@ -1,6 +1,7 @@
 //! The whole measurement: every workload interleaved with its yardstick, round after round, each
 //! goal reported as the median of its per-round ratios.
 
+use crate::fastapi_users;
 use crate::hashing::{self, Cost};
 use crate::http::Result;
 use crate::kumusoft;
@@ -206,6 +207,32 @@ impl Bench<'_> {
         Ok(round)
     }
 
+    /// fastapi-users' W1 (form login) against H and W3 (`/users/me`) against F, on the server of
+    /// the main rounds (default Argon2id parameters).
+    async fn fastapi_round(&self, server: &Server) -> Result<Round> {
+        let mut round = Round::new();
+        self.yardstick_h(&mut round).await?;
+        let f = self.run(server, 8, workloads::health(8), 200).await?;
+        let w1 = self.run(server, 8, fastapi_users::logins(8), 200).await?;
+        let w3 = self.run(server, 8, fastapi_users::me_calls(server.addr, 8).await?, 200).await?;
+        round.insert("FU_F", f.rate(200));
+        round.insert("FU_W1", w1.rate(200));
+        round.insert("FU_W1_p99", w1.percentile_ms(99.0));
+        round.insert("FU_W3", w3.rate(200));
+        round.insert("FU_W3_p99", w3.percentile_ms(99.0));
+        eprintln!(
+            "    fastapi-users: W1 login {:.1}/s ({:.2} × H, p99 {:.0} ms); W3 /users/me {:.0}/s ({:.2} × F {:.0}/s, p99 {:.1} ms)",
+            w1.rate(200),
+            w1.rate(200) / round["H"],
+            w1.percentile_ms(99.0),
+            w3.rate(200),
+            w3.rate(200) / f.rate(200),
+            f.rate(200),
+            w3.percentile_ms(99.0)
+        );
+        Ok(round)
+    }
+
     /// W3 (validateToken) and W4 (clientidsecretkey) interleaved with F and S, round after round.
     async fn mosip(&self, server: &Server) -> Result<Vec<Round>> {
         let fixture = mosip::prepare(server.addr).await?;
@@ -267,6 +294,13 @@ pub async fn run(opts: Options) -> Result<String> {
         if bench.wants("k") {
             bench.kumusoft().await?;
         }
+        if bench.wants("f") {
+            eprintln!("== fastapi-users (SQLite)");
+            fastapi_users::prepare(server.addr).await?;
+            for _ in 0..opts.rounds {
+                bench.fastapi_round(&server).await?;
+            }
+        }
         if bench.wants("m") {
             eprintln!("== mosip (SQLite)");
             bench.mosip(&server).await?;
@@ -288,6 +322,12 @@ pub async fn run(opts: Options) -> Result<String> {
         let mut round = Round::new();
         bench.sqlite_round(&server, &mut round).await?;
         sqlite.push(round);
+    }
+    eprintln!("== fastapi-users (SQLite)");
+    fastapi_users::prepare(server.addr).await?;
+    let mut fu = Vec::new();
+    for _ in 0..opts.rounds {
+        fu.push(bench.fastapi_round(&server).await?);
     }
     let mut starts = Vec::new();
     for _ in 0..5 {
@@ -426,6 +466,18 @@ pub async fn run(opts: Options) -> Result<String> {
             "≥ 0.5 × F",
         );
     }
+    row(
+        "W1 fastapi-users",
+        "POST /auth/jwt/login (form), c=8".into(),
+        format!("{:.2} × H ({:.1}/s), p99 {:.0} ms", ratio(&fu, "FU_W1", "H"), median(&fu, "FU_W1"), median(&fu, "FU_W1_p99")),
+        "≥ 0.90 × H",
+    );
+    row(
+        "W3 fastapi-users",
+        "GET /users/me, c=8".into(),
+        format!("{:.2} × F ({:.0}/s), p99 {:.1} ms", ratio(&fu, "FU_W3", "FU_F"), median(&fu, "FU_W3"), median(&fu, "FU_W3_p99")),
+        "≥ 0.5 × F",
+    );
     for (engine, rounds) in [("SQLite", &m), ("PostgreSQL", &m_pg)] {
         if rounds.is_empty() {
             continue;
