@@ -393,3 +393,17 @@ async fn a_second_mount_serves_another_tenant() {
     assert_eq!(s, 200);
     assert!(doc["paths"]["/partners/auth/jwt/login"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn a_token_for_an_email_verified_meanwhile_answers_already_verified() {
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let (s, u) = post_json(&app, "/auth/register", json!({"email": "late@example.com", "password": PASSWORD})).await;
+    assert_eq!(s, 201, "{u}");
+    let token = mailed_token(&app, "late@example.com", 1).await;
+    let id = u["id"].as_str().unwrap();
+    let (s, _) = app.admin(Method::PATCH, &format!("/tenants/kyc/users/{id}"), Some(json!({"email_verified": true}))).await;
+    assert_eq!(s, 200);
+    let (s, b) = post_json(&app, "/auth/verify", json!({"token": token})).await;
+    assert_eq!((s, b), (400, json!({"detail": "VERIFY_USER_ALREADY_VERIFIED"})));
+}
