@@ -13,7 +13,8 @@ pub enum CoreError {
     #[error("invalid credentials")]
     InvalidCredentials,
     /// The password was right but the tenant requires a verified email first. Only a contract
-    /// that names this case (fastapi-users) may tell it apart from `InvalidCredentials`.
+    /// that names this case (fastapi-users) tells it apart from `InvalidCredentials`; it counts
+    /// toward the lockout like a wrong password.
     #[error("email not verified")]
     EmailNotVerified,
     #[error("account locked")]

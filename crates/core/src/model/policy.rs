@@ -195,6 +195,10 @@ impl Policy {
         let base = Policy::default_profile();
         Policy {
             tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: base.tokens.refresh_ttl_seconds },
+            // The library's tokens live their hour whatever happens; a session behind one must
+            // not end sooner by idling, nor by a few more logins (its clients log in again
+            // instead of refreshing).
+            sessions: SessionPolicy { max_concurrent: 100, idle_timeout_seconds: 3600, absolute_lifetime_seconds: 86400 },
             self_registration: true,
             require_verified_email: true,
             ..base

@@ -87,7 +87,8 @@ impl Core {
         let user = match user {
             Some(u) if verified.ok && u.active && tenant.policy.require_verified_email && !u.email_verified => {
                 self.audit(Some(tenant.id), user_id, "login.password", "email_not_verified", ctx, json!({})).await;
-                return Err(CoreError::EmailNotVerified);
+                // Counted as a failure, so that at the threshold it answers as a wrong password does.
+                return Err(self.failed_attempt(tenant, failures, CoreError::EmailNotVerified));
             }
             Some(u) if verified.ok && u.active => u,
             _ => {

@@ -185,7 +185,10 @@ impl Core {
         if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
             return Err(CoreError::InvalidToken);
         }
-        let mut user = self.get_user(tenant, c.user_id).await?;
+        let mut user = self.get_user(tenant, c.user_id).await.map_err(|_| CoreError::InvalidToken)?;
+        if !user.active {
+            return Err(CoreError::InvalidToken);
+        }
         user.password_hash = Some(hash);
         user.updated_at = self.now();
         self.store.update_user(&user).await?;

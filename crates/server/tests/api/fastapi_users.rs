@@ -407,3 +407,28 @@ async fn a_token_for_an_email_verified_meanwhile_answers_already_verified() {
     let (s, b) = post_json(&app, "/auth/verify", json!({"token": token})).await;
     assert_eq!((s, b), (400, json!({"detail": "VERIFY_USER_ALREADY_VERIFIED"})));
 }
+
+#[tokio::test]
+async fn a_token_lives_its_hour_and_no_longer_and_another_dialects_token_is_refused() {
+    let app = spawn_app().await;
+    kyc(&app).await;
+    let t = token(&app).await;
+    app.clock.advance(1900);
+    let (s, _, _) = me(&app, &t).await;
+    assert_eq!(s, 200, "idle for 31 minutes, still within its hour");
+    app.clock.advance(1700 + 31);
+    let (s, _, _) = me(&app, &t).await;
+    assert_eq!(s, 401);
+    // A korastratum token of the same tenant (same HS256 key and audience) is not this dialect's.
+    let (s, _) = app.admin(Method::PATCH, "/tenants/kyc", Some(json!({"dialects": ["fastapi-users", "korastratum"]}))).await;
+    assert_eq!(s, 200);
+    let (s, b) = crate::helpers::login(&app, "kyc", "user@example.com", PASSWORD).await;
+    assert_eq!(s, 200, "{b}");
+    let kora = b["data"]["tokens"]["accessToken"].as_str().unwrap();
+    let (s, _, _) = me(&app, kora).await;
+    assert_eq!(s, 401);
+    // An empty body is a missing body, as FastAPI says it.
+    let (s, b) =
+        castellan_testkit::send(app.request(Method::POST, "/auth/register").header("content-type", "application/json")).await;
+    assert_eq!((s, b), (422, json!({"detail": [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}]})));
+}

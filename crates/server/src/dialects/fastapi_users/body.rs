@@ -17,6 +17,11 @@ impl Body {
             FuError::unprocessable(vec![json!({"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error",
                                                "input": {}, "ctx": {"error": "unreadable or too large body"}})])
         })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(FuError::unprocessable(vec![
+                json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
+            ]));
+        }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             FuError::unprocessable(vec![json!({"type": "json_invalid", "loc": ["body", e.column().saturating_sub(1)],
                                                "msg": "JSON decode error", "input": {}, "ctx": {"error": e.to_string()}})])

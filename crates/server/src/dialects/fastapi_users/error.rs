@@ -53,11 +53,20 @@ impl From<CoreError> for FuError {
         match e {
             CoreError::RateLimited { retry_after_seconds } => Self::too_many(retry_after_seconds),
             CoreError::Overloaded => Self::too_many(1),
+            CoreError::Unauthorized | CoreError::Forbidden | CoreError::InvalidToken => Self::unauthorized(),
+            CoreError::NotFound | CoreError::Disabled | CoreError::TenantNotFound => {
+                FuError { status: StatusCode::NOT_FOUND, detail: json!("Not Found"), retry_after: None }
+            }
+            CoreError::Validation(map) => Self::unprocessable(
+                map.iter()
+                    .map(|(field, reason)| json!({"type": "value_error", "loc": ["body", field], "msg": reason, "input": null}))
+                    .collect(),
+            ),
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(%cause, "fastapi-users: internal error");
                 FuError { status: StatusCode::INTERNAL_SERVER_ERROR, detail: json!("Internal Server Error"), retry_after: None }
             }
-            _ => Self::unauthorized(),
+            other => Self::bad_request(&other.to_string()),
         }
     }
 }

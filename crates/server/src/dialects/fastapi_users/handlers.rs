@@ -30,24 +30,34 @@ pub struct ApiDoc;
 const AUDIENCE: &str = "fastapi-users:auth";
 const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: AUDIENCE };
 
-/// The tenant of a mount: the one it names, else `kyc` if it exists, else `default`.
-async fn served_tenant(state: &AppState, mount: &Mount) -> Option<Tenant> {
+/// The tenant of a mount: the one it names, else `kyc` if it exists, else `default`; none if it
+/// does not serve this dialect. Storage failures are errors, not a missing tenant.
+async fn served_tenant(state: &AppState, mount: &Mount) -> FuResult<Option<Tenant>> {
     let tenant = match &mount.tenant {
-        Some(name) => state.core.find_tenant(name).await.ok(),
-        None => match state.core.find_tenant("kyc").await {
-            Ok(t) => Some(t),
-            Err(_) => state.core.find_tenant("default").await.ok(),
+        Some(name) => find_tenant(state, name).await?,
+        None => match find_tenant(state, "kyc").await? {
+            Some(t) => Some(t),
+            None => find_tenant(state, "default").await?,
         },
     };
-    tenant.filter(|t| t.serves(DIALECT))
+    Ok(tenant.filter(|t| t.serves(DIALECT)))
+}
+
+async fn find_tenant(state: &AppState, name: &str) -> FuResult<Option<Tenant>> {
+    match state.core.find_tenant(name).await {
+        Ok(t) => Ok(Some(t)),
+        Err(CoreError::TenantNotFound) => Ok(None),
+        Err(e) => Err(FuError::from(e)),
+    }
 }
 
 /// The user of the bearer token, its tenant and claims; 401 otherwise.
 async fn authenticate(state: &AppState, mount: &Mount, headers: &HeaderMap) -> FuResult<(Tenant, User, Value)> {
     let token = crate::dialects::bearer(headers).ok_or_else(FuError::unauthorized)?;
-    let tenant = served_tenant(state, mount).await.ok_or_else(FuError::unauthorized)?;
+    let tenant = served_tenant(state, mount).await?.ok_or_else(FuError::unauthorized)?;
     let (claims, session) = state.core.check_access_token(&tenant, token, RULES).await?;
-    let session = session.ok_or_else(FuError::unauthorized)?;
+    // Only this dialect's sessions: another dialect's HS256 token of a shared tenant is not ours.
+    let session = session.filter(|s| s.dialect == DIALECT).ok_or_else(FuError::unauthorized)?;
     let user = state.core.get_user(&tenant, session.user_id).await.map_err(|_| FuError::unauthorized())?;
     if !user.active || claims.get("sub").and_then(Value::as_str) != Some(user.id.to_string().as_str()) {
         return Err(FuError::unauthorized());
@@ -112,7 +122,7 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
     let (username, password) = login_form(&fields)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
     let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
-    let tenant = served_tenant(state, mount).await.ok_or_else(bad)?;
+    let tenant = served_tenant(state, mount).await?.ok_or_else(bad)?;
     let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
     let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
     let auth = match outcome {
@@ -197,7 +207,7 @@ pub async fn register(
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state, &mount).await.ok_or_else(FuError::not_found)?;
+    let tenant = served_tenant(&state, &mount).await?.ok_or_else(FuError::not_found)?;
     let registration =
         castellan_core::services::registration::Registration { email, password, first_name: None, last_name: None, phone: None };
     let user = state.core.register(&tenant, registration, &ctx.0).await.map_err(|e| match e {
@@ -221,7 +231,7 @@ pub async fn request_verify_token(
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state, &mount).await {
+    if let Some(tenant) = served_tenant(&state, &mount).await? {
         state.core.request_verification(&tenant, &email);
     }
     Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
@@ -239,7 +249,7 @@ pub async fn verify(
 ) -> FuResult<axum::Json<Value>> {
     let [token] = Body::read(req, &state).await?.fields([("token", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state, &mount).await.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
+    let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
     match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.0).await {
         Ok((_, true)) => Err(FuError::bad_request("VERIFY_USER_ALREADY_VERIFIED")),
         Ok((user, false)) => Ok(axum::Json(user_read(&user))),
@@ -261,7 +271,7 @@ pub async fn forgot_password(
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state, &mount).await {
+    if let Some(tenant) = served_tenant(&state, &mount).await? {
         state.core.forgot_password(&tenant, &email, &ctx.0);
     }
     Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
@@ -279,11 +289,11 @@ pub async fn reset_password(
 ) -> FuResult<axum::Json<Value>> {
     let [token, password] = Body::read(req, &state).await?.fields([("token", true), ("password", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    let tenant = served_tenant(&state, &mount).await.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
+    let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
     let outcome = state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.0).await;
     match outcome {
         Ok(()) => Ok(axum::Json(Value::Null)),
-        Err(CoreError::InvalidToken) => Err(FuError::bad_request("RESET_PASSWORD_BAD_TOKEN")),
+        Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("RESET_PASSWORD_BAD_TOKEN")),
         Err(e) => Err(invalid_password("RESET_PASSWORD_INVALID_PASSWORD", e)),
     }
 }
