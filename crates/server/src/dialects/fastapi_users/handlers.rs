@@ -227,14 +227,23 @@ pub async fn request_verify_token(
     ctx: Ctx,
     req: Request,
 ) -> FuResult<Response> {
-    let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
+    let Some((tenant, email)) = emailed_request(&state, &mount, &ctx, req).await? else { return Ok(accepted()) };
+    state.core.request_verification(&tenant, &email);
+    Ok(accepted())
+}
+
+/// The body of the routes that mail a link: a valid email, and the tenant (none: nothing to do).
+async fn emailed_request(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -> FuResult<Option<(Tenant, String)>> {
+    let [email] = Body::read(req, state).await?.fields([("email", true)])?;
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state, &mount).await? {
-        state.core.request_verification(&tenant, &email);
-    }
-    Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
+    Ok(served_tenant(state, mount).await?.map(|tenant| (tenant, email)))
+}
+
+/// 202 `null`: the answer whatever the email, so that it tells nothing.
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response()
 }
 
 /// Verifies the email with the mailed token.
@@ -267,14 +276,9 @@ pub async fn forgot_password(
     ctx: Ctx,
     req: Request,
 ) -> FuResult<Response> {
-    let [email] = Body::read(req, &state).await?.fields([("email", true)])?;
-    let email = email.unwrap_or_default();
-    check_email(&email)?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
-    if let Some(tenant) = served_tenant(&state, &mount).await? {
-        state.core.forgot_password(&tenant, &email, &ctx.0);
-    }
-    Ok((StatusCode::ACCEPTED, axum::Json(Value::Null)).into_response())
+    let Some((tenant, email)) = emailed_request(&state, &mount, &ctx, req).await? else { return Ok(accepted()) };
+    state.core.forgot_password(&tenant, &email, &ctx.0);
+    Ok(accepted())
 }
 
 /// Sets a new password with the mailed token; every session ends.
