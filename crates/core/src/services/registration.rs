@@ -130,19 +130,21 @@ impl Core {
         let tenant = tenant.clone();
         let email = email.to_string();
         tokio::spawn(async move {
-            let Ok(email) = Email::parse(&email) else { return };
-            let user = match core.store.user_by_identifier(tenant.id, &Identifier::Email(email)).await {
-                Ok(Some(u)) if u.active && !u.email_verified => u,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "verification request not handled");
-                    return;
-                }
+            let sent = match core.user_by_email(&tenant, &email).await {
+                Ok(Some(user)) if user.active && !user.email_verified => core.send_verification_email(&tenant, &user).await,
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
             };
-            if let Err(e) = core.send_verification_email(&tenant, &user).await {
+            if let Err(e) = sent {
                 tracing::error!(error = %e, "verification email not queued");
             }
         });
+    }
+
+    /// The user with this email, if the text is an email and such a user exists.
+    async fn user_by_email(&self, tenant: &Tenant, email: &str) -> CoreResult<Option<User>> {
+        let Ok(email) = Email::parse(email) else { return Ok(None) };
+        Ok(self.store.user_by_identifier(tenant.id, &Identifier::Email(email)).await?)
     }
 
     /// Always succeeds and always takes the same path from the caller's point of view: the lookup
@@ -161,8 +163,7 @@ impl Core {
     }
 
     async fn send_reset_email(&self, tenant: &Tenant, email: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let Ok(email) = Email::parse(email) else { return Ok(()) };
-        let Some(user) = self.store.user_by_identifier(tenant.id, &Identifier::Email(email.clone())).await? else {
+        let Some(user) = self.user_by_email(tenant, email).await? else {
             self.audit(Some(tenant.id), None, "password.forgot", "unknown_email", ctx, json!({})).await;
             return Ok(());
         };
@@ -171,7 +172,8 @@ impl Core {
         }
         let token = self.create_link_challenge(tenant, &user, ChallengeKind::PasswordReset, RESET_TTL).await?;
         let (subject, body) = templates::reset_password(&tenant.display_name, &self.link(tenant, "reset-password", &token));
-        self.enqueue(Some(tenant.id), Channel::Email, email.as_str(), &subject, &body).await?;
+        let to = user.email.as_deref().unwrap_or(email);
+        self.enqueue(Some(tenant.id), Channel::Email, to, &subject, &body).await?;
         self.audit(Some(tenant.id), Some(user.id), "password.forgot", "sent", ctx, json!({})).await;
         Ok(())
     }

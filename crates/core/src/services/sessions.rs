@@ -117,8 +117,7 @@ impl Core {
         if claims.get("tenantId").or_else(|| claims.get("tid")).and_then(Value::as_str) != Some(tenant.id.to_string().as_str()) {
             return Err(CoreError::Unauthorized);
         }
-        let sid = claims.get("sid").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
-        let session = self.live_session(tenant, sid).await?;
+        let session = self.live_token(tenant, &claims).await?.ok_or(CoreError::Unauthorized)?;
         Ok(AccessContext { claims, session })
     }
 
@@ -132,19 +131,21 @@ impl Core {
         rules: TokenRules<'_>,
     ) -> CoreResult<(Value, Option<Session>)> {
         let claims = self.verify_token(tenant, token, rules).await?;
-        match claims.get("sid").and_then(Value::as_str) {
-            Some(sid) => {
-                let session = self.live_session(tenant, sid).await?;
-                Ok((claims, Some(session)))
-            }
-            None => {
-                let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
-                if self.store.token_revoked(jti).await? {
-                    return Err(CoreError::Unauthorized);
-                }
-                Ok((claims, None))
-            }
+        let session = self.live_token(tenant, &claims).await?;
+        Ok((claims, session))
+    }
+
+    /// Whether verified claims still stand: the live session their `sid` names, or, without one,
+    /// a `jti` that is not on the deny-list (`None`).
+    async fn live_token(&self, tenant: &Tenant, claims: &Value) -> CoreResult<Option<Session>> {
+        if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
+            return Ok(Some(self.live_session(tenant, sid).await?));
         }
+        let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
+        if self.store.token_revoked(jti).await? {
+            return Err(CoreError::Unauthorized);
+        }
+        Ok(None)
     }
 
     /// Ends a verified access token before its expiry: its `jti` is denied until then, and the
