@@ -38,6 +38,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("fastapi_users_tenant", Kind::Str),
     ("fastapi_users_mounts", Kind::List),
     ("allow_private_callbacks", Kind::Bool),
+    ("callback_window_seconds", Kind::Int),
+    ("console_cookie_secure", Kind::Bool),
     ("sms_provider", Kind::Str),
     ("sms_url", Kind::Str),
     ("sms_username", Kind::Str),

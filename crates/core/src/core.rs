@@ -32,6 +32,11 @@ pub struct CoreConfig {
     pub default_country_code: String,
     /// Clock skew tolerated on `exp`/`nbf`.
     pub token_leeway_seconds: i64,
+    /// Callbacks may go to loopback, private and link-local addresses, and over plain http
+    /// (development and tests only).
+    pub allow_private_callbacks: bool,
+    /// How long a result callback is retried before it is given up.
+    pub callback_window: Duration,
 }
 
 impl Default for CoreConfig {
@@ -45,6 +50,8 @@ impl Default for CoreConfig {
             cache_ttl: Duration::from_secs(30),
             default_country_code: "256".into(),
             token_leeway_seconds: 30,
+            allow_private_callbacks: false,
+            callback_window: Duration::from_secs(30),
         }
     }
 }
@@ -65,11 +72,17 @@ pub struct Core {
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
     pub(crate) audit_queue: Arc<crate::services::audit::AuditQueue>,
+    /// Woken when a result callback is due.
+    pub callbacks_ready: Arc<Notify>,
+    /// Woken (all waiters) whenever a callback try is recorded.
+    pub callbacks_settled: Notify,
+    pub(crate) callback_client: reqwest::Client,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, master_key: &[u8], config: CoreConfig) -> CoreResult<Self> {
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
+        let callback_client = crate::delivery::callbacks::http_client(config.allow_private_callbacks)?;
         Ok(Core {
             store,
             clock,
@@ -83,6 +96,9 @@ impl Core {
             config,
             outbox_ready: Notify::new(),
             audit_queue: Arc::default(),
+            callbacks_ready: Arc::new(Notify::new()),
+            callbacks_settled: Notify::new(),
+            callback_client,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod model;
+pub mod net;
 pub mod services;
 pub mod store;
 

@@ -203,6 +203,57 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_message_failed(&self, id: Uuid, error: &str, retry_at: Option<i64>) -> StoreResult<()>;
     async fn list_messages(&self, to: Option<&str>, transport: Option<&str>, limit: u32) -> StoreResult<Vec<OutboundMessage>>;
 
+    // hosted verification (eauthenticator)
+    /// The application an unrevoked API key (by HMAC) belongs to, in whichever tenant.
+    async fn application_by_api_key(&self, key_hash: &[u8]) -> StoreResult<Option<Application>>;
+    /// The display prefix of the application's unrevoked API key.
+    async fn api_key_prefix(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<String>>;
+    /// Revokes every key of the application.
+    async fn revoke_api_keys(&self, tenant: Uuid, app: Uuid, now: i64) -> StoreResult<()>;
+    async fn set_callback_secret(&self, tenant: Uuid, app: Uuid, sealed: &[u8]) -> StoreResult<()>;
+    async fn callback_secret(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<Vec<u8>>>;
+    async fn upsert_app_totp(&self, f: &AppTotpFactor) -> StoreResult<()>;
+    async fn app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<Option<AppTotpFactor>>;
+    async fn delete_app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// Records `step` as used if it is newer than the last one; false means a replay.
+    async fn advance_app_totp_step(&self, tenant: Uuid, app: Uuid, user: Uuid, step: i64) -> StoreResult<bool>;
+    async fn insert_verification(&self, v: &Verification) -> StoreResult<()>;
+    async fn verification(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Verification>>;
+    /// The verification with this id in whichever tenant (a session token names only its `jti`).
+    async fn locate_verification(&self, id: Uuid) -> StoreResult<Option<Verification>>;
+    /// Moves the verification from `from` to `to` (recording `ip` if given, and `now` as the end
+    /// if `to` is final); exactly one concurrent caller gets true.
+    async fn move_verification(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        from: VerificationStatus,
+        to: VerificationStatus,
+        ip: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Counts a wrong code against a pending verification; the new count, or `None` if it was not
+    /// pending.
+    async fn fail_verification(&self, tenant: Uuid, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>>;
+    /// The application's verifications, newest first.
+    async fn list_verifications(&self, tenant: Uuid, app: Uuid, limit: u32) -> StoreResult<Vec<Verification>>;
+    /// Stores a callback; a second one for the same verification is a `Conflict`.
+    async fn insert_callback(&self, c: &Callback) -> StoreResult<()>;
+    async fn callback_of(&self, tenant: Uuid, verification: Uuid) -> StoreResult<Option<Callback>>;
+    /// Leases up to `limit` pending callbacks due at `now_ms` until `lease_until_ms`; no two
+    /// callers get the same one. Each lease counts a try.
+    async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: u32) -> StoreResult<Vec<Callback>>;
+    /// Records a try's outcome: the new status, when to try next, and what the receiver said.
+    async fn record_callback_try(
+        &self,
+        id: Uuid,
+        status: CallbackStatus,
+        next_attempt_ms: i64,
+        last_status: Option<u16>,
+        last_error: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+
     // admin tokens (HMAC'd)
     async fn insert_admin_token(&self, id: Uuid, token_hash: &[u8], label: &str, now: i64) -> StoreResult<()>;
     async fn admin_token_exists(&self, token_hash: &[u8]) -> StoreResult<bool>;

@@ -13,7 +13,6 @@ use castellan_core::delivery::Transports;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::api::Api;
 use crate::client::TrustedProxies;
@@ -31,6 +30,7 @@ pub fn routes(settings: &Settings) -> Api {
         .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
         .merge(dialects::fastapi_users::router(&settings.fastapi_users_mounts()))
         .merge(dialects::mosip::router(&settings.mosip_authmanager_prefix(), &settings.mosip_otpmanager_prefix()))
+        .merge(dialects::eauthenticator::router())
         .merge(admin::router())
         .merge(pages::router())
 }
@@ -99,7 +99,7 @@ impl Application {
             .router
             .fallback(fallback)
             .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
-            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout()))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::deadline))
             .layer(axum::middleware::from_fn(middleware::security_headers))
             .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
             .with_state(state)
@@ -112,6 +112,7 @@ impl Application {
         let handle = StopHandle(tx.clone());
         let worker =
             tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.transports.clone(), rx.clone()));
+        let callbacks = tokio::spawn(castellan_core::delivery::callbacks::run(self.state.core.clone(), rx.clone()));
         if signals {
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -130,6 +131,7 @@ impl Application {
                 })
                 .await;
             let _ = worker.await;
+            let _ = callbacks.await;
             // Audit events still queued are written before the process may exit.
             core.audit_settled().await;
             result

@@ -91,6 +91,8 @@ pub fn core(
         },
         cache_ttl: Duration::from_secs(settings.cache_ttl_seconds),
         default_country_code: settings.default_country_code.clone(),
+        allow_private_callbacks: settings.allow_private_callbacks(),
+        callback_window: Duration::from_secs(settings.callback_window_seconds.clamp(1, 600)),
         ..defaults
     };
     Core::new(store, clock, &key, config).map(Arc::new).map_err(|e| BootstrapError(e.to_string()))

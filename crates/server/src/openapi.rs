@@ -30,6 +30,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(dialects::kumusoft::ApiDoc::openapi());
     doc.merge(dialects::mosip::ApiDoc::openapi());
     doc.merge(dialects::fastapi_users::ApiDoc::openapi());
+    doc.merge(dialects::eauthenticator::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);

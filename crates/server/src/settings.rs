@@ -55,7 +55,13 @@ pub struct Settings {
     /// More fastapi-users mounts, each `PREFIX=TENANT` (e.g. `/partners=partners`); `/=TENANT`
     /// replaces the root mount. Empty: the root mount alone.
     pub fastapi_users_mounts: Vec<String>,
+    /// Result callbacks may go to loopback, private and link-local addresses and over plain
+    /// http. Unset: on in development mode (`dev`), off otherwise.
     pub allow_private_callbacks: Option<bool>,
+    /// Seconds a result callback is retried before the verification fails.
+    pub callback_window_seconds: u64,
+    /// `Secure` on console cookies. Unset: on unless the public URL is plain http.
+    pub console_cookie_secure: Option<bool>,
     /// `outbox`, `webhook`, `twilio` or `africastalking`.
     pub sms_provider: String,
     /// The webhook URL, or the provider's API base URL.
@@ -103,6 +109,8 @@ impl Default for Settings {
             fastapi_users_tenant: None,
             fastapi_users_mounts: Vec::new(),
             allow_private_callbacks: None,
+            callback_window_seconds: 30,
+            console_cookie_secure: None,
             sms_provider: "outbox".into(),
             sms_url: None,
             sms_username: None,
@@ -128,6 +136,7 @@ impl Settings {
             argon2_parallelism: 1,
             dev: true,
             auth_rate_limit_per_minute: 100_000,
+            allow_private_callbacks: Some(true),
             ..Settings::default()
         }
     }
@@ -175,6 +184,10 @@ impl Settings {
             (crate::dialects::mosip::AUTHMANAGER_PREFIX, self.mosip_authmanager_prefix()),
             (crate::dialects::mosip::OTPMANAGER_PREFIX, self.mosip_otpmanager_prefix()),
         ]
+    }
+
+    pub fn allow_private_callbacks(&self) -> bool {
+        self.allow_private_callbacks.unwrap_or(self.dev)
     }
 
     pub fn request_timeout(&self) -> Duration {

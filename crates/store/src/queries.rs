@@ -28,6 +28,11 @@ const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, 
 const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
 const KEY_OTP_COLS: &str =
     "tenant_id, key_hash, user_id, application_id, secret_hash, attempts, max_attempts, expires_at, frozen_until, created_at";
+const APP_TOTP_COLS: &str = "tenant_id, application_id, user_id, secret_sealed, algorithm, digits, period, last_step, created_at";
+const VERIFICATION_COLS: &str =
+    "id, tenant_id, application_id, user_id, email, status, tries, ip, expires_at, finished_at, created_at";
+const CALLBACK_COLS: &str = "id, tenant_id, application_id, verification_id, url, query, status, tries, next_attempt_ms, \
+                             deadline_ms, last_status, last_error, created_at, finished_at";
 const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn uin(u: &User) -> Option<String> {
@@ -1119,5 +1124,297 @@ impl Store for SqlStore {
                 .await
                 .map_err(db_err))?;
         Ok(got.is_some())
+    }
+
+    async fn application_by_api_key(&self, key_hash: &[u8]) -> StoreResult<Option<Application>> {
+        let cols = APP_COLS.split(", ").map(|c| format!("a.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM api_keys k JOIN applications a ON a.id = k.application_id \
+             WHERE k.key_hash=$1 AND k.revoked_at IS NULL"
+        );
+        let row = on_pool!(self, |p| sqlx::query_as::<_, ApplicationRow>(AssertSqlSafe(sql))
+            .bind(key_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn api_key_prefix(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<String>> {
+        let sql = "SELECT prefix FROM api_keys WHERE tenant_id=$1 AND application_id=$2 AND revoked_at IS NULL \
+                   ORDER BY created_at DESC, id DESC LIMIT 1";
+        on_pool!(self, |p| sqlx::query_scalar::<_, String>(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))
+    }
+
+    async fn revoke_api_keys(&self, tenant: Uuid, app: Uuid, now: i64) -> StoreResult<()> {
+        let sql = "UPDATE api_keys SET revoked_at=$3 WHERE tenant_id=$1 AND application_id=$2 AND revoked_at IS NULL";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn set_callback_secret(&self, tenant: Uuid, app: Uuid, sealed: &[u8]) -> StoreResult<()> {
+        let sql = "UPDATE applications SET callback_secret_sealed=$3 WHERE tenant_id=$1 AND id=$2";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(sealed)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn callback_secret(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<Vec<u8>>> {
+        let sql = "SELECT callback_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2";
+        let got = on_pool!(self, |p| sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(got.flatten())
+    }
+
+    async fn upsert_app_totp(&self, f: &AppTotpFactor) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO app_totp_factors ({APP_TOTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+             ON CONFLICT (application_id, user_id) DO UPDATE SET secret_sealed=excluded.secret_sealed, \
+             algorithm=excluded.algorithm, digits=excluded.digits, period=excluded.period, last_step=excluded.last_step, \
+             created_at=excluded.created_at"
+        );
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(f.tenant_id.to_string())
+            .bind(f.application_id.to_string())
+            .bind(f.user_id.to_string())
+            .bind(f.secret_sealed.clone())
+            .bind(&f.algorithm)
+            .bind(i64::from(f.digits))
+            .bind(i64::from(f.period))
+            .bind(f.last_step)
+            .bind(f.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<Option<AppTotpFactor>> {
+        let sql = format!("SELECT {APP_TOTP_COLS} FROM app_totp_factors WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, AppTotpRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(user.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn delete_app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<bool> {
+        let sql = "DELETE FROM app_totp_factors WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(user.to_string())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn advance_app_totp_step(&self, tenant: Uuid, app: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+        let sql = "UPDATE app_totp_factors SET last_step=$4 WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3 \
+                   AND (last_step IS NULL OR last_step < $4)";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(user.to_string())
+            .bind(step)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(db_err))
+    }
+
+    async fn insert_verification(&self, v: &Verification) -> StoreResult<()> {
+        let sql = format!("INSERT INTO verifications ({VERIFICATION_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(v.id.to_string())
+            .bind(v.tenant_id.to_string())
+            .bind(v.application_id.to_string())
+            .bind(v.user_id.to_string())
+            .bind(&v.email)
+            .bind(v.status.as_str())
+            .bind(i64::from(v.tries))
+            .bind(v.ip.clone())
+            .bind(v.expires_at)
+            .bind(v.finished_at)
+            .bind(v.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn verification(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Verification>> {
+        let sql = format!("SELECT {VERIFICATION_COLS} FROM verifications WHERE tenant_id=$1 AND id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, VerificationRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn locate_verification(&self, id: Uuid) -> StoreResult<Option<Verification>> {
+        let sql = format!("SELECT {VERIFICATION_COLS} FROM verifications WHERE id=$1");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, VerificationRow>(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn move_verification(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        from: VerificationStatus,
+        to: VerificationStatus,
+        ip: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let finished = (!matches!(to, VerificationStatus::Pending | VerificationStatus::Verified)).then_some(now);
+        let sql = "UPDATE verifications SET status=$4, ip=COALESCE($5, ip), finished_at=COALESCE($6, finished_at) \
+                   WHERE tenant_id=$1 AND id=$2 AND status=$3";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(ip)
+            .bind(finished)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(db_err))
+    }
+
+    async fn fail_verification(&self, tenant: Uuid, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>> {
+        let sql = "UPDATE verifications SET tries=tries+1, ip=COALESCE($3, ip) WHERE tenant_id=$1 AND id=$2 \
+                   AND status='pending' RETURNING tries";
+        let got = on_writer!(self, |p| sqlx::query_scalar::<_, i64>(sql)
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(ip)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(got.map(|t| t as u32))
+    }
+
+    async fn list_verifications(&self, tenant: Uuid, app: Uuid, limit: u32) -> StoreResult<Vec<Verification>> {
+        let sql = format!(
+            "SELECT {VERIFICATION_COLS} FROM verifications WHERE tenant_id=$1 AND application_id=$2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, VerificationRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn insert_callback(&self, c: &Callback) -> StoreResult<()> {
+        let sql = format!("INSERT INTO callbacks ({CALLBACK_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)");
+        on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
+            .bind(c.id.to_string())
+            .bind(c.tenant_id.to_string())
+            .bind(c.application_id.to_string())
+            .bind(c.verification_id.to_string())
+            .bind(&c.url)
+            .bind(&c.query)
+            .bind(c.status.as_str())
+            .bind(i64::from(c.tries))
+            .bind(c.next_attempt_ms)
+            .bind(c.deadline_ms)
+            .bind(c.last_status.map(i64::from))
+            .bind(c.last_error.clone())
+            .bind(c.created_at)
+            .bind(c.finished_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn callback_of(&self, tenant: Uuid, verification: Uuid) -> StoreResult<Option<Callback>> {
+        let sql = format!("SELECT {CALLBACK_COLS} FROM callbacks WHERE tenant_id=$1 AND verification_id=$2");
+        let row = on_pool!(self, |p| sqlx::query_as::<_, CallbackRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(verification.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        one(row)
+    }
+
+    async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: u32) -> StoreResult<Vec<Callback>> {
+        // As `claim_messages`: the outer WHERE is re-checked on the locked row.
+        let sql = format!(
+            "UPDATE callbacks SET lease_until_ms=$2, tries=tries+1 WHERE id IN (SELECT id FROM callbacks WHERE \
+             status='pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1) \
+             ORDER BY next_attempt_ms LIMIT $3) AND status='pending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1) \
+             RETURNING {CALLBACK_COLS}"
+        );
+        let rows = on_writer!(self, |p| sqlx::query_as::<_, CallbackRow>(AssertSqlSafe(sql))
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn record_callback_try(
+        &self,
+        id: Uuid,
+        status: CallbackStatus,
+        next_attempt_ms: i64,
+        last_status: Option<u16>,
+        last_error: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let finished = (status != CallbackStatus::Pending).then_some(now);
+        let sql = "UPDATE callbacks SET status=$2, next_attempt_ms=$3, last_status=$4, last_error=$5, finished_at=$6, \
+                   lease_until_ms=NULL WHERE id=$1";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(status.as_str())
+            .bind(next_attempt_ms)
+            .bind(last_status.map(i64::from))
+            .bind(last_error)
+            .bind(finished)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
     }
 }

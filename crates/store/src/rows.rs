@@ -409,3 +409,107 @@ pub(crate) fn all<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<
 pub(crate) fn one<R, T: TryFrom<R, Error = StoreError>>(row: Option<R>) -> Result<Option<T>, StoreError> {
     row.map(T::try_from).transpose()
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppTotpRow {
+    tenant_id: String,
+    application_id: String,
+    user_id: String,
+    secret_sealed: Vec<u8>,
+    algorithm: String,
+    digits: i64,
+    period: i64,
+    last_step: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<AppTotpRow> for AppTotpFactor {
+    type Error = StoreError;
+    fn try_from(r: AppTotpRow) -> Result<Self, StoreError> {
+        Ok(AppTotpFactor {
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            user_id: uuid(&r.user_id)?,
+            secret_sealed: r.secret_sealed,
+            algorithm: r.algorithm,
+            digits: r.digits as u32,
+            period: r.period as u32,
+            last_step: r.last_step,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct VerificationRow {
+    id: String,
+    tenant_id: String,
+    application_id: String,
+    user_id: String,
+    email: String,
+    status: String,
+    tries: i64,
+    ip: Option<String>,
+    expires_at: i64,
+    finished_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<VerificationRow> for Verification {
+    type Error = StoreError;
+    fn try_from(r: VerificationRow) -> Result<Self, StoreError> {
+        Ok(Verification {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            user_id: uuid(&r.user_id)?,
+            email: r.email,
+            status: VerificationStatus::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
+            tries: r.tries as u32,
+            ip: r.ip,
+            expires_at: r.expires_at,
+            finished_at: r.finished_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CallbackRow {
+    id: String,
+    tenant_id: String,
+    application_id: String,
+    verification_id: String,
+    url: String,
+    query: String,
+    status: String,
+    tries: i64,
+    next_attempt_ms: i64,
+    deadline_ms: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl TryFrom<CallbackRow> for Callback {
+    type Error = StoreError;
+    fn try_from(r: CallbackRow) -> Result<Self, StoreError> {
+        Ok(Callback {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            verification_id: uuid(&r.verification_id)?,
+            url: r.url,
+            query: r.query,
+            status: CallbackStatus::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
+            tries: r.tries as u32,
+            next_attempt_ms: r.next_attempt_ms,
+            deadline_ms: r.deadline_ms,
+            last_status: r.last_status.map(|s| s as u16),
+            last_error: r.last_error,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+        })
+    }
+}

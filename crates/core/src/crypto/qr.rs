@@ -36,3 +36,24 @@ pub fn png_data_url(data: &str, scale: u32) -> CoreResult<String> {
     }
     Ok(format!("data:image/png;base64,{}", STANDARD.encode(png_bytes)))
 }
+
+/// An SVG of `data`: one path of dark modules, 4-module quiet zone, scalable.
+pub fn svg(data: &str) -> CoreResult<String> {
+    use std::fmt::Write;
+    let code = QrCode::new(data.as_bytes()).map_err(CoreError::internal)?;
+    let width = code.width();
+    let size = width + 8;
+    let colors = code.to_colors();
+    let mut path = String::new();
+    for y in 0..width {
+        for x in 0..width {
+            if colors[y * width + x] == Color::Dark {
+                let _ = write!(path, "M{},{}h1v1h-1z", x + 4, y + 4);
+            }
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\">\
+         <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
+    ))
+}

@@ -1,6 +1,7 @@
 //! Outbound messages: queued in the store first, then delivered by a worker with retries, so a
 //! crash or a dead mail server loses nothing.
 
+pub mod callbacks;
 pub mod sms;
 pub mod smtp;
 pub mod templates;

@@ -3,6 +3,7 @@
 pub mod application;
 pub mod audit;
 pub mod challenge;
+pub mod hosted;
 pub mod identifier;
 pub mod key;
 pub mod key_otp;
@@ -15,6 +16,7 @@ pub mod user;
 pub use application::{Application, ApplicationKind};
 pub use audit::AuditEvent;
 pub use challenge::{Challenge, ChallengeKind};
+pub use hosted::{AppTotpFactor, Callback, CallbackStatus, Verification, VerificationStatus};
 pub use identifier::{Email, Identifier, Phone};
 pub use key::{KeyAlg, KeyState, SigningKey};
 pub use key_otp::KeyOtp;

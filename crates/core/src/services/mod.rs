@@ -3,6 +3,9 @@
 pub mod admin_tokens;
 pub mod applications;
 pub mod audit;
+pub mod console;
+pub mod hosted_2fa;
+pub mod hosted_apps;
 pub mod key_otp;
 pub mod keys;
 pub mod login;

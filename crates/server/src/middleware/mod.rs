@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
@@ -64,4 +64,19 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// Ends a request that runs past the configured timeout with 503. The hosted page's form posts
+/// wait for a result callback, so they get the callback window (and a little) instead.
+pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let long = crate::dialects::eauthenticator::LONG_PATHS.contains(&req.uri().path());
+    let limit = if long {
+        std::time::Duration::from_secs(state.settings.callback_window_seconds.clamp(1, 600) + 15)
+    } else {
+        state.settings.request_timeout()
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }

@@ -1,0 +1,304 @@
+//! Result callbacks to an application's backend: stored first, then delivered by a worker that
+//! retries with back-off until a 2xx or the window (30 s by default) closes. Each request is
+//! signed: `X-Castellan-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t "." query)>`.
+//!
+//! The store row outlives the process: a restart during the retries resumes them once the lease
+//! of the try in flight runs out. Times here are wall-clock milliseconds, not the core's clock:
+//! the schedule is in fractions of a second and must advance on its own.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::hmac;
+use serde_json::json;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
+use crate::services::ClientContext;
+use crate::services::hosted_2fa::OpenVerification;
+
+/// A try not finished by then is presumed lost with its node, and tried again.
+const LEASE_MS: i64 = 10_000;
+/// Longest wait for one answer.
+const TRY_TIMEOUT_MS: i64 = 5_000;
+const BATCH: u32 = 32;
+pub const SIGNATURE_HEADER: &str = "X-Castellan-Signature";
+
+pub fn wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Milliseconds before the try after `tries` failed ones: 250, 500, 1000 … at most 8 s.
+pub fn backoff_ms(tries: u32) -> i64 {
+    (250i64 << tries.saturating_sub(1).min(5)).min(8_000)
+}
+
+/// `t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<query>")>`
+pub fn signature(secret: &[u8], t: i64, query: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let tag = hmac::sign(&key, format!("{t}.{query}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+/// A resolver that refuses names resolving to any non-public address, so a callback host cannot
+/// be re-pointed at the internal network after it was checked (DNS rebinding).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.is_empty() || addrs.iter().any(|a| !crate::net::is_public(a.ip())) {
+                return Err(format!("{host} resolves to a non-public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The client callbacks are sent with: no redirects followed, public addresses only unless
+/// private callbacks are allowed.
+pub fn http_client(allow_private: bool) -> CoreResult<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_millis(TRY_TIMEOUT_MS as u64))
+        .user_agent("Castellan-Callback/1");
+    if !allow_private {
+        b = b.dns_resolver(Arc::new(PublicOnly));
+    }
+    b.build().map_err(CoreError::internal)
+}
+
+impl Core {
+    /// Stores the result callback of a verification (none if the application has no callback
+    /// URL) and wakes the worker.
+    pub(crate) async fn queue_result_callback(&self, open: &OpenVerification, result: bool) -> CoreResult<()> {
+        let Some(url) = open.app.callback_url.as_deref() else {
+            // No backend to tell: a verified user is done.
+            if result {
+                let v = &open.verification;
+                self.store
+                    .move_verification(
+                        v.tenant_id,
+                        v.id,
+                        VerificationStatus::Verified,
+                        VerificationStatus::Succeeded,
+                        None,
+                        self.now(),
+                    )
+                    .await?;
+            }
+            return Ok(());
+        };
+        let (base, existing) = match url.split_once('?') {
+            Some((b, q)) => (b.to_string(), Some(q)),
+            None => (url.to_string(), None),
+        };
+        let token = self.session_token_of(open).await?;
+        let ours = format!("result={result}&session_token={token}");
+        let query = match existing.filter(|q| !q.is_empty()) {
+            Some(q) => format!("{q}&{ours}"),
+            None => ours,
+        };
+        let now = wall_ms();
+        let cb = Callback {
+            id: new_id(),
+            tenant_id: open.tenant.id,
+            application_id: open.app.id,
+            verification_id: open.verification.id,
+            url: base,
+            query,
+            status: CallbackStatus::Pending,
+            tries: 0,
+            next_attempt_ms: now,
+            deadline_ms: now + self.config.callback_window.as_millis() as i64,
+            last_status: None,
+            last_error: None,
+            created_at: self.now(),
+            finished_at: None,
+        };
+        self.store.insert_callback(&cb).await?;
+        self.callbacks_ready.notify_one();
+        Ok(())
+    }
+
+    /// Waits for the verification's callback to be delivered or given up, at most `limit`;
+    /// `None` if there is no callback, its status otherwise (still `Pending` after `limit`).
+    pub async fn await_callback(&self, tenant: Uuid, verification: Uuid, limit: Duration) -> CoreResult<Option<CallbackStatus>> {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the read, so a settlement between the two is not missed.
+            let settled = self.callbacks_settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            let Some(cb) = self.store.callback_of(tenant, verification).await? else { return Ok(None) };
+            if cb.status != CallbackStatus::Pending || tokio::time::Instant::now() >= until {
+                return Ok(Some(cb.status));
+            }
+            // Another node's worker may settle it: look again now and then.
+            tokio::select! {
+                _ = settled => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
+
+    /// The session token a verification was opened with is not stored; the callback carries the
+    /// one the page was given, kept on the open verification.
+    async fn session_token_of(&self, open: &OpenVerification) -> CoreResult<String> {
+        open.token.clone().ok_or(CoreError::Internal("verification opened without its token".into()))
+    }
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = wall_ms();
+        match core.store.claim_callbacks(now, now + LEASE_MS, BATCH).await {
+            Ok(batch) => {
+                for cb in batch {
+                    let core = core.clone();
+                    // Each try on its own task: one slow receiver holds up no one else.
+                    tokio::spawn(async move { attempt(&core, cb).await });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "callbacks: cannot claim"),
+        }
+        tokio::select! {
+            _ = core.callbacks_ready.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Refuses a URL whose host is a literal non-public address (names are checked by the resolver).
+fn literal_host_refused(url: &reqwest::Url) -> bool {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(a)) => IpAddr::V4(a),
+        Some(url::Host::Ipv6(a)) => IpAddr::V6(a),
+        _ => return false,
+    };
+    !crate::net::is_public(ip)
+}
+
+async fn attempt(core: &Core, cb: Callback) {
+    let started = wall_ms();
+    let (delivered, status, error) = if started > cb.deadline_ms {
+        (false, None, Some("window closed".to_string()))
+    } else {
+        match send(core, &cb, started).await {
+            Ok(s) if (200..300).contains(&s) => (true, Some(s), None),
+            Ok(s) => (false, Some(s), None),
+            Err(e) => (false, None, Some(e)),
+        }
+    };
+    let now = wall_ms();
+    let next = now + backoff_ms(cb.tries);
+    let outcome = if delivered {
+        CallbackStatus::Delivered
+    } else if next < cb.deadline_ms {
+        CallbackStatus::Pending
+    } else {
+        CallbackStatus::Failed
+    };
+    if let Err(e) = core.store.record_callback_try(cb.id, outcome, next, status, error.as_deref(), core.now()).await {
+        tracing::error!(error = %e, id = %cb.id, "callbacks: cannot record a try");
+        return;
+    }
+    if outcome == CallbackStatus::Pending {
+        tracing::warn!(id = %cb.id, tries = cb.tries, ?status, ?error, "callback failed; retrying");
+        let wait = Duration::from_millis((next - now).max(0) as u64);
+        let ready = core.callbacks_ready.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            ready.notify_one();
+        });
+    } else {
+        finish(core, &cb, outcome, status, error.as_deref()).await;
+    }
+    let ctx = ClientContext { application_id: Some(cb.application_id), ..ClientContext::default() };
+    let result = match outcome {
+        CallbackStatus::Delivered => "delivered",
+        CallbackStatus::Pending => "retrying",
+        CallbackStatus::Failed => "failed",
+    };
+    core.audit(
+        Some(cb.tenant_id),
+        None,
+        "hosted.callback",
+        result,
+        &ctx,
+        json!({"verification": cb.verification_id, "try": cb.tries, "status": status, "error": error}),
+    )
+    .await;
+    core.callbacks_settled.notify_waiters();
+}
+
+/// A settled callback settles its verification: delivered → succeeded, failed → failed (only
+/// for a verified one: a rejection stays a rejection whatever the receiver said).
+async fn finish(core: &Core, cb: &Callback, outcome: CallbackStatus, status: Option<u16>, error: Option<&str>) {
+    let to = if outcome == CallbackStatus::Delivered { VerificationStatus::Succeeded } else { VerificationStatus::Failed };
+    if let Err(e) =
+        core.store.move_verification(cb.tenant_id, cb.verification_id, VerificationStatus::Verified, to, None, core.now()).await
+    {
+        tracing::error!(error = %e, id = %cb.id, "callbacks: cannot settle the verification");
+    }
+    if outcome == CallbackStatus::Failed {
+        tracing::error!(id = %cb.id, tries = cb.tries, ?status, ?error, "callback given up");
+    }
+}
+
+async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, String> {
+    let app = core
+        .store
+        .application_by_id(cb.tenant_id, cb.application_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("application gone")?;
+    let secret = core.callback_secret(&app).await.map_err(|e| e.to_string())?;
+    let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query)).map_err(|e| e.to_string())?;
+    if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {
+        return Err("callback URL refused: not https to a public address".into());
+    }
+    let remaining = (cb.deadline_ms - now).clamp(250, TRY_TIMEOUT_MS);
+    let response = core
+        .callback_client
+        .get(url)
+        .header(SIGNATURE_HEADER, signature(&secret, now / 1000, &cb.query))
+        .timeout(Duration::from_millis(remaining as u64))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_eight_seconds() {
+        assert_eq!([1, 2, 3, 4, 5, 6, 7, 20].map(backoff_ms), [250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    }
+
+    #[test]
+    fn signature_is_hmac_sha256_of_time_dot_query() {
+        // RFC 4231 test case 2 key/data, rearranged as t "." query: checks the layout only.
+        let s = signature(b"key", 1700000000, "result=true&session_token=abc");
+        assert!(s.starts_with("t=1700000000,v1="));
+        assert_eq!(s.len(), "t=1700000000,v1=".len() + 64);
+        assert_ne!(s, signature(b"key", 1700000001, "result=true&session_token=abc"));
+        assert_ne!(s, signature(b"other", 1700000000, "result=true&session_token=abc"));
+    }
+}

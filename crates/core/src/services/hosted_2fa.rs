@@ -1,0 +1,422 @@
+//! Hosted 2FA: per-application TOTP factors, session tokens, and the verification a session
+//! token opens on the hosted page — from code entry to the result callback.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ClientContext;
+use super::hosted_apps::with_app;
+use crate::core::Core;
+use crate::crypto::jwt::{self, Expectations};
+use crate::crypto::totp::{self, TotpAlgorithm};
+use crate::crypto::{base32, qr};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{
+    AppTotpFactor, Application, CallbackStatus, Email, Identifier, KeyAlg, NewUser, Tenant, User, Verification,
+    VerificationStatus,
+};
+
+/// Seconds a session token lives.
+pub const SESSION_TOKEN_TTL: i64 = 120;
+/// Wrong codes allowed per session token.
+pub const MAX_TRIES: u32 = 5;
+/// Steps accepted either side of now.
+const WINDOW: i64 = 1;
+
+/// A factor as the business backend describes it.
+#[derive(Debug, Clone)]
+pub struct FactorSpec {
+    pub secret: String,
+    pub algorithm: String,
+    pub digits: u32,
+    pub period: u32,
+}
+
+/// A secret for the business to show its user, not yet enabled.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+/// A verification opened from a session token, with what the page shows.
+#[derive(Debug, Clone)]
+pub struct OpenVerification {
+    pub tenant: Tenant,
+    pub app: Application,
+    pub verification: Verification,
+    /// Digits of the user's code.
+    pub digits: u32,
+    /// The session token it was opened with (the callback carries it back).
+    pub token: Option<String>,
+}
+
+impl OpenVerification {
+    /// Whether the session token has expired at `now` (no leeway: 120 s means 120 s).
+    pub fn expired(&self, now: i64) -> bool {
+        now >= self.verification.expires_at
+    }
+}
+
+/// What entering a code led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// Right code: the callback is queued; wait for it, then tell the user.
+    Verified,
+    Wrong {
+        tries_left: u32,
+    },
+    /// The last try was wrong: rejected, and the callback says so.
+    Rejected,
+    /// The verification was no longer open; this is where it stands.
+    Closed(VerificationStatus),
+}
+
+fn seal_context(app: Uuid, user: Uuid) -> String {
+    format!("app-totp/{app}/{user}")
+}
+
+/// The payload of a JWT, unverified: only to find which verification (and so which key) it names.
+fn peek_claims(token: &str) -> Option<Value> {
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    serde_json::from_slice(&crate::crypto::b64url_decode(payload)?).ok()
+}
+
+/// An email as a lookup key; `None` if it is not one.
+fn email_identifier(email: &str) -> Option<Identifier> {
+    Email::parse(email).ok().map(Identifier::Email)
+}
+
+impl Core {
+    async fn hosted_user(&self, tenant: &Tenant, email: &str) -> CoreResult<Option<User>> {
+        match email_identifier(email) {
+            Some(id) => Ok(self.store.user_by_identifier(tenant.id, &id).await?),
+            None => Err(CoreError::field("email", "not an email address")),
+        }
+    }
+
+    /// ENABLE: records the user's factor for this application (creating the user on first
+    /// use). The secret must be Base32 of at least 128 bits.
+    pub async fn enable_app_totp(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        email: &str,
+        spec: FactorSpec,
+        ctx: &ClientContext,
+    ) -> CoreResult<()> {
+        let ctx = with_app(ctx, app);
+        let secret = base32::decode(&spec.secret).filter(|s| s.len() >= 16 && s.len() <= 128);
+        let alg = TotpAlgorithm::parse(&spec.algorithm);
+        let (Some(secret), Some(alg)) = (secret, alg) else {
+            self.audit(Some(tenant.id), None, "hosted.toggle", "failure", &ctx, json!({"action": "ENABLE", "reason": "factor"}))
+                .await;
+            return Err(CoreError::field("secret", "a Base32 secret of at least 128 bits, SHA1/SHA256/SHA512"));
+        };
+        if !matches!(spec.digits, 6 | 8) || !(15..=120).contains(&spec.period) {
+            return Err(CoreError::field("digits", "digits 6 or 8, period 15-120 seconds"));
+        }
+        let user = match self.hosted_user(tenant, email).await? {
+            Some(u) => u,
+            None => match self
+                .create_user(tenant, NewUser { email: Some(email.trim().to_string()), active: true, ..NewUser::default() })
+                .await
+            {
+                Ok(u) => u,
+                // Created by a concurrent call.
+                Err(CoreError::Conflict(_)) => self.hosted_user(tenant, email).await?.ok_or(CoreError::UserNotFound)?,
+                Err(e) => return Err(e),
+            },
+        };
+        self.store
+            .upsert_app_totp(&AppTotpFactor {
+                tenant_id: tenant.id,
+                application_id: app.id,
+                user_id: user.id,
+                secret_sealed: self.master.seal(&seal_context(app.id, user.id), &secret)?,
+                algorithm: alg.as_str().into(),
+                digits: spec.digits,
+                period: spec.period,
+                last_step: None,
+                created_at: self.now(),
+            })
+            .await?;
+        self.audit(Some(tenant.id), Some(user.id), "hosted.toggle", "success", &ctx, json!({"action": "ENABLE"})).await;
+        Ok(())
+    }
+
+    /// DISABLE: removes the user's factor for this application; `UserNotFound` if there was none.
+    pub async fn disable_app_totp(&self, tenant: &Tenant, app: &Application, email: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let ctx = with_app(ctx, app);
+        let user = self.hosted_user(tenant, email).await?;
+        let removed = match &user {
+            Some(u) => self.store.delete_app_totp(tenant.id, app.id, u.id).await?,
+            None => false,
+        };
+        let outcome = if removed { "success" } else { "failure" };
+        self.audit(Some(tenant.id), user.as_ref().map(|u| u.id), "hosted.toggle", outcome, &ctx, json!({"action": "DISABLE"}))
+            .await;
+        if removed { Ok(()) } else { Err(CoreError::UserNotFound) }
+    }
+
+    /// A fresh 160-bit secret and its otpauth URL and QR code; nothing is stored.
+    pub fn provision_app_totp(&self, app: &Application, email: &str) -> CoreResult<Provisioned> {
+        if email_identifier(email).is_none() {
+            return Err(CoreError::field("email", "not an email address"));
+        }
+        let secret = base32::encode(&crate::crypto::random_bytes::<20>());
+        let issuer = totp::pct(&app.name);
+        let account = totp::pct(email.trim());
+        let otpauth_url = format!(
+            "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits=6&client_id={}&email={account}",
+            totp::pct(&app.client_id)
+        );
+        let qr_svg = qr::svg(&otpauth_url)?;
+        Ok(Provisioned { secret, otpauth_url, qr_svg })
+    }
+
+    /// A session token (HS256, 120 s, bound to the application and the email) for a user with a
+    /// factor for this application; `UserNotFound` otherwise.
+    pub async fn issue_session_token(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        email: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<String> {
+        let ctx = with_app(ctx, app);
+        let user = self.hosted_user(tenant, email).await?;
+        let factor = match &user {
+            Some(u) => self.store.app_totp(tenant.id, app.id, u.id).await?,
+            None => None,
+        };
+        let (Some(user), Some(_)) = (user, factor) else {
+            self.audit(Some(tenant.id), None, "hosted.session_token", "failure", &ctx, json!({"reason": "no factor"})).await;
+            return Err(CoreError::UserNotFound);
+        };
+        let email = user.email.clone().unwrap_or_default();
+        let now = self.now();
+        let jti = crate::model::new_id();
+        self.store
+            .insert_verification(&Verification {
+                id: jti,
+                tenant_id: tenant.id,
+                application_id: app.id,
+                user_id: user.id,
+                email: email.clone(),
+                status: VerificationStatus::Pending,
+                tries: 0,
+                ip: None,
+                expires_at: now + SESSION_TOKEN_TTL,
+                finished_at: None,
+                created_at: now,
+            })
+            .await?;
+        let claims = json!({
+            "email": email,
+            "client_id": app.client_id,
+            "iat": now,
+            "exp": now + SESSION_TOKEN_TTL,
+            "jti": jti.to_string(),
+            "iss": tenant.issuer,
+            "aud": app.client_id,
+        });
+        let token = self.sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
+        self.audit(Some(tenant.id), Some(user.id), "hosted.session_token", "success", &ctx, json!({"verification": jti})).await;
+        Ok(token)
+    }
+
+    /// The verification a session token names, if the token is genuine (signature, issuer,
+    /// audience, and claims matching what was issued). Its state is the caller's to read:
+    /// expired and finished ones come back too.
+    pub async fn open_verification(&self, token: &str) -> CoreResult<OpenVerification> {
+        if token.is_empty() || token.len() > 2048 {
+            return Err(CoreError::InvalidToken);
+        }
+        let peeked = peek_claims(token).ok_or(CoreError::InvalidToken)?;
+        let jti =
+            peeked.get("jti").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).ok_or(CoreError::InvalidToken)?;
+        let verification = self.store.locate_verification(jti).await?.ok_or(CoreError::InvalidToken)?;
+        let tenant = self.find_tenant(&verification.tenant_id.to_string()).await?;
+        let app = self.application_by_id(&tenant, verification.application_id).await.map_err(|_| CoreError::InvalidToken)?;
+        let ring = self.key_ring(&tenant).await?;
+        // Expiry is judged against the stored verification (no leeway), so the signature is
+        // checked as of issue time.
+        let want = Expectations {
+            algs: &[KeyAlg::HS256],
+            typ: "JWT",
+            issuer: &tenant.issuer,
+            audience: &app.client_id,
+            now: verification.created_at,
+            leeway: 0,
+        };
+        let claims = jwt::verify(&ring, token, &want).map_err(|_| CoreError::InvalidToken)?;
+        let same = claims.get("email").and_then(Value::as_str) == Some(verification.email.as_str())
+            && claims.get("client_id").and_then(Value::as_str) == Some(app.client_id.as_str())
+            && claims.get("exp").and_then(Value::as_i64) == Some(verification.expires_at);
+        if !same {
+            return Err(CoreError::InvalidToken);
+        }
+        let digits = self.store.app_totp(tenant.id, app.id, verification.user_id).await?.map(|f| f.digits).unwrap_or(6);
+        Ok(OpenVerification { tenant, app, verification, digits, token: Some(token.to_string()) })
+    }
+
+    /// Ends a pending verification whose token has expired; true if this call ended it.
+    pub async fn time_out_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<bool> {
+        let v = &open.verification;
+        let moved = self
+            .store
+            .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::TimedOut, None, self.now())
+            .await?;
+        if moved {
+            self.audit(
+                Some(v.tenant_id),
+                Some(v.user_id),
+                "hosted.verify",
+                "timeout",
+                &with_app(ctx, &open.app),
+                json!({"verification": v.id}),
+            )
+            .await;
+        }
+        Ok(moved)
+    }
+
+    /// Checks a code entered on the hosted page. A right code is good once (its time step is
+    /// recorded); the fifth wrong one rejects the verification.
+    pub async fn submit_hosted_code(&self, open: &OpenVerification, code: &str, ctx: &ClientContext) -> CoreResult<CodeOutcome> {
+        let v = &open.verification;
+        let actx = with_app(ctx, &open.app);
+        let now = self.now();
+        if v.status == VerificationStatus::Pending && open.expired(now) {
+            self.time_out_verification(open, ctx).await?;
+            return Ok(CodeOutcome::Closed(VerificationStatus::TimedOut));
+        }
+        if v.status != VerificationStatus::Pending {
+            return Ok(CodeOutcome::Closed(v.status));
+        }
+        let factor = self.store.app_totp(v.tenant_id, v.application_id, v.user_id).await?;
+        let matched = match &factor {
+            Some(f) => {
+                let secret = self.master.open(&seal_context(f.application_id, f.user_id), &f.secret_sealed)?;
+                let alg = TotpAlgorithm::parse(&f.algorithm).unwrap_or(TotpAlgorithm::Sha1);
+                match totp::matching_step(alg, &secret, code, now, f.period, f.digits, WINDOW) {
+                    Some(step) => self.store.advance_app_totp_step(v.tenant_id, v.application_id, v.user_id, step).await?,
+                    None => false,
+                }
+            }
+            None => false,
+        };
+        let ip = ctx.ip.as_deref();
+        if matched {
+            if !self
+                .store
+                .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Verified, ip, now)
+                .await?
+            {
+                let now_status = self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status);
+                return Ok(CodeOutcome::Closed(now_status.unwrap_or(VerificationStatus::Rejected)));
+            }
+            self.audit(Some(v.tenant_id), Some(v.user_id), "hosted.verify", "success", &actx, json!({"verification": v.id}))
+                .await;
+            self.queue_result_callback(open, true).await?;
+            return Ok(CodeOutcome::Verified);
+        }
+        let Some(tries) = self.store.fail_verification(v.tenant_id, v.id, ip).await? else {
+            let now_status = self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status);
+            return Ok(CodeOutcome::Closed(now_status.unwrap_or(VerificationStatus::Rejected)));
+        };
+        self.audit(
+            Some(v.tenant_id),
+            Some(v.user_id),
+            "hosted.verify",
+            "failure",
+            &actx,
+            json!({"verification": v.id, "tries": tries}),
+        )
+        .await;
+        if tries < MAX_TRIES {
+            return Ok(CodeOutcome::Wrong { tries_left: MAX_TRIES - tries });
+        }
+        if self
+            .store
+            .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Rejected, ip, now)
+            .await?
+        {
+            self.audit(
+                Some(v.tenant_id),
+                Some(v.user_id),
+                "hosted.verify",
+                "rejected",
+                &actx,
+                json!({"verification": v.id, "reason": "tries"}),
+            )
+            .await;
+            self.queue_result_callback(open, false).await?;
+        }
+        Ok(CodeOutcome::Rejected)
+    }
+
+    /// "This wasn't me": rejects a pending verification. Returns where it stands afterwards.
+    pub async fn reject_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<VerificationStatus> {
+        let v = &open.verification;
+        let now = self.now();
+        if v.status == VerificationStatus::Pending && open.expired(now) {
+            self.time_out_verification(open, ctx).await?;
+            return Ok(VerificationStatus::TimedOut);
+        }
+        let moved = self
+            .store
+            .move_verification(
+                v.tenant_id,
+                v.id,
+                VerificationStatus::Pending,
+                VerificationStatus::Rejected,
+                ctx.ip.as_deref(),
+                now,
+            )
+            .await?;
+        if !moved {
+            return Ok(self
+                .store
+                .verification(v.tenant_id, v.id)
+                .await?
+                .map(|v| v.status)
+                .unwrap_or(VerificationStatus::Rejected));
+        }
+        self.audit(
+            Some(v.tenant_id),
+            Some(v.user_id),
+            "hosted.verify",
+            "rejected",
+            &with_app(ctx, &open.app),
+            json!({"verification": v.id, "reason": "user"}),
+        )
+        .await;
+        self.queue_result_callback(open, false).await?;
+        Ok(VerificationStatus::Rejected)
+    }
+
+    /// Waits until the verification's callback is delivered or given up (or `limit` passes),
+    /// and says where the verification stands then.
+    pub async fn settle_verification(
+        &self,
+        open: &OpenVerification,
+        limit: std::time::Duration,
+    ) -> CoreResult<(VerificationStatus, Option<CallbackStatus>)> {
+        let v = &open.verification;
+        let callback = self.await_callback(v.tenant_id, v.id, limit).await?;
+        let status = self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status).unwrap_or(VerificationStatus::Failed);
+        Ok((status, callback))
+    }
+
+    /// The account's recent verifications of one application, newest first.
+    pub async fn recent_verifications(&self, tenant: &Tenant, app: &Application, limit: u32) -> CoreResult<Vec<Verification>> {
+        Ok(self.store.list_verifications(tenant.id, app.id, limit.clamp(1, 200)).await?)
+    }
+}

@@ -1,0 +1,266 @@
+//! Applications of hosted 2FA: created by console accounts, called with an API key from an
+//! allowed address, telling their backend the result through a signed callback.
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ClientContext;
+use super::applications::NewApplication;
+use crate::core::Core;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Application, ApplicationKind, Tenant};
+use crate::net::{self, Cidr};
+
+const API_KEY_DOMAIN: &str = "api-key";
+const MAX_LIST: usize = 50;
+
+/// What a console account sets on an application.
+#[derive(Debug, Clone, Default)]
+pub struct HostedAppSettings {
+    pub name: Option<String>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub callback_url: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+/// A new application with its secrets, shown once.
+#[derive(Debug, Clone)]
+pub struct HostedAppCreated {
+    pub app: Application,
+    pub api_key: String,
+    pub callback_secret: String,
+}
+
+fn seal_context(app: &Application) -> String {
+    format!("callback-secret/{}/{}", app.tenant_id, app.id)
+}
+
+fn check_allow_list(list: &[String]) -> CoreResult<Vec<String>> {
+    let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    if list.is_empty() || list.len() > MAX_LIST {
+        return Err(CoreError::field("allowed_ips", format!("1-{MAX_LIST} addresses or CIDR blocks")));
+    }
+    if let Some(bad) = list.iter().find(|s| Cidr::parse(s).is_none()) {
+        return Err(CoreError::field("allowed_ips", format!("not an IP address or CIDR block: {bad}")));
+    }
+    Ok(list)
+}
+
+/// Whether `host` names this machine or a private network by name alone.
+fn is_local_name(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost" || h.ends_with(".localhost") || h.ends_with(".local") || h.ends_with(".internal")
+}
+
+fn host_ip(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+impl Core {
+    /// Checks a callback URL: https to a public address (by name and by what the name resolves
+    /// to now), unless private callbacks are allowed (development), which also allows http.
+    pub async fn check_callback_url(&self, raw: &str) -> CoreResult<String> {
+        let bad = |why: &str| CoreError::field("callback_url", why.to_string());
+        let url = Url::parse(raw.trim()).map_err(|_| bad("not an absolute URL"))?;
+        if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("no fragment or credentials allowed"));
+        }
+        let host = url.host_str().ok_or_else(|| bad("no host"))?.to_string();
+        if self.config.allow_private_callbacks {
+            return match url.scheme() {
+                "https" | "http" => Ok(url.to_string()),
+                _ => Err(bad("must be https")),
+            };
+        }
+        if url.scheme() != "https" {
+            return Err(bad("must be https"));
+        }
+        if let Some(ip) = host_ip(&url) {
+            return if net::is_public(ip) { Ok(url.to_string()) } else { Err(bad("must not point to a private address")) };
+        }
+        if is_local_name(&host) {
+            return Err(bad("must not point to a private address"));
+        }
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<IpAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| bad("host does not resolve"))?
+            .map(|a| a.ip())
+            .collect();
+        if addrs.is_empty() || addrs.iter().any(|ip| !net::is_public(*ip)) {
+            return Err(bad("must not point to a private address"));
+        }
+        Ok(url.to_string())
+    }
+
+    /// Checks redirect URIs: absolute http(s) URLs without fragment; plain http only for this
+    /// machine (or when private callbacks are allowed).
+    fn check_redirect_uris(&self, list: &[String]) -> CoreResult<Vec<String>> {
+        let bad = |why: String| CoreError::field("redirect_uris", why);
+        let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        if list.is_empty() || list.len() > MAX_LIST {
+            return Err(bad(format!("1-{MAX_LIST} URLs")));
+        }
+        for raw in &list {
+            let url = Url::parse(raw).map_err(|_| bad(format!("not an absolute URL: {raw}")))?;
+            let local = url.host_str().is_some_and(|h| is_local_name(h) || h == "127.0.0.1" || h == "[::1]");
+            let ok_scheme = url.scheme() == "https" || (url.scheme() == "http" && (local || self.config.allow_private_callbacks));
+            if !ok_scheme || url.host_str().is_none() || url.fragment().is_some() || !url.username().is_empty() {
+                return Err(bad(format!("must be an https URL without fragment: {raw}")));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Creates an application in the account's tenant: a UUID client id, an API key and a
+    /// callback secret (both returned once).
+    pub async fn create_hosted_app(
+        &self,
+        tenant: &Tenant,
+        s: HostedAppSettings,
+        ctx: &ClientContext,
+    ) -> CoreResult<HostedAppCreated> {
+        let name = s.name.unwrap_or_default();
+        let allowed_ips = check_allow_list(&s.allowed_ips.unwrap_or_default())?;
+        let callback_url = self.check_callback_url(s.callback_url.as_deref().unwrap_or_default()).await?;
+        let redirect_uris = self.check_redirect_uris(&s.redirect_uris.unwrap_or_default())?;
+        let (app, _) = self
+            .create_application(
+                tenant,
+                NewApplication {
+                    name,
+                    kind: ApplicationKind::Public,
+                    client_id: Some(Uuid::new_v4().to_string()),
+                    kumusoft_tag: None,
+                    mosip_app_id: None,
+                    roles: vec![],
+                    allowed_ips,
+                    callback_url: Some(callback_url),
+                    redirect_uris,
+                    single_otp_channel: false,
+                    active: true,
+                },
+            )
+            .await?;
+        let (api_key, _) = self.create_api_key(tenant, &app.client_id).await?;
+        let callback_secret = self.rotate_callback_secret(tenant, &app).await?;
+        self.audit(
+            Some(tenant.id),
+            None,
+            "hosted_app.create",
+            "success",
+            &with_app(ctx, &app),
+            json!({"clientId": app.client_id}),
+        )
+        .await;
+        Ok(HostedAppCreated { app, api_key, callback_secret })
+    }
+
+    /// Changes what is given; each field is checked as at creation.
+    pub async fn update_hosted_app(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        s: HostedAppSettings,
+        ctx: &ClientContext,
+    ) -> CoreResult<Application> {
+        let mut app = self.application_by_id(tenant, id).await?;
+        if let Some(name) = s.name {
+            if name.trim().is_empty() || name.len() > 200 {
+                return Err(CoreError::field("name", "must be 1-200 characters"));
+            }
+            app.name = name.trim().to_string();
+        }
+        if let Some(list) = s.allowed_ips {
+            app.allowed_ips = check_allow_list(&list)?;
+        }
+        if let Some(url) = s.callback_url {
+            app.callback_url = Some(self.check_callback_url(&url).await?);
+        }
+        if let Some(list) = s.redirect_uris {
+            app.redirect_uris = self.check_redirect_uris(&list)?;
+        }
+        self.save_application(&app).await?;
+        self.audit(Some(tenant.id), None, "hosted_app.update", "success", &with_app(ctx, &app), json!({})).await;
+        Ok(app)
+    }
+
+    /// A new API key; every earlier key stops working at once.
+    pub async fn rotate_hosted_api_key(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<String> {
+        let app = self.application_by_id(tenant, id).await?;
+        self.store.revoke_api_keys(tenant.id, app.id, self.now()).await?;
+        let (key, _) = self.create_api_key(tenant, &app.client_id).await?;
+        self.audit(Some(tenant.id), None, "hosted_app.rotate_key", "success", &with_app(ctx, &app), json!({})).await;
+        Ok(key)
+    }
+
+    /// A new callback secret, returned once.
+    pub async fn rotate_callback_secret(&self, tenant: &Tenant, app: &Application) -> CoreResult<String> {
+        let secret = format!("cbs_{}", crate::crypto::random_token());
+        let sealed = self.master.seal(&seal_context(app), secret.as_bytes())?;
+        self.store.set_callback_secret(tenant.id, app.id, &sealed).await?;
+        Ok(secret)
+    }
+
+    pub(crate) async fn callback_secret(&self, app: &Application) -> CoreResult<Vec<u8>> {
+        let sealed = self.store.callback_secret(app.tenant_id, app.id).await?.ok_or(CoreError::NotFound)?;
+        self.master.open(&seal_context(app), &sealed)
+    }
+
+    pub async fn set_hosted_app_active(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        active: bool,
+        ctx: &ClientContext,
+    ) -> CoreResult<Application> {
+        let mut app = self.application_by_id(tenant, id).await?;
+        app.active = active;
+        self.save_application(&app).await?;
+        let action = if active { "hosted_app.activate" } else { "hosted_app.deactivate" };
+        self.audit(Some(tenant.id), None, action, "success", &with_app(ctx, &app), json!({})).await;
+        Ok(app)
+    }
+
+    /// The display prefix of the application's API key.
+    pub async fn api_key_prefix(&self, app: &Application) -> CoreResult<Option<String>> {
+        Ok(self.store.api_key_prefix(app.tenant_id, app.id).await?)
+    }
+
+    /// The application `client_id` if `key` is its API key and `ip` is on its allow-list.
+    /// `Unauthorized`: no such key, or the key of another application. `Forbidden`: the address
+    /// is not allowed. `Disabled`: the application is inactive.
+    pub async fn authenticate_api_key(&self, key: &str, client_id: &str, ip: IpAddr) -> CoreResult<(Application, Tenant)> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(CoreError::Unauthorized);
+        }
+        // Looked up by HMAC: the comparison happens on a keyed digest, so the time it takes says
+        // nothing about how much of a guess was right.
+        let hash = self.master.mac(API_KEY_DOMAIN, key.as_bytes());
+        let app = self.store.application_by_api_key(&hash).await?.ok_or(CoreError::Unauthorized)?;
+        if !crate::crypto::ct_eq(app.client_id.as_bytes(), client_id.as_bytes()) {
+            return Err(CoreError::Unauthorized);
+        }
+        if !net::allowed(&app.allowed_ips, ip) {
+            return Err(CoreError::Forbidden);
+        }
+        if !app.active {
+            return Err(CoreError::Disabled);
+        }
+        let tenant = self.find_tenant(&app.tenant_id.to_string()).await?;
+        Ok((app, tenant))
+    }
+}
+
+pub(crate) fn with_app(ctx: &ClientContext, app: &Application) -> ClientContext {
+    let mut ctx = ctx.clone();
+    ctx.application_id = Some(app.id);
+    ctx
+}

@@ -1,0 +1,508 @@
+//! The console's pages (`/console`): register, sign in, applications. Server-rendered forms;
+//! every POST carries a CSRF token and must come from this site; the session cookie is HttpOnly,
+//! SameSite=Strict and Secure (unless the server itself is plain-http development).
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use castellan_core::CoreError;
+use castellan_core::model::{Application, VerificationStatus};
+use castellan_core::services::console::ConsoleAccount;
+use castellan_core::services::hosted_apps::HostedAppSettings;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::html::{self, CONSOLE_JS_PATH, Opener, escape, mask_email, page};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "castellan_console";
+const FORM_COOKIE: &str = "castellan_form";
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+fn secure(state: &AppState) -> bool {
+    state.settings.console_cookie_secure.unwrap_or_else(|| !state.core.config.public_url.starts_with("http://"))
+}
+
+fn set_cookie(state: &AppState, r: &mut Response, name: &str, value: &str, max_age: i64) {
+    let secure = if secure(state) { "; Secure" } else { "" };
+    let c = format!("{name}={value}; Path=/console; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// The signed-in account, with its session token (for the CSRF token).
+async fn account(state: &AppState, headers: &HeaderMap) -> Option<(ConsoleAccount, String)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    state.core.console_account(&token).await.ok().map(|a| (a, token))
+}
+
+fn shell(title: &str, account: Option<(&ConsoleAccount, &str)>, body: &str) -> Response {
+    let nav = match account {
+        Some((a, csrf)) => format!(
+            "<nav><a href=\"/console/apps\">Applications</a><span class=\"muted\">{}</span>\
+             <form method=\"post\" action=\"/console/sign-out\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\" class=\"secondary\" id=\"sign-out\">Sign out</button></form></nav>",
+            escape(a.user.email.as_deref().unwrap_or_default()),
+            escape(csrf)
+        ),
+        None => "<nav><a href=\"/console/sign-in\">Sign in</a><a href=\"/console/register\">Register</a></nav>".into(),
+    };
+    page(StatusCode::OK, title, &format!("{nav}{body}"), Some(CONSOLE_JS_PATH), &[], Opener::Isolated)
+}
+
+fn error_html(msg: Option<&str>) -> String {
+    msg.map(|m| format!("<p class=\"err\" role=\"alert\" id=\"error\">{}</p>", escape(m))).unwrap_or_default()
+}
+
+/// A form shown before sign-in: its CSRF token is a random value in a cookie and in the form
+/// (double submit).
+fn public_form(state: &AppState, title: &str, action: &str, fields: &str, button: &str, msg: Option<&str>) -> Response {
+    let token = castellan_core::crypto::random_token();
+    let body = format!(
+        "<h1>{t}</h1>{err}<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">{fields}\
+         <button type=\"submit\" id=\"submit\">{button}</button></form>",
+        t = escape(title),
+        err = error_html(msg)
+    );
+    let mut r = shell(title, None, &body);
+    set_cookie(state, &mut r, FORM_COOKIE, &token, 3600);
+    r
+}
+
+fn public_csrf_ok(headers: &HeaderMap, given: &str) -> bool {
+    cookie(headers, FORM_COOKIE)
+        .is_some_and(|c| !given.is_empty() && castellan_core::crypto::ct_eq(c.as_bytes(), given.as_bytes()))
+}
+
+/// Whether a signed-in form's POST is genuine: same site, and the session's CSRF token.
+fn guarded(state: &AppState, headers: &HeaderMap, session: &str, given: &str) -> bool {
+    !html::cross_site(headers, &state.core.config.public_url) && state.core.check_console_csrf(session, given)
+}
+
+const CREDENTIAL_FIELDS: &str = "<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
+     <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>";
+
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if account(&state, &headers).await.is_some() { see_other("/console/apps") } else { see_other("/console/sign-in") }
+}
+
+pub async fn register_page(State(state): State<AppState>) -> Response {
+    let fields = CREDENTIAL_FIELDS.replace("current-password", "new-password");
+    public_form(&state, "Create a console account", "/console/register", &fields, "Register", None)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CredentialsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn register(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CredentialsForm>) -> Response {
+    if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let fields = CREDENTIAL_FIELDS.replace("current-password", "new-password");
+    match state.core.register_console_account(&f.email, &f.password, &ctx.0).await {
+        Ok(()) => shell(
+            "Check your email",
+            None,
+            "<h1>Check your email</h1><p id=\"registered\">We sent a link to confirm your address. Open it, then sign in.</p>",
+        ),
+        Err(e) => public_form(&state, "Create a console account", "/console/register", &fields, "Register", Some(&message(&e))),
+    }
+}
+
+pub async fn sign_in_page(State(state): State<AppState>) -> Response {
+    public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", None)
+}
+
+pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CredentialsForm>) -> Response {
+    if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
+        return html::forbidden_page();
+    }
+    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+        let msg = format!("Too many attempts; try again in {wait} s.");
+        return public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&msg));
+    }
+    match state.core.sign_in_console(&f.email, &f.password, &ctx.0).await {
+        Ok((token, _)) => {
+            let mut r = see_other("/console/apps");
+            set_cookie(&state, &mut r, SESSION_COOKIE, &token, 12 * 3600);
+            set_cookie(&state, &mut r, FORM_COOKIE, "", 0);
+            r
+        }
+        Err(e) => {
+            public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&message(&e)))
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let Some((_, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let _ = state.core.sign_out_console(&session, &ctx.0).await;
+    let mut r = see_other("/console/sign-in");
+    set_cookie(&state, &mut r, SESSION_COOKIE, "", 0);
+    r
+}
+
+/// What a console user reads for a core error.
+pub fn message(e: &CoreError) -> String {
+    match e {
+        CoreError::Validation(fields) => fields.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "),
+        CoreError::WeakPassword(reasons) => format!("Password too weak: {}", reasons.join("; ")),
+        CoreError::InvalidCredentials | CoreError::Unauthorized => "Wrong email or password.".into(),
+        CoreError::EmailNotVerified => "Wrong email or password, or the email is not confirmed yet.".into(),
+        CoreError::AccountLocked { retry_after_seconds } => format!("Too many attempts; try again in {retry_after_seconds} s."),
+        CoreError::Disabled => "Registration is closed.".into(),
+        CoreError::NotFound => "Not found.".into(),
+        other => {
+            tracing::error!(error = %other, "console");
+            "Something went wrong; please try again.".into()
+        }
+    }
+}
+
+fn status_text(app: &Application) -> &'static str {
+    if app.active { "active" } else { "inactive" }
+}
+
+pub async fn apps(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    let list = state.core.list_applications(&a.tenant).await.unwrap_or_default();
+    let rows: String = list
+        .iter()
+        .map(|app| {
+            format!(
+                "<tr><td><a href=\"/console/apps/{}\">{}</a></td><td class=\"wide\"><code>{}</code></td><td>{}</td></tr>",
+                app.id,
+                escape(&app.name),
+                escape(&app.client_id),
+                status_text(app)
+            )
+        })
+        .collect();
+    let table = if list.is_empty() {
+        "<p class=\"muted\">No applications yet.</p>".to_string()
+    } else {
+        format!("<table id=\"apps\"><tr><th>Name</th><th class=\"wide\">Client ID</th><th>Status</th></tr>{rows}</table>")
+    };
+    let body = format!(
+        "<h1>Applications</h1>{table}<a class=\"button\" id=\"create\" href=\"/console/apps/new\">Create application</a>"
+    );
+    shell("Applications", Some((&a, &csrf)), &body)
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct AppForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// One address or CIDR per line (or comma-separated).
+    #[serde(default)]
+    allowed_ips: String,
+    #[serde(default)]
+    callback_url: String,
+    /// One URI per line.
+    #[serde(default)]
+    redirect_uris: String,
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.split(['\n', ',']).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+}
+
+fn app_fields(f: &AppForm) -> String {
+    format!(
+        "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"200\" value=\"{}\">\
+         <label for=\"allowed_ips\">Server IP allow-list <span class=\"muted\">(one address or CIDR per line)</span></label>\
+         <textarea id=\"allowed_ips\" name=\"allowed_ips\" required>{}</textarea>\
+         <label for=\"callback_url\">Callback URL</label><input id=\"callback_url\" name=\"callback_url\" type=\"url\" required value=\"{}\">\
+         <label for=\"redirect_uris\">Redirect URIs <span class=\"muted\">(one per line, exact match)</span></label>\
+         <textarea id=\"redirect_uris\" name=\"redirect_uris\" required>{}</textarea>",
+        escape(&f.name),
+        escape(&f.allowed_ips),
+        escape(&f.callback_url),
+        escape(&f.redirect_uris)
+    )
+}
+
+fn new_app_page(a: &ConsoleAccount, csrf: &str, f: &AppForm, msg: Option<&str>) -> Response {
+    let body = format!(
+        "<h1>Create application</h1>{}<form method=\"post\" action=\"/console/apps/new\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{}\
+         <button type=\"submit\" id=\"submit\">Create</button></form>",
+        error_html(msg),
+        escape(csrf),
+        app_fields(f)
+    );
+    shell("Create application", Some((a, csrf)), &body)
+}
+
+pub async fn new_app_page_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    new_app_page(&a, &state.core.console_csrf_token(&session), &AppForm::default(), None)
+}
+
+/// A secret shown once, with a copy button.
+fn once(id: &str, label: &str, value: &str) -> String {
+    format!(
+        "<label>{label}</label><code class=\"secret\" id=\"{id}\">{}</code>\
+         <button type=\"button\" class=\"secondary\" data-copy=\"{id}\">Copy</button>",
+        escape(value)
+    )
+}
+
+pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<AppForm>) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let settings = HostedAppSettings {
+        name: Some(f.name.clone()),
+        allowed_ips: Some(lines(&f.allowed_ips)),
+        callback_url: Some(f.callback_url.clone()),
+        redirect_uris: Some(lines(&f.redirect_uris)),
+    };
+    match state.core.create_hosted_app(&a.tenant, settings, &ctx.0).await {
+        Ok(created) => {
+            let body = format!(
+                "<h1>{}</h1><p class=\"ok\">Application created. Copy the API key and the callback secret now: they are not shown again.</p>\
+                 <div class=\"card\"><label>Client ID</label><code id=\"client-id\">{}</code>{}{}</div>\
+                 <a class=\"button\" href=\"/console/apps/{}\" id=\"continue\">Continue</a>",
+                escape(&created.app.name),
+                escape(&created.app.client_id),
+                once("api-key", "API key", &created.api_key),
+                once("callback-secret", "Callback secret", &created.callback_secret),
+                created.app.id
+            );
+            shell("Application created", Some((&a, &csrf)), &body)
+        }
+        Err(e) => new_app_page(&a, &csrf, &f, Some(&message(&e))),
+    }
+}
+
+async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Application, notice: &str) -> Response {
+    let prefix = state.core.api_key_prefix(app).await.ok().flatten().unwrap_or_default();
+    let recent = state.core.recent_verifications(&a.tenant, app, 50).await.unwrap_or_default();
+    let rows: String = recent
+        .iter()
+        .map(|v| {
+            let time = chrono_like(v.created_at);
+            let result = match v.status {
+                VerificationStatus::Succeeded => "success",
+                VerificationStatus::Pending => "pending",
+                VerificationStatus::Verified => "verified, telling the backend",
+                VerificationStatus::Rejected => "rejected",
+                VerificationStatus::TimedOut => "timed out",
+                VerificationStatus::Failed => "callback failed",
+            };
+            format!(
+                "<tr><td>{time}</td><td>{}</td><td>{result}</td><td class=\"wide\">{}</td></tr>",
+                escape(&mask_email(&v.email)),
+                escape(v.ip.as_deref().unwrap_or("-"))
+            )
+        })
+        .collect();
+    let form = AppForm {
+        csrf: String::new(),
+        name: app.name.clone(),
+        allowed_ips: app.allowed_ips.join("\n"),
+        callback_url: app.callback_url.clone().unwrap_or_default(),
+        redirect_uris: app.redirect_uris.join("\n"),
+    };
+    let hidden = format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(csrf));
+    let (toggle_label, toggle_value, toggle_class) =
+        if app.active { ("Deactivate", "false", "danger") } else { ("Activate", "true", "secondary") };
+    let body = format!(
+        "<h1>{name}</h1>{notice}<div class=\"card\"><label>Client ID</label><code id=\"client-id\">{client_id}</code>\
+         <label>API key</label><code id=\"key-prefix\">{prefix}…</code><label>Status</label><span id=\"status\">{status}</span></div>\
+         <form method=\"post\" action=\"/console/apps/{id}/rotate-key\">{hidden}<button type=\"submit\" class=\"secondary\" id=\"rotate-key\">Rotate API key</button></form>\
+         <form method=\"post\" action=\"/console/apps/{id}/rotate-callback-secret\">{hidden}<button type=\"submit\" class=\"secondary\" id=\"rotate-secret\">New callback secret</button></form>\
+         <form method=\"post\" action=\"/console/apps/{id}/active\">{hidden}<input type=\"hidden\" name=\"active\" value=\"{toggle_value}\">\
+         <button type=\"submit\" class=\"{toggle_class}\" id=\"toggle-active\">{toggle_label}</button></form>\
+         <h2>Settings</h2><form method=\"post\" action=\"/console/apps/{id}\">{hidden}{fields}<button type=\"submit\" id=\"save\">Save</button></form>\
+         <h2>Recent verifications</h2><table id=\"verifications\"><tr><th>Time (UTC)</th><th>Email</th><th>Result</th><th class=\"wide\">IP</th></tr>{rows}</table>",
+        name = escape(&app.name),
+        client_id = escape(&app.client_id),
+        prefix = escape(&prefix),
+        status = status_text(app),
+        id = app.id,
+        fields = app_fields(&form),
+    );
+    shell(&app.name, Some((a, csrf)), &body)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of an epoch second (UTC), without a date library.
+fn chrono_like(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's days-from-civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+async fn owned_app(state: &AppState, a: &ConsoleAccount, id: Uuid) -> Option<Application> {
+    state.core.application_by_id(&a.tenant, id).await.ok()
+}
+
+fn not_found(a: &ConsoleAccount, csrf: &str) -> Response {
+    let mut r = shell("Not found", Some((a, csrf)), "<h1>Not found</h1><p>No such application.</p>");
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    match owned_app(&state, &a, id).await {
+        Some(app) => app_page(&state, &a, &csrf, &app, "").await,
+        None => not_found(&a, &csrf),
+    }
+}
+
+pub async fn update_app(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<AppForm>,
+) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    let settings = HostedAppSettings {
+        name: Some(f.name.clone()),
+        allowed_ips: Some(lines(&f.allowed_ips)),
+        callback_url: Some(f.callback_url.clone()),
+        redirect_uris: Some(lines(&f.redirect_uris)),
+    };
+    match state.core.update_hosted_app(&a.tenant, app.id, settings, &ctx.0).await {
+        Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
+        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    }
+}
+
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
+        Ok(key) => {
+            let notice = format!(
+                "<div class=\"card\"><p class=\"ok\">New API key. The old one no longer works. Copy it now: it is not shown again.</p>{}</div>",
+                once("api-key", "API key", &key)
+            );
+            app_page(&state, &a, &csrf, &app, &notice).await
+        }
+        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    }
+}
+
+pub async fn rotate_callback_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    match state.core.rotate_callback_secret(&a.tenant, &app).await {
+        Ok(secret) => {
+            let notice = format!(
+                "<div class=\"card\"><p class=\"ok\">New callback secret: callbacks are signed with it from now on.</p>{}</div>",
+                once("callback-secret", "Callback secret", &secret)
+            );
+            app_page(&state, &a, &csrf, &app, &notice).await
+        }
+        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ActiveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    active: String,
+}
+
+pub async fn set_active(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ActiveForm>,
+) -> Response {
+    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let csrf = state.core.console_csrf_token(&session);
+    if !guarded(&state, &headers, &session, &f.csrf) {
+        return html::forbidden_page();
+    }
+    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.0).await {
+        Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
+        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn epoch_seconds_format_as_utc() {
+        assert_eq!(super::chrono_like(0), "1970-01-01 00:00:00");
+        assert_eq!(super::chrono_like(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(super::chrono_like(951_782_400), "2000-02-29 00:00:00");
+    }
+}

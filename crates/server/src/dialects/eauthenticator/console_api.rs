@@ -1,0 +1,322 @@
+//! The console's operations as JSON (`/console/api`). Sign-in returns a bearer token (the same
+//! session as the pages' cookie); bearer tokens are not sent by browsers on their own, so these
+//! routes need no CSRF token. Errors: `{"error": {"code", "message"}}`.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use castellan_core::CoreError;
+use castellan_core::model::Application;
+use castellan_core::services::console::ConsoleAccount;
+use castellan_core::services::hosted_apps::HostedAppSettings;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::html::mask_email;
+use crate::client::Ctx;
+use crate::dialects::json::parse_json;
+use crate::state::AppState;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+fn from_core(e: CoreError) -> Response {
+    match e {
+        CoreError::Validation(_) | CoreError::WeakPassword(_) => {
+            error(StatusCode::BAD_REQUEST, "invalid_request", &super::console::message(&e))
+        }
+        CoreError::InvalidCredentials | CoreError::EmailNotVerified => {
+            error(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password, or email not confirmed")
+        }
+        CoreError::AccountLocked { retry_after_seconds } => {
+            error(StatusCode::TOO_MANY_REQUESTS, "locked", &format!("try again in {retry_after_seconds} s"))
+        }
+        CoreError::Unauthorized => error(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"),
+        CoreError::InvalidToken => error(StatusCode::BAD_REQUEST, "invalid_token", "invalid or expired token"),
+        CoreError::NotFound => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
+        CoreError::Disabled => error(StatusCode::FORBIDDEN, "disabled", "registration is closed"),
+        other => {
+            tracing::error!(error = %other, "console API");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        }
+    }
+}
+
+async fn body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Response> {
+    parse_json::<T>(req, state)
+        .await
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{}: {}", e.field, e.reason)))
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String), Response> {
+    let token = crate::dialects::bearer(headers).ok_or_else(|| from_core(CoreError::Unauthorized))?;
+    let account = state.core.console_account(token).await.map_err(|_| from_core(CoreError::Unauthorized))?;
+    Ok((account, token.to_string()))
+}
+
+async fn app_json(state: &AppState, app: &Application) -> Value {
+    let prefix = state.core.api_key_prefix(app).await.ok().flatten();
+    json!({
+        "id": app.id,
+        "client_id": app.client_id,
+        "name": app.name,
+        "allowed_ips": app.allowed_ips,
+        "callback_url": app.callback_url,
+        "redirect_uris": app.redirect_uris,
+        "active": app.active,
+        "api_key_prefix": prefix,
+        "created_at": app.created_at,
+    })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// Registers a console account; the confirmation link is mailed (same answer for a taken email).
+#[utoipa::path(post, path = "/console/api/register", tag = "eauthenticator-console", request_body = Credentials,
+    responses((status = 202, description = "{\"status\": \"verification_sent\"}"), (status = 400, description = "Invalid email or weak password")))]
+pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    let c: Credentials = match body(&state, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.core.register_console_account(&c.email, &c.password, &ctx.0).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "verification_sent"}))).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TokenBody {
+    token: String,
+}
+
+/// Confirms the account's email with the mailed token.
+#[utoipa::path(post, path = "/console/api/verify-email", tag = "eauthenticator-console", request_body = TokenBody,
+    responses((status = 200, description = "{\"email_verified\": true}"), (status = 400, description = "invalid_token")))]
+pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    let t: TokenBody = match body(&state, req).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let console = match state.core.console_tenant().await {
+        Ok(c) => c,
+        Err(e) => return from_core(e),
+    };
+    match state.core.verify_email(&console, &t.token, &ctx.0).await {
+        Ok(_) => Json(json!({"email_verified": true})).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// Signs in; the token is a bearer token for the other console routes (12 h, idle 1 h).
+#[utoipa::path(post, path = "/console/api/sign-in", tag = "eauthenticator-console", request_body = Credentials,
+    responses((status = 200, description = "{\"token\", \"token_type\": \"Bearer\"}"), (status = 401, description = "invalid_credentials"),
+        (status = 429, description = "Too many attempts")))]
+pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+        return from_core(CoreError::AccountLocked { retry_after_seconds: wait });
+    }
+    let c: Credentials = match body(&state, req).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.core.sign_in_console(&c.email, &c.password, &ctx.0).await {
+        Ok((token, a)) => Json(json!({"token": token, "token_type": "Bearer", "email": a.user.email})).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/console/api/sign-out", tag = "eauthenticator-console", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"), (status = 401, description = "unauthorized")))]
+pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> Response {
+    let (_, token) = match signed_in(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.sign_out_console(&token, &ctx.0).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// The account's applications.
+#[utoipa::path(get, path = "/console/api/applications", tag = "eauthenticator-console", security(("bearer" = [])),
+    responses((status = 200, description = "{\"applications\": [...]}"), (status = 401, description = "unauthorized")))]
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (a, _) = match signed_in(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.list_applications(&a.tenant).await {
+        Ok(apps) => {
+            let mut out = Vec::with_capacity(apps.len());
+            for app in &apps {
+                out.push(app_json(&state, app).await);
+            }
+            Json(json!({"applications": out})).into_response()
+        }
+        Err(e) => from_core(e),
+    }
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct AppBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    allowed_ips: Option<Vec<String>>,
+    #[serde(default)]
+    callback_url: Option<String>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+}
+
+impl From<AppBody> for HostedAppSettings {
+    fn from(b: AppBody) -> Self {
+        HostedAppSettings {
+            name: b.name,
+            allowed_ips: b.allowed_ips,
+            callback_url: b.callback_url,
+            redirect_uris: b.redirect_uris,
+        }
+    }
+}
+
+/// Creates an application; the API key and callback secret are in this answer only.
+#[utoipa::path(post, path = "/console/api/applications", tag = "eauthenticator-console", security(("bearer" = [])), request_body = AppBody,
+    responses((status = 201, description = "{\"application\", \"api_key\", \"callback_secret\"}"), (status = 400, description = "invalid_request"),
+        (status = 401, description = "unauthorized")))]
+pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    let (a, _) = match signed_in(&state, req.headers()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let b: AppBody = match body(&state, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.0).await {
+        Ok(c) => {
+            let app = app_json(&state, &c.app).await;
+            (StatusCode::CREATED, Json(json!({"application": app, "api_key": c.api_key, "callback_secret": c.callback_secret})))
+                .into_response()
+        }
+        Err(e) => from_core(e),
+    }
+}
+
+async fn owned(state: &AppState, headers: &HeaderMap, id: Uuid) -> Result<(ConsoleAccount, Application), Response> {
+    let (a, _) = signed_in(state, headers).await?;
+    let app = state.core.application_by_id(&a.tenant, id).await.map_err(from_core)?;
+    Ok((a, app))
+}
+
+/// One application.
+#[utoipa::path(get, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    match owned(&state, &headers, id).await {
+        Ok((_, app)) => Json(app_json(&state, &app).await).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Changes name, allow-list, callback URL or redirect URIs (each checked as at creation).
+#[utoipa::path(patch, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), request_body = AppBody,
+    responses((status = 200, description = "The application"), (status = 400, description = "invalid_request"), (status = 404, description = "not_found")))]
+pub async fn update(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> Response {
+    let (a, app) = match owned(&state, req.headers(), id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let b: AppBody = match body(&state, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.0).await {
+        Ok(app) => Json(app_json(&state, &app).await).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// A new API key; the old one stops working.
+#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-key", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"api_key\"}"), (status = 404, description = "not_found")))]
+pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    let (a, app) = match owned(&state, &headers, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
+        Ok(key) => Json(json!({"api_key": key})).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// A new callback secret.
+#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-callback-secret", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"callback_secret\"}"), (status = 404, description = "not_found")))]
+pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    let (a, app) = match owned(&state, &headers, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.rotate_callback_secret(&a.tenant, &app).await {
+        Ok(secret) => Json(json!({"callback_secret": secret})).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Uuid, active: bool) -> Response {
+    let (a, app) = match owned(&state, &headers, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.set_hosted_app_active(&a.tenant, app.id, active, &ctx.0).await {
+        Ok(app) => Json(app_json(&state, &app).await).into_response(),
+        Err(e) => from_core(e),
+    }
+}
+
+/// Marks the application active.
+#[utoipa::path(post, path = "/console/api/applications/{id}/activate", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    set_active(state, ctx, headers, id, true).await
+}
+
+/// Marks the application inactive: its API calls answer INACTIVE.
+#[utoipa::path(post, path = "/console/api/applications/{id}/deactivate", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    set_active(state, ctx, headers, id, false).await
+}
+
+/// Recent verifications: time, masked email, result, IP.
+#[utoipa::path(get, path = "/console/api/applications/{id}/verifications", tag = "eauthenticator-console", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"verifications\": [{time, email, result, ip}]}"), (status = 404, description = "not_found")))]
+pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    let (a, app) = match owned(&state, &headers, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.recent_verifications(&a.tenant, &app, 100).await {
+        Ok(list) => {
+            let out: Vec<Value> = list
+                .iter()
+                .map(|v| json!({"time": v.created_at, "email": mask_email(&v.email), "result": v.status, "tries": v.tries, "ip": v.ip}))
+                .collect();
+            Json(json!({"verifications": out})).into_response()
+        }
+        Err(e) => from_core(e),
+    }
+}
