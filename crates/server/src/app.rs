@@ -53,6 +53,7 @@ async fn fallback(axum::extract::State(state): axum::extract::State<AppState>, u
 }
 
 pub struct Application {
+    stop: watch::Sender<bool>,
     listener: TcpListener,
     port: u16,
     state: AppState,
@@ -75,14 +76,16 @@ impl Application {
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(std::io::Error::other)?;
+        let (stop, shutdown) = watch::channel(false);
         let state = AppState {
+            shutdown,
             core,
             auth_limiter: Arc::new(RateLimiter::new(settings.auth_rate_limit_per_minute)),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             proxies: Arc::new(proxies),
         };
-        Ok(Application { listener, port, state, transports })
+        Ok(Application { stop, listener, port, state, transports })
     }
 
     pub fn port(&self) -> u16 {
@@ -108,7 +111,8 @@ impl Application {
     /// Serves until `stop` is signalled (or SIGTERM/Ctrl-C when `signals` is set), then lets
     /// in-flight requests finish and the delivery worker end its batch.
     pub async fn run(self, signals: bool) -> (StopHandle, impl Future<Output = std::io::Result<()>>) {
-        let (tx, rx) = watch::channel(false);
+        let tx = self.stop;
+        let rx = tx.subscribe();
         let handle = StopHandle(tx.clone());
         let worker =
             tokio::spawn(castellan_core::delivery::worker::run(self.state.core.clone(), self.transports.clone(), rx.clone()));

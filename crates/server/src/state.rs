@@ -16,4 +16,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub proxies: Arc<TrustedProxies>,
     pub auth_limiter: Arc<RateLimiter>,
+    /// Turns true when the server starts shutting down: long waits give up.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

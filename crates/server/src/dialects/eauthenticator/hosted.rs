@@ -283,6 +283,22 @@ fn settle_limit(state: &AppState) -> Duration {
     Duration::from_secs(state.settings.callback_window_seconds.clamp(1, 600) + 6)
 }
 
+/// Waits for the verification's callback to settle. A server shutting down stops waiting (the
+/// callback itself is stored and resumes on the next start); the browser is told it failed.
+async fn settle(state: &AppState, open: &OpenVerification) -> Option<(VerificationStatus, Option<CallbackStatus>)> {
+    let mut shutdown = state.shutdown.clone();
+    tokio::select! {
+        r = state.core.settle_verification(open, settle_limit(state)) => match r {
+            Ok(x) => Some(x),
+            Err(e) => {
+                tracing::error!(error = %e, "hosted page: settling");
+                None
+            }
+        },
+        _ = shutdown.wait_for(|s| *s) => None,
+    }
+}
+
 /// A code entered on the page.
 #[utoipa::path(post, path = "/start-authentication/verify", tag = "eauthenticator", request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 302, description = "redirect: to the redirect URI with session_token (and state)"),
@@ -322,17 +338,14 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
         CodeOutcome::Closed(status) => failure_page(&target, Failure::of(status)),
         CodeOutcome::Rejected => {
             // The backend hears of the rejection first, as of a success.
-            let _ = state.core.settle_verification(&open, settle_limit(&state)).await;
+            let _ = settle(&state, &open).await;
             failure_page(&target, Failure::Reject)
         }
-        CodeOutcome::Verified => match state.core.settle_verification(&open, settle_limit(&state)).await {
-            Ok((VerificationStatus::Succeeded, _)) | Ok((_, None)) => success(&target, &p.session_token),
-            Ok((_, Some(CallbackStatus::Delivered))) => success(&target, &p.session_token),
-            Ok(_) => failure_page(&target, Failure::Internal),
-            Err(e) => {
-                tracing::error!(error = %e, "hosted page: settling");
-                failure_page(&target, Failure::Internal)
+        CodeOutcome::Verified => match settle(&state, &open).await {
+            Some((VerificationStatus::Succeeded, _) | (_, None) | (_, Some(CallbackStatus::Delivered))) => {
+                success(&target, &p.session_token)
             }
+            _ => failure_page(&target, Failure::Internal),
         },
     }
 }
@@ -350,7 +363,7 @@ pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
     };
     match state.core.reject_verification(&open, &ctx.0).await {
         Ok(VerificationStatus::Rejected) => {
-            let _ = state.core.settle_verification(&open, settle_limit(&state)).await;
+            let _ = settle(&state, &open).await;
             failure_page(&target, Failure::Reject)
         }
         Ok(other) => failure_page(&target, Failure::of(other)),
