@@ -29,14 +29,16 @@ async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, b
 
 /// A verified, signed-in console account; returns its bearer token.
 pub async fn console_account(app: &TestApp, email: &str) -> String {
-    let (s, b) = call(app, Method::POST, "/console/api/register", None, Some(json!({"email": email, "password": CONSOLE_PASSWORD}))).await;
+    let (s, b) =
+        call(app, Method::POST, "/console/api/register", None, Some(json!({"email": email, "password": CONSOLE_PASSWORD}))).await;
     assert_eq!(s, 202, "{b}");
     let mail = outbox_message(app, email, 1).await;
     let body = mail["body"].as_str().unwrap();
     let token = body.split("token=").nth(1).unwrap().split(|c: char| c.is_whitespace()).next().unwrap();
     let (s, b) = call(app, Method::POST, "/console/api/verify-email", None, Some(json!({"token": token}))).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = call(app, Method::POST, "/console/api/sign-in", None, Some(json!({"email": email, "password": CONSOLE_PASSWORD}))).await;
+    let (s, b) =
+        call(app, Method::POST, "/console/api/sign-in", None, Some(json!({"email": email, "password": CONSOLE_PASSWORD}))).await;
     assert_eq!(s, 200, "{b}");
     b["token"].as_str().unwrap().to_string()
 }
@@ -158,22 +160,33 @@ async fn api_keys_are_checked_with_the_client_id_the_address_and_the_state() {
     let (s, b) = api(&app, "/session-token", Some(&other.api_key), body.clone()).await;
     assert_eq!((s, b["code"].as_str()), (401, Some("UNAUTHORIZED")), "other key: {b}");
     // Malformed body.
-    let r = app.request(Method::POST, "/authen-api/api/v1/session-token").header("X-API-Key", &h.api_key).body("{nope").send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/authen-api/api/v1/session-token")
+        .header("X-API-Key", &h.api_key)
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b, json!({"code": "INVALID_REQUEST", "message": "get session token failed", "data": ""}));
     // Unknown user / no factor.
-    let (s, b) = api(&app, "/session-token", Some(&h.api_key), json!({"email": "nobody@example.com", "client_id": h.client_id})).await;
+    let (s, b) =
+        api(&app, "/session-token", Some(&h.api_key), json!({"email": "nobody@example.com", "client_id": h.client_id})).await;
     assert_eq!((s, b), (400, json!({"code": "INVALID_REQUEST", "message": "get session token failed", "data": ""})));
     // Inactive.
-    let (s, _) = call(&app, Method::POST, &format!("/console/api/applications/{}/deactivate", other.id), Some(&console), None).await;
+    let (s, _) =
+        call(&app, Method::POST, &format!("/console/api/applications/{}/deactivate", other.id), Some(&console), None).await;
     assert_eq!(s, 200);
-    let (s, b) = api(&app, "/session-token", Some(&other.api_key), json!({"email": "x@example.com", "client_id": other.client_id})).await;
+    let (s, b) =
+        api(&app, "/session-token", Some(&other.api_key), json!({"email": "x@example.com", "client_id": other.client_id})).await;
     assert_eq!((s, b), (403, json!({"code": "INACTIVE", "message": "client not active", "data": null})));
     // Works again once active.
-    let (s, _) = call(&app, Method::POST, &format!("/console/api/applications/{}/activate", other.id), Some(&console), None).await;
+    let (s, _) =
+        call(&app, Method::POST, &format!("/console/api/applications/{}/activate", other.id), Some(&console), None).await;
     assert_eq!(s, 200);
-    let (s, b) = api(&app, "/session-token", Some(&other.api_key), json!({"email": "x@example.com", "client_id": other.client_id})).await;
+    let (s, b) =
+        api(&app, "/session-token", Some(&other.api_key), json!({"email": "x@example.com", "client_id": other.client_id})).await;
     assert_eq!((s, b["code"].as_str()), (400, Some("INVALID_REQUEST")));
 }
 
@@ -186,7 +199,11 @@ async fn callers_outside_the_allow_list_are_refused_and_forwarded_for_is_believe
     let body = json!({"email": "jane@example.com", "client_id": h.client_id});
     let (s, b) = api(&app, "/session-token", Some(&h.api_key), body.clone()).await;
     assert_eq!((s, b["code"].as_str()), (403, Some("FORBIDDEN")), "{b}");
-    let rb = app.request(Method::POST, "/authen-api/api/v1/session-token").header("X-API-Key", &h.api_key).header("X-Forwarded-For", "203.0.113.9").json(&body);
+    let rb = app
+        .request(Method::POST, "/authen-api/api/v1/session-token")
+        .header("X-API-Key", &h.api_key)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .json(&body);
     let (s, b) = castellan_testkit::send(rb).await;
     assert_eq!((s, b["code"].as_str()), (403, Some("FORBIDDEN")), "spoofed X-Forwarded-For believed: {b}");
 
@@ -242,7 +259,8 @@ async fn toggle_checks_the_factor_and_session_tokens_carry_the_contract_claims()
 
     let (s, b) = api(&app, "/mfa/toggle", Some(&h.api_key), disable("jane@example.com")).await;
     assert_eq!((s, b["code"].as_str()), (200, Some("SUCCESS")));
-    let (s, _) = api(&app, "/session-token", Some(&h.api_key), json!({"email": "jane@example.com", "client_id": h.client_id})).await;
+    let (s, _) =
+        api(&app, "/session-token", Some(&h.api_key), json!({"email": "jane@example.com", "client_id": h.client_id})).await;
     assert_eq!(s, 400, "a disabled factor still gets session tokens");
 }
 
@@ -255,7 +273,8 @@ async fn provision_returns_the_documented_otpauth_url_and_enables_nothing() {
     let app = spawn_app().await;
     let sink = HttpSink::start(200, "{}").await;
     let h = fixture(&app, &sink).await;
-    let (s, b) = api(&app, "/mfa/provision", Some(&h.api_key), json!({"email": "new@example.com", "client_id": h.client_id})).await;
+    let (s, b) =
+        api(&app, "/mfa/provision", Some(&h.api_key), json!({"email": "new@example.com", "client_id": h.client_id})).await;
     assert_eq!((s, b["code"].as_str()), (200, Some("SUCCESS")), "{b}");
     let secret = b["data"]["secret"].as_str().unwrap();
     assert!(base32::decode(secret).unwrap().len() >= 16);
@@ -265,7 +284,8 @@ async fn provision_returns_the_documented_otpauth_url_and_enables_nothing() {
     );
     assert_eq!(b["data"]["otpauth_url"], want.as_str());
     assert!(b["data"]["qr_svg"].as_str().unwrap().starts_with("<svg"));
-    let (s, _) = api(&app, "/session-token", Some(&h.api_key), json!({"email": "new@example.com", "client_id": h.client_id})).await;
+    let (s, _) =
+        api(&app, "/session-token", Some(&h.api_key), json!({"email": "new@example.com", "client_id": h.client_id})).await;
     assert_eq!(s, 400, "provisioned but not enabled");
     let (s, _) = enable(&app, &h, "new@example.com", secret, "SHA1", 6).await;
     assert_eq!(s, 200);
@@ -284,7 +304,10 @@ async fn a_right_code_calls_back_signed_then_redirects_with_the_token_and_state(
     assert!(html.contains("Demo Portal") && html.contains("j***@example.com"), "{html}");
     assert!(!html.contains("jane@example.com"));
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
@@ -329,7 +352,8 @@ async fn a_right_code_calls_back_signed_then_redirects_with_the_token_and_state(
 async fn call_console_verifications(app: &TestApp, h: &HostedApp) -> (u16, Value) {
     // The fixture's account is the only one owning `h`; find it through its app id on any
     // signed-in session would be a cross-account leak, so use the audit-free store path instead.
-    let tenant = app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap();
+    let tenant =
+        app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap();
     let list = app.core.store.list_verifications(tenant.tenant_id, tenant.id, 10).await.unwrap();
     let out: Vec<Value> = list
         .iter()
@@ -437,7 +461,10 @@ async fn redirect_uris_must_match_exactly_and_popups_post_only_to_the_registered
     let (s, headers, html) = submit(&app, "verify", &q, Some(&code)).await;
     assert_eq!(s, 200);
     assert!(headers.get("location").is_none());
-    assert!(html.contains("data-target-origin=\"https://portal.example.com\"") && html.contains("data-state=\"pop-1\""), "{html}");
+    assert!(
+        html.contains("data-target-origin=\"https://portal.example.com\"") && html.contains("data-state=\"pop-1\""),
+        "{html}"
+    );
     assert!(html.contains(&format!("data-session-token=\"{token}\"")));
     // Unknown sign-in methods are refused.
     let (s, _, _) = page(&app, &page_query("iframe", &token, REDIRECT, None)).await;
@@ -474,7 +501,12 @@ async fn cross_site_posts_to_the_page_and_the_console_are_refused() {
     }
     assert!(sink.requests().is_empty());
     // The console's forms also need their CSRF token.
-    let r = app.request(Method::POST, "/console/sign-in").form(&[("email", "a@example.com"), ("password", "b")]).send().await.unwrap();
+    let r = app
+        .request(Method::POST, "/console/sign-in")
+        .form(&[("email", "a@example.com"), ("password", "b")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
 
@@ -498,7 +530,9 @@ async fn a_callback_answered_500_is_retried_until_it_succeeds() {
 
 #[tokio::test]
 async fn a_callback_that_never_succeeds_ends_in_internal_server_error() {
-    let app = spawn_app_with(TestOptions { settings: Some(Box::new(|s| s.callback_window_seconds = 2)), ..TestOptions::default() }).await;
+    let app =
+        spawn_app_with(TestOptions { settings: Some(Box::new(|s| s.callback_window_seconds = 2)), ..TestOptions::default() })
+            .await;
     let sink = HttpSink::start(500, "{}").await;
     let h = fixture(&app, &sink).await;
     let token = session_token(&app, &h, "jane@example.com").await;
@@ -507,7 +541,10 @@ async fn a_callback_that_never_succeeds_ends_in_internal_server_error() {
     let (s, headers, html) = submit(&app, "verify", &q, Some(&code)).await;
     assert_eq!(s, 200);
     assert!(headers.get("location").is_none());
-    assert!(html.contains("data-code=\"INTERNAL_SERVER_ERROR\"") && html.contains("error=INTERNAL_SERVER_ERROR&amp;state=s"), "{html}");
+    assert!(
+        html.contains("data-code=\"INTERNAL_SERVER_ERROR\"") && html.contains("error=INTERNAL_SERVER_ERROR&amp;state=s"),
+        "{html}"
+    );
     assert!(sink.requests().len() >= 3, "retried: {}", sink.requests().len());
     // The page opened again says the same.
     let (_, _, html) = page(&app, &q).await;
@@ -551,7 +588,8 @@ async fn callbacks_to_private_addresses_are_refused_when_set_and_when_sent() {
         api_key: b["api_key"].as_str().unwrap().into(),
         callback_secret: b["callback_secret"].as_str().unwrap().into(),
     };
-    let tenant = app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap();
+    let tenant =
+        app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap();
     let mut stored = tenant.clone();
     stored.callback_url = Some(format!("{}/cb", sink.url));
     app.core.save_application(&stored).await.unwrap();
@@ -566,7 +604,9 @@ async fn callbacks_to_private_addresses_are_refused_when_set_and_when_sent() {
 
 #[tokio::test]
 async fn a_restart_during_the_retries_does_not_lose_the_callback() {
-    let app = spawn_app_with(TestOptions { settings: Some(Box::new(|s| s.callback_window_seconds = 25)), ..TestOptions::default() }).await;
+    let app =
+        spawn_app_with(TestOptions { settings: Some(Box::new(|s| s.callback_window_seconds = 25)), ..TestOptions::default() })
+            .await;
     let sink = HttpSink::start(200, "{}").await;
     let h = fixture(&app, &sink).await;
     for _ in 0..3 {
@@ -594,7 +634,13 @@ async fn a_restart_during_the_retries_does_not_lose_the_callback() {
     let mut delivered = false;
     for _ in 0..300 {
         let v = app.core.store.list_verifications(
-            app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap().tenant_id,
+            app.core
+                .store
+                .application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes()))
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_id,
             uuid::Uuid::parse_str(&h.id).unwrap(),
             1,
         );
@@ -623,11 +669,32 @@ async fn console_json_rotates_keys_and_keeps_accounts_apart() {
     assert!(h.api_key.starts_with(prefix) && prefix.len() < h.api_key.len() / 2);
     assert_eq!(b["allowed_ips"], json!(["127.0.0.1"]));
     // Edit: a bad allow-list is refused, a good one kept.
-    let (s, _) = call(&app, Method::PATCH, &format!("/console/api/applications/{}", h.id), Some(&console), Some(json!({"allowed_ips": ["300.1.1.1"]}))).await;
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/console/api/applications/{}", h.id),
+        Some(&console),
+        Some(json!({"allowed_ips": ["300.1.1.1"]})),
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, _) = call(&app, Method::PATCH, &format!("/console/api/applications/{}", h.id), Some(&console), Some(json!({"allowed_ips": []}))).await;
+    let (s, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/console/api/applications/{}", h.id),
+        Some(&console),
+        Some(json!({"allowed_ips": []})),
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, b) = call(&app, Method::PATCH, &format!("/console/api/applications/{}", h.id), Some(&console), Some(json!({"allowed_ips": ["127.0.0.0/8", "::1"]}))).await;
+    let (s, b) = call(
+        &app,
+        Method::PATCH,
+        &format!("/console/api/applications/{}", h.id),
+        Some(&console),
+        Some(json!({"allowed_ips": ["127.0.0.0/8", "::1"]})),
+    )
+    .await;
     assert_eq!((s, &b["allowed_ips"]), (200, &json!(["127.0.0.0/8", "::1"])));
     // Rotation: the old key stops working.
     let (s, b) = call(&app, Method::POST, &format!("/console/api/applications/{}/rotate-key", h.id), Some(&console), None).await;
@@ -656,14 +723,37 @@ async fn console_accounts_confirm_their_email_and_pages_set_safe_cookies() {
         ..TestOptions::default()
     })
     .await;
-    let (s, _) = call(&app, Method::POST, "/console/api/register", None, Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD}))).await;
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/console/api/register",
+        None,
+        Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD})),
+    )
+    .await;
     assert_eq!(s, 202);
-    let (s, b) = call(&app, Method::POST, "/console/api/sign-in", None, Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD}))).await;
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/console/api/sign-in",
+        None,
+        Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD})),
+    )
+    .await;
     assert_eq!(s, 401, "{b}");
     // Registering a taken email answers the same.
-    let (s, b) = call(&app, Method::POST, "/console/api/register", None, Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD}))).await;
+    let (s, b) = call(
+        &app,
+        Method::POST,
+        "/console/api/register",
+        None,
+        Some(json!({"email": "unconfirmed@example.com", "password": CONSOLE_PASSWORD})),
+    )
+    .await;
     assert_eq!((s, b), (202, json!({"status": "verification_sent"})));
-    let (s, _) = call(&app, Method::POST, "/console/api/register", None, Some(json!({"email": "weak@example.com", "password": "short"}))).await;
+    let (s, _) =
+        call(&app, Method::POST, "/console/api/register", None, Some(json!({"email": "weak@example.com", "password": "short"})))
+            .await;
     assert_eq!(s, 400);
 
     // The sign-in page: a CSRF cookie, HttpOnly, SameSite=Strict, Secure (https public URL).

@@ -78,16 +78,19 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// Whether a state-changing request comes from another site: `Sec-Fetch-Site` says so, or its
-/// `Origin` is neither the public URL's nor the host it was sent to. Requests without either
-/// header (non-browser clients) pass; a browser always sends one of them on a POST.
+/// `Origin` is neither the public URL's nor the host it was sent to. `Origin: null` (what a
+/// browser sends under `Referrer-Policy: no-referrer`) passes only when `Sec-Fetch-Site` vouches
+/// for the same origin. Requests with neither header (non-browser clients) pass.
 pub fn cross_site(headers: &HeaderMap, public_url: &str) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
-    {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| !matches!(s, "same-origin" | "none")) {
         return true;
     }
     let Some(origin) = headers.get(header::ORIGIN) else { return false };
     let Ok(origin) = origin.to_str() else { return true };
+    if origin == "null" {
+        return site != Some("same-origin");
+    }
     if origin.eq_ignore_ascii_case(public_origin(public_url)) {
         return false;
     }
@@ -142,6 +145,10 @@ mod tests {
         h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(cross_site(&h, "https://auth.example"));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(cross_site(&h, "https://auth.example"));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!cross_site(&h, "https://auth.example"), "a same-origin form under no-referrer");
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(cross_site(&h, "https://auth.example"));
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
