@@ -215,6 +215,7 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
     )
     .await?;
     let mosip = mosip(core).await?;
+    let eauth = eauthenticator(core).await?;
     let kyc = tenant(core, "kyc", "KYC API", Profile::FastapiUsers).await?;
     let mut kyc_users = Vec::new();
     for (email, verified) in [("user@example.com", true), ("unverified@example.com", false)] {
@@ -228,6 +229,7 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
         kyc_users.push(json!({ "user": user(core, &kyc, new).await?, "verified": verified }));
     }
     Ok(json!({
+        "eauthenticator": eauth,
         "mosip": mosip,
         "fastapi-users": {
             "tenant": { "id": kyc.id, "slug": kyc.slug, "issuer": kyc.issuer },
@@ -245,5 +247,64 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
             "user": kumu_user,
             "password": "P@ssw0rd!92X",
         }
+    }))
+}
+
+/// The console account, its "Demo Portal" (fixed API key and callback secret, so the
+/// walk-through's requests work as written) and a user with TOTP enabled for it.
+async fn eauthenticator(core: &Core) -> CoreResult<Value> {
+    const EMAIL: &str = "demo@castellan.test";
+    const PASSWORD: &str = "demo-console-pass";
+    const API_KEY: &str = "cas_key_demo_portal_4f1c9a7e2b";
+    const CALLBACK_SECRET: &str = "cbs_demo_portal_secret_8d2e";
+    const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let account = core.ensure_console_account(EMAIL, PASSWORD, "demo-portal").await?;
+    let existing = core.list_applications(&account.tenant).await?.into_iter().find(|a| a.name == "Demo Portal");
+    let app = match existing {
+        Some(a) => a,
+        None => {
+            let (app, _) = core
+                .create_application(
+                    &account.tenant,
+                    NewApplication {
+                        name: "Demo Portal".into(),
+                        kind: ApplicationKind::Public,
+                        client_id: Some("84c2ad6c-62eb-4217-8f46-a66852e6fe92".into()),
+                        kumusoft_tag: None,
+                        mosip_app_id: None,
+                        roles: vec![],
+                        allowed_ips: vec!["127.0.0.1".into(), "::1".into()],
+                        callback_url: Some("http://127.0.0.1:8090/2fa/callback".into()),
+                        redirect_uris: vec!["http://127.0.0.1:8090/2fa/done".into(), "http://localhost:8090/2fa/done".into()],
+                        single_otp_channel: false,
+                        active: true,
+                    },
+                )
+                .await?;
+            core.import_hosted_secrets(&account.tenant, &app, API_KEY, CALLBACK_SECRET).await?;
+            app
+        }
+    };
+    let spec = castellan_core::services::hosted_2fa::FactorSpec {
+        secret: TOTP_SECRET.into(),
+        algorithm: "SHA1".into(),
+        digits: 6,
+        period: 30,
+    };
+    let jane = core.find_user(&account.tenant, "jane@example.com").await?;
+    let enabled = match &jane {
+        Some(u) => core.store.app_totp(account.tenant.id, app.id, u.id).await?.is_some(),
+        None => false,
+    };
+    if !enabled {
+        core.enable_app_totp(&account.tenant, &app, "jane@example.com", spec, &Default::default()).await?;
+    }
+    Ok(json!({
+        "console": { "url": "/console", "email": EMAIL, "password": PASSWORD },
+        "application": {
+            "name": app.name, "client_id": app.client_id, "api_key": API_KEY, "callback_secret": CALLBACK_SECRET,
+            "callback_url": app.callback_url, "redirect_uris": app.redirect_uris, "allowed_ips": app.allowed_ips,
+        },
+        "totp_user": { "email": "jane@example.com", "secret": TOTP_SECRET, "algorithm": "SHA1", "digits": 6, "period": 30 },
     }))
 }

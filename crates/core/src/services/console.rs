@@ -96,6 +96,45 @@ impl Core {
         Ok(())
     }
 
+    /// A console account with a confirmed email (fixtures and operators), and the tenant it owns
+    /// (slug `owned_slug`); what exists is kept.
+    pub async fn ensure_console_account(&self, email: &str, password: &str, owned_slug: &str) -> CoreResult<ConsoleAccount> {
+        let console = self.console_tenant().await?;
+        let tenant = match self.find_tenant(owned_slug).await {
+            Ok(t) => t,
+            Err(CoreError::TenantNotFound) => {
+                self.create_tenant(NewTenant {
+                    slug: owned_slug.into(),
+                    display_name: email.into(),
+                    profile: Profile::Eauthenticator,
+                    dialects: Some(vec!["eauthenticator".into()]),
+                    issuer: None,
+                    audience: None,
+                })
+                .await?
+            }
+            Err(e) => return Err(e),
+        };
+        let user = match self.find_user(&console, email).await? {
+            Some(u) => u,
+            None => {
+                self.create_user(
+                    &console,
+                    crate::model::NewUser {
+                        email: Some(email.into()),
+                        password: Some(password.into()),
+                        email_verified: true,
+                        active: true,
+                        attributes: Some(json!({ OWNED_TENANT: tenant.id.to_string() })),
+                        ..crate::model::NewUser::default()
+                    },
+                )
+                .await?
+            }
+        };
+        Ok(ConsoleAccount { user, tenant })
+    }
+
     /// Checks a console sign-in and opens a session; returns the session cookie's value.
     pub async fn sign_in_console(
         &self,
