@@ -1,6 +1,7 @@
 //! `castellan-bench`: runs the performance workloads against a release build of Castellan and
 //! prints the figures as a Markdown table (progress goes to stderr).
 
+mod eauthenticator;
 mod fastapi_users;
 mod hashing;
 mod http;
@@ -36,7 +37,7 @@ struct Args {
     /// Scratch directory for the servers' data.
     #[arg(long, default_value = "target/bench")]
     work_dir: PathBuf,
-    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f) on SQLite, without the summary.
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e) on SQLite, without the summary.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }

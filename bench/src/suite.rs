@@ -1,6 +1,7 @@
 //! The whole measurement: every workload interleaved with its yardstick, round after round, each
 //! goal reported as the median of its per-round ratios.
 
+use crate::eauthenticator;
 use crate::fastapi_users;
 use crate::hashing::{self, Cost};
 use crate::http::Result;
@@ -233,6 +234,39 @@ impl Bench<'_> {
         Ok(round)
     }
 
+    /// eauthenticator: session tokens per second against F, and submit → redirect latency with a
+    /// callback receiver that answers in 5 ms. Its own server: callbacks to loopback need
+    /// `allow_private_callbacks`.
+    async fn eauthenticator(&self, database_url: Option<&str>, dir: &str) -> Result<()> {
+        let env = [("CASTELLAN_ALLOW_PRIVATE_CALLBACKS".to_string(), "true".to_string())];
+        let (server, _) = Server::start_with(&self.opts.castellan, &self.opts.work_dir.join(dir), database_url, &env).await?;
+        let receiver = eauthenticator::receiver().await?;
+        let users = 400;
+        let fixture = eauthenticator::prepare(server.addr, receiver, users).await?;
+        for r in 0..self.opts.rounds {
+            let f = self.run(&server, 8, workloads::health(8), 200).await?;
+            let st = self.run(&server, 8, eauthenticator::session_tokens(&fixture, 8, users), 200).await?;
+            // Each sign-in spends its user's code of the current 30 s step: wait for a fresh step.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+            tokio::time::sleep(Duration::from_secs(30 - now % 30)).await;
+            let mut times = eauthenticator::submit_to_redirect(server.addr, &fixture, 200).await?;
+            times.sort_by(f64::total_cmp);
+            let p = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+            eprintln!(
+                "    round {}: session-token {:.0}/s ({:.2} × F {:.0}/s, p99 {:.1} ms); submit → redirect p50 {:.1} ms, p99 {:.1} ms (n={})",
+                r + 1,
+                st.rate(200),
+                st.rate(200) / f.rate(200),
+                f.rate(200),
+                st.percentile_ms(99.0),
+                p(0.5),
+                p(0.99),
+                times.len()
+            );
+        }
+        Ok(())
+    }
+
     /// W3 (validateToken) and W4 (clientidsecretkey) interleaved with F and S, round after round.
     async fn mosip(&self, server: &Server) -> Result<Vec<Round>> {
         let fixture = mosip::prepare(server.addr).await?;
@@ -299,6 +333,14 @@ pub async fn run(opts: Options) -> Result<String> {
             fastapi_users::prepare(server.addr).await?;
             for _ in 0..opts.rounds {
                 bench.fastapi_round(&server).await?;
+            }
+        }
+        if bench.wants("e") {
+            eprintln!("== eauthenticator (SQLite)");
+            bench.eauthenticator(None, "eauth-sqlite").await?;
+            if let Some(url) = &opts.postgres {
+                eprintln!("== eauthenticator (PostgreSQL)");
+                bench.eauthenticator(Some(url), "eauth-postgres").await?;
             }
         }
         if bench.wants("m") {
