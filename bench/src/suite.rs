@@ -236,9 +236,13 @@ impl Bench<'_> {
 
     /// eauthenticator: session tokens per second against F, and submit → redirect latency with a
     /// callback receiver that answers in 5 ms. Its own server: callbacks to loopback need
-    /// `allow_private_callbacks`.
+    /// `allow_private_callbacks`, and the console account's confirmation mail is read from the
+    /// development outbox (development mode changes nothing else on these paths).
     async fn eauthenticator(&self, database_url: Option<&str>, dir: &str) -> Result<()> {
-        let env = [("CASTELLAN_ALLOW_PRIVATE_CALLBACKS".to_string(), "true".to_string())];
+        let env = [
+            ("CASTELLAN_ALLOW_PRIVATE_CALLBACKS".to_string(), "true".to_string()),
+            ("CASTELLAN_DEV".to_string(), "true".to_string()),
+        ];
         let (server, _) = Server::start_with(&self.opts.castellan, &self.opts.work_dir.join(dir), database_url, &env).await?;
         let receiver = eauthenticator::receiver().await?;
         let users = 400;

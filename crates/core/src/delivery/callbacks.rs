@@ -100,7 +100,8 @@ impl Core {
             Some((b, q)) => (b.to_string(), Some(q)),
             None => (url.to_string(), None),
         };
-        let token = self.session_token_of(open).await?;
+        // The session token is not stored; the callback carries the one the page was given.
+        let token = open.token.as_deref().ok_or(CoreError::Internal("verification opened without its token".into()))?;
         let ours = format!("result={result}&session_token={token}");
         let query = match existing.filter(|q| !q.is_empty()) {
             Some(q) => format!("{q}&{ours}"),
@@ -148,12 +149,6 @@ impl Core {
                 _ = tokio::time::sleep_until(until) => {}
             }
         }
-    }
-
-    /// The session token a verification was opened with is not stored; the callback carries the
-    /// one the page was given, kept on the open verification.
-    async fn session_token_of(&self, open: &OpenVerification) -> CoreResult<String> {
-        open.token.clone().ok_or(CoreError::Internal("verification opened without its token".into()))
     }
 }
 

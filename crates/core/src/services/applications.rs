@@ -6,7 +6,7 @@ use crate::model::{Application, ApplicationKind, Tenant, new_id};
 use crate::store::StoreError;
 
 const SECRET_DOMAIN: &str = "client-secret";
-const API_KEY_DOMAIN: &str = "api-key";
+pub(crate) const API_KEY_DOMAIN: &str = "api-key";
 
 /// What an operator gives to create an application.
 #[derive(Debug, Clone)]
@@ -207,10 +207,16 @@ impl Core {
     pub async fn create_api_key(&self, tenant: &Tenant, client_id: &str) -> CoreResult<(String, String)> {
         let app = self.get_application(tenant, client_id).await?;
         let key = format!("cas_key_{}", crate::crypto::random_token());
+        let prefix = self.store_api_key(&app, &key).await?;
+        Ok((key, prefix))
+    }
+
+    /// Stores `key` (as its HMAC) for the application; returns the display prefix.
+    pub(crate) async fn store_api_key(&self, app: &Application, key: &str) -> CoreResult<String> {
         let prefix: String = key.chars().take(14).collect();
         self.store
-            .insert_api_key(tenant.id, app.id, &prefix, &self.master.mac(API_KEY_DOMAIN, key.as_bytes()), self.now())
+            .insert_api_key(app.tenant_id, app.id, &prefix, &self.master.mac(API_KEY_DOMAIN, key.as_bytes()), self.now())
             .await?;
-        Ok((key, prefix))
+        Ok(prefix)
     }
 }

@@ -92,6 +92,23 @@ fn email_identifier(email: &str) -> Option<Identifier> {
     Email::parse(email).ok().map(Identifier::Email)
 }
 
+/// The origin (`scheme://host[:port]`) of `redirect_uri` — the only target its result may be posted
+/// to — if the URI is one of the application's redirect URIs exactly, or, when `origin_suffices`
+/// (popups), the origin of one of them (with or without the final `/`).
+pub fn registered_redirect(app: &Application, redirect_uri: &str, origin_suffices: bool) -> Option<String> {
+    let origin = |u: &url::Url| u.origin().ascii_serialization();
+    let given = url::Url::parse(redirect_uri).ok()?;
+    let exact = app.redirect_uris.iter().any(|r| r == redirect_uri);
+    let by_origin = origin_suffices
+        && app
+            .redirect_uris
+            .iter()
+            .filter_map(|r| url::Url::parse(r).ok())
+            .map(|r| origin(&r))
+            .any(|o| redirect_uri == o || redirect_uri.strip_suffix('/') == Some(o.as_str()));
+    (exact || by_origin).then(|| origin(&given))
+}
+
 impl Core {
     async fn hosted_user(&self, tenant: &Tenant, email: &str) -> CoreResult<Option<User>> {
         match email_identifier(email) {
@@ -418,5 +435,46 @@ impl Core {
     /// The account's recent verifications of one application, newest first.
     pub async fn recent_verifications(&self, tenant: &Tenant, app: &Application, limit: u32) -> CoreResult<Vec<Verification>> {
         Ok(self.store.list_verifications(tenant.id, app.id, limit.clamp(1, 200)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registered_redirect;
+    use crate::model::{Application, ApplicationKind};
+
+    #[test]
+    fn redirect_uris_match_exactly_and_popups_may_name_the_origin() {
+        let app = Application {
+            id: uuid::Uuid::nil(),
+            tenant_id: uuid::Uuid::nil(),
+            client_id: "c".into(),
+            name: "n".into(),
+            kind: ApplicationKind::Public,
+            secret_hash: None,
+            kumusoft_tag: None,
+            mosip_app_id: None,
+            roles: vec![],
+            allowed_ips: vec![],
+            callback_url: None,
+            redirect_uris: vec!["https://portal.example.com/2fa/done".into()],
+            single_otp_channel: false,
+            active: true,
+            created_at: 0,
+        };
+        let origin = Some("https://portal.example.com".to_string());
+        assert_eq!(registered_redirect(&app, "https://portal.example.com/2fa/done", false), origin);
+        for bad in [
+            "//evil.example",
+            "https:evil.example",
+            "/\\evil.example",
+            "https://portal.example.com/2fa/done/",
+            "https://portal.example.com.evil.example/2fa/done",
+        ] {
+            assert_eq!(registered_redirect(&app, bad, true), None, "{bad}");
+        }
+        assert_eq!(registered_redirect(&app, "https://portal.example.com", false), None);
+        assert_eq!(registered_redirect(&app, "https://portal.example.com", true), origin);
+        assert_eq!(registered_redirect(&app, "https://portal.example.com/", true), origin);
     }
 }

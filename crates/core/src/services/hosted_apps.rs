@@ -8,13 +8,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ClientContext;
-use super::applications::NewApplication;
+use super::applications::{API_KEY_DOMAIN, NewApplication};
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, ApplicationKind, Tenant};
 use crate::net::{self, Cidr};
 
-const API_KEY_DOMAIN: &str = "api-key";
 const MAX_LIST: usize = 50;
 
 /// What a console account sets on an application.
@@ -225,9 +224,16 @@ impl Core {
     /// A new callback secret, returned once.
     pub async fn rotate_callback_secret(&self, tenant: &Tenant, app: &Application) -> CoreResult<String> {
         let secret = format!("cbs_{}", crate::crypto::random_token());
-        let sealed = self.master.seal(&seal_context(app), secret.as_bytes())?;
-        self.store.set_callback_secret(tenant.id, app.id, &sealed).await?;
+        if tenant.id != app.tenant_id {
+            return Err(CoreError::NotFound);
+        }
+        self.store_callback_secret(app, &secret).await?;
         Ok(secret)
+    }
+
+    async fn store_callback_secret(&self, app: &Application, secret: &str) -> CoreResult<()> {
+        let sealed = self.master.seal(&seal_context(app), secret.as_bytes())?;
+        Ok(self.store.set_callback_secret(app.tenant_id, app.id, &sealed).await?)
     }
 
     pub(crate) async fn callback_secret(&self, app: &Application) -> CoreResult<Vec<u8>> {

@@ -72,11 +72,10 @@ fn refused(e: CoreError, failure: &'static str) -> Answer {
 async fn caller(
     state: &AppState,
     ctx: &Ctx,
-    key: Option<&str>,
+    key: &str,
     client_id: &str,
     failure: &'static str,
 ) -> Result<(Application, Tenant), Answer> {
-    let key = key.ok_or_else(unauthorized)?;
     state.core.authenticate_api_key(key, client_id, ctx.1).await.map_err(|e| refused(e, failure))
 }
 
@@ -89,11 +88,8 @@ async fn body<T: serde::de::DeserializeOwned>(
     state: &AppState,
     req: Request,
     failure: &'static str,
-) -> Result<(Option<String>, T), Answer> {
-    let key = api_key(&req);
-    if key.is_none() {
-        return Err(unauthorized());
-    }
+) -> Result<(String, T), Answer> {
+    let key = api_key(&req).ok_or_else(unauthorized)?;
     let parsed = parse_json::<T>(req, state).await.map_err(|_| invalid(failure))?;
     Ok((key, parsed))
 }
@@ -123,7 +119,7 @@ pub async fn session_token(State(state): State<AppState>, ctx: Ctx, req: Request
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    let (app, tenant) = match caller(&state, &ctx, key.as_deref(), &b.client_id, FAILED).await {
+    let (app, tenant) = match caller(&state, &ctx, &key, &b.client_id, FAILED).await {
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
@@ -167,7 +163,7 @@ pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    let (app, tenant) = match caller(&state, &ctx, key.as_deref(), &b.client_id, FAILED).await {
+    let (app, tenant) = match caller(&state, &ctx, &key, &b.client_id, FAILED).await {
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
@@ -217,7 +213,7 @@ pub async fn provision(State(state): State<AppState>, ctx: Ctx, req: Request) ->
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    let (app, _) = match caller(&state, &ctx, key.as_deref(), &b.client_id, FAILED).await {
+    let (app, _) = match caller(&state, &ctx, &key, &b.client_id, FAILED).await {
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };

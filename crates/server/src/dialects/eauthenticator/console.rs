@@ -193,8 +193,10 @@ fn status_text(app: &Application) -> &'static str {
 }
 
 pub async fn apps(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
+    let (a, _, csrf) = match signed_in(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let list = state.core.list_applications(&a.tenant).await.unwrap_or_default();
     let rows: String = list
         .iter()
@@ -235,6 +237,17 @@ pub struct AppForm {
     redirect_uris: String,
 }
 
+impl AppForm {
+    fn settings(&self) -> HostedAppSettings {
+        HostedAppSettings {
+            name: Some(self.name.clone()),
+            allowed_ips: Some(lines(&self.allowed_ips)),
+            callback_url: Some(self.callback_url.clone()),
+            redirect_uris: Some(lines(&self.redirect_uris)),
+        }
+    }
+}
+
 fn lines(s: &str) -> Vec<String> {
     s.split(['\n', ',']).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
 }
@@ -266,8 +279,10 @@ fn new_app_page(a: &ConsoleAccount, csrf: &str, f: &AppForm, msg: Option<&str>) 
 }
 
 pub async fn new_app_page_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    new_app_page(&a, &state.core.console_csrf_token(&session), &AppForm::default(), None)
+    match signed_in(&state, &headers).await {
+        Ok((a, _, csrf)) => new_app_page(&a, &csrf, &AppForm::default(), None),
+        Err(r) => r,
+    }
 }
 
 /// A secret shown once, with a copy button.
@@ -280,18 +295,14 @@ fn once(id: &str, label: &str, value: &str) -> String {
 }
 
 pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<AppForm>) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
+    let (a, session, csrf) = match signed_in(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    let settings = HostedAppSettings {
-        name: Some(f.name.clone()),
-        allowed_ips: Some(lines(&f.allowed_ips)),
-        callback_url: Some(f.callback_url.clone()),
-        redirect_uris: Some(lines(&f.redirect_uris)),
-    };
-    match state.core.create_hosted_app(&a.tenant, settings, &ctx.0).await {
+    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.0).await {
         Ok(created) => {
             let body = format!(
                 "<h1>{}</h1><p class=\"ok\">Application created. Copy the API key and the callback secret now: they are not shown again.</p>\
@@ -315,7 +326,7 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Applic
     let rows: String = recent
         .iter()
         .map(|v| {
-            let time = chrono_like(v.created_at);
+            let time = castellan_core::clock::rfc3339(v.created_at);
             let result = match v.status {
                 VerificationStatus::Succeeded => "success",
                 VerificationStatus::Pending => "pending",
@@ -349,7 +360,7 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Applic
          <form method=\"post\" action=\"/console/apps/{id}/active\">{hidden}<input type=\"hidden\" name=\"active\" value=\"{toggle_value}\">\
          <button type=\"submit\" class=\"{toggle_class}\" id=\"toggle-active\">{toggle_label}</button></form>\
          <h2>Settings</h2><form method=\"post\" action=\"/console/apps/{id}\">{hidden}{fields}<button type=\"submit\" id=\"save\">Save</button></form>\
-         <h2>Recent verifications</h2><table id=\"verifications\"><tr><th>Time (UTC)</th><th>Email</th><th>Result</th><th class=\"wide\">IP</th></tr>{rows}</table>",
+         <h2>Recent verifications</h2><table id=\"verifications\"><tr><th>Time</th><th>Email</th><th>Result</th><th class=\"wide\">IP</th></tr>{rows}</table>",
         name = escape(&app.name),
         client_id = escape(&app.client_id),
         prefix = escape(&prefix),
@@ -360,25 +371,29 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Applic
     shell(&app.name, Some((a, csrf)), &body)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` of an epoch second (UTC), without a date library.
-fn chrono_like(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's days-from-civil inverse.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+/// A signed-in page: the account and its CSRF token; otherwise the way to the sign-in page.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String, String), Response> {
+    let (a, session) = account(state, headers).await.ok_or_else(|| see_other("/console/sign-in"))?;
+    let csrf = state.core.console_csrf_token(&session);
+    Ok((a, session, csrf))
 }
 
-async fn owned_app(state: &AppState, a: &ConsoleAccount, id: Uuid) -> Option<Application> {
-    state.core.application_by_id(&a.tenant, id).await.ok()
+/// A form posted about one of the account's applications: signed in, same site, the session's
+/// CSRF token, and an application the account owns.
+async fn app_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    given_csrf: &str,
+    id: Uuid,
+) -> Result<(ConsoleAccount, String, Application), Response> {
+    let (a, session, csrf) = signed_in(state, headers).await?;
+    if !guarded(state, headers, &session, given_csrf) {
+        return Err(html::forbidden_page());
+    }
+    match state.core.application_by_id(&a.tenant, id).await {
+        Ok(app) => Ok((a, csrf, app)),
+        Err(_) => Err(not_found(&a, &csrf)),
+    }
 }
 
 fn not_found(a: &ConsoleAccount, csrf: &str) -> Response {
@@ -388,11 +403,13 @@ fn not_found(a: &ConsoleAccount, csrf: &str) -> Response {
 }
 
 pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
-    match owned_app(&state, &a, id).await {
-        Some(app) => app_page(&state, &a, &csrf, &app, "").await,
-        None => not_found(&a, &csrf),
+    let (a, _, csrf) = match signed_in(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.application_by_id(&a.tenant, id).await {
+        Ok(app) => app_page(&state, &a, &csrf, &app, "").await,
+        Err(_) => not_found(&a, &csrf),
     }
 }
 
@@ -403,19 +420,11 @@ pub async fn update_app(
     Path(id): Path<Uuid>,
     Form(f): Form<AppForm>,
 ) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
-    if !guarded(&state, &headers, &session, &f.csrf) {
-        return html::forbidden_page();
-    }
-    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
-    let settings = HostedAppSettings {
-        name: Some(f.name.clone()),
-        allowed_ips: Some(lines(&f.allowed_ips)),
-        callback_url: Some(f.callback_url.clone()),
-        redirect_uris: Some(lines(&f.redirect_uris)),
+    let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, settings, &ctx.0).await {
+    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.0).await {
         Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
     }
@@ -428,12 +437,10 @@ pub async fn rotate_key(
     Path(id): Path<Uuid>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
-    if !guarded(&state, &headers, &session, &f.csrf) {
-        return html::forbidden_page();
-    }
-    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
         Ok(key) => {
             let notice = format!(
@@ -452,12 +459,10 @@ pub async fn rotate_callback_secret(
     Path(id): Path<Uuid>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
-    if !guarded(&state, &headers, &session, &f.csrf) {
-        return html::forbidden_page();
-    }
-    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     match state.core.rotate_callback_secret(&a.tenant, &app).await {
         Ok(secret) => {
             let notice = format!(
@@ -485,24 +490,12 @@ pub async fn set_active(
     Path(id): Path<Uuid>,
     Form(f): Form<ActiveForm>,
 ) -> Response {
-    let Some((a, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
-    let csrf = state.core.console_csrf_token(&session);
-    if !guarded(&state, &headers, &session, &f.csrf) {
-        return html::forbidden_page();
-    }
-    let Some(app) = owned_app(&state, &a, id).await else { return not_found(&a, &csrf) };
+    let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.0).await {
         Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn epoch_seconds_format_as_utc() {
-        assert_eq!(super::chrono_like(0), "1970-01-01 00:00:00");
-        assert_eq!(super::chrono_like(1_700_000_000), "2023-11-14 22:13:20");
-        assert_eq!(super::chrono_like(951_782_400), "2000-02-29 00:00:00");
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
 use castellan_core::model::{CallbackStatus, VerificationStatus};
-use castellan_core::services::hosted_2fa::{CodeOutcome, OpenVerification};
+use castellan_core::services::hosted_2fa::{CodeOutcome, OpenVerification, registered_redirect};
 use serde::Deserialize;
 use url::Url;
 
@@ -85,27 +85,11 @@ struct Target {
     state: Option<String>,
 }
 
-fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
-
-/// The redirect URI if it is one of the application's, exactly; a popup may also name the origin
-/// of one (with or without the final `/`).
+/// Where the result goes, if the redirect URI is the application's (see
+/// [`registered_redirect`]).
 fn registered_target(open: &OpenVerification, p: &Params, method: Method) -> Option<Target> {
-    let given = p.redirect_uri.as_str();
-    let parsed = Url::parse(given).ok()?;
-    let exact = open.app.redirect_uris.iter().any(|r| r == given);
-    let by_origin = method == Method::Popup
-        && open.app.redirect_uris.iter().filter_map(|r| Url::parse(r).ok()).any(|r| {
-            let o = origin_of(&r);
-            given == o || given.strip_suffix('/') == Some(o.as_str())
-        });
-    (exact || by_origin).then(|| Target {
-        method,
-        redirect_uri: given.to_string(),
-        origin: origin_of(&parsed),
-        state: p.state.clone().filter(|s| !s.is_empty()),
-    })
+    let origin = registered_redirect(&open.app, &p.redirect_uri, method == Method::Popup)?;
+    Some(Target { method, redirect_uri: p.redirect_uri.clone(), origin, state: p.state.clone().filter(|s| !s.is_empty()) })
 }
 
 fn method_of(p: &Params) -> Option<Method> {
