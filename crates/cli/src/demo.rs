@@ -54,7 +54,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 single_otp_channel: false,
                 active: true,
             };
-            core.create_application(t, new).await?.0
+            core.create_application(t, new).await?.app
         }
     };
     Ok(json!({ "id": app.id, "client_id": app.client_id, "tagId": app.kumusoft_tag, "name": app.name }))
@@ -79,7 +79,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 single_otp_channel: spec.single_otp_channel,
                 active: true,
             };
-            let app = core.create_application(t, new).await?.0;
+            let app = core.create_application(t, new).await?.app;
             if let Some(secret) = spec.secret {
                 core.import_client_secret(t, spec.client_id, secret).await?;
             }

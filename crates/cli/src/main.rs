@@ -118,6 +118,16 @@ enum AppCmd {
         /// Refuse OTP requests naming more than one channel.
         #[arg(long)]
         single_otp_channel: bool,
+        /// Where hosted 2FA results are called back (https to a public address unless private
+        /// callbacks are allowed); a callback secret is made and printed once.
+        #[arg(long)]
+        callback_url: Option<String>,
+        /// A redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// An address or CIDR block allowed to call the API with the application's key (repeatable).
+        #[arg(long = "allowed-ip")]
+        allowed_ips: Vec<String>,
     },
     List {
         #[arg(long)]
@@ -128,7 +138,14 @@ enum AppCmd {
         tenant: String,
         client_id: String,
     },
+    /// A new API key (printed once).
     ApiKey {
+        #[arg(long)]
+        tenant: String,
+        client_id: String,
+    },
+    /// A new callback secret (printed once); the earlier one stops signing at once.
+    CallbackSecret {
         #[arg(long)]
         tenant: String,
         client_id: String,
@@ -298,7 +315,19 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         Command::App(cmd) => {
             let core = open_core(&settings).await?;
             let v = match cmd {
-                AppCmd::Create { tenant, name, kind, client_id, kumusoft_tag, mosip_app_id, roles, single_otp_channel } => {
+                AppCmd::Create {
+                    tenant,
+                    name,
+                    kind,
+                    client_id,
+                    kumusoft_tag,
+                    mosip_app_id,
+                    roles,
+                    single_otp_channel,
+                    callback_url,
+                    redirect_uris,
+                    allowed_ips,
+                } => {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
                     let new = NewApplication {
@@ -308,15 +337,18 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         kumusoft_tag,
                         mosip_app_id,
                         roles,
-                        allowed_ips: vec![],
-                        callback_url: None,
-                        redirect_uris: vec![],
+                        allowed_ips,
+                        callback_url,
+                        redirect_uris,
                         single_otp_channel,
                         active: true,
                     };
-                    let (app, secret) = core.create_application(&t, new).await.map_err(|e| e.to_string())?;
-                    let mut v = json!(app);
-                    v["client_secret"] = json!(secret);
+                    let created = core.create_application(&t, new).await.map_err(|e| e.to_string())?;
+                    let mut v = json!(created.app);
+                    v["client_secret"] = json!(created.client_secret);
+                    if let Some(s) = created.callback_secret {
+                        v["callback_secret"] = json!(s);
+                    }
                     v
                 }
                 AppCmd::List { tenant } => {
@@ -331,6 +363,14 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
                     let (key, prefix) = core.create_api_key(&t, &client_id).await.map_err(|e| e.to_string())?;
                     json!({"api_key": key, "prefix": prefix})
+                }
+                AppCmd::CallbackSecret { tenant, client_id } => {
+                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
+                    let app = core.get_application(&t, &client_id).await.map_err(|e| e.to_string())?;
+                    if app.callback_url.is_none() {
+                        return Err(format!("{client_id} has no callback URL"));
+                    }
+                    json!({"callback_secret": core.rotate_callback_secret(&t, &app).await.map_err(|e| e.to_string())?})
                 }
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -24,6 +24,32 @@ pub struct NewApplication {
     pub active: bool,
 }
 
+/// A partial update of an application (admin API, CLI). `None` leaves a field as it is; every
+/// given field is checked as at creation.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationPatch {
+    pub name: Option<String>,
+    pub kumusoft_tag: Option<String>,
+    pub mosip_app_id: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub allowed_ips: Option<Vec<String>>,
+    pub callback_url: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub single_otp_channel: Option<bool>,
+    pub active: Option<bool>,
+}
+
+/// A new application and the secrets made for it, each shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedApplication {
+    pub app: Application,
+    /// Confidential and service clients.
+    pub client_secret: Option<String>,
+    /// Applications with a callback URL: the key of the callbacks' HMAC-SHA256 signature (its
+    /// UTF-8 bytes, as shown).
+    pub callback_secret: Option<String>,
+}
+
 /// A dialect's name for an application.
 #[derive(Debug, Clone, Copy)]
 enum Alias<'a> {
@@ -36,14 +62,37 @@ fn check_client_id(s: &str) -> CoreResult<()> {
     if ok { Ok(()) } else { Err(CoreError::field("client_id", "1-100 of A-Z a-z 0-9 . _ - :")) }
 }
 
-impl Core {
-    /// Creates an application; confidential and service clients get a secret, returned once.
-    pub async fn create_application(&self, tenant: &Tenant, new: NewApplication) -> CoreResult<(Application, Option<String>)> {
-        if new.name.trim().is_empty() || new.name.len() > 200 {
-            return Err(CoreError::field("name", "must be 1-200 characters"));
+fn check_name(name: &str) -> CoreResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(CoreError::field("name", "must be 1-200 characters, no control characters"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_alias(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
+    match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
+        Some(s) if s.len() > 100 || s.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+            Err(CoreError::field(field, "at most 100 characters, no spaces or control characters"))
         }
+        other => Ok(other),
+    }
+}
+
+impl Core {
+    /// Creates an application after checking every field (the same rules as the console's):
+    /// confidential and service clients get a client secret, applications with a callback URL a
+    /// callback secret; both are returned once.
+    pub async fn create_application(&self, tenant: &Tenant, new: NewApplication) -> CoreResult<CreatedApplication> {
+        let name = check_name(&new.name)?;
         let client_id = new.client_id.unwrap_or_else(|| format!("app_{}", new_id().simple()));
         check_client_id(&client_id)?;
+        let allowed_ips = super::hosted_apps::check_allow_list(&new.allowed_ips, false)?;
+        let callback_url = match new.callback_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Some(self.check_callback_url(url).await?),
+            None => None,
+        };
+        let redirect_uris = self.check_redirect_uris(&new.redirect_uris, false)?;
         let secret = match new.kind {
             ApplicationKind::Public => None,
             _ => Some(format!("cas_secret_{}", crate::crypto::random_token())),
@@ -52,15 +101,15 @@ impl Core {
             id: new_id(),
             tenant_id: tenant.id,
             client_id,
-            name: new.name.trim().to_string(),
+            name,
             kind: new.kind,
             secret_hash: secret.as_ref().map(|s| self.master.mac(SECRET_DOMAIN, s.as_bytes())),
-            kumusoft_tag: new.kumusoft_tag,
-            mosip_app_id: new.mosip_app_id,
+            kumusoft_tag: check_alias("kumusoft_tag", new.kumusoft_tag)?,
+            mosip_app_id: check_alias("mosip_app_id", new.mosip_app_id)?,
             roles: new.roles,
-            allowed_ips: new.allowed_ips,
-            callback_url: new.callback_url,
-            redirect_uris: new.redirect_uris,
+            allowed_ips,
+            callback_url,
+            redirect_uris,
             single_otp_channel: new.single_otp_channel,
             active: new.active,
             created_at: self.now(),
@@ -69,7 +118,53 @@ impl Core {
             StoreError::Conflict => CoreError::Conflict("client_id"),
             other => other.into(),
         })?;
-        Ok((app, secret))
+        let callback_secret =
+            if app.callback_url.is_some() { Some(self.rotate_callback_secret(tenant, &app).await?) } else { None };
+        Ok(CreatedApplication { app, client_secret: secret, callback_secret })
+    }
+
+    /// Changes what the patch gives, each field checked as at creation. An application that gets
+    /// its first callback URL gets a callback secret, returned here once.
+    pub async fn update_application(
+        &self,
+        tenant: &Tenant,
+        client_id: &str,
+        patch: ApplicationPatch,
+    ) -> CoreResult<(Application, Option<String>)> {
+        let mut app = self.get_application(tenant, client_id).await?;
+        if let Some(name) = patch.name {
+            app.name = check_name(&name)?;
+        }
+        if patch.kumusoft_tag.is_some() {
+            app.kumusoft_tag = check_alias("kumusoft_tag", patch.kumusoft_tag)?;
+        }
+        if patch.mosip_app_id.is_some() {
+            app.mosip_app_id = check_alias("mosip_app_id", patch.mosip_app_id)?;
+        }
+        if let Some(roles) = patch.roles {
+            app.roles = roles;
+        }
+        if let Some(list) = patch.allowed_ips {
+            app.allowed_ips = super::hosted_apps::check_allow_list(&list, false)?;
+        }
+        let had_callback = app.callback_url.is_some();
+        if let Some(url) = patch.callback_url {
+            app.callback_url = Some(self.check_callback_url(&url).await?);
+        }
+        if let Some(list) = patch.redirect_uris {
+            app.redirect_uris = self.check_redirect_uris(&list, false)?;
+        }
+        if let Some(single) = patch.single_otp_channel {
+            app.single_otp_channel = single;
+        }
+        if let Some(active) = patch.active {
+            app.active = active;
+        }
+        self.save_application(&app).await?;
+        let needs_secret =
+            app.callback_url.is_some() && (!had_callback || self.store.callback_secret(tenant.id, app.id).await?.is_none());
+        let callback_secret = if needs_secret { Some(self.rotate_callback_secret(tenant, &app).await?) } else { None };
+        Ok((app, callback_secret))
     }
 
     pub async fn get_application(&self, tenant: &Tenant, client_id: &str) -> CoreResult<Application> {

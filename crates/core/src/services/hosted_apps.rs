@@ -37,9 +37,11 @@ fn seal_context(app: &Application) -> String {
     format!("callback-secret/{}/{}", app.tenant_id, app.id)
 }
 
-fn check_allow_list(list: &[String]) -> CoreResult<Vec<String>> {
+/// Checks an allow-list of addresses and CIDR blocks; `required`: at least one (an application
+/// that calls the hosted 2FA API needs one).
+pub(crate) fn check_allow_list(list: &[String], required: bool) -> CoreResult<Vec<String>> {
     let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    if list.is_empty() || list.len() > MAX_LIST {
+    if (required && list.is_empty()) || list.len() > MAX_LIST {
         return Err(CoreError::field("allowed_ips", format!("1-{MAX_LIST} addresses or CIDR blocks")));
     }
     if let Some(bad) = list.iter().find(|s| Cidr::parse(s).is_none()) {
@@ -101,10 +103,11 @@ impl Core {
 
     /// Checks redirect URIs: absolute http(s) URLs without fragment; plain http only for this
     /// machine (or when private callbacks are allowed).
-    fn check_redirect_uris(&self, list: &[String]) -> CoreResult<Vec<String>> {
+    /// `required`: at least one.
+    pub(crate) fn check_redirect_uris(&self, list: &[String], required: bool) -> CoreResult<Vec<String>> {
         let bad = |why: String| CoreError::field("redirect_uris", why);
         let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-        if list.is_empty() || list.len() > MAX_LIST {
+        if (required && list.is_empty()) || list.len() > MAX_LIST {
             return Err(bad(format!("1-{MAX_LIST} URLs")));
         }
         for raw in &list {
@@ -127,10 +130,10 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<HostedAppCreated> {
         let name = s.name.unwrap_or_default();
-        let allowed_ips = check_allow_list(&s.allowed_ips.unwrap_or_default())?;
+        let allowed_ips = check_allow_list(&s.allowed_ips.unwrap_or_default(), true)?;
         let callback_url = self.check_callback_url(s.callback_url.as_deref().unwrap_or_default()).await?;
-        let redirect_uris = self.check_redirect_uris(&s.redirect_uris.unwrap_or_default())?;
-        let (app, _) = self
+        let redirect_uris = self.check_redirect_uris(&s.redirect_uris.unwrap_or_default(), true)?;
+        let created = self
             .create_application(
                 tenant,
                 NewApplication {
@@ -148,8 +151,9 @@ impl Core {
                 },
             )
             .await?;
+        let app = created.app;
         let (api_key, _) = self.create_api_key(tenant, &app.client_id).await?;
-        let callback_secret = self.rotate_callback_secret(tenant, &app).await?;
+        let callback_secret = created.callback_secret.ok_or_else(|| CoreError::internal("no callback secret made"))?;
         self.audit(
             Some(tenant.id),
             None,
@@ -178,13 +182,13 @@ impl Core {
             app.name = name.trim().to_string();
         }
         if let Some(list) = s.allowed_ips {
-            app.allowed_ips = check_allow_list(&list)?;
+            app.allowed_ips = check_allow_list(&list, true)?;
         }
         if let Some(url) = s.callback_url {
             app.callback_url = Some(self.check_callback_url(&url).await?);
         }
         if let Some(list) = s.redirect_uris {
-            app.redirect_uris = self.check_redirect_uris(&list)?;
+            app.redirect_uris = self.check_redirect_uris(&list, true)?;
         }
         self.save_application(&app).await?;
         self.audit(Some(tenant.id), None, "hosted_app.update", "success", &with_app(ctx, &app), json!({})).await;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
-use castellan_core::services::applications::NewApplication;
+use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::{NewTenant, TenantPatch};
 use castellan_core::services::users::UserPatch;
 use castellan_core::store::UserFilter;
@@ -23,7 +23,7 @@ use crate::state::AppState;
 #[derive(OpenApi)]
 #[openapi(
     paths(create_tenant, list_tenants, get_tenant, patch_tenant, delete_tenant, get_policy, put_policy, create_application,
-          list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret,
+          list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret, rotate_callback_secret,
           create_user, list_users, get_user, patch_user, delete_user, unlock_user, list_user_sessions,
           revoke_user_sessions, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, export_hs256, outbox),
     components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey)),
@@ -126,7 +126,7 @@ pub async fn create_application(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
-    let (app, secret) = state
+    let created = state
         .core
         .create_application(
             &tenant,
@@ -145,11 +145,14 @@ pub async fn create_application(
             },
         )
         .await?;
-    let mut v = json_of(&app);
-    if let Some(s) = secret {
+    let mut v = json_of(&created.app);
+    if let Some(s) = created.client_secret {
         v["client_secret"] = json!(s);
     }
-    Ok(created(v))
+    if let Some(s) = created.callback_secret {
+        v["callback_secret"] = json!(s);
+    }
+    Ok(self::created(v))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "Applications")))]
@@ -176,36 +179,23 @@ pub async fn patch_application(
     AJson(b): AJson<PatchApplication>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let mut app = state.core.get_application(&tenant, &c).await?;
-    if let Some(v) = b.name {
-        app.name = v;
+    let patch = ApplicationPatch {
+        name: b.name,
+        kumusoft_tag: b.kumusoft_tag,
+        mosip_app_id: b.mosip_app_id,
+        roles: b.roles,
+        allowed_ips: b.allowed_ips,
+        callback_url: b.callback_url,
+        redirect_uris: b.redirect_uris,
+        single_otp_channel: b.single_otp_channel,
+        active: b.active,
+    };
+    let (app, callback_secret) = state.core.update_application(&tenant, &c, patch).await?;
+    let mut v = json_of(&app);
+    if let Some(s) = callback_secret {
+        v["callback_secret"] = json!(s);
     }
-    if b.kumusoft_tag.is_some() {
-        app.kumusoft_tag = b.kumusoft_tag;
-    }
-    if b.mosip_app_id.is_some() {
-        app.mosip_app_id = b.mosip_app_id;
-    }
-    if let Some(v) = b.roles {
-        app.roles = v;
-    }
-    if let Some(v) = b.allowed_ips {
-        app.allowed_ips = v;
-    }
-    if b.callback_url.is_some() {
-        app.callback_url = b.callback_url;
-    }
-    if let Some(v) = b.redirect_uris {
-        app.redirect_uris = v;
-    }
-    if let Some(single) = b.single_otp_channel {
-        app.single_otp_channel = single;
-    }
-    if let Some(v) = b.active {
-        app.active = v;
-    }
-    state.core.save_application(&app).await?;
-    Ok(Json(json_of(&app)))
+    Ok(Json(v))
 }
 
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 204, description = "Deleted")))]
@@ -238,6 +228,20 @@ pub async fn rotate_secret(
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     Ok(Json(json!({ "client_secret": state.core.rotate_client_secret(&tenant, &c).await? })))
+}
+
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/callback-secret", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "{callback_secret}, shown once; the earlier one stops signing at once")))]
+pub async fn rotate_callback_secret(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, c)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let app = state.core.get_application(&tenant, &c).await?;
+    if app.callback_url.is_none() {
+        return Err(AdminError::bad_request("callback_url: the application has no callback URL"));
+    }
+    Ok(Json(json!({ "callback_secret": state.core.rotate_callback_secret(&tenant, &app).await? })))
 }
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", request_body = CreateUser, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The user (never the hash)")))]

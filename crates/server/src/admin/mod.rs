@@ -28,6 +28,7 @@ pub fn router() -> Api {
         .delete("/admin/v1/tenants/{t}/applications/{client_id}", delete_application)
         .post("/admin/v1/tenants/{t}/applications/{client_id}/api-keys", create_api_key)
         .post("/admin/v1/tenants/{t}/applications/{client_id}/secret", rotate_secret)
+        .post("/admin/v1/tenants/{t}/applications/{client_id}/callback-secret", rotate_callback_secret)
         .post("/admin/v1/tenants/{t}/users", create_user)
         .get("/admin/v1/tenants/{t}/users", list_users)
         .get("/admin/v1/tenants/{t}/users/{id}", get_user)

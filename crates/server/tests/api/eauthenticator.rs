@@ -13,8 +13,8 @@ use crate::helpers::outbox_message;
 
 const CONSOLE_PASSWORD: &str = "console-pass-123";
 /// 160 bits, Base32.
-const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-const REDIRECT: &str = "https://portal.example.com/2fa/done";
+pub(crate) const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const REDIRECT: &str = "https://portal.example.com/2fa/done";
 
 async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let mut rb = app.request(method, path);
@@ -92,12 +92,12 @@ pub async fn session_token(app: &TestApp, h: &HostedApp, email: &str) -> String 
     b["data"]["session_token"].as_str().unwrap().to_string()
 }
 
-fn totp_code(app: &TestApp, secret: &str, alg: totp::TotpAlgorithm, digits: u32) -> String {
+pub(crate) fn totp_code(app: &TestApp, secret: &str, alg: totp::TotpAlgorithm, digits: u32) -> String {
     totp::totp(alg, &base32::decode(secret).unwrap(), app.clock.now(), 30, digits)
 }
 
 /// The hosted page's query string.
-fn page_query(method: &str, token: &str, redirect: &str, state: Option<&str>) -> String {
+pub(crate) fn page_query(method: &str, token: &str, redirect: &str, state: Option<&str>) -> String {
     let mut q = format!("signin_method={method}&session_token={token}&redirect_uri={}", enc(redirect));
     if let Some(s) = state {
         q.push_str(&format!("&state={}", enc(s)));
@@ -115,7 +115,12 @@ async fn page(app: &TestApp, query: &str) -> (u16, reqwest::header::HeaderMap, S
     (s, h, r.text().await.unwrap())
 }
 
-async fn submit(app: &TestApp, action: &str, query: &str, code: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+pub(crate) async fn submit(
+    app: &TestApp,
+    action: &str,
+    query: &str,
+    code: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, String) {
     let mut form = query.to_string();
     if let Some(c) = code {
         form.push_str(&format!("&code={c}"));
@@ -132,7 +137,7 @@ async fn submit(app: &TestApp, action: &str, query: &str, code: Option<&str>) ->
     (s, h, r.text().await.unwrap())
 }
 
-fn hex_hmac(secret: &[u8], data: &str) -> String {
+pub(crate) fn hex_hmac(secret: &[u8], data: &str) -> String {
     use aws_lc_rs::hmac;
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), data.as_bytes());
     tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()

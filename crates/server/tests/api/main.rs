@@ -5,6 +5,7 @@
 mod admin;
 mod eauthenticator;
 mod fastapi_users;
+mod hardening;
 mod helpers;
 mod korastratum;
 mod korastratum_security;

@@ -1,0 +1,141 @@
+//! What a newcomer and an outside attacker ran into: each test pins one defect found that way.
+
+use castellan_core::crypto::totp;
+use castellan_testkit::{HttpSink, TestApp, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::eauthenticator::{HostedApp, REDIRECT, SECRET, api, enable, hex_hmac, page_query, session_token, submit, totp_code};
+
+async fn eauth_tenant(app: &TestApp) -> String {
+    let slug = format!("portal-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (s, b) = app
+        .admin(Method::POST, "/tenants", Some(json!({"slug": slug, "display_name": "Portal", "profile": "eauthenticator"})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    slug
+}
+
+/// An application made through the admin API, with an API key.
+async fn admin_hosted_app(app: &TestApp, tenant: &str, body: Value) -> (Value, String) {
+    let (s, created) = app.admin(Method::POST, &format!("/tenants/{tenant}/applications"), Some(body)).await;
+    assert_eq!(s, 201, "{created}");
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let (s, key) = app.admin(Method::POST, &format!("/tenants/{tenant}/applications/{client_id}/api-keys"), None).await;
+    assert_eq!(s, 201, "{key}");
+    (created, key["api_key"].as_str().unwrap().to_string())
+}
+
+/// Runs a hosted sign-in to its end; returns the callback's query and signature header.
+async fn sign_in_through_the_hosted_page(app: &TestApp, h: &HostedApp, sink: &HttpSink) -> (String, String) {
+    let (s, b) = enable(app, h, "jane@example.com", SECRET, "SHA1", 6).await;
+    assert_eq!(s, 200, "{b}");
+    let token = session_token(app, h, "jane@example.com").await;
+    let q = page_query("redirect", &token, REDIRECT, None);
+    let code = totp_code(app, SECRET, totp::TotpAlgorithm::Sha1, 6);
+    let (s, headers, html) = submit(app, "verify", &q, Some(&code)).await;
+    assert_eq!(s, 302, "{html}");
+    assert_eq!(headers["location"].to_str().unwrap(), format!("{REDIRECT}?session_token={token}"));
+    let calls = sink.requests();
+    let last = calls.last().expect("a callback");
+    (last.query.clone().unwrap(), last.header("x-castellan-signature").unwrap().to_string())
+}
+
+fn signature_matches(secret: &str, query: &str, header: &str) -> bool {
+    let (t, v1) = header.split_once(',').unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    v1.strip_prefix("v1=").unwrap() == hex_hmac(secret.as_bytes(), &format!("{t}.{query}"))
+}
+
+#[tokio::test]
+async fn an_application_made_through_the_admin_api_completes_a_hosted_sign_in_with_its_callback_secret() {
+    let app = spawn_app().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let tenant = eauth_tenant(&app).await;
+    let body = json!({"name": "Admin Portal", "kind": "public", "allowed_ips": ["127.0.0.1", "::1"],
+        "callback_url": format!("{}/2fa/callback", sink.url), "redirect_uris": [REDIRECT]});
+    let (created, api_key) = admin_hosted_app(&app, &tenant, body).await;
+    let secret = created["callback_secret"].as_str().expect("callback_secret shown once").to_string();
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let (_, shown) = app.admin(Method::GET, &format!("/tenants/{tenant}/applications/{client_id}"), None).await;
+    assert!(shown.get("callback_secret").is_none(), "{shown}");
+    let h = HostedApp {
+        id: String::new(),
+        client_id: client_id.clone(),
+        api_key,
+        callback_secret: secret.clone(),
+        console: String::new(),
+    };
+    let (query, sig) = sign_in_through_the_hosted_page(&app, &h, &sink).await;
+    assert!(signature_matches(&secret, &query, &sig), "signed with the secret as shown");
+
+    // Rotation: the new secret signs, the old one no longer does.
+    let (s, b) = app.admin(Method::POST, &format!("/tenants/{tenant}/applications/{client_id}/callback-secret"), None).await;
+    assert_eq!(s, 200, "{b}");
+    let rotated = b["callback_secret"].as_str().unwrap().to_string();
+    assert_ne!(rotated, secret);
+    let (query, sig) = sign_in_through_the_hosted_page(&app, &h, &sink).await;
+    assert!(signature_matches(&rotated, &query, &sig) && !signature_matches(&secret, &query, &sig));
+}
+
+#[tokio::test]
+async fn a_patch_that_adds_a_callback_url_makes_a_callback_secret_and_every_field_is_checked() {
+    let app = spawn_app().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let tenant = eauth_tenant(&app).await;
+    let body =
+        json!({"name": "Later Portal", "kind": "public", "allowed_ips": ["127.0.0.1", "::1"], "redirect_uris": [REDIRECT]});
+    let (created, api_key) = admin_hosted_app(&app, &tenant, body).await;
+    assert!(created.get("callback_secret").is_none(), "no callback URL, no secret: {created}");
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let path = format!("/tenants/{tenant}/applications/{client_id}");
+    let (s, b) = app.admin(Method::POST, &format!("{path}/callback-secret"), None).await;
+    assert_eq!(s, 400, "no callback URL to sign for: {b}");
+
+    // Bad fields are refused by the PATCH as they are by the console, and nothing changes.
+    for bad in [
+        json!({"callback_url": "ftp://example.com/cb"}),
+        json!({"callback_url": "not a url"}),
+        json!({"allowed_ips": ["10.0.0.0/33"]}),
+        json!({"allowed_ips": ["example.com"]}),
+        json!({"redirect_uris": ["javascript:alert(1)"]}),
+        json!({"redirect_uris": ["https://example.com/done#frag"]}),
+        json!({"name": ""}),
+    ] {
+        let (s, b) = app.admin(Method::PATCH, &path, Some(bad.clone())).await;
+        assert_eq!(s, 400, "{bad} → {b}");
+        assert_eq!(b["error"]["code"], "invalid_request", "{b}");
+    }
+    let (_, now) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(now["allowed_ips"], json!(["127.0.0.1", "::1"]));
+    assert_eq!(now["callback_url"], Value::Null);
+
+    let (s, b) = app.admin(Method::PATCH, &path, Some(json!({"callback_url": format!("{}/cb", sink.url)}))).await;
+    assert_eq!(s, 200, "{b}");
+    let secret = b["callback_secret"].as_str().expect("the first callback URL brings a secret").to_string();
+    let (s, b) = app.admin(Method::PATCH, &path, Some(json!({"name": "Renamed"}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b.get("callback_secret").is_none(), "a later PATCH keeps the secret: {b}");
+    let h = HostedApp { id: String::new(), client_id, api_key, callback_secret: secret.clone(), console: String::new() };
+    let (query, sig) = sign_in_through_the_hosted_page(&app, &h, &sink).await;
+    assert!(signature_matches(&secret, &query, &sig));
+}
+
+#[tokio::test]
+async fn admin_created_callback_urls_follow_the_private_address_rule() {
+    let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions {
+        settings: Some(Box::new(|s| s.allow_private_callbacks = Some(false))),
+        ..Default::default()
+    })
+    .await;
+    let tenant = eauth_tenant(&app).await;
+    for url in ["http://93.184.216.34/cb", "https://127.0.0.1/cb", "https://10.1.2.3/cb", "https://localhost/cb"] {
+        let body = json!({"name": "P", "kind": "public", "callback_url": url});
+        let (s, b) = app.admin(Method::POST, &format!("/tenants/{tenant}/applications"), Some(body)).await;
+        assert_eq!(s, 400, "{url} → {b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("callback_url"), "{b}");
+    }
+    let (s, b) = app.admin(Method::GET, &format!("/tenants/{tenant}/applications"), None).await;
+    assert_eq!((s, b), (200, json!([])), "nothing stored");
+    let _ = api;
+}
