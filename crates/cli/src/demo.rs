@@ -3,7 +3,7 @@
 
 use castellan_core::Core;
 use castellan_core::model::{ApplicationKind, NewUser, Profile, Tenant};
-use castellan_core::services::applications::NewApplication;
+use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::NewTenant;
 use castellan_core::{CoreError, CoreResult};
 use serde_json::{Value, json};
@@ -177,7 +177,8 @@ async fn mosip(core: &Core) -> CoreResult<Value> {
 }
 
 /// Creates what is missing and describes everything.
-pub async fn run(core: &Core) -> CoreResult<Value> {
+/// `dev`: development mode, where the callback receiver the hosted 2FA demo calls back to lives.
+pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
     let fmfb = tenant(core, "fmfb", "First Microfinance Bank", Profile::Korastratum).await?;
     let fmfb_user = user(
         core,
@@ -215,7 +216,11 @@ pub async fn run(core: &Core) -> CoreResult<Value> {
     )
     .await?;
     let mosip = mosip(core).await?;
-    let eauth = eauthenticator(core).await?;
+    let eauth = if dev {
+        eauthenticator(core).await?
+    } else {
+        json!({ "skipped": "the hosted 2FA demo calls back to /dev/callback-receiver, which development mode serves: run `CASTELLAN_DEV=true castellan demo`" })
+    };
     let kyc = tenant(core, "kyc", "KYC API", Profile::FastapiUsers).await?;
     let mut kyc_users = Vec::new();
     for (email, verified) in [("user@example.com", true), ("unverified@example.com", false)] {
@@ -259,11 +264,19 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
     const CALLBACK_SECRET: &str = "cbs_demo_portal_secret_8d2e";
     const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     let account = core.ensure_console_account(EMAIL, PASSWORD, "demo-portal").await?;
+    // The server's own receiver: it checks the signature and keeps what it got in the outbox.
+    let receiver = format!("{}/dev/callback-receiver", core.config.public_url);
     let existing = core.list_applications(&account.tenant).await?.into_iter().find(|a| a.name == "Demo Portal");
     let app = match existing {
-        Some(a) => a,
+        Some(a) if a.callback_url.as_deref() == Some(receiver.as_str()) => a,
+        Some(a) => {
+            let patch = ApplicationPatch { callback_url: Some(receiver.clone()), ..ApplicationPatch::default() };
+            let (app, _) = core.update_application(&account.tenant, &a.client_id, patch).await?;
+            core.import_hosted_secrets(&account.tenant, &app, API_KEY, CALLBACK_SECRET).await?;
+            app
+        }
         None => {
-            let (app, _) = core
+            let created = core
                 .create_application(
                     &account.tenant,
                     NewApplication {
@@ -274,15 +287,15 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                         mosip_app_id: None,
                         roles: vec![],
                         allowed_ips: vec!["127.0.0.1".into(), "::1".into()],
-                        callback_url: Some("http://127.0.0.1:8090/2fa/callback".into()),
+                        callback_url: Some(receiver.clone()),
                         redirect_uris: vec!["http://127.0.0.1:8090/2fa/done".into(), "http://localhost:8090/2fa/done".into()],
                         single_otp_channel: false,
                         active: true,
                     },
                 )
                 .await?;
-            core.import_hosted_secrets(&account.tenant, &app, API_KEY, CALLBACK_SECRET).await?;
-            app
+            core.import_hosted_secrets(&account.tenant, &created.app, API_KEY, CALLBACK_SECRET).await?;
+            created.app
         }
     };
     let spec = castellan_core::services::hosted_2fa::FactorSpec {

@@ -277,7 +277,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         }
         Command::Demo => {
             let core = open_core(&settings).await?;
-            let out = demo::run(&core).await.map_err(|e| e.to_string())?;
+            let out = demo::run(&core, settings.dev).await.map_err(|e| e.to_string())?;
             print(j, &out, || serde_json::to_string_pretty(&out).unwrap_or_default());
             Ok(())
         }

@@ -212,7 +212,7 @@ async fn attempt(core: &Core, cb: Callback) {
         return;
     }
     if outcome == CallbackStatus::Pending {
-        tracing::warn!(id = %cb.id, tries = cb.tries, ?status, ?error, "callback failed; retrying");
+        tracing::warn!(id = %cb.id, url = redacted(&cb.url), tries = cb.tries, ?status, ?error, "callback failed; retrying");
         let wait = Duration::from_millis((next - now).max(0) as u64);
         let ready = core.callbacks_ready.clone();
         tokio::spawn(async move {
@@ -250,7 +250,7 @@ async fn finish(core: &Core, cb: &Callback, outcome: CallbackStatus, status: Opt
         tracing::error!(error = %e, id = %cb.id, "callbacks: cannot settle the verification");
     }
     if outcome == CallbackStatus::Failed {
-        tracing::error!(id = %cb.id, tries = cb.tries, ?status, ?error, "callback given up");
+        tracing::error!(id = %cb.id, url = redacted(&cb.url), tries = cb.tries, ?status, ?error, "callback given up");
     }
 }
 
@@ -262,7 +262,7 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, String> {
         .map_err(|e| e.to_string())?
         .ok_or("application gone")?;
     let secret = core.callback_secret(&app).await.map_err(|e| e.to_string())?;
-    let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query)).map_err(|e| e.to_string())?;
+    let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query)).map_err(|_| "callback URL unreadable".to_string())?;
     if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {
         return Err("callback URL refused: not https to a public address".into());
     }
@@ -274,8 +274,43 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, String> {
         .timeout(Duration::from_millis(remaining as u64))
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| cause(&e))?;
     Ok(response.status().as_u16())
+}
+
+/// Why a try failed, in words an operator can act on: the kind (timeout, connect, TLS, DNS) and
+/// the innermost cause. Never the URL: its query carries the session token.
+fn cause(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut innermost: Option<String> = None;
+    let mut source = e.source();
+    while let Some(s) = source {
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    let detail = innermost.unwrap_or_default();
+    let lower = detail.to_ascii_lowercase();
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        "dns"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        "tls"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_redirect() {
+        "redirect"
+    } else {
+        "request"
+    };
+    // An inner error could still quote the URL (with its query); cut anything after a '?'.
+    let detail = detail.split('?').next().unwrap_or_default().trim().to_string();
+    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+}
+
+/// The callback URL without its query, for logs.
+fn redacted(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or_default()
 }
 
 #[cfg(test)]

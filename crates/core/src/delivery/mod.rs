@@ -2,6 +2,7 @@
 //! crash or a dead mail server loses nothing.
 
 pub mod callbacks;
+pub mod dev_receiver;
 pub mod sms;
 pub mod smtp;
 pub mod templates;

@@ -6,6 +6,7 @@ mod api;
 mod console;
 mod console_api;
 mod console_doc;
+mod dev_receiver;
 mod hosted;
 mod html;
 
@@ -15,7 +16,7 @@ use crate::api::Api;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(api::session_token, api::toggle, api::provision, hosted::start, hosted::verify, hosted::reject,
+    paths(dev_receiver::receive, api::session_token, api::toggle, api::provision, hosted::start, hosted::verify, hosted::reject,
           console_api::register, console_api::verify_email, console_api::sign_in, console_api::sign_out, console_api::list,
           console_api::create, console_api::get_one, console_api::update, console_api::rotate_key,
           console_api::rotate_callback_secret, console_api::activate, console_api::deactivate, console_api::verifications,
@@ -36,6 +37,7 @@ pub fn router() -> Api {
         .post(&format!("{b}/session-token"), api::session_token)
         .post(&format!("{b}/mfa/toggle"), api::toggle)
         .post(&format!("{b}/mfa/provision"), api::provision)
+        .get(dev_receiver::PATH, dev_receiver::receive)
         .get("/start-authentication", hosted::start)
         .post("/start-authentication/verify", hosted::verify)
         .post("/start-authentication/reject", hosted::reject)

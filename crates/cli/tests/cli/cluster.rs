@@ -1,7 +1,6 @@
 //! Two `castellan serve` processes on one database: a login started on node A finishes on
 //! node B, and a key rotated through node A reaches node B's JWKS within the cache TTL. Runs on
 //! PostgreSQL when CASTELLAN_TEST_DATABASE_URL is set, else on one shared SQLite file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

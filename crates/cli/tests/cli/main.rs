@@ -1,0 +1,6 @@
+//! The `castellan` binary, run as an operator runs it: real processes, real data directories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cluster;
+mod common;
+mod logs;
