@@ -69,12 +69,77 @@ fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {
     })
 }
 
-/// Settings from `file` (if any) and the environment.
+/// `CASTELLAN_*` variables that are not configuration keys but are still ours.
+const OTHER_VARIABLES: &[&str] = &["CASTELLAN_CONFIG", "CASTELLAN_NEW_PASSWORD"];
+
+/// Edit distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The closest of `candidates`, if close enough to be a typo.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates.map(|c| (distance(word, c), c)).filter(|(d, c)| *d <= 2.max(c.len() / 4)).min_by_key(|(d, _)| *d).map(|(_, c)| c)
+}
+
+/// The 1-based line where `leaf` is set inside `[section]` (empty: the top level).
+fn line_of(text: &str, section: &str, leaf: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.split(']').next()) {
+            current = h.trim().to_string();
+            continue;
+        }
+        if current == section
+            && let Some(rest) = t.strip_prefix(leaf)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// A key of the file: where it was written and the flat name it stands for.
+struct FileKey {
+    section: String,
+    leaf: String,
+    flat: String,
+}
+
+fn unknown_key_error(path: &Path, text: &str, k: &FileKey) -> String {
+    let at = line_of(text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
+    let shown = if k.section.is_empty() { k.leaf.clone() } else { format!("[{}] {}", k.section, k.leaf) };
+    let hint = closest(&k.flat, KEYS.iter().map(|(n, _)| *n))
+        .map(|best| {
+            // In `[dialects.kumusoft]`, suggest `prefix`, not `kumusoft_prefix`.
+            let prefix = k.flat.strip_suffix(k.leaf.as_str()).unwrap_or_default();
+            format!("; did you mean `{}`?", best.strip_prefix(prefix).filter(|_| !prefix.is_empty()).unwrap_or(best))
+        })
+        .unwrap_or_default();
+    format!("{}{at}: unknown key `{shown}`{hint} (every key: docs/configuration.md)", path.display())
+}
+
+/// Settings from `file` (if any) and the environment. Every unknown key of the file is an
+/// error naming its line, with the nearest known key.
 pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
     let mut table = toml::Table::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let parsed: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut keys: Vec<(FileKey, toml::Value)> = Vec::new();
         for (k, v) in parsed {
             match v {
                 toml::Value::Table(section) => {
@@ -82,19 +147,27 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
                         match v2 {
                             // `[dialects.kumusoft] prefix = …` is the key `kumusoft_prefix`.
                             toml::Value::Table(sub) => {
-                                table.extend(sub.into_iter().map(|(k3, v3)| (format!("{k2}_{k3}"), v3)));
+                                for (k3, v3) in sub {
+                                    let key = FileKey { section: format!("{k}.{k2}"), flat: format!("{k2}_{k3}"), leaf: k3 };
+                                    keys.push((key, v3));
+                                }
                             }
-                            other => {
-                                table.insert(k2, other);
-                            }
+                            other => keys.push((FileKey { section: k.clone(), flat: k2.clone(), leaf: k2 }, other)),
                         }
                     }
                 }
-                other => {
-                    table.insert(k, other);
-                }
+                other => keys.push((FileKey { section: String::new(), flat: k.clone(), leaf: k }, other)),
             }
         }
+        let unknown: Vec<String> = keys
+            .iter()
+            .filter(|(k, _)| !KEYS.iter().any(|(name, _)| *name == k.flat))
+            .map(|(k, _)| unknown_key_error(path, &text, k))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(unknown.join("\n"));
+        }
+        table.extend(keys.into_iter().map(|(k, v)| (k.flat, v)));
     }
     for (key, kind) in KEYS {
         let var = format!("CASTELLAN_{}", key.to_uppercase());
@@ -110,6 +183,28 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         }
     }
     toml::Value::Table(table).try_into::<Settings>().map_err(|e| format!("configuration: {e}"))
+}
+
+/// A warning for each `CASTELLAN_*` variable that configures nothing, with the nearest known
+/// one. Warnings, not errors: Kubernetes sets `<SERVICE>_SERVICE_HOST`-style variables in pods
+/// of a service named `castellan`.
+pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<String> {
+    let known: Vec<String> = KEYS
+        .iter()
+        .flat_map(|(k, _)| {
+            let var = format!("CASTELLAN_{}", k.to_uppercase());
+            [format!("{var}_FILE"), var]
+        })
+        .chain(OTHER_VARIABLES.iter().map(|v| v.to_string()))
+        .collect();
+    names
+        .filter(|n| n.starts_with("CASTELLAN_") && !n.starts_with("CASTELLAN_TEST_") && !n.starts_with("CASTELLAN_CI_"))
+        .filter(|n| !known.contains(n))
+        .map(|n| {
+            let hint = closest(&n, known.iter().map(String::as_str)).map(|b| format!("; did you mean {b}?")).unwrap_or_default();
+            format!("warning: the environment variable {n} configures nothing{hint}")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,7 +238,21 @@ mod tests {
         assert_eq!(s.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
         std::fs::write(&file, "nonsense_key = 1\n").map_err(|e| e.to_string())?;
         assert!(load(Some(&file), |_| None).is_err());
+        std::fs::write(&file, "dev = true\n\n[server]\nlistne = \"127.0.0.1:9000\"\n[dialects.kumusoft]\nprefx = \"/k\"\n")
+            .map_err(|e| e.to_string())?;
+        let err = load(Some(&file), |_| None).err().unwrap_or_default();
+        assert!(err.contains("line 4: unknown key `[server] listne`; did you mean `listen`?"), "{err}");
+        assert!(err.contains("line 6: unknown key `[dialects.kumusoft] prefx`; did you mean `prefix`?"), "{err}");
         assert!(load(None, |k| (k == "CASTELLAN_DEV").then(|| "maybe".to_string())).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn unknown_variables_are_named_with_the_nearest_known_one() {
+        let names = ["CASTELLAN_LISTN", "CASTELLAN_LISTEN", "CASTELLAN_SMTP_URL_FILE", "CASTELLAN_SERVICE_HOST", "HOME"];
+        let warnings = unknown_variables(names.iter().map(|s| s.to_string()));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("CASTELLAN_LISTN configures nothing; did you mean CASTELLAN_LISTEN?"), "{warnings:?}");
+        assert!(warnings[1].contains("CASTELLAN_SERVICE_HOST configures nothing"), "{warnings:?}");
     }
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use castellan_core::Core;
 use castellan_core::clock::SystemClock;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Profile};
@@ -15,6 +14,7 @@ use castellan_core::services::ClientContext;
 use castellan_core::services::applications::NewApplication;
 use castellan_core::services::tenants::NewTenant;
 use castellan_core::store::UserFilter;
+use castellan_core::{Core, CoreError};
 use castellan_server::{Application, Settings, bootstrap};
 use castellan_store::SqlStore;
 use clap::{Parser, Subcommand};
@@ -35,11 +35,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (the default).
-    Serve,
+    /// Run the server (the default). A first start creates the data directory, the schema, a
+    /// `default` tenant and an admin token, printed once.
+    Serve {
+        /// Address to listen on (CASTELLAN_LISTEN), e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory (CASTELLAN_DATA_DIR): the SQLite database and the master key.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Apply database migrations and exit.
     Migrate,
-    /// Load the demo tenants, applications and users (idempotent).
+    /// Load the demo tenants, applications and users of every dialect (idempotent); on a fresh
+    /// data directory it first sets it up as `serve` would.
     Demo,
     /// Admin API tokens.
     #[command(subcommand)]
@@ -56,8 +65,10 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Messages kept in the development outbox.
+    /// Messages kept in the development outbox, newest first (in development mode also the
+    /// callbacks the dev callback receiver got: `--to callback-receiver`).
     Outbox {
+        /// Only messages to this recipient.
         #[arg(long)]
         to: Option<String>,
         #[arg(long, default_value_t = 20)]
@@ -83,26 +94,32 @@ enum AdminTokenCmd {
 
 #[derive(Subcommand)]
 enum TenantCmd {
+    /// Create a tenant.
     Create {
+        /// 2-63 characters of a-z, 0-9, '-' or '_'.
         slug: String,
+        /// Display name (default: the slug).
         #[arg(long)]
         name: Option<String>,
-        #[arg(long, default_value = "default")]
+        /// Which dialect's rules and defaults the tenant starts with.
+        #[arg(long, default_value = "default", value_parser = ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"])]
         profile: String,
     },
+    /// List tenants (a table; `--json` for JSON).
     List,
-    Show {
-        tenant: String,
-    },
+    /// Show one tenant, by slug or id.
+    Show { tenant: String },
 }
 
 #[derive(Subcommand)]
 enum AppCmd {
+    /// Create an application; its client secret (confidential and service kinds) and callback
+    /// secret (with a callback URL) are printed once.
     Create {
         #[arg(long)]
         tenant: String,
         name: String,
-        #[arg(long, default_value = "confidential")]
+        #[arg(long, default_value = "confidential", value_parser = ["public", "confidential", "service"])]
         kind: String,
         #[arg(long)]
         client_id: Option<String>,
@@ -129,10 +146,12 @@ enum AppCmd {
         #[arg(long = "allowed-ip")]
         allowed_ips: Vec<String>,
     },
+    /// List a tenant's applications.
     List {
         #[arg(long)]
         tenant: String,
     },
+    /// A new client secret (printed once); the earlier one stops working at once.
     RotateSecret {
         #[arg(long)]
         tenant: String,
@@ -154,6 +173,7 @@ enum AppCmd {
 
 #[derive(Subcommand)]
 enum UserCmd {
+    /// Create a user (an email, a username or a phone number at least).
     Create {
         #[arg(long)]
         tenant: String,
@@ -167,10 +187,12 @@ enum UserCmd {
         #[arg(long, env = "CASTELLAN_NEW_PASSWORD")]
         password: Option<String>,
     },
+    /// List a tenant's users (the first 1,000).
     List {
         #[arg(long)]
         tenant: String,
     },
+    /// Set a user's password (checked against the tenant's policy).
     SetPassword {
         #[arg(long)]
         tenant: String,
@@ -178,6 +200,7 @@ enum UserCmd {
         #[arg(long, env = "CASTELLAN_NEW_PASSWORD")]
         password: String,
     },
+    /// Lift a lockout.
     Unlock {
         #[arg(long)]
         tenant: String,
@@ -187,12 +210,15 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum KeysCmd {
+    /// Make a new active signing key; the current one of that algorithm keeps verifying while
+    /// it retires.
     Rotate {
         #[arg(long)]
         tenant: String,
-        #[arg(long, default_value = "ES256")]
+        #[arg(long, default_value = "ES256", value_parser = ["HS256", "RS256", "ES256", "EdDSA"])]
         alg: String,
     },
+    /// List a tenant's signing keys.
     List {
         #[arg(long)]
         tenant: String,
@@ -201,14 +227,33 @@ enum KeysCmd {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let settings = match config::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+    let mut cli = Cli::parse();
+    let mut settings = match config::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("castellan: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Serve { listen, data_dir }) = &mut cli.command {
+        if let Some(l) = listen.take() {
+            settings.listen = l;
+        }
+        if let Some(d) = data_dir.take() {
+            settings.data_dir = d;
+        }
+    }
+    for warning in config::unknown_variables(std::env::vars().map(|(k, _)| k)) {
+        eprintln!("castellan: {warning}");
+    }
+    // The whole configuration is checked before anything is created or opened.
+    if let Err(problems) = bootstrap::check(&settings) {
+        eprintln!("castellan: the configuration is refused; nothing was changed:");
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        return ExitCode::FAILURE;
+    }
     init_logging(&settings);
     let outcome = run(cli, settings).await;
     // Audit events of the command are written before the process exits.
@@ -225,6 +270,51 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Tenants as a table: slug, profile, dialects, display name, id.
+fn tenant_table(tenants: &[castellan_core::model::Tenant]) -> String {
+    let rows: Vec<[String; 5]> = tenants
+        .iter()
+        .map(|t| [t.slug.clone(), t.profile.as_str().to_string(), t.dialects.join(","), t.display_name.clone(), t.id.to_string()])
+        .collect();
+    let header = ["SLUG", "PROFILE", "DIALECTS", "NAME", "ID"].map(str::to_string);
+    let widths: Vec<usize> =
+        (0..5).map(|i| rows.iter().chain(std::iter::once(&header)).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    std::iter::once(&header)
+        .chain(rows.iter())
+        .map(|r| r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A password rule code (`min_length:12`) as a sentence.
+fn rule_in_words(rule: &str) -> String {
+    let (name, arg) = rule.split_once(':').unwrap_or((rule, ""));
+    match name {
+        "min_length" => format!("at least {arg} characters"),
+        "max_length" => format!("at most {arg} characters"),
+        "uppercase" => "an upper-case letter".into(),
+        "lowercase" => "a lower-case letter".into(),
+        "digit" => "a digit".into(),
+        "special" => format!("one of {arg}"),
+        "common_password" => "not a commonly used password".into(),
+        _ => rule.to_string(),
+    }
+}
+
+/// A core error in words an operator can act on: which field, which rule.
+fn describe(e: CoreError) -> String {
+    match e {
+        CoreError::Validation(fields) => fields.iter().map(|(f, why)| format!("{f}: {why}")).collect::<Vec<_>>().join("; "),
+        CoreError::WeakPassword(rules) => {
+            let words: Vec<String> = rules.iter().map(|r| rule_in_words(r)).collect();
+            format!("the password does not meet the tenant's policy: {}", words.join("; "))
+        }
+        CoreError::TenantNotFound => "no such tenant".into(),
+        CoreError::NotFound => "not found".into(),
+        other => other.to_string(),
+    }
+}
+
 fn init_logging(settings: &Settings) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -236,8 +326,27 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-async fn open_store(settings: &Settings) -> Result<Arc<SqlStore>, String> {
+/// Whether a command may set up a new deployment (data directory, database, master key).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// `serve`, `demo`, `migrate`.
+    Create,
+    /// Every other command works on an existing deployment only: a typo in CASTELLAN_DATA_DIR
+    /// must not silently make a new master key.
+    Existing,
+}
+
+async fn open_store(settings: &Settings, setup: Setup) -> Result<Arc<SqlStore>, String> {
     let url = bootstrap::database_url(settings);
+    if setup == Setup::Existing {
+        let missing_db = bootstrap::sqlite_path(settings).is_some_and(|p| !p.exists());
+        if missing_db || !bootstrap::master_key_exists(settings) {
+            return Err(format!(
+                "no Castellan data directory at {}; set CASTELLAN_DATA_DIR (or --config) to the one `castellan serve` uses",
+                settings.data_dir.display()
+            ));
+        }
+    }
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| format!("{}: {e}", settings.data_dir.display()))?;
     }
@@ -247,8 +356,8 @@ async fn open_store(settings: &Settings) -> Result<Arc<SqlStore>, String> {
 /// The cores this command opened, so that `main` can let their audit writers finish.
 static OPENED: std::sync::Mutex<Vec<Arc<Core>>> = std::sync::Mutex::new(Vec::new());
 
-async fn open_core(settings: &Settings) -> Result<Arc<Core>, String> {
-    let store = open_store(settings).await?;
+async fn open_core(settings: &Settings, setup: Setup) -> Result<Arc<Core>, String> {
+    let store = open_store(settings, setup).await?;
     let url = bootstrap::public_url(settings, settings.listen);
     let core = bootstrap::core(settings, store, Arc::new(SystemClock), url).map_err(|e| e.to_string())?;
     if let Ok(mut opened) = OPENED.lock() {
@@ -268,27 +377,34 @@ fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
 async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
     let j = cli.json;
     let ctx = ClientContext::default();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+    match cli.command.unwrap_or(Command::Serve { listen: None, data_dir: None }) {
+        Command::Serve { .. } => {
+            // Held while serving: a second process on the same SQLite database refuses to start.
+            let _lock = lock_sqlite(&settings)?;
+            serve(settings).await
+        }
         Command::Migrate => {
-            open_store(&settings).await?;
+            open_store(&settings, Setup::Create).await?;
+            // A migrated database is a deployment: it gets its master key now, as `serve` would.
+            bootstrap::master_key(&settings).map_err(|e| e.to_string())?;
             print(j, &json!({"migrated": true}), || "migrations applied".into());
             Ok(())
         }
         Command::Demo => {
-            let core = open_core(&settings).await?;
-            let out = demo::run(&core, settings.dev).await.map_err(|e| e.to_string())?;
+            let core = open_core(&settings, Setup::Create).await?;
+            first_start(&core).await?;
+            let out = demo::run(&core, settings.dev).await.map_err(describe)?;
             print(j, &out, || serde_json::to_string_pretty(&out).unwrap_or_default());
             Ok(())
         }
         Command::AdminToken(AdminTokenCmd::Create { label }) => {
-            let core = open_core(&settings).await?;
-            let token = core.create_admin_token(&label).await.map_err(|e| e.to_string())?;
+            let core = open_core(&settings, Setup::Existing).await?;
+            let token = core.create_admin_token(&label).await.map_err(describe)?;
             print(j, &json!({"admin_token": token}), || token.clone());
             Ok(())
         }
         Command::Tenant(cmd) => {
-            let core = open_core(&settings).await?;
+            let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 TenantCmd::Create { slug, name, profile } => {
                     let profile = Profile::parse(&profile).ok_or(format!("unknown profile {profile}"))?;
@@ -303,17 +419,24 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                             audience: None
                         })
                         .await
-                        .map_err(|e| e.to_string())?
+                        .map_err(describe)?
                     )
                 }
-                TenantCmd::List => json!(core.list_tenants().await.map_err(|e| e.to_string())?),
-                TenantCmd::Show { tenant } => json!(core.find_tenant(&tenant).await.map_err(|e| e.to_string())?),
+                TenantCmd::List => {
+                    let tenants = core.list_tenants().await.map_err(describe)?;
+                    if !j {
+                        println!("{}", tenant_table(&tenants));
+                        return Ok(());
+                    }
+                    json!(tenants)
+                }
+                TenantCmd::Show { tenant } => json!(core.find_tenant(&tenant).await.map_err(describe)?),
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(())
         }
         Command::App(cmd) => {
-            let core = open_core(&settings).await?;
+            let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 AppCmd::Create {
                     tenant,
@@ -328,7 +451,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     redirect_uris,
                     allowed_ips,
                 } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
                     let new = NewApplication {
                         name,
@@ -343,7 +466,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         single_otp_channel,
                         active: true,
                     };
-                    let created = core.create_application(&t, new).await.map_err(|e| e.to_string())?;
+                    let created = core.create_application(&t, new).await.map_err(describe)?;
                     let mut v = json!(created.app);
                     v["client_secret"] = json!(created.client_secret);
                     if let Some(s) = created.callback_secret {
@@ -352,56 +475,52 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     v
                 }
                 AppCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    json!(core.list_applications(&t).await.map_err(|e| e.to_string())?)
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    json!(core.list_applications(&t).await.map_err(describe)?)
                 }
                 AppCmd::RotateSecret { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    json!({"client_secret": core.rotate_client_secret(&t, &client_id).await.map_err(|e| e.to_string())?})
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    json!({"client_secret": core.rotate_client_secret(&t, &client_id).await.map_err(describe)?})
                 }
                 AppCmd::ApiKey { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    let (key, prefix) = core.create_api_key(&t, &client_id).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let (key, prefix) = core.create_api_key(&t, &client_id).await.map_err(describe)?;
                     json!({"api_key": key, "prefix": prefix})
                 }
                 AppCmd::CallbackSecret { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    let app = core.get_application(&t, &client_id).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let app = core.get_application(&t, &client_id).await.map_err(describe)?;
                     if app.callback_url.is_none() {
                         return Err(format!("{client_id} has no callback URL"));
                     }
-                    json!({"callback_secret": core.rotate_callback_secret(&t, &app).await.map_err(|e| e.to_string())?})
+                    json!({"callback_secret": core.rotate_callback_secret(&t, &app).await.map_err(describe)?})
                 }
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(())
         }
         Command::User(cmd) => {
-            let core = open_core(&settings).await?;
+            let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 UserCmd::Create { tenant, email, username, phone, password } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
                     let new = NewUser { email, username, phone, password, active: true, ..NewUser::default() };
-                    json!(core.create_user(&t, new).await.map_err(|e| e.to_string())?)
+                    json!(core.create_user(&t, new).await.map_err(describe)?)
                 }
                 UserCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    json!(
-                        core.list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() })
-                            .await
-                            .map_err(|e| e.to_string())?
-                    )
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    json!(core.list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() }).await.map_err(describe)?)
                 }
                 UserCmd::SetPassword { tenant, user, password } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    let u = core.find_user(&t, &user).await.map_err(|e| e.to_string())?.ok_or("no such user")?;
-                    core.set_password(&t, u.id, &password, &ctx).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    core.set_password(&t, u.id, &password, &ctx).await.map_err(describe)?;
                     json!({"password_set": true})
                 }
                 UserCmd::Unlock { tenant, user } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    let u = core.find_user(&t, &user).await.map_err(|e| e.to_string())?.ok_or("no such user")?;
-                    core.unlock_user(&t, u.id, &ctx).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    core.unlock_user(&t, u.id, &ctx).await.map_err(describe)?;
                     json!({"unlocked": true})
                 }
             };
@@ -409,17 +528,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Keys(cmd) => {
-            let core = open_core(&settings).await?;
+            let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 KeysCmd::Rotate { tenant, alg } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
                     let alg = KeyAlg::parse(&alg).ok_or("alg: HS256, RS256, ES256 or EdDSA")?;
-                    let k = core.rotate_key(&t, alg).await.map_err(|e| e.to_string())?;
+                    let k = core.rotate_key(&t, alg).await.map_err(describe)?;
                     json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str()})
                 }
                 KeysCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-                    let keys = core.list_keys(&t).await.map_err(|e| e.to_string())?;
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let keys = core.list_keys(&t).await.map_err(describe)?;
                     json!(keys.iter().map(|k| json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at})).collect::<Vec<_>>())
                 }
             };
@@ -427,8 +546,8 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Outbox { to, limit } => {
-            let core = open_core(&settings).await?;
-            let list = core.dev_outbox(to.as_deref(), limit).await.map_err(|e| e.to_string())?;
+            let core = open_core(&settings, Setup::Existing).await?;
+            let list = core.dev_outbox(to.as_deref(), limit).await.map_err(describe)?;
             let v = json!(list);
             print(j, &v, || {
                 list.iter()
@@ -441,9 +560,9 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Audit { tenant, limit } => {
-            let core = open_core(&settings).await?;
-            let t = core.find_tenant(&tenant).await.map_err(|e| e.to_string())?;
-            let events = core.list_audit(&t, AuditFilter { limit, ..AuditFilter::default() }).await.map_err(|e| e.to_string())?;
+            let core = open_core(&settings, Setup::Existing).await?;
+            let t = core.find_tenant(&tenant).await.map_err(describe)?;
+            let events = core.list_audit(&t, AuditFilter { limit, ..AuditFilter::default() }).await.map_err(describe)?;
             let v = json!(events);
             print(j, &v, || {
                 events
@@ -467,7 +586,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    let store = open_store(&settings).await?;
+    let store = open_store(&settings, Setup::Create).await?;
     let listener_addr = settings.listen;
     // The public URL depends on the bound port when listening on port 0, so the core is built
     // after binding.
@@ -486,9 +605,35 @@ async fn serve(settings: Settings) -> Result<(), String> {
     serving.await.map_err(|e| e.to_string())
 }
 
+/// One `serve` process per SQLite database: an OS lock on `<database>.lock`, held until the
+/// process ends. PostgreSQL deployments run any number of nodes.
+fn lock_sqlite(settings: &Settings) -> Result<Option<std::fs::File>, String> {
+    let Some(db) = bootstrap::sqlite_path(settings) else { return Ok(None) };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let path = PathBuf::from(format!("{}.lock", db.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another `castellan serve` is already serving {} (it holds {}); SQLite is served by one process — \
+             stop the other one, or use PostgreSQL to run several nodes",
+            db.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// On an empty database: a `default` tenant and an admin token, printed once.
 async fn first_start(core: &Core) -> Result<(), String> {
-    if !core.list_tenants().await.map_err(|e| e.to_string())?.is_empty() {
+    if !core.list_tenants().await.map_err(describe)?.is_empty() {
         return Ok(());
     }
     core.create_tenant(NewTenant {
@@ -500,8 +645,8 @@ async fn first_start(core: &Core) -> Result<(), String> {
         audience: None,
     })
     .await
-    .map_err(|e| e.to_string())?;
-    let token = core.create_admin_token("first start").await.map_err(|e| e.to_string())?;
+    .map_err(describe)?;
+    let token = core.create_admin_token("first start").await.map_err(describe)?;
     eprintln!("\nFirst start: created the `default` tenant and this admin token (shown once, keep it):\n\n    {token}\n");
     Ok(())
 }

@@ -130,3 +130,68 @@ pub fn sms(settings: &Settings) -> Result<Arc<dyn SmsSender>, BootstrapError> {
 pub fn transports(settings: &Settings) -> Result<Transports, BootstrapError> {
     Ok(Transports { mail: mailer(settings)?, sms: sms(settings)? })
 }
+
+/// Checks the whole configuration without touching the data directory or the database: every
+/// problem found, one line each. Run before anything is created, so that a refused start leaves
+/// nothing half-made (a master key without its database, an admin token printed and lost).
+pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut note = |r: Result<(), String>| {
+        if let Err(e) = r {
+            problems.push(e.trim_start_matches("internal: ").to_string());
+        }
+    };
+    note(transports(settings).map(|_| ()).map_err(|e| e.0));
+    note(check_master_key(settings));
+    note(
+        crate::client::TrustedProxies::parse(&settings.trusted_proxies).map(|_| ()).map_err(|e| format!("trusted_proxies: {e}")),
+    );
+    if let Some(url) = settings.public_url.as_deref() {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        note(if ok { Ok(()) } else { Err(format!("public_url: {url:?} is not an http(s) URL")) });
+    }
+    let db = database_url(settings);
+    let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| db.starts_with(p));
+    note(if known { Ok(()) } else { Err("database_url: must start with sqlite:, postgres:// or postgresql://".into()) });
+    note(match settings.log_format.as_str() {
+        "text" | "json" => Ok(()),
+        other => Err(format!("log_format: {other:?} is not text or json")),
+    });
+    note(match settings.mosip_cookie_same_site.as_str() {
+        "Lax" | "Strict" | "None" => Ok(()),
+        other => Err(format!("mosip_cookie_same_site: {other:?} is not Lax, Strict or None")),
+    });
+    let argon = Argon2Params {
+        memory_kib: settings.argon2_memory_kib,
+        iterations: settings.argon2_iterations,
+        parallelism: settings.argon2_parallelism,
+    };
+    note(argon.check().map_err(|e| format!("argon2_memory_kib/iterations/parallelism: {e}")));
+    if settings.body_limit_bytes == 0 {
+        problems.push("body_limit_bytes: must be more than 0".into());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// A configured master key must be 32 bytes of base64; a key file, if there is one, too. A
+/// missing file is fine here: `serve` creates it.
+fn check_master_key(settings: &Settings) -> Result<(), String> {
+    if settings.master_key.as_ref().is_some_and(|k| !k.0.is_empty()) {
+        return master_key(settings).map(|_| ()).map_err(|e| e.0);
+    }
+    let path = settings.data_dir.join("master.key");
+    if path.exists() { master_key(settings).map(|_| ()).map_err(|e| e.0) } else { Ok(()) }
+}
+
+/// Whether this deployment's master key exists already (configured, or a key file).
+pub fn master_key_exists(settings: &Settings) -> bool {
+    settings.master_key.as_ref().is_some_and(|k| !k.0.is_empty()) || settings.data_dir.join("master.key").exists()
+}
+
+/// The SQLite database file the settings name, if the engine is SQLite.
+pub fn sqlite_path(settings: &Settings) -> Option<std::path::PathBuf> {
+    let url = database_url(settings);
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}

@@ -4,3 +4,4 @@
 mod cluster;
 mod common;
 mod logs;
+mod operator;

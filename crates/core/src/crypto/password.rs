@@ -34,6 +34,10 @@ impl Argon2Params {
     pub fn for_tests() -> Self {
         Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 }
     }
+    /// Whether argon2 accepts these parameters (memory at least 8 KiB per lane, and so on).
+    pub fn check(&self) -> Result<(), String> {
+        self.argon2().map(|_| ()).map_err(|e| e.to_string().trim_start_matches("internal: ").to_string())
+    }
     fn argon2(&self) -> CoreResult<Argon2<'static>> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32)).map_err(CoreError::internal)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))

@@ -1,0 +1,206 @@
+//! What an operator meets first: configuration checked before anything is made, one server per
+//! SQLite database, commands that refuse to invent a data directory, and help that says things.
+
+use std::process::Output;
+
+use crate::common::{MASTER_KEY, Server, castellan, temp_dir};
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The example configuration of docs/configuration.md, without its database URL.
+fn documented_example() -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+    let start = doc.find("Example `castellan.toml`").expect("the example is documented");
+    let block = &doc[start..];
+    let body = block.split("```toml").nth(1).unwrap().split("```").next().unwrap();
+    body.lines().filter(|l| !l.trim_start().starts_with("database_url")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_documented_example_is_refused_whole_before_the_data_directory_is_touched() {
+    let dir = temp_dir("config");
+    let data = dir.join("data");
+    let file = dir.join("castellan.toml");
+    std::fs::write(&file, documented_example()).unwrap();
+    let out = castellan(&["serve", "--config", file.to_str().unwrap()])
+        .env("CASTELLAN_DATA_DIR", &data)
+        .env("CASTELLAN_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("CASTELLAN_SMS_API_KEY is required"), "{err}");
+    assert!(!err.contains("admin token"), "no token printed and lost: {err}");
+    assert!(!data.exists(), "nothing made: no data directory, no master key");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_keys_name_their_line_and_the_nearest_key_and_change_nothing() {
+    let dir = temp_dir("config");
+    let data = dir.join("data");
+    let file = dir.join("castellan.toml");
+    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:0\"\npublic_ulr = \"https://auth.example.com\"\n").unwrap();
+    let out = castellan(&["serve", "--config", file.to_str().unwrap()]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("line 3: unknown key `[server] public_ulr`; did you mean `public_url`?"), "{err}");
+    assert!(!data.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_environment_variables_are_warned_about_and_do_not_stop_a_command() {
+    let dir = temp_dir("config");
+    let out = castellan(&["migrate"])
+        .env("CASTELLAN_DATA_DIR", dir.join("data"))
+        .env("CASTELLAN_LISTN", "127.0.0.1:9999")
+        .env("CASTELLAN_SERVICE_HOST", "10.0.0.7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: the environment variable CASTELLAN_LISTN configures nothing; did you mean CASTELLAN_LISTEN?"),
+        "{err}"
+    );
+    assert!(err.contains("CASTELLAN_SERVICE_HOST configures nothing"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn commands_other_than_serve_demo_and_migrate_refuse_to_create_a_data_directory() {
+    let dir = temp_dir("config");
+    let data = dir.join("typo");
+    for args in [&["tenant", "list"][..], &["admin-token", "create"], &["outbox"], &["keys", "list", "--tenant", "default"]] {
+        let out = castellan(args).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(&format!("no Castellan data directory at {}", data.display())), "{args:?}: {err}");
+        assert!(err.contains("set CASTELLAN_DATA_DIR"), "{err}");
+        assert!(!data.exists(), "{args:?} made {}", data.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn demo_on_a_fresh_data_directory_sets_it_up_as_serve_would_and_prints_the_admin_token_once() {
+    let dir = temp_dir("demo");
+    let data = dir.join("data");
+    let fresh = || {
+        castellan(&["demo", "--json"])
+            .env("CASTELLAN_DATA_DIR", &data)
+            .env("CASTELLAN_ARGON2_MEMORY_KIB", "64")
+            .env("CASTELLAN_ARGON2_ITERATIONS", "1")
+            .output()
+            .unwrap()
+    };
+    let out = fresh();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("created the `default` tenant and this admin token"), "{err}");
+    let token = err.lines().map(str::trim).find(|l| l.starts_with("cas_admin_")).expect("the token").to_string();
+    let again = fresh();
+    assert!(again.status.success());
+    assert!(!stderr(&again).contains("admin token"), "printed once: {}", stderr(&again));
+    let list = castellan(&["tenant", "list"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+    let table = stdout(&list);
+    assert!(table.starts_with("SLUG"), "a table: {table}");
+    for slug in ["default", "fmfb", "kumusoft", "mosip"] {
+        assert!(table.lines().any(|l| l.starts_with(&format!("{slug} "))), "{slug} in {table}");
+    }
+    let json = castellan(&["tenant", "list", "--json"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+    assert!(serde_json::from_slice::<serde_json::Value>(&json.stdout).unwrap().is_array());
+
+    // The token works against the server on that data directory, which prints none.
+    let mut server = Server::start(&[("CASTELLAN_DATA_DIR", data.display().to_string())], &dir.join("serve.log")).await;
+    let (s, tenants) = server.call(reqwest::Method::GET, "/admin/v1/tenants", Some(&token), None).await;
+    assert_eq!(s, 200, "{tenants}");
+    server.stop();
+    assert!(!server.log_text().contains("admin token"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_second_serve_on_one_sqlite_database_refuses_while_the_first_keeps_serving() {
+    let dir = temp_dir("lock");
+    let env = [("CASTELLAN_DATA_DIR", dir.join("data").display().to_string()), ("CASTELLAN_MASTER_KEY", MASTER_KEY.to_string())];
+    let first = Server::start(&env, &dir.join("first.log")).await;
+    let out = castellan(&["serve", "--listen", "127.0.0.1:0"]).envs(env.iter().map(|(k, v)| (*k, v.as_str()))).output().unwrap();
+    assert!(!out.status.success(), "the second one must not run");
+    let err = stderr(&out);
+    assert!(err.contains("another `castellan serve` is already serving"), "{err}");
+    assert!(reqwest::get(format!("{}/health", first.url)).await.unwrap().status().is_success());
+    drop(first);
+    // Once the first has stopped, the lock is free again.
+    let again = Server::start(&env, &dir.join("again.log")).await;
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn help_describes_every_command_and_lists_the_choices() {
+    let out = castellan(&["--help"]).output().unwrap();
+    let help = stdout(&out);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(commands.len() >= 10, "{help}");
+    for line in &commands {
+        assert!(line.split_whitespace().count() >= 2, "a command without a description: {line:?}");
+    }
+    for group in ["tenant", "app", "user", "keys", "admin-token"] {
+        let help = stdout(&castellan(&[group, "--help"]).output().unwrap());
+        let lines: Vec<&str> = help
+            .split("Commands:")
+            .nth(1)
+            .unwrap()
+            .split("Options:")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        for line in lines {
+            assert!(line.split_whitespace().count() >= 2, "{group}: a command without a description: {line:?}");
+        }
+    }
+    let tenant = stdout(&castellan(&["tenant", "create", "--help"]).output().unwrap());
+    assert!(tenant.contains("possible values: default, korastratum, kumusoft, mosip, eauthenticator, fastapi-users"), "{tenant}");
+    let serve = stdout(&castellan(&["serve", "--help"]).output().unwrap());
+    assert!(serve.contains("--listen") && serve.contains("--data-dir"), "{serve}");
+}
+
+#[test]
+fn a_refused_password_lists_the_rules_it_misses() {
+    let dir = temp_dir("cli");
+    let data = dir.join("data");
+    let out = castellan(&["migrate"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let setup =
+        castellan(&["tenant", "create", "bank", "--profile", "korastratum"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    let out = castellan(&["user", "create", "--tenant", "bank", "--email", "a@example.com"])
+        .env("CASTELLAN_DATA_DIR", &data)
+        .env("CASTELLAN_NEW_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("the password does not meet the tenant's policy:"), "{err}");
+    assert!(err.contains("at least") && err.contains("characters"), "names the rule: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
