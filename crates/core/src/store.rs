@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
         lock_seconds: i64,
     ) -> StoreResult<AttemptReservation>;
     async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()>;
+    /// After a successful attempt that was the `failures`-th reserved: clears the counter unless
+    /// the subject is locked by attempts reserved after it (those were told "locked", and a
+    /// locked account stays locked). True if cleared (or nothing was counted).
+    async fn settle_success(&self, tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool>;
 
     // TOTP
     async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()>;

@@ -470,6 +470,30 @@ impl Store for SqlStore {
             .map_err(db_err))
     }
 
+    async fn settle_success(&self, tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool> {
+        let sql = "DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2 \
+                   AND (locked_until IS NULL OR locked_until <= $3 OR failures <= $4)";
+        on_writer!(self, |p| sqlx::query(sql)
+            .bind(tenant.to_string())
+            .bind(subject)
+            .bind(now)
+            .bind(i64::from(failures))
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))?;
+        let locked: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(
+            "SELECT failures FROM lockouts WHERE tenant_id=$1 AND subject=$2 AND locked_until > $3"
+        )
+        .bind(tenant.to_string())
+        .bind(subject)
+        .bind(now)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err))?;
+        Ok(locked.is_none())
+    }
+
     async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO totp_factors ({TOTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (user_id) DO UPDATE SET \

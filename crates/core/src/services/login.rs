@@ -46,6 +46,24 @@ impl Core {
         }
     }
 
+    /// Ends a successful attempt (the `failures`-th reserved): the counter is cleared, unless
+    /// attempts after it locked the subject — then this one is refused as locked too, audited.
+    pub(crate) async fn settle_success(
+        &self,
+        tenant: &Tenant,
+        subject: &str,
+        failures: u32,
+        audit: (Option<uuid::Uuid>, &str),
+        ctx: &ClientContext,
+    ) -> CoreResult<()> {
+        if self.store.settle_success(tenant.id, subject, failures, self.now()).await? {
+            return Ok(());
+        }
+        let (user, action) = audit;
+        self.audit(Some(tenant.id), user, action, "locked", ctx, json!({"reason": "locked during the attempt"})).await;
+        Err(CoreError::AccountLocked { retry_after_seconds: tenant.policy.lockout.duration_seconds })
+    }
+
     /// The error of a failed attempt that was the `failures`-th in a row.
     fn failed_attempt(&self, tenant: &Tenant, failures: u32, error: CoreError) -> CoreError {
         if failures >= tenant.policy.lockout.threshold {
@@ -124,14 +142,14 @@ impl Core {
                     }
                 }
                 None => {
-                    self.store.clear_attempts(tenant.id, &subject).await?;
+                    self.settle_success(tenant, &subject, failures, (Some(user.id), "login.password"), ctx).await?;
                     let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
                     self.audit(Some(tenant.id), Some(user.id), "login.password", "mfa_required", ctx, json!({})).await;
                     return Ok(LoginOutcome::MfaRequired { mfa_token, methods: vec!["totp".into()] });
                 }
             }
         }
-        self.store.clear_attempts(tenant.id, &subject).await?;
+        self.settle_success(tenant, &subject, failures, (Some(user.id), "login.password"), ctx).await?;
         let auth = self.start_session(tenant, user, login.dialect, login.device, ctx).await?;
         self.audit(Some(tenant.id), Some(auth.user.id), "login.password", "success", ctx, json!({"session": auth.session.id}))
             .await;
@@ -169,24 +187,42 @@ impl Core {
     ) -> CoreResult<Authenticated> {
         let hash = self.master.mac(super::CHALLENGE_DOMAIN, mfa_token.as_bytes());
         let now = self.now();
-        let challenge = self
-            .store
-            .challenge_by_secret(tenant.id, ChallengeKind::MfaPending, &hash)
-            .await?
-            .filter(|c| c.consumed_at.is_none() && c.expires_at > now && c.attempts < c.max_attempts)
-            .ok_or(CoreError::InvalidMfaCode)?;
-        let user = self.get_user(tenant, challenge.user_id).await.map_err(|_| CoreError::InvalidMfaCode)?;
+        // Every attempt leaves one audit event, whatever becomes of it.
+        let refuse = |user: Option<uuid::Uuid>, outcome: &'static str, reason: &'static str, error: CoreError| async move {
+            self.audit(Some(tenant.id), user, "login.totp", outcome, ctx, json!({"reason": reason})).await;
+            Err(error)
+        };
+        let found = if mfa_token.is_empty() || mfa_token.len() > 256 {
+            None
+        } else {
+            self.store.challenge_by_secret(tenant.id, ChallengeKind::MfaPending, &hash).await?
+        };
+        let Some(challenge) = found else {
+            return refuse(None, "failure", "unknown mfaToken", CoreError::InvalidMfaCode).await;
+        };
+        if challenge.consumed_at.is_some() || challenge.expires_at <= now || challenge.attempts >= challenge.max_attempts {
+            return refuse(Some(challenge.user_id), "failure", "mfaToken spent, expired or exhausted", CoreError::InvalidMfaCode)
+                .await;
+        }
+        let Ok(user) = self.get_user(tenant, challenge.user_id).await else {
+            return refuse(None, "failure", "user gone", CoreError::InvalidMfaCode).await;
+        };
         let subject = lockout_subject(user.id);
-        let failures = self.reserve_attempt(tenant, &subject).await?;
+        let failures = match self.reserve_attempt(tenant, &subject).await {
+            Ok(f) => f,
+            Err(e) => return refuse(Some(user.id), "locked", "locked", e).await,
+        };
         if !user.active || !self.verify_totp_code(tenant, &user, code).await? {
             self.store.fail_challenge(tenant.id, challenge.id).await?;
             self.audit(Some(tenant.id), Some(user.id), "login.totp", "failure", ctx, json!({})).await;
             return Err(self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode));
         }
         if !self.store.consume_challenge(tenant.id, challenge.id, now).await? {
-            return Err(CoreError::InvalidMfaCode);
+            // Another attempt with the same token won; this one counts as a failure.
+            let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
+            return refuse(Some(user.id), "failure", "mfaToken used by another attempt", error).await;
         }
-        self.store.clear_attempts(tenant.id, &subject).await?;
+        self.settle_success(tenant, &subject, failures, (Some(user.id), "login.totp"), ctx).await?;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
         let dialect = challenge.data.get("dialect").and_then(Value::as_str).unwrap_or("unknown").to_string();
         let auth = self.start_session(tenant, user, &dialect, device, ctx).await?;

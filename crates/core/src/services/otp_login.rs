@@ -129,14 +129,14 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
         let tag = start.application.kumusoft_tag.clone();
-        let (user, _) = self.verify_password_login(tenant, start.identifier, start.password, ctx).await?;
+        let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, ctx).await?;
         let Some((channel, recipient)) = channel_of(&user) else {
             // Nowhere to send a code: the login cannot go on, and saying why would tell a
             // stranger that the password was right.
             self.audit(Some(tenant.id), Some(user.id), "login.password", "no_otp_channel", ctx, json!({"tagId": tag})).await;
             return Err(CoreError::InvalidCredentials);
         };
-        self.store.clear_attempts(tenant.id, &lockout_subject(user.id)).await?;
+        self.settle_success(tenant, &lockout_subject(user.id), failures, (Some(user.id), "login.password"), ctx).await?;
         let now = self.now();
         self.store.consume_user_challenges(tenant.id, user.id, ChallengeKind::OtpLogin, now).await?;
         let id = new_id();

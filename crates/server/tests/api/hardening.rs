@@ -139,3 +139,74 @@ async fn admin_created_callback_urls_follow_the_private_address_rule() {
     assert_eq!((s, b), (200, json!([])), "nothing stored");
     let _ = api;
 }
+
+async fn audit_count(app: &TestApp, tenant: &str, user: &str, action: &str) -> Vec<Value> {
+    let (s, events) =
+        app.admin(Method::GET, &format!("/tenants/{tenant}/audit?user_id={user}&action={action}&limit=500"), None).await;
+    assert_eq!(s, 200, "{events}");
+    events.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_verify_login_attempt_is_audited_and_a_lock_said_in_a_race_stays() {
+    use crate::helpers::{PASSWORD, code, enable_totp, kora_tenant, login, tokens};
+    let app = spawn_app().await;
+    let (slug, uid) = kora_tenant(&app).await;
+    let (access, _) = tokens(&app, &slug).await;
+    let secret = enable_totp(&app, &slug, &access).await;
+    app.clock.advance(30);
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!(s, 200, "{b}");
+    let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
+    let before = audit_count(&app, &slug, &uid, "login.totp").await.len();
+
+    // 30 at once, one token, the right code.
+    let body = json!({"mfaToken": mfa, "token": code(&app, &secret, 0)});
+    let calls = (0..30).map(|_| app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(body.clone())));
+    let answers = crate::helpers::join_all(calls.collect()).await;
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert!(statuses.iter().filter(|s| **s == 200).count() <= 1, "{statuses:?}");
+    let events = audit_count(&app, &slug, &uid, "login.totp").await;
+    assert_eq!(events.len() - before, 30, "one event per attempt: {statuses:?}");
+
+    // Refused attempts on the spent token are events too.
+    for _ in 0..3 {
+        let (s, _) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(body.clone())).await;
+        assert_ne!(s, 200);
+    }
+    assert_eq!(audit_count(&app, &slug, &uid, "login.totp").await.len() - before, 33);
+
+    // If the race locked the account, it is still locked: the right password is refused as locked.
+    if statuses.contains(&423) {
+        let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+        assert_eq!(s, 423, "a locked account stays locked: {b}");
+    }
+}
+
+#[tokio::test]
+async fn a_success_finishing_after_others_locked_the_account_does_not_unlock_it() {
+    use crate::helpers::{PASSWORD, code, enable_totp, kora_tenant, login, tokens};
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let (access, _) = tokens(&app, &slug).await;
+    let secret = enable_totp(&app, &slug, &access).await;
+    app.clock.advance(30);
+    let (_, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
+    // Wrong passwords up to the threshold lock the account...
+    let mut last = 0;
+    for _ in 0..20 {
+        let (s, _) = login(&app, &slug, "user@example.com", "wrong-Password-1!").await;
+        last = s;
+        if s == 423 {
+            break;
+        }
+    }
+    assert_eq!(last, 423);
+    // ...and neither a right code on a token issued before nor the right password lifts it.
+    let body = json!({"mfaToken": mfa, "token": code(&app, &secret, 0)});
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(body)).await;
+    assert_eq!(s, 423, "{b}");
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!(s, 423, "{b}");
+}
