@@ -53,8 +53,7 @@ fn media_type(headers: &HeaderMap) -> Option<(&str, &str)> {
 }
 
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
-    s.len() > suffix.len()
-        && s.get(s.len() - suffix.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    s.len() > suffix.len() && s.get(s.len() - suffix.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
 }
 
 /// Reads the body of a JSON endpoint: within the size limit, and, unless it is empty, declared as
@@ -108,10 +107,10 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn headers(content_type: Option<&str>) -> HeaderMap {
+    fn headers(content_type: Option<&'static str>) -> HeaderMap {
         let mut h = HeaderMap::new();
         if let Some(v) = content_type {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(v));
         }
         h
     }

@@ -169,16 +169,22 @@ async fn mosip_refuses_envelopes_not_declared_json_with_ker_ath_004_and_no_token
     let (s, b) = send(r).await;
     assert_eq!((s, b["errors"][0]["errorCode"].as_str()), (400, Some("KER-ATH-004")), "{b}");
     assert_eq!(outbox_count(&app, "resident@example.com").await, before);
+    let mut refresh = String::new();
     for ct in JSON_TYPES {
         let r = raw(&app, Method::POST, path, Some(ct), &body).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{ct}");
-        let token = crate::mosip::token_of(r.headers());
         let b: Value = r.json().await.unwrap();
         crate::mosip::assert_success(200, &b);
-        // invalidateToken reads an optional envelope: with no body it needs no type.
-        let (s, b, _) = crate::mosip::invalidate(&app, &token).await;
-        crate::mosip::assert_success(s, &b);
+        refresh = b["response"]["refreshToken"].as_str().unwrap().to_string();
     }
+    // A refresh token sent as text is refused and not spent; the cookie with no body needs no type.
+    let refresh_path = "/v1/authmanager/authorize/refreshToken/admin";
+    let as_text = crate::mosip::envelope("string", json!({"refreshToken": refresh})).to_string();
+    let (s, b) = send(raw(&app, Method::POST, refresh_path, Some("text/plain"), &as_text)).await;
+    assert_eq!((s, b["errors"][0]["errorCode"].as_str()), (400, Some("KER-ATH-004")), "{b}");
+    let rb = raw(&app, Method::POST, refresh_path, None, "").header("Cookie", format!("refresh_token={refresh}"));
+    let (s, b) = send(rb).await;
+    crate::mosip::assert_success(s, &b);
 }
 
 // ---- eauthenticator ----
@@ -231,7 +237,8 @@ async fn the_console_json_api_answers_415_to_bodies_not_declared_json() {
         let (s, b) = send(rb).await;
         assert_eq!((s, &b), (415, &refused), "{ct:?}");
     }
-    let (s, b) = send(raw(&app, Method::POST, "/console/api/register", Some("text/plain"), r#"{"email": "n@example.com"}"#)).await;
+    let (s, b) =
+        send(raw(&app, Method::POST, "/console/api/register", Some("text/plain"), r#"{"email": "n@example.com"}"#)).await;
     assert_eq!((s, &b), (415, &refused));
     let (s, b) = app.admin(Method::GET, "/outbox?to=n@example.com", None).await;
     assert_eq!((s, b), (200, json!([])), "no account was started");
@@ -363,9 +370,11 @@ async fn the_admin_api_answers_415_to_bodies_not_declared_json() {
     // The token is checked before the body.
     let (s, b) = send(raw(&app, Method::POST, "/admin/v1/tenants", Some("text/plain"), &tenant)).await;
     assert_eq!((s, b["error"]["code"].as_str()), (401, Some("unauthorized")));
-    let (s, b) =
-        send(raw(&app, Method::POST, "/admin/v1/tenants", Some("application/json; charset=utf-8"), &tenant).bearer_auth(&app.admin_token))
-            .await;
+    let (s, b) = send(
+        raw(&app, Method::POST, "/admin/v1/tenants", Some("application/json; charset=utf-8"), &tenant)
+            .bearer_auth(&app.admin_token),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     let patch = r#"{"display_name": "Renamed"}"#;
     let (s, b) =

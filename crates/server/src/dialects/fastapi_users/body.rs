@@ -58,8 +58,10 @@ impl Body {
             (Declared::Model, Value::Null) => Err(FuError::unprocessable(vec![
                 json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
             ])),
-            (Declared::Model, input) => Err(FuError::unprocessable(vec![json!({"type": "model_attributes_type", "loc": ["body"],
-                "msg": "Input should be a valid dictionary or object to extract fields from", "input": input})])),
+            (Declared::Model, input) => {
+                Err(FuError::unprocessable(vec![json!({"type": "model_attributes_type", "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from", "input": input})]))
+            }
         }
     }
 
