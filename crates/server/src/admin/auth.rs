@@ -46,13 +46,22 @@ impl FromRequestParts<AppState> for AdminAccess {
     }
 }
 
-/// A JSON body for the admin API.
+/// A JSON body for the admin API. A body of another media type is 415 `unsupported_media_type`:
+/// the API is Castellan's own, so it answers with HTTP's own status.
 pub struct AJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for AJson<T> {
     type Rejection = AdminError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminError> {
-        Ok(AJson(parse_json(req, state).await?))
+        match parse_json(req, state).await {
+            Ok(v) => Ok(AJson(v)),
+            Err(e) if e.media_type => Err(AdminError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 }

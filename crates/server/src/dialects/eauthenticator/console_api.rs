@@ -45,10 +45,15 @@ fn from_core(e: CoreError) -> Response {
     }
 }
 
+/// The JSON body; another media type is 415, as on the admin API (both are Castellan's own).
 async fn body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) -> Result<T, Response> {
-    parse_json::<T>(req, state)
-        .await
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{}: {}", e.field, e.reason)))
+    parse_json::<T>(req, state).await.map_err(|e| {
+        if e.media_type {
+            error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type must be application/json")
+        } else {
+            error(StatusCode::BAD_REQUEST, "invalid_request", &format!("{}: {}", e.field, e.reason))
+        }
+    })
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String), Response> {

@@ -6,21 +6,39 @@ use axum::extract::{FromRequest, Request};
 use serde_json::{Map, Value, json};
 
 use super::error::{FuError, FuResult, missing};
+use crate::dialects::json::is_json;
 use crate::state::AppState;
+
+/// How the library's route declares its body, which decides FastAPI's answer to a body that is
+/// not a JSON object.
+#[derive(Clone, Copy)]
+pub enum Declared {
+    /// One pydantic model (`user_create: UserCreate`): the body as a whole is refused.
+    Model,
+    /// Fields taken with `Body(..., embed=True)` or several `Body()` parameters: each required
+    /// field is reported missing.
+    Embedded,
+}
 
 /// The fields of a JSON object body.
 pub struct Body(Map<String, Value>);
 
 impl Body {
-    pub async fn read(req: Request, state: &AppState) -> FuResult<Body> {
+    /// Reads the body. As FastAPI (0.132 and later, `strict_content_type`) does, a non-empty body
+    /// must be declared `application/json` or `application/*+json`; any other is read as text that
+    /// is no object, which also refuses the form and `text/plain` bodies a page on another site
+    /// could post without a preflight.
+    pub async fn read(req: Request, state: &AppState, declared: Declared) -> FuResult<Body> {
+        let json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
             FuError::unprocessable(vec![json!({"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error",
                                                "input": {}, "ctx": {"error": "unreadable or too large body"}})])
         })?;
+        if !bytes.is_empty() && !json {
+            return Body::not_an_object(declared, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(FuError::unprocessable(vec![
-                json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
-            ]));
+            return Body::not_an_object(declared, Value::Null);
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             FuError::unprocessable(vec![json!({"type": "json_invalid", "loc": ["body", e.column().saturating_sub(1)],
@@ -28,8 +46,22 @@ impl Body {
         })?;
         match value {
             Value::Object(map) => Ok(Body(map)),
-            other => Err(FuError::unprocessable(vec![json!({"type": "model_attributes_type", "loc": ["body"],
-                "msg": "Input should be a valid dictionary or object to extract fields from", "input": other})])),
+            other => Body::not_an_object(declared, other),
+        }
+    }
+
+    /// FastAPI's answer to a body that is absent (`Null`), not JSON (its text) or not an object:
+    /// an embedded route finds none of its fields, a model route refuses the body.
+    fn not_an_object(declared: Declared, input: Value) -> FuResult<Body> {
+        match (declared, input) {
+            (Declared::Embedded, _) => Ok(Body(Map::new())),
+            (Declared::Model, Value::Null) => Err(FuError::unprocessable(vec![
+                json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
+            ])),
+            (Declared::Model, input) => {
+                Err(FuError::unprocessable(vec![json!({"type": "model_attributes_type", "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from", "input": input})]))
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use castellan_core::services::login::{LoginOutcome, PasswordLogin};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::body::{Body, invalid_email};
+use super::body::{Body, Declared, invalid_email};
 use super::error::{FuError, FuResult, missing};
 use super::{DIALECT, Mount};
 use crate::client::Ctx;
@@ -203,7 +203,7 @@ pub async fn register(
     ctx: Ctx,
     req: Request,
 ) -> FuResult<Response> {
-    let [email, password] = Body::read(req, &state).await?.fields([("email", true), ("password", true)])?;
+    let [email, password] = Body::read(req, &state, Declared::Model).await?.fields([("email", true), ("password", true)])?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
@@ -234,7 +234,7 @@ pub async fn request_verify_token(
 
 /// The body of the routes that mail a link: a valid email, and the tenant (none: nothing to do).
 async fn emailed_request(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -> FuResult<Option<(Tenant, String)>> {
-    let [email] = Body::read(req, state).await?.fields([("email", true)])?;
+    let [email] = Body::read(req, state, Declared::Embedded).await?.fields([("email", true)])?;
     let email = email.unwrap_or_default();
     check_email(&email)?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
@@ -256,7 +256,7 @@ pub async fn verify(
     ctx: Ctx,
     req: Request,
 ) -> FuResult<axum::Json<Value>> {
-    let [token] = Body::read(req, &state).await?.fields([("token", true)])?;
+    let [token] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
     match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.0).await {
@@ -291,7 +291,7 @@ pub async fn reset_password(
     ctx: Ctx,
     req: Request,
 ) -> FuResult<axum::Json<Value>> {
-    let [token, password] = Body::read(req, &state).await?.fields([("token", true), ("password", true)])?;
+    let [token, password] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true), ("password", true)])?;
     state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
     let outcome = state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.0).await;
@@ -317,7 +317,7 @@ pub async fn update_me(
     req: Request,
 ) -> FuResult<axum::Json<Value>> {
     let (tenant, user, _) = authenticate(&state, &mount, &headers).await?;
-    let [email, password] = Body::read(req, &state).await?.fields([("email", false), ("password", false)])?;
+    let [email, password] = Body::read(req, &state, Declared::Model).await?.fields([("email", false), ("password", false)])?;
     if let Some(email) = &email {
         check_email(email)?;
     }

@@ -3,13 +3,13 @@
 //! JSON at all is a 400 (still an envelope), a rate limit a 429, a server fault a 500.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
 use serde_json::{Map, Value, json};
 
+use crate::dialects::json::read_json_body;
 use crate::state::AppState;
 
 /// A MOSIP error: HTTP status, `errorCode` and `message`.
@@ -296,13 +296,9 @@ pub async fn read_envelope(
     service_id: Option<&str>,
     request_required: bool,
 ) -> Result<Envelope, Response> {
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-        let reason = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("larger than {} bytes", state.settings.body_limit_bytes)
-        } else {
-            "unreadable body".into()
-        };
-        error_response(service_id, MosipError { status: StatusCode::BAD_REQUEST, ..MosipError::invalid("body", &reason) })
+    // A body that is not declared JSON is refused as one that is not JSON: 400, KER-ATH-004.
+    let bytes = read_json_body(req, state).await.map_err(|e| {
+        error_response(service_id, MosipError { status: StatusCode::BAD_REQUEST, ..MosipError::invalid(&e.field, &e.reason) })
     })?;
     Envelope::parse(&bytes, request_required).map_err(|r| error_response(service_id.or(r.id.as_deref()), r.error))
 }
