@@ -40,9 +40,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `serve` with these variables (listen address added) and waits for /health.
+    /// Starts `serve` with these variables (a free listen address unless they name one) and
+    /// waits for /health.
     pub async fn start(env: &[(&str, String)], log: &Path) -> Server {
-        let port = free_port();
+        let port = env
+            .iter()
+            .find(|(k, _)| *k == "CASTELLAN_LISTEN")
+            .and_then(|(_, v)| v.rsplit(':').next()?.parse().ok())
+            .unwrap_or_else(free_port);
         let file = std::fs::File::create(log).unwrap();
         let mut cmd = castellan(&["serve"]);
         cmd.env("CASTELLAN_LISTEN", format!("127.0.0.1:{port}"));

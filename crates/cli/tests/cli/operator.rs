@@ -204,3 +204,58 @@ fn a_refused_password_lists_the_rules_it_misses() {
     assert!(err.contains("at least") && err.contains("characters"), "names the rule: {err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_hosted_2fa_demo_completes_with_nothing_else_running() {
+    use castellan_core::crypto::{base32, totp};
+    let dir = temp_dir("demo");
+    let listen = format!("127.0.0.1:{}", crate::common::free_port());
+    let env = [
+        ("CASTELLAN_DATA_DIR", dir.join("data").display().to_string()),
+        ("CASTELLAN_DEV", "true".to_string()),
+        ("CASTELLAN_LISTEN", listen.clone()),
+        ("CASTELLAN_ARGON2_MEMORY_KIB", "64".to_string()),
+        ("CASTELLAN_ARGON2_ITERATIONS", "1".to_string()),
+    ];
+    let with_env = |mut cmd: std::process::Command| {
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    // As the README has it: demo, then serve.
+    let out = with_env(castellan(&["demo", "--json"])).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start(&env, &dir.join("serve.log")).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/authen-api/api/v1/session-token", server.url))
+        .header("X-API-Key", "cas_key_demo_portal_4f1c9a7e2b")
+        .json(&serde_json::json!({"email": "jane@example.com", "client_id": "84c2ad6c-62eb-4217-8f46-a66852e6fe92"}));
+    let (s, b) = castellan_testkit::send(r).await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["data"]["session_token"].as_str().unwrap().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secret = base32::decode("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
+    let code = totp::totp(totp::TotpAlgorithm::Sha1, &secret, now, 30, 6);
+    let redirect = "http://127.0.0.1:8090/2fa/done";
+    let form = format!("signin_method=redirect&session_token={token}&redirect_uri={}&code={code}", totp::pct(redirect));
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = no_redirects
+        .post(format!("{}/start-authentication/verify", server.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", server.url.clone())
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"].to_str().unwrap(), format!("{redirect}?session_token={token}"));
+    // The receiver got the callback and found its signature valid.
+    let out = with_env(castellan(&["outbox", "--to", "callback-receiver"])).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = stdout(&out);
+    assert!(listing.contains("callback for Demo Portal: result=true, signature valid"), "{listing}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -210,3 +210,54 @@ async fn a_success_finishing_after_others_locked_the_account_does_not_unlock_it(
     let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
     assert_eq!(s, 423, "{b}");
 }
+
+#[tokio::test]
+async fn the_dev_callback_receiver_checks_signatures_and_exists_only_in_development_mode() {
+    let app = spawn_app().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let tenant = eauth_tenant(&app).await;
+    let receiver = format!("{}/dev/callback-receiver", app.address);
+    let body = json!({"name": "Receiver Portal", "kind": "public", "allowed_ips": ["127.0.0.1", "::1"],
+        "callback_url": receiver, "redirect_uris": [REDIRECT]});
+    let (created, api_key) = admin_hosted_app(&app, &tenant, body).await;
+    let secret = created["callback_secret"].as_str().unwrap().to_string();
+    let h = HostedApp {
+        id: String::new(),
+        client_id: created["client_id"].as_str().unwrap().to_string(),
+        api_key,
+        callback_secret: secret.clone(),
+        console: String::new(),
+    };
+    let (s, b) = enable(&app, &h, "jane@example.com", SECRET, "SHA1", 6).await;
+    assert_eq!(s, 200, "{b}");
+    let token = session_token(&app, &h, "jane@example.com").await;
+    let query = format!("result=true&session_token={token}");
+    let t = 1_700_000_000;
+    let good = format!("t={t},v1={}", hex_hmac(secret.as_bytes(), &format!("{t}.{query}")));
+    let bad = format!("t={t},v1={}", hex_hmac(b"not the secret", &format!("{t}.{query}")));
+    let get = |sig: Option<String>, q: String| {
+        let mut rb = app.client.get(format!("{receiver}?{q}"));
+        if let Some(s) = sig {
+            rb = rb.header("X-Castellan-Signature", s);
+        }
+        castellan_testkit::send(rb)
+    };
+    assert_eq!(get(Some(good), query.clone()).await.0, 200);
+    assert_eq!(get(Some(bad), query.clone()).await.0, 401);
+    assert_eq!(get(None, query.clone()).await.0, 401);
+    assert_eq!(get(None, "result=true".into()).await.0, 400);
+    let (s, list) = app.admin(Method::GET, "/outbox?to=callback-receiver", None).await;
+    assert_eq!(s, 200, "{list}");
+    let subjects: Vec<&str> = list.as_array().unwrap().iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.iter().filter(|s| s.ends_with("signature valid")).count(), 1, "{subjects:?}");
+    assert_eq!(subjects.iter().filter(|s| s.ends_with("signature INVALID")).count(), 2, "{subjects:?}");
+    drop(sink);
+
+    let prod = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions {
+        settings: Some(Box::new(|s| s.dev = false)),
+        ..Default::default()
+    })
+    .await;
+    let r = prod.client.get(format!("{}/dev/callback-receiver?{query}", prod.address)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
