@@ -91,6 +91,33 @@ impl Server {
     }
 }
 
+/// The current TOTP code (SHA1, 6 digits, 30 s) of a Base32 secret, by the wall clock.
+pub fn totp_now(secret: &str) -> String {
+    use castellan_core::crypto::{base32, totp};
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    totp::totp(totp::TotpAlgorithm::Sha1, &base32::decode(secret).unwrap(), now, 30, 6)
+}
+
+impl Server {
+    /// Submits a code on the hosted 2FA page (redirect mode), as the browser's form does;
+    /// redirects are not followed.
+    pub async fn submit_hosted_code(&self, session_token: &str, redirect_uri: &str, code: &str) -> reqwest::Response {
+        let form = format!(
+            "signin_method=redirect&session_token={session_token}&redirect_uri={}&code={code}",
+            castellan_core::crypto::totp::pct(redirect_uri)
+        );
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        client
+            .post(format!("{}/start-authentication/verify", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.url.clone())
+            .body(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();

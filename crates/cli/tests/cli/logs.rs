@@ -2,11 +2,10 @@
 //! is down) on a server logging at debug level; nothing the server handed out or was given as a
 //! secret appears in its log, and the failing callback's cause does.
 
-use castellan_core::crypto::{base32, totp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{MASTER_KEY, Server, free_port, temp_dir};
+use crate::common::{MASTER_KEY, Server, free_port, temp_dir, totp_now};
 
 const ADMIN: &str = "logs-test-admin-token-5b0c9e";
 const PASSWORD: &str = "SecurePass123!";
@@ -126,21 +125,8 @@ async fn no_token_code_or_secret_reaches_the_log_and_a_failing_callback_logs_its
     assert_eq!(st, 200, "{b}");
     let session_token = s(&b["data"]["session_token"]);
     secrets.push(("session token".into(), session_token.clone()));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let code = totp::totp(totp::TotpAlgorithm::Sha1, &base32::decode(TOTP_SECRET).unwrap(), now, 30, 6);
-    let form = format!(
-        "signin_method=redirect&session_token={session_token}&redirect_uri={}&code={code}",
-        totp::pct("https://portal.example.com/done")
-    );
-    let r = client
-        .post(format!("{}/start-authentication/verify", server.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("origin", server.url.clone())
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    let page = r.text().await.unwrap();
+    let code = totp_now(TOTP_SECRET);
+    let page = server.submit_hosted_code(&session_token, "https://portal.example.com/done", &code).await.text().await.unwrap();
     assert!(page.contains("INTERNAL_SERVER_ERROR"), "the callback never got through: {page}");
 
     server.stop();

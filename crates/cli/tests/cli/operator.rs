@@ -144,38 +144,20 @@ async fn a_second_serve_on_one_sqlite_database_refuses_while_the_first_keeps_ser
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The lines of a help text's `Commands:` section.
+fn command_lines(help: &str) -> Vec<String> {
+    let section = help.split("Commands:").nth(1).unwrap().split("Options:").next().unwrap();
+    section.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+}
+
 #[test]
 fn help_describes_every_command_and_lists_the_choices() {
-    let out = castellan(&["--help"]).output().unwrap();
-    let help = stdout(&out);
-    let commands: Vec<&str> = help
-        .split("Commands:")
-        .nth(1)
-        .unwrap()
-        .split("Options:")
-        .next()
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert!(commands.len() >= 10, "{help}");
-    for line in &commands {
-        assert!(line.split_whitespace().count() >= 2, "a command without a description: {line:?}");
-    }
-    for group in ["tenant", "app", "user", "keys", "admin-token"] {
-        let help = stdout(&castellan(&[group, "--help"]).output().unwrap());
-        let lines: Vec<&str> = help
-            .split("Commands:")
-            .nth(1)
-            .unwrap()
-            .split("Options:")
-            .next()
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        for line in lines {
-            assert!(line.split_whitespace().count() >= 2, "{group}: a command without a description: {line:?}");
+    let help = stdout(&castellan(&["--help"]).output().unwrap());
+    assert!(command_lines(&help).len() >= 10, "{help}");
+    for group in [&[][..], &["tenant"], &["app"], &["user"], &["keys"], &["admin-token"]] {
+        let help = stdout(&castellan(&[group, &["--help"]].concat()).output().unwrap());
+        for line in command_lines(&help) {
+            assert!(line.split_whitespace().count() >= 2, "{group:?}: a command without a description: {line:?}");
         }
     }
     let tenant = stdout(&castellan(&["tenant", "create", "--help"]).output().unwrap());
@@ -207,7 +189,6 @@ fn a_refused_password_lists_the_rules_it_misses() {
 
 #[tokio::test]
 async fn the_hosted_2fa_demo_completes_with_nothing_else_running() {
-    use castellan_core::crypto::{base32, totp};
     let dir = temp_dir("demo");
     let listen = format!("127.0.0.1:{}", crate::common::free_port());
     let env = [
@@ -235,20 +216,8 @@ async fn the_hosted_2fa_demo_completes_with_nothing_else_running() {
     let (s, b) = castellan_testkit::send(r).await;
     assert_eq!(s, 200, "{b}");
     let token = b["data"]["session_token"].as_str().unwrap().to_string();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let secret = base32::decode("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
-    let code = totp::totp(totp::TotpAlgorithm::Sha1, &secret, now, 30, 6);
     let redirect = "http://127.0.0.1:8090/2fa/done";
-    let form = format!("signin_method=redirect&session_token={token}&redirect_uri={}&code={code}", totp::pct(redirect));
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = no_redirects
-        .post(format!("{}/start-authentication/verify", server.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("origin", server.url.clone())
-        .body(form)
-        .send()
-        .await
-        .unwrap();
+    let r = server.submit_hosted_code(&token, redirect, &crate::common::totp_now("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")).await;
     assert_eq!(r.status().as_u16(), 302, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()["location"].to_str().unwrap(), format!("{redirect}?session_token={token}"));
     // The receiver got the callback and found its signature valid.

@@ -1,5 +1,7 @@
 //! Admin request bodies.
 
+use castellan_core::model::ApplicationKind;
+use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -57,6 +59,40 @@ pub struct PatchApplication {
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
+}
+
+impl CreateApplication {
+    pub fn into_new(self, kind: ApplicationKind) -> NewApplication {
+        NewApplication {
+            name: self.name,
+            kind,
+            client_id: self.client_id,
+            kumusoft_tag: self.kumusoft_tag,
+            mosip_app_id: self.mosip_app_id,
+            roles: self.roles,
+            allowed_ips: self.allowed_ips,
+            callback_url: self.callback_url,
+            redirect_uris: self.redirect_uris,
+            single_otp_channel: self.single_otp_channel,
+            active: self.active.unwrap_or(true),
+        }
+    }
+}
+
+impl From<PatchApplication> for ApplicationPatch {
+    fn from(b: PatchApplication) -> Self {
+        ApplicationPatch {
+            name: b.name,
+            kumusoft_tag: b.kumusoft_tag,
+            mosip_app_id: b.mosip_app_id,
+            roles: b.roles,
+            allowed_ips: b.allowed_ips,
+            callback_url: b.callback_url,
+            redirect_uris: b.redirect_uris,
+            single_otp_channel: b.single_otp_channel,
+            active: b.active,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

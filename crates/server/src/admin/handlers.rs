@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
-use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::{NewTenant, TenantPatch};
 use castellan_core::services::users::UserPatch;
 use castellan_core::store::UserFilter;
@@ -126,25 +125,7 @@ pub async fn create_application(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
-    let created = state
-        .core
-        .create_application(
-            &tenant,
-            NewApplication {
-                name: b.name,
-                kind,
-                client_id: b.client_id,
-                kumusoft_tag: b.kumusoft_tag,
-                mosip_app_id: b.mosip_app_id,
-                roles: b.roles,
-                allowed_ips: b.allowed_ips,
-                callback_url: b.callback_url,
-                redirect_uris: b.redirect_uris,
-                single_otp_channel: b.single_otp_channel,
-                active: b.active.unwrap_or(true),
-            },
-        )
-        .await?;
+    let created = state.core.create_application(&tenant, b.into_new(kind)).await?;
     let mut v = json_of(&created.app);
     if let Some(s) = created.client_secret {
         v["client_secret"] = json!(s);
@@ -179,18 +160,7 @@ pub async fn patch_application(
     AJson(b): AJson<PatchApplication>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let patch = ApplicationPatch {
-        name: b.name,
-        kumusoft_tag: b.kumusoft_tag,
-        mosip_app_id: b.mosip_app_id,
-        roles: b.roles,
-        allowed_ips: b.allowed_ips,
-        callback_url: b.callback_url,
-        redirect_uris: b.redirect_uris,
-        single_otp_channel: b.single_otp_channel,
-        active: b.active,
-    };
-    let (app, callback_secret) = state.core.update_application(&tenant, &c, patch).await?;
+    let (app, callback_secret) = state.core.update_application(&tenant, &c, b.into()).await?;
     let mut v = json_of(&app);
     if let Some(s) = callback_secret {
         v["callback_secret"] = json!(s);
