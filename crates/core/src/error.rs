@@ -71,6 +71,20 @@ impl CoreError {
         CoreError::Validation(map)
     }
 
+    /// The same error, with the validation field `from` renamed `to`: a dialect names a core
+    /// field as its contract does (the login identifier is korastratum's `email`).
+    pub fn rename_field(self, from: &str, to: &str) -> Self {
+        match self {
+            CoreError::Validation(mut map) => {
+                if let Some(reason) = map.remove(from) {
+                    map.insert(to.to_string(), reason);
+                }
+                CoreError::Validation(map)
+            }
+            other => other,
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         CoreError::Internal(e.to_string())
     }
