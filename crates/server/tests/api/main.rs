@@ -6,6 +6,7 @@ mod admin;
 mod eauthenticator;
 mod fastapi_users;
 mod helpers;
+mod identifiers;
 mod korastratum;
 mod korastratum_security;
 mod kumusoft;
