@@ -89,3 +89,17 @@ impl CoreError {
         CoreError::Internal(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_field_moves_only_the_named_validation_field() {
+        let e = CoreError::field("identifier", "bad").rename_field("identifier", "email");
+        assert!(matches!(&e, CoreError::Validation(m) if m.get("email").map(String::as_str) == Some("bad") && m.len() == 1));
+        let e = CoreError::field("name", "bad").rename_field("identifier", "email");
+        assert!(matches!(&e, CoreError::Validation(m) if m.contains_key("name") && m.len() == 1));
+        assert!(matches!(CoreError::Conflict("phone").rename_field("identifier", "email"), CoreError::Conflict("phone")));
+    }
+}

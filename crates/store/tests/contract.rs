@@ -412,7 +412,10 @@ async fn a_unique_violation_names_the_field_that_clashed() {
         let engine = store.engine();
         let t = tenant();
         store.insert_tenant(&t).await.unwrap();
-        let first = User { attributes: json!({"uin": "U-1"}), ..bare_user(&t, Some("a@example.com"), Some("alice"), Some("+256700000001")) };
+        let first = User {
+            attributes: json!({"uin": "U-1"}),
+            ..bare_user(&t, Some("a@example.com"), Some("alice"), Some("+256700000001"))
+        };
         store.insert_user(&first).await.unwrap();
         let clash = |u: User| {
             let store = store.clone();

@@ -183,8 +183,8 @@ mod tests {
         let original = skeleton(VICTIM);
         for s in [
             "\u{FF56}\u{FF49}\u{FF43}\u{FF54}\u{FF49}\u{FF4D}@example.com", // fullwidth letters
-            "vi\u{0441}tim@example.com",                                     // Cyrillic es
-            "vict\u{0456}m@\u{0435}xample.com",                              // Cyrillic i and ie
+            "vi\u{0441}tim@example.com",                                    // Cyrillic es
+            "vict\u{0456}m@\u{0435}xample.com",                             // Cyrillic i and ie
             "VICTIM@EXAMPLE.COM",
         ] {
             let parsed = Email::parse(s).unwrap();

@@ -30,7 +30,9 @@ mod tests {
     fn control_characters_are_refused_and_the_rest_passes() {
         assert!(check("name", "Zoë Ångström-Nakamura 中村").is_ok());
         for s in ["\u{0000}", "a\u{0001}b", "line\nbreak", "tab\there", "\u{007F}", "\u{0085}"] {
-            assert!(matches!(check("name", s), Err(CoreError::Validation(m)) if m.get("name").map(String::as_str) == Some(CONTROL)));
+            assert!(
+                matches!(check("name", s), Err(CoreError::Validation(m)) if m.get("name").map(String::as_str) == Some(CONTROL))
+            );
         }
         assert!(check_opt("x", None).is_ok());
         assert!(check_all("roles", &["a".to_string(), "b\u{0000}".to_string()]).is_err());

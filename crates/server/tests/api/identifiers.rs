@@ -47,9 +47,9 @@ async fn look_alike_and_invisible_spellings_of_an_email_register_no_second_accou
     assert_eq!(s, 201, "{b}");
     for look_alike in [
         "\u{FF56}\u{FF49}\u{FF43}\u{FF54}\u{FF49}\u{FF4D}@example.com", // fullwidth letters
-        "vi\u{0441}tim@example.com",                                     // Cyrillic es for c
-        "vict\u{0456}m@\u{0435}xample.com",                              // Cyrillic i and ie
-        "jose\u{0301}@example.com",                                      // NFD of an NFC address
+        "vi\u{0441}tim@example.com",                                    // Cyrillic es for c
+        "vict\u{0456}m@\u{0435}xample.com",                             // Cyrillic i and ie
+        "jose\u{0301}@example.com",                                     // NFD of an NFC address
     ] {
         let (s, b) = kora_register(&app, &slug, look_alike, None).await;
         assert_error(s, &b, 409, "EMAIL_TAKEN");
@@ -118,7 +118,48 @@ async fn fastapi_users_registration_answers_a_look_alike_as_an_existing_user() {
     assert_eq!((s, b), (400, json!({"detail": "REGISTER_USER_ALREADY_EXISTS"})));
 }
 
+#[tokio::test]
+async fn eauthenticator_enable_does_not_create_a_user_for_a_look_alike_email() {
+    use crate::eauthenticator::{api, console_account, enable, hosted_app};
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let app = spawn_app().await;
+    let console = console_account(&app, "biz@example.com").await;
+    let h = hosted_app(&app, &console, "http://127.0.0.1:9/cb", &["127.0.0.1", "::1"]).await;
+    let (s, b) = enable(&app, &h, "jane@example.com", SECRET, "SHA1", 6).await;
+    assert_eq!((s, b), (200, json!({"code": "SUCCESS", "message": "Success", "data": ""})));
+    let failed = json!({"code": "INVALID_REQUEST", "message": "toggle failed", "data": ""});
+    for look_alike in ["j\u{0430}ne@example.com", "ja\u{200B}ne@example.com"] {
+        let (s, b) = enable(&app, &h, look_alike, SECRET, "SHA1", 6).await;
+        assert_eq!((s, b), (400, failed.clone()), "{look_alike:?}");
+        let body = json!({"email": look_alike, "client_id": h.client_id});
+        let (s, b) = api(&app, "/session-token", Some(&h.api_key), body).await;
+        assert_eq!((s, b["code"].clone()), (400, json!("INVALID_REQUEST")), "{look_alike:?}");
+    }
+}
+
 // Item 5: conflicts name their field.
+
+#[tokio::test]
+async fn concurrent_registrations_with_one_phone_leave_one_account_and_answer_phone_taken() {
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let emails: Vec<String> = (0..8).map(|i| format!("racer{i}@example.com")).collect();
+    let answers =
+        join_all(emails.iter().map(|e| kora_register(&app, &slug, e, Some("+2348012345678"))).collect::<Vec<_>>()).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (s, b) in answers.iter().filter(|(s, _)| *s != 201) {
+        assert_error(*s, b, 409, "PHONE_TAKEN");
+    }
+    // Look-alikes racing each other: one account, the others EMAIL_TAKEN.
+    let look_alikes = ["racer@example.com", "r\u{0430}cer@example.com", "rac\u{0435}r@example.com", "\u{FF52}acer@example.com"];
+    let answers = join_all(look_alikes.iter().map(|e| kora_register(&app, &slug, e, None)).collect::<Vec<_>>()).await;
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 1, "{answers:?}");
+    for (s, b) in answers.iter().filter(|(s, _)| *s != 201) {
+        assert_error(*s, b, 409, "EMAIL_TAKEN");
+    }
+    assert_eq!(user_count(&app, &slug).await, 3);
+}
 
 #[tokio::test]
 async fn a_phone_taken_at_korastratum_registration_is_phone_taken_not_email_taken() {
@@ -255,7 +296,8 @@ async fn control_characters_are_refused_wherever_text_reaches_the_database() {
     }
     let (s, b) = app.admin(Method::POST, &apps, Some(json!({"name": "App", "kind": "public", "client_id": "app-1"}))).await;
     assert_eq!(s, 201, "{b}");
-    let (s, b) = app.admin(Method::PATCH, &format!("{apps}/app-1"), Some(json!({"callback_url": "https://x.example/\u{0000}"}))).await;
+    let (s, b) =
+        app.admin(Method::PATCH, &format!("{apps}/app-1"), Some(json!({"callback_url": "https://x.example/\u{0000}"}))).await;
     assert_admin(s, &b, 400, "invalid_request", &format!("callback_url: {CONTROL}"));
     let (s, b) = app.admin(Method::GET, &format!("{apps}/app%00"), None).await;
     assert_admin(s, &b, 400, "invalid_request", &format!("client_id: {CONTROL}"));
