@@ -149,7 +149,7 @@ impl Core {
         // A filter that cannot be an identifier matches nothing; one with control characters is
         // refused, as it would be on creation.
         for (field, value) in [("email", &filter.email), ("phone", &filter.phone), ("username", &filter.username)] {
-            if value.as_deref().is_some_and(has_control_or_format) {
+            if value.as_deref().is_some_and(|v| has_control_or_format(v.trim())) {
                 return Err(CoreError::field(field, INVISIBLE));
             }
         }
