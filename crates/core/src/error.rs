@@ -71,7 +71,35 @@ impl CoreError {
         CoreError::Validation(map)
     }
 
+    /// The same error, with the validation field `from` renamed `to`: a dialect names a core
+    /// field as its contract does (the login identifier is korastratum's `email`).
+    pub fn rename_field(self, from: &str, to: &str) -> Self {
+        match self {
+            CoreError::Validation(mut map) => {
+                if let Some(reason) = map.remove(from) {
+                    map.insert(to.to_string(), reason);
+                }
+                CoreError::Validation(map)
+            }
+            other => other,
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Self {
         CoreError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_field_moves_only_the_named_validation_field() {
+        let e = CoreError::field("identifier", "bad").rename_field("identifier", "email");
+        assert!(matches!(&e, CoreError::Validation(m) if m.get("email").map(String::as_str) == Some("bad") && m.len() == 1));
+        let e = CoreError::field("name", "bad").rename_field("identifier", "email");
+        assert!(matches!(&e, CoreError::Validation(m) if m.contains_key("name") && m.len() == 1));
+        assert!(matches!(CoreError::Conflict("phone").rename_field("identifier", "email"), CoreError::Conflict("phone")));
     }
 }

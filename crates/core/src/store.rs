@@ -10,8 +10,15 @@ use crate::model::*;
 /// A storage failure, already stripped of driver types.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A unique constraint was violated; the field it guards, when the store knows it (`email`,
+    /// `phone`, `username`, `uin`, `slug`, `client_id`, …). A clash of confusable skeletons is
+    /// reported as the field whose skeleton it is.
     #[error("unique constraint violated")]
-    Conflict,
+    Conflict(Option<&'static str>),
+    /// The database cannot store a text (PostgreSQL and NUL). The core refuses such text before it
+    /// gets here; this keeps a missed path a validation error instead of a server error.
+    #[error("text the database cannot store")]
+    InvalidText,
     #[error("{0}")]
     Backend(String),
 }
@@ -19,7 +26,8 @@ pub enum StoreError {
 impl From<StoreError> for crate::CoreError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => crate::CoreError::Conflict("value"),
+            StoreError::Conflict(field) => crate::CoreError::Conflict(field.unwrap_or("value")),
+            StoreError::InvalidText => crate::CoreError::field("input", crate::model::text::CONTROL),
             StoreError::Backend(m) => crate::CoreError::Storage(m),
         }
     }

@@ -3,6 +3,7 @@
 
 mod queries;
 mod rows;
+mod skeletons;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -52,9 +53,43 @@ pub(crate) use on_writer;
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),
+        sqlx::Error::Database(d) if is_unstorable_text(d.as_ref()) => StoreError::InvalidText,
         _ => StoreError::Backend(e.to_string()),
     }
+}
+
+/// The unique keys whose clash a caller answers field by field: PostgreSQL's constraint or index
+/// name, SQLite's last `table.column` of "UNIQUE constraint failed: …", and the field.
+const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
+    ("users_tenant_id_email_key", "users.email", "email"),
+    ("users_tenant_id_username_key", "users.username", "username"),
+    ("users_tenant_id_phone_key", "users.phone", "phone"),
+    ("users_tenant_id_uin_key", "users.uin", "uin"),
+    ("users_email_skeleton", "users.email_skeleton", "email"),
+    ("users_username_skeleton", "users.username_skeleton", "username"),
+    ("tenants_slug_key", "tenants.slug", "slug"),
+    ("applications_client_id_key", "applications.client_id", "client_id"),
+    ("applications_kumusoft_tag_key", "applications.kumusoft_tag", "kumusoft_tag"),
+    ("applications_mosip_app_id_key", "applications.mosip_app_id", "mosip_app_id"),
+];
+
+/// Which field a unique violation is about. The engines say it differently: PostgreSQL names the
+/// constraint, SQLite names none but lists the columns in its message
+/// ("UNIQUE constraint failed: users.tenant_id, users.phone").
+fn conflicting_field(d: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    if let Some(name) = d.constraint() {
+        return UNIQUE_KEYS.iter().find(|(pg, _, _)| *pg == name).map(|(_, _, field)| *field);
+    }
+    let columns = d.message().strip_prefix("UNIQUE constraint failed: ")?;
+    let last = columns.rsplit(", ").next()?.trim();
+    UNIQUE_KEYS.iter().find(|(_, column, _)| *column == last).map(|(_, _, field)| *field)
+}
+
+/// PostgreSQL's refusal of text it cannot hold (NUL): SQLSTATE 22021 character_not_in_repertoire,
+/// or 22P05 untranslatable_character.
+fn is_unstorable_text(d: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(d.code().as_deref(), Some("22021" | "22P05"))
 }
 
 impl SqlStore {
@@ -107,7 +142,8 @@ impl SqlStore {
             Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         };
-        result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+        result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        self.backfill_identifier_skeletons().await
     }
 
     pub fn engine(&self) -> &'static str {

@@ -35,6 +35,10 @@ const CALLBACK_COLS: &str = "id, tenant_id, application_id, verification_id, url
                              deadline_ms, last_status, last_error, created_at, finished_at";
 const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
 
+fn skeleton_of(identifier: Option<&str>) -> Option<String> {
+    identifier.map(castellan_core::model::identifier::skeleton)
+}
+
 fn uin(u: &User) -> Option<String> {
     u.attribute_str("uin").map(str::to_string)
 }
@@ -282,7 +286,8 @@ impl Store for SqlStore {
 
     async fn insert_user(&self, u: &User) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO users ({USER_COLS}, uin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+            "INSERT INTO users ({USER_COLS}, uin, email_skeleton, username_skeleton) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
         );
         on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))
             .bind(u.id.to_string())
@@ -304,6 +309,8 @@ impl Store for SqlStore {
             .bind(u.created_at)
             .bind(u.updated_at)
             .bind(uin(u))
+            .bind(skeleton_of(u.email.as_deref()))
+            .bind(skeleton_of(u.username.as_deref()))
             .execute(p)
             .await
             .map(|_| ())
@@ -311,9 +318,14 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, u: &User) -> StoreResult<()> {
+        // A skeleton is rewritten only when its identifier changes: a row whose skeleton was left
+        // unset (it looked like another row's before skeletons existed) can still be updated.
         let sql = "UPDATE users SET email=$3, username=$4, phone=$5, password_hash=$6, first_name=$7, last_name=$8, role=$9, \
                    roles=$10, permissions=$11, attributes=$12, email_verified=$13, phone_verified=$14, active=$15, \
-                   mfa_enabled=$16, updated_at=$17, uin=$18 WHERE tenant_id=$1 AND id=$2";
+                   mfa_enabled=$16, updated_at=$17, uin=$18, \
+                   email_skeleton = CASE WHEN email IS NOT DISTINCT FROM $3 THEN email_skeleton ELSE $19 END, \
+                   username_skeleton = CASE WHEN username IS NOT DISTINCT FROM $4 THEN username_skeleton ELSE $20 END \
+                   WHERE tenant_id=$1 AND id=$2";
         on_writer!(self, |p| sqlx::query(sql)
             .bind(u.tenant_id.to_string())
             .bind(u.id.to_string())
@@ -333,6 +345,8 @@ impl Store for SqlStore {
             .bind(u.mfa_enabled)
             .bind(u.updated_at)
             .bind(uin(u))
+            .bind(skeleton_of(u.email.as_deref()))
+            .bind(skeleton_of(u.username.as_deref()))
             .execute(p)
             .await
             .map(|_| ())

@@ -11,20 +11,30 @@ use serde_json::json;
 use sqlx::Connection;
 
 async fn engines() -> Vec<Arc<SqlStore>> {
+    let mut stores = Vec::new();
+    for url in engine_urls().await {
+        stores.push(Arc::new(SqlStore::connect(&url).await.unwrap()));
+    }
+    stores
+}
+
+/// A fresh, empty database per engine: a SQLite file, and a PostgreSQL database when
+/// CASTELLAN_TEST_DATABASE_URL is set.
+async fn engine_urls() -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("castellan-contract-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut stores = vec![Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("c.db").display())).await.unwrap())];
+    let mut urls = vec![format!("sqlite://{}", dir.join("c.db").display())];
     match std::env::var("CASTELLAN_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let name = format!("castellan_contract_{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
             let base = &url[..url.rfind('/').unwrap()];
-            stores.push(Arc::new(SqlStore::connect(&format!("{base}/{name}")).await.unwrap()));
+            urls.push(format!("{base}/{name}"));
         }
         _ => println!("skipped: no PostgreSQL (set CASTELLAN_TEST_DATABASE_URL to run the contract there too)"),
     }
-    stores
+    urls
 }
 
 fn tenant() -> Tenant {
@@ -84,7 +94,7 @@ async fn tenants_and_users_round_trip_and_uniqueness_holds_per_tenant() {
         store.insert_tenant(&a).await.unwrap();
         store.insert_tenant(&b).await.unwrap();
         assert_eq!(store.tenant_by_slug(&a.slug).await.unwrap(), Some(a.clone()));
-        assert!(matches!(store.insert_tenant(&a).await, Err(castellan_core::store::StoreError::Conflict)));
+        assert!(matches!(store.insert_tenant(&a).await, Err(castellan_core::store::StoreError::Conflict(_))));
         let u = user(&a, "x@example.com");
         store.insert_user(&u).await.unwrap();
         assert_eq!(store.user_by_id(a.id, u.id).await.unwrap(), Some(u.clone()));
@@ -381,5 +391,126 @@ async fn the_audit_writer_stores_every_event_of_a_burst_before_they_are_listed()
         }
         let listed = core.list_audit(&t, AuditFilter { limit: 1000, ..AuditFilter::default() }).await.unwrap();
         assert_eq!(listed.len(), 200);
+    }
+}
+
+/// A user of `t` with only the identifiers given (and a uin of its own).
+fn bare_user(t: &Tenant, email: Option<&str>, username: Option<&str>, phone: Option<&str>) -> User {
+    User {
+        email: email.map(str::to_string),
+        username: username.map(str::to_string),
+        phone: phone.map(str::to_string),
+        attributes: json!({"uin": new_id().to_string()}),
+        ..user(t, "unused@example.com")
+    }
+}
+
+#[tokio::test]
+async fn a_unique_violation_names_the_field_that_clashed() {
+    use castellan_core::store::StoreError;
+    for store in engines().await {
+        let engine = store.engine();
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let first = User {
+            attributes: json!({"uin": "U-1"}),
+            ..bare_user(&t, Some("a@example.com"), Some("alice"), Some("+256700000001"))
+        };
+        store.insert_user(&first).await.unwrap();
+        let clash = |u: User| {
+            let store = store.clone();
+            async move {
+                match store.insert_user(&u).await {
+                    Err(StoreError::Conflict(field)) => field,
+                    other => panic!("{engine}: {other:?}"),
+                }
+            }
+        };
+        assert_eq!(clash(bare_user(&t, Some("a@example.com"), None, None)).await, Some("email"), "{engine}");
+        assert_eq!(clash(bare_user(&t, None, Some("alice"), None)).await, Some("username"), "{engine}");
+        assert_eq!(clash(bare_user(&t, None, None, Some("+256700000001"))).await, Some("phone"), "{engine}");
+        let same_uin = User { attributes: json!({"uin": "U-1"}), ..bare_user(&t, Some("b@example.com"), None, None) };
+        assert_eq!(clash(same_uin).await, Some("uin"), "{engine}");
+        // Look-alikes clash on the skeleton, reported as the field it belongs to.
+        assert_eq!(clash(bare_user(&t, Some("\u{0430}@example.com"), None, None)).await, Some("email"), "{engine}");
+        assert_eq!(clash(bare_user(&t, None, Some("\u{0430}lice"), None)).await, Some("username"), "{engine}");
+        // An update that takes another user's phone says so too.
+        let second = bare_user(&t, Some("c@example.com"), None, Some("+256700000002"));
+        store.insert_user(&second).await.unwrap();
+        let taken = User { phone: Some("+256700000001".into()), ..second.clone() };
+        assert!(matches!(store.update_user(&taken).await, Err(StoreError::Conflict(Some("phone")))), "{engine}");
+        // Another tenant may use all of them.
+        let other = tenant();
+        store.insert_tenant(&other).await.unwrap();
+        store.insert_user(&User { tenant_id: other.id, id: new_id(), ..first.clone() }).await.unwrap();
+        let same_slug = Tenant { id: new_id(), ..t.clone() };
+        assert!(matches!(store.insert_tenant(&same_slug).await, Err(StoreError::Conflict(Some("slug")))), "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn text_postgresql_cannot_store_is_a_refusal_not_a_backend_failure() {
+    use castellan_core::store::StoreError;
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let found = store.user_by_identifier(t.id, &Identifier::Username("\u{0000}\u{0001}".into())).await;
+        match store.engine() {
+            "postgres" => assert!(matches!(found, Err(StoreError::InvalidText)), "{found:?}"),
+            _ => assert!(matches!(found, Ok(None)), "{found:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn users_written_before_skeletons_get_them_when_the_store_starts() {
+    for url in engine_urls().await {
+        let store = SqlStore::connect(&url).await.unwrap();
+        let engine = store.engine();
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let victim = bare_user(&t, Some("victim@example.com"), Some("victim"), None);
+        let decomposed = bare_user(&t, Some("jose\u{0301}@example.com"), None, None);
+        // Two accounts that only a look-alike letter tells apart, both made before skeletons.
+        let twin_a = bare_user(&t, Some("paypal@example.com"), None, None);
+        let twin_b = bare_user(&t, Some("p\u{0430}ypal@example.com"), None, None);
+        store.insert_user(&victim).await.unwrap();
+        store.insert_user(&decomposed).await.unwrap();
+        store.insert_user(&twin_a).await.unwrap();
+        // The state of a database written by an earlier version: no skeletons, NFD as given.
+        let raw = |sql: &'static str| {
+            let url = url.clone();
+            async move {
+                if url.starts_with("sqlite:") {
+                    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    sqlx::query(sql).execute(&mut c).await.unwrap();
+                } else {
+                    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                    sqlx::query(sql).execute(&mut c).await.unwrap();
+                }
+            }
+        };
+        raw("UPDATE users SET email_skeleton = NULL, username_skeleton = NULL").await;
+        store.insert_user(&twin_b).await.unwrap();
+        raw("UPDATE users SET email_skeleton = NULL, username_skeleton = NULL").await;
+        store.close().await;
+
+        let store = SqlStore::connect(&url).await.unwrap();
+        // The NFD email was put in NFC, so the NFC spelling finds it.
+        let nfc = Identifier::Email(Email::parse("jos\u{00E9}@example.com").unwrap());
+        assert_eq!(store.user_by_identifier(t.id, &nfc).await.unwrap().map(|u| u.id), Some(decomposed.id), "{engine}");
+        // Look-alikes of backfilled users are now refused.
+        let look_alike = bare_user(&t, Some("vict\u{0456}m@example.com"), None, None);
+        assert!(store.insert_user(&look_alike).await.is_err(), "{engine}");
+        let look_alike = bare_user(&t, None, Some("v\u{0456}ctim"), None);
+        assert!(store.insert_user(&look_alike).await.is_err(), "{engine}");
+        // Of the twins, one holds the skeleton; the other keeps working, updates included.
+        let twin_b = store.user_by_id(t.id, twin_b.id).await.unwrap().unwrap();
+        store.update_user(&User { active: false, ..twin_b }).await.unwrap();
+        let third = bare_user(&t, Some("payp\u{0430}l@example.com"), None, None);
+        assert!(store.insert_user(&third).await.is_err(), "{engine}");
+        // A second start has nothing left to do but the twin, and does not fail on it.
+        store.close().await;
+        SqlStore::connect(&url).await.unwrap();
     }
 }

@@ -102,6 +102,7 @@ impl Core {
 
     /// Messages delivered through the development outbox, newest first.
     pub async fn dev_outbox(&self, to: Option<&str>, limit: u32) -> CoreResult<Vec<OutboundMessage>> {
+        crate::model::text::check_opt("to", to)?;
         Ok(self.store.list_messages(to, Some("outbox"), limit.clamp(1, 1000)).await?)
     }
 }

@@ -11,6 +11,7 @@ pub mod message;
 pub mod policy;
 pub mod session;
 pub mod tenant;
+pub mod text;
 pub mod user;
 
 pub use application::{Application, ApplicationKind};

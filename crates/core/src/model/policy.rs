@@ -229,6 +229,12 @@ impl Policy {
         if texts.iter().any(|t| t.as_ref().is_some_and(|t| t.len() > 2000)) {
             return Err("messages: at most 2000 characters each".into());
         }
+        // Line breaks and tabs belong in a message; other control characters (NUL above all,
+        // which PostgreSQL cannot store in the outbox) do not.
+        if texts.iter().any(|t| t.as_ref().is_some_and(|t| t.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))))
+        {
+            return Err("messages: no control characters other than line breaks and tabs".into());
+        }
         if [&self.messages.otp_email_body, &self.messages.otp_sms]
             .iter()
             .any(|t| t.as_ref().is_some_and(|t| !t.contains("{code}")))

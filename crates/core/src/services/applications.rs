@@ -2,7 +2,7 @@
 
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
-use crate::model::{Application, ApplicationKind, Tenant, new_id};
+use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
 
 const SECRET_DOMAIN: &str = "client-secret";
@@ -79,6 +79,27 @@ fn check_alias(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
     }
 }
 
+/// Refuses control characters in everything an application stores as text: the admin API takes
+/// its aliases, URLs and lists as given.
+fn check_application_texts(app: &Application) -> CoreResult<()> {
+    text::check("name", &app.name)?;
+    text::check("client_id", &app.client_id)?;
+    text::check_opt("kumusoft_tag", app.kumusoft_tag.as_deref())?;
+    text::check_opt("mosip_app_id", app.mosip_app_id.as_deref())?;
+    text::check_all("roles", &app.roles)?;
+    text::check_all("allowed_ips", &app.allowed_ips)?;
+    text::check_opt("callback_url", app.callback_url.as_deref())?;
+    text::check_all("redirect_uris", &app.redirect_uris)
+}
+
+/// The conflict of an application write: the alias or client id the store names.
+fn application_conflict(e: StoreError) -> CoreError {
+    match e {
+        StoreError::Conflict(field) => CoreError::Conflict(field.unwrap_or("client_id")),
+        other => other.into(),
+    }
+}
+
 impl Core {
     /// Creates an application after checking every field (the same rules as the console's):
     /// confidential and service clients get a client secret, applications with a callback URL a
@@ -114,10 +135,8 @@ impl Core {
             active: new.active,
             created_at: self.now(),
         };
-        self.store.insert_application(&app).await.map_err(|e| match e {
-            StoreError::Conflict => CoreError::Conflict("client_id"),
-            other => other.into(),
-        })?;
+        check_application_texts(&app)?;
+        self.store.insert_application(&app).await.map_err(application_conflict)?;
         let callback_secret =
             if app.callback_url.is_some() { Some(self.rotate_callback_secret(tenant, &app).await?) } else { None };
         Ok(CreatedApplication { app, client_secret: secret, callback_secret })
@@ -168,6 +187,7 @@ impl Core {
     }
 
     pub async fn get_application(&self, tenant: &Tenant, client_id: &str) -> CoreResult<Application> {
+        text::check("client_id", client_id)?;
         self.store.application_by_client_id(tenant.id, client_id).await?.ok_or(CoreError::NotFound)
     }
 
@@ -180,10 +200,8 @@ impl Core {
     }
 
     pub async fn save_application(&self, app: &Application) -> CoreResult<()> {
-        self.store.update_application(app).await.map_err(|e| match e {
-            StoreError::Conflict => CoreError::Conflict("client_id"),
-            other => other.into(),
-        })?;
+        check_application_texts(app)?;
+        self.store.update_application(app).await.map_err(application_conflict)?;
         self.apps_by_alias.clear();
         Ok(())
     }
@@ -215,6 +233,13 @@ impl Core {
         if name.is_empty() || name.len() > 100 {
             return Err(CoreError::UnknownApplication);
         }
+        text::check(
+            match alias {
+                Alias::KumusoftTag(_) => "tagId",
+                Alias::MosipAppId(_) => "appId",
+            },
+            name,
+        )?;
         let app = match self.apps_by_alias.get(&cache_key) {
             Some(app) => app,
             None => {
@@ -243,6 +268,7 @@ impl Core {
         secret: &str,
         ctx: &crate::services::ClientContext,
     ) -> CoreResult<Application> {
+        text::check("client_id", client_id)?;
         let app = if client_id.is_empty() || client_id.len() > 100 {
             None
         } else {

@@ -153,6 +153,7 @@ impl Core {
 
     pub async fn list_audit(&self, tenant: &Tenant, mut filter: AuditFilter) -> CoreResult<Vec<AuditEvent>> {
         filter.limit = filter.limit.clamp(1, 1000);
+        crate::model::text::check_opt("action", filter.action.as_deref())?;
         self.audit_settled().await;
         Ok(self.store.list_audit(tenant.id, &filter).await?)
     }

@@ -143,7 +143,10 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<(String, ConsoleAccount)> {
         let console = self.console_tenant().await?;
-        let (user, _) = self.verify_password_login(&console, email, password, ctx).await?;
+        let (user, _) = self
+            .verify_password_login(&console, email, password, ctx)
+            .await
+            .map_err(|e| e.rename_field(super::login::IDENTIFIER_FIELD, "email"))?;
         let tenant = self.owned_tenant(&user).await?;
         let token = crate::crypto::random_token();
         let now = self.now();

@@ -145,8 +145,12 @@ impl Core {
                 .await
             {
                 Ok(u) => u,
-                // Created by a concurrent call.
-                Err(CoreError::Conflict(_)) => self.hosted_user(tenant, email).await?.ok_or(CoreError::UserNotFound)?,
+                // Created by a concurrent call; or the email looks like another user's, which
+                // stays a conflict.
+                Err(CoreError::Conflict(field)) => match self.hosted_user(tenant, email).await? {
+                    Some(u) => u,
+                    None => return Err(CoreError::Conflict(field)),
+                },
                 Err(e) => return Err(e),
             },
         };

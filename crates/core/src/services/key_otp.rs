@@ -138,6 +138,10 @@ impl Core {
 
     /// The active user named by `lookup`, else `UserNotFound`.
     async fn user_by_lookup(&self, tenant: &Tenant, lookup: UserLookup<'_>) -> CoreResult<User> {
+        let (UserLookup::Uin(text) | UserLookup::Username(text)) = lookup;
+        if crate::model::identifier::has_control_or_format(text.trim()) {
+            return Err(CoreError::field("userId", crate::model::identifier::INVISIBLE));
+        }
         let user = match lookup {
             UserLookup::Uin(uin) if !uin.trim().is_empty() && uin.len() <= 64 => {
                 self.store.user_by_uin(tenant.id, uin.trim()).await?
@@ -160,6 +164,10 @@ impl Core {
     pub async fn send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, ctx: &ClientContext) -> CoreResult<()> {
         if req.key.trim().is_empty() || req.key.len() > 320 {
             return Err(CoreError::field("userId", "must be 1-320 characters"));
+        }
+        for (name, value) in req.template_vars {
+            crate::model::text::check("templateVariables", name)?;
+            crate::model::text::check("templateVariables", value)?;
         }
         let user = match self.user_by_lookup(tenant, req.lookup).await {
             Ok(u) => u,

@@ -8,10 +8,15 @@ use super::sessions::Authenticated;
 use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::identifier::{INVISIBLE, has_control_or_format};
 use crate::model::{Challenge, ChallengeKind, Identifier, Tenant, User, new_id};
 use crate::store::AttemptReservation;
 
 const MFA_TOKEN_TTL: i64 = 300;
+
+/// The validation field of a login identifier with a control or format character; each dialect
+/// renames it to its own field (`email`, `username`, `userName`, …).
+pub const IDENTIFIER_FIELD: &str = "identifier";
 
 /// A password login as a dialect receives it.
 #[derive(Debug, Clone)]
@@ -82,6 +87,11 @@ impl Core {
         password: &str,
         ctx: &ClientContext,
     ) -> CoreResult<(User, u32)> {
+        // Refused before any lookup: such text can name no account, and PostgreSQL cannot even
+        // compare text holding NUL.
+        if has_control_or_format(identifier.trim()) {
+            return Err(CoreError::field(IDENTIFIER_FIELD, INVISIBLE));
+        }
         let parsed = Identifier::parse(identifier, &self.config.default_country_code).ok();
         let user = match &parsed {
             Some(id) => self.store.user_by_identifier(tenant.id, id).await?,

@@ -236,6 +236,7 @@ impl Core {
         session_id: &str,
         ctx: &ClientContext,
     ) -> CoreResult<()> {
+        crate::model::text::check("id", session_id)?;
         if session_id.len() > 100 || !self.store.revoke_session(tenant.id, user_id, session_id, self.now()).await? {
             return Err(CoreError::NotFound);
         }

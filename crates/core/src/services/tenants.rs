@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::tenant::parse_slug;
-use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id};
+use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id, text};
 use crate::store::StoreError;
 
 /// What an operator gives to create a tenant.
@@ -29,6 +29,13 @@ pub struct TenantPatch {
 }
 
 pub const DIALECTS: &[&str] = &["korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"];
+
+/// Refuses control characters in what a tenant stores besides its slug (which is ASCII already).
+fn check_tenant_texts(t: &Tenant) -> CoreResult<()> {
+    text::check("display_name", &t.display_name)?;
+    text::check("issuer", &t.issuer)?;
+    text::check("audience", &t.audience)
+}
 
 fn check_dialects(dialects: &[String]) -> CoreResult<()> {
     match dialects.iter().find(|d| !DIALECTS.contains(&d.as_str())) {
@@ -57,8 +64,10 @@ impl Core {
             policy: new.profile.policy(),
             created_at: self.now(),
         };
+        check_tenant_texts(&tenant)?;
         self.store.insert_tenant(&tenant).await.map_err(|e| match e {
-            StoreError::Conflict => CoreError::Conflict("slug"),
+            // Ids are fresh: a clash is the slug's.
+            StoreError::Conflict(_) => CoreError::Conflict("slug"),
             other => other.into(),
         })?;
         // Every tenant can sign from the start: HS256 for the HS dialects, ES256 otherwise.
@@ -76,6 +85,7 @@ impl Core {
         if let Some(t) = self.tenants.get(&id_or_slug.to_string()) {
             return Ok(t);
         }
+        text::check("tenant", id_or_slug)?;
         let found = match Uuid::parse_str(id_or_slug) {
             Ok(id) => self.store.tenant_by_id(id).await?,
             Err(_) if id_or_slug.len() <= 63 => self.store.tenant_by_slug(&id_or_slug.to_ascii_lowercase()).await?,
@@ -108,6 +118,7 @@ impl Core {
         if let Some(a) = patch.audience {
             tenant.audience = a;
         }
+        check_tenant_texts(&tenant)?;
         self.store.update_tenant(&tenant).await?;
         self.tenants.clear();
         Ok(tenant)

@@ -7,9 +7,9 @@ use super::ClientContext;
 use super::password_policy::unmet_rules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
-use crate::model::identifier::normalize_username;
-use crate::model::{Email, Identifier, NewUser, Phone, Tenant, User, new_id};
-use crate::store::{StoreError, UserFilter};
+use crate::model::identifier::{INVISIBLE, has_control_or_format, normalize_username};
+use crate::model::{Email, Identifier, NewUser, Phone, Tenant, User, new_id, text};
+use crate::store::UserFilter;
 
 /// A partial update of a user (admin API). `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,7 @@ pub struct UserPatch {
 }
 
 fn clean_name(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
+    text::check_opt(field, v.as_deref())?;
     match v.map(|s| s.trim().to_string()) {
         Some(s) if s.chars().count() > 100 => Err(CoreError::field(field, "must be at most 100 characters")),
         Some(s) if s.is_empty() => Ok(None),
@@ -56,11 +57,24 @@ impl Core {
     fn normalize_username(&self, v: Option<String>) -> CoreResult<Option<String>> {
         v.filter(|s| !s.trim().is_empty())
             .map(|s| {
+                if has_control_or_format(s.trim()) {
+                    return Err(CoreError::field("username", INVISIBLE));
+                }
                 let u = normalize_username(&s);
                 let ok = u.len() <= 64 && u.chars().all(|c| c.is_alphanumeric() || "._-".contains(c));
                 if ok { Ok(u) } else { Err(CoreError::field("username", "letters, digits, '.', '_' or '-', at most 64")) }
             })
             .transpose()
+    }
+
+    /// Refuses control characters in the texts of a user that are not identifiers: the role and
+    /// role lists, an imported password hash, and the `uin` attribute (a column of its own).
+    fn check_user_texts(user: &User) -> CoreResult<()> {
+        text::check("role", &user.role)?;
+        text::check_all("roles", &user.roles)?;
+        text::check_all("permissions", &user.permissions)?;
+        text::check_opt("password_hash", user.password_hash.as_deref())?;
+        text::check_opt("attributes.uin", user.attribute_str("uin"))
     }
 
     /// Checks `password` against the tenant's policy.
@@ -80,22 +94,14 @@ impl Core {
         if !attributes.is_object() {
             return Err(CoreError::field("attributes", "must be an object"));
         }
-        let password_hash = match new.password {
-            Some(p) if new.password_is_hash => Some(p),
-            Some(p) => {
-                self.check_password_policy(tenant, &p)?;
-                Some(self.hasher.hash(&p).await?)
-            }
-            None => None,
-        };
         let now = self.now();
-        let user = User {
+        let mut user = User {
             id: new_id(),
             tenant_id: tenant.id,
             email,
             username,
             phone,
-            password_hash,
+            password_hash: None,
             first_name: clean_name("first_name", new.first_name)?,
             last_name: clean_name("last_name", new.last_name)?,
             role: new.role.unwrap_or_else(|| "user".to_string()),
@@ -109,10 +115,22 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_user(&user).await.map_err(|e| match e {
-            StoreError::Conflict => CoreError::Conflict("email"),
-            other => other.into(),
-        })?;
+        // Checked before the (slow) hash is computed.
+        Self::check_user_texts(&user)?;
+        user.password_hash = match new.password {
+            Some(p) if new.password_is_hash => {
+                text::check("password_hash", &p)?;
+                Some(p)
+            }
+            Some(p) => {
+                self.check_password_policy(tenant, &p)?;
+                Some(self.hasher.hash(&p).await?)
+            }
+            None => None,
+        };
+        // A clash says which field: the store names the unique key (or skeleton) it hit, so a
+        // concurrent insert that wins the race still gets the right field's answer.
+        self.store.insert_user(&user).await?;
         Ok(user)
     }
 
@@ -128,6 +146,13 @@ impl Core {
     }
 
     pub async fn list_users(&self, tenant: &Tenant, mut filter: UserFilter) -> CoreResult<Vec<User>> {
+        // A filter that cannot be an identifier matches nothing; one with control characters is
+        // refused, as it would be on creation.
+        for (field, value) in [("email", &filter.email), ("phone", &filter.phone), ("username", &filter.username)] {
+            if value.as_deref().is_some_and(|v| has_control_or_format(v.trim())) {
+                return Err(CoreError::field(field, INVISIBLE));
+            }
+        }
         filter.email = self.normalize_email(filter.email).unwrap_or(Some(String::new()));
         filter.phone = self.normalize_phone(filter.phone).unwrap_or(Some(String::new()));
         filter.username = filter.username.map(|u| normalize_username(&u));
@@ -178,10 +203,8 @@ impl Core {
             user.active = v;
         }
         user.updated_at = self.now();
-        self.store.update_user(&user).await.map_err(|e| match e {
-            StoreError::Conflict => CoreError::Conflict("email"),
-            other => other.into(),
-        })?;
+        Self::check_user_texts(&user)?;
+        self.store.update_user(&user).await?;
         if deactivated {
             self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
         }

@@ -8,6 +8,7 @@ mod eauthenticator;
 mod fastapi_users;
 mod hardening;
 mod helpers;
+mod identifiers;
 mod korastratum;
 mod korastratum_security;
 mod kumusoft;

@@ -181,6 +181,7 @@ pub fn message(e: &CoreError) -> String {
         CoreError::AccountLocked { retry_after_seconds } => format!("Too many attempts; try again in {retry_after_seconds} s."),
         CoreError::Disabled => "Registration is closed.".into(),
         CoreError::NotFound => "Not found.".into(),
+        CoreError::Conflict(field) => format!("That {field} is already taken."),
         other => {
             tracing::error!(error = %other, "console");
             "Something went wrong; please try again.".into()

@@ -37,6 +37,7 @@ fn from_core(e: CoreError) -> Response {
         CoreError::Unauthorized => error(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"),
         CoreError::InvalidToken => error(StatusCode::BAD_REQUEST, "invalid_token", "invalid or expired token"),
         CoreError::NotFound => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
+        CoreError::Conflict(field) => error(StatusCode::CONFLICT, "conflict", &format!("{field} already taken")),
         CoreError::Disabled => error(StatusCode::FORBIDDEN, "disabled", "registration is closed"),
         other => {
             tracing::error!(error = %other, "console API");

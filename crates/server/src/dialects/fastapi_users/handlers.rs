@@ -135,7 +135,7 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
             state.metrics.record_login(DIALECT, "failure");
             return Err(bad());
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "username").into()),
     };
     state.metrics.record_login(DIALECT, "success");
     let now = state.core.now();
@@ -325,7 +325,8 @@ pub async fn update_me(
         state.core.check_password_policy(&tenant, password).map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
     }
     let mut user = user;
-    if let Some(email) = email.filter(|e| Some(e.trim().to_lowercase()) != user.email) {
+    let normalised = |e: &str| castellan_core::model::Email::parse(e).ok().map(|e| e.as_str().to_string());
+    if let Some(email) = email.filter(|e| normalised(e) != user.email) {
         let patch = castellan_core::services::users::UserPatch {
             email: Some(Some(email)),
             email_verified: Some(false),

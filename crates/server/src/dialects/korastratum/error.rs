@@ -70,7 +70,15 @@ impl From<CoreError> for KoraError {
                 details: Some(json!({ "unmetRules": rules })),
                 ..Self::new(S::BAD_REQUEST, "WEAK_PASSWORD", "The password does not meet the requirements")
             },
-            CoreError::Conflict(_) => Self::new(S::CONFLICT, "EMAIL_TAKEN", "An account with this email already exists"),
+            // The contract names EMAIL_TAKEN; the other identifiers get codes of the same form.
+            CoreError::Conflict("email") => Self::new(S::CONFLICT, "EMAIL_TAKEN", "An account with this email already exists"),
+            CoreError::Conflict("phone") => {
+                Self::new(S::CONFLICT, "PHONE_TAKEN", "An account with this phone number already exists")
+            }
+            CoreError::Conflict("username") => {
+                Self::new(S::CONFLICT, "USERNAME_TAKEN", "An account with this username already exists")
+            }
+            CoreError::Conflict(_) => Self::new(S::CONFLICT, "CONFLICT", "This value is already taken"),
             CoreError::InvalidToken => Self::new(S::BAD_REQUEST, "INVALID_RESET_TOKEN", "Invalid or expired token"),
             // One-time-code login is not part of this contract; these cannot arise here.
             CoreError::UnknownApplication

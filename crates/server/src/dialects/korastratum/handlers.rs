@@ -85,7 +85,11 @@ pub async fn login(
         device: device_json(req.device_info.as_ref()),
         dialect: DIALECT,
     };
-    let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
+    let outcome = state
+        .core
+        .login_with_password(&tenant, login, &ctx.0)
+        .await
+        .map_err(|e| e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "email"));
     let label = match &outcome {
         Ok(LoginOutcome::Authenticated(_)) => "success",
         Ok(LoginOutcome::MfaRequired { .. }) => "mfa_required",

@@ -33,7 +33,7 @@ fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
 async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tenant)> {
     state.core.application_by_mosip_app_id(app_id, DIALECT).await.map_err(|e| match e {
-        e @ (CoreError::Storage(_) | CoreError::Internal(_)) => MosipError::from(e),
+        e @ (CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Validation(_)) => MosipError::from(e),
         _ => MosipError::realm_not_found(app_id),
     })
 }
@@ -189,7 +189,7 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
         Ok(LoginOutcome::MfaRequired { .. }) => return Err(CoreError::InvalidCredentials.into()),
         Err(e) => {
             state.metrics.record_login(DIALECT, "failure");
-            return Err(e.into());
+            return Err(e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "userName").into());
         }
     };
     state.metrics.record_login(DIALECT, "success");
