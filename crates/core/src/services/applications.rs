@@ -63,17 +63,19 @@ fn check_client_id(s: &str) -> CoreResult<()> {
 }
 
 fn check_name(name: &str) -> CoreResult<String> {
+    text::check("name", name)?;
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(CoreError::field("name", "must be 1-200 characters, no control characters"));
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(CoreError::field("name", "must be 1-200 characters"));
     }
     Ok(name.to_string())
 }
 
 fn check_alias(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
+    text::check_opt(field, v.as_deref())?;
     match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
-        Some(s) if s.len() > 100 || s.chars().any(|c| c.is_control() || c.is_whitespace()) => {
-            Err(CoreError::field(field, "at most 100 characters, no spaces or control characters"))
+        Some(s) if s.len() > 100 || s.chars().any(char::is_whitespace) => {
+            Err(CoreError::field(field, "at most 100 characters, no spaces"))
         }
         other => Ok(other),
     }

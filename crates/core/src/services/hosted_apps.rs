@@ -40,6 +40,7 @@ fn seal_context(app: &Application) -> String {
 /// Checks an allow-list of addresses and CIDR blocks; `required`: at least one (an application
 /// that calls the hosted 2FA API needs one).
 pub(crate) fn check_allow_list(list: &[String], required: bool) -> CoreResult<Vec<String>> {
+    crate::model::text::check_all("allowed_ips", list)?;
     let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     if (required && list.is_empty()) || list.len() > MAX_LIST {
         return Err(CoreError::field("allowed_ips", format!("1-{MAX_LIST} addresses or CIDR blocks")));
@@ -68,6 +69,7 @@ impl Core {
     /// Checks a callback URL: https to a public address (by name and by what the name resolves
     /// to now), unless private callbacks are allowed (development), which also allows http.
     pub async fn check_callback_url(&self, raw: &str) -> CoreResult<String> {
+        crate::model::text::check("callback_url", raw)?;
         let bad = |why: &str| CoreError::field("callback_url", why.to_string());
         let url = Url::parse(raw.trim()).map_err(|_| bad("not an absolute URL"))?;
         if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
@@ -105,6 +107,7 @@ impl Core {
     /// machine (or when private callbacks are allowed).
     /// `required`: at least one.
     pub(crate) fn check_redirect_uris(&self, list: &[String], required: bool) -> CoreResult<Vec<String>> {
+        crate::model::text::check_all("redirect_uris", list)?;
         let bad = |why: String| CoreError::field("redirect_uris", why);
         let list: Vec<String> = list.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         if (required && list.is_empty()) || list.len() > MAX_LIST {
