@@ -16,11 +16,11 @@ use tokio::sync::watch;
 
 use crate::api::Api;
 use crate::client::TrustedProxies;
+use crate::connections::Limits;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::connections::Limits;
 use crate::{admin, connections, dialects, middleware, openapi, ops, pages};
 
 /// Every route, with what it mounts.
@@ -80,7 +80,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics_listener = match settings.metrics_listen {
             Some(addr) => Some(
-                TcpListener::bind(addr).await.map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}")))?,
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}")))?,
             ),
             None => None,
         };

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,10 +16,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::http::header::CONNECTION;
 use castellan_core::net::Cidr;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
@@ -43,9 +45,16 @@ pub struct Limits {
 
 /// Accepts and serves connections until `stop` turns true, then stops accepting, lets requests
 /// in flight finish, closes idle connections and returns once every connection is closed.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
     let limits = Arc::new(limits);
-    let total = Arc::new(Semaphore::new(if limits.max_connections == 0 { Semaphore::MAX_PERMITS } else { limits.max_connections }));
+    let total =
+        Arc::new(Semaphore::new(if limits.max_connections == 0 { Semaphore::MAX_PERMITS } else { limits.max_connections }));
     let per_ip = Arc::new(PerIp { max: limits.max_per_ip, open: Mutex::new(HashMap::new()) });
     // Every connection task holds a receiver; the sender sees all of them gone when the last
     // connection has closed.
@@ -120,50 +129,86 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
     _open: Open,
 ) {
-    let activity = Arc::new(Activity { phase: Mutex::new(Phase::Head(Instant::now())), changed: Notify::new() });
+    let activity = Arc::new(Activity {
+        phase: Mutex::new(Phase::Head(Instant::now())),
+        changed: Notify::new(),
+        linger: AtomicBool::new(false),
+    });
     let io = TokioIo::new(Watched { stream, activity: activity.clone() });
     let watch = activity.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| -> Answer {
         let in_flight = watch.begin();
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
-        async move {
+        Box::pin(async move {
             let response = router.oneshot(req).await;
+            if let Ok(r) = &response
+                && r.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+            {
+                in_flight.0.linger.store(true, Ordering::Relaxed);
+            }
             drop(in_flight);
             response
-        }
+        })
     });
     // The timeouts are kept here rather than by hyper, whose header timer also runs while a
     // keep-alive connection is idle, so the two could not differ.
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.header_read_timeout(None);
-    let mut conn = pin!(builder.serve_connection(io, service));
+    let mut conn = builder.serve_connection(io, service);
     let mut stopping = false;
-    loop {
+    let finished = loop {
         let deadline = activity.deadline(&limits);
         tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
+            result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+                if let Err(e) = &result {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
-                break;
+                break result.is_ok();
             }
             () = sleep_until(deadline) => {
                 if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "closing a connection that sent no complete request in time");
-                    break;
+                    break false;
                 }
             }
             () = activity.changed.notified() => {}
             () = stopped(&mut stop), if !stopping => {
                 // Idle connections close now; one with a request in flight once it is answered.
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                Pin::new(&mut conn).graceful_shutdown();
             }
+        }
+    };
+    if finished {
+        let mut stream = conn.into_parts().io.into_inner().stream;
+        let _ = stream.shutdown().await;
+        if activity.linger.load(Ordering::Relaxed) {
+            linger(&mut stream).await;
         }
     }
 }
+
+type Answer = Pin<Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>>;
+
+/// After an answer that closes the connection (a body refused unread), reads and discards what
+/// the client still sends until it closes, for a short while: closing a socket with unread data
+/// resets it, and a reset can destroy the answer before the client has read it.
+async fn linger(stream: &mut TcpStream) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// How long [`linger`] waits for the client to close.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Resolves once the server is told to stop (or its stop handle is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -193,6 +238,8 @@ struct Activity {
     phase: Mutex<Phase>,
     /// Wakes the connection's loop to compute its deadline again.
     changed: Notify,
+    /// An answer closed the connection: the client may still be sending.
+    linger: AtomicBool,
 }
 
 impl Activity {
@@ -265,11 +312,7 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 

@@ -178,6 +178,15 @@ impl TestApp {
         start(settings, self.clock.clone(), self.smtp.take()).await
     }
 
+    /// Stops the server and returns once it has finished: requests in flight answered, every
+    /// connection closed.
+    pub async fn stop(mut self) {
+        self.stop.stop();
+        if let Some(s) = self.serving.take() {
+            let _ = s.await;
+        }
+    }
+
     /// A second node: another server on the same database, master key and clock, with caches of
     /// its own.
     pub async fn another_node(&self) -> TestApp {

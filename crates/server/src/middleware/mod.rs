@@ -88,13 +88,10 @@ pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -
 /// the limit: waiting for a body that will be refused anyway would hold the connection until
 /// the request timeout. The answer is in the shape of the dialect the path belongs to.
 pub async fn refuse_oversized(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     let limit = state.settings.body_limit_bytes;
-    if !declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_none_or(|n| n <= limit as u64) {
         return next.run(req).await;
     }
     let mut response = too_large(&state.settings, req.uri().path(), limit);
@@ -111,7 +108,8 @@ fn too_large(settings: &Settings, path: &str, limit: usize) -> Response {
         path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with("/auth/") || rest.starts_with("/users/"))
     });
     if under(&settings.kumusoft_prefix()) {
-        Json(json!({ "status": { "returnCode": "90", "returnMessage": format!("body: {reason}") }, "data": null })).into_response()
+        Json(json!({ "status": { "returnCode": "90", "returnMessage": format!("body: {reason}") }, "data": null }))
+            .into_response()
     } else if under(&settings.mosip_authmanager_prefix()) || under(&settings.mosip_otpmanager_prefix()) {
         crate::dialects::mosip::body_too_large(&reason)
     } else if under("/api/v1") {

@@ -216,3 +216,31 @@ async fn a_body_within_the_limit_is_still_read() {
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["attributes"]["note"].as_str().map(str::len), Some(800));
 }
+
+#[tokio::test]
+async fn a_stop_lets_the_request_in_flight_finish_and_accepts_no_more() {
+    let app = spawn(|_| {}).await;
+    let port = app.port;
+    let body = serde_json::json!({ "slug": "inflight", "display_name": "In flight" }).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut stream = connect(&app).await;
+    let head = format!(
+        "POST /admin/v1/tenants HTTP/1.1\r\nHost: castellan\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        app.admin_token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // An idle keep-alive connection does not hold the stop up.
+    let idle = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(idle.status(), 200);
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "the stop must wait for the request in flight");
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "no new connections once stopping");
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await.expect("answered, then closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stopped once answered").unwrap();
+}

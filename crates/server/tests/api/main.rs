@@ -7,6 +7,7 @@ mod connections;
 mod content_types;
 mod eauthenticator;
 mod fastapi_users;
+mod first_contact;
 mod hardening;
 mod helpers;
 mod korastratum;
