@@ -1,57 +1,25 @@
 //! `castellan` as an operator first meets it: the start-up banner, the access log (one line per
 //! request, no colour codes when written to a file, no query strings), and a database that cannot
 //! be reached or does not exist, reported at once by name.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-struct Server {
-    url: String,
-    log: PathBuf,
-    child: Child,
-}
+use crate::common::{MASTER_KEY, Server, castellan, temp_dir};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(what: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("castellan-{what}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `castellan serve` in development mode on SQLite, its standard error going to a file.
-async fn serve(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = dir.join("stderr.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_castellan"))
-        .arg("serve")
-        .env_clear()
-        .env("CASTELLAN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CASTELLAN_DATA_DIR", dir)
-        .env("CASTELLAN_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
-        .env("CASTELLAN_ARGON2_MEMORY_KIB", "64")
-        .env("CASTELLAN_ARGON2_ITERATIONS", "1")
-        .env("CASTELLAN_DEV", "true")
-        .env("CASTELLAN_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server { url: format!("http://127.0.0.1:{port}"), log, child };
-    for _ in 0..600 {
-        if reqwest::get(format!("{}/health", server.url)).await.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("castellan did not start: {}", std::fs::read_to_string(&server.log).unwrap_or_default());
+/// `castellan serve` in development mode on SQLite, logging at info to a file.
+async fn serve(dir: &std::path::Path) -> Server {
+    let env = [
+        ("CASTELLAN_DATA_DIR", dir.display().to_string()),
+        ("CASTELLAN_MASTER_KEY", MASTER_KEY.to_string()),
+        ("CASTELLAN_ARGON2_MEMORY_KIB", "64".to_string()),
+        ("CASTELLAN_ARGON2_ITERATIONS", "1".to_string()),
+        ("CASTELLAN_DEV", "true".to_string()),
+        ("CASTELLAN_LOG", "info".to_string()),
+        // Colour must be off because standard error is a file, not because the caller asked.
+        ("NO_COLOR", String::new()),
+    ];
+    Server::start(&env, &dir.join("serve.log")).await
 }
 
 async fn get(server: &Server, path: &str, request_id: &str) -> u16 {
@@ -64,7 +32,7 @@ async fn get(server: &Server, path: &str, request_id: &str) -> u16 {
 /// access line after the answer has left).
 async fn lines_with(server: &Server, needle: &str) -> Vec<String> {
     for _ in 0..100 {
-        let log = std::fs::read_to_string(&server.log).unwrap();
+        let log = server.log_text();
         let lines: Vec<String> = log.lines().filter(|l| l.contains(needle)).map(str::to_string).collect();
         if !lines.is_empty() {
             return lines;
@@ -77,7 +45,7 @@ async fn lines_with(server: &Server, needle: &str) -> Vec<String> {
 #[tokio::test]
 async fn serve_announces_itself_and_logs_one_plain_line_per_request_without_the_query() {
     let dir = temp_dir("serve");
-    let server = serve(&dir).await;
+    let mut server = serve(&dir).await;
     let banner = lines_with(&server, "listening on").await;
     assert_eq!(banner.len(), 1, "{banner:?}");
     let banner = &banner[0];
@@ -101,23 +69,18 @@ async fn serve_announces_itself_and_logs_one_plain_line_per_request_without_the_
     let lines = lines_with(&server, "request_id=probe-unmatched-1").await;
     assert!(lines.len() == 1 && lines[0].contains("status=404"), "{lines:?}");
 
-    let log = std::fs::read_to_string(&server.log).unwrap();
+    let log = server.log_text();
     assert!(!log.contains("secret-in-query-8d2f"), "{log}");
     assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log:?}");
-    drop(server);
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn migrate(database_url: &str) -> (Output, Duration) {
     let dir = temp_dir("migrate");
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_castellan"))
-        .arg("migrate")
-        .env_clear()
-        .env("CASTELLAN_DATA_DIR", &dir)
-        .env("CASTELLAN_DATABASE_URL", database_url)
-        .output()
-        .unwrap();
+    let output =
+        castellan(&["migrate"]).env("CASTELLAN_DATA_DIR", &dir).env("CASTELLAN_DATABASE_URL", database_url).output().unwrap();
     let elapsed = started.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
     (output, elapsed)
