@@ -51,6 +51,12 @@ const KEYS: &[(&str, Kind)] = &[
     ("mosip_otpmanager_prefix", Kind::Str),
     ("mosip_cookie_secure", Kind::Bool),
     ("mosip_cookie_same_site", Kind::Str),
+    ("header_read_timeout_seconds", Kind::Int),
+    ("keep_alive_timeout_seconds", Kind::Int),
+    ("max_connections", Kind::Int),
+    ("max_connections_per_ip", Kind::Int),
+    ("metrics_listen", Kind::Str),
+    ("metrics_token", Kind::Str),
 ];
 
 fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {

@@ -318,7 +318,9 @@ fn describe(e: CoreError) -> String {
 fn init_logging(settings: &Settings) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a terminal: in a file or a log collector they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if settings.log_format == "json" {
         builder.json().init();
     } else {
@@ -350,7 +352,8 @@ async fn open_store(settings: &Settings, setup: Setup) -> Result<Arc<SqlStore>, 
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| format!("{}: {e}", settings.data_dir.display()))?;
     }
-    SqlStore::connect(&url).await.map(Arc::new).map_err(|e| format!("database {}: {e}", castellan_store::redact(&url)))
+    // The store names the database (host, port, name or file) and the cause itself.
+    SqlStore::connect(&url).await.map(Arc::new).map_err(|e| e.to_string())
 }
 
 /// The cores this command opened, so that `main` can let their audit writers finish.
@@ -587,6 +590,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     let store = open_store(&settings, Setup::Create).await?;
+    let engine = store.describe().to_string();
     let listener_addr = settings.listen;
     // The public URL depends on the bound port when listening on port 0, so the core is built
     // after binding.
@@ -599,8 +603,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     first_start(&core).await?;
     let mailer = bootstrap::transports(&settings).map_err(|e| e.to_string())?;
+    let dev = settings.dev;
     let app = Application::build(settings, core, mailer).await.map_err(|e| format!("listen {bound}: {e}"))?;
-    tracing::info!(address = %format!("http://{bound}"), "castellan listening");
+    let metrics = app.metrics_address().map(|a| format!("; metrics on http://{a}/metrics")).unwrap_or_default();
+    let mode = if dev { "; development mode (not for production)" } else { "" };
+    tracing::info!("castellan {} listening on http://{bound}; engine {engine}{metrics}{mode}", env!("CARGO_PKG_VERSION"));
     let (_stop, serving) = app.run(true).await;
     serving.await.map_err(|e| e.to_string())
 }

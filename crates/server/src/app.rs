@@ -1,4 +1,4 @@
-//! `Application`: binds the listener (port 0 picks a free one), assembles the router and serves
+//! `Application`: binds the listeners (port 0 picks a free one), assembles the router and serves
 //! until told to stop, letting in-flight requests finish.
 
 use std::net::SocketAddr;
@@ -16,15 +16,16 @@ use tokio::sync::watch;
 
 use crate::api::Api;
 use crate::client::TrustedProxies;
+use crate::connections::Limits;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{admin, dialects, middleware, openapi, ops, pages};
+use crate::{admin, connections, dialects, middleware, openapi, ops, pages};
 
 /// Every route, with what it mounts.
 pub fn routes(settings: &Settings) -> Api {
-    ops::router()
+    ops::router(settings)
         .merge(openapi::router())
         .merge(dialects::korastratum::router())
         .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
@@ -56,6 +57,8 @@ pub struct Application {
     stop: watch::Sender<bool>,
     listener: TcpListener,
     port: u16,
+    /// The listener of `metrics_listen`, when `/metrics` has one of its own.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     transports: Transports,
 }
@@ -71,10 +74,18 @@ impl StopHandle {
 }
 
 impl Application {
-    /// Binds `settings.listen`; the core must already be wired to its store.
+    /// Binds `settings.listen` (and `metrics_listen`); the core must already be wired to its store.
     pub async fn build(settings: Settings, core: Arc<Core>, transports: Transports) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}")))?,
+            ),
+            None => None,
+        };
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(std::io::Error::other)?;
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
@@ -85,11 +96,16 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             proxies: Arc::new(proxies),
         };
-        Ok(Application { stop, listener, port, state, transports })
+        Ok(Application { stop, listener, port, metrics_listener, state, transports })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound address of `metrics_listen`, if set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -103,9 +119,32 @@ impl Application {
             .fallback(fallback)
             .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
             .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::deadline))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::refuse_oversized))
             .layer(axum::middleware::from_fn(middleware::security_headers))
             .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
             .with_state(state)
+    }
+
+    /// `/metrics` alone, for `metrics_listen`.
+    fn metrics_router(state: AppState) -> Router {
+        Router::new()
+            .route("/metrics", axum::routing::get(ops::metrics))
+            .fallback(|| async {
+                (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "code": "not_found", "message": "not found" } })))
+            })
+            .layer(axum::middleware::from_fn(middleware::security_headers))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+            .with_state(state)
+    }
+
+    fn limits(settings: &Settings) -> Limits {
+        Limits {
+            max_connections: settings.max_connections,
+            max_per_ip: settings.max_connections_per_ip,
+            exempt: settings.trusted_proxies.iter().filter_map(|p| castellan_core::net::Cidr::parse(p)).collect(),
+            header_read_timeout: settings.header_read_timeout(),
+            keep_alive_timeout: settings.keep_alive_timeout(),
+        }
     }
 
     /// Serves until `stop` is signalled (or SIGTERM/Ctrl-C when `signals` is set), then lets
@@ -125,20 +164,24 @@ impl Application {
             });
         }
         let core = self.state.core.clone();
+        let metrics = self.state.metrics.clone();
+        let limits = Self::limits(&self.state.settings);
+        let metrics_app = self.metrics_listener.map(|l| (l, Self::metrics_router(self.state.clone())));
         let app = Self::router(self.state);
         let listener = self.listener;
-        let mut stop = rx;
         let serve = async move {
-            let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
+            let main = connections::serve(listener, app, limits.clone(), metrics.clone(), rx.clone());
+            let side = async move {
+                if let Some((listener, app)) = metrics_app {
+                    connections::serve(listener, app, limits, metrics, rx).await;
+                }
+            };
+            tokio::join!(main, side);
             let _ = worker.await;
             let _ = callbacks.await;
             // Audit events still queued are written before the process may exit.
             core.audit_settled().await;
-            result
+            Ok(())
         };
         (handle, serve)
     }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod bootstrap;
 pub mod client;
+pub mod connections;
 pub mod dialects;
 pub mod metrics;
 pub mod middleware;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -22,6 +23,9 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     /// (dialect, outcome) → count
     logins: Mutex<BTreeMap<(String, String), u64>>,
+    connections_open: AtomicI64,
+    /// cap → connections closed at accept
+    connections_refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -44,6 +48,21 @@ impl Metrics {
     pub fn record_login(&self, dialect: &str, outcome: &str) {
         if let Ok(mut l) = self.logins.lock() {
             *l.entry((dialect.to_string(), outcome.to_string())).or_default() += 1;
+        }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed at accept because `cap` was reached.
+    pub fn connection_refused(&self, cap: &'static str) {
+        if let Ok(mut r) = self.connections_refused.lock() {
+            *r.entry(cap).or_default() += 1;
         }
     }
 
@@ -87,6 +106,16 @@ impl Metrics {
         if let Ok(l) = self.logins.lock() {
             for ((d, o), n) in l.iter() {
                 let _ = writeln!(out, "castellan_logins_total{{dialect=\"{d}\",outcome=\"{o}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP castellan_connections_open Open client connections (all listeners).\n");
+        out.push_str("# TYPE castellan_connections_open gauge\n");
+        let _ = writeln!(out, "castellan_connections_open {}", self.connections_open.load(Ordering::Relaxed));
+        out.push_str("# HELP castellan_connections_refused_total Connections closed at accept, by the cap that was reached.\n");
+        out.push_str("# TYPE castellan_connections_refused_total counter\n");
+        if let Ok(r) = self.connections_refused.lock() {
+            for (cap, n) in r.iter() {
+                let _ = writeln!(out, "castellan_connections_refused_total{{cap=\"{cap}\"}} {n}");
             }
         }
         out.push_str("# HELP castellan_password_hash_queue_depth Callers waiting for a password-hashing slot.\n");

@@ -17,7 +17,7 @@ use crate::{admin, dialects, ops, pages};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Castellan", description = "Self-hosted identity server: one core, several auth API dialects."),
-    paths(ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page,
+    paths(ops::front_page, ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page,
           kumusoft_jwks),
     tags((name = "ops", description = "Health, readiness, metrics, keys"))
 )]
@@ -55,6 +55,10 @@ async fn kumusoft_jwks() {}
 pub fn document_for(settings: &Settings) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
     let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else { return doc };
+    if settings.metrics_listen.is_some() {
+        // Served on its own listener, not on this one.
+        paths.remove("/metrics");
+    }
     // All moves are decided on the original keys, so one mount moved onto another's documented
     // prefix is not moved twice.
     let mut moves = Vec::new();

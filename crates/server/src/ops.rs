@@ -1,23 +1,82 @@
-//! Operational endpoints: liveness, readiness, metrics, the shared JWKS, the dev outbox.
+//! Operational endpoints: the front page, liveness, readiness, metrics, the shared JWKS, the dev
+//! outbox.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::Api;
+use crate::settings::Settings;
 use crate::state::AppState;
 
-pub fn router() -> Api {
-    Api::default()
+/// `/metrics` is left out when it has a listen address of its own.
+pub fn router(settings: &Settings) -> Api {
+    let api = Api::default()
+        .get("/", front_page)
         .get("/health", health)
         .get("/ready", ready)
-        .get("/metrics", metrics)
         .get("/.well-known/jwks.json", jwks)
         .get("/t/{tenant}/.well-known/jwks.json", tenant_jwks)
-        .get("/dev/outbox", dev_outbox)
+        .get("/dev/outbox", dev_outbox);
+    if settings.metrics_listen.is_some() { api } else { api.get("/metrics", metrics) }
+}
+
+/// What `/` answers a program: where to go next.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FrontPage {
+    /// Always `Castellan`.
+    name: &'static str,
+    /// Paths of the API reference (`docs`, `openapi`), the eauthenticator console (`console`),
+    /// the liveness check (`health`) and, in development mode, the outbox (`dev_outbox`).
+    links: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+/// A small front page: HTML for browsers (`Accept: text/html`), JSON otherwise.
+#[utoipa::path(get, path = "/", tag = "ops", summary = "Front page: links to the API reference, the console and the health check",
+    responses((status = 200, description = "Links (an HTML page when the client accepts text/html)", body = FrontPage)))]
+pub async fn front_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut links = std::collections::BTreeMap::from([
+        ("docs", "/docs"),
+        ("openapi", "/openapi.json"),
+        ("console", "/console"),
+        ("health", "/health"),
+    ]);
+    if state.settings.dev {
+        links.insert("dev_outbox", "/dev/outbox");
+    }
+    let html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let mut response = if html {
+        let items: String = [
+            ("/docs", "API reference"),
+            ("/console", "Application console"),
+            ("/health", "Health check"),
+            ("/dev/outbox", "Development outbox"),
+        ]
+        .iter()
+        .filter(|(href, _)| links.values().any(|l| l == href))
+        .map(|(href, label)| format!("<li><a href=\"{href}\">{label}</a></li>"))
+        .collect();
+        let page = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Castellan</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem;color:#222}}\
+             li{{margin:.4rem 0}}</style></head><body><h1>Castellan</h1><p>A self-hosted identity server.</p>\
+             <ul>{items}</ul></body></html>"
+        );
+        let mut r = Html(page).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+        r
+    } else {
+        Json(FrontPage { name: "Castellan", links }).into_response()
+    };
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// The process is up.
@@ -38,9 +97,20 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics. With `metrics_token` set, only for `Authorization: Bearer <token>`.
+#[utoipa::path(get, path = "/metrics", tag = "ops", summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+              (status = 401, description = "`metrics_token` is set and the request does not carry it")))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = state.settings.metrics_token.as_ref().filter(|t| !t.0.is_empty()) {
+        let given = crate::dialects::bearer(&headers).unwrap_or_default();
+        // Digests, so that the comparison takes as long whatever the token's length.
+        let digest = castellan_core::crypto::sha256;
+        if !castellan_core::crypto::ct_eq(&digest(given.as_bytes()), &digest(expected.0.as_bytes())) {
+            let body = Json(json!({ "error": { "code": "unauthorized", "message": "metrics need the bearer token" } }));
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+        }
+    }
     let body = state.metrics.render(
         state.core.hasher.queue_depth(),
         state.core.hasher.hashes_computed(),

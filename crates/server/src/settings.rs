@@ -81,6 +81,18 @@ pub struct Settings {
     pub mosip_cookie_secure: bool,
     /// `SameSite` of MOSIP's token cookies: `Lax`, `Strict` or `None`.
     pub mosip_cookie_same_site: String,
+    /// Seconds a client gets to send a whole request head, from connecting or from its first byte.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds an idle keep-alive connection is kept open between requests.
+    pub keep_alive_timeout_seconds: u64,
+    /// Open connections at most; more are closed at accept (0: no cap).
+    pub max_connections: usize,
+    /// Open connections per client address at most (0: no cap); trusted proxies are exempt.
+    pub max_connections_per_ip: usize,
+    /// A second listen address serving only `/metrics` (then not served on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` requires.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -122,6 +134,15 @@ impl Default for Settings {
             mosip_otpmanager_prefix: "/v1/otpmanager".into(),
             mosip_cookie_secure: true,
             mosip_cookie_same_site: "Lax".into(),
+            header_read_timeout_seconds: 10,
+            // Longer than the 60 s idle timeout of common load balancers, so that they, not
+            // Castellan, close idle connections (a close racing a new request costs a 502).
+            keep_alive_timeout_seconds: 75,
+            // Under the usual limit of 1,024 open files, with room for the database and logs.
+            max_connections: 768,
+            max_connections_per_ip: 128,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -192,6 +213,14 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_seconds.max(1))
+    }
+
+    pub fn keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_timeout_seconds.max(1))
     }
 }
 

@@ -9,7 +9,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use castellan_core::store::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub(crate) enum Pool {
@@ -26,7 +27,12 @@ pub(crate) enum Pool {
 /// The store over either engine.
 pub struct SqlStore {
     pool: Pool,
+    /// The engine and where its data is, without credentials.
+    description: String,
 }
+
+/// How long the first connection may take before start-up gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the same sqlx expression against whichever pool the store holds: `$p` is bound to the
 /// engine's pool in each arm, so the body type-checks once per engine.
@@ -55,7 +61,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),
         sqlx::Error::Database(d) if is_unstorable_text(d.as_ref()) => StoreError::InvalidText,
-        _ => StoreError::Backend(e.to_string()),
+        _ => StoreError::Backend(cause(&e)),
     }
 }
 
@@ -92,6 +98,36 @@ fn is_unstorable_text(d: &dyn sqlx::error::DatabaseError) -> bool {
     matches!(d.code().as_deref(), Some("22021" | "22P05"))
 }
 
+/// The cause in one line: the server's message and code, not the source line in the server's
+/// code that PostgreSQL reports with it, nor the operating system's error number.
+fn cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => format!("{} (code {code})", d.message()),
+            None => d.message().to_string(),
+        },
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        sqlx::Error::Io(io) => io.to_string().split(" (os error").next().unwrap_or_default().to_string(),
+        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        other => other.to_string(),
+    }
+}
+
+/// Why PostgreSQL at `options` could not be opened, naming host, port and database.
+fn pg_connect_err(options: &PgConnectOptions, e: Option<sqlx::Error>) -> StoreError {
+    let host = options.get_host();
+    let port = options.get_port();
+    let database = options.get_database().unwrap_or(options.get_username());
+    let cause = match e {
+        None => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        Some(sqlx::Error::Database(d)) if d.code().as_deref() == Some("3D000") => {
+            format!("database \"{database}\" does not exist — create it with createdb {database}")
+        }
+        Some(e) => cause(&e),
+    };
+    StoreError::Backend(format!("cannot open PostgreSQL database \"{database}\" at {host}:{port}: {cause}"))
+}
+
 impl SqlStore {
     /// Connects to `sqlite://path` or `postgres://…` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -100,40 +136,59 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Connects without touching the schema. The first PostgreSQL connection is tried alone and
+    /// for at most five seconds, so that a server that is down or a database that does not exist
+    /// is reported as such at once, not as a pool that timed out.
     pub async fn connect_without_migrating(url: &str) -> Result<SqlStore, StoreError> {
-        let pool = if url.starts_with("sqlite:") {
+        let (pool, description) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
-                .map_err(db_err)?
+                .map_err(|e| StoreError::Backend(format!("database URL {}: {}", redact(url), cause(&e))))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            let file = options.get_filename().display().to_string();
+            let opened = |e: sqlx::Error| StoreError::Backend(format!("cannot open SQLite database {file}: {}", cause(&e)));
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await
-                .map_err(db_err)?;
+                .map_err(opened)?;
             let read =
-                SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await.map_err(db_err)?;
-            Pool::Sqlite { read, write }
+                SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await.map_err(opened)?;
+            (Pool::Sqlite { read, write }, format!("sqlite {file}"))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).map_err(db_err)?;
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Backend(format!("database URL {}: {}", redact(url), cause(&e))))?;
+            match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+                Ok(Ok(probe)) => {
+                    let _ = probe.close().await;
+                }
+                Ok(Err(e)) => return Err(pg_connect_err(&options, Some(e))),
+                Err(_) => return Err(pg_connect_err(&options, None)),
+            }
+            let description = format!(
+                "postgres {}:{}/{}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or(options.get_username())
+            );
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
-                .map_err(db_err)?;
-            Pool::Postgres(pool)
+                .map_err(|e| pg_connect_err(&options, Some(e)))?;
+            (Pool::Postgres(pool), description)
         } else {
             return Err(StoreError::Backend(format!(
                 "unsupported database URL (want sqlite:// or postgres://): {}",
                 redact(url)
             )));
         };
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, description })
     }
 
     /// Applies the migrations of the engine in use.
@@ -144,6 +199,12 @@ impl SqlStore {
         };
         result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         self.backfill_identifier_skeletons().await
+    }
+
+    /// The engine and where its data is (`sqlite /path/castellan.db`, `postgres host:port/db`),
+    /// without credentials.
+    pub fn describe(&self) -> &str {
+        &self.description
     }
 
     pub fn engine(&self) -> &'static str {

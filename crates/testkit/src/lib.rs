@@ -62,6 +62,8 @@ pub(crate) fn fail(msg: &str) -> ! {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// `http://…` of `metrics_listen`, when the settings give one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<FakeClock>,
     pub core: Arc<Core>,
@@ -141,11 +143,13 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
     let mailer = bootstrap::transports(&settings).unwrap_or_else(|e| fail(&e.to_string()));
     let app = Application::build(settings.clone(), core.clone(), mailer).await.unwrap_or_else(|e| fail(&format!("build: {e}")));
     let port = app.port();
+    let metrics_address = app.metrics_address().map(|a| format!("http://{a}"));
     let (stop, serving) = app.run(false).await;
     let serving = tokio::spawn(serving);
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -172,6 +176,15 @@ impl TestApp {
         let mut settings = self.settings.clone();
         settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         start(settings, self.clock.clone(), self.smtp.take()).await
+    }
+
+    /// Stops the server and returns once it has finished: requests in flight answered, every
+    /// connection closed.
+    pub async fn stop(mut self) {
+        self.stop.stop();
+        if let Some(s) = self.serving.take() {
+            let _ = s.await;
+        }
     }
 
     /// A second node: another server on the same database, master key and clock, with caches of

@@ -3,5 +3,6 @@
 
 mod cluster;
 mod common;
+mod first_contact;
 mod logs;
 mod operator;

@@ -1,18 +1,24 @@
-//! Shared middleware: request ids, access logging and metrics, security headers.
+//! Shared middleware: request ids, access logging and metrics, security headers, the refusal of
+//! bodies declared larger than the limit.
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::Instrument;
 
+use crate::settings::Settings;
 use crate::state::AppState;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Gives every request an id (kept if the caller sent a sane one), logs it once finished, and
-/// counts it per route.
+/// Gives every request an id (kept if the caller sent a sane one), writes one access-log line
+/// once it is answered (target `castellan::access`), and counts it per route. The line names the
+/// route template, never the path or query as sent: hosted pages carry session tokens there.
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = req
@@ -27,19 +33,16 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     }
     let method = req.method().as_str().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", request_id = %id, %method, %route);
-    let mut response = {
-        let _enter = span.enter();
-        drop(_enter);
-        next.run(req).await
-    };
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = next.run(req).instrument(span).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.metrics.record_request(&method, &route, status, elapsed);
+    let latency_ms = (elapsed * 100_000.0).round() / 100.0;
     if status >= 500 {
-        tracing::error!(request_id = %id, %method, %route, status, elapsed_ms = elapsed * 1000.0, "request failed");
+        tracing::error!(target: "castellan::access", %method, %route, status, latency_ms, request_id = %id, "request failed");
     } else {
-        tracing::debug!(request_id = %id, %method, %route, status, elapsed_ms = elapsed * 1000.0, "request");
+        tracing::info!(target: "castellan::access", %method, %route, status, latency_ms, request_id = %id, "request");
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
@@ -78,5 +81,45 @@ pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Answers 413 at once, and closes the connection, when a request declares a body larger than
+/// the limit: waiting for a body that will be refused anyway would hold the connection until
+/// the request timeout. The answer is in the shape of the dialect the path belongs to.
+pub async fn refuse_oversized(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = state.settings.body_limit_bytes;
+    if declared.is_none_or(|n| n <= limit as u64) {
+        return next.run(req).await;
+    }
+    let mut response = too_large(&state.settings, req.uri().path(), limit);
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The 413 body of the dialect mounted at `path` (the envelope each uses for a refused body).
+fn too_large(settings: &Settings, path: &str, limit: usize) -> Response {
+    let under = |prefix: &str| path.starts_with(&format!("{prefix}/"));
+    let reason = format!("larger than {limit} bytes");
+    let fastapi_users = settings.fastapi_users_mounts().iter().any(|(prefix, _)| {
+        path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with("/auth/") || rest.starts_with("/users/"))
+    });
+    if under(&settings.kumusoft_prefix()) {
+        Json(json!({ "status": { "returnCode": "90", "returnMessage": format!("body: {reason}") }, "data": null }))
+            .into_response()
+    } else if under(&settings.mosip_authmanager_prefix()) || under(&settings.mosip_otpmanager_prefix()) {
+        crate::dialects::mosip::body_too_large(&reason)
+    } else if under("/api/v1") {
+        let error = json!({ "code": "VALIDATION_ERROR", "message": "The request is invalid", "details": { "body": reason } });
+        Json(json!({ "success": false, "error": error })).into_response()
+    } else if under("/authen-api") {
+        Json(json!({ "code": "INVALID_REQUEST", "message": format!("request body {reason}"), "data": "" })).into_response()
+    } else if fastapi_users {
+        Json(json!({ "detail": "Content Too Large" })).into_response()
+    } else {
+        Json(json!({ "error": { "code": "payload_too_large", "message": format!("request body {reason}") } })).into_response()
     }
 }

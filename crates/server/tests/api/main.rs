@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod connections;
 mod content_types;
 mod eauthenticator;
 mod fastapi_users;
+mod first_contact;
 mod hardening;
 mod helpers;
 mod identifiers;

@@ -54,6 +54,11 @@ pub fn router(authmanager: &str, otpmanager: &str) -> Api {
 #[allow(dead_code)]
 async fn realm_certs() {}
 
+/// A body declared larger than the limit, in MOSIP's envelope (the caller sets the status).
+pub fn body_too_large(reason: &str) -> Response {
+    envelope::error_response(None, envelope::MosipError::invalid("body", reason))
+}
+
 /// An unknown path under a MOSIP mount, in MOSIP's envelope.
 pub fn not_found() -> Response {
     let mut response = envelope::error_response(None, envelope::MosipError::new("KER-ATH-404", "No such endpoint"));
