@@ -1,5 +1,9 @@
 //! Audit events: recorded for every login attempt, token event, factor and admin change.
 //!
+//! An attempt at a credential (a password, a code, a refresh or link token, a client secret, an
+//! API key) goes through an [`Attempt`]: whatever ends it — a refusal, a lost race, a storage
+//! error, success — it leaves exactly one event, named by the endpoint's action.
+//!
 //! Events are written in group commits: a request queues its event and goes on; one writer at a
 //! time takes everything queued and stores it in one transaction, so under load many events share
 //! one commit instead of queueing one by one for the database's writer. A reader on this node
@@ -9,13 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::ClientContext;
 use crate::core::Core;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
 use crate::model::{AuditEvent, Tenant, new_id};
 use crate::store::Store;
@@ -100,7 +104,94 @@ impl AuditQueue {
     }
 }
 
+/// One attempt at a credential, and what its event will say. The service fills it in as it
+/// learns (tenant, user, why it was refused); [`Core::record_attempt`] writes the event at the end.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub tenant: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub action: &'static str,
+    /// The application the event names, when the service learns it (else the caller's).
+    pub application: Option<Uuid>,
+    outcome: Option<&'static str>,
+    reason: Option<&'static str>,
+    detail: Map<String, Value>,
+    written: bool,
+}
+
+impl Attempt {
+    pub fn new(tenant: Option<Uuid>, action: &'static str) -> Self {
+        Self { tenant, user: None, action, application: None, outcome: None, reason: None, detail: Map::new(), written: false }
+    }
+
+    /// Ends the attempt as refused with `outcome` and a short `reason` (never a secret); returns `error`.
+    pub fn refuse(&mut self, outcome: &'static str, reason: &'static str, error: CoreError) -> CoreError {
+        self.outcome = Some(outcome);
+        self.reason = Some(reason);
+        error
+    }
+
+    /// The outcome of an attempt that ends well but is not a plain success (`mfa_required`, `queued`).
+    pub fn outcome(&mut self, outcome: &'static str) {
+        self.outcome = Some(outcome);
+    }
+
+    /// Adds a field to the event's details.
+    pub fn note(&mut self, key: &str, value: impl Into<Value>) {
+        self.detail.insert(key.to_string(), value.into());
+    }
+
+    /// The event was stored with the change it records (in the same transaction).
+    pub fn written(&mut self) {
+        self.written = true;
+    }
+}
+
+/// The outcome an error stands for when the service named none.
+fn outcome_of(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::AccountLocked { .. } => "locked",
+        CoreError::ChallengeExhausted => "exhausted",
+        CoreError::OtpExpired => "expired",
+        CoreError::RefreshTokenReused => "reused",
+        CoreError::RateLimited { .. } => "rate_limited",
+        CoreError::Overloaded => "overloaded",
+        CoreError::EmailNotVerified => "email_not_verified",
+        CoreError::WeakPassword(_) => "weak_password",
+        CoreError::Storage(_) | CoreError::Internal(_) => "error",
+        _ => "failure",
+    }
+}
+
 impl Core {
+    /// Writes the one event of an attempt that ended with `result` (unless it was stored already).
+    pub(crate) async fn record_attempt<T>(&self, mut attempt: Attempt, ctx: &ClientContext, result: &CoreResult<T>) {
+        if attempt.written {
+            return;
+        }
+        let outcome = match (attempt.outcome, result) {
+            (Some(o), _) => o,
+            (None, Ok(_)) => "success",
+            (None, Err(e)) => outcome_of(e),
+        };
+        if let Err(e) = result
+            && !attempt.detail.contains_key("reason")
+        {
+            let reason = match (attempt.reason, e) {
+                (Some(r), _) => r.to_string(),
+                // The cause of a server error goes to the log, not to the audit trail.
+                (None, CoreError::Storage(_) | CoreError::Internal(_)) => "server error".to_string(),
+                (None, e) => e.to_string(),
+            };
+            attempt.detail.insert("reason".into(), Value::String(reason));
+        }
+        let ctx = match attempt.application {
+            Some(app) => &ClientContext { application_id: Some(app), ..ctx.clone() },
+            None => ctx,
+        };
+        self.audit(attempt.tenant, attempt.user, attempt.action, outcome, ctx, Value::Object(attempt.detail)).await;
+    }
+
     /// Records an event. A failure to record is logged, never turned into a failed request.
     pub async fn audit(
         &self,
@@ -155,5 +246,12 @@ impl Core {
         filter.limit = filter.limit.clamp(1, 1000);
         self.audit_settled().await;
         Ok(self.store.list_audit(tenant.id, &filter).await?)
+    }
+
+    /// Events that name no tenant: attempts whose token, code key or API key matched nothing.
+    pub async fn list_unscoped_audit(&self, mut filter: AuditFilter) -> CoreResult<Vec<AuditEvent>> {
+        filter.limit = filter.limit.clamp(1, 1000);
+        self.audit_settled().await;
+        Ok(self.store.list_unscoped_audit(&filter).await?)
     }
 }
