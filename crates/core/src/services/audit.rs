@@ -163,33 +163,43 @@ fn outcome_of(e: &CoreError) -> &'static str {
     }
 }
 
-impl Core {
-    /// Writes the one event of an attempt that ended with `result` (unless it was stored already).
-    pub(crate) async fn record_attempt<T>(&self, mut attempt: Attempt, ctx: &ClientContext, result: &CoreResult<T>) {
-        if attempt.written {
-            return;
+impl Attempt {
+    /// The outcome and details of the attempt's event, once it ended with `result`; `None` if
+    /// the event was stored already.
+    fn event_of<T>(mut self, result: &CoreResult<T>) -> Option<(&'static str, Value)> {
+        if self.written {
+            return None;
         }
-        let outcome = match (attempt.outcome, result) {
+        let outcome = match (self.outcome, result) {
             (Some(o), _) => o,
             (None, Ok(_)) => "success",
             (None, Err(e)) => outcome_of(e),
         };
         if let Err(e) = result
-            && !attempt.detail.contains_key("reason")
+            && !self.detail.contains_key("reason")
         {
-            let reason = match (attempt.reason, e) {
+            let reason = match (self.reason, e) {
                 (Some(r), _) => r.to_string(),
                 // The cause of a server error goes to the log, not to the audit trail.
                 (None, CoreError::Storage(_) | CoreError::Internal(_)) => "server error".to_string(),
                 (None, e) => e.to_string(),
             };
-            attempt.detail.insert("reason".into(), Value::String(reason));
+            self.detail.insert("reason".into(), Value::String(reason));
         }
-        let ctx = match attempt.application {
+        Some((outcome, Value::Object(self.detail)))
+    }
+}
+
+impl Core {
+    /// Writes the one event of an attempt that ended with `result` (unless it was stored already).
+    pub(crate) async fn record_attempt<T>(&self, attempt: Attempt, ctx: &ClientContext, result: &CoreResult<T>) {
+        let (tenant, user, action, application) = (attempt.tenant, attempt.user, attempt.action, attempt.application);
+        let Some((outcome, detail)) = attempt.event_of(result) else { return };
+        let ctx = match application {
             Some(app) => &ClientContext { application_id: Some(app), ..ctx.clone() },
             None => ctx,
         };
-        self.audit(attempt.tenant, attempt.user, attempt.action, outcome, ctx, Value::Object(attempt.detail)).await;
+        self.audit(tenant, user, action, outcome, ctx, detail).await;
     }
 
     /// Records an event. A failure to record is logged, never turned into a failed request.
@@ -253,5 +263,38 @@ impl Core {
         filter.limit = filter.limit.clamp(1, 1000);
         self.audit_settled().await;
         Ok(self.store.list_unscoped_audit(&filter).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_says_its_outcome_and_why_never_more_than_once() {
+        let ok: CoreResult<()> = Ok(());
+        assert_eq!(Attempt::new(None, "refresh").event_of(&ok), Some(("success", serde_json::json!({}))));
+
+        let mut queued = Attempt::new(None, "otp.sent");
+        queued.outcome("queued");
+        queued.note("resend", true);
+        assert_eq!(queued.event_of(&ok), Some(("queued", serde_json::json!({"resend": true}))));
+
+        let mut refused = Attempt::new(None, "refresh");
+        let error = refused.refuse("failure", "unknown token", CoreError::InvalidRefreshToken);
+        assert_eq!(refused.event_of::<()>(&Err(error)), Some(("failure", serde_json::json!({"reason": "unknown token"}))));
+
+        // Unnamed refusals take their outcome from the error; server errors keep their cause out.
+        let locked: CoreResult<()> = Err(CoreError::AccountLocked { retry_after_seconds: 5 });
+        assert_eq!(Attempt::new(None, "login.password").event_of(&locked).map(|e| e.0), Some("locked"));
+        let broken: CoreResult<()> = Err(CoreError::Storage("disk I/O error at /var/lib/x".into()));
+        assert_eq!(
+            Attempt::new(None, "login.password").event_of(&broken),
+            Some(("error", serde_json::json!({"reason": "server error"})))
+        );
+
+        let mut stored = Attempt::new(None, "refresh");
+        stored.written();
+        assert_eq!(stored.event_of(&ok), None);
     }
 }

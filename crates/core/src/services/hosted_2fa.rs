@@ -464,6 +464,7 @@ impl Core {
             return Ok(CodeOutcome::Closed(status));
         };
         attempt.outcome("failure");
+        attempt.note("reason", "wrong code");
         attempt.note("tries", tries);
         if tries < MAX_TRIES {
             return Ok(CodeOutcome::Wrong { tries_left: MAX_TRIES - tries });
@@ -475,7 +476,7 @@ impl Core {
         {
             // The last wrong try rejects the verification: its event says so.
             attempt.outcome("rejected");
-            attempt.note("reason", "tries");
+            attempt.note("reason", "too many wrong codes");
             self.queue_result_callback(open, false).await?;
         }
         Ok(CodeOutcome::Rejected)
