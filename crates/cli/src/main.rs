@@ -76,8 +76,11 @@ enum Command {
     },
     /// A tenant's audit log, newest first.
     Audit {
-        #[arg(long)]
-        tenant: String,
+        #[arg(long, required_unless_present = "unscoped")]
+        tenant: Option<String>,
+        /// Instead: the events that name no tenant (an unknown refresh token, code key or API key).
+        #[arg(long, conflicts_with = "tenant")]
+        unscoped: bool,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
@@ -562,10 +565,16 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             });
             Ok(())
         }
-        Command::Audit { tenant, limit } => {
+        Command::Audit { tenant, unscoped, limit } => {
             let core = open_core(&settings, Setup::Existing).await?;
-            let t = core.find_tenant(&tenant).await.map_err(describe)?;
-            let events = core.list_audit(&t, AuditFilter { limit, ..AuditFilter::default() }).await.map_err(describe)?;
+            let filter = AuditFilter { limit, ..AuditFilter::default() };
+            let events = match tenant {
+                Some(tenant) if !unscoped => {
+                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    core.list_audit(&t, filter).await.map_err(describe)?
+                }
+                _ => core.list_unscoped_audit(filter).await.map_err(describe)?,
+            };
             let v = json!(events);
             print(j, &v, || {
                 events

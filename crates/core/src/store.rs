@@ -206,6 +206,8 @@ pub trait Store: Send + Sync + 'static {
     /// Several events in one transaction: all or none.
     async fn insert_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()>;
     async fn list_audit(&self, tenant: Uuid, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+    /// Events that name no tenant (attempts with an unknown token or API key), newest first.
+    async fn list_unscoped_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 
     // outbox
     async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()>;

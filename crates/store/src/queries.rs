@@ -1061,6 +1061,22 @@ impl Store for SqlStore {
         all(rows)
     }
 
+    async fn list_unscoped_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        let sql = format!(
+            "SELECT {AUDIT_COLS} FROM audit_events WHERE tenant_id IS NULL AND ($1 IS NULL OR user_id=$1) AND ($2 IS NULL OR action=$2) \
+             AND created_at >= $3 ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let rows = on_pool!(self, |p| sqlx::query_as::<_, AuditRow>(AssertSqlSafe(sql))
+            .bind(f.user_id.map(|u| u.to_string()))
+            .bind(f.action.clone())
+            .bind(f.since.unwrap_or(0))
+            .bind(i64::from(f.limit))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
     async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()> {
         let sql = format!("INSERT INTO outbox ({MESSAGE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)");
         on_writer!(self, |p| sqlx::query(AssertSqlSafe(sql))

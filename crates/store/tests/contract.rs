@@ -363,6 +363,20 @@ async fn an_audit_batch_is_stored_whole_or_not_at_all() {
     }
 }
 
+#[tokio::test]
+async fn events_that_name_no_tenant_are_listed_apart() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        let marker = format!("unscoped-{}", uuid::Uuid::new_v4());
+        store.insert_audit_batch(&[event(Some(t.id), &marker), event(None, &marker), event(None, "other")]).await.unwrap();
+        let filter = AuditFilter { action: Some(marker.clone()), limit: 10, ..AuditFilter::default() };
+        let unscoped = store.list_unscoped_audit(&filter).await.unwrap();
+        assert!(unscoped.len() == 1 && unscoped[0].tenant_id.is_none(), "{}: {unscoped:?}", store.engine());
+        assert_eq!(store.list_audit(t.id, &filter).await.unwrap().len(), 1, "{}", store.engine());
+    }
+}
+
 async fn listed_first(store: &SqlStore, t: &Tenant) -> uuid::Uuid {
     store.list_audit(t.id, &AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap()[0].id
 }

@@ -228,3 +228,43 @@ async fn the_hosted_2fa_demo_completes_with_nothing_else_running() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn audit_lists_apart_the_attempts_that_name_no_tenant() {
+    let dir = temp_dir("audit");
+    let admin = "audit-test-admin-token-7d21";
+    let env = [
+        ("CASTELLAN_DATA_DIR", dir.join("data").display().to_string()),
+        ("CASTELLAN_MASTER_KEY", MASTER_KEY.to_string()),
+        ("CASTELLAN_ADMIN_TOKEN", admin.to_string()),
+        ("CASTELLAN_ARGON2_MEMORY_KIB", "64".to_string()),
+        ("CASTELLAN_ARGON2_ITERATIONS", "1".to_string()),
+    ];
+    let server = Server::start(&env, &dir.join("serve.log")).await;
+    let body = serde_json::json!({"refreshToken": "no-such-refresh-token"});
+    let (s, b) = server.call(reqwest::Method::POST, "/v1/auth/token/refresh", None, Some(body)).await;
+    assert_eq!(s, 401, "{b}");
+    // A listing waits for the events queued before it, so the attempt is stored by now.
+    let (s, b) = server.call(reqwest::Method::GET, "/admin/v1/tenants/default/audit", Some(admin), None).await;
+    assert_eq!(s, 200, "{b}");
+    let run = |args: &[&str]| {
+        let mut cmd = castellan(args);
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["--json", "audit", "--unscoped"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let refresh: Vec<&serde_json::Value> = events.as_array().unwrap().iter().filter(|e| e["action"] == "refresh").collect();
+    assert_eq!(refresh.len(), 1, "{events}");
+    assert_eq!((&refresh[0]["outcome"], &refresh[0]["tenant_id"]), (&serde_json::json!("failure"), &serde_json::Value::Null));
+    assert_eq!(refresh[0]["detail"]["reason"], "unknown token");
+    assert!(!stdout(&out).contains("no-such-refresh-token"), "the token itself is not recorded");
+    let out = run(&["audit"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--tenant"), "{}", stderr(&out));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

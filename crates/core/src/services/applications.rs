@@ -1,5 +1,6 @@
 //! Applications: clients of Castellan inside a tenant, their secrets and API keys.
 
+use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
@@ -262,7 +263,8 @@ impl Core {
     }
 
     /// The active confidential or service application `client_id` of the tenant, if `secret` is
-    /// its client secret; anything else is `InvalidCredentials`. Every attempt is audited.
+    /// its client secret; anything else is `InvalidCredentials`. One `client.authenticate` event
+    /// per attempt, whatever the outcome.
     pub async fn authenticate_client(
         &self,
         tenant: &Tenant,
@@ -270,29 +272,34 @@ impl Core {
         secret: &str,
         ctx: &crate::services::ClientContext,
     ) -> CoreResult<Application> {
-        text::check("client_id", client_id)?;
-        let app = if client_id.is_empty() || client_id.len() > 100 {
-            None
-        } else {
-            self.store.application_by_client_id(tenant.id, client_id).await?
-        };
-        let app = app.filter(|a| a.active && a.kind != ApplicationKind::Public);
-        // The MAC is computed whether or not the client exists: same work either way.
-        let right = match &app {
-            Some(a) => self.check_client_secret(a, secret),
-            None => {
-                let _ = self.master.mac(SECRET_DOMAIN, secret.as_bytes());
-                false
+        let mut attempt = Attempt::new(Some(tenant.id), "client.authenticate");
+        attempt.note("clientId", client_id.chars().take(100).collect::<String>());
+        let result = async {
+            text::check("client_id", client_id)?;
+            let app = if client_id.is_empty() || client_id.len() > 100 {
+                None
+            } else {
+                self.store.application_by_client_id(tenant.id, client_id).await?
+            };
+            let app = app.filter(|a| a.active && a.kind != ApplicationKind::Public);
+            // The MAC is computed whether or not the client exists: same work either way.
+            let right = match &app {
+                Some(a) => self.check_client_secret(a, secret),
+                None => {
+                    let _ = self.master.mac(SECRET_DOMAIN, secret.as_bytes());
+                    false
+                }
+            };
+            attempt.application = app.as_ref().map(|a| a.id);
+            match app {
+                Some(a) if right => Ok(a),
+                Some(_) => Err(attempt.refuse("failure", "wrong secret", CoreError::InvalidCredentials)),
+                None => Err(attempt.refuse("failure", "unknown, inactive or public client", CoreError::InvalidCredentials)),
             }
-        };
-        let mut ctx = ctx.clone();
-        ctx.application_id = app.as_ref().map(|a| a.id);
-        let outcome = if right { "success" } else { "failure" };
-        self.audit(Some(tenant.id), None, "client.authenticate", outcome, &ctx, serde_json::json!({"clientId": client_id})).await;
-        match app {
-            Some(a) if right => Ok(a),
-            _ => Err(CoreError::InvalidCredentials),
         }
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 
     /// A new client secret (the old one stops working), returned once.

@@ -1,5 +1,9 @@
 //! Audit events: recorded for every login attempt, token event, factor and admin change.
 //!
+//! An attempt at a credential (a password, a code, a refresh or link token, a client secret, an
+//! API key) goes through an [`Attempt`]: whatever ends it — a refusal, a lost race, a storage
+//! error, success — it leaves exactly one event, named by the endpoint's action.
+//!
 //! Events are written in group commits: a request queues its event and goes on; one writer at a
 //! time takes everything queued and stores it in one transaction, so under load many events share
 //! one commit instead of queueing one by one for the database's writer. A reader on this node
@@ -9,13 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::ClientContext;
 use crate::core::Core;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
 use crate::model::{AuditEvent, Tenant, new_id};
 use crate::store::Store;
@@ -100,7 +104,104 @@ impl AuditQueue {
     }
 }
 
+/// One attempt at a credential, and what its event will say. The service fills it in as it
+/// learns (tenant, user, why it was refused); [`Core::record_attempt`] writes the event at the end.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    pub tenant: Option<Uuid>,
+    pub user: Option<Uuid>,
+    pub action: &'static str,
+    /// The application the event names, when the service learns it (else the caller's).
+    pub application: Option<Uuid>,
+    outcome: Option<&'static str>,
+    reason: Option<&'static str>,
+    detail: Map<String, Value>,
+    written: bool,
+}
+
+impl Attempt {
+    pub fn new(tenant: Option<Uuid>, action: &'static str) -> Self {
+        Self { tenant, user: None, action, application: None, outcome: None, reason: None, detail: Map::new(), written: false }
+    }
+
+    /// Ends the attempt as refused with `outcome` and a short `reason` (never a secret); returns `error`.
+    pub fn refuse(&mut self, outcome: &'static str, reason: &'static str, error: CoreError) -> CoreError {
+        self.outcome = Some(outcome);
+        self.reason = Some(reason);
+        error
+    }
+
+    /// The outcome of an attempt that ends well but is not a plain success (`mfa_required`, `queued`).
+    pub fn outcome(&mut self, outcome: &'static str) {
+        self.outcome = Some(outcome);
+    }
+
+    /// Adds a field to the event's details.
+    pub fn note(&mut self, key: &str, value: impl Into<Value>) {
+        self.detail.insert(key.to_string(), value.into());
+    }
+
+    /// The event was stored with the change it records (in the same transaction).
+    pub fn written(&mut self) {
+        self.written = true;
+    }
+}
+
+/// The outcome an error stands for when the service named none.
+fn outcome_of(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::AccountLocked { .. } => "locked",
+        CoreError::ChallengeExhausted => "exhausted",
+        CoreError::OtpExpired => "expired",
+        CoreError::RefreshTokenReused => "reused",
+        CoreError::RateLimited { .. } => "rate_limited",
+        CoreError::Overloaded => "overloaded",
+        CoreError::EmailNotVerified => "email_not_verified",
+        CoreError::WeakPassword(_) => "weak_password",
+        CoreError::Storage(_) | CoreError::Internal(_) => "error",
+        _ => "failure",
+    }
+}
+
+impl Attempt {
+    /// The outcome and details of the attempt's event, once it ended with `result`; `None` if
+    /// the event was stored already.
+    fn event_of<T>(mut self, result: &CoreResult<T>) -> Option<(&'static str, Value)> {
+        if self.written {
+            return None;
+        }
+        let outcome = match (self.outcome, result) {
+            (Some(o), _) => o,
+            (None, Ok(_)) => "success",
+            (None, Err(e)) => outcome_of(e),
+        };
+        if let Err(e) = result
+            && !self.detail.contains_key("reason")
+        {
+            let reason = match (self.reason, e) {
+                (Some(r), _) => r.to_string(),
+                // The cause of a server error goes to the log, not to the audit trail.
+                (None, CoreError::Storage(_) | CoreError::Internal(_)) => "server error".to_string(),
+                (None, e) => e.to_string(),
+            };
+            self.detail.insert("reason".into(), Value::String(reason));
+        }
+        Some((outcome, Value::Object(self.detail)))
+    }
+}
+
 impl Core {
+    /// Writes the one event of an attempt that ended with `result` (unless it was stored already).
+    pub(crate) async fn record_attempt<T>(&self, attempt: Attempt, ctx: &ClientContext, result: &CoreResult<T>) {
+        let (tenant, user, action, application) = (attempt.tenant, attempt.user, attempt.action, attempt.application);
+        let Some((outcome, detail)) = attempt.event_of(result) else { return };
+        let ctx = match application {
+            Some(app) => &ClientContext { application_id: Some(app), ..ctx.clone() },
+            None => ctx,
+        };
+        self.audit(tenant, user, action, outcome, ctx, detail).await;
+    }
+
     /// Records an event. A failure to record is logged, never turned into a failed request.
     pub async fn audit(
         &self,
@@ -156,5 +257,45 @@ impl Core {
         crate::model::text::check_opt("action", filter.action.as_deref())?;
         self.audit_settled().await;
         Ok(self.store.list_audit(tenant.id, &filter).await?)
+    }
+
+    /// Events that name no tenant: attempts whose token, code key or API key matched nothing.
+    pub async fn list_unscoped_audit(&self, mut filter: AuditFilter) -> CoreResult<Vec<AuditEvent>> {
+        filter.limit = filter.limit.clamp(1, 1000);
+        self.audit_settled().await;
+        Ok(self.store.list_unscoped_audit(&filter).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_says_its_outcome_and_why_never_more_than_once() {
+        let ok: CoreResult<()> = Ok(());
+        assert_eq!(Attempt::new(None, "refresh").event_of(&ok), Some(("success", serde_json::json!({}))));
+
+        let mut queued = Attempt::new(None, "otp.sent");
+        queued.outcome("queued");
+        queued.note("resend", true);
+        assert_eq!(queued.event_of(&ok), Some(("queued", serde_json::json!({"resend": true}))));
+
+        let mut refused = Attempt::new(None, "refresh");
+        let error = refused.refuse("failure", "unknown token", CoreError::InvalidRefreshToken);
+        assert_eq!(refused.event_of::<()>(&Err(error)), Some(("failure", serde_json::json!({"reason": "unknown token"}))));
+
+        // Unnamed refusals take their outcome from the error; server errors keep their cause out.
+        let locked: CoreResult<()> = Err(CoreError::AccountLocked { retry_after_seconds: 5 });
+        assert_eq!(Attempt::new(None, "login.password").event_of(&locked).map(|e| e.0), Some("locked"));
+        let broken: CoreResult<()> = Err(CoreError::Storage("disk I/O error at /var/lib/x".into()));
+        assert_eq!(
+            Attempt::new(None, "login.password").event_of(&broken),
+            Some(("error", serde_json::json!({"reason": "server error"})))
+        );
+
+        let mut stored = Attempt::new(None, "refresh");
+        stored.written();
+        assert_eq!(stored.event_of(&ok), None);
     }
 }

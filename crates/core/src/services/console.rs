@@ -5,8 +5,10 @@
 use serde_json::json;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::registration::Registration;
 use super::tenants::NewTenant;
+use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Policy, Profile, Session, Tenant, User, new_id};
@@ -135,19 +137,42 @@ impl Core {
         Ok(ConsoleAccount { user, tenant })
     }
 
-    /// Checks a console sign-in and opens a session; returns the session cookie's value.
+    /// Checks a console sign-in and opens a session; returns the session cookie's value. One
+    /// `console.sign_in` event, whatever the outcome; a success clears the lockout count, as a
+    /// dialect's password login does.
     pub async fn sign_in_console(
         &self,
         email: &str,
         password: &str,
         ctx: &ClientContext,
     ) -> CoreResult<(String, ConsoleAccount)> {
+        let mut attempt = Attempt::new(None, "console.sign_in");
+        let result = self.try_sign_in_console(email, password, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_sign_in_console(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<(String, ConsoleAccount)> {
         let console = self.console_tenant().await?;
-        let (user, _) = self
-            .verify_password_login(&console, email, password, ctx)
+        attempt.tenant = Some(console.id);
+        let (user, failures) = self
+            .verify_password_login(&console, email, password, attempt)
             .await
             .map_err(|e| e.rename_field(super::login::IDENTIFIER_FIELD, "email"))?;
-        let tenant = self.owned_tenant(&user).await?;
+        let tenant = match self.owned_tenant(&user).await {
+            Ok(t) => t,
+            Err(CoreError::Unauthorized | CoreError::TenantNotFound) => {
+                return Err(attempt.refuse("failure", "account owns no tenant", CoreError::InvalidCredentials));
+            }
+            Err(e) => return Err(e),
+        };
+        self.settle_success(&console, &lockout_subject(user.id), failures, attempt).await?;
         let token = crate::crypto::random_token();
         let now = self.now();
         self.store
@@ -166,7 +191,6 @@ impl Core {
                 revoked_at: None,
             })
             .await?;
-        self.audit(Some(console.id), Some(user.id), "console.sign_in", "success", ctx, json!({})).await;
         Ok((token, ConsoleAccount { user, tenant }))
     }
 

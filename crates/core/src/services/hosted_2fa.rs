@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::hosted_apps::with_app;
 use crate::core::Core;
 use crate::crypto::jwt::{self, Expectations};
@@ -118,7 +119,8 @@ impl Core {
     }
 
     /// ENABLE: records the user's factor for this application (creating the user on first
-    /// use). The secret must be Base32 of at least 128 bits.
+    /// use). The secret must be Base32 of at least 128 bits. One `hosted.toggle` event, whatever
+    /// the outcome.
     pub async fn enable_app_totp(
         &self,
         tenant: &Tenant,
@@ -128,19 +130,34 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<()> {
         let ctx = with_app(ctx, app);
+        let mut attempt = Attempt::new(Some(tenant.id), "hosted.toggle");
+        attempt.note("action", "ENABLE");
+        let result = self.try_enable_app_totp(tenant, app, email, spec, &mut attempt).await;
+        self.record_attempt(attempt, &ctx, &result).await;
+        result
+    }
+
+    async fn try_enable_app_totp(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        email: &str,
+        spec: FactorSpec,
+        attempt: &mut Attempt,
+    ) -> CoreResult<()> {
         let secret = base32::decode(&spec.secret).filter(|s| s.len() >= 16 && s.len() <= 128);
         let alg = TotpAlgorithm::parse(&spec.algorithm);
         let (Some(secret), Some(alg)) = (secret, alg) else {
-            self.audit(Some(tenant.id), None, "hosted.toggle", "failure", &ctx, json!({"action": "ENABLE", "reason": "factor"}))
-                .await;
-            return Err(CoreError::field("secret", "a Base32 secret of at least 128 bits, SHA1/SHA256/SHA512"));
+            let error = CoreError::field("secret", "a Base32 secret of at least 128 bits, SHA1/SHA256/SHA512");
+            return Err(attempt.refuse("failure", "factor", error));
         };
         if !matches!(spec.digits, 6 | 8) || !(15..=120).contains(&spec.period) {
-            return Err(CoreError::field("digits", "digits 6 or 8, period 15-120 seconds"));
+            let error = CoreError::field("digits", "digits 6 or 8, period 15-120 seconds");
+            return Err(attempt.refuse("failure", "digits or period", error));
         }
-        let user = match self.hosted_user(tenant, email).await? {
-            Some(u) => u,
-            None => match self
+        let user = match self.hosted_user(tenant, email).await {
+            Ok(Some(u)) => u,
+            Ok(None) => match self
                 .create_user(tenant, NewUser { email: Some(email.trim().to_string()), active: true, ..NewUser::default() })
                 .await
             {
@@ -153,7 +170,9 @@ impl Core {
                 },
                 Err(e) => return Err(e),
             },
+            Err(e) => return Err(attempt.refuse("failure", "not an email address", e)),
         };
+        attempt.user = Some(user.id);
         self.store
             .upsert_app_totp(&AppTotpFactor {
                 tenant_id: tenant.id,
@@ -167,22 +186,30 @@ impl Core {
                 created_at: self.now(),
             })
             .await?;
-        self.audit(Some(tenant.id), Some(user.id), "hosted.toggle", "success", &ctx, json!({"action": "ENABLE"})).await;
         Ok(())
     }
 
     /// DISABLE: removes the user's factor for this application; `UserNotFound` if there was none.
+    /// One `hosted.toggle` event, whatever the outcome.
     pub async fn disable_app_totp(&self, tenant: &Tenant, app: &Application, email: &str, ctx: &ClientContext) -> CoreResult<()> {
         let ctx = with_app(ctx, app);
-        let user = self.hosted_user(tenant, email).await?;
-        let removed = match &user {
-            Some(u) => self.store.delete_app_totp(tenant.id, app.id, u.id).await?,
-            None => false,
-        };
-        let outcome = if removed { "success" } else { "failure" };
-        self.audit(Some(tenant.id), user.as_ref().map(|u| u.id), "hosted.toggle", outcome, &ctx, json!({"action": "DISABLE"}))
-            .await;
-        if removed { Ok(()) } else { Err(CoreError::UserNotFound) }
+        let mut attempt = Attempt::new(Some(tenant.id), "hosted.toggle");
+        attempt.note("action", "DISABLE");
+        let result = async {
+            let user = match self.hosted_user(tenant, email).await {
+                Ok(u) => u,
+                Err(e) => return Err(attempt.refuse("failure", "not an email address", e)),
+            };
+            attempt.user = user.as_ref().map(|u| u.id);
+            let removed = match &user {
+                Some(u) => self.store.delete_app_totp(tenant.id, app.id, u.id).await?,
+                None => false,
+            };
+            if removed { Ok(()) } else { Err(attempt.refuse("failure", "no factor to remove", CoreError::UserNotFound)) }
+        }
+        .await;
+        self.record_attempt(attempt, &ctx, &result).await;
+        result
     }
 
     /// A fresh 160-bit secret and its otpauth URL and QR code; nothing is stored.
@@ -202,7 +229,8 @@ impl Core {
     }
 
     /// A session token (HS256, 120 s, bound to the application and the email) for a user with a
-    /// factor for this application; `UserNotFound` otherwise.
+    /// factor for this application; `UserNotFound` otherwise. One `hosted.session_token` event,
+    /// whatever the outcome.
     pub async fn issue_session_token(
         &self,
         tenant: &Tenant,
@@ -211,15 +239,31 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<String> {
         let ctx = with_app(ctx, app);
-        let user = self.hosted_user(tenant, email).await?;
+        let mut attempt = Attempt::new(Some(tenant.id), "hosted.session_token");
+        let result = self.try_issue_session_token(tenant, app, email, &mut attempt).await;
+        self.record_attempt(attempt, &ctx, &result).await;
+        result
+    }
+
+    async fn try_issue_session_token(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        email: &str,
+        attempt: &mut Attempt,
+    ) -> CoreResult<String> {
+        let user = match self.hosted_user(tenant, email).await {
+            Ok(u) => u,
+            Err(e) => return Err(attempt.refuse("failure", "not an email address", e)),
+        };
         let factor = match &user {
             Some(u) => self.store.app_totp(tenant.id, app.id, u.id).await?,
             None => None,
         };
         let (Some(user), Some(_)) = (user, factor) else {
-            self.audit(Some(tenant.id), None, "hosted.session_token", "failure", &ctx, json!({"reason": "no factor"})).await;
-            return Err(CoreError::UserNotFound);
+            return Err(attempt.refuse("failure", "no factor", CoreError::UserNotFound));
         };
+        attempt.user = Some(user.id);
         let email = user.email.clone().unwrap_or_default();
         let now = self.now();
         let jti = crate::model::new_id();
@@ -248,23 +292,49 @@ impl Core {
             "aud": app.client_id,
         });
         let token = self.sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
-        self.audit(Some(tenant.id), Some(user.id), "hosted.session_token", "success", &ctx, json!({"verification": jti})).await;
+        attempt.note("verification", jti.to_string());
         Ok(token)
     }
 
     /// The verification a session token names, if the token is genuine (signature, issuer,
     /// audience, and claims matching what was issued). Its state is the caller's to read:
-    /// expired and finished ones come back too.
+    /// expired and finished ones come back too. A look (the page shown): nothing is recorded.
     pub async fn open_verification(&self, token: &str) -> CoreResult<OpenVerification> {
-        if token.is_empty() || token.len() > 2048 {
-            return Err(CoreError::InvalidToken);
+        self.find_verification(token, &mut Attempt::new(None, "hosted.verify")).await
+    }
+
+    /// As [`Core::open_verification`], for a code or a rejection the page sends: a token that
+    /// opens nothing is that attempt's one `hosted.verify` event (naming no tenant when the
+    /// token names no verification).
+    pub async fn open_verification_attempt(&self, token: &str, ctx: &ClientContext) -> CoreResult<OpenVerification> {
+        let mut attempt = Attempt::new(None, "hosted.verify");
+        let result = self.find_verification(token, &mut attempt).await;
+        if result.is_err() {
+            self.record_attempt(attempt, ctx, &result).await;
         }
-        let peeked = peek_claims(token).ok_or(CoreError::InvalidToken)?;
-        let jti =
-            peeked.get("jti").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).ok_or(CoreError::InvalidToken)?;
-        let verification = self.store.locate_verification(jti).await?.ok_or(CoreError::InvalidToken)?;
+        result
+    }
+
+    async fn find_verification(&self, token: &str, attempt: &mut Attempt) -> CoreResult<OpenVerification> {
+        let invalid = |attempt: &mut Attempt, reason| Err(attempt.refuse("failure", reason, CoreError::InvalidToken));
+        if token.is_empty() || token.len() > 2048 {
+            return invalid(attempt, "malformed session token");
+        }
+        let jti = peek_claims(token).and_then(|c| c.get("jti").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()));
+        let Some(jti) = jti else {
+            return invalid(attempt, "malformed session token");
+        };
+        let Some(verification) = self.store.locate_verification(jti).await? else {
+            return invalid(attempt, "unknown session token");
+        };
+        attempt.tenant = Some(verification.tenant_id);
+        attempt.user = Some(verification.user_id);
+        attempt.application = Some(verification.application_id);
+        attempt.note("verification", verification.id.to_string());
         let tenant = self.find_tenant(&verification.tenant_id.to_string()).await?;
-        let app = self.application_by_id(&tenant, verification.application_id).await.map_err(|_| CoreError::InvalidToken)?;
+        let Ok(app) = self.application_by_id(&tenant, verification.application_id).await else {
+            return invalid(attempt, "application gone");
+        };
         let ring = self.key_ring(&tenant).await?;
         // Expiry is judged against the stored verification (no leeway), so the signature is
         // checked as of issue time.
@@ -276,12 +346,14 @@ impl Core {
             now: verification.created_at,
             leeway: 0,
         };
-        let claims = jwt::verify(&ring, token, &want).map_err(|_| CoreError::InvalidToken)?;
+        let Ok(claims) = jwt::verify(&ring, token, &want) else {
+            return invalid(attempt, "session token not genuine");
+        };
         let same = claims.get("email").and_then(Value::as_str) == Some(verification.email.as_str())
             && claims.get("client_id").and_then(Value::as_str) == Some(app.client_id.as_str())
             && claims.get("exp").and_then(Value::as_i64) == Some(verification.expires_at);
         if !same {
-            return Err(CoreError::InvalidToken);
+            return invalid(attempt, "session token not genuine");
         }
         let digits = self.store.app_totp(tenant.id, app.id, verification.user_id).await?.map(|f| f.digits).unwrap_or(6);
         Ok(OpenVerification { tenant, app, verification, digits, token: Some(token.to_string()) })
@@ -290,10 +362,7 @@ impl Core {
     /// Ends a pending verification whose token has expired; true if this call ended it.
     pub async fn time_out_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<bool> {
         let v = &open.verification;
-        let moved = self
-            .store
-            .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::TimedOut, None, self.now())
-            .await?;
+        let moved = self.end_expired_verification(open).await?;
         if moved {
             self.audit(
                 Some(v.tenant_id),
@@ -308,18 +377,62 @@ impl Core {
         Ok(moved)
     }
 
+    async fn end_expired_verification(&self, open: &OpenVerification) -> CoreResult<bool> {
+        let v = &open.verification;
+        let moved = self
+            .store
+            .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::TimedOut, None, self.now())
+            .await?;
+        Ok(moved)
+    }
+
+    /// Where a verification stands now (`Rejected` if it is gone).
+    async fn verification_status(&self, v: &Verification) -> CoreResult<VerificationStatus> {
+        Ok(self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status).unwrap_or(VerificationStatus::Rejected))
+    }
+
+    /// An attempt on a verification that is no longer open (finished, or pending past its expiry,
+    /// which this attempt then times out): its event says where it stands.
+    async fn closed_attempt(&self, open: &OpenVerification, attempt: &mut Attempt) -> CoreResult<VerificationStatus> {
+        let v = &open.verification;
+        if v.status == VerificationStatus::Pending && open.expired(self.now()) {
+            if self.end_expired_verification(open).await? {
+                attempt.outcome("timeout");
+            } else {
+                attempt.outcome("closed");
+                attempt.note("reason", "session token expired");
+            }
+            return Ok(VerificationStatus::TimedOut);
+        }
+        attempt.outcome("closed");
+        attempt.note("status", v.status.as_str());
+        Ok(v.status)
+    }
+
     /// Checks a code entered on the hosted page. A right code is good once (its time step is
-    /// recorded); the fifth wrong one rejects the verification.
+    /// recorded); the fifth wrong one rejects the verification. One `hosted.verify` event per
+    /// code, whatever the outcome.
     pub async fn submit_hosted_code(&self, open: &OpenVerification, code: &str, ctx: &ClientContext) -> CoreResult<CodeOutcome> {
         let v = &open.verification;
-        let actx = with_app(ctx, &open.app);
+        let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
+        attempt.user = Some(v.user_id);
+        attempt.note("verification", v.id.to_string());
+        let result = self.try_submit_hosted_code(open, code, ctx, &mut attempt).await;
+        self.record_attempt(attempt, &with_app(ctx, &open.app), &result).await;
+        result
+    }
+
+    async fn try_submit_hosted_code(
+        &self,
+        open: &OpenVerification,
+        code: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<CodeOutcome> {
+        let v = &open.verification;
         let now = self.now();
-        if v.status == VerificationStatus::Pending && open.expired(now) {
-            self.time_out_verification(open, ctx).await?;
-            return Ok(CodeOutcome::Closed(VerificationStatus::TimedOut));
-        }
-        if v.status != VerificationStatus::Pending {
-            return Ok(CodeOutcome::Closed(v.status));
+        if v.status != VerificationStatus::Pending || open.expired(now) {
+            return Ok(CodeOutcome::Closed(self.closed_attempt(open, attempt).await?));
         }
         let factor = self.store.app_totp(v.tenant_id, v.application_id, v.user_id).await?;
         let matched = match &factor {
@@ -340,27 +453,23 @@ impl Core {
                 .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Verified, ip, now)
                 .await?
             {
-                let now_status = self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status);
-                return Ok(CodeOutcome::Closed(now_status.unwrap_or(VerificationStatus::Rejected)));
+                let status = self.verification_status(v).await?;
+                attempt.outcome("closed");
+                attempt.note("status", status.as_str());
+                return Ok(CodeOutcome::Closed(status));
             }
-            self.audit(Some(v.tenant_id), Some(v.user_id), "hosted.verify", "success", &actx, json!({"verification": v.id}))
-                .await;
             self.queue_result_callback(open, true).await?;
             return Ok(CodeOutcome::Verified);
         }
         let Some(tries) = self.store.fail_verification(v.tenant_id, v.id, ip).await? else {
-            let now_status = self.store.verification(v.tenant_id, v.id).await?.map(|v| v.status);
-            return Ok(CodeOutcome::Closed(now_status.unwrap_or(VerificationStatus::Rejected)));
+            let status = self.verification_status(v).await?;
+            attempt.outcome("closed");
+            attempt.note("status", status.as_str());
+            return Ok(CodeOutcome::Closed(status));
         };
-        self.audit(
-            Some(v.tenant_id),
-            Some(v.user_id),
-            "hosted.verify",
-            "failure",
-            &actx,
-            json!({"verification": v.id, "tries": tries}),
-        )
-        .await;
+        attempt.outcome("failure");
+        attempt.note("reason", "wrong code");
+        attempt.note("tries", tries);
         if tries < MAX_TRIES {
             return Ok(CodeOutcome::Wrong { tries_left: MAX_TRIES - tries });
         }
@@ -369,58 +478,51 @@ impl Core {
             .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Rejected, ip, now)
             .await?
         {
-            self.audit(
-                Some(v.tenant_id),
-                Some(v.user_id),
-                "hosted.verify",
-                "rejected",
-                &actx,
-                json!({"verification": v.id, "reason": "tries"}),
-            )
-            .await;
+            // The last wrong try rejects the verification: its event says so.
+            attempt.outcome("rejected");
+            attempt.note("reason", "too many wrong codes");
             self.queue_result_callback(open, false).await?;
         }
         Ok(CodeOutcome::Rejected)
     }
 
-    /// "This wasn't me": rejects a pending verification. Returns where it stands afterwards.
+    /// "This wasn't me": rejects a pending verification. Returns where it stands afterwards. One
+    /// `hosted.verify` event, whatever the outcome.
     pub async fn reject_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<VerificationStatus> {
         let v = &open.verification;
-        let now = self.now();
-        if v.status == VerificationStatus::Pending && open.expired(now) {
-            self.time_out_verification(open, ctx).await?;
-            return Ok(VerificationStatus::TimedOut);
-        }
-        let moved = self
-            .store
-            .move_verification(
-                v.tenant_id,
-                v.id,
-                VerificationStatus::Pending,
-                VerificationStatus::Rejected,
-                ctx.ip.as_deref(),
-                now,
-            )
-            .await?;
-        if !moved {
-            return Ok(self
+        let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
+        attempt.user = Some(v.user_id);
+        attempt.note("verification", v.id.to_string());
+        let result = async {
+            let now = self.now();
+            if v.status != VerificationStatus::Pending || open.expired(now) {
+                return self.closed_attempt(open, &mut attempt).await;
+            }
+            let moved = self
                 .store
-                .verification(v.tenant_id, v.id)
-                .await?
-                .map(|v| v.status)
-                .unwrap_or(VerificationStatus::Rejected));
+                .move_verification(
+                    v.tenant_id,
+                    v.id,
+                    VerificationStatus::Pending,
+                    VerificationStatus::Rejected,
+                    ctx.ip.as_deref(),
+                    now,
+                )
+                .await?;
+            if !moved {
+                let status = self.verification_status(v).await?;
+                attempt.outcome("closed");
+                attempt.note("status", status.as_str());
+                return Ok(status);
+            }
+            attempt.outcome("rejected");
+            attempt.note("reason", "user");
+            self.queue_result_callback(open, false).await?;
+            Ok(VerificationStatus::Rejected)
         }
-        self.audit(
-            Some(v.tenant_id),
-            Some(v.user_id),
-            "hosted.verify",
-            "rejected",
-            &with_app(ctx, &open.app),
-            json!({"verification": v.id, "reason": "user"}),
-        )
         .await;
-        self.queue_result_callback(open, false).await?;
-        Ok(VerificationStatus::Rejected)
+        self.record_attempt(attempt, &with_app(ctx, &open.app), &result).await;
+        result
     }
 
     /// Waits until the verification's callback is delivered or given up (or `limit` passes),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::ClientContext;
 use super::applications::{API_KEY_DOMAIN, NewApplication};
+use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, ApplicationKind, Tenant};
@@ -270,26 +271,45 @@ impl Core {
 
     /// The application `client_id` if `key` is its API key and `ip` is on its allow-list.
     /// `Unauthorized`: no such key, or the key of another application. `Forbidden`: the address
-    /// is not allowed. `Disabled`: the application is inactive.
-    pub async fn authenticate_api_key(&self, key: &str, client_id: &str, ip: IpAddr) -> CoreResult<(Application, Tenant)> {
-        if key.is_empty() || key.len() > 200 {
-            return Err(CoreError::Unauthorized);
+    /// is not allowed. `Disabled`: the application is inactive. Every check is one
+    /// `api_key.authenticate` event, success included; an unknown key names no tenant, so neither
+    /// does its event.
+    pub async fn authenticate_api_key(
+        &self,
+        key: &str,
+        client_id: &str,
+        ip: IpAddr,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Application, Tenant)> {
+        let mut attempt = Attempt::new(None, "api_key.authenticate");
+        attempt.note("clientId", client_id.chars().take(100).collect::<String>());
+        let result = async {
+            if key.is_empty() || key.len() > 200 {
+                return Err(attempt.refuse("failure", "malformed key", CoreError::Unauthorized));
+            }
+            // Looked up by HMAC: the comparison happens on a keyed digest, so the time it takes says
+            // nothing about how much of a guess was right.
+            let hash = self.master.mac(API_KEY_DOMAIN, key.as_bytes());
+            let Some(app) = self.store.application_by_api_key(&hash).await? else {
+                return Err(attempt.refuse("failure", "unknown key", CoreError::Unauthorized));
+            };
+            attempt.tenant = Some(app.tenant_id);
+            attempt.application = Some(app.id);
+            if !crate::crypto::ct_eq(app.client_id.as_bytes(), client_id.as_bytes()) {
+                return Err(attempt.refuse("failure", "key of another application", CoreError::Unauthorized));
+            }
+            if !net::allowed(&app.allowed_ips, ip) {
+                return Err(attempt.refuse("forbidden", "address not allowed", CoreError::Forbidden));
+            }
+            if !app.active {
+                return Err(attempt.refuse("disabled", "application inactive", CoreError::Disabled));
+            }
+            let tenant = self.find_tenant(&app.tenant_id.to_string()).await?;
+            Ok((app, tenant))
         }
-        // Looked up by HMAC: the comparison happens on a keyed digest, so the time it takes says
-        // nothing about how much of a guess was right.
-        let hash = self.master.mac(API_KEY_DOMAIN, key.as_bytes());
-        let app = self.store.application_by_api_key(&hash).await?.ok_or(CoreError::Unauthorized)?;
-        if !crate::crypto::ct_eq(app.client_id.as_bytes(), client_id.as_bytes()) {
-            return Err(CoreError::Unauthorized);
-        }
-        if !net::allowed(&app.allowed_ips, ip) {
-            return Err(CoreError::Forbidden);
-        }
-        if !app.active {
-            return Err(CoreError::Disabled);
-        }
-        let tenant = self.find_tenant(&app.tenant_id.to_string()).await?;
-        Ok((app, tenant))
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 }
 

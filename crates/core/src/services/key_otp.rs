@@ -11,6 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::otp_login::OtpChannel;
 use super::sessions::Authenticated;
 use crate::core::Core;
@@ -109,16 +110,23 @@ impl Core {
 
     /// Checks `code` against the key's live code and spends it. `freeze`: whether the try that
     /// uses up the attempts freezes the key.
-    async fn spend_key_code(&self, tenant: &Tenant, row: KeyOtp, code: &str, freeze: bool) -> CoreResult<()> {
+    async fn spend_key_code(
+        &self,
+        tenant: &Tenant,
+        row: KeyOtp,
+        code: &str,
+        freeze: bool,
+        attempt: &mut Attempt,
+    ) -> CoreResult<()> {
         let now = self.now();
         if let Some(until) = row.frozen_until.filter(|t| *t > now) {
-            return Err(CoreError::AccountLocked { retry_after_seconds: until - now });
+            return Err(attempt.refuse("frozen", "key frozen", CoreError::AccountLocked { retry_after_seconds: until - now }));
         }
         if row.attempts >= row.max_attempts {
-            return Err(CoreError::InvalidOtp { attempts_remaining: 0 });
+            return Err(attempt.refuse("exhausted", "no attempts left", CoreError::InvalidOtp { attempts_remaining: 0 }));
         }
         if row.expires_at <= now {
-            return Err(CoreError::OtpExpired);
+            return Err(attempt.refuse("expired", "code expired", CoreError::OtpExpired));
         }
         let right = !code.is_empty()
             && code.len() <= 10
@@ -127,11 +135,15 @@ impl Core {
             let freeze_until = freeze.then_some(now + tenant.policy.otp.freeze_seconds);
             let after = self.store.fail_key_otp(tenant.id, &row.key_hash, &row.secret_hash, freeze_until).await?;
             let remaining = after.map(|r| r.max_attempts.saturating_sub(r.attempts)).unwrap_or(0);
-            return Err(CoreError::InvalidOtp { attempts_remaining: remaining });
+            return Err(attempt.refuse("failure", "wrong code", CoreError::InvalidOtp { attempts_remaining: remaining }));
         }
         if !self.store.consume_key_otp(tenant.id, &row.key_hash, &row.secret_hash, now).await? {
             // Spent, replaced or frozen by a concurrent caller in between.
-            return Err(CoreError::InvalidOtp { attempts_remaining: 0 });
+            return Err(attempt.refuse(
+                "failure",
+                "code spent, replaced or frozen by another attempt",
+                CoreError::InvalidOtp { attempts_remaining: 0 },
+            ));
         }
         Ok(())
     }
@@ -160,10 +172,18 @@ impl Core {
     }
 
     /// Sends a login code to each of the requested channels of the user. The contract this serves
-    /// names unknown users and missing addresses (`UserNotFound`, `NoChannelAddress`).
+    /// names unknown users and missing addresses (`UserNotFound`, `NoChannelAddress`). One event:
+    /// `otp.sent` when the code went out, `otp.send` when it did not.
     pub async fn send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, ctx: &ClientContext) -> CoreResult<()> {
+        let mut attempt = Attempt::new(Some(tenant.id), "otp.send");
+        let result = self.try_send_login_code(tenant, req, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, attempt: &mut Attempt) -> CoreResult<()> {
         if req.key.trim().is_empty() || req.key.len() > 320 {
-            return Err(CoreError::field("userId", "must be 1-320 characters"));
+            return Err(attempt.refuse("failure", "malformed userId", CoreError::field("userId", "must be 1-320 characters")));
         }
         for (name, value) in req.template_vars {
             crate::model::text::check("templateVariables", name)?;
@@ -171,11 +191,9 @@ impl Core {
         }
         let user = match self.user_by_lookup(tenant, req.lookup).await {
             Ok(u) => u,
-            Err(e) => {
-                self.audit(Some(tenant.id), None, "otp.send", "unknown_user", ctx, json!({})).await;
-                return Err(e);
-            }
+            Err(e) => return Err(attempt.refuse("unknown_user", "no active user by that id", e)),
         };
+        attempt.user = Some(user.id);
         let mut recipients = Vec::with_capacity(req.channels.len());
         for channel in req.channels {
             let address = match channel {
@@ -184,25 +202,31 @@ impl Core {
                 OtpChannel::Totp => None,
             };
             let Some(address) = address else {
-                self.audit(Some(tenant.id), Some(user.id), "otp.send", "no_address", ctx, json!({"channel": channel.as_str()}))
-                    .await;
-                return Err(CoreError::NoChannelAddress);
+                attempt.note("channel", channel.as_str());
+                return Err(attempt.refuse("no_address", "no address on that channel", CoreError::NoChannelAddress));
             };
             recipients.push((*channel, address));
         }
-        let code = self.issue_key_code(tenant, KeyPurpose::Login, req.key, Some(user.id), Some(req.application.id)).await?;
+        let code = match self.issue_key_code(tenant, KeyPurpose::Login, req.key, Some(user.id), Some(req.application.id)).await {
+            Ok(code) => code,
+            Err(e @ CoreError::AccountLocked { .. }) => return Err(attempt.refuse("frozen", "key frozen", e)),
+            Err(e) => return Err(e),
+        };
         let ttl = tenant.policy.otp.ttl_seconds;
         for (channel, address) in &recipients {
             self.send_otp(tenant, req.application, *channel, address, &code, ttl, req.template_vars).await?;
         }
         let channels: Vec<&str> = recipients.iter().map(|(c, _)| c.as_str()).collect();
-        self.audit(Some(tenant.id), Some(user.id), "otp.sent", "queued", ctx, json!({"channels": channels})).await;
+        attempt.action = "otp.sent";
+        attempt.outcome("queued");
+        attempt.note("channels", channels);
         Ok(())
     }
 
     /// Signs in with a login code sent for `key`: in `tenant`, or, without one, in the tenant of
     /// the key's most recent pending code. `dialect` must serve that tenant. Also returns the
-    /// application the code was sent for.
+    /// application the code was sent for. One `otp.verify` event, whatever the outcome; a key
+    /// that names no tenant makes an event without one.
     pub async fn login_with_code(
         &self,
         tenant: Option<&Tenant>,
@@ -211,68 +235,85 @@ impl Core {
         dialect: &'static str,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
+        let mut attempt = Attempt::new(tenant.map(|t| t.id), "otp.verify");
+        let result = self.try_login_with_code(tenant, key, code, dialect, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_login_with_code(
+        &self,
+        tenant: Option<&Tenant>,
+        key: &str,
+        code: &str,
+        dialect: &'static str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
+        let invalid = || CoreError::InvalidOtp { attempts_remaining: 0 };
         let key_hash = self.key_hash(KeyPurpose::Login, key);
         let row = match tenant {
             Some(t) => self.store.key_otp(t.id, &key_hash).await?,
             None => self.store.latest_key_otp(&key_hash, self.now()).await?,
         };
-        let row = row.ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
+        let Some(row) = row else {
+            return Err(attempt.refuse("failure", "no code for this key", invalid()));
+        };
+        attempt.tenant = Some(row.tenant_id);
+        attempt.user = row.user_id;
         let tenant = match tenant {
             Some(t) => t.clone(),
-            None => {
-                self.find_tenant(&row.tenant_id.to_string()).await.map_err(|_| CoreError::InvalidOtp { attempts_remaining: 0 })?
-            }
+            None => match self.find_tenant(&row.tenant_id.to_string()).await {
+                Ok(t) => t,
+                Err(_) => return Err(attempt.refuse("failure", "tenant gone", invalid())),
+            },
         };
         if !tenant.serves(dialect) {
-            return Err(CoreError::InvalidOtp { attempts_remaining: 0 });
+            return Err(attempt.refuse("failure", "tenant not served by this dialect", invalid()));
         }
-        let user_id = row.user_id.ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
+        let Some(user_id) = row.user_id else {
+            return Err(attempt.refuse("failure", "not a login code", invalid()));
+        };
         let application = row.application_id;
         let mut ctx = ctx.clone();
         ctx.application_id = ctx.application_id.or(application);
+        attempt.application = ctx.application_id;
         let ctx = &ctx;
-        if let Err(e) = self.spend_key_code(&tenant, row, code, false).await {
-            self.audit(Some(tenant.id), Some(user_id), "otp.verify", "failure", ctx, json!({})).await;
-            return Err(e);
-        }
-        let user = self
-            .get_user(&tenant, user_id)
-            .await
-            .ok()
-            .filter(|u| u.active)
-            .ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
+        self.spend_key_code(&tenant, row, code, false, attempt).await?;
+        let Some(user) = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
+            return Err(attempt.refuse("failure", "user gone or inactive", invalid()));
+        };
         let device = json!({ "application": application });
         let auth = self.start_session(&tenant, user, dialect, device, ctx).await?;
-        self.audit(Some(tenant.id), Some(auth.user.id), "otp.verify", "success", ctx, json!({"session": auth.session.id})).await;
+        attempt.note("session", auth.session.id.clone());
         Ok((tenant, auth, application))
     }
 
     /// A code for a trusted service to deliver itself; `AccountLocked` while the key is frozen.
     pub async fn generate_service_code(&self, tenant: &Tenant, key: &str, ctx: &ClientContext) -> CoreResult<String> {
-        match self.issue_key_code(tenant, KeyPurpose::Service, key, None, None).await {
-            Ok(code) => {
-                self.audit(Some(tenant.id), None, "otp.generate", "success", ctx, json!({})).await;
-                Ok(code)
-            }
-            Err(e) => {
-                self.audit(Some(tenant.id), None, "otp.generate", "frozen", ctx, json!({})).await;
-                Err(e)
-            }
-        }
+        let result = self.issue_key_code(tenant, KeyPurpose::Service, key, None, None).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(CoreError::AccountLocked { .. }) => "frozen",
+            Err(_) => "error",
+        };
+        self.audit(Some(tenant.id), None, "otp.generate", outcome, ctx, json!({})).await;
+        result
     }
 
-    /// Validates (and spends) a service code. Wrong tries up to the limit freeze the key.
+    /// Validates (and spends) a service code. Wrong tries up to the limit freeze the key. One
+    /// `otp.validate` event, whatever the outcome.
     pub async fn validate_service_code(&self, tenant: &Tenant, key: &str, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let key_hash = self.key_hash(KeyPurpose::Service, key);
-        let row = self.store.key_otp(tenant.id, &key_hash).await?.ok_or(CoreError::InvalidOtp { attempts_remaining: 0 })?;
-        let outcome = self.spend_key_code(tenant, row, code, true).await;
-        let label = match &outcome {
-            Ok(()) => "success",
-            Err(CoreError::AccountLocked { .. }) => "frozen",
-            Err(CoreError::OtpExpired) => "expired",
-            Err(_) => "failure",
-        };
-        self.audit(Some(tenant.id), None, "otp.validate", label, ctx, json!({})).await;
-        outcome
+        let mut attempt = Attempt::new(Some(tenant.id), "otp.validate");
+        let result = async {
+            let key_hash = self.key_hash(KeyPurpose::Service, key);
+            let Some(row) = self.store.key_otp(tenant.id, &key_hash).await? else {
+                return Err(attempt.refuse("failure", "no code for this key", CoreError::InvalidOtp { attempts_remaining: 0 }));
+            };
+            self.spend_key_code(tenant, row, code, true, &mut attempt).await
+        }
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::sessions::Authenticated;
 use super::users::lockout_subject;
 use crate::core::Core;
@@ -52,21 +53,19 @@ impl Core {
     }
 
     /// Ends a successful attempt (the `failures`-th reserved): the counter is cleared, unless
-    /// attempts after it locked the subject — then this one is refused as locked too, audited.
+    /// attempts after it locked the subject — then this one is refused as locked too.
     pub(crate) async fn settle_success(
         &self,
         tenant: &Tenant,
         subject: &str,
         failures: u32,
-        audit: (Option<uuid::Uuid>, &str),
-        ctx: &ClientContext,
+        attempt: &mut Attempt,
     ) -> CoreResult<()> {
         if self.store.settle_success(tenant.id, subject, failures, self.now()).await? {
             return Ok(());
         }
-        let (user, action) = audit;
-        self.audit(Some(tenant.id), user, action, "locked", ctx, json!({"reason": "locked during the attempt"})).await;
-        Err(CoreError::AccountLocked { retry_after_seconds: tenant.policy.lockout.duration_seconds })
+        let locked = CoreError::AccountLocked { retry_after_seconds: tenant.policy.lockout.duration_seconds };
+        Err(attempt.refuse("locked", "locked during the attempt", locked))
     }
 
     /// The error of a failed attempt that was the `failures`-th in a row.
@@ -78,14 +77,15 @@ impl Core {
         }
     }
 
-    /// Checks identifier and password. Unknown user, wrong password and disabled account are the
-    /// same `InvalidCredentials`, after the same amount of hashing.
-    pub async fn verify_password_login(
+    /// Checks identifier and password, reserving the attempt against the lockout; the caller
+    /// settles it. Unknown user, wrong password and disabled account are the same
+    /// `InvalidCredentials`, after the same amount of hashing; `attempt` says which it was.
+    pub(crate) async fn verify_password_login(
         &self,
         tenant: &Tenant,
         identifier: &str,
         password: &str,
-        ctx: &ClientContext,
+        attempt: &mut Attempt,
     ) -> CoreResult<(User, u32)> {
         // Refused before any lookup: such text can name no account, and PostgreSQL cannot even
         // compare text holding NUL.
@@ -102,26 +102,26 @@ impl Core {
             (None, Some(id)) => id.key(),
             (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
         };
-        let user_id = user.as_ref().map(|u| u.id);
-        let failures = match self.reserve_attempt(tenant, &subject).await {
-            Ok(f) => f,
-            Err(e) => {
-                self.audit(Some(tenant.id), user_id, "login.password", "locked", ctx, json!({})).await;
-                return Err(e);
-            }
-        };
+        attempt.user = user.as_ref().map(|u| u.id);
+        let failures = self.reserve_attempt(tenant, &subject).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = self.hasher.verify(password, stored).await?;
         let user = match user {
             Some(u) if verified.ok && u.active && tenant.policy.require_verified_email && !u.email_verified => {
-                self.audit(Some(tenant.id), user_id, "login.password", "email_not_verified", ctx, json!({})).await;
                 // Counted as a failure, so that at the threshold it answers as a wrong password does.
-                return Err(self.failed_attempt(tenant, failures, CoreError::EmailNotVerified));
+                let error = self.failed_attempt(tenant, failures, CoreError::EmailNotVerified);
+                return Err(attempt.refuse("email_not_verified", "email not verified", error));
             }
             Some(u) if verified.ok && u.active => u,
-            _ => {
-                self.audit(Some(tenant.id), user_id, "login.password", "failure", ctx, json!({})).await;
-                return Err(self.failed_attempt(tenant, failures, CoreError::InvalidCredentials));
+            other => {
+                let reason = match &other {
+                    None => "unknown identifier",
+                    Some(u) if !u.active => "account inactive",
+                    Some(u) if u.password_hash.is_none() => "no password set",
+                    Some(_) => "wrong password",
+                };
+                let error = self.failed_attempt(tenant, failures, CoreError::InvalidCredentials);
+                return Err(attempt.refuse("failure", reason, error));
             }
         };
         if verified.needs_rehash
@@ -134,35 +134,51 @@ impl Core {
     }
 
     /// A complete password login: credentials, then the second factor if the user has one, then a
-    /// new session.
+    /// new session. One audit event (`login.password`, or `login.totp` when a sent TOTP code was
+    /// wrong), whatever the outcome.
     pub async fn login_with_password(
         &self,
         tenant: &Tenant,
         login: PasswordLogin,
         ctx: &ClientContext,
     ) -> CoreResult<LoginOutcome> {
-        let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, ctx).await?;
+        let mut attempt = Attempt::new(Some(tenant.id), "login.password");
+        let result = self.try_password_login(tenant, login, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_password_login(
+        &self,
+        tenant: &Tenant,
+        login: PasswordLogin,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<LoginOutcome> {
+        let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, attempt).await?;
         let subject = lockout_subject(user.id);
         if user.mfa_enabled {
             match login.totp_code.as_deref() {
                 Some(code) => {
+                    attempt.action = "login.totp";
                     if !self.verify_totp_code(tenant, &user, code).await? {
-                        self.audit(Some(tenant.id), Some(user.id), "login.totp", "failure", ctx, json!({})).await;
-                        return Err(self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode));
+                        let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
+                        return Err(attempt.refuse("failure", "wrong TOTP code", error));
                     }
+                    // A right code: the event is the password login's, as without a second factor.
+                    attempt.action = "login.password";
                 }
                 None => {
-                    self.settle_success(tenant, &subject, failures, (Some(user.id), "login.password"), ctx).await?;
+                    self.settle_success(tenant, &subject, failures, attempt).await?;
                     let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
-                    self.audit(Some(tenant.id), Some(user.id), "login.password", "mfa_required", ctx, json!({})).await;
+                    attempt.outcome("mfa_required");
                     return Ok(LoginOutcome::MfaRequired { mfa_token, methods: vec!["totp".into()] });
                 }
             }
         }
-        self.settle_success(tenant, &subject, failures, (Some(user.id), "login.password"), ctx).await?;
+        self.settle_success(tenant, &subject, failures, attempt).await?;
         let auth = self.start_session(tenant, user, login.dialect, login.device, ctx).await?;
-        self.audit(Some(tenant.id), Some(auth.user.id), "login.password", "success", ctx, json!({"session": auth.session.id}))
-            .await;
+        attempt.note("session", auth.session.id.clone());
         Ok(LoginOutcome::Authenticated(Box::new(auth)))
     }
 
@@ -187,7 +203,7 @@ impl Core {
     }
 
     /// Finishes a login that stopped at `MfaRequired`. The token is single-use; wrong codes count
-    /// against both the token and the account's lockout.
+    /// against both the token and the account's lockout. Every attempt leaves one `login.totp` event.
     pub async fn complete_mfa_login(
         &self,
         tenant: &Tenant,
@@ -195,48 +211,61 @@ impl Core {
         code: &str,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
+        let mut attempt = Attempt::new(Some(tenant.id), "login.totp");
+        let result = self.try_complete_mfa_login(tenant, mfa_token, code, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_complete_mfa_login(
+        &self,
+        tenant: &Tenant,
+        mfa_token: &str,
+        code: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<Authenticated> {
         let hash = self.master.mac(super::CHALLENGE_DOMAIN, mfa_token.as_bytes());
         let now = self.now();
-        // Every attempt leaves one audit event, whatever becomes of it.
-        let refuse = |user: Option<uuid::Uuid>, outcome: &'static str, reason: &'static str, error: CoreError| async move {
-            self.audit(Some(tenant.id), user, "login.totp", outcome, ctx, json!({"reason": reason})).await;
-            Err(error)
-        };
         let found = if mfa_token.is_empty() || mfa_token.len() > 256 {
             None
         } else {
             self.store.challenge_by_secret(tenant.id, ChallengeKind::MfaPending, &hash).await?
         };
         let Some(challenge) = found else {
-            return refuse(None, "failure", "unknown mfaToken", CoreError::InvalidMfaCode).await;
+            return Err(attempt.refuse("failure", "unknown mfaToken", CoreError::InvalidMfaCode));
         };
+        attempt.user = Some(challenge.user_id);
         if challenge.consumed_at.is_some() || challenge.expires_at <= now || challenge.attempts >= challenge.max_attempts {
-            return refuse(Some(challenge.user_id), "failure", "mfaToken spent, expired or exhausted", CoreError::InvalidMfaCode)
-                .await;
+            return Err(attempt.refuse("failure", "mfaToken spent, expired or exhausted", CoreError::InvalidMfaCode));
         }
         let Ok(user) = self.get_user(tenant, challenge.user_id).await else {
-            return refuse(None, "failure", "user gone", CoreError::InvalidMfaCode).await;
+            return Err(attempt.refuse("failure", "user gone", CoreError::InvalidMfaCode));
         };
         let subject = lockout_subject(user.id);
-        let failures = match self.reserve_attempt(tenant, &subject).await {
-            Ok(f) => f,
-            Err(e) => return refuse(Some(user.id), "locked", "locked", e).await,
+        let failures = self.reserve_attempt(tenant, &subject).await?;
+        let refused = if !user.active {
+            Some("account inactive")
+        } else if !self.verify_totp_code(tenant, &user, code).await? {
+            Some("wrong TOTP code")
+        } else {
+            None
         };
-        if !user.active || !self.verify_totp_code(tenant, &user, code).await? {
+        if let Some(reason) = refused {
             self.store.fail_challenge(tenant.id, challenge.id).await?;
-            self.audit(Some(tenant.id), Some(user.id), "login.totp", "failure", ctx, json!({})).await;
-            return Err(self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode));
+            let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
+            return Err(attempt.refuse("failure", reason, error));
         }
         if !self.store.consume_challenge(tenant.id, challenge.id, now).await? {
             // Another attempt with the same token won; this one counts as a failure.
             let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
-            return refuse(Some(user.id), "failure", "mfaToken used by another attempt", error).await;
+            return Err(attempt.refuse("failure", "mfaToken used by another attempt", error));
         }
-        self.settle_success(tenant, &subject, failures, (Some(user.id), "login.totp"), ctx).await?;
+        self.settle_success(tenant, &subject, failures, attempt).await?;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
         let dialect = challenge.data.get("dialect").and_then(Value::as_str).unwrap_or("unknown").to_string();
         let auth = self.start_session(tenant, user, &dialect, device, ctx).await?;
-        self.audit(Some(tenant.id), Some(auth.user.id), "login.totp", "success", ctx, json!({"session": auth.session.id})).await;
+        attempt.note("session", auth.session.id.clone());
         Ok(auth)
     }
 }

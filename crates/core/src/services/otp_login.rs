@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::sessions::Authenticated;
 use super::users::lockout_subject;
 use crate::core::Core;
@@ -121,22 +122,36 @@ impl Core {
         self.master.mac(OTP_DOMAIN, format!("{challenge}:{code}").as_bytes())
     }
 
-    /// Checks identifier and password, then opens a challenge and sends its code.
+    /// Checks identifier and password, then opens a challenge and sends its code. One
+    /// `login.password` event, whatever the outcome (and `otp.sent` for the code).
     pub async fn start_otp_login(
         &self,
         tenant: &Tenant,
         start: OtpLoginStart<'_>,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
+        let mut attempt = Attempt::new(Some(tenant.id), "login.password");
+        attempt.note("tagId", start.application.kumusoft_tag.clone());
+        let result = self.try_start_otp_login(tenant, start, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_start_otp_login(
+        &self,
+        tenant: &Tenant,
+        start: OtpLoginStart<'_>,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<OtpChallenge> {
         let tag = start.application.kumusoft_tag.clone();
-        let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, ctx).await?;
+        let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, attempt).await?;
         let Some((channel, recipient)) = channel_of(&user) else {
             // Nowhere to send a code: the login cannot go on, and saying why would tell a
             // stranger that the password was right.
-            self.audit(Some(tenant.id), Some(user.id), "login.password", "no_otp_channel", ctx, json!({"tagId": tag})).await;
-            return Err(CoreError::InvalidCredentials);
+            return Err(attempt.refuse("no_otp_channel", "no email, phone or authenticator", CoreError::InvalidCredentials));
         };
-        self.settle_success(tenant, &lockout_subject(user.id), failures, (Some(user.id), "login.password"), ctx).await?;
+        self.settle_success(tenant, &lockout_subject(user.id), failures, attempt).await?;
         let now = self.now();
         self.store.consume_user_challenges(tenant.id, user.id, ChallengeKind::OtpLogin, now).await?;
         let id = new_id();
@@ -174,8 +189,7 @@ impl Core {
             created_at: now,
         };
         self.store.insert_challenge(&challenge).await?;
-        self.audit(Some(tenant.id), Some(user.id), "login.password", "success", ctx, json!({"tagId": tag, "challenge": id}))
-            .await;
+        attempt.note("challenge", id.to_string());
         if let Some(code) = &code {
             self.send_otp(tenant, start.application, channel, &recipient, code, ttl, &[]).await?;
             self.audit(
@@ -218,27 +232,48 @@ impl Core {
         Ok(())
     }
 
-    /// The live one-time-code challenge `id` of `user_id`, with its tenant. A challenge of another
-    /// user, of another kind or already finished is `OtpExpired`, as an unknown one is.
-    async fn pending_otp_challenge(&self, id: Uuid, user_id: Uuid) -> CoreResult<(Tenant, Challenge)> {
-        let challenge = self
-            .store
-            .locate_challenge(id)
-            .await?
-            .filter(|c| c.kind == ChallengeKind::OtpLogin && c.user_id == user_id && c.consumed_at.is_none())
-            .ok_or(CoreError::OtpExpired)?;
-        let tenant = self.find_tenant(&challenge.tenant_id.to_string()).await.map_err(|_| CoreError::OtpExpired)?;
+    /// The live one-time-code challenge `id` of `user_id`, with its tenant, served by `dialect`.
+    /// A challenge of another user, of another kind or already finished is `OtpExpired`, as an
+    /// unknown one is; `attempt` learns the tenant and user, and why.
+    async fn pending_otp_challenge(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        dialect: &str,
+        attempt: &mut Attempt,
+    ) -> CoreResult<(Tenant, Challenge)> {
+        let found = self.store.locate_challenge(id).await?.filter(|c| c.kind == ChallengeKind::OtpLogin);
+        let Some(challenge) = found else {
+            return Err(attempt.refuse("expired", "unknown challenge", CoreError::OtpExpired));
+        };
+        attempt.tenant = Some(challenge.tenant_id);
+        attempt.user = Some(challenge.user_id);
+        attempt.application = data_str(&challenge, "application").and_then(|s| Uuid::parse_str(s).ok());
+        attempt.note("challenge", challenge.id.to_string());
+        attempt.note("tagId", challenge.data.get("tagId").cloned().unwrap_or(Value::Null));
+        if challenge.user_id != user_id {
+            return Err(attempt.refuse("failure", "userId is not the challenge's", CoreError::OtpExpired));
+        }
+        if challenge.consumed_at.is_some() {
+            return Err(attempt.refuse("expired", "challenge already used", CoreError::OtpExpired));
+        }
+        let Ok(tenant) = self.find_tenant(&challenge.tenant_id.to_string()).await else {
+            return Err(attempt.refuse("expired", "tenant gone", CoreError::OtpExpired));
+        };
+        if !tenant.serves(dialect) {
+            return Err(attempt.refuse("failure", "tenant not served by this dialect", CoreError::OtpExpired));
+        }
         if challenge.expires_at <= self.now() {
-            return Err(CoreError::OtpExpired);
+            return Err(attempt.refuse("expired", "challenge expired", CoreError::OtpExpired));
         }
         if challenge.attempts >= challenge.max_attempts {
-            return Err(CoreError::ChallengeExhausted);
+            return Err(attempt.refuse("exhausted", "no attempts left", CoreError::ChallengeExhausted));
         }
         Ok((tenant, challenge))
     }
 
     /// Verifies the code of a challenge and opens a session. The tenant comes from the challenge;
-    /// `dialect` must serve it.
+    /// `dialect` must serve it. One `otp.verify` event, whatever the outcome (and `token.issued`).
     pub async fn verify_otp_login(
         &self,
         challenge_id: Uuid,
@@ -247,14 +282,28 @@ impl Core {
         dialect: &str,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
-        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id).await?;
-        if !tenant.serves(dialect) {
-            return Err(CoreError::OtpExpired);
-        }
+        let mut attempt = Attempt::new(None, "otp.verify");
+        let result = self.try_verify_otp_login(challenge_id, user_id, code, dialect, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_verify_otp_login(
+        &self,
+        challenge_id: Uuid,
+        user_id: Uuid,
+        code: &str,
+        dialect: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<(Tenant, Authenticated, Value)> {
+        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id, dialect, attempt).await?;
         let mut ctx = ctx.clone();
-        ctx.application_id = data_str(&challenge, "application").and_then(|s| Uuid::parse_str(s).ok());
+        ctx.application_id = attempt.application;
         let tag = challenge.data.get("tagId").cloned().unwrap_or(Value::Null);
-        let user = self.get_user(&tenant, user_id).await.map_err(|_| CoreError::OtpExpired)?;
+        let Ok(user) = self.get_user(&tenant, user_id).await else {
+            return Err(attempt.refuse("expired", "user gone", CoreError::OtpExpired));
+        };
         let channel = channel_of_challenge(&challenge);
         let right = user.active
             && !code.is_empty()
@@ -265,34 +314,18 @@ impl Core {
             };
         if !right {
             let attempts = self.store.fail_challenge(tenant.id, challenge.id).await?;
-            self.audit(
-                Some(tenant.id),
-                Some(user.id),
-                "otp.verify",
-                "failure",
-                &ctx,
-                json!({"tagId": tag, "challenge": challenge.id}),
-            )
-            .await;
+            let reason = if user.active { "wrong code" } else { "account inactive" };
             if attempts > challenge.max_attempts {
                 // Concurrent wrong tries raced past the last one.
-                return Err(CoreError::ChallengeExhausted);
+                return Err(attempt.refuse("failure", reason, CoreError::ChallengeExhausted));
             }
-            return Err(CoreError::InvalidOtp { attempts_remaining: challenge.max_attempts - attempts });
+            let error = CoreError::InvalidOtp { attempts_remaining: challenge.max_attempts - attempts };
+            return Err(attempt.refuse("failure", reason, error));
         }
         // The password phase already cleared the lockout count, and wrong codes do not add to it.
         if !self.store.consume_challenge(tenant.id, challenge.id, self.now()).await? {
-            return Err(CoreError::OtpExpired);
+            return Err(attempt.refuse("failure", "challenge used by another attempt", CoreError::OtpExpired));
         }
-        self.audit(
-            Some(tenant.id),
-            Some(user.id),
-            "otp.verify",
-            "success",
-            &ctx,
-            json!({"tagId": tag, "challenge": challenge.id}),
-        )
-        .await;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
         let auth = self.start_session(&tenant, user, dialect, device, &ctx).await?;
         self.audit(
@@ -308,6 +341,7 @@ impl Core {
     }
 
     /// Sends a new code for the challenge on the same channel; the previous code stops working.
+    /// One `otp.sent` event (detail `resend`), whatever the outcome.
     pub async fn resend_otp(
         &self,
         challenge_id: Uuid,
@@ -315,32 +349,55 @@ impl Core {
         dialect: &str,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
-        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id).await?;
-        if !tenant.serves(dialect) {
-            return Err(CoreError::OtpExpired);
-        }
+        let mut attempt = Attempt::new(None, "otp.sent");
+        attempt.note("resend", true);
+        let result = self.try_resend_otp(challenge_id, user_id, dialect, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_resend_otp(
+        &self,
+        challenge_id: Uuid,
+        user_id: Uuid,
+        dialect: &str,
+        attempt: &mut Attempt,
+    ) -> CoreResult<OtpChallenge> {
+        let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id, dialect, attempt).await?;
         let channel = channel_of_challenge(&challenge);
+        attempt.note("channel", channel.as_str());
         if channel == OtpChannel::Totp {
-            return Err(CoreError::field("challengeId", "this challenge takes the authenticator app's code; nothing to resend"));
+            let error = CoreError::field("challengeId", "this challenge takes the authenticator app's code; nothing to resend");
+            return Err(attempt.refuse("failure", "authenticator challenge", error));
         }
         let policy = &tenant.policy.otp;
         let now = self.now();
         let sends = data_i64(&challenge, "sends");
         if sends >= i64::from(policy.max_sends) {
-            return Err(CoreError::RateLimited { retry_after_seconds: (challenge.expires_at - now).max(1) });
+            let error = CoreError::RateLimited { retry_after_seconds: (challenge.expires_at - now).max(1) };
+            return Err(attempt.refuse("rate_limited", "no resends left", error));
         }
         let wait = data_i64(&challenge, "lastSentAt") + policy.resend_cooldown_seconds - now;
         if wait > 0 {
-            return Err(CoreError::RateLimited { retry_after_seconds: wait });
+            return Err(attempt.refuse(
+                "rate_limited",
+                "too soon after the last code",
+                CoreError::RateLimited { retry_after_seconds: wait },
+            ));
         }
-        let user = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active).ok_or(CoreError::OtpExpired)?;
+        let Some(user) = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
+            return Err(attempt.refuse("expired", "user gone or inactive", CoreError::OtpExpired));
+        };
         let recipient = match (channel, &user.email, &user.phone) {
             (OtpChannel::Email, Some(e), _) => e.clone(),
             (OtpChannel::Sms, _, Some(p)) => p.clone(),
-            _ => return Err(CoreError::OtpExpired),
+            _ => return Err(attempt.refuse("expired", "the user no longer has that address", CoreError::OtpExpired)),
         };
-        let tag = data_str(&challenge, "tagId").ok_or(CoreError::OtpExpired)?;
+        let Some(tag) = data_str(&challenge, "tagId") else {
+            return Err(attempt.refuse("expired", "challenge names no application", CoreError::OtpExpired));
+        };
         let (app, _) = self.application_by_tag(tag, dialect).await?;
+        attempt.application = Some(app.id);
         let code = crate::crypto::random_digits(policy.length);
         let mut data = challenge.data.clone();
         data["sends"] = json!(sends + 1);
@@ -359,20 +416,11 @@ impl Core {
             .await?;
         if !reissued {
             // A concurrent resend (or the verification) got there first.
-            return Err(CoreError::RateLimited { retry_after_seconds: policy.resend_cooldown_seconds.max(1) });
+            let error = CoreError::RateLimited { retry_after_seconds: policy.resend_cooldown_seconds.max(1) };
+            return Err(attempt.refuse("rate_limited", "another resend or the verification got there first", error));
         }
         self.send_otp(&tenant, &app, channel, &recipient, &code, ttl, &[]).await?;
-        let mut ctx = ctx.clone();
-        ctx.application_id = Some(app.id);
-        self.audit(
-            Some(tenant.id),
-            Some(user.id),
-            "otp.sent",
-            "queued",
-            &ctx,
-            json!({"tagId": app.kumusoft_tag, "challenge": challenge.id, "channel": channel.as_str(), "resend": true}),
-        )
-        .await;
+        attempt.outcome("queued");
         let destination = data_str(&challenge, "destination").unwrap_or_default().to_string();
         Ok(OtpChallenge { user, challenge_id: challenge.id, channel, destination, expires_in: ttl })
     }

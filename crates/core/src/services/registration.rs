@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use crate::core::Core;
 use crate::delivery::templates;
 use crate::error::{CoreError, CoreResult};
@@ -45,18 +46,29 @@ impl Core {
         Ok(token)
     }
 
-    /// The live challenge a link token names, or `InvalidToken`.
-    async fn find_link_challenge(&self, tenant: &Tenant, kind: ChallengeKind, token: &str) -> CoreResult<Challenge> {
+    /// The live challenge a link token names, or `InvalidToken`; `attempt` learns whose and why not.
+    async fn find_link_challenge(
+        &self,
+        tenant: &Tenant,
+        kind: ChallengeKind,
+        token: &str,
+        attempt: &mut Attempt,
+    ) -> CoreResult<Challenge> {
         if token.is_empty() || token.len() > 200 {
-            return Err(CoreError::InvalidToken);
+            return Err(attempt.refuse("failure", "malformed token", CoreError::InvalidToken));
         }
         let hash = self.master.mac(super::CHALLENGE_DOMAIN, token.as_bytes());
-        let now = self.now();
-        self.store
-            .challenge_by_secret(tenant.id, kind, &hash)
-            .await?
-            .filter(|c| c.consumed_at.is_none() && c.expires_at > now)
-            .ok_or(CoreError::InvalidToken)
+        let Some(c) = self.store.challenge_by_secret(tenant.id, kind, &hash).await? else {
+            return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidToken));
+        };
+        attempt.user = Some(c.user_id);
+        if c.consumed_at.is_some() {
+            return Err(attempt.refuse("failure", "token already used or replaced", CoreError::InvalidToken));
+        }
+        if c.expires_at <= self.now() {
+            return Err(attempt.refuse("expired", "token expired", CoreError::InvalidToken));
+        }
+        Ok(c)
     }
 
     fn link(&self, tenant: &Tenant, page: &str, token: &str) -> String {
@@ -98,29 +110,30 @@ impl Core {
     }
 
     /// Verifies with a mailed token; also says whether the email was verified already (the token
-    /// is spent either way).
+    /// is spent either way). One `email.verify` event, whatever the outcome.
     pub async fn verify_email_once(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<(User, bool)> {
-        let c = self.find_link_challenge(tenant, ChallengeKind::EmailVerification, token).await?;
-        if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
-            return Err(CoreError::InvalidToken);
+        let mut attempt = Attempt::new(Some(tenant.id), "email.verify");
+        let result = async {
+            let c = self.find_link_challenge(tenant, ChallengeKind::EmailVerification, token, &mut attempt).await?;
+            if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
+                return Err(attempt.refuse("failure", "token used by another attempt", CoreError::InvalidToken));
+            }
+            let Some(mut user) = self.store.user_by_id(tenant.id, c.user_id).await? else {
+                return Err(attempt.refuse("failure", "user gone", CoreError::NotFound));
+            };
+            let already = user.email_verified;
+            if already {
+                attempt.outcome("already_verified");
+            } else {
+                user.email_verified = true;
+                user.updated_at = self.now();
+                self.store.update_user(&user).await?;
+            }
+            Ok((user, already))
         }
-        let mut user = self.get_user(tenant, c.user_id).await?;
-        let already = user.email_verified;
-        if !already {
-            user.email_verified = true;
-            user.updated_at = self.now();
-            self.store.update_user(&user).await?;
-        }
-        self.audit(
-            Some(tenant.id),
-            Some(user.id),
-            "email.verify",
-            if already { "already_verified" } else { "success" },
-            ctx,
-            json!({}),
-        )
         .await;
-        Ok((user, already))
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 
     /// Mails a new verification link to an active, unverified account with this email. Always
@@ -179,30 +192,39 @@ impl Core {
     }
 
     /// Sets a new password with a mailed token: policy first (a weak password does not burn the
-    /// token), then the token is consumed atomically, then every session ends.
+    /// token), then the token is consumed atomically, then every session ends. One
+    /// `password.reset` event, whatever the outcome.
     pub async fn reset_password(&self, tenant: &Tenant, token: &str, new_password: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let c = self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token).await?;
-        self.check_password_policy(tenant, new_password)?;
-        let hash = self.hasher.hash(new_password).await?;
-        if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
-            return Err(CoreError::InvalidToken);
+        let mut attempt = Attempt::new(Some(tenant.id), "password.reset");
+        let result = async {
+            let c = self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token, &mut attempt).await?;
+            self.check_password_policy(tenant, new_password)?;
+            let hash = self.hasher.hash(new_password).await?;
+            if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
+                return Err(attempt.refuse("failure", "token used by another attempt", CoreError::InvalidToken));
+            }
+            let Some(mut user) = self.get_user(tenant, c.user_id).await.ok().filter(|u| u.active) else {
+                return Err(attempt.refuse("failure", "user gone or inactive", CoreError::InvalidToken));
+            };
+            user.password_hash = Some(hash);
+            user.updated_at = self.now();
+            self.store.update_user(&user).await?;
+            self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
+            // Not a success of a password check: the owner of the mailbox set a new password, so
+            // the wrong guesses at the old one no longer matter (as after an admin's reset).
+            self.store.clear_attempts(tenant.id, &super::users::lockout_subject(user.id)).await?;
+            Ok(())
         }
-        let mut user = self.get_user(tenant, c.user_id).await.map_err(|_| CoreError::InvalidToken)?;
-        if !user.active {
-            return Err(CoreError::InvalidToken);
-        }
-        user.password_hash = Some(hash);
-        user.updated_at = self.now();
-        self.store.update_user(&user).await?;
-        self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
-        self.store.clear_attempts(tenant.id, &super::users::lockout_subject(user.id)).await?;
-        self.audit(Some(tenant.id), Some(user.id), "password.reset", "success", ctx, json!({})).await;
-        Ok(())
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 
-    /// Whether a reset token is still usable (for the reset page, before it shows the form).
+    /// Whether a reset token is still usable (for the reset page, before it shows the form). A
+    /// look, not an attempt: nothing is recorded.
     pub async fn reset_token_is_valid(&self, tenant: &Tenant, token: &str) -> CoreResult<bool> {
-        match self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token).await {
+        let mut look = Attempt::new(Some(tenant.id), "password.reset");
+        match self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token, &mut look).await {
             Ok(_) => Ok(true),
             Err(CoreError::InvalidToken) => Ok(false),
             Err(e) => Err(e),

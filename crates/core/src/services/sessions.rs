@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::ClientContext;
+use super::audit::Attempt;
 use super::keys::TokenRules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
@@ -168,10 +169,25 @@ impl Core {
     }
 
     /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
-    /// use revokes its whole session.
+    /// use revokes its whole session. One event per attempt: `refresh` (success, failure, expired)
+    /// or `refresh.reuse` (a spent token presented again, a lost race included).
     pub async fn refresh(&self, tenant: &Tenant, token: &str, dialect: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+        let mut attempt = Attempt::new(Some(tenant.id), "refresh");
+        let result = self.try_refresh(tenant, token, dialect, ctx, &mut attempt).await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
+    }
+
+    async fn try_refresh(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        dialect: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<Authenticated> {
         if token.is_empty() || token.len() > 200 {
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(attempt.refuse("failure", "malformed token", CoreError::InvalidRefreshToken));
         }
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
@@ -179,46 +195,70 @@ impl Core {
         // a concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
         let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
             // Unknown, spent or expired: spending it again tells which.
-            return self.spend_refused(tenant, &hash, now, ctx).await;
+            return self.spend_refused(tenant, &hash, now, None, ("expired", "token or session expired"), attempt).await;
         };
+        attempt.user = Some(session.user_id);
+        attempt.note("session", session.id.clone());
         if session.dialect != dialect {
             // Another dialect's session: its token is not ours to spend, nor to swap for ours.
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(attempt.refuse("failure", "token of another dialect", CoreError::InvalidRefreshToken));
         }
+        let user_id = session.user_id;
         let Ok(session) = self.keep_alive(tenant, session, now).await else {
-            return self.spend_refused(tenant, &hash, now, ctx).await;
+            return self.spend_refused(tenant, &hash, now, Some(user_id), ("expired", "session ended"), attempt).await;
         };
         let Some(user) = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active) else {
-            return self.spend_refused(tenant, &hash, now, ctx).await;
+            return self.spend_refused(tenant, &hash, now, Some(user_id), ("failure", "user gone or inactive"), attempt).await;
         };
         let (refresh_token, next) = self.new_refresh_token(tenant, &session);
         let event = self.audit_event(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id}));
         if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {
             // Another caller spent it between the read and now.
-            return self.refused_refresh(tenant, &hash, now, ctx).await;
+            return self.refused_refresh(tenant, &hash, now, attempt).await;
         }
+        attempt.written();
         Ok(Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at })
     }
 
     /// A token that cannot be honoured (dead session, inactive user, expired) is spent all the same,
     /// so that it cannot be tried again.
-    async fn spend_refused(&self, tenant: &Tenant, hash: &[u8], now: i64, ctx: &ClientContext) -> CoreResult<Authenticated> {
-        if self.store.consume_refresh_token(tenant.id, hash, now).await?.is_none() {
-            return self.refused_refresh(tenant, hash, now, ctx).await;
-        }
-        Err(CoreError::InvalidRefreshToken)
+    async fn spend_refused(
+        &self,
+        tenant: &Tenant,
+        hash: &[u8],
+        now: i64,
+        user: Option<uuid::Uuid>,
+        (outcome, reason): (&'static str, &'static str),
+        attempt: &mut Attempt,
+    ) -> CoreResult<Authenticated> {
+        let Some(spent) = self.store.consume_refresh_token(tenant.id, hash, now).await? else {
+            return self.refused_refresh(tenant, hash, now, attempt).await;
+        };
+        attempt.note("session", spent.session_id.clone());
+        attempt.user = match user {
+            Some(u) => Some(u),
+            None => self.store.session_by_id(tenant.id, &spent.session_id).await?.map(|s| s.user_id),
+        };
+        Err(attempt.refuse(outcome, reason, CoreError::InvalidRefreshToken))
     }
 
     /// An unknown token is invalid; a spent one presented again revokes its session.
-    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, ctx: &ClientContext) -> CoreResult<Authenticated> {
+    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, attempt: &mut Attempt) -> CoreResult<Authenticated> {
         let Some(used) = self.store.refresh_token_by_hash(tenant.id, hash).await? else {
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
         };
-        if let Some(s) = self.store.session_by_id(tenant.id, &used.session_id).await? {
-            self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
-            self.audit(Some(tenant.id), Some(s.user_id), "refresh.reuse", "session_revoked", ctx, json!({"session": s.id})).await;
-        }
-        Err(CoreError::RefreshTokenReused)
+        attempt.action = "refresh.reuse";
+        attempt.note("session", used.session_id.clone());
+        let Some(s) = self.store.session_by_id(tenant.id, &used.session_id).await? else {
+            return Err(attempt.refuse(
+                "reused",
+                "spent token presented again; its session is gone",
+                CoreError::RefreshTokenReused,
+            ));
+        };
+        attempt.user = Some(s.user_id);
+        self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
+        Err(attempt.refuse("session_revoked", "spent token presented again", CoreError::RefreshTokenReused))
     }
 
     /// The user's live sessions, most recently active first.
@@ -252,27 +292,59 @@ impl Core {
     }
 
     /// The tenant a refresh token belongs to, for dialects whose clients send the token alone.
-    /// Unknown tokens (and tenants the dialect does not serve) are `InvalidRefreshToken`.
-    pub async fn tenant_of_refresh_token(&self, token: &str, dialect: &str) -> CoreResult<Tenant> {
+    /// Unknown tokens (and tenants the dialect does not serve) are `InvalidRefreshToken`, and
+    /// their attempt (`action`: `refresh` or `logout`) is recorded here: an unknown token names no
+    /// tenant, so neither does its event.
+    pub async fn tenant_of_refresh_token(
+        &self,
+        token: &str,
+        dialect: &str,
+        action: &'static str,
+        ctx: &ClientContext,
+    ) -> CoreResult<Tenant> {
+        let mut attempt = Attempt::new(None, action);
+        let result = self.find_tenant_of_refresh_token(token, dialect, &mut attempt).await;
+        if result.is_err() {
+            self.record_attempt(attempt, ctx, &result).await;
+        }
+        result
+    }
+
+    async fn find_tenant_of_refresh_token(&self, token: &str, dialect: &str, attempt: &mut Attempt) -> CoreResult<Tenant> {
         if token.is_empty() || token.len() > 200 {
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(attempt.refuse("failure", "malformed token", CoreError::InvalidRefreshToken));
         }
         let hash = crate::crypto::sha256(token.as_bytes());
-        let id = self.store.tenant_of_refresh_token(&hash).await?.ok_or(CoreError::InvalidRefreshToken)?;
-        let tenant = self.find_tenant(&id.to_string()).await.map_err(|_| CoreError::InvalidRefreshToken)?;
+        let Some(id) = self.store.tenant_of_refresh_token(&hash).await? else {
+            return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
+        };
+        attempt.tenant = Some(id);
+        let Ok(tenant) = self.find_tenant(&id.to_string()).await else {
+            return Err(attempt.refuse("failure", "tenant gone", CoreError::InvalidRefreshToken));
+        };
         if !tenant.serves(dialect) {
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(attempt.refuse("failure", "tenant not served by this dialect", CoreError::InvalidRefreshToken));
         }
         Ok(tenant)
     }
 
-    /// Ends the session of an unused, unexpired refresh token (logout by refresh token).
+    /// Ends the session of an unused, unexpired refresh token (logout by refresh token). One
+    /// `logout` event, whatever the outcome.
     pub async fn end_session_by_refresh_token(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<()> {
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
-        let session = self.store.session_of_refresh_token(tenant.id, &hash, now).await?.ok_or(CoreError::InvalidRefreshToken)?;
-        self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
-        self.audit(Some(tenant.id), Some(session.user_id), "logout", "success", ctx, json!({"session": session.id})).await;
-        Ok(())
+        let mut attempt = Attempt::new(Some(tenant.id), "logout");
+        let result = async {
+            let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
+                return Err(attempt.refuse("failure", "token unknown, spent or expired", CoreError::InvalidRefreshToken));
+            };
+            attempt.user = Some(session.user_id);
+            attempt.note("session", session.id.clone());
+            self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
+            Ok(())
+        }
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::ClientContext;
+use super::audit::Attempt;
 use crate::core::Core;
 use crate::crypto::totp::{self, TotpAlgorithm};
 use crate::crypto::{base32, qr};
@@ -66,37 +67,54 @@ impl Core {
         Ok(TotpEnrollment { secret: b32, otpauth_url, qr_png_data_url })
     }
 
-    /// Activates a pending enrolment with a valid code.
+    /// Activates a pending enrolment with a valid code. One `totp.enable` event, whatever the outcome.
     pub async fn confirm_totp_enrollment(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let factor = self.store.totp_by_user(tenant.id, user.id).await?.ok_or(CoreError::field("2fa", "no enrolment pending"))?;
-        if factor.enabled {
-            return Err(CoreError::field("2fa", "already enabled"));
+        let mut attempt = Attempt::new(Some(tenant.id), "totp.enable");
+        attempt.user = Some(user.id);
+        let result = async {
+            let Some(factor) = self.store.totp_by_user(tenant.id, user.id).await? else {
+                return Err(attempt.refuse("failure", "no enrolment pending", CoreError::field("2fa", "no enrolment pending")));
+            };
+            if factor.enabled {
+                return Err(attempt.refuse("failure", "already enabled", CoreError::field("2fa", "already enabled")));
+            }
+            if !self.check_factor_code(tenant, user, &factor, code).await? {
+                return Err(attempt.refuse("failure", "wrong TOTP code", CoreError::InvalidMfaCode));
+            }
+            self.store.enable_totp(tenant.id, user.id).await?;
+            self.set_mfa_flag(tenant, user, true).await
         }
-        if !self.check_factor_code(tenant, user, &factor, code).await? {
-            self.audit(Some(tenant.id), Some(user.id), "totp.enable", "failure", ctx, json!({})).await;
-            return Err(CoreError::InvalidMfaCode);
-        }
-        self.store.enable_totp(tenant.id, user.id).await?;
-        self.set_mfa_flag(tenant, user, true).await?;
-        self.audit(Some(tenant.id), Some(user.id), "totp.enable", "success", ctx, json!({})).await;
-        Ok(())
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 
-    /// Turns TOTP off; a valid current code is the re-authentication.
+    /// Turns TOTP off; a valid current code is the re-authentication. One `totp.disable` event,
+    /// whatever the outcome.
     pub async fn disable_totp(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        if !self.verify_totp_code(tenant, user, code).await? {
-            self.audit(Some(tenant.id), Some(user.id), "totp.disable", "failure", ctx, json!({})).await;
-            return Err(CoreError::InvalidMfaCode);
+        let mut attempt = Attempt::new(Some(tenant.id), "totp.disable");
+        attempt.user = Some(user.id);
+        let result = async {
+            if !self.verify_totp_code(tenant, user, code).await? {
+                return Err(attempt.refuse("failure", "wrong TOTP code or TOTP not enabled", CoreError::InvalidMfaCode));
+            }
+            self.delete_totp(tenant, user).await
         }
-        self.remove_totp(tenant, user, ctx).await
+        .await;
+        self.record_attempt(attempt, ctx, &result).await;
+        result
     }
 
     /// Removes TOTP without a code (admin action).
     pub async fn remove_totp(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<()> {
-        self.store.delete_totp(tenant.id, user.id).await?;
-        self.set_mfa_flag(tenant, user, false).await?;
+        self.delete_totp(tenant, user).await?;
         self.audit(Some(tenant.id), Some(user.id), "totp.disable", "success", ctx, json!({})).await;
         Ok(())
+    }
+
+    async fn delete_totp(&self, tenant: &Tenant, user: &User) -> CoreResult<()> {
+        self.store.delete_totp(tenant.id, user.id).await?;
+        self.set_mfa_flag(tenant, user, false).await
     }
 
     /// Enrols and enables TOTP in one step (admin API, demo data); returns (base32 secret, otpauth URL).

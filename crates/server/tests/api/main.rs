@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod audit_completeness;
 mod connections;
 mod content_types;
 mod eauthenticator;

@@ -76,7 +76,7 @@ async fn caller(
     client_id: &str,
     failure: &'static str,
 ) -> Result<(Application, Tenant), Answer> {
-    state.core.authenticate_api_key(key, client_id, ctx.1).await.map_err(|e| refused(e, failure))
+    state.core.authenticate_api_key(key, client_id, ctx.1, &ctx.0).await.map_err(|e| refused(e, failure))
 }
 
 fn api_key(req: &Request) -> Option<String> {

@@ -212,12 +212,17 @@ fn code_page(open: &OpenVerification, p: &Params, t: &Target, error: Option<&str
 }
 
 /// Everything a request must pass before the page does anything: a known method, a genuine
-/// token and a registered redirect URI. `Err` is the page to show instead.
-async fn prepare(state: &AppState, p: &Params) -> Result<(OpenVerification, Target), Response> {
+/// token and a registered redirect URI. `Err` is the page to show instead. `attempt`: the
+/// request sends a code or a rejection, so a token that opens nothing is audited.
+async fn prepare(state: &AppState, p: &Params, attempt: Option<&Ctx>) -> Result<(OpenVerification, Target), Response> {
     let Some(method) = method_of(p) else {
         return Err(dead_end(StatusCode::BAD_REQUEST, "Invalid request", "signin_method must be redirect or popup."));
     };
-    let open = match state.core.open_verification(&p.session_token).await {
+    let opened = match attempt {
+        Some(ctx) => state.core.open_verification_attempt(&p.session_token, &ctx.0).await,
+        None => state.core.open_verification(&p.session_token).await,
+    };
+    let open = match opened {
         Ok(o) => o,
         Err(CoreError::InvalidToken) => {
             return Err(dead_end(StatusCode::BAD_REQUEST, "No access", "This sign-in link is not valid."));
@@ -252,7 +257,7 @@ async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target
     responses((status = 200, description = "The code page, or the failure page (REJECT, TIMEOUT)"),
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere")))]
 pub async fn start(State(state): State<AppState>, ctx: Ctx, Query(p): Query<Params>) -> Response {
-    let (open, target) = match prepare(&state, &p).await {
+    let (open, target) = match prepare(&state, &p, None).await {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -300,13 +305,11 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
         return r;
     }
     let p = form.params;
-    let (open, target) = match prepare(&state, &p).await {
+    let (open, target) = match prepare(&state, &p, Some(&ctx)).await {
         Ok(x) => x,
         Err(page) => return page,
     };
-    if let Some(page) = closed(&state, &ctx, &open, &target).await {
-        return page;
-    }
+    // A verification no longer open is the core's to tell (and to audit, as this attempt).
     let outcome = match state.core.submit_hosted_code(&open, &form.code, &ctx.0).await {
         Ok(o) => o,
         Err(e) => {
@@ -341,7 +344,7 @@ pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
-    let (open, target) = match prepare(&state, &p).await {
+    let (open, target) = match prepare(&state, &p, Some(&ctx)).await {
         Ok(x) => x,
         Err(page) => return page,
     };

@@ -177,7 +177,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.0).await?;
     let auth = state.core.refresh(&tenant, token, DIALECT, &ctx.0).await?;
     // The application must still be there and active to get new tokens.
     let app = match auth.session.application_id {
@@ -207,7 +207,7 @@ pub async fn logout(
         return Err(castellan_core::CoreError::Unauthorized.into());
     };
     limit(&state, &ctx)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT).await?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "logout", &ctx.0).await?;
     state.core.end_session_by_refresh_token(&tenant, token, &ctx.0).await?;
     Ok(ok("Logged out successfully", Value::Null))
 }
