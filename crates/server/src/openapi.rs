@@ -23,6 +23,82 @@ use crate::{admin, dialects, ops, pages};
 )]
 struct OpsDoc;
 
+/// The response shapes several modules share. They only describe what the handlers build with
+/// `serde_json::json!`; `/openapi.json` is checked against real answers by tests/schemathesis.
+pub mod schemas {
+    #![allow(dead_code)]
+
+    use utoipa::ToSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::{RefOr, schema::SchemaType};
+
+    /// `{"error": {"code", "message"}}`: the admin API, the console API and the ops endpoints.
+    #[derive(ToSchema)]
+    pub struct ErrorEnvelope {
+        error: ErrorDetail,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ErrorDetail {
+        #[schema(example = "not_found")]
+        code: String,
+        message: String,
+    }
+
+    /// A JSON Web Key Set (RFC 7517): the public halves of the signing keys.
+    #[derive(ToSchema)]
+    pub struct JwkSet {
+        keys: Vec<Jwk>,
+    }
+
+    /// One public key: RSA (`n`, `e`), EC P-256 (`crv`, `x`, `y`) or Ed25519 (`crv`, `x`).
+    #[derive(ToSchema)]
+    pub struct Jwk {
+        #[schema(example = "RSA")]
+        kty: String,
+        kid: String,
+        #[schema(example = "RS256")]
+        alg: String,
+        #[schema(rename = "use", example = "sig")]
+        usage: String,
+        n: Option<String>,
+        e: Option<String>,
+        crv: Option<String>,
+        x: Option<String>,
+        y: Option<String>,
+    }
+
+    /// A JSON `null`: the whole body (`body = Null`), or a field that is always null
+    /// (`#[schema(schema_with = null)]`).
+    pub struct Null;
+
+    pub fn null() -> Schema {
+        ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)).into()
+    }
+
+    impl utoipa::PartialSchema for Null {
+        fn schema() -> RefOr<Schema> {
+            null().into()
+        }
+    }
+
+    impl ToSchema for Null {}
+
+    /// A message of the development outbox.
+    #[derive(ToSchema)]
+    pub struct OutboxMessage {
+        #[schema(format = "uuid")]
+        id: String,
+        /// `email` or `sms`.
+        channel: String,
+        to: String,
+        subject: String,
+        body: String,
+        /// Seconds since the epoch.
+        created_at: i64,
+    }
+}
+
 /// The whole document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = OpsDoc::openapi();
@@ -33,6 +109,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(dialects::eauthenticator::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
+    // Handlers of different dialects share names (`login`, `logout`, …); operation ids must not.
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+            if let Some(id) = op.operation_id.as_mut() {
+                *id = format!("{tag}.{id}");
+            }
+        }
+    }
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -47,7 +133,8 @@ pub fn router() -> Api {
 
 /// The shared JWKS, also under the kumusoft prefix (documentation only: the route is
 /// `ops::jwks`).
-#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft", responses((status = 200, description = "A JWK set (RFC 7517)")))]
+#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft",
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = schemas::JwkSet)))]
 #[allow(dead_code)]
 async fn kumusoft_jwks() {}
 
@@ -73,7 +160,14 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
     // fastapi-users may be mounted more than once: the root mount's paths, again under each prefix.
     for (prefix, _) in settings.fastapi_users_mounts().iter().filter(|(p, _)| !p.is_empty()) {
         for path in dialects::fastapi_users::PATHS {
-            if let Some(item) = paths.get(*path).cloned() {
+            if let Some(mut item) = paths.get(*path).cloned() {
+                let ops = item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut());
+                for op in ops.filter_map(serde_json::Value::as_object_mut) {
+                    if let Some(id) = op.get("operationId").and_then(serde_json::Value::as_str) {
+                        let id = format!("{id}@{prefix}");
+                        op.insert("operationId".into(), id.into());
+                    }
+                }
                 paths.insert(format!("{prefix}{path}"), item);
             }
         }
@@ -82,13 +176,13 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Json(document_for(&state.settings))).into_response()
 }
 
 /// A browsable list of the endpoints.
-#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, description = "HTML")))]
+#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn docs_page() -> Html<&'static str> {
     Html(include_str!("pages/templates/docs.html"))
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::Api;
+use crate::openapi::schemas::{ErrorEnvelope, JwkSet, OutboxMessage};
 use crate::state::AppState;
 
 pub fn router() -> Api {
@@ -21,13 +22,14 @@ pub fn router() -> Api {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "{status: ok}")))]
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "Always `{\"status\": \"ok\"}`", body = StatusBody)))]
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The process can serve: the database answers.
-#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
+#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "`{\"status\": \"ready\"}`", body = StatusBody),
+    (status = 503, description = "Database unreachable: `{\"status\": \"unavailable\"}`", body = StatusBody)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.core.store.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
@@ -39,7 +41,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(
         state.core.hasher.queue_depth(),
@@ -50,7 +53,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Every tenant's public signing keys (active and retiring); kids are unique across tenants.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     jwk_set(state.core.jwks(None).await)
 }
@@ -58,7 +61,8 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 /// One tenant's public signing keys (active and retiring).
 #[utoipa::path(get, path = "/t/{tenant}/.well-known/jwks.json", tag = "ops",
     params(("tenant" = String, Path, description = "Tenant slug or id")),
-    responses((status = 200, description = "A JWK set (RFC 7517)"), (status = 404, description = "No such tenant")))]
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet),
+        (status = 404, description = "No such tenant: `tenant_not_found`", body = ErrorEnvelope)))]
 pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
     match state.core.find_tenant(&tenant).await {
         Ok(t) => jwk_set(state.core.jwks(Some(&t)).await),
@@ -91,11 +95,22 @@ fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Respon
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct OutboxQuery {
+    /// Only messages to this address or number.
     to: Option<String>,
 }
 
+/// `{"status": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatusBody {
+    /// `ok`, `ready` or `unavailable`.
+    status: String,
+}
+
 /// Development mode only: the messages kept in the development outbox.
-#[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery), responses((status = 200, description = "Messages"), (status = 404, description = "Not in development mode")))]
+#[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery),
+    responses((status = 200, description = "The newest 50 messages, newest first", body = Vec<OutboxMessage>),
+        (status = 404, description = "Not in development mode: `not_found`", body = ErrorEnvelope)))]
 pub async fn dev_outbox(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
     if !state.settings.dev {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } })))

@@ -8,6 +8,7 @@ mod console_api;
 mod console_doc;
 mod hosted;
 mod html;
+mod schemas;
 
 use utoipa::OpenApi;
 

@@ -16,6 +16,7 @@ pub struct DeviceInfo {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KoraLoginRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     pub email: String,
@@ -25,6 +26,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KoraRefreshRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: String,
