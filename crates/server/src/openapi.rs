@@ -212,6 +212,141 @@ mod tests {
     }
 
     #[test]
+    fn no_two_modules_define_different_schemas_under_one_name() {
+        // `merge` keeps the first schema of a name and drops the others silently.
+        let merged = serde_json::to_value(document()).unwrap_or_default();
+        let parts = [
+            OpsDoc::openapi(),
+            dialects::korastratum::ApiDoc::openapi(),
+            dialects::kumusoft::ApiDoc::openapi(),
+            dialects::mosip::ApiDoc::openapi(),
+            dialects::fastapi_users::ApiDoc::openapi(),
+            dialects::eauthenticator::ApiDoc::openapi(),
+            admin::ApiDoc::openapi(),
+            pages::ApiDoc::openapi(),
+        ];
+        for part in parts {
+            let part = serde_json::to_value(part).unwrap_or_default();
+            for (name, schema) in part["components"]["schemas"].as_object().into_iter().flatten() {
+                assert_eq!(&merged["components"]["schemas"][name], schema, "two different schemas are named {name}");
+            }
+        }
+    }
+
+    /// Every field `serde` writes is described, and every required property is written, down
+    /// through the referenced schemas.
+    fn assert_described(schemas: &serde_json::Value, name: &str, value: &serde_json::Value) {
+        let schema = &schemas[name];
+        let written = value.as_object().unwrap_or_else(|| panic!("{name}: {value} is not an object"));
+        let properties = schema["properties"].as_object().unwrap_or_else(|| panic!("{name} has no properties"));
+        for (key, v) in written {
+            let property = properties.get(key).unwrap_or_else(|| panic!("{name} does not describe `{key}`"));
+            let reference = property["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"));
+            if let (Some(inner), true) = (reference, v.is_object()) {
+                assert_described(schemas, inner, v);
+            }
+        }
+        for required in schema["required"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+            assert!(written.contains_key(required), "{name} requires `{required}`, which is not written");
+        }
+    }
+
+    #[test]
+    fn the_admin_schemas_describe_the_records_as_serde_writes_them() {
+        use castellan_core::model::{
+            Application, ApplicationKind, AuditEvent, MessageTemplates, Policy, Profile, Session, Tenant, User,
+        };
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let schemas = &doc["components"]["schemas"];
+        let id = uuid::Uuid::nil();
+        let mut policy = Policy::korastratum();
+        policy.messages = MessageTemplates { otp_sms: Some("{code}".into()), ..MessageTemplates::default() };
+        let tenant = Tenant {
+            id,
+            slug: "fmfb".into(),
+            display_name: "FMFB".into(),
+            profile: Profile::Korastratum,
+            dialects: vec!["korastratum".into()],
+            issuer: "http://localhost/t/fmfb".into(),
+            audience: "fmfb".into(),
+            policy,
+            created_at: 1,
+        };
+        let application = Application {
+            id,
+            tenant_id: id,
+            client_id: "portal".into(),
+            name: "Portal".into(),
+            kind: ApplicationKind::Confidential,
+            secret_hash: Some(vec![1]),
+            kumusoft_tag: None,
+            mosip_app_id: Some("ida".into()),
+            roles: vec![],
+            allowed_ips: vec![],
+            callback_url: None,
+            redirect_uris: vec![],
+            single_otp_channel: false,
+            active: true,
+            created_at: 1,
+        };
+        let user = User {
+            id,
+            tenant_id: id,
+            email: Some("a@example.com".into()),
+            username: None,
+            phone: None,
+            password_hash: Some("$argon2id$".into()),
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            roles: vec![],
+            permissions: vec![],
+            attributes: serde_json::json!({ "kycLevel": 1 }),
+            email_verified: true,
+            phone_verified: false,
+            active: true,
+            mfa_enabled: false,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let session = Session {
+            id: "sess_1".into(),
+            tenant_id: id,
+            user_id: id,
+            application_id: None,
+            dialect: "korastratum".into(),
+            device: serde_json::json!({}),
+            ip: None,
+            user_agent: None,
+            created_at: 1,
+            last_active: 1,
+            expires_at: 2,
+            revoked_at: None,
+        };
+        let event = AuditEvent {
+            id,
+            tenant_id: Some(id),
+            application_id: None,
+            user_id: None,
+            action: "login".into(),
+            outcome: "success".into(),
+            ip: None,
+            user_agent: None,
+            detail: serde_json::json!({}),
+            created_at: 1,
+        };
+        fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+            serde_json::to_value(v).unwrap_or_default()
+        }
+        assert_described(schemas, "AdminTenant", &json(&tenant));
+        assert_described(schemas, "Policy", &json(&Policy::default_profile()));
+        assert_described(schemas, "AdminApplication", &json(&application));
+        assert_described(schemas, "AdminUser", &json(&user));
+        assert_described(schemas, "AdminSession", &json(&session));
+        assert_described(schemas, "AdminAuditEvent", &json(&event));
+    }
+
+    #[test]
     fn the_static_document_is_written_with_the_default_prefixes() {
         // `document()` is served unchanged only when every configured prefix is the documented one.
         for (documented, configured) in Settings::default().mounts() {

@@ -93,7 +93,7 @@ pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> Admi
 }
 
 /// One tenant.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The tenant", body = AdminTenant),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -103,7 +103,7 @@ pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): 
 }
 
 /// Changes a tenant's name, dialects, issuer or audience.
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), request_body = PatchTenant, params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), request_body = PatchTenant, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The tenant", body = AdminTenant),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -120,7 +120,7 @@ pub async fn patch_tenant(
 }
 
 /// Deletes a tenant and everything in it.
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 204, description = "Deleted"),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -132,7 +132,7 @@ pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t
 }
 
 /// A tenant's policy.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The policy", body = AdminPolicy),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -142,7 +142,7 @@ pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): 
 }
 
 /// Replaces a tenant's policy.
-#[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), request_body = AdminPolicy, params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), request_body = AdminPolicy, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The policy", body = AdminPolicy),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -158,7 +158,7 @@ pub async fn put_policy(
 }
 
 /// Creates an application; a confidential or service one gets its client secret, shown once.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), request_body = CreateApplication, params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), request_body = CreateApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The application, with client_secret once", body = AdminApplication),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -200,7 +200,7 @@ pub async fn create_application(
 }
 
 /// A tenant's applications.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "Applications", body = Vec<AdminApplication>),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -211,7 +211,7 @@ pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Pa
 }
 
 /// One application.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The application", body = AdminApplication),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -226,7 +226,7 @@ pub async fn get_application(
 }
 
 /// Changes an application.
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), request_body = PatchApplication, params(("t" = String, Path, description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), request_body = PatchApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The application", body = AdminApplication),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -273,7 +273,7 @@ pub async fn patch_application(
 }
 
 /// Deletes an application.
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 204, description = "Deleted"),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -289,7 +289,7 @@ pub async fn delete_application(
 }
 
 /// A new API key for the application, shown once.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 201, description = "The key and its prefix", body = AdminApiKey),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -306,7 +306,7 @@ pub async fn create_api_key(
 }
 
 /// A new client secret, shown once; the old one stops working.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The secret", body = AdminClientSecret),
         (status = 400, description = "invalid_request: a public application has no secret", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -322,7 +322,7 @@ pub async fn rotate_secret(
 }
 
 /// Creates a user, with a password or an imported hash.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser, params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The user (never the hash)", body = AdminUser),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -368,7 +368,7 @@ pub async fn create_user(
 }
 
 /// A tenant's users, filtered.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), UserQuery),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), UserQuery),
     responses((status = 200, description = "Users", body = Vec<AdminUser>),
         (status = 400, description = "invalid_request: a bad query", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -386,7 +386,7 @@ pub async fn list_users(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "The user", body = AdminUser),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -414,7 +414,7 @@ fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> A
 }
 
 /// Changes a user: a field sent as null is cleared, one left out is kept.
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), request_body = PatchUser, params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), request_body = PatchUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "The user", body = AdminUser),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -464,7 +464,7 @@ pub async fn patch_user(
 }
 
 /// Deletes a user.
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Deleted"),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -481,7 +481,7 @@ pub async fn delete_user(
 }
 
 /// Lifts a lockout.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Unlocked"),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -498,7 +498,7 @@ pub async fn unlock_user(
 }
 
 /// A user's live sessions.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "Live sessions", body = Vec<AdminSession>),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -514,7 +514,7 @@ pub async fn list_user_sessions(
 }
 
 /// Ends every session of a user.
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "How many ended", body = AdminRevoked),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -531,7 +531,7 @@ pub async fn revoke_user_sessions(
 }
 
 /// Enrols a TOTP factor for a user, active at once.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 201, description = "The secret and otpauth URL", body = AdminTotp),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -550,7 +550,7 @@ pub async fn enroll_totp(
 }
 
 /// Removes a user's TOTP factor.
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Removed"),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -568,7 +568,7 @@ pub async fn remove_totp(
 }
 
 /// A tenant's audit events, newest first.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug"), AuditQuery),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), AuditQuery),
     responses((status = 200, description = "Events", body = Vec<AdminAuditEvent>),
         (status = 400, description = "invalid_request: a bad query (user_id not a UUID)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -591,7 +591,7 @@ pub async fn list_audit(
 }
 
 /// A tenant's signing keys (public parts only).
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "Keys", body = Vec<AdminKey>),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
@@ -609,7 +609,7 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
 }
 
 /// A new active signing key of that algorithm; the previous one retires.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", security(("bearer" = [])), request_body = RotateKey, params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", security(("bearer" = [])), request_body = RotateKey, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The new key", body = AdminKey),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
@@ -628,7 +628,7 @@ pub async fn rotate_key(
 }
 
 /// The tenant's active HS256 secret, for services that verify tokens themselves.
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, description = "Tenant id or slug")),
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The secret", body = AdminHs256Secret),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),

@@ -65,7 +65,9 @@ pub struct BearerResponse {
 #[derive(ToSchema)]
 pub struct LoginForm {
     /// The email.
+    #[schema(example = "user@example.com")]
     username: String,
+    #[schema(example = "your_secret_password")]
     password: String,
     /// `password` when sent.
     grant_type: Option<String>,

@@ -19,7 +19,9 @@ pub struct DeviceInfo {
 #[schema(as = KoraLoginRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
+    #[schema(example = "user@example.com")]
     pub email: String,
+    #[schema(example = "SecurePass123!")]
     pub password: String,
     pub device_info: Option<DeviceInfo>,
     pub totp_code: Option<String>,
@@ -61,6 +63,7 @@ pub struct TokenRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
+    #[schema(example = "user@example.com")]
     pub email: String,
 }
 

@@ -68,7 +68,7 @@ async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> 
 }
 
 /// Sign in with email and password (and a TOTP code, if the user has 2FA on).
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "korastratum", request_body = LoginRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "korastratum", request_body = LoginRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "Tokens, or mfaRequired with an mfaToken for 2fa/verify-login", body = KoraLoginResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 401, description = "INVALID_CREDENTIALS / INVALID_MFA_CODE", body = KoraErrorBody),
@@ -106,7 +106,7 @@ pub async fn login(
 }
 
 /// Exchange a refresh token (single use) for a new pair.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "A new token pair", body = KoraTokenResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 401, description = "INVALID_REFRESH_TOKEN / REFRESH_TOKEN_REUSED (the session is revoked)", body = KoraErrorBody),
@@ -124,7 +124,7 @@ pub async fn refresh(
 }
 
 /// Finish a login that answered `mfaRequired`.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "Tokens", body = KoraTokenResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 401, description = "INVALID_MFA_CODE, or an unknown or expired mfaToken", body = KoraErrorBody),
@@ -144,7 +144,7 @@ pub async fn verify_login(
 }
 
 /// Whether 2FA is on, or waiting for its first code.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/status", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/2fa/status", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "Whether TOTP is on, or enrolled and waiting for its first code", body = KoraTotpStatusResponse),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -156,7 +156,7 @@ pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraRes
 }
 
 /// Start TOTP enrolment: secret, otpauth URL and QR code; not active until verified.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/setup", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/2fa/setup", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "secret, otpauthUrl, qrCodeUrl", body = KoraTotpSetupResponse),
         (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR: 2FA already enabled", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -168,7 +168,7 @@ pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -
 }
 
 /// Activate TOTP with a first valid code.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "`{enabled: true}`", body = KoraEnabledResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED / INVALID_MFA_CODE", body = KoraErrorBody),
@@ -185,7 +185,7 @@ pub async fn totp_verify_setup(
 }
 
 /// Turn TOTP off (needs a valid current code).
-#[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "`{enabled: false}`", body = KoraEnabledResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED / INVALID_MFA_CODE", body = KoraErrorBody),
@@ -202,7 +202,7 @@ pub async fn totp_disable(
 }
 
 /// The caller's live sessions.
-#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "The live sessions, the caller's marked current", body = KoraSessionsResponse),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -213,7 +213,7 @@ pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraR
 }
 
 /// End one of the caller's sessions.
-#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug"), ("id" = String, Path, description = "Session id (sess_…)")), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug"), ("id" = String, Path, description = "Session id (sess_…)")), security(("bearer" = [])),
     responses((status = 200, description = "`data: null`", body = KoraDone),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -229,7 +229,7 @@ pub async fn revoke_session(
 }
 
 /// End the current session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "`data: null`", body = KoraDone),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -240,7 +240,7 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> Ko
 }
 
 /// End every session of the caller.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "korastratum", params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "How many sessions ended", body = KoraRevokedResponse),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
@@ -251,7 +251,7 @@ pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -
 }
 
 /// Create an account (where the tenant allows self-registration); a verification email follows.
-#[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 201, description = "The new, unverified user", body = KoraRegisterResponse),
         (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / WEAK_PASSWORD (details.unmetRules)", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND, or NOT_FOUND: the tenant does not allow self-registration", body = KoraErrorBody),
@@ -276,7 +276,7 @@ pub async fn register(
 }
 
 /// Confirm an email address with the token from the verification email.
-#[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "`{emailVerified: true}`", body = KoraEmailVerifiedResponse),
         (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / INVALID_RESET_TOKEN (invalid, expired or used token)", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
@@ -293,7 +293,7 @@ pub async fn verify_email(
 }
 
 /// Ask for a password-reset email. Always 200, whether or not the address has an account.
-#[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "`data: null`, whether or not the address has an account", body = KoraDone),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
@@ -310,7 +310,7 @@ pub async fn forgot_password(
 }
 
 /// Set a new password with the mailed token; every session of the user ends.
-#[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest, params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
+#[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "`data: null`", body = KoraDone),
         (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / INVALID_RESET_TOKEN / WEAK_PASSWORD", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),

@@ -53,26 +53,38 @@ pub struct ResponseEnvelope {
     errors: Vec<ServiceError>,
 }
 
-/// `{id, version, ver, responsetime, metadata, response, errors}`, HTTP 200: either `response`
-/// with `errors: null`, or (MOSIP answers its errors this way) `response: null` with
-/// `errors: [{errorCode, message}]`.
-#[derive(ToSchema)]
-pub struct MosipEnvelope<T: ToSchema> {
-    #[schema(required)]
-    id: Option<String>,
-    #[schema(example = "1.0")]
-    version: String,
-    #[schema(example = "1.0")]
-    ver: String,
-    #[schema(example = "2021-01-06T05:52:26.667Z")]
-    responsetime: String,
-    #[schema(schema_with = null)]
-    metadata: (),
-    #[schema(required)]
-    response: Option<T>,
-    #[schema(required)]
-    errors: Option<Vec<ServiceError>>,
+/// `{id, version, ver, responsetime, metadata, response, errors}`, HTTP 200, one struct per
+/// `response` shape (utoipa drops the nullability of a generic `Option<T>`).
+macro_rules! envelope {
+    ($name:ident, $response:ty) => {
+        /// HTTP 200: either `response` with `errors: null`, or (MOSIP answers its errors this way)
+        /// `response: null` with `errors: [{errorCode, message}]`.
+        #[derive(ToSchema)]
+        pub struct $name {
+            /// The service id, else the request's `id`.
+            #[schema(required)]
+            id: Option<String>,
+            #[schema(example = "1.0")]
+            version: String,
+            #[schema(example = "1.0")]
+            ver: String,
+            #[schema(example = "2021-01-06T05:52:26.667Z")]
+            responsetime: String,
+            #[schema(schema_with = null)]
+            metadata: (),
+            #[schema(required)]
+            response: Option<$response>,
+            #[schema(required)]
+            errors: Option<Vec<ServiceError>>,
+        }
+    };
 }
+
+envelope!(MosipStatusEnvelope, StatusMessage);
+envelope!(MosipMessageEnvelope, MessageOnly);
+envelope!(MosipTokenEnvelope, TokenResponse);
+envelope!(MosipValidatedTokenEnvelope, ValidatedToken);
+envelope!(MosipGeneratedOtpEnvelope, GeneratedOtp);
 
 /// `{status, message}`.
 #[derive(ToSchema)]

@@ -36,7 +36,7 @@ async fn trusted_service(state: &AppState, headers: &HeaderMap) -> MosipResult<T
 /// A code for `key`, for the calling service to deliver.
 #[utoipa::path(post, path = "/v1/otpmanager/otp/generate", tag = "mosip", request_body(content = MosipRequest<GenerateOtpRequest>, description = "The envelope; `request` field names match case-insensitively"), params(("Authorization" = Option<String>, Header, description = "Bearer service token, or the Authorization cookie")),
     responses((status = 200, description = "response {otp, status: GENERATION_SUCCESSFUL}, or {otp: \"null\", status: USER_BLOCKED} \
-        while the key is frozen; errors KER-ATH-401 (no or insufficient service token), KER-OTG-001/003 (key)", body = MosipEnvelope<GeneratedOtp>),
+        while the key is frozen; errors KER-ATH-401 (no or insufficient service token), KER-OTG-001/003 (key)", body = MosipGeneratedOtpEnvelope),
         (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope)))]
 pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, req: Request) -> Response {
     // The caller first: a stranger learns nothing about what the body should be.
@@ -68,7 +68,7 @@ pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
 #[utoipa::path(get, path = "/v1/otpmanager/otp/validate", tag = "mosip", params(("key" = String, Query, description = "The key the code was generated for"), ("otp" = String, Query, description = "The code"),
         ("Authorization" = Option<String>, Header, description = "Bearer service token, or the Authorization cookie")),
     responses((status = 200, description = "response {status: success, message: VALIDATION SUCCESSFUL}; errors AUTH_ERR_OTPNOTVALID, \
-        AUTH_ERR_OTPEXPIRED, KER-OTP-006 (key frozen), KER-ATH-401, KER-OTV-001/002", body = MosipEnvelope<StatusMessage>)))]
+        AUTH_ERR_OTPEXPIRED, KER-OTP-006 (key frozen), KER-ATH-401, KER-OTV-001/002", body = MosipStatusEnvelope)))]
 pub async fn validate(
     State(state): State<AppState>,
     ctx: Ctx,
