@@ -86,7 +86,7 @@ pub struct KoraMfaRequired {
 #[derive(ToSchema)]
 #[serde(untagged)]
 pub enum KoraLoginData {
-    Tokens(KoraTokenData),
+    Tokens(Box<KoraTokenData>),
     MfaRequired(KoraMfaRequired),
 }
 
