@@ -23,6 +23,82 @@ use crate::{admin, dialects, ops, pages};
 )]
 struct OpsDoc;
 
+/// The response shapes several modules share. They only describe what the handlers build with
+/// `serde_json::json!`; `/openapi.json` is checked against real answers by tests/schemathesis.
+pub mod schemas {
+    #![allow(dead_code)]
+
+    use utoipa::ToSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::{RefOr, schema::SchemaType};
+
+    /// `{"error": {"code", "message"}}`: the admin API, the console API and the ops endpoints.
+    #[derive(ToSchema)]
+    pub struct ErrorEnvelope {
+        error: ErrorDetail,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ErrorDetail {
+        #[schema(example = "not_found")]
+        code: String,
+        message: String,
+    }
+
+    /// A JSON Web Key Set (RFC 7517): the public halves of the signing keys.
+    #[derive(ToSchema)]
+    pub struct JwkSet {
+        keys: Vec<Jwk>,
+    }
+
+    /// One public key: RSA (`n`, `e`), EC P-256 (`crv`, `x`, `y`) or Ed25519 (`crv`, `x`).
+    #[derive(ToSchema)]
+    pub struct Jwk {
+        #[schema(example = "RSA")]
+        kty: String,
+        kid: String,
+        #[schema(example = "RS256")]
+        alg: String,
+        #[schema(rename = "use", example = "sig")]
+        usage: String,
+        n: Option<String>,
+        e: Option<String>,
+        crv: Option<String>,
+        x: Option<String>,
+        y: Option<String>,
+    }
+
+    /// A JSON `null`: the whole body (`body = Null`), or a field that is always null
+    /// (`#[schema(schema_with = null)]`).
+    pub struct Null;
+
+    pub fn null() -> Schema {
+        ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)).into()
+    }
+
+    impl utoipa::PartialSchema for Null {
+        fn schema() -> RefOr<Schema> {
+            null().into()
+        }
+    }
+
+    impl ToSchema for Null {}
+
+    /// A message of the development outbox.
+    #[derive(ToSchema)]
+    pub struct OutboxMessage {
+        #[schema(format = "uuid")]
+        id: String,
+        /// `email` or `sms`.
+        channel: String,
+        to: String,
+        subject: String,
+        body: String,
+        /// Seconds since the epoch.
+        created_at: i64,
+    }
+}
+
 /// The whole document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = OpsDoc::openapi();
@@ -33,6 +109,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(dialects::eauthenticator::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
+    // Handlers of different dialects share names (`login`, `logout`, …); operation ids must not.
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+            if let Some(id) = op.operation_id.as_mut() {
+                *id = format!("{tag}.{id}");
+            }
+        }
+    }
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -47,7 +133,8 @@ pub fn router() -> Api {
 
 /// The shared JWKS, also under the kumusoft prefix (documentation only: the route is
 /// `ops::jwks`).
-#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft", responses((status = 200, description = "A JWK set (RFC 7517)")))]
+#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft",
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = schemas::JwkSet)))]
 #[allow(dead_code)]
 async fn kumusoft_jwks() {}
 
@@ -77,7 +164,14 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
     // fastapi-users may be mounted more than once: the root mount's paths, again under each prefix.
     for (prefix, _) in settings.fastapi_users_mounts().iter().filter(|(p, _)| !p.is_empty()) {
         for path in dialects::fastapi_users::PATHS {
-            if let Some(item) = paths.get(*path).cloned() {
+            if let Some(mut item) = paths.get(*path).cloned() {
+                let ops = item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut());
+                for op in ops.filter_map(serde_json::Value::as_object_mut) {
+                    if let Some(id) = op.get("operationId").and_then(serde_json::Value::as_str) {
+                        let id = format!("{id}@{prefix}");
+                        op.insert("operationId".into(), id.into());
+                    }
+                }
                 paths.insert(format!("{prefix}{path}"), item);
             }
         }
@@ -86,13 +180,13 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Json(document_for(&state.settings))).into_response()
 }
 
 /// A browsable list of the endpoints.
-#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, description = "HTML")))]
+#[utoipa::path(get, path = "/docs", tag = "ops", responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
 pub async fn docs_page() -> Html<&'static str> {
     Html(include_str!("pages/templates/docs.html"))
 }
@@ -119,6 +213,144 @@ mod tests {
                 assert!(documented, "{method} {path} is mounted but missing from /openapi.json");
             }
         }
+    }
+
+    #[test]
+    fn no_two_modules_define_different_schemas_under_one_name() {
+        // `merge` keeps the first schema of a name and drops the others silently.
+        let merged = serde_json::to_value(document()).unwrap_or_default();
+        let parts = [
+            OpsDoc::openapi(),
+            dialects::korastratum::ApiDoc::openapi(),
+            dialects::kumusoft::ApiDoc::openapi(),
+            dialects::mosip::ApiDoc::openapi(),
+            dialects::fastapi_users::ApiDoc::openapi(),
+            dialects::eauthenticator::ApiDoc::openapi(),
+            admin::ApiDoc::openapi(),
+            pages::ApiDoc::openapi(),
+        ];
+        for part in parts {
+            let part = serde_json::to_value(part).unwrap_or_default();
+            for (name, schema) in part["components"]["schemas"].as_object().into_iter().flatten() {
+                assert_eq!(&merged["components"]["schemas"][name], schema, "two different schemas are named {name}");
+            }
+        }
+    }
+
+    /// Every field `serde` writes is described, and every required property is written, down
+    /// through the referenced schemas.
+    fn assert_described(schemas: &serde_json::Value, name: &str, value: &serde_json::Value) {
+        let schema = &schemas[name];
+        let empty = serde_json::Map::new();
+        assert!(value.is_object(), "{name}: {value} is not an object");
+        assert!(schema["properties"].is_object(), "{name} has no properties");
+        let written = value.as_object().unwrap_or(&empty);
+        let properties = schema["properties"].as_object().unwrap_or(&empty);
+        for (key, v) in written {
+            assert!(properties.contains_key(key), "{name} does not describe `{key}`");
+            let reference = properties[key]["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"));
+            if let (Some(inner), true) = (reference, v.is_object()) {
+                assert_described(schemas, inner, v);
+            }
+        }
+        for required in schema["required"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+            assert!(written.contains_key(required), "{name} requires `{required}`, which is not written");
+        }
+    }
+
+    #[test]
+    fn the_admin_schemas_describe_the_records_as_serde_writes_them() {
+        use castellan_core::model::{
+            Application, ApplicationKind, AuditEvent, MessageTemplates, Policy, Profile, Session, Tenant, User,
+        };
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let schemas = &doc["components"]["schemas"];
+        let id = uuid::Uuid::nil();
+        let mut policy = Policy::korastratum();
+        policy.messages = MessageTemplates { otp_sms: Some("{code}".into()), ..MessageTemplates::default() };
+        let tenant = Tenant {
+            id,
+            slug: "fmfb".into(),
+            display_name: "FMFB".into(),
+            profile: Profile::Korastratum,
+            dialects: vec!["korastratum".into()],
+            issuer: "http://localhost/t/fmfb".into(),
+            audience: "fmfb".into(),
+            policy,
+            created_at: 1,
+        };
+        let application = Application {
+            id,
+            tenant_id: id,
+            client_id: "portal".into(),
+            name: "Portal".into(),
+            kind: ApplicationKind::Confidential,
+            secret_hash: Some(vec![1]),
+            kumusoft_tag: None,
+            mosip_app_id: Some("ida".into()),
+            roles: vec![],
+            allowed_ips: vec![],
+            callback_url: None,
+            redirect_uris: vec![],
+            single_otp_channel: false,
+            active: true,
+            created_at: 1,
+        };
+        let user = User {
+            id,
+            tenant_id: id,
+            email: Some("a@example.com".into()),
+            username: None,
+            phone: None,
+            password_hash: Some("$argon2id$".into()),
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            roles: vec![],
+            permissions: vec![],
+            attributes: serde_json::json!({ "kycLevel": 1 }),
+            email_verified: true,
+            phone_verified: false,
+            active: true,
+            mfa_enabled: false,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let session = Session {
+            id: "sess_1".into(),
+            tenant_id: id,
+            user_id: id,
+            application_id: None,
+            dialect: "korastratum".into(),
+            device: serde_json::json!({}),
+            ip: None,
+            user_agent: None,
+            created_at: 1,
+            last_active: 1,
+            expires_at: 2,
+            revoked_at: None,
+        };
+        let event = AuditEvent {
+            id,
+            tenant_id: Some(id),
+            application_id: None,
+            user_id: None,
+            action: "login".into(),
+            outcome: "success".into(),
+            ip: None,
+            user_agent: None,
+            detail: serde_json::json!({}),
+            created_at: 1,
+        };
+        fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+            serde_json::to_value(v).unwrap_or_default()
+        }
+        assert_described(schemas, "AdminTenant", &json(&tenant));
+        assert_described(schemas, "Policy", &json(&Policy::default_profile()));
+        assert_described(schemas, "AdminApplication", &json(&application));
+        assert_described(schemas, "AdminUser", &json(&user));
+        assert_described(schemas, "AdminSession", &json(&session));
+        assert_described(schemas, "AdminAuditEvent", &json(&event));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::Api;
+use crate::openapi::schemas::{ErrorEnvelope, JwkSet, OutboxMessage};
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -80,13 +81,14 @@ pub async fn front_page(State(state): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "{status: ok}")))]
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, description = "Always `{\"status\": \"ok\"}`", body = StatusBody)))]
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The process can serve: the database answers.
-#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
+#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "`{\"status\": \"ready\"}`", body = StatusBody),
+    (status = 503, description = "Database unreachable: `{\"status\": \"unavailable\"}`", body = StatusBody)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.core.store.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
@@ -99,8 +101,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics. With `metrics_token` set, only for `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = "ops", summary = "Prometheus metrics",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-              (status = 401, description = "`metrics_token` is set and the request does not carry it")))]
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain"),
+              (status = 401, description = "`metrics_token` is set and the request does not carry it", body = ErrorEnvelope)))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(expected) = state.settings.metrics_token.as_ref().filter(|t| !t.0.is_empty()) {
         let given = crate::dialects::bearer(&headers).unwrap_or_default();
@@ -120,7 +122,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// Every tenant's public signing keys (active and retiring); kids are unique across tenants.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     jwk_set(state.core.jwks(None).await)
 }
@@ -128,7 +130,8 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 /// One tenant's public signing keys (active and retiring).
 #[utoipa::path(get, path = "/t/{tenant}/.well-known/jwks.json", tag = "ops",
     params(("tenant" = String, Path, description = "Tenant slug or id")),
-    responses((status = 200, description = "A JWK set (RFC 7517)"), (status = 404, description = "No such tenant")))]
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet),
+        (status = 404, description = "No such tenant: `tenant_not_found`", body = ErrorEnvelope)))]
 pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
     match state.core.find_tenant(&tenant).await {
         Ok(t) => jwk_set(state.core.jwks(Some(&t)).await),
@@ -161,11 +164,22 @@ fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Respon
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct OutboxQuery {
+    /// Only messages to this address or number.
     to: Option<String>,
 }
 
+/// `{"status": …}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatusBody {
+    /// `ok`, `ready` or `unavailable`.
+    status: String,
+}
+
 /// Development mode only: the messages kept in the development outbox.
-#[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery), responses((status = 200, description = "Messages"), (status = 404, description = "Not in development mode")))]
+#[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery),
+    responses((status = 200, description = "The newest 50 messages, newest first", body = Vec<OutboxMessage>),
+        (status = 404, description = "Not in development mode: `not_found`", body = ErrorEnvelope)))]
 pub async fn dev_outbox(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
     if !state.settings.dev {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } })))

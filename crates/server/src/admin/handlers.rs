@@ -16,7 +16,9 @@ use uuid::Uuid;
 use super::auth::{AJson, AdminAccess};
 use super::dto::*;
 use super::error::{AdminError, AdminResult};
+use super::schemas::*;
 use crate::client::Ctx;
+use crate::openapi::schemas::{ErrorEnvelope, OutboxMessage};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -50,7 +52,13 @@ fn user_id(id: &str) -> AdminResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| AdminError::new(StatusCode::NOT_FOUND, "not_found", "not found"))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", request_body = CreateTenant, responses((status = 201, description = "The tenant")))]
+/// Creates a tenant; its profile seeds the policy and dialects.
+#[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", security(("bearer" = [])), request_body = CreateTenant,
+    responses((status = 201, description = "The tenant", body = AdminTenant),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
 pub async fn create_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -74,17 +82,32 @@ pub async fn create_tenant(
     Ok(created(json_of(&t)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", responses((status = 200, description = "Tenants")))]
+/// Every tenant.
+#[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "Tenants", body = Vec<AdminTenant>),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope)))]
 pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&state.core.list_tenants().await?)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The tenant")))]
+/// One tenant.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "The tenant", body = AdminTenant),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&tenant(&state, &t).await?)))
 }
 
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", request_body = PatchTenant, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The tenant")))]
+/// Changes a tenant's name, dialects, issuer or audience.
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), request_body = PatchTenant, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "The tenant", body = AdminTenant),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn patch_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -95,18 +118,35 @@ pub async fn patch_tenant(
     Ok(Json(json_of(&state.core.update_tenant(&t, patch).await?)))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 204, description = "Deleted")))]
+/// Deletes a tenant and everything in it.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 204, description = "Deleted"),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Response> {
     state.core.delete_tenant(&t).await?;
     Ok(no_content())
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The policy")))]
+/// A tenant's policy.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "The policy", body = AdminPolicy),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&tenant(&state, &t).await?.policy)))
 }
 
-#[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "The policy")))]
+/// Replaces a tenant's policy.
+#[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), request_body = AdminPolicy, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "The policy", body = AdminPolicy),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn put_policy(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -116,7 +156,14 @@ pub async fn put_policy(
     Ok(Json(json_of(&state.core.set_policy(&t, p).await?.policy)))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", request_body = CreateApplication, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The application, with client_secret once")))]
+/// Creates an application; a confidential or service one gets its client secret, shown once.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), request_body = CreateApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 201, description = "The application, with client_secret once", body = AdminApplication),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
 pub async fn create_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -136,13 +183,23 @@ pub async fn create_application(
     Ok(self::created(v))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 200, description = "Applications")))]
+/// A tenant's applications.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "Applications", body = Vec<AdminApplication>),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     Ok(Json(json_of(&state.core.list_applications(&tenant).await?)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
+/// One application.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, description = "The application", body = AdminApplication),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn get_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -152,7 +209,14 @@ pub async fn get_application(
     Ok(Json(json_of(&state.core.get_application(&tenant, &c).await?)))
 }
 
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", request_body = PatchApplication, params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "The application")))]
+/// Changes an application.
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), request_body = PatchApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, description = "The application", body = AdminApplication),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
 pub async fn patch_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -168,7 +232,12 @@ pub async fn patch_application(
     Ok(Json(v))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 204, description = "Deleted")))]
+/// Deletes an application.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn delete_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -179,7 +248,13 @@ pub async fn delete_application(
     Ok(no_content())
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 201, description = "{api_key, prefix}, shown once")))]
+/// A new API key for the application, shown once.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 201, description = "The key and its prefix", body = AdminApiKey),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn create_api_key(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -190,7 +265,13 @@ pub async fn create_api_key(
     Ok(created(json!({ "api_key": key, "prefix": prefix })))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "{client_secret}, shown once")))]
+/// A new client secret, shown once; the old one stops working.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, description = "The secret", body = AdminClientSecret),
+        (status = 400, description = "invalid_request: a public application has no secret", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn rotate_secret(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -200,7 +281,13 @@ pub async fn rotate_secret(
     Ok(Json(json!({ "client_secret": state.core.rotate_client_secret(&tenant, &c).await? })))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/callback-secret", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("client_id" = String, Path, description = "Client id")), responses((status = 200, description = "{callback_secret}, shown once; the earlier one stops signing at once")))]
+/// A new callback secret, shown once; the earlier one stops signing at once.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/callback-secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, description = "The secret", body = AdminCallbackSecret),
+        (status = 400, description = "invalid_request: the application has no callback URL", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn rotate_callback_secret(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -214,7 +301,14 @@ pub async fn rotate_callback_secret(
     Ok(Json(json!({ "callback_secret": state.core.rotate_callback_secret(&tenant, &app).await? })))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", request_body = CreateUser, params(("t" = String, Path, description = "Tenant id or slug")), responses((status = 201, description = "The user (never the hash)")))]
+/// Creates a user, with a password or an imported hash.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 201, description = "The user (never the hash)", body = AdminUser),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
 pub async fn create_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -253,7 +347,13 @@ pub async fn create_user(
     Ok(created(json_of(&user)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", params(("t" = String, Path, description = "Tenant id or slug"), UserQuery), responses((status = 200, description = "Users")))]
+/// A tenant's users, filtered.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), UserQuery),
+    responses((status = 200, description = "Users", body = Vec<AdminUser>),
+        (status = 400, description = "invalid_request: a bad query", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_users(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -265,7 +365,12 @@ pub async fn list_users(
     Ok(Json(json_of(&state.core.list_users(&tenant, filter).await?)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
+/// One user.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "The user", body = AdminUser),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn get_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -288,7 +393,14 @@ fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> A
     m.get(key).map(|v| serde_json::from_value(v.clone()).map_err(|e| AdminError::bad_request(format!("{key}: {e}")))).transpose()
 }
 
-#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", request_body = PatchUser, params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "The user")))]
+/// Changes a user: a field sent as null is cleared, one left out is kept.
+#[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), request_body = PatchUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "The user", body = AdminUser),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
 pub async fn patch_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -331,7 +443,12 @@ pub async fn patch_user(
     Ok(Json(json_of(&state.core.update_user(&tenant, user_id(&id)?, patch, &ctx.0).await?)))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted")))]
+/// Deletes a user.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn delete_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -343,7 +460,12 @@ pub async fn delete_user(
     Ok(no_content())
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Unlocked")))]
+/// Lifts a lockout.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 204, description = "Unlocked"),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn unlock_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -355,7 +477,12 @@ pub async fn unlock_user(
     Ok(no_content())
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "Live sessions")))]
+/// A user's live sessions.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "Live sessions", body = Vec<AdminSession>),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn list_user_sessions(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -366,7 +493,12 @@ pub async fn list_user_sessions(
     Ok(Json(json_of(&state.core.list_sessions(&tenant, user.id).await?)))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 200, description = "{revoked}")))]
+/// Ends every session of a user.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "How many ended", body = AdminRevoked),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn revoke_user_sessions(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -378,7 +510,13 @@ pub async fn revoke_user_sessions(
     Ok(Json(json!({ "revoked": n })))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 201, description = "{secret, otpauth_url}")))]
+/// Enrols a TOTP factor for a user, active at once.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 201, description = "The secret and otpauth URL", body = AdminTotp),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn enroll_totp(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -391,7 +529,12 @@ pub async fn enroll_totp(
     Ok(created(json!({ "secret": secret, "otpauth_url": url })))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", params(("t" = String, Path, description = "Tenant"), ("id" = String, Path, description = "User id")), responses((status = 204, description = "Removed")))]
+/// Removes a user's TOTP factor.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 204, description = "Removed"),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn remove_totp(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -404,7 +547,13 @@ pub async fn remove_totp(
     Ok(no_content())
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", params(("t" = String, Path, description = "Tenant"), AuditQuery), responses((status = 200, description = "Events, newest first")))]
+/// A tenant's audit events, newest first.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), AuditQuery),
+    responses((status = 200, description = "Events", body = Vec<AdminAuditEvent>),
+        (status = 400, description = "invalid_request: a bad query (user_id not a UUID)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_audit(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -421,7 +570,12 @@ pub async fn list_audit(
     Ok(Json(json_of(&state.core.list_audit(&tenant, filter).await?)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "Keys (public parts only)")))]
+/// A tenant's signing keys (public parts only).
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "Keys", body = Vec<AdminKey>),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let keys: Vec<Value> = state
@@ -434,7 +588,13 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
     Ok(Json(Value::Array(keys)))
 }
 
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", request_body = RotateKey, params(("t" = String, Path, description = "Tenant")), responses((status = 201, description = "The new key")))]
+/// A new active signing key of that algorithm; the previous one retires.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", security(("bearer" = [])), request_body = RotateKey, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 201, description = "The new key", body = AdminKey),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn rotate_key(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -447,7 +607,12 @@ pub async fn rotate_key(
     Ok(created(json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "public_jwk": k.public_jwk })))
 }
 
-#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", params(("t" = String, Path, description = "Tenant")), responses((status = 200, description = "{kid, alg, secret (base64 of the key bytes), secret_text (the same bytes as text, when they are text)}")))]
+/// The tenant's active HS256 secret, for services that verify tokens themselves.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 200, description = "The secret", body = AdminHs256Secret),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     use base64::Engine;
     let tenant = tenant(&state, &t).await?;
@@ -458,7 +623,13 @@ pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t)
     ))
 }
 
-#[utoipa::path(get, path = "/admin/v1/outbox", tag = "admin", params(OutboxQuery), responses((status = 200, description = "Messages of the development outbox, newest first"), (status = 404, description = "Not in development mode")))]
+/// Development mode only: the messages of the development outbox, newest first.
+#[utoipa::path(get, path = "/admin/v1/outbox", tag = "admin", security(("bearer" = [])), params(OutboxQuery),
+    responses((status = 200, description = "Messages", body = Vec<OutboxMessage>),
+        (status = 400, description = "invalid_request: a bad query", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        (status = 404, description = "not_found: not in development mode", body = ErrorEnvelope)))]
 pub async fn outbox(_: AdminAccess, State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> AdminResult<Json<Value>> {
     if !state.settings.dev {
         return Err(AdminError::new(StatusCode::NOT_FOUND, "not_found", "the outbox is served in development mode only"));

@@ -6,6 +6,7 @@ mod auth;
 mod dto;
 mod error;
 mod handlers;
+mod schemas;
 
 use crate::api::Api;
 

@@ -94,7 +94,9 @@ fn not_found() -> Response {
 }
 
 /// The confirm-email page: a button that confirms.
-#[utoipa::path(get, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery), responses((status = 200, description = "HTML")))]
+#[utoipa::path(get, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery),
+    responses((status = 200, description = "The page, with a button that confirms", content_type = "text/html", body = String),
+        (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
 pub async fn verify_email_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     let body = format!(
@@ -106,7 +108,8 @@ pub async fn verify_email_page(State(state): State<AppState>, Path(t): Path<Stri
 }
 
 /// Confirms the email address.
-#[utoipa::path(post, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = VerifyForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid or used link")))]
+#[utoipa::path(post, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = VerifyForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "Confirmed", content_type = "text/html", body = String), (status = 400, description = "Invalid or used link", content_type = "text/html", body = String),
+        (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
 pub async fn verify_email_submit(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -135,7 +138,9 @@ fn reset_form(token: &str, message: &str) -> String {
 }
 
 /// The choose-a-new-password page.
-#[utoipa::path(get, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid or used link")))]
+#[utoipa::path(get, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery),
+    responses((status = 200, description = "The form", content_type = "text/html", body = String), (status = 400, description = "Invalid or used link", content_type = "text/html", body = String),
+        (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
 pub async fn reset_password_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     match state.core.reset_token_is_valid(&tenant, &q.token).await {
@@ -148,7 +153,9 @@ pub async fn reset_password_page(State(state): State<AppState>, Path(t): Path<St
 }
 
 /// Sets the new password.
-#[utoipa::path(post, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "HTML"), (status = 400, description = "Invalid link or weak password")))]
+#[utoipa::path(post, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug")), request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "Changed", content_type = "text/html", body = String),
+        (status = 400, description = "Invalid link, passwords that differ, or a weak password: the form again", content_type = "text/html", body = String),
+        (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
 pub async fn reset_password_submit(
     State(state): State<AppState>,
     ctx: Ctx,

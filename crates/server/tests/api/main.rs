@@ -18,4 +18,5 @@ mod kumusoft;
 mod kumusoft_security;
 mod mosip;
 mod mosip_security;
+mod openapi;
 mod ops;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::schemas::{EauthError, ProvisionAnswer, SessionTokenAnswer, ToggleAnswer};
 use crate::client::Ctx;
 use crate::dialects::json::parse_json;
 use crate::state::AppState;
@@ -107,12 +108,11 @@ pub struct SessionTokenData {
 }
 
 /// A session token for a user with 2FA enabled for this application.
-#[utoipa::path(post, path = "/authen-api/api/v1/session-token", tag = "eauthenticator", request_body = SessionTokenRequest,
-    params(("X-API-Key" = String, Header, description = "The application's API key")),
-    responses((status = 200, description = "SUCCESS, data.session_token", body = SessionTokenData),
-        (status = 400, description = "INVALID_REQUEST \"get session token failed\""),
-        (status = 401, description = "UNAUTHORIZED: missing or wrong API key, or not this client_id's"),
-        (status = 403, description = "FORBIDDEN: caller IP not allowed; INACTIVE: client not active")))]
+#[utoipa::path(post, path = "/authen-api/api/v1/session-token", tag = "eauthenticator", request_body = SessionTokenRequest, params(("X-API-Key" = String, Header, description = "The application's API key")),
+    responses((status = 200, description = "SUCCESS, data.session_token", body = SessionTokenAnswer),
+        (status = 400, description = "INVALID_REQUEST \"get session token failed\": a bad body, an unknown user, or no TOTP for this application", body = EauthError),
+        (status = 401, description = "UNAUTHORIZED: missing or wrong API key, or not this client_id's", body = EauthError),
+        (status = 403, description = "FORBIDDEN: caller IP not allowed; INACTIVE: client not active", body = EauthError)))]
 pub async fn session_token(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     const FAILED: &str = "get session token failed";
     let (key, b) = match body::<SessionTokenRequest>(&state, req, FAILED).await {
@@ -153,10 +153,11 @@ pub struct ToggleRequest {
 }
 
 /// Enables or disables a user's TOTP factor for this application.
-#[utoipa::path(post, path = "/authen-api/api/v1/mfa/toggle", tag = "eauthenticator", request_body = ToggleRequest,
-    params(("X-API-Key" = String, Header, description = "The application's API key")),
-    responses((status = 200, description = "SUCCESS"), (status = 400, description = "INVALID_REQUEST \"toggle failed\""),
-        (status = 401, description = "UNAUTHORIZED"), (status = 403, description = "FORBIDDEN or INACTIVE")))]
+#[utoipa::path(post, path = "/authen-api/api/v1/mfa/toggle", tag = "eauthenticator", request_body = ToggleRequest, params(("X-API-Key" = String, Header, description = "The application's API key")),
+    responses((status = 200, description = "SUCCESS, data empty", body = ToggleAnswer),
+        (status = 400, description = "INVALID_REQUEST \"toggle failed\"", body = EauthError),
+        (status = 401, description = "UNAUTHORIZED: missing or wrong API key, or not this client_id's", body = EauthError),
+        (status = 403, description = "FORBIDDEN: caller IP not allowed; INACTIVE: client not active", body = EauthError)))]
 pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     const FAILED: &str = "toggle failed";
     let (key, b) = match body::<ToggleRequest>(&state, req, FAILED).await {
@@ -203,10 +204,11 @@ pub struct ProvisionData {
 }
 
 /// A new TOTP secret with its otpauth URL and QR code (SVG); enabled only by a later toggle.
-#[utoipa::path(post, path = "/authen-api/api/v1/mfa/provision", tag = "eauthenticator", request_body = ProvisionRequest,
-    params(("X-API-Key" = String, Header, description = "The application's API key")),
-    responses((status = 200, description = "SUCCESS", body = ProvisionData), (status = 400, description = "INVALID_REQUEST \"provision failed\""),
-        (status = 401, description = "UNAUTHORIZED"), (status = 403, description = "FORBIDDEN or INACTIVE")))]
+#[utoipa::path(post, path = "/authen-api/api/v1/mfa/provision", tag = "eauthenticator", request_body = ProvisionRequest, params(("X-API-Key" = String, Header, description = "The application's API key")),
+    responses((status = 200, description = "SUCCESS", body = ProvisionAnswer),
+        (status = 400, description = "INVALID_REQUEST \"provision failed\"", body = EauthError),
+        (status = 401, description = "UNAUTHORIZED: missing or wrong API key, or not this client_id's", body = EauthError),
+        (status = 403, description = "FORBIDDEN: caller IP not allowed; INACTIVE: client not active", body = EauthError)))]
 pub async fn provision(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     const FAILED: &str = "provision failed";
     let (key, b) = match body::<ProvisionRequest>(&state, req, FAILED).await {

@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::html::mask_email;
+use super::schemas::*;
 use crate::client::Ctx;
 use crate::dialects::json::parse_json;
+use crate::openapi::schemas::ErrorEnvelope;
 use crate::state::AppState;
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -86,7 +88,9 @@ pub struct Credentials {
 
 /// Registers a console account; the confirmation link is mailed (same answer for a taken email).
 #[utoipa::path(post, path = "/console/api/register", tag = "eauthenticator-console", request_body = Credentials,
-    responses((status = 202, description = "{\"status\": \"verification_sent\"}"), (status = 400, description = "Invalid email or weak password")))]
+    responses((status = 202, description = "The confirmation link is mailed (the same answer for a taken email)", body = ConsoleRegistered),
+        (status = 400, description = "invalid_request: a bad body, an invalid email or a weak password", body = ErrorEnvelope),
+        (status = 403, description = "disabled: registration is closed", body = ErrorEnvelope)))]
 pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let c: Credentials = match body(&state, req).await {
         Ok(c) => c,
@@ -105,7 +109,8 @@ pub struct TokenBody {
 
 /// Confirms the account's email with the mailed token.
 #[utoipa::path(post, path = "/console/api/verify-email", tag = "eauthenticator-console", request_body = TokenBody,
-    responses((status = 200, description = "{\"email_verified\": true}"), (status = 400, description = "invalid_token")))]
+    responses((status = 200, description = "Confirmed", body = ConsoleEmailVerified),
+        (status = 400, description = "invalid_request (a bad body) or invalid_token (invalid, expired or used)", body = ErrorEnvelope)))]
 pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let t: TokenBody = match body(&state, req).await {
         Ok(t) => t,
@@ -123,8 +128,10 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
 
 /// Signs in; the token is a bearer token for the other console routes (12 h, idle 1 h).
 #[utoipa::path(post, path = "/console/api/sign-in", tag = "eauthenticator-console", request_body = Credentials,
-    responses((status = 200, description = "{\"token\", \"token_type\": \"Bearer\"}"), (status = 401, description = "invalid_credentials"),
-        (status = 429, description = "Too many attempts")))]
+    responses((status = 200, description = "A bearer token for the other console routes (12 h, idle 1 h)", body = ConsoleSignedIn),
+        (status = 400, description = "invalid_request: a bad body", body = ErrorEnvelope),
+        (status = 401, description = "invalid_credentials: wrong email or password, or email not confirmed", body = ErrorEnvelope),
+        (status = 429, description = "locked: too many attempts", body = ErrorEnvelope)))]
 pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     if let Err(wait) = state.auth_limiter.check(ctx.1) {
         return from_core(CoreError::AccountLocked { retry_after_seconds: wait });
@@ -141,7 +148,8 @@ pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> R
 
 /// Ends the session.
 #[utoipa::path(post, path = "/console/api/sign-out", tag = "eauthenticator-console", security(("bearer" = [])),
-    responses((status = 204, description = "Signed out"), (status = 401, description = "unauthorized")))]
+    responses((status = 204, description = "Signed out"),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope)))]
 pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> Response {
     let (_, token) = match signed_in(&state, &headers).await {
         Ok(x) => x,
@@ -155,7 +163,8 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
 
 /// The account's applications.
 #[utoipa::path(get, path = "/console/api/applications", tag = "eauthenticator-console", security(("bearer" = [])),
-    responses((status = 200, description = "{\"applications\": [...]}"), (status = 401, description = "unauthorized")))]
+    responses((status = 200, description = "The account's applications", body = ConsoleApplications),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope)))]
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let (a, _) = match signed_in(&state, &headers).await {
         Ok(x) => x,
@@ -198,8 +207,9 @@ impl From<AppBody> for HostedAppSettings {
 
 /// Creates an application; the API key and callback secret are in this answer only.
 #[utoipa::path(post, path = "/console/api/applications", tag = "eauthenticator-console", security(("bearer" = [])), request_body = AppBody,
-    responses((status = 201, description = "{\"application\", \"api_key\", \"callback_secret\"}"), (status = 400, description = "invalid_request"),
-        (status = 401, description = "unauthorized")))]
+    responses((status = 201, description = "The application, its API key and callback secret (shown only here)", body = ConsoleCreated),
+        (status = 400, description = "invalid_request: a bad body or setting", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope)))]
 pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let (a, _) = match signed_in(&state, req.headers()).await {
         Ok(x) => x,
@@ -226,8 +236,11 @@ async fn owned(state: &AppState, headers: &HeaderMap, id: Uuid) -> Result<(Conso
 }
 
 /// One application.
-#[utoipa::path(get, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+#[utoipa::path(get, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The application", body = ConsoleApplication),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     match owned(&state, &headers, id).await {
         Ok((_, app)) => Json(app_json(&state, &app).await).into_response(),
@@ -236,9 +249,11 @@ pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, Path(id)
 }
 
 /// Changes name, allow-list, callback URL or redirect URIs (each checked as at creation).
-#[utoipa::path(patch, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), request_body = AppBody,
-    responses((status = 200, description = "The application"), (status = 400, description = "invalid_request"), (status = 404, description = "not_found")))]
+#[utoipa::path(patch, path = "/console/api/applications/{id}", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")), request_body = AppBody,
+    responses((status = 200, description = "The application", body = ConsoleApplication),
+        (status = 400, description = "invalid_request: the id is not a UUID, or a bad body or setting", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn update(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> Response {
     let (a, app) = match owned(&state, req.headers(), id).await {
         Ok(x) => x,
@@ -255,8 +270,11 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Uuid
 }
 
 /// A new API key; the old one stops working.
-#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-key", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"api_key\"}"), (status = 404, description = "not_found")))]
+#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-key", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The new API key; the old one stops working", body = ConsoleApiKey),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
@@ -269,8 +287,11 @@ pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: Header
 }
 
 /// A new callback secret.
-#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-callback-secret", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"callback_secret\"}"), (status = 404, description = "not_found")))]
+#[utoipa::path(post, path = "/console/api/applications/{id}/rotate-callback-secret", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The new callback secret", body = ConsoleCallbackSecret),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
@@ -294,22 +315,31 @@ async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Uuid, act
 }
 
 /// Marks the application active.
-#[utoipa::path(post, path = "/console/api/applications/{id}/activate", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+#[utoipa::path(post, path = "/console/api/applications/{id}/activate", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The application", body = ConsoleApplication),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     set_active(state, ctx, headers, id, true).await
 }
 
 /// Marks the application inactive: its API calls answer INACTIVE.
-#[utoipa::path(post, path = "/console/api/applications/{id}/deactivate", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "The application"), (status = 404, description = "not_found")))]
+#[utoipa::path(post, path = "/console/api/applications/{id}/deactivate", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The application", body = ConsoleApplication),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     set_active(state, ctx, headers, id, false).await
 }
 
 /// Recent verifications: time, masked email, result, IP.
-#[utoipa::path(get, path = "/console/api/applications/{id}/verifications", tag = "eauthenticator-console", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The application id (UUID)")), responses((status = 200, description = "{\"verifications\": [{time, email, result, ip}]}"), (status = 404, description = "not_found")))]
+#[utoipa::path(get, path = "/console/api/applications/{id}/verifications", tag = "eauthenticator-console", security(("bearer" = [])), params(("id" = String, Path, format = "uuid", description = "The application id")),
+    responses((status = 200, description = "The 100 most recent verifications", body = ConsoleVerifications),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,

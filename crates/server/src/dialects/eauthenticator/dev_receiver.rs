@@ -10,33 +10,48 @@ use castellan_core::CoreError;
 use castellan_core::delivery::callbacks::SIGNATURE_HEADER;
 use serde_json::json;
 
+use crate::openapi::schemas::ErrorEnvelope;
 use crate::state::AppState;
+
+/// What the receiver made of a callback.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Received {
+    received: bool,
+    /// The callback's `result`: `true` or `false`.
+    result: Option<String>,
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+}
 
 pub const PATH: &str = "/dev/callback-receiver";
 
 /// Receives a result callback: 200 when signed with the application's callback secret, 401
 /// when not (Castellan then retries, as it would with a real backend), 400 without a session
 /// token of this server, 404 outside development mode.
-#[utoipa::path(get, path = "/dev/callback-receiver", tag = "eauthenticator",
-    params(("result" = String, Query, description = "true or false"), ("session_token" = String, Query, description = "The session token the result is about")),
-    responses((status = 200, description = "Signature valid; recorded"), (status = 401, description = "Signature missing or wrong; recorded"),
-              (status = 400, description = "No session token of this server"), (status = 404, description = "Not in development mode")))]
+#[utoipa::path(get, path = "/dev/callback-receiver", tag = "eauthenticator", summary = "Development callback receiver",
+    params(("result" = String, Query, description = "true or false"), ("session_token" = String, Query, description = "The session token the result is about"),
+           ("X-Castellan-Signature" = Option<String>, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
+    responses((status = 200, description = "Signature valid; recorded", body = Received),
+              (status = 401, description = "bad_signature: signature missing or wrong; recorded", body = ErrorEnvelope),
+              (status = 400, description = "invalid_request: no session token of this server", body = ErrorEnvelope),
+              (status = 404, description = "not_found: not in development mode", body = ErrorEnvelope)))]
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     if !state.settings.dev {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } })))
-            .into_response();
+        return error(StatusCode::NOT_FOUND, "not_found", "development mode only");
     }
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     match state.core.receive_dev_callback(query.as_deref().unwrap_or_default(), signature).await {
         Ok(r) if r.signature_valid => Json(json!({ "received": true, "result": r.result })).into_response(),
-        Ok(r) => (StatusCode::UNAUTHORIZED, Json(json!({ "received": true, "result": r.result, "error": "bad signature" })))
-            .into_response(),
+        Ok(_) => error(StatusCode::UNAUTHORIZED, "bad_signature", "signature missing or wrong (recorded)"),
         Err(CoreError::InvalidToken | CoreError::NotFound) => {
-            (StatusCode::BAD_REQUEST, Json(json!({ "error": "no session token of this server" }))).into_response()
+            error(StatusCode::BAD_REQUEST, "invalid_request", "no session token of this server")
         }
         Err(e) => {
             tracing::error!(error = %e, "dev callback receiver");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "internal error" }))).into_response()
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
         }
     }
 }

@@ -26,6 +26,7 @@ pub enum Method {
 
 /// The page's parameters, from the query (GET) or the form (POST).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[schema(as = HostedParams)]
 pub struct Params {
     /// `redirect` or `popup`.
     #[serde(default)]
@@ -41,6 +42,7 @@ pub struct Params {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = HostedCodeForm)]
 pub struct CodeForm {
     #[serde(flatten)]
     params: Params,
@@ -254,8 +256,8 @@ async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target
 
 /// The hosted 2FA page.
 #[utoipa::path(get, path = "/start-authentication", tag = "eauthenticator", params(Params),
-    responses((status = 200, description = "The code page, or the failure page (REJECT, TIMEOUT)"),
-        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere")))]
+    responses((status = 200, description = "The code page, or the failure page (REJECT, TIMEOUT)", content_type = "text/html", body = String),
+        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere", content_type = "text/html", body = String)))]
 pub async fn start(State(state): State<AppState>, ctx: Ctx, Query(p): Query<Params>) -> Response {
     let (open, target) = match prepare(&state, &p, None).await {
         Ok(x) => x,
@@ -290,9 +292,12 @@ async fn settle(state: &AppState, open: &OpenVerification) -> Option<(Verificati
 
 /// A code entered on the page.
 #[utoipa::path(post, path = "/start-authentication/verify", tag = "eauthenticator", request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 302, description = "redirect: to the redirect URI with session_token (and state)"),
-        (status = 200, description = "The page again (wrong code), the popup result page, or the failure page"),
-        (status = 403, description = "Sent from another site"), (status = 429, description = "Too many requests")))]
+    responses((status = 302, description = "Redirect method, verified: to the redirect URI with session_token (and state)",
+            headers(("Location" = String, description = "The redirect URI with session_token (and state)"))),
+        (status = 200, description = "The page again (wrong code), the popup result page, or the failure page", content_type = "text/html", body = String),
+        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI", content_type = "text/html", body = String),
+        (status = 403, description = "Sent from another site", content_type = "text/html", body = String),
+        (status = 429, description = "Too many requests (Retry-After)", content_type = "text/html", body = String)))]
 pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
@@ -339,7 +344,9 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
 
 /// "This wasn't me".
 #[utoipa::path(post, path = "/start-authentication/reject", tag = "eauthenticator", request_body(content = Params, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The failure page (REJECT)"), (status = 403, description = "Sent from another site")))]
+    responses((status = 200, description = "The failure page (REJECT)", content_type = "text/html", body = String),
+        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI", content_type = "text/html", body = String),
+        (status = 403, description = "Sent from another site", content_type = "text/html", body = String)))]
 pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(p): Form<Params>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();

@@ -9,6 +9,7 @@ mod console_doc;
 mod dev_receiver;
 mod hosted;
 mod html;
+mod schemas;
 
 use utoipa::OpenApi;
 

@@ -13,8 +13,10 @@ use utoipa::OpenApi;
 
 use super::body::{Body, Declared, invalid_email};
 use super::error::{FuError, FuResult, missing};
+use super::schemas::*;
 use super::{DIALECT, Mount};
 use crate::client::Ctx;
+use crate::openapi::schemas::Null;
 use crate::state::AppState;
 use axum::Extension;
 use std::sync::Arc;
@@ -104,11 +106,11 @@ fn login_form(fields: &[(String, String)]) -> FuResult<(String, String)> {
 }
 
 /// Exchanges email and password for an access token (no refresh token).
-#[utoipa::path(post, path = "/auth/jwt/login", tag = "fastapi-users",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "username (the email), password, grant_type=password (optional), scope, client_id, client_secret"),
-    responses((status = 200, description = "{access_token, token_type: bearer}"),
-              (status = 400, description = "{detail: LOGIN_BAD_CREDENTIALS} or {detail: LOGIN_USER_NOT_VERIFIED}"),
-              (status = 422, description = "FastAPI validation list"), (status = 429, description = "{detail: TOO_MANY_REQUESTS}")))]
+#[utoipa::path(post, path = "/auth/jwt/login", tag = "fastapi-users", request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The bearer token", body = BearerResponse),
+        (status = 400, description = "`{detail: LOGIN_BAD_CREDENTIALS}` or `{detail: LOGIN_USER_NOT_VERIFIED}`", body = FuErrorBody),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn login(State(state): State<AppState>, Extension(mount): Extension<Arc<Mount>>, ctx: Ctx, req: Request) -> Response {
     match login_inner(&state, &mount, &ctx, req).await {
         Ok(r) => r,
@@ -154,7 +156,8 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
 
 /// Ends the bearer token (and its session) before it expires.
 #[utoipa::path(post, path = "/auth/jwt/logout", tag = "fastapi-users", security(("bearer" = [])),
-    responses((status = 204, description = "Token revoked"), (status = 401, description = "{detail: Unauthorized}")))]
+    responses((status = 204, description = "Token revoked"),
+        (status = 401, description = "`{detail: Unauthorized}` with WWW-Authenticate: Bearer", body = FuErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -168,8 +171,8 @@ pub async fn logout(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/users/me", tag = "fastapi-users", security(("bearer" = [])),
-    responses((status = 200, description = "{id, email, is_active, is_superuser, is_verified}"),
-              (status = 401, description = "{detail: Unauthorized}")))]
+    responses((status = 200, description = "The signed-in user", body = UserRead),
+        (status = 401, description = "`{detail: Unauthorized}` with WWW-Authenticate: Bearer", body = FuErrorBody)))]
 pub async fn me(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -193,10 +196,12 @@ fn check_email(email: &str) -> FuResult<()> {
 
 /// Creates an account (unverified; a verification link is mailed). `is_superuser`, `is_verified`
 /// and `is_active` sent by the client are ignored.
-#[utoipa::path(post, path = "/auth/register", tag = "fastapi-users", request_body(content = Object, description = "{email, password}"),
-    responses((status = 201, description = "{id, email, is_active, is_superuser, is_verified}"),
-              (status = 400, description = "{detail: REGISTER_USER_ALREADY_EXISTS} or {detail: {code: REGISTER_INVALID_PASSWORD, reason}}"),
-              (status = 422, description = "FastAPI validation list")))]
+#[utoipa::path(post, path = "/auth/register", tag = "fastapi-users", request_body(content = UserCreate),
+    responses((status = 201, description = "The new, unverified user", body = UserRead),
+        (status = 400, description = "`{detail: REGISTER_USER_ALREADY_EXISTS}` or `{detail: {code: REGISTER_INVALID_PASSWORD, reason}}`", body = FuErrorBody),
+        (status = 404, description = "`{detail: Not Found}`: the mount has no tenant, or it does not allow self-registration", body = FuErrorBody),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -219,8 +224,10 @@ pub async fn register(
 }
 
 /// Mails a verification link to an unverified account; 202 whatever the email.
-#[utoipa::path(post, path = "/auth/request-verify-token", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
-    responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
+#[utoipa::path(post, path = "/auth/request-verify-token", tag = "fastapi-users", request_body(content = EmailBody),
+    responses((status = 202, description = "`null`, whatever the email", body = Null),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn request_verify_token(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -247,9 +254,11 @@ fn accepted() -> Response {
 }
 
 /// Verifies the email with the mailed token.
-#[utoipa::path(post, path = "/auth/verify", tag = "fastapi-users", request_body(content = Object, description = "{token}"),
-    responses((status = 200, description = "The user"),
-              (status = 400, description = "{detail: VERIFY_USER_BAD_TOKEN} or {detail: VERIFY_USER_ALREADY_VERIFIED}")))]
+#[utoipa::path(post, path = "/auth/verify", tag = "fastapi-users", request_body(content = VerifyTokenBody),
+    responses((status = 200, description = "The user, now verified", body = UserRead),
+        (status = 400, description = "`{detail: VERIFY_USER_BAD_TOKEN}` or `{detail: VERIFY_USER_ALREADY_VERIFIED}`", body = FuErrorBody),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -268,8 +277,10 @@ pub async fn verify(
 }
 
 /// Mails a reset link; 202 whatever the email.
-#[utoipa::path(post, path = "/auth/forgot-password", tag = "fastapi-users", request_body(content = Object, description = "{email}"),
-    responses((status = 202, description = "null, always"), (status = 422, description = "FastAPI validation list")))]
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "fastapi-users", request_body(content = EmailBody),
+    responses((status = 202, description = "`null`, whatever the email", body = Null),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -282,9 +293,11 @@ pub async fn forgot_password(
 }
 
 /// Sets a new password with the mailed token; every session ends.
-#[utoipa::path(post, path = "/auth/reset-password", tag = "fastapi-users", request_body(content = Object, description = "{token, password}"),
-    responses((status = 200, description = "null"),
-              (status = 400, description = "{detail: RESET_PASSWORD_BAD_TOKEN} or {detail: {code: RESET_PASSWORD_INVALID_PASSWORD, reason}}")))]
+#[utoipa::path(post, path = "/auth/reset-password", tag = "fastapi-users", request_body(content = ResetPasswordBody),
+    responses((status = 200, description = "`null`", body = Null),
+        (status = 400, description = "`{detail: RESET_PASSWORD_BAD_TOKEN}` or `{detail: {code: RESET_PASSWORD_INVALID_PASSWORD, reason}}`", body = FuErrorBody),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody),
+        (status = 429, description = "`{detail: TOO_MANY_REQUESTS}` (Retry-After)", body = FuErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,
@@ -304,11 +317,11 @@ pub async fn reset_password(
 
 /// Changes the signed-in user's email (it must be verified again) and/or password (every
 /// session ends, this one included). Other fields are ignored.
-#[utoipa::path(patch, path = "/users/me", tag = "fastapi-users", security(("bearer" = [])),
-    request_body(content = Object, description = "{email?, password?}"),
-    responses((status = 200, description = "The user"),
-              (status = 400, description = "{detail: UPDATE_USER_EMAIL_ALREADY_EXISTS} or {detail: {code: UPDATE_USER_INVALID_PASSWORD, reason}}"),
-              (status = 401, description = "{detail: Unauthorized}"), (status = 422, description = "FastAPI validation list")))]
+#[utoipa::path(patch, path = "/users/me", tag = "fastapi-users", request_body(content = UserUpdate), security(("bearer" = [])),
+    responses((status = 200, description = "The user", body = UserRead),
+        (status = 400, description = "`{detail: UPDATE_USER_EMAIL_ALREADY_EXISTS}` or `{detail: {code: UPDATE_USER_INVALID_PASSWORD, reason}}`", body = FuErrorBody),
+        (status = 401, description = "`{detail: Unauthorized}` with WWW-Authenticate: Bearer", body = FuErrorBody),
+        (status = 422, description = "FastAPI's validation list", body = FuErrorBody)))]
 pub async fn update_me(
     State(state): State<AppState>,
     Extension(mount): Extension<Arc<Mount>>,

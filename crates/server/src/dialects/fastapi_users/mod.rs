@@ -4,6 +4,7 @@
 mod body;
 mod error;
 mod handlers;
+mod schemas;
 
 use crate::api::Api;
 

@@ -16,15 +16,19 @@ pub struct DeviceInfo {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KoraLoginRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
+    #[schema(example = "user@example.com")]
     pub email: String,
+    #[schema(example = "SecurePass123!")]
     pub password: String,
     pub device_info: Option<DeviceInfo>,
     pub totp_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KoraRefreshRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -59,6 +63,7 @@ pub struct TokenRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
+    #[schema(example = "user@example.com")]
     pub email: String,
 }
 

@@ -15,6 +15,7 @@ use super::DIALECT;
 use super::dto::*;
 use super::error::{KoraError, KoraResult};
 use super::extract::{KJson, KTenant, Principal};
+use super::schemas::*;
 use crate::client::Ctx;
 use crate::state::AppState;
 
@@ -67,10 +68,13 @@ async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> 
 }
 
 /// Sign in with email and password (and a TOTP code, if the user has 2FA on).
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "korastratum", request_body = LoginRequest,
-    params(("X-Tenant-ID" = String, Header, description = "Tenant UUID or slug")),
-    responses((status = 200, description = "Tokens, or mfaRequired with an mfaToken"), (status = 401, description = "INVALID_CREDENTIALS / INVALID_MFA_CODE"),
-              (status = 423, description = "ACCOUNT_LOCKED")))]
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "korastratum", request_body = LoginRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "Tokens, or mfaRequired with an mfaToken for 2fa/verify-login", body = KoraLoginResponse),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 401, description = "INVALID_CREDENTIALS / INVALID_MFA_CODE", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 423, description = "ACCOUNT_LOCKED (details.retryAfterSeconds, Retry-After)", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -106,8 +110,12 @@ pub async fn login(
 }
 
 /// Exchange a refresh token (single use) for a new pair.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest,
-    responses((status = 200, description = "A new token pair"), (status = 401, description = "INVALID_REFRESH_TOKEN / REFRESH_TOKEN_REUSED")))]
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "korastratum", request_body = RefreshRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "A new token pair", body = KoraTokenResponse),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 401, description = "INVALID_REFRESH_TOKEN / REFRESH_TOKEN_REUSED (the session is revoked)", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -120,8 +128,13 @@ pub async fn refresh(
 }
 
 /// Finish a login that answered `mfaRequired`.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest,
-    responses((status = 200, description = "Tokens"), (status = 401, description = "INVALID_MFA_CODE")))]
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "Tokens", body = KoraTokenResponse),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 401, description = "INVALID_MFA_CODE, or an unknown or expired mfaToken", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 423, description = "ACCOUNT_LOCKED", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn verify_login(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -135,8 +148,11 @@ pub async fn verify_login(
 }
 
 /// Whether 2FA is on, or waiting for its first code.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/status", tag = "korastratum", security(("bearer" = [])),
-    responses((status = 200, description = "{enabled, pending}")))]
+#[utoipa::path(post, path = "/api/v1/auth/2fa/status", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "Whether TOTP is on, or enrolled and waiting for its first code", body = KoraTotpStatusResponse),
+        (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
     let s = state.core.totp_status(&p.tenant, &user).await?;
@@ -144,8 +160,11 @@ pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraRes
 }
 
 /// Start TOTP enrolment: secret, otpauth URL and QR code; not active until verified.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/setup", tag = "korastratum", security(("bearer" = [])),
-    responses((status = 200, description = "{secret, otpauthUrl, qrCodeUrl}")))]
+#[utoipa::path(post, path = "/api/v1/auth/2fa/setup", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "secret, otpauthUrl, qrCodeUrl", body = KoraTotpSetupResponse),
+        (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR: 2FA already enabled", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
     let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.0).await?;
@@ -153,8 +172,11 @@ pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -
 }
 
 /// Activate TOTP with a first valid code.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
-    responses((status = 200, description = "{enabled: true}"), (status = 401, description = "INVALID_MFA_CODE")))]
+#[utoipa::path(post, path = "/api/v1/auth/2fa/verify-setup", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "`{enabled: true}`", body = KoraEnabledResponse),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED / INVALID_MFA_CODE", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_verify_setup(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -167,8 +189,11 @@ pub async fn totp_verify_setup(
 }
 
 /// Turn TOTP off (needs a valid current code).
-#[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, security(("bearer" = [])),
-    responses((status = 200, description = "{enabled: false}"), (status = 401, description = "INVALID_MFA_CODE")))]
+#[utoipa::path(post, path = "/api/v1/auth/2fa/disable", tag = "korastratum", request_body = TotpCodeRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "`{enabled: false}`", body = KoraEnabledResponse),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED / INVALID_MFA_CODE", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_disable(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -181,17 +206,22 @@ pub async fn totp_disable(
 }
 
 /// The caller's live sessions.
-#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", security(("bearer" = [])),
-    responses((status = 200, description = "[{id, deviceInfo, ipAddress, lastActive, current}]")))]
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "The live sessions, the caller's marked current", body = KoraSessionsResponse),
+        (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
     let sessions = state.core.list_sessions(&p.tenant, p.user_id).await?;
     Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.access.session.id)).collect())))
 }
 
 /// End one of the caller's sessions.
-#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id (sess_…)")),
-    responses((status = 200, description = "data: null"), (status = 404, description = "NOT_FOUND")))]
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug"), ("id" = String, Path, description = "Session id (sess_…)")), security(("bearer" = [])),
+    responses((status = 200, description = "`data: null`", body = KoraDone),
+        (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND / NOT_FOUND: no such session of the caller", body = KoraErrorBody)))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -203,24 +233,34 @@ pub async fn revoke_session(
 }
 
 /// End the current session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "korastratum", security(("bearer" = [])),
-    responses((status = 200, description = "data: null")))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "`data: null`", body = KoraDone),
+        (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
     state.core.revoke_session(&p.tenant, p.user_id, &p.access.session.id, &ctx.0).await?;
     Ok(ok(Value::Null))
 }
 
 /// End every session of the caller.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "korastratum", security(("bearer" = [])),
-    responses((status = 200, description = "{revoked: n}")))]
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
+    responses((status = 200, description = "How many sessions ended", body = KoraRevokedResponse),
+        (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
     let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.0).await?;
     Ok(ok(json!({ "revoked": n })))
 }
 
 /// Create an account (where the tenant allows self-registration); a verification email follows.
-#[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest,
-    responses((status = 201, description = "{user}"), (status = 400, description = "VALIDATION_ERROR / WEAK_PASSWORD"), (status = 409, description = "EMAIL_TAKEN")))]
+#[utoipa::path(post, path = "/api/v1/registration/register", tag = "korastratum", request_body = RegisterRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 201, description = "The new, unverified user", body = KoraRegisterResponse),
+        (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / WEAK_PASSWORD (details.unmetRules)", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND, or NOT_FOUND: the tenant does not allow self-registration", body = KoraErrorBody),
+        (status = 409, description = "EMAIL_TAKEN", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -240,8 +280,11 @@ pub async fn register(
 }
 
 /// Confirm an email address with the token from the verification email.
-#[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest,
-    responses((status = 200, description = "{emailVerified: true}"), (status = 400, description = "INVALID_RESET_TOKEN")))]
+#[utoipa::path(post, path = "/api/v1/registration/verify-email", tag = "korastratum", request_body = TokenRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "`{emailVerified: true}`", body = KoraEmailVerifiedResponse),
+        (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / INVALID_RESET_TOKEN (invalid, expired or used token)", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn verify_email(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -254,8 +297,11 @@ pub async fn verify_email(
 }
 
 /// Ask for a password-reset email. Always 200, whether or not the address has an account.
-#[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest,
-    responses((status = 200, description = "data: null")))]
+#[utoipa::path(post, path = "/api/v1/registration/forgot-password", tag = "korastratum", request_body = ForgotPasswordRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "`data: null`, whether or not the address has an account", body = KoraDone),
+        (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -268,8 +314,11 @@ pub async fn forgot_password(
 }
 
 /// Set a new password with the mailed token; every session of the user ends.
-#[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest,
-    responses((status = 200, description = "data: null"), (status = 400, description = "INVALID_RESET_TOKEN / WEAK_PASSWORD")))]
+#[utoipa::path(post, path = "/api/v1/registration/reset-password", tag = "korastratum", request_body = ResetPasswordRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
+    responses((status = 200, description = "`data: null`", body = KoraDone),
+        (status = 400, description = "TENANT_REQUIRED / VALIDATION_ERROR / INVALID_RESET_TOKEN / WEAK_PASSWORD", body = KoraErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     ctx: Ctx,

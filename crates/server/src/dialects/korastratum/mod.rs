@@ -5,6 +5,7 @@ mod dto;
 mod error;
 mod extract;
 mod handlers;
+mod schemas;
 
 use crate::api::Api;
 

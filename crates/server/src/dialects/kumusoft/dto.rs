@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::error::KumuError;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KumuLoginRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// An email, a username or a phone number.
@@ -39,6 +40,7 @@ pub struct ResendRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = KumuRefreshRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: Option<String>,

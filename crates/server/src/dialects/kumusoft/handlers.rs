@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use super::DIALECT;
 use super::dto::*;
 use super::error::{KumuError, KumuResult};
+use super::schemas::*;
 use crate::client::Ctx;
 use crate::dialects::json::parse_json;
 use crate::state::AppState;
@@ -111,10 +112,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tena
 
 /// Phase 1: identifier and password. Sends a one-time code and answers with the challenge.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "kumusoft", request_body = LoginRequest,
-    responses((status = 200, description = "00: challenge issued, code sent (channel email, sms or totp)"),
-              (status = 401, description = "01 invalid credentials"), (status = 423, description = "02 account locked"),
-              (status = 403, description = "06 unknown or inactive tagId"), (status = 400, description = "90 validation"),
-              (status = 429, description = "05 too many requests")))]
+    responses((status = 200, description = "00: a challenge; the code is sent (channel email or sms), or comes from the authenticator (totp)", body = KumuChallengeResponse),
+        (status = 400, description = "90: a missing or malformed field, named in returnMessage", body = KumuErrorBody),
+        (status = 401, description = "01: invalid credentials", body = KumuErrorBody),
+        (status = 403, description = "06: unknown or inactive tagId", body = KumuErrorBody),
+        (status = 423, description = "02: account locked (data.retryAfterSeconds)", body = KumuErrorBody),
+        (status = 429, description = "05: too many requests (data.retryAfterSeconds, Retry-After)", body = KumuErrorBody)))]
 pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<LoginRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let identifier = required(&req.identifier, "identifier", 320)?;
@@ -141,9 +144,11 @@ pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJ
 
 /// Phase 2: the one-time code. Answers with the tokens.
 #[utoipa::path(post, path = "/v1/auth/otp/verify", tag = "kumusoft", request_body = VerifyRequest,
-    responses((status = 200, description = "00: accessToken, refreshToken, expiresIn, tokenType, user"),
-              (status = 401, description = "03 invalid OTP (attemptsRemaining) / 04 expired or unknown challenge"),
-              (status = 429, description = "05 challenge exhausted"), (status = 400, description = "90 validation")))]
+    responses((status = 200, description = "00: the tokens", body = KumuTokensResponse),
+        (status = 400, description = "90: a missing or malformed field, named in returnMessage", body = KumuErrorBody),
+        (status = 401, description = "03: invalid code (data.attemptsRemaining) / 04: expired or unknown challenge", body = KumuErrorBody),
+        (status = 403, description = "06: the application is gone or inactive", body = KumuErrorBody),
+        (status = 429, description = "05: too many requests, or the challenge is exhausted", body = KumuErrorBody)))]
 pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<VerifyRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let user_id = required_uuid(&req.user_id, "userId")?;
@@ -156,9 +161,11 @@ pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 
 /// A new code for a pending challenge, on the same channel (the previous code stops working).
 #[utoipa::path(post, path = "/v1/auth/otp/resend", tag = "kumusoft", request_body = ResendRequest,
-    responses((status = 200, description = "00: challengeId, channel, destination, expiresIn"),
-              (status = 429, description = "05 resend too soon or too often (retryAfterSeconds)"),
-              (status = 401, description = "04 expired or unknown challenge"), (status = 400, description = "90 validation")))]
+    responses((status = 200, description = "00: a new code on the same channel", body = KumuResentResponse),
+        (status = 400, description = "90: a missing or malformed field, named in returnMessage", body = KumuErrorBody),
+        (status = 401, description = "04: expired or unknown challenge", body = KumuErrorBody),
+        (status = 403, description = "06: the application is gone or inactive", body = KumuErrorBody),
+        (status = 429, description = "05: resend too soon or too often (data.retryAfterSeconds)", body = KumuErrorBody)))]
 pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<ResendRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let user_id = required_uuid(&req.user_id, "userId")?;
@@ -172,8 +179,11 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 
 /// A new token pair for a refresh token (single use; reuse ends the session).
 #[utoipa::path(post, path = "/v1/auth/token/refresh", tag = "kumusoft", request_body = RefreshRequest,
-    responses((status = 200, description = "00: as otp/verify, with a new refresh token"),
-              (status = 401, description = "07 invalid, expired or reused refresh token"), (status = 400, description = "90 validation")))]
+    responses((status = 200, description = "00: as otp/verify, with a new refresh token", body = KumuTokensResponse),
+        (status = 400, description = "90: a missing or malformed field, named in returnMessage", body = KumuErrorBody),
+        (status = 401, description = "07: invalid, expired or reused refresh token", body = KumuErrorBody),
+        (status = 403, description = "06: the application is gone or inactive", body = KumuErrorBody),
+        (status = 429, description = "05: too many requests (data.retryAfterSeconds, Retry-After)", body = KumuErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
@@ -189,9 +199,11 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): Kum
 }
 
 /// Ends the session of the bearer token, or of the refresh token in the body.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "kumusoft", request_body(content = LogoutRequest, description = "Only without a bearer token"),
-    security(("bearer" = [])),
-    responses((status = 200, description = "00: session ended"), (status = 401, description = "08 bad access token / 07 bad refresh token")))]
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "kumusoft", request_body(content = LogoutRequest, description = "Only without a bearer token"), security(("bearer" = [])),
+    responses((status = 200, description = "00: the session ended; data null", body = KumuDone),
+        (status = 400, description = "90: a missing or malformed field, named in returnMessage", body = KumuErrorBody),
+        (status = 401, description = "08: bad access token / 07: bad refresh token", body = KumuErrorBody),
+        (status = 429, description = "05: too many requests (data.retryAfterSeconds, Retry-After)", body = KumuErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -214,7 +226,8 @@ pub async fn logout(
 
 /// The signed-in user's profile.
 #[utoipa::path(get, path = "/v1/auth/me", tag = "kumusoft", security(("bearer" = [])),
-    responses((status = 200, description = "00: the profile"), (status = 401, description = "08 missing, invalid, expired or revoked access token")))]
+    responses((status = 200, description = "00: the profile", body = KumuProfileResponse),
+        (status = 401, description = "08: missing, invalid, expired or revoked access token", body = KumuErrorBody)))]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> KumuResult<Response> {
     let (tenant, access, tag) = authenticate(&state, &headers).await?;
     let user = state.core.get_user(&tenant, access.session.user_id).await.map_err(|_| castellan_core::CoreError::Unauthorized)?;

@@ -4,6 +4,7 @@
 mod dto;
 mod error;
 mod handlers;
+mod schemas;
 
 use crate::api::Api;
 

@@ -16,7 +16,7 @@ use castellan_core::services::sessions::Authenticated;
 use serde_json::{Value, json};
 
 use super::DIALECT;
-use super::dto::{RequestEnvelope, ResponseEnvelope};
+use super::dto::*;
 use super::envelope::{Fields, MosipError, MosipResult, Reply, read_envelope, respond};
 use super::tokens::{self, add_refresh_cookie, token_headers};
 use crate::client::Ctx;
@@ -66,12 +66,11 @@ fn token_response(tenant: &Tenant, auth: &Authenticated, token: String, message:
 }
 
 /// Sends a one-time code to the user's email and/or phone.
-#[utoipa::path(post, path = "/v1/authmanager/authenticate/sendotp", tag = "mosip",
-    request_body(content = RequestEnvelope, description = "request: SendOtpRequest"),
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/sendotp", tag = "mosip", request_body(content = MosipRequest<SendOtpRequest>, description = "The envelope; `request` field names match case-insensitively"),
     responses((status = 200, description = "response {status: success, message}; or errors: KER-AUTH-CHANNEL_INVALID, \
-        AUTH_ERR_MULTIPLE_CHANNELS, AUTH_ERR_USER_NOT_FOUND, AUTH_ERR_CHANNELPATH_NOT_FOUND, KER-ATH-026, KER-ATH-019, KER-ATH-004",
-        body = ResponseEnvelope),
-        (status = 400, description = "KER-ATH-004: not JSON"), (status = 429, description = "KER-ATH-429")))]
+        AUTH_ERR_MULTIPLE_CHANNELS, AUTH_ERR_USER_NOT_FOUND, AUTH_ERR_CHANNELPATH_NOT_FOUND, KER-ATH-026, KER-ATH-019, KER-ATH-004", body = MosipStatusEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429 (Retry-After)", body = ResponseEnvelope)))]
 pub async fn sendotp(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     match read_envelope(req, &state, Some(SENDOTP), true).await {
         Ok(env) => respond(Some(SENDOTP), send_otp(&state, &ctx, &env.request).await),
@@ -116,11 +115,11 @@ async fn send_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply>
 }
 
 /// Signs in with the code sendotp sent: the token comes back in a header and a cookie.
-#[utoipa::path(post, path = "/v1/authmanager/authenticate/useridOTP", tag = "mosip",
-    request_body(content = RequestEnvelope, description = "request: UserIdOtpRequest"),
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/useridOTP", tag = "mosip", request_body(content = MosipRequest<UserIdOtpRequest>, description = "The envelope; `request` field names match case-insensitively"),
     responses((status = 200, description = "Authorization header and Set-Cookie Authorization=Mosip-Token<JWT>; \
-        response {status: success, message}; or errors AUTH_ERR_INVALIDOTP, AUTH_ERR_EXPIREDOTP, KER-ATH-026", body = ResponseEnvelope),
-        (status = 429, description = "KER-ATH-429")))]
+        response {status: success, message}; or errors AUTH_ERR_INVALIDOTP, AUTH_ERR_EXPIREDOTP, KER-ATH-026, KER-ATH-019", body = MosipStatusEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429 (Retry-After)", body = ResponseEnvelope)))]
 pub async fn userid_otp(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     match read_envelope(req, &state, Some(USERID_OTP), true).await {
         Ok(env) => respond(Some(USERID_OTP), login_with_otp(&state, &ctx, &env.request).await),
@@ -152,11 +151,11 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
 }
 
 /// Signs a user in with username and password, through a confidential client of the realm.
-#[utoipa::path(post, path = "/v1/authmanager/authenticate/internal/useridPwd", tag = "mosip",
-    request_body(content = RequestEnvelope, description = "request: UserIdPwdRequest"),
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/internal/useridPwd", tag = "mosip", request_body(content = MosipRequest<UserIdPwdRequest>, description = "The envelope; `request` field names match case-insensitively"),
     responses((status = 200, description = "response {token, message, refreshToken, expiryTime, userId, status, refreshExpiryTime} \
-        with the Authorization header and cookie; or errors KER-ATH-023 (credentials), KER-ATH-026 (appId)", body = ResponseEnvelope),
-        (status = 429, description = "KER-ATH-429")))]
+        with the Authorization header and cookie; or errors KER-ATH-023 (credentials), KER-ATH-026 (appId), KER-ATH-019", body = MosipTokenEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429 (Retry-After)", body = ResponseEnvelope)))]
 pub async fn userid_pwd(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     match read_envelope(req, &state, None, true).await {
         Ok(env) => respond(env.id.as_deref(), login_with_password(&state, &ctx, &env.request).await),
@@ -199,11 +198,11 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
 }
 
 /// A service account's token (client credentials), in a header and a cookie.
-#[utoipa::path(post, path = "/v1/authmanager/authenticate/clientidsecretkey", tag = "mosip",
-    request_body(content = RequestEnvelope, description = "request: ClientIdSecretKeyRequest"),
+#[utoipa::path(post, path = "/v1/authmanager/authenticate/clientidsecretkey", tag = "mosip", request_body(content = MosipRequest<ClientIdSecretKeyRequest>, description = "The envelope; `request` field names match case-insensitively"),
     responses((status = 200, description = "authorization header and cookie; response {status: Success, message}; or errors \
-        {errorCode: \"500\", message: \"401 Unauthorized\"} (credentials), KER-ATH-026 (appId)", body = ResponseEnvelope),
-        (status = 429, description = "KER-ATH-429")))]
+        {errorCode: \"500\", message: \"401 Unauthorized\"} (credentials), KER-ATH-026 (appId), KER-ATH-019", body = MosipStatusEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429 (Retry-After)", body = ResponseEnvelope)))]
 pub async fn client_id_secret_key(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     match read_envelope(req, &state, None, true).await {
         Ok(env) => respond(env.id.as_deref(), client_credentials(&state, &ctx, &env.request).await),
@@ -231,11 +230,11 @@ async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRes
 }
 
 /// A new token pair for a refresh token (single use: a reused one ends the session).
-#[utoipa::path(post, path = "/v1/authmanager/authorize/refreshToken/{appId}", tag = "mosip",
-    params(("appId" = String, Path, description = "The application (realm) the session belongs to")),
-    request_body(content = RequestEnvelope, description = "request: RefreshTokenRequest (or the refresh_token cookie)"),
+#[utoipa::path(post, path = "/v1/authmanager/authorize/refreshToken/{appId}", tag = "mosip", request_body(content = MosipRequest<RefreshTokenRequest>, description = "The envelope; `request` field names match case-insensitively"), params(("appId" = String, Path, description = "The application (realm) the session belongs to")),
     responses((status = 200, description = "as useridPwd, with a new pair; or errors KER-ATH-401 (invalid, expired or reused), \
-        KER-ATH-026", body = ResponseEnvelope), (status = 429, description = "KER-ATH-429")))]
+        KER-ATH-026, KER-ATH-019 (no refresh token in the body or cookie)", body = MosipTokenEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope),
+        (status = 429, description = "KER-ATH-429 (Retry-After)", body = ResponseEnvelope)))]
 pub async fn refresh_token(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -263,10 +262,9 @@ async fn refresh(state: &AppState, ctx: &Ctx, app_id: &str, headers: &HeaderMap,
 }
 
 /// Who the presented token stands for, if it is valid and was not ended.
-#[utoipa::path(get, path = "/v1/authmanager/authorize/admin/validateToken", tag = "mosip",
-    params(("Authorization" = Option<String>, Header, description = "Or the cookie Authorization=Mosip-Token<JWT>")),
+#[utoipa::path(get, path = "/v1/authmanager/authorize/admin/validateToken", tag = "mosip", params(("Authorization" = Option<String>, Header, description = "Bearer token, or the cookie Authorization=Mosip-Token<JWT>")),
     responses((status = 200, description = "response {userId, mobile, mail, langCode, userPassword, name, role, token, rid}; \
-        or errors KER-ATH-401 (bad signature, expired, revoked), KER-ATH-006 (no token)", body = ResponseEnvelope)))]
+        or errors KER-ATH-401 (bad signature, expired, revoked), KER-ATH-006 (no token)", body = MosipValidatedTokenEnvelope)))]
 pub async fn validate_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
     respond(None, validate(&state, &headers).await)
 }
@@ -291,10 +289,9 @@ async fn validate(state: &AppState, headers: &HeaderMap) -> MosipResult<Reply> {
 }
 
 /// Ends the presented token everywhere: its session ends and its `jti` is denied until expiry.
-#[utoipa::path(post, path = "/v1/authmanager/authorize/invalidateToken", tag = "mosip",
-    params(("Authorization" = Option<String>, Header, description = "Or the cookie Authorization=Mosip-Token<JWT>")),
+#[utoipa::path(post, path = "/v1/authmanager/authorize/invalidateToken", tag = "mosip", params(("Authorization" = Option<String>, Header, description = "Bearer token, or the cookie Authorization=Mosip-Token<JWT>")),
     responses((status = 200, description = "response {message: Token invalidated successfully}, cookie cleared; or errors \
-        KER-ATH-006 (no token), KER-ATH-401 (invalid token)", body = ResponseEnvelope)))]
+        KER-ATH-006 (no token), KER-ATH-401 (invalid token)", body = MosipMessageEnvelope)))]
 pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap) -> Response {
     respond(Some(INVALIDATE), invalidate(&state, &ctx, &headers).await)
 }

@@ -50,7 +50,8 @@ pub fn router(authmanager: &str, otpmanager: &str) -> Api {
 /// A realm's public signing keys, where Keycloak publishes them (served by `ops::tenant_jwks`).
 #[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "mosip",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    responses((status = 200, description = "A JWK set (RFC 7517)"), (status = 404, description = "No such realm")))]
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = crate::openapi::schemas::JwkSet),
+        (status = 404, description = "No such realm: `tenant_not_found`", body = crate::openapi::schemas::ErrorEnvelope)))]
 #[allow(dead_code)]
 async fn realm_certs() {}
 

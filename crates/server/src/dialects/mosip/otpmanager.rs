@@ -10,7 +10,7 @@ use castellan_core::CoreError;
 use castellan_core::model::Tenant;
 use serde_json::json;
 
-use super::dto::{RequestEnvelope, ResponseEnvelope};
+use super::dto::*;
 use super::envelope::{MosipError, MosipResult, Reply, read_envelope, respond};
 use super::tokens;
 use crate::client::Ctx;
@@ -34,11 +34,10 @@ async fn trusted_service(state: &AppState, headers: &HeaderMap) -> MosipResult<T
 }
 
 /// A code for `key`, for the calling service to deliver.
-#[utoipa::path(post, path = "/v1/otpmanager/otp/generate", tag = "mosip",
-    request_body(content = RequestEnvelope, description = "request: GenerateOtpRequest"),
-    params(("Authorization" = Option<String>, Header, description = "Bearer service token, or the Authorization cookie")),
+#[utoipa::path(post, path = "/v1/otpmanager/otp/generate", tag = "mosip", request_body(content = MosipRequest<GenerateOtpRequest>, description = "The envelope; `request` field names match case-insensitively"), params(("Authorization" = Option<String>, Header, description = "Bearer service token, or the Authorization cookie")),
     responses((status = 200, description = "response {otp, status: GENERATION_SUCCESSFUL}, or {otp: \"null\", status: USER_BLOCKED} \
-        while the key is frozen; errors KER-ATH-401 (no or insufficient service token), KER-OTG-001/003 (key)", body = ResponseEnvelope)))]
+        while the key is frozen; errors KER-ATH-401 (no or insufficient service token), KER-OTG-001/003 (key)", body = MosipGeneratedOtpEnvelope),
+        (status = 400, description = "KER-ATH-004: the body is not JSON, or unreadable", body = ResponseEnvelope)))]
 pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, req: Request) -> Response {
     // The caller first: a stranger learns nothing about what the body should be.
     let tenant = match trusted_service(&state, &headers).await {
@@ -66,11 +65,10 @@ pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
 }
 
 /// Checks a code for `key`; a right code is spent. Wrong tries up to the limit freeze the key.
-#[utoipa::path(get, path = "/v1/otpmanager/otp/validate", tag = "mosip",
-    params(("key" = String, Query, description = "The key the code was generated for"), ("otp" = String, Query, description = "The code"),
+#[utoipa::path(get, path = "/v1/otpmanager/otp/validate", tag = "mosip", params(("key" = String, Query, description = "The key the code was generated for"), ("otp" = String, Query, description = "The code"),
         ("Authorization" = Option<String>, Header, description = "Bearer service token, or the Authorization cookie")),
     responses((status = 200, description = "response {status: success, message: VALIDATION SUCCESSFUL}; errors AUTH_ERR_OTPNOTVALID, \
-        AUTH_ERR_OTPEXPIRED, KER-OTP-006 (key frozen), KER-ATH-401, KER-OTV-001/002", body = ResponseEnvelope)))]
+        AUTH_ERR_OTPEXPIRED, KER-OTP-006 (key frozen), KER-ATH-401, KER-OTV-001/002", body = MosipStatusEnvelope)))]
 pub async fn validate(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -1,0 +1,250 @@
+//! The admin API's answers, for the OpenAPI document: the core's records as `serde` writes them
+//! (castellan_core::model) and the few objects the handlers build. These types only describe;
+//! a test holds them to the records' serialized fields.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(ToSchema)]
+pub struct AdminTenant {
+    #[schema(format = "uuid")]
+    id: String,
+    slug: String,
+    display_name: String,
+    /// `default`, `korastratum`, `kumusoft`, `mosip`, `eauthenticator` or `fastapi-users`.
+    profile: String,
+    /// The dialects that serve the tenant.
+    dialects: Vec<String>,
+    issuer: String,
+    audience: String,
+    policy: AdminPolicy,
+    /// Seconds since the epoch.
+    created_at: i64,
+}
+
+/// A tenant's policy. As a request body (PUT): the fields without a default are required and
+/// unknown fields are refused.
+#[derive(ToSchema)]
+#[schema(as = Policy)]
+pub struct AdminPolicy {
+    password: PasswordPolicy,
+    lockout: LockoutPolicy,
+    sessions: SessionPolicy,
+    otp: OtpPolicy,
+    tokens: TokenPolicy,
+    #[schema(default = false)]
+    require_verified_email: Option<bool>,
+    #[schema(default = false)]
+    self_registration: Option<bool>,
+    /// Left out while every template is the default.
+    messages: Option<MessageTemplates>,
+}
+
+#[derive(ToSchema)]
+pub struct PasswordPolicy {
+    min_length: u32,
+    require_upper: Option<bool>,
+    require_lower: Option<bool>,
+    require_digit: Option<bool>,
+    require_special: Option<bool>,
+    #[schema(example = "@$!%*?&")]
+    special_chars: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct LockoutPolicy {
+    threshold: u32,
+    duration_seconds: i64,
+}
+
+#[derive(ToSchema)]
+pub struct SessionPolicy {
+    max_concurrent: u32,
+    idle_timeout_seconds: i64,
+    absolute_lifetime_seconds: i64,
+}
+
+#[derive(ToSchema)]
+pub struct OtpPolicy {
+    length: u32,
+    ttl_seconds: i64,
+    max_attempts: u32,
+    resend_cooldown_seconds: i64,
+    max_sends: Option<u32>,
+    freeze_seconds: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct TokenPolicy {
+    access_ttl_seconds: i64,
+    refresh_ttl_seconds: i64,
+}
+
+/// Placeholders: `{code}`, `{minutes}`, `{app}`, `{tenant}`.
+#[derive(ToSchema)]
+pub struct MessageTemplates {
+    otp_email_subject: Option<String>,
+    otp_email_body: Option<String>,
+    otp_sms: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct AdminApplication {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(format = "uuid")]
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    /// `public`, `confidential` or `service`.
+    kind: String,
+    #[schema(required)]
+    kumusoft_tag: Option<String>,
+    #[schema(required)]
+    mosip_app_id: Option<String>,
+    roles: Vec<String>,
+    allowed_ips: Vec<String>,
+    #[schema(required)]
+    callback_url: Option<String>,
+    redirect_uris: Vec<String>,
+    single_otp_channel: bool,
+    active: bool,
+    created_at: i64,
+    /// On creation of a confidential or service application only: shown once.
+    client_secret: Option<String>,
+    /// On creation with a callback URL, or a PATCH giving the first one: the key of the
+    /// callbacks' HMAC-SHA256 signature (its UTF-8 bytes), shown once.
+    callback_secret: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct AdminUser {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(format = "uuid")]
+    tenant_id: String,
+    #[schema(required)]
+    email: Option<String>,
+    #[schema(required)]
+    username: Option<String>,
+    /// E.164.
+    #[schema(required)]
+    phone: Option<String>,
+    #[schema(required)]
+    first_name: Option<String>,
+    #[schema(required)]
+    last_name: Option<String>,
+    role: String,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    /// Free-form JSON (kycStatus, kycLevel, uin, …).
+    attributes: Value,
+    email_verified: bool,
+    phone_verified: bool,
+    active: bool,
+    mfa_enabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(ToSchema)]
+pub struct AdminSession {
+    /// `sess_…`.
+    id: String,
+    #[schema(format = "uuid")]
+    tenant_id: String,
+    #[schema(format = "uuid")]
+    user_id: String,
+    #[schema(required)]
+    application_id: Option<String>,
+    dialect: String,
+    /// What the dialect remembers of the device.
+    device: Value,
+    #[schema(required)]
+    ip: Option<String>,
+    #[schema(required)]
+    user_agent: Option<String>,
+    created_at: i64,
+    last_active: i64,
+    expires_at: i64,
+    #[schema(required)]
+    revoked_at: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct AdminAuditEvent {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(required)]
+    tenant_id: Option<String>,
+    #[schema(required)]
+    application_id: Option<String>,
+    #[schema(required)]
+    user_id: Option<String>,
+    action: String,
+    outcome: String,
+    #[schema(required)]
+    ip: Option<String>,
+    #[schema(required)]
+    user_agent: Option<String>,
+    detail: Value,
+    created_at: i64,
+}
+
+/// A signing key, public part only.
+#[derive(ToSchema)]
+pub struct AdminKey {
+    kid: String,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    alg: String,
+    /// `active`, `retiring` or `retired`.
+    state: String,
+    /// Absent on the answer of a rotation.
+    created_at: Option<i64>,
+    /// The public JWK (none for HS256).
+    public_jwk: Value,
+}
+
+#[derive(ToSchema)]
+pub struct AdminHs256Secret {
+    kid: String,
+    /// `HS256`.
+    alg: String,
+    /// Base64 of the key bytes.
+    secret: String,
+    /// The same bytes as text, when they are text.
+    #[schema(required)]
+    secret_text: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct AdminApiKey {
+    /// Shown once.
+    api_key: String,
+    prefix: String,
+}
+
+#[derive(ToSchema)]
+pub struct AdminClientSecret {
+    /// Shown once.
+    client_secret: String,
+}
+
+#[derive(ToSchema)]
+pub struct AdminCallbackSecret {
+    /// Shown once.
+    callback_secret: String,
+}
+
+#[derive(ToSchema)]
+pub struct AdminRevoked {
+    revoked: u64,
+}
+
+#[derive(ToSchema)]
+pub struct AdminTotp {
+    /// Base32.
+    secret: String,
+    otpauth_url: String,
+}
