@@ -2,7 +2,7 @@
 //! outbox.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -179,8 +179,9 @@ pub struct StatusBody {
 /// Development mode only: the messages kept in the development outbox.
 #[utoipa::path(get, path = "/dev/outbox", tag = "ops", params(OutboxQuery),
     responses((status = 200, description = "The newest 50 messages, newest first", body = Vec<OutboxMessage>),
+        (status = 400, description = "invalid_request: a query that cannot be read", body = ErrorEnvelope),
         (status = 404, description = "Not in development mode: `not_found`", body = ErrorEnvelope)))]
-pub async fn dev_outbox(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
+pub async fn dev_outbox(State(state): State<AppState>, crate::admin::AQuery(q): crate::admin::AQuery<OutboxQuery>) -> Response {
     if !state.settings.dev {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "not_found", "message": "development mode only" } })))
             .into_response();

@@ -65,3 +65,21 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AJson<T> {
         }
     }
 }
+
+/// A query string; one that cannot be read (a number that is not one, a field repeated) is a
+/// 400 in the admin API's shape rather than axum's plain text.
+pub struct AQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AQuery<T> {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(AQuery(v)),
+            Err(e) => {
+                let why = e.body_text();
+                Err(AdminError::bad_request(format!("query: {}", why.trim_start_matches("Failed to deserialize query string: "))))
+            }
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Admin handlers.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::audit::AuditFilter;
@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use super::auth::{AJson, AdminAccess};
+use super::auth::{AJson, AQuery, AdminAccess};
 use super::dto::*;
 use super::error::{AdminError, AdminResult};
 use super::schemas::*;
@@ -358,7 +358,7 @@ pub async fn list_users(
     _: AdminAccess,
     State(state): State<AppState>,
     Path(t): Path<String>,
-    Query(q): Query<UserQuery>,
+    AQuery(q): AQuery<UserQuery>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let filter = UserFilter { email: q.email, username: q.username, phone: q.phone, limit: q.limit.unwrap_or(100) };
@@ -558,7 +558,7 @@ pub async fn list_audit(
     _: AdminAccess,
     State(state): State<AppState>,
     Path(t): Path<String>,
-    Query(q): Query<AuditQuery>,
+    AQuery(q): AQuery<AuditQuery>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let user_id = q
@@ -630,7 +630,7 @@ pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t)
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
         (status = 404, description = "not_found: not in development mode", body = ErrorEnvelope)))]
-pub async fn outbox(_: AdminAccess, State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> AdminResult<Json<Value>> {
+pub async fn outbox(_: AdminAccess, State(state): State<AppState>, AQuery(q): AQuery<OutboxQuery>) -> AdminResult<Json<Value>> {
     if !state.settings.dev {
         return Err(AdminError::new(StatusCode::NOT_FOUND, "not_found", "the outbox is served in development mode only"));
     }

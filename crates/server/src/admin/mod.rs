@@ -10,6 +10,7 @@ mod schemas;
 
 use crate::api::Api;
 
+pub use auth::AQuery;
 pub use handlers::ApiDoc;
 
 pub fn router() -> Api {

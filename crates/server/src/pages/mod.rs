@@ -2,6 +2,7 @@
 //! password. Plain HTML forms; no script, no external assets. A GET never changes anything (link
 //! scanners follow links); the action happens on the form's POST.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -26,7 +27,7 @@ pub fn router() -> Api {
         .post("/t/{tenant}/reset-password", reset_password_submit)
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Default, Deserialize, utoipa::IntoParams)]
 pub struct TokenQuery {
     #[serde(default)]
     token: String,
@@ -97,7 +98,13 @@ fn not_found() -> Response {
 #[utoipa::path(get, path = "/t/{tenant}/verify-email", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery),
     responses((status = 200, description = "The page, with a button that confirms", content_type = "text/html", body = String),
         (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
-pub async fn verify_email_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+pub async fn verify_email_page(
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+) -> Response {
+    // A query that cannot be read (a repeated token) is a link without a token.
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     let body = format!(
         "<p>Confirm your email address for {}.</p><form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm email</button></form>",
@@ -141,7 +148,13 @@ fn reset_form(token: &str, message: &str) -> String {
 #[utoipa::path(get, path = "/t/{tenant}/reset-password", tag = "pages", params(("tenant" = String, Path, description = "Tenant slug"), TokenQuery),
     responses((status = 200, description = "The form", content_type = "text/html", body = String), (status = 400, description = "Invalid or used link", content_type = "text/html", body = String),
         (status = 404, description = "No such tenant", content_type = "text/html", body = String)))]
-pub async fn reset_password_page(State(state): State<AppState>, Path(t): Path<String>, Query(q): Query<TokenQuery>) -> Response {
+pub async fn reset_password_page(
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+) -> Response {
+    // A query that cannot be read (a repeated token) is a link without a token.
+    let q = q.map(|Query(q)| q).unwrap_or_default();
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     match state.core.reset_token_is_valid(&tenant, &q.token).await {
         Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),

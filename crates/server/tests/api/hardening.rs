@@ -261,3 +261,63 @@ async fn the_dev_callback_receiver_checks_signatures_and_exists_only_in_developm
     let r = prod.client.get(format!("{}/dev/callback-receiver?{query}", prod.address)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
+
+/// Every answer of these is in its surface's own shape: JSON envelope or HTML page, never
+/// axum's plain-text rejections.
+#[tokio::test]
+async fn unreadable_paths_queries_and_forms_are_answered_in_the_surfaces_own_shape() {
+    let app = spawn_app().await;
+    let get = |path: String| {
+        let rb = app.client.get(format!("{}{path}", app.address)).bearer_auth(&app.admin_token);
+        async move {
+            let r = rb.send().await.unwrap();
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (r.status().as_u16(), ct, r.text().await.unwrap())
+        }
+    };
+    for path in ["/admin/v1/outbox?limit=AAA", "/admin/v1/tenants/default/audit?since=9223372036854775808", "/dev/outbox?to=a&to=b"]
+    {
+        let (s, ct, body) = get(path.to_string()).await;
+        assert_eq!((s, ct.as_str()), (400, "application/json"), "{path}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "invalid_request", "{path}: {body}");
+    }
+    let (s, ct, body) = get("/admin/v1/tenants/default/users?limit=AAA".into()).await;
+    assert_eq!((s, ct.as_str()), (400, "application/json"), "{body}");
+
+    // The console API: a non-UUID id after the sign-in check, in the console's JSON shape.
+    let console = crate::eauthenticator::console_account(&app, "shape@example.com").await;
+    for (method, path) in [
+        (Method::GET, "/console/api/applications/null%2Cnull"),
+        (Method::POST, "/console/api/applications/false/activate"),
+        (Method::GET, "/console/api/applications/1/verifications"),
+    ] {
+        let (s, b) = castellan_testkit::send(app.request(method.clone(), path).bearer_auth(&console)).await;
+        assert_eq!((s, &b["error"]["code"]), (400, &json!("invalid_request")), "{path}: {b}");
+        let (s, b) = castellan_testkit::send(app.request(method, path)).await;
+        assert_eq!((s, &b["error"]["code"]), (401, &json!("unauthorized")), "not signed in comes first: {path}: {b}");
+    }
+
+    // Pages: a JSON body or a repeated field is a 400 page, not text.
+    for (path, ct, body) in [
+        ("/console/sign-in", "application/json", r#"{"email":"a@example.com"}"#),
+        ("/console/register", "text/plain", "email=a@example.com"),
+        ("/start-authentication/verify", "application/x-www-form-urlencoded", "code=&code=1"),
+        ("/start-authentication/reject", "application/json", "{}"),
+    ] {
+        let r = app
+            .request(Method::POST, path)
+            .header("content-type", ct)
+            .header("origin", app.address.clone())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let got = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!((status, got.starts_with("text/html")), (400, true), "{path} ({ct}): {got}");
+    }
+    let r = app.request(Method::GET, "/start-authentication?signin_method=a&signin_method=b").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+}

@@ -2,8 +2,7 @@
 //! every POST carries a CSRF token and must come from this site; the session cookie is HttpOnly,
 //! SameSite=Strict and Secure (unless the server itself is plain-http development).
 
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use castellan_core::CoreError;
@@ -13,6 +12,7 @@ use castellan_core::services::hosted_apps::HostedAppSettings;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::extract::{AppId, PageForm};
 use super::html::{self, CONSOLE_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
 use crate::state::AppState;
@@ -114,7 +114,12 @@ pub struct CredentialsForm {
     password: String,
 }
 
-pub async fn register(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CredentialsForm>) -> Response {
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    PageForm(f): PageForm<CredentialsForm>,
+) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
         return html::forbidden_page();
     }
@@ -133,7 +138,12 @@ pub async fn sign_in_page(State(state): State<AppState>) -> Response {
     public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", None)
 }
 
-pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CredentialsForm>) -> Response {
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    PageForm(f): PageForm<CredentialsForm>,
+) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
         return html::forbidden_page();
     }
@@ -160,7 +170,7 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(f): PageForm<CsrfForm>) -> Response {
     let Some((_, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
@@ -295,7 +305,7 @@ fn once(id: &str, label: &str, value: &str) -> String {
     )
 }
 
-pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(f): Form<AppForm>) -> Response {
+pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(f): PageForm<AppForm>) -> Response {
     let (a, session, csrf) = match signed_in(&state, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -385,12 +395,13 @@ async fn app_form(
     state: &AppState,
     headers: &HeaderMap,
     given_csrf: &str,
-    id: Uuid,
+    id: Option<Uuid>,
 ) -> Result<(ConsoleAccount, String, Application), Response> {
     let (a, session, csrf) = signed_in(state, headers).await?;
     if !guarded(state, headers, &session, given_csrf) {
         return Err(html::forbidden_page());
     }
+    let Some(id) = id else { return Err(not_found(&a, &csrf)) };
     match state.core.application_by_id(&a.tenant, id).await {
         Ok(app) => Ok((a, csrf, app)),
         Err(_) => Err(not_found(&a, &csrf)),
@@ -403,11 +414,12 @@ fn not_found(a: &ConsoleAccount, csrf: &str) -> Response {
     r
 }
 
-pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
     let (a, _, csrf) = match signed_in(&state, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
     };
+    let Some(id) = id else { return not_found(&a, &csrf) };
     match state.core.application_by_id(&a.tenant, id).await {
         Ok(app) => app_page(&state, &a, &csrf, &app, "").await,
         Err(_) => not_found(&a, &csrf),
@@ -418,8 +430,8 @@ pub async fn update_app(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Form(f): Form<AppForm>,
+    AppId(id): AppId,
+    PageForm(f): PageForm<AppForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
         Ok(x) => x,
@@ -435,8 +447,8 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    AppId(id): AppId,
+    PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
         Ok(x) => x,
@@ -457,8 +469,8 @@ pub async fn rotate_key(
 pub async fn rotate_callback_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Form(f): Form<CsrfForm>,
+    AppId(id): AppId,
+    PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
         Ok(x) => x,
@@ -488,8 +500,8 @@ pub async fn set_active(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Form(f): Form<ActiveForm>,
+    AppId(id): AppId,
+    PageForm(f): PageForm<ActiveForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
         Ok(x) => x,

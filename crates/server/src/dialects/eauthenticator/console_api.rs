@@ -3,7 +3,7 @@
 //! routes need no CSRF token. Errors: `{"error": {"code", "message"}}`.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::extract::AppId;
 use super::html::mask_email;
 use super::schemas::*;
 use crate::client::Ctx;
@@ -229,8 +230,9 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
     }
 }
 
-async fn owned(state: &AppState, headers: &HeaderMap, id: Uuid) -> Result<(ConsoleAccount, Application), Response> {
+async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Result<(ConsoleAccount, Application), Response> {
     let (a, _) = signed_in(state, headers).await?;
+    let id = id.ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_request", "the application id is not a UUID"))?;
     let app = state.core.application_by_id(&a.tenant, id).await.map_err(from_core)?;
     Ok((a, app))
 }
@@ -241,7 +243,7 @@ async fn owned(state: &AppState, headers: &HeaderMap, id: Uuid) -> Result<(Conso
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
     match owned(&state, &headers, id).await {
         Ok((_, app)) => Json(app_json(&state, &app).await).into_response(),
         Err(r) => r,
@@ -254,7 +256,7 @@ pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, Path(id)
         (status = 400, description = "invalid_request: the id is not a UUID, or a bad body or setting", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn update(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> Response {
+pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, req: Request) -> Response {
     let (a, app) = match owned(&state, req.headers(), id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -275,7 +277,7 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Uuid
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -292,7 +294,7 @@ pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: Header
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -303,7 +305,7 @@ pub async fn rotate_callback_secret(State(state): State<AppState>, headers: Head
     }
 }
 
-async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Uuid, active: bool) -> Response {
+async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Option<Uuid>, active: bool) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -320,7 +322,7 @@ async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Uuid, act
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
     set_active(state, ctx, headers, id, true).await
 }
 
@@ -330,7 +332,7 @@ pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
     set_active(state, ctx, headers, id, false).await
 }
 
@@ -340,7 +342,7 @@ pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: Header
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::Form;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use castellan_core::services::hosted_2fa::{CodeOutcome, OpenVerification, regist
 use serde::Deserialize;
 use url::Url;
 
+use super::extract::PageForm;
 use super::html::{self, HOSTED_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
 use crate::state::AppState;
@@ -258,7 +259,9 @@ async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target
 #[utoipa::path(get, path = "/start-authentication", tag = "eauthenticator", params(Params),
     responses((status = 200, description = "The code page, or the failure page (REJECT, TIMEOUT)", content_type = "text/html", body = String),
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere", content_type = "text/html", body = String)))]
-pub async fn start(State(state): State<AppState>, ctx: Ctx, Query(p): Query<Params>) -> Response {
+pub async fn start(State(state): State<AppState>, ctx: Ctx, p: Result<Query<Params>, QueryRejection>) -> Response {
+    // A query that cannot be read (a repeated field) names no method: the 400 page.
+    let p = p.map(|Query(p)| p).unwrap_or_default();
     let (open, target) = match prepare(&state, &p, None).await {
         Ok(x) => x,
         Err(page) => return page,
@@ -295,10 +298,10 @@ async fn settle(state: &AppState, open: &OpenVerification) -> Option<(Verificati
     responses((status = 302, description = "Redirect method, verified: to the redirect URI with session_token (and state)",
             headers(("Location" = String, description = "The redirect URI with session_token (and state)"))),
         (status = 200, description = "The page again (wrong code), the popup result page, or the failure page", content_type = "text/html", body = String),
-        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI", content_type = "text/html", body = String),
+        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI, or a form that cannot be read", content_type = "text/html", body = String),
         (status = 403, description = "Sent from another site", content_type = "text/html", body = String),
         (status = 429, description = "Too many requests (Retry-After)", content_type = "text/html", body = String)))]
-pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(form): PageForm<CodeForm>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
@@ -345,9 +348,9 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
 /// "This wasn't me".
 #[utoipa::path(post, path = "/start-authentication/reject", tag = "eauthenticator", request_body(content = Params, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The failure page (REJECT)", content_type = "text/html", body = String),
-        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI", content_type = "text/html", body = String),
+        (status = 400, description = "Unknown method, invalid token or unregistered redirect URI, or a form that cannot be read", content_type = "text/html", body = String),
         (status = 403, description = "Sent from another site", content_type = "text/html", body = String)))]
-pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, Form(p): Form<Params>) -> Response {
+pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(p): PageForm<Params>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
