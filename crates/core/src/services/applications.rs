@@ -190,7 +190,10 @@ impl Core {
     }
 
     pub async fn get_application(&self, tenant: &Tenant, client_id: &str) -> CoreResult<Application> {
-        text::check("client_id", client_id)?;
+        // A client id with a control character names no application (see `check_client_id`).
+        if client_id.chars().any(char::is_control) {
+            return Err(CoreError::NotFound);
+        }
         self.store.application_by_client_id(tenant.id, client_id).await?.ok_or(CoreError::NotFound)
     }
 

@@ -85,7 +85,11 @@ impl Core {
         if let Some(t) = self.tenants.get(&id_or_slug.to_string()) {
             return Ok(t);
         }
-        text::check("tenant", id_or_slug)?;
+        // Ids and slugs never hold control characters: such a name names no tenant (and never
+        // reaches the database, which may not be able to store it).
+        if id_or_slug.chars().any(char::is_control) {
+            return Err(CoreError::TenantNotFound);
+        }
         let found = match Uuid::parse_str(id_or_slug) {
             Ok(id) => self.store.tenant_by_id(id).await?,
             Err(_) if id_or_slug.len() <= 63 => self.store.tenant_by_slug(&id_or_slug.to_ascii_lowercase()).await?,

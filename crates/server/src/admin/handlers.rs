@@ -58,7 +58,8 @@ fn user_id(id: &str) -> AdminResult<Uuid> {
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
-        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn create_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -107,7 +108,8 @@ pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): 
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
-        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn patch_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -146,7 +148,8 @@ pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): 
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
-        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn put_policy(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -163,7 +166,8 @@ pub async fn put_policy(
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
-        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn create_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -216,7 +220,8 @@ pub async fn get_application(
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
-        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn patch_application(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -308,7 +313,8 @@ pub async fn rotate_callback_secret(
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
-        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn create_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -400,7 +406,8 @@ fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> A
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
-        (status = 409, description = "conflict: already taken", body = ErrorEnvelope)))]
+        (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn patch_user(
     _: AdminAccess,
     State(state): State<AppState>,
@@ -594,7 +601,8 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
         (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
-        (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn rotate_key(
     _: AdminAccess,
     State(state): State<AppState>,

@@ -275,7 +275,8 @@ async fn unreadable_paths_queries_and_forms_are_answered_in_the_surfaces_own_sha
             (r.status().as_u16(), ct, r.text().await.unwrap())
         }
     };
-    for path in ["/admin/v1/outbox?limit=AAA", "/admin/v1/tenants/default/audit?since=9223372036854775808", "/dev/outbox?to=a&to=b"]
+    for path in
+        ["/admin/v1/outbox?limit=AAA", "/admin/v1/tenants/default/audit?since=9223372036854775808", "/dev/outbox?to=a&to=b"]
     {
         let (s, ct, body) = get(path.to_string()).await;
         assert_eq!((s, ct.as_str()), (400, "application/json"), "{path}: {body}");
@@ -298,12 +299,12 @@ async fn unreadable_paths_queries_and_forms_are_answered_in_the_surfaces_own_sha
         assert_eq!((s, &b["error"]["code"]), (401, &json!("unauthorized")), "not signed in comes first: {path}: {b}");
     }
 
-    // Pages: a JSON body or a repeated field is a 400 page, not text.
-    for (path, ct, body) in [
-        ("/console/sign-in", "application/json", r#"{"email":"a@example.com"}"#),
-        ("/console/register", "text/plain", "email=a@example.com"),
-        ("/start-authentication/verify", "application/x-www-form-urlencoded", "code=&code=1"),
-        ("/start-authentication/reject", "application/json", "{}"),
+    // Pages: a JSON body is a 415 page, a repeated field a 400 page, not text.
+    for (path, ct, body, want) in [
+        ("/console/sign-in", "application/json", r#"{"email":"a@example.com"}"#, 415),
+        ("/console/register", "text/plain", "email=a@example.com", 415),
+        ("/start-authentication/verify", "application/x-www-form-urlencoded", "code=&code=1", 400),
+        ("/start-authentication/reject", "application/json", "{}", 415),
     ] {
         let r = app
             .request(Method::POST, path)
@@ -315,7 +316,7 @@ async fn unreadable_paths_queries_and_forms_are_answered_in_the_surfaces_own_sha
             .unwrap();
         let status = r.status().as_u16();
         let got = r.headers()["content-type"].to_str().unwrap().to_string();
-        assert_eq!((status, got.starts_with("text/html")), (400, true), "{path} ({ct}): {got}");
+        assert_eq!((status, got.starts_with("text/html")), (want, true), "{path} ({ct}): {got}");
     }
     let r = app.request(Method::GET, "/start-authentication?signin_method=a&signin_method=b").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 400);

@@ -91,7 +91,8 @@ pub struct Credentials {
 #[utoipa::path(post, path = "/console/api/register", tag = "eauthenticator-console", request_body = Credentials,
     responses((status = 202, description = "The confirmation link is mailed (the same answer for a taken email)", body = ConsoleRegistered),
         (status = 400, description = "invalid_request: a bad body, an invalid email or a weak password", body = ErrorEnvelope),
-        (status = 403, description = "disabled: registration is closed", body = ErrorEnvelope)))]
+        (status = 403, description = "disabled: registration is closed", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let c: Credentials = match body(&state, req).await {
         Ok(c) => c,
@@ -111,7 +112,8 @@ pub struct TokenBody {
 /// Confirms the account's email with the mailed token.
 #[utoipa::path(post, path = "/console/api/verify-email", tag = "eauthenticator-console", request_body = TokenBody,
     responses((status = 200, description = "Confirmed", body = ConsoleEmailVerified),
-        (status = 400, description = "invalid_request (a bad body) or invalid_token (invalid, expired or used)", body = ErrorEnvelope)))]
+        (status = 400, description = "invalid_request (a bad body) or invalid_token (invalid, expired or used)", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let t: TokenBody = match body(&state, req).await {
         Ok(t) => t,
@@ -132,7 +134,8 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
     responses((status = 200, description = "A bearer token for the other console routes (12 h, idle 1 h)", body = ConsoleSignedIn),
         (status = 400, description = "invalid_request: a bad body", body = ErrorEnvelope),
         (status = 401, description = "invalid_credentials: wrong email or password, or email not confirmed", body = ErrorEnvelope),
-        (status = 429, description = "locked: too many attempts", body = ErrorEnvelope)))]
+        (status = 429, description = "locked: too many attempts", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     if let Err(wait) = state.auth_limiter.check(ctx.1) {
         return from_core(CoreError::AccountLocked { retry_after_seconds: wait });
@@ -210,7 +213,8 @@ impl From<AppBody> for HostedAppSettings {
 #[utoipa::path(post, path = "/console/api/applications", tag = "eauthenticator-console", security(("bearer" = [])), request_body = AppBody,
     responses((status = 201, description = "The application, its API key and callback secret (shown only here)", body = ConsoleCreated),
         (status = 400, description = "invalid_request: a bad body or setting", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope)))]
+        (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
     let (a, _) = match signed_in(&state, req.headers()).await {
         Ok(x) => x,
@@ -255,7 +259,8 @@ pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id
     responses((status = 200, description = "The application", body = ConsoleApplication),
         (status = 400, description = "invalid_request: the id is not a UUID, or a bad body or setting", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
-        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
+        (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, req: Request) -> Response {
     let (a, app) = match owned(&state, req.headers(), id).await {
         Ok(x) => x,

@@ -2,6 +2,7 @@
 //! HTML page for a form that cannot be read, and an application id that is not a UUID handed to
 //! the handler as "names nothing" (axum's own rejections are plain text).
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -11,26 +12,28 @@ use uuid::Uuid;
 
 use super::html::{Opener, page};
 
-/// A form body (`application/x-www-form-urlencoded`). Another content type, a repeated field or
-/// a value of the wrong type answers a 400 page.
+/// A form body (`application/x-www-form-urlencoded`). Another content type answers a 415 page; a
+/// repeated field or a value of the wrong type a 400 page.
 pub struct PageForm<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Form::<T>::from_request(req, state).await {
-            Ok(Form(v)) => Ok(PageForm(v)),
-            Err(_) => Err(page(
-                StatusCode::BAD_REQUEST,
-                "Form not understood",
-                "<h1>Form not understood</h1><p>This form must be sent as \
-                 <code>application/x-www-form-urlencoded</code>, each field once.</p>",
-                None,
-                &[],
-                Opener::Isolated,
-            )),
-        }
+        let status = match Form::<T>::from_request(req, state).await {
+            Ok(Form(v)) => return Ok(PageForm(v)),
+            Err(FormRejection::InvalidFormContentType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Err(_) => StatusCode::BAD_REQUEST,
+        };
+        Err(page(
+            status,
+            "Form not understood",
+            "<h1>Form not understood</h1><p>This form must be sent as \
+             <code>application/x-www-form-urlencoded</code>, each field once.</p>",
+            None,
+            &[],
+            Opener::Isolated,
+        ))
     }
 }
 

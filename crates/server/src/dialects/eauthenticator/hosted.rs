@@ -300,6 +300,7 @@ async fn settle(state: &AppState, open: &OpenVerification) -> Option<(Verificati
         (status = 200, description = "The page again (wrong code), the popup result page, or the failure page", content_type = "text/html", body = String),
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI, or a form that cannot be read", content_type = "text/html", body = String),
         (status = 403, description = "Sent from another site", content_type = "text/html", body = String),
+        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
         (status = 429, description = "Too many requests (Retry-After)", content_type = "text/html", body = String)))]
 pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(form): PageForm<CodeForm>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
@@ -349,7 +350,8 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
 #[utoipa::path(post, path = "/start-authentication/reject", tag = "eauthenticator", request_body(content = Params, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The failure page (REJECT)", content_type = "text/html", body = String),
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI, or a form that cannot be read", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site", content_type = "text/html", body = String)))]
+        (status = 403, description = "Sent from another site", content_type = "text/html", body = String),
+        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String)))]
 pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(p): PageForm<Params>) -> Response {
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
