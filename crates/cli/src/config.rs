@@ -11,11 +11,36 @@ enum Kind {
     Int,
     Bool,
     List,
+    /// A socket address, `host:port`.
+    Addr,
+}
+
+impl Kind {
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Int => "a whole number, 0 or more",
+            Kind::Bool => "true or false",
+            Kind::List => "a list of strings",
+            Kind::Addr => "an address like 127.0.0.1:8080",
+        }
+    }
+
+    /// Whether a value of the file has this kind.
+    fn accepts(self, v: &toml::Value) -> bool {
+        match (self, v) {
+            (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => true,
+            (Kind::Int, toml::Value::Integer(i)) => *i >= 0,
+            (Kind::List, toml::Value::Array(a)) => a.iter().all(toml::Value::is_str),
+            (Kind::Addr, toml::Value::String(s)) => s.parse::<std::net::SocketAddr>().is_ok(),
+            _ => false,
+        }
+    }
 }
 
 /// Every key, with the type its environment variable is read as.
 const KEYS: &[(&str, Kind)] = &[
-    ("listen", Kind::Str),
+    ("listen", Kind::Addr),
     ("public_url", Kind::Str),
     ("data_dir", Kind::Str),
     ("database_url", Kind::Str),
@@ -55,15 +80,19 @@ const KEYS: &[(&str, Kind)] = &[
     ("keep_alive_timeout_seconds", Kind::Int),
     ("max_connections", Kind::Int),
     ("max_connections_per_ip", Kind::Int),
-    ("metrics_listen", Kind::Str),
+    ("metrics_listen", Kind::Addr),
     ("metrics_token", Kind::Str),
 ];
 
 fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {
-    let bad = || format!("CASTELLAN_{}: cannot read {raw:?}", key.to_uppercase());
+    let bad = || format!("CASTELLAN_{}: {raw:?} is not {}", key.to_uppercase(), kind.expected());
     Ok(match kind {
         Kind::Str => toml::Value::String(raw.to_string()),
-        Kind::Int => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
+        Kind::Addr => {
+            raw.trim().parse::<std::net::SocketAddr>().map_err(|_| bad())?;
+            toml::Value::String(raw.trim().to_string())
+        }
+        Kind::Int => toml::Value::Integer(raw.trim().parse::<u32>().map_err(|_| bad())?.into()),
         Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => true,
             "0" | "false" | "no" | "off" | "" => false,
@@ -73,6 +102,19 @@ fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.to_string())).collect(),
         ),
     })
+}
+
+/// A value of the file as an error message shows it.
+fn shown(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "a list".into(),
+        toml::Value::Table(_) => "a table".into(),
+    }
 }
 
 /// `CASTELLAN_*` variables that are not configuration keys but are still ours.
@@ -142,6 +184,8 @@ fn unknown_key_error(path: &Path, text: &str, k: &FileKey) -> String {
 /// error naming its line, with the nearest known key.
 pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
     let mut table = toml::Table::new();
+    // Every value of the wrong type, from the file and the environment, is reported at once.
+    let mut problems: Vec<String> = Vec::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let parsed: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
@@ -173,6 +217,13 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         if !unknown.is_empty() {
             return Err(unknown.join("\n"));
         }
+        for (k, v) in &keys {
+            let Some((_, kind)) = KEYS.iter().find(|(name, _)| *name == k.flat) else { continue };
+            if !kind.accepts(v) {
+                let at = line_of(&text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
+                problems.push(format!("{}{at}: `{}` is {}, not {}", path.display(), k.leaf, shown(v), kind.expected()));
+            }
+        }
         table.extend(keys.into_iter().map(|(k, v)| (k.flat, v)));
     }
     for (key, kind) in KEYS {
@@ -185,8 +236,16 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
             (None, None) => None,
         };
         if let Some(v) = value {
-            table.insert(key.to_string(), env_value(key, *kind, &v)?);
+            match env_value(key, *kind, &v) {
+                Ok(v) => {
+                    table.insert(key.to_string(), v);
+                }
+                Err(e) => problems.push(e),
+            }
         }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
     }
     toml::Value::Table(table).try_into::<Settings>().map_err(|e| format!("configuration: {e}"))
 }
@@ -250,6 +309,18 @@ mod tests {
         assert!(err.contains("line 4: unknown key `[server] listne`; did you mean `listen`?"), "{err}");
         assert!(err.contains("line 6: unknown key `[dialects.kumusoft] prefx`; did you mean `prefix`?"), "{err}");
         assert!(load(None, |k| (k == "CASTELLAN_DEV").then(|| "maybe".to_string())).is_err());
+        // Every badly typed value at once, each named with where it came from.
+        std::fs::write(&file, "[server]\nlisten = 8080\ndev = \"yes\"\n").map_err(|e| e.to_string())?;
+        let env = |k: &str| match k {
+            "CASTELLAN_ARGON2_MEMORY_KIB" => Some("abc".to_string()),
+            "CASTELLAN_METRICS_LISTEN" => Some("foo".to_string()),
+            _ => None,
+        };
+        let err = load(Some(&file), env).err().unwrap_or_default();
+        assert!(err.contains("line 2: `listen` is 8080, not an address like 127.0.0.1:8080"), "{err}");
+        assert!(err.contains("line 3: `dev` is \"yes\", not true or false"), "{err}");
+        assert!(err.contains("CASTELLAN_ARGON2_MEMORY_KIB: \"abc\" is not a whole number"), "{err}");
+        assert!(err.contains("CASTELLAN_METRICS_LISTEN: \"foo\" is not an address"), "{err}");
         Ok(())
     }
 

@@ -29,6 +29,9 @@ struct Cli {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Data directory (CASTELLAN_DATA_DIR): the SQLite database and the master key.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -41,9 +44,6 @@ enum Command {
         /// Address to listen on (CASTELLAN_LISTEN), e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// Data directory (CASTELLAN_DATA_DIR): the SQLite database and the master key.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -71,6 +71,7 @@ enum Command {
         /// Only messages to this recipient.
         #[arg(long)]
         to: Option<String>,
+        /// How many, newest first.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
@@ -81,6 +82,7 @@ enum Command {
         /// Instead: the events that name no tenant (an unknown refresh token, code key or API key).
         #[arg(long, conflicts_with = "tenant")]
         unscoped: bool,
+        /// How many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
@@ -110,8 +112,11 @@ enum TenantCmd {
     },
     /// List tenants (a table; `--json` for JSON).
     List,
-    /// Show one tenant, by slug or id.
-    Show { tenant: String },
+    /// Show one tenant.
+    Show {
+        /// The tenant's slug or id.
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,11 +124,14 @@ enum AppCmd {
     /// Create an application; its client secret (confidential and service kinds) and callback
     /// secret (with a callback URL) are printed once.
     Create {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The application's display name.
         name: String,
         #[arg(long, default_value = "confidential", value_parser = ["public", "confidential", "service"])]
         kind: String,
+        /// The client id (default: a generated one).
         #[arg(long)]
         client_id: Option<String>,
         /// The application's kumusoft `tagId` (unique across the server).
@@ -151,25 +159,32 @@ enum AppCmd {
     },
     /// List a tenant's applications.
     List {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
     },
     /// A new client secret (printed once); the earlier one stops working at once.
     RotateSecret {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The application's client id.
         client_id: String,
     },
     /// A new API key (printed once).
     ApiKey {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The application's client id.
         client_id: String,
     },
     /// A new callback secret (printed once); the earlier one stops signing at once.
     CallbackSecret {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The application's client id.
         client_id: String,
     },
 }
@@ -178,6 +193,7 @@ enum AppCmd {
 enum UserCmd {
     /// Create a user (an email, a username or a phone number at least).
     Create {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
         #[arg(long)]
@@ -192,21 +208,26 @@ enum UserCmd {
     },
     /// List a tenant's users (the first 1,000).
     List {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
     },
     /// Set a user's password (checked against the tenant's policy).
     SetPassword {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The user's email, username or phone number.
         user: String,
         #[arg(long, env = "CASTELLAN_NEW_PASSWORD")]
         password: String,
     },
     /// Lift a lockout.
     Unlock {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
+        /// The user's email, username or phone number.
         user: String,
     },
 }
@@ -216,13 +237,17 @@ enum KeysCmd {
     /// Make a new active signing key; the current one of that algorithm keeps verifying while
     /// it retires.
     Rotate {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
-        #[arg(long, default_value = "ES256", value_parser = ["HS256", "RS256", "ES256", "EdDSA"])]
+        /// The algorithm of the new key (required: a tenant's tokens keep their algorithm only if
+        /// its new key has it).
+        #[arg(long, value_parser = ["HS256", "RS256", "ES256", "EdDSA"])]
         alg: String,
     },
     /// List a tenant's signing keys.
     List {
+        /// The tenant's slug or id.
         #[arg(long)]
         tenant: String,
     },
@@ -238,13 +263,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Serve { listen, data_dir }) = &mut cli.command {
-        if let Some(l) = listen.take() {
-            settings.listen = l;
-        }
-        if let Some(d) = data_dir.take() {
-            settings.data_dir = d;
-        }
+    if let Some(Command::Serve { listen: Some(l) }) = &cli.command {
+        settings.listen = *l;
+    }
+    if let Some(d) = cli.data_dir.take() {
+        settings.data_dir = d;
     }
     for warning in config::unknown_variables(std::env::vars().map(|(k, _)| k)) {
         eprintln!("castellan: {warning}");
@@ -345,15 +368,22 @@ async fn open_store(settings: &Settings, setup: Setup) -> Result<Arc<SqlStore>, 
     let url = bootstrap::database_url(settings);
     if setup == Setup::Existing {
         let missing_db = bootstrap::sqlite_path(settings).is_some_and(|p| !p.exists());
-        if missing_db || !bootstrap::master_key_exists(settings) {
+        if missing_db {
             return Err(format!(
-                "no Castellan data directory at {}; set CASTELLAN_DATA_DIR (or --config) to the one `castellan serve` uses",
+                "no Castellan data directory at {}; set CASTELLAN_DATA_DIR (or --data-dir, --config) to the one `castellan serve` uses",
+                settings.data_dir.display()
+            ));
+        }
+        if !bootstrap::master_key_exists(settings) {
+            return Err(format!(
+                "no Castellan data directory at {} (no master key there); set CASTELLAN_DATA_DIR to the one `castellan serve` \
+                 uses, or CASTELLAN_MASTER_KEY as the server has it",
                 settings.data_dir.display()
             ));
         }
     }
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| format!("{}: {e}", settings.data_dir.display()))?;
+        bootstrap::create_data_dir(&settings.data_dir).map_err(|e| e.to_string())?;
     }
     // The store names the database (host, port, name or file) and the cause itself.
     SqlStore::connect(&url).await.map(Arc::new).map_err(|e| e.to_string())
@@ -372,18 +402,26 @@ async fn open_core(settings: &Settings, setup: Setup) -> Result<Arc<Core>, Strin
     Ok(core)
 }
 
+/// Writes a line to standard output. A reader that went away (`| head`) ends the output, not the
+/// process with a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|_| stdout.flush());
+}
+
 fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
     if json_mode {
-        println!("{value}");
+        out(&value.to_string());
     } else {
-        println!("{}", text());
+        out(&text());
     }
 }
 
 async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
     let j = cli.json;
     let ctx = ClientContext::default();
-    match cli.command.unwrap_or(Command::Serve { listen: None, data_dir: None }) {
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => {
             // Held while serving: a second process on the same SQLite database refuses to start.
             let _lock = lock_sqlite(&settings)?;
@@ -431,7 +469,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                 TenantCmd::List => {
                     let tenants = core.list_tenants().await.map_err(describe)?;
                     if !j {
-                        println!("{}", tenant_table(&tenants));
+                        out(&tenant_table(&tenants));
                         return Ok(());
                     }
                     json!(tenants)
@@ -626,7 +664,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
 fn lock_sqlite(settings: &Settings) -> Result<Option<std::fs::File>, String> {
     let Some(db) = bootstrap::sqlite_path(settings) else { return Ok(None) };
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        bootstrap::create_data_dir(dir).map_err(|e| e.to_string())?;
     }
     let path = PathBuf::from(format!("{}.lock", db.display()));
     let file = std::fs::OpenOptions::new()

@@ -53,11 +53,27 @@ pub fn master_key(settings: &Settings) -> Result<Vec<u8>, BootstrapError> {
         }
         return Ok(bytes);
     }
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| BootstrapError(format!("{}: {e}", settings.data_dir.display())))?;
+    create_data_dir(&settings.data_dir)?;
     let key = castellan_core::crypto::random_bytes::<32>();
     write_private(&path, STANDARD.encode(key).as_bytes())?;
     tracing::info!(path = %path.display(), "created a new master key");
     Ok(key.to_vec())
+}
+
+/// Creates the data directory readable by its owner only (mode 0700): it holds the database and
+/// the master key. An existing directory is left as its operator set it.
+pub fn create_data_dir(dir: &Path) -> Result<(), BootstrapError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| BootstrapError(format!("{}: {e}", dir.display())))
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<(), BootstrapError> {
@@ -141,7 +157,12 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
             problems.push(e.trim_start_matches("internal: ").to_string());
         }
     };
-    note(transports(settings).map(|_| ()).map_err(|e| e.0));
+    let smtp = settings.smtp_url.as_ref().map(|u| u.0.as_str()).filter(|u| !u.is_empty());
+    if smtp.is_some_and(|u| !(u.starts_with("smtp://") || u.starts_with("smtps://"))) {
+        note(Err("smtp_url: must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)".into()));
+    } else {
+        note(transports(settings).map(|_| ()).map_err(|e| e.0));
+    }
     note(check_master_key(settings));
     note(
         crate::client::TrustedProxies::parse(&settings.trusted_proxies).map(|_| ()).map_err(|e| format!("trusted_proxies: {e}")),
@@ -166,7 +187,15 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
         iterations: settings.argon2_iterations,
         parallelism: settings.argon2_parallelism,
     };
-    note(argon.check().map_err(|e| format!("argon2_memory_kib/iterations/parallelism: {e}")));
+    if argon.iterations < 1 {
+        note(Err("argon2_iterations: must be at least 1".into()));
+    } else if argon.parallelism < 1 {
+        note(Err("argon2_parallelism: must be at least 1".into()));
+    } else if argon.memory_kib < 8 * argon.parallelism {
+        note(Err(format!("argon2_memory_kib: must be at least 8 per lane ({})", 8 * argon.parallelism)));
+    } else {
+        note(argon.check().map_err(|e| format!("argon2_memory_kib/iterations/parallelism: {e}")));
+    }
     if settings.body_limit_bytes == 0 {
         problems.push("body_limit_bytes: must be more than 0".into());
     }

@@ -268,3 +268,27 @@ async fn audit_lists_apart_the_attempts_that_name_no_tenant() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn output_cut_short_by_the_reader_is_not_a_panic_and_data_dir_works_with_every_command() {
+    let dir = temp_dir("pipe");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = castellan(&["migrate", "--data-dir", data_arg]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = castellan(&["tenant", "create", "bank", "--data-dir", data_arg]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The reader goes away before the command writes: `castellan … | head -0`.
+    let mut child = castellan(&["tenant", "show", "bank", "--json", "--data-dir", data_arg])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(status.code(), Some(101), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

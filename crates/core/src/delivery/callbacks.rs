@@ -189,20 +189,22 @@ fn literal_host_refused(url: &reqwest::Url) -> bool {
 
 async fn attempt(core: &Core, cb: Callback) {
     let started = wall_ms();
-    let (delivered, status, error) = if started > cb.deadline_ms {
-        (false, None, Some("window closed".to_string()))
+    // `settled`: no later try can go otherwise (a URL this server refuses to call).
+    let (delivered, settled, status, error) = if started > cb.deadline_ms {
+        (false, true, None, Some("window closed".to_string()))
     } else {
         match send(core, &cb, started).await {
-            Ok(s) if (200..300).contains(&s) => (true, Some(s), None),
-            Ok(s) => (false, Some(s), None),
-            Err(e) => (false, None, Some(e)),
+            Ok(s) if (200..300).contains(&s) => (true, true, Some(s), None),
+            Ok(s) => (false, false, Some(s), None),
+            Err(SendError::Refused(e)) => (false, true, None, Some(e)),
+            Err(SendError::Failed(e)) => (false, false, None, Some(e)),
         }
     };
     let now = wall_ms();
     let next = now + backoff_ms(cb.tries);
     let outcome = if delivered {
         CallbackStatus::Delivered
-    } else if next < cb.deadline_ms {
+    } else if !settled && next < cb.deadline_ms {
         CallbackStatus::Pending
     } else {
         CallbackStatus::Failed
@@ -254,17 +256,31 @@ async fn finish(core: &Core, cb: &Callback, outcome: CallbackStatus, status: Opt
     }
 }
 
-async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, String> {
+/// Why a try did not reach the receiver.
+enum SendError {
+    /// This server will not make the call (a refused URL, an application gone): retrying
+    /// cannot help, so the verification fails at once.
+    Refused(String),
+    /// The call went wrong (network, storage): worth another try.
+    Failed(String),
+}
+
+async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
     let app = core
         .store
         .application_by_id(cb.tenant_id, cb.application_id)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or("application gone")?;
-    let secret = core.callback_secret(&app).await.map_err(|e| e.to_string())?;
-    let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query)).map_err(|_| "callback URL unreadable".to_string())?;
+        .map_err(|e| SendError::Failed(e.to_string()))?
+        .ok_or(SendError::Refused("application gone".into()))?;
+    let secret = core.callback_secret(&app).await.map_err(|e| SendError::Refused(format!("no callback secret: {e}")))?;
+    let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query))
+        .map_err(|_| SendError::Refused("callback URL unreadable".into()))?;
     if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {
-        return Err("callback URL refused: not https to a public address".into());
+        return Err(SendError::Refused(
+            "callback URL refused: not https to a public address (allow_private_callbacks is off; development mode \
+             turns it on)"
+                .into(),
+        ));
     }
     let remaining = (cb.deadline_ms - now).clamp(250, TRY_TIMEOUT_MS);
     let response = core
@@ -274,7 +290,7 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, String> {
         .timeout(Duration::from_millis(remaining as u64))
         .send()
         .await
-        .map_err(|e| cause(&e))?;
+        .map_err(|e| SendError::Failed(cause(&e)))?;
     Ok(response.status().as_u16())
 }
 

@@ -322,3 +322,37 @@ async fn unreadable_paths_queries_and_forms_are_answered_in_the_surfaces_own_sha
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
+
+/// A callback URL this server refuses to call (here: made private behind the admin API's back,
+/// as a configuration change would) fails the verification at its first try instead of being
+/// retried for the whole window.
+#[tokio::test]
+async fn a_callback_the_server_refuses_to_send_fails_at_once_and_says_why() {
+    let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions {
+        settings: Some(Box::new(|s| s.allow_private_callbacks = Some(false))),
+        ..Default::default()
+    })
+    .await;
+    let tenant = eauth_tenant(&app).await;
+    let body = json!({"name": "P", "kind": "public", "allowed_ips": ["127.0.0.1", "::1"], "redirect_uris": [REDIRECT]});
+    let (created, api_key) = admin_hosted_app(&app, &tenant, body).await;
+    let t = app.core.find_tenant(&tenant).await.unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let mut stored = app.core.get_application(&t, &client_id).await.unwrap();
+    stored.callback_url = Some("http://127.0.0.1:9/cb".into());
+    app.core.save_application(&stored).await.unwrap();
+    let secret = app.core.rotate_callback_secret(&t, &stored).await.unwrap();
+    let h = HostedApp { id: String::new(), client_id, api_key, callback_secret: secret, console: String::new() };
+    let (s, b) = enable(&app, &h, "jane@example.com", SECRET, "SHA1", 6).await;
+    assert_eq!(s, 200, "{b}");
+    let token = session_token(&app, &h, "jane@example.com").await;
+    let q = page_query("redirect", &token, REDIRECT, None);
+    let (_, headers, html) = submit(&app, "verify", &q, Some(&totp_code(&app, SECRET, totp::TotpAlgorithm::Sha1, 6))).await;
+    let location = headers.get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(html.contains("INTERNAL_SERVER_ERROR") || location.contains("INTERNAL_SERVER_ERROR"), "{location} {html}");
+    let (_, events) = app.admin(Method::GET, &format!("/tenants/{tenant}/audit?action=hosted.callback"), None).await;
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "one try, not retried: {events:?}");
+    assert_eq!(events[0]["outcome"], "failed");
+    assert!(events[0]["detail"]["error"].as_str().unwrap().contains("not https to a public address"), "{events:?}");
+}
