@@ -188,7 +188,12 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
     let mut problems: Vec<String> = Vec::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let parsed: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+        // The parser's own message quotes the line, which may hold a secret: only where and why.
+        let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let at = line.map(|n| format!(" line {n}")).unwrap_or_default();
+            format!("{}{at}: not valid TOML: {}", path.display(), e.message().trim())
+        })?;
         let mut keys: Vec<(FileKey, toml::Value)> = Vec::new();
         for (k, v) in parsed {
             match v {
@@ -303,6 +308,9 @@ mod tests {
         assert_eq!(s.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
         std::fs::write(&file, "nonsense_key = 1\n").map_err(|e| e.to_string())?;
         assert!(load(Some(&file), |_| None).is_err());
+        std::fs::write(&file, "dev = true\nmaster_key = \"c2VjcmV0IGtleSBtYXRlcmlhbA\n").map_err(|e| e.to_string())?;
+        let err = load(Some(&file), |_| None).err().unwrap_or_default();
+        assert!(err.contains("line 2: not valid TOML") && !err.contains("c2VjcmV0"), "{err}");
         std::fs::write(&file, "dev = true\n\n[server]\nlistne = \"127.0.0.1:9000\"\n[dialects.kumusoft]\nprefx = \"/k\"\n")
             .map_err(|e| e.to_string())?;
         let err = load(Some(&file), |_| None).err().unwrap_or_default();

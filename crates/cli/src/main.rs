@@ -203,7 +203,7 @@ enum UserCmd {
         #[arg(long)]
         phone: Option<String>,
         /// Read from CASTELLAN_NEW_PASSWORD if not given, to keep it out of shell history.
-        #[arg(long, env = "CASTELLAN_NEW_PASSWORD")]
+        #[arg(long, env = "CASTELLAN_NEW_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
     /// List a tenant's users (the first 1,000).
@@ -219,7 +219,7 @@ enum UserCmd {
         tenant: String,
         /// The user's email, username or phone number.
         user: String,
-        #[arg(long, env = "CASTELLAN_NEW_PASSWORD")]
+        #[arg(long, env = "CASTELLAN_NEW_PASSWORD", hide_env_values = true)]
         password: String,
     },
     /// Lift a lockout.

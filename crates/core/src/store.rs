@@ -105,6 +105,8 @@ pub trait Store: Send + Sync + 'static {
     /// the subject is locked by attempts reserved after it (those were told "locked", and a
     /// locked account stays locked). True if cleared (or nothing was counted).
     async fn settle_success(&self, tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool>;
+    /// Until when `subject` is locked, if it is at `now`; counts nothing.
+    async fn locked_until(&self, tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>>;
 
     // TOTP
     async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()>;

@@ -196,6 +196,12 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
     } else {
         note(argon.check().map_err(|e| format!("argon2_memory_kib/iterations/parallelism: {e}")));
     }
+    if settings.metrics_token.as_ref().is_some_and(|t| t.0.trim().is_empty()) {
+        note(Err("metrics_token: empty; unset it to leave /metrics open, or give a token".into()));
+    }
+    if settings.metrics_listen.is_some_and(|m| m == settings.listen) {
+        note(Err("metrics_listen: must differ from listen".into()));
+    }
     if settings.body_limit_bytes == 0 {
         problems.push("body_limit_bytes: must be more than 0".into());
     }

@@ -508,6 +508,19 @@ impl Store for SqlStore {
         Ok(locked.is_none())
     }
 
+    async fn locked_until(&self, tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(
+            "SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2 AND locked_until > $3"
+        )
+        .bind(tenant.to_string())
+        .bind(subject)
+        .bind(now)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err))?;
+        Ok(row.map(|(u,)| u))
+    }
+
     async fn upsert_totp(&self, f: &TotpFactor) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO totp_factors ({TOTP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (user_id) DO UPDATE SET \

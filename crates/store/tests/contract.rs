@@ -123,6 +123,28 @@ async fn lockout_reservations_stop_at_the_threshold_and_expire() {
 }
 
 #[tokio::test]
+async fn a_success_clears_the_counter_unless_later_attempts_locked_the_subject() {
+    for store in engines().await {
+        let t = tenant();
+        store.insert_tenant(&t).await.unwrap();
+        // Alone: the success that reached the threshold itself clears its own provisional lock.
+        for n in 1..=3 {
+            assert_eq!(store.reserve_attempt(t.id, "a", 3, 100, 50).await.unwrap(), AttemptReservation::Allowed { failures: n });
+        }
+        assert!(store.settle_success(t.id, "a", 3, 101).await.unwrap());
+        assert_eq!(store.reserve_attempt(t.id, "a", 3, 102, 50).await.unwrap(), AttemptReservation::Allowed { failures: 1 });
+        // Reserved first (1), then two more locked it: the lock stays.
+        assert_eq!(store.reserve_attempt(t.id, "b", 3, 100, 50).await.unwrap(), AttemptReservation::Allowed { failures: 1 });
+        store.reserve_attempt(t.id, "b", 3, 100, 50).await.unwrap();
+        store.reserve_attempt(t.id, "b", 3, 100, 50).await.unwrap();
+        assert!(!store.settle_success(t.id, "b", 1, 101).await.unwrap());
+        assert_eq!(store.reserve_attempt(t.id, "b", 3, 102, 50).await.unwrap(), AttemptReservation::Locked { until: 150 });
+        // Nothing counted: nothing to clear.
+        assert!(store.settle_success(t.id, "c", 1, 100).await.unwrap());
+    }
+}
+
+#[tokio::test]
 async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner() {
     for store in engines().await {
         let (t, rt) = refresh_fixture(&store, "r@example.com").await;

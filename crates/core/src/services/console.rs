@@ -168,7 +168,8 @@ impl Core {
         let tenant = match self.owned_tenant(&user).await {
             Ok(t) => t,
             Err(CoreError::Unauthorized | CoreError::TenantNotFound) => {
-                return Err(attempt.refuse("failure", "account owns no tenant", CoreError::InvalidCredentials));
+                let error = self.failed_attempt(&console, failures, CoreError::InvalidCredentials);
+                return Err(attempt.refuse("failure", "account owns no tenant", error));
             }
             Err(e) => return Err(e),
         };

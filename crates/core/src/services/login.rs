@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::ClientContext;
 use super::audit::Attempt;
 use super::sessions::Authenticated;
-use super::users::lockout_subject;
+use super::users::{lockout_subject, second_factor_subject};
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::identifier::{INVISIBLE, has_control_or_format};
@@ -68,8 +68,18 @@ impl Core {
         Err(attempt.refuse("locked", "locked during the attempt", locked))
     }
 
+    /// Refuses as locked when `subject` is locked now, without counting an attempt: an account
+    /// whose password or second factor is locked is locked on every path.
+    async fn refuse_if_locked(&self, tenant: &Tenant, subject: &str) -> CoreResult<()> {
+        let now = self.now();
+        match self.store.locked_until(tenant.id, subject, now).await? {
+            Some(until) => Err(CoreError::AccountLocked { retry_after_seconds: (until - now).max(1) }),
+            None => Ok(()),
+        }
+    }
+
     /// The error of a failed attempt that was the `failures`-th in a row.
-    fn failed_attempt(&self, tenant: &Tenant, failures: u32, error: CoreError) -> CoreError {
+    pub(crate) fn failed_attempt(&self, tenant: &Tenant, failures: u32, error: CoreError) -> CoreError {
         if failures >= tenant.policy.lockout.threshold {
             CoreError::AccountLocked { retry_after_seconds: tenant.policy.lockout.duration_seconds }
         } else {
@@ -103,6 +113,11 @@ impl Core {
             (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
         };
         attempt.user = user.as_ref().map(|u| u.id);
+        // A second factor locked by wrong codes locks the account: refused before the password
+        // is looked at, so that the answer does not say whether the password was right.
+        if let Some(u) = user.as_ref().filter(|u| u.mfa_enabled) {
+            self.refuse_if_locked(tenant, &second_factor_subject(u.id)).await?;
+        }
         let failures = self.reserve_attempt(tenant, &subject).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = self.hasher.verify(password, stored).await?;
@@ -158,18 +173,22 @@ impl Core {
         let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, attempt).await?;
         let subject = lockout_subject(user.id);
         if user.mfa_enabled {
+            // The password was right: its counter is settled; the second factor counts apart.
+            self.settle_success(tenant, &subject, failures, attempt).await?;
+            let second = second_factor_subject(user.id);
             match login.totp_code.as_deref() {
                 Some(code) => {
                     attempt.action = "login.totp";
+                    let code_failures = self.reserve_attempt(tenant, &second).await?;
                     if !self.verify_totp_code(tenant, &user, code).await? {
-                        let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
+                        let error = self.failed_attempt(tenant, code_failures, CoreError::InvalidMfaCode);
                         return Err(attempt.refuse("failure", "wrong TOTP code", error));
                     }
+                    self.settle_success(tenant, &second, code_failures, attempt).await?;
                     // A right code: the event is the password login's, as without a second factor.
                     attempt.action = "login.password";
                 }
                 None => {
-                    self.settle_success(tenant, &subject, failures, attempt).await?;
                     let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
                     attempt.outcome("mfa_required");
                     return Ok(LoginOutcome::MfaRequired { mfa_token, methods: vec!["totp".into()] });
@@ -242,7 +261,10 @@ impl Core {
         let Ok(user) = self.get_user(tenant, challenge.user_id).await else {
             return Err(attempt.refuse("failure", "user gone", CoreError::InvalidMfaCode));
         };
-        let subject = lockout_subject(user.id);
+        if let Err(e) = self.refuse_if_locked(tenant, &lockout_subject(user.id)).await {
+            return Err(attempt.refuse("locked", "password locked", e));
+        }
+        let subject = second_factor_subject(user.id);
         let failures = self.reserve_attempt(tenant, &subject).await?;
         let refused = if !user.active {
             Some("account inactive")

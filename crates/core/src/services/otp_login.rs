@@ -148,8 +148,10 @@ impl Core {
         let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, attempt).await?;
         let Some((channel, recipient)) = channel_of(&user) else {
             // Nowhere to send a code: the login cannot go on, and saying why would tell a
-            // stranger that the password was right.
-            return Err(attempt.refuse("no_otp_channel", "no email, phone or authenticator", CoreError::InvalidCredentials));
+            // stranger that the password was right; counted as a wrong password is, so that at
+            // the threshold it answers as one does.
+            let error = self.failed_attempt(tenant, failures, CoreError::InvalidCredentials);
+            return Err(attempt.refuse("no_otp_channel", "no email, phone or authenticator", error));
         };
         self.settle_success(tenant, &lockout_subject(user.id), failures, attempt).await?;
         let now = self.now();

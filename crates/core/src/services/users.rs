@@ -235,10 +235,11 @@ impl Core {
         Ok(())
     }
 
-    /// Lifts a lockout.
+    /// Lifts a lockout, of the password and of the second factor.
     pub async fn unlock_user(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<()> {
         self.get_user(tenant, id).await?;
         self.store.clear_attempts(tenant.id, &lockout_subject(id)).await?;
+        self.store.clear_attempts(tenant.id, &second_factor_subject(id)).await?;
         self.audit(Some(tenant.id), Some(id), "user.unlock", "success", ctx, json!({})).await;
         Ok(())
     }
@@ -247,4 +248,11 @@ impl Core {
 /// The lockout counter key of a known user.
 pub fn lockout_subject(user: Uuid) -> String {
     format!("user:{user}")
+}
+
+/// The counter of wrong second-factor codes, apart from the password's: a right password clears
+/// its own counter, and must not clear this one, or whoever knows the password could guess codes
+/// without end by signing in again between guesses.
+pub fn second_factor_subject(user: Uuid) -> String {
+    format!("user:{user}:second-factor")
 }

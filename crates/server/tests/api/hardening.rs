@@ -1,4 +1,4 @@
-//! What a newcomer and an outside attacker ran into: each test pins one defect found that way.
+//! Hardening: each test pins a defect a new user or an attacker would otherwise meet.
 
 use castellan_core::crypto::totp;
 use castellan_testkit::{HttpSink, TestApp, spawn_app};
@@ -355,4 +355,90 @@ async fn a_callback_the_server_refuses_to_send_fails_at_once_and_says_why() {
     assert_eq!(events.len(), 1, "one try, not retried: {events:?}");
     assert_eq!(events[0]["outcome"], "failed");
     assert!(events[0]["detail"]["error"].as_str().unwrap().contains("not https to a public address"), "{events:?}");
+}
+
+async fn lockout_threshold(app: &TestApp, tenant: &str) -> u32 {
+    let (s, p) = app.admin(Method::GET, &format!("/tenants/{tenant}/policy"), None).await;
+    assert_eq!(s, 200, "{p}");
+    p["lockout"]["threshold"].as_u64().unwrap() as u32
+}
+
+#[tokio::test]
+async fn wrong_second_factor_codes_lock_even_when_the_password_is_given_again_between_them() {
+    use crate::helpers::{PASSWORD, code, enable_totp, kora_tenant, login, tokens};
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let (access, _) = tokens(&app, &slug).await;
+    let secret = enable_totp(&app, &slug, &access).await;
+    app.clock.advance(30);
+    let threshold = lockout_threshold(&app, &slug).await;
+    let wrong = if code(&app, &secret, 0) == "000000" { "111111" } else { "000000" };
+    let mut statuses = Vec::new();
+    for _ in 0..threshold {
+        // A fresh mfaToken each time: the right password, then a wrong code.
+        let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+        assert_eq!(s, 200, "the password alone is right and the codes are not yet locked: {b}");
+        let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
+        let (s, _) = app
+            .kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(json!({"mfaToken": mfa, "token": wrong})))
+            .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses.last(), Some(&423), "the codes' counter locks at the threshold: {statuses:?}");
+    // Now the account is locked on every path: the password login, whether right or wrong...
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!(s, 423, "{b}");
+    let (s, b) = login(&app, &slug, "user@example.com", "Wrong-Password-1!").await;
+    assert_eq!(s, 423, "the same answer for a wrong password: {b}");
+    // ...until an admin unlocks it.
+    let uid = app.core.find_user(&app.core.find_tenant(&slug).await.unwrap(), "user@example.com").await.unwrap().unwrap().id;
+    let (s, b) = app.admin(Method::POST, &format!("/tenants/{slug}/users/{uid}/unlock"), None).await;
+    assert!(s == 200 || s == 204, "{b}");
+    let (_, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    let mfa = b["data"]["mfaToken"].as_str().unwrap().to_string();
+    let body = json!({"mfaToken": mfa, "token": code(&app, &secret, 0)});
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/2fa/verify-login", &slug, None, Some(body)).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn the_one_shot_totp_login_counts_wrong_codes_apart_from_the_password() {
+    use crate::helpers::{PASSWORD, code, enable_totp, kora_tenant, tokens};
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let (access, _) = tokens(&app, &slug).await;
+    let secret = enable_totp(&app, &slug, &access).await;
+    app.clock.advance(30);
+    let threshold = lockout_threshold(&app, &slug).await;
+    let wrong = if code(&app, &secret, 0) == "000000" { "111111" } else { "000000" };
+    let mut last = 0;
+    for _ in 0..threshold {
+        let body = json!({"email": "user@example.com", "password": PASSWORD, "totpCode": wrong});
+        last = app.kora(Method::POST, "/api/v1/auth/login", &slug, None, Some(body)).await.0;
+    }
+    assert_eq!(last, 423);
+    let one_shot = json!({"email": "user@example.com", "password": PASSWORD, "totpCode": code(&app, &secret, 0)});
+    let (s, b) = app.kora(Method::POST, "/api/v1/auth/login", &slug, None, Some(one_shot)).await;
+    assert_eq!(s, 423, "{b}");
+}
+
+#[tokio::test]
+async fn wrong_passwords_short_of_the_threshold_then_the_right_one_sign_in() {
+    use crate::helpers::{PASSWORD, kora_tenant, login};
+    let app = spawn_app().await;
+    let (slug, _) = kora_tenant(&app).await;
+    let threshold = lockout_threshold(&app, &slug).await;
+    for _ in 0..threshold - 1 {
+        let (s, b) = login(&app, &slug, "user@example.com", "Wrong-Password-1!").await;
+        assert_eq!(s, 401, "{b}");
+    }
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!(s, 200, "the N-th attempt, right, signs in: {b}");
+    // And the counter starts again from zero.
+    for _ in 0..threshold - 1 {
+        let (s, _) = login(&app, &slug, "user@example.com", "Wrong-Password-1!").await;
+        assert_eq!(s, 401);
+    }
+    let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
+    assert_eq!(s, 200, "{b}");
 }
