@@ -534,9 +534,6 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                 AppCmd::CallbackSecret { tenant, client_id } => {
                     let t = core.find_tenant(&tenant).await.map_err(describe)?;
                     let app = core.get_application(&t, &client_id).await.map_err(describe)?;
-                    if app.callback_url.is_none() {
-                        return Err(format!("{client_id} has no callback URL"));
-                    }
                     json!({"callback_secret": core.rotate_callback_secret(&t, &app).await.map_err(describe)?})
                 }
             };

@@ -65,6 +65,9 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// The migration that adds the users' identifier skeletons (`0004_identifier_skeletons.sql`).
+const SKELETON_MIGRATION: i64 = 4;
+
 /// The unique keys whose clash a caller answers field by field: PostgreSQL's constraint or index
 /// name, SQLite's last `table.column` of "UNIQUE constraint failed: …", and the field.
 const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
@@ -191,14 +194,25 @@ impl SqlStore {
         Ok(SqlStore { pool, description })
     }
 
-    /// Applies the migrations of the engine in use.
+    /// Applies the migrations of the engine in use. The migration that adds identifier skeletons
+    /// is followed, the one time it runs, by filling them in for the users already stored.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let skeletons_pending = !self.migration_applied(SKELETON_MIGRATION).await;
         let result = match &self.pool {
             Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         };
         result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        self.backfill_identifier_skeletons().await
+        if skeletons_pending { self.backfill_identifier_skeletons().await } else { Ok(()) }
+    }
+
+    /// Whether migration `version` was applied (a database without the migrations table has
+    /// none).
+    async fn migration_applied(&self, version: i64) -> bool {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE version = $1 AND success";
+        let row: Result<Option<(i64,)>, sqlx::Error> =
+            on_pool!(self, |p| sqlx::query_as(sql).bind(version).fetch_optional(p).await);
+        matches!(row, Ok(Some(_)))
     }
 
     /// The engine and where its data is (`sqlite /path/castellan.db`, `postgres host:port/db`),

@@ -496,16 +496,7 @@ impl Store for SqlStore {
             .await
             .map(|_| ())
             .map_err(db_err))?;
-        let locked: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(
-            "SELECT failures FROM lockouts WHERE tenant_id=$1 AND subject=$2 AND locked_until > $3"
-        )
-        .bind(tenant.to_string())
-        .bind(subject)
-        .bind(now)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err))?;
-        Ok(locked.is_none())
+        Ok(self.locked_until(tenant, subject, now).await?.is_none())
     }
 
     async fn locked_until(&self, tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>> {

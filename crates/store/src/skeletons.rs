@@ -1,8 +1,9 @@
 //! Confusable skeletons of the users written before the store kept them. A migration cannot run
-//! Rust, so the store fills them in when it starts, after the migrations: each email and username
-//! in NFC, its skeleton beside it. A row that looks like another one already (two accounts that
-//! only a look-alike letter tells apart) keeps its unset skeleton and is logged: both accounts go
-//! on working, and a third look-alike is refused through the first one's skeleton.
+//! Rust, so the store fills them in at the start that applies that migration, right after it:
+//! each email and username in NFC, its skeleton beside it. A row that looks like another one
+//! already (two accounts that only a look-alike letter tells apart) keeps its unset skeleton and
+//! is logged: both accounts go on working, and a third look-alike is refused through the first
+//! one's skeleton.
 
 use castellan_core::model::identifier::{nfc, skeleton};
 use castellan_core::store::StoreError;

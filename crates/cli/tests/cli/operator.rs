@@ -292,3 +292,52 @@ fn output_cut_short_by_the_reader_is_not_a_panic_and_data_dir_works_with_every_c
     assert_ne!(status.code(), Some(101), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_cli_makes_an_application_with_a_callback_secret_and_rotates_it() {
+    let dir = temp_dir("app");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--json", "--data-dir", data_arg]);
+        castellan(&all).env("CASTELLAN_DEV", "true").output().unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    assert!(run(&["tenant", "create", "portal", "--profile", "eauthenticator"]).status.success());
+    let out = run(&[
+        "app",
+        "create",
+        "--tenant",
+        "portal",
+        "--kind",
+        "public",
+        "--client-id",
+        "portal-app",
+        "--callback-url",
+        "http://127.0.0.1:9/cb",
+        "--allowed-ip",
+        "127.0.0.1",
+        "--redirect-uri",
+        "https://portal.example.com/done",
+        "Portal",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = created["callback_secret"].as_str().expect("the callback secret, once").to_string();
+    assert_eq!(created["allowed_ips"], serde_json::json!(["127.0.0.1"]));
+    let out = run(&["app", "callback-secret", "--tenant", "portal", "portal-app"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(rotated["callback_secret"].as_str().unwrap(), first);
+    // The same checks as the admin API and the console: a bad allow-list is refused, by field.
+    let out = run(&["app", "create", "--tenant", "portal", "--allowed-ip", "10.0.0.0/33", "Bad"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("allowed_ips:"), "{}", stderr(&out));
+    // No callback URL, no callback secret to rotate.
+    assert!(run(&["app", "create", "--tenant", "portal", "--client-id", "plain", "Plain"]).status.success());
+    let out = run(&["app", "callback-secret", "--tenant", "portal", "plain"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("callback_url: the application has no callback URL"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

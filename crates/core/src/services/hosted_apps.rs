@@ -229,12 +229,15 @@ impl Core {
         Ok(self.store.set_callback_secret(tenant.id, app.id, &sealed).await?)
     }
 
-    /// A new callback secret, returned once.
+    /// A new callback secret, returned once; only an application with a callback URL has one.
     pub async fn rotate_callback_secret(&self, tenant: &Tenant, app: &Application) -> CoreResult<String> {
-        let secret = format!("cbs_{}", crate::crypto::random_token());
         if tenant.id != app.tenant_id {
             return Err(CoreError::NotFound);
         }
+        if app.callback_url.is_none() {
+            return Err(CoreError::field("callback_url", "the application has no callback URL"));
+        }
+        let secret = format!("cbs_{}", crate::crypto::random_token());
         self.store_callback_secret(app, &secret).await?;
         Ok(secret)
     }

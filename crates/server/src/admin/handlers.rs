@@ -56,8 +56,7 @@ fn user_id(id: &str) -> AdminResult<Uuid> {
 #[utoipa::path(post, path = "/admin/v1/tenants", tag = "admin", security(("bearer" = [])), request_body = CreateTenant,
     responses((status = 201, description = "The tenant", body = AdminTenant),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn create_tenant(
@@ -86,8 +85,7 @@ pub async fn create_tenant(
 /// Every tenant.
 #[utoipa::path(get, path = "/admin/v1/tenants", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "Tenants", body = Vec<AdminTenant>),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope)))]
+        AdminAuthErrors))]
 pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&state.core.list_tenants().await?)))
 }
@@ -95,8 +93,7 @@ pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> Admi
 /// One tenant.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The tenant", body = AdminTenant),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&tenant(&state, &t).await?)))
@@ -106,8 +103,7 @@ pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): 
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), request_body = PatchTenant, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The tenant", body = AdminTenant),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn patch_tenant(
@@ -124,8 +120,7 @@ pub async fn patch_tenant(
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 204, description = "Deleted"),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Response> {
     state.core.delete_tenant(&t).await?;
@@ -135,8 +130,7 @@ pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t
 /// A tenant's policy.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The policy", body = AdminPolicy),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     Ok(Json(json_of(&tenant(&state, &t).await?.policy)))
@@ -146,8 +140,7 @@ pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): 
 #[utoipa::path(put, path = "/admin/v1/tenants/{t}/policy", tag = "admin", security(("bearer" = [])), request_body = AdminPolicy, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The policy", body = AdminPolicy),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn put_policy(
@@ -163,8 +156,7 @@ pub async fn put_policy(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), request_body = CreateApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The application, with client_secret once", body = AdminApplication),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
         (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
@@ -190,8 +182,7 @@ pub async fn create_application(
 /// A tenant's applications.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "Applications", body = Vec<AdminApplication>),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
@@ -201,8 +192,7 @@ pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Pa
 /// One application.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The application", body = AdminApplication),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn get_application(
     _: AdminAccess,
@@ -217,8 +207,7 @@ pub async fn get_application(
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), request_body = PatchApplication, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The application", body = AdminApplication),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
         (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
@@ -240,8 +229,7 @@ pub async fn patch_application(
 /// Deletes an application.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/applications/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 204, description = "Deleted"),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn delete_application(
     _: AdminAccess,
@@ -257,8 +245,7 @@ pub async fn delete_application(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/api-keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 201, description = "The key and its prefix", body = AdminApiKey),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn create_api_key(
     _: AdminAccess,
@@ -274,8 +261,7 @@ pub async fn create_api_key(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The secret", body = AdminClientSecret),
         (status = 400, description = "invalid_request: a public application has no secret", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn rotate_secret(
     _: AdminAccess,
@@ -290,8 +276,7 @@ pub async fn rotate_secret(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/applications/{client_id}/callback-secret", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("client_id" = String, Path, description = "Client id")),
     responses((status = 200, description = "The secret", body = AdminCallbackSecret),
         (status = 400, description = "invalid_request: the application has no callback URL", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn rotate_callback_secret(
     _: AdminAccess,
@@ -300,9 +285,6 @@ pub async fn rotate_callback_secret(
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let app = state.core.get_application(&tenant, &c).await?;
-    if app.callback_url.is_none() {
-        return Err(AdminError::bad_request("callback_url: the application has no callback URL"));
-    }
     Ok(Json(json!({ "callback_secret": state.core.rotate_callback_secret(&tenant, &app).await? })))
 }
 
@@ -310,8 +292,7 @@ pub async fn rotate_callback_secret(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The user (never the hash)", body = AdminUser),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
         (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
@@ -357,8 +338,7 @@ pub async fn create_user(
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), UserQuery),
     responses((status = 200, description = "Users", body = Vec<AdminUser>),
         (status = 400, description = "invalid_request: a bad query", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_users(
     _: AdminAccess,
@@ -374,8 +354,7 @@ pub async fn list_users(
 /// One user.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "The user", body = AdminUser),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn get_user(
     _: AdminAccess,
@@ -403,8 +382,7 @@ fn typed<T: serde::de::DeserializeOwned>(m: &Map<String, Value>, key: &str) -> A
 #[utoipa::path(patch, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), request_body = PatchUser, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "The user", body = AdminUser),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope),
         (status = 409, description = "conflict: already taken", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
@@ -453,8 +431,7 @@ pub async fn patch_user(
 /// Deletes a user.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Deleted"),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn delete_user(
     _: AdminAccess,
@@ -470,8 +447,7 @@ pub async fn delete_user(
 /// Lifts a lockout.
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Unlocked"),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn unlock_user(
     _: AdminAccess,
@@ -487,8 +463,7 @@ pub async fn unlock_user(
 /// A user's live sessions.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "Live sessions", body = Vec<AdminSession>),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn list_user_sessions(
     _: AdminAccess,
@@ -503,8 +478,7 @@ pub async fn list_user_sessions(
 /// Ends every session of a user.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/sessions", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 200, description = "How many ended", body = AdminRevoked),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn revoke_user_sessions(
     _: AdminAccess,
@@ -521,8 +495,7 @@ pub async fn revoke_user_sessions(
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 201, description = "The secret and otpauth URL", body = AdminTotp),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn enroll_totp(
     _: AdminAccess,
@@ -539,8 +512,7 @@ pub async fn enroll_totp(
 /// Removes a user's TOTP factor.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/totp", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
     responses((status = 204, description = "Removed"),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn remove_totp(
     _: AdminAccess,
@@ -558,8 +530,7 @@ pub async fn remove_totp(
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/audit", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), AuditQuery),
     responses((status = 200, description = "Events", body = Vec<AdminAuditEvent>),
         (status = 400, description = "invalid_request: a bad query (user_id not a UUID)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_audit(
     _: AdminAccess,
@@ -580,8 +551,7 @@ pub async fn list_audit(
 /// A tenant's signing keys (public parts only).
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "Keys", body = Vec<AdminKey>),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
@@ -599,8 +569,7 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
 #[utoipa::path(post, path = "/admin/v1/tenants/{t}/keys/rotate", tag = "admin", security(("bearer" = [])), request_body = RotateKey, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The new key", body = AdminKey),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn rotate_key(
@@ -618,8 +587,7 @@ pub async fn rotate_key(
 /// The tenant's active HS256 secret, for services that verify tokens themselves.
 #[utoipa::path(get, path = "/admin/v1/tenants/{t}/keys/hs256", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 200, description = "The secret", body = AdminHs256Secret),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
 pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     use base64::Engine;
@@ -635,8 +603,7 @@ pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t)
 #[utoipa::path(get, path = "/admin/v1/outbox", tag = "admin", security(("bearer" = [])), params(OutboxQuery),
     responses((status = 200, description = "Messages", body = Vec<OutboxMessage>),
         (status = 400, description = "invalid_request: a bad query", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized: no or an unknown admin token", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: a user's access token, not an admin token", body = ErrorEnvelope),
+        AdminAuthErrors,
         (status = 404, description = "not_found: not in development mode", body = ErrorEnvelope)))]
 pub async fn outbox(_: AdminAccess, State(state): State<AppState>, AQuery(q): AQuery<OutboxQuery>) -> AdminResult<Json<Value>> {
     if !state.settings.dev {

@@ -6,6 +6,8 @@
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::openapi::schemas::ErrorEnvelope;
+
 #[derive(ToSchema)]
 pub struct AdminTenant {
     #[schema(format = "uuid")]
@@ -247,4 +249,16 @@ pub struct AdminTotp {
     /// Base32.
     secret: String,
     otpauth_url: String,
+}
+
+/// The answers of every admin operation to a caller that is not an admin.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminAuthErrors {
+    /// unauthorized: no or an unknown admin token
+    #[response(status = 401)]
+    Unauthorized(ErrorEnvelope),
+    /// forbidden: a user's access token, not an admin token
+    #[response(status = 403)]
+    Forbidden(ErrorEnvelope),
 }

@@ -2,13 +2,14 @@
 //! password. Plain HTML forms; no script, no external assets. A GET never changes anything (link
 //! scanners follow links); the action happens on the form's POST.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use castellan_core::CoreError;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
 use crate::api::Api;
@@ -25,6 +26,18 @@ pub fn router() -> Api {
         .post("/t/{tenant}/verify-email", verify_email_submit)
         .get("/t/{tenant}/reset-password", reset_password_page)
         .post("/t/{tenant}/reset-password", reset_password_submit)
+}
+
+/// A page's query string; one that cannot be read (a repeated or mistyped field) reads as empty,
+/// so the page answers as to a link without its parameters rather than with axum's plain text.
+pub struct QueryOrEmpty<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequestParts<S> for QueryOrEmpty<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(QueryOrEmpty(Query::<T>::from_request_parts(parts, state).await.map(|Query(q)| q).unwrap_or_default()))
+    }
 }
 
 #[derive(Default, Deserialize, utoipa::IntoParams)]
@@ -101,10 +114,8 @@ fn not_found() -> Response {
 pub async fn verify_email_page(
     State(state): State<AppState>,
     Path(t): Path<String>,
-    q: Result<Query<TokenQuery>, QueryRejection>,
+    QueryOrEmpty(q): QueryOrEmpty<TokenQuery>,
 ) -> Response {
-    // A query that cannot be read (a repeated token) is a link without a token.
-    let q = q.map(|Query(q)| q).unwrap_or_default();
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     let body = format!(
         "<p>Confirm your email address for {}.</p><form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm email</button></form>",
@@ -151,10 +162,8 @@ fn reset_form(token: &str, message: &str) -> String {
 pub async fn reset_password_page(
     State(state): State<AppState>,
     Path(t): Path<String>,
-    q: Result<Query<TokenQuery>, QueryRejection>,
+    QueryOrEmpty(q): QueryOrEmpty<TokenQuery>,
 ) -> Response {
-    // A query that cannot be read (a repeated token) is a link without a token.
-    let q = q.map(|Query(q)| q).unwrap_or_default();
     let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
     match state.core.reset_token_is_valid(&tenant, &q.token).await {
         Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),

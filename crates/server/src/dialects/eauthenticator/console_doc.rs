@@ -16,9 +16,7 @@ pub async fn register_form() {}
 /// Registers an account; the confirmation link is mailed.
 #[utoipa::path(post, path = "/console/register", tag = "eauthenticator-console", request_body(content = super::console::CredentialsForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Check your email, or the form again with the reason", content_type = "text/html", body = String),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String)))]
+        ConsoleFormRefusals))]
 pub async fn register_submit() {}
 
 /// The sign-in form (sets the form's CSRF cookie).
@@ -30,17 +28,13 @@ pub async fn sign_in_form() {}
 #[utoipa::path(post, path = "/console/sign-in", tag = "eauthenticator-console", request_body(content = super::console::CredentialsForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Signed in: to /console/apps, with the session cookie", headers(("Location" = String, description = "Where to go next"))),
         (status = 200, description = "The form again: wrong credentials or too many attempts", content_type = "text/html", body = String),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String)))]
+        ConsoleFormRefusals))]
 pub async fn sign_in_submit() {}
 
 /// Signs out.
 #[utoipa::path(post, path = "/console/sign-out", tag = "eauthenticator-console", request_body(content = super::console::CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "To /console/sign-in (the session cookie cleared)", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String)))]
+        ConsoleFormRefusals))]
 pub async fn sign_out_submit() {}
 
 /// The account's applications.
@@ -59,9 +53,7 @@ pub async fn new_app_form() {}
 #[utoipa::path(post, path = "/console/apps/new", tag = "eauthenticator-console", request_body(content = super::console::AppForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The new application's key and secret, or the form again with the reason", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /console/sign-in", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String)))]
+        ConsoleFormRefusals))]
 pub async fn new_app_submit() {}
 
 /// An application: settings, key prefix, status, recent verifications.
@@ -75,9 +67,7 @@ pub async fn app_page() {}
 #[utoipa::path(post, path = "/console/apps/{id}", tag = "eauthenticator-console", params(("id" = String, Path, format = "uuid", description = "The application id")), request_body(content = super::console::AppForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The application, saved or with the reason", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /console/sign-in", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String),
+        ConsoleFormRefusals,
         (status = 404, description = "No such application of the account", content_type = "text/html", body = String)))]
 pub async fn app_update() {}
 
@@ -85,9 +75,7 @@ pub async fn app_update() {}
 #[utoipa::path(post, path = "/console/apps/{id}/rotate-key", tag = "eauthenticator-console", params(("id" = String, Path, format = "uuid", description = "The application id")), request_body(content = super::console::CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The application with the new key", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /console/sign-in", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String),
+        ConsoleFormRefusals,
         (status = 404, description = "No such application of the account", content_type = "text/html", body = String)))]
 pub async fn app_rotate_key() {}
 
@@ -95,9 +83,7 @@ pub async fn app_rotate_key() {}
 #[utoipa::path(post, path = "/console/apps/{id}/rotate-callback-secret", tag = "eauthenticator-console", params(("id" = String, Path, format = "uuid", description = "The application id")), request_body(content = super::console::CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The application with the new secret", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /console/sign-in", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String),
+        ConsoleFormRefusals,
         (status = 404, description = "No such application of the account", content_type = "text/html", body = String)))]
 pub async fn app_rotate_secret() {}
 
@@ -105,9 +91,7 @@ pub async fn app_rotate_secret() {}
 #[utoipa::path(post, path = "/console/apps/{id}/active", tag = "eauthenticator-console", params(("id" = String, Path, format = "uuid", description = "The application id")), request_body(content = super::console::ActiveForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The application", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /console/sign-in", headers(("Location" = String, description = "Where to go next"))),
-        (status = 400, description = "The form could not be read (a field repeated or of the wrong type)", content_type = "text/html", body = String),
-        (status = 415, description = "Not sent as application/x-www-form-urlencoded", content_type = "text/html", body = String),
-        (status = 403, description = "Sent from another site, or a missing or wrong CSRF token", content_type = "text/html", body = String),
+        ConsoleFormRefusals,
         (status = 404, description = "No such application of the account", content_type = "text/html", body = String)))]
 pub async fn app_set_active() {}
 
@@ -125,3 +109,18 @@ pub async fn hosted_asset() {}
 #[utoipa::path(get, path = "/static/console.js", tag = "eauthenticator",
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 pub async fn console_asset() {}
+
+/// How every console form post can be refused before it is looked at: an HTML page each.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ConsoleFormRefusals {
+    /// The form could not be read (a field repeated or of the wrong type)
+    #[response(status = 400, content_type = "text/html")]
+    Unreadable(String),
+    /// Sent from another site, or a missing or wrong CSRF token
+    #[response(status = 403, content_type = "text/html")]
+    CrossSite(String),
+    /// Not sent as application/x-www-form-urlencoded
+    #[response(status = 415, content_type = "text/html")]
+    NotAForm(String),
+}

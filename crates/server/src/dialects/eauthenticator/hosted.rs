@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
@@ -17,6 +16,7 @@ use url::Url;
 use super::extract::PageForm;
 use super::html::{self, HOSTED_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
+use crate::pages::QueryOrEmpty;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,9 +259,8 @@ async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target
 #[utoipa::path(get, path = "/start-authentication", tag = "eauthenticator", params(Params),
     responses((status = 200, description = "The code page, or the failure page (REJECT, TIMEOUT)", content_type = "text/html", body = String),
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere", content_type = "text/html", body = String)))]
-pub async fn start(State(state): State<AppState>, ctx: Ctx, p: Result<Query<Params>, QueryRejection>) -> Response {
-    // A query that cannot be read (a repeated field) names no method: the 400 page.
-    let p = p.map(|Query(p)| p).unwrap_or_default();
+pub async fn start(State(state): State<AppState>, ctx: Ctx, QueryOrEmpty(p): QueryOrEmpty<Params>) -> Response {
+    // A query that cannot be read names no method: the 400 page.
     let (open, target) = match prepare(&state, &p, None).await {
         Ok(x) => x,
         Err(page) => return page,
