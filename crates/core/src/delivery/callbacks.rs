@@ -209,6 +209,11 @@ async fn attempt(core: &Core, cb: Callback) {
     } else {
         CallbackStatus::Failed
     };
+    if outcome != CallbackStatus::Pending {
+        // The verification moves first: whoever sees the callback settled (the page waiting for
+        // it, or the page opened again) then reads the verification's final state.
+        finish(core, &cb, outcome, status, error.as_deref()).await;
+    }
     if let Err(e) = core.store.record_callback_try(cb.id, outcome, next, status, error.as_deref(), core.now()).await {
         tracing::error!(error = %e, id = %cb.id, "callbacks: cannot record a try");
         return;
@@ -221,8 +226,6 @@ async fn attempt(core: &Core, cb: Callback) {
             tokio::time::sleep(wait).await;
             ready.notify_one();
         });
-    } else {
-        finish(core, &cb, outcome, status, error.as_deref()).await;
     }
     let ctx = ClientContext { application_id: Some(cb.application_id), ..ClientContext::default() };
     let result = match outcome {
