@@ -1,6 +1,7 @@
 //! The two migration trees describe one schema: the same files, the same statements, differing
 //! only in the type names the engines spell differently. A migration written for one engine and
 //! forgotten for the other fails here, not on a production upgrade.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
