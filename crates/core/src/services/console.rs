@@ -11,6 +11,7 @@ use super::tenants::NewTenant;
 use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Policy, Profile, Session, Tenant, User, new_id};
 
 /// The tenant whose users are console accounts.
@@ -182,7 +183,7 @@ impl Core {
                 tenant_id: console.id,
                 user_id: user.id,
                 application_id: None,
-                dialect: "console".into(),
+                dialect: Dialect::Console,
                 device: json!({}),
                 ip: ctx.ip.clone(),
                 user_agent: ctx.user_agent.clone(),

@@ -10,7 +10,9 @@ use crate::api::Api;
 
 pub use handlers::ApiDoc;
 
-pub const DIALECT: &str = "fastapi-users";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::FastapiUsers;
 
 /// One mount: where, and for which tenant (none: `kyc` if it exists, else `default`).
 #[derive(Debug, Clone)]

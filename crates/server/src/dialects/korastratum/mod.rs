@@ -11,7 +11,9 @@ use crate::api::Api;
 
 pub use handlers::ApiDoc;
 
-pub const DIALECT: &str = "korastratum";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::Korastratum;
 
 pub fn router() -> Api {
     Api::default()

@@ -10,7 +10,9 @@ use crate::api::Api;
 
 pub use handlers::ApiDoc;
 
-pub const DIALECT: &str = "kumusoft";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::Kumusoft;
 
 /// The prefix the OpenAPI document is written with; a configured prefix replaces it.
 pub const DOCUMENTED_PREFIX: &str = "/v1/auth";

@@ -13,7 +13,9 @@ use utoipa::OpenApi;
 
 use crate::api::Api;
 
-pub const DIALECT: &str = "mosip";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::Mosip;
 
 /// The prefixes the OpenAPI document is written with; configured prefixes replace them.
 pub const AUTHMANAGER_PREFIX: &str = "/v1/authmanager";
