@@ -43,7 +43,7 @@ impl Core {
                 slug: CONSOLE_TENANT.into(),
                 display_name: "Castellan console".into(),
                 profile: Profile::Eauthenticator,
-                dialects: Some(vec!["eauthenticator".into()]),
+                dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
             })
@@ -84,7 +84,7 @@ impl Core {
                 slug: format!("acct-{}", &new_id().simple().to_string()[20..]),
                 display_name: user.email.clone().unwrap_or_default(),
                 profile: Profile::Eauthenticator,
-                dialects: Some(vec!["eauthenticator".into()]),
+                dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
             })
@@ -110,7 +110,7 @@ impl Core {
                     slug: owned_slug.into(),
                     display_name: email.into(),
                     profile: Profile::Eauthenticator,
-                    dialects: Some(vec!["eauthenticator".into()]),
+                    dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                     issuer: None,
                     audience: None,
                 })
