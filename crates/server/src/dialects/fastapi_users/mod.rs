@@ -65,7 +65,7 @@ pub struct FastapiUsers;
 
 impl DialectMount for FastapiUsers {
     fn name(&self) -> &'static str {
-        DIALECT
+        DIALECT.as_str()
     }
 
     fn section(&self) -> &'static str {

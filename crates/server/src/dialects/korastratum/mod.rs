@@ -47,7 +47,7 @@ pub struct Korastratum;
 
 impl DialectMount for Korastratum {
     fn name(&self) -> &'static str {
-        DIALECT
+        DIALECT.as_str()
     }
 
     fn router(&self, _settings: &Settings) -> Api {

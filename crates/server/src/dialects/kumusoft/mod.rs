@@ -53,7 +53,7 @@ pub struct Kumusoft;
 
 impl DialectMount for Kumusoft {
     fn name(&self) -> &'static str {
-        DIALECT
+        DIALECT.as_str()
     }
 
     fn settings_keys(&self) -> &'static [(&'static str, KeyKind)] {

@@ -77,7 +77,7 @@ pub struct Mosip;
 
 impl DialectMount for Mosip {
     fn name(&self) -> &'static str {
-        DIALECT
+        DIALECT.as_str()
     }
 
     fn settings_keys(&self) -> &'static [(&'static str, KeyKind)] {
