@@ -14,7 +14,7 @@ use crate::crypto::password::{Argon2Params, PasswordHasher};
 use crate::error::CoreResult;
 use crate::model::{Application, Tenant};
 use crate::services::keys::SignStats;
-use crate::store::Store;
+use crate::store::prelude::*;
 
 /// Settings the core needs; the server maps its configuration onto these.
 #[derive(Debug, Clone)]

@@ -57,6 +57,45 @@ macro_rules! on_writer {
 }
 pub(crate) use on_writer;
 
+/// A read of at most one row, mapped to its domain type: `fetch_optional!(self, Row, sql, binds…)`.
+macro_rules! fetch_optional {
+    ($store:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let row = $crate::on_pool!($store, |p| sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .fetch_optional(p)
+            .await
+            .map_err($crate::db_err))?;
+        $crate::rows::one(row)
+    }};
+}
+pub(crate) use fetch_optional;
+
+/// A read of any number of rows, each mapped to its domain type.
+macro_rules! fetch_all {
+    ($store:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let rows = $crate::on_pool!($store, |p| sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .fetch_all(p)
+            .await
+            .map_err($crate::db_err))?;
+        $crate::rows::all(rows)
+    }};
+}
+pub(crate) use fetch_all;
+
+/// A write on the writer connection; the number of rows it touched.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::on_writer!($store, |p| sqlx::query(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err($crate::db_err))
+    };
+}
+pub(crate) use execute;
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),

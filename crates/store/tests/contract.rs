@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
-use castellan_core::store::{AttemptReservation, Store};
+use castellan_core::store::AttemptReservation;
+use castellan_core::store::prelude::*;
 use castellan_store::SqlStore;
 use serde_json::json;
 use sqlx::Connection;
