@@ -647,10 +647,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let engine = store.describe().to_string();
     let listener_addr = settings.listen;
     // The public URL depends on the bound port when listening on port 0, so the core is built
-    // after binding.
-    let probe = tokio::net::TcpListener::bind(listener_addr).await.map_err(|e| format!("listen {listener_addr}: {e}"))?;
-    let bound = probe.local_addr().map_err(|e| e.to_string())?;
-    drop(probe);
+    // after binding, and the server is handed that listener.
+    let listener = tokio::net::TcpListener::bind(listener_addr).await.map_err(|e| format!("listen {listener_addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = settings;
     settings.listen = bound;
     let core = bootstrap::core(&settings, store, Arc::new(SystemClock), bootstrap::public_url(&settings, bound))
@@ -658,7 +657,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     first_start(&core).await?;
     let mailer = bootstrap::transports(&settings).map_err(|e| e.to_string())?;
     let dev = settings.dev;
-    let app = Application::build(settings, core, mailer).await.map_err(|e| format!("listen {bound}: {e}"))?;
+    let app = Application::build_on(listener, settings, core, mailer, castellan_server::dialects::all())
+        .await
+        .map_err(|e| format!("listen {bound}: {e}"))?;
     let metrics = app.metrics_address().map(|a| format!("; metrics on http://{a}/metrics")).unwrap_or_default();
     let mode = if dev { "; development mode (not for production)" } else { "" };
     tracing::info!("castellan {} listening on http://{bound}; engine {engine}{metrics}{mode}", env!("CARGO_PKG_VERSION"));

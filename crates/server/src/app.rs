@@ -72,6 +72,19 @@ impl Application {
         dialects: Vec<&'static dyn DialectMount>,
     ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
+        Self::build_on(listener, settings, core, transports, dialects).await
+    }
+
+    /// As [`build_with_dialects`](Self::build_with_dialects), serving on a listener the caller
+    /// has bound already (one that needed the port before the core was made, as the tests do:
+    /// binding, dropping and binding again would race other processes for the port).
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        core: Arc<Core>,
+        transports: Transports,
+        dialects: Vec<&'static dyn DialectMount>,
+    ) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
         let metrics_listener = match settings.metrics_listen {
             Some(addr) => Some(

@@ -143,16 +143,16 @@ async fn start(
 ) -> TestApp {
     let database_url = bootstrap::database_url(&settings);
     let store = Arc::new(SqlStore::connect(&database_url).await.unwrap_or_else(|e| fail(&format!("store: {e}"))));
-    let listener = std::net::TcpListener::bind(settings.listen).unwrap_or_else(|e| fail(&format!("bind: {e}")));
+    // Bound once and handed to the server: the public URL needs the port before the core is made.
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.unwrap_or_else(|e| fail(&format!("bind: {e}")));
     let bound = listener.local_addr().unwrap_or_else(|e| fail(&format!("addr: {e}")));
-    drop(listener);
     let mut settings = settings;
     settings.listen = bound;
     let core = bootstrap::core(&settings, store, clock.clone(), bootstrap::public_url(&settings, bound))
         .unwrap_or_else(|e| fail(&e.to_string()));
     let mailer = bootstrap::transports(&settings).unwrap_or_else(|e| fail(&e.to_string()));
     let dialects = castellan_server::dialects::all().into_iter().chain(extra_dialects.iter().copied()).collect();
-    let app = Application::build_with_dialects(settings.clone(), core.clone(), mailer, dialects)
+    let app = Application::build_on(listener, settings.clone(), core.clone(), mailer, dialects)
         .await
         .unwrap_or_else(|e| fail(&format!("build: {e}")));
     let port = app.port();
