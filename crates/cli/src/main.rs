@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use castellan_core::clock::SystemClock;
 use castellan_core::model::audit::AuditFilter;
-use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Profile};
+use castellan_core::model::{ApplicationKind, Dialect, KeyAlg, NewUser, Profile};
 use castellan_core::services::ClientContext;
 use castellan_core::services::applications::NewApplication;
 use castellan_core::services::tenants::NewTenant;
@@ -300,7 +300,15 @@ async fn main() -> ExitCode {
 fn tenant_table(tenants: &[castellan_core::model::Tenant]) -> String {
     let rows: Vec<[String; 5]> = tenants
         .iter()
-        .map(|t| [t.slug.clone(), t.profile.as_str().to_string(), t.dialects.join(","), t.display_name.clone(), t.id.to_string()])
+        .map(|t| {
+            [
+                t.slug.clone(),
+                t.profile.as_str().to_string(),
+                t.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+                t.display_name.clone(),
+                t.id.to_string(),
+            ]
+        })
         .collect();
     let header = ["SLUG", "PROFILE", "DIALECTS", "NAME", "ID"].map(str::to_string);
     let widths: Vec<usize> =
@@ -501,8 +509,10 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         name,
                         kind,
                         client_id,
-                        kumusoft_tag,
-                        mosip_app_id,
+                        aliases: [(Dialect::Kumusoft, kumusoft_tag), (Dialect::Mosip, mosip_app_id)]
+                            .into_iter()
+                            .filter_map(|(d, a)| a.map(|a| (d, a)))
+                            .collect(),
                         roles,
                         allowed_ips,
                         callback_url,
@@ -637,10 +647,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let engine = store.describe().to_string();
     let listener_addr = settings.listen;
     // The public URL depends on the bound port when listening on port 0, so the core is built
-    // after binding.
-    let probe = tokio::net::TcpListener::bind(listener_addr).await.map_err(|e| format!("listen {listener_addr}: {e}"))?;
-    let bound = probe.local_addr().map_err(|e| e.to_string())?;
-    drop(probe);
+    // after binding, and the server is handed that listener.
+    let listener = tokio::net::TcpListener::bind(listener_addr).await.map_err(|e| format!("listen {listener_addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let mut settings = settings;
     settings.listen = bound;
     let core = bootstrap::core(&settings, store, Arc::new(SystemClock), bootstrap::public_url(&settings, bound))
@@ -648,7 +657,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     first_start(&core).await?;
     let mailer = bootstrap::transports(&settings).map_err(|e| e.to_string())?;
     let dev = settings.dev;
-    let app = Application::build(settings, core, mailer).await.map_err(|e| format!("listen {bound}: {e}"))?;
+    let app = Application::build_on(listener, settings, core, mailer, castellan_server::dialects::all())
+        .await
+        .map_err(|e| format!("listen {bound}: {e}"))?;
     let metrics = app.metrics_address().map(|a| format!("; metrics on http://{a}/metrics")).unwrap_or_default();
     let mode = if dev { "; development mode (not for production)" } else { "" };
     tracing::info!("castellan {} listening on http://{bound}; engine {engine}{metrics}{mode}", env!("CARGO_PKG_VERSION"));

@@ -118,8 +118,6 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
     ("users_username_skeleton", "users.username_skeleton", "username"),
     ("tenants_slug_key", "tenants.slug", "slug"),
     ("applications_client_id_key", "applications.client_id", "client_id"),
-    ("applications_kumusoft_tag_key", "applications.kumusoft_tag", "kumusoft_tag"),
-    ("applications_mosip_app_id_key", "applications.mosip_app_id", "mosip_app_id"),
 ];
 
 /// Which field a unique violation is about. The engines say it differently: PostgreSQL names the

@@ -209,7 +209,7 @@ fn tenant() -> Tenant {
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
         profile: Profile::Korastratum,
-        dialects: vec!["korastratum".into()],
+        dialects: vec![Dialect::Korastratum],
         issuer: "i".into(),
         audience: "a".into(),
         policy: Policy::korastratum(),

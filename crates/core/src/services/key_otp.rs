@@ -16,6 +16,7 @@ use super::otp_login::OtpChannel;
 use super::sessions::Authenticated;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Application, KeyOtp, Tenant, User};
 
 /// HMAC domain of the keys: the key is never stored in clear.
@@ -56,7 +57,8 @@ pub struct LoginCodeRequest<'a> {
     /// The key the code will be verified by (the user id string as the caller sent it).
     pub key: &'a str,
     pub lookup: UserLookup<'a>,
-    /// Email and/or SMS; each must have an address on the user.
+    /// Email and/or SMS; each must have an address on the user. An application that takes one
+    /// channel at a time (`single_otp_channel`) refuses more with `TooManyChannels`.
     pub channels: &'a [OtpChannel],
     pub application: &'a Application,
     /// Extra placeholders for the message templates.
@@ -182,6 +184,9 @@ impl Core {
     }
 
     async fn try_send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, attempt: &mut Attempt) -> CoreResult<()> {
+        if req.application.single_otp_channel && req.channels.len() > 1 {
+            return Err(attempt.refuse("failure", "more channels than the application takes", CoreError::TooManyChannels));
+        }
         if req.key.trim().is_empty() || req.key.len() > 320 {
             return Err(attempt.refuse("failure", "malformed userId", CoreError::field("userId", "must be 1-320 characters")));
         }
@@ -232,7 +237,7 @@ impl Core {
         tenant: Option<&Tenant>,
         key: &str,
         code: &str,
-        dialect: &'static str,
+        dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
         let mut attempt = Attempt::new(tenant.map(|t| t.id), "otp.verify");
@@ -246,7 +251,7 @@ impl Core {
         tenant: Option<&Tenant>,
         key: &str,
         code: &str,
-        dialect: &'static str,
+        dialect: Dialect,
         ctx: &ClientContext,
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {

@@ -13,11 +13,11 @@ pub trait ApplicationStore: Send + Sync {
     async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>>;
     async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>>;
     async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool>;
-    /// The application with this kumusoft tag, in whichever tenant: tags are unique server-wide
-    /// because the tag alone selects the tenant.
-    async fn application_by_kumusoft_tag(&self, tag: &str) -> StoreResult<Option<Application>>;
-    /// The application with this MOSIP appId, in whichever tenant (unique server-wide, as tags).
-    async fn application_by_mosip_app_id(&self, app_id: &str) -> StoreResult<Option<Application>>;
+    /// The application `dialect` knows as `alias`, in whichever tenant: aliases are unique per
+    /// dialect server-wide because the alias alone selects the tenant. Applications are written
+    /// with their aliases, in one transaction; an alias taken is a `Conflict` on the dialect's
+    /// alias field.
+    async fn application_by_alias(&self, dialect: Dialect, alias: &str) -> StoreResult<Option<Application>>;
     async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
     /// The application an unrevoked API key (by HMAC) belongs to, in whichever tenant.
     async fn application_by_api_key(&self, key_hash: &[u8]) -> StoreResult<Option<Application>>;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
 use castellan_core::store::prelude::*;
-use castellan_core::store::{AttemptReservation, StoreResult, UserFilter};
+use castellan_core::store::{AttemptReservation, StoreError, StoreResult, UserFilter};
 use uuid::Uuid;
 
 use sqlx::AssertSqlSafe;
@@ -15,7 +15,7 @@ use crate::{SqlStore, db_err, execute, fetch_all, fetch_optional, on_pool, on_wr
 // Queries that splice these constant column lists are wrapped in `AssertSqlSafe`: nothing from a
 // request is ever formatted into SQL; values are always bound.
 const TENANT_COLS: &str = "id, slug, display_name, profile, dialects, issuer, audience, policy, created_at";
-const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, kumusoft_tag, mosip_app_id, roles, allowed_ips, \
+const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, roles, allowed_ips, \
                         callback_url, redirect_uris, single_otp_channel, active, created_at";
 const USER_COLS: &str = "id, tenant_id, email, username, phone, password_hash, first_name, last_name, role, roles, \
                          permissions, attributes, email_verified, phone_verified, active, mfa_enabled, created_at, updated_at";

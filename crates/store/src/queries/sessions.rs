@@ -28,7 +28,7 @@ impl SessionStore for SqlStore {
             s.tenant_id.to_string(),
             s.user_id.to_string(),
             s.application_id.map(|a| a.to_string()),
-            &s.dialect,
+            s.dialect.as_str(),
             to_json(&s.device),
             s.ip.clone(),
             s.user_agent.clone(),

@@ -6,35 +6,45 @@ use super::fixtures::*;
 
 pub async fn applications_are_found_by_id_client_id_and_alias_within_their_tenant(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
-    let a = Application { kumusoft_tag: Some("TAG1".into()), mosip_app_id: Some("mosip-app".into()), ..app(&t) };
+    let a = aliased(&t, &[(Dialect::Kumusoft, "TAG1"), (Dialect::Mosip, "mosip-app")]);
     store.insert_application(&a).await.unwrap();
     assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().as_ref(), Some(&a));
     assert_eq!(store.application_by_client_id(t.id, &a.client_id).await.unwrap().as_ref(), Some(&a));
     assert_eq!(store.application_by_id(other.id, a.id).await.unwrap(), None, "no cross-tenant reads");
     assert_eq!(store.application_by_client_id(other.id, &a.client_id).await.unwrap(), None);
-    // Aliases select the tenant: they are looked up server-wide.
-    assert_eq!(store.application_by_kumusoft_tag("TAG1").await.unwrap().as_ref(), Some(&a));
-    assert_eq!(store.application_by_mosip_app_id("mosip-app").await.unwrap().as_ref(), Some(&a));
-    assert_eq!(store.application_by_kumusoft_tag("tag1").await.unwrap(), None, "tags match exactly");
-    assert_eq!(store.application_by_mosip_app_id("TAG1").await.unwrap(), None);
-    // Listed by creation time, then id.
+    // Aliases select the tenant: they are looked up server-wide, each in its dialect.
+    let by = |dialect, alias: &'static str| {
+        let store = store.clone();
+        async move { store.application_by_alias(dialect, alias).await.unwrap() }
+    };
+    assert_eq!(by(Dialect::Kumusoft, "TAG1").await.as_ref(), Some(&a));
+    assert_eq!(by(Dialect::Mosip, "mosip-app").await.as_ref(), Some(&a));
+    assert_eq!(by(Dialect::Kumusoft, "tag1").await, None, "aliases match exactly");
+    assert_eq!(by(Dialect::Mosip, "TAG1").await, None, "an alias belongs to its dialect");
+    assert_eq!(by(Dialect::Korastratum, "TAG1").await, None);
+    // Listed by creation time, then id, with their aliases.
     let later = Application { created_at: 5, ..app(&t) };
-    let earlier = Application { created_at: 0, ..app(&t) };
+    let earlier = Application { created_at: 0, ..aliased(&t, &[(Dialect::Kumusoft, "EARLY")]) };
     let same_time = Application { created_at: 5, ..app(&t) };
     for x in [&later, &earlier, &same_time] {
         store.insert_application(x).await.unwrap();
     }
-    store.insert_application(&app(&other)).await.unwrap();
-    let ids: Vec<_> = store.list_applications(t.id).await.unwrap().into_iter().map(|x| x.id).collect();
-    let (first, second) = if later.id < same_time.id { (later.id, same_time.id) } else { (same_time.id, later.id) };
-    assert_eq!(ids, [earlier.id, a.id, first, second]);
+    store.insert_application(&aliased(&other, &[(Dialect::Mosip, "theirs")])).await.unwrap();
+    let listed = store.list_applications(t.id).await.unwrap();
+    let (first, second) = if later.id < same_time.id { (&later, &same_time) } else { (&same_time, &later) };
+    assert_eq!(listed, [earlier, a, first.clone(), second.clone()]);
 }
 
-/// An update naming `a`'s id in `other` leaves `a` as it is.
+/// An update naming `a`'s id in `other` leaves `a` as it is, aliases included.
 async fn an_update_keeps_nothing_of_another_tenant(store: Db, a: &Application, other: &Tenant) {
-    let foreign = Application { tenant_id: other.id, name: "hijacked".into(), ..a.clone() };
+    let mut foreign = Application { tenant_id: other.id, name: "hijacked".into(), ..a.clone() };
+    foreign.aliases.insert(Dialect::Kumusoft, "HIJACKED".into());
     store.update_application(&foreign).await.unwrap();
-    assert_eq!(store.application_by_id(a.tenant_id, a.id).await.unwrap().unwrap().name, a.name);
+    assert_eq!(store.application_by_id(a.tenant_id, a.id).await.unwrap().as_ref(), Some(a));
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "HIJACKED").await.unwrap(), None);
+    // Nor does an update of an application that is not there write anything.
+    store.update_application(&Application { id: new_id(), ..foreign }).await.unwrap();
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "HIJACKED").await.unwrap(), None);
 }
 
 pub async fn an_application_update_keeps_its_client_id_kind_and_creation_time(store: Db) {
@@ -45,8 +55,6 @@ pub async fn an_application_update_keeps_its_client_id_kind_and_creation_time(st
         name: "Renamed".into(),
         kind: ApplicationKind::Service,
         secret_hash: None,
-        kumusoft_tag: Some("NEWTAG".into()),
-        mosip_app_id: Some("new-app".into()),
         roles: vec![],
         allowed_ips: vec!["192.0.2.0/24".into(), "::1".into()],
         callback_url: None,
@@ -54,49 +62,70 @@ pub async fn an_application_update_keeps_its_client_id_kind_and_creation_time(st
         single_otp_channel: true,
         active: false,
         created_at: 77,
-        ..a.clone()
+        ..aliased(&t, &[(Dialect::Kumusoft, "NEWTAG"), (Dialect::Mosip, "new-app")])
     };
+    let changed = Application { id: a.id, ..changed };
     store.update_application(&changed).await.unwrap();
     let stored = store.application_by_id(t.id, a.id).await.unwrap().unwrap();
     assert_eq!(stored, Application { client_id: a.client_id.clone(), kind: a.kind, created_at: a.created_at, ..changed.clone() });
-    assert_eq!(store.application_by_kumusoft_tag("NEWTAG").await.unwrap().map(|x| x.id), Some(a.id));
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "NEWTAG").await.unwrap().map(|x| x.id), Some(a.id));
+    // An alias left out of an update is dropped, and free for another application.
+    let fewer = Application { aliases: [(Dialect::Mosip, "new-app".to_string())].into(), ..stored.clone() };
+    store.update_application(&fewer).await.unwrap();
+    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().as_ref(), Some(&fewer));
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "NEWTAG").await.unwrap(), None);
+    store.insert_application(&aliased(&other, &[(Dialect::Kumusoft, "NEWTAG")])).await.unwrap();
     // Another tenant's update of the same id touches nothing.
-    an_update_keeps_nothing_of_another_tenant(store.clone(), &stored, &other).await;
+    an_update_keeps_nothing_of_another_tenant(store.clone(), &fewer, &other).await;
     // The callback secret is not the update's to change.
     store.set_callback_secret(t.id, a.id, b"sealed").await.unwrap();
-    store.update_application(&stored).await.unwrap();
+    store.update_application(&fewer).await.unwrap();
     assert_eq!(store.callback_secret(t.id, a.id).await.unwrap().as_deref(), Some(&b"sealed"[..]));
 }
 
 pub async fn application_keys_clash_by_field_across_tenants(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
-    let a = Application { kumusoft_tag: Some("TAG".into()), mosip_app_id: Some("APP".into()), ..app(&t) };
+    let a = aliased(&t, &[(Dialect::Kumusoft, "TAG"), (Dialect::Mosip, "APP")]);
     store.insert_application(&a).await.unwrap();
     // Client ids and aliases are unique server-wide, not per tenant.
     let same_client = Application { client_id: a.client_id.clone(), ..app(&other) };
     assert_eq!(conflict(store.insert_application(&same_client).await), Some("client_id"));
-    let same_tag = Application { kumusoft_tag: Some("TAG".into()), ..app(&other) };
+    let same_tag = aliased(&other, &[(Dialect::Kumusoft, "TAG")]);
     assert_eq!(conflict(store.insert_application(&same_tag).await), Some("kumusoft_tag"));
-    let same_app_id = Application { mosip_app_id: Some("APP".into()), ..app(&other) };
+    let same_app_id = aliased(&other, &[(Dialect::Kumusoft, "FREE"), (Dialect::Mosip, "APP")]);
     assert_eq!(conflict(store.insert_application(&same_app_id).await), Some("mosip_app_id"));
+    let both = aliased(&other, &[(Dialect::Kumusoft, "TAG"), (Dialect::Mosip, "APP")]);
+    assert_eq!(conflict(store.insert_application(&both).await), Some("kumusoft_tag"), "the first alias written");
+    let client_and_alias = Application { client_id: a.client_id.clone(), ..aliased(&other, &[(Dialect::Kumusoft, "TAG")]) };
+    assert_eq!(
+        conflict(store.insert_application(&client_and_alias).await),
+        Some("client_id"),
+        "the application before its aliases"
+    );
     let same_id = Application { id: a.id, ..app(&t) };
     assert_eq!(conflict(store.insert_application(&same_id).await), None);
-    // Applications without aliases never clash on them.
+    // A refused application is not stored, nor any of its aliases.
+    assert_eq!(store.application_by_id(other.id, same_app_id.id).await.unwrap(), None);
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "FREE").await.unwrap(), None);
+    store.insert_application(&aliased(&other, &[(Dialect::Kumusoft, "FREE")])).await.unwrap();
+    // One name may serve two dialects; applications without aliases never clash on them.
+    store.insert_application(&aliased(&other, &[(Dialect::Kumusoft, "APP")])).await.unwrap();
     store.insert_application(&app(&t)).await.unwrap();
     store.insert_application(&app(&other)).await.unwrap();
-    // An update that takes another application's alias is refused and changes nothing.
-    let b = stored_app(&store, &other).await;
-    let taking = Application { kumusoft_tag: Some("TAG".into()), name: "taken".into(), ..b.clone() };
+    // An update that takes another application's alias is refused and changes nothing, its own
+    // aliases included.
+    let b = aliased(&other, &[(Dialect::Mosip, "B-APP")]);
+    store.insert_application(&b).await.unwrap();
+    let taking = Application { name: "taken".into(), ..aliased(&other, &[(Dialect::Kumusoft, "TAG"), (Dialect::Mosip, "B-2")]) };
+    let taking = Application { id: b.id, ..taking };
     assert_eq!(conflict(store.update_application(&taking).await), Some("kumusoft_tag"));
-    let taking = Application { mosip_app_id: Some("APP".into()), ..b.clone() };
+    let taking = Application { id: b.id, ..aliased(&other, &[(Dialect::Mosip, "APP")]) };
     assert_eq!(conflict(store.update_application(&taking).await), Some("mosip_app_id"));
-    assert_eq!(store.application_by_id(other.id, b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.application_by_id(other.id, b.id).await.unwrap().as_ref(), Some(&b));
+    assert_eq!(store.application_by_alias(Dialect::Mosip, "B-APP").await.unwrap().map(|x| x.id), Some(b.id));
     // Keeping one's own aliases is no clash.
     store.update_application(&Application { name: "same aliases".into(), ..a.clone() }).await.unwrap();
-    // Every listed application still belongs to its tenant.
-    for x in store.list_applications(other.id).await.unwrap() {
-        assert_eq!(x.tenant_id, other.id);
-    }
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "TAG").await.unwrap().map(|x| x.name), Some("same aliases".into()));
 }
 
 pub async fn api_keys_resolve_until_revoked_and_the_newest_prefix_shows(store: Db) {
@@ -145,9 +174,12 @@ pub async fn callback_secrets_belong_to_one_application_of_one_tenant(store: Db)
     assert_eq!(store.callback_secret(t.id, new_id()).await.unwrap(), None);
 }
 
-pub async fn deleting_an_application_removes_its_keys_factors_verifications_and_callbacks(store: Db) {
+pub async fn deleting_an_application_removes_everything_it_owns(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
-    let (doomed, kept) = (stored_app(&store, &t).await, stored_app(&store, &t).await);
+    let doomed = aliased(&t, &[(Dialect::Kumusoft, "DOOMED")]);
+    store.insert_application(&doomed).await.unwrap();
+    let kept = aliased(&t, &[(Dialect::Kumusoft, "KEPT")]);
+    store.insert_application(&kept).await.unwrap();
     let u = stored_user(&store, &t).await;
     let mut verifications = Vec::new();
     for (a, hash) in [(&doomed, b"doomed"), (&kept, b"kept!!")] {
@@ -162,14 +194,18 @@ pub async fn deleting_an_application_removes_its_keys_factors_verifications_and_
     assert!(store.delete_application(t.id, doomed.id).await.unwrap());
     assert!(!store.delete_application(t.id, doomed.id).await.unwrap(), "deleted once");
     assert_eq!(store.application_by_id(t.id, doomed.id).await.unwrap(), None);
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "DOOMED").await.unwrap(), None);
     assert_eq!(store.application_by_api_key(b"doomed").await.unwrap(), None);
     assert_eq!(store.app_totp(t.id, doomed.id, u.id).await.unwrap(), None);
     assert_eq!(store.locate_verification(verifications[0].id).await.unwrap(), None);
     assert_eq!(store.callback_of(t.id, verifications[0].id).await.unwrap(), None);
     // The other application and the user keep theirs.
     assert!(store.application_by_api_key(b"kept!!").await.unwrap().is_some());
+    assert_eq!(store.application_by_alias(Dialect::Kumusoft, "KEPT").await.unwrap().as_ref(), Some(&kept));
     assert!(store.app_totp(t.id, kept.id, u.id).await.unwrap().is_some());
     assert!(store.locate_verification(verifications[1].id).await.unwrap().is_some());
     assert!(store.callback_of(t.id, verifications[1].id).await.unwrap().is_some());
     assert!(store.user_by_id(t.id, u.id).await.unwrap().is_some());
+    // The alias is free again.
+    store.insert_application(&aliased(&other, &[(Dialect::Kumusoft, "DOOMED")])).await.unwrap();
 }

@@ -16,7 +16,7 @@ pub(crate) fn tenant() -> Tenant {
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
         profile: Profile::Korastratum,
-        dialects: vec!["korastratum".into()],
+        dialects: vec![Dialect::Korastratum],
         issuer: "i".into(),
         audience: "a".into(),
         policy: Policy::korastratum(),
@@ -79,8 +79,7 @@ pub(crate) fn app(t: &Tenant) -> Application {
         name: "App".into(),
         kind: ApplicationKind::Confidential,
         secret_hash: Some(vec![1, 2, 3]),
-        kumusoft_tag: None,
-        mosip_app_id: None,
+        aliases: Default::default(),
         roles: vec!["r".into()],
         allowed_ips: vec!["10.0.0.0/8".into()],
         callback_url: Some("https://example.com/cb".into()),
@@ -89,6 +88,11 @@ pub(crate) fn app(t: &Tenant) -> Application {
         active: true,
         created_at: 1,
     }
+}
+
+/// An application of `t` that dialects know by `aliases`.
+pub(crate) fn aliased(t: &Tenant, aliases: &[(Dialect, &str)]) -> Application {
+    Application { aliases: aliases.iter().map(|(d, a)| (*d, a.to_string())).collect(), ..app(t) }
 }
 
 /// An application of `t`, stored.
@@ -104,7 +108,7 @@ pub(crate) fn session(u: &User, last_active: i64, expires_at: i64) -> Session {
         tenant_id: u.tenant_id,
         user_id: u.id,
         application_id: None,
-        dialect: "korastratum".into(),
+        dialect: Dialect::Korastratum,
         device: json!({"name": "phone"}),
         ip: Some("192.0.2.1".into()),
         user_agent: Some("ua".into()),

@@ -84,7 +84,7 @@ macro_rules! contract_tests {
                 application_keys_clash_by_field_across_tenants,
                 api_keys_resolve_until_revoked_and_the_newest_prefix_shows,
                 callback_secrets_belong_to_one_application_of_one_tenant,
-                deleting_an_application_removes_its_keys_factors_verifications_and_callbacks,
+                deleting_an_application_removes_everything_it_owns,
             ],
             users: [
                 users_are_found_by_id_identifier_and_uin_within_their_tenant,

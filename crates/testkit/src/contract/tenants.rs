@@ -34,7 +34,7 @@ pub async fn an_update_rewrites_what_a_tenant_may_change_and_nothing_else(store:
         slug: "renamed".into(),
         display_name: "New name".into(),
         profile: Profile::Mosip,
-        dialects: vec!["mosip".into(), "korastratum".into()],
+        dialects: vec![Dialect::Mosip, Dialect::Korastratum],
         issuer: "new-issuer".into(),
         audience: "new-audience".into(),
         policy: Policy::mosip(),
@@ -54,7 +54,8 @@ pub async fn deleting_a_tenant_removes_everything_it_owns_and_nothing_else(store
     let (doomed, kept) = (stored_tenant(&store).await, stored_tenant(&store).await);
     let mut owned = Vec::new();
     for t in [&doomed, &kept] {
-        let a = stored_app(&store, t).await;
+        let a = aliased(t, &[(Dialect::Mosip, &format!("app-{}", t.id))]);
+        store.insert_application(&a).await.unwrap();
         let u = stored_user(&store, t).await;
         let hash = |tag: u8| [&[tag][..], t.id.as_bytes()].concat();
         store.insert_api_key(t.id, a.id, "ck_", &hash(1), 1).await.unwrap();
@@ -83,6 +84,7 @@ pub async fn deleting_a_tenant_removes_everything_it_owns_and_nothing_else(store
         let present = |found: bool, what: &str| assert_eq!(found, !gone, "{what} of the {} tenant", ["deleted", "kept"][i]);
         present(store.tenant_by_id(t.id).await.unwrap().is_some(), "tenant");
         present(store.application_by_id(t.id, a.id).await.unwrap().is_some(), "application");
+        present(store.application_by_alias(Dialect::Mosip, &format!("app-{}", t.id)).await.unwrap().is_some(), "alias");
         present(store.application_by_api_key(api_key).await.unwrap().is_some(), "API key");
         present(store.callback_secret(t.id, a.id).await.unwrap().is_some(), "callback secret");
         present(store.user_by_id(t.id, u.id).await.unwrap().is_some(), "user");

@@ -54,6 +54,14 @@ pub async fn text_with_nul_is_refused_everywhere_or_stored_intact_everywhere(sto
     let stored = store.application_by_id(t.id, a.id).await.unwrap();
     judge("update_application", took.map(|()| stored.as_ref() == Some(&renamed)));
 
+    let named = aliased(&t, &[(Dialect::Kumusoft, nul)]);
+    let took = verdict("insert_application", store.insert_application(&named).await);
+    let found = verdict("application_by_alias", store.application_by_alias(Dialect::Kumusoft, nul).await);
+    judge("insert_application", took.map(|()| found == Some(Some(named.clone()))));
+    if took.is_none() {
+        assert_eq!(store.application_by_id(t.id, named.id).await.unwrap(), None, "a refused application is not stored");
+    }
+
     let s = Session { user_agent: Some(nul.into()), ..session(&u, 1, 1_000) };
     let took = verdict("insert_session", store.insert_session(&s).await);
     let stored = store.session_by_id(t.id, &s.id).await.unwrap();

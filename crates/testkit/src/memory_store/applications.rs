@@ -1,17 +1,13 @@
-//! Applications, their API keys and callback secrets.
+//! Applications, their aliases, API keys and callback secrets.
+
+use std::collections::BTreeMap;
 
 use super::*;
 use castellan_core::store::ApplicationStore;
 
 fn application_texts(a: &Application) -> StoreResult<()> {
     // The lists are stored as JSON, which escapes NUL: only the plain columns can refuse it.
-    texts([
-        Some(a.client_id.as_str()),
-        Some(&a.name),
-        a.kumusoft_tag.as_deref(),
-        a.mosip_app_id.as_deref(),
-        a.callback_url.as_deref(),
-    ])
+    texts([Some(a.client_id.as_str()), Some(&a.name), a.callback_url.as_deref()])
 }
 
 impl State {
@@ -19,16 +15,39 @@ impl State {
         self.applications.iter().find(|a| a.app.tenant_id == tenant && a.app.id == id)
     }
 
-    /// The unique keys of `applications` that `a` would break, other than its own row's.
-    fn application_clash(&self, a: &Application, insert: bool) -> StoreResult<()> {
-        let others = || self.applications.iter().map(|r| &r.app).filter(|o| insert || o.id != a.id);
-        let same = |x: &Option<String>, y: &Option<String>| x.is_some() && x == y;
-        unique(&[
-            (insert && self.applications.iter().any(|r| r.app.id == a.id), None),
-            (others().any(|o| o.client_id == a.client_id), Some("client_id")),
-            (others().any(|o| same(&o.kumusoft_tag, &a.kumusoft_tag)), Some("kumusoft_tag")),
-            (others().any(|o| same(&o.mosip_app_id, &a.mosip_app_id)), Some("mosip_app_id")),
-        ])
+    /// The application with the aliases `rows` holds for it.
+    fn with_aliases<'a>(&'a self, row: &ApplicationRow, rows: impl Iterator<Item = &'a AliasRow>) -> Application {
+        let aliases: BTreeMap<Dialect, String> =
+            rows.filter(|x| x.application_id == row.app.id).map(|x| (x.dialect, x.alias.clone())).collect();
+        Application { aliases, ..row.app.clone() }
+    }
+
+    /// The application with all its aliases.
+    fn read_application(&self, row: &ApplicationRow) -> Application {
+        self.with_aliases(row, self.application_aliases.iter())
+    }
+
+    /// Whether `app`'s aliases could be written beside those of the other applications: each
+    /// one's text, then its clash, in the order they are written. A clash is a conflict on the
+    /// dialect's alias field.
+    fn check_aliases(&self, app: &Application) -> StoreResult<()> {
+        for (dialect, alias) in &app.aliases {
+            text(alias)?;
+            let taken =
+                self.application_aliases.iter().any(|x| x.application_id != app.id && x.dialect == *dialect && x.alias == *alias);
+            unique(&[(taken, dialect.alias_field())])?;
+        }
+        Ok(())
+    }
+
+    fn write_aliases(&mut self, app: &Application) {
+        self.application_aliases.retain(|x| x.application_id != app.id);
+        self.application_aliases.extend(app.aliases.iter().map(|(dialect, alias)| AliasRow {
+            dialect: *dialect,
+            alias: alias.clone(),
+            tenant_id: app.tenant_id,
+            application_id: app.id,
+        }));
     }
 }
 
@@ -37,9 +56,15 @@ impl ApplicationStore for MemoryStore {
     async fn insert_application(&self, a: &Application) -> StoreResult<()> {
         application_texts(a)?;
         let mut s = self.state();
-        s.application_clash(a, true)?;
+        unique(&[
+            (s.applications.iter().any(|r| r.app.id == a.id), None),
+            (s.applications.iter().any(|r| r.app.client_id == a.client_id), Some("client_id")),
+        ])?;
         s.require_tenant(a.tenant_id)?;
-        s.applications.push(ApplicationRow { app: a.clone(), callback_secret_sealed: None });
+        s.check_aliases(a)?;
+        s.write_aliases(a);
+        let app = Application { aliases: BTreeMap::new(), ..a.clone() };
+        s.applications.push(ApplicationRow { app, callback_secret_sealed: None });
         Ok(())
     }
 
@@ -49,14 +74,11 @@ impl ApplicationStore for MemoryStore {
         let Some(i) = s.applications.iter().position(|r| r.app.tenant_id == a.tenant_id && r.app.id == a.id) else {
             return Ok(());
         };
-        // The client id is not rewritten, so it is the stored one that must stay unique.
-        let updated = Application { client_id: s.applications[i].app.client_id.clone(), ..a.clone() };
-        s.application_clash(&updated, false)?;
+        s.check_aliases(a)?;
+        s.write_aliases(a);
         let row = &mut s.applications[i].app;
         row.name = a.name.clone();
         row.secret_hash = a.secret_hash.clone();
-        row.kumusoft_tag = a.kumusoft_tag.clone();
-        row.mosip_app_id = a.mosip_app_id.clone();
         row.roles = a.roles.clone();
         row.allowed_ips = a.allowed_ips.clone();
         row.callback_url = a.callback_url.clone();
@@ -69,17 +91,23 @@ impl ApplicationStore for MemoryStore {
     async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>> {
         text(client_id)?;
         let s = self.state();
-        Ok(s.applications.iter().map(|r| &r.app).find(|a| a.tenant_id == tenant && a.client_id == client_id).cloned())
+        let row = s.applications.iter().find(|r| r.app.tenant_id == tenant && r.app.client_id == client_id);
+        Ok(row.map(|r| s.read_application(r)))
     }
 
     async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>> {
-        Ok(self.state().application(tenant, id).map(|r| r.app.clone()))
+        let s = self.state();
+        Ok(s.application(tenant, id).map(|r| s.read_application(r)))
     }
 
     async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
         let s = self.state();
-        let mut apps: Vec<Application> =
-            s.applications.iter().map(|r| &r.app).filter(|a| a.tenant_id == tenant).cloned().collect();
+        let mut apps: Vec<Application> = s
+            .applications
+            .iter()
+            .filter(|r| r.app.tenant_id == tenant)
+            .map(|r| s.with_aliases(r, s.application_aliases.iter().filter(|x| x.tenant_id == tenant)))
+            .collect();
         apps.sort_by_key(|a| (a.created_at, a.id));
         Ok(apps)
     }
@@ -93,16 +121,12 @@ impl ApplicationStore for MemoryStore {
         Ok(found)
     }
 
-    async fn application_by_kumusoft_tag(&self, tag: &str) -> StoreResult<Option<Application>> {
-        text(tag)?;
+    async fn application_by_alias(&self, dialect: Dialect, alias: &str) -> StoreResult<Option<Application>> {
+        text(alias)?;
         let s = self.state();
-        Ok(s.applications.iter().map(|r| &r.app).find(|a| a.kumusoft_tag.as_deref() == Some(tag)).cloned())
-    }
-
-    async fn application_by_mosip_app_id(&self, app_id: &str) -> StoreResult<Option<Application>> {
-        text(app_id)?;
-        let s = self.state();
-        Ok(s.applications.iter().map(|r| &r.app).find(|a| a.mosip_app_id.as_deref() == Some(app_id)).cloned())
+        let named = s.application_aliases.iter().find(|x| x.dialect == dialect && x.alias == alias);
+        let row = named.and_then(|x| s.applications.iter().find(|r| r.app.id == x.application_id));
+        Ok(row.map(|r| s.read_application(r)))
     }
 
     async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
@@ -126,7 +150,8 @@ impl ApplicationStore for MemoryStore {
     async fn application_by_api_key(&self, key_hash: &[u8]) -> StoreResult<Option<Application>> {
         let s = self.state();
         let key = s.api_keys.iter().find(|k| k.key_hash == key_hash && k.revoked_at.is_none());
-        Ok(key.and_then(|k| s.applications.iter().find(|a| a.app.id == k.application_id)).map(|a| a.app.clone()))
+        let row = key.and_then(|k| s.applications.iter().find(|a| a.app.id == k.application_id));
+        Ok(row.map(|r| s.read_application(r)))
     }
 
     async fn api_key_prefix(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<String>> {

@@ -67,6 +67,7 @@ impl Store for MemoryStore {
 struct State {
     tenants: Vec<Tenant>,
     applications: Vec<ApplicationRow>,
+    application_aliases: Vec<AliasRow>,
     api_keys: Vec<ApiKeyRow>,
     users: Vec<UserRow>,
     lockouts: Vec<LockoutRow>,
@@ -85,10 +86,20 @@ struct State {
     admin_tokens: Vec<AdminTokenRow>,
 }
 
-/// An application and the column the domain type does not carry.
+/// An application (its aliases kept apart, as rows of their own) and the column the domain type
+/// does not carry.
 struct ApplicationRow {
     app: Application,
     callback_secret_sealed: Option<Vec<u8>>,
+}
+
+/// The name a dialect knows an application by: unique per dialect, and one per application and
+/// dialect.
+struct AliasRow {
+    dialect: Dialect,
+    alias: String,
+    tenant_id: Uuid,
+    application_id: Uuid,
 }
 
 struct ApiKeyRow {
@@ -189,6 +200,7 @@ impl State {
         users.into_iter().for_each(|u| self.remove_user(u));
         self.remove_sessions(|s| s.tenant_id == id);
         self.api_keys.retain(|k| k.tenant_id != id);
+        self.application_aliases.retain(|x| x.tenant_id != id);
         self.lockouts.retain(|l| l.tenant_id != id);
         self.totp_factors.retain(|f| f.tenant_id != id);
         self.app_totp_factors.retain(|f| f.tenant_id != id);
@@ -201,9 +213,11 @@ impl State {
         self.callbacks.retain(|c| c.callback.tenant_id != id);
     }
 
-    /// Deletes the application with its API keys, TOTP factors, verifications and callbacks.
+    /// Deletes the application with its aliases, API keys, TOTP factors, verifications and
+    /// callbacks.
     fn remove_application(&mut self, id: Uuid) {
         self.applications.retain(|a| a.app.id != id);
+        self.application_aliases.retain(|x| x.application_id != id);
         self.api_keys.retain(|k| k.application_id != id);
         self.app_totp_factors.retain(|f| f.application_id != id);
         self.verifications.retain(|v| v.application_id != id);

@@ -40,7 +40,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        texts([Some(session.id.as_str()), Some(&session.dialect), session.ip.as_deref(), session.user_agent.as_deref()])?;
+        texts([Some(session.id.as_str()), session.ip.as_deref(), session.user_agent.as_deref()])?;
         let mut s = self.state();
         unique(&[(s.sessions.iter().any(|x| x.id == session.id), None)])?;
         s.require_tenant(session.tenant_id)?;
