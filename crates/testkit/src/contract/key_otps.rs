@@ -51,6 +51,11 @@ pub async fn key_codes_freeze_at_the_limit_and_are_spent_once(store: Db) {
     assert!(store.put_key_otp(&key_otp(&t, b"e", b"x", now), now).await.unwrap());
     assert!(!store.consume_key_otp(t.id, b"e", b"x", now + 180).await.unwrap());
     assert!(store.consume_key_otp(t.id, b"e", b"x", now + 179).await.unwrap());
+    // A code stored frozen is not spent before its freeze ends, and is from its end on.
+    let frozen = KeyOtp { frozen_until: Some(now + 30), ..key_otp(&t, b"f", b"z", now) };
+    assert!(store.put_key_otp(&frozen, now).await.unwrap());
+    assert!(!store.consume_key_otp(t.id, b"f", b"z", now + 29).await.unwrap());
+    assert!(store.consume_key_otp(t.id, b"f", b"z", now + 30).await.unwrap());
     // A code for a user who is not there is refused.
     let ghost = KeyOtp { user_id: Some(new_id()), ..key_otp(&t, b"g", b"x", now) };
     assert!(store.put_key_otp(&ghost, now).await.is_err());

@@ -2,7 +2,7 @@
 //! promises (single winners under concurrency, refused replays, expiry, ordering, conflicts that
 //! name their field, tenant isolation). Each check is written once, as a function of a fresh
 //! store, and [`contract_tests!`](crate::contract_tests) makes one test per check for an
-//! [`Engine`]: `crates/store/tests/contract.rs` runs them on SQLite, PostgreSQL and
+//! [`Engine`]: `crates/store/tests/contract/` runs them on SQLite, PostgreSQL and
 //! [`MemoryStore`](crate::MemoryStore).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,6 +1,7 @@
 //! The storage contract (`castellan_testkit::contract`), run on SQLite, on PostgreSQL when
-//! CASTELLAN_TEST_DATABASE_URL is set, and on the in-memory twin; and the SQL store's own checks
-//! (migrations, the skeleton backfill, PostgreSQL's NUL refusal).
+//! CASTELLAN_TEST_DATABASE_URL is set, and on the in-memory twin; the twin held to the SQL store
+//! answer by answer (`twins`); and the SQL store's own checks (migrations, the skeleton backfill,
+//! PostgreSQL's NUL refusal).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -13,6 +14,8 @@ use castellan_store::SqlStore;
 use castellan_testkit::contract::Engine;
 use serde_json::json;
 use sqlx::Connection;
+
+mod twins;
 
 /// A fresh SQLite file.
 struct Sqlite(Arc<SqlStore>);
