@@ -21,7 +21,7 @@ use crate::api::Api;
 use crate::dialects::mount::{DialectMount, OpenApi};
 use crate::settings::Settings;
 
-pub const DIALECT: &str = "eauthenticator";
+pub const DIALECT: &str = castellan_core::model::Dialect::Eauthenticator.as_str();
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
