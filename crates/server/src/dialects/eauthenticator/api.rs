@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::error::Refusal;
 use super::schemas::{EauthError, ProvisionAnswer, SessionTokenAnswer, ToggleAnswer};
 use crate::client::Ctx;
 use crate::dialects::json::parse_json;
@@ -46,18 +47,19 @@ fn unauthorized() -> Answer {
     Answer { status: StatusCode::UNAUTHORIZED, code: "UNAUTHORIZED", message: "invalid API key", data: Value::Null }
 }
 
-/// Maps a caller-check failure; anything else is the call's own failure.
+/// This API's answer to a core error: the caller checks have answers of their own; anything
+/// else is the call's own failure.
 fn refused(e: CoreError, failure: &'static str) -> Answer {
-    match e {
-        CoreError::Unauthorized => unauthorized(),
-        CoreError::Forbidden => {
+    match Refusal::from(e) {
+        Refusal::Unauthorized => unauthorized(),
+        Refusal::Forbidden => {
             Answer { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: "IP address not allowed", data: Value::Null }
         }
-        CoreError::Disabled => {
+        Refusal::Disabled => {
             Answer { status: StatusCode::FORBIDDEN, code: "INACTIVE", message: "client not active", data: Value::Null }
         }
-        CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Overloaded => {
-            tracing::error!(error = %e, "eauthenticator API");
+        Refusal::Internal(cause) => {
+            tracing::error!(error = %cause, "eauthenticator API");
             Answer {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "INTERNAL_SERVER_ERROR",
@@ -65,7 +67,14 @@ fn refused(e: CoreError, failure: &'static str) -> Answer {
                 data: Value::Null,
             }
         }
-        _ => invalid(failure),
+        Refusal::Invalid(_)
+        | Refusal::WrongCredentials
+        | Refusal::EmailNotVerified
+        | Refusal::Locked(_)
+        | Refusal::InvalidToken
+        | Refusal::NotFound
+        | Refusal::Conflict(_)
+        | Refusal::Unexpected(_) => invalid(failure),
     }
 }
 
@@ -173,12 +182,8 @@ pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
     }
     let result = match b.action.to_ascii_uppercase().as_str() {
         "ENABLE" => {
-            let spec = FactorSpec {
-                secret: b.secret.unwrap_or_default(),
-                algorithm: b.algorithm.unwrap_or_else(|| "SHA1".into()),
-                digits: b.digits.unwrap_or(6),
-                period: b.period.unwrap_or(30),
-            };
+            let spec =
+                FactorSpec { secret: b.secret.unwrap_or_default(), algorithm: b.algorithm, digits: b.digits, period: b.period };
             state.core.enable_app_totp(&tenant, &app, &b.email, spec, &ctx.0).await
         }
         "DISABLE" => state.core.disable_app_totp(&tenant, &app, &b.email, &ctx.0).await,
