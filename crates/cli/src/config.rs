@@ -4,42 +4,22 @@
 use std::path::Path;
 
 use castellan_server::Settings;
+use castellan_server::settings::KeyKind as Kind;
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-    List,
-    /// A socket address, `host:port`.
-    Addr,
-}
-
-impl Kind {
-    fn expected(self) -> &'static str {
-        match self {
-            Kind::Str => "a string",
-            Kind::Int => "a whole number, 0 or more",
-            Kind::Bool => "true or false",
-            Kind::List => "a list of strings",
-            Kind::Addr => "an address like 127.0.0.1:8080",
-        }
-    }
-
-    /// Whether a value of the file has this kind.
-    fn accepts(self, v: &toml::Value) -> bool {
-        match (self, v) {
-            (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => true,
-            (Kind::Int, toml::Value::Integer(i)) => *i >= 0,
-            (Kind::List, toml::Value::Array(a)) => a.iter().all(toml::Value::is_str),
-            (Kind::Addr, toml::Value::String(s)) => s.parse::<std::net::SocketAddr>().is_ok(),
-            _ => false,
-        }
+/// Whether a value of the file has this kind.
+fn accepts(kind: Kind, v: &toml::Value) -> bool {
+    match (kind, v) {
+        (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => true,
+        (Kind::Int, toml::Value::Integer(i)) => *i >= 0,
+        (Kind::List, toml::Value::Array(a)) => a.iter().all(toml::Value::is_str),
+        (Kind::Addr, toml::Value::String(s)) => s.parse::<std::net::SocketAddr>().is_ok(),
+        _ => false,
     }
 }
 
-/// Every key, with the type its environment variable is read as.
-const KEYS: &[(&str, Kind)] = &[
+/// The server's own keys, with the type its environment variable is read as; each dialect's
+/// section adds its keys ([`keys`]).
+const SERVER_KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Addr),
     ("public_url", Kind::Str),
     ("data_dir", Kind::Str),
@@ -60,8 +40,6 @@ const KEYS: &[(&str, Kind)] = &[
     ("auth_rate_limit_per_minute", Kind::Int),
     ("cache_ttl_seconds", Kind::Int),
     ("default_country_code", Kind::Str),
-    ("fastapi_users_tenant", Kind::Str),
-    ("fastapi_users_mounts", Kind::List),
     ("allow_private_callbacks", Kind::Bool),
     ("callback_window_seconds", Kind::Int),
     ("console_cookie_secure", Kind::Bool),
@@ -70,12 +48,6 @@ const KEYS: &[(&str, Kind)] = &[
     ("sms_username", Kind::Str),
     ("sms_api_key", Kind::Str),
     ("sms_from", Kind::Str),
-    ("kumusoft_prefix", Kind::Str),
-    ("kumusoft_audience", Kind::Str),
-    ("mosip_authmanager_prefix", Kind::Str),
-    ("mosip_otpmanager_prefix", Kind::Str),
-    ("mosip_cookie_secure", Kind::Bool),
-    ("mosip_cookie_same_site", Kind::Str),
     ("header_read_timeout_seconds", Kind::Int),
     ("keep_alive_timeout_seconds", Kind::Int),
     ("max_connections", Kind::Int),
@@ -83,6 +55,12 @@ const KEYS: &[(&str, Kind)] = &[
     ("metrics_listen", Kind::Addr),
     ("metrics_token", Kind::Str),
 ];
+
+/// Every key: the server's, then each dialect's `[dialects.<name>] key` as `<name>_key`.
+fn keys() -> Vec<(String, Kind)> {
+    let dialects = castellan_server::dialects::mount::settings_keys(&castellan_server::dialects::all());
+    SERVER_KEYS.iter().map(|(k, kind)| (k.to_string(), *kind)).chain(dialects).collect()
+}
 
 fn env_value(key: &str, kind: Kind, raw: &str) -> Result<toml::Value, String> {
     let bad = || format!("CASTELLAN_{}: {raw:?} is not {}", key.to_uppercase(), kind.expected());
@@ -167,10 +145,10 @@ struct FileKey {
     flat: String,
 }
 
-fn unknown_key_error(path: &Path, text: &str, k: &FileKey) -> String {
+fn unknown_key_error(path: &Path, text: &str, keys: &[(String, Kind)], k: &FileKey) -> String {
     let at = line_of(text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
     let shown = if k.section.is_empty() { k.leaf.clone() } else { format!("[{}] {}", k.section, k.leaf) };
-    let hint = closest(&k.flat, KEYS.iter().map(|(n, _)| *n))
+    let hint = closest(&k.flat, keys.iter().map(|(n, _)| n.as_str()))
         .map(|best| {
             // In `[dialects.kumusoft]`, suggest `prefix`, not `kumusoft_prefix`.
             let prefix = k.flat.strip_suffix(k.leaf.as_str()).unwrap_or_default();
@@ -183,6 +161,7 @@ fn unknown_key_error(path: &Path, text: &str, k: &FileKey) -> String {
 /// Settings from `file` (if any) and the environment. Every unknown key of the file is an
 /// error naming its line, with the nearest known key.
 pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    let known = keys();
     let mut table = toml::Table::new();
     // Every value of the wrong type, from the file and the environment, is reported at once.
     let mut problems: Vec<String> = Vec::new();
@@ -216,22 +195,22 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         }
         let unknown: Vec<String> = keys
             .iter()
-            .filter(|(k, _)| !KEYS.iter().any(|(name, _)| *name == k.flat))
-            .map(|(k, _)| unknown_key_error(path, &text, k))
+            .filter(|(k, _)| !known.iter().any(|(name, _)| *name == k.flat))
+            .map(|(k, _)| unknown_key_error(path, &text, &known, k))
             .collect();
         if !unknown.is_empty() {
             return Err(unknown.join("\n"));
         }
         for (k, v) in &keys {
-            let Some((_, kind)) = KEYS.iter().find(|(name, _)| *name == k.flat) else { continue };
-            if !kind.accepts(v) {
+            let Some((_, kind)) = known.iter().find(|(name, _)| *name == k.flat) else { continue };
+            if !accepts(*kind, v) {
                 let at = line_of(&text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
                 problems.push(format!("{}{at}: `{}` is {}, not {}", path.display(), k.leaf, shown(v), kind.expected()));
             }
         }
         table.extend(keys.into_iter().map(|(k, v)| (k.flat, v)));
     }
-    for (key, kind) in KEYS {
+    for (key, kind) in &known {
         let var = format!("CASTELLAN_{}", key.to_uppercase());
         let value = match (env(&var), env(&format!("{var}_FILE"))) {
             (Some(v), _) => Some(v),
@@ -259,7 +238,7 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
 /// one. Warnings, not errors: Kubernetes sets `<SERVICE>_SERVICE_HOST`-style variables in pods
 /// of a service named `castellan`.
 pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<String> {
-    let known: Vec<String> = KEYS
+    let known: Vec<String> = keys()
         .iter()
         .flat_map(|(k, _)| {
             let var = format!("CASTELLAN_{}", k.to_uppercase());

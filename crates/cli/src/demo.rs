@@ -2,7 +2,7 @@
 //! example requests work. Idempotent: what exists is left as it is.
 
 use castellan_core::Core;
-use castellan_core::model::{ApplicationKind, NewUser, Profile, Tenant};
+use castellan_core::model::{ApplicationKind, Dialect, NewUser, Profile, Tenant};
 use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::NewTenant;
 use castellan_core::{CoreError, CoreResult};
@@ -37,7 +37,7 @@ async fn user(core: &Core, t: &Tenant, new: NewUser) -> CoreResult<Value> {
 
 /// The application with this kumusoft tag, created public if missing.
 async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResult<Value> {
-    let existing = core.list_applications(t).await?.into_iter().find(|a| a.kumusoft_tag.as_deref() == Some(tag));
+    let existing = core.list_applications(t).await?.into_iter().find(|a| a.alias(Dialect::Kumusoft) == Some(tag));
     let app = match existing {
         Some(a) => a,
         None => {
@@ -45,8 +45,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 name: name.into(),
                 kind: ApplicationKind::Public,
                 client_id: Some(tag.to_ascii_lowercase().replace('_', "-")),
-                kumusoft_tag: Some(tag.into()),
-                mosip_app_id: None,
+                aliases: [(Dialect::Kumusoft, tag.to_string())].into(),
                 roles: vec![],
                 allowed_ips: vec![],
                 callback_url: None,
@@ -57,7 +56,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
             core.create_application(t, new).await?.app
         }
     };
-    Ok(json!({ "id": app.id, "client_id": app.client_id, "tagId": app.kumusoft_tag, "name": app.name }))
+    Ok(json!({ "id": app.id, "client_id": app.client_id, "tagId": app.alias(Dialect::Kumusoft), "name": app.name }))
 }
 
 /// A MOSIP application (`appId` and/or client), created if missing; a client gets `secret`.
@@ -70,8 +69,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 name: spec.client_id.into(),
                 kind: spec.kind,
                 client_id: Some(spec.client_id.into()),
-                kumusoft_tag: None,
-                mosip_app_id: spec.app_id.map(str::to_string),
+                aliases: spec.app_id.map(|a| (Dialect::Mosip, a.to_string())).into_iter().collect(),
                 roles: spec.roles.iter().map(|r| r.to_string()).collect(),
                 allowed_ips: vec![],
                 callback_url: None,
@@ -87,7 +85,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
         }
     };
     Ok(
-        json!({ "client_id": app.client_id, "appId": app.mosip_app_id, "kind": app.kind, "roles": app.roles, "secret": spec.secret }),
+        json!({ "client_id": app.client_id, "appId": app.alias(Dialect::Mosip), "kind": app.kind, "roles": app.roles, "secret": spec.secret }),
     )
 }
 
@@ -283,8 +281,7 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                         name: "Demo Portal".into(),
                         kind: ApplicationKind::Public,
                         client_id: Some("84c2ad6c-62eb-4217-8f46-a66852e6fe92".into()),
-                        kumusoft_tag: None,
-                        mosip_app_id: None,
+                        aliases: Default::default(),
                         roles: vec![],
                         allowed_ips: vec!["127.0.0.1".into(), "::1".into()],
                         callback_url: Some(receiver.clone()),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use castellan_core::clock::SystemClock;
 use castellan_core::model::audit::AuditFilter;
-use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Profile};
+use castellan_core::model::{ApplicationKind, Dialect, KeyAlg, NewUser, Profile};
 use castellan_core::services::ClientContext;
 use castellan_core::services::applications::NewApplication;
 use castellan_core::services::tenants::NewTenant;
@@ -300,7 +300,15 @@ async fn main() -> ExitCode {
 fn tenant_table(tenants: &[castellan_core::model::Tenant]) -> String {
     let rows: Vec<[String; 5]> = tenants
         .iter()
-        .map(|t| [t.slug.clone(), t.profile.as_str().to_string(), t.dialects.join(","), t.display_name.clone(), t.id.to_string()])
+        .map(|t| {
+            [
+                t.slug.clone(),
+                t.profile.as_str().to_string(),
+                t.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+                t.display_name.clone(),
+                t.id.to_string(),
+            ]
+        })
         .collect();
     let header = ["SLUG", "PROFILE", "DIALECTS", "NAME", "ID"].map(str::to_string);
     let widths: Vec<usize> =
@@ -501,8 +509,10 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         name,
                         kind,
                         client_id,
-                        kumusoft_tag,
-                        mosip_app_id,
+                        aliases: [(Dialect::Kumusoft, kumusoft_tag), (Dialect::Mosip, mosip_app_id)]
+                            .into_iter()
+                            .filter_map(|(d, a)| a.map(|a| (d, a)))
+                            .collect(),
                         roles,
                         allowed_ips,
                         callback_url,

@@ -12,9 +12,9 @@ use crate::crypto::MasterKey;
 use crate::crypto::jwt::LoadedKey;
 use crate::crypto::password::{Argon2Params, PasswordHasher};
 use crate::error::CoreResult;
-use crate::model::{Application, Tenant};
+use crate::model::{Application, Dialect, Tenant};
 use crate::services::keys::SignStats;
-use crate::store::Store;
+use crate::store::prelude::*;
 
 /// Settings the core needs; the server maps its configuration onto these.
 #[derive(Debug, Clone)]
@@ -66,8 +66,8 @@ pub struct Core {
     pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
     /// Serialized JWK sets: one tenant's (`Some`) or everyone's (`None`).
     pub(crate) jwks_cache: TtlCache<Option<Uuid>, Arc<String>>,
-    /// Applications by dialect alias (`tag:<kumusoft tag>`, `mosip:<appId>`).
-    pub(crate) apps_by_alias: TtlCache<String, Application>,
+    /// Applications by dialect alias.
+    pub(crate) apps_by_alias: TtlCache<(Dialect, String), Application>,
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,

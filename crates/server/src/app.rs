@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::api::Api;
 use crate::client::TrustedProxies;
 use crate::connections::Limits;
+use crate::dialects::{DialectMount, mount};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
@@ -24,33 +25,16 @@ use crate::state::AppState;
 use crate::{admin, connections, dialects, middleware, openapi, ops, pages};
 
 /// Every route, with what it mounts.
-pub fn routes(settings: &Settings) -> Api {
-    ops::router(settings)
-        .merge(openapi::router())
-        .merge(dialects::korastratum::router())
-        .merge(dialects::kumusoft::router(&settings.kumusoft_prefix()))
-        .merge(dialects::fastapi_users::router(&settings.fastapi_users_mounts()))
-        .merge(dialects::mosip::router(&settings.mosip_authmanager_prefix(), &settings.mosip_otpmanager_prefix()))
-        .merge(dialects::eauthenticator::router())
-        .merge(admin::router())
-        .merge(pages::router())
+pub fn routes(settings: &Settings, dialects: &[&'static dyn DialectMount]) -> Api {
+    let mounted = dialects.iter().fold(Api::default(), |api, d| api.merge(d.router(settings)));
+    ops::router(settings).merge(openapi::router()).merge(mounted).merge(admin::router()).merge(pages::router())
 }
 
+/// An unknown path: in the shape of the dialect whose prefix holds it, if it has one.
 async fn fallback(axum::extract::State(state): axum::extract::State<AppState>, uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with(&format!("{}/", state.settings.kumusoft_prefix())) {
-        let body = json!({ "status": { "returnCode": "90", "returnMessage": "path: no such endpoint" }, "data": null });
-        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
-    } else if [state.settings.mosip_authmanager_prefix(), state.settings.mosip_otpmanager_prefix()]
-        .iter()
-        .any(|p| uri.path().starts_with(&format!("{p}/")))
-    {
-        dialects::mosip::not_found()
-    } else if uri.path().starts_with("/api/v1/") {
-        let body = json!({ "success": false, "error": { "code": "NOT_FOUND", "message": "Not found" } });
-        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
-    } else {
+    mount::answer_for(&state.dialects, &state.settings, uri.path(), |d| d.not_found()).unwrap_or_else(|| {
         (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "code": "not_found", "message": "not found" } }))).into_response()
-    }
+    })
 }
 
 pub struct Application {
@@ -74,8 +58,19 @@ impl StopHandle {
 }
 
 impl Application {
-    /// Binds `settings.listen` (and `metrics_listen`); the core must already be wired to its store.
+    /// Binds `settings.listen` (and `metrics_listen`) and mounts every dialect of
+    /// [`dialects::all`]; the core must already be wired to its store.
     pub async fn build(settings: Settings, core: Arc<Core>, transports: Transports) -> std::io::Result<Application> {
+        Self::build_with_dialects(settings, core, transports, dialects::all()).await
+    }
+
+    /// As [`build`](Self::build), mounting these dialects instead.
+    pub async fn build_with_dialects(
+        settings: Settings,
+        core: Arc<Core>,
+        transports: Transports,
+        dialects: Vec<&'static dyn DialectMount>,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
         let metrics_listener = match settings.metrics_listen {
@@ -95,6 +90,7 @@ impl Application {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             proxies: Arc::new(proxies),
+            dialects: dialects.into(),
         };
         Ok(Application { stop, listener, port, metrics_listener, state, transports })
     }
@@ -114,7 +110,7 @@ impl Application {
 
     fn router(state: AppState) -> Router {
         let settings = state.settings.clone();
-        routes(&settings)
+        routes(&settings, &state.dialects)
             .router
             .fallback(fallback)
             .layer(DefaultBodyLimit::max(settings.body_limit_bytes))

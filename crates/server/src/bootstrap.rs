@@ -178,10 +178,9 @@ pub fn check(settings: &Settings) -> Result<(), Vec<String>> {
         "text" | "json" => Ok(()),
         other => Err(format!("log_format: {other:?} is not text or json")),
     });
-    note(match settings.mosip_cookie_same_site.as_str() {
-        "Lax" | "Strict" | "None" => Ok(()),
-        other => Err(format!("mosip_cookie_same_site: {other:?} is not Lax, Strict or None")),
-    });
+    for problem in crate::dialects::mount::check_settings(&crate::dialects::all(), settings) {
+        note(Err(problem));
+    }
     let argon = Argon2Params {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

@@ -45,9 +45,9 @@ impl Metrics {
         }
     }
 
-    pub fn record_login(&self, dialect: &str, outcome: &str) {
+    pub fn record_login(&self, dialect: castellan_core::model::Dialect, outcome: &str) {
         if let Ok(mut l) = self.logins.lock() {
-            *l.entry((dialect.to_string(), outcome.to_string())).or_default() += 1;
+            *l.entry((dialect.as_str().to_string(), outcome.to_string())).or_default() += 1;
         }
     }
 

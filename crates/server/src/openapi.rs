@@ -10,15 +10,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use axum::extract::State;
 
 use crate::api::Api;
+use crate::dialects::DialectMount;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::{admin, dialects, ops, pages};
+use crate::{admin, ops, pages};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Castellan", description = "Self-hosted identity server: one core, several auth API dialects."),
-    paths(ops::front_page, ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page,
-          kumusoft_jwks),
+    paths(ops::front_page, ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page),
     tags((name = "ops", description = "Health, readiness, metrics, keys"))
 )]
 struct OpsDoc;
@@ -99,14 +99,12 @@ pub mod schemas {
     }
 }
 
-/// The whole document.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The whole document, each dialect's part at its documented prefixes.
+pub fn document(dialects: &[&'static dyn DialectMount]) -> utoipa::openapi::OpenApi {
     let mut doc = OpsDoc::openapi();
-    doc.merge(dialects::korastratum::ApiDoc::openapi());
-    doc.merge(dialects::kumusoft::ApiDoc::openapi());
-    doc.merge(dialects::mosip::ApiDoc::openapi());
-    doc.merge(dialects::fastapi_users::ApiDoc::openapi());
-    doc.merge(dialects::eauthenticator::ApiDoc::openapi());
+    for dialect in dialects {
+        doc.merge(dialect.openapi());
+    }
     doc.merge(admin::ApiDoc::openapi());
     doc.merge(pages::ApiDoc::openapi());
     // Handlers of different dialects share names (`login`, `logout`, …); operation ids must not.
@@ -131,16 +129,9 @@ pub fn router() -> Api {
     Api::default().get("/openapi.json", openapi_json).get("/docs", docs_page)
 }
 
-/// The shared JWKS, also under the kumusoft prefix (documentation only: the route is
-/// `ops::jwks`).
-#[utoipa::path(get, path = "/v1/auth/.well-known/jwks.json", tag = "kumusoft",
-    responses((status = 200, description = "A JWK set (RFC 7517)", body = schemas::JwkSet)))]
-#[allow(dead_code)]
-async fn kumusoft_jwks() {}
-
-/// The document with each dialect's paths under its configured prefix.
-pub fn document_for(settings: &Settings) -> serde_json::Value {
-    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+/// The document with each dialect's paths under its configured prefixes.
+pub fn document_for(settings: &Settings, dialects: &[&'static dyn DialectMount]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document(dialects)).unwrap_or_default();
     let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) else { return doc };
     if settings.metrics_listen.is_some() {
         // Served on its own listener, not on this one.
@@ -149,7 +140,7 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
     // All moves are decided on the original keys, so one mount moved onto another's documented
     // prefix is not moved twice.
     let mut moves = Vec::new();
-    for (documented, prefix) in settings.mounts() {
+    for (documented, prefix) in dialects.iter().flat_map(|d| d.moved_prefixes(settings)) {
         if prefix == documented {
             continue;
         }
@@ -161,20 +152,8 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
     let items: Vec<(String, serde_json::Value)> =
         moves.into_iter().filter_map(|(old, new)| paths.remove(&old).map(|item| (new, item))).collect();
     paths.extend(items);
-    // fastapi-users may be mounted more than once: the root mount's paths, again under each prefix.
-    for (prefix, _) in settings.fastapi_users_mounts().iter().filter(|(p, _)| !p.is_empty()) {
-        for path in dialects::fastapi_users::PATHS {
-            if let Some(mut item) = paths.get(*path).cloned() {
-                let ops = item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut());
-                for op in ops.filter_map(serde_json::Value::as_object_mut) {
-                    if let Some(id) = op.get("operationId").and_then(serde_json::Value::as_str) {
-                        let id = format!("{id}@{prefix}");
-                        op.insert("operationId".into(), id.into());
-                    }
-                }
-                paths.insert(format!("{prefix}{path}"), item);
-            }
-        }
+    for dialect in dialects {
+        dialect.document_paths(settings, paths);
     }
     doc
 }
@@ -182,7 +161,7 @@ pub fn document_for(settings: &Settings) -> serde_json::Value {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
-    ([(header::CACHE_CONTROL, "no-cache")], Json(document_for(&state.settings))).into_response()
+    ([(header::CACHE_CONTROL, "no-cache")], Json(document_for(&state.settings, &state.dialects))).into_response()
 }
 
 /// A browsable list of the endpoints.
@@ -194,6 +173,7 @@ pub async fn docs_page() -> Html<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialects;
 
     #[test]
     fn every_mounted_route_is_documented() {
@@ -205,8 +185,8 @@ mod tests {
                 fastapi_users_mounts: vec!["/partners=partners".into()],
                 ..Settings::default()
             };
-            let doc = document_for(&settings);
-            let mounted = crate::app::routes(&settings).mounted;
+            let doc = document_for(&settings, &dialects::all());
+            let mounted = crate::app::routes(&settings, &dialects::all()).mounted;
             assert!(mounted.len() > 40, "only {} routes mounted?", mounted.len());
             for (method, path) in mounted {
                 let documented = doc["paths"][&path][method].is_object();
@@ -218,17 +198,10 @@ mod tests {
     #[test]
     fn no_two_modules_define_different_schemas_under_one_name() {
         // `merge` keeps the first schema of a name and drops the others silently.
-        let merged = serde_json::to_value(document()).unwrap_or_default();
-        let parts = [
-            OpsDoc::openapi(),
-            dialects::korastratum::ApiDoc::openapi(),
-            dialects::kumusoft::ApiDoc::openapi(),
-            dialects::mosip::ApiDoc::openapi(),
-            dialects::fastapi_users::ApiDoc::openapi(),
-            dialects::eauthenticator::ApiDoc::openapi(),
-            admin::ApiDoc::openapi(),
-            pages::ApiDoc::openapi(),
-        ];
+        let merged = serde_json::to_value(document(&dialects::all())).unwrap_or_default();
+        let parts = [OpsDoc::openapi(), admin::ApiDoc::openapi(), pages::ApiDoc::openapi()]
+            .into_iter()
+            .chain(dialects::all().into_iter().map(|d| d.openapi()));
         for part in parts {
             let part = serde_json::to_value(part).unwrap_or_default();
             for (name, schema) in part["components"]["schemas"].as_object().into_iter().flatten() {
@@ -263,7 +236,7 @@ mod tests {
         use castellan_core::model::{
             Application, ApplicationKind, AuditEvent, MessageTemplates, Policy, Profile, Session, Tenant, User,
         };
-        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let doc = serde_json::to_value(document(&dialects::all())).unwrap_or_default();
         let schemas = &doc["components"]["schemas"];
         let id = uuid::Uuid::nil();
         let mut policy = Policy::korastratum();
@@ -273,7 +246,7 @@ mod tests {
             slug: "fmfb".into(),
             display_name: "FMFB".into(),
             profile: Profile::Korastratum,
-            dialects: vec!["korastratum".into()],
+            dialects: vec![castellan_core::model::Dialect::Korastratum],
             issuer: "http://localhost/t/fmfb".into(),
             audience: "fmfb".into(),
             policy,
@@ -286,8 +259,7 @@ mod tests {
             name: "Portal".into(),
             kind: ApplicationKind::Confidential,
             secret_hash: Some(vec![1]),
-            kumusoft_tag: None,
-            mosip_app_id: Some("ida".into()),
+            aliases: [(castellan_core::model::Dialect::Mosip, "ida".to_string())].into(),
             roles: vec![],
             allowed_ips: vec![],
             callback_url: None,
@@ -321,7 +293,7 @@ mod tests {
             tenant_id: id,
             user_id: id,
             application_id: None,
-            dialect: "korastratum".into(),
+            dialect: castellan_core::model::Dialect::Korastratum,
             device: serde_json::json!({}),
             ip: None,
             user_agent: None,
@@ -356,7 +328,8 @@ mod tests {
     #[test]
     fn the_static_document_is_written_with_the_default_prefixes() {
         // `document()` is served unchanged only when every configured prefix is the documented one.
-        for (documented, configured) in Settings::default().mounts() {
+        let settings = Settings::default();
+        for (documented, configured) in dialects::all().iter().flat_map(|d| d.moved_prefixes(&settings)) {
             assert_eq!(configured, documented);
         }
     }

@@ -18,6 +18,34 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How a configuration key's value is written (the file's type; how its environment variable
+/// is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Str,
+    Int,
+    Bool,
+    List,
+    /// A socket address, `host:port`.
+    Addr,
+}
+
+impl KeyKind {
+    /// What a value of this kind looks like, for error messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            KeyKind::Str => "a string",
+            KeyKind::Int => "a whole number, 0 or more",
+            KeyKind::Bool => "true or false",
+            KeyKind::List => "a list of strings",
+            KeyKind::Addr => "an address like 127.0.0.1:8080",
+        }
+    }
+}
+
+/// The server's settings. The keys of each dialect's `[dialects.<name>]` section are fields here
+/// too (`kumusoft_prefix`), so that configuration stays one flat, typed whole; the dialect's
+/// mount declares them, reads them and checks them (`dialects/<name>/settings.rs`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -50,11 +78,6 @@ pub struct Settings {
     pub cache_ttl_seconds: u64,
     /// Country calling code for phone numbers without `+`.
     pub default_country_code: String,
-    /// The tenant of the fastapi-users mount at `/` (default: `kyc` if it exists, else `default`).
-    pub fastapi_users_tenant: Option<String>,
-    /// More fastapi-users mounts, each `PREFIX=TENANT` (e.g. `/partners=partners`); `/=TENANT`
-    /// replaces the root mount. Empty: the root mount alone.
-    pub fastapi_users_mounts: Vec<String>,
     /// Result callbacks may go to loopback, private and link-local addresses and over plain
     /// http. Unset: on in development mode (`dev`), off otherwise.
     pub allow_private_callbacks: Option<bool>,
@@ -69,18 +92,6 @@ pub struct Settings {
     pub sms_username: Option<String>,
     pub sms_api_key: Option<Secret>,
     pub sms_from: Option<String>,
-    /// Where the kumusoft dialect is mounted (`[dialects.kumusoft] prefix`).
-    pub kumusoft_prefix: String,
-    /// The audience of kumusoft tokens; `{tagId}` is the application's tag.
-    pub kumusoft_audience: String,
-    /// Where MOSIP's authmanager is mounted (`[dialects.mosip] authmanager_prefix`).
-    pub mosip_authmanager_prefix: String,
-    /// Where MOSIP's otpmanager is mounted (`[dialects.mosip] otpmanager_prefix`).
-    pub mosip_otpmanager_prefix: String,
-    /// `Secure` on MOSIP's token cookies; turn off only for plain-HTTP development.
-    pub mosip_cookie_secure: bool,
-    /// `SameSite` of MOSIP's token cookies: `Lax`, `Strict` or `None`.
-    pub mosip_cookie_same_site: String,
     /// Seconds a client gets to send a whole request head, from connecting or from its first byte.
     pub header_read_timeout_seconds: u64,
     /// Seconds an idle keep-alive connection is kept open between requests.
@@ -93,6 +104,26 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token `/metrics` requires.
     pub metrics_token: Option<Secret>,
+
+    // The dialects' sections, `[dialects.<name>]`: each dialect's `settings.rs` declares, reads
+    // and checks its keys.
+    /// Where the kumusoft dialect is mounted (`[dialects.kumusoft] prefix`).
+    pub kumusoft_prefix: String,
+    /// The audience of kumusoft tokens; `{tagId}` is the application's tag.
+    pub kumusoft_audience: String,
+    /// Where MOSIP's authmanager is mounted (`[dialects.mosip] authmanager_prefix`).
+    pub mosip_authmanager_prefix: String,
+    /// Where MOSIP's otpmanager is mounted (`[dialects.mosip] otpmanager_prefix`).
+    pub mosip_otpmanager_prefix: String,
+    /// `Secure` on MOSIP's token cookies; turn off only for plain-HTTP development.
+    pub mosip_cookie_secure: bool,
+    /// `SameSite` of MOSIP's token cookies: `Lax`, `Strict` or `None`.
+    pub mosip_cookie_same_site: String,
+    /// The tenant of the fastapi-users mount at `/` (default: `kyc` if it exists, else `default`).
+    pub fastapi_users_tenant: Option<String>,
+    /// More fastapi-users mounts, each `PREFIX=TENANT` (e.g. `/partners=partners`); `/=TENANT`
+    /// replaces the root mount. Empty: the root mount alone.
+    pub fastapi_users_mounts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -118,8 +149,6 @@ impl Default for Settings {
             auth_rate_limit_per_minute: 600,
             cache_ttl_seconds: 30,
             default_country_code: "256".into(),
-            fastapi_users_tenant: None,
-            fastapi_users_mounts: Vec::new(),
             allow_private_callbacks: None,
             callback_window_seconds: 30,
             console_cookie_secure: None,
@@ -128,12 +157,6 @@ impl Default for Settings {
             sms_username: None,
             sms_api_key: None,
             sms_from: None,
-            kumusoft_prefix: "/v1/auth".into(),
-            kumusoft_audience: "kumusoft:{tagId}".into(),
-            mosip_authmanager_prefix: "/v1/authmanager".into(),
-            mosip_otpmanager_prefix: "/v1/otpmanager".into(),
-            mosip_cookie_secure: true,
-            mosip_cookie_same_site: "Lax".into(),
             header_read_timeout_seconds: 10,
             // Longer than the 60 s idle timeout of common load balancers, so that they, not
             // Castellan, close idle connections (a close racing a new request costs a 502).
@@ -143,6 +166,14 @@ impl Default for Settings {
             max_connections_per_ip: 128,
             metrics_listen: None,
             metrics_token: None,
+            kumusoft_prefix: "/v1/auth".into(),
+            kumusoft_audience: "kumusoft:{tagId}".into(),
+            mosip_authmanager_prefix: "/v1/authmanager".into(),
+            mosip_otpmanager_prefix: "/v1/otpmanager".into(),
+            mosip_cookie_secure: true,
+            mosip_cookie_same_site: "Lax".into(),
+            fastapi_users_tenant: None,
+            fastapi_users_mounts: Vec::new(),
         }
     }
 }
@@ -162,51 +193,6 @@ impl Settings {
         }
     }
 
-    /// The kumusoft prefix, `/`-led and without a trailing `/`.
-    pub fn kumusoft_prefix(&self) -> String {
-        normalize_prefix(&self.kumusoft_prefix)
-    }
-
-    pub fn mosip_authmanager_prefix(&self) -> String {
-        normalize_prefix(&self.mosip_authmanager_prefix)
-    }
-
-    pub fn mosip_otpmanager_prefix(&self) -> String {
-        normalize_prefix(&self.mosip_otpmanager_prefix)
-    }
-
-    /// The fastapi-users mounts as (prefix — empty for the root —, tenant if named). The root mount
-    /// is there unless an entry replaces it.
-    pub fn fastapi_users_mounts(&self) -> Vec<(String, Option<String>)> {
-        let mut mounts: Vec<(String, Option<String>)> = Vec::new();
-        for entry in &self.fastapi_users_mounts {
-            let (prefix, tenant) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
-            let prefix = normalize_prefix(prefix);
-            let prefix = if prefix == "/" { String::new() } else { prefix };
-            // Only plain path segments: a router pattern (`{x}`, `*`) or a repeated prefix would
-            // not be a second mount.
-            let plain = prefix.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c));
-            if !plain || prefix.contains("//") || mounts.iter().any(|(p, _)| *p == prefix) {
-                tracing::warn!(entry, "fastapi_users_mounts: entry ignored (not a plain, new path prefix)");
-                continue;
-            }
-            mounts.push((prefix, Some(tenant.trim().to_string()).filter(|t| !t.is_empty())));
-        }
-        if !mounts.iter().any(|(p, _)| p.is_empty()) {
-            mounts.insert(0, (String::new(), self.fastapi_users_tenant.clone()));
-        }
-        mounts
-    }
-
-    /// Each dialect mount as (the prefix the OpenAPI document is written with, the configured one).
-    pub fn mounts(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (crate::dialects::kumusoft::DOCUMENTED_PREFIX, self.kumusoft_prefix()),
-            (crate::dialects::mosip::AUTHMANAGER_PREFIX, self.mosip_authmanager_prefix()),
-            (crate::dialects::mosip::OTPMANAGER_PREFIX, self.mosip_otpmanager_prefix()),
-        ]
-    }
-
     pub fn allow_private_callbacks(&self) -> bool {
         self.allow_private_callbacks.unwrap_or(self.dev)
     }
@@ -222,10 +208,4 @@ impl Settings {
     pub fn keep_alive_timeout(&self) -> Duration {
         Duration::from_secs(self.keep_alive_timeout_seconds.max(1))
     }
-}
-
-/// A mount prefix, `/`-led and without a trailing `/`.
-fn normalize_prefix(p: &str) -> String {
-    let p = p.trim().trim_end_matches('/');
-    if p.starts_with('/') { p.to_string() } else { format!("/{p}") }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use castellan_core::Core;
 
 use crate::client::TrustedProxies;
+use crate::dialects::DialectMount;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub proxies: Arc<TrustedProxies>,
     pub auth_limiter: Arc<RateLimiter>,
+    /// The dialects mounted, in registration order.
+    pub dialects: Arc<[&'static dyn DialectMount]>,
     /// Turns true when the server starts shutting down: long waits give up.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -57,6 +57,45 @@ macro_rules! on_writer {
 }
 pub(crate) use on_writer;
 
+/// A read of at most one row, mapped to its domain type: `fetch_optional!(self, Row, sql, binds…)`.
+macro_rules! fetch_optional {
+    ($store:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let row = $crate::on_pool!($store, |p| sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .fetch_optional(p)
+            .await
+            .map_err($crate::db_err))?;
+        $crate::rows::one(row)
+    }};
+}
+pub(crate) use fetch_optional;
+
+/// A read of any number of rows, each mapped to its domain type.
+macro_rules! fetch_all {
+    ($store:expr, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let rows = $crate::on_pool!($store, |p| sqlx::query_as::<_, $row>(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .fetch_all(p)
+            .await
+            .map_err($crate::db_err))?;
+        $crate::rows::all(rows)
+    }};
+}
+pub(crate) use fetch_all;
+
+/// A write on the writer connection; the number of rows it touched.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::on_writer!($store, |p| sqlx::query(sqlx::AssertSqlSafe($sql))
+            $(.bind($arg))*
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err($crate::db_err))
+    };
+}
+pub(crate) use execute;
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),
@@ -79,8 +118,6 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
     ("users_username_skeleton", "users.username_skeleton", "username"),
     ("tenants_slug_key", "tenants.slug", "slug"),
     ("applications_client_id_key", "applications.client_id", "client_id"),
-    ("applications_kumusoft_tag_key", "applications.kumusoft_tag", "kumusoft_tag"),
-    ("applications_mosip_app_id_key", "applications.mosip_app_id", "mosip_app_id"),
 ];
 
 /// Which field a unique violation is about. The engines say it differently: PostgreSQL names the

@@ -62,8 +62,6 @@ pub(crate) struct ApplicationRow {
     name: String,
     kind: String,
     secret_hash: Option<Vec<u8>>,
-    kumusoft_tag: Option<String>,
-    mosip_app_id: Option<String>,
     roles: String,
     allowed_ips: String,
     callback_url: Option<String>,
@@ -84,8 +82,7 @@ impl TryFrom<ApplicationRow> for Application {
             client_id: r.client_id,
             name: r.name,
             secret_hash: r.secret_hash,
-            kumusoft_tag: r.kumusoft_tag,
-            mosip_app_id: r.mosip_app_id,
+            aliases: Default::default(),
             roles: json(&r.roles)?,
             allowed_ips: json(&r.allowed_ips)?,
             callback_url: r.callback_url,
@@ -265,7 +262,7 @@ impl TryFrom<SessionRow> for Session {
             user_id: uuid(&r.user_id)?,
             application_id: opt_uuid(r.application_id)?,
             id: r.id,
-            dialect: r.dialect,
+            dialect: Dialect::parse(&r.dialect).ok_or_else(|| bad("dialect", &r.dialect))?,
             device: json(&r.device)?,
             ip: r.ip,
             user_agent: r.user_agent,
@@ -511,5 +508,20 @@ impl TryFrom<CallbackRow> for Callback {
             created_at: r.created_at,
             finished_at: r.finished_at,
         })
+    }
+}
+
+/// One alias of an application.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AliasRow {
+    application_id: String,
+    dialect: String,
+    alias: String,
+}
+
+impl AliasRow {
+    pub(crate) fn parse(self) -> Result<(uuid::Uuid, Dialect, String), StoreError> {
+        let dialect = Dialect::parse(&self.dialect).ok_or_else(|| bad("dialect", &self.dialect))?;
+        Ok((uuid(&self.application_id)?, dialect, self.alias))
     }
 }

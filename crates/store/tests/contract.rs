@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
-use castellan_core::store::{AttemptReservation, Store};
+use castellan_core::store::AttemptReservation;
+use castellan_core::store::prelude::*;
 use castellan_store::SqlStore;
 use serde_json::json;
 use sqlx::Connection;
@@ -43,7 +44,7 @@ fn tenant() -> Tenant {
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
         profile: Profile::Korastratum,
-        dialects: vec!["korastratum".into()],
+        dialects: vec![Dialect::Korastratum],
         issuer: "i".into(),
         audience: "a".into(),
         policy: Policy::korastratum(),
@@ -214,7 +215,7 @@ async fn refresh_fixture(store: &SqlStore, email: &str) -> (Tenant, RefreshToken
             tenant_id: t.id,
             user_id: u.id,
             application_id: None,
-            dialect: "korastratum".into(),
+            dialect: Dialect::Korastratum,
             device: json!({}),
             ip: None,
             user_agent: None,

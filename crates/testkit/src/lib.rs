@@ -10,6 +10,7 @@ use std::sync::Arc;
 use castellan_core::Core;
 use castellan_core::clock::FakeClock;
 use castellan_server::app::StopHandle;
+use castellan_server::dialects::DialectMount;
 use castellan_server::settings::Secret;
 use castellan_server::{Application, Settings, bootstrap};
 use castellan_store::SqlStore;
@@ -71,6 +72,8 @@ pub struct TestApp {
     pub database_url: String,
     pub settings: Settings,
     pub smtp: Option<SmtpSink>,
+    /// The dialects mounted besides Castellan's own.
+    extra_dialects: Vec<&'static dyn DialectMount>,
     stop: StopHandle,
     serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -85,6 +88,8 @@ pub struct TestOptions {
     pub smtp: bool,
     /// Adjust the settings before start.
     pub settings: Option<SettingsHook>,
+    /// Dialects to mount besides Castellan's own, after them.
+    pub extra_dialects: Vec<&'static dyn DialectMount>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -108,7 +113,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         adjust(&mut settings);
     }
     let clock = Arc::new(FakeClock::starting_now());
-    start(settings, clock, smtp).await
+    start(settings, clock, smtp, options.extra_dialects).await
 }
 
 fn base64_key() -> String {
@@ -130,7 +135,12 @@ fn base64_key() -> String {
     out
 }
 
-async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>) -> TestApp {
+async fn start(
+    settings: Settings,
+    clock: Arc<FakeClock>,
+    smtp: Option<SmtpSink>,
+    extra_dialects: Vec<&'static dyn DialectMount>,
+) -> TestApp {
     let database_url = bootstrap::database_url(&settings);
     let store = Arc::new(SqlStore::connect(&database_url).await.unwrap_or_else(|e| fail(&format!("store: {e}"))));
     let listener = std::net::TcpListener::bind(settings.listen).unwrap_or_else(|e| fail(&format!("bind: {e}")));
@@ -141,7 +151,10 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
     let core = bootstrap::core(&settings, store, clock.clone(), bootstrap::public_url(&settings, bound))
         .unwrap_or_else(|e| fail(&e.to_string()));
     let mailer = bootstrap::transports(&settings).unwrap_or_else(|e| fail(&e.to_string()));
-    let app = Application::build(settings.clone(), core.clone(), mailer).await.unwrap_or_else(|e| fail(&format!("build: {e}")));
+    let dialects = castellan_server::dialects::all().into_iter().chain(extra_dialects.iter().copied()).collect();
+    let app = Application::build_with_dialects(settings.clone(), core.clone(), mailer, dialects)
+        .await
+        .unwrap_or_else(|e| fail(&format!("build: {e}")));
     let port = app.port();
     let metrics_address = app.metrics_address().map(|a| format!("http://{a}"));
     let (stop, serving) = app.run(false).await;
@@ -160,6 +173,7 @@ async fn start(settings: Settings, clock: Arc<FakeClock>, smtp: Option<SmtpSink>
         database_url,
         settings,
         smtp,
+        extra_dialects,
         stop,
         serving: Some(serving),
     }
@@ -175,7 +189,7 @@ impl TestApp {
         }
         let mut settings = self.settings.clone();
         settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        start(settings, self.clock.clone(), self.smtp.take()).await
+        start(settings, self.clock.clone(), self.smtp.take(), self.extra_dialects.clone()).await
     }
 
     /// Stops the server and returns once it has finished: requests in flight answered, every
@@ -192,7 +206,7 @@ impl TestApp {
     pub async fn another_node(&self) -> TestApp {
         let mut settings = self.settings.clone();
         settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        start(settings, self.clock.clone(), None).await
+        start(settings, self.clock.clone(), None, self.extra_dialects.clone()).await
     }
 
     /// Runs one SQL statement on the server's database behind its back: how a test makes the

@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use serde_json::json;
@@ -27,10 +27,6 @@ const LEASE_MS: i64 = 10_000;
 const TRY_TIMEOUT_MS: i64 = 5_000;
 const BATCH: u32 = 32;
 pub const SIGNATURE_HEADER: &str = "X-Castellan-Signature";
-
-pub fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 /// Milliseconds before the try after `tries` failed ones: 250, 500, 1000 … at most 8 s.
 pub fn backoff_ms(tries: u32) -> i64 {
@@ -107,7 +103,7 @@ impl Core {
             Some(q) => format!("{q}&{ours}"),
             None => ours,
         };
-        let now = wall_ms();
+        let now = self.clock.now_ms();
         let cb = Callback {
             id: new_id(),
             tenant_id: open.tenant.id,
@@ -158,7 +154,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
-        let now = wall_ms();
+        let now = core.clock.now_ms();
         match core.store.claim_callbacks(now, now + LEASE_MS, BATCH).await {
             Ok(batch) => {
                 for cb in batch {
@@ -188,7 +184,7 @@ fn literal_host_refused(url: &reqwest::Url) -> bool {
 }
 
 async fn attempt(core: &Core, cb: Callback) {
-    let started = wall_ms();
+    let started = core.clock.now_ms();
     // `settled`: no later try can go otherwise (a URL this server refuses to call).
     let (delivered, settled, status, error) = if started > cb.deadline_ms {
         (false, true, None, Some("window closed".to_string()))
@@ -200,7 +196,7 @@ async fn attempt(core: &Core, cb: Callback) {
             Err(SendError::Failed(e)) => (false, false, None, Some(e)),
         }
     };
-    let now = wall_ms();
+    let now = core.clock.now_ms();
     let next = now + backoff_ms(cb.tries);
     let outcome = if delivered {
         CallbackStatus::Delivered
@@ -222,8 +218,9 @@ async fn attempt(core: &Core, cb: Callback) {
         tracing::warn!(id = %cb.id, url = redacted(&cb.url), tries = cb.tries, ?status, ?error, "callback failed; retrying");
         let wait = Duration::from_millis((next - now).max(0) as u64);
         let ready = core.callbacks_ready.clone();
+        let sleep = core.clock.sleep(wait);
         tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
+            sleep.await;
             ready.notify_one();
         });
     }

@@ -1,7 +1,11 @@
 //! Applications: the clients of Castellan inside a tenant.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::Dialect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,14 +43,34 @@ pub struct Application {
     /// HMAC-SHA-256 of the client secret under the master key.
     #[serde(skip_serializing)]
     pub secret_hash: Option<Vec<u8>>,
-    pub kumusoft_tag: Option<String>,
-    pub mosip_app_id: Option<String>,
+    /// The names dialects know this application by; serialized as one field per dialect that has
+    /// aliases, named by [`Dialect::alias_field`] (`null` when unset).
+    #[serde(flatten, serialize_with = "alias_fields", skip_deserializing)]
+    pub aliases: BTreeMap<Dialect, String>,
     pub roles: Vec<String>,
     pub allowed_ips: Vec<String>,
     pub callback_url: Option<String>,
     pub redirect_uris: Vec<String>,
-    /// OTPs go through one channel per request (MOSIP's pre-registration rule).
+    /// One-time codes go through one channel per request, never to phone and email at once.
     pub single_otp_channel: bool,
     pub active: bool,
     pub created_at: i64,
+}
+
+impl Application {
+    /// The name `dialect` knows this application by.
+    pub fn alias(&self, dialect: Dialect) -> Option<&str> {
+        self.aliases.get(&dialect).map(String::as_str)
+    }
+}
+
+fn alias_fields<S: serde::Serializer>(aliases: &BTreeMap<Dialect, String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(None)?;
+    for dialect in Dialect::with_aliases() {
+        if let Some(field) = dialect.alias_field() {
+            map.serialize_entry(field, &aliases.get(&dialect))?;
+        }
+    }
+    map.end()
 }

@@ -3,6 +3,7 @@
 pub mod application;
 pub mod audit;
 pub mod challenge;
+pub mod dialect;
 pub mod hosted;
 pub mod identifier;
 pub mod key;
@@ -17,6 +18,7 @@ pub mod user;
 pub use application::{Application, ApplicationKind};
 pub use audit::AuditEvent;
 pub use challenge::{Challenge, ChallengeKind};
+pub use dialect::Dialect;
 pub use hosted::{AppTotpFactor, Callback, CallbackStatus, Verification, VerificationStatus};
 pub use identifier::{Email, Identifier, Phone};
 pub use key::{KeyAlg, KeyState, SigningKey};

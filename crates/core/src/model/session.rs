@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Dialect;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// `sess_` + 32 hex digits of a UUIDv7 (sortable, unguessable enough for an id that is only ever
@@ -11,7 +13,7 @@ pub struct Session {
     pub tenant_id: Uuid,
     pub user_id: Uuid,
     pub application_id: Option<Uuid>,
-    pub dialect: String,
+    pub dialect: Dialect,
     pub device: serde_json::Value,
     pub ip: Option<String>,
     pub user_agent: Option<String>,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Dialect;
 use super::policy::Policy;
 
 /// Which dialect's contract a tenant's defaults follow.
@@ -42,10 +43,14 @@ impl Profile {
     }
 
     /// The dialects a new tenant of this profile is served by.
-    pub fn default_dialects(self) -> Vec<String> {
+    pub fn default_dialects(self) -> Vec<Dialect> {
         match self {
             Profile::Default => vec![],
-            other => vec![other.as_str().to_string()],
+            Profile::Korastratum => vec![Dialect::Korastratum],
+            Profile::Kumusoft => vec![Dialect::Kumusoft],
+            Profile::Mosip => vec![Dialect::Mosip],
+            Profile::Eauthenticator => vec![Dialect::Eauthenticator],
+            Profile::FastapiUsers => vec![Dialect::FastapiUsers],
         }
     }
 
@@ -80,7 +85,7 @@ pub struct Tenant {
     pub slug: String,
     pub display_name: String,
     pub profile: Profile,
-    pub dialects: Vec<String>,
+    pub dialects: Vec<Dialect>,
     pub issuer: String,
     pub audience: String,
     pub policy: Policy,
@@ -88,8 +93,8 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    pub fn serves(&self, dialect: &str) -> bool {
-        self.dialects.iter().any(|d| d == dialect)
+    pub fn serves(&self, dialect: Dialect) -> bool {
+        self.dialects.contains(&dialect)
     }
 }
 

@@ -1,8 +1,11 @@
 //! Applications: clients of Castellan inside a tenant, their secrets and API keys.
 
+use std::collections::BTreeMap;
+
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
 
@@ -15,8 +18,8 @@ pub struct NewApplication {
     pub name: String,
     pub kind: ApplicationKind,
     pub client_id: Option<String>,
-    pub kumusoft_tag: Option<String>,
-    pub mosip_app_id: Option<String>,
+    /// The names dialects know the application by; an empty name is none.
+    pub aliases: BTreeMap<Dialect, String>,
     pub roles: Vec<String>,
     pub allowed_ips: Vec<String>,
     pub callback_url: Option<String>,
@@ -30,8 +33,8 @@ pub struct NewApplication {
 #[derive(Debug, Clone, Default)]
 pub struct ApplicationPatch {
     pub name: Option<String>,
-    pub kumusoft_tag: Option<String>,
-    pub mosip_app_id: Option<String>,
+    /// Aliases to set; an empty name removes the dialect's alias.
+    pub aliases: BTreeMap<Dialect, String>,
     pub roles: Option<Vec<String>>,
     pub allowed_ips: Option<Vec<String>>,
     pub callback_url: Option<String>,
@@ -60,13 +63,6 @@ pub(crate) enum Lists {
     Required,
 }
 
-/// A dialect's name for an application.
-#[derive(Debug, Clone, Copy)]
-enum Alias<'a> {
-    KumusoftTag(&'a str),
-    MosipAppId(&'a str),
-}
-
 fn check_client_id(s: &str) -> CoreResult<()> {
     let ok = (1..=100).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
     if ok { Ok(()) } else { Err(CoreError::field("client_id", "1-100 of A-Z a-z 0-9 . _ - :")) }
@@ -79,6 +75,22 @@ fn check_name(name: &str) -> CoreResult<String> {
         return Err(CoreError::field("name", "must be 1-200 characters"));
     }
     Ok(name.to_string())
+}
+
+/// The field an alias is checked and reported under.
+fn alias_field(dialect: Dialect) -> CoreResult<&'static str> {
+    dialect.alias_field().ok_or_else(|| CoreError::field("aliases", format!("{dialect} applications have no alias")))
+}
+
+/// Checks the given aliases; an empty one drops the dialect's alias from `into`.
+fn apply_aliases(into: &mut BTreeMap<Dialect, String>, given: BTreeMap<Dialect, String>) -> CoreResult<()> {
+    for (dialect, alias) in given {
+        match check_alias(alias_field(dialect)?, Some(alias))? {
+            Some(alias) => into.insert(dialect, alias),
+            None => into.remove(&dialect),
+        };
+    }
+    Ok(())
 }
 
 fn check_alias(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
@@ -96,8 +108,9 @@ fn check_alias(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
 fn check_application_texts(app: &Application) -> CoreResult<()> {
     text::check("name", &app.name)?;
     text::check("client_id", &app.client_id)?;
-    text::check_opt("kumusoft_tag", app.kumusoft_tag.as_deref())?;
-    text::check_opt("mosip_app_id", app.mosip_app_id.as_deref())?;
+    for (dialect, alias) in &app.aliases {
+        text::check(alias_field(*dialect)?, alias)?;
+    }
     text::check_all("roles", &app.roles)?;
     text::check_all("allowed_ips", &app.allowed_ips)?;
     text::check_opt("callback_url", app.callback_url.as_deref())?;
@@ -130,6 +143,8 @@ impl Core {
             ApplicationKind::Public => None,
             _ => Some(format!("cas_secret_{}", crate::crypto::random_token())),
         };
+        let mut aliases = BTreeMap::new();
+        apply_aliases(&mut aliases, new.aliases)?;
         let app = Application {
             id: new_id(),
             tenant_id: tenant.id,
@@ -137,8 +152,7 @@ impl Core {
             name,
             kind: new.kind,
             secret_hash: secret.as_ref().map(|s| self.master.mac(SECRET_DOMAIN, s.as_bytes())),
-            kumusoft_tag: check_alias("kumusoft_tag", new.kumusoft_tag)?,
-            mosip_app_id: check_alias("mosip_app_id", new.mosip_app_id)?,
+            aliases,
             roles: new.roles,
             allowed_ips,
             callback_url,
@@ -179,12 +193,7 @@ impl Core {
         if let Some(name) = patch.name {
             app.name = check_name(&name)?;
         }
-        if patch.kumusoft_tag.is_some() {
-            app.kumusoft_tag = check_alias("kumusoft_tag", patch.kumusoft_tag)?;
-        }
-        if patch.mosip_app_id.is_some() {
-            app.mosip_app_id = check_alias("mosip_app_id", patch.mosip_app_id)?;
-        }
+        apply_aliases(&mut app.aliases, patch.aliases)?;
         if let Some(roles) = patch.roles {
             app.roles = roles;
         }
@@ -241,40 +250,18 @@ impl Core {
         Ok(())
     }
 
-    /// The active application with this kumusoft tag and its tenant, if that tenant is served by
-    /// `dialect`; anything else is `UnknownApplication`.
-    pub async fn application_by_tag(&self, tag: &str, dialect: &str) -> CoreResult<(Application, Tenant)> {
-        self.application_by_alias(Alias::KumusoftTag(tag), dialect).await
-    }
-
-    /// The active application with this MOSIP appId and its tenant (the realm), if that tenant is
+    /// The active application `dialect` knows as `alias`, and its tenant, if that tenant is
     /// served by `dialect`; anything else is `UnknownApplication`.
-    pub async fn application_by_mosip_app_id(&self, app_id: &str, dialect: &str) -> CoreResult<(Application, Tenant)> {
-        self.application_by_alias(Alias::MosipAppId(app_id), dialect).await
-    }
-
-    async fn application_by_alias(&self, alias: Alias<'_>, dialect: &str) -> CoreResult<(Application, Tenant)> {
-        let (name, cache_key) = match alias {
-            Alias::KumusoftTag(t) => (t, format!("tag:{t}")),
-            Alias::MosipAppId(a) => (a, format!("mosip:{a}")),
-        };
-        if name.is_empty() || name.len() > 100 {
+    pub async fn application_by_alias(&self, dialect: Dialect, alias: &str) -> CoreResult<(Application, Tenant)> {
+        if alias.is_empty() || alias.len() > 100 {
             return Err(CoreError::UnknownApplication);
         }
-        text::check(
-            match alias {
-                Alias::KumusoftTag(_) => "tagId",
-                Alias::MosipAppId(_) => "appId",
-            },
-            name,
-        )?;
+        text::check(dialect.alias_param().unwrap_or("alias"), alias)?;
+        let cache_key = (dialect, alias.to_string());
         let app = match self.apps_by_alias.get(&cache_key) {
             Some(app) => app,
             None => {
-                let found = match alias {
-                    Alias::KumusoftTag(t) => self.store.application_by_kumusoft_tag(t).await?,
-                    Alias::MosipAppId(a) => self.store.application_by_mosip_app_id(a).await?,
-                };
+                let found = self.store.application_by_alias(dialect, alias).await?;
                 let app = found.ok_or(CoreError::UnknownApplication)?;
                 self.apps_by_alias.put(cache_key, app.clone());
                 app

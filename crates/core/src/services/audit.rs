@@ -22,7 +22,7 @@ use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
 use crate::model::{AuditEvent, Tenant, new_id};
-use crate::store::Store;
+use crate::store::prelude::*;
 
 /// Past this many waiting events, a request waits for the writer before it is answered.
 const MAX_QUEUED_EVENTS: usize = 10_000;

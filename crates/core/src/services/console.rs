@@ -11,6 +11,7 @@ use super::tenants::NewTenant;
 use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Policy, Profile, Session, Tenant, User, new_id};
 
 /// The tenant whose users are console accounts.
@@ -42,7 +43,7 @@ impl Core {
                 slug: CONSOLE_TENANT.into(),
                 display_name: "Castellan console".into(),
                 profile: Profile::Eauthenticator,
-                dialects: Some(vec!["eauthenticator".into()]),
+                dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
             })
@@ -83,7 +84,7 @@ impl Core {
                 slug: format!("acct-{}", &new_id().simple().to_string()[20..]),
                 display_name: user.email.clone().unwrap_or_default(),
                 profile: Profile::Eauthenticator,
-                dialects: Some(vec!["eauthenticator".into()]),
+                dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
             })
@@ -115,7 +116,7 @@ impl Core {
                     slug: owned_slug.into(),
                     display_name: email.into(),
                     profile: Profile::Eauthenticator,
-                    dialects: Some(vec!["eauthenticator".into()]),
+                    dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                     issuer: None,
                     audience: None,
                 })
@@ -188,7 +189,7 @@ impl Core {
                 tenant_id: console.id,
                 user_id: user.id,
                 application_id: None,
-                dialect: "console".into(),
+                dialect: Dialect::Console,
                 device: json!({}),
                 ip: ctx.ip.clone(),
                 user_agent: ctx.user_agent.clone(),

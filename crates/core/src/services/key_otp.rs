@@ -16,6 +16,7 @@ use super::otp_login::OtpChannel;
 use super::sessions::Authenticated;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Application, KeyOtp, Tenant, User};
 
 /// HMAC domain of the keys: the key is never stored in clear.
@@ -232,7 +233,7 @@ impl Core {
         tenant: Option<&Tenant>,
         key: &str,
         code: &str,
-        dialect: &'static str,
+        dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
         let mut attempt = Attempt::new(tenant.map(|t| t.id), "otp.verify");
@@ -246,7 +247,7 @@ impl Core {
         tenant: Option<&Tenant>,
         key: &str,
         code: &str,
-        dialect: &'static str,
+        dialect: Dialect,
         ctx: &ClientContext,
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {

@@ -9,6 +9,7 @@ use super::sessions::Authenticated;
 use super::users::{lockout_subject, second_factor_subject};
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::identifier::{INVISIBLE, has_control_or_format};
 use crate::model::{Challenge, ChallengeKind, Identifier, Tenant, User, new_id};
 use crate::store::AttemptReservation;
@@ -27,7 +28,7 @@ pub struct PasswordLogin {
     /// A TOTP code sent along with the password (korastratum `totpCode`).
     pub totp_code: Option<String>,
     pub device: Value,
-    pub dialect: &'static str,
+    pub dialect: Dialect,
 }
 
 /// Where a password login ended.
@@ -285,8 +286,11 @@ impl Core {
         }
         self.settle_success(tenant, &subject, failures, attempt).await?;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
-        let dialect = challenge.data.get("dialect").and_then(Value::as_str).unwrap_or("unknown").to_string();
-        let auth = self.start_session(tenant, user, &dialect, device, ctx).await?;
+        let dialect = challenge.data.get("dialect").and_then(Value::as_str).and_then(Dialect::parse);
+        let Some(dialect) = dialect else {
+            return Err(attempt.refuse("failure", "mfaToken of no dialect", CoreError::InvalidMfaCode));
+        };
+        let auth = self.start_session(tenant, user, dialect, device, ctx).await?;
         attempt.note("session", auth.session.id.clone());
         Ok(auth)
     }

@@ -17,6 +17,7 @@ use super::users::lockout_subject;
 use crate::core::Core;
 use crate::delivery::templates::{self, OtpVars};
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
 
 /// HMAC domain of one-time codes; the challenge id is part of the MAC input, so a code only ever
@@ -68,7 +69,7 @@ pub struct OtpLoginStart<'a> {
     pub password: &'a str,
     pub application: &'a Application,
     pub device: Value,
-    pub dialect: &'static str,
+    pub dialect: Dialect,
 }
 
 /// `j***@example.com`: the first character of the local part and the domain.
@@ -131,7 +132,7 @@ impl Core {
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
         let mut attempt = Attempt::new(Some(tenant.id), "login.password");
-        attempt.note("tagId", start.application.kumusoft_tag.clone());
+        attempt.note("tagId", start.application.alias(start.dialect).map(str::to_string));
         let result = self.try_start_otp_login(tenant, start, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -144,7 +145,7 @@ impl Core {
         ctx: &ClientContext,
         attempt: &mut Attempt,
     ) -> CoreResult<OtpChallenge> {
-        let tag = start.application.kumusoft_tag.clone();
+        let tag = start.application.alias(start.dialect).map(str::to_string);
         let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, attempt).await?;
         let Some((channel, recipient)) = channel_of(&user) else {
             // Nowhere to send a code: the login cannot go on, and saying why would tell a
@@ -241,7 +242,7 @@ impl Core {
         &self,
         id: Uuid,
         user_id: Uuid,
-        dialect: &str,
+        dialect: Dialect,
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Challenge)> {
         let found = self.store.locate_challenge(id).await?.filter(|c| c.kind == ChallengeKind::OtpLogin);
@@ -281,7 +282,7 @@ impl Core {
         challenge_id: Uuid,
         user_id: Uuid,
         code: &str,
-        dialect: &str,
+        dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
         let mut attempt = Attempt::new(None, "otp.verify");
@@ -295,7 +296,7 @@ impl Core {
         challenge_id: Uuid,
         user_id: Uuid,
         code: &str,
-        dialect: &str,
+        dialect: Dialect,
         ctx: &ClientContext,
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
@@ -348,7 +349,7 @@ impl Core {
         &self,
         challenge_id: Uuid,
         user_id: Uuid,
-        dialect: &str,
+        dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
         let mut attempt = Attempt::new(None, "otp.sent");
@@ -362,7 +363,7 @@ impl Core {
         &self,
         challenge_id: Uuid,
         user_id: Uuid,
-        dialect: &str,
+        dialect: Dialect,
         attempt: &mut Attempt,
     ) -> CoreResult<OtpChallenge> {
         let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id, dialect, attempt).await?;
@@ -398,7 +399,7 @@ impl Core {
         let Some(tag) = data_str(&challenge, "tagId") else {
             return Err(attempt.refuse("expired", "challenge names no application", CoreError::OtpExpired));
         };
-        let (app, _) = self.application_by_tag(tag, dialect).await?;
+        let (app, _) = self.application_by_alias(dialect, tag).await?;
         attempt.application = Some(app.id);
         let code = crate::crypto::random_digits(policy.length);
         let mut data = challenge.data.clone();

@@ -8,6 +8,7 @@ use super::audit::Attempt;
 use super::keys::TokenRules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::{RefreshToken, Session, Tenant, User, new_id};
 
 /// Activity is written at most this often per session, so reads are not writes.
@@ -57,7 +58,7 @@ impl Core {
         &self,
         tenant: &Tenant,
         user: User,
-        dialect: &str,
+        dialect: Dialect,
         device: Value,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
@@ -67,7 +68,7 @@ impl Core {
             tenant_id: tenant.id,
             user_id: user.id,
             application_id: ctx.application_id,
-            dialect: dialect.to_string(),
+            dialect,
             device,
             ip: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
@@ -171,7 +172,13 @@ impl Core {
     /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
     /// use revokes its whole session. One event per attempt: `refresh` (success, failure, expired)
     /// or `refresh.reuse` (a spent token presented again, a lost race included).
-    pub async fn refresh(&self, tenant: &Tenant, token: &str, dialect: &str, ctx: &ClientContext) -> CoreResult<Authenticated> {
+    pub async fn refresh(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        dialect: Dialect,
+        ctx: &ClientContext,
+    ) -> CoreResult<Authenticated> {
         let mut attempt = Attempt::new(Some(tenant.id), "refresh");
         let result = self.try_refresh(tenant, token, dialect, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
@@ -182,7 +189,7 @@ impl Core {
         &self,
         tenant: &Tenant,
         token: &str,
-        dialect: &str,
+        dialect: Dialect,
         ctx: &ClientContext,
         attempt: &mut Attempt,
     ) -> CoreResult<Authenticated> {
@@ -298,7 +305,7 @@ impl Core {
     pub async fn tenant_of_refresh_token(
         &self,
         token: &str,
-        dialect: &str,
+        dialect: Dialect,
         action: &'static str,
         ctx: &ClientContext,
     ) -> CoreResult<Tenant> {
@@ -310,7 +317,7 @@ impl Core {
         result
     }
 
-    async fn find_tenant_of_refresh_token(&self, token: &str, dialect: &str, attempt: &mut Attempt) -> CoreResult<Tenant> {
+    async fn find_tenant_of_refresh_token(&self, token: &str, dialect: Dialect, attempt: &mut Attempt) -> CoreResult<Tenant> {
         if token.is_empty() || token.len() > 200 {
             return Err(attempt.refuse("failure", "malformed token", CoreError::InvalidRefreshToken));
         }

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::Dialect;
 use crate::model::tenant::parse_slug;
 use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id, text};
 use crate::store::StoreError;
@@ -28,8 +29,6 @@ pub struct TenantPatch {
     pub audience: Option<String>,
 }
 
-pub const DIALECTS: &[&str] = &["korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"];
-
 /// Refuses control characters in what a tenant stores besides its slug (which is ASCII already).
 fn check_tenant_texts(t: &Tenant) -> CoreResult<()> {
     text::check("display_name", &t.display_name)?;
@@ -37,11 +36,15 @@ fn check_tenant_texts(t: &Tenant) -> CoreResult<()> {
     text::check("audience", &t.audience)
 }
 
-fn check_dialects(dialects: &[String]) -> CoreResult<()> {
-    match dialects.iter().find(|d| !DIALECTS.contains(&d.as_str())) {
-        Some(d) => Err(CoreError::field("dialects", format!("unknown dialect {d}"))),
-        None => Ok(()),
-    }
+fn parse_dialects(names: &[String]) -> CoreResult<Vec<Dialect>> {
+    names
+        .iter()
+        .map(|n| {
+            Dialect::parse(n)
+                .filter(|d| Dialect::SERVED.contains(d))
+                .ok_or_else(|| CoreError::field("dialects", format!("unknown dialect {n}")))
+        })
+        .collect()
 }
 
 impl Core {
@@ -50,8 +53,10 @@ impl Core {
         if new.display_name.trim().is_empty() || new.display_name.len() > 200 {
             return Err(CoreError::field("display_name", "must be 1-200 characters"));
         }
-        let dialects = new.dialects.unwrap_or_else(|| new.profile.default_dialects());
-        check_dialects(&dialects)?;
+        let dialects = match &new.dialects {
+            Some(names) => parse_dialects(names)?,
+            None => new.profile.default_dialects(),
+        };
         let (issuer, audience) = new.profile.token_names(&slug, &self.config.public_url);
         let tenant = Tenant {
             id: new_id(),
@@ -113,8 +118,7 @@ impl Core {
             tenant.display_name = name.trim().to_string();
         }
         if let Some(d) = patch.dialects {
-            check_dialects(&d)?;
-            tenant.dialects = d;
+            tenant.dialects = parse_dialects(&d)?;
         }
         if let Some(i) = patch.issuer {
             tenant.issuer = i;

@@ -1,6 +1,8 @@
 //! Admin request bodies.
 
-use castellan_core::model::ApplicationKind;
+use std::collections::BTreeMap;
+
+use castellan_core::model::{ApplicationKind, Dialect};
 use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -67,8 +69,7 @@ impl CreateApplication {
             name: self.name,
             kind,
             client_id: self.client_id,
-            kumusoft_tag: self.kumusoft_tag,
-            mosip_app_id: self.mosip_app_id,
+            aliases: aliases([(Dialect::Kumusoft, self.kumusoft_tag), (Dialect::Mosip, self.mosip_app_id)]),
             roles: self.roles,
             allowed_ips: self.allowed_ips,
             callback_url: self.callback_url,
@@ -83,8 +84,7 @@ impl From<PatchApplication> for ApplicationPatch {
     fn from(b: PatchApplication) -> Self {
         ApplicationPatch {
             name: b.name,
-            kumusoft_tag: b.kumusoft_tag,
-            mosip_app_id: b.mosip_app_id,
+            aliases: aliases([(Dialect::Kumusoft, b.kumusoft_tag), (Dialect::Mosip, b.mosip_app_id)]),
             roles: b.roles,
             allowed_ips: b.allowed_ips,
             callback_url: b.callback_url,
@@ -152,4 +152,9 @@ pub struct AuditQuery {
 pub struct OutboxQuery {
     pub to: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// The aliases a request gives, by dialect.
+fn aliases<const N: usize>(given: [(Dialect, Option<String>); N]) -> BTreeMap<Dialect, String> {
+    given.into_iter().filter_map(|(d, a)| a.map(|a| (d, a))).collect()
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::settings::Settings;
+use crate::dialects::mount::answer_for;
 use crate::state::AppState;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,10 +69,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
-/// Ends a request that runs past the configured timeout with 503. The hosted page's form posts
-/// wait for a result callback, so they get the callback window (and a little) instead.
+/// Ends a request that runs past the configured timeout with 503. A dialect's long paths wait
+/// for a result callback (eauthenticator's hosted form posts), so they get the callback window
+/// (and a little) instead.
 pub async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let long = crate::dialects::eauthenticator::LONG_PATHS.contains(&req.uri().path());
+    let path = req.uri().path();
+    let long = state.dialects.iter().any(|d| d.long_paths().contains(&path));
     let limit = if long {
         std::time::Duration::from_secs(state.settings.callback_window_seconds.clamp(1, 600) + 15)
     } else {
@@ -94,32 +96,12 @@ pub async fn refuse_oversized(State(state): State<AppState>, req: Request, next:
     if declared.is_none_or(|n| n <= limit as u64) {
         return next.run(req).await;
     }
-    let mut response = too_large(&state.settings, req.uri().path(), limit);
+    let reason = format!("larger than {limit} bytes");
+    let path = req.uri().path();
+    let mut response = answer_for(&state.dialects, &state.settings, path, |d| d.body_too_large(&reason)).unwrap_or_else(|| {
+        Json(json!({ "error": { "code": "payload_too_large", "message": format!("request body {reason}") } })).into_response()
+    });
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
-}
-
-/// The 413 body of the dialect mounted at `path` (the envelope each uses for a refused body).
-fn too_large(settings: &Settings, path: &str, limit: usize) -> Response {
-    let under = |prefix: &str| path.starts_with(&format!("{prefix}/"));
-    let reason = format!("larger than {limit} bytes");
-    let fastapi_users = settings.fastapi_users_mounts().iter().any(|(prefix, _)| {
-        path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with("/auth/") || rest.starts_with("/users/"))
-    });
-    if under(&settings.kumusoft_prefix()) {
-        Json(json!({ "status": { "returnCode": "90", "returnMessage": format!("body: {reason}") }, "data": null }))
-            .into_response()
-    } else if under(&settings.mosip_authmanager_prefix()) || under(&settings.mosip_otpmanager_prefix()) {
-        crate::dialects::mosip::body_too_large(&reason)
-    } else if under("/api/v1") {
-        let error = json!({ "code": "VALIDATION_ERROR", "message": "The request is invalid", "details": { "body": reason } });
-        Json(json!({ "success": false, "error": error })).into_response()
-    } else if under("/authen-api") {
-        Json(json!({ "code": "INVALID_REQUEST", "message": format!("request body {reason}"), "data": "" })).into_response()
-    } else if fastapi_users {
-        Json(json!({ "detail": "Content Too Large" })).into_response()
-    } else {
-        Json(json!({ "error": { "code": "payload_too_large", "message": format!("request body {reason}") } })).into_response()
-    }
 }

@@ -1,4 +1,4 @@
-//! ../SECURITY.md rows that korastratum's features cover, each test named after its row.
+//! docs/security.md rows that korastratum's features cover, each test named after its row.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

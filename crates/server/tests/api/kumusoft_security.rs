@@ -1,4 +1,4 @@
-//! ../shared/SECURITY.md rows 15–19 (one-time codes) and 26–37 (JWT and JWKS) against the
+//! docs/security.md rows 15–19 (one-time codes) and 26–37 (JWT and JWKS) against the
 //! kumusoft dialect, one test per row.
 
 use base64::Engine;

@@ -20,3 +20,4 @@ mod mosip;
 mod mosip_security;
 mod openapi;
 mod ops;
+mod toy_dialect;

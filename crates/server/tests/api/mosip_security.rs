@@ -1,4 +1,4 @@
-//! ../shared/SECURITY.md rows that the MOSIP dialect reaches, named after their rows.
+//! docs/security.md rows that the MOSIP dialect reaches, named after their rows.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -13,11 +13,18 @@ mod hosted;
 mod html;
 mod schemas;
 
-use utoipa::OpenApi;
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa::OpenApi as _;
 
 use crate::api::Api;
+use crate::dialects::mount::{DialectMount, OpenApi};
+use crate::settings::Settings;
 
-#[derive(OpenApi)]
+pub const DIALECT: &str = "eauthenticator";
+
+#[derive(utoipa::OpenApi)]
 #[openapi(
     paths(dev_receiver::receive, api::session_token, api::toggle, api::provision, hosted::start, hosted::verify, hosted::reject,
           console_api::register, console_api::verify_email, console_api::sign_in, console_api::sign_out, console_api::list,
@@ -32,7 +39,7 @@ pub struct ApiDoc;
 
 /// Paths whose handlers wait for a result callback: they get the callback window, not the
 /// ordinary request timeout.
-pub const LONG_PATHS: &[&str] = &["/start-authentication/verify", "/start-authentication/reject"];
+const LONG_PATHS: &[&str] = &["/start-authentication/verify", "/start-authentication/reject"];
 
 pub fn router() -> Api {
     let b = api::BASE;
@@ -74,4 +81,33 @@ pub fn router() -> Api {
         .post("/console/api/applications/{id}/activate", console_api::activate)
         .post("/console/api/applications/{id}/deactivate", console_api::deactivate)
         .get("/console/api/applications/{id}/verifications", console_api::verifications)
+}
+
+/// The eauthenticator dialect as the application mounts it.
+pub struct Eauthenticator;
+
+impl DialectMount for Eauthenticator {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn router(&self, _settings: &Settings) -> Api {
+        router()
+    }
+
+    fn openapi(&self) -> OpenApi {
+        ApiDoc::openapi()
+    }
+
+    fn prefixes(&self, _settings: &Settings) -> Vec<String> {
+        vec!["/authen-api".into()]
+    }
+
+    fn body_too_large(&self, reason: &str) -> Option<Response> {
+        Some(Json(json!({ "code": "INVALID_REQUEST", "message": format!("request body {reason}"), "data": "" })).into_response())
+    }
+
+    fn long_paths(&self) -> &'static [&'static str] {
+        LONG_PATHS
+    }
 }

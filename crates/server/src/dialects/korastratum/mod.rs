@@ -7,11 +7,21 @@ mod extract;
 mod handlers;
 mod schemas;
 
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use utoipa::OpenApi as _;
+
 use crate::api::Api;
+use crate::dialects::mount::{DialectMount, OpenApi};
+use crate::settings::Settings;
 
 pub use handlers::ApiDoc;
 
-pub const DIALECT: &str = "korastratum";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::Korastratum;
 
 pub fn router() -> Api {
     Api::default()
@@ -30,4 +40,35 @@ pub fn router() -> Api {
         .post("/api/v1/registration/verify-email", handlers::verify_email)
         .post("/api/v1/registration/forgot-password", handlers::forgot_password)
         .post("/api/v1/registration/reset-password", handlers::reset_password)
+}
+
+/// The korastratum dialect as the application mounts it.
+pub struct Korastratum;
+
+impl DialectMount for Korastratum {
+    fn name(&self) -> &'static str {
+        DIALECT.as_str()
+    }
+
+    fn router(&self, _settings: &Settings) -> Api {
+        router()
+    }
+
+    fn openapi(&self) -> OpenApi {
+        ApiDoc::openapi()
+    }
+
+    fn prefixes(&self, _settings: &Settings) -> Vec<String> {
+        vec!["/api/v1".into()]
+    }
+
+    fn not_found(&self) -> Option<Response> {
+        let body = json!({ "success": false, "error": { "code": "NOT_FOUND", "message": "Not found" } });
+        Some((StatusCode::NOT_FOUND, Json(body)).into_response())
+    }
+
+    fn body_too_large(&self, reason: &str) -> Option<Response> {
+        let error = json!({ "code": "VALIDATION_ERROR", "message": "The request is invalid", "details": { "body": reason } });
+        Some(Json(json!({ "success": false, "error": error })).into_response())
+    }
 }

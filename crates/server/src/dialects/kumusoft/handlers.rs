@@ -99,7 +99,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tena
     let token = crate::dialects::bearer(headers).ok_or_else(unauthorized)?;
     let tag =
         peek_claims(token).and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string)).ok_or_else(unauthorized)?;
-    let (_, tenant) = state.core.application_by_tag(&tag, DIALECT).await.map_err(|_| unauthorized())?;
+    let (_, tenant) = state.core.application_by_alias(DIALECT, &tag).await.map_err(|_| unauthorized())?;
     let aud = audience(state, &tag);
     let rules = TokenRules { algs: ASYMMETRIC, typ: "JWT", audience: &aud };
     let access = state.core.authenticate_access(&tenant, token, rules).await?;
@@ -123,7 +123,7 @@ pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJ
     let identifier = required(&req.identifier, "identifier", 320)?;
     let password = required(&req.password, "password", 1024)?;
     let tag = required(&req.tag_id, "tagId", 100)?;
-    let (app, tenant) = state.core.application_by_tag(tag.trim(), DIALECT).await?;
+    let (app, tenant) = state.core.application_by_alias(DIALECT, tag.trim()).await?;
     let mut client = ctx.0.clone();
     client.application_id = Some(app.id);
     let start = OtpLoginStart { identifier, password, application: &app, device: Value::Null, dialect: DIALECT };
@@ -194,7 +194,10 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): Kum
         Some(id) => state.core.application_by_id(&tenant, id).await.ok(),
         None => None,
     };
-    let tag = app.filter(|a| a.active).and_then(|a| a.kumusoft_tag).ok_or(castellan_core::CoreError::UnknownApplication)?;
+    let tag = app
+        .filter(|a| a.active)
+        .and_then(|a| a.alias(DIALECT).map(str::to_string))
+        .ok_or(castellan_core::CoreError::UnknownApplication)?;
     Ok(ok("Token refreshed successfully", token_data(&state, &tenant, &auth, &tag).await?))
 }
 

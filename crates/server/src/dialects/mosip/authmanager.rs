@@ -32,7 +32,7 @@ fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
 
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
 async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tenant)> {
-    state.core.application_by_mosip_app_id(app_id, DIALECT).await.map_err(|e| match e {
+    state.core.application_by_alias(DIALECT, app_id).await.map_err(|e| match e {
         e @ (CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Validation(_)) => MosipError::from(e),
         _ => MosipError::realm_not_found(app_id),
     })
@@ -143,7 +143,13 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
     let (tenant, auth, sent_for) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
     let azp = match (app_id, sent_for) {
         (Some(app_id), _) => app_id,
-        (None, Some(id)) => state.core.application_by_id(&tenant, id).await.ok().and_then(|a| a.mosip_app_id).unwrap_or_default(),
+        (None, Some(id)) => state
+            .core
+            .application_by_id(&tenant, id)
+            .await
+            .ok()
+            .and_then(|a| a.alias(DIALECT).map(str::to_string))
+            .unwrap_or_default(),
         (None, None) => String::new(),
     };
     let (_, headers) = user_tokens(state, &tenant, &auth, &azp).await?;

@@ -6,20 +6,25 @@ mod authmanager;
 mod dto;
 mod envelope;
 mod otpmanager;
+mod settings;
 mod tokens;
 
 use axum::response::Response;
-use utoipa::OpenApi;
+use utoipa::OpenApi as _;
 
 use crate::api::Api;
+use crate::dialects::mount::{DialectMount, OpenApi};
+use crate::settings::{KeyKind, Settings};
 
-pub const DIALECT: &str = "mosip";
+use castellan_core::model::Dialect;
+
+pub const DIALECT: Dialect = Dialect::Mosip;
 
 /// The prefixes the OpenAPI document is written with; configured prefixes replace them.
 pub const AUTHMANAGER_PREFIX: &str = "/v1/authmanager";
 pub const OTPMANAGER_PREFIX: &str = "/v1/otpmanager";
 
-#[derive(OpenApi)]
+#[derive(utoipa::OpenApi)]
 #[openapi(
     paths(authmanager::sendotp, authmanager::userid_otp, authmanager::userid_pwd, authmanager::client_id_secret_key,
           authmanager::refresh_token, authmanager::validate_token, authmanager::invalidate_token,
@@ -56,13 +61,54 @@ pub fn router(authmanager: &str, otpmanager: &str) -> Api {
 async fn realm_certs() {}
 
 /// A body declared larger than the limit, in MOSIP's envelope (the caller sets the status).
-pub fn body_too_large(reason: &str) -> Response {
+fn body_too_large(reason: &str) -> Response {
     envelope::error_response(None, envelope::MosipError::invalid("body", reason))
 }
 
 /// An unknown path under a MOSIP mount, in MOSIP's envelope.
-pub fn not_found() -> Response {
+fn not_found() -> Response {
     let mut response = envelope::error_response(None, envelope::MosipError::new("KER-ATH-404", "No such endpoint"));
     *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
     response
+}
+
+/// The MOSIP dialect as the application mounts it.
+pub struct Mosip;
+
+impl DialectMount for Mosip {
+    fn name(&self) -> &'static str {
+        DIALECT.as_str()
+    }
+
+    fn settings_keys(&self) -> &'static [(&'static str, KeyKind)] {
+        settings::KEYS
+    }
+
+    fn check_settings(&self, settings: &Settings) -> Vec<String> {
+        settings::check(settings)
+    }
+
+    fn router(&self, settings: &Settings) -> Api {
+        router(&settings.mosip_authmanager_prefix(), &settings.mosip_otpmanager_prefix())
+    }
+
+    fn openapi(&self) -> OpenApi {
+        ApiDoc::openapi()
+    }
+
+    fn moved_prefixes(&self, settings: &Settings) -> Vec<(&'static str, String)> {
+        vec![(AUTHMANAGER_PREFIX, settings.mosip_authmanager_prefix()), (OTPMANAGER_PREFIX, settings.mosip_otpmanager_prefix())]
+    }
+
+    fn prefixes(&self, settings: &Settings) -> Vec<String> {
+        vec![settings.mosip_authmanager_prefix(), settings.mosip_otpmanager_prefix()]
+    }
+
+    fn not_found(&self) -> Option<Response> {
+        Some(not_found())
+    }
+
+    fn body_too_large(&self, reason: &str) -> Option<Response> {
+        Some(body_too_large(reason))
+    }
 }

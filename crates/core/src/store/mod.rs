@@ -1,0 +1,112 @@
+//! The storage contract. Every method that touches tenant data takes the tenant, so no query can
+//! wander across tenants. Implementations live in `castellan-store` (SQLite and PostgreSQL).
+
+use async_trait::async_trait;
+
+use crate::model::audit::AuditFilter;
+use crate::model::*;
+
+mod admin_tokens;
+mod applications;
+mod audit;
+mod challenges;
+mod factors;
+mod hosted;
+mod key_otps;
+mod keys;
+mod lockout;
+mod outbox;
+mod sessions;
+mod tenants;
+mod users;
+
+pub use admin_tokens::AdminTokenStore;
+pub use applications::ApplicationStore;
+pub use audit::AuditStore;
+pub use challenges::ChallengeStore;
+pub use factors::FactorStore;
+pub use hosted::HostedStore;
+pub use key_otps::KeyOtpStore;
+pub use keys::KeyStore;
+pub use lockout::LockoutStore;
+pub use outbox::OutboxStore;
+pub use sessions::SessionStore;
+pub use tenants::TenantStore;
+pub use users::UserStore;
+
+/// A storage failure, already stripped of driver types.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated; the field it guards, when the store knows it (`email`,
+    /// `phone`, `username`, `uin`, `slug`, `client_id`, …). A clash of confusable skeletons is
+    /// reported as the field whose skeleton it is.
+    #[error("unique constraint violated")]
+    Conflict(Option<&'static str>),
+    /// The database cannot store a text (PostgreSQL and NUL). The core refuses such text before it
+    /// gets here; this keeps a missed path a validation error instead of a server error.
+    #[error("text the database cannot store")]
+    InvalidText,
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl From<StoreError> for crate::CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(field) => crate::CoreError::Conflict(field.unwrap_or("value")),
+            StoreError::InvalidText => crate::CoreError::field("input", crate::model::text::CONTROL),
+            StoreError::Backend(m) => crate::CoreError::Storage(m),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Outcome of reserving one login attempt against a lockout counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptReservation {
+    /// The attempt may proceed; `failures` counts it (it is forgiven on success).
+    Allowed { failures: u32 },
+    /// Locked until this epoch second.
+    Locked { until: i64 },
+}
+
+/// Filters of a user listing.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub limit: u32,
+}
+
+/// The whole storage contract: one trait per aggregate, and the store's own health check.
+#[async_trait]
+pub trait Store:
+    TenantStore
+    + ApplicationStore
+    + UserStore
+    + LockoutStore
+    + FactorStore
+    + ChallengeStore
+    + KeyOtpStore
+    + SessionStore
+    + KeyStore
+    + AuditStore
+    + OutboxStore
+    + HostedStore
+    + AdminTokenStore
+    + Send
+    + Sync
+    + 'static
+{
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Every storage trait, so a caller's `store.method()` resolves whichever aggregate it belongs to.
+pub mod prelude {
+    pub use super::{
+        AdminTokenStore, ApplicationStore, AuditStore, ChallengeStore, FactorStore, HostedStore, KeyOtpStore, KeyStore,
+        LockoutStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
+    };
+}

@@ -1,0 +1,121 @@
+//! Upgrades that move data: a database written by an earlier version starts on this one with
+//! nothing lost. Run on SQLite and, when CASTELLAN_TEST_DATABASE_URL is set, PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use castellan_core::model::*;
+use castellan_core::store::StoreError;
+use castellan_core::store::prelude::*;
+use castellan_store::SqlStore;
+use sqlx::Connection;
+
+async fn engine_urls() -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("castellan-upgrade-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}", dir.join("u.db").display())];
+    match std::env::var("CASTELLAN_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let name = format!("castellan_upgrade_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let base = &url[..url.rfind('/').unwrap()];
+            urls.push(format!("{base}/{name}"));
+        }
+        _ => println!("skipped: no PostgreSQL (set CASTELLAN_TEST_DATABASE_URL to run the upgrade there too)"),
+    }
+    urls
+}
+
+async fn raw(url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+fn app(t: &Tenant, client_id: &str) -> Application {
+    Application {
+        id: new_id(),
+        tenant_id: t.id,
+        client_id: client_id.into(),
+        name: client_id.into(),
+        kind: ApplicationKind::Public,
+        secret_hash: None,
+        aliases: Default::default(),
+        roles: vec![],
+        allowed_ips: vec![],
+        callback_url: None,
+        redirect_uris: vec![],
+        single_otp_channel: false,
+        active: true,
+        created_at: 1,
+    }
+}
+
+#[tokio::test]
+async fn kumusoft_tags_and_mosip_app_ids_of_columns_become_aliases_on_upgrade() {
+    for url in engine_urls().await {
+        let store = SqlStore::connect(&url).await.unwrap();
+        let engine = store.engine();
+        let t = Tenant {
+            id: new_id(),
+            slug: "upgraded".into(),
+            display_name: "U".into(),
+            profile: Profile::Kumusoft,
+            dialects: vec![Dialect::Kumusoft, Dialect::Mosip],
+            issuer: "i".into(),
+            audience: "a".into(),
+            policy: Policy::kumusoft(),
+            created_at: 1,
+        };
+        store.insert_tenant(&t).await.unwrap();
+        let tagged = app(&t, "portal");
+        let mosip = app(&t, "ida");
+        let plain = app(&t, "plain");
+        for a in [&tagged, &mosip, &plain] {
+            store.insert_application(a).await.unwrap();
+        }
+        // The state of a database written before the aliases table: the aliases in their columns.
+        for sql in [
+            "DROP TABLE application_aliases".to_string(),
+            "DELETE FROM _sqlx_migrations WHERE version = 5".to_string(),
+            format!("UPDATE applications SET kumusoft_tag = 'PORTAL_TAG' WHERE id = '{}'", tagged.id),
+            format!("UPDATE applications SET mosip_app_id = 'ida' WHERE id = '{}'", mosip.id),
+        ] {
+            raw(&url, &sql).await;
+        }
+        store.close().await;
+
+        let store = SqlStore::connect(&url).await.unwrap();
+        let found = store.application_by_alias(Dialect::Kumusoft, "PORTAL_TAG").await.unwrap();
+        assert_eq!(found.map(|a| a.id), Some(tagged.id), "{engine}");
+        let found = store.application_by_alias(Dialect::Mosip, "ida").await.unwrap().unwrap();
+        assert_eq!(found.id, mosip.id, "{engine}");
+        assert_eq!(found.alias(Dialect::Mosip), Some("ida"), "{engine}");
+        assert_eq!(store.application_by_alias(Dialect::Kumusoft, "ida").await.unwrap(), None, "{engine}");
+        let listed = store.list_applications(t.id).await.unwrap();
+        let aliases: Vec<_> = listed.iter().map(|a| (a.client_id.as_str(), a.aliases.clone())).collect();
+        assert_eq!(
+            aliases,
+            vec![
+                ("portal", [(Dialect::Kumusoft, "PORTAL_TAG".to_string())].into()),
+                ("ida", [(Dialect::Mosip, "ida".to_string())].into()),
+                ("plain", Default::default()),
+            ],
+            "{engine}"
+        );
+        // The moved aliases stay unique: another application cannot take one.
+        let mut thief = app(&t, "thief");
+        thief.aliases.insert(Dialect::Kumusoft, "PORTAL_TAG".into());
+        assert!(matches!(store.insert_application(&thief).await, Err(StoreError::Conflict(Some("kumusoft_tag")))), "{engine}");
+        assert_eq!(
+            store.application_by_client_id(t.id, "thief").await.unwrap(),
+            None,
+            "{engine}: a refused write leaves nothing"
+        );
+        store.close().await;
+    }
+}
