@@ -147,7 +147,7 @@ pub async fn verify_email_submit(
         Err(r) => return r,
     };
     let token = form.map(|f| f.0.token).unwrap_or_default();
-    match state.core.verify_email(&tenant, &token, &ctx.0).await {
+    match state.core.verify_email(&tenant, &token, &ctx.client).await {
         Ok(_) => page(StatusCode::OK, "Email confirmed", "<p class=\"ok\">Thank you: your email address is confirmed.</p>"),
         Err(CoreError::InvalidToken) => {
             page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
@@ -212,7 +212,7 @@ pub async fn reset_password_submit(
             &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"),
         );
     }
-    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.0).await {
+    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.client).await {
         Ok(()) => {
             page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>")
         }

@@ -134,7 +134,7 @@ pub async fn register(
         return html::forbidden_page();
     }
     let fields = CREDENTIAL_FIELDS.replace("current-password", "new-password");
-    match state.core.register_console_account(&f.email, &f.password, &ctx.0).await {
+    match state.core.register_console_account(&f.email, &f.password, &ctx.client).await {
         Ok(()) => shell(
             "Check your email",
             None,
@@ -157,11 +157,11 @@ pub async fn sign_in(
     if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
         return html::forbidden_page();
     }
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let msg = format!("Too many attempts; try again in {wait} s.");
         return public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&msg));
     }
-    match state.core.sign_in_console(&f.email, &f.password, &ctx.0).await {
+    match state.core.sign_in_console(&f.email, &f.password, &ctx.client).await {
         Ok((token, _)) => {
             let mut r = see_other("/console/apps");
             set_cookie(&state, &mut r, SESSION_COOKIE, &token, 12 * 3600);
@@ -189,7 +189,7 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    match state.core.sign_out_console(&session, &ctx.0).await {
+    match state.core.sign_out_console(&session, &ctx.client).await {
         // Ended meanwhile (expired, or signed out elsewhere): signed out all the same.
         Ok(()) | Err(CoreError::Unauthorized) => {}
         // The session may still be alive: saying "signed out" would be wrong.
@@ -366,7 +366,7 @@ pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: Header
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.0).await {
+    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.client).await {
         Ok(created) => {
             let body = format!(
                 "<h1>{}</h1><p class=\"ok\">Application created. Copy the API key and the callback secret now: they are not shown again.</p>\
@@ -496,7 +496,7 @@ pub async fn update_app(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.0).await {
+    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.client).await {
         Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
@@ -513,7 +513,7 @@ pub async fn rotate_key(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
+    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.client).await {
         Ok(key) => {
             let notice = format!(
                 "<div class=\"card\"><p class=\"ok\">New API key. The old one no longer works. Copy it now: it is not shown again.</p>{}</div>",
@@ -566,7 +566,7 @@ pub async fn set_active(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.0).await {
+    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.client).await {
         Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }

@@ -97,7 +97,7 @@ pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> 
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.register_console_account(&c.email, &c.password, &ctx.0).await {
+    match state.core.register_console_account(&c.email, &c.password, &ctx.client).await {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "verification_sent"}))).into_response(),
         Err(e) => from_core(e),
     }
@@ -118,7 +118,7 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
         Ok(t) => t,
         Err(r) => return r,
     };
-    match state.core.verify_console_email(&t.token, &ctx.0).await {
+    match state.core.verify_console_email(&t.token, &ctx.client).await {
         Ok(_) => Json(json!({"email_verified": true})).into_response(),
         Err(e) => from_core(e),
     }
@@ -132,14 +132,14 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
         (status = 429, description = "locked: too many attempts", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         return from_core(CoreError::AccountLocked { retry_after_seconds: wait });
     }
     let c: Credentials = match body(&state, req).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.sign_in_console(&c.email, &c.password, &ctx.0).await {
+    match state.core.sign_in_console(&c.email, &c.password, &ctx.client).await {
         Ok((token, a)) => Json(json!({"token": token, "token_type": "Bearer", "email": a.user.email})).into_response(),
         Err(e) => from_core(e),
     }
@@ -154,7 +154,7 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.sign_out_console(&token, &ctx.0).await {
+    match state.core.sign_out_console(&token, &ctx.client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => from_core(e),
     }
@@ -213,7 +213,7 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.0).await {
+    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.client).await {
         Ok(c) => {
             let app = app_json(&HostedAppView { app: c.app, key_prefix: Some(c.api_key_prefix) });
             (StatusCode::CREATED, Json(json!({"application": app, "api_key": c.api_key, "callback_secret": c.callback_secret})))
@@ -274,7 +274,7 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, r
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.0).await {
+    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.client).await {
         Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
@@ -291,7 +291,7 @@ pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: Header
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, id, &ctx.0).await {
+    match state.core.rotate_hosted_api_key(&a.tenant, id, &ctx.client).await {
         Ok(key) => Json(json!({"api_key": key})).into_response(),
         Err(e) => from_core(e),
     }
@@ -319,7 +319,7 @@ async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Option<Uu
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, id, active, &ctx.0).await {
+    match state.core.set_hosted_app_active(&a.tenant, id, active, &ctx.client).await {
         Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }

@@ -228,7 +228,7 @@ async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) ->
     };
     let request =
         PageRequest { session_token: &p.session_token, redirect_uri: &p.redirect_uri, popup: method == Method::Popup, action };
-    let hosted = match state.core.hosted_page(request, &ctx.0, state.shutdown.clone()).await {
+    let hosted = match state.core.hosted_page(request, &ctx.client, state.shutdown.clone()).await {
         Ok(h) => h,
         Err(e) => return refused(e),
     };
@@ -266,7 +266,7 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let mut r = dead_end(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Please wait a moment and try again.");
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);

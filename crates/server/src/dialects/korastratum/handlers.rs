@@ -34,7 +34,7 @@ fn ok(data: Value) -> Response {
 }
 
 fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
-    state.auth_limiter.check(ctx.1).map_err(KoraError::rate_limited)
+    state.auth_limiter.check(ctx.ip).map_err(KoraError::rate_limited)
 }
 
 /// The login success body: user, a fresh token pair, tenant.
@@ -91,7 +91,7 @@ pub async fn login(
     };
     let outcome = state
         .core
-        .login_with_password(&tenant, login, &ctx.0)
+        .login_with_password(&tenant, login, &ctx.client)
         .await
         .map_err(|e| e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "email"));
     let label = match &outcome {
@@ -123,7 +123,7 @@ pub async fn refresh(
     KJson(req): KJson<RefreshRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.refresh(&tenant, &req.refresh_token, DIALECT, &ctx.0).await?;
+    let auth = state.core.refresh(&tenant, &req.refresh_token, DIALECT, &ctx.client).await?;
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }
 
@@ -142,7 +142,7 @@ pub async fn verify_login(
     KJson(req): KJson<VerifyLoginRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.0).await?;
+    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.client).await?;
     state.metrics.record_login(DIALECT, "success");
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }
@@ -167,7 +167,7 @@ pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraRes
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.0).await?;
+    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.client).await?;
     Ok(ok(json!({ "secret": e.secret, "otpauthUrl": e.otpauth_url, "qrCodeUrl": e.qr_png_data_url })))
 }
 
@@ -184,7 +184,7 @@ pub async fn totp_verify_setup(
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.0).await?;
+    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": true })))
 }
 
@@ -201,7 +201,7 @@ pub async fn totp_disable(
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.0).await?;
+    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": false })))
 }
 
@@ -228,7 +228,7 @@ pub async fn revoke_session(
     p: Principal,
     Path(id): Path<String>,
 ) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.0).await?;
+    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -239,7 +239,7 @@ pub async fn revoke_session(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &p.access.session.id, &ctx.0).await?;
+    state.core.revoke_session(&p.tenant, p.user_id, &p.access.session.id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -250,7 +250,7 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> Ko
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.0).await?;
+    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.client).await?;
     Ok(ok(json!({ "revoked": n })))
 }
 
@@ -275,7 +275,7 @@ pub async fn register(
         last_name: Some(req.last_name),
         phone: req.phone,
     };
-    let user = state.core.register(&tenant, r, &ctx.0).await?;
+    let user = state.core.register(&tenant, r, &ctx.client).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "data": { "user": user_json(&user) } }))).into_response())
 }
 
@@ -292,7 +292,7 @@ pub async fn verify_email(
     KJson(req): KJson<TokenRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let user = state.core.verify_email(&tenant, &req.token, &ctx.0).await?;
+    let user = state.core.verify_email(&tenant, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "emailVerified": user.email_verified })))
 }
 
@@ -309,7 +309,7 @@ pub async fn forgot_password(
     KJson(req): KJson<ForgotPasswordRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    state.core.forgot_password(&tenant, &req.email, &ctx.0);
+    state.core.forgot_password(&tenant, &req.email, &ctx.client);
     Ok(ok(Value::Null))
 }
 
@@ -326,6 +326,6 @@ pub async fn reset_password(
     KJson(req): KJson<ResetPasswordRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.0).await?;
+    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.client).await?;
     Ok(ok(Value::Null))
 }

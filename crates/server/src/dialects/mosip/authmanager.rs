@@ -27,7 +27,7 @@ const USERID_OTP: &str = "mosip.authentication.useridOTP";
 const INVALIDATE: &str = "mosip.authorize.invalidatetoken";
 
 fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
-    state.auth_limiter.check(ctx.1).map_err(MosipError::too_many)
+    state.auth_limiter.check(ctx.ip).map_err(MosipError::too_many)
 }
 
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
@@ -39,7 +39,7 @@ async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tena
 }
 
 fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
-    ClientContext { application_id: Some(app.id), ..ctx.0.clone() }
+    ClientContext { application_id: Some(app.id), ..ctx.client.clone() }
 }
 
 /// A signed user token and the headers that carry it (and the refresh cookie).
@@ -137,7 +137,7 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
             let (app, tenant) = realm(state, app_id).await?;
             (Some(tenant), with_app(ctx, &app))
         }
-        None => (None, ctx.0.clone()),
+        None => (None, ctx.client.clone()),
     };
     // Without an appId, the realm and the application are those the pending code was sent for.
     let (tenant, auth, sent_for) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
@@ -177,7 +177,7 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
     let user_name = f.required("userName", 320)?;
     let password = f.required("password", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
-    let client = state.core.authenticate_client(&tenant, &client_id, &client_secret, &ctx.0).await?;
+    let client = state.core.authenticate_client(&tenant, &client_id, &client_secret, &ctx.client).await?;
     if client.kind != ApplicationKind::Confidential {
         return Err(CoreError::InvalidCredentials.into());
     }
@@ -222,13 +222,13 @@ async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRes
     let client_id = f.required("clientId", 100)?;
     let secret = f.required("secretKey", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
-    let app = state.core.authenticate_client(&tenant, &client_id, &secret, &ctx.0).await.map_err(|e| match e {
+    let app = state.core.authenticate_client(&tenant, &client_id, &secret, &ctx.client).await.map_err(|e| match e {
         // The source answers bad client credentials this way.
         CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
         other => other.into(),
     })?;
     let now = state.core.now();
-    let claims = tokens::service_claims(&tenant, &app, &ctx.1.to_string(), now);
+    let claims = tokens::service_claims(&tenant, &app, &ctx.ip.to_string(), now);
     let token = state.core.sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await?;
     let headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     let response = json!({ "status": "Success", "message": "Clientid and Token combination had been validated successfully" });
@@ -305,6 +305,6 @@ pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: 
 async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
     let presented = tokens::check(state, token).await?;
-    state.core.revoke_access_token(&presented.tenant, &presented.claims, &ctx.0).await?;
+    state.core.revoke_access_token(&presented.tenant, &presented.claims, &ctx.client).await?;
     Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookies(state) })
 }
