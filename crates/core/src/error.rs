@@ -35,6 +35,9 @@ pub enum CoreError {
     UserNotFound,
     #[error("the user has no address on that channel")]
     NoChannelAddress,
+    /// More delivery channels at once than the application takes.
+    #[error("the application takes one channel at a time")]
+    TooManyChannels,
     #[error("invalid refresh token")]
     InvalidRefreshToken,
     #[error("refresh token reused; session revoked")]

@@ -187,7 +187,7 @@ pub fn verify(keys: &[LoadedKey], token: &str, want: &Expectations<'_>) -> CoreR
 
 /// The claims of a token, NOT verified: only for choosing which tenant's keys and audience to
 /// verify it against. Nothing read here may be trusted before `verify` succeeds.
-pub fn peek_claims(token: &str) -> Option<Value> {
+pub(crate) fn peek_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     if payload.len() > 8192 {
         return None;
@@ -277,8 +277,8 @@ mod tests {
 
     #[test]
     fn peek_reads_claims_without_trusting_them() {
-        let token = format!("e30.{}.sig", crate::crypto::b64url(br#"{"tagId":"T"}"#));
-        assert_eq!(peek_claims(&token).and_then(|c| c["tagId"].as_str().map(str::to_string)).as_deref(), Some("T"));
+        let token = format!("e30.{}.sig", crate::crypto::b64url(br#"{"app":"T"}"#));
+        assert_eq!(peek_claims(&token).and_then(|c| c["app"].as_str().map(str::to_string)).as_deref(), Some("T"));
         assert!(peek_claims("nodots").is_none());
         assert!(peek_claims("a.!!!.c").is_none());
     }

@@ -274,14 +274,16 @@ impl Core {
         Ok((app, tenant))
     }
 
-    /// The active confidential or service application `client_id` of the tenant, if `secret` is
-    /// its client secret; anything else is `InvalidCredentials`. One `client.authenticate` event
-    /// per attempt, whatever the outcome.
+    /// The active application `client_id` of the tenant, if it is of one of the `accepted` kinds
+    /// (never public: a public client has no secret to keep) and `secret` is its client secret;
+    /// anything else is `InvalidCredentials`. One `client.authenticate` event per attempt,
+    /// whatever the outcome.
     pub async fn authenticate_client(
         &self,
         tenant: &Tenant,
         client_id: &str,
         secret: &str,
+        accepted: &[ApplicationKind],
         ctx: &crate::services::ClientContext,
     ) -> CoreResult<Application> {
         let mut attempt = Attempt::new(Some(tenant.id), "client.authenticate");
@@ -304,6 +306,9 @@ impl Core {
             };
             attempt.application = app.as_ref().map(|a| a.id);
             match app {
+                Some(a) if right && !accepted.contains(&a.kind) => {
+                    Err(attempt.refuse("failure", "client of a kind not accepted here", CoreError::InvalidCredentials))
+                }
                 Some(a) if right => Ok(a),
                 Some(_) => Err(attempt.refuse("failure", "wrong secret", CoreError::InvalidCredentials)),
                 None => Err(attempt.refuse("failure", "unknown, inactive or public client", CoreError::InvalidCredentials)),

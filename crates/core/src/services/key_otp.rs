@@ -57,7 +57,8 @@ pub struct LoginCodeRequest<'a> {
     /// The key the code will be verified by (the user id string as the caller sent it).
     pub key: &'a str,
     pub lookup: UserLookup<'a>,
-    /// Email and/or SMS; each must have an address on the user.
+    /// Email and/or SMS; each must have an address on the user. An application that takes one
+    /// channel at a time (`single_otp_channel`) refuses more with `TooManyChannels`.
     pub channels: &'a [OtpChannel],
     pub application: &'a Application,
     /// Extra placeholders for the message templates.
@@ -183,6 +184,9 @@ impl Core {
     }
 
     async fn try_send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, attempt: &mut Attempt) -> CoreResult<()> {
+        if req.application.single_otp_channel && req.channels.len() > 1 {
+            return Err(attempt.refuse("failure", "more channels than the application takes", CoreError::TooManyChannels));
+        }
         if req.key.trim().is_empty() || req.key.len() > 320 {
             return Err(attempt.refuse("failure", "malformed userId", CoreError::field("userId", "must be 1-320 characters")));
         }

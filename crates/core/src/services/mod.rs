@@ -1,5 +1,6 @@
 //! Domain services: plain async functions (as `impl Core` blocks), one module per concern.
 
+pub mod access_tokens;
 pub mod admin_tokens;
 pub mod applications;
 pub mod audit;

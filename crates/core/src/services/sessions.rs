@@ -5,11 +5,10 @@ use serde_json::{Value, json};
 
 use super::ClientContext;
 use super::audit::Attempt;
-use super::keys::TokenRules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
-use crate::model::{RefreshToken, Session, Tenant, User, new_id};
+use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
 
 /// Activity is written at most this often per session, so reads are not writes.
 const TOUCH_INTERVAL: i64 = 60;
@@ -23,11 +22,23 @@ pub struct Authenticated {
     pub refresh_expires_at: i64,
 }
 
-/// A verified access token and the live session behind it.
+/// What a refresh requires of the application its session was opened through. It is checked
+/// before the token is spent, so a refusal here rotates nothing: the same token works again once
+/// the application is back.
+#[derive(Debug, Clone, Copy)]
+pub enum ApplicationGuard {
+    /// Nothing: the session's application does not matter to the dialect.
+    Any,
+    /// The session's application must still exist in the tenant, be active and pass `admits`
+    /// (say, still carry the alias the dialect's tokens name); else `UnknownApplication`.
+    Active { admits: fn(&Application) -> bool },
+}
+
+/// A rotated refresh token, and the session's application when the guard checked it.
 #[derive(Debug, Clone)]
-pub struct AccessContext {
-    pub claims: Value,
-    pub session: Session,
+pub struct Refreshed {
+    pub auth: Authenticated,
+    pub application: Option<Application>,
 }
 
 impl Core {
@@ -113,74 +124,20 @@ impl Core {
         Ok(session)
     }
 
-    /// Verifies an access token and that its session (`sid`) is alive.
-    pub async fn authenticate_access(&self, tenant: &Tenant, token: &str, rules: TokenRules<'_>) -> CoreResult<AccessContext> {
-        let claims = self.verify_token(tenant, token, rules).await?;
-        if claims.get("tenantId").or_else(|| claims.get("tid")).and_then(Value::as_str) != Some(tenant.id.to_string().as_str()) {
-            return Err(CoreError::Unauthorized);
-        }
-        let session = self.live_token(tenant, &claims).await?.ok_or(CoreError::Unauthorized)?;
-        Ok(AccessContext { claims, session })
-    }
-
-    /// Verifies an access token that may stand for a session (`sid`) or for an application alone
-    /// (no `sid`: client credentials). A session token needs its session alive; a sessionless one
-    /// must not be on the deny-list. Either way one read, so validation stays cheap.
-    pub async fn check_access_token(
-        &self,
-        tenant: &Tenant,
-        token: &str,
-        rules: TokenRules<'_>,
-    ) -> CoreResult<(Value, Option<Session>)> {
-        let claims = self.verify_token(tenant, token, rules).await?;
-        let session = self.live_token(tenant, &claims).await?;
-        Ok((claims, session))
-    }
-
-    /// Whether verified claims still stand: the live session their `sid` names, or, without one,
-    /// a `jti` that is not on the deny-list (`None`).
-    async fn live_token(&self, tenant: &Tenant, claims: &Value) -> CoreResult<Option<Session>> {
-        if let Some(sid) = claims.get("sid").and_then(Value::as_str) {
-            return Ok(Some(self.live_session(tenant, sid).await?));
-        }
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
-        if self.store.token_revoked(jti).await? {
-            return Err(CoreError::Unauthorized);
-        }
-        Ok(None)
-    }
-
-    /// Ends a verified access token before its expiry: its `jti` is denied until then, and the
-    /// session behind it (if any) ends with every other token of that session.
-    pub async fn revoke_access_token(&self, tenant: &Tenant, claims: &Value, ctx: &ClientContext) -> CoreResult<()> {
-        let now = self.now();
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now) + self.config.token_leeway_seconds;
-        self.store.revoke_token(tenant.id, jti, exp, now).await?;
-        let mut user = None;
-        if let Some(sid) = claims.get("sid").and_then(Value::as_str)
-            && let Some(session) = self.store.session_by_id(tenant.id, sid).await?
-        {
-            self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
-            user = Some(session.user_id);
-        }
-        self.audit(Some(tenant.id), user, "token.revoke", "success", ctx, json!({"jti": jti, "session": claims.get("sid")}))
-            .await;
-        Ok(())
-    }
-
     /// Rotates a refresh token. Exactly one concurrent caller wins; a token presented again after
-    /// use revokes its whole session. One event per attempt: `refresh` (success, failure, expired)
-    /// or `refresh.reuse` (a spent token presented again, a lost race included).
+    /// use revokes its whole session. The session's application is held to `guard` before anything
+    /// is spent. One event per attempt: `refresh` (success, failure, expired) or `refresh.reuse` (a
+    /// spent token presented again, a lost race included).
     pub async fn refresh(
         &self,
         tenant: &Tenant,
         token: &str,
         dialect: Dialect,
+        guard: ApplicationGuard,
         ctx: &ClientContext,
-    ) -> CoreResult<Authenticated> {
+    ) -> CoreResult<Refreshed> {
         let mut attempt = Attempt::new(Some(tenant.id), "refresh");
-        let result = self.try_refresh(tenant, token, dialect, ctx, &mut attempt).await;
+        let result = self.try_refresh(tenant, token, dialect, guard, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
     }
@@ -190,9 +147,10 @@ impl Core {
         tenant: &Tenant,
         token: &str,
         dialect: Dialect,
+        guard: ApplicationGuard,
         ctx: &ClientContext,
         attempt: &mut Attempt,
-    ) -> CoreResult<Authenticated> {
+    ) -> CoreResult<Refreshed> {
         if token.is_empty() || token.len() > 200 {
             return Err(attempt.refuse("failure", "malformed token", CoreError::InvalidRefreshToken));
         }
@@ -217,6 +175,7 @@ impl Core {
         let Some(user) = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active) else {
             return self.spend_refused(tenant, &hash, now, Some(user_id), ("failure", "user gone or inactive"), attempt).await;
         };
+        let application = self.guard_application(tenant, &session, guard, attempt).await?;
         let (refresh_token, next) = self.new_refresh_token(tenant, &session);
         let event = self.audit_event(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id}));
         if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {
@@ -224,7 +183,27 @@ impl Core {
             return self.refused_refresh(tenant, &hash, now, attempt).await;
         }
         attempt.written();
-        Ok(Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at })
+        Ok(Refreshed { auth: Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at }, application })
+    }
+
+    /// The session's application as the guard requires it; a refusal leaves the token unspent.
+    async fn guard_application(
+        &self,
+        tenant: &Tenant,
+        session: &Session,
+        guard: ApplicationGuard,
+        attempt: &mut Attempt,
+    ) -> CoreResult<Option<Application>> {
+        let ApplicationGuard::Active { admits } = guard else { return Ok(None) };
+        attempt.application = session.application_id;
+        let app = match session.application_id {
+            Some(id) => self.store.application_by_id(tenant.id, id).await?,
+            None => None,
+        };
+        match app.filter(|a| a.tenant_id == tenant.id && a.active && admits(a)) {
+            Some(app) => Ok(Some(app)),
+            None => Err(attempt.refuse("failure", "application gone or inactive", CoreError::UnknownApplication)),
+        }
     }
 
     /// A token that cannot be honoured (dead session, inactive user, expired) is spent all the same,
@@ -237,7 +216,7 @@ impl Core {
         user: Option<uuid::Uuid>,
         (outcome, reason): (&'static str, &'static str),
         attempt: &mut Attempt,
-    ) -> CoreResult<Authenticated> {
+    ) -> CoreResult<Refreshed> {
         let Some(spent) = self.store.consume_refresh_token(tenant.id, hash, now).await? else {
             return self.refused_refresh(tenant, hash, now, attempt).await;
         };
@@ -250,7 +229,7 @@ impl Core {
     }
 
     /// An unknown token is invalid; a spent one presented again revokes its session.
-    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, attempt: &mut Attempt) -> CoreResult<Authenticated> {
+    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, attempt: &mut Attempt) -> CoreResult<Refreshed> {
         let Some(used) = self.store.refresh_token_by_hash(tenant.id, hash).await? else {
             return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
         };

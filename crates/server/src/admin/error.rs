@@ -66,6 +66,7 @@ impl From<CoreError> for AdminError {
             | CoreError::ChallengeExhausted
             | CoreError::UserNotFound
             | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
             | CoreError::InvalidRefreshToken
             | CoreError::RefreshTokenReused
             | CoreError::InvalidToken) => Self::bad_request(e.to_string()),

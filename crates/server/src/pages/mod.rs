@@ -248,6 +248,7 @@ fn error_page(e: CoreError) -> Response {
         | CoreError::ChallengeExhausted
         | CoreError::UserNotFound
         | CoreError::NoChannelAddress
+        | CoreError::TooManyChannels
         | CoreError::InvalidRefreshToken
         | CoreError::RefreshTokenReused
         | CoreError::WeakPassword(_)

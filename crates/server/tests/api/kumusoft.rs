@@ -422,6 +422,47 @@ async fn refresh_rotates_and_a_reused_refresh_token_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_deactivated_applications_refresh_token_is_refused_unspent_and_works_once_the_application_is_back() {
+    let app = spawn_app().await;
+    let (slug, tag, _) = kumu_tenant(&app).await;
+    let tokens = kumu_tokens(&app, &tag).await;
+    let refresh = json!({"refreshToken": tokens["refreshToken"]});
+    let (_, apps) = app.admin(Method::GET, &format!("/tenants/{slug}/applications"), None).await;
+    let application = format!("/tenants/{slug}/applications/{}", apps[0]["client_id"].as_str().unwrap());
+    let successes = || async {
+        let (s, list) = app.admin(Method::GET, &format!("/tenants/{slug}/audit?action=refresh&limit=1000"), None).await;
+        assert_eq!(s, 200, "{list}");
+        list.as_array().unwrap().iter().filter(|e| e["outcome"] == "success").count()
+    };
+
+    let (s, b) = app.admin(Method::PATCH, &application, Some(json!({"active": false}))).await;
+    assert_eq!(s, 200, "{b}");
+    for _ in 0..2 {
+        let (s, b) = kumu(&app, Method::POST, "/token/refresh", None, Some(refresh.clone())).await;
+        assert_kumu(s, &b, 403, "06");
+        assert!(b["data"].is_null(), "{b}");
+    }
+    assert_eq!(successes().await, 0, "a refused refresh records no success");
+    // Its access tokens are refused too while it is inactive.
+    let access = tokens["accessToken"].as_str().unwrap();
+    let (s, b) = kumu(&app, Method::GET, "/me", Some(access), None).await;
+    assert_kumu(s, &b, 401, "08");
+
+    let (s, b) = app.admin(Method::PATCH, &application, Some(json!({"active": true}))).await;
+    assert_eq!(s, 200, "{b}");
+    // The session was not ended: its access token works again.
+    let (s, b) = kumu(&app, Method::GET, "/me", Some(access), None).await;
+    assert_kumu(s, &b, 200, "00");
+    let (s, b) = kumu(&app, Method::POST, "/token/refresh", None, Some(refresh.clone())).await;
+    assert_kumu(s, &b, 200, "00");
+    assert_ne!(b["data"]["refreshToken"], tokens["refreshToken"]);
+    assert_eq!(successes().await, 1);
+    // Spent now: presented again, it is a reuse.
+    let (s, b) = kumu(&app, Method::POST, "/token/refresh", None, Some(refresh)).await;
+    assert_kumu(s, &b, 401, "07");
+}
+
+#[tokio::test]
 async fn logout_by_bearer_or_by_refresh_token_ends_the_session() {
     let app = spawn_app().await;
     let (_, tag, _) = kumu_tenant(&app).await;

@@ -56,6 +56,7 @@ impl From<CoreError> for Refusal {
             | CoreError::ChallengeExhausted
             | CoreError::UserNotFound
             | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
             | CoreError::InvalidRefreshToken
             | CoreError::RefreshTokenReused
             | CoreError::RateLimited { .. }) => Refusal::Unexpected(e.to_string()),

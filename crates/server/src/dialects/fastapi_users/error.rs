@@ -78,6 +78,7 @@ impl From<CoreError> for FuError {
             | CoreError::ChallengeExhausted
             | CoreError::UserNotFound
             | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
             | CoreError::InvalidRefreshToken
             | CoreError::RefreshTokenReused
             | CoreError::WeakPassword(_)

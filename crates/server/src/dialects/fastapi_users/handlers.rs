@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
 use castellan_core::model::{KeyAlg, Tenant, User};
-use castellan_core::services::keys::TokenRules;
+use castellan_core::services::access_tokens::{AccessClaims, AccessGrant, Locator, TokenProfile};
 use castellan_core::services::login::{LoginOutcome, PasswordLogin};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -30,7 +30,18 @@ use std::sync::Arc;
 pub struct ApiDoc;
 
 const AUDIENCE: &str = "fastapi-users:auth";
-const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: AUDIENCE };
+
+/// The library's tokens: HS256, `aud` as a list, no tenant claim, always a session.
+const PROFILE: TokenProfile = TokenProfile {
+    dialect: DIALECT,
+    algs: &[KeyAlg::HS256],
+    typ: "JWT",
+    tenant_claim: None,
+    not_before: false,
+    audience_list: true,
+    fixed: &[],
+    client_claim: None,
+};
 
 /// The tenant of a mount: the one it names, else `kyc` if it exists, else `default`; none if it
 /// does not serve this dialect. Storage failures are errors, not a missing tenant.
@@ -53,18 +64,14 @@ async fn find_tenant(state: &AppState, name: &str) -> FuResult<Option<Tenant>> {
     }
 }
 
-/// The user of the bearer token, its tenant and claims; 401 otherwise.
-async fn authenticate(state: &AppState, mount: &Mount, headers: &HeaderMap) -> FuResult<(Tenant, User, Value)> {
+/// The user of the bearer token, its tenant and claims; 401 otherwise. Only this dialect's
+/// sessions count: another dialect's HS256 token of a shared tenant is not ours.
+async fn authenticate(state: &AppState, mount: &Mount, headers: &HeaderMap) -> FuResult<(Tenant, User, AccessClaims)> {
     let token = crate::dialects::bearer(headers).ok_or_else(FuError::unauthorized)?;
     let tenant = served_tenant(state, mount).await?.ok_or_else(FuError::unauthorized)?;
-    let (claims, session) = state.core.check_access_token(&tenant, token, RULES).await?;
-    // Only this dialect's sessions: another dialect's HS256 token of a shared tenant is not ours.
-    let session = session.filter(|s| s.dialect == DIALECT).ok_or_else(FuError::unauthorized)?;
-    let user = state.core.get_user(&tenant, session.user_id).await.map_err(|_| FuError::unauthorized())?;
-    if !user.active || claims.get("sub").and_then(Value::as_str) != Some(user.id.to_string().as_str()) {
-        return Err(FuError::unauthorized());
-    }
-    Ok((tenant, user, claims))
+    let access = state.core.locate_and_verify(token, &PROFILE, Locator::Tenant { tenant: &tenant, audience: AUDIENCE }).await?;
+    let user = state.core.signed_in_user(&access).await?;
+    Ok((access.tenant, user, access.claims))
 }
 
 /// The library's `UserRead`.
@@ -140,17 +147,8 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
         Err(e) => return Err(e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "username").into()),
     };
     state.metrics.record_login(DIALECT, "success");
-    let now = state.core.now();
-    let claims = json!({
-        "sub": auth.user.id,
-        "aud": [AUDIENCE],
-        "exp": now + tenant.policy.tokens.access_ttl_seconds,
-        "iat": now,
-        "jti": castellan_core::model::new_id(),
-        "sid": auth.session.id,
-        "iss": tenant.issuer,
-    });
-    let token = state.core.sign_token(&tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
+    let grant = AccessGrant::for_session(&auth.session, AUDIENCE, json!({}));
+    let token = state.core.issue_access_token(&tenant, &PROFILE, grant).await?;
     Ok(axum::Json(json!({ "access_token": token, "token_type": "bearer" })).into_response())
 }
 

@@ -85,7 +85,8 @@ impl From<CoreError> for KoraError {
             | CoreError::OtpExpired
             | CoreError::ChallengeExhausted
             | CoreError::UserNotFound
-            | CoreError::NoChannelAddress => Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required"),
+            | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels => Self::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Authentication required"),
             CoreError::InvalidOtp { .. } => Self::new(S::UNAUTHORIZED, "INVALID_MFA_CODE", "Invalid two-factor code"),
             CoreError::NotFound | CoreError::Disabled => Self::new(S::NOT_FOUND, "NOT_FOUND", "Not found"),
             CoreError::RateLimited { retry_after_seconds } => Self::rate_limited(retry_after_seconds),

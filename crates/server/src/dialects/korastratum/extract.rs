@@ -3,15 +3,14 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use castellan_core::model::KeyAlg;
-use castellan_core::model::Tenant;
-use castellan_core::services::keys::TokenRules;
-use castellan_core::services::sessions::AccessContext;
+use castellan_core::model::{Session, Tenant};
+use castellan_core::services::access_tokens::Locator;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::DIALECT;
 use super::error::KoraError;
+use super::handlers::PROFILE;
 use crate::dialects::json::parse_json;
 use crate::state::AppState;
 
@@ -54,7 +53,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for KJson<T> {
 pub struct Principal {
     pub tenant: Tenant,
     pub user_id: Uuid,
-    pub access: AccessContext,
+    pub session: Session,
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -64,15 +63,15 @@ impl FromRequestParts<AppState> for Principal {
         let KTenant(tenant) = KTenant::from_request_parts(parts, state).await?;
         let unauthorized = || KoraError::from(castellan_core::CoreError::Unauthorized);
         let token = crate::dialects::bearer(&parts.headers).ok_or_else(unauthorized)?;
-        let rules = TokenRules { algs: &[KeyAlg::HS256], typ: "JWT", audience: &tenant.audience };
-        let access = state.core.authenticate_access(&tenant, token, rules).await?;
+        let locator = Locator::Tenant { tenant: &tenant, audience: &tenant.audience };
+        let access = state.core.locate_and_verify(token, &PROFILE, locator).await?;
+        let session = access.require_session()?.clone();
         let user_id = access
             .claims
-            .get("userId")
-            .and_then(|v| v.as_str())
+            .text("userId")
             .and_then(|s| Uuid::parse_str(s).ok())
-            .filter(|u| *u == access.session.user_id)
+            .filter(|u| *u == session.user_id)
             .ok_or_else(unauthorized)?;
-        Ok(Principal { tenant, user_id, access })
+        Ok(Principal { tenant: access.tenant, user_id, session })
     }
 }

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::{KeyAlg, Tenant};
+use castellan_core::services::access_tokens::{AccessGrant, TokenProfile};
 use castellan_core::services::login::{LoginOutcome, PasswordLogin};
 use castellan_core::services::registration::Registration;
-use castellan_core::services::sessions::Authenticated;
+use castellan_core::services::sessions::{ApplicationGuard, Authenticated};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -37,29 +38,33 @@ fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
     state.auth_limiter.check(ctx.ip).map_err(KoraError::rate_limited)
 }
 
+/// Korastratum's access tokens: HS256, the tenant in `tenantId`, always a session.
+pub const PROFILE: TokenProfile = TokenProfile {
+    dialect: DIALECT,
+    algs: &[KeyAlg::HS256],
+    typ: "JWT",
+    tenant_claim: Some("tenantId"),
+    not_before: false,
+    audience_list: false,
+    fixed: &[],
+    client_claim: None,
+};
+
 /// The login success body: user, a fresh token pair, tenant.
 async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> KoraResult<Value> {
     let u = &auth.user;
-    let now = state.core.now();
-    let ttl = tenant.policy.tokens.access_ttl_seconds;
-    let claims = json!({
+    let extra = json!({
         "userId": u.id,
         "email": u.email,
-        "tenantId": tenant.id,
         "role": u.role,
         "permissions": u.permissions,
         "mfaEnabled": u.mfa_enabled,
         "kycStatus": kyc_status(u),
         "kycLevel": kyc_level(u),
-        "iat": now,
-        "exp": now + ttl,
-        "sub": u.id,
-        "jti": castellan_core::model::new_id(),
-        "sid": auth.session.id,
-        "iss": tenant.issuer,
-        "aud": tenant.audience,
     });
-    let access = state.core.sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
+    let grant = AccessGrant::for_session(&auth.session, tenant.audience.clone(), extra);
+    let access = state.core.issue_access_token(tenant, &PROFILE, grant).await?;
+    let ttl = tenant.policy.tokens.access_ttl_seconds;
     Ok(json!({
         "user": user_json(u),
         "tokens": { "accessToken": access, "refreshToken": auth.refresh_token, "expiresIn": ttl, "tokenType": "Bearer" },
@@ -123,8 +128,8 @@ pub async fn refresh(
     KJson(req): KJson<RefreshRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.refresh(&tenant, &req.refresh_token, DIALECT, &ctx.client).await?;
-    Ok(ok(token_body(&state, &tenant, &auth).await?))
+    let refreshed = state.core.refresh(&tenant, &req.refresh_token, DIALECT, ApplicationGuard::Any, &ctx.client).await?;
+    Ok(ok(token_body(&state, &tenant, &refreshed.auth).await?))
 }
 
 /// Finish a login that answered `mfaRequired`.
@@ -213,7 +218,7 @@ pub async fn totp_disable(
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
     let sessions = state.core.list_sessions(&p.tenant, p.user_id).await?;
-    Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.access.session.id)).collect())))
+    Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.session.id)).collect())))
 }
 
 /// End one of the caller's sessions.
@@ -239,7 +244,7 @@ pub async fn revoke_session(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &p.access.session.id, &ctx.client).await?;
+    state.core.revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 

@@ -84,7 +84,10 @@ impl From<CoreError> for KumuError {
                 let message = map.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; ");
                 Self::new(S::BAD_REQUEST, "90", message)
             }
-            CoreError::WeakPassword(_) | CoreError::Conflict(_) => Self::new(S::BAD_REQUEST, "90", e.to_string()),
+            // Codes go to one channel at a time here; a request cannot ask for more.
+            CoreError::WeakPassword(_) | CoreError::Conflict(_) | CoreError::TooManyChannels => {
+                Self::new(S::BAD_REQUEST, "90", e.to_string())
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(%cause, "kumusoft: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "99", "Internal error")

@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use castellan_core::crypto::jwt::peek_claims;
-use castellan_core::model::Tenant;
-use castellan_core::services::keys::{ASYMMETRIC, TokenRules};
+use castellan_core::model::{Application, Tenant};
+use castellan_core::services::access_tokens::{AccessGrant, AudienceTemplate, Locator, TokenProfile, VerifiedAccess};
+use castellan_core::services::keys::ASYMMETRIC;
 use castellan_core::services::otp_login::{OtpChallenge, OtpChannel, OtpLoginStart};
-use castellan_core::services::sessions::{AccessContext, Authenticated};
+use castellan_core::services::sessions::{ApplicationGuard, Authenticated};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -49,32 +49,35 @@ fn limit(state: &AppState, ctx: &Ctx) -> KumuResult<()> {
     state.auth_limiter.check(ctx.ip).map_err(|s| KumuError::too_many(s, "Too many requests; try again later"))
 }
 
-fn audience(state: &AppState, tag: &str) -> String {
-    state.settings.kumusoft_audience.replace("{tagId}", tag)
+/// Kumusoft's access tokens: asymmetric, `nbf`, the tenant in `tid`, always a session.
+const PROFILE: TokenProfile = TokenProfile {
+    dialect: DIALECT,
+    algs: ASYMMETRIC,
+    typ: "JWT",
+    tenant_claim: Some("tid"),
+    not_before: true,
+    audience_list: false,
+    fixed: &[],
+    client_claim: None,
+};
+
+/// The claim that names the application, and selects it (and its tenant) when a token comes back.
+const TAG_CLAIM: &str = "tagId";
+
+/// The audience of an application's tokens: the configured template with its tag.
+fn audience(state: &AppState) -> AudienceTemplate<'_> {
+    AudienceTemplate { template: &state.settings.kumusoft_audience, placeholder: "{tagId}" }
 }
 
 /// The token answer of `otp/verify` and `token/refresh`: a new access token and the refresh token.
 async fn token_data(state: &AppState, tenant: &Tenant, auth: &Authenticated, tag: &str) -> KumuResult<Value> {
-    let now = state.core.now();
-    let ttl = tenant.policy.tokens.access_ttl_seconds;
-    let claims = json!({
-        "iss": tenant.issuer,
-        "aud": audience(state, tag),
-        "sub": auth.user.id,
-        "exp": now + ttl,
-        "iat": now,
-        "nbf": now,
-        "jti": castellan_core::model::new_id(),
-        "sid": auth.session.id,
-        "name": display_name(&auth.user),
-        "tagId": tag,
-        "tid": tenant.id,
-    });
-    let access = state.core.sign_token(tenant, ASYMMETRIC, "JWT", &claims).await?;
+    let extra = json!({ "name": display_name(&auth.user), TAG_CLAIM: tag });
+    let grant = AccessGrant::for_session(&auth.session, audience(state).fill(tag), extra);
+    let access = state.core.issue_access_token(tenant, &PROFILE, grant).await?;
     Ok(json!({
         "accessToken": access,
         "refreshToken": auth.refresh_token,
-        "expiresIn": ttl,
+        "expiresIn": tenant.policy.tokens.access_ttl_seconds,
         "tokenType": "Bearer",
         "user": { "id": auth.user.id },
     }))
@@ -94,20 +97,10 @@ fn challenge_data(c: &OtpChallenge) -> Value {
 
 /// The bearer's verified token: the tag inside selects the application and tenant, whose keys,
 /// issuer and audience must then all agree, and the session must be alive.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<(Tenant, AccessContext, String)> {
-    let unauthorized = || KumuError::from(castellan_core::CoreError::Unauthorized);
-    let token = crate::dialects::bearer(headers).ok_or_else(unauthorized)?;
-    let tag =
-        peek_claims(token).and_then(|c| c.get("tagId").and_then(Value::as_str).map(str::to_string)).ok_or_else(unauthorized)?;
-    let (_, tenant) = state.core.application_by_alias(DIALECT, &tag).await.map_err(|_| unauthorized())?;
-    let aud = audience(state, &tag);
-    let rules = TokenRules { algs: ASYMMETRIC, typ: "JWT", audience: &aud };
-    let access = state.core.authenticate_access(&tenant, token, rules).await?;
-    let subject_matches = access.claims.get("sub").and_then(Value::as_str) == Some(access.session.user_id.to_string().as_str());
-    if !subject_matches {
-        return Err(unauthorized());
-    }
-    Ok((tenant, access, tag))
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<VerifiedAccess> {
+    let token = crate::dialects::bearer(headers).ok_or(castellan_core::CoreError::Unauthorized)?;
+    let locator = Locator::ApplicationTag { claim: TAG_CLAIM, audience: audience(state) };
+    Ok(state.core.locate_and_verify(token, &PROFILE, locator).await?)
 }
 
 /// Phase 1: identifier and password. Sends a one-time code and answers with the challenge.
@@ -188,17 +181,15 @@ pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): Kum
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
     let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.client).await?;
-    let auth = state.core.refresh(&tenant, token, DIALECT, &ctx.client).await?;
-    // The application must still be there and active to get new tokens.
-    let app = match auth.session.application_id {
-        Some(id) => state.core.application_by_id(&tenant, id).await.ok(),
-        None => None,
-    };
-    let tag = app
-        .filter(|a| a.active)
+    // The application must still be there, active and tagged to get new tokens; if it is not, the
+    // refresh token is not spent.
+    let guard = ApplicationGuard::Active { admits: |app: &Application| app.alias(DIALECT).is_some() };
+    let refreshed = state.core.refresh(&tenant, token, DIALECT, guard, &ctx.client).await?;
+    let tag = refreshed
+        .application
         .and_then(|a| a.alias(DIALECT).map(str::to_string))
         .ok_or(castellan_core::CoreError::UnknownApplication)?;
-    Ok(ok("Token refreshed successfully", token_data(&state, &tenant, &auth, &tag).await?))
+    Ok(ok("Token refreshed successfully", token_data(&state, &tenant, &refreshed.auth, &tag).await?))
 }
 
 /// Ends the session of the bearer token, or of the refresh token in the body.
@@ -214,8 +205,9 @@ pub async fn logout(
     KumuJson(req): KumuJson<LogoutRequest>,
 ) -> KumuResult<Response> {
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
-        let (tenant, access, _) = authenticate(&state, &headers).await?;
-        state.core.revoke_session(&tenant, access.session.user_id, &access.session.id, &ctx.client).await?;
+        let access = authenticate(&state, &headers).await?;
+        let session = access.require_session()?;
+        state.core.revoke_session(&access.tenant, session.user_id, &session.id, &ctx.client).await?;
         return Ok(ok("Logged out successfully", Value::Null));
     }
     let Some(token) = req.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
@@ -232,10 +224,7 @@ pub async fn logout(
     responses((status = 200, description = "00: the profile", body = KumuProfileResponse),
         (status = 401, description = "08: missing, invalid, expired or revoked access token", body = KumuErrorBody)))]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> KumuResult<Response> {
-    let (tenant, access, tag) = authenticate(&state, &headers).await?;
-    let user = state.core.get_user(&tenant, access.session.user_id).await.map_err(|_| castellan_core::CoreError::Unauthorized)?;
-    if !user.active {
-        return Err(castellan_core::CoreError::Unauthorized.into());
-    }
-    Ok(ok("Profile retrieved successfully", profile(&user, &tag)))
+    let access = authenticate(&state, &headers).await?;
+    let user = state.core.signed_in_user(&access).await?;
+    Ok(ok("Profile retrieved successfully", profile(&user, access.claims.text(TAG_CLAIM).unwrap_or_default())))
 }

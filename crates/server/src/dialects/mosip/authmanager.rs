@@ -9,10 +9,9 @@ use castellan_core::CoreError;
 use castellan_core::model::{Application, ApplicationKind, Tenant};
 use castellan_core::services::ClientContext;
 use castellan_core::services::key_otp::{LoginCodeRequest, UserLookup};
-use castellan_core::services::keys::ASYMMETRIC;
 use castellan_core::services::login::{LoginOutcome, PasswordLogin};
 use castellan_core::services::otp_login::OtpChannel;
-use castellan_core::services::sessions::Authenticated;
+use castellan_core::services::sessions::{ApplicationGuard, Authenticated};
 use serde_json::{Value, json};
 
 use super::DIALECT;
@@ -32,10 +31,38 @@ fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
 
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
 async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tenant)> {
-    state.core.application_by_alias(DIALECT, app_id).await.map_err(|e| match e {
-        e @ (CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Validation(_)) => MosipError::from(e),
-        _ => MosipError::realm_not_found(app_id),
-    })
+    state.core.application_by_alias(DIALECT, app_id).await.map_err(|e| realm_error(app_id, e))
+}
+
+/// A realm lookup's refusal: a fault or a malformed appId answers as such, anything else as an
+/// unknown realm.
+fn realm_error(app_id: &str, e: CoreError) -> MosipError {
+    match e {
+        CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Validation(_) => MosipError::from(e),
+        CoreError::UnknownApplication
+        | CoreError::TenantNotFound
+        | CoreError::NotFound
+        | CoreError::Disabled
+        | CoreError::Forbidden
+        | CoreError::Unauthorized
+        | CoreError::InvalidCredentials
+        | CoreError::EmailNotVerified
+        | CoreError::AccountLocked { .. }
+        | CoreError::InvalidMfaCode
+        | CoreError::InvalidOtp { .. }
+        | CoreError::OtpExpired
+        | CoreError::ChallengeExhausted
+        | CoreError::UserNotFound
+        | CoreError::NoChannelAddress
+        | CoreError::TooManyChannels
+        | CoreError::InvalidRefreshToken
+        | CoreError::RefreshTokenReused
+        | CoreError::WeakPassword(_)
+        | CoreError::Conflict(_)
+        | CoreError::InvalidToken
+        | CoreError::RateLimited { .. }
+        | CoreError::Overloaded => MosipError::realm_not_found(app_id),
+    }
 }
 
 fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
@@ -45,8 +72,8 @@ fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
 /// A signed user token and the headers that carry it (and the refresh cookie).
 async fn user_tokens(state: &AppState, tenant: &Tenant, auth: &Authenticated, azp: &str) -> MosipResult<(String, HeaderMap)> {
     let now = state.core.now();
-    let claims = tokens::user_claims(tenant, &auth.user, &auth.session, azp, now);
-    let token = state.core.sign_token(tenant, ASYMMETRIC, "JWT", &claims).await?;
+    let grant = tokens::user_grant(&auth.user, &auth.session, azp);
+    let token = state.core.issue_access_token(tenant, &tokens::PROFILE, grant).await?;
     let mut headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     add_refresh_cookie(state, &mut headers, &auth.refresh_token, auth.refresh_expires_at - now);
     Ok((token, headers))
@@ -101,9 +128,6 @@ async fn send_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply>
         return Err(MosipError::new("KER-AUTH-CHANNEL_INVALID", "The passed channel is invalid."));
     }
     let (app, tenant) = realm(state, &app_id).await?;
-    if app.single_otp_channel && channels.len() > 1 {
-        return Err(MosipError::new("AUTH_ERR_MULTIPLE_CHANNELS", "Multiple channels are not supported in your module."));
-    }
     let lookup = match id_type.to_ascii_uppercase().as_str() {
         "UIN" => UserLookup::Uin(&user_id),
         "USERID" => UserLookup::Username(&user_id),
@@ -177,10 +201,11 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
     let user_name = f.required("userName", 320)?;
     let password = f.required("password", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
-    let client = state.core.authenticate_client(&tenant, &client_id, &client_secret, &ctx.client).await?;
-    if client.kind != ApplicationKind::Confidential {
-        return Err(CoreError::InvalidCredentials.into());
-    }
+    // A user signs in only through a confidential client, never a service account.
+    let client = state
+        .core
+        .authenticate_client(&tenant, &client_id, &client_secret, &[ApplicationKind::Confidential], &ctx.client)
+        .await?;
     let login = PasswordLogin {
         identifier: user_name,
         password,
@@ -222,14 +247,15 @@ async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRes
     let client_id = f.required("clientId", 100)?;
     let secret = f.required("secretKey", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
-    let app = state.core.authenticate_client(&tenant, &client_id, &secret, &ctx.client).await.map_err(|e| match e {
-        // The source answers bad client credentials this way.
-        CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
-        other => other.into(),
-    })?;
-    let now = state.core.now();
-    let claims = tokens::service_claims(&tenant, &app, &ctx.ip.to_string(), now);
-    let token = state.core.sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await?;
+    let accepted = [ApplicationKind::Confidential, ApplicationKind::Service];
+    let app =
+        state.core.authenticate_client(&tenant, &client_id, &secret, &accepted, &ctx.client).await.map_err(|e| match e {
+            // The source answers bad client credentials this way.
+            CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
+            other => other.into(),
+        })?;
+    let grant = tokens::service_grant(&app, &ctx.ip.to_string());
+    let token = state.core.issue_access_token(&tenant, &tokens::PROFILE, grant).await?;
     let headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     let response = json!({ "status": "Success", "message": "Clientid and Token combination had been validated successfully" });
     Ok(Reply { response, headers })
@@ -261,7 +287,7 @@ async fn refresh(state: &AppState, ctx: &Ctx, app_id: &str, headers: &HeaderMap,
         None => tokens::refresh_cookie(headers).map(str::to_string).ok_or_else(|| MosipError::missing("refreshToken"))?,
     };
     let (app, tenant) = realm(state, app_id).await?;
-    let auth = state.core.refresh(&tenant, &token, DIALECT, &with_app(ctx, &app)).await?;
+    let auth = state.core.refresh(&tenant, &token, DIALECT, ApplicationGuard::Any, &with_app(ctx, &app)).await?.auth;
     let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(app_id).to_string();
     let (access, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
     Ok(Reply { response: token_response(&tenant, &auth, access, "Token refreshed successfully", state.core.now()), headers })
@@ -277,9 +303,9 @@ pub async fn validate_token(State(state): State<AppState>, headers: HeaderMap) -
 
 async fn validate(state: &AppState, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
-    let presented = tokens::check(state, token).await?;
-    let c = &presented.claims;
-    let text = |name: &str| c.get(name).and_then(Value::as_str);
+    let access = state.core.locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
+    let c = &access.claims;
+    let text = |name: &str| c.text(name);
     let role: String = tokens::roles(c).iter().map(|r| format!("{r},")).collect();
     Ok(Reply::new(json!({
         "userId": text("preferred_username"),
@@ -304,7 +330,7 @@ pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: 
 
 async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
-    let presented = tokens::check(state, token).await?;
-    state.core.revoke_access_token(&presented.tenant, &presented.claims, &ctx.client).await?;
+    let access = state.core.locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
+    state.core.revoke_access_token(&access.tenant, &access.claims, &ctx.client).await?;
     Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookies(state) })
 }

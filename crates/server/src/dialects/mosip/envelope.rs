@@ -73,6 +73,9 @@ impl From<CoreError> for MosipError {
             CoreError::UserNotFound => Self::new("AUTH_ERR_USER_NOT_FOUND", "The passed in user is not found"),
             // The source's own message for this code.
             CoreError::NoChannelAddress => Self::new("AUTH_ERR_CHANNELPATH_NOT_FOUND", "The passed in user is not found"),
+            CoreError::TooManyChannels => {
+                Self::new("AUTH_ERR_MULTIPLE_CHANNELS", "Multiple channels are not supported in your module.")
+            }
             CoreError::InvalidOtp { .. } | CoreError::ChallengeExhausted | CoreError::InvalidMfaCode => {
                 Self::new("AUTH_ERR_INVALIDOTP", "The passed in OTP is invalid")
             }

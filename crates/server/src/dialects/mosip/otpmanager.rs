@@ -24,13 +24,44 @@ const MAX_KEY: usize = 255;
 /// The caller's realm, if it presents a live service-account token holding `OTP_MANAGER`.
 async fn trusted_service(state: &AppState, headers: &HeaderMap) -> MosipResult<Tenant> {
     let token = tokens::presented_token(headers).map_err(|_| MosipError::invalid_token())?;
-    let presented = tokens::check(state, token).await?;
-    // The client's roles as they are now, not as the token was issued.
-    let allowed = presented.client.as_ref().is_some_and(|c| c.roles.iter().any(|r| r == ROLE));
-    if !allowed {
-        return Err(MosipError::new("KER-ATH-401", "Authentication Failed : Forbidden : the OTP_MANAGER role is required"));
+    match state.core.authorize_service(token, &tokens::PROFILE, tokens::LOCATOR, ROLE).await {
+        Ok(service) => Ok(service.tenant),
+        Err(e) => Err(service_refused(e)),
     }
-    Ok(presented.tenant)
+}
+
+/// Why a caller is not a trusted service: a valid token without the role is told so; any other
+/// refusal is an invalid token.
+fn service_refused(e: CoreError) -> MosipError {
+    match e {
+        CoreError::Forbidden => {
+            MosipError::new("KER-ATH-401", "Authentication Failed : Forbidden : the OTP_MANAGER role is required")
+        }
+        CoreError::Storage(_) | CoreError::Internal(_) => MosipError::from(e),
+        CoreError::Unauthorized
+        | CoreError::InvalidToken
+        | CoreError::Validation(_)
+        | CoreError::TenantNotFound
+        | CoreError::InvalidCredentials
+        | CoreError::EmailNotVerified
+        | CoreError::AccountLocked { .. }
+        | CoreError::InvalidMfaCode
+        | CoreError::UnknownApplication
+        | CoreError::InvalidOtp { .. }
+        | CoreError::OtpExpired
+        | CoreError::ChallengeExhausted
+        | CoreError::UserNotFound
+        | CoreError::NoChannelAddress
+        | CoreError::TooManyChannels
+        | CoreError::InvalidRefreshToken
+        | CoreError::RefreshTokenReused
+        | CoreError::WeakPassword(_)
+        | CoreError::Conflict(_)
+        | CoreError::NotFound
+        | CoreError::Disabled
+        | CoreError::RateLimited { .. }
+        | CoreError::Overloaded => MosipError::invalid_token(),
+    }
 }
 
 /// A code for `key`, for the calling service to deliver.

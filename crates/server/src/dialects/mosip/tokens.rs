@@ -1,10 +1,10 @@
 //! MOSIP's tokens: Keycloak-shaped claims, the `Authorization=Mosip-Token<JWT>` cookie, and the
-//! way a presented token is found (cookie first, then a Bearer header) and checked.
+//! way a presented token is found (cookie first, then a Bearer header) and located.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use castellan_core::crypto::jwt::peek_claims;
-use castellan_core::model::{Application, ApplicationKind, Session, Tenant, User};
-use castellan_core::services::keys::{ASYMMETRIC, TokenRules};
+use castellan_core::model::{Application, Session, User};
+use castellan_core::services::access_tokens::{AccessClaims, AccessGrant, Locator, TokenProfile};
+use castellan_core::services::keys::ASYMMETRIC;
 use serde_json::{Value, json};
 
 use super::DIALECT;
@@ -15,8 +15,6 @@ use crate::state::AppState;
 const COOKIE: &str = "Authorization";
 const COOKIE_PREFIX: &str = "Mosip-Token";
 const REFRESH_COOKIE: &str = "refresh_token";
-
-pub const RULES: TokenRules<'static> = TokenRules { algs: ASYMMETRIC, typ: "JWT", audience: "account" };
 
 /// The presented access token: the `Authorization` cookie (any case, with or without the
 /// `Mosip-Token` prefix), else an `Authorization: Bearer` header. `KER-ATH-006` when neither.
@@ -107,31 +105,31 @@ pub fn preferred_username(u: &User) -> String {
     u.username.clone().or_else(|| u.attribute_str("uin").map(str::to_string)).or_else(|| u.email.clone()).unwrap_or_default()
 }
 
-fn common_claims(tenant: &Tenant, now: i64, ttl: i64, azp: &str) -> serde_json::Map<String, Value> {
-    let Value::Object(map) = json!({
-        "jti": castellan_core::model::new_id(),
-        "exp": now + ttl,
-        "nbf": now,
-        "iat": now,
-        "iss": tenant.issuer,
-        "aud": "account",
-        "typ": "Bearer",
-        "azp": azp,
-        "acr": "1",
-        "scope": "email profile",
-    }) else {
-        return serde_json::Map::new();
-    };
-    map
-}
+/// MOSIP's tokens, Keycloak-shaped: asymmetric, `nbf`, no tenant claim (the realm is in `iss`),
+/// `typ: Bearer`; a service account's token has no session and names its client in `clientId`.
+pub const PROFILE: TokenProfile = TokenProfile {
+    dialect: DIALECT,
+    algs: ASYMMETRIC,
+    typ: "JWT",
+    tenant_claim: None,
+    not_before: true,
+    audience_list: false,
+    fixed: &[("typ", "Bearer"), ("acr", "1"), ("scope", "email profile")],
+    client_claim: Some("clientId"),
+};
 
-/// A user's access token claims.
-pub fn user_claims(tenant: &Tenant, user: &User, session: &Session, azp: &str, now: i64) -> Value {
-    let mut claims = common_claims(tenant, now, tenant.policy.tokens.access_ttl_seconds, azp);
+/// Keycloak's audience for account tokens.
+const AUDIENCE: &str = "account";
+
+/// Where a presented token's realm is found: the last path segment of its `iss`, as Keycloak
+/// writes it.
+pub const LOCATOR: Locator<'static> = Locator::IssuerPath { after: "/realms/", audience: AUDIENCE };
+
+/// A user's access token, for the client `azp`.
+pub fn user_grant(user: &User, session: &Session, azp: &str) -> AccessGrant {
     let extra = json!({
-        "sub": user.id,
+        "azp": azp,
         "session_state": session.id,
-        "sid": session.id,
         "realm_access": { "roles": user.roles },
         "email_verified": user.email_verified,
         "name": display_name(user),
@@ -141,80 +139,34 @@ pub fn user_claims(tenant: &Tenant, user: &User, session: &Session, azp: &str, n
         "email": user.email,
         "phone_number": user.phone,
     });
-    if let Value::Object(extra) = extra {
-        claims.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
-    }
-    Value::Object(claims)
+    let extra = match extra {
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    };
+    AccessGrant::for_session(session, AUDIENCE, extra)
 }
 
-/// A service account's access token claims (client credentials): no session, so it is ended by
-/// its `jti`.
-pub fn service_claims(tenant: &Tenant, app: &Application, client_ip: &str, now: i64) -> Value {
-    let mut claims = common_claims(tenant, now, tenant.policy.tokens.access_ttl_seconds, &app.client_id);
+/// A service account's access token (client credentials): no session, so it is ended by its `jti`.
+pub fn service_grant(app: &Application, client_ip: &str) -> AccessGrant {
+    let subject = format!("service-account-{}", app.client_id);
     let extra = json!({
-        "sub": format!("service-account-{}", app.client_id),
+        "azp": app.client_id,
         "realm_access": { "roles": app.roles },
         "clientId": app.client_id,
         "clientHost": client_ip,
         "clientAddress": client_ip,
         "email_verified": false,
-        "preferred_username": format!("service-account-{}", app.client_id),
+        "preferred_username": subject,
     });
-    if let Value::Object(extra) = extra {
-        claims.extend(extra);
-    }
-    Value::Object(claims)
-}
-
-/// The realm a token claims to come from: the last path segment of `iss` after `/realms/`.
-/// Nothing is trusted before the token verifies against that realm's keys and issuer.
-async fn claimed_realm(state: &AppState, token: &str) -> MosipResult<Tenant> {
-    let iss = peek_claims(token).and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_string));
-    let slug = iss.as_deref().and_then(|i| i.rsplit_once("/realms/")).map(|(_, s)| s.to_string());
-    let slug = slug.filter(|s| !s.is_empty() && s.len() <= 63 && !s.contains('/')).ok_or_else(MosipError::invalid_token)?;
-    let tenant = state.core.find_tenant(&slug).await.map_err(|_| MosipError::invalid_token())?;
-    if !tenant.serves(DIALECT) {
-        return Err(MosipError::invalid_token());
-    }
-    Ok(tenant)
-}
-
-/// A verified, live token: its realm, its claims, and for a service account's token the client
-/// as it is now.
-pub struct Presented {
-    pub tenant: Tenant,
-    pub claims: Value,
-    pub client: Option<Application>,
-}
-
-/// Verifies a presented token: signature by its realm's key, issuer, audience, expiry, and that
-/// it was not ended (session alive, or `jti` not denied).
-pub async fn check(state: &AppState, token: &str) -> MosipResult<Presented> {
-    let tenant = claimed_realm(state, token).await?;
-    let (claims, session) = state.core.check_access_token(&tenant, token, RULES).await.map_err(|e| match e {
-        e @ (castellan_core::CoreError::Storage(_) | castellan_core::CoreError::Internal(_)) => MosipError::from(e),
-        _ => MosipError::invalid_token(),
-    })?;
-    if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {
-        return Err(MosipError::invalid_token());
-    }
-    // A service account's token is only as good as its client: deactivating the client ends it.
-    let client = match (&session, claims.get("clientId").and_then(Value::as_str)) {
-        (Some(_), _) => None,
-        (None, Some(client_id)) => {
-            let app = state.core.get_application(&tenant, client_id).await.ok();
-            let app = app.filter(|a| a.active && a.kind != ApplicationKind::Public).ok_or_else(MosipError::invalid_token)?;
-            Some(app)
-        }
-        (None, None) => return Err(MosipError::invalid_token()),
-    };
-    Ok(Presented { tenant, claims, client })
+    AccessGrant::for_client(subject, AUDIENCE, extra)
 }
 
 /// The realm roles of verified claims.
-pub fn roles(claims: &Value) -> Vec<&str> {
+pub fn roles(claims: &AccessClaims) -> Vec<&str> {
     claims
-        .pointer("/realm_access/roles")
+        .extra
+        .get("realm_access")
+        .and_then(|r| r.get("roles"))
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
