@@ -56,7 +56,20 @@ impl From<CoreError> for AdminError {
                 tracing::error!(%cause, "admin: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
             }
-            other => Self::bad_request(other.to_string()),
+            // Refusals of the dialects' sign-in flows, which no admin call gives: named as they are.
+            e @ (CoreError::EmailNotVerified
+            | CoreError::AccountLocked { .. }
+            | CoreError::InvalidMfaCode
+            | CoreError::UnknownApplication
+            | CoreError::InvalidOtp { .. }
+            | CoreError::OtpExpired
+            | CoreError::ChallengeExhausted
+            | CoreError::UserNotFound
+            | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
+            | CoreError::InvalidRefreshToken
+            | CoreError::RefreshTokenReused
+            | CoreError::InvalidToken) => Self::bad_request(e.to_string()),
         }
     }
 }

@@ -7,6 +7,7 @@ mod console;
 mod console_api;
 mod console_doc;
 mod dev_receiver;
+mod error;
 mod extract;
 mod hosted;
 mod html;
