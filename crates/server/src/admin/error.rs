@@ -53,7 +53,7 @@ impl From<CoreError> for AdminError {
                 Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests")
             }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "admin: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "admin: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
             }
             // Refusals of the dialects' sign-in flows, which no admin call gives: named as they are.

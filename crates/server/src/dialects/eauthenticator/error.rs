@@ -60,7 +60,9 @@ impl From<CoreError> for Refusal {
             | CoreError::InvalidRefreshToken
             | CoreError::RefreshTokenReused
             | CoreError::RateLimited { .. }) => Refusal::Unexpected(e.to_string()),
-            e @ (CoreError::Overloaded | CoreError::Storage(_) | CoreError::Internal(_)) => Refusal::Internal(e.to_string()),
+            e @ (CoreError::Overloaded | CoreError::Storage(_) | CoreError::Internal(_)) => {
+                Refusal::Internal(castellan_core::error::Chain(&e).to_string())
+            }
         }
     }
 }

@@ -63,7 +63,7 @@ impl From<CoreError> for FuError {
                     .collect(),
             ),
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "fastapi-users: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "fastapi-users: internal error");
                 FuError { status: StatusCode::INTERNAL_SERVER_ERROR, detail: json!("Internal Server Error"), retry_after: None }
             }
             // The handlers answer the contract's own codes for these where the contract has one;
