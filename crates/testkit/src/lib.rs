@@ -2,7 +2,9 @@
 //! (a temporary SQLite file, or a new PostgreSQL database when `CASTELLAN_TEST_DATABASE_URL` is
 //! set), with a fake clock and weak hashing; `TestApp` talks to it over HTTP.
 
+pub mod contract;
 pub mod http_sink;
+pub mod memory_store;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use serde_json::Value;
 use sqlx::Connection;
 
 pub use http_sink::{HttpSink, Recorded};
+pub use memory_store::MemoryStore;
 pub use smtp::SmtpSink;
 
 /// The database the tests run on: `sqlite` or `postgres`.

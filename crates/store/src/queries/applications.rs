@@ -77,7 +77,7 @@ impl ApplicationStore for SqlStore {
                    callback_url=$7, redirect_uris=$8, single_otp_channel=$9, active=$10 WHERE tenant_id=$1 AND id=$2";
         let written = on_writer!(self, |p| async {
             let mut tx = p.begin().await.map_err(|e| (None, e))?;
-            sqlx::query(sql)
+            let updated = sqlx::query(sql)
                 .bind(a.tenant_id.to_string())
                 .bind(a.id.to_string())
                 .bind(&a.name)
@@ -91,6 +91,11 @@ impl ApplicationStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| (None, e))?;
+            // No such application in this tenant: its aliases are not this update's to write (the
+            // id may be another tenant's application).
+            if updated.rows_affected() == 0 {
+                return Ok(());
+            }
             sqlx::query("DELETE FROM application_aliases WHERE tenant_id=$1 AND application_id=$2")
                 .bind(a.tenant_id.to_string())
                 .bind(a.id.to_string())

@@ -1,0 +1,194 @@
+//! Sessions, refresh tokens, and access tokens ended early.
+
+use castellan_core::model::audit::AuditFilter;
+use castellan_core::model::*;
+use serde_json::json;
+
+use super::fixtures::*;
+
+pub async fn live_sessions_are_listed_most_recently_active_first(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let (u, v) = (stored_user(&store, &t).await, stored_user(&store, &t).await);
+    let quiet = session(&u, 10, 1_000);
+    let busy = Session { application_id: Some(new_id()), ..session(&u, 30, 1_000) };
+    let tied = session(&u, 30, 1_000);
+    let revoked = Session { revoked_at: Some(5), ..session(&u, 40, 1_000) };
+    let expired = session(&u, 50, 100);
+    let someone_else = session(&v, 60, 1_000);
+    for s in [&quiet, &busy, &tied, &revoked, &expired, &someone_else] {
+        store.insert_session(s).await.unwrap();
+    }
+    assert_eq!(store.session_by_id(t.id, &busy.id).await.unwrap().as_ref(), Some(&busy));
+    assert_eq!(store.session_by_id(other.id, &busy.id).await.unwrap(), None, "no cross-tenant reads");
+    assert_eq!(store.session_by_id(t.id, "sess_none").await.unwrap(), None);
+    let live = |now: i64| {
+        let store = store.clone();
+        let (tenant, user) = (t.id, u.id);
+        async move { store.list_live_sessions(tenant, user, now).await.unwrap().into_iter().map(|s| s.id).collect::<Vec<_>>() }
+    };
+    // Ties of activity go by id, the newest first.
+    assert_eq!(live(99).await, [expired.id.clone(), tied.id.clone(), busy.id.clone(), quiet.id.clone()]);
+    assert_eq!(live(100).await, [tied.id.clone(), busy.id.clone(), quiet.id.clone()], "expired at its time");
+    assert!(store.list_live_sessions(other.id, u.id, 99).await.unwrap().is_empty(), "no cross-tenant reads");
+    // A touch moves a session ahead, never back, and only within its tenant.
+    store.touch_session(t.id, &quiet.id, 35).await.unwrap();
+    store.touch_session(t.id, &busy.id, 20).await.unwrap();
+    store.touch_session(other.id, &tied.id, 90).await.unwrap();
+    assert_eq!(live(100).await, [quiet.id.clone(), tied.id.clone(), busy.id.clone()]);
+    assert_eq!(store.session_by_id(t.id, &busy.id).await.unwrap().unwrap().last_active, 30);
+    // A session id is stored once; a session of a user who is not there is refused.
+    assert_eq!(conflict(store.insert_session(&quiet).await), None);
+    assert!(store.insert_session(&session(&user(&t, "ghost@example.com"), 1, 1_000)).await.is_err());
+}
+
+pub async fn sessions_are_revoked_once_and_only_their_owners(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let (u, v) = (stored_user(&store, &t).await, stored_user(&store, &t).await);
+    let (a, b, c) = (session(&u, 1, 1_000), session(&u, 1, 1_000), session(&u, 1, 1_000));
+    let expired = session(&u, 1, 50);
+    let theirs = session(&v, 1, 1_000);
+    for s in [&a, &b, &c, &expired, &theirs] {
+        store.insert_session(s).await.unwrap();
+    }
+    assert!(!store.revoke_session(t.id, v.id, &a.id, 10).await.unwrap(), "only by its owner");
+    assert!(!store.revoke_session(other.id, u.id, &a.id, 10).await.unwrap(), "no cross-tenant writes");
+    let won = winners(10, |_| {
+        let store = store.clone();
+        let (tenant, user, id) = (t.id, u.id, a.id.clone());
+        async move { store.revoke_session(tenant, user, &id, 10).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 1, "revoked once");
+    assert_eq!(store.session_by_id(t.id, &a.id).await.unwrap().unwrap().revoked_at, Some(10));
+    // All of a user's sessions: those still alive are counted and revoked.
+    assert_eq!(store.revoke_user_sessions(other.id, u.id, 60).await.unwrap(), 0, "no cross-tenant writes");
+    assert_eq!(store.revoke_user_sessions(t.id, u.id, 60).await.unwrap(), 2);
+    assert_eq!(store.revoke_user_sessions(t.id, u.id, 61).await.unwrap(), 0);
+    assert_eq!(store.session_by_id(t.id, &a.id).await.unwrap().unwrap().revoked_at, Some(10), "keeps its first revocation");
+    assert_eq!(store.session_by_id(t.id, &b.id).await.unwrap().unwrap().revoked_at, Some(60));
+    assert_eq!(store.session_by_id(t.id, &expired.id).await.unwrap().unwrap().revoked_at, None, "an expired one is left");
+    assert_eq!(store.session_by_id(t.id, &theirs.id).await.unwrap().unwrap().revoked_at, None);
+    assert!(store.list_live_sessions(t.id, u.id, 61).await.unwrap().is_empty());
+}
+
+pub async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner(store: Db) {
+    let (t, _, rt) = refresh_fixture(&store).await;
+    let other = stored_tenant(&store).await;
+    assert_eq!(store.consume_refresh_token(other.id, &rt.token_hash, 5).await.unwrap(), None, "no cross-tenant writes");
+    let won = winners(20, |_| {
+        let (store, tenant) = (store.clone(), t.id);
+        async move { store.consume_refresh_token(tenant, &[9; 32], 5).await.unwrap().is_some() }
+    })
+    .await;
+    assert_eq!(won, 1);
+    assert_eq!(
+        store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap(),
+        Some(RefreshToken { used_at: Some(5), ..rt.clone() })
+    );
+    assert_eq!(store.consume_refresh_token(t.id, &rt.token_hash, 6).await.unwrap(), None, "a replay");
+    // Spending hands back the token as spent; expiry is the caller's to judge.
+    let s = session(&user(&t, "x@example.com"), 1, 1_000);
+    let late = refresh_token(&store.session_by_id(t.id, &rt.session_id).await.unwrap().unwrap(), b"late", 3);
+    store.insert_refresh_token(&late).await.unwrap();
+    assert_eq!(store.consume_refresh_token(t.id, b"late", 9).await.unwrap(), Some(RefreshToken { used_at: Some(9), ..late }));
+    // A token hash is stored once; a token of a session that is not there is refused.
+    assert_eq!(conflict(store.insert_refresh_token(&RefreshToken { id: new_id(), ..rt.clone() }).await), None);
+    assert!(store.insert_refresh_token(&refresh_token(&s, b"orphan", 1_000)).await.is_err());
+}
+
+pub async fn a_refresh_token_names_its_tenant_and_session_until_it_is_spent_or_expires(store: Db) {
+    let (t, s, rt) = refresh_fixture(&store).await;
+    let other = stored_tenant(&store).await;
+    assert_eq!(store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap().as_ref(), Some(&rt));
+    assert_eq!(store.refresh_token_by_hash(other.id, &rt.token_hash).await.unwrap(), None, "no cross-tenant reads");
+    assert_eq!(store.refresh_token_by_hash(t.id, b"none").await.unwrap(), None);
+    assert_eq!(store.tenant_of_refresh_token(&rt.token_hash).await.unwrap(), Some(t.id));
+    assert_eq!(store.tenant_of_refresh_token(b"none").await.unwrap(), None);
+    assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 999).await.unwrap().as_ref(), Some(&s));
+    assert_eq!(store.session_of_refresh_token(other.id, &rt.token_hash, 999).await.unwrap(), None);
+    assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 1_000).await.unwrap(), None, "expired at its time");
+    // The session comes back whether it is alive or not: revoked, it is the caller's to refuse.
+    store.revoke_session(t.id, s.user_id, &s.id, 10).await.unwrap();
+    let revoked = store.session_of_refresh_token(t.id, &rt.token_hash, 11).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(10));
+    // Spent, the token still names its tenant but no longer its session.
+    store.consume_refresh_token(t.id, &rt.token_hash, 12).await.unwrap().unwrap();
+    assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 13).await.unwrap(), None);
+    assert_eq!(store.tenant_of_refresh_token(&rt.token_hash).await.unwrap(), Some(t.id));
+}
+
+fn refresh_event(t: &Tenant, by: usize) -> AuditEvent {
+    AuditEvent { detail: json!({ "by": by }), ..event(Some(t.id), "refresh") }
+}
+
+pub async fn twenty_concurrent_rotations_store_one_successor_and_one_audit_event(store: Db) {
+    let (t, _, rt) = refresh_fixture(&store).await;
+    let won = winners(20, |i| {
+        let store = store.clone();
+        let next = RefreshToken { id: new_id(), token_hash: vec![i as u8 + 100; 32], used_at: None, ..rt.clone() };
+        let (tenant, event) = (t.id, refresh_event(&t, i));
+        async move { store.rotate_refresh_token(tenant, &[9; 32], 5, &next, &event).await.unwrap().is_some() }
+    })
+    .await;
+    assert_eq!(won, 1);
+    let mut successors = Vec::new();
+    for i in 0..20u8 {
+        if let Some(next) = store.refresh_token_by_hash(t.id, &[i + 100; 32]).await.unwrap() {
+            successors.push(next);
+        }
+    }
+    let filter = AuditFilter { action: Some("refresh".into()), limit: 100, ..AuditFilter::default() };
+    let events = store.list_audit(t.id, &filter).await.unwrap();
+    assert!(successors.len() == 1 && events.len() == 1, "{} successors, {} events", successors.len(), events.len());
+    assert_eq!(events[0].detail["by"], u64::from(successors[0].token_hash[0] - 100), "the winner's event");
+    assert_eq!(store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap().unwrap().used_at, Some(5));
+    // The spent token hands back what it was.
+    let next = RefreshToken { id: new_id(), token_hash: vec![1; 32], ..rt.clone() };
+    let from_successor = store.rotate_refresh_token(t.id, &successors[0].token_hash, 6, &next, &refresh_event(&t, 99)).await;
+    assert_eq!(from_successor.unwrap(), Some(RefreshToken { used_at: Some(6), ..successors[0].clone() }));
+}
+
+pub async fn a_rotation_that_cannot_store_its_successor_writes_nothing(store: Db) {
+    let (t, _, rt) = refresh_fixture(&store).await;
+    let other = stored_tenant(&store).await;
+    let all_events = AuditFilter { limit: 100, ..AuditFilter::default() };
+    // Nothing to spend: nothing written.
+    let next = RefreshToken { id: new_id(), token_hash: vec![1; 32], ..rt.clone() };
+    assert_eq!(store.rotate_refresh_token(t.id, b"none", 5, &next, &refresh_event(&t, 0)).await.unwrap(), None);
+    assert_eq!(store.rotate_refresh_token(other.id, &rt.token_hash, 5, &next, &refresh_event(&t, 0)).await.unwrap(), None);
+    assert_eq!(store.refresh_token_by_hash(t.id, &[1; 32]).await.unwrap(), None);
+    assert!(store.list_audit(t.id, &all_events).await.unwrap().is_empty());
+    // A successor that clashes with a stored token: the error, and the old token unspent.
+    let clashing = RefreshToken { id: new_id(), ..rt.clone() };
+    assert_eq!(conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &clashing, &refresh_event(&t, 1)).await), None);
+    // An event that clashes with a stored one: the same.
+    let stored = refresh_event(&t, 2);
+    store.insert_audit(&stored).await.unwrap();
+    let again = AuditEvent { id: stored.id, ..refresh_event(&t, 3) };
+    assert_eq!(conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &again).await), None);
+    assert_eq!(store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap().unwrap().used_at, None);
+    assert_eq!(store.refresh_token_by_hash(t.id, &[1; 32]).await.unwrap(), None);
+    assert_eq!(store.list_audit(t.id, &all_events).await.unwrap().len(), 1);
+    // And then it rotates.
+    assert!(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &refresh_event(&t, 4)).await.unwrap().is_some());
+}
+
+pub async fn revoked_tokens_are_denied_until_they_expire(store: Db) {
+    let t = stored_tenant(&store).await;
+    store.revoke_token(t.id, "jti-1", 2_000, 1_000).await.unwrap();
+    store.revoke_token(t.id, "jti-1", 2_000, 1_000).await.unwrap();
+    assert!(store.token_revoked("jti-1").await.unwrap());
+    assert!(!store.token_revoked("jti-2").await.unwrap());
+    // An entry is kept through its expiry, and dropped by the next revocation after it.
+    store.revoke_token(t.id, "jti-2", 4_000, 2_000).await.unwrap();
+    assert!(store.token_revoked("jti-1").await.unwrap());
+    store.revoke_token(t.id, "jti-3", 4_000, 2_001).await.unwrap();
+    assert!(!store.token_revoked("jti-1").await.unwrap());
+    assert!(store.token_revoked("jti-2").await.unwrap());
+    // The denial is by `jti` alone, whatever the tenant that asks.
+    let other = stored_tenant(&store).await;
+    store.revoke_token(other.id, "jti-2", 9_000, 2_002).await.unwrap();
+    assert!(store.token_revoked("jti-2").await.unwrap());
+    // A revocation for a tenant that is not there is refused.
+    assert!(store.revoke_token(tenant().id, "jti-9", 9_000, 2_003).await.is_err());
+}
