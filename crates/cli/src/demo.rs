@@ -297,9 +297,9 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
     };
     let spec = castellan_core::services::hosted_2fa::FactorSpec {
         secret: TOTP_SECRET.into(),
-        algorithm: "SHA1".into(),
-        digits: 6,
-        period: 30,
+        algorithm: Some("SHA1".into()),
+        digits: Some(6),
+        period: Some(30),
     };
     let jane = core.find_user(&account.tenant, "jane@example.com").await?;
     let enabled = match &jane {

@@ -345,7 +345,7 @@ fn describe(e: CoreError) -> String {
         }
         CoreError::TenantNotFound => "no such tenant".into(),
         CoreError::NotFound => "not found".into(),
-        other => other.to_string(),
+        other => castellan_core::error::Chain(&other).to_string(),
     }
 }
 

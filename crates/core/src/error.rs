@@ -58,10 +58,30 @@ pub enum CoreError {
     RateLimited { retry_after_seconds: i64 },
     #[error("server busy")]
     Overloaded,
-    #[error("storage: {0}")]
-    Storage(String),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// The store failed; its error (and what it wraps) is the source.
+    #[error("storage failed")]
+    Storage(#[source] Cause),
+    /// Anything else that should not happen; the cause is the source (a message is one too).
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+/// The cause of a server-side failure, kept whole so the edge can log its chain once.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error and every source under it, `: `-separated, for the one log line at the edge.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
@@ -88,8 +108,8 @@ impl CoreError {
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        CoreError::Internal(e.to_string())
+    pub fn internal(e: impl Into<Cause>) -> Self {
+        CoreError::Internal(e.into())
     }
 }
 
@@ -104,5 +124,14 @@ mod tests {
         let e = CoreError::field("name", "bad").rename_field("identifier", "email");
         assert!(matches!(&e, CoreError::Validation(m) if m.contains_key("name") && m.len() == 1));
         assert!(matches!(CoreError::Conflict("phone").rename_field("identifier", "email"), CoreError::Conflict("phone")));
+    }
+
+    #[test]
+    fn a_chain_names_every_cause_once() {
+        let io = std::io::Error::other("disk full");
+        let store = crate::store::StoreError::backend("insert user", io);
+        let e = CoreError::from(store);
+        assert_eq!(Chain(&e).to_string(), "storage failed: insert user: disk full");
+        assert_eq!(Chain(&CoreError::Internal("no key".into())).to_string(), "internal error: no key");
     }
 }

@@ -111,13 +111,13 @@ pub fn core(
         callback_window: Duration::from_secs(settings.callback_window_seconds.clamp(1, 600)),
         ..defaults
     };
-    Core::new(store, clock, &key, config).map(Arc::new).map_err(|e| BootstrapError(e.to_string()))
+    Core::new(store, clock, &key, config).map(Arc::new).map_err(refused)
 }
 
 /// SMTP if configured, else the development outbox.
 pub fn mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, BootstrapError> {
     match settings.smtp_url.as_ref().filter(|u| !u.0.is_empty()) {
-        Some(url) => Ok(Arc::new(SmtpMailer::new(&url.0, &settings.smtp_from).map_err(|e| BootstrapError(e.to_string()))?)),
+        Some(url) => Ok(Arc::new(SmtpMailer::new(&url.0, &settings.smtp_from).map_err(refused)?)),
         None => Ok(Arc::new(DevOutbox)),
     }
 }
@@ -139,7 +139,7 @@ pub fn sms(settings: &Settings) -> Result<Arc<dyn SmsSender>, BootstrapError> {
         api_key: settings.sms_api_key.as_ref().map(|k| k.0.clone()),
         from: settings.sms_from.clone(),
     };
-    Ok(Arc::new(HttpSms::new(provider, credentials).map_err(|e| BootstrapError(e.to_string()))?))
+    Ok(Arc::new(HttpSms::new(provider, credentials).map_err(refused)?))
 }
 
 /// Every delivery transport the settings name.
@@ -228,4 +228,13 @@ pub fn sqlite_path(settings: &Settings) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// A refusal of the configuration, in the words of what refused it (an internal error of the
+/// core at start-up is a message about the settings, without the "internal error" wrapper).
+fn refused(e: castellan_core::CoreError) -> BootstrapError {
+    match &e {
+        castellan_core::CoreError::Internal(cause) => BootstrapError(castellan_core::error::Chain(cause.as_ref()).to_string()),
+        _ => BootstrapError(castellan_core::error::Chain(&e).to_string()),
+    }
 }

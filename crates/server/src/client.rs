@@ -50,7 +50,12 @@ impl TrustedProxies {
 }
 
 /// The caller as the core sees it. Extracting it never fails.
-pub struct Ctx(pub ClientContext, pub IpAddr);
+pub struct Ctx {
+    /// What the core records of the caller (address, user agent).
+    pub client: ClientContext,
+    /// The client's address, for the rate limiters and allow-lists.
+    pub ip: IpAddr,
+}
 
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
@@ -64,7 +69,7 @@ impl FromRequestParts<AppState> for Ctx {
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(300).collect());
-        Ok(Ctx(ClientContext { ip: Some(ip.to_string()), user_agent, application_id: None }, ip))
+        Ok(Ctx { client: ClientContext { ip: Some(ip.to_string()), user_agent, application_id: None }, ip })
     }
 }
 

@@ -100,7 +100,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),
         sqlx::Error::Database(d) if is_unstorable_text(d.as_ref()) => StoreError::InvalidText,
-        _ => StoreError::Backend(cause(&e)),
+        _ => StoreError::backend(cause(&e), e),
     }
 }
 
@@ -165,7 +165,7 @@ fn pg_connect_err(options: &PgConnectOptions, e: Option<sqlx::Error>) -> StoreEr
         }
         Some(e) => cause(&e),
     };
-    StoreError::Backend(format!("cannot open PostgreSQL database \"{database}\" at {host}:{port}: {cause}"))
+    StoreError::message(format!("cannot open PostgreSQL database \"{database}\" at {host}:{port}: {cause}"))
 }
 
 impl SqlStore {
@@ -182,14 +182,14 @@ impl SqlStore {
     pub async fn connect_without_migrating(url: &str) -> Result<SqlStore, StoreError> {
         let (pool, description) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Backend(format!("database URL {}: {}", redact(url), cause(&e))))?
+                .map_err(|e| StoreError::message(format!("database URL {}: {}", redact(url), cause(&e))))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             let file = options.get_filename().display().to_string();
-            let opened = |e: sqlx::Error| StoreError::Backend(format!("cannot open SQLite database {file}: {}", cause(&e)));
+            let opened = |e: sqlx::Error| StoreError::message(format!("cannot open SQLite database {file}: {}", cause(&e)));
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
@@ -201,7 +201,7 @@ impl SqlStore {
             (Pool::Sqlite { read, write }, format!("sqlite {file}"))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Backend(format!("database URL {}: {}", redact(url), cause(&e))))?;
+                .map_err(|e| StoreError::message(format!("database URL {}: {}", redact(url), cause(&e))))?;
             match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
                 Ok(Ok(probe)) => {
                     let _ = probe.close().await;
@@ -223,7 +223,7 @@ impl SqlStore {
                 .map_err(|e| pg_connect_err(&options, Some(e)))?;
             (Pool::Postgres(pool), description)
         } else {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::message(format!(
                 "unsupported database URL (want sqlite:// or postgres://): {}",
                 redact(url)
             )));
@@ -239,7 +239,7 @@ impl SqlStore {
             Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         };
-        result.map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        result.map_err(|e| StoreError::message(format!("migration failed: {e}")))?;
         if skeletons_pending { self.backfill_identifier_skeletons().await } else { Ok(()) }
     }
 

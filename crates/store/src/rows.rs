@@ -5,7 +5,7 @@ use castellan_core::store::StoreError;
 use uuid::Uuid;
 
 fn uuid(s: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(s).map_err(|e| StoreError::Backend(format!("bad uuid in database: {e}")))
+    Uuid::parse_str(s).map_err(|e| StoreError::message(format!("bad uuid in database: {e}")))
 }
 
 fn opt_uuid(s: Option<String>) -> Result<Option<Uuid>, StoreError> {
@@ -13,7 +13,7 @@ fn opt_uuid(s: Option<String>) -> Result<Option<Uuid>, StoreError> {
 }
 
 pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("bad json in database: {e}")))
+    serde_json::from_str(s).map_err(|e| StoreError::message(format!("bad json in database: {e}")))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -21,7 +21,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn bad(what: &str, v: &str) -> StoreError {
-    StoreError::Backend(format!("bad {what} in database: {v}"))
+    StoreError::message(format!("bad {what} in database: {v}"))
 }
 
 #[derive(sqlx::FromRow)]

@@ -212,6 +212,24 @@ impl TestApp {
         start(settings, self.clock.clone(), None, self.extra_dialects.clone()).await
     }
 
+    /// Runs one SQL statement on the server's database behind its back: how a test makes the
+    /// store fail (a table renamed away) to see what the server answers then.
+    pub async fn sql(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_string());
+        let result = if self.database_url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .unwrap_or_else(|e| fail(&format!("connect {}: {e}", self.database_url)));
+            sqlx::query(statement).execute(&mut conn).await.map(|_| ())
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .unwrap_or_else(|e| fail(&format!("connect {}: {e}", self.database_url)));
+            sqlx::query(statement).execute(&mut conn).await.map(|_| ())
+        };
+        result.unwrap_or_else(|e| fail(&format!("sql: {e}")));
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -92,7 +92,7 @@ pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
 /// Builds a signing/verifying key from stored material.
 pub fn load(kid: &str, alg: KeyAlg, private: &[u8], jwk: &Value, active: bool) -> CoreResult<LoadedKey> {
     let field =
-        |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::Internal(format!("jwk lacks {name}")));
+        |name: &str| jwk.get(name).and_then(Value::as_str).ok_or_else(|| CoreError::internal(format!("jwk lacks {name}")));
     use std::sync::Arc;
     let (signer, decoding) = match alg {
         KeyAlg::HS256 => (Signer::Hmac(EncodingKey::from_secret(private)), DecodingKey::from_secret(private)),

@@ -68,7 +68,7 @@ impl HttpSms {
         }
         let needs = |v: &Option<String>, name: &str| {
             if v.as_deref().is_none_or(str::is_empty) {
-                Err(CoreError::Internal(format!("{name} is required for this SMS provider")))
+                Err(CoreError::internal(format!("{name} is required for this SMS provider")))
             } else {
                 Ok(())
             }

@@ -23,9 +23,9 @@ impl SmtpMailer {
             url.replace("tls=none", "").replace("?&", "?").trim_end_matches(['?', '&']).to_string()
         };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url)
-            .map_err(|e| CoreError::Internal(format!("CASTELLAN_SMTP_URL: {e}")))?
+            .map_err(|e| CoreError::internal(format!("CASTELLAN_SMTP_URL: {e}")))?
             .build();
-        let from = from.parse::<Mailbox>().map_err(|e| CoreError::Internal(format!("CASTELLAN_SMTP_FROM: {e}")))?;
+        let from = from.parse::<Mailbox>().map_err(|e| CoreError::internal(format!("CASTELLAN_SMTP_FROM: {e}")))?;
         Ok(SmtpMailer { transport, from })
     }
 }

@@ -22,7 +22,7 @@ impl Dialect {
     pub const SERVED: &'static [Dialect] =
         &[Dialect::Korastratum, Dialect::Kumusoft, Dialect::Mosip, Dialect::Eauthenticator, Dialect::FastapiUsers];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Dialect::Korastratum => "korastratum",
             Dialect::Kumusoft => "kumusoft",

@@ -28,8 +28,8 @@ pub struct NewApplication {
     pub active: bool,
 }
 
-/// A partial update of an application (admin API, CLI). `None` leaves a field as it is; every
-/// given field is checked as at creation.
+/// A partial update of an application: the admin API's, the CLI's and a console's. `None` leaves a
+/// field as it is; every given field is checked as at creation.
 #[derive(Debug, Clone, Default)]
 pub struct ApplicationPatch {
     pub name: Option<String>,
@@ -52,6 +52,15 @@ pub struct CreatedApplication {
     /// Applications with a callback URL: the key of the callbacks' HMAC-SHA256 signature (its
     /// UTF-8 bytes, as shown).
     pub callback_secret: Option<String>,
+}
+
+/// Whether a change may leave an application without the lists hosted 2FA calls it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lists {
+    /// Operators may empty the allow-list and the redirect URIs.
+    Optional,
+    /// A console's application keeps at least one of each, as at its creation.
+    Required,
 }
 
 fn check_client_id(s: &str) -> CoreResult<()> {
@@ -167,7 +176,20 @@ impl Core {
         client_id: &str,
         patch: ApplicationPatch,
     ) -> CoreResult<(Application, Option<String>)> {
-        let mut app = self.get_application(tenant, client_id).await?;
+        let app = self.get_application(tenant, client_id).await?;
+        self.patch_application(tenant, app, patch, Lists::Optional).await
+    }
+
+    /// The one merge of a patch into an application, whoever changes it: every given field is
+    /// checked as at creation before anything is stored.
+    pub(crate) async fn patch_application(
+        &self,
+        tenant: &Tenant,
+        mut app: Application,
+        patch: ApplicationPatch,
+        lists: Lists,
+    ) -> CoreResult<(Application, Option<String>)> {
+        let required = lists == Lists::Required;
         if let Some(name) = patch.name {
             app.name = check_name(&name)?;
         }
@@ -176,14 +198,14 @@ impl Core {
             app.roles = roles;
         }
         if let Some(list) = patch.allowed_ips {
-            app.allowed_ips = super::hosted_apps::check_allow_list(&list, false)?;
+            app.allowed_ips = super::hosted_apps::check_allow_list(&list, required)?;
         }
         let had_callback = app.callback_url.is_some();
         if let Some(url) = patch.callback_url {
             app.callback_url = Some(self.check_callback_url(&url).await?);
         }
         if let Some(list) = patch.redirect_uris {
-            app.redirect_uris = self.check_redirect_uris(&list, false)?;
+            app.redirect_uris = self.check_redirect_uris(&list, required)?;
         }
         if let Some(single) = patch.single_otp_channel {
             app.single_otp_channel = single;

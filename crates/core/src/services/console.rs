@@ -99,6 +99,12 @@ impl Core {
         Ok(())
     }
 
+    /// Confirms a console account's email with the mailed token.
+    pub async fn verify_console_email(&self, token: &str, ctx: &ClientContext) -> CoreResult<User> {
+        let console = self.console_tenant().await?;
+        self.verify_email(&console, token, ctx).await
+    }
+
     /// A console account with a confirmed email (fixtures and operators), and the tenant it owns
     /// (slug `owned_slug`); what exists is kept.
     pub async fn ensure_console_account(&self, email: &str, password: &str, owned_slug: &str) -> CoreResult<ConsoleAccount> {
@@ -196,7 +202,8 @@ impl Core {
         Ok((token, ConsoleAccount { user, tenant }))
     }
 
-    /// The account behind a console session cookie, if the session is alive.
+    /// The account behind a console session cookie. `Unauthorized` unless the session is alive
+    /// and its account active and owning a tenant; any other error is a failure to find out.
     pub async fn console_account(&self, token: &str) -> CoreResult<ConsoleAccount> {
         if token.is_empty() || token.len() > 100 {
             return Err(CoreError::Unauthorized);
@@ -207,7 +214,11 @@ impl Core {
         if !user.active {
             return Err(CoreError::Unauthorized);
         }
-        let tenant = self.owned_tenant(&user).await?;
+        let tenant = match self.owned_tenant(&user).await {
+            Ok(t) => t,
+            Err(CoreError::TenantNotFound) => return Err(CoreError::Unauthorized),
+            Err(e) => return Err(e),
+        };
         Ok(ConsoleAccount { user, tenant })
     }
 

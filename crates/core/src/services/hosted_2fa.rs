@@ -24,13 +24,14 @@ pub const MAX_TRIES: u32 = 5;
 /// Steps accepted either side of now.
 const WINDOW: i64 = 1;
 
-/// A factor as the business backend describes it.
+/// A factor as the business backend describes it; what it leaves out is TOTP's usual (SHA1, six
+/// digits, 30 seconds).
 #[derive(Debug, Clone)]
 pub struct FactorSpec {
     pub secret: String,
-    pub algorithm: String,
-    pub digits: u32,
-    pub period: u32,
+    pub algorithm: Option<String>,
+    pub digits: Option<u32>,
+    pub period: Option<u32>,
 }
 
 /// A secret for the business to show its user, not yet enabled.
@@ -43,26 +44,26 @@ pub struct Provisioned {
 
 /// A verification opened from a session token, with what the page shows.
 #[derive(Debug, Clone)]
-pub struct OpenVerification {
-    pub tenant: Tenant,
-    pub app: Application,
-    pub verification: Verification,
+pub(crate) struct OpenVerification {
+    pub(crate) tenant: Tenant,
+    pub(crate) app: Application,
+    pub(crate) verification: Verification,
     /// Digits of the user's code.
-    pub digits: u32,
+    pub(crate) digits: u32,
     /// The session token it was opened with (the callback carries it back).
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 impl OpenVerification {
     /// Whether the session token has expired at `now` (no leeway: 120 s means 120 s).
-    pub fn expired(&self, now: i64) -> bool {
+    pub(crate) fn expired(&self, now: i64) -> bool {
         now >= self.verification.expires_at
     }
 }
 
 /// What entering a code led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeOutcome {
+pub(crate) enum CodeOutcome {
     /// Right code: the callback is queued; wait for it, then tell the user.
     Verified,
     Wrong {
@@ -96,7 +97,7 @@ fn email_identifier(email: &str) -> Option<Identifier> {
 /// The origin (`scheme://host[:port]`) of `redirect_uri` — the only target its result may be posted
 /// to — if the URI is one of the application's redirect URIs exactly, or, when `origin_suffices`
 /// (popups), the origin of one of them (with or without the final `/`).
-pub fn registered_redirect(app: &Application, redirect_uri: &str, origin_suffices: bool) -> Option<String> {
+pub(crate) fn registered_redirect(app: &Application, redirect_uri: &str, origin_suffices: bool) -> Option<String> {
     let origin = |u: &url::Url| u.origin().ascii_serialization();
     let given = url::Url::parse(redirect_uri).ok()?;
     let exact = app.redirect_uris.iter().any(|r| r == redirect_uri);
@@ -146,12 +147,13 @@ impl Core {
         attempt: &mut Attempt,
     ) -> CoreResult<()> {
         let secret = base32::decode(&spec.secret).filter(|s| s.len() >= 16 && s.len() <= 128);
-        let alg = TotpAlgorithm::parse(&spec.algorithm);
+        let alg = spec.algorithm.as_deref().map_or(Some(TotpAlgorithm::Sha1), TotpAlgorithm::parse);
         let (Some(secret), Some(alg)) = (secret, alg) else {
             let error = CoreError::field("secret", "a Base32 secret of at least 128 bits, SHA1/SHA256/SHA512");
             return Err(attempt.refuse("failure", "factor", error));
         };
-        if !matches!(spec.digits, 6 | 8) || !(15..=120).contains(&spec.period) {
+        let (digits, period) = (spec.digits.unwrap_or(6), spec.period.unwrap_or(30));
+        if !matches!(digits, 6 | 8) || !(15..=120).contains(&period) {
             let error = CoreError::field("digits", "digits 6 or 8, period 15-120 seconds");
             return Err(attempt.refuse("failure", "digits or period", error));
         }
@@ -180,8 +182,8 @@ impl Core {
                 user_id: user.id,
                 secret_sealed: self.master.seal(&seal_context(app.id, user.id), &secret)?,
                 algorithm: alg.as_str().into(),
-                digits: spec.digits,
-                period: spec.period,
+                digits,
+                period,
                 last_step: None,
                 created_at: self.now(),
             })
@@ -299,14 +301,14 @@ impl Core {
     /// The verification a session token names, if the token is genuine (signature, issuer,
     /// audience, and claims matching what was issued). Its state is the caller's to read:
     /// expired and finished ones come back too. A look (the page shown): nothing is recorded.
-    pub async fn open_verification(&self, token: &str) -> CoreResult<OpenVerification> {
+    pub(crate) async fn open_verification(&self, token: &str) -> CoreResult<OpenVerification> {
         self.find_verification(token, &mut Attempt::new(None, "hosted.verify")).await
     }
 
     /// As [`Core::open_verification`], for a code or a rejection the page sends: a token that
     /// opens nothing is that attempt's one `hosted.verify` event (naming no tenant when the
     /// token names no verification).
-    pub async fn open_verification_attempt(&self, token: &str, ctx: &ClientContext) -> CoreResult<OpenVerification> {
+    pub(crate) async fn open_verification_attempt(&self, token: &str, ctx: &ClientContext) -> CoreResult<OpenVerification> {
         let mut attempt = Attempt::new(None, "hosted.verify");
         let result = self.find_verification(token, &mut attempt).await;
         if result.is_err() {
@@ -360,7 +362,7 @@ impl Core {
     }
 
     /// Ends a pending verification whose token has expired; true if this call ended it.
-    pub async fn time_out_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<bool> {
+    pub(crate) async fn time_out_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<bool> {
         let v = &open.verification;
         let moved = self.end_expired_verification(open).await?;
         if moved {
@@ -412,7 +414,12 @@ impl Core {
     /// Checks a code entered on the hosted page. A right code is good once (its time step is
     /// recorded); the fifth wrong one rejects the verification. One `hosted.verify` event per
     /// code, whatever the outcome.
-    pub async fn submit_hosted_code(&self, open: &OpenVerification, code: &str, ctx: &ClientContext) -> CoreResult<CodeOutcome> {
+    pub(crate) async fn submit_hosted_code(
+        &self,
+        open: &OpenVerification,
+        code: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<CodeOutcome> {
         let v = &open.verification;
         let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
         attempt.user = Some(v.user_id);
@@ -488,7 +495,11 @@ impl Core {
 
     /// "This wasn't me": rejects a pending verification. Returns where it stands afterwards. One
     /// `hosted.verify` event, whatever the outcome.
-    pub async fn reject_verification(&self, open: &OpenVerification, ctx: &ClientContext) -> CoreResult<VerificationStatus> {
+    pub(crate) async fn reject_verification(
+        &self,
+        open: &OpenVerification,
+        ctx: &ClientContext,
+    ) -> CoreResult<VerificationStatus> {
         let v = &open.verification;
         let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
         attempt.user = Some(v.user_id);
@@ -527,7 +538,7 @@ impl Core {
 
     /// Waits until the verification's callback is delivered or given up (or `limit` passes),
     /// and says where the verification stands then.
-    pub async fn settle_verification(
+    pub(crate) async fn settle_verification(
         &self,
         open: &OpenVerification,
         limit: std::time::Duration,

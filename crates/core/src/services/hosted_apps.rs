@@ -8,11 +8,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ClientContext;
-use super::applications::{API_KEY_DOMAIN, NewApplication};
+use super::applications::{API_KEY_DOMAIN, ApplicationPatch, Lists, NewApplication};
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
-use crate::model::{Application, ApplicationKind, Tenant};
+use crate::model::{Application, ApplicationKind, Tenant, Verification};
 use crate::net::{self, Cidr};
 
 const MAX_LIST: usize = 50;
@@ -26,11 +26,21 @@ pub struct HostedAppSettings {
     pub redirect_uris: Option<Vec<String>>,
 }
 
+/// An application as its console shows it.
+#[derive(Debug, Clone)]
+pub struct HostedAppView {
+    pub app: Application,
+    /// The display prefix of its API key.
+    pub key_prefix: Option<String>,
+}
+
 /// A new application with its secrets, shown once.
 #[derive(Debug, Clone)]
 pub struct HostedAppCreated {
     pub app: Application,
     pub api_key: String,
+    /// The API key's display prefix.
+    pub api_key_prefix: String,
     pub callback_secret: String,
 }
 
@@ -155,7 +165,7 @@ impl Core {
             )
             .await?;
         let app = created.app;
-        let (api_key, _) = self.create_api_key(tenant, &app.client_id).await?;
+        let (api_key, api_key_prefix) = self.create_api_key(tenant, &app.client_id).await?;
         let callback_secret = created.callback_secret.ok_or_else(|| CoreError::internal("no callback secret made"))?;
         self.audit(
             Some(tenant.id),
@@ -166,36 +176,61 @@ impl Core {
             json!({"clientId": app.client_id}),
         )
         .await;
-        Ok(HostedAppCreated { app, api_key, callback_secret })
+        Ok(HostedAppCreated { app, api_key, api_key_prefix, callback_secret })
     }
 
-    /// Changes what is given; each field is checked as at creation.
+    /// Changes what is given, through the same merge as every other change of an application;
+    /// the allow-list and the redirect URIs cannot be emptied.
     pub async fn update_hosted_app(
         &self,
         tenant: &Tenant,
         id: Uuid,
         s: HostedAppSettings,
         ctx: &ClientContext,
-    ) -> CoreResult<Application> {
-        let mut app = self.application_by_id(tenant, id).await?;
-        if let Some(name) = s.name {
-            if name.trim().is_empty() || name.len() > 200 {
-                return Err(CoreError::field("name", "must be 1-200 characters"));
-            }
-            app.name = name.trim().to_string();
-        }
-        if let Some(list) = s.allowed_ips {
-            app.allowed_ips = check_allow_list(&list, true)?;
-        }
-        if let Some(url) = s.callback_url {
-            app.callback_url = Some(self.check_callback_url(&url).await?);
-        }
-        if let Some(list) = s.redirect_uris {
-            app.redirect_uris = self.check_redirect_uris(&list, true)?;
-        }
-        self.save_application(&app).await?;
+    ) -> CoreResult<HostedAppView> {
+        let app = self.application_by_id(tenant, id).await?;
+        let patch = ApplicationPatch {
+            name: s.name,
+            allowed_ips: s.allowed_ips,
+            callback_url: s.callback_url,
+            redirect_uris: s.redirect_uris,
+            ..ApplicationPatch::default()
+        };
+        // A console's application has had its callback secret since creation: none is made here.
+        let (app, _) = self.patch_application(tenant, app, patch, Lists::Required).await?;
         self.audit(Some(tenant.id), None, "hosted_app.update", "success", &with_app(ctx, &app), json!({})).await;
-        Ok(app)
+        self.hosted_app_view(app).await
+    }
+
+    /// The account's applications as its console lists them.
+    pub async fn hosted_apps(&self, tenant: &Tenant) -> CoreResult<Vec<HostedAppView>> {
+        let mut views = Vec::new();
+        for app in self.list_applications(tenant).await? {
+            views.push(self.hosted_app_view(app).await?);
+        }
+        Ok(views)
+    }
+
+    /// One of the account's applications; `NotFound` if it is not the account's.
+    pub async fn hosted_app(&self, tenant: &Tenant, id: Uuid) -> CoreResult<HostedAppView> {
+        self.hosted_app_view(self.application_by_id(tenant, id).await?).await
+    }
+
+    /// One of the account's applications with its `limit` most recent verifications.
+    pub async fn hosted_app_with_verifications(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        limit: u32,
+    ) -> CoreResult<(HostedAppView, Vec<Verification>)> {
+        let view = self.hosted_app(tenant, id).await?;
+        let recent = self.recent_verifications(tenant, &view.app, limit).await?;
+        Ok((view, recent))
+    }
+
+    async fn hosted_app_view(&self, app: Application) -> CoreResult<HostedAppView> {
+        let key_prefix = self.api_key_prefix(&app).await?;
+        Ok(HostedAppView { app, key_prefix })
     }
 
     /// A new API key; every earlier key stops working at once.
@@ -251,19 +286,20 @@ impl Core {
         self.master.open(&seal_context(app), &sealed)
     }
 
+    /// Turns the application on or off (an inactive one's API calls are refused).
     pub async fn set_hosted_app_active(
         &self,
         tenant: &Tenant,
         id: Uuid,
         active: bool,
         ctx: &ClientContext,
-    ) -> CoreResult<Application> {
-        let mut app = self.application_by_id(tenant, id).await?;
-        app.active = active;
-        self.save_application(&app).await?;
+    ) -> CoreResult<HostedAppView> {
+        let app = self.application_by_id(tenant, id).await?;
+        let patch = ApplicationPatch { active: Some(active), ..ApplicationPatch::default() };
+        let (app, _) = self.patch_application(tenant, app, patch, Lists::Required).await?;
         let action = if active { "hosted_app.activate" } else { "hosted_app.deactivate" };
         self.audit(Some(tenant.id), None, action, "success", &with_app(ctx, &app), json!({})).await;
-        Ok(app)
+        self.hosted_app_view(app).await
     }
 
     /// The display prefix of the application's API key.

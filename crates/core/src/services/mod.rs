@@ -7,6 +7,7 @@ pub mod audit;
 pub mod console;
 pub mod hosted_2fa;
 pub mod hosted_apps;
+pub mod hosted_page;
 pub mod key_otp;
 pub mod keys;
 pub mod login;

@@ -46,8 +46,13 @@ pub enum StoreError {
     /// gets here; this keeps a missed path a validation error instead of a server error.
     #[error("text the database cannot store")]
     InvalidText,
-    #[error("{0}")]
-    Backend(String),
+    /// The engine failed: what the store was doing, and the driver's error as the source.
+    #[error("{context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Option<crate::error::Cause>,
+    },
 }
 
 impl From<StoreError> for crate::CoreError {
@@ -55,12 +60,24 @@ impl From<StoreError> for crate::CoreError {
         match e {
             StoreError::Conflict(field) => crate::CoreError::Conflict(field.unwrap_or("value")),
             StoreError::InvalidText => crate::CoreError::field("input", crate::model::text::CONTROL),
-            StoreError::Backend(m) => crate::CoreError::Storage(m),
+            e @ StoreError::Backend { .. } => crate::CoreError::Storage(Box::new(e)),
         }
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// A failure of the engine while doing `context`, caused by `source`.
+    pub fn backend(context: impl Into<String>, source: impl Into<crate::error::Cause>) -> Self {
+        StoreError::Backend { context: context.into(), source: Some(source.into()) }
+    }
+
+    /// A failure that has no underlying error (data the store cannot read back, say).
+    pub fn message(context: impl Into<String>) -> Self {
+        StoreError::Backend { context: context.into(), source: None }
+    }
+}
 
 /// Outcome of reserving one login attempt against a lockout counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

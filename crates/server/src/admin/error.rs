@@ -53,10 +53,23 @@ impl From<CoreError> for AdminError {
                 Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests")
             }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "admin: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "admin: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
             }
-            other => Self::bad_request(other.to_string()),
+            // Refusals of the dialects' sign-in flows, which no admin call gives: named as they are.
+            e @ (CoreError::EmailNotVerified
+            | CoreError::AccountLocked { .. }
+            | CoreError::InvalidMfaCode
+            | CoreError::UnknownApplication
+            | CoreError::InvalidOtp { .. }
+            | CoreError::OtpExpired
+            | CoreError::ChallengeExhausted
+            | CoreError::UserNotFound
+            | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
+            | CoreError::InvalidRefreshToken
+            | CoreError::RefreshTokenReused
+            | CoreError::InvalidToken) => Self::bad_request(e.to_string()),
         }
     }
 }

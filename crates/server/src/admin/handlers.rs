@@ -425,7 +425,7 @@ pub async fn patch_user(
         phone_verified: typed(&m, "phone_verified")?,
         active: typed(&m, "active")?,
     };
-    Ok(Json(json_of(&state.core.update_user(&tenant, user_id(&id)?, patch, &ctx.0).await?)))
+    Ok(Json(json_of(&state.core.update_user(&tenant, user_id(&id)?, patch, &ctx.client).await?)))
 }
 
 /// Deletes a user.
@@ -440,7 +440,7 @@ pub async fn delete_user(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    state.core.delete_user(&tenant, user_id(&id)?, &ctx.0).await?;
+    state.core.delete_user(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(no_content())
 }
 
@@ -456,7 +456,7 @@ pub async fn unlock_user(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    state.core.unlock_user(&tenant, user_id(&id)?, &ctx.0).await?;
+    state.core.unlock_user(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(no_content())
 }
 
@@ -487,7 +487,7 @@ pub async fn revoke_user_sessions(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let n = state.core.revoke_all_sessions(&tenant, user_id(&id)?, &ctx.0).await?;
+    let n = state.core.revoke_all_sessions(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(Json(json!({ "revoked": n })))
 }
 
@@ -505,7 +505,7 @@ pub async fn enroll_totp(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    let (secret, url) = state.core.enroll_totp_directly(&tenant, &user, &ctx.0).await?;
+    let (secret, url) = state.core.enroll_totp_directly(&tenant, &user, &ctx.client).await?;
     Ok(created(json!({ "secret": secret, "otpauth_url": url })))
 }
 
@@ -522,7 +522,7 @@ pub async fn remove_totp(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    state.core.remove_totp(&tenant, &user, &ctx.0).await?;
+    state.core.remove_totp(&tenant, &user, &ctx.client).await?;
     Ok(no_content())
 }
 

@@ -99,8 +99,13 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     r
 }
 
-async fn tenant_name(state: &AppState, t: &str) -> Option<castellan_core::model::Tenant> {
-    state.core.find_tenant(t).await.ok()
+/// The tenant a link names; an unknown one is the 404 page, and a failure to look it up the
+/// error page (not a link that reads as invalid).
+async fn tenant(state: &AppState, t: &str) -> Result<castellan_core::model::Tenant, Response> {
+    state.core.find_tenant(t).await.map_err(|e| match e {
+        CoreError::TenantNotFound => not_found(),
+        e => error_page(e),
+    })
 }
 
 fn not_found() -> Response {
@@ -116,7 +121,10 @@ pub async fn verify_email_page(
     Path(t): Path<String>,
     QueryOrEmpty(q): QueryOrEmpty<TokenQuery>,
 ) -> Response {
-    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let tenant = match tenant(&state, &t).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let body = format!(
         "<p>Confirm your email address for {}.</p><form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm email</button></form>",
         escape(&tenant.display_name),
@@ -134,9 +142,12 @@ pub async fn verify_email_submit(
     Path(t): Path<String>,
     form: Result<Form<VerifyForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let tenant = match tenant(&state, &t).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let token = form.map(|f| f.0.token).unwrap_or_default();
-    match state.core.verify_email(&tenant, &token, &ctx.0).await {
+    match state.core.verify_email(&tenant, &token, &ctx.client).await {
         Ok(_) => page(StatusCode::OK, "Email confirmed", "<p class=\"ok\">Thank you: your email address is confirmed.</p>"),
         Err(CoreError::InvalidToken) => {
             page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
@@ -164,7 +175,10 @@ pub async fn reset_password_page(
     Path(t): Path<String>,
     QueryOrEmpty(q): QueryOrEmpty<TokenQuery>,
 ) -> Response {
-    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let tenant = match tenant(&state, &t).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     match state.core.reset_token_is_valid(&tenant, &q.token).await {
         Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),
         Ok(false) => {
@@ -184,7 +198,10 @@ pub async fn reset_password_submit(
     Path(t): Path<String>,
     form: Result<Form<ResetForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Some(tenant) = tenant_name(&state, &t).await else { return not_found() };
+    let tenant = match tenant(&state, &t).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let Ok(Form(f)) = form else {
         return page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">The form could not be read.</p>");
     };
@@ -195,7 +212,7 @@ pub async fn reset_password_submit(
             &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"),
         );
     }
-    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.0).await {
+    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.client).await {
         Ok(()) => {
             page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>")
         }
@@ -210,10 +227,39 @@ pub async fn reset_password_submit(
     }
 }
 
+/// A core error the page has no answer of its own for. Every variant is listed, so a new one is
+/// placed here on purpose.
 fn error_page(e: CoreError) -> Response {
     tracing::error!(error = %e, "page");
-    if matches!(e, CoreError::Overloaded | CoreError::RateLimited { .. }) {
-        return (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"error": "busy"}))).into_response();
+    match e {
+        CoreError::Overloaded | CoreError::RateLimited { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"error": "busy"}))).into_response()
+        }
+        CoreError::Validation(_)
+        | CoreError::TenantNotFound
+        | CoreError::InvalidCredentials
+        | CoreError::EmailNotVerified
+        | CoreError::AccountLocked { .. }
+        | CoreError::InvalidMfaCode
+        | CoreError::Unauthorized
+        | CoreError::UnknownApplication
+        | CoreError::InvalidOtp { .. }
+        | CoreError::OtpExpired
+        | CoreError::ChallengeExhausted
+        | CoreError::UserNotFound
+        | CoreError::NoChannelAddress
+        | CoreError::TooManyChannels
+        | CoreError::InvalidRefreshToken
+        | CoreError::RefreshTokenReused
+        | CoreError::WeakPassword(_)
+        | CoreError::Conflict(_)
+        | CoreError::InvalidToken
+        | CoreError::NotFound
+        | CoreError::Forbidden
+        | CoreError::Disabled
+        | CoreError::Storage(_)
+        | CoreError::Internal(_) => {
+            page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "<p class=\"err\">Please try again later.</p>")
+        }
     }
-    page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "<p class=\"err\">Please try again later.</p>")
 }

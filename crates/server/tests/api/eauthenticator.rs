@@ -781,3 +781,46 @@ async fn console_accounts_confirm_their_email_and_pages_set_safe_cookies() {
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap().contains("Create application"));
 }
+
+#[tokio::test]
+async fn a_store_failure_reads_as_an_error_not_as_an_empty_console() {
+    let app = spawn_app().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let console = console_account(&app, "outage@example.com").await;
+    let h = hosted_app(&app, &console, &format!("{}/cb", sink.url), &["127.0.0.1"]).await;
+    let cookie = format!("castellan_console={console}");
+    let get_page = |path: String| {
+        let rb = app.request(Method::GET, &path).header("cookie", &cookie);
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (s, html) = get_page("/console/apps".into()).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Demo Portal"), "{html}");
+
+    // The applications cannot be read: not "No applications yet".
+    app.sql("ALTER TABLE applications RENAME TO applications_away").await;
+    let (s, html) = get_page("/console/apps".into()).await;
+    assert_eq!(s, 500, "{html}");
+    assert!(html.contains("Something went wrong") && !html.contains("No applications yet"), "{html}");
+    assert!(html.contains("id=\"sign-out\""), "still the signed-in console: {html}");
+    let (s, b) = call(&app, Method::GET, "/console/api/applications", Some(&console), None).await;
+    assert_eq!((s, b), (500, json!({"error": {"code": "internal", "message": "internal error"}})));
+    let (s, html) = get_page(format!("/console/apps/{}", h.id)).await;
+    assert_eq!(s, 500, "not a missing application: {html}");
+    app.sql("ALTER TABLE applications_away RENAME TO applications").await;
+
+    // The verifications cannot be read: not an application with none.
+    app.sql("ALTER TABLE verifications RENAME TO verifications_away").await;
+    let (s, html) = get_page(format!("/console/apps/{}", h.id)).await;
+    assert_eq!(s, 500, "{html}");
+    assert!(html.contains("Something went wrong") && !html.contains("id=\"verifications\""), "{html}");
+    let (s, _) =
+        call(&app, Method::GET, &format!("/console/api/applications/{}/verifications", h.id), Some(&console), None).await;
+    assert_eq!(s, 500);
+    app.sql("ALTER TABLE verifications_away RENAME TO verifications").await;
+    let (s, html) = get_page(format!("/console/apps/{}", h.id)).await;
+    assert_eq!(s, 200, "{html}");
+}

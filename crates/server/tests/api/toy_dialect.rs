@@ -75,7 +75,7 @@ async fn sign_in(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Value
         device: json!({}),
         dialect: TOY_SESSIONS,
     };
-    let Ok(LoginOutcome::Authenticated(auth)) = state.core.login_with_password(&tenant, login, &ctx.0).await else {
+    let Ok(LoginOutcome::Authenticated(auth)) = state.core.login_with_password(&tenant, login, &ctx.client).await else {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "toy": "refused" }))).into_response();
     };
     let now = state.core.now();

@@ -146,6 +146,6 @@ impl SessionStore for SqlStore {
                 .fetch_optional(p)
                 .await
                 .map_err(db_err))?;
-        id.map(|s| Uuid::parse_str(&s).map_err(|e| castellan_core::store::StoreError::Backend(e.to_string()))).transpose()
+        id.map(|s| Uuid::parse_str(&s).map_err(|e| StoreError::backend("bad uuid in database", e))).transpose()
     }
 }

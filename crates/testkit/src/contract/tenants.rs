@@ -107,7 +107,7 @@ pub async fn deleting_a_tenant_removes_everything_it_owns_and_nothing_else(store
     assert_eq!(store.claim_callbacks(2, 100, 10).await.unwrap().len(), 1, "only the kept tenant's callback is left");
     // A row naming a tenant that is not there is refused, not stored.
     let orphan = key_otp(&doomed, b"orphan", b"s", 3);
-    assert!(matches!(store.put_key_otp(&orphan, 3).await, Err(StoreError::Backend(_))));
+    assert!(matches!(store.put_key_otp(&orphan, 3).await, Err(StoreError::Backend { .. })));
     assert!(store.insert_application(&app(&doomed)).await.is_err());
     assert!(store.key_otp(doomed.id, b"orphan").await.unwrap().is_none());
 }

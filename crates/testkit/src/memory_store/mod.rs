@@ -170,7 +170,7 @@ fn unique(keys: &[(bool, Option<&'static str>)]) -> StoreResult<()> {
 
 /// A row that names a `what` that is not there, as a foreign key refuses it.
 fn missing(what: &str) -> StoreError {
-    StoreError::Backend(format!("foreign key constraint failed: no such {what}"))
+    StoreError::message(format!("foreign key constraint failed: no such {what}"))
 }
 
 impl State {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::error::Refusal;
 use super::schemas::{EauthError, ProvisionAnswer, SessionTokenAnswer, ToggleAnswer};
 use crate::client::Ctx;
 use crate::dialects::json::parse_json;
@@ -46,18 +47,19 @@ fn unauthorized() -> Answer {
     Answer { status: StatusCode::UNAUTHORIZED, code: "UNAUTHORIZED", message: "invalid API key", data: Value::Null }
 }
 
-/// Maps a caller-check failure; anything else is the call's own failure.
+/// This API's answer to a core error: the caller checks have answers of their own; anything
+/// else is the call's own failure.
 fn refused(e: CoreError, failure: &'static str) -> Answer {
-    match e {
-        CoreError::Unauthorized => unauthorized(),
-        CoreError::Forbidden => {
+    match Refusal::from(e) {
+        Refusal::Unauthorized => unauthorized(),
+        Refusal::Forbidden => {
             Answer { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: "IP address not allowed", data: Value::Null }
         }
-        CoreError::Disabled => {
+        Refusal::Disabled => {
             Answer { status: StatusCode::FORBIDDEN, code: "INACTIVE", message: "client not active", data: Value::Null }
         }
-        CoreError::Storage(_) | CoreError::Internal(_) | CoreError::Overloaded => {
-            tracing::error!(error = %e, "eauthenticator API");
+        Refusal::Internal(cause) => {
+            tracing::error!(error = %cause, "eauthenticator API");
             Answer {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "INTERNAL_SERVER_ERROR",
@@ -65,7 +67,14 @@ fn refused(e: CoreError, failure: &'static str) -> Answer {
                 data: Value::Null,
             }
         }
-        _ => invalid(failure),
+        Refusal::Invalid(_)
+        | Refusal::WrongCredentials
+        | Refusal::EmailNotVerified
+        | Refusal::Locked(_)
+        | Refusal::InvalidToken
+        | Refusal::NotFound
+        | Refusal::Conflict(_)
+        | Refusal::Unexpected(_) => invalid(failure),
     }
 }
 
@@ -77,7 +86,7 @@ async fn caller(
     client_id: &str,
     failure: &'static str,
 ) -> Result<(Application, Tenant), Answer> {
-    state.core.authenticate_api_key(key, client_id, ctx.1, &ctx.0).await.map_err(|e| refused(e, failure))
+    state.core.authenticate_api_key(key, client_id, ctx.ip, &ctx.client).await.map_err(|e| refused(e, failure))
 }
 
 fn api_key(req: &Request) -> Option<String> {
@@ -123,7 +132,7 @@ pub async fn session_token(State(state): State<AppState>, ctx: Ctx, req: Request
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    match state.core.issue_session_token(&tenant, &app, &b.email, &ctx.0).await {
+    match state.core.issue_session_token(&tenant, &app, &b.email, &ctx.client).await {
         Ok(token) => success(json!({ "session_token": token })).into_response(),
         Err(e) => refused(e, FAILED).into_response(),
     }
@@ -173,15 +182,11 @@ pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
     }
     let result = match b.action.to_ascii_uppercase().as_str() {
         "ENABLE" => {
-            let spec = FactorSpec {
-                secret: b.secret.unwrap_or_default(),
-                algorithm: b.algorithm.unwrap_or_else(|| "SHA1".into()),
-                digits: b.digits.unwrap_or(6),
-                period: b.period.unwrap_or(30),
-            };
-            state.core.enable_app_totp(&tenant, &app, &b.email, spec, &ctx.0).await
+            let spec =
+                FactorSpec { secret: b.secret.unwrap_or_default(), algorithm: b.algorithm, digits: b.digits, period: b.period };
+            state.core.enable_app_totp(&tenant, &app, &b.email, spec, &ctx.client).await
         }
-        "DISABLE" => state.core.disable_app_totp(&tenant, &app, &b.email, &ctx.0).await,
+        "DISABLE" => state.core.disable_app_totp(&tenant, &app, &b.email, &ctx.client).await,
         _ => return invalid(FAILED).into_response(),
     };
     match result {

@@ -12,6 +12,7 @@ use castellan_core::services::hosted_apps::HostedAppSettings;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::error::Refusal;
 use super::extract::{AppId, PageForm};
 use super::html::{self, CONSOLE_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
@@ -43,10 +44,15 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// The signed-in account, with its session token (for the CSRF token).
-async fn account(state: &AppState, headers: &HeaderMap) -> Option<(ConsoleAccount, String)> {
-    let token = cookie(headers, SESSION_COOKIE)?;
-    state.core.console_account(&token).await.ok().map(|a| (a, token))
+/// The signed-in account, with its session token (for the CSRF token); `None` when the cookie
+/// names no live session.
+async fn account(state: &AppState, headers: &HeaderMap) -> Result<Option<(ConsoleAccount, String)>, CoreError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    match state.core.console_account(&token).await {
+        Ok(a) => Ok(Some((a, token))),
+        Err(CoreError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn shell(title: &str, account: Option<(&ConsoleAccount, &str)>, body: &str) -> Response {
@@ -96,7 +102,11 @@ const CREDENTIAL_FIELDS: &str = "<label for=\"email\">Email</label><input id=\"e
      <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>";
 
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if account(&state, &headers).await.is_some() { see_other("/console/apps") } else { see_other("/console/sign-in") }
+    match account(&state, &headers).await {
+        Ok(Some(_)) => see_other("/console/apps"),
+        Ok(None) => see_other("/console/sign-in"),
+        Err(e) => failure_page(None, e),
+    }
 }
 
 pub async fn register_page(State(state): State<AppState>) -> Response {
@@ -124,13 +134,13 @@ pub async fn register(
         return html::forbidden_page();
     }
     let fields = CREDENTIAL_FIELDS.replace("current-password", "new-password");
-    match state.core.register_console_account(&f.email, &f.password, &ctx.0).await {
+    match state.core.register_console_account(&f.email, &f.password, &ctx.client).await {
         Ok(()) => shell(
             "Check your email",
             None,
             "<h1>Check your email</h1><p id=\"registered\">We sent a link to confirm your address. Open it, then sign in.</p>",
         ),
-        Err(e) => public_form(&state, "Create a console account", "/console/register", &fields, "Register", Some(&message(&e))),
+        Err(e) => public_form(&state, "Create a console account", "/console/register", &fields, "Register", Some(&message(e))),
     }
 }
 
@@ -147,11 +157,11 @@ pub async fn sign_in(
     if html::cross_site(&headers, &state.core.config.public_url) || !public_csrf_ok(&headers, &f.csrf) {
         return html::forbidden_page();
     }
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let msg = format!("Too many attempts; try again in {wait} s.");
         return public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&msg));
     }
-    match state.core.sign_in_console(&f.email, &f.password, &ctx.0).await {
+    match state.core.sign_in_console(&f.email, &f.password, &ctx.client).await {
         Ok((token, _)) => {
             let mut r = see_other("/console/apps");
             set_cookie(&state, &mut r, SESSION_COOKIE, &token, 12 * 3600);
@@ -159,7 +169,7 @@ pub async fn sign_in(
             r
         }
         Err(e) => {
-            public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&message(&e)))
+            public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&message(e)))
         }
     }
 }
@@ -171,32 +181,72 @@ pub struct CsrfForm {
 }
 
 pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(f): PageForm<CsrfForm>) -> Response {
-    let Some((_, session)) = account(&state, &headers).await else { return see_other("/console/sign-in") };
+    let (a, session) = match account(&state, &headers).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return see_other("/console/sign-in"),
+        Err(e) => return failure_page(None, e),
+    };
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    let _ = state.core.sign_out_console(&session, &ctx.0).await;
+    match state.core.sign_out_console(&session, &ctx.client).await {
+        // Ended meanwhile (expired, or signed out elsewhere): signed out all the same.
+        Ok(()) | Err(CoreError::Unauthorized) => {}
+        // The session may still be alive: saying "signed out" would be wrong.
+        Err(e) => return failure_page(Some((&a, &state.core.console_csrf_token(&session))), e),
+    }
     let mut r = see_other("/console/sign-in");
     set_cookie(&state, &mut r, SESSION_COOKIE, "", 0);
     r
 }
 
 /// What a console user reads for a core error.
-pub fn message(e: &CoreError) -> String {
-    match e {
-        CoreError::Validation(fields) => fields.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "),
-        CoreError::WeakPassword(reasons) => format!("Password too weak: {}", reasons.join("; ")),
-        CoreError::InvalidCredentials | CoreError::Unauthorized => "Wrong email or password.".into(),
-        CoreError::EmailNotVerified => "Wrong email or password, or the email is not confirmed yet.".into(),
-        CoreError::AccountLocked { retry_after_seconds } => format!("Too many attempts; try again in {retry_after_seconds} s."),
-        CoreError::Disabled => "Registration is closed.".into(),
-        CoreError::NotFound => "Not found.".into(),
-        CoreError::Conflict(field) => format!("That {field} is already taken."),
-        other => {
-            tracing::error!(error = %other, "console");
+fn message(e: CoreError) -> String {
+    say(Refusal::from(e))
+}
+
+fn say(r: Refusal) -> String {
+    match r {
+        Refusal::Invalid(message) => message,
+        Refusal::WrongCredentials | Refusal::Unauthorized => "Wrong email or password.".into(),
+        Refusal::EmailNotVerified => "Wrong email or password, or the email is not confirmed yet.".into(),
+        Refusal::Locked(seconds) => format!("Too many attempts; try again in {seconds} s."),
+        Refusal::Disabled => "Registration is closed.".into(),
+        Refusal::NotFound => "Not found.".into(),
+        Refusal::Conflict(field) => format!("That {field} is already taken."),
+        r @ (Refusal::Forbidden | Refusal::InvalidToken | Refusal::Unexpected(_) | Refusal::Internal(_)) => {
+            tracing::error!(refusal = ?r, "console");
             "Something went wrong; please try again.".into()
         }
     }
+}
+
+/// A page that has nothing to show for a core error: the sign-in page for a session that ended,
+/// 404 for an application that is not the account's, and otherwise an error (500) rather than a
+/// page that reads as empty.
+fn failure_page(account: Option<(&ConsoleAccount, &str)>, e: CoreError) -> Response {
+    match Refusal::from(e) {
+        Refusal::Unauthorized => see_other("/console/sign-in"),
+        Refusal::NotFound => not_found(account),
+        r @ (Refusal::Invalid(_)
+        | Refusal::WrongCredentials
+        | Refusal::EmailNotVerified
+        | Refusal::Locked(_)
+        | Refusal::Forbidden
+        | Refusal::Disabled
+        | Refusal::InvalidToken
+        | Refusal::Conflict(_)
+        | Refusal::Unexpected(_)
+        | Refusal::Internal(_)) => error_page(account, &say(r)),
+    }
+}
+
+/// "Something went wrong" (500) in the console's layout.
+fn error_page(account: Option<(&ConsoleAccount, &str)>, message: &str) -> Response {
+    let body = format!("<h1>Something went wrong</h1>{}", error_html(Some(message)));
+    let mut r = shell("Something went wrong", account, &body);
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
 }
 
 fn status_text(app: &Application) -> &'static str {
@@ -208,7 +258,10 @@ pub async fn apps(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(x) => x,
         Err(r) => return r,
     };
-    let list = state.core.list_applications(&a.tenant).await.unwrap_or_default();
+    let list = match state.core.list_applications(&a.tenant).await {
+        Ok(list) => list,
+        Err(e) => return failure_page(Some((&a, &csrf)), e),
+    };
     let rows: String = list
         .iter()
         .map(|app| {
@@ -313,7 +366,7 @@ pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: Header
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.0).await {
+    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.client).await {
         Ok(created) => {
             let body = format!(
                 "<h1>{}</h1><p class=\"ok\">Application created. Copy the API key and the callback secret now: they are not shown again.</p>\
@@ -327,13 +380,18 @@ pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: Header
             );
             shell("Application created", Some((&a, &csrf)), &body)
         }
-        Err(e) => new_app_page(&a, &csrf, &f, Some(&message(&e))),
+        Err(e) => new_app_page(&a, &csrf, &f, Some(&message(e))),
     }
 }
 
-async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Application, notice: &str) -> Response {
-    let prefix = state.core.api_key_prefix(app).await.ok().flatten().unwrap_or_default();
-    let recent = state.core.recent_verifications(&a.tenant, app, 50).await.unwrap_or_default();
+/// The application's page, read afresh (its key prefix changes with a rotation), with `notice`
+/// above it.
+async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, id: Uuid, notice: &str) -> Response {
+    let (view, recent) = match state.core.hosted_app_with_verifications(&a.tenant, id, 50).await {
+        Ok(x) => x,
+        Err(e) => return failure_page(Some((a, csrf)), e),
+    };
+    let (app, prefix) = (&view.app, view.key_prefix.as_deref().unwrap_or_default());
     let rows: String = recent
         .iter()
         .map(|v| {
@@ -374,7 +432,7 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Applic
          <h2>Recent verifications</h2><table id=\"verifications\"><tr><th>Time</th><th>Email</th><th>Result</th><th class=\"wide\">IP</th></tr>{rows}</table>",
         name = escape(&app.name),
         client_id = escape(&app.client_id),
-        prefix = escape(&prefix),
+        prefix = escape(prefix),
         status = status_text(app),
         id = app.id,
         fields = app_fields(&form),
@@ -384,7 +442,11 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, app: &Applic
 
 /// A signed-in page: the account and its CSRF token; otherwise the way to the sign-in page.
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String, String), Response> {
-    let (a, session) = account(state, headers).await.ok_or_else(|| see_other("/console/sign-in"))?;
+    let (a, session) = match account(state, headers).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return Err(see_other("/console/sign-in")),
+        Err(e) => return Err(failure_page(None, e)),
+    };
     let csrf = state.core.console_csrf_token(&session);
     Ok((a, session, csrf))
 }
@@ -401,15 +463,15 @@ async fn app_form(
     if !guarded(state, headers, &session, given_csrf) {
         return Err(html::forbidden_page());
     }
-    let Some(id) = id else { return Err(not_found(&a, &csrf)) };
+    let Some(id) = id else { return Err(not_found(Some((&a, &csrf)))) };
     match state.core.application_by_id(&a.tenant, id).await {
         Ok(app) => Ok((a, csrf, app)),
-        Err(_) => Err(not_found(&a, &csrf)),
+        Err(e) => Err(failure_page(Some((&a, &csrf)), e)),
     }
 }
 
-fn not_found(a: &ConsoleAccount, csrf: &str) -> Response {
-    let mut r = shell("Not found", Some((a, csrf)), "<h1>Not found</h1><p>No such application.</p>");
+fn not_found(account: Option<(&ConsoleAccount, &str)>) -> Response {
+    let mut r = shell("Not found", account, "<h1>Not found</h1><p>No such application.</p>");
     *r.status_mut() = StatusCode::NOT_FOUND;
     r
 }
@@ -419,11 +481,8 @@ pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, AppId
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(id) = id else { return not_found(&a, &csrf) };
-    match state.core.application_by_id(&a.tenant, id).await {
-        Ok(app) => app_page(&state, &a, &csrf, &app, "").await,
-        Err(_) => not_found(&a, &csrf),
-    }
+    let Some(id) = id else { return not_found(Some((&a, &csrf))) };
+    app_page(&state, &a, &csrf, id, "").await
 }
 
 pub async fn update_app(
@@ -437,9 +496,9 @@ pub async fn update_app(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.0).await {
-        Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
-        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.client).await {
+        Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
+        Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
 }
 
@@ -454,15 +513,15 @@ pub async fn rotate_key(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
+    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.client).await {
         Ok(key) => {
             let notice = format!(
                 "<div class=\"card\"><p class=\"ok\">New API key. The old one no longer works. Copy it now: it is not shown again.</p>{}</div>",
                 once("api-key", "API key", &key)
             );
-            app_page(&state, &a, &csrf, &app, &notice).await
+            app_page(&state, &a, &csrf, app.id, &notice).await
         }
-        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+        Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
 }
 
@@ -482,9 +541,9 @@ pub async fn rotate_callback_secret(
                 "<div class=\"card\"><p class=\"ok\">New callback secret: callbacks are signed with it from now on.</p>{}</div>",
                 once("callback-secret", "Callback secret", &secret)
             );
-            app_page(&state, &a, &csrf, &app, &notice).await
+            app_page(&state, &a, &csrf, app.id, &notice).await
         }
-        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+        Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
 }
 
@@ -507,8 +566,8 @@ pub async fn set_active(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.0).await {
-        Ok(app) => app_page(&state, &a, &csrf, &app, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
-        Err(e) => app_page(&state, &a, &csrf, &app, &error_html(Some(&message(&e)))).await,
+    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.client).await {
+        Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
+        Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
 }

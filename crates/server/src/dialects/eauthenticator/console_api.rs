@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
 use castellan_core::model::Application;
 use castellan_core::services::console::ConsoleAccount;
-use castellan_core::services::hosted_apps::HostedAppSettings;
+use castellan_core::services::hosted_apps::{HostedAppSettings, HostedAppView};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::error::Refusal;
 use super::extract::AppId;
 use super::html::mask_email;
 use super::schemas::*;
@@ -26,24 +27,21 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
 
+/// The console API's answer to a core error.
 fn from_core(e: CoreError) -> Response {
-    match e {
-        CoreError::Validation(_) | CoreError::WeakPassword(_) => {
-            error(StatusCode::BAD_REQUEST, "invalid_request", &super::console::message(&e))
-        }
-        CoreError::InvalidCredentials | CoreError::EmailNotVerified => {
+    match Refusal::from(e) {
+        Refusal::Invalid(message) => error(StatusCode::BAD_REQUEST, "invalid_request", &message),
+        Refusal::WrongCredentials | Refusal::EmailNotVerified => {
             error(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password, or email not confirmed")
         }
-        CoreError::AccountLocked { retry_after_seconds } => {
-            error(StatusCode::TOO_MANY_REQUESTS, "locked", &format!("try again in {retry_after_seconds} s"))
-        }
-        CoreError::Unauthorized => error(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"),
-        CoreError::InvalidToken => error(StatusCode::BAD_REQUEST, "invalid_token", "invalid or expired token"),
-        CoreError::NotFound => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
-        CoreError::Conflict(field) => error(StatusCode::CONFLICT, "conflict", &format!("{field} already taken")),
-        CoreError::Disabled => error(StatusCode::FORBIDDEN, "disabled", "registration is closed"),
-        other => {
-            tracing::error!(error = %other, "console API");
+        Refusal::Locked(seconds) => error(StatusCode::TOO_MANY_REQUESTS, "locked", &format!("try again in {seconds} s")),
+        Refusal::Unauthorized => error(StatusCode::UNAUTHORIZED, "unauthorized", "sign in first"),
+        Refusal::InvalidToken => error(StatusCode::BAD_REQUEST, "invalid_token", "invalid or expired token"),
+        Refusal::NotFound => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
+        Refusal::Conflict(field) => error(StatusCode::CONFLICT, "conflict", &format!("{field} already taken")),
+        Refusal::Disabled => error(StatusCode::FORBIDDEN, "disabled", "registration is closed"),
+        r @ (Refusal::Forbidden | Refusal::Unexpected(_) | Refusal::Internal(_)) => {
+            tracing::error!(refusal = ?r, "console API");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
         }
     }
@@ -60,14 +58,15 @@ async fn body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) ->
     })
 }
 
+/// The account of the bearer token: 401 without a live session, 500 if it cannot be told.
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String), Response> {
     let token = crate::dialects::bearer(headers).ok_or_else(|| from_core(CoreError::Unauthorized))?;
-    let account = state.core.console_account(token).await.map_err(|_| from_core(CoreError::Unauthorized))?;
+    let account = state.core.console_account(token).await.map_err(from_core)?;
     Ok((account, token.to_string()))
 }
 
-async fn app_json(state: &AppState, app: &Application) -> Value {
-    let prefix = state.core.api_key_prefix(app).await.ok().flatten();
+fn app_json(view: &HostedAppView) -> Value {
+    let (app, prefix) = (&view.app, &view.key_prefix);
     json!({
         "id": app.id,
         "client_id": app.client_id,
@@ -98,7 +97,7 @@ pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> 
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.register_console_account(&c.email, &c.password, &ctx.0).await {
+    match state.core.register_console_account(&c.email, &c.password, &ctx.client).await {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "verification_sent"}))).into_response(),
         Err(e) => from_core(e),
     }
@@ -119,11 +118,7 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
         Ok(t) => t,
         Err(r) => return r,
     };
-    let console = match state.core.console_tenant().await {
-        Ok(c) => c,
-        Err(e) => return from_core(e),
-    };
-    match state.core.verify_email(&console, &t.token, &ctx.0).await {
+    match state.core.verify_console_email(&t.token, &ctx.client).await {
         Ok(_) => Json(json!({"email_verified": true})).into_response(),
         Err(e) => from_core(e),
     }
@@ -137,14 +132,14 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
         (status = 429, description = "locked: too many attempts", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
 pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         return from_core(CoreError::AccountLocked { retry_after_seconds: wait });
     }
     let c: Credentials = match body(&state, req).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.sign_in_console(&c.email, &c.password, &ctx.0).await {
+    match state.core.sign_in_console(&c.email, &c.password, &ctx.client).await {
         Ok((token, a)) => Json(json!({"token": token, "token_type": "Bearer", "email": a.user.email})).into_response(),
         Err(e) => from_core(e),
     }
@@ -159,7 +154,7 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.sign_out_console(&token, &ctx.0).await {
+    match state.core.sign_out_console(&token, &ctx.client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => from_core(e),
     }
@@ -174,14 +169,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.list_applications(&a.tenant).await {
-        Ok(apps) => {
-            let mut out = Vec::with_capacity(apps.len());
-            for app in &apps {
-                out.push(app_json(&state, app).await);
-            }
-            Json(json!({"applications": out})).into_response()
-        }
+    match state.core.hosted_apps(&a.tenant).await {
+        Ok(views) => Json(json!({"applications": views.iter().map(app_json).collect::<Vec<_>>()})).into_response(),
         Err(e) => from_core(e),
     }
 }
@@ -224,9 +213,9 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.0).await {
+    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.client).await {
         Ok(c) => {
-            let app = app_json(&state, &c.app).await;
+            let app = app_json(&HostedAppView { app: c.app, key_prefix: Some(c.api_key_prefix) });
             (StatusCode::CREATED, Json(json!({"application": app, "api_key": c.api_key, "callback_secret": c.callback_secret})))
                 .into_response()
         }
@@ -234,9 +223,20 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
     }
 }
 
-async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Result<(ConsoleAccount, Application), Response> {
+fn not_a_uuid() -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request", "the application id is not a UUID")
+}
+
+/// The signed-in account and the application id of the path (not yet known to be the account's).
+async fn signed_in_with_id(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Result<(ConsoleAccount, Uuid), Response> {
     let (a, _) = signed_in(state, headers).await?;
-    let id = id.ok_or_else(|| error(StatusCode::BAD_REQUEST, "invalid_request", "the application id is not a UUID"))?;
+    Ok((a, id.ok_or_else(not_a_uuid)?))
+}
+
+/// The signed-in account and one of its applications, for a call that needs it found before
+/// anything else is read.
+async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Result<(ConsoleAccount, Application), Response> {
+    let (a, id) = signed_in_with_id(state, headers, id).await?;
     let app = state.core.application_by_id(&a.tenant, id).await.map_err(from_core)?;
     Ok((a, app))
 }
@@ -248,9 +248,13 @@ async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Resul
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
-    match owned(&state, &headers, id).await {
-        Ok((_, app)) => Json(app_json(&state, &app).await).into_response(),
-        Err(r) => r,
+    let (a, id) = match signed_in_with_id(&state, &headers, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match state.core.hosted_app(&a.tenant, id).await {
+        Ok(view) => Json(app_json(&view)).into_response(),
+        Err(e) => from_core(e),
     }
 }
 
@@ -270,8 +274,8 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, r
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.0).await {
-        Ok(app) => Json(app_json(&state, &app).await).into_response(),
+    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.client).await {
+        Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
 }
@@ -283,11 +287,11 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, r
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
 pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
-    let (a, app) = match owned(&state, &headers, id).await {
+    let (a, id) = match signed_in_with_id(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.0).await {
+    match state.core.rotate_hosted_api_key(&a.tenant, id, &ctx.client).await {
         Ok(key) => Json(json!({"api_key": key})).into_response(),
         Err(e) => from_core(e),
     }
@@ -311,12 +315,12 @@ pub async fn rotate_callback_secret(State(state): State<AppState>, headers: Head
 }
 
 async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Option<Uuid>, active: bool) -> Response {
-    let (a, app) = match owned(&state, &headers, id).await {
+    let (a, id) = match signed_in_with_id(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, app.id, active, &ctx.0).await {
-        Ok(app) => Json(app_json(&state, &app).await).into_response(),
+    match state.core.set_hosted_app_active(&a.tenant, id, active, &ctx.client).await {
+        Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
 }

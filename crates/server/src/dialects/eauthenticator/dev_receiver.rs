@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use castellan_core::CoreError;
 use castellan_core::delivery::callbacks::SIGNATURE_HEADER;
 use serde_json::json;
 
+use super::error::Refusal;
 use crate::openapi::schemas::ErrorEnvelope;
 use crate::state::AppState;
 
@@ -46,12 +46,23 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, RawQuery
     match state.core.receive_dev_callback(query.as_deref().unwrap_or_default(), signature).await {
         Ok(r) if r.signature_valid => Json(json!({ "received": true, "result": r.result })).into_response(),
         Ok(_) => error(StatusCode::UNAUTHORIZED, "bad_signature", "signature missing or wrong (recorded)"),
-        Err(CoreError::InvalidToken | CoreError::NotFound) => {
-            error(StatusCode::BAD_REQUEST, "invalid_request", "no session token of this server")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "dev callback receiver");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
-        }
+        Err(e) => match Refusal::from(e) {
+            Refusal::InvalidToken | Refusal::NotFound => {
+                error(StatusCode::BAD_REQUEST, "invalid_request", "no session token of this server")
+            }
+            r @ (Refusal::Invalid(_)
+            | Refusal::WrongCredentials
+            | Refusal::EmailNotVerified
+            | Refusal::Locked(_)
+            | Refusal::Unauthorized
+            | Refusal::Forbidden
+            | Refusal::Disabled
+            | Refusal::Conflict(_)
+            | Refusal::Unexpected(_)
+            | Refusal::Internal(_)) => {
+                tracing::error!(refusal = ?r, "dev callback receiver");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+            }
+        },
     }
 }

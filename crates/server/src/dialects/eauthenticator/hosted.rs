@@ -1,18 +1,17 @@
 //! The hosted 2FA page (`/start-authentication`): the user types the code of their authenticator
 //! app; the backend is told the result first (signed callback), the browser second (a redirect,
-//! or a `postMessage` to the opener in a popup).
-
-use std::time::Duration;
+//! or a `postMessage` to the opener in a popup). The verification itself is the core's
+//! (`hosted_page`): this module reads the request and renders the outcome.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
-use castellan_core::model::{CallbackStatus, VerificationStatus};
-use castellan_core::services::hosted_2fa::{CodeOutcome, OpenVerification, registered_redirect};
+use castellan_core::services::hosted_page::{HostedPage, PageAction, PageFailure, PageOutcome, PageRequest};
 use serde::Deserialize;
 use url::Url;
 
+use super::error::Refusal;
 use super::extract::PageForm;
 use super::html::{self, HOSTED_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
@@ -51,35 +50,16 @@ pub struct CodeForm {
     code: String,
 }
 
-/// The failure codes the business's page receives.
-#[derive(Debug, Clone, Copy)]
-enum Failure {
-    Reject,
-    Timeout,
-    Internal,
-}
-
-impl Failure {
-    fn code(self) -> &'static str {
-        match self {
-            Failure::Reject => "REJECT",
-            Failure::Timeout => "TIMEOUT",
-            Failure::Internal => "INTERNAL_SERVER_ERROR",
-        }
-    }
-
-    /// How a finished verification reads on a page opened again: its own failure, and TIMEOUT
-    /// for a token already used (that attempt is over).
-    fn of(status: VerificationStatus) -> Failure {
-        match status {
-            VerificationStatus::Rejected => Failure::Reject,
-            VerificationStatus::Failed => Failure::Internal,
-            _ => Failure::Timeout,
-        }
+/// The code the business's page receives for a failure.
+fn failure_code(failure: PageFailure) -> &'static str {
+    match failure {
+        PageFailure::Rejected => "REJECT",
+        PageFailure::TimedOut => "TIMEOUT",
+        PageFailure::Internal => "INTERNAL_SERVER_ERROR",
     }
 }
 
-/// Where the result goes, once the redirect URI is known to be the application's.
+/// Where the result goes, once the core has found the redirect URI to be the application's.
 struct Target {
     method: Method,
     redirect_uri: String,
@@ -88,11 +68,15 @@ struct Target {
     state: Option<String>,
 }
 
-/// Where the result goes, if the redirect URI is the application's (see
-/// [`registered_redirect`]).
-fn registered_target(open: &OpenVerification, p: &Params, method: Method) -> Option<Target> {
-    let origin = registered_redirect(&open.app, &p.redirect_uri, method == Method::Popup)?;
-    Some(Target { method, redirect_uri: p.redirect_uri.clone(), origin, state: p.state.clone().filter(|s| !s.is_empty()) })
+impl Target {
+    fn of(page: &HostedPage, p: &Params, method: Method) -> Target {
+        Target {
+            method,
+            redirect_uri: p.redirect_uri.clone(),
+            origin: page.origin.clone(),
+            state: p.state.clone().filter(|s| !s.is_empty()),
+        }
+    }
 }
 
 fn method_of(p: &Params) -> Option<Method> {
@@ -108,6 +92,29 @@ fn dead_end(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(text)), None, &[], Opener::Isolated)
 }
 
+/// The dead end for a request the core refused before it found where the result may go.
+fn refused(e: CoreError) -> Response {
+    match Refusal::from(e) {
+        Refusal::InvalidToken => dead_end(StatusCode::BAD_REQUEST, "No access", "This sign-in link is not valid."),
+        // The only field the page's call checks is the redirect URI.
+        Refusal::Invalid(_) => {
+            dead_end(StatusCode::BAD_REQUEST, "Invalid request", "The redirect URI is not registered for this application.")
+        }
+        r @ (Refusal::WrongCredentials
+        | Refusal::EmailNotVerified
+        | Refusal::Locked(_)
+        | Refusal::Unauthorized
+        | Refusal::Forbidden
+        | Refusal::Disabled
+        | Refusal::NotFound
+        | Refusal::Conflict(_)
+        | Refusal::Unexpected(_)
+        | Refusal::Internal(_)) => {
+            tracing::error!(refusal = ?r, "hosted page");
+            dead_end(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.")
+        }
+    }
+}
 /// `uri` with `pairs` added to its query.
 fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     match Url::parse(uri) {
@@ -129,12 +136,12 @@ fn opener_of(t: &Target) -> Opener {
 }
 
 /// "You have no access", with a Sign in button that hands the failure to the business's page.
-fn failure_page(t: &Target, failure: Failure) -> Response {
-    let code = failure.code();
+fn failure_page(t: &Target, failure: PageFailure) -> Response {
+    let code = failure_code(failure);
     let why = match failure {
-        Failure::Reject => "The sign-in was rejected.",
-        Failure::Timeout => "This sign-in request has expired or was already used.",
-        Failure::Internal => "The application could not be told of the result.",
+        PageFailure::Rejected => "The sign-in was rejected.",
+        PageFailure::TimedOut => "This sign-in request has expired or was already used.",
+        PageFailure::Internal => "The application could not be told of the result.",
     };
     let button = match t.method {
         Method::Redirect => {
@@ -187,7 +194,7 @@ fn success(t: &Target, token: &str) -> Response {
 }
 
 /// The code form.
-fn code_page(open: &OpenVerification, p: &Params, t: &Target, error: Option<&str>) -> Response {
+fn code_page(hosted: &HostedPage, p: &Params, t: &Target, error: Option<&str>) -> Response {
     let hidden = format!(
         "<input type=\"hidden\" name=\"signin_method\" value=\"{}\"><input type=\"hidden\" name=\"session_token\" value=\"{}\">\
          <input type=\"hidden\" name=\"redirect_uri\" value=\"{}\">{}",
@@ -196,7 +203,7 @@ fn code_page(open: &OpenVerification, p: &Params, t: &Target, error: Option<&str
         escape(&p.redirect_uri),
         t.state.as_deref().map(|s| format!("<input type=\"hidden\" name=\"state\" value=\"{}\">", escape(s))).unwrap_or_default()
     );
-    let digits = open.digits;
+    let digits = hosted.digits;
     let error = error.map(|e| format!("<p class=\"err\" id=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let body = format!(
         "<h1>{app}</h1><p>Enter the {digits}-digit code from your authenticator app for <strong id=\"email\">{email}</strong>.</p>{error}\
@@ -206,53 +213,35 @@ fn code_page(open: &OpenVerification, p: &Params, t: &Target, error: Option<&str
          <button type=\"submit\" id=\"verify\">Verify</button></form>\
          <form method=\"post\" action=\"/start-authentication/reject\" id=\"reject-form\">{hidden}\
          <button type=\"submit\" class=\"secondary\" id=\"reject\">This wasn't me</button></form>",
-        app = escape(&open.app.name),
-        email = escape(&mask_email(&open.verification.email)),
+        app = escape(&hosted.app_name),
+        email = escape(&mask_email(&hosted.email)),
     );
     // A redirect that follows the form's POST must be allowed by `form-action` too.
     let targets = if t.method == Method::Redirect { vec![t.origin.clone()] } else { vec![] };
-    page(StatusCode::OK, &open.app.name, &body, Some(HOSTED_JS_PATH), &targets, opener_of(t))
+    page(StatusCode::OK, &hosted.app_name, &body, Some(HOSTED_JS_PATH), &targets, opener_of(t))
 }
 
-/// Everything a request must pass before the page does anything: a known method, a genuine
-/// token and a registered redirect URI. `Err` is the page to show instead. `attempt`: the
-/// request sends a code or a rejection, so a token that opens nothing is audited.
-async fn prepare(state: &AppState, p: &Params, attempt: Option<&Ctx>) -> Result<(OpenVerification, Target), Response> {
+/// Runs the request on the verification (one core call) and renders where it stands.
+async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) -> Response {
     let Some(method) = method_of(p) else {
-        return Err(dead_end(StatusCode::BAD_REQUEST, "Invalid request", "signin_method must be redirect or popup."));
+        return dead_end(StatusCode::BAD_REQUEST, "Invalid request", "signin_method must be redirect or popup.");
     };
-    let opened = match attempt {
-        Some(ctx) => state.core.open_verification_attempt(&p.session_token, &ctx.0).await,
-        None => state.core.open_verification(&p.session_token).await,
+    let request =
+        PageRequest { session_token: &p.session_token, redirect_uri: &p.redirect_uri, popup: method == Method::Popup, action };
+    let hosted = match state.core.hosted_page(request, &ctx.client, state.shutdown.clone()).await {
+        Ok(h) => h,
+        Err(e) => return refused(e),
     };
-    let open = match opened {
-        Ok(o) => o,
-        Err(CoreError::InvalidToken) => {
-            return Err(dead_end(StatusCode::BAD_REQUEST, "No access", "This sign-in link is not valid."));
+    let target = Target::of(&hosted, p, method);
+    match hosted.outcome {
+        PageOutcome::Code { tries_left: None } => code_page(&hosted, p, &target, None),
+        PageOutcome::Code { tries_left: Some(n) } => {
+            let msg = format!("Wrong code. {n} {} left.", if n == 1 { "try" } else { "tries" });
+            code_page(&hosted, p, &target, Some(&msg))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "hosted page");
-            return Err(dead_end(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later."));
-        }
-    };
-    let Some(target) = registered_target(&open, p, method) else {
-        return Err(dead_end(
-            StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The redirect URI is not registered for this application.",
-        ));
-    };
-    Ok((open, target))
-}
-
-/// The verification's state as a page, if it is not open for a code.
-async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target) -> Option<Response> {
-    let now = state.core.now();
-    if open.verification.status == VerificationStatus::Pending && open.expired(now) {
-        let _ = state.core.time_out_verification(open, &ctx.0).await;
-        return Some(failure_page(t, Failure::Timeout));
+        PageOutcome::Verified => success(&target, &p.session_token),
+        PageOutcome::Failed(failure) => failure_page(&target, failure),
     }
-    (open.verification.status != VerificationStatus::Pending).then(|| failure_page(t, Failure::of(open.verification.status)))
 }
 
 /// The hosted 2FA page.
@@ -261,35 +250,7 @@ async fn closed(state: &AppState, ctx: &Ctx, open: &OpenVerification, t: &Target
         (status = 400, description = "Unknown method, invalid token or unregistered redirect URI: an error page that redirects nowhere", content_type = "text/html", body = String)))]
 pub async fn start(State(state): State<AppState>, ctx: Ctx, QueryOrEmpty(p): QueryOrEmpty<Params>) -> Response {
     // A query that cannot be read names no method: the 400 page.
-    let (open, target) = match prepare(&state, &p, None).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    if let Some(page) = closed(&state, &ctx, &open, &target).await {
-        return page;
-    }
-    code_page(&open, &p, &target, None)
-}
-
-/// How long a page waits for the callback: its whole window, and a little for the last try.
-fn settle_limit(state: &AppState) -> Duration {
-    Duration::from_secs(state.settings.callback_window_seconds.clamp(1, 600) + 6)
-}
-
-/// Waits for the verification's callback to settle. A server shutting down stops waiting (the
-/// callback itself is stored and resumes on the next start); the browser is told it failed.
-async fn settle(state: &AppState, open: &OpenVerification) -> Option<(VerificationStatus, Option<CallbackStatus>)> {
-    let mut shutdown = state.shutdown.clone();
-    tokio::select! {
-        r = state.core.settle_verification(open, settle_limit(state)) => match r {
-            Ok(x) => Some(x),
-            Err(e) => {
-                tracing::error!(error = %e, "hosted page: settling");
-                None
-            }
-        },
-        _ = shutdown.wait_for(|s| *s) => None,
-    }
+    run(&state, &ctx, &p, PageAction::Look).await
 }
 
 /// A code entered on the page.
@@ -305,44 +266,14 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
-    if let Err(wait) = state.auth_limiter.check(ctx.1) {
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let mut r = dead_end(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Please wait a moment and try again.");
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return r;
     }
-    let p = form.params;
-    let (open, target) = match prepare(&state, &p, Some(&ctx)).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    // A verification no longer open is the core's to tell (and to audit, as this attempt).
-    let outcome = match state.core.submit_hosted_code(&open, &form.code, &ctx.0).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, "hosted page: code");
-            return failure_page(&target, Failure::Internal);
-        }
-    };
-    match outcome {
-        CodeOutcome::Wrong { tries_left } => {
-            let msg = format!("Wrong code. {tries_left} {} left.", if tries_left == 1 { "try" } else { "tries" });
-            code_page(&open, &p, &target, Some(&msg))
-        }
-        CodeOutcome::Closed(status) => failure_page(&target, Failure::of(status)),
-        CodeOutcome::Rejected => {
-            // The backend hears of the rejection first, as of a success.
-            let _ = settle(&state, &open).await;
-            failure_page(&target, Failure::Reject)
-        }
-        CodeOutcome::Verified => match settle(&state, &open).await {
-            Some((VerificationStatus::Succeeded, _) | (_, None) | (_, Some(CallbackStatus::Delivered))) => {
-                success(&target, &p.session_token)
-            }
-            _ => failure_page(&target, Failure::Internal),
-        },
-    }
+    run(&state, &ctx, &form.params, PageAction::Code(&form.code)).await
 }
 
 /// "This wasn't me".
@@ -355,19 +286,5 @@ pub async fn reject(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
     if html::cross_site(&headers, &state.core.config.public_url) {
         return html::forbidden_page();
     }
-    let (open, target) = match prepare(&state, &p, Some(&ctx)).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    match state.core.reject_verification(&open, &ctx.0).await {
-        Ok(VerificationStatus::Rejected) => {
-            let _ = settle(&state, &open).await;
-            failure_page(&target, Failure::Reject)
-        }
-        Ok(other) => failure_page(&target, Failure::of(other)),
-        Err(e) => {
-            tracing::error!(error = %e, "hosted page: reject");
-            failure_page(&target, Failure::Internal)
-        }
-    }
+    run(&state, &ctx, &p, PageAction::Reject).await
 }

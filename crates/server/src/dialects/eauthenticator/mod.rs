@@ -7,6 +7,7 @@ mod console;
 mod console_api;
 mod console_doc;
 mod dev_receiver;
+mod error;
 mod extract;
 mod hosted;
 mod html;
@@ -21,7 +22,7 @@ use crate::api::Api;
 use crate::dialects::mount::{DialectMount, OpenApi};
 use crate::settings::Settings;
 
-pub const DIALECT: &str = "eauthenticator";
+pub const DIALECT: &str = castellan_core::model::Dialect::Eauthenticator.as_str();
 
 #[derive(utoipa::OpenApi)]
 #[openapi(

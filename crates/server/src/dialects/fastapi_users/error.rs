@@ -63,10 +63,26 @@ impl From<CoreError> for FuError {
                     .collect(),
             ),
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "fastapi-users: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "fastapi-users: internal error");
                 FuError { status: StatusCode::INTERNAL_SERVER_ERROR, detail: json!("Internal Server Error"), retry_after: None }
             }
-            other => Self::bad_request(&other.to_string()),
+            // The handlers answer the contract's own codes for these where the contract has one;
+            // elsewhere the reason is the detail.
+            e @ (CoreError::InvalidCredentials
+            | CoreError::EmailNotVerified
+            | CoreError::AccountLocked { .. }
+            | CoreError::InvalidMfaCode
+            | CoreError::UnknownApplication
+            | CoreError::InvalidOtp { .. }
+            | CoreError::OtpExpired
+            | CoreError::ChallengeExhausted
+            | CoreError::UserNotFound
+            | CoreError::NoChannelAddress
+            | CoreError::TooManyChannels
+            | CoreError::InvalidRefreshToken
+            | CoreError::RefreshTokenReused
+            | CoreError::WeakPassword(_)
+            | CoreError::Conflict(_)) => Self::bad_request(&e.to_string()),
         }
     }
 }

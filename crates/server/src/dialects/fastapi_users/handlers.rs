@@ -129,11 +129,11 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
     // A body that is not a form (JSON, say) has none of the form's fields.
     let fields = Form::<Vec<(String, String)>>::from_request(req, state).await.map(|Form(f)| f).unwrap_or_default();
     let (username, password) = login_form(&fields)?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
     let tenant = served_tenant(state, mount).await?.ok_or_else(bad)?;
     let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
-    let outcome = state.core.login_with_password(&tenant, login, &ctx.0).await;
+    let outcome = state.core.login_with_password(&tenant, login, &ctx.client).await;
     let auth = match outcome {
         Ok(LoginOutcome::Authenticated(auth)) => auth,
         // The library has no second step: a user with an authenticator cannot sign in here.
@@ -163,7 +163,7 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> FuResult<StatusCode> {
     let (tenant, _, claims) = authenticate(&state, &mount, &headers).await?;
-    state.core.revoke_access_token(&tenant, &claims, &ctx.0).await?;
+    state.core.revoke_access_token(&tenant, &claims, &ctx.client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -209,11 +209,11 @@ pub async fn register(
     let [email, password] = Body::read(req, &state, Declared::Model).await?.fields([("email", true), ("password", true)])?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     check_email(&email)?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(FuError::not_found)?;
     let registration =
         castellan_core::services::registration::Registration { email, password, first_name: None, last_name: None, phone: None };
-    let user = state.core.register(&tenant, registration, &ctx.0).await.map_err(|e| match e {
+    let user = state.core.register(&tenant, registration, &ctx.client).await.map_err(|e| match e {
         CoreError::Conflict(_) => FuError::bad_request("REGISTER_USER_ALREADY_EXISTS"),
         CoreError::Disabled => FuError::not_found(),
         other => invalid_password("REGISTER_INVALID_PASSWORD", other),
@@ -242,7 +242,7 @@ async fn emailed_request(state: &AppState, mount: &Mount, ctx: &Ctx, req: Reques
     let [email] = Body::read(req, state, Declared::Embedded).await?.fields([("email", true)])?;
     let email = email.unwrap_or_default();
     check_email(&email)?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     Ok(served_tenant(state, mount).await?.map(|tenant| (tenant, email)))
 }
 
@@ -264,9 +264,9 @@ pub async fn verify(
     req: Request,
 ) -> FuResult<axum::Json<Value>> {
     let [token] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true)])?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
-    match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.0).await {
+    match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.client).await {
         Ok((_, true)) => Err(FuError::bad_request("VERIFY_USER_ALREADY_VERIFIED")),
         Ok((user, false)) => Ok(axum::Json(user_read(&user))),
         Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("VERIFY_USER_BAD_TOKEN")),
@@ -286,7 +286,7 @@ pub async fn forgot_password(
     req: Request,
 ) -> FuResult<Response> {
     let Some((tenant, email)) = emailed_request(&state, &mount, &ctx, req).await? else { return Ok(accepted()) };
-    state.core.forgot_password(&tenant, &email, &ctx.0);
+    state.core.forgot_password(&tenant, &email, &ctx.client);
     Ok(accepted())
 }
 
@@ -303,9 +303,10 @@ pub async fn reset_password(
     req: Request,
 ) -> FuResult<axum::Json<Value>> {
     let [token, password] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true), ("password", true)])?;
-    state.auth_limiter.check(ctx.1).map_err(FuError::too_many)?;
+    state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
-    let outcome = state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.0).await;
+    let outcome =
+        state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.client).await;
     match outcome {
         Ok(()) => Ok(axum::Json(Value::Null)),
         Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("RESET_PASSWORD_BAD_TOKEN")),
@@ -343,7 +344,7 @@ pub async fn update_me(
             email_verified: Some(false),
             ..Default::default()
         };
-        user = state.core.update_user(&tenant, user.id, patch, &ctx.0).await.map_err(|e| match e {
+        user = state.core.update_user(&tenant, user.id, patch, &ctx.client).await.map_err(|e| match e {
             CoreError::Conflict(_) => FuError::bad_request("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
             other => other.into(),
         })?;
@@ -351,7 +352,7 @@ pub async fn update_me(
     if let Some(password) = password {
         state
             .core
-            .set_password(&tenant, user.id, &password, &ctx.0)
+            .set_password(&tenant, user.id, &password, &ctx.client)
             .await
             .map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
     }

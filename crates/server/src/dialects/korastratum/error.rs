@@ -92,7 +92,7 @@ impl From<CoreError> for KoraError {
             CoreError::RateLimited { retry_after_seconds } => Self::rate_limited(retry_after_seconds),
             CoreError::Overloaded => Self::rate_limited(1),
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "korastratum: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "korastratum: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal error")
             }
         }

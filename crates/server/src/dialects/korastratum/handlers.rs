@@ -35,7 +35,7 @@ fn ok(data: Value) -> Response {
 }
 
 fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
-    state.auth_limiter.check(ctx.1).map_err(KoraError::rate_limited)
+    state.auth_limiter.check(ctx.ip).map_err(KoraError::rate_limited)
 }
 
 /// Korastratum's access tokens: HS256, the tenant in `tenantId`, always a session.
@@ -96,7 +96,7 @@ pub async fn login(
     };
     let outcome = state
         .core
-        .login_with_password(&tenant, login, &ctx.0)
+        .login_with_password(&tenant, login, &ctx.client)
         .await
         .map_err(|e| e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "email"));
     let label = match &outcome {
@@ -128,7 +128,7 @@ pub async fn refresh(
     KJson(req): KJson<RefreshRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let refreshed = state.core.refresh(&tenant, &req.refresh_token, DIALECT, ApplicationGuard::Any, &ctx.0).await?;
+    let refreshed = state.core.refresh(&tenant, &req.refresh_token, DIALECT, ApplicationGuard::Any, &ctx.client).await?;
     Ok(ok(token_body(&state, &tenant, &refreshed.auth).await?))
 }
 
@@ -147,7 +147,7 @@ pub async fn verify_login(
     KJson(req): KJson<VerifyLoginRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.0).await?;
+    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.client).await?;
     state.metrics.record_login(DIALECT, "success");
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }
@@ -172,7 +172,7 @@ pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraRes
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.0).await?;
+    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.client).await?;
     Ok(ok(json!({ "secret": e.secret, "otpauthUrl": e.otpauth_url, "qrCodeUrl": e.qr_png_data_url })))
 }
 
@@ -189,7 +189,7 @@ pub async fn totp_verify_setup(
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.0).await?;
+    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": true })))
 }
 
@@ -206,7 +206,7 @@ pub async fn totp_disable(
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
     let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.0).await?;
+    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": false })))
 }
 
@@ -233,7 +233,7 @@ pub async fn revoke_session(
     p: Principal,
     Path(id): Path<String>,
 ) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.0).await?;
+    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -244,7 +244,7 @@ pub async fn revoke_session(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.0).await?;
+    state.core.revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -255,7 +255,7 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> Ko
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.0).await?;
+    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.client).await?;
     Ok(ok(json!({ "revoked": n })))
 }
 
@@ -280,7 +280,7 @@ pub async fn register(
         last_name: Some(req.last_name),
         phone: req.phone,
     };
-    let user = state.core.register(&tenant, r, &ctx.0).await?;
+    let user = state.core.register(&tenant, r, &ctx.client).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "data": { "user": user_json(&user) } }))).into_response())
 }
 
@@ -297,7 +297,7 @@ pub async fn verify_email(
     KJson(req): KJson<TokenRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let user = state.core.verify_email(&tenant, &req.token, &ctx.0).await?;
+    let user = state.core.verify_email(&tenant, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "emailVerified": user.email_verified })))
 }
 
@@ -314,7 +314,7 @@ pub async fn forgot_password(
     KJson(req): KJson<ForgotPasswordRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    state.core.forgot_password(&tenant, &req.email, &ctx.0);
+    state.core.forgot_password(&tenant, &req.email, &ctx.client);
     Ok(ok(Value::Null))
 }
 
@@ -331,6 +331,6 @@ pub async fn reset_password(
     KJson(req): KJson<ResetPasswordRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.0).await?;
+    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.client).await?;
     Ok(ok(Value::Null))
 }

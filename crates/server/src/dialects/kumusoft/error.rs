@@ -89,7 +89,7 @@ impl From<CoreError> for KumuError {
                 Self::new(S::BAD_REQUEST, "90", e.to_string())
             }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "kumusoft: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "kumusoft: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "99", "Internal error")
             }
         }

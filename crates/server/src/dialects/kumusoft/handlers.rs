@@ -46,7 +46,7 @@ fn ok(message: &str, data: Value) -> Response {
 }
 
 fn limit(state: &AppState, ctx: &Ctx) -> KumuResult<()> {
-    state.auth_limiter.check(ctx.1).map_err(|s| KumuError::too_many(s, "Too many requests; try again later"))
+    state.auth_limiter.check(ctx.ip).map_err(|s| KumuError::too_many(s, "Too many requests; try again later"))
 }
 
 /// Kumusoft's access tokens: asymmetric, `nbf`, the tenant in `tid`, always a session.
@@ -117,7 +117,7 @@ pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJ
     let password = required(&req.password, "password", 1024)?;
     let tag = required(&req.tag_id, "tagId", 100)?;
     let (app, tenant) = state.core.application_by_alias(DIALECT, tag.trim()).await?;
-    let mut client = ctx.0.clone();
+    let mut client = ctx.client.clone();
     client.application_id = Some(app.id);
     let start = OtpLoginStart { identifier, password, application: &app, device: Value::Null, dialect: DIALECT };
     let outcome = state.core.start_otp_login(&tenant, start, &client).await;
@@ -147,7 +147,7 @@ pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     let user_id = required_uuid(&req.user_id, "userId")?;
     let otp = required(&req.otp, "otp", 16)?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
-    let (tenant, auth, data) = state.core.verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.0).await?;
+    let (tenant, auth, data) = state.core.verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.client).await?;
     let tag = data.get("tagId").and_then(Value::as_str).unwrap_or_default();
     Ok(ok("OTP verified successfully", token_data(&state, &tenant, &auth, tag).await?))
 }
@@ -163,7 +163,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     limit(&state, &ctx)?;
     let user_id = required_uuid(&req.user_id, "userId")?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
-    let c = state.core.resend_otp(challenge_id, user_id, DIALECT, &ctx.0).await?;
+    let c = state.core.resend_otp(challenge_id, user_id, DIALECT, &ctx.client).await?;
     Ok(ok(
         "OTP resent",
         json!({ "challengeId": c.challenge_id, "channel": c.channel.as_str(), "destination": c.destination, "expiresIn": c.expires_in }),
@@ -180,11 +180,11 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.0).await?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.client).await?;
     // The application must still be there, active and tagged to get new tokens; if it is not, the
     // refresh token is not spent.
     let guard = ApplicationGuard::Active { admits: |app: &Application| app.alias(DIALECT).is_some() };
-    let refreshed = state.core.refresh(&tenant, token, DIALECT, guard, &ctx.0).await?;
+    let refreshed = state.core.refresh(&tenant, token, DIALECT, guard, &ctx.client).await?;
     let tag = refreshed
         .application
         .and_then(|a| a.alias(DIALECT).map(str::to_string))
@@ -207,15 +207,15 @@ pub async fn logout(
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         let access = authenticate(&state, &headers).await?;
         let session = access.require_session()?;
-        state.core.revoke_session(&access.tenant, session.user_id, &session.id, &ctx.0).await?;
+        state.core.revoke_session(&access.tenant, session.user_id, &session.id, &ctx.client).await?;
         return Ok(ok("Logged out successfully", Value::Null));
     }
     let Some(token) = req.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(castellan_core::CoreError::Unauthorized.into());
     };
     limit(&state, &ctx)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "logout", &ctx.0).await?;
-    state.core.end_session_by_refresh_token(&tenant, token, &ctx.0).await?;
+    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "logout", &ctx.client).await?;
+    state.core.end_session_by_refresh_token(&tenant, token, &ctx.client).await?;
     Ok(ok("Logged out successfully", Value::Null))
 }
 

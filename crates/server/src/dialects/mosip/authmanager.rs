@@ -26,7 +26,7 @@ const USERID_OTP: &str = "mosip.authentication.useridOTP";
 const INVALIDATE: &str = "mosip.authorize.invalidatetoken";
 
 fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
-    state.auth_limiter.check(ctx.1).map_err(MosipError::too_many)
+    state.auth_limiter.check(ctx.ip).map_err(MosipError::too_many)
 }
 
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
@@ -66,7 +66,7 @@ fn realm_error(app_id: &str, e: CoreError) -> MosipError {
 }
 
 fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
-    ClientContext { application_id: Some(app.id), ..ctx.0.clone() }
+    ClientContext { application_id: Some(app.id), ..ctx.client.clone() }
 }
 
 /// A signed user token and the headers that carry it (and the refresh cookie).
@@ -161,7 +161,7 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
             let (app, tenant) = realm(state, app_id).await?;
             (Some(tenant), with_app(ctx, &app))
         }
-        None => (None, ctx.0.clone()),
+        None => (None, ctx.client.clone()),
     };
     // Without an appId, the realm and the application are those the pending code was sent for.
     let (tenant, auth, sent_for) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
@@ -202,8 +202,10 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
     let password = f.required("password", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
     // A user signs in only through a confidential client, never a service account.
-    let client =
-        state.core.authenticate_client(&tenant, &client_id, &client_secret, &[ApplicationKind::Confidential], &ctx.0).await?;
+    let client = state
+        .core
+        .authenticate_client(&tenant, &client_id, &client_secret, &[ApplicationKind::Confidential], &ctx.client)
+        .await?;
     let login = PasswordLogin {
         identifier: user_name,
         password,
@@ -246,12 +248,13 @@ async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRes
     let secret = f.required("secretKey", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
     let accepted = [ApplicationKind::Confidential, ApplicationKind::Service];
-    let app = state.core.authenticate_client(&tenant, &client_id, &secret, &accepted, &ctx.0).await.map_err(|e| match e {
-        // The source answers bad client credentials this way.
-        CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
-        other => other.into(),
-    })?;
-    let grant = tokens::service_grant(&app, &ctx.1.to_string());
+    let app =
+        state.core.authenticate_client(&tenant, &client_id, &secret, &accepted, &ctx.client).await.map_err(|e| match e {
+            // The source answers bad client credentials this way.
+            CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
+            other => other.into(),
+        })?;
+    let grant = tokens::service_grant(&app, &ctx.ip.to_string());
     let token = state.core.issue_access_token(&tenant, &tokens::PROFILE, grant).await?;
     let headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     let response = json!({ "status": "Success", "message": "Clientid and Token combination had been validated successfully" });
@@ -328,6 +331,6 @@ pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: 
 async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
     let access = state.core.locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
-    state.core.revoke_access_token(&access.tenant, &access.claims, &ctx.0).await?;
+    state.core.revoke_access_token(&access.tenant, &access.claims, &ctx.client).await?;
     Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookies(state) })
 }

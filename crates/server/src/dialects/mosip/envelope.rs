@@ -95,7 +95,7 @@ impl From<CoreError> for MosipError {
             }
             CoreError::WeakPassword(_) | CoreError::Conflict(_) => Self::new("KER-ATH-004", e.to_string()),
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
-                tracing::error!(%cause, "mosip: internal error");
+                tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "mosip: internal error");
                 MosipError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     ..Self::new("KER-ATH-500", "Server error occured,Please check the logs")

@@ -85,7 +85,7 @@ pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
             Ok(None) => return Err(MosipError::new("KER-OTG-001", "Key can't be empty or null")),
             Err(_) => return Err(MosipError::new("KER-OTG-003", "Length of key is not in the specified range")),
         };
-        match state.core.generate_service_code(&tenant, &key, &ctx.0).await {
+        match state.core.generate_service_code(&tenant, &key, &ctx.client).await {
             Ok(otp) => Ok(Reply::new(json!({ "otp": otp, "status": "GENERATION_SUCCESSFUL" }))),
             Err(CoreError::AccountLocked { .. }) => Ok(Reply::new(json!({ "otp": "null", "status": "USER_BLOCKED" }))),
             Err(e) => Err(e.into()),
@@ -116,7 +116,7 @@ pub async fn validate(
             .filter(|k| k.len() <= MAX_KEY)
             .ok_or_else(|| MosipError::new("KER-OTV-001", "Key can't be empty or null"))?;
         let otp = param("otp").ok_or_else(|| MosipError::new("KER-OTV-002", "OTP can't be empty or null"))?;
-        state.core.validate_service_code(&tenant, key, otp, &ctx.0).await.map_err(|e| match e {
+        state.core.validate_service_code(&tenant, key, otp, &ctx.client).await.map_err(|e| match e {
             CoreError::InvalidOtp { .. } => MosipError::new("AUTH_ERR_OTPNOTVALID", "The passed in OTP is not valid"),
             CoreError::OtpExpired => MosipError::new("AUTH_ERR_OTPEXPIRED", "The passed in OTP is expired"),
             CoreError::AccountLocked { .. } => MosipError::new("KER-OTP-006", "key is frozen"),
