@@ -96,7 +96,7 @@ fn answer<T: Debug>(result: StoreResult<T>, exact_conflicts: bool) -> String {
         Err(StoreError::Conflict(field)) if exact_conflicts => format!("Conflict({field:?})"),
         Err(StoreError::Conflict(_)) => "Conflict".into(),
         Err(StoreError::InvalidText) => "InvalidText".into(),
-        Err(StoreError::Backend(_)) => "Backend".into(),
+        Err(StoreError::Backend { .. }) => "Backend".into(),
     }
 }
 
