@@ -33,13 +33,47 @@ impl Engine for Sqlite {
     }
 }
 
-/// A fresh schema of the PostgreSQL database CASTELLAN_TEST_DATABASE_URL names, dropped once the
-/// check has passed. A schema, not a database: creating a database per check would take most of
-/// the suite's time.
+/// An empty schema of the PostgreSQL database CASTELLAN_TEST_DATABASE_URL names. A schema, not a
+/// database, and a migrated one used again once a passing check has emptied it: creating and
+/// migrating a database per check would take most of the suite's time. The schemas are named
+/// after the process; those of processes that have ended are dropped by the next run.
 struct Postgres {
     store: Arc<SqlStore>,
     admin_url: String,
     schema: String,
+}
+
+/// Migrated, empty schemas of this process, free for the next check.
+static FREE_SCHEMAS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+const SCHEMA_PREFIX: &str = "castellan_contract_p";
+
+async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(admin_url).await.unwrap()
+}
+
+async fn run_sql(conn: &mut sqlx::PgConnection, sql: String) {
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(conn).await.unwrap();
+}
+
+/// Drops the schemas left by runs whose process has ended (a failed check keeps its schema).
+async fn sweep_schemas(admin_url: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let mut conn = admin_connection(admin_url).await;
+    let pattern = format!("{}%", SCHEMA_PREFIX.replace('_', "\\_"));
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1")
+        .bind(pattern)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    for name in names {
+        let pid = name[SCHEMA_PREFIX.len()..].split('_').next().unwrap_or_default();
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            run_sql(&mut conn, format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -49,9 +83,16 @@ impl Engine for Postgres {
             println!("skipped: no PostgreSQL (set CASTELLAN_TEST_DATABASE_URL to run the contract there too)");
             return None;
         };
-        let schema = format!("castellan_contract_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
+        SWEPT.get_or_init(|| sweep_schemas(&admin_url)).await;
+        let free = FREE_SCHEMAS.lock().unwrap().pop();
+        let schema = match free {
+            Some(schema) => schema,
+            None => {
+                let schema = format!("{SCHEMA_PREFIX}{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+                run_sql(&mut admin_connection(&admin_url).await, format!("CREATE SCHEMA {schema}")).await;
+                schema
+            }
+        };
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options[search_path]={schema}");
         Some(Postgres { store: Arc::new(SqlStore::connect(&url).await.unwrap()), admin_url, schema })
@@ -61,9 +102,16 @@ impl Engine for Postgres {
     }
     async fn close(self) {
         self.store.close().await;
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
-        sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.unwrap();
+        let mut conn = admin_connection(&self.admin_url).await;
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> '_sqlx_migrations'")
+                .bind(&self.schema)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let tables: Vec<String> = tables.iter().map(|t| format!("{}.{t}", self.schema)).collect();
+        run_sql(&mut conn, format!("TRUNCATE {}", tables.join(", "))).await;
+        FREE_SCHEMAS.lock().unwrap().push(self.schema);
     }
 }
 
