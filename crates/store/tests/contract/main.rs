@@ -137,20 +137,19 @@ fn postgres_admin_url() -> Option<String> {
     std::env::var("CASTELLAN_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// A new, empty PostgreSQL database beside the one `admin_url` names: its URL and name.
-async fn postgres_database(admin_url: &str) -> (String, String) {
+/// A new, empty PostgreSQL database beside the one `admin_url` names.
+async fn postgres_database(admin_url: &str) -> String {
     let name = format!("castellan_contract_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    run_sql(&mut admin_connection(admin_url).await, format!("CREATE DATABASE {name}")).await;
     let base = &admin_url[..admin_url.rfind('/').unwrap()];
-    (format!("{base}/{name}"), name)
+    format!("{base}/{name}")
 }
 
 /// A fresh database URL per SQL engine available here.
 async fn engine_urls() -> Vec<String> {
     let mut urls = vec![sqlite_url()];
     match postgres_admin_url() {
-        Some(admin) => urls.push(postgres_database(&admin).await.0),
+        Some(admin) => urls.push(postgres_database(&admin).await),
         None => println!("skipped: no PostgreSQL (set CASTELLAN_TEST_DATABASE_URL to run the contract there too)"),
     }
     urls
