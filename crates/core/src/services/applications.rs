@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::audit::Attempt;
 use crate::core::Core;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
@@ -120,7 +120,8 @@ fn check_application_texts(app: &Application) -> CoreResult<()> {
 /// The conflict of an application write: the alias or client id the store names.
 fn application_conflict(e: StoreError) -> CoreError {
     match e {
-        StoreError::Conflict(field) => CoreError::Conflict(field.unwrap_or("client_id")),
+        StoreError::Conflict(ConflictOn::Other) => CoreError::Conflict(ConflictOn::ClientId),
+        StoreError::Conflict(on) => CoreError::Conflict(on),
         other => other.into(),
     }
 }

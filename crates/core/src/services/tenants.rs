@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::core::Core;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::tenant::parse_slug;
 use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id, text};
@@ -72,7 +72,7 @@ impl Core {
         check_tenant_texts(&tenant)?;
         self.store.insert_tenant(&tenant).await.map_err(|e| match e {
             // Ids are fresh: a clash is the slug's.
-            StoreError::Conflict(_) => CoreError::Conflict("slug"),
+            StoreError::Conflict(_) => CoreError::Conflict(ConflictOn::Slug),
             other => other.into(),
         })?;
         // Every tenant can sign from the start: HS256 for the HS dialects, ES256 otherwise.
