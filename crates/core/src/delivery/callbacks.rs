@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
 use crate::services::ClientContext;
 use crate::services::hosted_2fa::OpenVerification;
@@ -233,7 +234,7 @@ async fn attempt(core: &Core, cb: Callback) {
     core.audit(
         Some(cb.tenant_id),
         None,
-        "hosted.callback",
+        AuditAction::HostedCallback,
         result,
         &ctx,
         json!({"verification": cb.verification_id, "try": cb.tries, "status": status, "error": error}),

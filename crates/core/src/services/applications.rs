@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{ConflictOn, CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
@@ -287,7 +288,7 @@ impl Core {
         accepted: &[ApplicationKind],
         ctx: &crate::services::ClientContext,
     ) -> CoreResult<Application> {
-        let mut attempt = Attempt::new(Some(tenant.id), "client.authenticate");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::ClientAuthenticate);
         attempt.note("clientId", client_id.chars().take(100).collect::<String>());
         let result = async {
             text::check("client_id", client_id)?;

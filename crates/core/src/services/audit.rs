@@ -21,7 +21,7 @@ use super::ClientContext;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
-use crate::model::{AuditEvent, Tenant, new_id};
+use crate::model::{AuditAction, AuditEvent, Tenant, new_id};
 use crate::store::prelude::*;
 
 /// Past this many waiting events, a request waits for the writer before it is answered.
@@ -110,7 +110,7 @@ impl AuditQueue {
 pub(crate) struct Attempt {
     pub tenant: Option<Uuid>,
     pub user: Option<Uuid>,
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The application the event names, when the service learns it (else the caller's).
     pub application: Option<Uuid>,
     outcome: Option<&'static str>,
@@ -120,7 +120,7 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(tenant: Option<Uuid>, action: &'static str) -> Self {
+    pub fn new(tenant: Option<Uuid>, action: AuditAction) -> Self {
         Self { tenant, user: None, action, application: None, outcome: None, reason: None, detail: Map::new(), written: false }
     }
 
@@ -207,7 +207,7 @@ impl Core {
         &self,
         tenant: Option<Uuid>,
         user: Option<Uuid>,
-        action: &str,
+        action: AuditAction,
         outcome: &str,
         ctx: &ClientContext,
         detail: Value,
@@ -233,7 +233,7 @@ impl Core {
         &self,
         tenant: Option<Uuid>,
         user: Option<Uuid>,
-        action: &str,
+        action: AuditAction,
         outcome: &str,
         ctx: &ClientContext,
         detail: Value,
@@ -243,7 +243,7 @@ impl Core {
             tenant_id: tenant,
             application_id: ctx.application_id,
             user_id: user,
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             outcome: outcome.to_string(),
             ip: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
@@ -274,27 +274,27 @@ mod tests {
     #[test]
     fn an_attempt_says_its_outcome_and_why_never_more_than_once() {
         let ok: CoreResult<()> = Ok(());
-        assert_eq!(Attempt::new(None, "refresh").event_of(&ok), Some(("success", serde_json::json!({}))));
+        assert_eq!(Attempt::new(None, AuditAction::Refresh).event_of(&ok), Some(("success", serde_json::json!({}))));
 
-        let mut queued = Attempt::new(None, "otp.sent");
+        let mut queued = Attempt::new(None, AuditAction::OtpSent);
         queued.outcome("queued");
         queued.note("resend", true);
         assert_eq!(queued.event_of(&ok), Some(("queued", serde_json::json!({"resend": true}))));
 
-        let mut refused = Attempt::new(None, "refresh");
+        let mut refused = Attempt::new(None, AuditAction::Refresh);
         let error = refused.refuse("failure", "unknown token", CoreError::InvalidRefreshToken);
         assert_eq!(refused.event_of::<()>(&Err(error)), Some(("failure", serde_json::json!({"reason": "unknown token"}))));
 
         // Unnamed refusals take their outcome from the error; server errors keep their cause out.
         let locked: CoreResult<()> = Err(CoreError::AccountLocked { retry_after_seconds: 5 });
-        assert_eq!(Attempt::new(None, "login.password").event_of(&locked).map(|e| e.0), Some("locked"));
+        assert_eq!(Attempt::new(None, AuditAction::LoginPassword).event_of(&locked).map(|e| e.0), Some("locked"));
         let broken: CoreResult<()> = Err(CoreError::Storage("disk I/O error at /var/lib/x".into()));
         assert_eq!(
-            Attempt::new(None, "login.password").event_of(&broken),
+            Attempt::new(None, AuditAction::LoginPassword).event_of(&broken),
             Some(("error", serde_json::json!({"reason": "server error"})))
         );
 
-        let mut stored = Attempt::new(None, "refresh");
+        let mut stored = Attempt::new(None, AuditAction::Refresh);
         stored.written();
         assert_eq!(stored.event_of(&ok), None);
     }

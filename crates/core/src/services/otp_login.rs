@@ -17,6 +17,7 @@ use super::users::lockout_subject;
 use crate::core::Core;
 use crate::delivery::templates::{self, OtpVars};
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
 
@@ -131,7 +132,7 @@ impl Core {
         start: OtpLoginStart<'_>,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
-        let mut attempt = Attempt::new(Some(tenant.id), "login.password");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::LoginPassword);
         attempt.note("tagId", start.application.alias(start.dialect).map(str::to_string));
         let result = self.try_start_otp_login(tenant, start, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
@@ -198,7 +199,7 @@ impl Core {
             self.audit(
                 Some(tenant.id),
                 Some(user.id),
-                "otp.sent",
+                AuditAction::OtpSent,
                 "queued",
                 ctx,
                 json!({"tagId": tag, "challenge": id, "channel": channel.as_str()}),
@@ -285,7 +286,7 @@ impl Core {
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
-        let mut attempt = Attempt::new(None, "otp.verify");
+        let mut attempt = Attempt::new(None, AuditAction::OtpVerify);
         let result = self.try_verify_otp_login(challenge_id, user_id, code, dialect, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -334,7 +335,7 @@ impl Core {
         self.audit(
             Some(tenant.id),
             Some(auth.user.id),
-            "token.issued",
+            AuditAction::TokenIssued,
             "success",
             &ctx,
             json!({"tagId": tag, "session": auth.session.id}),
@@ -352,7 +353,7 @@ impl Core {
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
-        let mut attempt = Attempt::new(None, "otp.sent");
+        let mut attempt = Attempt::new(None, AuditAction::OtpSent);
         attempt.note("resend", true);
         let result = self.try_resend_otp(challenge_id, user_id, dialect, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;

@@ -106,7 +106,9 @@ pub async fn the_audit_writer_stores_every_event_of_a_burst_before_they_are_list
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let (core, ctx, tenant) = (core.clone(), ctx.clone(), Some(t.id));
-            tokio::spawn(async move { core.audit(tenant, None, &format!("burst.{i}"), "success", &ctx, json!({})).await })
+            tokio::spawn(
+                async move { core.audit(tenant, None, AuditAction::UserUpdate, "success", &ctx, json!({"burst": i})).await },
+            )
         })
         .collect();
     for task in tasks {
