@@ -15,8 +15,8 @@ pub enum CoreError {
     #[error("invalid credentials")]
     InvalidCredentials,
     /// The password was right but the tenant requires a verified email first. Only a contract
-    /// that names this case (fastapi-users) tells it apart from `InvalidCredentials`; it counts
-    /// toward the lockout like a wrong password.
+    /// that names this case tells it apart from `InvalidCredentials`; it counts toward the
+    /// lockout like a wrong password.
     #[error("email not verified")]
     EmailNotVerified,
     #[error("account locked")]
@@ -137,7 +137,7 @@ impl CoreError {
     }
 
     /// The same error, with the validation field `from` renamed `to`: a dialect names a core
-    /// field as its contract does (the login identifier is korastratum's `email`).
+    /// field as its contract does (a contract may call the login identifier `email`).
     pub fn rename_field(self, from: &str, to: &str) -> Self {
         match self {
             CoreError::Validation(mut map) => {
@@ -174,8 +174,9 @@ mod tests {
     #[test]
     fn a_conflict_names_the_field_as_answers_do() {
         assert_eq!(CoreError::Conflict(ConflictOn::ClientId).to_string(), "client_id already taken");
-        assert_eq!(ConflictOn::Alias(Dialect::Mosip).field(), "mosip_app_id");
-        assert_eq!(ConflictOn::Alias(Dialect::Kumusoft).field(), "kumusoft_tag");
+        for dialect in Dialect::with_aliases() {
+            assert_eq!(Some(ConflictOn::Alias(dialect).field()), dialect.alias_field());
+        }
         assert_eq!(ConflictOn::Other.to_string(), "value");
     }
 

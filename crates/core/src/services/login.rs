@@ -26,7 +26,7 @@ pub const IDENTIFIER_FIELD: &str = "identifier";
 pub struct PasswordLogin {
     pub identifier: String,
     pub password: String,
-    /// A TOTP code sent along with the password (korastratum `totpCode`).
+    /// A TOTP code sent along with the password, for protocols that take both in one request.
     pub totp_code: Option<String>,
     pub device: Value,
     pub dialect: Dialect,
