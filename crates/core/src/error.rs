@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::Dialect;
+
 /// Everything a core service can refuse. No HTTP or SQL types inside: storage failures arrive
 /// already flattened into [`CoreError::Storage`].
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +15,8 @@ pub enum CoreError {
     #[error("invalid credentials")]
     InvalidCredentials,
     /// The password was right but the tenant requires a verified email first. Only a contract
-    /// that names this case (fastapi-users) tells it apart from `InvalidCredentials`; it counts
-    /// toward the lockout like a wrong password.
+    /// that names this case tells it apart from `InvalidCredentials`; it counts toward the
+    /// lockout like a wrong password.
     #[error("email not verified")]
     EmailNotVerified,
     #[error("account locked")]
@@ -45,7 +47,7 @@ pub enum CoreError {
     #[error("password does not meet the policy")]
     WeakPassword(Vec<String>),
     #[error("{0} already taken")]
-    Conflict(&'static str),
+    Conflict(ConflictOn),
     #[error("invalid or expired token")]
     InvalidToken,
     #[error("not found")]
@@ -64,6 +66,46 @@ pub enum CoreError {
     /// Anything else that should not happen; the cause is the source (a message is one too).
     #[error("internal error")]
     Internal(#[source] Cause),
+}
+
+/// The unique key a write clashed with: what a dialect answers field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictOn {
+    Email,
+    Username,
+    Phone,
+    /// The `uin` attribute, unique per tenant.
+    Uin,
+    /// A tenant's slug.
+    Slug,
+    /// An application's client id.
+    ClientId,
+    /// An application alias of this dialect, unique per dialect server-wide.
+    Alias(Dialect),
+    /// A key the store cannot name, or one no caller answers by name (a row id, a token hash).
+    Other,
+}
+
+impl ConflictOn {
+    /// The field as errors name it (`email`, `client_id`, the dialect's alias field, …).
+    pub fn field(self) -> &'static str {
+        match self {
+            ConflictOn::Email => "email",
+            ConflictOn::Username => "username",
+            ConflictOn::Phone => "phone",
+            ConflictOn::Uin => "uin",
+            ConflictOn::Slug => "slug",
+            ConflictOn::ClientId => "client_id",
+            ConflictOn::Alias(dialect) => dialect.alias_field().unwrap_or("alias"),
+            ConflictOn::Other => "value",
+        }
+    }
+}
+
+impl std::fmt::Display for ConflictOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field())
+    }
 }
 
 /// The cause of a server-side failure, kept whole so the edge can log its chain once.
@@ -95,7 +137,7 @@ impl CoreError {
     }
 
     /// The same error, with the validation field `from` renamed `to`: a dialect names a core
-    /// field as its contract does (the login identifier is korastratum's `email`).
+    /// field as its contract does (a contract may call the login identifier `email`).
     pub fn rename_field(self, from: &str, to: &str) -> Self {
         match self {
             CoreError::Validation(mut map) => {
@@ -123,7 +165,19 @@ mod tests {
         assert!(matches!(&e, CoreError::Validation(m) if m.get("email").map(String::as_str) == Some("bad") && m.len() == 1));
         let e = CoreError::field("name", "bad").rename_field("identifier", "email");
         assert!(matches!(&e, CoreError::Validation(m) if m.contains_key("name") && m.len() == 1));
-        assert!(matches!(CoreError::Conflict("phone").rename_field("identifier", "email"), CoreError::Conflict("phone")));
+        assert!(matches!(
+            CoreError::Conflict(ConflictOn::Phone).rename_field("identifier", "email"),
+            CoreError::Conflict(ConflictOn::Phone)
+        ));
+    }
+
+    #[test]
+    fn a_conflict_names_the_field_as_answers_do() {
+        assert_eq!(CoreError::Conflict(ConflictOn::ClientId).to_string(), "client_id already taken");
+        for dialect in Dialect::with_aliases() {
+            assert_eq!(Some(ConflictOn::Alias(dialect).field()), dialect.alias_field());
+        }
+        assert_eq!(ConflictOn::Other.to_string(), "value");
     }
 
     #[test]

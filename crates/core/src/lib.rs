@@ -16,4 +16,4 @@ pub mod services;
 pub mod store;
 
 pub use crate::core::{Core, CoreConfig};
-pub use crate::error::{CoreError, CoreResult};
+pub use crate::error::{ConflictOn, CoreError, CoreResult};

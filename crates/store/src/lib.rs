@@ -8,7 +8,7 @@ mod skeletons;
 use std::str::FromStr;
 use std::time::Duration;
 
-use castellan_core::store::StoreError;
+use castellan_core::store::{ConflictOn, StoreError};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -98,7 +98,9 @@ pub(crate) use execute;
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(conflicting_field(d.as_ref())),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(conflicting_field(d.as_ref()).unwrap_or(ConflictOn::Other))
+        }
         sqlx::Error::Database(d) if is_unstorable_text(d.as_ref()) => StoreError::InvalidText,
         _ => StoreError::backend(cause(&e), e),
     }
@@ -109,27 +111,27 @@ const SKELETON_MIGRATION: i64 = 4;
 
 /// The unique keys whose clash a caller answers field by field: PostgreSQL's constraint or index
 /// name, SQLite's last `table.column` of "UNIQUE constraint failed: …", and the field.
-const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
-    ("users_tenant_id_email_key", "users.email", "email"),
-    ("users_tenant_id_username_key", "users.username", "username"),
-    ("users_tenant_id_phone_key", "users.phone", "phone"),
-    ("users_tenant_id_uin_key", "users.uin", "uin"),
-    ("users_email_skeleton", "users.email_skeleton", "email"),
-    ("users_username_skeleton", "users.username_skeleton", "username"),
-    ("tenants_slug_key", "tenants.slug", "slug"),
-    ("applications_client_id_key", "applications.client_id", "client_id"),
+const UNIQUE_KEYS: &[(&str, &str, ConflictOn)] = &[
+    ("users_tenant_id_email_key", "users.email", ConflictOn::Email),
+    ("users_tenant_id_username_key", "users.username", ConflictOn::Username),
+    ("users_tenant_id_phone_key", "users.phone", ConflictOn::Phone),
+    ("users_tenant_id_uin_key", "users.uin", ConflictOn::Uin),
+    ("users_email_skeleton", "users.email_skeleton", ConflictOn::Email),
+    ("users_username_skeleton", "users.username_skeleton", ConflictOn::Username),
+    ("tenants_slug_key", "tenants.slug", ConflictOn::Slug),
+    ("applications_client_id_key", "applications.client_id", ConflictOn::ClientId),
 ];
 
 /// Which field a unique violation is about. The engines say it differently: PostgreSQL names the
 /// constraint, SQLite names none but lists the columns in its message
 /// ("UNIQUE constraint failed: users.tenant_id, users.phone").
-fn conflicting_field(d: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+fn conflicting_field(d: &dyn sqlx::error::DatabaseError) -> Option<ConflictOn> {
     if let Some(name) = d.constraint() {
-        return UNIQUE_KEYS.iter().find(|(pg, _, _)| *pg == name).map(|(_, _, field)| *field);
+        return UNIQUE_KEYS.iter().find(|(pg, _, _)| *pg == name).map(|(_, _, on)| *on);
     }
     let columns = d.message().strip_prefix("UNIQUE constraint failed: ")?;
     let last = columns.rsplit(", ").next()?.trim();
-    UNIQUE_KEYS.iter().find(|(_, column, _)| *column == last).map(|(_, _, field)| *field)
+    UNIQUE_KEYS.iter().find(|(_, column, _)| *column == last).map(|(_, _, on)| *on)
 }
 
 /// PostgreSQL's refusal of text it cannot hold (NUL): SQLSTATE 22021 character_not_in_repertoire,

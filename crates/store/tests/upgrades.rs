@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use castellan_core::model::*;
-use castellan_core::store::StoreError;
 use castellan_core::store::prelude::*;
+use castellan_core::store::{ConflictOn, StoreError};
 use castellan_store::SqlStore;
 use sqlx::Connection;
 
@@ -110,7 +110,10 @@ async fn kumusoft_tags_and_mosip_app_ids_of_columns_become_aliases_on_upgrade() 
         // The moved aliases stay unique: another application cannot take one.
         let mut thief = app(&t, "thief");
         thief.aliases.insert(Dialect::Kumusoft, "PORTAL_TAG".into());
-        assert!(matches!(store.insert_application(&thief).await, Err(StoreError::Conflict(Some("kumusoft_tag")))), "{engine}");
+        assert!(
+            matches!(store.insert_application(&thief).await, Err(StoreError::Conflict(ConflictOn::Alias(Dialect::Kumusoft)))),
+            "{engine}"
+        );
         assert_eq!(
             store.application_by_client_id(t.id, "thief").await.unwrap(),
             None,

@@ -54,7 +54,7 @@ pub fn generate(alg: KeyAlg, kid: &str) -> CoreResult<(Vec<u8>, Value)> {
     let alg_name = alg.as_str();
     match alg {
         // 384 random bits written as base64url text, so that the secret is also a string: resource
-        // servers configured with a text secret (a FastAPI app's SECRET) can take it as it is.
+        // servers configured with a text secret (a web framework's SECRET setting) can take it as it is.
         KeyAlg::HS256 => Ok((super::b64url(&super::random_bytes::<48>()).into_bytes(), json!({}))),
         KeyAlg::RS256 => {
             let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(CoreError::internal)?;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::callback_client::TRY_TIMEOUT_MS;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::TenantId;
 use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
 use crate::services::ClientContext;
@@ -208,7 +209,7 @@ async fn attempt(core: &Core, cb: Callback) {
     core.audit(
         Some(cb.tenant_id),
         None,
-        "hosted.callback",
+        AuditAction::HostedCallback,
         result,
         &ctx,
         json!({"verification": cb.verification_id, "try": cb.tries, "status": status, "error": error}),

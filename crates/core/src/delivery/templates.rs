@@ -27,7 +27,7 @@ pub struct OtpVars<'a> {
     pub minutes: i64,
     pub app: &'a str,
     pub tenant: &'a str,
-    /// Caller-supplied placeholders (MOSIP `templateVariables`), filled after ours.
+    /// Placeholders the caller supplies with its request, filled after ours.
     pub extra: &'a [(String, String)],
 }
 
@@ -63,13 +63,13 @@ mod tests {
 
     #[test]
     fn otp_texts_carry_code_expiry_and_application() {
-        let v = OtpVars { code: "123456", minutes: 5, app: "Member Portal", tenant: "Kumusoft", extra: &[] };
+        let v = OtpVars { code: "123456", minutes: 5, app: "Member Portal", tenant: "Acme", extra: &[] };
         let (subject, body) = otp_email(&MessageTemplates::default(), &v);
         assert_eq!(subject, "Your Member Portal verification code");
         assert!(body.contains("123456") && body.contains("5 minutes"));
         assert!(otp_sms(&MessageTemplates::default(), &v).starts_with("123456 is your Member Portal"));
         let custom = MessageTemplates { otp_sms: Some("{tenant}: {code} ({minutes}m)".into()), ..Default::default() };
-        assert_eq!(otp_sms(&custom, &v), "Kumusoft: 123456 (5m)");
+        assert_eq!(otp_sms(&custom, &v), "Acme: 123456 (5m)");
         let extra = [("UIN".to_string(), "2530192395".to_string()), ("code".to_string(), "000000".to_string())];
         let custom = MessageTemplates { otp_sms: Some("{code} for UIN {UIN}".into()), ..Default::default() };
         // A caller's variable named like ours cannot replace the code: ours are filled first.

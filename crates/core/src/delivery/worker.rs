@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::Transports;
 use crate::core::Core;
+use crate::model::AuditAction;
 use crate::model::{Channel, OutboundMessage};
 use crate::services::ClientContext;
 
@@ -63,7 +64,7 @@ async fn deliver(core: &Core, transports: &Transports, m: OutboundMessage) {
             core.audit(
                 m.tenant_id,
                 None,
-                "message.failed",
+                AuditAction::MessageFailed,
                 if retry_at.is_some() { "retrying" } else { "gave_up" },
                 &ClientContext::default(),
                 json!({"message": m.id, "channel": m.channel.as_str(), "transport": transport, "attempt": m.attempts, "error": error}),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeKind {
-    /// Password accepted; a TOTP code is still due (korastratum `mfaToken`).
+    /// Password accepted; a TOTP code is still due (the challenge id is the MFA token the client holds).
     MfaPending,
     OtpLogin,
     PasswordReset,

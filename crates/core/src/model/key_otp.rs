@@ -1,5 +1,5 @@
 //! One-time codes addressed by a key the caller chooses (a user id string, a phone number) rather
-//! than by a challenge id: MOSIP's sendotp/useridOTP and its otpmanager address codes this way.
+//! than by a challenge id: for protocols whose send and verify calls name the user, not a challenge.
 
 use super::ids::{AppId, TenantId, UserId};
 

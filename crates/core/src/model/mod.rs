@@ -17,7 +17,7 @@ pub mod text;
 pub mod user;
 
 pub use application::{Application, ApplicationKind};
-pub use audit::AuditEvent;
+pub use audit::{AuditAction, AuditEvent};
 pub use challenge::{Challenge, ChallengeKind};
 pub use dialect::Dialect;
 pub use hosted::{AppTotpFactor, Callback, CallbackStatus, Verification, VerificationStatus};

@@ -14,6 +14,7 @@ use super::keys::TokenRules;
 use crate::core::Core;
 use crate::crypto::jwt::peek_claims;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, KeyAlg, Session, Tenant, User, new_id};
 use crate::model::{SessionId, TenantId};
@@ -368,8 +369,15 @@ impl Tokens<'_> {
             self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
             user = Some(session.user_id);
         }
-        self.audit(Some(tenant.id), user, "token.revoke", "success", ctx, json!({"jti": claims.jti, "session": claims.sid}))
-            .await;
+        self.audit(
+            Some(tenant.id),
+            user,
+            AuditAction::TokenRevoke,
+            "success",
+            ctx,
+            json!({"jti": claims.jti, "session": claims.sid}),
+        )
+        .await;
         Ok(())
     }
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use super::audit::Attempt;
 use crate::core::Core;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::AppId;
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
@@ -121,7 +122,8 @@ fn check_application_texts(app: &Application) -> CoreResult<()> {
 /// The conflict of an application write: the alias or client id the store names.
 fn application_conflict(e: StoreError) -> CoreError {
     match e {
-        StoreError::Conflict(field) => CoreError::Conflict(field.unwrap_or("client_id")),
+        StoreError::Conflict(ConflictOn::Other) => CoreError::Conflict(ConflictOn::ClientId),
+        StoreError::Conflict(on) => CoreError::Conflict(on),
         other => other.into(),
     }
 }
@@ -304,7 +306,7 @@ impl Applications<'_> {
         accepted: &[ApplicationKind],
         ctx: &crate::services::ClientContext,
     ) -> CoreResult<Application> {
-        let mut attempt = Attempt::new(Some(tenant.id), "client.authenticate");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::ClientAuthenticate);
         attempt.note("clientId", client_id.chars().take(100).collect::<String>());
         let result = async {
             text::check("client_id", client_id)?;

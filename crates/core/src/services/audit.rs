@@ -16,7 +16,7 @@ use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
 use crate::model::{AppId, TenantId, UserId};
-use crate::model::{AuditEvent, Tenant, new_id};
+use crate::model::{AuditAction, AuditEvent, Tenant, new_id};
 
 /// Past this many waiting events, a request waits for the writer before it is answered.
 const MAX_QUEUED_EVENTS: usize = 10_000;
@@ -27,7 +27,7 @@ const MAX_QUEUED_EVENTS: usize = 10_000;
 pub(crate) struct Attempt {
     pub tenant: Option<TenantId>,
     pub user: Option<UserId>,
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The application the event names, when the service learns it (else the caller's).
     pub application: Option<AppId>,
     outcome: Option<&'static str>,
@@ -37,7 +37,7 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(tenant: Option<TenantId>, action: &'static str) -> Self {
+    pub fn new(tenant: Option<TenantId>, action: AuditAction) -> Self {
         Self { tenant, user: None, action, application: None, outcome: None, reason: None, detail: Map::new(), written: false }
     }
 
@@ -124,7 +124,7 @@ impl Core {
         &self,
         tenant: Option<TenantId>,
         user: Option<UserId>,
-        action: &str,
+        action: AuditAction,
         outcome: &str,
         ctx: &ClientContext,
         detail: Value,
@@ -150,7 +150,7 @@ impl Core {
         &self,
         tenant: Option<TenantId>,
         user: Option<UserId>,
-        action: &str,
+        action: AuditAction,
         outcome: &str,
         ctx: &ClientContext,
         detail: Value,
@@ -160,7 +160,7 @@ impl Core {
             tenant_id: tenant,
             application_id: ctx.application_id,
             user_id: user,
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             outcome: outcome.to_string(),
             ip: ctx.ip.clone(),
             user_agent: ctx.user_agent.clone(),
@@ -191,27 +191,27 @@ mod tests {
     #[test]
     fn an_attempt_says_its_outcome_and_why_never_more_than_once() {
         let ok: CoreResult<()> = Ok(());
-        assert_eq!(Attempt::new(None, "refresh").event_of(&ok), Some(("success", serde_json::json!({}))));
+        assert_eq!(Attempt::new(None, AuditAction::Refresh).event_of(&ok), Some(("success", serde_json::json!({}))));
 
-        let mut queued = Attempt::new(None, "otp.sent");
+        let mut queued = Attempt::new(None, AuditAction::OtpSent);
         queued.outcome("queued");
         queued.note("resend", true);
         assert_eq!(queued.event_of(&ok), Some(("queued", serde_json::json!({"resend": true}))));
 
-        let mut refused = Attempt::new(None, "refresh");
+        let mut refused = Attempt::new(None, AuditAction::Refresh);
         let error = refused.refuse("failure", "unknown token", CoreError::InvalidRefreshToken);
         assert_eq!(refused.event_of::<()>(&Err(error)), Some(("failure", serde_json::json!({"reason": "unknown token"}))));
 
         // Unnamed refusals take their outcome from the error; server errors keep their cause out.
         let locked: CoreResult<()> = Err(CoreError::AccountLocked { retry_after_seconds: 5 });
-        assert_eq!(Attempt::new(None, "login.password").event_of(&locked).map(|e| e.0), Some("locked"));
+        assert_eq!(Attempt::new(None, AuditAction::LoginPassword).event_of(&locked).map(|e| e.0), Some("locked"));
         let broken: CoreResult<()> = Err(CoreError::Storage("disk I/O error at /var/lib/x".into()));
         assert_eq!(
-            Attempt::new(None, "login.password").event_of(&broken),
+            Attempt::new(None, AuditAction::LoginPassword).event_of(&broken),
             Some(("error", serde_json::json!({"reason": "server error"})))
         );
 
-        let mut stored = Attempt::new(None, "refresh");
+        let mut stored = Attempt::new(None, AuditAction::Refresh);
         stored.written();
         assert_eq!(stored.event_of(&ok), None);
     }

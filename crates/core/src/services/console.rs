@@ -11,6 +11,7 @@ use super::tenants::NewTenant;
 use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::SessionId;
 use crate::model::{Policy, Profile, Session, Tenant, User, new_id};
@@ -174,7 +175,7 @@ impl Console<'_> {
         password: &str,
         ctx: &ClientContext,
     ) -> CoreResult<(String, ConsoleAccount)> {
-        let mut attempt = Attempt::new(None, "console.sign_in");
+        let mut attempt = Attempt::new(None, AuditAction::ConsoleSignIn);
         let result = self.try_sign_in_console(email, password, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -248,7 +249,7 @@ impl Console<'_> {
         let account = self.console_account(token).await?;
         let console = self.console_tenant().await?;
         self.store.revoke_session(console.id, account.user.id, &self.console_session_id(token), self.now()).await?;
-        self.audit(Some(console.id), Some(account.user.id), "console.sign_out", "success", ctx, json!({})).await;
+        self.audit(Some(console.id), Some(account.user.id), AuditAction::ConsoleSignOut, "success", ctx, json!({})).await;
         Ok(())
     }
 

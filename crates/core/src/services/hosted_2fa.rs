@@ -12,6 +12,7 @@ use crate::crypto::jwt::{self, Expectations};
 use crate::crypto::totp::{self, TotpAlgorithm};
 use crate::crypto::{base32, qr};
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::{AppId, UserId};
 use crate::model::{
     AppTotpFactor, Application, CallbackStatus, Email, Identifier, KeyAlg, NewUser, Tenant, User, Verification,
@@ -148,7 +149,7 @@ impl Hosted<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<()> {
         let ctx = with_app(ctx, app);
-        let mut attempt = Attempt::new(Some(tenant.id), "hosted.toggle");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::HostedToggle);
         attempt.note("action", "ENABLE");
         let result = self.try_enable_app_totp(tenant, app, email, spec, &mut attempt).await;
         self.record_attempt(attempt, &ctx, &result).await;
@@ -218,7 +219,7 @@ impl Hosted<'_> {
     /// One `hosted.toggle` event, whatever the outcome.
     pub async fn disable_app_totp(&self, tenant: &Tenant, app: &Application, email: &str, ctx: &ClientContext) -> CoreResult<()> {
         let ctx = with_app(ctx, app);
-        let mut attempt = Attempt::new(Some(tenant.id), "hosted.toggle");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::HostedToggle);
         attempt.note("action", "DISABLE");
         let result = async {
             let user = match self.hosted_user(tenant, email).await {
@@ -264,7 +265,7 @@ impl Hosted<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<String> {
         let ctx = with_app(ctx, app);
-        let mut attempt = Attempt::new(Some(tenant.id), "hosted.session_token");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::HostedSessionToken);
         let result = self.try_issue_session_token(tenant, app, email, &mut attempt).await;
         self.record_attempt(attempt, &ctx, &result).await;
         result
@@ -325,14 +326,14 @@ impl Hosted<'_> {
     /// audience, and claims matching what was issued). Its state is the caller's to read:
     /// expired and finished ones come back too. A look (the page shown): nothing is recorded.
     pub(crate) async fn open_verification(&self, token: &str) -> CoreResult<OpenVerification> {
-        self.find_verification(token, &mut Attempt::new(None, "hosted.verify")).await
+        self.find_verification(token, &mut Attempt::new(None, AuditAction::HostedVerify)).await
     }
 
     /// As [`Core::open_verification`], for a code or a rejection the page sends: a token that
     /// opens nothing is that attempt's one `hosted.verify` event (naming no tenant when the
     /// token names no verification).
     pub(crate) async fn open_verification_attempt(&self, token: &str, ctx: &ClientContext) -> CoreResult<OpenVerification> {
-        let mut attempt = Attempt::new(None, "hosted.verify");
+        let mut attempt = Attempt::new(None, AuditAction::HostedVerify);
         let result = self.find_verification(token, &mut attempt).await;
         if result.is_err() {
             self.record_attempt(attempt, ctx, &result).await;
@@ -392,7 +393,7 @@ impl Hosted<'_> {
             self.audit(
                 Some(v.tenant_id),
                 Some(v.user_id),
-                "hosted.verify",
+                AuditAction::HostedVerify,
                 "timeout",
                 &with_app(ctx, &open.app),
                 json!({"verification": v.id}),
@@ -444,7 +445,7 @@ impl Hosted<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<CodeOutcome> {
         let v = &open.verification;
-        let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
+        let mut attempt = Attempt::new(Some(v.tenant_id), AuditAction::HostedVerify);
         attempt.user = Some(v.user_id);
         attempt.note("verification", v.id.to_string());
         let result = self.try_submit_hosted_code(open, code, ctx, &mut attempt).await;
@@ -524,7 +525,7 @@ impl Hosted<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<VerificationStatus> {
         let v = &open.verification;
-        let mut attempt = Attempt::new(Some(v.tenant_id), "hosted.verify");
+        let mut attempt = Attempt::new(Some(v.tenant_id), AuditAction::HostedVerify);
         attempt.user = Some(v.user_id);
         attempt.note("verification", v.id.to_string());
         let result = async {

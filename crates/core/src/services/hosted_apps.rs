@@ -13,6 +13,7 @@ use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::AppId;
+use crate::model::AuditAction;
 use crate::model::{Application, ApplicationKind, Tenant, Verification};
 use crate::net::{self, Cidr};
 
@@ -188,7 +189,7 @@ impl HostedApps<'_> {
         self.audit(
             Some(tenant.id),
             None,
-            "hosted_app.create",
+            AuditAction::HostedAppCreate,
             "success",
             &with_app(ctx, &app),
             json!({"clientId": app.client_id}),
@@ -216,7 +217,7 @@ impl HostedApps<'_> {
         };
         // A console's application has had its callback secret since creation: none is made here.
         let (app, _) = self.applications().patch_application(tenant, app, patch, Lists::Required).await?;
-        self.audit(Some(tenant.id), None, "hosted_app.update", "success", &with_app(ctx, &app), json!({})).await;
+        self.audit(Some(tenant.id), None, AuditAction::HostedAppUpdate, "success", &with_app(ctx, &app), json!({})).await;
         self.hosted_app_view(app).await
     }
 
@@ -256,7 +257,7 @@ impl HostedApps<'_> {
         let app = self.applications().application_by_id(tenant, id).await?;
         self.store.revoke_api_keys(tenant.id, app.id, self.now()).await?;
         let (key, _) = self.applications().create_api_key(tenant, &app.client_id).await?;
-        self.audit(Some(tenant.id), None, "hosted_app.rotate_key", "success", &with_app(ctx, &app), json!({})).await;
+        self.audit(Some(tenant.id), None, AuditAction::HostedAppRotateKey, "success", &with_app(ctx, &app), json!({})).await;
         Ok(key)
     }
 
@@ -315,7 +316,7 @@ impl HostedApps<'_> {
         let app = self.applications().application_by_id(tenant, id).await?;
         let patch = ApplicationPatch { active: Some(active), ..ApplicationPatch::default() };
         let (app, _) = self.applications().patch_application(tenant, app, patch, Lists::Required).await?;
-        let action = if active { "hosted_app.activate" } else { "hosted_app.deactivate" };
+        let action = if active { AuditAction::HostedAppActivate } else { AuditAction::HostedAppDeactivate };
         self.audit(Some(tenant.id), None, action, "success", &with_app(ctx, &app), json!({})).await;
         self.hosted_app_view(app).await
     }
@@ -337,7 +338,7 @@ impl HostedApps<'_> {
         ip: IpAddr,
         ctx: &ClientContext,
     ) -> CoreResult<(Application, Tenant)> {
-        let mut attempt = Attempt::new(None, "api_key.authenticate");
+        let mut attempt = Attempt::new(None, AuditAction::ApiKeyAuthenticate);
         attempt.note("clientId", client_id.chars().take(100).collect::<String>());
         let result = async {
             if key.is_empty() || key.len() > 200 {

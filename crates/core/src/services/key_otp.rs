@@ -15,6 +15,7 @@ use super::otp_login::OtpChannel;
 use super::sessions::Authenticated;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{AppId, TenantId, UserId};
 use crate::model::{Application, KeyOtp, Tenant, User};
@@ -193,7 +194,7 @@ impl KeyCodes<'_> {
     /// names unknown users and missing addresses (`UserNotFound`, `NoChannelAddress`). One event:
     /// `otp.sent` when the code went out, `otp.send` when it did not.
     pub async fn send_login_code(&self, tenant: &Tenant, req: LoginCodeRequest<'_>, ctx: &ClientContext) -> CoreResult<()> {
-        let mut attempt = Attempt::new(Some(tenant.id), "otp.send");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::OtpSend);
         let result = self.try_send_login_code(tenant, req, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -238,7 +239,7 @@ impl KeyCodes<'_> {
             self.otp_login().send_otp(tenant, req.application, *channel, address, &code, ttl, req.template_vars).await?;
         }
         let channels: Vec<&str> = recipients.iter().map(|(c, _)| c.as_str()).collect();
-        attempt.action = "otp.sent";
+        attempt.action = AuditAction::OtpSent;
         attempt.outcome("queued");
         attempt.note("channels", channels);
         Ok(())
@@ -256,7 +257,7 @@ impl KeyCodes<'_> {
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Option<AppId>)> {
-        let mut attempt = Attempt::new(tenant.map(|t| t.id), "otp.verify");
+        let mut attempt = Attempt::new(tenant.map(|t| t.id), AuditAction::OtpVerify);
         let result = self.try_login_with_code(tenant, key, code, dialect, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -318,14 +319,14 @@ impl KeyCodes<'_> {
             Err(CoreError::AccountLocked { .. }) => "frozen",
             Err(_) => "error",
         };
-        self.audit(Some(tenant.id), None, "otp.generate", outcome, ctx, json!({})).await;
+        self.audit(Some(tenant.id), None, AuditAction::OtpGenerate, outcome, ctx, json!({})).await;
         result
     }
 
     /// Validates (and spends) a service code. Wrong tries up to the limit freeze the key. One
     /// `otp.validate` event, whatever the outcome.
     pub async fn validate_service_code(&self, tenant: &Tenant, key: &str, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let mut attempt = Attempt::new(Some(tenant.id), "otp.validate");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::OtpValidate);
         let result = async {
             let key_hash = self.key_hash(KeyPurpose::Service, key);
             let Some(row) = self.store.key_otp(tenant.id, &key_hash).await? else {

@@ -9,6 +9,7 @@ use super::sessions::Authenticated;
 use super::users::{lockout_subject, second_factor_subject};
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::identifier::{INVISIBLE, has_control_or_format};
 use crate::model::{Challenge, ChallengeKind, Identifier, Tenant, User, new_id};
@@ -25,7 +26,7 @@ pub const IDENTIFIER_FIELD: &str = "identifier";
 pub struct PasswordLogin {
     pub identifier: String,
     pub password: String,
-    /// A TOTP code sent along with the password (korastratum `totpCode`).
+    /// A TOTP code sent along with the password, for protocols that take both in one request.
     pub totp_code: Option<String>,
     pub device: Value,
     pub dialect: Dialect,
@@ -174,7 +175,7 @@ impl Login<'_> {
         login: PasswordLogin,
         ctx: &ClientContext,
     ) -> CoreResult<LoginOutcome> {
-        let mut attempt = Attempt::new(Some(tenant.id), "login.password");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::LoginPassword);
         let result = self.try_password_login(tenant, login, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -195,7 +196,7 @@ impl Login<'_> {
             let second = second_factor_subject(user.id);
             match login.totp_code.as_deref() {
                 Some(code) => {
-                    attempt.action = "login.totp";
+                    attempt.action = AuditAction::LoginTotp;
                     let code_failures = self.reserve_attempt(tenant, &second).await?;
                     if !self.totp().verify_totp_code(tenant, &user, code).await? {
                         let error = self.failed_attempt(tenant, code_failures, CoreError::InvalidMfaCode);
@@ -203,7 +204,7 @@ impl Login<'_> {
                     }
                     self.settle_success(tenant, &second, code_failures, attempt).await?;
                     // A right code: the event is the password login's, as without a second factor.
-                    attempt.action = "login.password";
+                    attempt.action = AuditAction::LoginPassword;
                 }
                 None => {
                     let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
@@ -247,7 +248,7 @@ impl Login<'_> {
         code: &str,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
-        let mut attempt = Attempt::new(Some(tenant.id), "login.totp");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::LoginTotp);
         let result = self.try_complete_mfa_login(tenant, mfa_token, code, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result

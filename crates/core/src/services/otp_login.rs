@@ -17,6 +17,7 @@ use super::users::lockout_subject;
 use crate::core::Core;
 use crate::delivery::templates::{self, OtpVars};
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{AppId, UserId};
 use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
@@ -148,7 +149,7 @@ impl OtpLogin<'_> {
         start: OtpLoginStart<'_>,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
-        let mut attempt = Attempt::new(Some(tenant.id), "login.password");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::LoginPassword);
         attempt.note("tagId", start.application.alias(start.dialect).map(str::to_string));
         let result = self.try_start_otp_login(tenant, start, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
@@ -215,7 +216,7 @@ impl OtpLogin<'_> {
             self.audit(
                 Some(tenant.id),
                 Some(user.id),
-                "otp.sent",
+                AuditAction::OtpSent,
                 "queued",
                 ctx,
                 json!({"tagId": tag, "challenge": id, "channel": channel.as_str()}),
@@ -302,7 +303,7 @@ impl OtpLogin<'_> {
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
-        let mut attempt = Attempt::new(None, "otp.verify");
+        let mut attempt = Attempt::new(None, AuditAction::OtpVerify);
         let result = self.try_verify_otp_login(challenge_id, user_id, code, dialect, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -351,7 +352,7 @@ impl OtpLogin<'_> {
         self.audit(
             Some(tenant.id),
             Some(auth.user.id),
-            "token.issued",
+            AuditAction::TokenIssued,
             "success",
             &ctx,
             json!({"tagId": tag, "session": auth.session.id}),
@@ -369,7 +370,7 @@ impl OtpLogin<'_> {
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
-        let mut attempt = Attempt::new(None, "otp.sent");
+        let mut attempt = Attempt::new(None, AuditAction::OtpSent);
         attempt.note("resend", true);
         let result = self.try_resend_otp(challenge_id, user_id, dialect, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;

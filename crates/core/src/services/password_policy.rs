@@ -102,7 +102,7 @@ mod tests {
     use crate::model::Policy;
 
     #[test]
-    fn korastratum_rules_name_what_is_missing() {
+    fn a_profiles_rules_name_what_is_missing() {
         let p = Policy::korastratum().password;
         assert!(unmet_rules(&p, "SecurePass123!").is_empty());
         assert_eq!(unmet_rules(&p, "short"), vec!["min_length:8", "uppercase", "digit", "special:@$!%*?&"]);

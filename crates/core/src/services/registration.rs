@@ -8,6 +8,7 @@ use super::audit::Attempt;
 use crate::core::Core;
 use crate::delivery::templates;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::{Challenge, ChallengeKind, Channel, Email, Identifier, NewUser, Tenant, User, new_id};
 
 const VERIFY_TTL: i64 = 24 * 3600;
@@ -110,7 +111,7 @@ impl Registrations<'_> {
                 },
             )
             .await?;
-        self.audit(Some(tenant.id), Some(user.id), "user.register", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::UserRegister, "success", ctx, json!({})).await;
         self.send_verification_email(tenant, &user).await?;
         Ok(user)
     }
@@ -129,7 +130,7 @@ impl Registrations<'_> {
     /// Verifies with a mailed token; also says whether the email was verified already (the token
     /// is spent either way). One `email.verify` event, whatever the outcome.
     pub async fn verify_email_once(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<(User, bool)> {
-        let mut attempt = Attempt::new(Some(tenant.id), "email.verify");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::EmailVerify);
         let result = async {
             let c = self.find_link_challenge(tenant, ChallengeKind::EmailVerification, token, &mut attempt).await?;
             if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
@@ -161,7 +162,7 @@ impl Registrations<'_> {
 
     async fn send_reset_email(&self, tenant: &Tenant, email: &str, ctx: &ClientContext) -> CoreResult<()> {
         let Some(user) = self.user_by_email(tenant, email).await? else {
-            self.audit(Some(tenant.id), None, "password.forgot", "unknown_email", ctx, json!({})).await;
+            self.audit(Some(tenant.id), None, AuditAction::PasswordForgot, "unknown_email", ctx, json!({})).await;
             return Ok(());
         };
         if !user.active {
@@ -171,7 +172,7 @@ impl Registrations<'_> {
         let (subject, body) = templates::reset_password(&tenant.display_name, &self.link(tenant, "reset-password", &token));
         let to = user.email.as_deref().unwrap_or(email);
         self.enqueue(Some(tenant.id), Channel::Email, to, &subject, &body).await?;
-        self.audit(Some(tenant.id), Some(user.id), "password.forgot", "sent", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::PasswordForgot, "sent", ctx, json!({})).await;
         Ok(())
     }
 
@@ -179,7 +180,7 @@ impl Registrations<'_> {
     /// token), then the token is consumed atomically, then every session ends. One
     /// `password.reset` event, whatever the outcome.
     pub async fn reset_password(&self, tenant: &Tenant, token: &str, new_password: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let mut attempt = Attempt::new(Some(tenant.id), "password.reset");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::PasswordReset);
         let result = async {
             let c = self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token, &mut attempt).await?;
             self.users().check_password_policy(tenant, new_password)?;
@@ -207,7 +208,7 @@ impl Registrations<'_> {
     /// Whether a reset token is still usable (for the reset page, before it shows the form). A
     /// look, not an attempt: nothing is recorded.
     pub async fn reset_token_is_valid(&self, tenant: &Tenant, token: &str) -> CoreResult<bool> {
-        let mut look = Attempt::new(Some(tenant.id), "password.reset");
+        let mut look = Attempt::new(Some(tenant.id), AuditAction::PasswordReset);
         match self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token, &mut look).await {
             Ok(_) => Ok(true),
             Err(CoreError::InvalidToken) => Ok(false),

@@ -7,6 +7,7 @@ use super::ClientContext;
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
 use crate::model::{SessionId, UserId};
@@ -116,7 +117,15 @@ impl Sessions<'_> {
             .collect();
         for evicted in live.iter().skip(policy.max_concurrent as usize) {
             self.store.revoke_session(tenant.id, user.id, &evicted.id, now).await?;
-            self.audit(Some(tenant.id), Some(user.id), "session.evicted", "success", ctx, json!({"session": evicted.id})).await;
+            self.audit(
+                Some(tenant.id),
+                Some(user.id),
+                AuditAction::SessionEvicted,
+                "success",
+                ctx,
+                json!({"session": evicted.id}),
+            )
+            .await;
         }
         let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
         Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
@@ -153,7 +162,7 @@ impl Sessions<'_> {
         guard: ApplicationGuard,
         ctx: &ClientContext,
     ) -> CoreResult<Refreshed> {
-        let mut attempt = Attempt::new(Some(tenant.id), "refresh");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::Refresh);
         let result = self.try_refresh(tenant, token, dialect, guard, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
@@ -194,7 +203,14 @@ impl Sessions<'_> {
         };
         let application = self.guard_application(tenant, &session, guard, attempt).await?;
         let (refresh_token, next) = self.new_refresh_token(tenant, &session);
-        let event = self.audit_event(Some(tenant.id), Some(user.id), "refresh", "success", ctx, json!({"session": session.id}));
+        let event = self.audit_event(
+            Some(tenant.id),
+            Some(user.id),
+            AuditAction::Refresh,
+            "success",
+            ctx,
+            json!({"session": session.id}),
+        );
         if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {
             // Another caller spent it between the read and now.
             return self.refused_refresh(tenant, &hash, now, attempt).await;
@@ -250,7 +266,7 @@ impl Sessions<'_> {
         let Some(used) = self.store.refresh_token_by_hash(tenant.id, hash).await? else {
             return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
         };
-        attempt.action = "refresh.reuse";
+        attempt.action = AuditAction::RefreshReuse;
         attempt.note("session", used.session_id.clone());
         let Some(s) = self.store.session_by_id(tenant.id, &used.session_id).await? else {
             return Err(attempt.refuse(
@@ -285,14 +301,15 @@ impl Sessions<'_> {
         {
             return Err(CoreError::NotFound);
         }
-        self.audit(Some(tenant.id), Some(user_id), "session.revoke", "success", ctx, json!({"session": session_id})).await;
+        self.audit(Some(tenant.id), Some(user_id), AuditAction::SessionRevoke, "success", ctx, json!({"session": session_id}))
+            .await;
         Ok(())
     }
 
     /// Ends every session of the user; returns how many were alive.
     pub async fn revoke_all_sessions(&self, tenant: &Tenant, user_id: UserId, ctx: &ClientContext) -> CoreResult<u64> {
         let n = self.store.revoke_user_sessions(tenant.id, user_id, self.now()).await?;
-        self.audit(Some(tenant.id), Some(user_id), "session.revoke_all", "success", ctx, json!({"revoked": n})).await;
+        self.audit(Some(tenant.id), Some(user_id), AuditAction::SessionRevokeAll, "success", ctx, json!({"revoked": n})).await;
         Ok(n)
     }
 
@@ -304,7 +321,7 @@ impl Sessions<'_> {
         &self,
         token: &str,
         dialect: Dialect,
-        action: &'static str,
+        action: AuditAction,
         ctx: &ClientContext,
     ) -> CoreResult<Tenant> {
         let mut attempt = Attempt::new(None, action);
@@ -338,7 +355,7 @@ impl Sessions<'_> {
     pub async fn end_session_by_refresh_token(&self, tenant: &Tenant, token: &str, ctx: &ClientContext) -> CoreResult<()> {
         let hash = crate::crypto::sha256(token.as_bytes());
         let now = self.now();
-        let mut attempt = Attempt::new(Some(tenant.id), "logout");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::Logout);
         let result = async {
             let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
                 return Err(attempt.refuse("failure", "token unknown, spent or expired", CoreError::InvalidRefreshToken));

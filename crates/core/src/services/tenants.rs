@@ -1,7 +1,7 @@
 //! Tenants: creation with a profile's defaults, lookup by id or slug (cached), policy updates.
 
 use crate::core::Core;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::TenantId;
 use crate::model::tenant::parse_slug;
@@ -87,7 +87,7 @@ impl Tenants<'_> {
         check_tenant_texts(&tenant)?;
         self.store.insert_tenant(&tenant).await.map_err(|e| match e {
             // Ids are fresh: a clash is the slug's.
-            StoreError::Conflict(_) => CoreError::Conflict("slug"),
+            StoreError::Conflict(_) => CoreError::Conflict(ConflictOn::Slug),
             other => other.into(),
         })?;
         // Every tenant can sign from the start: HS256 for the HS dialects, ES256 otherwise.

@@ -8,6 +8,7 @@ use crate::core::Core;
 use crate::crypto::totp::{self, TotpAlgorithm};
 use crate::crypto::{base32, qr};
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::{Tenant, TotpFactor, User};
 
 const PERIOD: u32 = 30;
@@ -79,13 +80,13 @@ impl Totp<'_> {
         let account = user.email.clone().or_else(|| user.username.clone()).unwrap_or_else(|| user.id.to_string());
         let otpauth_url = totp::otpauth_url(&tenant.display_name, &account, &b32, TotpAlgorithm::Sha1, DIGITS, PERIOD);
         let qr_png_data_url = qr::png_data_url(&otpauth_url, 4)?;
-        self.audit(Some(tenant.id), Some(user.id), "totp.setup", "pending", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::TotpSetup, "pending", ctx, json!({})).await;
         Ok(TotpEnrollment { secret: b32, otpauth_url, qr_png_data_url })
     }
 
     /// Activates a pending enrolment with a valid code. One `totp.enable` event, whatever the outcome.
     pub async fn confirm_totp_enrollment(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let mut attempt = Attempt::new(Some(tenant.id), "totp.enable");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::TotpEnable);
         attempt.user = Some(user.id);
         let result = async {
             let Some(factor) = self.store.totp_by_user(tenant.id, user.id).await? else {
@@ -108,7 +109,7 @@ impl Totp<'_> {
     /// Turns TOTP off; a valid current code is the re-authentication. One `totp.disable` event,
     /// whatever the outcome.
     pub async fn disable_totp(&self, tenant: &Tenant, user: &User, code: &str, ctx: &ClientContext) -> CoreResult<()> {
-        let mut attempt = Attempt::new(Some(tenant.id), "totp.disable");
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::TotpDisable);
         attempt.user = Some(user.id);
         let result = async {
             if !self.verify_totp_code(tenant, user, code).await? {
@@ -124,7 +125,7 @@ impl Totp<'_> {
     /// Removes TOTP without a code (admin action).
     pub async fn remove_totp(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<()> {
         self.delete_totp(tenant, user).await?;
-        self.audit(Some(tenant.id), Some(user.id), "totp.disable", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::TotpDisable, "success", ctx, json!({})).await;
         Ok(())
     }
 

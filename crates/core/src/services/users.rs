@@ -6,6 +6,7 @@ use super::ClientContext;
 use super::password_policy::unmet_rules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AuditAction;
 use crate::model::UserId;
 use crate::model::identifier::{INVISIBLE, has_control_or_format, normalize_username};
 use crate::model::{Email, Identifier, NewUser, Phone, Tenant, User, text};
@@ -224,7 +225,7 @@ impl Users<'_> {
         if deactivated {
             self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
         }
-        self.audit(Some(tenant.id), Some(user.id), "user.update", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::UserUpdate, "success", ctx, json!({})).await;
         Ok(user)
     }
 
@@ -234,7 +235,7 @@ impl Users<'_> {
         if !self.store.delete_user(tenant.id, id).await? {
             return Err(CoreError::NotFound);
         }
-        self.audit(Some(tenant.id), Some(id), "user.delete", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(id), AuditAction::UserDelete, "success", ctx, json!({})).await;
         Ok(())
     }
 
@@ -247,7 +248,7 @@ impl Users<'_> {
         self.store.update_user(&user).await?;
         self.store.revoke_user_sessions(tenant.id, id, self.now()).await?;
         self.store.clear_attempts(tenant.id, &lockout_subject(id)).await?;
-        self.audit(Some(tenant.id), Some(id), "password.set", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(id), AuditAction::PasswordSet, "success", ctx, json!({})).await;
         Ok(())
     }
 
@@ -256,7 +257,7 @@ impl Users<'_> {
         self.get_user(tenant, id).await?;
         self.store.clear_attempts(tenant.id, &lockout_subject(id)).await?;
         self.store.clear_attempts(tenant.id, &second_factor_subject(id)).await?;
-        self.audit(Some(tenant.id), Some(id), "user.unlock", "success", ctx, json!({})).await;
+        self.audit(Some(tenant.id), Some(id), AuditAction::UserUnlock, "success", ctx, json!({})).await;
         Ok(())
     }
 }

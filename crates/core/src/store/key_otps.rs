@@ -1,4 +1,4 @@
-//! One-time codes by key (a phone number, an email, a MOSIP key).
+//! One-time codes by key (a phone number, an email, a user id the caller names).
 
 use async_trait::async_trait;
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+pub use crate::error::ConflictOn;
 use crate::model::audit::AuditFilter;
 use crate::model::*;
 
@@ -37,11 +38,10 @@ pub use users::UserStore;
 /// A storage failure, already stripped of driver types.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique constraint was violated; the field it guards, when the store knows it (`email`,
-    /// `phone`, `username`, `uin`, `slug`, `client_id`, …). A clash of confusable skeletons is
-    /// reported as the field whose skeleton it is.
+    /// A unique constraint was violated; the key it guards, [`ConflictOn::Other`] when the store
+    /// cannot tell. A clash of confusable skeletons is reported as the field whose skeleton it is.
     #[error("unique constraint violated")]
-    Conflict(Option<&'static str>),
+    Conflict(ConflictOn),
     /// The database cannot store a text (PostgreSQL and NUL). The core refuses such text before it
     /// gets here; this keeps a missed path a validation error instead of a server error.
     #[error("text the database cannot store")]
@@ -58,7 +58,7 @@ pub enum StoreError {
 impl From<StoreError> for crate::CoreError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(field) => crate::CoreError::Conflict(field.unwrap_or("value")),
+            StoreError::Conflict(on) => crate::CoreError::Conflict(on),
             StoreError::InvalidText => crate::CoreError::field("input", crate::model::text::CONTROL),
             e @ StoreError::Backend { .. } => crate::CoreError::Storage(Box::new(e)),
         }

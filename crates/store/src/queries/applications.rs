@@ -13,7 +13,7 @@ fn prefixed(table: &str, cols: &str) -> String {
 /// field (the store cannot tell which alias from the engine's message, the loop knows).
 fn alias_err((dialect, e): (Option<Dialect>, sqlx::Error)) -> StoreError {
     match (dialect, &e) {
-        (Some(d), sqlx::Error::Database(db)) if db.is_unique_violation() => StoreError::Conflict(d.alias_field()),
+        (Some(d), sqlx::Error::Database(db)) if db.is_unique_violation() => StoreError::Conflict(ConflictOn::Alias(d)),
         _ => db_err(e),
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
 use castellan_core::store::prelude::*;
-use castellan_core::store::{AttemptReservation, StoreError, StoreResult, UserFilter};
+use castellan_core::store::{AttemptReservation, ConflictOn, StoreError, StoreResult, UserFilter};
 use uuid::Uuid;
 
 use sqlx::AssertSqlSafe;

@@ -93,7 +93,7 @@ const SESSIONS: [&str; 4] = ["sess_a", "sess_b", "sess_c", "sess_d"];
 fn answer<T: Debug>(result: StoreResult<T>, exact_conflicts: bool) -> String {
     match result {
         Ok(value) => format!("{value:?}"),
-        Err(StoreError::Conflict(field)) if exact_conflicts => format!("Conflict({field:?})"),
+        Err(StoreError::Conflict(on)) if exact_conflicts => format!("Conflict({on:?})"),
         Err(StoreError::Conflict(_)) => "Conflict".into(),
         Err(StoreError::InvalidText) => "InvalidText".into(),
         Err(StoreError::Backend { .. }) => "Backend".into(),

@@ -11,5 +11,5 @@ pub async fn admin_tokens_are_found_by_hash_and_unique(store: Db) {
     assert!(store.admin_token_exists(b"hash-1").await.unwrap());
     assert!(store.admin_token_exists(b"hash-2").await.unwrap());
     assert!(!store.admin_token_exists(b"hash-3").await.unwrap());
-    assert_eq!(conflict(store.insert_admin_token(new_id(), b"hash-1", "again", 3).await), None);
+    assert_eq!(conflict(store.insert_admin_token(new_id(), b"hash-1", "again", 3).await), ConflictOn::Other);
 }

@@ -89,21 +89,21 @@ pub async fn application_keys_clash_by_field_across_tenants(store: Db) {
     store.insert_application(&a).await.unwrap();
     // Client ids and aliases are unique server-wide, not per tenant.
     let same_client = Application { client_id: a.client_id.clone(), ..app(&other) };
-    assert_eq!(conflict(store.insert_application(&same_client).await), Some("client_id"));
+    assert_eq!(conflict(store.insert_application(&same_client).await), ConflictOn::ClientId);
     let same_tag = aliased(&other, &[(Dialect::Kumusoft, "TAG")]);
-    assert_eq!(conflict(store.insert_application(&same_tag).await), Some("kumusoft_tag"));
+    assert_eq!(conflict(store.insert_application(&same_tag).await), ConflictOn::Alias(Dialect::Kumusoft));
     let same_app_id = aliased(&other, &[(Dialect::Kumusoft, "FREE"), (Dialect::Mosip, "APP")]);
-    assert_eq!(conflict(store.insert_application(&same_app_id).await), Some("mosip_app_id"));
+    assert_eq!(conflict(store.insert_application(&same_app_id).await), ConflictOn::Alias(Dialect::Mosip));
     let both = aliased(&other, &[(Dialect::Kumusoft, "TAG"), (Dialect::Mosip, "APP")]);
-    assert_eq!(conflict(store.insert_application(&both).await), Some("kumusoft_tag"), "the first alias written");
+    assert_eq!(conflict(store.insert_application(&both).await), ConflictOn::Alias(Dialect::Kumusoft), "the first alias written");
     let client_and_alias = Application { client_id: a.client_id.clone(), ..aliased(&other, &[(Dialect::Kumusoft, "TAG")]) };
     assert_eq!(
         conflict(store.insert_application(&client_and_alias).await),
-        Some("client_id"),
+        ConflictOn::ClientId,
         "the application before its aliases"
     );
     let same_id = Application { id: a.id, ..app(&t) };
-    assert_eq!(conflict(store.insert_application(&same_id).await), None);
+    assert_eq!(conflict(store.insert_application(&same_id).await), ConflictOn::Other);
     // A refused application is not stored, nor any of its aliases.
     assert_eq!(store.application_by_id(other.id, same_app_id.id).await.unwrap(), None);
     assert_eq!(store.application_by_alias(Dialect::Kumusoft, "FREE").await.unwrap(), None);
@@ -118,9 +118,9 @@ pub async fn application_keys_clash_by_field_across_tenants(store: Db) {
     store.insert_application(&b).await.unwrap();
     let taking = Application { name: "taken".into(), ..aliased(&other, &[(Dialect::Kumusoft, "TAG"), (Dialect::Mosip, "B-2")]) };
     let taking = Application { id: b.id, ..taking };
-    assert_eq!(conflict(store.update_application(&taking).await), Some("kumusoft_tag"));
+    assert_eq!(conflict(store.update_application(&taking).await), ConflictOn::Alias(Dialect::Kumusoft));
     let taking = Application { id: b.id, ..aliased(&other, &[(Dialect::Mosip, "APP")]) };
-    assert_eq!(conflict(store.update_application(&taking).await), Some("mosip_app_id"));
+    assert_eq!(conflict(store.update_application(&taking).await), ConflictOn::Alias(Dialect::Mosip));
     assert_eq!(store.application_by_id(other.id, b.id).await.unwrap().as_ref(), Some(&b));
     assert_eq!(store.application_by_alias(Dialect::Mosip, "B-APP").await.unwrap().map(|x| x.id), Some(b.id));
     // Keeping one's own aliases is no clash.
@@ -144,7 +144,7 @@ pub async fn api_keys_resolve_until_revoked_and_the_newest_prefix_shows(store: D
     store.insert_api_key(t.id, a.id, "last_", b"hash-last", 20).await.unwrap();
     assert_eq!(store.api_key_prefix(t.id, a.id).await.unwrap().as_deref(), Some("last_"));
     // A key hash is stored once.
-    assert_eq!(conflict(store.insert_api_key(t.id, a.id, "dup_", b"hash-old", 30).await), None);
+    assert_eq!(conflict(store.insert_api_key(t.id, a.id, "dup_", b"hash-old", 30).await), ConflictOn::Other);
     // Another tenant cannot revoke them.
     store.revoke_api_keys(other.id, a.id, 40).await.unwrap();
     assert!(store.application_by_api_key(b"hash-old").await.unwrap().is_some());

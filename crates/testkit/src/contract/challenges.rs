@@ -23,7 +23,7 @@ pub async fn challenges_are_found_by_id_by_secret_and_located_across_tenants(sto
     assert_eq!(by_secret(t.id, ChallengeKind::PasswordReset, b"other").await, None);
     assert_eq!(by_secret(other.id, ChallengeKind::PasswordReset, b"secret").await, None, "no cross-tenant reads");
     // An id is stored once.
-    assert_eq!(conflict(store.insert_challenge(&c).await), None);
+    assert_eq!(conflict(store.insert_challenge(&c).await), ConflictOn::Other);
     // A challenge of a user who is not there is refused.
     assert!(store.insert_challenge(&challenge(&user(&t, "ghost@example.com"), ChallengeKind::OtpLogin, b"g")).await.is_err());
 }

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use castellan_core::model::*;
+pub(crate) use castellan_core::store::ConflictOn;
 use castellan_core::store::{Store, StoreError, StoreResult};
 use serde_json::json;
 
@@ -281,10 +282,10 @@ pub(crate) fn message(recipient: &str, next_attempt_at: i64, created_at: i64) ->
     }
 }
 
-/// The field a write's unique violation names; anything but a conflict fails the check.
-pub(crate) fn conflict<T: std::fmt::Debug>(result: StoreResult<T>) -> Option<&'static str> {
+/// The key a write's unique violation names; anything but a conflict fails the check.
+pub(crate) fn conflict<T: std::fmt::Debug>(result: StoreResult<T>) -> ConflictOn {
     match result {
-        Err(StoreError::Conflict(field)) => field,
+        Err(StoreError::Conflict(on)) => on,
         other => panic!("expected a conflict, got {other:?}"),
     }
 }

@@ -27,7 +27,7 @@ pub async fn verifications_are_found_within_their_tenant_and_listed_newest_first
     assert!(list(0).await.is_empty());
     assert!(store.list_verifications(other.id, a.id, 10).await.unwrap().is_empty(), "no cross-tenant reads");
     // An id is stored once; a verification of a user who is not there is refused.
-    assert_eq!(conflict(store.insert_verification(&made[0]).await), None);
+    assert_eq!(conflict(store.insert_verification(&made[0]).await), ConflictOn::Other);
     assert!(store.insert_verification(&verification(&a, &user(&t, "ghost@example.com"), 1)).await.is_err());
 }
 
@@ -115,7 +115,7 @@ pub async fn a_verification_has_one_callback(store: Db) {
         })
         .collect();
     for task in tasks {
-        assert_eq!(conflict(task.await.unwrap()), None);
+        assert_eq!(conflict(task.await.unwrap()), ConflictOn::Other);
     }
     assert_eq!(store.callback_of(t.id, v.id).await.unwrap().as_ref(), Some(&c));
     // A callback of an application that is not there is refused.

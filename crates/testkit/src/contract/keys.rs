@@ -18,7 +18,7 @@ pub async fn keys_are_listed_newest_first_per_tenant_and_all_together(store: Db)
     assert_eq!(store.list_keys(other.id).await.unwrap(), std::slice::from_ref(&theirs));
     assert_eq!(store.list_all_keys().await.unwrap(), [new_a, new_b, theirs, old]);
     // A kid is unique server-wide; a key of a tenant that is not there is refused.
-    assert_eq!(conflict(store.insert_key(&signing_key(&other, "k-old", 30)).await), None);
+    assert_eq!(conflict(store.insert_key(&signing_key(&other, "k-old", 30)).await), ConflictOn::Other);
     assert!(store.insert_key(&signing_key(&tenant(), "k-orphan", 30)).await.is_err());
 }
 

@@ -33,7 +33,7 @@ pub async fn outbox_messages_are_claimed_once_and_retried(store: Db) {
     assert_eq!((failed.status.as_str(), failed.next_attempt_at, failed.last_error.as_deref()), ("failed", 10, Some("gone")));
     assert!(store.claim_messages(10_000, 60, 10).await.unwrap().is_empty());
     // A message id is stored once.
-    assert_eq!(conflict(store.enqueue_message(&m).await), None);
+    assert_eq!(conflict(store.enqueue_message(&m).await), ConflictOn::Other);
 }
 
 pub async fn concurrent_claims_lease_each_message_once_in_due_order(store: Db) {

@@ -37,7 +37,7 @@ pub async fn live_sessions_are_listed_most_recently_active_first(store: Db) {
     assert_eq!(live(100).await, [quiet.id.clone(), tied.id.clone(), busy.id.clone()]);
     assert_eq!(store.session_by_id(t.id, &busy.id).await.unwrap().unwrap().last_active, 30);
     // A session id is stored once; a session of a user who is not there is refused.
-    assert_eq!(conflict(store.insert_session(&quiet).await), None);
+    assert_eq!(conflict(store.insert_session(&quiet).await), ConflictOn::Other);
     assert!(store.insert_session(&session(&user(&t, "ghost@example.com"), 1, 1_000)).await.is_err());
 }
 
@@ -92,7 +92,7 @@ pub async fn twenty_concurrent_consumers_of_one_refresh_token_get_one_winner(sto
     store.insert_refresh_token(&late).await.unwrap();
     assert_eq!(store.consume_refresh_token(t.id, b"late", 9).await.unwrap(), Some(RefreshToken { used_at: Some(9), ..late }));
     // A token hash is stored once; a token of a session that is not there is refused.
-    assert_eq!(conflict(store.insert_refresh_token(&RefreshToken { id: new_id(), ..rt.clone() }).await), None);
+    assert_eq!(conflict(store.insert_refresh_token(&RefreshToken { id: new_id(), ..rt.clone() }).await), ConflictOn::Other);
     assert!(store.insert_refresh_token(&refresh_token(&s, b"orphan", 1_000)).await.is_err());
 }
 
@@ -160,12 +160,15 @@ pub async fn a_rotation_that_cannot_store_its_successor_writes_nothing(store: Db
     assert!(store.list_audit(t.id, &all_events).await.unwrap().is_empty());
     // A successor that clashes with a stored token: the error, and the old token unspent.
     let clashing = RefreshToken { id: new_id(), ..rt.clone() };
-    assert_eq!(conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &clashing, &refresh_event(&t, 1)).await), None);
+    assert_eq!(
+        conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &clashing, &refresh_event(&t, 1)).await),
+        ConflictOn::Other
+    );
     // An event that clashes with a stored one: the same.
     let stored = refresh_event(&t, 2);
     store.insert_audit(&stored).await.unwrap();
     let again = AuditEvent { id: stored.id, ..refresh_event(&t, 3) };
-    assert_eq!(conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &again).await), None);
+    assert_eq!(conflict(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &again).await), ConflictOn::Other);
     assert_eq!(store.refresh_token_by_hash(t.id, &rt.token_hash).await.unwrap().unwrap().used_at, None);
     assert_eq!(store.refresh_token_by_hash(t.id, &[1; 32]).await.unwrap(), None);
     assert_eq!(store.list_audit(t.id, &all_events).await.unwrap().len(), 1);

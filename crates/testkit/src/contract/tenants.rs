@@ -23,9 +23,9 @@ pub async fn tenants_round_trip_and_list_by_slug(store: Db) {
     assert_eq!(slugs, ["alpha", "alpha-2", "mid", "zulu"]);
     // A slug is taken once; an id too (a key the store does not name).
     let same_slug = Tenant { id: new_id().into(), ..made[0].clone() };
-    assert_eq!(conflict(store.insert_tenant(&same_slug).await), Some("slug"));
+    assert_eq!(conflict(store.insert_tenant(&same_slug).await), ConflictOn::Slug);
     let same_id = Tenant { slug: "fresh".into(), ..made[0].clone() };
-    assert_eq!(conflict(store.insert_tenant(&same_id).await), None);
+    assert_eq!(conflict(store.insert_tenant(&same_id).await), ConflictOn::Other);
 }
 
 pub async fn an_update_rewrites_what_a_tenant_may_change_and_nothing_else(store: Db) {

@@ -51,20 +51,20 @@ pub async fn a_unique_violation_names_the_field_that_clashed(store: Db) {
         let store = store.clone();
         async move { conflict(store.insert_user(&u).await) }
     };
-    assert_eq!(clash(bare_user(&t, Some("a@example.com"), None, None)).await, Some("email"));
-    assert_eq!(clash(bare_user(&t, None, Some("alice"), None)).await, Some("username"));
-    assert_eq!(clash(bare_user(&t, None, None, Some("+256700000001"))).await, Some("phone"));
+    assert_eq!(clash(bare_user(&t, Some("a@example.com"), None, None)).await, ConflictOn::Email);
+    assert_eq!(clash(bare_user(&t, None, Some("alice"), None)).await, ConflictOn::Username);
+    assert_eq!(clash(bare_user(&t, None, None, Some("+256700000001"))).await, ConflictOn::Phone);
     let same_uin = User { attributes: json!({"uin": "U-1"}), ..bare_user(&t, Some("b@example.com"), None, None) };
-    assert_eq!(clash(same_uin).await, Some("uin"));
+    assert_eq!(clash(same_uin).await, ConflictOn::Uin);
     // Look-alikes clash on the skeleton, reported as the field it belongs to.
-    assert_eq!(clash(bare_user(&t, Some("\u{0430}@example.com"), None, None)).await, Some("email"));
-    assert_eq!(clash(bare_user(&t, None, Some("\u{0430}lice"), None)).await, Some("username"));
-    assert_eq!(clash(bare_user(&t, None, Some("ALICE"), None)).await, Some("username"), "skeletons ignore case");
+    assert_eq!(clash(bare_user(&t, Some("\u{0430}@example.com"), None, None)).await, ConflictOn::Email);
+    assert_eq!(clash(bare_user(&t, None, Some("\u{0430}lice"), None)).await, ConflictOn::Username);
+    assert_eq!(clash(bare_user(&t, None, Some("ALICE"), None)).await, ConflictOn::Username, "skeletons ignore case");
     // A row that breaks two keys names one of them (the engines check them in different orders).
     let twice = clash(bare_user(&t, Some("a@example.com"), Some("alice"), None)).await;
-    assert!(matches!(twice, Some("email" | "username")), "{twice:?}");
+    assert!(matches!(twice, ConflictOn::Email | ConflictOn::Username), "{twice:?}");
     // An id is stored once; the store does not name it.
-    assert_eq!(clash(User { id: first.id, ..bare_user(&t, None, None, None) }).await, None);
+    assert_eq!(clash(User { id: first.id, ..bare_user(&t, None, None, None) }).await, ConflictOn::Other);
     // Absent identifiers never clash.
     store.insert_user(&bare_user(&t, None, None, None)).await.unwrap();
     store.insert_user(&bare_user(&t, None, None, None)).await.unwrap();
@@ -72,11 +72,11 @@ pub async fn a_unique_violation_names_the_field_that_clashed(store: Db) {
     let second = bare_user(&t, Some("c@example.com"), Some("carol"), Some("+256700000002"));
     store.insert_user(&second).await.unwrap();
     let taken = User { phone: Some("+256700000001".into()), ..second.clone() };
-    assert_eq!(conflict(store.update_user(&taken).await), Some("phone"));
+    assert_eq!(conflict(store.update_user(&taken).await), ConflictOn::Phone);
     let taken = User { email: Some("\u{0430}@example.com".into()), ..second.clone() };
-    assert_eq!(conflict(store.update_user(&taken).await), Some("email"));
+    assert_eq!(conflict(store.update_user(&taken).await), ConflictOn::Email);
     let taken = User { attributes: json!({"uin": "U-1"}), ..second.clone() };
-    assert_eq!(conflict(store.update_user(&taken).await), Some("uin"));
+    assert_eq!(conflict(store.update_user(&taken).await), ConflictOn::Uin);
     assert_eq!(store.user_by_id(t.id, second.id).await.unwrap(), Some(second.clone()));
     // Another tenant may use all of them.
     let other = stored_tenant(&store).await;
@@ -115,8 +115,8 @@ pub async fn an_update_moves_the_identifiers_and_their_skeletons(store: Db) {
         .insert_user(&bare_user(&t, Some("\u{043E}ld@example.com"), Some("\u{043E}ldname"), Some("+256700000001")))
         .await
         .unwrap();
-    assert_eq!(conflict(store.insert_user(&bare_user(&t, Some("n\u{0435}w@example.com"), None, None)).await), Some("email"));
-    assert_eq!(conflict(store.insert_user(&bare_user(&t, None, Some("n\u{0435}wname"), None)).await), Some("username"));
+    assert_eq!(conflict(store.insert_user(&bare_user(&t, Some("n\u{0435}w@example.com"), None, None)).await), ConflictOn::Email);
+    assert_eq!(conflict(store.insert_user(&bare_user(&t, None, Some("n\u{0435}wname"), None)).await), ConflictOn::Username);
     // An update that keeps its identifiers is no clash with itself.
     store.update_user(&User { first_name: Some("M".into()), ..moved.clone() }).await.unwrap();
     // Another tenant's update of the same id touches nothing.

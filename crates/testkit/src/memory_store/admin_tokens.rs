@@ -9,8 +9,8 @@ impl AdminTokenStore for MemoryStore {
         text(label)?;
         let mut s = self.state();
         unique(&[
-            (s.admin_tokens.iter().any(|t| t.id == id), None),
-            (s.admin_tokens.iter().any(|t| t.token_hash == token_hash), None),
+            (s.admin_tokens.iter().any(|t| t.id == id), ConflictOn::Other),
+            (s.admin_tokens.iter().any(|t| t.token_hash == token_hash), ConflictOn::Other),
         ])?;
         s.admin_tokens.push(AdminTokenRow { id, token_hash: token_hash.to_vec() });
         Ok(())

@@ -35,7 +35,7 @@ impl State {
             text(alias)?;
             let taken =
                 self.application_aliases.iter().any(|x| x.application_id != app.id && x.dialect == *dialect && x.alias == *alias);
-            unique(&[(taken, dialect.alias_field())])?;
+            unique(&[(taken, ConflictOn::Alias(*dialect))])?;
         }
         Ok(())
     }
@@ -57,8 +57,8 @@ impl ApplicationStore for MemoryStore {
         application_texts(a)?;
         let mut s = self.state();
         unique(&[
-            (s.applications.iter().any(|r| r.app.id == a.id), None),
-            (s.applications.iter().any(|r| r.app.client_id == a.client_id), Some("client_id")),
+            (s.applications.iter().any(|r| r.app.id == a.id), ConflictOn::Other),
+            (s.applications.iter().any(|r| r.app.client_id == a.client_id), ConflictOn::ClientId),
         ])?;
         s.require_tenant(a.tenant_id)?;
         s.check_aliases(a)?;
@@ -132,7 +132,7 @@ impl ApplicationStore for MemoryStore {
     async fn insert_api_key(&self, tenant: TenantId, app: AppId, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
         text(prefix)?;
         let mut s = self.state();
-        unique(&[(s.api_keys.iter().any(|k| k.key_hash == key_hash), None)])?;
+        unique(&[(s.api_keys.iter().any(|k| k.key_hash == key_hash), ConflictOn::Other)])?;
         s.require_tenant(tenant)?;
         s.require_application(app)?;
         s.api_keys.push(ApiKeyRow {

@@ -8,7 +8,7 @@ impl State {
     /// Whether `e` could be stored after the events of `batch` before it.
     pub(super) fn check_audit_event(&self, e: &AuditEvent, batch: &[AuditEvent]) -> StoreResult<()> {
         texts([Some(e.action.as_str()), Some(&e.outcome), e.ip.as_deref(), e.user_agent.as_deref()])?;
-        unique(&[(self.audit_events.iter().chain(batch).any(|x| x.id == e.id), None)])
+        unique(&[(self.audit_events.iter().chain(batch).any(|x| x.id == e.id), ConflictOn::Other)])
     }
 
     /// The events of `tenant` (or of none) that pass `f`, newest first, at most `f.limit`.

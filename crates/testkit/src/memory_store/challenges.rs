@@ -13,7 +13,7 @@ impl State {
 impl ChallengeStore for MemoryStore {
     async fn insert_challenge(&self, c: &Challenge) -> StoreResult<()> {
         let mut s = self.state();
-        unique(&[(s.challenges.iter().any(|x| x.id == c.id), None)])?;
+        unique(&[(s.challenges.iter().any(|x| x.id == c.id), ConflictOn::Other)])?;
         s.require_tenant(c.tenant_id)?;
         s.require_user(c.user_id)?;
         s.challenges.push(c.clone());

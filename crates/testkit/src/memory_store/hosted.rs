@@ -14,7 +14,7 @@ impl HostedStore for MemoryStore {
     async fn insert_verification(&self, v: &Verification) -> StoreResult<()> {
         texts([Some(v.email.as_str()), v.ip.as_deref()])?;
         let mut s = self.state();
-        unique(&[(s.verifications.iter().any(|x| x.id == v.id), None)])?;
+        unique(&[(s.verifications.iter().any(|x| x.id == v.id), ConflictOn::Other)])?;
         s.require_tenant(v.tenant_id)?;
         s.require_application(v.application_id)?;
         s.require_user(v.user_id)?;
@@ -81,8 +81,8 @@ impl HostedStore for MemoryStore {
         texts([Some(c.url.as_str()), Some(&c.query), c.last_error.as_deref()])?;
         let mut s = self.state();
         unique(&[
-            (s.callbacks.iter().any(|x| x.callback.id == c.id), None),
-            (s.callbacks.iter().any(|x| x.callback.verification_id == c.verification_id), None),
+            (s.callbacks.iter().any(|x| x.callback.id == c.id), ConflictOn::Other),
+            (s.callbacks.iter().any(|x| x.callback.verification_id == c.verification_id), ConflictOn::Other),
         ])?;
         s.require_tenant(c.tenant_id)?;
         s.require_application(c.application_id)?;

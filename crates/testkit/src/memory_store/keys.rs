@@ -13,7 +13,7 @@ impl KeyStore for MemoryStore {
     async fn insert_key(&self, k: &SigningKey) -> StoreResult<()> {
         text(&k.kid)?;
         let mut s = self.state();
-        unique(&[(s.signing_keys.iter().any(|x| x.kid == k.kid), None)])?;
+        unique(&[(s.signing_keys.iter().any(|x| x.kid == k.kid), ConflictOn::Other)])?;
         s.require_tenant(k.tenant_id)?;
         s.signing_keys.push(k.clone());
         Ok(())

@@ -3,9 +3,9 @@
 //! SQL statement it mirrors is (one concurrent caller wins a consume, a claim leases a row once).
 //!
 //! The twin keeps the schema's rules as well as its data:
-//! - unique keys fail with `StoreError::Conflict`, naming the field the SQL store names (`email`,
-//!   `slug`, `client_id`, …, a look-alike's skeleton as its identifier) and `None` for the keys it
-//!   does not name (ids, token hashes, a callback's verification). Where one row breaks several
+//! - unique keys fail with `StoreError::Conflict`, naming the key the SQL store names (email,
+//!   slug, client id, …, a look-alike's skeleton as its identifier) and `ConflictOn::Other` for the
+//!   keys it does not name (ids, token hashes, a callback's verification). Where one row breaks several
 //!   keys, the first in PostgreSQL's order is reported (primary key, then the table's unique
 //!   keys as declared, then the skeleton indexes); SQLite checks the same keys newest first;
 //! - references to a missing tenant, application, user or session fail as a backend error, and
@@ -32,7 +32,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use castellan_core::model::*;
-use castellan_core::store::{Store, StoreError, StoreResult};
+use castellan_core::store::{ConflictOn, Store, StoreError, StoreResult};
 use uuid::Uuid;
 
 /// The whole storage contract in memory. Each store is empty when made and shares nothing with
@@ -161,9 +161,9 @@ fn texts<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> StoreResult<(
 }
 
 /// The first unique key that `clashes` breaks, in the order given.
-fn unique(keys: &[(bool, Option<&'static str>)]) -> StoreResult<()> {
+fn unique(keys: &[(bool, ConflictOn)]) -> StoreResult<()> {
     match keys.iter().find(|(clash, _)| *clash) {
-        Some((_, field)) => Err(StoreError::Conflict(*field)),
+        Some((_, on)) => Err(StoreError::Conflict(*on)),
         None => Ok(()),
     }
 }

@@ -14,7 +14,7 @@ impl OutboxStore for MemoryStore {
     async fn enqueue_message(&self, m: &OutboundMessage) -> StoreResult<()> {
         texts([Some(m.recipient.as_str()), Some(&m.subject), Some(&m.body), Some(&m.status), m.transport.as_deref()])?;
         let mut s = self.state();
-        unique(&[(s.outbox.iter().any(|x| x.message.id == m.id), None)])?;
+        unique(&[(s.outbox.iter().any(|x| x.message.id == m.id), ConflictOn::Other)])?;
         s.outbox.push(MessageRow { message: m.clone(), lease_until: None });
         Ok(())
     }

@@ -8,8 +8,8 @@ impl State {
     fn check_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
         text(r.session_id.as_str())?;
         unique(&[
-            (self.refresh_tokens.iter().any(|x| x.id == r.id), None),
-            (self.refresh_tokens.iter().any(|x| x.token_hash == r.token_hash), None),
+            (self.refresh_tokens.iter().any(|x| x.id == r.id), ConflictOn::Other),
+            (self.refresh_tokens.iter().any(|x| x.token_hash == r.token_hash), ConflictOn::Other),
         ])?;
         self.require_tenant(r.tenant_id)?;
         self.require_session(&r.session_id)
@@ -42,7 +42,7 @@ impl SessionStore for MemoryStore {
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
         texts([Some(session.id.as_str()), session.ip.as_deref(), session.user_agent.as_deref()])?;
         let mut s = self.state();
-        unique(&[(s.sessions.iter().any(|x| x.id == session.id), None)])?;
+        unique(&[(s.sessions.iter().any(|x| x.id == session.id), ConflictOn::Other)])?;
         s.require_tenant(session.tenant_id)?;
         s.require_user(session.user_id)?;
         s.sessions.push(session.clone());

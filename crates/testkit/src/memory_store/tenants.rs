@@ -12,7 +12,10 @@ impl TenantStore for MemoryStore {
     async fn insert_tenant(&self, t: &Tenant) -> StoreResult<()> {
         tenant_texts(t)?;
         let mut s = self.state();
-        unique(&[(s.tenants.iter().any(|x| x.id == t.id), None), (s.tenants.iter().any(|x| x.slug == t.slug), Some("slug"))])?;
+        unique(&[
+            (s.tenants.iter().any(|x| x.id == t.id), ConflictOn::Other),
+            (s.tenants.iter().any(|x| x.slug == t.slug), ConflictOn::Slug),
+        ])?;
         s.tenants.push(t.clone());
         Ok(())
     }

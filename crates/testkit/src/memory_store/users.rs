@@ -33,13 +33,13 @@ impl State {
         let others = || self.users.iter().filter(|o| o.user.tenant_id == u.tenant_id && (insert || o.user.id != u.id));
         let same = |x: &Option<String>, y: &Option<String>| x.is_some() && x == y;
         unique(&[
-            (insert && self.users.iter().any(|o| o.user.id == u.id), None),
-            (others().any(|o| same(&o.user.email, &u.email)), Some("email")),
-            (others().any(|o| same(&o.user.username, &u.username)), Some("username")),
-            (others().any(|o| same(&o.user.phone, &u.phone)), Some("phone")),
-            (others().any(|o| same(&o.uin, &row.uin)), Some("uin")),
-            (others().any(|o| same(&o.email_skeleton, &row.email_skeleton)), Some("email")),
-            (others().any(|o| same(&o.username_skeleton, &row.username_skeleton)), Some("username")),
+            (insert && self.users.iter().any(|o| o.user.id == u.id), ConflictOn::Other),
+            (others().any(|o| same(&o.user.email, &u.email)), ConflictOn::Email),
+            (others().any(|o| same(&o.user.username, &u.username)), ConflictOn::Username),
+            (others().any(|o| same(&o.user.phone, &u.phone)), ConflictOn::Phone),
+            (others().any(|o| same(&o.uin, &row.uin)), ConflictOn::Uin),
+            (others().any(|o| same(&o.email_skeleton, &row.email_skeleton)), ConflictOn::Email),
+            (others().any(|o| same(&o.username_skeleton, &row.username_skeleton)), ConflictOn::Username),
         ])
     }
 }

@@ -2,7 +2,7 @@
 //! console's JSON and pages, the hosted page and the development receiver each answer a
 //! [`Refusal`] in their own shape.
 
-use castellan_core::CoreError;
+use castellan_core::{ConflictOn, CoreError};
 
 /// A core error as this dialect tells it apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Refusal {
     InvalidToken,
     NotFound,
     /// The named value is already taken.
-    Conflict(&'static str),
+    Conflict(ConflictOn),
     /// A refusal of another dialect's flows, which no call here has an answer of its own for.
     Unexpected(String),
     /// The server failed or is overloaded.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use castellan_core::CoreError;
+use castellan_core::{ConflictOn, CoreError};
 use serde_json::{Value, json};
 
 use crate::dialects::json::BodyError;
@@ -71,11 +71,13 @@ impl From<CoreError> for KoraError {
                 ..Self::new(S::BAD_REQUEST, "WEAK_PASSWORD", "The password does not meet the requirements")
             },
             // The contract names EMAIL_TAKEN; the other identifiers get codes of the same form.
-            CoreError::Conflict("email") => Self::new(S::CONFLICT, "EMAIL_TAKEN", "An account with this email already exists"),
-            CoreError::Conflict("phone") => {
+            CoreError::Conflict(ConflictOn::Email) => {
+                Self::new(S::CONFLICT, "EMAIL_TAKEN", "An account with this email already exists")
+            }
+            CoreError::Conflict(ConflictOn::Phone) => {
                 Self::new(S::CONFLICT, "PHONE_TAKEN", "An account with this phone number already exists")
             }
-            CoreError::Conflict("username") => {
+            CoreError::Conflict(ConflictOn::Username) => {
                 Self::new(S::CONFLICT, "USERNAME_TAKEN", "An account with this username already exists")
             }
             CoreError::Conflict(_) => Self::new(S::CONFLICT, "CONFLICT", "This value is already taken"),

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use castellan_core::model::{Application, Tenant};
+use castellan_core::model::{Application, AuditAction, Tenant};
 use castellan_core::services::access_tokens::{AccessGrant, AudienceTemplate, Locator, TokenProfile, VerifiedAccess};
 use castellan_core::services::keys::ASYMMETRIC;
 use castellan_core::services::otp_login::{OtpChallenge, OtpChannel, OtpLoginStart};
@@ -181,7 +181,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
-    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.client).await?;
+    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, AuditAction::Refresh, &ctx.client).await?;
     // The application must still be there, active and tagged to get new tokens; if it is not, the
     // refresh token is not spent.
     let guard = ApplicationGuard::Active { admits: |app: &Application| app.alias(DIALECT).is_some() };
@@ -215,7 +215,7 @@ pub async fn logout(
         return Err(castellan_core::CoreError::Unauthorized.into());
     };
     limit(&state, &ctx)?;
-    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, "logout", &ctx.client).await?;
+    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, AuditAction::Logout, &ctx.client).await?;
     state.core.sessions().end_session_by_refresh_token(&tenant, token, &ctx.client).await?;
     Ok(ok("Logged out successfully", Value::Null))
 }
