@@ -9,18 +9,19 @@ use castellan_core::{CoreError, CoreResult};
 use serde_json::{Value, json};
 
 async fn tenant(core: &Core, slug: &str, name: &str, profile: Profile) -> CoreResult<Tenant> {
-    match core.find_tenant(slug).await {
+    match core.tenants().find_tenant(slug).await {
         Ok(t) => Ok(t),
         Err(CoreError::TenantNotFound) => {
-            core.create_tenant(NewTenant {
-                slug: slug.into(),
-                display_name: name.into(),
-                profile,
-                dialects: None,
-                issuer: None,
-                audience: None,
-            })
-            .await
+            core.tenants()
+                .create_tenant(NewTenant {
+                    slug: slug.into(),
+                    display_name: name.into(),
+                    profile,
+                    dialects: None,
+                    issuer: None,
+                    audience: None,
+                })
+                .await
         }
         Err(e) => Err(e),
     }
@@ -28,16 +29,16 @@ async fn tenant(core: &Core, slug: &str, name: &str, profile: Profile) -> CoreRe
 
 async fn user(core: &Core, t: &Tenant, new: NewUser) -> CoreResult<Value> {
     let key = new.email.clone().or_else(|| new.username.clone()).unwrap_or_default();
-    let u = match core.find_user(t, &key).await? {
+    let u = match core.users().find_user(t, &key).await? {
         Some(u) => u,
-        None => core.create_user(t, new).await?,
+        None => core.users().create_user(t, new).await?,
     };
     Ok(json!({ "id": u.id, "email": u.email, "username": u.username }))
 }
 
 /// The application with this kumusoft tag, created public if missing.
 async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResult<Value> {
-    let existing = core.list_applications(t).await?.into_iter().find(|a| a.alias(Dialect::Kumusoft) == Some(tag));
+    let existing = core.applications().list_applications(t).await?.into_iter().find(|a| a.alias(Dialect::Kumusoft) == Some(tag));
     let app = match existing {
         Some(a) => a,
         None => {
@@ -53,7 +54,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 single_otp_channel: false,
                 active: true,
             };
-            core.create_application(t, new).await?.app
+            core.applications().create_application(t, new).await?.app
         }
     };
     Ok(json!({ "id": app.id, "client_id": app.client_id, "tagId": app.alias(Dialect::Kumusoft), "name": app.name }))
@@ -61,7 +62,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
 
 /// A MOSIP application (`appId` and/or client), created if missing; a client gets `secret`.
 async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Value> {
-    let existing = core.list_applications(t).await?.into_iter().find(|a| a.client_id == spec.client_id);
+    let existing = core.applications().list_applications(t).await?.into_iter().find(|a| a.client_id == spec.client_id);
     let app = match existing {
         Some(a) => a,
         None => {
@@ -77,9 +78,9 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 single_otp_channel: spec.single_otp_channel,
                 active: true,
             };
-            let app = core.create_application(t, new).await?.app;
+            let app = core.applications().create_application(t, new).await?.app;
             if let Some(secret) = spec.secret {
-                core.import_client_secret(t, spec.client_id, secret).await?;
+                core.applications().import_client_secret(t, spec.client_id, secret).await?;
             }
             app
         }
@@ -261,20 +262,21 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
     const API_KEY: &str = "cas_key_demo_portal_4f1c9a7e2b";
     const CALLBACK_SECRET: &str = "cbs_demo_portal_secret_8d2e";
     const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-    let account = core.ensure_console_account(EMAIL, PASSWORD, "demo-portal").await?;
+    let account = core.console().ensure_console_account(EMAIL, PASSWORD, "demo-portal").await?;
     // The server's own receiver: it checks the signature and keeps what it got in the outbox.
     let receiver = format!("{}/dev/callback-receiver", core.config.public_url);
-    let existing = core.list_applications(&account.tenant).await?.into_iter().find(|a| a.name == "Demo Portal");
+    let existing = core.applications().list_applications(&account.tenant).await?.into_iter().find(|a| a.name == "Demo Portal");
     let app = match existing {
         Some(a) if a.callback_url.as_deref() == Some(receiver.as_str()) => a,
         Some(a) => {
             let patch = ApplicationPatch { callback_url: Some(receiver.clone()), ..ApplicationPatch::default() };
-            let (app, _) = core.update_application(&account.tenant, &a.client_id, patch).await?;
-            core.import_hosted_secrets(&account.tenant, &app, API_KEY, CALLBACK_SECRET).await?;
+            let (app, _) = core.applications().update_application(&account.tenant, &a.client_id, patch).await?;
+            core.hosted_apps().import_hosted_secrets(&account.tenant, &app, API_KEY, CALLBACK_SECRET).await?;
             app
         }
         None => {
             let created = core
+                .applications()
                 .create_application(
                     &account.tenant,
                     NewApplication {
@@ -291,7 +293,7 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                     },
                 )
                 .await?;
-            core.import_hosted_secrets(&account.tenant, &created.app, API_KEY, CALLBACK_SECRET).await?;
+            core.hosted_apps().import_hosted_secrets(&account.tenant, &created.app, API_KEY, CALLBACK_SECRET).await?;
             created.app
         }
     };
@@ -301,13 +303,13 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
         digits: Some(6),
         period: Some(30),
     };
-    let jane = core.find_user(&account.tenant, "jane@example.com").await?;
+    let jane = core.users().find_user(&account.tenant, "jane@example.com").await?;
     let enabled = match &jane {
-        Some(u) => core.store.app_totp(account.tenant.id, app.id, u.id).await?.is_some(),
+        Some(u) => core.hosted().has_app_totp(&account.tenant, &app, u).await?,
         None => false,
     };
     if !enabled {
-        core.enable_app_totp(&account.tenant, &app, "jane@example.com", spec, &Default::default()).await?;
+        core.hosted().enable_app_totp(&account.tenant, &app, "jane@example.com", spec, &Default::default()).await?;
     }
     Ok(json!({
         "console": { "url": "/console", "email": EMAIL, "password": PASSWORD },

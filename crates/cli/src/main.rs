@@ -451,7 +451,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         }
         Command::AdminToken(AdminTokenCmd::Create { label }) => {
             let core = open_core(&settings, Setup::Existing).await?;
-            let token = core.create_admin_token(&label).await.map_err(describe)?;
+            let token = core.admin_tokens().create_admin_token(&label).await.map_err(describe)?;
             print(j, &json!({"admin_token": token}), || token.clone());
             Ok(())
         }
@@ -462,27 +462,28 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     let profile = Profile::parse(&profile).ok_or(format!("unknown profile {profile}"))?;
                     let display_name = name.unwrap_or_else(|| slug.clone());
                     json!(
-                        core.create_tenant(NewTenant {
-                            slug,
-                            display_name,
-                            profile,
-                            dialects: None,
-                            issuer: None,
-                            audience: None
-                        })
-                        .await
-                        .map_err(describe)?
+                        core.tenants()
+                            .create_tenant(NewTenant {
+                                slug,
+                                display_name,
+                                profile,
+                                dialects: None,
+                                issuer: None,
+                                audience: None
+                            })
+                            .await
+                            .map_err(describe)?
                     )
                 }
                 TenantCmd::List => {
-                    let tenants = core.list_tenants().await.map_err(describe)?;
+                    let tenants = core.tenants().list_tenants().await.map_err(describe)?;
                     if !j {
                         out(&tenant_table(&tenants));
                         return Ok(());
                     }
                     json!(tenants)
                 }
-                TenantCmd::Show { tenant } => json!(core.find_tenant(&tenant).await.map_err(describe)?),
+                TenantCmd::Show { tenant } => json!(core.tenants().find_tenant(&tenant).await.map_err(describe)?),
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(())
@@ -503,7 +504,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     redirect_uris,
                     allowed_ips,
                 } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
                     let new = NewApplication {
                         name,
@@ -520,7 +521,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         single_otp_channel,
                         active: true,
                     };
-                    let created = core.create_application(&t, new).await.map_err(describe)?;
+                    let created = core.applications().create_application(&t, new).await.map_err(describe)?;
                     let mut v = json!(created.app);
                     v["client_secret"] = json!(created.client_secret);
                     if let Some(s) = created.callback_secret {
@@ -529,22 +530,22 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     v
                 }
                 AppCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    json!(core.list_applications(&t).await.map_err(describe)?)
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    json!(core.applications().list_applications(&t).await.map_err(describe)?)
                 }
                 AppCmd::RotateSecret { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    json!({"client_secret": core.rotate_client_secret(&t, &client_id).await.map_err(describe)?})
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    json!({"client_secret": core.applications().rotate_client_secret(&t, &client_id).await.map_err(describe)?})
                 }
                 AppCmd::ApiKey { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    let (key, prefix) = core.create_api_key(&t, &client_id).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let (key, prefix) = core.applications().create_api_key(&t, &client_id).await.map_err(describe)?;
                     json!({"api_key": key, "prefix": prefix})
                 }
                 AppCmd::CallbackSecret { tenant, client_id } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    let app = core.get_application(&t, &client_id).await.map_err(describe)?;
-                    json!({"callback_secret": core.rotate_callback_secret(&t, &app).await.map_err(describe)?})
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let app = core.applications().get_application(&t, &client_id).await.map_err(describe)?;
+                    json!({"callback_secret": core.hosted_apps().rotate_callback_secret(&t, &app).await.map_err(describe)?})
                 }
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -554,24 +555,29 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 UserCmd::Create { tenant, email, username, phone, password } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     let new = NewUser { email, username, phone, password, active: true, ..NewUser::default() };
-                    json!(core.create_user(&t, new).await.map_err(describe)?)
+                    json!(core.users().create_user(&t, new).await.map_err(describe)?)
                 }
                 UserCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    json!(core.list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() }).await.map_err(describe)?)
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    json!(
+                        core.users()
+                            .list_users(&t, UserFilter { limit: 1000, ..UserFilter::default() })
+                            .await
+                            .map_err(describe)?
+                    )
                 }
                 UserCmd::SetPassword { tenant, user, password } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    let u = core.find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
-                    core.set_password(&t, u.id, &password, &ctx).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.users().find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    core.users().set_password(&t, u.id, &password, &ctx).await.map_err(describe)?;
                     json!({"password_set": true})
                 }
                 UserCmd::Unlock { tenant, user } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    let u = core.find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
-                    core.unlock_user(&t, u.id, &ctx).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.users().find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    core.users().unlock_user(&t, u.id, &ctx).await.map_err(describe)?;
                     json!({"unlocked": true})
                 }
             };
@@ -582,14 +588,14 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let core = open_core(&settings, Setup::Existing).await?;
             let v = match cmd {
                 KeysCmd::Rotate { tenant, alg } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     let alg = KeyAlg::parse(&alg).ok_or("alg: HS256, RS256, ES256 or EdDSA")?;
-                    let k = core.rotate_key(&t, alg).await.map_err(describe)?;
+                    let k = core.signing_keys().rotate_key(&t, alg).await.map_err(describe)?;
                     json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str()})
                 }
                 KeysCmd::List { tenant } => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
-                    let keys = core.list_keys(&t).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let keys = core.signing_keys().list_keys(&t).await.map_err(describe)?;
                     json!(keys.iter().map(|k| json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at})).collect::<Vec<_>>())
                 }
             };
@@ -615,7 +621,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let filter = AuditFilter { limit, ..AuditFilter::default() };
             let events = match tenant {
                 Some(tenant) if !unscoped => {
-                    let t = core.find_tenant(&tenant).await.map_err(describe)?;
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     core.list_audit(&t, filter).await.map_err(describe)?
                 }
                 _ => core.list_unscoped_audit(filter).await.map_err(describe)?,
@@ -695,20 +701,21 @@ fn lock_sqlite(settings: &Settings) -> Result<Option<std::fs::File>, String> {
 
 /// On an empty database: a `default` tenant and an admin token, printed once.
 async fn first_start(core: &Core) -> Result<(), String> {
-    if !core.list_tenants().await.map_err(describe)?.is_empty() {
+    if !core.tenants().list_tenants().await.map_err(describe)?.is_empty() {
         return Ok(());
     }
-    core.create_tenant(NewTenant {
-        slug: "default".into(),
-        display_name: "Default".into(),
-        profile: Profile::Default,
-        dialects: None,
-        issuer: None,
-        audience: None,
-    })
-    .await
-    .map_err(describe)?;
-    let token = core.create_admin_token("first start").await.map_err(describe)?;
+    core.tenants()
+        .create_tenant(NewTenant {
+            slug: "default".into(),
+            display_name: "Default".into(),
+            profile: Profile::Default,
+            dialects: None,
+            issuer: None,
+            audience: None,
+        })
+        .await
+        .map_err(describe)?;
+    let token = core.admin_tokens().create_admin_token("first start").await.map_err(describe)?;
     eprintln!("\nFirst start: created the `default` tenant and this admin token (shown once, keep it):\n\n    {token}\n");
     Ok(())
 }

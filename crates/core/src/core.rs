@@ -6,14 +6,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::audit_queue::AuditQueue;
 use crate::cache::TtlCache;
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
 use crate::crypto::jwt::LoadedKey;
 use crate::crypto::password::{Argon2Params, PasswordHasher};
+use crate::crypto::sign_stats::SignStats;
 use crate::error::CoreResult;
 use crate::model::{Application, Dialect, Tenant};
-use crate::services::keys::SignStats;
 use crate::store::prelude::*;
 
 /// Settings the core needs; the server maps its configuration onto these.
@@ -57,10 +58,10 @@ impl Default for CoreConfig {
 }
 
 pub struct Core {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
-    pub master: MasterKey,
+    pub(crate) master: MasterKey,
     pub config: CoreConfig,
     pub(crate) tenants: TtlCache<String, Tenant>,
     pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
@@ -71,7 +72,7 @@ pub struct Core {
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
-    pub(crate) audit_queue: Arc<crate::services::audit::AuditQueue>,
+    pub(crate) audit_queue: Arc<AuditQueue>,
     /// Woken when a result callback is due.
     pub callbacks_ready: Arc<Notify>,
     /// Woken (all waiters) whenever a callback try is recorded.
@@ -82,7 +83,7 @@ pub struct Core {
 impl Core {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, master_key: &[u8], config: CoreConfig) -> CoreResult<Self> {
         let hasher = PasswordHasher::new(config.argon2, config.hash_workers, config.hash_queue)?;
-        let callback_client = crate::delivery::callbacks::http_client(config.allow_private_callbacks)?;
+        let callback_client = crate::delivery::callback_client::http_client(config.allow_private_callbacks)?;
         Ok(Core {
             store,
             clock,
@@ -104,5 +105,10 @@ impl Core {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ping(&self) -> CoreResult<()> {
+        Ok(self.store.ping().await?)
     }
 }

@@ -90,10 +90,10 @@ pub async fn health() -> Json<Value> {
 #[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, description = "`{\"status\": \"ready\"}`", body = StatusBody),
     (status = 503, description = "Database unreachable: `{\"status\": \"unavailable\"}`", body = StatusBody)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    match state.core.store.ping().await {
+    match state.core.ping().await {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
+            tracing::warn!(error = %castellan_core::error::Chain(&e), "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))).into_response()
         }
     }
@@ -124,7 +124,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 /// Every tenant's public signing keys (active and retiring); kids are unique across tenants.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet)))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    jwk_set(state.core.jwks(None).await)
+    jwk_set(state.core.signing_keys().jwks(None).await)
 }
 
 /// One tenant's public signing keys (active and retiring).
@@ -133,8 +133,8 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet),
         (status = 404, description = "No such tenant: `tenant_not_found`", body = ErrorEnvelope)))]
 pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
-    match state.core.find_tenant(&tenant).await {
-        Ok(t) => jwk_set(state.core.jwks(Some(&t)).await),
+    match state.core.tenants().find_tenant(&tenant).await {
+        Ok(t) => jwk_set(state.core.signing_keys().jwks(Some(&t)).await),
         Err(_) => {
             (StatusCode::NOT_FOUND, Json(json!({ "error": { "code": "tenant_not_found", "message": "tenant not found" } })))
                 .into_response()

@@ -6,6 +6,7 @@ pub mod jwt;
 pub mod master_key;
 pub mod password;
 pub mod qr;
+pub mod sign_stats;
 pub mod totp;
 
 use aws_lc_rs::digest;

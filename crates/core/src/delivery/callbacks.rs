@@ -6,7 +6,7 @@
 //! of the try in flight runs out. Times here are wall-clock milliseconds, not the core's clock:
 //! the schedule is in fractions of a second and must advance on its own.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::callback_client::TRY_TIMEOUT_MS;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
@@ -23,8 +24,6 @@ use crate::services::hosted_2fa::OpenVerification;
 
 /// A try not finished by then is presumed lost with its node, and tried again.
 const LEASE_MS: i64 = 10_000;
-/// Longest wait for one answer.
-const TRY_TIMEOUT_MS: i64 = 5_000;
 const BATCH: u32 = 32;
 pub const SIGNATURE_HEADER: &str = "X-Castellan-Signature";
 
@@ -39,36 +38,6 @@ pub fn signature(secret: &[u8], t: i64, query: &str) -> String {
     let tag = hmac::sign(&key, format!("{t}.{query}").as_bytes());
     let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={t},v1={hex}")
-}
-
-/// A resolver that refuses names resolving to any non-public address, so a callback host cannot
-/// be re-pointed at the internal network after it was checked (DNS rebinding).
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if addrs.is_empty() || addrs.iter().any(|a| !crate::net::is_public(a.ip())) {
-                return Err(format!("{host} resolves to a non-public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The client callbacks are sent with: no redirects followed, public addresses only unless
-/// private callbacks are allowed.
-pub fn http_client(allow_private: bool) -> CoreResult<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_millis(TRY_TIMEOUT_MS as u64))
-        .user_agent("Castellan-Callback/1");
-    if !allow_private {
-        b = b.dns_resolver(Arc::new(PublicOnly));
-    }
-    b.build().map_err(CoreError::internal)
 }
 
 impl Core {
@@ -272,7 +241,8 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
         .await
         .map_err(|e| SendError::Failed(e.to_string()))?
         .ok_or(SendError::Refused("application gone".into()))?;
-    let secret = core.callback_secret(&app).await.map_err(|e| SendError::Refused(format!("no callback secret: {e}")))?;
+    let secret =
+        core.hosted_apps().callback_secret(&app).await.map_err(|e| SendError::Refused(format!("no callback secret: {e}")))?;
     let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query))
         .map_err(|_| SendError::Refused("callback URL unreadable".into()))?;
     if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {

@@ -29,8 +29,8 @@ impl Core {
     /// session token of this server.
     pub async fn receive_dev_callback(&self, query: &str, signature_header: Option<&str>) -> CoreResult<ReceivedCallback> {
         let token = query_value(query, "session_token").ok_or(CoreError::InvalidToken)?;
-        let open = self.open_verification(token).await?;
-        let secret = self.callback_secret(&open.app).await?;
+        let open = self.hosted().open_verification(token).await?;
+        let secret = self.hosted_apps().callback_secret(&open.app).await?;
         let signature_valid = signature_header
             .and_then(|h| {
                 let (t, _) = h.split_once(',')?;

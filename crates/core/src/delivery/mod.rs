@@ -1,6 +1,7 @@
 //! Outbound messages: queued in the store first, then delivered by a worker with retries, so a
 //! crash or a dead mail server loses nothing.
 
+pub mod callback_client;
 pub mod callbacks;
 pub mod dev_receiver;
 pub mod sms;

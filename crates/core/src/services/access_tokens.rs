@@ -235,11 +235,27 @@ fn unauthorized_unless_fault(e: CoreError) -> CoreError {
     }
 }
 
+/// Access tokens: issued, located and verified, revoked: `core.tokens()`.
+pub struct Tokens<'a>(&'a Core);
+
 impl Core {
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens(self)
+    }
+}
+
+impl std::ops::Deref for Tokens<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Tokens<'_> {
     /// Signs an access token for `grant` with the tenant's key of the profile's algorithms.
     pub async fn issue_access_token(&self, tenant: &Tenant, profile: &TokenProfile, grant: AccessGrant) -> CoreResult<String> {
         let claims = AccessClaims::issue(tenant, grant, self.now());
-        self.sign_token(tenant, profile.algs, profile.typ, &claims.to_jwt(profile)).await
+        self.signing_keys().sign_token(tenant, profile.algs, profile.typ, &claims.to_jwt(profile)).await
     }
 
     /// Finds the tenant of `token` as `locator` says (peeking at an unverified claim where it
@@ -255,7 +271,7 @@ impl Core {
     ) -> CoreResult<VerifiedAccess> {
         let (tenant, located_by, audience) = self.locate(token, profile, locator).await.map_err(unauthorized_unless_fault)?;
         let rules = TokenRules { algs: profile.algs, typ: profile.typ, audience: &audience };
-        let verified = self.verify_token(&tenant, token, rules).await?;
+        let verified = self.signing_keys().verify_token(&tenant, token, rules).await?;
         let claims = AccessClaims::from_verified(verified, profile, &tenant, &audience)?;
         let (session, client) = self.still_standing(&tenant, profile, &claims).await.map_err(unauthorized_unless_fault)?;
         Ok(VerifiedAccess { tenant, claims, session, application: located_by.or(client) })
@@ -271,11 +287,11 @@ impl Core {
                 if slug.is_empty() || slug.len() > 63 || slug.contains('/') {
                     return Err(CoreError::Unauthorized);
                 }
-                (self.find_tenant(slug).await?, None, audience.to_string())
+                (self.tenants().find_tenant(slug).await?, None, audience.to_string())
             }
             Locator::ApplicationTag { claim, audience } => {
                 let tag = peeked(claim).ok_or(CoreError::Unauthorized)?;
-                let (app, tenant) = self.application_by_alias(profile.dialect, &tag).await?;
+                let (app, tenant) = self.applications().application_by_alias(profile.dialect, &tag).await?;
                 (tenant, Some(app), audience.fill(&tag))
             }
         };
@@ -294,7 +310,7 @@ impl Core {
         claims: &AccessClaims,
     ) -> CoreResult<(Option<Session>, Option<Application>)> {
         if let Some(sid) = &claims.sid {
-            let session = self.live_session(tenant, sid).await?;
+            let session = self.sessions().live_session(tenant, sid).await?;
             if session.dialect != profile.dialect || session.user_id.to_string() != claims.sub {
                 return Err(CoreError::Unauthorized);
             }
@@ -306,7 +322,7 @@ impl Core {
         }
         let client_id = claims.text(client_claim).ok_or(CoreError::Unauthorized)?;
         // A client's token is only as good as its client: deactivating the client ends it.
-        let client = self.get_application(tenant, client_id).await?;
+        let client = self.applications().get_application(tenant, client_id).await?;
         if !client.active || client.kind == ApplicationKind::Public {
             return Err(CoreError::Unauthorized);
         }

@@ -6,7 +6,23 @@ use crate::model::new_id;
 
 const DOMAIN: &str = "admin-token";
 
+/// Admin API tokens: `core.admin_tokens()`.
+pub struct AdminTokens<'a>(&'a Core);
+
 impl Core {
+    pub fn admin_tokens(&self) -> AdminTokens<'_> {
+        AdminTokens(self)
+    }
+}
+
+impl std::ops::Deref for AdminTokens<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl AdminTokens<'_> {
     pub async fn create_admin_token(&self, label: &str) -> CoreResult<String> {
         let token = format!("cas_admin_{}", crate::crypto::random_token());
         self.store.insert_admin_token(new_id(), &self.master.mac(DOMAIN, token.as_bytes()), label, self.now()).await?;

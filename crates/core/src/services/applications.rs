@@ -125,7 +125,23 @@ fn application_conflict(e: StoreError) -> CoreError {
     }
 }
 
+/// Applications: created, changed, looked up, their clients authenticated: `core.applications()`.
+pub struct Applications<'a>(&'a Core);
+
 impl Core {
+    pub fn applications(&self) -> Applications<'_> {
+        Applications(self)
+    }
+}
+
+impl std::ops::Deref for Applications<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Applications<'_> {
     /// Creates an application after checking every field (the same rules as the console's):
     /// confidential and service clients get a client secret, applications with a callback URL a
     /// callback secret; both are returned once.
@@ -135,10 +151,10 @@ impl Core {
         check_client_id(&client_id)?;
         let allowed_ips = super::hosted_apps::check_allow_list(&new.allowed_ips, false)?;
         let callback_url = match new.callback_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) => Some(self.check_callback_url(url).await?),
+            Some(url) => Some(self.hosted_apps().check_callback_url(url).await?),
             None => None,
         };
-        let redirect_uris = self.check_redirect_uris(&new.redirect_uris, false)?;
+        let redirect_uris = self.hosted_apps().check_redirect_uris(&new.redirect_uris, false)?;
         let secret = match new.kind {
             ApplicationKind::Public => None,
             _ => Some(format!("cas_secret_{}", crate::crypto::random_token())),
@@ -164,7 +180,7 @@ impl Core {
         check_application_texts(&app)?;
         self.store.insert_application(&app).await.map_err(application_conflict)?;
         let callback_secret =
-            if app.callback_url.is_some() { Some(self.rotate_callback_secret(tenant, &app).await?) } else { None };
+            if app.callback_url.is_some() { Some(self.hosted_apps().rotate_callback_secret(tenant, &app).await?) } else { None };
         Ok(CreatedApplication { app, client_secret: secret, callback_secret })
     }
 
@@ -202,10 +218,10 @@ impl Core {
         }
         let had_callback = app.callback_url.is_some();
         if let Some(url) = patch.callback_url {
-            app.callback_url = Some(self.check_callback_url(&url).await?);
+            app.callback_url = Some(self.hosted_apps().check_callback_url(&url).await?);
         }
         if let Some(list) = patch.redirect_uris {
-            app.redirect_uris = self.check_redirect_uris(&list, required)?;
+            app.redirect_uris = self.hosted_apps().check_redirect_uris(&list, required)?;
         }
         if let Some(single) = patch.single_otp_channel {
             app.single_otp_channel = single;
@@ -216,7 +232,8 @@ impl Core {
         self.save_application(&app).await?;
         let needs_secret =
             app.callback_url.is_some() && (!had_callback || self.store.callback_secret(tenant.id, app.id).await?.is_none());
-        let callback_secret = if needs_secret { Some(self.rotate_callback_secret(tenant, &app).await?) } else { None };
+        let callback_secret =
+            if needs_secret { Some(self.hosted_apps().rotate_callback_secret(tenant, &app).await?) } else { None };
         Ok((app, callback_secret))
     }
 
@@ -267,7 +284,7 @@ impl Core {
                 app
             }
         };
-        let tenant = self.find_tenant(&app.tenant_id.to_string()).await.map_err(|_| CoreError::UnknownApplication)?;
+        let tenant = self.tenants().find_tenant(&app.tenant_id.to_string()).await.map_err(|_| CoreError::UnknownApplication)?;
         if !app.active || !tenant.serves(dialect) {
             return Err(CoreError::UnknownApplication);
         }

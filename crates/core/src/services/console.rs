@@ -29,16 +29,33 @@ pub struct ConsoleAccount {
     pub tenant: Tenant,
 }
 
+/// The developer console's accounts and sessions: `core.console()`.
+pub struct Console<'a>(&'a Core);
+
 impl Core {
+    pub fn console(&self) -> Console<'_> {
+        Console(self)
+    }
+}
+
+impl std::ops::Deref for Console<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Console<'_> {
     /// The console tenant, created on first use: self-registration on, verified email required,
     /// sessions of at most 12 hours that idle out after one.
     pub async fn console_tenant(&self) -> CoreResult<Tenant> {
-        match self.find_tenant(CONSOLE_TENANT).await {
+        match self.tenants().find_tenant(CONSOLE_TENANT).await {
             Ok(t) => return Ok(t),
             Err(CoreError::TenantNotFound) => {}
             Err(e) => return Err(e),
         }
         let created = self
+            .tenants()
             .create_tenant(NewTenant {
                 slug: CONSOLE_TENANT.into(),
                 display_name: "Castellan console".into(),
@@ -55,10 +72,10 @@ impl Core {
                 policy.require_verified_email = true;
                 policy.sessions.absolute_lifetime_seconds = SESSION_LIFETIME;
                 policy.sessions.idle_timeout_seconds = SESSION_IDLE;
-                self.set_policy(&t.id.to_string(), policy).await
+                self.tenants().set_policy(&t.id.to_string(), policy).await
             }
             // Another request created it first.
-            Err(CoreError::Conflict(_)) => self.find_tenant(CONSOLE_TENANT).await,
+            Err(CoreError::Conflict(_)) => self.tenants().find_tenant(CONSOLE_TENANT).await,
             Err(e) => Err(e),
         }
     }
@@ -74,12 +91,13 @@ impl Core {
             last_name: None,
             phone: None,
         };
-        let mut user = match self.register(&console, registration, ctx).await {
+        let mut user = match self.registrations().register(&console, registration, ctx).await {
             Ok(u) => u,
             Err(CoreError::Conflict(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
         let owned = self
+            .tenants()
             .create_tenant(NewTenant {
                 slug: format!("acct-{}", &new_id().simple().to_string()[20..]),
                 display_name: user.email.clone().unwrap_or_default(),
@@ -102,43 +120,45 @@ impl Core {
     /// Confirms a console account's email with the mailed token.
     pub async fn verify_console_email(&self, token: &str, ctx: &ClientContext) -> CoreResult<User> {
         let console = self.console_tenant().await?;
-        self.verify_email(&console, token, ctx).await
+        self.registrations().verify_email(&console, token, ctx).await
     }
 
     /// A console account with a confirmed email (fixtures and operators), and the tenant it owns
     /// (slug `owned_slug`); what exists is kept.
     pub async fn ensure_console_account(&self, email: &str, password: &str, owned_slug: &str) -> CoreResult<ConsoleAccount> {
         let console = self.console_tenant().await?;
-        let tenant = match self.find_tenant(owned_slug).await {
+        let tenant = match self.tenants().find_tenant(owned_slug).await {
             Ok(t) => t,
             Err(CoreError::TenantNotFound) => {
-                self.create_tenant(NewTenant {
-                    slug: owned_slug.into(),
-                    display_name: email.into(),
-                    profile: Profile::Eauthenticator,
-                    dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
-                    issuer: None,
-                    audience: None,
-                })
-                .await?
+                self.tenants()
+                    .create_tenant(NewTenant {
+                        slug: owned_slug.into(),
+                        display_name: email.into(),
+                        profile: Profile::Eauthenticator,
+                        dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
+                        issuer: None,
+                        audience: None,
+                    })
+                    .await?
             }
             Err(e) => return Err(e),
         };
-        let user = match self.find_user(&console, email).await? {
+        let user = match self.users().find_user(&console, email).await? {
             Some(u) => u,
             None => {
-                self.create_user(
-                    &console,
-                    crate::model::NewUser {
-                        email: Some(email.into()),
-                        password: Some(password.into()),
-                        email_verified: true,
-                        active: true,
-                        attributes: Some(json!({ OWNED_TENANT: tenant.id.to_string() })),
-                        ..crate::model::NewUser::default()
-                    },
-                )
-                .await?
+                self.users()
+                    .create_user(
+                        &console,
+                        crate::model::NewUser {
+                            email: Some(email.into()),
+                            password: Some(password.into()),
+                            email_verified: true,
+                            active: true,
+                            attributes: Some(json!({ OWNED_TENANT: tenant.id.to_string() })),
+                            ..crate::model::NewUser::default()
+                        },
+                    )
+                    .await?
             }
         };
         Ok(ConsoleAccount { user, tenant })
@@ -169,18 +189,19 @@ impl Core {
         let console = self.console_tenant().await?;
         attempt.tenant = Some(console.id);
         let (user, failures) = self
+            .login()
             .verify_password_login(&console, email, password, attempt)
             .await
             .map_err(|e| e.rename_field(super::login::IDENTIFIER_FIELD, "email"))?;
         let tenant = match self.owned_tenant(&user).await {
             Ok(t) => t,
             Err(CoreError::Unauthorized | CoreError::TenantNotFound) => {
-                let error = self.failed_attempt(&console, failures, CoreError::InvalidCredentials);
+                let error = self.login().failed_attempt(&console, failures, CoreError::InvalidCredentials);
                 return Err(attempt.refuse("failure", "account owns no tenant", error));
             }
             Err(e) => return Err(e),
         };
-        self.settle_success(&console, &lockout_subject(user.id), failures, attempt).await?;
+        self.login().settle_success(&console, &lockout_subject(user.id), failures, attempt).await?;
         let token = crate::crypto::random_token();
         let now = self.now();
         self.store
@@ -209,7 +230,7 @@ impl Core {
             return Err(CoreError::Unauthorized);
         }
         let console = self.console_tenant().await?;
-        let session = self.live_session(&console, &self.console_session_id(token)).await?;
+        let session = self.sessions().live_session(&console, &self.console_session_id(token)).await?;
         let user = self.store.user_by_id(console.id, session.user_id).await?.ok_or(CoreError::Unauthorized)?;
         if !user.active {
             return Err(CoreError::Unauthorized);
@@ -247,6 +268,6 @@ impl Core {
 
     async fn owned_tenant(&self, user: &User) -> CoreResult<Tenant> {
         let id = user.attribute_str(OWNED_TENANT).ok_or(CoreError::Unauthorized)?;
-        self.find_tenant(id).await
+        self.tenants().find_tenant(id).await
     }
 }

@@ -111,7 +111,23 @@ pub(crate) fn registered_redirect(app: &Application, redirect_uri: &str, origin_
     (exact || by_origin).then(|| origin(&given))
 }
 
+/// Hosted verification: session tokens, factors, the page's state machine: `core.hosted()`.
+pub struct Hosted<'a>(&'a Core);
+
 impl Core {
+    pub fn hosted(&self) -> Hosted<'_> {
+        Hosted(self)
+    }
+}
+
+impl std::ops::Deref for Hosted<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Hosted<'_> {
     async fn hosted_user(&self, tenant: &Tenant, email: &str) -> CoreResult<Option<User>> {
         match email_identifier(email) {
             Some(id) => Ok(self.store.user_by_identifier(tenant.id, &id).await?),
@@ -160,6 +176,7 @@ impl Core {
         let user = match self.hosted_user(tenant, email).await {
             Ok(Some(u)) => u,
             Ok(None) => match self
+                .users()
                 .create_user(tenant, NewUser { email: Some(email.trim().to_string()), active: true, ..NewUser::default() })
                 .await
             {
@@ -189,6 +206,11 @@ impl Core {
             })
             .await?;
         Ok(())
+    }
+
+    /// Whether `user` has a factor with this application.
+    pub async fn has_app_totp(&self, tenant: &Tenant, app: &Application, user: &User) -> CoreResult<bool> {
+        Ok(self.store.app_totp(tenant.id, app.id, user.id).await?.is_some())
     }
 
     /// DISABLE: removes the user's factor for this application; `UserNotFound` if there was none.
@@ -293,7 +315,7 @@ impl Core {
             "iss": tenant.issuer,
             "aud": app.client_id,
         });
-        let token = self.sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
+        let token = self.signing_keys().sign_token(tenant, &[KeyAlg::HS256], "JWT", &claims).await?;
         attempt.note("verification", jti.to_string());
         Ok(token)
     }
@@ -333,11 +355,11 @@ impl Core {
         attempt.user = Some(verification.user_id);
         attempt.application = Some(verification.application_id);
         attempt.note("verification", verification.id.to_string());
-        let tenant = self.find_tenant(&verification.tenant_id.to_string()).await?;
-        let Ok(app) = self.application_by_id(&tenant, verification.application_id).await else {
+        let tenant = self.tenants().find_tenant(&verification.tenant_id.to_string()).await?;
+        let Ok(app) = self.applications().application_by_id(&tenant, verification.application_id).await else {
             return invalid(attempt, "application gone");
         };
-        let ring = self.key_ring(&tenant).await?;
+        let ring = self.signing_keys().key_ring(&tenant).await?;
         // Expiry is judged against the stored verification (no leeway), so the signature is
         // checked as of issue time.
         let want = Expectations {

@@ -76,7 +76,23 @@ fn host_ip(url: &Url) -> Option<IpAddr> {
     }
 }
 
+/// Hosted-verification applications: API keys, allow-lists, callbacks: `core.hosted_apps()`.
+pub struct HostedApps<'a>(&'a Core);
+
 impl Core {
+    pub fn hosted_apps(&self) -> HostedApps<'_> {
+        HostedApps(self)
+    }
+}
+
+impl std::ops::Deref for HostedApps<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl HostedApps<'_> {
     /// Checks a callback URL: https to a public address (by name and by what the name resolves
     /// to now), unless private callbacks are allowed (development), which also allows http.
     pub async fn check_callback_url(&self, raw: &str) -> CoreResult<String> {
@@ -148,6 +164,7 @@ impl Core {
         let callback_url = self.check_callback_url(s.callback_url.as_deref().unwrap_or_default()).await?;
         let redirect_uris = self.check_redirect_uris(&s.redirect_uris.unwrap_or_default(), true)?;
         let created = self
+            .applications()
             .create_application(
                 tenant,
                 NewApplication {
@@ -165,7 +182,7 @@ impl Core {
             )
             .await?;
         let app = created.app;
-        let (api_key, api_key_prefix) = self.create_api_key(tenant, &app.client_id).await?;
+        let (api_key, api_key_prefix) = self.applications().create_api_key(tenant, &app.client_id).await?;
         let callback_secret = created.callback_secret.ok_or_else(|| CoreError::internal("no callback secret made"))?;
         self.audit(
             Some(tenant.id),
@@ -188,7 +205,7 @@ impl Core {
         s: HostedAppSettings,
         ctx: &ClientContext,
     ) -> CoreResult<HostedAppView> {
-        let app = self.application_by_id(tenant, id).await?;
+        let app = self.applications().application_by_id(tenant, id).await?;
         let patch = ApplicationPatch {
             name: s.name,
             allowed_ips: s.allowed_ips,
@@ -197,7 +214,7 @@ impl Core {
             ..ApplicationPatch::default()
         };
         // A console's application has had its callback secret since creation: none is made here.
-        let (app, _) = self.patch_application(tenant, app, patch, Lists::Required).await?;
+        let (app, _) = self.applications().patch_application(tenant, app, patch, Lists::Required).await?;
         self.audit(Some(tenant.id), None, "hosted_app.update", "success", &with_app(ctx, &app), json!({})).await;
         self.hosted_app_view(app).await
     }
@@ -205,7 +222,7 @@ impl Core {
     /// The account's applications as its console lists them.
     pub async fn hosted_apps(&self, tenant: &Tenant) -> CoreResult<Vec<HostedAppView>> {
         let mut views = Vec::new();
-        for app in self.list_applications(tenant).await? {
+        for app in self.applications().list_applications(tenant).await? {
             views.push(self.hosted_app_view(app).await?);
         }
         Ok(views)
@@ -213,7 +230,7 @@ impl Core {
 
     /// One of the account's applications; `NotFound` if it is not the account's.
     pub async fn hosted_app(&self, tenant: &Tenant, id: Uuid) -> CoreResult<HostedAppView> {
-        self.hosted_app_view(self.application_by_id(tenant, id).await?).await
+        self.hosted_app_view(self.applications().application_by_id(tenant, id).await?).await
     }
 
     /// One of the account's applications with its `limit` most recent verifications.
@@ -224,7 +241,7 @@ impl Core {
         limit: u32,
     ) -> CoreResult<(HostedAppView, Vec<Verification>)> {
         let view = self.hosted_app(tenant, id).await?;
-        let recent = self.recent_verifications(tenant, &view.app, limit).await?;
+        let recent = self.hosted().recent_verifications(tenant, &view.app, limit).await?;
         Ok((view, recent))
     }
 
@@ -235,9 +252,9 @@ impl Core {
 
     /// A new API key; every earlier key stops working at once.
     pub async fn rotate_hosted_api_key(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<String> {
-        let app = self.application_by_id(tenant, id).await?;
+        let app = self.applications().application_by_id(tenant, id).await?;
         self.store.revoke_api_keys(tenant.id, app.id, self.now()).await?;
-        let (key, _) = self.create_api_key(tenant, &app.client_id).await?;
+        let (key, _) = self.applications().create_api_key(tenant, &app.client_id).await?;
         self.audit(Some(tenant.id), None, "hosted_app.rotate_key", "success", &with_app(ctx, &app), json!({})).await;
         Ok(key)
     }
@@ -294,9 +311,9 @@ impl Core {
         active: bool,
         ctx: &ClientContext,
     ) -> CoreResult<HostedAppView> {
-        let app = self.application_by_id(tenant, id).await?;
+        let app = self.applications().application_by_id(tenant, id).await?;
         let patch = ApplicationPatch { active: Some(active), ..ApplicationPatch::default() };
-        let (app, _) = self.patch_application(tenant, app, patch, Lists::Required).await?;
+        let (app, _) = self.applications().patch_application(tenant, app, patch, Lists::Required).await?;
         let action = if active { "hosted_app.activate" } else { "hosted_app.deactivate" };
         self.audit(Some(tenant.id), None, action, "success", &with_app(ctx, &app), json!({})).await;
         self.hosted_app_view(app).await
@@ -342,7 +359,7 @@ impl Core {
             if !app.active {
                 return Err(attempt.refuse("disabled", "application inactive", CoreError::Disabled));
             }
-            let tenant = self.find_tenant(&app.tenant_id.to_string()).await?;
+            let tenant = self.tenants().find_tenant(&app.tenant_id.to_string()).await?;
             Ok((app, tenant))
         }
         .await;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::ClientContext;
+use super::hosted_2fa::Hosted;
 use super::hosted_2fa::{CodeOutcome, OpenVerification, registered_redirect};
-use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{CallbackStatus, VerificationStatus};
 
@@ -98,7 +98,7 @@ fn verdict(settled: Option<(VerificationStatus, Option<CallbackStatus>)>) -> Pag
     }
 }
 
-impl Core {
+impl Hosted<'_> {
     /// Runs one request of the hosted page. `Err` is a request that cannot be trusted with a
     /// destination: `InvalidToken` for a session token that opens nothing (audited when it sends
     /// a code or a rejection), `Validation` on `redirect_uri` for a URI that is not the

@@ -65,7 +65,23 @@ pub struct LoginCodeRequest<'a> {
     pub template_vars: &'a [(String, String)],
 }
 
+/// One-time codes addressed by key: `core.key_codes()`.
+pub struct KeyCodes<'a>(&'a Core);
+
 impl Core {
+    pub fn key_codes(&self) -> KeyCodes<'_> {
+        KeyCodes(self)
+    }
+}
+
+impl std::ops::Deref for KeyCodes<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl KeyCodes<'_> {
     fn key_hash(&self, purpose: KeyPurpose, key: &str) -> Vec<u8> {
         self.master.mac(KEY_DOMAIN, format!("{}:{key}", purpose.as_str()).as_bytes())
     }
@@ -219,7 +235,7 @@ impl Core {
         };
         let ttl = tenant.policy.otp.ttl_seconds;
         for (channel, address) in &recipients {
-            self.send_otp(tenant, req.application, *channel, address, &code, ttl, req.template_vars).await?;
+            self.otp_login().send_otp(tenant, req.application, *channel, address, &code, ttl, req.template_vars).await?;
         }
         let channels: Vec<&str> = recipients.iter().map(|(c, _)| c.as_str()).collect();
         attempt.action = "otp.sent";
@@ -268,7 +284,7 @@ impl Core {
         attempt.user = row.user_id;
         let tenant = match tenant {
             Some(t) => t.clone(),
-            None => match self.find_tenant(&row.tenant_id.to_string()).await {
+            None => match self.tenants().find_tenant(&row.tenant_id.to_string()).await {
                 Ok(t) => t,
                 Err(_) => return Err(attempt.refuse("failure", "tenant gone", invalid())),
             },
@@ -285,11 +301,11 @@ impl Core {
         attempt.application = ctx.application_id;
         let ctx = &ctx;
         self.spend_key_code(&tenant, row, code, false, attempt).await?;
-        let Some(user) = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
+        let Some(user) = self.users().get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
             return Err(attempt.refuse("failure", "user gone or inactive", invalid()));
         };
         let device = json!({ "application": application });
-        let auth = self.start_session(&tenant, user, dialect, device, ctx).await?;
+        let auth = self.sessions().start_session(&tenant, user, dialect, device, ctx).await?;
         attempt.note("session", auth.session.id.clone());
         Ok((tenant, auth, application))
     }

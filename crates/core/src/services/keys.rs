@@ -6,7 +6,6 @@
 //! after that it is retired and leaves both.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -29,46 +28,27 @@ pub struct TokenRules<'a> {
     pub audience: &'a str,
 }
 
-/// Time spent signing tokens, per algorithm (for `/metrics` and the benchmarks).
-#[derive(Debug, Default)]
-pub struct SignStats {
-    counts: [AtomicU64; 4],
-    nanos: [AtomicU64; 4],
-}
-
-impl SignStats {
-    fn slot(alg: KeyAlg) -> usize {
-        match alg {
-            KeyAlg::HS256 => 0,
-            KeyAlg::RS256 => 1,
-            KeyAlg::ES256 => 2,
-            KeyAlg::EdDSA => 3,
-        }
-    }
-
-    fn record(&self, alg: KeyAlg, took: std::time::Duration) {
-        let i = Self::slot(alg);
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        self.nanos[i].fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-    }
-
-    /// (algorithm, tokens signed, total seconds spent signing).
-    pub fn snapshot(&self) -> Vec<(&'static str, u64, f64)> {
-        [KeyAlg::HS256, KeyAlg::RS256, KeyAlg::ES256, KeyAlg::EdDSA]
-            .into_iter()
-            .map(|alg| {
-                let i = Self::slot(alg);
-                (alg.as_str(), self.counts[i].load(Ordering::Relaxed), self.nanos[i].load(Ordering::Relaxed) as f64 / 1e9)
-            })
-            .collect()
-    }
-}
-
 fn seal_context(tenant_id: Uuid, kid: &str) -> String {
     format!("signing-key/{tenant_id}/{kid}")
 }
 
+/// Signing keys: rotation, retirement, JWKS: `core.signing_keys()`.
+pub struct SigningKeys<'a>(&'a Core);
+
 impl Core {
+    pub fn signing_keys(&self) -> SigningKeys<'_> {
+        SigningKeys(self)
+    }
+}
+
+impl std::ops::Deref for SigningKeys<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl SigningKeys<'_> {
     /// Creates a new active key of `alg`; the previous active key of its family retires
     /// (still verifies, still in the JWKS) so tokens it signed stay valid until they expire.
     pub async fn rotate_key(&self, tenant: &Tenant, alg: KeyAlg) -> CoreResult<SigningKey> {

@@ -42,7 +42,23 @@ pub enum LoginOutcome {
     },
 }
 
+/// Password sign-in and its second factor: `core.login()`.
+pub struct Login<'a>(&'a Core);
+
 impl Core {
+    pub fn login(&self) -> Login<'_> {
+        Login(self)
+    }
+}
+
+impl std::ops::Deref for Login<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Login<'_> {
     /// Reserves one attempt against `subject`'s lockout counter, or says it is locked.
     async fn reserve_attempt(&self, tenant: &Tenant, subject: &str) -> CoreResult<u32> {
         let now = self.now();
@@ -181,7 +197,7 @@ impl Core {
                 Some(code) => {
                     attempt.action = "login.totp";
                     let code_failures = self.reserve_attempt(tenant, &second).await?;
-                    if !self.verify_totp_code(tenant, &user, code).await? {
+                    if !self.totp().verify_totp_code(tenant, &user, code).await? {
                         let error = self.failed_attempt(tenant, code_failures, CoreError::InvalidMfaCode);
                         return Err(attempt.refuse("failure", "wrong TOTP code", error));
                     }
@@ -197,7 +213,7 @@ impl Core {
             }
         }
         self.settle_success(tenant, &subject, failures, attempt).await?;
-        let auth = self.start_session(tenant, user, login.dialect, login.device, ctx).await?;
+        let auth = self.sessions().start_session(tenant, user, login.dialect, login.device, ctx).await?;
         attempt.note("session", auth.session.id.clone());
         Ok(LoginOutcome::Authenticated(Box::new(auth)))
     }
@@ -259,7 +275,7 @@ impl Core {
         if challenge.consumed_at.is_some() || challenge.expires_at <= now || challenge.attempts >= challenge.max_attempts {
             return Err(attempt.refuse("failure", "mfaToken spent, expired or exhausted", CoreError::InvalidMfaCode));
         }
-        let Ok(user) = self.get_user(tenant, challenge.user_id).await else {
+        let Ok(user) = self.users().get_user(tenant, challenge.user_id).await else {
             return Err(attempt.refuse("failure", "user gone", CoreError::InvalidMfaCode));
         };
         if let Err(e) = self.refuse_if_locked(tenant, &lockout_subject(user.id)).await {
@@ -269,7 +285,7 @@ impl Core {
         let failures = self.reserve_attempt(tenant, &subject).await?;
         let refused = if !user.active {
             Some("account inactive")
-        } else if !self.verify_totp_code(tenant, &user, code).await? {
+        } else if !self.totp().verify_totp_code(tenant, &user, code).await? {
             Some("wrong TOTP code")
         } else {
             None
@@ -290,7 +306,7 @@ impl Core {
         let Some(dialect) = dialect else {
             return Err(attempt.refuse("failure", "mfaToken of no dialect", CoreError::InvalidMfaCode));
         };
-        let auth = self.start_session(tenant, user, dialect, device, ctx).await?;
+        let auth = self.sessions().start_session(tenant, user, dialect, device, ctx).await?;
         attempt.note("session", auth.session.id.clone());
         Ok(auth)
     }

@@ -118,7 +118,23 @@ fn data_i64(c: &Challenge, key: &str) -> i64 {
     c.data.get(key).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// Password, then a one-time code: `core.otp_login()`.
+pub struct OtpLogin<'a>(&'a Core);
+
 impl Core {
+    pub fn otp_login(&self) -> OtpLogin<'_> {
+        OtpLogin(self)
+    }
+}
+
+impl std::ops::Deref for OtpLogin<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl OtpLogin<'_> {
     fn otp_mac(&self, challenge: Uuid, code: &str) -> Vec<u8> {
         self.master.mac(OTP_DOMAIN, format!("{challenge}:{code}").as_bytes())
     }
@@ -146,15 +162,15 @@ impl Core {
         attempt: &mut Attempt,
     ) -> CoreResult<OtpChallenge> {
         let tag = start.application.alias(start.dialect).map(str::to_string);
-        let (user, failures) = self.verify_password_login(tenant, start.identifier, start.password, attempt).await?;
+        let (user, failures) = self.login().verify_password_login(tenant, start.identifier, start.password, attempt).await?;
         let Some((channel, recipient)) = channel_of(&user) else {
             // Nowhere to send a code: the login cannot go on, and saying why would tell a
             // stranger that the password was right; counted as a wrong password is, so that at
             // the threshold it answers as one does.
-            let error = self.failed_attempt(tenant, failures, CoreError::InvalidCredentials);
+            let error = self.login().failed_attempt(tenant, failures, CoreError::InvalidCredentials);
             return Err(attempt.refuse("no_otp_channel", "no email, phone or authenticator", error));
         };
-        self.settle_success(tenant, &lockout_subject(user.id), failures, attempt).await?;
+        self.login().settle_success(tenant, &lockout_subject(user.id), failures, attempt).await?;
         let now = self.now();
         self.store.consume_user_challenges(tenant.id, user.id, ChallengeKind::OtpLogin, now).await?;
         let id = new_id();
@@ -260,7 +276,7 @@ impl Core {
         if challenge.consumed_at.is_some() {
             return Err(attempt.refuse("expired", "challenge already used", CoreError::OtpExpired));
         }
-        let Ok(tenant) = self.find_tenant(&challenge.tenant_id.to_string()).await else {
+        let Ok(tenant) = self.tenants().find_tenant(&challenge.tenant_id.to_string()).await else {
             return Err(attempt.refuse("expired", "tenant gone", CoreError::OtpExpired));
         };
         if !tenant.serves(dialect) {
@@ -304,7 +320,7 @@ impl Core {
         let mut ctx = ctx.clone();
         ctx.application_id = attempt.application;
         let tag = challenge.data.get("tagId").cloned().unwrap_or(Value::Null);
-        let Ok(user) = self.get_user(&tenant, user_id).await else {
+        let Ok(user) = self.users().get_user(&tenant, user_id).await else {
             return Err(attempt.refuse("expired", "user gone", CoreError::OtpExpired));
         };
         let channel = channel_of_challenge(&challenge);
@@ -312,7 +328,7 @@ impl Core {
             && !code.is_empty()
             && code.len() <= 10
             && match channel {
-                OtpChannel::Totp => self.verify_totp_code(&tenant, &user, code).await?,
+                OtpChannel::Totp => self.totp().verify_totp_code(&tenant, &user, code).await?,
                 _ => crate::crypto::ct_eq(&self.otp_mac(challenge.id, code), &challenge.secret_hash),
             };
         if !right {
@@ -330,7 +346,7 @@ impl Core {
             return Err(attempt.refuse("failure", "challenge used by another attempt", CoreError::OtpExpired));
         }
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
-        let auth = self.start_session(&tenant, user, dialect, device, &ctx).await?;
+        let auth = self.sessions().start_session(&tenant, user, dialect, device, &ctx).await?;
         self.audit(
             Some(tenant.id),
             Some(auth.user.id),
@@ -388,7 +404,7 @@ impl Core {
                 CoreError::RateLimited { retry_after_seconds: wait },
             ));
         }
-        let Some(user) = self.get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
+        let Some(user) = self.users().get_user(&tenant, user_id).await.ok().filter(|u| u.active) else {
             return Err(attempt.refuse("expired", "user gone or inactive", CoreError::OtpExpired));
         };
         let recipient = match (channel, &user.email, &user.phone) {
@@ -399,7 +415,7 @@ impl Core {
         let Some(tag) = data_str(&challenge, "tagId") else {
             return Err(attempt.refuse("expired", "challenge names no application", CoreError::OtpExpired));
         };
-        let (app, _) = self.application_by_alias(dialect, tag).await?;
+        let (app, _) = self.applications().application_by_alias(dialect, tag).await?;
         attempt.application = Some(app.id);
         let code = crate::crypto::random_digits(policy.length);
         let mut data = challenge.data.clone();

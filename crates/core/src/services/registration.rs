@@ -23,7 +23,23 @@ pub struct Registration {
     pub phone: Option<String>,
 }
 
+/// Self-registration, email verification and password reset: `core.registrations()`.
+pub struct Registrations<'a>(&'a Core);
+
 impl Core {
+    pub fn registrations(&self) -> Registrations<'_> {
+        Registrations(self)
+    }
+}
+
+impl std::ops::Deref for Registrations<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Registrations<'_> {
     async fn create_link_challenge(&self, tenant: &Tenant, user: &User, kind: ChallengeKind, ttl: i64) -> CoreResult<String> {
         let token = crate::crypto::random_token();
         let now = self.now();
@@ -80,6 +96,7 @@ impl Core {
             return Err(CoreError::Disabled);
         }
         let user = self
+            .users()
             .create_user(
                 tenant,
                 NewUser {
@@ -136,43 +153,10 @@ impl Core {
         result
     }
 
-    /// Mails a new verification link to an active, unverified account with this email. Always
-    /// answers the same way, at once: the lookup and the email happen in the background.
-    pub fn request_verification(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str) {
-        let core = self.clone();
-        let tenant = tenant.clone();
-        let email = email.to_string();
-        tokio::spawn(async move {
-            let sent = match core.user_by_email(&tenant, &email).await {
-                Ok(Some(user)) if user.active && !user.email_verified => core.send_verification_email(&tenant, &user).await,
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = sent {
-                tracing::error!(error = %e, "verification email not queued");
-            }
-        });
-    }
-
     /// The user with this email, if the text is an email and such a user exists.
     async fn user_by_email(&self, tenant: &Tenant, email: &str) -> CoreResult<Option<User>> {
         let Ok(email) = Email::parse(email) else { return Ok(None) };
         Ok(self.store.user_by_identifier(tenant.id, &Identifier::Email(email)).await?)
-    }
-
-    /// Always succeeds and always takes the same path from the caller's point of view: the lookup
-    /// and the email happen in the background, so neither the answer nor its timing tells whether
-    /// the address has an account.
-    pub fn forgot_password(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str, ctx: &ClientContext) {
-        let core = self.clone();
-        let tenant = tenant.clone();
-        let email = email.to_string();
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            if let Err(e) = core.send_reset_email(&tenant, &email, &ctx).await {
-                tracing::error!(error = %e, "password reset email not queued");
-            }
-        });
     }
 
     async fn send_reset_email(&self, tenant: &Tenant, email: &str, ctx: &ClientContext) -> CoreResult<()> {
@@ -198,12 +182,12 @@ impl Core {
         let mut attempt = Attempt::new(Some(tenant.id), "password.reset");
         let result = async {
             let c = self.find_link_challenge(tenant, ChallengeKind::PasswordReset, token, &mut attempt).await?;
-            self.check_password_policy(tenant, new_password)?;
+            self.users().check_password_policy(tenant, new_password)?;
             let hash = self.hasher.hash(new_password).await?;
             if !self.store.consume_challenge(tenant.id, c.id, self.now()).await? {
                 return Err(attempt.refuse("failure", "token used by another attempt", CoreError::InvalidToken));
             }
-            let Some(mut user) = self.get_user(tenant, c.user_id).await.ok().filter(|u| u.active) else {
+            let Some(mut user) = self.users().get_user(tenant, c.user_id).await.ok().filter(|u| u.active) else {
                 return Err(attempt.refuse("failure", "user gone or inactive", CoreError::InvalidToken));
             };
             user.password_hash = Some(hash);
@@ -229,5 +213,43 @@ impl Core {
             Err(CoreError::InvalidToken) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The requests answered at once, their work spawned (they need the core beyond the request).
+impl Core {
+    /// Mails a new verification link to an active, unverified account with this email. Always
+    /// answers the same way, at once: the lookup and the email happen in the background.
+    pub fn request_verification(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str) {
+        let core = self.clone();
+        let tenant = tenant.clone();
+        let email = email.to_string();
+        tokio::spawn(async move {
+            let sent = match core.registrations().user_by_email(&tenant, &email).await {
+                Ok(Some(user)) if user.active && !user.email_verified => {
+                    core.registrations().send_verification_email(&tenant, &user).await
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                tracing::error!(error = %e, "verification email not queued");
+            }
+        });
+    }
+
+    /// Always succeeds and always takes the same path from the caller's point of view: the lookup
+    /// and the email happen in the background, so neither the answer nor its timing tells whether
+    /// the address has an account.
+    pub fn forgot_password(self: &std::sync::Arc<Self>, tenant: &Tenant, email: &str, ctx: &ClientContext) {
+        let core = self.clone();
+        let tenant = tenant.clone();
+        let email = email.to_string();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.registrations().send_reset_email(&tenant, &email, &ctx).await {
+                tracing::error!(error = %e, "password reset email not queued");
+            }
+        });
     }
 }

@@ -41,7 +41,23 @@ pub struct Refreshed {
     pub application: Option<Application>,
 }
 
+/// Sessions and refresh tokens: `core.sessions()`.
+pub struct Sessions<'a>(&'a Core);
+
 impl Core {
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions(self)
+    }
+}
+
+impl std::ops::Deref for Sessions<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Sessions<'_> {
     async fn issue_refresh_token(&self, tenant: &Tenant, session: &Session) -> CoreResult<(String, i64)> {
         let (token, rt) = self.new_refresh_token(tenant, session);
         self.store.insert_refresh_token(&rt).await?;
@@ -305,7 +321,7 @@ impl Core {
             return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
         };
         attempt.tenant = Some(id);
-        let Ok(tenant) = self.find_tenant(&id.to_string()).await else {
+        let Ok(tenant) = self.tenants().find_tenant(&id.to_string()).await else {
             return Err(attempt.refuse("failure", "tenant gone", CoreError::InvalidRefreshToken));
         };
         if !tenant.serves(dialect) {

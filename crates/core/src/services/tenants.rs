@@ -47,7 +47,23 @@ fn parse_dialects(names: &[String]) -> CoreResult<Vec<Dialect>> {
         .collect()
 }
 
+/// Tenants: `core.tenants()`.
+pub struct Tenants<'a>(&'a Core);
+
 impl Core {
+    pub fn tenants(&self) -> Tenants<'_> {
+        Tenants(self)
+    }
+}
+
+impl std::ops::Deref for Tenants<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Tenants<'_> {
     pub async fn create_tenant(&self, new: NewTenant) -> CoreResult<Tenant> {
         let slug = parse_slug(&new.slug).map_err(|e| CoreError::field("slug", e))?;
         if new.display_name.trim().is_empty() || new.display_name.len() > 200 {
@@ -81,7 +97,7 @@ impl Core {
             Profile::Kumusoft | Profile::Mosip => KeyAlg::RS256,
             Profile::Eauthenticator => KeyAlg::ES256,
         };
-        self.rotate_key(&tenant, alg).await?;
+        self.signing_keys().rotate_key(&tenant, alg).await?;
         Ok(tenant)
     }
 

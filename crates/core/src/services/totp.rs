@@ -34,7 +34,23 @@ fn seal_context(user: &User) -> String {
     format!("totp/{}/{}", user.tenant_id, user.id)
 }
 
+/// TOTP factors: `core.totp()`.
+pub struct Totp<'a>(&'a Core);
+
 impl Core {
+    pub fn totp(&self) -> Totp<'_> {
+        Totp(self)
+    }
+}
+
+impl std::ops::Deref for Totp<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Totp<'_> {
     pub async fn totp_status(&self, tenant: &Tenant, user: &User) -> CoreResult<TotpStatus> {
         let f = self.store.totp_by_user(tenant.id, user.id).await?;
         Ok(TotpStatus { enabled: f.as_ref().is_some_and(|f| f.enabled), pending: f.as_ref().is_some_and(|f| !f.enabled) })
@@ -127,7 +143,7 @@ impl Core {
     }
 
     async fn set_mfa_flag(&self, tenant: &Tenant, user: &User, on: bool) -> CoreResult<()> {
-        let mut u = self.get_user(tenant, user.id).await?;
+        let mut u = self.users().get_user(tenant, user.id).await?;
         u.mfa_enabled = on;
         u.updated_at = self.now();
         self.store.update_user(&u).await?;

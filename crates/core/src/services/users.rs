@@ -37,7 +37,23 @@ fn clean_name(field: &str, v: Option<String>) -> CoreResult<Option<String>> {
     }
 }
 
+/// Users: `core.users()`.
+pub struct Users<'a>(&'a Core);
+
 impl Core {
+    pub fn users(&self) -> Users<'_> {
+        Users(self)
+    }
+}
+
+impl std::ops::Deref for Users<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
+
+impl Users<'_> {
     fn normalize_email(&self, v: Option<String>) -> CoreResult<Option<String>> {
         v.filter(|s| !s.trim().is_empty())
             .map(|s| Email::parse(&s).map(|e| e.as_str().to_string()).map_err(|e| CoreError::field("email", e)))

@@ -28,14 +28,14 @@ impl FromRequestParts<AppState> for AdminAccess {
         if token.is_empty() {
             return Err(unauthorized());
         }
-        let given = state.core.admin_token_digest(token);
+        let given = state.core.admin_tokens().admin_token_digest(token);
         let bootstrap = state
             .settings
             .admin_token
             .as_ref()
             .filter(|t| !t.0.is_empty())
-            .is_some_and(|t| castellan_core::crypto::ct_eq(&state.core.admin_token_digest(&t.0), &given));
-        if bootstrap || state.core.check_admin_token(token).await? {
+            .is_some_and(|t| castellan_core::crypto::ct_eq(&state.core.admin_tokens().admin_token_digest(&t.0), &given));
+        if bootstrap || state.core.admin_tokens().check_admin_token(token).await? {
             Ok(AdminAccess(()))
         } else if token.matches('.').count() == 2 {
             // A user's access token is a credential, just not an admin one.

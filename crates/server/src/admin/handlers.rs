@@ -45,7 +45,7 @@ fn no_content() -> Response {
 }
 
 async fn tenant(state: &AppState, t: &str) -> AdminResult<Tenant> {
-    Ok(state.core.find_tenant(t).await?)
+    Ok(state.core.tenants().find_tenant(t).await?)
 }
 
 fn user_id(id: &str) -> AdminResult<Uuid> {
@@ -70,6 +70,7 @@ pub async fn create_tenant(
     };
     let t = state
         .core
+        .tenants()
         .create_tenant(NewTenant {
             slug: b.slug,
             display_name: b.display_name,
@@ -87,7 +88,7 @@ pub async fn create_tenant(
     responses((status = 200, description = "Tenants", body = Vec<AdminTenant>),
         AdminAuthErrors))]
 pub async fn list_tenants(_: AdminAccess, State(state): State<AppState>) -> AdminResult<Json<Value>> {
-    Ok(Json(json_of(&state.core.list_tenants().await?)))
+    Ok(Json(json_of(&state.core.tenants().list_tenants().await?)))
 }
 
 /// One tenant.
@@ -113,7 +114,7 @@ pub async fn patch_tenant(
     AJson(b): AJson<PatchTenant>,
 ) -> AdminResult<Json<Value>> {
     let patch = TenantPatch { display_name: b.display_name, dialects: b.dialects, issuer: b.issuer, audience: b.audience };
-    Ok(Json(json_of(&state.core.update_tenant(&t, patch).await?)))
+    Ok(Json(json_of(&state.core.tenants().update_tenant(&t, patch).await?)))
 }
 
 /// Deletes a tenant and everything in it.
@@ -123,7 +124,7 @@ pub async fn patch_tenant(
         AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Response> {
-    state.core.delete_tenant(&t).await?;
+    state.core.tenants().delete_tenant(&t).await?;
     Ok(no_content())
 }
 
@@ -149,7 +150,7 @@ pub async fn put_policy(
     Path(t): Path<String>,
     AJson(p): AJson<Policy>,
 ) -> AdminResult<Json<Value>> {
-    Ok(Json(json_of(&state.core.set_policy(&t, p).await?.policy)))
+    Ok(Json(json_of(&state.core.tenants().set_policy(&t, p).await?.policy)))
 }
 
 /// Creates an application; a confidential or service one gets its client secret, shown once.
@@ -168,7 +169,7 @@ pub async fn create_application(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
-    let created = state.core.create_application(&tenant, b.into_new(kind)).await?;
+    let created = state.core.applications().create_application(&tenant, b.into_new(kind)).await?;
     let mut v = json_of(&created.app);
     if let Some(s) = created.client_secret {
         v["client_secret"] = json!(s);
@@ -186,7 +187,7 @@ pub async fn create_application(
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
 pub async fn list_applications(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    Ok(Json(json_of(&state.core.list_applications(&tenant).await?)))
+    Ok(Json(json_of(&state.core.applications().list_applications(&tenant).await?)))
 }
 
 /// One application.
@@ -200,7 +201,7 @@ pub async fn get_application(
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    Ok(Json(json_of(&state.core.get_application(&tenant, &c).await?)))
+    Ok(Json(json_of(&state.core.applications().get_application(&tenant, &c).await?)))
 }
 
 /// Changes an application.
@@ -218,7 +219,7 @@ pub async fn patch_application(
     AJson(b): AJson<PatchApplication>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let (app, callback_secret) = state.core.update_application(&tenant, &c, b.into()).await?;
+    let (app, callback_secret) = state.core.applications().update_application(&tenant, &c, b.into()).await?;
     let mut v = json_of(&app);
     if let Some(s) = callback_secret {
         v["callback_secret"] = json!(s);
@@ -237,7 +238,7 @@ pub async fn delete_application(
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    state.core.delete_application(&tenant, &c).await?;
+    state.core.applications().delete_application(&tenant, &c).await?;
     Ok(no_content())
 }
 
@@ -253,7 +254,7 @@ pub async fn create_api_key(
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    let (key, prefix) = state.core.create_api_key(&tenant, &c).await?;
+    let (key, prefix) = state.core.applications().create_api_key(&tenant, &c).await?;
     Ok(created(json!({ "api_key": key, "prefix": prefix })))
 }
 
@@ -269,7 +270,7 @@ pub async fn rotate_secret(
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    Ok(Json(json!({ "client_secret": state.core.rotate_client_secret(&tenant, &c).await? })))
+    Ok(Json(json!({ "client_secret": state.core.applications().rotate_client_secret(&tenant, &c).await? })))
 }
 
 /// A new callback secret, shown once; the earlier one stops signing at once.
@@ -284,8 +285,8 @@ pub async fn rotate_callback_secret(
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let app = state.core.get_application(&tenant, &c).await?;
-    Ok(Json(json!({ "callback_secret": state.core.rotate_callback_secret(&tenant, &app).await? })))
+    let app = state.core.applications().get_application(&tenant, &c).await?;
+    Ok(Json(json!({ "callback_secret": state.core.hosted_apps().rotate_callback_secret(&tenant, &app).await? })))
 }
 
 /// Creates a user, with a password or an imported hash.
@@ -311,6 +312,7 @@ pub async fn create_user(
     };
     let user = state
         .core
+        .users()
         .create_user(
             &tenant,
             NewUser {
@@ -348,7 +350,7 @@ pub async fn list_users(
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let filter = UserFilter { email: q.email, username: q.username, phone: q.phone, limit: q.limit.unwrap_or(100) };
-    Ok(Json(json_of(&state.core.list_users(&tenant, filter).await?)))
+    Ok(Json(json_of(&state.core.users().list_users(&tenant, filter).await?)))
 }
 
 /// One user.
@@ -362,7 +364,7 @@ pub async fn get_user(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    Ok(Json(json_of(&state.core.get_user(&tenant, user_id(&id)?).await?)))
+    Ok(Json(json_of(&state.core.users().get_user(&tenant, user_id(&id)?).await?)))
 }
 
 fn opt_string(m: &Map<String, Value>, key: &str) -> AdminResult<Option<Option<String>>> {
@@ -425,7 +427,7 @@ pub async fn patch_user(
         phone_verified: typed(&m, "phone_verified")?,
         active: typed(&m, "active")?,
     };
-    Ok(Json(json_of(&state.core.update_user(&tenant, user_id(&id)?, patch, &ctx.client).await?)))
+    Ok(Json(json_of(&state.core.users().update_user(&tenant, user_id(&id)?, patch, &ctx.client).await?)))
 }
 
 /// Deletes a user.
@@ -440,7 +442,7 @@ pub async fn delete_user(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    state.core.delete_user(&tenant, user_id(&id)?, &ctx.client).await?;
+    state.core.users().delete_user(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(no_content())
 }
 
@@ -456,7 +458,7 @@ pub async fn unlock_user(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    state.core.unlock_user(&tenant, user_id(&id)?, &ctx.client).await?;
+    state.core.users().unlock_user(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(no_content())
 }
 
@@ -471,8 +473,8 @@ pub async fn list_user_sessions(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    Ok(Json(json_of(&state.core.list_sessions(&tenant, user.id).await?)))
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    Ok(Json(json_of(&state.core.sessions().list_sessions(&tenant, user.id).await?)))
 }
 
 /// Ends every session of a user.
@@ -487,7 +489,7 @@ pub async fn revoke_user_sessions(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    let n = state.core.revoke_all_sessions(&tenant, user_id(&id)?, &ctx.client).await?;
+    let n = state.core.sessions().revoke_all_sessions(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(Json(json!({ "revoked": n })))
 }
 
@@ -504,8 +506,8 @@ pub async fn enroll_totp(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    let (secret, url) = state.core.enroll_totp_directly(&tenant, &user, &ctx.client).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    let (secret, url) = state.core.totp().enroll_totp_directly(&tenant, &user, &ctx.client).await?;
     Ok(created(json!({ "secret": secret, "otpauth_url": url })))
 }
 
@@ -521,8 +523,8 @@ pub async fn remove_totp(
     Path((t, id)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    let user = state.core.get_user(&tenant, user_id(&id)?).await?;
-    state.core.remove_totp(&tenant, &user, &ctx.client).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    state.core.totp().remove_totp(&tenant, &user, &ctx.client).await?;
     Ok(no_content())
 }
 
@@ -557,7 +559,7 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
     let tenant = tenant(&state, &t).await?;
     let keys: Vec<Value> = state
         .core
-        .list_keys(&tenant)
+        .signing_keys().list_keys(&tenant)
         .await?
         .into_iter()
         .map(|k| json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at, "public_jwk": k.public_jwk }))
@@ -580,7 +582,7 @@ pub async fn rotate_key(
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let alg = KeyAlg::parse(&b.alg).ok_or_else(|| AdminError::bad_request("alg: HS256, RS256, ES256 or EdDSA"))?;
-    let k = state.core.rotate_key(&tenant, alg).await?;
+    let k = state.core.signing_keys().rotate_key(&tenant, alg).await?;
     Ok(created(json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "public_jwk": k.public_jwk })))
 }
 
@@ -592,7 +594,7 @@ pub async fn rotate_key(
 pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
     use base64::Engine;
     let tenant = tenant(&state, &t).await?;
-    let (kid, secret) = state.core.export_hs256_secret(&tenant).await?;
+    let (kid, secret) = state.core.signing_keys().export_hs256_secret(&tenant).await?;
     let text = std::str::from_utf8(&secret).ok().map(str::to_string);
     Ok(Json(
         json!({ "kid": kid, "alg": "HS256", "secret": base64::engine::general_purpose::STANDARD.encode(&secret), "secret_text": text }),

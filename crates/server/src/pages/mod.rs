@@ -102,7 +102,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// The tenant a link names; an unknown one is the 404 page, and a failure to look it up the
 /// error page (not a link that reads as invalid).
 async fn tenant(state: &AppState, t: &str) -> Result<castellan_core::model::Tenant, Response> {
-    state.core.find_tenant(t).await.map_err(|e| match e {
+    state.core.tenants().find_tenant(t).await.map_err(|e| match e {
         CoreError::TenantNotFound => not_found(),
         e => error_page(e),
     })
@@ -147,7 +147,7 @@ pub async fn verify_email_submit(
         Err(r) => return r,
     };
     let token = form.map(|f| f.0.token).unwrap_or_default();
-    match state.core.verify_email(&tenant, &token, &ctx.client).await {
+    match state.core.registrations().verify_email(&tenant, &token, &ctx.client).await {
         Ok(_) => page(StatusCode::OK, "Email confirmed", "<p class=\"ok\">Thank you: your email address is confirmed.</p>"),
         Err(CoreError::InvalidToken) => {
             page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
@@ -179,7 +179,7 @@ pub async fn reset_password_page(
         Ok(t) => t,
         Err(r) => return r,
     };
-    match state.core.reset_token_is_valid(&tenant, &q.token).await {
+    match state.core.registrations().reset_token_is_valid(&tenant, &q.token).await {
         Ok(true) => page(StatusCode::OK, "Choose a new password", &reset_form(&q.token, "")),
         Ok(false) => {
             page(StatusCode::BAD_REQUEST, "Link not valid", "<p class=\"err\">This link has expired or was already used.</p>")
@@ -212,7 +212,7 @@ pub async fn reset_password_submit(
             &reset_form(&f.token, "<p class=\"err\">The two passwords differ.</p>"),
         );
     }
-    match state.core.reset_password(&tenant, &f.token, &f.password, &ctx.client).await {
+    match state.core.registrations().reset_password(&tenant, &f.token, &f.password, &ctx.client).await {
         Ok(()) => {
             page(StatusCode::OK, "Password changed", "<p class=\"ok\">Your password is changed. You can sign in with it now.</p>")
         }

@@ -356,7 +356,7 @@ async fn eauthenticator_key_toggle_page_and_console_attempts_each_leave_one_even
     // Console sign-in: wrong passwords, then more right ones than the lockout threshold; every
     // success clears the count, so none is refused.
     let account = "biz@example.com";
-    app.core.ensure_console_account(account, "console-pass-123", &format!("acct-{}", &slug[7..])).await.unwrap();
+    app.core.console().ensure_console_account(account, "console-pass-123", &format!("acct-{}", &slug[7..])).await.unwrap();
     let sign_in = |password: &str| {
         castellan_testkit::send(
             app.request(Method::POST, "/console/api/sign-in").json(&json!({"email": account, "password": password})),

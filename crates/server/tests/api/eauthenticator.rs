@@ -590,11 +590,12 @@ async fn callbacks_to_private_addresses_are_refused_when_set_and_when_sent() {
         callback_secret: b["callback_secret"].as_str().unwrap().into(),
         console: console.clone(),
     };
-    let tenant =
-        app.core.store.application_by_api_key(&app.core.master.mac("api-key", h.api_key.as_bytes())).await.unwrap().unwrap();
-    let mut stored = tenant.clone();
+    let ctx = castellan_core::services::ClientContext::default();
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (stored, _) = app.core.hosted_apps().authenticate_api_key(&h.api_key, &h.client_id, loopback, &ctx).await.unwrap();
+    let mut stored = stored.clone();
     stored.callback_url = Some(format!("{}/cb", sink.url));
-    app.core.save_application(&stored).await.unwrap();
+    app.core.applications().save_application(&stored).await.unwrap();
     assert_eq!(enable(&app, &h, "jane@example.com", SECRET, "SHA1", 6).await.0, 200);
     let token = session_token(&app, &h, "jane@example.com").await;
     let q = page_query("redirect", &token, REDIRECT, None);

@@ -341,12 +341,12 @@ async fn a_callback_the_server_refuses_to_send_fails_at_once_and_says_why() {
     let tenant = eauth_tenant(&app).await;
     let body = json!({"name": "P", "kind": "public", "allowed_ips": ["127.0.0.1", "::1"], "redirect_uris": [REDIRECT]});
     let (created, api_key) = admin_hosted_app(&app, &tenant, body).await;
-    let t = app.core.find_tenant(&tenant).await.unwrap();
+    let t = app.core.tenants().find_tenant(&tenant).await.unwrap();
     let client_id = created["client_id"].as_str().unwrap().to_string();
-    let mut stored = app.core.get_application(&t, &client_id).await.unwrap();
+    let mut stored = app.core.applications().get_application(&t, &client_id).await.unwrap();
     stored.callback_url = Some("http://127.0.0.1:9/cb".into());
-    app.core.save_application(&stored).await.unwrap();
-    let secret = app.core.rotate_callback_secret(&t, &stored).await.unwrap();
+    app.core.applications().save_application(&stored).await.unwrap();
+    let secret = app.core.hosted_apps().rotate_callback_secret(&t, &stored).await.unwrap();
     let h = HostedApp { id: String::new(), client_id, api_key, callback_secret: secret, console: String::new() };
     let (s, b) = enable(&app, &h, "jane@example.com", SECRET, "SHA1", 6).await;
     assert_eq!(s, 200, "{b}");

@@ -73,9 +73,9 @@ async fn row06_two_users_with_one_password_get_different_argon2id_hashes() {
     let app = spawn_app().await;
     let (slug, _) = kora_tenant(&app).await;
     let b_id = create_user(&app, &slug, "second@example.com").await;
-    let t = app.core.find_tenant(&slug).await.unwrap();
-    let a = app.core.find_user(&t, "user@example.com").await.unwrap().unwrap().password_hash.unwrap();
-    let b = app.core.get_user(&t, b_id.parse().unwrap()).await.unwrap().password_hash.unwrap();
+    let t = app.core.tenants().find_tenant(&slug).await.unwrap();
+    let a = app.core.users().find_user(&t, "user@example.com").await.unwrap().unwrap().password_hash.unwrap();
+    let b = app.core.users().get_user(&t, b_id.parse().unwrap()).await.unwrap().password_hash.unwrap();
     assert!(a.starts_with("$argon2id$") && b.starts_with("$argon2id$"));
     assert_ne!(a, b);
 }
@@ -94,8 +94,8 @@ async fn row07_imported_bcrypt_and_pbkdf2_hashes_log_in_once_then_are_argon2id()
         assert_eq!(s, 201, "{b}");
         let (s, _) = login(&app, &slug, email, pw).await;
         assert_eq!(s, 200);
-        let t = app.core.find_tenant(&slug).await.unwrap();
-        let stored = app.core.find_user(&t, email).await.unwrap().unwrap().password_hash.unwrap();
+        let t = app.core.tenants().find_tenant(&slug).await.unwrap();
+        let stored = app.core.users().find_user(&t, email).await.unwrap().unwrap().password_hash.unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         let (s, _) = login(&app, &slug, email, pw).await;
         assert_eq!(s, 200);

@@ -36,8 +36,8 @@ async fn accepted(app: &TestApp, token: &str) {
 
 /// A token signed with the tenant's real active key, with whatever claims the test needs.
 async fn signed(app: &TestApp, slug: &str, claims: Value) -> String {
-    let tenant = app.core.find_tenant(slug).await.unwrap();
-    app.core.sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await.unwrap()
+    let tenant = app.core.tenants().find_tenant(slug).await.unwrap();
+    app.core.signing_keys().sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await.unwrap()
 }
 
 async fn verify(app: &TestApp, user: &str, otp: &str, challenge: &str) -> (u16, Value) {

@@ -15,8 +15,8 @@ fn part(token: &str, i: usize) -> Value {
 }
 
 async fn signed(app: &TestApp, claims: Value) -> String {
-    let tenant = app.core.find_tenant("mosip").await.unwrap();
-    app.core.sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await.unwrap()
+    let tenant = app.core.tenants().find_tenant("mosip").await.unwrap();
+    app.core.signing_keys().sign_token(&tenant, ASYMMETRIC, "JWT", &claims).await.unwrap()
 }
 
 async fn refused(app: &TestApp, token: &str) {

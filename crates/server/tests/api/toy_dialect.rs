@@ -65,7 +65,7 @@ impl DialectMount for Toy {
 /// `{"tenant", "username", "password"}` → `{"token"}`, signed with the tenant's asymmetric key.
 async fn sign_in(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Value>) -> Response {
     let field = |k: &str| body[k].as_str().unwrap_or_default().to_string();
-    let Ok(tenant) = state.core.find_tenant(&field("tenant")).await else {
+    let Ok(tenant) = state.core.tenants().find_tenant(&field("tenant")).await else {
         return (StatusCode::NOT_FOUND, Json(json!({ "toy": "no such tenant" }))).into_response();
     };
     let login = PasswordLogin {
@@ -75,14 +75,14 @@ async fn sign_in(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Value
         device: json!({}),
         dialect: TOY_SESSIONS,
     };
-    let Ok(LoginOutcome::Authenticated(auth)) = state.core.login_with_password(&tenant, login, &ctx.client).await else {
+    let Ok(LoginOutcome::Authenticated(auth)) = state.core.login().login_with_password(&tenant, login, &ctx.client).await else {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "toy": "refused" }))).into_response();
     };
     let now = state.core.now();
     let claims = json!({
         "sub": auth.user.id, "sid": auth.session.id, "iss": tenant.issuer, "aud": TOY, "iat": now, "exp": now + 300,
     });
-    match state.core.sign_token(&tenant, &[KeyAlg::RS256, KeyAlg::ES256], "JWT", &claims).await {
+    match state.core.signing_keys().sign_token(&tenant, &[KeyAlg::RS256, KeyAlg::ES256], "JWT", &claims).await {
         Ok(token) => Json(json!({ "token": token })).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -105,10 +105,10 @@ async fn a_dialect_defined_outside_the_server_signs_in_and_its_token_verifies_wi
     let (status, body) = toy_sign_in(&app, &slug, KUMU_PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap();
-    let tenant = app.core.find_tenant(&slug).await.unwrap();
+    let tenant = app.core.tenants().find_tenant(&slug).await.unwrap();
     let jwks = app.url(&format!("/t/{slug}/.well-known/jwks.json"));
     let claims = verify_with_jwks(&jwks, token, &tenant.issuer, TOY).await.unwrap();
-    let sessions = app.core.list_sessions(&tenant, claims["sub"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    let sessions = app.core.sessions().list_sessions(&tenant, claims["sub"].as_str().unwrap().parse().unwrap()).await.unwrap();
     assert!(sessions.iter().any(|s| s.id == claims["sid"] && s.dialect == TOY_SESSIONS), "{sessions:?}");
 
     let (status, body) = toy_sign_in(&app, &slug, "wrong password").await;

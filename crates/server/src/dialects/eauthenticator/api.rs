@@ -86,7 +86,7 @@ async fn caller(
     client_id: &str,
     failure: &'static str,
 ) -> Result<(Application, Tenant), Answer> {
-    state.core.authenticate_api_key(key, client_id, ctx.ip, &ctx.client).await.map_err(|e| refused(e, failure))
+    state.core.hosted_apps().authenticate_api_key(key, client_id, ctx.ip, &ctx.client).await.map_err(|e| refused(e, failure))
 }
 
 fn api_key(req: &Request) -> Option<String> {
@@ -132,7 +132,7 @@ pub async fn session_token(State(state): State<AppState>, ctx: Ctx, req: Request
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    match state.core.issue_session_token(&tenant, &app, &b.email, &ctx.client).await {
+    match state.core.hosted().issue_session_token(&tenant, &app, &b.email, &ctx.client).await {
         Ok(token) => success(json!({ "session_token": token })).into_response(),
         Err(e) => refused(e, FAILED).into_response(),
     }
@@ -184,9 +184,9 @@ pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         "ENABLE" => {
             let spec =
                 FactorSpec { secret: b.secret.unwrap_or_default(), algorithm: b.algorithm, digits: b.digits, period: b.period };
-            state.core.enable_app_totp(&tenant, &app, &b.email, spec, &ctx.client).await
+            state.core.hosted().enable_app_totp(&tenant, &app, &b.email, spec, &ctx.client).await
         }
-        "DISABLE" => state.core.disable_app_totp(&tenant, &app, &b.email, &ctx.client).await,
+        "DISABLE" => state.core.hosted().disable_app_totp(&tenant, &app, &b.email, &ctx.client).await,
         _ => return invalid(FAILED).into_response(),
     };
     match result {
@@ -224,7 +224,7 @@ pub async fn provision(State(state): State<AppState>, ctx: Ctx, req: Request) ->
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    match state.core.provision_app_totp(&app, &b.email) {
+    match state.core.hosted().provision_app_totp(&app, &b.email) {
         Ok(p) => success(json!({"secret": p.secret, "otpauth_url": p.otpauth_url, "qr_svg": p.qr_svg})).into_response(),
         Err(e) => refused(e, FAILED).into_response(),
     }

@@ -48,7 +48,7 @@ fn see_other(to: &str) -> Response {
 /// names no live session.
 async fn account(state: &AppState, headers: &HeaderMap) -> Result<Option<(ConsoleAccount, String)>, CoreError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    match state.core.console_account(&token).await {
+    match state.core.console().console_account(&token).await {
         Ok(a) => Ok(Some((a, token))),
         Err(CoreError::Unauthorized) => Ok(None),
         Err(e) => Err(e),
@@ -95,7 +95,7 @@ fn public_csrf_ok(headers: &HeaderMap, given: &str) -> bool {
 
 /// Whether a signed-in form's POST is genuine: same site, and the session's CSRF token.
 fn guarded(state: &AppState, headers: &HeaderMap, session: &str, given: &str) -> bool {
-    !html::cross_site(headers, &state.core.config.public_url) && state.core.check_console_csrf(session, given)
+    !html::cross_site(headers, &state.core.config.public_url) && state.core.console().check_console_csrf(session, given)
 }
 
 const CREDENTIAL_FIELDS: &str = "<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
@@ -134,7 +134,7 @@ pub async fn register(
         return html::forbidden_page();
     }
     let fields = CREDENTIAL_FIELDS.replace("current-password", "new-password");
-    match state.core.register_console_account(&f.email, &f.password, &ctx.client).await {
+    match state.core.console().register_console_account(&f.email, &f.password, &ctx.client).await {
         Ok(()) => shell(
             "Check your email",
             None,
@@ -161,7 +161,7 @@ pub async fn sign_in(
         let msg = format!("Too many attempts; try again in {wait} s.");
         return public_form(&state, "Sign in to the console", "/console/sign-in", CREDENTIAL_FIELDS, "Sign in", Some(&msg));
     }
-    match state.core.sign_in_console(&f.email, &f.password, &ctx.client).await {
+    match state.core.console().sign_in_console(&f.email, &f.password, &ctx.client).await {
         Ok((token, _)) => {
             let mut r = see_other("/console/apps");
             set_cookie(&state, &mut r, SESSION_COOKIE, &token, 12 * 3600);
@@ -189,11 +189,11 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    match state.core.sign_out_console(&session, &ctx.client).await {
+    match state.core.console().sign_out_console(&session, &ctx.client).await {
         // Ended meanwhile (expired, or signed out elsewhere): signed out all the same.
         Ok(()) | Err(CoreError::Unauthorized) => {}
         // The session may still be alive: saying "signed out" would be wrong.
-        Err(e) => return failure_page(Some((&a, &state.core.console_csrf_token(&session))), e),
+        Err(e) => return failure_page(Some((&a, &state.core.console().console_csrf_token(&session))), e),
     }
     let mut r = see_other("/console/sign-in");
     set_cookie(&state, &mut r, SESSION_COOKIE, "", 0);
@@ -258,7 +258,7 @@ pub async fn apps(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(x) => x,
         Err(r) => return r,
     };
-    let list = match state.core.list_applications(&a.tenant).await {
+    let list = match state.core.applications().list_applications(&a.tenant).await {
         Ok(list) => list,
         Err(e) => return failure_page(Some((&a, &csrf)), e),
     };
@@ -366,7 +366,7 @@ pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: Header
     if !guarded(&state, &headers, &session, &f.csrf) {
         return html::forbidden_page();
     }
-    match state.core.create_hosted_app(&a.tenant, f.settings(), &ctx.client).await {
+    match state.core.hosted_apps().create_hosted_app(&a.tenant, f.settings(), &ctx.client).await {
         Ok(created) => {
             let body = format!(
                 "<h1>{}</h1><p class=\"ok\">Application created. Copy the API key and the callback secret now: they are not shown again.</p>\
@@ -387,7 +387,7 @@ pub async fn create_app(State(state): State<AppState>, ctx: Ctx, headers: Header
 /// The application's page, read afresh (its key prefix changes with a rotation), with `notice`
 /// above it.
 async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, id: Uuid, notice: &str) -> Response {
-    let (view, recent) = match state.core.hosted_app_with_verifications(&a.tenant, id, 50).await {
+    let (view, recent) = match state.core.hosted_apps().hosted_app_with_verifications(&a.tenant, id, 50).await {
         Ok(x) => x,
         Err(e) => return failure_page(Some((a, csrf)), e),
     };
@@ -447,7 +447,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAcco
         Ok(None) => return Err(see_other("/console/sign-in")),
         Err(e) => return Err(failure_page(None, e)),
     };
-    let csrf = state.core.console_csrf_token(&session);
+    let csrf = state.core.console().console_csrf_token(&session);
     Ok((a, session, csrf))
 }
 
@@ -464,7 +464,7 @@ async fn app_form(
         return Err(html::forbidden_page());
     }
     let Some(id) = id else { return Err(not_found(Some((&a, &csrf)))) };
-    match state.core.application_by_id(&a.tenant, id).await {
+    match state.core.applications().application_by_id(&a.tenant, id).await {
         Ok(app) => Ok((a, csrf, app)),
         Err(e) => Err(failure_page(Some((&a, &csrf)), e)),
     }
@@ -496,7 +496,7 @@ pub async fn update_app(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.client).await {
+    match state.core.hosted_apps().update_hosted_app(&a.tenant, app.id, f.settings(), &ctx.client).await {
         Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }
@@ -513,7 +513,7 @@ pub async fn rotate_key(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, app.id, &ctx.client).await {
+    match state.core.hosted_apps().rotate_hosted_api_key(&a.tenant, app.id, &ctx.client).await {
         Ok(key) => {
             let notice = format!(
                 "<div class=\"card\"><p class=\"ok\">New API key. The old one no longer works. Copy it now: it is not shown again.</p>{}</div>",
@@ -535,7 +535,7 @@ pub async fn rotate_callback_secret(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_callback_secret(&a.tenant, &app).await {
+    match state.core.hosted_apps().rotate_callback_secret(&a.tenant, &app).await {
         Ok(secret) => {
             let notice = format!(
                 "<div class=\"card\"><p class=\"ok\">New callback secret: callbacks are signed with it from now on.</p>{}</div>",
@@ -566,7 +566,7 @@ pub async fn set_active(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.client).await {
+    match state.core.hosted_apps().set_hosted_app_active(&a.tenant, app.id, f.active == "true", &ctx.client).await {
         Ok(_) => app_page(&state, &a, &csrf, app.id, "<p class=\"ok\" id=\"notice\">Saved.</p>").await,
         Err(e) => app_page(&state, &a, &csrf, app.id, &error_html(Some(&message(e)))).await,
     }

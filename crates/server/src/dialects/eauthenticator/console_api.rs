@@ -61,7 +61,7 @@ async fn body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) ->
 /// The account of the bearer token: 401 without a live session, 500 if it cannot be told.
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(ConsoleAccount, String), Response> {
     let token = crate::dialects::bearer(headers).ok_or_else(|| from_core(CoreError::Unauthorized))?;
-    let account = state.core.console_account(token).await.map_err(from_core)?;
+    let account = state.core.console().console_account(token).await.map_err(from_core)?;
     Ok((account, token.to_string()))
 }
 
@@ -97,7 +97,7 @@ pub async fn register(State(state): State<AppState>, ctx: Ctx, req: Request) -> 
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.register_console_account(&c.email, &c.password, &ctx.client).await {
+    match state.core.console().register_console_account(&c.email, &c.password, &ctx.client).await {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"status": "verification_sent"}))).into_response(),
         Err(e) => from_core(e),
     }
@@ -118,7 +118,7 @@ pub async fn verify_email(State(state): State<AppState>, ctx: Ctx, req: Request)
         Ok(t) => t,
         Err(r) => return r,
     };
-    match state.core.verify_console_email(&t.token, &ctx.client).await {
+    match state.core.console().verify_console_email(&t.token, &ctx.client).await {
         Ok(_) => Json(json!({"email_verified": true})).into_response(),
         Err(e) => from_core(e),
     }
@@ -139,7 +139,7 @@ pub async fn sign_in(State(state): State<AppState>, ctx: Ctx, req: Request) -> R
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.core.sign_in_console(&c.email, &c.password, &ctx.client).await {
+    match state.core.console().sign_in_console(&c.email, &c.password, &ctx.client).await {
         Ok((token, a)) => Json(json!({"token": token, "token_type": "Bearer", "email": a.user.email})).into_response(),
         Err(e) => from_core(e),
     }
@@ -154,7 +154,7 @@ pub async fn sign_out(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.sign_out_console(&token, &ctx.client).await {
+    match state.core.console().sign_out_console(&token, &ctx.client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => from_core(e),
     }
@@ -169,7 +169,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.hosted_apps(&a.tenant).await {
+    match state.core.hosted_apps().hosted_apps(&a.tenant).await {
         Ok(views) => Json(json!({"applications": views.iter().map(app_json).collect::<Vec<_>>()})).into_response(),
         Err(e) => from_core(e),
     }
@@ -213,7 +213,7 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.create_hosted_app(&a.tenant, b.into(), &ctx.client).await {
+    match state.core.hosted_apps().create_hosted_app(&a.tenant, b.into(), &ctx.client).await {
         Ok(c) => {
             let app = app_json(&HostedAppView { app: c.app, key_prefix: Some(c.api_key_prefix) });
             (StatusCode::CREATED, Json(json!({"application": app, "api_key": c.api_key, "callback_secret": c.callback_secret})))
@@ -237,7 +237,7 @@ async fn signed_in_with_id(state: &AppState, headers: &HeaderMap, id: Option<Uui
 /// anything else is read.
 async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Result<(ConsoleAccount, Application), Response> {
     let (a, id) = signed_in_with_id(state, headers, id).await?;
-    let app = state.core.application_by_id(&a.tenant, id).await.map_err(from_core)?;
+    let app = state.core.applications().application_by_id(&a.tenant, id).await.map_err(from_core)?;
     Ok((a, app))
 }
 
@@ -252,7 +252,7 @@ pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.hosted_app(&a.tenant, id).await {
+    match state.core.hosted_apps().hosted_app(&a.tenant, id).await {
         Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
@@ -274,7 +274,7 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, r
         Ok(b) => b,
         Err(r) => return r,
     };
-    match state.core.update_hosted_app(&a.tenant, app.id, b.into(), &ctx.client).await {
+    match state.core.hosted_apps().update_hosted_app(&a.tenant, app.id, b.into(), &ctx.client).await {
         Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
@@ -291,7 +291,7 @@ pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: Header
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_hosted_api_key(&a.tenant, id, &ctx.client).await {
+    match state.core.hosted_apps().rotate_hosted_api_key(&a.tenant, id, &ctx.client).await {
         Ok(key) => Json(json!({"api_key": key})).into_response(),
         Err(e) => from_core(e),
     }
@@ -308,7 +308,7 @@ pub async fn rotate_callback_secret(State(state): State<AppState>, headers: Head
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.rotate_callback_secret(&a.tenant, &app).await {
+    match state.core.hosted_apps().rotate_callback_secret(&a.tenant, &app).await {
         Ok(secret) => Json(json!({"callback_secret": secret})).into_response(),
         Err(e) => from_core(e),
     }
@@ -319,7 +319,7 @@ async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Option<Uu
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.set_hosted_app_active(&a.tenant, id, active, &ctx.client).await {
+    match state.core.hosted_apps().set_hosted_app_active(&a.tenant, id, active, &ctx.client).await {
         Ok(view) => Json(app_json(&view)).into_response(),
         Err(e) => from_core(e),
     }
@@ -356,7 +356,7 @@ pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, Ap
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.core.recent_verifications(&a.tenant, &app, 100).await {
+    match state.core.hosted().recent_verifications(&a.tenant, &app, 100).await {
         Ok(list) => {
             let out: Vec<Value> = list
                 .iter()

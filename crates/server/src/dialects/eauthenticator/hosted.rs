@@ -228,7 +228,7 @@ async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) ->
     };
     let request =
         PageRequest { session_token: &p.session_token, redirect_uri: &p.redirect_uri, popup: method == Method::Popup, action };
-    let hosted = match state.core.hosted_page(request, &ctx.client, state.shutdown.clone()).await {
+    let hosted = match state.core.hosted().hosted_page(request, &ctx.client, state.shutdown.clone()).await {
         Ok(h) => h,
         Err(e) => return refused(e),
     };

@@ -57,7 +57,7 @@ async fn served_tenant(state: &AppState, mount: &Mount) -> FuResult<Option<Tenan
 }
 
 async fn find_tenant(state: &AppState, name: &str) -> FuResult<Option<Tenant>> {
-    match state.core.find_tenant(name).await {
+    match state.core.tenants().find_tenant(name).await {
         Ok(t) => Ok(Some(t)),
         Err(CoreError::TenantNotFound) => Ok(None),
         Err(e) => Err(FuError::from(e)),
@@ -69,8 +69,9 @@ async fn find_tenant(state: &AppState, name: &str) -> FuResult<Option<Tenant>> {
 async fn authenticate(state: &AppState, mount: &Mount, headers: &HeaderMap) -> FuResult<(Tenant, User, AccessClaims)> {
     let token = crate::dialects::bearer(headers).ok_or_else(FuError::unauthorized)?;
     let tenant = served_tenant(state, mount).await?.ok_or_else(FuError::unauthorized)?;
-    let access = state.core.locate_and_verify(token, &PROFILE, Locator::Tenant { tenant: &tenant, audience: AUDIENCE }).await?;
-    let user = state.core.signed_in_user(&access).await?;
+    let access =
+        state.core.tokens().locate_and_verify(token, &PROFILE, Locator::Tenant { tenant: &tenant, audience: AUDIENCE }).await?;
+    let user = state.core.tokens().signed_in_user(&access).await?;
     Ok((access.tenant, user, access.claims))
 }
 
@@ -133,7 +134,7 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
     let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
     let tenant = served_tenant(state, mount).await?.ok_or_else(bad)?;
     let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
-    let outcome = state.core.login_with_password(&tenant, login, &ctx.client).await;
+    let outcome = state.core.login().login_with_password(&tenant, login, &ctx.client).await;
     let auth = match outcome {
         Ok(LoginOutcome::Authenticated(auth)) => auth,
         // The library has no second step: a user with an authenticator cannot sign in here.
@@ -148,7 +149,7 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
     };
     state.metrics.record_login(DIALECT, "success");
     let grant = AccessGrant::for_session(&auth.session, AUDIENCE, json!({}));
-    let token = state.core.issue_access_token(&tenant, &PROFILE, grant).await?;
+    let token = state.core.tokens().issue_access_token(&tenant, &PROFILE, grant).await?;
     Ok(axum::Json(json!({ "access_token": token, "token_type": "bearer" })).into_response())
 }
 
@@ -163,7 +164,7 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> FuResult<StatusCode> {
     let (tenant, _, claims) = authenticate(&state, &mount, &headers).await?;
-    state.core.revoke_access_token(&tenant, &claims, &ctx.client).await?;
+    state.core.tokens().revoke_access_token(&tenant, &claims, &ctx.client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,7 +214,7 @@ pub async fn register(
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(FuError::not_found)?;
     let registration =
         castellan_core::services::registration::Registration { email, password, first_name: None, last_name: None, phone: None };
-    let user = state.core.register(&tenant, registration, &ctx.client).await.map_err(|e| match e {
+    let user = state.core.registrations().register(&tenant, registration, &ctx.client).await.map_err(|e| match e {
         CoreError::Conflict(_) => FuError::bad_request("REGISTER_USER_ALREADY_EXISTS"),
         CoreError::Disabled => FuError::not_found(),
         other => invalid_password("REGISTER_INVALID_PASSWORD", other),
@@ -266,7 +267,7 @@ pub async fn verify(
     let [token] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true)])?;
     state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("VERIFY_USER_BAD_TOKEN"))?;
-    match state.core.verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.client).await {
+    match state.core.registrations().verify_email_once(&tenant, &token.unwrap_or_default(), &ctx.client).await {
         Ok((_, true)) => Err(FuError::bad_request("VERIFY_USER_ALREADY_VERIFIED")),
         Ok((user, false)) => Ok(axum::Json(user_read(&user))),
         Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("VERIFY_USER_BAD_TOKEN")),
@@ -305,8 +306,11 @@ pub async fn reset_password(
     let [token, password] = Body::read(req, &state, Declared::Embedded).await?.fields([("token", true), ("password", true)])?;
     state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let tenant = served_tenant(&state, &mount).await?.ok_or_else(|| FuError::bad_request("RESET_PASSWORD_BAD_TOKEN"))?;
-    let outcome =
-        state.core.reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.client).await;
+    let outcome = state
+        .core
+        .registrations()
+        .reset_password(&tenant, &token.unwrap_or_default(), &password.unwrap_or_default(), &ctx.client)
+        .await;
     match outcome {
         Ok(()) => Ok(axum::Json(Value::Null)),
         Err(CoreError::InvalidToken | CoreError::NotFound) => Err(FuError::bad_request("RESET_PASSWORD_BAD_TOKEN")),
@@ -334,7 +338,11 @@ pub async fn update_me(
         check_email(email)?;
     }
     if let Some(password) = &password {
-        state.core.check_password_policy(&tenant, password).map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
+        state
+            .core
+            .users()
+            .check_password_policy(&tenant, password)
+            .map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;
     }
     let mut user = user;
     let normalised = |e: &str| castellan_core::model::Email::parse(e).ok().map(|e| e.as_str().to_string());
@@ -344,7 +352,7 @@ pub async fn update_me(
             email_verified: Some(false),
             ..Default::default()
         };
-        user = state.core.update_user(&tenant, user.id, patch, &ctx.client).await.map_err(|e| match e {
+        user = state.core.users().update_user(&tenant, user.id, patch, &ctx.client).await.map_err(|e| match e {
             CoreError::Conflict(_) => FuError::bad_request("UPDATE_USER_EMAIL_ALREADY_EXISTS"),
             other => other.into(),
         })?;
@@ -352,6 +360,7 @@ pub async fn update_me(
     if let Some(password) = password {
         state
             .core
+            .users()
             .set_password(&tenant, user.id, &password, &ctx.client)
             .await
             .map_err(|e| invalid_password("UPDATE_USER_INVALID_PASSWORD", e))?;

@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for KTenant {
                 "The X-Tenant-ID header is required",
             ));
         }
-        let tenant = state.core.find_tenant(header).await?;
+        let tenant = state.core.tenants().find_tenant(header).await?;
         if !tenant.serves(DIALECT) {
             return Err(castellan_core::CoreError::TenantNotFound.into());
         }
@@ -64,7 +64,7 @@ impl FromRequestParts<AppState> for Principal {
         let unauthorized = || KoraError::from(castellan_core::CoreError::Unauthorized);
         let token = crate::dialects::bearer(&parts.headers).ok_or_else(unauthorized)?;
         let locator = Locator::Tenant { tenant: &tenant, audience: &tenant.audience };
-        let access = state.core.locate_and_verify(token, &PROFILE, locator).await?;
+        let access = state.core.tokens().locate_and_verify(token, &PROFILE, locator).await?;
         let session = access.require_session()?.clone();
         let user_id = access
             .claims

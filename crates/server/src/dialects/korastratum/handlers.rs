@@ -63,7 +63,7 @@ async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> 
         "kycLevel": kyc_level(u),
     });
     let grant = AccessGrant::for_session(&auth.session, tenant.audience.clone(), extra);
-    let access = state.core.issue_access_token(tenant, &PROFILE, grant).await?;
+    let access = state.core.tokens().issue_access_token(tenant, &PROFILE, grant).await?;
     let ttl = tenant.policy.tokens.access_ttl_seconds;
     Ok(json!({
         "user": user_json(u),
@@ -96,6 +96,7 @@ pub async fn login(
     };
     let outcome = state
         .core
+        .login()
         .login_with_password(&tenant, login, &ctx.client)
         .await
         .map_err(|e| e.rename_field(castellan_core::services::login::IDENTIFIER_FIELD, "email"));
@@ -128,7 +129,8 @@ pub async fn refresh(
     KJson(req): KJson<RefreshRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let refreshed = state.core.refresh(&tenant, &req.refresh_token, DIALECT, ApplicationGuard::Any, &ctx.client).await?;
+    let refreshed =
+        state.core.sessions().refresh(&tenant, &req.refresh_token, DIALECT, ApplicationGuard::Any, &ctx.client).await?;
     Ok(ok(token_body(&state, &tenant, &refreshed.auth).await?))
 }
 
@@ -147,7 +149,7 @@ pub async fn verify_login(
     KJson(req): KJson<VerifyLoginRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.client).await?;
+    let auth = state.core.login().complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.client).await?;
     state.metrics.record_login(DIALECT, "success");
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }
@@ -159,8 +161,8 @@ pub async fn verify_login(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
-    let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    let s = state.core.totp_status(&p.tenant, &user).await?;
+    let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
+    let s = state.core.totp().totp_status(&p.tenant, &user).await?;
     Ok(ok(json!({ "enabled": s.enabled, "pending": s.pending })))
 }
 
@@ -171,8 +173,8 @@ pub async fn totp_status(State(state): State<AppState>, p: Principal) -> KoraRes
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn totp_setup(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    let e = state.core.begin_totp_enrollment(&p.tenant, &user, &ctx.client).await?;
+    let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
+    let e = state.core.totp().begin_totp_enrollment(&p.tenant, &user, &ctx.client).await?;
     Ok(ok(json!({ "secret": e.secret, "otpauthUrl": e.otpauth_url, "qrCodeUrl": e.qr_png_data_url })))
 }
 
@@ -188,8 +190,8 @@ pub async fn totp_verify_setup(
     p: Principal,
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
-    let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.client).await?;
+    let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
+    state.core.totp().confirm_totp_enrollment(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": true })))
 }
 
@@ -205,8 +207,8 @@ pub async fn totp_disable(
     p: Principal,
     KJson(req): KJson<TotpCodeRequest>,
 ) -> KoraResult<Response> {
-    let user = state.core.get_user(&p.tenant, p.user_id).await?;
-    state.core.disable_totp(&p.tenant, &user, &req.token, &ctx.client).await?;
+    let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
+    state.core.totp().disable_totp(&p.tenant, &user, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "enabled": false })))
 }
 
@@ -217,7 +219,7 @@ pub async fn totp_disable(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
-    let sessions = state.core.list_sessions(&p.tenant, p.user_id).await?;
+    let sessions = state.core.sessions().list_sessions(&p.tenant, p.user_id).await?;
     Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.session.id)).collect())))
 }
 
@@ -233,7 +235,7 @@ pub async fn revoke_session(
     p: Principal,
     Path(id): Path<String>,
 ) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &id, &ctx.client).await?;
+    state.core.sessions().revoke_session(&p.tenant, p.user_id, &id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -244,7 +246,7 @@ pub async fn revoke_session(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    state.core.revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.client).await?;
+    state.core.sessions().revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 
@@ -255,7 +257,7 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> Ko
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout_all(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    let n = state.core.revoke_all_sessions(&p.tenant, p.user_id, &ctx.client).await?;
+    let n = state.core.sessions().revoke_all_sessions(&p.tenant, p.user_id, &ctx.client).await?;
     Ok(ok(json!({ "revoked": n })))
 }
 
@@ -280,7 +282,7 @@ pub async fn register(
         last_name: Some(req.last_name),
         phone: req.phone,
     };
-    let user = state.core.register(&tenant, r, &ctx.client).await?;
+    let user = state.core.registrations().register(&tenant, r, &ctx.client).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "data": { "user": user_json(&user) } }))).into_response())
 }
 
@@ -297,7 +299,7 @@ pub async fn verify_email(
     KJson(req): KJson<TokenRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let user = state.core.verify_email(&tenant, &req.token, &ctx.client).await?;
+    let user = state.core.registrations().verify_email(&tenant, &req.token, &ctx.client).await?;
     Ok(ok(json!({ "emailVerified": user.email_verified })))
 }
 
@@ -331,6 +333,6 @@ pub async fn reset_password(
     KJson(req): KJson<ResetPasswordRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    state.core.reset_password(&tenant, &req.token, &req.new_password, &ctx.client).await?;
+    state.core.registrations().reset_password(&tenant, &req.token, &req.new_password, &ctx.client).await?;
     Ok(ok(Value::Null))
 }

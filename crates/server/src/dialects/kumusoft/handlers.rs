@@ -73,7 +73,7 @@ fn audience(state: &AppState) -> AudienceTemplate<'_> {
 async fn token_data(state: &AppState, tenant: &Tenant, auth: &Authenticated, tag: &str) -> KumuResult<Value> {
     let extra = json!({ "name": display_name(&auth.user), TAG_CLAIM: tag });
     let grant = AccessGrant::for_session(&auth.session, audience(state).fill(tag), extra);
-    let access = state.core.issue_access_token(tenant, &PROFILE, grant).await?;
+    let access = state.core.tokens().issue_access_token(tenant, &PROFILE, grant).await?;
     Ok(json!({
         "accessToken": access,
         "refreshToken": auth.refresh_token,
@@ -100,7 +100,7 @@ fn challenge_data(c: &OtpChallenge) -> Value {
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> KumuResult<VerifiedAccess> {
     let token = crate::dialects::bearer(headers).ok_or(castellan_core::CoreError::Unauthorized)?;
     let locator = Locator::ApplicationTag { claim: TAG_CLAIM, audience: audience(state) };
-    Ok(state.core.locate_and_verify(token, &PROFILE, locator).await?)
+    Ok(state.core.tokens().locate_and_verify(token, &PROFILE, locator).await?)
 }
 
 /// Phase 1: identifier and password. Sends a one-time code and answers with the challenge.
@@ -116,11 +116,11 @@ pub async fn login(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJ
     let identifier = required(&req.identifier, "identifier", 320)?;
     let password = required(&req.password, "password", 1024)?;
     let tag = required(&req.tag_id, "tagId", 100)?;
-    let (app, tenant) = state.core.application_by_alias(DIALECT, tag.trim()).await?;
+    let (app, tenant) = state.core.applications().application_by_alias(DIALECT, tag.trim()).await?;
     let mut client = ctx.client.clone();
     client.application_id = Some(app.id);
     let start = OtpLoginStart { identifier, password, application: &app, device: Value::Null, dialect: DIALECT };
-    let outcome = state.core.start_otp_login(&tenant, start, &client).await;
+    let outcome = state.core.otp_login().start_otp_login(&tenant, start, &client).await;
     let label = match &outcome {
         Ok(_) => "otp_required",
         Err(castellan_core::CoreError::AccountLocked { .. }) => "locked",
@@ -147,7 +147,8 @@ pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     let user_id = required_uuid(&req.user_id, "userId")?;
     let otp = required(&req.otp, "otp", 16)?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
-    let (tenant, auth, data) = state.core.verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.client).await?;
+    let (tenant, auth, data) =
+        state.core.otp_login().verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.client).await?;
     let tag = data.get("tagId").and_then(Value::as_str).unwrap_or_default();
     Ok(ok("OTP verified successfully", token_data(&state, &tenant, &auth, tag).await?))
 }
@@ -163,7 +164,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     limit(&state, &ctx)?;
     let user_id = required_uuid(&req.user_id, "userId")?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
-    let c = state.core.resend_otp(challenge_id, user_id, DIALECT, &ctx.client).await?;
+    let c = state.core.otp_login().resend_otp(challenge_id, user_id, DIALECT, &ctx.client).await?;
     Ok(ok(
         "OTP resent",
         json!({ "challengeId": c.challenge_id, "channel": c.channel.as_str(), "destination": c.destination, "expiresIn": c.expires_in }),
@@ -180,11 +181,11 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, KumuJson(req): KumuJson<RefreshRequest>) -> KumuResult<Response> {
     limit(&state, &ctx)?;
     let token = required(&req.refresh_token, "refreshToken", 8192)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.client).await?;
+    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, "refresh", &ctx.client).await?;
     // The application must still be there, active and tagged to get new tokens; if it is not, the
     // refresh token is not spent.
     let guard = ApplicationGuard::Active { admits: |app: &Application| app.alias(DIALECT).is_some() };
-    let refreshed = state.core.refresh(&tenant, token, DIALECT, guard, &ctx.client).await?;
+    let refreshed = state.core.sessions().refresh(&tenant, token, DIALECT, guard, &ctx.client).await?;
     let tag = refreshed
         .application
         .and_then(|a| a.alias(DIALECT).map(str::to_string))
@@ -207,15 +208,15 @@ pub async fn logout(
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         let access = authenticate(&state, &headers).await?;
         let session = access.require_session()?;
-        state.core.revoke_session(&access.tenant, session.user_id, &session.id, &ctx.client).await?;
+        state.core.sessions().revoke_session(&access.tenant, session.user_id, &session.id, &ctx.client).await?;
         return Ok(ok("Logged out successfully", Value::Null));
     }
     let Some(token) = req.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(castellan_core::CoreError::Unauthorized.into());
     };
     limit(&state, &ctx)?;
-    let tenant = state.core.tenant_of_refresh_token(token, DIALECT, "logout", &ctx.client).await?;
-    state.core.end_session_by_refresh_token(&tenant, token, &ctx.client).await?;
+    let tenant = state.core.sessions().tenant_of_refresh_token(token, DIALECT, "logout", &ctx.client).await?;
+    state.core.sessions().end_session_by_refresh_token(&tenant, token, &ctx.client).await?;
     Ok(ok("Logged out successfully", Value::Null))
 }
 
@@ -225,6 +226,6 @@ pub async fn logout(
         (status = 401, description = "08: missing, invalid, expired or revoked access token", body = KumuErrorBody)))]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> KumuResult<Response> {
     let access = authenticate(&state, &headers).await?;
-    let user = state.core.signed_in_user(&access).await?;
+    let user = state.core.tokens().signed_in_user(&access).await?;
     Ok(ok("Profile retrieved successfully", profile(&user, access.claims.text(TAG_CLAIM).unwrap_or_default())))
 }

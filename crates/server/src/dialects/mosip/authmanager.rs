@@ -31,7 +31,7 @@ fn limit(state: &AppState, ctx: &Ctx) -> MosipResult<()> {
 
 /// The application an appId names and its tenant (the realm); `KER-ATH-026` otherwise.
 async fn realm(state: &AppState, app_id: &str) -> MosipResult<(Application, Tenant)> {
-    state.core.application_by_alias(DIALECT, app_id).await.map_err(|e| realm_error(app_id, e))
+    state.core.applications().application_by_alias(DIALECT, app_id).await.map_err(|e| realm_error(app_id, e))
 }
 
 /// A realm lookup's refusal: a fault or a malformed appId answers as such, anything else as an
@@ -73,7 +73,7 @@ fn with_app(ctx: &Ctx, app: &Application) -> ClientContext {
 async fn user_tokens(state: &AppState, tenant: &Tenant, auth: &Authenticated, azp: &str) -> MosipResult<(String, HeaderMap)> {
     let now = state.core.now();
     let grant = tokens::user_grant(&auth.user, &auth.session, azp);
-    let token = state.core.issue_access_token(tenant, &tokens::PROFILE, grant).await?;
+    let token = state.core.tokens().issue_access_token(tenant, &tokens::PROFILE, grant).await?;
     let mut headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     add_refresh_cookie(state, &mut headers, &auth.refresh_token, auth.refresh_expires_at - now);
     Ok((token, headers))
@@ -134,7 +134,7 @@ async fn send_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<Reply>
         _ => return Err(MosipError::invalid("useridtype", "must be UIN or USERID")),
     };
     let request = LoginCodeRequest { key: &user_id, lookup, channels: &channels, application: &app, template_vars: &vars };
-    state.core.send_login_code(&tenant, request, &with_app(ctx, &app)).await?;
+    state.core.key_codes().send_login_code(&tenant, request, &with_app(ctx, &app)).await?;
     Ok(Reply::new(json!({ "status": "success", "message": "OTP had been sent successfully" })))
 }
 
@@ -164,11 +164,13 @@ async fn login_with_otp(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipResult<
         None => (None, ctx.client.clone()),
     };
     // Without an appId, the realm and the application are those the pending code was sent for.
-    let (tenant, auth, sent_for) = state.core.login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
+    let (tenant, auth, sent_for) =
+        state.core.key_codes().login_with_code(realm.as_ref(), &user_id, &otp, DIALECT, &client).await?;
     let azp = match (app_id, sent_for) {
         (Some(app_id), _) => app_id,
         (None, Some(id)) => state
             .core
+            .applications()
             .application_by_id(&tenant, id)
             .await
             .ok()
@@ -204,6 +206,7 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
     // A user signs in only through a confidential client, never a service account.
     let client = state
         .core
+        .applications()
         .authenticate_client(&tenant, &client_id, &client_secret, &[ApplicationKind::Confidential], &ctx.client)
         .await?;
     let login = PasswordLogin {
@@ -213,7 +216,7 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
         device: json!({ "azp": client.client_id }),
         dialect: DIALECT,
     };
-    let auth = match state.core.login_with_password(&tenant, login, &with_app(ctx, &client)).await {
+    let auth = match state.core.login().login_with_password(&tenant, login, &with_app(ctx, &client)).await {
         Ok(LoginOutcome::Authenticated(auth)) => *auth,
         // This endpoint has no second step: a user with an authenticator signs in by OTP.
         Ok(LoginOutcome::MfaRequired { .. }) => return Err(CoreError::InvalidCredentials.into()),
@@ -248,14 +251,15 @@ async fn client_credentials(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRes
     let secret = f.required("secretKey", 1024)?;
     let (_, tenant) = realm(state, &app_id).await?;
     let accepted = [ApplicationKind::Confidential, ApplicationKind::Service];
-    let app =
-        state.core.authenticate_client(&tenant, &client_id, &secret, &accepted, &ctx.client).await.map_err(|e| match e {
+    let app = state.core.applications().authenticate_client(&tenant, &client_id, &secret, &accepted, &ctx.client).await.map_err(
+        |e| match e {
             // The source answers bad client credentials this way.
             CoreError::InvalidCredentials => MosipError::new("500", "401 Unauthorized"),
             other => other.into(),
-        })?;
+        },
+    )?;
     let grant = tokens::service_grant(&app, &ctx.ip.to_string());
-    let token = state.core.issue_access_token(&tenant, &tokens::PROFILE, grant).await?;
+    let token = state.core.tokens().issue_access_token(&tenant, &tokens::PROFILE, grant).await?;
     let headers = token_headers(state, &token, tenant.policy.tokens.access_ttl_seconds);
     let response = json!({ "status": "Success", "message": "Clientid and Token combination had been validated successfully" });
     Ok(Reply { response, headers })
@@ -287,7 +291,7 @@ async fn refresh(state: &AppState, ctx: &Ctx, app_id: &str, headers: &HeaderMap,
         None => tokens::refresh_cookie(headers).map(str::to_string).ok_or_else(|| MosipError::missing("refreshToken"))?,
     };
     let (app, tenant) = realm(state, app_id).await?;
-    let auth = state.core.refresh(&tenant, &token, DIALECT, ApplicationGuard::Any, &with_app(ctx, &app)).await?.auth;
+    let auth = state.core.sessions().refresh(&tenant, &token, DIALECT, ApplicationGuard::Any, &with_app(ctx, &app)).await?.auth;
     let azp = auth.session.device.get("azp").and_then(Value::as_str).unwrap_or(app_id).to_string();
     let (access, headers) = user_tokens(state, &tenant, &auth, &azp).await?;
     Ok(Reply { response: token_response(&tenant, &auth, access, "Token refreshed successfully", state.core.now()), headers })
@@ -303,7 +307,7 @@ pub async fn validate_token(State(state): State<AppState>, headers: HeaderMap) -
 
 async fn validate(state: &AppState, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
-    let access = state.core.locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
+    let access = state.core.tokens().locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
     let c = &access.claims;
     let text = |name: &str| c.text(name);
     let role: String = tokens::roles(c).iter().map(|r| format!("{r},")).collect();
@@ -330,7 +334,7 @@ pub async fn invalidate_token(State(state): State<AppState>, ctx: Ctx, headers: 
 
 async fn invalidate(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> MosipResult<Reply> {
     let token = tokens::presented_token(headers)?;
-    let access = state.core.locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
-    state.core.revoke_access_token(&access.tenant, &access.claims, &ctx.client).await?;
+    let access = state.core.tokens().locate_and_verify(token, &tokens::PROFILE, tokens::LOCATOR).await?;
+    state.core.tokens().revoke_access_token(&access.tenant, &access.claims, &ctx.client).await?;
     Ok(Reply { response: json!({ "message": "Token invalidated successfully" }), headers: tokens::clear_cookies(state) })
 }

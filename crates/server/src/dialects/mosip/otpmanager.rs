@@ -24,7 +24,7 @@ const MAX_KEY: usize = 255;
 /// The caller's realm, if it presents a live service-account token holding `OTP_MANAGER`.
 async fn trusted_service(state: &AppState, headers: &HeaderMap) -> MosipResult<Tenant> {
     let token = tokens::presented_token(headers).map_err(|_| MosipError::invalid_token())?;
-    match state.core.authorize_service(token, &tokens::PROFILE, tokens::LOCATOR, ROLE).await {
+    match state.core.tokens().authorize_service(token, &tokens::PROFILE, tokens::LOCATOR, ROLE).await {
         Ok(service) => Ok(service.tenant),
         Err(e) => Err(service_refused(e)),
     }
@@ -85,7 +85,7 @@ pub async fn generate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
             Ok(None) => return Err(MosipError::new("KER-OTG-001", "Key can't be empty or null")),
             Err(_) => return Err(MosipError::new("KER-OTG-003", "Length of key is not in the specified range")),
         };
-        match state.core.generate_service_code(&tenant, &key, &ctx.client).await {
+        match state.core.key_codes().generate_service_code(&tenant, &key, &ctx.client).await {
             Ok(otp) => Ok(Reply::new(json!({ "otp": otp, "status": "GENERATION_SUCCESSFUL" }))),
             Err(CoreError::AccountLocked { .. }) => Ok(Reply::new(json!({ "otp": "null", "status": "USER_BLOCKED" }))),
             Err(e) => Err(e.into()),
@@ -116,7 +116,7 @@ pub async fn validate(
             .filter(|k| k.len() <= MAX_KEY)
             .ok_or_else(|| MosipError::new("KER-OTV-001", "Key can't be empty or null"))?;
         let otp = param("otp").ok_or_else(|| MosipError::new("KER-OTV-002", "OTP can't be empty or null"))?;
-        state.core.validate_service_code(&tenant, key, otp, &ctx.client).await.map_err(|e| match e {
+        state.core.key_codes().validate_service_code(&tenant, key, otp, &ctx.client).await.map_err(|e| match e {
             CoreError::InvalidOtp { .. } => MosipError::new("AUTH_ERR_OTPNOTVALID", "The passed in OTP is not valid"),
             CoreError::OtpExpired => MosipError::new("AUTH_ERR_OTPEXPIRED", "The passed in OTP is expired"),
             CoreError::AccountLocked { .. } => MosipError::new("KER-OTP-006", "key is frozen"),
