@@ -77,6 +77,7 @@ impl World {
         let key = castellan_core::crypto::random_bytes::<32>();
         let core = Arc::new(Core::new(store.clone(), clock.clone(), &key, core_config).expect("core"));
         let tenant = core
+            .tenants()
             .create_tenant(NewTenant {
                 slug: "acme".into(),
                 display_name: "Acme".into(),
@@ -89,8 +90,9 @@ impl World {
             .expect("tenant");
         let mut adjusted = tenant.policy.clone();
         policy(&mut adjusted);
-        let tenant = core.set_policy(&tenant.id.to_string(), adjusted).await.expect("policy");
+        let tenant = core.tenants().set_policy(&tenant.id.to_string(), adjusted).await.expect("policy");
         let app = core
+            .applications()
             .create_application(
                 &tenant,
                 NewApplication {
@@ -131,6 +133,7 @@ impl World {
     /// A user with an email (verified), a username and [`PASSWORD`].
     pub async fn user(&self, name: &str) -> User {
         self.core
+            .users()
             .create_user(
                 &self.tenant,
                 NewUser {
@@ -160,7 +163,7 @@ impl World {
             device: json!({"name": "test"}),
             dialect: Dialect::Korastratum,
         };
-        self.core.login_with_password(&self.tenant, login, &ctx()).await
+        self.core.login().login_with_password(&self.tenant, login, &ctx()).await
     }
 
     /// A login that must succeed at once (no second factor).

@@ -38,20 +38,20 @@ impl Hosted {
             callback_url: Some(format!("{}/2fa/result", sink.url)),
             redirect_uris: Some(vec![REDIRECT.into()]),
         };
-        let created = w.core.create_hosted_app(&w.tenant, settings, &ctx()).await.unwrap();
+        let created = w.core.hosted_apps().create_hosted_app(&w.tenant, settings, &ctx()).await.unwrap();
         let totp_secret = random_bytes::<20>().to_vec();
         let spec = FactorSpec { secret: base32::encode(&totp_secret), algorithm: None, digits: None, period: None };
-        w.core.enable_app_totp(&w.tenant, &created.app, EMAIL, spec, &ctx()).await.unwrap();
+        w.core.hosted().enable_app_totp(&w.tenant, &created.app, EMAIL, spec, &ctx()).await.unwrap();
         Hosted { w, sink, app: created.app, callback_secret: created.callback_secret, totp_secret }
     }
 
     async fn session_token(&self) -> String {
-        self.w.core.issue_session_token(&self.w.tenant, &self.app, EMAIL, &ctx()).await.unwrap()
+        self.w.core.hosted().issue_session_token(&self.w.tenant, &self.app, EMAIL, &ctx()).await.unwrap()
     }
 
     async fn page(&self, token: &str, action: PageAction<'_>) -> HostedPage {
         let req = PageRequest { session_token: token, redirect_uri: REDIRECT, popup: false, action };
-        self.w.core.hosted_page(req, &ctx(), self.w.never_stopping()).await.unwrap()
+        self.w.core.hosted().hosted_page(req, &ctx(), self.w.never_stopping()).await.unwrap()
     }
 
     async fn outcome(&self, token: &str, action: PageAction<'_>) -> PageOutcome {
@@ -71,7 +71,7 @@ impl Hosted {
 
     /// Where the newest verification stands.
     async fn status(&self) -> VerificationStatus {
-        let recent = self.w.core.recent_verifications(&self.w.tenant, &self.app, 1).await.unwrap();
+        let recent = self.w.core.hosted().recent_verifications(&self.w.tenant, &self.app, 1).await.unwrap();
         recent.first().map(|v| v.status).unwrap()
     }
 
@@ -205,13 +205,13 @@ async fn a_page_request_must_carry_a_genuine_token_and_a_registered_redirect() {
         popup: false,
         action: PageAction::Code("000000"),
     };
-    let r = h.w.core.hosted_page(foreign, &ctx(), h.w.never_stopping()).await;
+    let r = h.w.core.hosted().hosted_page(foreign, &ctx(), h.w.never_stopping()).await;
     assert!(matches!(r, Err(CoreError::Validation(ref f)) if f.contains_key("redirect_uri")), "{r:?}");
     let (head, rest) = token.split_once('.').unwrap();
     let (payload, _) = rest.split_once('.').unwrap();
     let forged = format!("{head}.{payload}.{}", castellan_core::crypto::b64url(&[0u8; 32]));
     let req = PageRequest { session_token: &forged, redirect_uri: REDIRECT, popup: false, action: PageAction::Code("000000") };
-    let r = h.w.core.hosted_page(req, &ctx(), h.w.never_stopping()).await;
+    let r = h.w.core.hosted().hosted_page(req, &ctx(), h.w.never_stopping()).await;
     assert!(matches!(r, Err(CoreError::InvalidToken)), "{r:?}");
     assert_eq!(h.status().await, VerificationStatus::Pending, "neither request touched the verification");
 }

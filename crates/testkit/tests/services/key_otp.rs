@@ -21,12 +21,12 @@ async fn send_code(w: &World, user: &User) {
         application: &w.app,
         template_vars: &[],
     };
-    w.core.send_login_code(&w.tenant, req, &ctx()).await.unwrap();
+    w.core.key_codes().send_login_code(&w.tenant, req, &ctx()).await.unwrap();
 }
 
 async fn login(w: &World, user: &User, code: &str) -> CoreResult<Authenticated> {
     let key = user.id.to_string();
-    w.core.login_with_code(Some(&w.tenant), &key, code, Dialect::Mosip, &ctx()).await.map(|(_, auth, _)| auth)
+    w.core.key_codes().login_with_code(Some(&w.tenant), &key, code, Dialect::Mosip, &ctx()).await.map(|(_, auth, _)| auth)
 }
 
 #[track_caller]
@@ -47,7 +47,7 @@ async fn a_login_code_by_key_goes_to_the_outbox_and_signs_in_once() {
 
     // Without a tenant, the key's pending code names it.
     let (tenant, auth, application) =
-        w.core.login_with_code(None, &user.id.to_string(), &code, Dialect::Mosip, &ctx()).await.unwrap();
+        w.core.key_codes().login_with_code(None, &user.id.to_string(), &code, Dialect::Mosip, &ctx()).await.unwrap();
     assert_eq!((tenant.id, auth.user.id, application), (w.tenant.id, user.id, Some(w.app.id)));
     assert_eq!(remaining(login(&w, &user, &code).await), 0, "spent");
 }
@@ -100,18 +100,20 @@ async fn a_code_by_key_signs_in_once_however_many_race_with_it() {
         w.clock.advance(1);
         send_code(&w, &user).await;
         let code = w.code_sent_to(EMAIL).await;
-        let results =
-            race(n, |_| {
-                let (core, tenant, key, code) = (w.core.clone(), w.tenant.clone(), user.id.to_string(), code.clone());
-                async move {
-                    core.login_with_code(Some(&tenant), &key, &code, Dialect::Mosip, &ctx()).await.map(|(_, a, _)| a.session.id)
-                }
-            })
-            .await;
+        let results = race(n, |_| {
+            let (core, tenant, key, code) = (w.core.clone(), w.tenant.clone(), user.id.to_string(), code.clone());
+            async move {
+                core.key_codes()
+                    .login_with_code(Some(&tenant), &key, &code, Dialect::Mosip, &ctx())
+                    .await
+                    .map(|(_, a, _)| a.session.id)
+            }
+        })
+        .await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
         let spent = |r: &&CoreResult<String>| matches!(r, Err(CoreError::InvalidOtp { attempts_remaining: 0 }));
         assert!(results.iter().filter(|r| r.is_err()).all(|r| spent(&r)), "{results:?}");
-        assert_eq!(w.core.list_sessions(&w.tenant, user.id).await.unwrap().len(), round, "one session per code");
+        assert_eq!(w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().len(), round, "one session per code");
     }
 }
 
@@ -123,21 +125,25 @@ async fn wrong_service_codes_freeze_the_key_until_the_freeze_ends() {
     })
     .await;
     let key = "+256700000001";
-    let code = w.core.generate_service_code(&w.tenant, key, &ctx()).await.unwrap();
+    let code = w.core.key_codes().generate_service_code(&w.tenant, key, &ctx()).await.unwrap();
     let wrong = wrong_code(&code);
     for left in [2, 1, 0] {
-        assert_eq!(remaining(w.core.validate_service_code(&w.tenant, key, &wrong, &ctx()).await), left);
+        assert_eq!(remaining(w.core.key_codes().validate_service_code(&w.tenant, key, &wrong, &ctx()).await), left);
     }
-    assert_eq!(locked_for(w.core.validate_service_code(&w.tenant, key, &code, &ctx()).await), 900, "frozen");
-    assert_eq!(locked_for(w.core.generate_service_code(&w.tenant, key, &ctx()).await), 900, "no new code while frozen");
+    assert_eq!(locked_for(w.core.key_codes().validate_service_code(&w.tenant, key, &code, &ctx()).await), 900, "frozen");
+    assert_eq!(
+        locked_for(w.core.key_codes().generate_service_code(&w.tenant, key, &ctx()).await),
+        900,
+        "no new code while frozen"
+    );
     // Another key is not frozen with it.
-    w.core.generate_service_code(&w.tenant, "+256700000002", &ctx()).await.unwrap();
+    w.core.key_codes().generate_service_code(&w.tenant, "+256700000002", &ctx()).await.unwrap();
 
     w.clock.advance(899);
-    assert_eq!(locked_for(w.core.generate_service_code(&w.tenant, key, &ctx()).await), 1);
+    assert_eq!(locked_for(w.core.key_codes().generate_service_code(&w.tenant, key, &ctx()).await), 1);
     w.clock.advance(1);
-    let thawed = w.core.generate_service_code(&w.tenant, key, &ctx()).await.unwrap();
-    w.core.validate_service_code(&w.tenant, key, &thawed, &ctx()).await.unwrap();
-    assert_eq!(remaining(w.core.validate_service_code(&w.tenant, key, &thawed, &ctx()).await), 0, "spent");
+    let thawed = w.core.key_codes().generate_service_code(&w.tenant, key, &ctx()).await.unwrap();
+    w.core.key_codes().validate_service_code(&w.tenant, key, &thawed, &ctx()).await.unwrap();
+    assert_eq!(remaining(w.core.key_codes().validate_service_code(&w.tenant, key, &thawed, &ctx()).await), 0, "spent");
     assert_eq!(w.outcomes("otp.generate").await.get("frozen"), Some(&2));
 }

@@ -16,7 +16,7 @@ const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::ES256], typ: "JW
 async fn long_lived_token(w: &World) -> String {
     let now = w.now();
     let claims = json!({"iss": w.tenant.issuer, "aud": AUDIENCE, "sub": "svc", "iat": now, "exp": now + 365 * 86400});
-    w.core.sign_token(&w.tenant, &[KeyAlg::ES256], "JWT", &claims).await.unwrap()
+    w.core.signing_keys().sign_token(&w.tenant, &[KeyAlg::ES256], "JWT", &claims).await.unwrap()
 }
 
 fn kid_of(token: &str) -> String {
@@ -26,7 +26,7 @@ fn kid_of(token: &str) -> String {
 }
 
 async fn verifies(w: &World, token: &str) -> bool {
-    match w.core.verify_token(&w.tenant, token, RULES).await {
+    match w.core.signing_keys().verify_token(&w.tenant, token, RULES).await {
         Ok(claims) => claims["sub"] == "svc",
         Err(CoreError::Unauthorized) => false,
         Err(e) => panic!("verification failed: {e:?}"),
@@ -34,24 +34,24 @@ async fn verifies(w: &World, token: &str) -> bool {
 }
 
 async fn state_of(w: &World, key: &SigningKey) -> KeyState {
-    let keys = w.core.list_keys(&w.tenant).await.unwrap();
+    let keys = w.core.signing_keys().list_keys(&w.tenant).await.unwrap();
     keys.iter().find(|k| k.kid == key.kid).map(|k| k.state).unwrap()
 }
 
 async fn published(w: &World) -> Vec<String> {
-    let doc: Value = serde_json::from_str(&w.core.jwks(Some(&w.tenant)).await.unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(&w.core.signing_keys().jwks(Some(&w.tenant)).await.unwrap()).unwrap();
     doc["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
 async fn a_rotated_key_verifies_its_tokens_until_it_is_retired_and_none_after() {
     let w = World::new().await;
-    let old = w.core.rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
+    let old = w.core.signing_keys().rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
     let old_token = long_lived_token(&w).await;
     assert_eq!(kid_of(&old_token), old.kid);
     assert!(verifies(&w, &old_token).await);
 
-    let new = w.core.rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
+    let new = w.core.signing_keys().rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
     let new_token = long_lived_token(&w).await;
     assert_eq!(kid_of(&new_token), new.kid, "only the new key signs");
     assert_eq!(state_of(&w, &old).await, KeyState::Retiring);
@@ -77,11 +77,11 @@ async fn a_rotated_key_verifies_its_tokens_until_it_is_retired_and_none_after() 
 #[tokio::test]
 async fn rotating_one_family_leaves_the_other_signing() {
     let w = World::new().await;
-    let hs = w.core.list_keys(&w.tenant).await.unwrap();
+    let hs = w.core.signing_keys().list_keys(&w.tenant).await.unwrap();
     let hs = hs.iter().find(|k| k.alg == KeyAlg::HS256 && k.state == KeyState::Active).expect("a tenant starts with HS256");
-    w.core.rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
-    w.core.rotate_key(&w.tenant, KeyAlg::EdDSA).await.unwrap();
-    let keys = w.core.list_keys(&w.tenant).await.unwrap();
+    w.core.signing_keys().rotate_key(&w.tenant, KeyAlg::ES256).await.unwrap();
+    w.core.signing_keys().rotate_key(&w.tenant, KeyAlg::EdDSA).await.unwrap();
+    let keys = w.core.signing_keys().list_keys(&w.tenant).await.unwrap();
     let active: Vec<KeyAlg> = keys.iter().filter(|k| k.state == KeyState::Active).map(|k| k.alg).collect();
     assert_eq!(active.len(), 2, "one HS256 and one asymmetric key sign: {keys:?}");
     assert!(active.contains(&KeyAlg::HS256) && active.contains(&KeyAlg::EdDSA));

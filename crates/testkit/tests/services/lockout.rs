@@ -41,7 +41,7 @@ fn spawnable_login(
         device: serde_json::Value::Null,
         dialect: Dialect::Korastratum,
     };
-    async move { core.login_with_password(&tenant, login, &ctx()).await }
+    async move { core.login().login_with_password(&tenant, login, &ctx()).await }
 }
 
 #[track_caller]
@@ -115,7 +115,7 @@ async fn wrong_passwords_for_an_unknown_identifier_lock_that_identifier_only() {
 
 /// The user's TOTP secret, enrolled and enabled.
 async fn with_totp(w: &World, user: &User) -> Vec<u8> {
-    let (secret, _) = w.core.enroll_totp_directly(&w.tenant, user, &ctx()).await.unwrap();
+    let (secret, _) = w.core.totp().enroll_totp_directly(&w.tenant, user, &ctx()).await.unwrap();
     base32::decode(&secret).unwrap()
 }
 
@@ -206,7 +206,7 @@ async fn a_right_password_racing_the_lock_does_not_unlock_the_account() {
         active: true,
         ..NewUser::default()
     };
-    w.core.create_user(&w.tenant, blocker).await.unwrap();
+    w.core.users().create_user(&w.tenant, blocker).await.unwrap();
 
     let hashed = w.core.hasher.hashes_computed();
     let busy = tokio::spawn(spawnable_login(&w, "bo@example.com", PASSWORD));

@@ -20,15 +20,15 @@ async fn start(w: &World) -> OtpChallenge {
         device: json!({"name": "phone"}),
         dialect: Dialect::Kumusoft,
     };
-    w.core.start_otp_login(&w.tenant, start, &ctx()).await.unwrap()
+    w.core.otp_login().start_otp_login(&w.tenant, start, &ctx()).await.unwrap()
 }
 
 async fn verify(w: &World, c: &OtpChallenge, code: &str) -> CoreResult<Authenticated> {
-    w.core.verify_otp_login(c.challenge_id, c.user.id, code, Dialect::Kumusoft, &ctx()).await.map(|(_, auth, _)| auth)
+    w.core.otp_login().verify_otp_login(c.challenge_id, c.user.id, code, Dialect::Kumusoft, &ctx()).await.map(|(_, auth, _)| auth)
 }
 
 async fn resend(w: &World, c: &OtpChallenge) -> CoreResult<OtpChallenge> {
-    w.core.resend_otp(c.challenge_id, c.user.id, Dialect::Kumusoft, &ctx()).await
+    w.core.otp_login().resend_otp(c.challenge_id, c.user.id, Dialect::Kumusoft, &ctx()).await
 }
 
 #[track_caller]
@@ -48,7 +48,7 @@ fn rate_limited_for<T: std::fmt::Debug>(r: CoreResult<T>) -> i64 {
 }
 
 async fn sessions_of(w: &World, user: &User) -> usize {
-    w.core.list_sessions(&w.tenant, user.id).await.unwrap().len()
+    w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().len()
 }
 
 #[tokio::test]
@@ -171,7 +171,9 @@ async fn a_right_code_signs_in_once_however_many_race_with_it() {
         let code = w.code_sent_to(EMAIL).await;
         let results = race(n, |_| {
             let (core, id, user, code) = (w.core.clone(), c.challenge_id, user.id, code.clone());
-            async move { core.verify_otp_login(id, user, &code, Dialect::Kumusoft, &ctx()).await.map(|(_, a, _)| a.session.id) }
+            async move {
+                core.otp_login().verify_otp_login(id, user, &code, Dialect::Kumusoft, &ctx()).await.map(|(_, a, _)| a.session.id)
+            }
         })
         .await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
@@ -189,7 +191,7 @@ async fn concurrent_wrong_codes_get_no_more_tries_than_the_policy_allows() {
     let wrong = wrong_code(&code);
     let results = race(20, |_| {
         let (core, id, user, wrong) = (w.core.clone(), c.challenge_id, user.id, wrong.clone());
-        async move { core.verify_otp_login(id, user, &wrong, Dialect::Kumusoft, &ctx()).await.map(|_| ()) }
+        async move { core.otp_login().verify_otp_login(id, user, &wrong, Dialect::Kumusoft, &ctx()).await.map(|_| ()) }
     })
     .await;
     let mut left: Vec<u32> = results

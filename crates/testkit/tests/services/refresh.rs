@@ -23,17 +23,17 @@ const PROFILE: TokenProfile = TokenProfile {
 };
 
 async fn refresh(w: &World, token: &str) -> CoreResult<Refreshed> {
-    w.core.refresh(&w.tenant, token, Dialect::Korastratum, ApplicationGuard::Any, &ctx()).await
+    w.core.sessions().refresh(&w.tenant, token, Dialect::Korastratum, ApplicationGuard::Any, &ctx()).await
 }
 
 async fn access_token(w: &World, auth: &Authenticated) -> String {
     let grant = AccessGrant::for_session(&auth.session, w.tenant.audience.clone(), json!({}));
-    w.core.issue_access_token(&w.tenant, &PROFILE, grant).await.unwrap()
+    w.core.tokens().issue_access_token(&w.tenant, &PROFILE, grant).await.unwrap()
 }
 
 async fn access_stands(w: &World, token: &str) -> bool {
     let locator = Locator::Tenant { tenant: &w.tenant, audience: &w.tenant.audience };
-    match w.core.locate_and_verify(token, &PROFILE, locator).await {
+    match w.core.tokens().locate_and_verify(token, &PROFILE, locator).await {
         Ok(_) => true,
         Err(CoreError::Unauthorized) => false,
         Err(e) => panic!("verifying an access token failed: {e:?}"),
@@ -61,7 +61,8 @@ async fn a_refresh_token_rotates_once_and_presenting_it_again_revokes_its_sessio
     let newest = refresh(&w, &second.refresh_token).await;
     assert!(matches!(newest, Err(CoreError::InvalidRefreshToken)), "the session's newest token dies too: {newest:?}");
     assert!(!access_stands(&w, &access).await, "and so does its access token");
-    let live: Vec<String> = w.core.list_sessions(&w.tenant, user.id).await.unwrap().into_iter().map(|s| s.id).collect();
+    let live: Vec<String> =
+        w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(live, vec![other.session.id.clone()], "the user's other session is untouched");
     assert!(refresh(&w, &other.refresh_token).await.is_ok());
 
@@ -77,7 +78,7 @@ async fn a_refresh_token_of_another_dialect_is_refused_and_left_unspent() {
     let w = World::new().await;
     w.user("amina").await;
     let auth = w.sign_in("amina@example.com").await;
-    let foreign = w.core.refresh(&w.tenant, &auth.refresh_token, Dialect::Mosip, ApplicationGuard::Any, &ctx()).await;
+    let foreign = w.core.sessions().refresh(&w.tenant, &auth.refresh_token, Dialect::Mosip, ApplicationGuard::Any, &ctx()).await;
     assert!(matches!(foreign, Err(CoreError::InvalidRefreshToken)), "{foreign:?}");
     assert!(refresh(&w, &auth.refresh_token).await.is_ok(), "still good for its own dialect, once");
 }
@@ -91,7 +92,7 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner() {
         let auth = w.sign_in("amina@example.com").await;
         let results = race(n, |_| {
             let (core, tenant, token) = (w.core.clone(), w.tenant.clone(), auth.refresh_token.clone());
-            async move { core.refresh(&tenant, &token, Dialect::Korastratum, ApplicationGuard::Any, &ctx()).await }
+            async move { core.sessions().refresh(&tenant, &token, Dialect::Korastratum, ApplicationGuard::Any, &ctx()).await }
         })
         .await;
         let winners: Vec<&Refreshed> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -102,7 +103,7 @@ async fn concurrent_rotations_of_one_token_have_exactly_one_winner() {
         // A lost race is a reuse like any other: the session ends, the winner's new token with it.
         let winner = winners[0].auth.refresh_token.clone();
         assert!(matches!(refresh(&w, &winner).await, Err(CoreError::InvalidRefreshToken)));
-        assert!(w.core.list_sessions(&w.tenant, user.id).await.unwrap().is_empty());
+        assert!(w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().is_empty());
     }
     assert_eq!(w.outcomes("refresh").await.get("success"), Some(&ROUNDS));
     assert_eq!(w.events("refresh.reuse").await.len(), ROUNDS * (n - 1));
