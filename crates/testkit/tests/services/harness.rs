@@ -1,6 +1,6 @@
-//! A core on a fresh memory store and a fake clock, with a tenant, an application and users made
-//! through core calls. The store and clock handles given to the core are kept, to read what the
-//! core does not show (the outbox it writes) and to move time.
+//! A core on a fresh memory store (behind [`YieldingStore`]) and a fake clock, with a tenant, an
+//! application and users made through core calls. The store and clock handles given to the core
+//! are kept, to read what the core does not show (the outbox it writes) and to move time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use castellan_core::clock::{Clock, FakeClock};
 use castellan_core::crypto::password::Argon2Params;
+use castellan_core::crypto::totp::{self, TotpAlgorithm};
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{Application, ApplicationKind, AuditEvent, Dialect, NewUser, Policy, Profile, Tenant, User};
 use castellan_core::services::ClientContext;
@@ -21,16 +22,18 @@ use castellan_testkit::MemoryStore;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::yielding::YieldingStore;
+
 /// Every user's password, unless a test says otherwise.
 pub const PASSWORD: &str = "correct horse battery";
 /// The fake clock's start: a fixed instant, so runs do not depend on the day.
 pub const START: i64 = 1_700_000_000;
 /// The application's kumusoft tag (one-time-code logins find it by this alias).
 pub const TAG: &str = "PORTAL";
-/// How many times a race for a single winner is run. On the memory store two attempts overlap
-/// only when two threads are inside the same few microseconds, so one race may well run in turn;
-/// repeated, a rule that lets two win is caught in nearly every run.
-pub const ROUNDS: usize = 10;
+/// How many times a race for a single winner is run: which attempts overlap is the scheduler's
+/// choice, so each race is repeated until a rule that lets two win is caught in practically every
+/// run.
+pub const ROUNDS: usize = 5;
 /// Clock skew tolerated on tokens' `exp`, as the core is configured here.
 pub const LEEWAY: i64 = 30;
 
@@ -75,7 +78,8 @@ impl World {
         };
         config(&mut core_config);
         let key = castellan_core::crypto::random_bytes::<32>();
-        let core = Arc::new(Core::new(store.clone(), clock.clone(), &key, core_config).expect("core"));
+        let yielding = Arc::new(YieldingStore(store.clone()));
+        let core = Arc::new(Core::new(yielding, clock.clone(), &key, core_config).expect("core"));
         let tenant = core
             .tenants()
             .create_tenant(NewTenant {
@@ -224,6 +228,17 @@ fn digit_runs(text: &str) -> Vec<String> {
 /// A code of `length` digits that is not `right`.
 pub fn wrong_code(right: &str) -> String {
     right.chars().map(|c| char::from(b'0' + (c as u8 - b'0' + 1) % 10)).collect()
+}
+
+/// The six-digit TOTP code (SHA1, 30-second steps) of `secret` at `t`.
+pub fn totp_code(secret: &[u8], t: i64) -> String {
+    totp::totp(TotpAlgorithm::Sha1, secret, t, 30, 6)
+}
+
+/// A six-digit code that matches no step of the window (one step either side) around `t`.
+pub fn wrong_totp(secret: &[u8], t: i64) -> String {
+    let near: Vec<String> = (-1..=1).map(|step| totp_code(secret, t + 30 * step)).collect();
+    (0..).map(|n| format!("{:06}", (n * 7919) % 1_000_000)).find(|c| !near.contains(c)).expect("a code")
 }
 
 /// The seconds an `AccountLocked` refusal asks to wait; panics on anything else.

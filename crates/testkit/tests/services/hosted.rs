@@ -3,7 +3,6 @@
 //! wasn't me" rejects, and the token expires by the clock. The backend is a local receiver.
 
 use castellan_core::CoreError;
-use castellan_core::crypto::totp::{self, TotpAlgorithm};
 use castellan_core::crypto::{base32, random_bytes};
 use castellan_core::delivery::callbacks::{SIGNATURE_HEADER, signature};
 use castellan_core::model::{Application, VerificationStatus};
@@ -12,7 +11,7 @@ use castellan_core::services::hosted_apps::HostedAppSettings;
 use castellan_core::services::hosted_page::{HostedPage, PageAction, PageFailure, PageOutcome, PageRequest};
 use castellan_testkit::{HttpSink, Recorded};
 
-use crate::harness::{World, ctx};
+use crate::harness::{World, ctx, totp_code, wrong_totp};
 
 const EMAIL: &str = "kato@example.com";
 const REDIRECT: &str = "https://portal.example.com/2fa/done";
@@ -59,14 +58,11 @@ impl Hosted {
     }
 
     fn code(&self) -> String {
-        totp::totp(TotpAlgorithm::Sha1, &self.totp_secret, self.w.now(), 30, 6)
+        totp_code(&self.totp_secret, self.w.now())
     }
 
-    /// A code that matches no step of the window around now.
     fn wrong_code(&self) -> String {
-        let near: Vec<String> =
-            (-1..=1).map(|s| totp::totp(TotpAlgorithm::Sha1, &self.totp_secret, self.w.now() + 30 * s, 30, 6)).collect();
-        (0..).map(|n| format!("{:06}", (n * 7919) % 1_000_000)).find(|c| !near.contains(c)).unwrap()
+        wrong_totp(&self.totp_secret, self.w.now())
     }
 
     /// Where the newest verification stands.

@@ -1,18 +1,17 @@
 //! Lockout: wrong passwords lock for the tenant policy's duration, the lock ends with the clock,
 //! second-factor codes count apart, and concurrent attempts never get past the threshold.
 
-use castellan_core::crypto::base32;
-use castellan_core::crypto::password::{Argon2Params, PasswordHasher};
-use castellan_core::crypto::totp::{self, TotpAlgorithm};
 use std::future::Future;
 
+use castellan_core::crypto::base32;
+use castellan_core::crypto::password::{Argon2Params, PasswordHasher};
 use castellan_core::model::{Dialect, NewUser, User};
 use castellan_core::services::login::{LoginOutcome, PasswordLogin};
+use castellan_core::services::users::lockout_subject;
+use castellan_core::store::LockoutStore;
 use castellan_core::{CoreError, CoreResult};
 
-use castellan_core::store::LockoutStore;
-
-use crate::harness::{PASSWORD, World, ctx, locked_for, race};
+use crate::harness::{PASSWORD, World, ctx, locked_for, race, totp_code, wrong_totp};
 
 const WRONG: &str = "not the password";
 
@@ -109,7 +108,7 @@ async fn wrong_passwords_for_an_unknown_identifier_lock_that_identifier_only() {
     let w = World::with_policy(|p| p.lockout.threshold = 2).await;
     w.user("amina").await;
     assert!(invalid_credentials(&w.login("ghost@example.com", WRONG).await));
-    assert!(locked_for(w.login("ghost@example.com", WRONG).await) > 0, "unknown accounts lock as known ones do");
+    assert_eq!(locked_for(w.login("ghost@example.com", WRONG).await), 900, "unknown accounts lock as known ones do");
     assert_signed_in(w.login("amina@example.com", PASSWORD).await);
 }
 
@@ -117,16 +116,6 @@ async fn wrong_passwords_for_an_unknown_identifier_lock_that_identifier_only() {
 async fn with_totp(w: &World, user: &User) -> Vec<u8> {
     let (secret, _) = w.core.totp().enroll_totp_directly(&w.tenant, user, &ctx()).await.unwrap();
     base32::decode(&secret).unwrap()
-}
-
-fn totp_now(w: &World, secret: &[u8]) -> String {
-    totp::totp(TotpAlgorithm::Sha1, secret, w.now(), 30, 6)
-}
-
-/// A code that matches no step of the ±1 window around now.
-fn wrong_totp(w: &World, secret: &[u8]) -> String {
-    let near: Vec<String> = (-1..=1).map(|s| totp::totp(TotpAlgorithm::Sha1, secret, w.now() + 30 * s, 30, 6)).collect();
-    (0..).map(|n| format!("{:06}", (n * 7919) % 1_000_000)).find(|c| !near.contains(c)).unwrap()
 }
 
 #[tokio::test]
@@ -141,7 +130,7 @@ async fn wrong_second_factor_codes_count_on_their_own_counter() {
     let email = "amina@example.com";
 
     for _ in 0..2 {
-        let r = w.login_with_code(email, PASSWORD, Some(&wrong_totp(&w, &secret))).await;
+        let r = w.login_with_code(email, PASSWORD, Some(&wrong_totp(&secret, w.now()))).await;
         assert!(matches!(r, Err(CoreError::InvalidMfaCode)), "{r:?}");
     }
     // Two wrong codes did not count against the password: two wrong passwords are still only wrong.
@@ -150,14 +139,14 @@ async fn wrong_second_factor_codes_count_on_their_own_counter() {
     }
     // The right passwords in between cleared the password's count, not the code's: the third
     // wrong code locks.
-    assert_eq!(locked_for(w.login_with_code(email, PASSWORD, Some(&wrong_totp(&w, &secret))).await), 300);
+    assert_eq!(locked_for(w.login_with_code(email, PASSWORD, Some(&wrong_totp(&secret, w.now()))).await), 300);
     // A locked second factor locks the account, whatever is sent.
-    assert_eq!(locked_for(w.login_with_code(email, PASSWORD, Some(&totp_now(&w, &secret))).await), 300);
+    assert_eq!(locked_for(w.login_with_code(email, PASSWORD, Some(&totp_code(&secret, w.now()))).await), 300);
     assert_eq!(locked_for(w.login(email, PASSWORD).await), 300, "not even an mfa token is handed out");
     assert_eq!(locked_for(w.login(email, WRONG).await), 300);
 
     w.clock.advance(300);
-    assert_signed_in(w.login_with_code(email, PASSWORD, Some(&totp_now(&w, &secret))).await);
+    assert_signed_in(w.login_with_code(email, PASSWORD, Some(&totp_code(&secret, w.now()))).await);
     let totp_events = w.outcomes("login.totp").await;
     assert_eq!(totp_events.get("failure"), Some(&3), "{totp_events:?}");
 }
@@ -215,7 +204,7 @@ async fn a_right_password_racing_the_lock_does_not_unlock_the_account() {
     // Counted, and queued for the hashing thread.
     wait_for_hashes(&w, hashed + 2).await;
     let wrong: Vec<_> = (0..5).map(|_| tokio::spawn(spawnable_login(&w, "amina@example.com", WRONG))).collect();
-    let subject = format!("user:{}", amina.id);
+    let subject = lockout_subject(amina.id);
     while w.store.locked_until(w.tenant.id, &subject, w.now()).await.unwrap().is_none() {
         tokio::task::yield_now().await;
     }

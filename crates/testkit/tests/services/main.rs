@@ -11,3 +11,4 @@ mod keys;
 mod lockout;
 mod otp_login;
 mod refresh;
+mod yielding;
