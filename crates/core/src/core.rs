@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::audit_queue::AuditQueue;
 use crate::cache::TtlCache;
@@ -14,7 +13,7 @@ use crate::crypto::jwt::LoadedKey;
 use crate::crypto::password::{Argon2Params, PasswordHasher};
 use crate::crypto::sign_stats::SignStats;
 use crate::error::CoreResult;
-use crate::model::{Application, Dialect, Tenant};
+use crate::model::{Application, Dialect, Tenant, TenantId};
 use crate::store::prelude::*;
 
 /// Settings the core needs; the server maps its configuration onto these.
@@ -64,9 +63,9 @@ pub struct Core {
     pub(crate) master: MasterKey,
     pub config: CoreConfig,
     pub(crate) tenants: TtlCache<String, Tenant>,
-    pub(crate) keys: TtlCache<Uuid, Arc<Vec<LoadedKey>>>,
+    pub(crate) keys: TtlCache<TenantId, Arc<Vec<LoadedKey>>>,
     /// Serialized JWK sets: one tenant's (`Some`) or everyone's (`None`).
-    pub(crate) jwks_cache: TtlCache<Option<Uuid>, Arc<String>>,
+    pub(crate) jwks_cache: TtlCache<Option<TenantId>, Arc<String>>,
     /// Applications by dialect alias.
     pub(crate) apps_by_alias: TtlCache<(Dialect, String), Application>,
     pub sign_stats: SignStats,

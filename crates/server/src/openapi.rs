@@ -242,7 +242,7 @@ mod tests {
         let mut policy = Policy::korastratum();
         policy.messages = MessageTemplates { otp_sms: Some("{code}".into()), ..MessageTemplates::default() };
         let tenant = Tenant {
-            id,
+            id: id.into(),
             slug: "fmfb".into(),
             display_name: "FMFB".into(),
             profile: Profile::Korastratum,
@@ -253,8 +253,8 @@ mod tests {
             created_at: 1,
         };
         let application = Application {
-            id,
-            tenant_id: id,
+            id: id.into(),
+            tenant_id: id.into(),
             client_id: "portal".into(),
             name: "Portal".into(),
             kind: ApplicationKind::Confidential,
@@ -269,8 +269,8 @@ mod tests {
             created_at: 1,
         };
         let user = User {
-            id,
-            tenant_id: id,
+            id: id.into(),
+            tenant_id: id.into(),
             email: Some("a@example.com".into()),
             username: None,
             phone: None,
@@ -290,8 +290,8 @@ mod tests {
         };
         let session = Session {
             id: "sess_1".into(),
-            tenant_id: id,
-            user_id: id,
+            tenant_id: id.into(),
+            user_id: id.into(),
             application_id: None,
             dialect: castellan_core::model::Dialect::Korastratum,
             device: serde_json::json!({}),
@@ -304,7 +304,7 @@ mod tests {
         };
         let event = AuditEvent {
             id,
-            tenant_id: Some(id),
+            tenant_id: Some(id.into()),
             application_id: None,
             user_id: None,
             action: "login".into(),

@@ -4,11 +4,12 @@ use castellan_core::model::*;
 use castellan_core::store::StoreError;
 use uuid::Uuid;
 
-fn uuid(s: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(s).map_err(|e| StoreError::message(format!("bad uuid in database: {e}")))
+/// A stored UUID, as the id type the field holds.
+fn uuid<T: From<Uuid>>(s: &str) -> Result<T, StoreError> {
+    Uuid::parse_str(s).map(T::from).map_err(|e| StoreError::message(format!("bad uuid in database: {e}")))
 }
 
-fn opt_uuid(s: Option<String>) -> Result<Option<Uuid>, StoreError> {
+fn opt_uuid<T: From<Uuid>>(s: Option<String>) -> Result<Option<T>, StoreError> {
     s.as_deref().map(uuid).transpose()
 }
 
@@ -261,7 +262,7 @@ impl TryFrom<SessionRow> for Session {
             tenant_id: uuid(&r.tenant_id)?,
             user_id: uuid(&r.user_id)?,
             application_id: opt_uuid(r.application_id)?,
-            id: r.id,
+            id: r.id.into(),
             dialect: Dialect::parse(&r.dialect).ok_or_else(|| bad("dialect", &r.dialect))?,
             device: json(&r.device)?,
             ip: r.ip,
@@ -291,7 +292,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
         Ok(RefreshToken {
             id: uuid(&r.id)?,
             tenant_id: uuid(&r.tenant_id)?,
-            session_id: r.session_id,
+            session_id: r.session_id.into(),
             token_hash: r.token_hash,
             expires_at: r.expires_at,
             used_at: r.used_at,

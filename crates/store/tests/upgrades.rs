@@ -38,7 +38,7 @@ async fn raw(url: &str, sql: &str) {
 
 fn app(t: &Tenant, client_id: &str) -> Application {
     Application {
-        id: new_id(),
+        id: new_id().into(),
         tenant_id: t.id,
         client_id: client_id.into(),
         name: client_id.into(),
@@ -61,7 +61,7 @@ async fn kumusoft_tags_and_mosip_app_ids_of_columns_become_aliases_on_upgrade() 
         let store = SqlStore::connect(&url).await.unwrap();
         let engine = store.engine();
         let t = Tenant {
-            id: new_id(),
+            id: new_id().into(),
             slug: "upgraded".into(),
             display_name: "U".into(),
             profile: Profile::Kumusoft,

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::callback_client::TRY_TIMEOUT_MS;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::TenantId;
 use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
 use crate::services::ClientContext;
 use crate::services::hosted_2fa::OpenVerification;
@@ -96,7 +97,12 @@ impl Core {
 
     /// Waits for the verification's callback to be delivered or given up, at most `limit`;
     /// `None` if there is no callback, its status otherwise (still `Pending` after `limit`).
-    pub async fn await_callback(&self, tenant: Uuid, verification: Uuid, limit: Duration) -> CoreResult<Option<CallbackStatus>> {
+    pub async fn await_callback(
+        &self,
+        tenant: TenantId,
+        verification: Uuid,
+        limit: Duration,
+    ) -> CoreResult<Option<CallbackStatus>> {
         let until = tokio::time::Instant::now() + limit;
         loop {
             // Registered before the read, so a settlement between the two is not missed.

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::core::Core;
 use crate::error::CoreResult;
+use crate::model::TenantId;
 use crate::model::{Channel, OutboundMessage, new_id};
 
 /// Something that delivers an email now, or says why it could not.
@@ -77,7 +78,14 @@ impl SmsSender for DevOutbox {
 
 impl Core {
     /// Queues a message for delivery and wakes the worker; returns its id.
-    pub async fn enqueue(&self, tenant: Option<Uuid>, channel: Channel, to: &str, subject: &str, body: &str) -> CoreResult<Uuid> {
+    pub async fn enqueue(
+        &self,
+        tenant: Option<TenantId>,
+        channel: Channel,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> CoreResult<Uuid> {
         let now = self.now();
         let id = new_id();
         self.store

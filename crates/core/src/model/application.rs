@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::ids::{AppId, TenantId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::Dialect;
 
@@ -35,8 +35,8 @@ impl ApplicationKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Application {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: AppId,
+    pub tenant_id: TenantId,
     pub client_id: String,
     pub name: String,
     pub kind: ApplicationKind,

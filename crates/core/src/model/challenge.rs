@@ -1,5 +1,6 @@
 //! Challenges: pending one-time proofs (second factor, OTP login, reset, email verification).
 
+use super::ids::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -36,8 +37,8 @@ impl ChallengeKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Challenge {
     pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
     pub kind: ChallengeKind,
     /// HMAC of the code or token under the master key; never the secret itself.
     pub secret_hash: Vec<u8>,

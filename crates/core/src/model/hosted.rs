@@ -1,15 +1,16 @@
 //! Hosted second-factor verification: per-application TOTP factors, the verification a session
 //! token opens, and the callback that tells the application's backend the result.
 
+use super::ids::{AppId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A TOTP factor of one user for one application.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppTotpFactor {
-    pub tenant_id: Uuid,
-    pub application_id: Uuid,
-    pub user_id: Uuid,
+    pub tenant_id: TenantId,
+    pub application_id: AppId,
+    pub user_id: UserId,
     /// The secret, sealed under the master key.
     pub secret_sealed: Vec<u8>,
     pub algorithm: String,
@@ -67,9 +68,9 @@ impl VerificationStatus {
 pub struct Verification {
     /// The session token's `jti`.
     pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub application_id: Uuid,
-    pub user_id: Uuid,
+    pub tenant_id: TenantId,
+    pub application_id: AppId,
+    pub user_id: UserId,
     pub email: String,
     pub status: VerificationStatus,
     /// Wrong codes entered so far.
@@ -113,8 +114,8 @@ impl CallbackStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Callback {
     pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub application_id: Uuid,
+    pub tenant_id: TenantId,
+    pub application_id: AppId,
     pub verification_id: Uuid,
     pub url: String,
     /// The raw query string sent (and signed).

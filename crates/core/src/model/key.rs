@@ -1,7 +1,7 @@
 //! Signing keys: per tenant, private material sealed with the master key.
 
+use super::ids::TenantId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KeyAlg {
@@ -60,7 +60,7 @@ impl KeyState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigningKey {
     pub kid: String,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub alg: KeyAlg,
     pub state: KeyState,
     /// Sealed private key (PKCS#8 DER) or HS256 secret.

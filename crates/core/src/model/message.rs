@@ -1,5 +1,6 @@
 //! Outbound messages: persisted before sending, so a crash loses nothing.
 
+use super::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ impl Channel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     pub id: Uuid,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub channel: Channel,
     pub recipient: String,
     pub subject: String,

@@ -1,5 +1,6 @@
 //! Sessions (signed-in devices) and the refresh tokens that belong to them.
 
+use super::ids::{AppId, SessionId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -9,10 +10,10 @@ use super::Dialect;
 pub struct Session {
     /// `sess_` + 32 hex digits of a UUIDv7 (sortable, unguessable enough for an id that is only ever
     /// honoured for its owner).
-    pub id: String,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
-    pub application_id: Option<Uuid>,
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub application_id: Option<AppId>,
     pub dialect: Dialect,
     pub device: serde_json::Value,
     pub ip: Option<String>,
@@ -25,8 +26,8 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new_id() -> String {
-        format!("sess_{}", super::new_id().simple())
+    pub fn new_id() -> SessionId {
+        SessionId::new()
     }
 
     /// Alive at `now` under an idle timeout.
@@ -38,8 +39,8 @@ impl Session {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshToken {
     pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub session_id: String,
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
     pub token_hash: Vec<u8>,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -1,7 +1,7 @@
 //! Tenants: the isolation boundary, and the profiles that seed their policy.
 
+use super::ids::TenantId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::Dialect;
 use super::policy::Policy;
@@ -81,7 +81,7 @@ impl Profile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
-    pub id: Uuid,
+    pub id: TenantId,
     pub slug: String,
     pub display_name: String,
     pub profile: Profile,

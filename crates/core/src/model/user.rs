@@ -1,12 +1,12 @@
 //! Users and their factors.
 
+use super::ids::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
-    pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub id: UserId,
+    pub tenant_id: TenantId,
     pub email: Option<String>,
     pub username: Option<String>,
     pub phone: Option<String>,
@@ -62,8 +62,8 @@ pub struct NewUser {
 /// A TOTP factor. The secret is sealed with the master key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TotpFactor {
-    pub user_id: Uuid,
-    pub tenant_id: Uuid,
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
     pub secret_sealed: Vec<u8>,
     pub algorithm: String,
     pub digits: u32,

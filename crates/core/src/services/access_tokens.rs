@@ -8,7 +8,6 @@
 //! audience to verify against, and trusts nothing it peeked until the token verifies.
 
 use serde_json::{Map, Value, json};
-use uuid::Uuid;
 
 use super::ClientContext;
 use super::keys::TokenRules;
@@ -17,6 +16,7 @@ use crate::crypto::jwt::peek_claims;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, KeyAlg, Session, Tenant, User, new_id};
+use crate::model::{SessionId, TenantId};
 
 /// How one dialect's access tokens are written and checked.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +57,7 @@ impl AccessGrant {
     pub fn for_session(session: &Session, audience: impl Into<String>, extra: Value) -> Self {
         AccessGrant {
             subject: session.user_id.to_string(),
-            session: Some(session.id.clone()),
+            session: Some(session.id.to_string()),
             audience: audience.into(),
             extra: into_map(extra),
         }
@@ -79,7 +79,7 @@ fn into_map(value: Value) -> Map<String, Value> {
 /// The claims of an access token, typed: the standard ones, and the dialect's own as data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessClaims {
-    pub tenant: Uuid,
+    pub tenant: TenantId,
     pub iss: String,
     pub aud: String,
     pub sub: String,
@@ -310,7 +310,7 @@ impl Tokens<'_> {
         claims: &AccessClaims,
     ) -> CoreResult<(Option<Session>, Option<Application>)> {
         if let Some(sid) = &claims.sid {
-            let session = self.sessions().live_session(tenant, sid).await?;
+            let session = self.sessions().live_session(tenant, &SessionId::from(sid.as_str())).await?;
             if session.dialect != profile.dialect || session.user_id.to_string() != claims.sub {
                 return Err(CoreError::Unauthorized);
             }
@@ -363,7 +363,7 @@ impl Tokens<'_> {
         self.store.revoke_token(tenant.id, &claims.jti, exp, now).await?;
         let mut user = None;
         if let Some(sid) = &claims.sid
-            && let Some(session) = self.store.session_by_id(tenant.id, sid).await?
+            && let Some(session) = self.store.session_by_id(tenant.id, &SessionId::from(sid.as_str())).await?
         {
             self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
             user = Some(session.user_id);
@@ -376,6 +376,8 @@ impl Tokens<'_> {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     const PROFILE: TokenProfile = TokenProfile {
@@ -391,7 +393,7 @@ mod tests {
 
     fn claims() -> AccessClaims {
         AccessClaims {
-            tenant: Uuid::nil(),
+            tenant: TenantId::from_uuid(Uuid::nil()),
             iss: "https://issuer".into(),
             aud: "aud".into(),
             sub: "user".into(),
@@ -420,7 +422,7 @@ mod tests {
     #[test]
     fn verified_claims_read_back_as_they_were_written() {
         let tenant = Tenant {
-            id: Uuid::nil(),
+            id: TenantId::from_uuid(Uuid::nil()),
             slug: "t".into(),
             display_name: "T".into(),
             profile: crate::model::tenant::Profile::Default,

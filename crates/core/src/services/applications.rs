@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AppId;
 use crate::model::Dialect;
 use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
 use crate::store::StoreError;
@@ -162,7 +163,7 @@ impl Applications<'_> {
         let mut aliases = BTreeMap::new();
         apply_aliases(&mut aliases, new.aliases)?;
         let app = Application {
-            id: new_id(),
+            id: AppId::new(),
             tenant_id: tenant.id,
             client_id,
             name,
@@ -245,7 +246,7 @@ impl Applications<'_> {
         self.store.application_by_client_id(tenant.id, client_id).await?.ok_or(CoreError::NotFound)
     }
 
-    pub async fn application_by_id(&self, tenant: &Tenant, id: uuid::Uuid) -> CoreResult<Application> {
+    pub async fn application_by_id(&self, tenant: &Tenant, id: AppId) -> CoreResult<Application> {
         self.store.application_by_id(tenant.id, id).await?.ok_or(CoreError::NotFound)
     }
 

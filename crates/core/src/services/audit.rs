@@ -10,12 +10,12 @@
 //! (the audit listing) first waits for what was queued before it asked.
 
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use super::ClientContext;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::audit::AuditFilter;
+use crate::model::{AppId, TenantId, UserId};
 use crate::model::{AuditEvent, Tenant, new_id};
 
 /// Past this many waiting events, a request waits for the writer before it is answered.
@@ -25,11 +25,11 @@ const MAX_QUEUED_EVENTS: usize = 10_000;
 /// learns (tenant, user, why it was refused); [`Core::record_attempt`] writes the event at the end.
 #[derive(Debug)]
 pub(crate) struct Attempt {
-    pub tenant: Option<Uuid>,
-    pub user: Option<Uuid>,
+    pub tenant: Option<TenantId>,
+    pub user: Option<UserId>,
     pub action: &'static str,
     /// The application the event names, when the service learns it (else the caller's).
-    pub application: Option<Uuid>,
+    pub application: Option<AppId>,
     outcome: Option<&'static str>,
     reason: Option<&'static str>,
     detail: Map<String, Value>,
@@ -37,7 +37,7 @@ pub(crate) struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(tenant: Option<Uuid>, action: &'static str) -> Self {
+    pub fn new(tenant: Option<TenantId>, action: &'static str) -> Self {
         Self { tenant, user: None, action, application: None, outcome: None, reason: None, detail: Map::new(), written: false }
     }
 
@@ -122,8 +122,8 @@ impl Core {
     /// Records an event. A failure to record is logged, never turned into a failed request.
     pub async fn audit(
         &self,
-        tenant: Option<Uuid>,
-        user: Option<Uuid>,
+        tenant: Option<TenantId>,
+        user: Option<UserId>,
         action: &str,
         outcome: &str,
         ctx: &ClientContext,
@@ -148,8 +148,8 @@ impl Core {
     /// An event to be stored together with the change it records.
     pub(crate) fn audit_event(
         &self,
-        tenant: Option<Uuid>,
-        user: Option<Uuid>,
+        tenant: Option<TenantId>,
+        user: Option<UserId>,
         action: &str,
         outcome: &str,
         ctx: &ClientContext,

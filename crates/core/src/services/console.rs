@@ -12,6 +12,7 @@ use super::users::lockout_subject;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
+use crate::model::SessionId;
 use crate::model::{Policy, Profile, Session, Tenant, User, new_id};
 
 /// The tenant whose users are console accounts.
@@ -262,8 +263,8 @@ impl Console<'_> {
         crate::crypto::ct_eq(self.console_csrf_token(session_token).as_bytes(), given.as_bytes())
     }
 
-    fn console_session_id(&self, token: &str) -> String {
-        format!("con_{}", crate::crypto::b64url(&self.master.mac(SESSION_DOMAIN, token.as_bytes())))
+    fn console_session_id(&self, token: &str) -> SessionId {
+        SessionId::from(format!("con_{}", crate::crypto::b64url(&self.master.mac(SESSION_DOMAIN, token.as_bytes()))))
     }
 
     async fn owned_tenant(&self, user: &User) -> CoreResult<Tenant> {

@@ -12,6 +12,7 @@ use crate::crypto::jwt::{self, Expectations};
 use crate::crypto::totp::{self, TotpAlgorithm};
 use crate::crypto::{base32, qr};
 use crate::error::{CoreError, CoreResult};
+use crate::model::{AppId, UserId};
 use crate::model::{
     AppTotpFactor, Application, CallbackStatus, Email, Identifier, KeyAlg, NewUser, Tenant, User, Verification,
     VerificationStatus,
@@ -75,7 +76,7 @@ pub(crate) enum CodeOutcome {
     Closed(VerificationStatus),
 }
 
-fn seal_context(app: Uuid, user: Uuid) -> String {
+fn seal_context(app: AppId, user: UserId) -> String {
     format!("app-totp/{app}/{user}")
 }
 
@@ -580,13 +581,13 @@ impl Hosted<'_> {
 #[cfg(test)]
 mod tests {
     use super::registered_redirect;
-    use crate::model::{Application, ApplicationKind};
+    use crate::model::{AppId, Application, ApplicationKind, TenantId};
 
     #[test]
     fn redirect_uris_match_exactly_and_popups_may_name_the_origin() {
         let app = Application {
-            id: uuid::Uuid::nil(),
-            tenant_id: uuid::Uuid::nil(),
+            id: AppId::from_uuid(uuid::Uuid::nil()),
+            tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
             client_id: "c".into(),
             name: "n".into(),
             kind: ApplicationKind::Public,

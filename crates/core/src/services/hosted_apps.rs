@@ -12,6 +12,7 @@ use super::applications::{API_KEY_DOMAIN, ApplicationPatch, Lists, NewApplicatio
 use super::audit::Attempt;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::AppId;
 use crate::model::{Application, ApplicationKind, Tenant, Verification};
 use crate::net::{self, Cidr};
 
@@ -201,7 +202,7 @@ impl HostedApps<'_> {
     pub async fn update_hosted_app(
         &self,
         tenant: &Tenant,
-        id: Uuid,
+        id: AppId,
         s: HostedAppSettings,
         ctx: &ClientContext,
     ) -> CoreResult<HostedAppView> {
@@ -229,7 +230,7 @@ impl HostedApps<'_> {
     }
 
     /// One of the account's applications; `NotFound` if it is not the account's.
-    pub async fn hosted_app(&self, tenant: &Tenant, id: Uuid) -> CoreResult<HostedAppView> {
+    pub async fn hosted_app(&self, tenant: &Tenant, id: AppId) -> CoreResult<HostedAppView> {
         self.hosted_app_view(self.applications().application_by_id(tenant, id).await?).await
     }
 
@@ -237,7 +238,7 @@ impl HostedApps<'_> {
     pub async fn hosted_app_with_verifications(
         &self,
         tenant: &Tenant,
-        id: Uuid,
+        id: AppId,
         limit: u32,
     ) -> CoreResult<(HostedAppView, Vec<Verification>)> {
         let view = self.hosted_app(tenant, id).await?;
@@ -251,7 +252,7 @@ impl HostedApps<'_> {
     }
 
     /// A new API key; every earlier key stops working at once.
-    pub async fn rotate_hosted_api_key(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<String> {
+    pub async fn rotate_hosted_api_key(&self, tenant: &Tenant, id: AppId, ctx: &ClientContext) -> CoreResult<String> {
         let app = self.applications().application_by_id(tenant, id).await?;
         self.store.revoke_api_keys(tenant.id, app.id, self.now()).await?;
         let (key, _) = self.applications().create_api_key(tenant, &app.client_id).await?;
@@ -307,7 +308,7 @@ impl HostedApps<'_> {
     pub async fn set_hosted_app_active(
         &self,
         tenant: &Tenant,
-        id: Uuid,
+        id: AppId,
         active: bool,
         ctx: &ClientContext,
     ) -> CoreResult<HostedAppView> {

@@ -8,7 +8,6 @@
 //! concurrency.
 
 use serde_json::json;
-use uuid::Uuid;
 
 use super::ClientContext;
 use super::audit::Attempt;
@@ -17,6 +16,7 @@ use super::sessions::Authenticated;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
+use crate::model::{AppId, TenantId, UserId};
 use crate::model::{Application, KeyOtp, Tenant, User};
 
 /// HMAC domain of the keys: the key is never stored in clear.
@@ -86,9 +86,9 @@ impl KeyCodes<'_> {
         self.master.mac(KEY_DOMAIN, format!("{}:{key}", purpose.as_str()).as_bytes())
     }
 
-    fn key_code_mac(&self, tenant: Uuid, key_hash: &[u8], code: &str) -> Vec<u8> {
+    fn key_code_mac(&self, tenant: TenantId, key_hash: &[u8], code: &str) -> Vec<u8> {
         let mut input = Vec::with_capacity(64 + code.len());
-        input.extend_from_slice(tenant.as_bytes());
+        input.extend_from_slice(tenant.uuid().as_bytes());
         input.extend_from_slice(key_hash);
         input.extend_from_slice(code.as_bytes());
         self.master.mac(CODE_DOMAIN, &input)
@@ -100,8 +100,8 @@ impl KeyCodes<'_> {
         tenant: &Tenant,
         purpose: KeyPurpose,
         key: &str,
-        user: Option<Uuid>,
-        application: Option<Uuid>,
+        user: Option<UserId>,
+        application: Option<AppId>,
     ) -> CoreResult<String> {
         let policy = &tenant.policy.otp;
         let now = self.now();
@@ -255,7 +255,7 @@ impl KeyCodes<'_> {
         code: &str,
         dialect: Dialect,
         ctx: &ClientContext,
-    ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
+    ) -> CoreResult<(Tenant, Authenticated, Option<AppId>)> {
         let mut attempt = Attempt::new(tenant.map(|t| t.id), "otp.verify");
         let result = self.try_login_with_code(tenant, key, code, dialect, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
@@ -270,7 +270,7 @@ impl KeyCodes<'_> {
         dialect: Dialect,
         ctx: &ClientContext,
         attempt: &mut Attempt,
-    ) -> CoreResult<(Tenant, Authenticated, Option<Uuid>)> {
+    ) -> CoreResult<(Tenant, Authenticated, Option<AppId>)> {
         let invalid = || CoreError::InvalidOtp { attempts_remaining: 0 };
         let key_hash = self.key_hash(KeyPurpose::Login, key);
         let row = match tenant {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::core::Core;
 use crate::crypto::jwt::{self, Expectations, LoadedKey};
 use crate::error::{CoreError, CoreResult};
+use crate::model::TenantId;
 use crate::model::{KeyAlg, KeyState, SigningKey, Tenant};
 
 /// The asymmetric algorithms, in the order a tenant without keys gets its first one.
@@ -28,7 +28,7 @@ pub struct TokenRules<'a> {
     pub audience: &'a str,
 }
 
-fn seal_context(tenant_id: Uuid, kid: &str) -> String {
+fn seal_context(tenant_id: TenantId, kid: &str) -> String {
     format!("signing-key/{tenant_id}/{kid}")
 }
 

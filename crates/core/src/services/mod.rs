@@ -20,7 +20,8 @@ pub mod totp;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+
+use crate::model::AppId;
 
 /// HMAC domain of challenge secrets (mfa tokens, emailed link tokens): one domain, so a token
 /// is looked up the same way whatever made it.
@@ -31,5 +32,5 @@ pub(crate) const CHALLENGE_DOMAIN: &str = "challenge";
 pub struct ClientContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub application_id: Option<Uuid>,
+    pub application_id: Option<AppId>,
 }

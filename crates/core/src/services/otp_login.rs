@@ -18,6 +18,7 @@ use crate::core::Core;
 use crate::delivery::templates::{self, OtpVars};
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
+use crate::model::{AppId, UserId};
 use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
 
 /// HMAC domain of one-time codes; the challenge id is part of the MAC input, so a code only ever
@@ -257,7 +258,7 @@ impl OtpLogin<'_> {
     async fn pending_otp_challenge(
         &self,
         id: Uuid,
-        user_id: Uuid,
+        user_id: UserId,
         dialect: Dialect,
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Challenge)> {
@@ -267,7 +268,7 @@ impl OtpLogin<'_> {
         };
         attempt.tenant = Some(challenge.tenant_id);
         attempt.user = Some(challenge.user_id);
-        attempt.application = data_str(&challenge, "application").and_then(|s| Uuid::parse_str(s).ok());
+        attempt.application = data_str(&challenge, "application").and_then(|s| s.parse::<AppId>().ok());
         attempt.note("challenge", challenge.id.to_string());
         attempt.note("tagId", challenge.data.get("tagId").cloned().unwrap_or(Value::Null));
         if challenge.user_id != user_id {
@@ -296,7 +297,7 @@ impl OtpLogin<'_> {
     pub async fn verify_otp_login(
         &self,
         challenge_id: Uuid,
-        user_id: Uuid,
+        user_id: UserId,
         code: &str,
         dialect: Dialect,
         ctx: &ClientContext,
@@ -310,7 +311,7 @@ impl OtpLogin<'_> {
     async fn try_verify_otp_login(
         &self,
         challenge_id: Uuid,
-        user_id: Uuid,
+        user_id: UserId,
         code: &str,
         dialect: Dialect,
         ctx: &ClientContext,
@@ -364,7 +365,7 @@ impl OtpLogin<'_> {
     pub async fn resend_otp(
         &self,
         challenge_id: Uuid,
-        user_id: Uuid,
+        user_id: UserId,
         dialect: Dialect,
         ctx: &ClientContext,
     ) -> CoreResult<OtpChallenge> {
@@ -378,7 +379,7 @@ impl OtpLogin<'_> {
     async fn try_resend_otp(
         &self,
         challenge_id: Uuid,
-        user_id: Uuid,
+        user_id: UserId,
         dialect: Dialect,
         attempt: &mut Attempt,
     ) -> CoreResult<OtpChallenge> {

@@ -9,6 +9,7 @@ use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
+use crate::model::{SessionId, UserId};
 
 /// Activity is written at most this often per session, so reads are not writes.
 const TOUCH_INTERVAL: i64 = 60;
@@ -122,7 +123,7 @@ impl Sessions<'_> {
     }
 
     /// The session if it is alive now; counts the call as activity.
-    pub async fn live_session(&self, tenant: &Tenant, session_id: &str) -> CoreResult<Session> {
+    pub async fn live_session(&self, tenant: &Tenant, session_id: &SessionId) -> CoreResult<Session> {
         let now = self.now();
         let session = self.store.session_by_id(tenant.id, session_id).await?.ok_or(CoreError::Unauthorized)?;
         self.keep_alive(tenant, session, now).await
@@ -229,7 +230,7 @@ impl Sessions<'_> {
         tenant: &Tenant,
         hash: &[u8],
         now: i64,
-        user: Option<uuid::Uuid>,
+        user: Option<UserId>,
         (outcome, reason): (&'static str, &'static str),
         attempt: &mut Attempt,
     ) -> CoreResult<Refreshed> {
@@ -264,7 +265,7 @@ impl Sessions<'_> {
     }
 
     /// The user's live sessions, most recently active first.
-    pub async fn list_sessions(&self, tenant: &Tenant, user_id: uuid::Uuid) -> CoreResult<Vec<Session>> {
+    pub async fn list_sessions(&self, tenant: &Tenant, user_id: UserId) -> CoreResult<Vec<Session>> {
         let now = self.now();
         let idle = tenant.policy.sessions.idle_timeout_seconds;
         Ok(self.store.list_live_sessions(tenant.id, user_id, now).await?.into_iter().filter(|s| s.is_alive(now, idle)).collect())
@@ -274,12 +275,14 @@ impl Sessions<'_> {
     pub async fn revoke_session(
         &self,
         tenant: &Tenant,
-        user_id: uuid::Uuid,
+        user_id: UserId,
         session_id: &str,
         ctx: &ClientContext,
     ) -> CoreResult<()> {
         crate::model::text::check("id", session_id)?;
-        if session_id.len() > 100 || !self.store.revoke_session(tenant.id, user_id, session_id, self.now()).await? {
+        if session_id.len() > 100
+            || !self.store.revoke_session(tenant.id, user_id, &SessionId::from(session_id), self.now()).await?
+        {
             return Err(CoreError::NotFound);
         }
         self.audit(Some(tenant.id), Some(user_id), "session.revoke", "success", ctx, json!({"session": session_id})).await;
@@ -287,7 +290,7 @@ impl Sessions<'_> {
     }
 
     /// Ends every session of the user; returns how many were alive.
-    pub async fn revoke_all_sessions(&self, tenant: &Tenant, user_id: uuid::Uuid, ctx: &ClientContext) -> CoreResult<u64> {
+    pub async fn revoke_all_sessions(&self, tenant: &Tenant, user_id: UserId, ctx: &ClientContext) -> CoreResult<u64> {
         let n = self.store.revoke_user_sessions(tenant.id, user_id, self.now()).await?;
         self.audit(Some(tenant.id), Some(user_id), "session.revoke_all", "success", ctx, json!({"revoked": n})).await;
         Ok(n)

@@ -1,12 +1,11 @@
 //! Tenants: creation with a profile's defaults, lookup by id or slug (cached), policy updates.
 
-use uuid::Uuid;
-
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::Dialect;
+use crate::model::TenantId;
 use crate::model::tenant::parse_slug;
-use crate::model::{KeyAlg, Policy, Profile, Tenant, new_id, text};
+use crate::model::{KeyAlg, Policy, Profile, Tenant, text};
 use crate::store::StoreError;
 
 /// What an operator gives to create a tenant.
@@ -75,7 +74,7 @@ impl Tenants<'_> {
         };
         let (issuer, audience) = new.profile.token_names(&slug, &self.config.public_url);
         let tenant = Tenant {
-            id: new_id(),
+            id: TenantId::new(),
             slug,
             display_name: new.display_name.trim().to_string(),
             profile: new.profile,
@@ -111,7 +110,7 @@ impl Tenants<'_> {
         if id_or_slug.chars().any(char::is_control) {
             return Err(CoreError::TenantNotFound);
         }
-        let found = match Uuid::parse_str(id_or_slug) {
+        let found = match id_or_slug.parse::<TenantId>() {
             Ok(id) => self.store.tenant_by_id(id).await?,
             Err(_) if id_or_slug.len() <= 63 => self.store.tenant_by_slug(&id_or_slug.to_ascii_lowercase()).await?,
             Err(_) => None,

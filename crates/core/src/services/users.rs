@@ -1,14 +1,14 @@
 //! Users: creation with normalised identifiers and the tenant's password policy, updates, lookups.
 
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::ClientContext;
 use super::password_policy::unmet_rules;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
+use crate::model::UserId;
 use crate::model::identifier::{INVISIBLE, has_control_or_format, normalize_username};
-use crate::model::{Email, Identifier, NewUser, Phone, Tenant, User, new_id, text};
+use crate::model::{Email, Identifier, NewUser, Phone, Tenant, User, text};
 use crate::store::UserFilter;
 
 /// A partial update of a user (admin API). `None` leaves a field as it is.
@@ -112,7 +112,7 @@ impl Users<'_> {
         }
         let now = self.now();
         let mut user = User {
-            id: new_id(),
+            id: UserId::new(),
             tenant_id: tenant.id,
             email,
             username,
@@ -150,7 +150,7 @@ impl Users<'_> {
         Ok(user)
     }
 
-    pub async fn get_user(&self, tenant: &Tenant, id: Uuid) -> CoreResult<User> {
+    pub async fn get_user(&self, tenant: &Tenant, id: UserId) -> CoreResult<User> {
         self.store.user_by_id(tenant.id, id).await?.ok_or(CoreError::NotFound)
     }
 
@@ -176,7 +176,7 @@ impl Users<'_> {
         Ok(self.store.list_users(tenant.id, &filter).await?)
     }
 
-    pub async fn update_user(&self, tenant: &Tenant, id: Uuid, patch: UserPatch, ctx: &ClientContext) -> CoreResult<User> {
+    pub async fn update_user(&self, tenant: &Tenant, id: UserId, patch: UserPatch, ctx: &ClientContext) -> CoreResult<User> {
         let mut user = self.get_user(tenant, id).await?;
         if let Some(v) = patch.email {
             user.email = self.normalize_email(v)?;
@@ -229,7 +229,7 @@ impl Users<'_> {
     }
 
     /// Deletes a user; their sessions and tokens die with them.
-    pub async fn delete_user(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<()> {
+    pub async fn delete_user(&self, tenant: &Tenant, id: UserId, ctx: &ClientContext) -> CoreResult<()> {
         self.store.revoke_user_sessions(tenant.id, id, self.now()).await?;
         if !self.store.delete_user(tenant.id, id).await? {
             return Err(CoreError::NotFound);
@@ -239,7 +239,7 @@ impl Users<'_> {
     }
 
     /// Sets a password (admin action or reset): policy enforced, every session ends.
-    pub async fn set_password(&self, tenant: &Tenant, id: Uuid, password: &str, ctx: &ClientContext) -> CoreResult<()> {
+    pub async fn set_password(&self, tenant: &Tenant, id: UserId, password: &str, ctx: &ClientContext) -> CoreResult<()> {
         self.check_password_policy(tenant, password)?;
         let mut user = self.get_user(tenant, id).await?;
         user.password_hash = Some(self.hasher.hash(password).await?);
@@ -252,7 +252,7 @@ impl Users<'_> {
     }
 
     /// Lifts a lockout, of the password and of the second factor.
-    pub async fn unlock_user(&self, tenant: &Tenant, id: Uuid, ctx: &ClientContext) -> CoreResult<()> {
+    pub async fn unlock_user(&self, tenant: &Tenant, id: UserId, ctx: &ClientContext) -> CoreResult<()> {
         self.get_user(tenant, id).await?;
         self.store.clear_attempts(tenant.id, &lockout_subject(id)).await?;
         self.store.clear_attempts(tenant.id, &second_factor_subject(id)).await?;
@@ -262,13 +262,13 @@ impl Users<'_> {
 }
 
 /// The lockout counter key of a known user.
-pub fn lockout_subject(user: Uuid) -> String {
+pub fn lockout_subject(user: UserId) -> String {
     format!("user:{user}")
 }
 
 /// The counter of wrong second-factor codes, apart from the password's: a right password clears
 /// its own counter, and must not clear this one, or whoever knows the password could guess codes
 /// without end by signing in again between guesses.
-pub fn second_factor_subject(user: Uuid) -> String {
+pub fn second_factor_subject(user: UserId) -> String {
     format!("user:{user}:second-factor")
 }

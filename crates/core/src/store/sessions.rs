@@ -1,39 +1,38 @@
 //! Sessions, refresh tokens, and access tokens ended early.
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
 use super::*;
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Denies the token `jti` until `expires_at`; entries past their expiry are dropped.
-    async fn revoke_token(&self, tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
+    async fn revoke_token(&self, tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
     async fn token_revoked(&self, jti: &str) -> StoreResult<bool>;
     async fn insert_session(&self, s: &Session) -> StoreResult<()>;
-    async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>>;
+    async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>>;
     /// Sessions not revoked and not past their absolute expiry, most recently active first.
-    async fn list_live_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>>;
-    async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()>;
-    async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool>;
-    async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64>;
+    async fn list_live_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>>;
+    async fn touch_session(&self, tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()>;
+    async fn revoke_session(&self, tenant: TenantId, user: UserId, id: &SessionId, now: i64) -> StoreResult<bool>;
+    async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<u64>;
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()>;
     /// Marks the token used if it was unused; exactly one concurrent caller gets it back.
-    async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
+    async fn consume_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
     /// In one transaction: spends the unused token `old_hash` (as `consume_refresh_token`), stores
     /// its successor and records `event`. `None`, with nothing written, if `old_hash` was not there
     /// to spend.
     async fn rotate_refresh_token(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         old_hash: &[u8],
         now: i64,
         new: &RefreshToken,
         event: &AuditEvent,
     ) -> StoreResult<Option<RefreshToken>>;
-    async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
     /// The tenant of a refresh token (used or not), for dialects whose clients send the token alone.
-    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>>;
+    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<TenantId>>;
     /// The session of an unused, unexpired refresh token (alive or not), in one read.
-    async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
+    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
 }

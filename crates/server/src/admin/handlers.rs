@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use castellan_core::model::UserId;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
 use castellan_core::services::tenants::{NewTenant, TenantPatch};
@@ -11,7 +12,6 @@ use castellan_core::services::users::UserPatch;
 use castellan_core::store::UserFilter;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
-use uuid::Uuid;
 
 use super::auth::{AJson, AQuery, AdminAccess};
 use super::dto::*;
@@ -48,8 +48,8 @@ async fn tenant(state: &AppState, t: &str) -> AdminResult<Tenant> {
     Ok(state.core.tenants().find_tenant(t).await?)
 }
 
-fn user_id(id: &str) -> AdminResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| AdminError::new(StatusCode::NOT_FOUND, "not_found", "not found"))
+fn user_id(id: &str) -> AdminResult<UserId> {
+    id.parse::<UserId>().map_err(|_| AdminError::new(StatusCode::NOT_FOUND, "not_found", "not found"))
 }
 
 /// Creates a tenant; its profile seeds the policy and dialects.
@@ -544,7 +544,7 @@ pub async fn list_audit(
     let user_id = q
         .user_id
         .as_deref()
-        .map(|u| Uuid::parse_str(u).map_err(|_| AdminError::bad_request("user_id: not a UUID")))
+        .map(|u| u.parse::<UserId>().map_err(|_| AdminError::bad_request("user_id: not a UUID")))
         .transpose()?;
     let filter = AuditFilter { user_id, action: q.action, since: q.since, limit: q.limit.unwrap_or(100) };
     Ok(Json(json_of(&state.core.list_audit(&tenant, filter).await?)))

@@ -109,7 +109,7 @@ async fn a_dialect_defined_outside_the_server_signs_in_and_its_token_verifies_wi
     let jwks = app.url(&format!("/t/{slug}/.well-known/jwks.json"));
     let claims = verify_with_jwks(&jwks, token, &tenant.issuer, TOY).await.unwrap();
     let sessions = app.core.sessions().list_sessions(&tenant, claims["sub"].as_str().unwrap().parse().unwrap()).await.unwrap();
-    assert!(sessions.iter().any(|s| s.id == claims["sid"] && s.dialect == TOY_SESSIONS), "{sessions:?}");
+    assert!(sessions.iter().any(|s| claims["sid"] == s.id.as_str() && s.dialect == TOY_SESSIONS), "{sessions:?}");
 
     let (status, body) = toy_sign_in(&app, &slug, "wrong password").await;
     assert_eq!((status, body), (401, json!({ "toy": "refused" })));

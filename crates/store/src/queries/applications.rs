@@ -118,7 +118,7 @@ impl ApplicationStore for SqlStore {
         written.map_err(alias_err)
     }
 
-    async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>> {
+    async fn application_by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 AND client_id=$2");
         let app = fetch_optional!(self, ApplicationRow, sql, tenant.to_string(), client_id)?;
         self.with_aliases(app).await
@@ -134,13 +134,13 @@ impl ApplicationStore for SqlStore {
         self.with_aliases(app).await
     }
 
-    async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>> {
+    async fn application_by_id(&self, tenant: TenantId, id: AppId) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 AND id=$2");
         let app = fetch_optional!(self, ApplicationRow, sql, tenant.to_string(), id.to_string())?;
         self.with_aliases(app).await
     }
 
-    async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
+    async fn list_applications(&self, tenant: TenantId) -> StoreResult<Vec<Application>> {
         let sql = format!("SELECT {APP_COLS} FROM applications WHERE tenant_id=$1 ORDER BY created_at, id");
         let mut apps: Vec<Application> = fetch_all!(self, ApplicationRow, sql, tenant.to_string())?;
         let sql = "SELECT application_id, dialect, alias FROM application_aliases WHERE tenant_id=$1";
@@ -148,18 +148,18 @@ impl ApplicationStore for SqlStore {
             on_pool!(self, |p| sqlx::query_as::<_, AliasRow>(sql).bind(tenant.to_string()).fetch_all(p).await.map_err(db_err))?;
         for row in aliases {
             let (app, dialect, alias) = row.parse()?;
-            if let Some(a) = apps.iter_mut().find(|a| a.id == app) {
+            if let Some(a) = apps.iter_mut().find(|a| a.id == app.into()) {
                 a.aliases.insert(dialect, alias);
             }
         }
         Ok(apps)
     }
 
-    async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+    async fn delete_application(&self, tenant: TenantId, id: AppId) -> StoreResult<bool> {
         execute!(self, "DELETE FROM applications WHERE tenant_id=$1 AND id=$2", tenant.to_string(), id.to_string()).map(|n| n > 0)
     }
 
-    async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
+    async fn insert_api_key(&self, tenant: TenantId, app: AppId, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
         let sql = "INSERT INTO api_keys (id, tenant_id, application_id, prefix, key_hash, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
         execute!(self, sql, new_id().to_string(), tenant.to_string(), app.to_string(), prefix, key_hash, now).map(|_| ())
     }
@@ -174,7 +174,7 @@ impl ApplicationStore for SqlStore {
         self.with_aliases(app).await
     }
 
-    async fn api_key_prefix(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<String>> {
+    async fn api_key_prefix(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<String>> {
         let sql = "SELECT prefix FROM api_keys WHERE tenant_id=$1 AND application_id=$2 AND revoked_at IS NULL \
                    ORDER BY created_at DESC, id DESC LIMIT 1";
         on_pool!(self, |p| sqlx::query_scalar::<_, String>(sql)
@@ -185,17 +185,17 @@ impl ApplicationStore for SqlStore {
             .map_err(db_err))
     }
 
-    async fn revoke_api_keys(&self, tenant: Uuid, app: Uuid, now: i64) -> StoreResult<()> {
+    async fn revoke_api_keys(&self, tenant: TenantId, app: AppId, now: i64) -> StoreResult<()> {
         let sql = "UPDATE api_keys SET revoked_at=$3 WHERE tenant_id=$1 AND application_id=$2 AND revoked_at IS NULL";
         execute!(self, sql, tenant.to_string(), app.to_string(), now).map(|_| ())
     }
 
-    async fn set_callback_secret(&self, tenant: Uuid, app: Uuid, sealed: &[u8]) -> StoreResult<()> {
+    async fn set_callback_secret(&self, tenant: TenantId, app: AppId, sealed: &[u8]) -> StoreResult<()> {
         let sql = "UPDATE applications SET callback_secret_sealed=$3 WHERE tenant_id=$1 AND id=$2";
         execute!(self, sql, tenant.to_string(), app.to_string(), sealed).map(|_| ())
     }
 
-    async fn callback_secret(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<Vec<u8>>> {
+    async fn callback_secret(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
         let sql = "SELECT callback_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2";
         let got = on_pool!(self, |p| sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
             .bind(tenant.to_string())

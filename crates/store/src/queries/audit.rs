@@ -22,7 +22,7 @@ impl AuditStore for SqlStore {
         .map_err(db_err))
     }
 
-    async fn list_audit(&self, tenant: Uuid, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, tenant: TenantId, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         let sql = format!(
             "SELECT {AUDIT_COLS} FROM audit_events WHERE tenant_id=$1 AND ($2 IS NULL OR user_id=$2) AND ($3 IS NULL OR action=$3) \
              AND created_at >= $4 ORDER BY created_at DESC, id DESC LIMIT $5"

@@ -24,7 +24,7 @@ impl ChallengeStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn challenge_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>> {
+    async fn challenge_by_id(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Challenge>> {
         let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE tenant_id=$1 AND id=$2");
         fetch_optional!(self, ChallengeRow, sql, tenant.to_string(), id.to_string())
     }
@@ -36,7 +36,7 @@ impl ChallengeStore for SqlStore {
 
     async fn reissue_challenge(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         id: Uuid,
         old_hash: &[u8],
         new_hash: &[u8],
@@ -60,12 +60,17 @@ impl ChallengeStore for SqlStore {
         .map_err(db_err))
     }
 
-    async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>> {
+    async fn challenge_by_secret(
+        &self,
+        tenant: TenantId,
+        kind: ChallengeKind,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<Challenge>> {
         let sql = format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE tenant_id=$1 AND kind=$2 AND secret_hash=$3");
         fetch_optional!(self, ChallengeRow, sql, tenant.to_string(), kind.as_str(), secret_hash)
     }
 
-    async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32> {
+    async fn fail_challenge(&self, tenant: TenantId, id: Uuid) -> StoreResult<u32> {
         let sql = "UPDATE challenges SET attempts = attempts + 1 WHERE tenant_id=$1 AND id=$2 RETURNING attempts";
         let got: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(sql)
             .bind(tenant.to_string())
@@ -76,7 +81,7 @@ impl ChallengeStore for SqlStore {
         Ok(got.map(|(a,)| a as u32).unwrap_or(u32::MAX))
     }
 
-    async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool> {
+    async fn consume_challenge(&self, tenant: TenantId, id: Uuid, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE challenges SET consumed_at=$3 WHERE tenant_id=$1 AND id=$2 AND consumed_at IS NULL AND expires_at > $3 \
                    AND attempts < max_attempts";
         on_writer!(self, |p| sqlx::query(sql)
@@ -89,7 +94,7 @@ impl ChallengeStore for SqlStore {
             .map_err(db_err))
     }
 
-    async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()> {
+    async fn consume_user_challenges(&self, tenant: TenantId, user: UserId, kind: ChallengeKind, now: i64) -> StoreResult<()> {
         let sql = "UPDATE challenges SET consumed_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND kind=$3 AND consumed_at IS NULL";
         execute!(self, sql, tenant.to_string(), user.to_string(), kind.as_str(), now).map(|_| ())
     }

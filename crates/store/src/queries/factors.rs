@@ -26,12 +26,12 @@ impl FactorStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn totp_by_user(&self, tenant: Uuid, user: Uuid) -> StoreResult<Option<TotpFactor>> {
+    async fn totp_by_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<TotpFactor>> {
         let sql = format!("SELECT {TOTP_COLS} FROM totp_factors WHERE tenant_id=$1 AND user_id=$2");
         fetch_optional!(self, TotpRow, sql, tenant.to_string(), user.to_string())
     }
 
-    async fn enable_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<()> {
+    async fn enable_totp(&self, tenant: TenantId, user: UserId) -> StoreResult<()> {
         execute!(
             self,
             "UPDATE totp_factors SET enabled=$3 WHERE tenant_id=$1 AND user_id=$2",
@@ -42,12 +42,12 @@ impl FactorStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn delete_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn delete_totp(&self, tenant: TenantId, user: UserId) -> StoreResult<bool> {
         execute!(self, "DELETE FROM totp_factors WHERE tenant_id=$1 AND user_id=$2", tenant.to_string(), user.to_string())
             .map(|n| n > 0)
     }
 
-    async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+    async fn advance_totp_step(&self, tenant: TenantId, user: UserId, step: i64) -> StoreResult<bool> {
         let sql =
             "UPDATE totp_factors SET last_step=$3 WHERE tenant_id=$1 AND user_id=$2 AND (last_step IS NULL OR last_step < $3)";
         on_writer!(self, |p| sqlx::query(sql)
@@ -83,17 +83,17 @@ impl FactorStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<Option<AppTotpFactor>> {
+    async fn app_totp(&self, tenant: TenantId, app: AppId, user: UserId) -> StoreResult<Option<AppTotpFactor>> {
         let sql = format!("SELECT {APP_TOTP_COLS} FROM app_totp_factors WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3");
         fetch_optional!(self, AppTotpRow, sql, tenant.to_string(), app.to_string(), user.to_string())
     }
 
-    async fn delete_app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn delete_app_totp(&self, tenant: TenantId, app: AppId, user: UserId) -> StoreResult<bool> {
         let sql = "DELETE FROM app_totp_factors WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3";
         execute!(self, sql, tenant.to_string(), app.to_string(), user.to_string()).map(|n| n > 0)
     }
 
-    async fn advance_app_totp_step(&self, tenant: Uuid, app: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+    async fn advance_app_totp_step(&self, tenant: TenantId, app: AppId, user: UserId, step: i64) -> StoreResult<bool> {
         let sql = "UPDATE app_totp_factors SET last_step=$4 WHERE tenant_id=$1 AND application_id=$2 AND user_id=$3 \
                    AND (last_step IS NULL OR last_step < $4)";
         on_writer!(self, |p| sqlx::query(sql)

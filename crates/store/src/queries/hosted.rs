@@ -24,7 +24,7 @@ impl HostedStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn verification(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Verification>> {
+    async fn verification(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Verification>> {
         let sql = format!("SELECT {VERIFICATION_COLS} FROM verifications WHERE tenant_id=$1 AND id=$2");
         fetch_optional!(self, VerificationRow, sql, tenant.to_string(), id.to_string())
     }
@@ -36,7 +36,7 @@ impl HostedStore for SqlStore {
 
     async fn move_verification(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         id: Uuid,
         from: VerificationStatus,
         to: VerificationStatus,
@@ -59,7 +59,7 @@ impl HostedStore for SqlStore {
             .map_err(db_err))
     }
 
-    async fn fail_verification(&self, tenant: Uuid, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>> {
+    async fn fail_verification(&self, tenant: TenantId, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>> {
         let sql = "UPDATE verifications SET tries=tries+1, ip=COALESCE($3, ip) WHERE tenant_id=$1 AND id=$2 \
                    AND status='pending' RETURNING tries";
         let got = on_writer!(self, |p| sqlx::query_scalar::<_, i64>(sql)
@@ -72,7 +72,7 @@ impl HostedStore for SqlStore {
         Ok(got.map(|t| t as u32))
     }
 
-    async fn list_verifications(&self, tenant: Uuid, app: Uuid, limit: u32) -> StoreResult<Vec<Verification>> {
+    async fn list_verifications(&self, tenant: TenantId, app: AppId, limit: u32) -> StoreResult<Vec<Verification>> {
         let sql = format!(
             "SELECT {VERIFICATION_COLS} FROM verifications WHERE tenant_id=$1 AND application_id=$2 \
              ORDER BY created_at DESC, id DESC LIMIT $3"
@@ -103,7 +103,7 @@ impl HostedStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn callback_of(&self, tenant: Uuid, verification: Uuid) -> StoreResult<Option<Callback>> {
+    async fn callback_of(&self, tenant: TenantId, verification: Uuid) -> StoreResult<Option<Callback>> {
         let sql = format!("SELECT {CALLBACK_COLS} FROM callbacks WHERE tenant_id=$1 AND verification_id=$2");
         fetch_optional!(self, CallbackRow, sql, tenant.to_string(), verification.to_string())
     }

@@ -33,7 +33,7 @@ impl KeyOtpStore for SqlStore {
         .map(|n| n > 0)
     }
 
-    async fn key_otp(&self, tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
+    async fn key_otp(&self, tenant: TenantId, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
         let sql = format!("SELECT {KEY_OTP_COLS} FROM key_otps WHERE tenant_id=$1 AND key_hash=$2");
         fetch_optional!(self, KeyOtpRow, sql, tenant.to_string(), key_hash)
     }
@@ -48,7 +48,7 @@ impl KeyOtpStore for SqlStore {
 
     async fn fail_key_otp(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         key_hash: &[u8],
         secret_hash: &[u8],
         freeze_until: Option<i64>,
@@ -61,7 +61,7 @@ impl KeyOtpStore for SqlStore {
         fetch_optional!(self, KeyOtpRow, sql, tenant.to_string(), key_hash, secret_hash, freeze_until)
     }
 
-    async fn consume_key_otp(&self, tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool> {
+    async fn consume_key_otp(&self, tenant: TenantId, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool> {
         let sql = "DELETE FROM key_otps WHERE tenant_id=$1 AND key_hash=$2 AND secret_hash=$3 AND expires_at > $4 \
                    AND attempts < max_attempts AND (frozen_until IS NULL OR frozen_until <= $4)";
         on_writer!(self, |p| sqlx::query(sql)

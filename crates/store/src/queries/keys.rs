@@ -21,7 +21,7 @@ impl KeyStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>> {
+    async fn list_keys(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
         let sql = format!("SELECT {KEY_COLS} FROM signing_keys WHERE tenant_id=$1 ORDER BY created_at DESC, kid");
         fetch_all!(self, KeyRow, sql, tenant.to_string())
     }
@@ -31,7 +31,7 @@ impl KeyStore for SqlStore {
         fetch_all!(self, KeyRow, sql)
     }
 
-    async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
+    async fn set_key_state(&self, tenant: TenantId, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
         let retired_at = (state != KeyState::Active).then_some(now);
         execute!(
             self,

@@ -6,7 +6,7 @@ use super::*;
 impl LockoutStore for SqlStore {
     async fn reserve_attempt(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         subject: &str,
         threshold: u32,
         now: i64,
@@ -46,18 +46,18 @@ impl LockoutStore for SqlStore {
         Ok(AttemptReservation::Locked { until: until.and_then(|(u,)| u).unwrap_or(now + lock_seconds) })
     }
 
-    async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()> {
+    async fn clear_attempts(&self, tenant: TenantId, subject: &str) -> StoreResult<()> {
         execute!(self, "DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2", tenant.to_string(), subject).map(|_| ())
     }
 
-    async fn settle_success(&self, tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool> {
+    async fn settle_success(&self, tenant: TenantId, subject: &str, failures: u32, now: i64) -> StoreResult<bool> {
         let sql = "DELETE FROM lockouts WHERE tenant_id=$1 AND subject=$2 \
                    AND (locked_until IS NULL OR locked_until <= $3 OR failures <= $4)";
         execute!(self, sql, tenant.to_string(), subject, now, i64::from(failures)).map(|_| ())?;
         Ok(self.locked_until(tenant, subject, now).await?.is_none())
     }
 
-    async fn locked_until(&self, tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>> {
+    async fn locked_until(&self, tenant: TenantId, subject: &str, now: i64) -> StoreResult<Option<i64>> {
         let row: Option<(i64,)> = on_writer!(self, |p| sqlx::query_as(
             "SELECT locked_until FROM lockouts WHERE tenant_id=$1 AND subject=$2 AND locked_until > $3"
         )

@@ -64,7 +64,7 @@ macro_rules! bind_refresh {
     ($q:expr, $r:expr) => {
         $q.bind($r.id.to_string())
             .bind($r.tenant_id.to_string())
-            .bind(&$r.session_id)
+            .bind($r.session_id.as_str())
             .bind($r.token_hash.clone())
             .bind($r.expires_at)
             .bind($r.used_at)

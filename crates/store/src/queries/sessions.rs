@@ -4,7 +4,7 @@ use super::*;
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn revoke_token(&self, tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+    async fn revoke_token(&self, tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
         execute!(self, "DELETE FROM revoked_tokens WHERE expires_at < $1", now).map(|_| ())?;
         let sql = "INSERT INTO revoked_tokens (jti, tenant_id, expires_at) VALUES ($1,$2,$3) ON CONFLICT (jti) DO NOTHING";
         execute!(self, sql, jti, tenant.to_string(), expires_at).map(|_| ())
@@ -24,7 +24,7 @@ impl SessionStore for SqlStore {
         execute!(
             self,
             sql,
-            &s.id,
+            s.id.as_str(),
             s.tenant_id.to_string(),
             s.user_id.to_string(),
             s.application_id.map(|a| a.to_string()),
@@ -40,7 +40,7 @@ impl SessionStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
         let cols = SESSION_COLS.split(',').map(|c| format!("s.{}", c.trim())).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {cols} FROM refresh_tokens r JOIN sessions s ON s.tenant_id=r.tenant_id AND s.id=r.session_id \
@@ -49,12 +49,12 @@ impl SessionStore for SqlStore {
         fetch_optional!(self, SessionRow, sql, tenant.to_string(), token_hash, now)
     }
 
-    async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>> {
+    async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND id=$2");
-        fetch_optional!(self, SessionRow, sql, tenant.to_string(), id)
+        fetch_optional!(self, SessionRow, sql, tenant.to_string(), id.as_str())
     }
 
-    async fn list_live_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+    async fn list_live_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>> {
         let sql = format!(
             "SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3 \
              ORDER BY last_active DESC, id DESC"
@@ -62,23 +62,23 @@ impl SessionStore for SqlStore {
         fetch_all!(self, SessionRow, sql, tenant.to_string(), user.to_string(), now)
     }
 
-    async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()> {
+    async fn touch_session(&self, tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()> {
         execute!(
             self,
             "UPDATE sessions SET last_active=$3 WHERE tenant_id=$1 AND id=$2 AND last_active < $3",
             tenant.to_string(),
-            id,
+            id.as_str(),
             now
         )
         .map(|_| ())
     }
 
-    async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool> {
+    async fn revoke_session(&self, tenant: TenantId, user: UserId, id: &SessionId, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE sessions SET revoked_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND id=$3 AND revoked_at IS NULL";
-        execute!(self, sql, tenant.to_string(), user.to_string(), id, now).map(|n| n > 0)
+        execute!(self, sql, tenant.to_string(), user.to_string(), id.as_str(), now).map(|n| n > 0)
     }
 
-    async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64> {
+    async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<u64> {
         let sql =
             "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
         on_writer!(self, |p| sqlx::query(sql)
@@ -96,14 +96,14 @@ impl SessionStore for SqlStore {
         on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))
     }
 
-    async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
+    async fn consume_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
         let sql = consume_refresh_sql();
         fetch_optional!(self, RefreshRow, sql, tenant.to_string(), token_hash, now)
     }
 
     async fn rotate_refresh_token(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         old_hash: &[u8],
         now: i64,
         new: &RefreshToken,
@@ -134,18 +134,18 @@ impl SessionStore for SqlStore {
         one(row)
     }
 
-    async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
+    async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
         let sql = format!("SELECT {REFRESH_COLS} FROM refresh_tokens WHERE tenant_id=$1 AND token_hash=$2");
         fetch_optional!(self, RefreshRow, sql, tenant.to_string(), token_hash)
     }
 
-    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>> {
+    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<TenantId>> {
         let id: Option<String> =
             on_pool!(self, |p| sqlx::query_scalar("SELECT tenant_id FROM refresh_tokens WHERE token_hash=$1")
                 .bind(token_hash)
                 .fetch_optional(p)
                 .await
                 .map_err(db_err))?;
-        id.map(|s| Uuid::parse_str(&s).map_err(|e| StoreError::backend("bad uuid in database", e))).transpose()
+        id.map(|s| s.parse::<TenantId>().map_err(|e| StoreError::backend("bad uuid in database", e))).transpose()
     }
 }

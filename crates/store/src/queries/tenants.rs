@@ -28,7 +28,7 @@ impl TenantStore for SqlStore {
             .map(|_| ())
     }
 
-    async fn tenant_by_id(&self, id: Uuid) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id=$1");
         fetch_optional!(self, TenantRow, sql, id.to_string())
     }
@@ -43,7 +43,7 @@ impl TenantStore for SqlStore {
         fetch_all!(self, TenantRow, sql)
     }
 
-    async fn delete_tenant(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_tenant(&self, id: TenantId) -> StoreResult<bool> {
         execute!(self, "DELETE FROM tenants WHERE id=$1", id.to_string()).map(|n| n > 0)
     }
 }

@@ -73,12 +73,12 @@ impl UserStore for SqlStore {
         .map(|_| ())
     }
 
-    async fn user_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND id=$2");
         fetch_optional!(self, UserRow, sql, tenant.to_string(), id.to_string())
     }
 
-    async fn user_by_identifier(&self, tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>> {
+    async fn user_by_identifier(&self, tenant: TenantId, id: &Identifier) -> StoreResult<Option<User>> {
         let (column, value) = match id {
             Identifier::Email(e) => ("email", e.as_str().to_string()),
             Identifier::Phone(ph) => ("phone", ph.as_str().to_string()),
@@ -88,12 +88,12 @@ impl UserStore for SqlStore {
         fetch_optional!(self, UserRow, sql, tenant.to_string(), &value)
     }
 
-    async fn user_by_uin(&self, tenant: Uuid, uin: &str) -> StoreResult<Option<User>> {
+    async fn user_by_uin(&self, tenant: TenantId, uin: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND uin=$2");
         fetch_optional!(self, UserRow, sql, tenant.to_string(), uin)
     }
 
-    async fn list_users(&self, tenant: Uuid, f: &UserFilter) -> StoreResult<Vec<User>> {
+    async fn list_users(&self, tenant: TenantId, f: &UserFilter) -> StoreResult<Vec<User>> {
         let sql = format!(
             "SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND ($2 IS NULL OR email=$2) AND ($3 IS NULL OR username=$3) \
              AND ($4 IS NULL OR phone=$4) ORDER BY created_at, id LIMIT $5"
@@ -110,11 +110,18 @@ impl UserStore for SqlStore {
         )
     }
 
-    async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
         execute!(self, "DELETE FROM users WHERE tenant_id=$1 AND id=$2", tenant.to_string(), id.to_string()).map(|n| n > 0)
     }
 
-    async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool> {
+    async fn replace_password_hash(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        expected: &str,
+        new: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let sql = "UPDATE users SET password_hash=$4, updated_at=$5 WHERE tenant_id=$1 AND id=$2 AND password_hash=$3";
         execute!(self, sql, tenant.to_string(), user.to_string(), expected, new, now).map(|n| n > 0)
     }

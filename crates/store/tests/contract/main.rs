@@ -242,7 +242,7 @@ async fn text_postgresql_cannot_store_is_a_refusal_not_a_backend_failure() {
         stores.push((store.engine(), Arc::new(store)));
     }
     for (engine, store) in stores {
-        let t = Tenant { id: new_id(), slug: format!("t{}", new_id().simple()), ..tenant() };
+        let t = Tenant { id: new_id().into(), slug: format!("t{}", new_id().simple()), ..tenant() };
         store.insert_tenant(&t).await.unwrap();
         let found = store.user_by_identifier(t.id, &Identifier::Username("\u{0000}\u{0001}".into())).await;
         match engine {
@@ -255,7 +255,7 @@ async fn text_postgresql_cannot_store_is_a_refusal_not_a_backend_failure() {
 
 fn tenant() -> Tenant {
     Tenant {
-        id: new_id(),
+        id: new_id().into(),
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
         profile: Profile::Korastratum,
@@ -270,7 +270,7 @@ fn tenant() -> Tenant {
 /// A user of `t` with only the identifiers given (and a uin of its own).
 fn bare_user(t: &Tenant, email: Option<&str>, username: Option<&str>) -> User {
     User {
-        id: new_id(),
+        id: new_id().into(),
         tenant_id: t.id,
         email: email.map(str::to_string),
         username: username.map(str::to_string),

@@ -56,9 +56,9 @@ impl Rng {
 
 /// The ids the run draws from, the same for both stores. The third tenant is never stored.
 struct World {
-    tenants: Vec<Uuid>,
-    users: Vec<Uuid>,
-    apps: Vec<Uuid>,
+    tenants: Vec<TenantId>,
+    users: Vec<UserId>,
+    apps: Vec<AppId>,
     challenges: Vec<Uuid>,
     verifications: Vec<Uuid>,
     callbacks: Vec<Uuid>,
@@ -72,9 +72,9 @@ impl World {
     fn new() -> World {
         let ids = |n: usize| (0..n).map(|_| new_id()).collect::<Vec<_>>();
         World {
-            tenants: ids(3),
-            users: ids(6),
-            apps: ids(4),
+            tenants: ids(3).into_iter().map(TenantId::from).collect(),
+            users: ids(6).into_iter().map(UserId::from).collect(),
+            apps: ids(4).into_iter().map(AppId::from).collect(),
             challenges: ids(4),
             verifications: ids(4),
             callbacks: ids(3),
@@ -120,7 +120,7 @@ async fn step(store: &dyn Store, w: &World, rng: &mut Rng, now: i64, exact: bool
     let tenant = w.tenants[[0, 0, 0, 0, 0, 0, 1, 1, 1, 2][rng.below(10) as usize]];
     let user = rng.pick(&w.users);
     let app = rng.pick(&w.apps);
-    let session = rng.pick(&SESSIONS).to_string();
+    let session = SessionId::from(rng.pick(&SESSIONS));
     match rng.below(40) {
         0 => {
             let t = Tenant {
@@ -551,7 +551,7 @@ const ALIASES: [(Dialect, &str); 4] =
     [(Dialect::Kumusoft, "K1"), (Dialect::Kumusoft, "K2"), (Dialect::Mosip, "M1"), (Dialect::Mosip, "K1")];
 const REFRESH_HASHES: [&[u8]; 4] = [b"r1", b"r2", b"r3", b"r4"];
 
-fn drawn_user(rng: &mut Rng, id: Uuid, tenant: Uuid, now: i64) -> User {
+fn drawn_user(rng: &mut Rng, id: UserId, tenant: TenantId, now: i64) -> User {
     let uin = rng.absent_or(60, &["1", "2"]);
     User {
         id,
@@ -575,7 +575,7 @@ fn drawn_user(rng: &mut Rng, id: Uuid, tenant: Uuid, now: i64) -> User {
     }
 }
 
-fn drawn_app(rng: &mut Rng, id: Uuid, tenant: Uuid, now: i64) -> Application {
+fn drawn_app(rng: &mut Rng, id: AppId, tenant: TenantId, now: i64) -> Application {
     let mut aliases = std::collections::BTreeMap::new();
     for _ in 0..rng.below(3) {
         let (dialect, alias) = rng.pick(&ALIASES);
@@ -599,11 +599,11 @@ fn drawn_app(rng: &mut Rng, id: Uuid, tenant: Uuid, now: i64) -> Application {
     }
 }
 
-fn drawn_refresh(rng: &mut Rng, w: &World, tenant: Uuid, session: &str, now: i64) -> RefreshToken {
+fn drawn_refresh(rng: &mut Rng, w: &World, tenant: TenantId, session: &SessionId, now: i64) -> RefreshToken {
     RefreshToken {
         id: rng.pick(&w.refresh_ids),
         tenant_id: tenant,
-        session_id: session.into(),
+        session_id: session.clone(),
         token_hash: rng.pick(&REFRESH_HASHES).to_vec(),
         expires_at: now + rng.int(150) * 10,
         used_at: None,
@@ -611,7 +611,7 @@ fn drawn_refresh(rng: &mut Rng, w: &World, tenant: Uuid, session: &str, now: i64
     }
 }
 
-fn event(tenant: Option<Uuid>, action: &str, created_at: i64) -> AuditEvent {
+fn event(tenant: Option<TenantId>, action: &str, created_at: i64) -> AuditEvent {
     AuditEvent {
         id: new_id(),
         tenant_id: tenant,

@@ -43,7 +43,7 @@ async fn an_update_keeps_nothing_of_another_tenant(store: Db, a: &Application, o
     assert_eq!(store.application_by_id(a.tenant_id, a.id).await.unwrap().as_ref(), Some(a));
     assert_eq!(store.application_by_alias(Dialect::Kumusoft, "HIJACKED").await.unwrap(), None);
     // Nor does an update of an application that is not there write anything.
-    store.update_application(&Application { id: new_id(), ..foreign }).await.unwrap();
+    store.update_application(&Application { id: new_id().into(), ..foreign }).await.unwrap();
     assert_eq!(store.application_by_alias(Dialect::Kumusoft, "HIJACKED").await.unwrap(), None);
 }
 
@@ -157,7 +157,7 @@ pub async fn api_keys_resolve_until_revoked_and_the_newest_prefix_shows(store: D
     store.insert_api_key(t.id, a.id, "next_", b"hash-next", 50).await.unwrap();
     assert_eq!(store.api_key_prefix(t.id, a.id).await.unwrap().as_deref(), Some("next_"));
     // A key of an application that is not there is refused.
-    assert!(store.insert_api_key(t.id, new_id(), "x_", b"hash-orphan", 60).await.is_err());
+    assert!(store.insert_api_key(t.id, new_id().into(), "x_", b"hash-orphan", 60).await.is_err());
 }
 
 pub async fn callback_secrets_belong_to_one_application_of_one_tenant(store: Db) {
@@ -171,7 +171,7 @@ pub async fn callback_secrets_belong_to_one_application_of_one_tenant(store: Db)
     assert_eq!(store.callback_secret(other.id, a.id).await.unwrap(), None, "no cross-tenant reads");
     store.set_callback_secret(other.id, a.id, b"foreign").await.unwrap();
     assert_eq!(store.callback_secret(t.id, a.id).await.unwrap().as_deref(), Some(&b"second"[..]), "no cross-tenant writes");
-    assert_eq!(store.callback_secret(t.id, new_id()).await.unwrap(), None);
+    assert_eq!(store.callback_secret(t.id, new_id().into()).await.unwrap(), None);
 }
 
 pub async fn deleting_an_application_removes_everything_it_owns(store: Db) {

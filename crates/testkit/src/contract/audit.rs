@@ -10,10 +10,10 @@ use super::fixtures::*;
 
 pub async fn audit_events_are_listed_newest_first_by_filter_and_limit(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
-    let (alice, bob) = (new_id(), new_id());
-    let at = |created_at: i64, user: Option<uuid::Uuid>, action: &str| AuditEvent {
+    let (alice, bob) = (new_id().into(), new_id().into());
+    let at = |created_at: i64, user: Option<UserId>, action: &str| AuditEvent {
         user_id: user,
-        application_id: Some(new_id()),
+        application_id: Some(new_id().into()),
         ip: Some("192.0.2.7".into()),
         user_agent: Some("ua".into()),
         detail: json!({"reason": action}),
@@ -74,7 +74,7 @@ pub async fn an_audit_batch_is_stored_whole_or_not_at_all(store: Db) {
 
 pub async fn events_that_name_no_tenant_are_listed_apart(store: Db) {
     let t = stored_tenant(&store).await;
-    let user = new_id();
+    let user = new_id().into();
     let unscoped = [
         AuditEvent { created_at: 1, ..event(None, "api_key") },
         AuditEvent { created_at: 3, user_id: Some(user), ..event(None, "api_key") },

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use castellan_core::model::*;
 use castellan_core::store::{Store, StoreError, StoreResult};
 use serde_json::json;
-use uuid::Uuid;
 
 pub(crate) type Db = Arc<dyn Store>;
 
 pub(crate) fn tenant() -> Tenant {
     Tenant {
-        id: new_id(),
+        id: new_id().into(),
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
         profile: Profile::Korastratum,
@@ -33,7 +32,7 @@ pub(crate) async fn stored_tenant(store: &Db) -> Tenant {
 
 pub(crate) fn user(t: &Tenant, email: &str) -> User {
     User {
-        id: new_id(),
+        id: new_id().into(),
         tenant_id: t.id,
         email: Some(email.into()),
         username: None,
@@ -73,7 +72,7 @@ pub(crate) async fn stored_user(store: &Db, t: &Tenant) -> User {
 
 pub(crate) fn app(t: &Tenant) -> Application {
     Application {
-        id: new_id(),
+        id: new_id().into(),
         tenant_id: t.id,
         client_id: format!("client-{}", new_id().simple()),
         name: "App".into(),
@@ -142,7 +141,7 @@ pub(crate) async fn refresh_fixture(store: &Db) -> (Tenant, Session, RefreshToke
     (t, s, rt)
 }
 
-pub(crate) fn event(tenant: Option<Uuid>, action: &str) -> AuditEvent {
+pub(crate) fn event(tenant: Option<TenantId>, action: &str) -> AuditEvent {
     AuditEvent {
         id: new_id(),
         tenant_id: tenant,

@@ -121,7 +121,7 @@ pub async fn a_verification_has_one_callback(store: Db) {
     // A callback of an application that is not there is refused.
     let w = verification(&a, &u, 2);
     store.insert_verification(&w).await.unwrap();
-    assert!(store.insert_callback(&Callback { application_id: new_id(), ..callback(&w, 1) }).await.is_err());
+    assert!(store.insert_callback(&Callback { application_id: new_id().into(), ..callback(&w, 1) }).await.is_err());
 }
 
 pub async fn callbacks_are_leased_once_until_their_try_is_recorded(store: Db) {

@@ -10,7 +10,7 @@ pub async fn key_codes_freeze_at_the_limit_and_are_spent_once(store: Db) {
     assert!(store.put_key_otp(&key_otp(&t, b"k", b"s1", now), now).await.unwrap());
     // A replacement resets the tries and the code.
     store.fail_key_otp(t.id, b"k", b"s1", None).await.unwrap();
-    let replacement = KeyOtp { application_id: Some(new_id()), ..key_otp(&t, b"k", b"s2", now) };
+    let replacement = KeyOtp { application_id: Some(new_id().into()), ..key_otp(&t, b"k", b"s2", now) };
     assert!(store.put_key_otp(&replacement, now).await.unwrap());
     assert_eq!(store.key_otp(t.id, b"k").await.unwrap().as_ref(), Some(&replacement));
     assert_eq!(store.key_otp(other.id, b"k").await.unwrap(), None, "no cross-tenant reads");
@@ -57,7 +57,7 @@ pub async fn key_codes_freeze_at_the_limit_and_are_spent_once(store: Db) {
     assert!(!store.consume_key_otp(t.id, b"f", b"z", now + 29).await.unwrap());
     assert!(store.consume_key_otp(t.id, b"f", b"z", now + 30).await.unwrap());
     // A code for a user who is not there is refused.
-    let ghost = KeyOtp { user_id: Some(new_id()), ..key_otp(&t, b"g", b"x", now) };
+    let ghost = KeyOtp { user_id: Some(new_id().into()), ..key_otp(&t, b"g", b"x", now) };
     assert!(store.put_key_otp(&ghost, now).await.is_err());
 }
 

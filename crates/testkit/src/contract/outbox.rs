@@ -39,7 +39,7 @@ pub async fn outbox_messages_are_claimed_once_and_retried(store: Db) {
 pub async fn concurrent_claims_lease_each_message_once_in_due_order(store: Db) {
     let mut made = Vec::new();
     for i in 0..30 {
-        let m = OutboundMessage { tenant_id: Some(new_id()), ..message(&format!("r{i}@example.com"), 100 - i, 1) };
+        let m = OutboundMessage { tenant_id: Some(new_id().into()), ..message(&format!("r{i}@example.com"), 100 - i, 1) };
         store.enqueue_message(&m).await.unwrap();
         made.push(m);
     }

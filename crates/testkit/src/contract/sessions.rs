@@ -10,7 +10,7 @@ pub async fn live_sessions_are_listed_most_recently_active_first(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
     let (u, v) = (stored_user(&store, &t).await, stored_user(&store, &t).await);
     let quiet = session(&u, 10, 1_000);
-    let busy = Session { application_id: Some(new_id()), ..session(&u, 30, 1_000) };
+    let busy = Session { application_id: Some(new_id().into()), ..session(&u, 30, 1_000) };
     let tied = session(&u, 30, 1_000);
     let revoked = Session { revoked_at: Some(5), ..session(&u, 40, 1_000) };
     let expired = session(&u, 50, 100);
@@ -20,7 +20,7 @@ pub async fn live_sessions_are_listed_most_recently_active_first(store: Db) {
     }
     assert_eq!(store.session_by_id(t.id, &busy.id).await.unwrap().as_ref(), Some(&busy));
     assert_eq!(store.session_by_id(other.id, &busy.id).await.unwrap(), None, "no cross-tenant reads");
-    assert_eq!(store.session_by_id(t.id, "sess_none").await.unwrap(), None);
+    assert_eq!(store.session_by_id(t.id, &"sess_none".into()).await.unwrap(), None);
     let live = |now: i64| {
         let store = store.clone();
         let (tenant, user) = (t.id, u.id);

@@ -17,12 +17,12 @@ pub async fn tenants_round_trip_and_list_by_slug(store: Db) {
         assert_eq!(store.tenant_by_id(t.id).await.unwrap().as_ref(), Some(t));
         assert_eq!(store.tenant_by_slug(&t.slug).await.unwrap().as_ref(), Some(t));
     }
-    assert_eq!(store.tenant_by_id(new_id()).await.unwrap(), None);
+    assert_eq!(store.tenant_by_id(new_id().into()).await.unwrap(), None);
     assert_eq!(store.tenant_by_slug("nobody").await.unwrap(), None);
     let slugs: Vec<String> = store.list_tenants().await.unwrap().into_iter().map(|t| t.slug).collect();
     assert_eq!(slugs, ["alpha", "alpha-2", "mid", "zulu"]);
     // A slug is taken once; an id too (a key the store does not name).
-    let same_slug = Tenant { id: new_id(), ..made[0].clone() };
+    let same_slug = Tenant { id: new_id().into(), ..made[0].clone() };
     assert_eq!(conflict(store.insert_tenant(&same_slug).await), Some("slug"));
     let same_id = Tenant { slug: "fresh".into(), ..made[0].clone() };
     assert_eq!(conflict(store.insert_tenant(&same_id).await), None);
@@ -46,7 +46,7 @@ pub async fn an_update_rewrites_what_a_tenant_may_change_and_nothing_else(store:
     // Slug, profile and creation time stay as they were.
     assert_eq!(stored, Tenant { slug: t.slug.clone(), profile: t.profile, created_at: t.created_at, ..changed });
     // An update of a tenant that is not there writes nothing.
-    store.update_tenant(&Tenant { id: new_id(), ..t.clone() }).await.unwrap();
+    store.update_tenant(&Tenant { id: new_id().into(), ..t.clone() }).await.unwrap();
     assert_eq!(store.list_tenants().await.unwrap().len(), 1);
 }
 
@@ -57,7 +57,7 @@ pub async fn deleting_a_tenant_removes_everything_it_owns_and_nothing_else(store
         let a = aliased(t, &[(Dialect::Mosip, &format!("app-{}", t.id))]);
         store.insert_application(&a).await.unwrap();
         let u = stored_user(&store, t).await;
-        let hash = |tag: u8| [&[tag][..], t.id.as_bytes()].concat();
+        let hash = |tag: u8| [&[tag][..], t.id.uuid().as_bytes()].concat();
         store.insert_api_key(t.id, a.id, "ck_", &hash(1), 1).await.unwrap();
         store.set_callback_secret(t.id, a.id, b"sealed").await.unwrap();
         store.upsert_totp(&totp(&u)).await.unwrap();

@@ -80,7 +80,7 @@ pub async fn a_unique_violation_names_the_field_that_clashed(store: Db) {
     assert_eq!(store.user_by_id(t.id, second.id).await.unwrap(), Some(second.clone()));
     // Another tenant may use all of them.
     let other = stored_tenant(&store).await;
-    store.insert_user(&User { tenant_id: other.id, id: new_id(), ..first.clone() }).await.unwrap();
+    store.insert_user(&User { tenant_id: other.id, id: new_id().into(), ..first.clone() }).await.unwrap();
 }
 
 pub async fn an_update_moves_the_identifiers_and_their_skeletons(store: Db) {

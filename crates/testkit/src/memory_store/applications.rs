@@ -11,7 +11,7 @@ fn application_texts(a: &Application) -> StoreResult<()> {
 }
 
 impl State {
-    fn application(&self, tenant: Uuid, id: Uuid) -> Option<&ApplicationRow> {
+    fn application(&self, tenant: TenantId, id: AppId) -> Option<&ApplicationRow> {
         self.applications.iter().find(|a| a.app.tenant_id == tenant && a.app.id == id)
     }
 
@@ -88,19 +88,19 @@ impl ApplicationStore for MemoryStore {
         Ok(())
     }
 
-    async fn application_by_client_id(&self, tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>> {
+    async fn application_by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Application>> {
         text(client_id)?;
         let s = self.state();
         let row = s.applications.iter().find(|r| r.app.tenant_id == tenant && r.app.client_id == client_id);
         Ok(row.map(|r| s.read_application(r)))
     }
 
-    async fn application_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>> {
+    async fn application_by_id(&self, tenant: TenantId, id: AppId) -> StoreResult<Option<Application>> {
         let s = self.state();
         Ok(s.application(tenant, id).map(|r| s.read_application(r)))
     }
 
-    async fn list_applications(&self, tenant: Uuid) -> StoreResult<Vec<Application>> {
+    async fn list_applications(&self, tenant: TenantId) -> StoreResult<Vec<Application>> {
         let s = self.state();
         let mut apps: Vec<Application> = s
             .applications
@@ -112,7 +112,7 @@ impl ApplicationStore for MemoryStore {
         Ok(apps)
     }
 
-    async fn delete_application(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+    async fn delete_application(&self, tenant: TenantId, id: AppId) -> StoreResult<bool> {
         let mut s = self.state();
         let found = s.application(tenant, id).is_some();
         if found {
@@ -129,7 +129,7 @@ impl ApplicationStore for MemoryStore {
         Ok(row.map(|r| s.read_application(r)))
     }
 
-    async fn insert_api_key(&self, tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
+    async fn insert_api_key(&self, tenant: TenantId, app: AppId, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()> {
         text(prefix)?;
         let mut s = self.state();
         unique(&[(s.api_keys.iter().any(|k| k.key_hash == key_hash), None)])?;
@@ -154,13 +154,13 @@ impl ApplicationStore for MemoryStore {
         Ok(row.map(|r| s.read_application(r)))
     }
 
-    async fn api_key_prefix(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<String>> {
+    async fn api_key_prefix(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<String>> {
         let s = self.state();
         let live = s.api_keys.iter().filter(|k| k.tenant_id == tenant && k.application_id == app && k.revoked_at.is_none());
         Ok(live.max_by_key(|k| (k.created_at, k.id)).map(|k| k.prefix.clone()))
     }
 
-    async fn revoke_api_keys(&self, tenant: Uuid, app: Uuid, now: i64) -> StoreResult<()> {
+    async fn revoke_api_keys(&self, tenant: TenantId, app: AppId, now: i64) -> StoreResult<()> {
         let mut s = self.state();
         for k in s.api_keys.iter_mut().filter(|k| k.tenant_id == tenant && k.application_id == app && k.revoked_at.is_none()) {
             k.revoked_at = Some(now);
@@ -168,7 +168,7 @@ impl ApplicationStore for MemoryStore {
         Ok(())
     }
 
-    async fn set_callback_secret(&self, tenant: Uuid, app: Uuid, sealed: &[u8]) -> StoreResult<()> {
+    async fn set_callback_secret(&self, tenant: TenantId, app: AppId, sealed: &[u8]) -> StoreResult<()> {
         let mut s = self.state();
         if let Some(row) = s.applications.iter_mut().find(|a| a.app.tenant_id == tenant && a.app.id == app) {
             row.callback_secret_sealed = Some(sealed.to_vec());
@@ -176,7 +176,7 @@ impl ApplicationStore for MemoryStore {
         Ok(())
     }
 
-    async fn callback_secret(&self, tenant: Uuid, app: Uuid) -> StoreResult<Option<Vec<u8>>> {
+    async fn callback_secret(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.state().application(tenant, app).and_then(|a| a.callback_secret_sealed.clone()))
     }
 }

@@ -12,7 +12,7 @@ impl State {
     }
 
     /// The events of `tenant` (or of none) that pass `f`, newest first, at most `f.limit`.
-    fn audit_listing(&self, tenant: Option<Uuid>, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    fn audit_listing(&self, tenant: Option<TenantId>, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         texts([f.action.as_deref()])?;
         let since = f.since.unwrap_or(0);
         let mut events: Vec<AuditEvent> = self
@@ -47,7 +47,7 @@ impl AuditStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_audit(&self, tenant: Uuid, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, tenant: TenantId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         self.state().audit_listing(Some(tenant), filter)
     }
 

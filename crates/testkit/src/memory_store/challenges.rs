@@ -4,7 +4,7 @@ use super::*;
 use castellan_core::store::ChallengeStore;
 
 impl State {
-    fn challenge_mut(&mut self, tenant: Uuid, id: Uuid) -> Option<&mut Challenge> {
+    fn challenge_mut(&mut self, tenant: TenantId, id: Uuid) -> Option<&mut Challenge> {
         self.challenges.iter_mut().find(|c| c.tenant_id == tenant && c.id == id)
     }
 }
@@ -20,7 +20,7 @@ impl ChallengeStore for MemoryStore {
         Ok(())
     }
 
-    async fn challenge_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>> {
+    async fn challenge_by_id(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Challenge>> {
         Ok(self.state().challenges.iter().find(|c| c.tenant_id == tenant && c.id == id).cloned())
     }
 
@@ -30,7 +30,7 @@ impl ChallengeStore for MemoryStore {
 
     async fn reissue_challenge(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         id: Uuid,
         old_hash: &[u8],
         new_hash: &[u8],
@@ -49,12 +49,17 @@ impl ChallengeStore for MemoryStore {
         })
     }
 
-    async fn challenge_by_secret(&self, tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>> {
+    async fn challenge_by_secret(
+        &self,
+        tenant: TenantId,
+        kind: ChallengeKind,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<Challenge>> {
         let s = self.state();
         Ok(s.challenges.iter().find(|c| c.tenant_id == tenant && c.kind == kind && c.secret_hash == secret_hash).cloned())
     }
 
-    async fn fail_challenge(&self, tenant: Uuid, id: Uuid) -> StoreResult<u32> {
+    async fn fail_challenge(&self, tenant: TenantId, id: Uuid) -> StoreResult<u32> {
         let mut s = self.state();
         Ok(match s.challenge_mut(tenant, id) {
             Some(c) => {
@@ -66,7 +71,7 @@ impl ChallengeStore for MemoryStore {
         })
     }
 
-    async fn consume_challenge(&self, tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool> {
+    async fn consume_challenge(&self, tenant: TenantId, id: Uuid, now: i64) -> StoreResult<bool> {
         let mut s = self.state();
         let spendable = |c: &&mut Challenge| c.consumed_at.is_none() && c.expires_at > now && c.attempts < c.max_attempts;
         Ok(match s.challenge_mut(tenant, id).filter(spendable) {
@@ -78,7 +83,7 @@ impl ChallengeStore for MemoryStore {
         })
     }
 
-    async fn consume_user_challenges(&self, tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()> {
+    async fn consume_user_challenges(&self, tenant: TenantId, user: UserId, kind: ChallengeKind, now: i64) -> StoreResult<()> {
         let mut s = self.state();
         for c in s.challenges.iter_mut().filter(|c| c.tenant_id == tenant && c.user_id == user && c.kind == kind) {
             if c.consumed_at.is_none() {

@@ -19,11 +19,11 @@ impl FactorStore for MemoryStore {
         Ok(())
     }
 
-    async fn totp_by_user(&self, tenant: Uuid, user: Uuid) -> StoreResult<Option<TotpFactor>> {
+    async fn totp_by_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<TotpFactor>> {
         Ok(self.state().totp_factors.iter().find(|f| f.tenant_id == tenant && f.user_id == user).cloned())
     }
 
-    async fn enable_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<()> {
+    async fn enable_totp(&self, tenant: TenantId, user: UserId) -> StoreResult<()> {
         let mut s = self.state();
         if let Some(f) = s.totp_factors.iter_mut().find(|f| f.tenant_id == tenant && f.user_id == user) {
             f.enabled = true;
@@ -31,14 +31,14 @@ impl FactorStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_totp(&self, tenant: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn delete_totp(&self, tenant: TenantId, user: UserId) -> StoreResult<bool> {
         let mut s = self.state();
         let before = s.totp_factors.len();
         s.totp_factors.retain(|f| !(f.tenant_id == tenant && f.user_id == user));
         Ok(s.totp_factors.len() < before)
     }
 
-    async fn advance_totp_step(&self, tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+    async fn advance_totp_step(&self, tenant: TenantId, user: UserId, step: i64) -> StoreResult<bool> {
         let mut s = self.state();
         let row = s.totp_factors.iter_mut().find(|f| f.tenant_id == tenant && f.user_id == user);
         Ok(advance(row.map(|f| &mut f.last_step), step))
@@ -60,19 +60,19 @@ impl FactorStore for MemoryStore {
         Ok(())
     }
 
-    async fn app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<Option<AppTotpFactor>> {
+    async fn app_totp(&self, tenant: TenantId, app: AppId, user: UserId) -> StoreResult<Option<AppTotpFactor>> {
         let s = self.state();
         Ok(s.app_totp_factors.iter().find(|f| f.tenant_id == tenant && f.application_id == app && f.user_id == user).cloned())
     }
 
-    async fn delete_app_totp(&self, tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<bool> {
+    async fn delete_app_totp(&self, tenant: TenantId, app: AppId, user: UserId) -> StoreResult<bool> {
         let mut s = self.state();
         let before = s.app_totp_factors.len();
         s.app_totp_factors.retain(|f| !(f.tenant_id == tenant && f.application_id == app && f.user_id == user));
         Ok(s.app_totp_factors.len() < before)
     }
 
-    async fn advance_app_totp_step(&self, tenant: Uuid, app: Uuid, user: Uuid, step: i64) -> StoreResult<bool> {
+    async fn advance_app_totp_step(&self, tenant: TenantId, app: AppId, user: UserId, step: i64) -> StoreResult<bool> {
         let mut s = self.state();
         let row = s.app_totp_factors.iter_mut().find(|f| f.tenant_id == tenant && f.application_id == app && f.user_id == user);
         Ok(advance(row.map(|f| &mut f.last_step), step))

@@ -4,7 +4,7 @@ use super::*;
 use castellan_core::store::HostedStore;
 
 impl State {
-    fn verification_mut(&mut self, tenant: Uuid, id: Uuid) -> Option<&mut Verification> {
+    fn verification_mut(&mut self, tenant: TenantId, id: Uuid) -> Option<&mut Verification> {
         self.verifications.iter_mut().find(|v| v.tenant_id == tenant && v.id == id)
     }
 }
@@ -22,7 +22,7 @@ impl HostedStore for MemoryStore {
         Ok(())
     }
 
-    async fn verification(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<Verification>> {
+    async fn verification(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Verification>> {
         Ok(self.state().verifications.iter().find(|v| v.tenant_id == tenant && v.id == id).cloned())
     }
 
@@ -32,7 +32,7 @@ impl HostedStore for MemoryStore {
 
     async fn move_verification(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         id: Uuid,
         from: VerificationStatus,
         to: VerificationStatus,
@@ -55,7 +55,7 @@ impl HostedStore for MemoryStore {
         Ok(true)
     }
 
-    async fn fail_verification(&self, tenant: Uuid, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>> {
+    async fn fail_verification(&self, tenant: TenantId, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>> {
         texts([ip])?;
         let mut s = self.state();
         let Some(v) = s.verification_mut(tenant, id).filter(|v| v.status == VerificationStatus::Pending) else {
@@ -68,7 +68,7 @@ impl HostedStore for MemoryStore {
         Ok(Some(v.tries))
     }
 
-    async fn list_verifications(&self, tenant: Uuid, app: Uuid, limit: u32) -> StoreResult<Vec<Verification>> {
+    async fn list_verifications(&self, tenant: TenantId, app: AppId, limit: u32) -> StoreResult<Vec<Verification>> {
         let s = self.state();
         let mut listed: Vec<Verification> =
             s.verifications.iter().filter(|v| v.tenant_id == tenant && v.application_id == app).cloned().collect();
@@ -90,7 +90,7 @@ impl HostedStore for MemoryStore {
         Ok(())
     }
 
-    async fn callback_of(&self, tenant: Uuid, verification: Uuid) -> StoreResult<Option<Callback>> {
+    async fn callback_of(&self, tenant: TenantId, verification: Uuid) -> StoreResult<Option<Callback>> {
         let s = self.state();
         let found = s.callbacks.iter().find(|c| c.callback.tenant_id == tenant && c.callback.verification_id == verification);
         Ok(found.map(|c| c.callback.clone()))

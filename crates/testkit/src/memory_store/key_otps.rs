@@ -30,7 +30,7 @@ impl KeyOtpStore for MemoryStore {
         Ok(true)
     }
 
-    async fn key_otp(&self, tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
+    async fn key_otp(&self, tenant: TenantId, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>> {
         Ok(self.state().key_otps.iter().find(|o| o.tenant_id == tenant && o.key_hash == key_hash).cloned())
     }
 
@@ -48,7 +48,7 @@ impl KeyOtpStore for MemoryStore {
 
     async fn fail_key_otp(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         key_hash: &[u8],
         secret_hash: &[u8],
         freeze_until: Option<i64>,
@@ -64,7 +64,7 @@ impl KeyOtpStore for MemoryStore {
         }))
     }
 
-    async fn consume_key_otp(&self, tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool> {
+    async fn consume_key_otp(&self, tenant: TenantId, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool> {
         let mut s = self.state();
         let spendable = |o: &KeyOtp| {
             o.tenant_id == tenant

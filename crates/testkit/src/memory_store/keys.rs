@@ -19,7 +19,7 @@ impl KeyStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_keys(&self, tenant: Uuid) -> StoreResult<Vec<SigningKey>> {
+    async fn list_keys(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
         let mut keys: Vec<SigningKey> = self.state().signing_keys.iter().filter(|k| k.tenant_id == tenant).cloned().collect();
         newest_first(&mut keys);
         Ok(keys)
@@ -31,7 +31,7 @@ impl KeyStore for MemoryStore {
         Ok(keys)
     }
 
-    async fn set_key_state(&self, tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
+    async fn set_key_state(&self, tenant: TenantId, kid: &str, state: KeyState, now: i64) -> StoreResult<()> {
         text(kid)?;
         let mut s = self.state();
         if let Some(k) = s.signing_keys.iter_mut().find(|k| k.tenant_id == tenant && k.kid == kid) {

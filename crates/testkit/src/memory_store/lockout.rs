@@ -4,7 +4,7 @@ use super::*;
 use castellan_core::store::{AttemptReservation, LockoutStore};
 
 impl State {
-    fn lockout(&self, tenant: Uuid, subject: &str) -> Option<&LockoutRow> {
+    fn lockout(&self, tenant: TenantId, subject: &str) -> Option<&LockoutRow> {
         self.lockouts.iter().find(|l| l.tenant_id == tenant && l.subject == subject)
     }
 }
@@ -13,7 +13,7 @@ impl State {
 impl LockoutStore for MemoryStore {
     async fn reserve_attempt(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         subject: &str,
         threshold: u32,
         now: i64,
@@ -38,13 +38,13 @@ impl LockoutStore for MemoryStore {
         Ok(AttemptReservation::Locked { until: row.locked_until.unwrap_or(now + lock_seconds) })
     }
 
-    async fn clear_attempts(&self, tenant: Uuid, subject: &str) -> StoreResult<()> {
+    async fn clear_attempts(&self, tenant: TenantId, subject: &str) -> StoreResult<()> {
         text(subject)?;
         self.state().lockouts.retain(|l| !(l.tenant_id == tenant && l.subject == subject));
         Ok(())
     }
 
-    async fn settle_success(&self, tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool> {
+    async fn settle_success(&self, tenant: TenantId, subject: &str, failures: u32, now: i64) -> StoreResult<bool> {
         text(subject)?;
         let mut s = self.state();
         let settled = |l: &LockoutRow| l.locked_until.is_none_or(|until| until <= now) || l.failures <= i64::from(failures);
@@ -52,7 +52,7 @@ impl LockoutStore for MemoryStore {
         Ok(s.lockout(tenant, subject).and_then(|l| l.locked_until).is_none_or(|until| until <= now))
     }
 
-    async fn locked_until(&self, tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>> {
+    async fn locked_until(&self, tenant: TenantId, subject: &str, now: i64) -> StoreResult<Option<i64>> {
         text(subject)?;
         let s = self.state();
         Ok(s.lockout(tenant, subject).and_then(|l| l.locked_until).filter(|until| *until > now))

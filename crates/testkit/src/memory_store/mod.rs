@@ -98,14 +98,14 @@ struct ApplicationRow {
 struct AliasRow {
     dialect: Dialect,
     alias: String,
-    tenant_id: Uuid,
-    application_id: Uuid,
+    tenant_id: TenantId,
+    application_id: AppId,
 }
 
 struct ApiKeyRow {
     id: Uuid,
-    tenant_id: Uuid,
-    application_id: Uuid,
+    tenant_id: TenantId,
+    application_id: AppId,
     prefix: String,
     key_hash: Vec<u8>,
     created_at: i64,
@@ -122,7 +122,7 @@ struct UserRow {
 }
 
 struct LockoutRow {
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     subject: String,
     failures: i64,
     locked_until: Option<i64>,
@@ -130,7 +130,7 @@ struct LockoutRow {
 
 struct RevokedToken {
     jti: String,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     expires_at: i64,
 }
 
@@ -174,29 +174,29 @@ fn missing(what: &str) -> StoreError {
 }
 
 impl State {
-    fn require_tenant(&self, id: Uuid) -> StoreResult<()> {
+    fn require_tenant(&self, id: TenantId) -> StoreResult<()> {
         if self.tenants.iter().any(|t| t.id == id) { Ok(()) } else { Err(missing("tenant")) }
     }
 
-    fn require_application(&self, id: Uuid) -> StoreResult<()> {
+    fn require_application(&self, id: AppId) -> StoreResult<()> {
         if self.applications.iter().any(|a| a.app.id == id) { Ok(()) } else { Err(missing("application")) }
     }
 
-    fn require_user(&self, id: Uuid) -> StoreResult<()> {
+    fn require_user(&self, id: UserId) -> StoreResult<()> {
         if self.users.iter().any(|u| u.user.id == id) { Ok(()) } else { Err(missing("user")) }
     }
 
-    fn require_session(&self, id: &str) -> StoreResult<()> {
-        if self.sessions.iter().any(|s| s.id == id) { Ok(()) } else { Err(missing("session")) }
+    fn require_session(&self, id: &SessionId) -> StoreResult<()> {
+        if self.sessions.iter().any(|s| s.id == *id) { Ok(()) } else { Err(missing("session")) }
     }
 
     /// Deletes the tenant and, as the schema cascades, every row that names it and the rows that
     /// name those.
-    fn remove_tenant(&mut self, id: Uuid) {
+    fn remove_tenant(&mut self, id: TenantId) {
         self.tenants.retain(|t| t.id != id);
-        let apps: Vec<Uuid> = self.applications.iter().filter(|a| a.app.tenant_id == id).map(|a| a.app.id).collect();
+        let apps: Vec<AppId> = self.applications.iter().filter(|a| a.app.tenant_id == id).map(|a| a.app.id).collect();
         apps.into_iter().for_each(|a| self.remove_application(a));
-        let users: Vec<Uuid> = self.users.iter().filter(|u| u.user.tenant_id == id).map(|u| u.user.id).collect();
+        let users: Vec<UserId> = self.users.iter().filter(|u| u.user.tenant_id == id).map(|u| u.user.id).collect();
         users.into_iter().for_each(|u| self.remove_user(u));
         self.remove_sessions(|s| s.tenant_id == id);
         self.api_keys.retain(|k| k.tenant_id != id);
@@ -215,7 +215,7 @@ impl State {
 
     /// Deletes the application with its aliases, API keys, TOTP factors, verifications and
     /// callbacks.
-    fn remove_application(&mut self, id: Uuid) {
+    fn remove_application(&mut self, id: AppId) {
         self.applications.retain(|a| a.app.id != id);
         self.application_aliases.retain(|x| x.application_id != id);
         self.api_keys.retain(|k| k.application_id != id);
@@ -225,7 +225,7 @@ impl State {
     }
 
     /// Deletes the user with its factors, challenges, sessions, codes and verifications.
-    fn remove_user(&mut self, id: Uuid) {
+    fn remove_user(&mut self, id: UserId) {
         self.users.retain(|u| u.user.id != id);
         self.totp_factors.retain(|f| f.user_id != id);
         self.app_totp_factors.retain(|f| f.user_id != id);
@@ -237,7 +237,7 @@ impl State {
 
     /// Deletes the sessions `doomed` picks and their refresh tokens.
     fn remove_sessions(&mut self, doomed: impl Fn(&Session) -> bool) {
-        let ids: HashSet<String> = self.sessions.iter().filter(|s| doomed(s)).map(|s| s.id.clone()).collect();
+        let ids: HashSet<SessionId> = self.sessions.iter().filter(|s| doomed(s)).map(|s| s.id.clone()).collect();
         if ids.is_empty() {
             return;
         }

@@ -6,7 +6,7 @@ use castellan_core::store::SessionStore;
 impl State {
     /// Whether `r` could be stored: its text, its unique keys, the rows it names.
     fn check_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
-        text(&r.session_id)?;
+        text(r.session_id.as_str())?;
         unique(&[
             (self.refresh_tokens.iter().any(|x| x.id == r.id), None),
             (self.refresh_tokens.iter().any(|x| x.token_hash == r.token_hash), None),
@@ -15,14 +15,14 @@ impl State {
         self.require_session(&r.session_id)
     }
 
-    fn unused_refresh_token(&mut self, tenant: Uuid, token_hash: &[u8]) -> Option<&mut RefreshToken> {
+    fn unused_refresh_token(&mut self, tenant: TenantId, token_hash: &[u8]) -> Option<&mut RefreshToken> {
         self.refresh_tokens.iter_mut().find(|r| r.tenant_id == tenant && r.token_hash == token_hash && r.used_at.is_none())
     }
 }
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn revoke_token(&self, tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+    async fn revoke_token(&self, tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
         let mut s = self.state();
         s.revoked_tokens.retain(|r| r.expires_at >= now);
         text(jti)?;
@@ -49,12 +49,12 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn session_by_id(&self, tenant: Uuid, id: &str) -> StoreResult<Option<Session>> {
-        text(id)?;
-        Ok(self.state().sessions.iter().find(|s| s.tenant_id == tenant && s.id == id).cloned())
+    async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>> {
+        text(id.as_str())?;
+        Ok(self.state().sessions.iter().find(|s| s.tenant_id == tenant && s.id == *id).cloned())
     }
 
-    async fn list_live_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+    async fn list_live_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>> {
         let s = self.state();
         let mut live: Vec<Session> = s
             .sessions
@@ -66,24 +66,24 @@ impl SessionStore for MemoryStore {
         Ok(live)
     }
 
-    async fn touch_session(&self, tenant: Uuid, id: &str, now: i64) -> StoreResult<()> {
-        text(id)?;
+    async fn touch_session(&self, tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()> {
+        text(id.as_str())?;
         let mut s = self.state();
-        if let Some(x) = s.sessions.iter_mut().find(|x| x.tenant_id == tenant && x.id == id && x.last_active < now) {
+        if let Some(x) = s.sessions.iter_mut().find(|x| x.tenant_id == tenant && x.id == *id && x.last_active < now) {
             x.last_active = now;
         }
         Ok(())
     }
 
-    async fn revoke_session(&self, tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool> {
-        text(id)?;
+    async fn revoke_session(&self, tenant: TenantId, user: UserId, id: &SessionId, now: i64) -> StoreResult<bool> {
+        text(id.as_str())?;
         let mut s = self.state();
         let row =
-            s.sessions.iter_mut().find(|x| x.tenant_id == tenant && x.user_id == user && x.id == id && x.revoked_at.is_none());
+            s.sessions.iter_mut().find(|x| x.tenant_id == tenant && x.user_id == user && x.id == *id && x.revoked_at.is_none());
         Ok(row.map(|x| x.revoked_at = Some(now)).is_some())
     }
 
-    async fn revoke_user_sessions(&self, tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64> {
+    async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<u64> {
         let mut s = self.state();
         let mut revoked = 0;
         for x in s.sessions.iter_mut() {
@@ -102,7 +102,7 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn consume_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
+    async fn consume_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
         let mut s = self.state();
         Ok(s.unused_refresh_token(tenant, token_hash).map(|r| {
             r.used_at = Some(now);
@@ -112,7 +112,7 @@ impl SessionStore for MemoryStore {
 
     async fn rotate_refresh_token(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         old_hash: &[u8],
         now: i64,
         new: &RefreshToken,
@@ -134,15 +134,15 @@ impl SessionStore for MemoryStore {
         Ok(Some(spent))
     }
 
-    async fn refresh_token_by_hash(&self, tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
+    async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
         Ok(self.state().refresh_tokens.iter().find(|r| r.tenant_id == tenant && r.token_hash == token_hash).cloned())
     }
 
-    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<Uuid>> {
+    async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<TenantId>> {
         Ok(self.state().refresh_tokens.iter().find(|r| r.token_hash == token_hash).map(|r| r.tenant_id))
     }
 
-    async fn session_of_refresh_token(&self, tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
         let s = self.state();
         let token = s
             .refresh_tokens

@@ -30,7 +30,7 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
-    async fn tenant_by_id(&self, id: Uuid) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         Ok(self.state().tenants.iter().find(|t| t.id == id).cloned())
     }
 
@@ -45,7 +45,7 @@ impl TenantStore for MemoryStore {
         Ok(all)
     }
 
-    async fn delete_tenant(&self, id: Uuid) -> StoreResult<bool> {
+    async fn delete_tenant(&self, id: TenantId) -> StoreResult<bool> {
         let mut s = self.state();
         let found = s.tenants.iter().any(|t| t.id == id);
         if found {

@@ -83,12 +83,12 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn user_by_id(&self, tenant: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         let s = self.state();
         Ok(s.users.iter().find(|r| r.user.tenant_id == tenant && r.user.id == id).map(|r| r.user.clone()))
     }
 
-    async fn user_by_identifier(&self, tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>> {
+    async fn user_by_identifier(&self, tenant: TenantId, id: &Identifier) -> StoreResult<Option<User>> {
         let (value, column): (&str, fn(&User) -> Option<&str>) = match id {
             Identifier::Email(e) => (e.as_str(), |u| u.email.as_deref()),
             Identifier::Phone(p) => (p.as_str(), |u| u.phone.as_deref()),
@@ -99,13 +99,13 @@ impl UserStore for MemoryStore {
         Ok(s.users.iter().map(|r| &r.user).find(|u| u.tenant_id == tenant && column(u) == Some(value)).cloned())
     }
 
-    async fn user_by_uin(&self, tenant: Uuid, uin: &str) -> StoreResult<Option<User>> {
+    async fn user_by_uin(&self, tenant: TenantId, uin: &str) -> StoreResult<Option<User>> {
         text(uin)?;
         let s = self.state();
         Ok(s.users.iter().find(|r| r.user.tenant_id == tenant && r.uin.as_deref() == Some(uin)).map(|r| r.user.clone()))
     }
 
-    async fn list_users(&self, tenant: Uuid, f: &UserFilter) -> StoreResult<Vec<User>> {
+    async fn list_users(&self, tenant: TenantId, f: &UserFilter) -> StoreResult<Vec<User>> {
         texts([f.email.as_deref(), f.username.as_deref(), f.phone.as_deref()])?;
         let wanted = |filter: &Option<String>, value: &Option<String>| filter.is_none() || (value.is_some() && filter == value);
         let s = self.state();
@@ -122,7 +122,7 @@ impl UserStore for MemoryStore {
         Ok(users)
     }
 
-    async fn delete_user(&self, tenant: Uuid, id: Uuid) -> StoreResult<bool> {
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
         let mut s = self.state();
         let found = s.users.iter().any(|r| r.user.tenant_id == tenant && r.user.id == id);
         if found {
@@ -131,7 +131,14 @@ impl UserStore for MemoryStore {
         Ok(found)
     }
 
-    async fn replace_password_hash(&self, tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool> {
+    async fn replace_password_hash(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        expected: &str,
+        new: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         texts([Some(expected), Some(new)])?;
         let mut s = self.state();
         let row = s

@@ -6,14 +6,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use castellan_core::CoreError;
+use castellan_core::model::AppId as Uuid;
 use castellan_core::model::{Application, VerificationStatus};
 use castellan_core::services::console::ConsoleAccount;
 use castellan_core::services::hosted_apps::HostedAppSettings;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::error::Refusal;
-use super::extract::{AppId, PageForm};
+use super::extract::{AppPath, PageForm};
 use super::html::{self, CONSOLE_JS_PATH, Opener, escape, mask_email, page};
 use crate::client::Ctx;
 use crate::state::AppState;
@@ -476,7 +476,7 @@ fn not_found(account: Option<(&ConsoleAccount, &str)>) -> Response {
     r
 }
 
-pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn app_detail(State(state): State<AppState>, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     let (a, _, csrf) = match signed_in(&state, &headers).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -489,7 +489,7 @@ pub async fn update_app(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    AppId(id): AppId,
+    AppPath(id): AppPath,
     PageForm(f): PageForm<AppForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
@@ -506,7 +506,7 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    AppId(id): AppId,
+    AppPath(id): AppPath,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
@@ -528,7 +528,7 @@ pub async fn rotate_key(
 pub async fn rotate_callback_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
-    AppId(id): AppId,
+    AppPath(id): AppPath,
     PageForm(f): PageForm<CsrfForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {
@@ -559,7 +559,7 @@ pub async fn set_active(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    AppId(id): AppId,
+    AppPath(id): AppPath,
     PageForm(f): PageForm<ActiveForm>,
 ) -> Response {
     let (a, csrf, app) = match app_form(&state, &headers, &f.csrf, id).await {

@@ -7,15 +7,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
+use castellan_core::model::AppId as Uuid;
 use castellan_core::model::Application;
 use castellan_core::services::console::ConsoleAccount;
 use castellan_core::services::hosted_apps::{HostedAppSettings, HostedAppView};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::error::Refusal;
-use super::extract::AppId;
+use super::extract::AppPath;
 use super::html::mask_email;
 use super::schemas::*;
 use crate::client::Ctx;
@@ -247,7 +247,7 @@ async fn owned(state: &AppState, headers: &HeaderMap, id: Option<Uuid>) -> Resul
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     let (a, id) = match signed_in_with_id(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -265,7 +265,7 @@ pub async fn get_one(State(state): State<AppState>, headers: HeaderMap, AppId(id
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
-pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, req: Request) -> Response {
+pub async fn update(State(state): State<AppState>, ctx: Ctx, AppPath(id): AppPath, req: Request) -> Response {
     let (a, app) = match owned(&state, req.headers(), id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -286,7 +286,7 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, AppId(id): AppId, r
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     let (a, id) = match signed_in_with_id(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -303,7 +303,7 @@ pub async fn rotate_key(State(state): State<AppState>, ctx: Ctx, headers: Header
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn rotate_callback_secret(State(state): State<AppState>, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -331,7 +331,7 @@ async fn set_active(state: AppState, ctx: Ctx, headers: HeaderMap, id: Option<Uu
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     set_active(state, ctx, headers, id, true).await
 }
 
@@ -341,7 +341,7 @@ pub async fn activate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMa
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     set_active(state, ctx, headers, id, false).await
 }
 
@@ -351,7 +351,7 @@ pub async fn deactivate(State(state): State<AppState>, ctx: Ctx, headers: Header
         (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
         (status = 401, description = "unauthorized: sign in first", body = ErrorEnvelope),
         (status = 404, description = "not_found: no such application of the account", body = ErrorEnvelope)))]
-pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, AppId(id): AppId) -> Response {
+pub async fn verifications(State(state): State<AppState>, headers: HeaderMap, AppPath(id): AppPath) -> Response {
     let (a, app) = match owned(&state, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use super::html::{Opener, page};
 
@@ -39,13 +38,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
 
 /// The `{id}` of an application path: `None` when it is not a UUID, so the handler answers it
 /// as an application that does not exist, after its own sign-in check.
-pub struct AppId(pub Option<Uuid>);
+pub struct AppPath(pub Option<castellan_core::model::AppId>);
 
-impl<S: Send + Sync> FromRequestParts<S> for AppId {
+impl<S: Send + Sync> FromRequestParts<S> for AppPath {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let id = Path::<String>::from_request_parts(parts, state).await.ok().and_then(|Path(s)| Uuid::parse_str(&s).ok());
-        Ok(AppId(id))
+        let id = Path::<String>::from_request_parts(parts, state).await.ok().and_then(|Path(s)| s.parse().ok());
+        Ok(AppPath(id))
     }
 }

@@ -3,10 +3,10 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use castellan_core::model::UserId;
 use castellan_core::model::{Session, Tenant};
 use castellan_core::services::access_tokens::Locator;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use super::DIALECT;
 use super::error::KoraError;
@@ -52,7 +52,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for KJson<T> {
 /// whose session is alive.
 pub struct Principal {
     pub tenant: Tenant,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub session: Session,
 }
 
@@ -69,7 +69,7 @@ impl FromRequestParts<AppState> for Principal {
         let user_id = access
             .claims
             .text("userId")
-            .and_then(|s| Uuid::parse_str(s).ok())
+            .and_then(|s| s.parse::<UserId>().ok())
             .filter(|u| *u == session.user_id)
             .ok_or_else(unauthorized)?;
         Ok(Principal { tenant: access.tenant, user_id, session })

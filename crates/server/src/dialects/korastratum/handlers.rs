@@ -220,7 +220,7 @@ pub async fn totp_disable(
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn list_sessions(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
     let sessions = state.core.sessions().list_sessions(&p.tenant, p.user_id).await?;
-    Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, &p.session.id)).collect())))
+    Ok(ok(Value::Array(sessions.iter().map(|s| session_json(s, p.session.id.as_str())).collect())))
 }
 
 /// End one of the caller's sessions.
@@ -246,7 +246,7 @@ pub async fn revoke_session(
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
-    state.core.sessions().revoke_session(&p.tenant, p.user_id, &p.session.id, &ctx.client).await?;
+    state.core.sessions().revoke_session(&p.tenant, p.user_id, p.session.id.as_str(), &ctx.client).await?;
     Ok(ok(Value::Null))
 }
 

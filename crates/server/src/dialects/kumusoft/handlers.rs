@@ -148,7 +148,7 @@ pub async fn verify_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     let otp = required(&req.otp, "otp", 16)?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
     let (tenant, auth, data) =
-        state.core.otp_login().verify_otp_login(challenge_id, user_id, otp.trim(), DIALECT, &ctx.client).await?;
+        state.core.otp_login().verify_otp_login(challenge_id, user_id.into(), otp.trim(), DIALECT, &ctx.client).await?;
     let tag = data.get("tagId").and_then(Value::as_str).unwrap_or_default();
     Ok(ok("OTP verified successfully", token_data(&state, &tenant, &auth, tag).await?))
 }
@@ -164,7 +164,7 @@ pub async fn resend_otp(State(state): State<AppState>, ctx: Ctx, KumuJson(req): 
     limit(&state, &ctx)?;
     let user_id = required_uuid(&req.user_id, "userId")?;
     let challenge_id = required_uuid(&req.challenge_id, "challengeId")?;
-    let c = state.core.otp_login().resend_otp(challenge_id, user_id, DIALECT, &ctx.client).await?;
+    let c = state.core.otp_login().resend_otp(challenge_id, user_id.into(), DIALECT, &ctx.client).await?;
     Ok(ok(
         "OTP resent",
         json!({ "challengeId": c.challenge_id, "channel": c.channel.as_str(), "destination": c.destination, "expiresIn": c.expires_in }),
@@ -208,7 +208,7 @@ pub async fn logout(
     if headers.contains_key(axum::http::header::AUTHORIZATION) {
         let access = authenticate(&state, &headers).await?;
         let session = access.require_session()?;
-        state.core.sessions().revoke_session(&access.tenant, session.user_id, &session.id, &ctx.client).await?;
+        state.core.sessions().revoke_session(&access.tenant, session.user_id, session.id.as_str(), &ctx.client).await?;
         return Ok(ok("Logged out successfully", Value::Null));
     }
     let Some(token) = req.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
