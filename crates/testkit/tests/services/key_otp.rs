@@ -2,7 +2,7 @@
 //! for, and service codes whose wrong tries freeze their key. One live code per key; a right code
 //! works once, however many race with it.
 
-use castellan_core::model::{Dialect, User};
+use castellan_core::model::{Dialect, SessionId, User};
 use castellan_core::services::key_otp::{LoginCodeRequest, UserLookup};
 use castellan_core::services::otp_login::OtpChannel;
 use castellan_core::services::sessions::Authenticated;
@@ -111,7 +111,7 @@ async fn a_code_by_key_signs_in_once_however_many_race_with_it() {
         })
         .await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-        let spent = |r: &&CoreResult<String>| matches!(r, Err(CoreError::InvalidOtp { attempts_remaining: 0 }));
+        let spent = |r: &&CoreResult<SessionId>| matches!(r, Err(CoreError::InvalidOtp { attempts_remaining: 0 }));
         assert!(results.iter().filter(|r| r.is_err()).all(|r| spent(&r)), "{results:?}");
         assert_eq!(w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().len(), round, "one session per code");
     }

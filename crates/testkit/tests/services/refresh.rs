@@ -3,7 +3,7 @@
 
 use castellan_core::CoreError;
 use castellan_core::CoreResult;
-use castellan_core::model::{Dialect, KeyAlg};
+use castellan_core::model::{Dialect, KeyAlg, SessionId};
 use castellan_core::services::access_tokens::{AccessGrant, Locator, TokenProfile};
 use castellan_core::services::sessions::{ApplicationGuard, Authenticated, Refreshed};
 use serde_json::json;
@@ -61,7 +61,7 @@ async fn a_refresh_token_rotates_once_and_presenting_it_again_revokes_its_sessio
     let newest = refresh(&w, &second.refresh_token).await;
     assert!(matches!(newest, Err(CoreError::InvalidRefreshToken)), "the session's newest token dies too: {newest:?}");
     assert!(!access_stands(&w, &access).await, "and so does its access token");
-    let live: Vec<String> =
+    let live: Vec<SessionId> =
         w.core.sessions().list_sessions(&w.tenant, user.id).await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(live, vec![other.session.id.clone()], "the user's other session is untouched");
     assert!(refresh(&w, &other.refresh_token).await.is_ok());

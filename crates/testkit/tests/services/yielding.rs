@@ -39,96 +39,96 @@ yield_then_forward! {
     TenantStore {
         fn insert_tenant(t: &Tenant) -> StoreResult<()>;
         fn update_tenant(t: &Tenant) -> StoreResult<()>;
-        fn tenant_by_id(id: Uuid) -> StoreResult<Option<Tenant>>;
+        fn tenant_by_id(id: TenantId) -> StoreResult<Option<Tenant>>;
         fn tenant_by_slug(slug: &str) -> StoreResult<Option<Tenant>>;
         fn list_tenants() -> StoreResult<Vec<Tenant>>;
-        fn delete_tenant(id: Uuid) -> StoreResult<bool>;
+        fn delete_tenant(id: TenantId) -> StoreResult<bool>;
     }
     ApplicationStore {
         fn insert_application(a: &Application) -> StoreResult<()>;
         fn update_application(a: &Application) -> StoreResult<()>;
-        fn application_by_client_id(tenant: Uuid, client_id: &str) -> StoreResult<Option<Application>>;
-        fn application_by_id(tenant: Uuid, id: Uuid) -> StoreResult<Option<Application>>;
-        fn list_applications(tenant: Uuid) -> StoreResult<Vec<Application>>;
-        fn delete_application(tenant: Uuid, id: Uuid) -> StoreResult<bool>;
+        fn application_by_client_id(tenant: TenantId, client_id: &str) -> StoreResult<Option<Application>>;
+        fn application_by_id(tenant: TenantId, id: AppId) -> StoreResult<Option<Application>>;
+        fn list_applications(tenant: TenantId) -> StoreResult<Vec<Application>>;
+        fn delete_application(tenant: TenantId, id: AppId) -> StoreResult<bool>;
         fn application_by_alias(dialect: Dialect, alias: &str) -> StoreResult<Option<Application>>;
-        fn insert_api_key(tenant: Uuid, app: Uuid, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
+        fn insert_api_key(tenant: TenantId, app: AppId, prefix: &str, key_hash: &[u8], now: i64) -> StoreResult<()>;
         fn application_by_api_key(key_hash: &[u8]) -> StoreResult<Option<Application>>;
-        fn api_key_prefix(tenant: Uuid, app: Uuid) -> StoreResult<Option<String>>;
-        fn revoke_api_keys(tenant: Uuid, app: Uuid, now: i64) -> StoreResult<()>;
-        fn set_callback_secret(tenant: Uuid, app: Uuid, sealed: &[u8]) -> StoreResult<()>;
-        fn callback_secret(tenant: Uuid, app: Uuid) -> StoreResult<Option<Vec<u8>>>;
+        fn api_key_prefix(tenant: TenantId, app: AppId) -> StoreResult<Option<String>>;
+        fn revoke_api_keys(tenant: TenantId, app: AppId, now: i64) -> StoreResult<()>;
+        fn set_callback_secret(tenant: TenantId, app: AppId, sealed: &[u8]) -> StoreResult<()>;
+        fn callback_secret(tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>>;
     }
     UserStore {
         fn insert_user(u: &User) -> StoreResult<()>;
         fn update_user(u: &User) -> StoreResult<()>;
-        fn user_by_id(tenant: Uuid, id: Uuid) -> StoreResult<Option<User>>;
-        fn user_by_identifier(tenant: Uuid, id: &Identifier) -> StoreResult<Option<User>>;
-        fn user_by_uin(tenant: Uuid, uin: &str) -> StoreResult<Option<User>>;
-        fn list_users(tenant: Uuid, filter: &UserFilter) -> StoreResult<Vec<User>>;
-        fn delete_user(tenant: Uuid, id: Uuid) -> StoreResult<bool>;
-        fn replace_password_hash(tenant: Uuid, user: Uuid, expected: &str, new: &str, now: i64) -> StoreResult<bool>;
+        fn user_by_id(tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
+        fn user_by_identifier(tenant: TenantId, id: &Identifier) -> StoreResult<Option<User>>;
+        fn user_by_uin(tenant: TenantId, uin: &str) -> StoreResult<Option<User>>;
+        fn list_users(tenant: TenantId, filter: &UserFilter) -> StoreResult<Vec<User>>;
+        fn delete_user(tenant: TenantId, id: UserId) -> StoreResult<bool>;
+        fn replace_password_hash(tenant: TenantId, user: UserId, expected: &str, new: &str, now: i64) -> StoreResult<bool>;
     }
     LockoutStore {
-        fn reserve_attempt(tenant: Uuid, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation>;
-        fn clear_attempts(tenant: Uuid, subject: &str) -> StoreResult<()>;
-        fn settle_success(tenant: Uuid, subject: &str, failures: u32, now: i64) -> StoreResult<bool>;
-        fn locked_until(tenant: Uuid, subject: &str, now: i64) -> StoreResult<Option<i64>>;
+        fn reserve_attempt(tenant: TenantId, subject: &str, threshold: u32, now: i64, lock_seconds: i64) -> StoreResult<AttemptReservation>;
+        fn clear_attempts(tenant: TenantId, subject: &str) -> StoreResult<()>;
+        fn settle_success(tenant: TenantId, subject: &str, failures: u32, now: i64) -> StoreResult<bool>;
+        fn locked_until(tenant: TenantId, subject: &str, now: i64) -> StoreResult<Option<i64>>;
     }
     FactorStore {
         fn upsert_totp(f: &TotpFactor) -> StoreResult<()>;
-        fn totp_by_user(tenant: Uuid, user: Uuid) -> StoreResult<Option<TotpFactor>>;
-        fn enable_totp(tenant: Uuid, user: Uuid) -> StoreResult<()>;
-        fn delete_totp(tenant: Uuid, user: Uuid) -> StoreResult<bool>;
-        fn advance_totp_step(tenant: Uuid, user: Uuid, step: i64) -> StoreResult<bool>;
+        fn totp_by_user(tenant: TenantId, user: UserId) -> StoreResult<Option<TotpFactor>>;
+        fn enable_totp(tenant: TenantId, user: UserId) -> StoreResult<()>;
+        fn delete_totp(tenant: TenantId, user: UserId) -> StoreResult<bool>;
+        fn advance_totp_step(tenant: TenantId, user: UserId, step: i64) -> StoreResult<bool>;
         fn upsert_app_totp(f: &AppTotpFactor) -> StoreResult<()>;
-        fn app_totp(tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<Option<AppTotpFactor>>;
-        fn delete_app_totp(tenant: Uuid, app: Uuid, user: Uuid) -> StoreResult<bool>;
-        fn advance_app_totp_step(tenant: Uuid, app: Uuid, user: Uuid, step: i64) -> StoreResult<bool>;
+        fn app_totp(tenant: TenantId, app: AppId, user: UserId) -> StoreResult<Option<AppTotpFactor>>;
+        fn delete_app_totp(tenant: TenantId, app: AppId, user: UserId) -> StoreResult<bool>;
+        fn advance_app_totp_step(tenant: TenantId, app: AppId, user: UserId, step: i64) -> StoreResult<bool>;
     }
     ChallengeStore {
         fn insert_challenge(c: &Challenge) -> StoreResult<()>;
-        fn challenge_by_id(tenant: Uuid, id: Uuid) -> StoreResult<Option<Challenge>>;
+        fn challenge_by_id(tenant: TenantId, id: Uuid) -> StoreResult<Option<Challenge>>;
         fn locate_challenge(id: Uuid) -> StoreResult<Option<Challenge>>;
-        fn reissue_challenge(tenant: Uuid, id: Uuid, old_hash: &[u8], new_hash: &[u8], expires_at: i64, data: &Value) -> StoreResult<bool>;
-        fn challenge_by_secret(tenant: Uuid, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>>;
-        fn fail_challenge(tenant: Uuid, id: Uuid) -> StoreResult<u32>;
-        fn consume_challenge(tenant: Uuid, id: Uuid, now: i64) -> StoreResult<bool>;
-        fn consume_user_challenges(tenant: Uuid, user: Uuid, kind: ChallengeKind, now: i64) -> StoreResult<()>;
+        fn reissue_challenge(tenant: TenantId, id: Uuid, old_hash: &[u8], new_hash: &[u8], expires_at: i64, data: &Value) -> StoreResult<bool>;
+        fn challenge_by_secret(tenant: TenantId, kind: ChallengeKind, secret_hash: &[u8]) -> StoreResult<Option<Challenge>>;
+        fn fail_challenge(tenant: TenantId, id: Uuid) -> StoreResult<u32>;
+        fn consume_challenge(tenant: TenantId, id: Uuid, now: i64) -> StoreResult<bool>;
+        fn consume_user_challenges(tenant: TenantId, user: UserId, kind: ChallengeKind, now: i64) -> StoreResult<()>;
     }
     KeyOtpStore {
         fn put_key_otp(otp: &KeyOtp, now: i64) -> StoreResult<bool>;
-        fn key_otp(tenant: Uuid, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
+        fn key_otp(tenant: TenantId, key_hash: &[u8]) -> StoreResult<Option<KeyOtp>>;
         fn latest_key_otp(key_hash: &[u8], now: i64) -> StoreResult<Option<KeyOtp>>;
-        fn fail_key_otp(tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], freeze_until: Option<i64>) -> StoreResult<Option<KeyOtp>>;
-        fn consume_key_otp(tenant: Uuid, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool>;
+        fn fail_key_otp(tenant: TenantId, key_hash: &[u8], secret_hash: &[u8], freeze_until: Option<i64>) -> StoreResult<Option<KeyOtp>>;
+        fn consume_key_otp(tenant: TenantId, key_hash: &[u8], secret_hash: &[u8], now: i64) -> StoreResult<bool>;
     }
     SessionStore {
-        fn revoke_token(tenant: Uuid, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
+        fn revoke_token(tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
         fn token_revoked(jti: &str) -> StoreResult<bool>;
         fn insert_session(s: &Session) -> StoreResult<()>;
-        fn session_by_id(tenant: Uuid, id: &str) -> StoreResult<Option<Session>>;
-        fn list_live_sessions(tenant: Uuid, user: Uuid, now: i64) -> StoreResult<Vec<Session>>;
-        fn touch_session(tenant: Uuid, id: &str, now: i64) -> StoreResult<()>;
-        fn revoke_session(tenant: Uuid, user: Uuid, id: &str, now: i64) -> StoreResult<bool>;
-        fn revoke_user_sessions(tenant: Uuid, user: Uuid, now: i64) -> StoreResult<u64>;
+        fn session_by_id(tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>>;
+        fn list_live_sessions(tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>>;
+        fn touch_session(tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()>;
+        fn revoke_session(tenant: TenantId, user: UserId, id: &SessionId, now: i64) -> StoreResult<bool>;
+        fn revoke_user_sessions(tenant: TenantId, user: UserId, now: i64) -> StoreResult<u64>;
         fn insert_refresh_token(r: &RefreshToken) -> StoreResult<()>;
-        fn consume_refresh_token(tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
-        fn rotate_refresh_token(tenant: Uuid, old_hash: &[u8], now: i64, new: &RefreshToken, event: &AuditEvent) -> StoreResult<Option<RefreshToken>>;
-        fn refresh_token_by_hash(tenant: Uuid, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
-        fn tenant_of_refresh_token(token_hash: &[u8]) -> StoreResult<Option<Uuid>>;
-        fn session_of_refresh_token(tenant: Uuid, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
+        fn consume_refresh_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>>;
+        fn rotate_refresh_token(tenant: TenantId, old_hash: &[u8], now: i64, new: &RefreshToken, event: &AuditEvent) -> StoreResult<Option<RefreshToken>>;
+        fn refresh_token_by_hash(tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+        fn tenant_of_refresh_token(token_hash: &[u8]) -> StoreResult<Option<TenantId>>;
+        fn session_of_refresh_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
     }
     KeyStore {
         fn insert_key(k: &SigningKey) -> StoreResult<()>;
-        fn list_keys(tenant: Uuid) -> StoreResult<Vec<SigningKey>>;
+        fn list_keys(tenant: TenantId) -> StoreResult<Vec<SigningKey>>;
         fn list_all_keys() -> StoreResult<Vec<SigningKey>>;
-        fn set_key_state(tenant: Uuid, kid: &str, state: KeyState, now: i64) -> StoreResult<()>;
+        fn set_key_state(tenant: TenantId, kid: &str, state: KeyState, now: i64) -> StoreResult<()>;
     }
     AuditStore {
         fn insert_audit(e: &AuditEvent) -> StoreResult<()>;
         fn insert_audit_batch(events: &[AuditEvent]) -> StoreResult<()>;
-        fn list_audit(tenant: Uuid, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+        fn list_audit(tenant: TenantId, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
         fn list_unscoped_audit(filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
     }
     OutboxStore {
@@ -140,13 +140,13 @@ yield_then_forward! {
     }
     HostedStore {
         fn insert_verification(v: &Verification) -> StoreResult<()>;
-        fn verification(tenant: Uuid, id: Uuid) -> StoreResult<Option<Verification>>;
+        fn verification(tenant: TenantId, id: Uuid) -> StoreResult<Option<Verification>>;
         fn locate_verification(id: Uuid) -> StoreResult<Option<Verification>>;
-        fn move_verification(tenant: Uuid, id: Uuid, from: VerificationStatus, to: VerificationStatus, ip: Option<&str>, now: i64) -> StoreResult<bool>;
-        fn fail_verification(tenant: Uuid, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>>;
-        fn list_verifications(tenant: Uuid, app: Uuid, limit: u32) -> StoreResult<Vec<Verification>>;
+        fn move_verification(tenant: TenantId, id: Uuid, from: VerificationStatus, to: VerificationStatus, ip: Option<&str>, now: i64) -> StoreResult<bool>;
+        fn fail_verification(tenant: TenantId, id: Uuid, ip: Option<&str>) -> StoreResult<Option<u32>>;
+        fn list_verifications(tenant: TenantId, app: AppId, limit: u32) -> StoreResult<Vec<Verification>>;
         fn insert_callback(c: &Callback) -> StoreResult<()>;
-        fn callback_of(tenant: Uuid, verification: Uuid) -> StoreResult<Option<Callback>>;
+        fn callback_of(tenant: TenantId, verification: Uuid) -> StoreResult<Option<Callback>>;
         fn claim_callbacks(now_ms: i64, lease_until_ms: i64, limit: u32) -> StoreResult<Vec<Callback>>;
         fn record_callback_try(id: Uuid, status: CallbackStatus, next_attempt_ms: i64, last_status: Option<u16>, last_error: Option<&str>, now: i64) -> StoreResult<()>;
     }
