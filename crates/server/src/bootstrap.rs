@@ -233,8 +233,8 @@ pub fn sqlite_path(settings: &Settings) -> Option<std::path::PathBuf> {
 /// A refusal of the configuration, in the words of what refused it (an internal error of the
 /// core at start-up is a message about the settings, without the "internal error" wrapper).
 fn refused(e: castellan_core::CoreError) -> BootstrapError {
-    match &e {
-        castellan_core::CoreError::Internal(cause) => BootstrapError(castellan_core::error::Chain(cause.as_ref()).to_string()),
-        _ => BootstrapError(castellan_core::error::Chain(&e).to_string()),
+    if let castellan_core::CoreError::Internal(cause) = &e {
+        return BootstrapError(castellan_core::error::Chain(cause.as_ref()).to_string());
     }
+    BootstrapError(castellan_core::error::Chain(&e).to_string())
 }
