@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,15 +39,15 @@ impl Clock for SystemClock {
 
 /// A clock that starts at the real time and moves only when told to (or waited on).
 #[derive(Debug)]
-pub struct FakeClock(AtomicI64);
+pub struct FakeClock(Arc<AtomicI64>);
 
 impl FakeClock {
     /// Starts at `start` epoch seconds.
     pub fn new(start: i64) -> Self {
-        FakeClock(AtomicI64::new(start * 1000))
+        FakeClock(Arc::new(AtomicI64::new(start * 1000)))
     }
     pub fn starting_now() -> Self {
-        FakeClock(AtomicI64::new(SystemClock.now_ms()))
+        FakeClock(Arc::new(AtomicI64::new(SystemClock.now_ms())))
     }
     pub fn advance(&self, seconds: i64) {
         self.advance_ms(seconds * 1000);
@@ -65,9 +66,15 @@ impl Clock for FakeClock {
         self.0.load(Ordering::SeqCst)
     }
 
+    /// When awaited, moves the clock to at least `d` past the moment of the call: waits that
+    /// overlap end together, as on a real clock, instead of adding up.
     fn sleep(&self, d: Duration) -> Sleep {
-        self.advance_ms(d.as_millis() as i64);
-        Box::pin(tokio::task::yield_now())
+        let until = self.now_ms() + d.as_millis() as i64;
+        let clock = Arc::clone(&self.0);
+        Box::pin(async move {
+            clock.fetch_max(until, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+        })
     }
 }
 
@@ -93,6 +100,10 @@ mod tests {
         clock.sleep(Duration::from_secs(3600)).await;
         assert!(started.elapsed() < Duration::from_secs(1), "a fake wait costs no real time");
         assert_eq!(clock.now(), 4_601);
+        // Overlapping waits end together; they do not add up.
+        let (a, b) = (clock.sleep(Duration::from_secs(10)), clock.sleep(Duration::from_secs(10)));
+        (a.await, b.await);
+        assert_eq!(clock.now(), 4_611);
         clock.set(10);
         assert_eq!(clock.now_ms(), 10_000);
     }

@@ -152,7 +152,7 @@ fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Respon
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "jwks");
+            tracing::error!(error = %castellan_core::error::Chain(&e), "jwks");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({ "error": { "code": "internal_error", "message": "internal error" } })),
@@ -193,7 +193,7 @@ pub async fn dev_outbox(State(state): State<AppState>, crate::admin::AQuery(q): 
             .collect::<Vec<_>>()))
         .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "dev outbox");
+            tracing::error!(error = %castellan_core::error::Chain(&e), "dev outbox");
             (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "internal_error" }))).into_response()
         }
     }

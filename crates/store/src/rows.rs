@@ -255,6 +255,12 @@ pub(crate) struct SessionRow {
     revoked_at: Option<i64>,
 }
 
+impl SessionRow {
+    pub(crate) fn of_known_dialect(&self) -> bool {
+        Dialect::parse(&self.dialect).is_some()
+    }
+}
+
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {

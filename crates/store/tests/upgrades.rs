@@ -122,3 +122,70 @@ async fn kumusoft_tags_and_mosip_app_ids_of_columns_become_aliases_on_upgrade() 
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_session_of_a_dialect_this_version_does_not_know_leaves_the_others_listed() {
+    for url in engine_urls().await {
+        let store = SqlStore::connect(&url).await.unwrap();
+        let engine = store.engine();
+        let t = Tenant {
+            id: new_id().into(),
+            slug: "sessions".into(),
+            display_name: "S".into(),
+            profile: Profile::Korastratum,
+            dialects: vec![Dialect::Korastratum],
+            issuer: "i".into(),
+            audience: "a".into(),
+            policy: Policy::korastratum(),
+            created_at: 1,
+        };
+        store.insert_tenant(&t).await.unwrap();
+        let u = User {
+            id: new_id().into(),
+            tenant_id: t.id,
+            email: Some("s@example.com".into()),
+            username: None,
+            phone: None,
+            password_hash: None,
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            roles: vec![],
+            permissions: vec![],
+            attributes: serde_json::json!({}),
+            email_verified: false,
+            phone_verified: false,
+            active: true,
+            mfa_enabled: false,
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.insert_user(&u).await.unwrap();
+        for dialect in [Dialect::Korastratum, Dialect::Korastratum] {
+            let s = Session {
+                id: SessionId::new(),
+                tenant_id: t.id,
+                user_id: u.id,
+                application_id: None,
+                dialect,
+                device: serde_json::json!({}),
+                ip: None,
+                user_agent: None,
+                created_at: 1,
+                last_active: 1,
+                expires_at: i64::MAX / 2,
+                revoked_at: None,
+            };
+            store.insert_session(&s).await.unwrap();
+        }
+        // As an earlier version could write it.
+        let sql = format!(
+            "UPDATE sessions SET dialect = 'unknown' WHERE id IN (SELECT id FROM sessions WHERE user_id = '{}' ORDER BY id LIMIT 1)",
+            u.id
+        );
+        raw(&url, &sql).await;
+        let listed = store.list_live_sessions(t.id, u.id, 2).await.unwrap();
+        assert_eq!(listed.len(), 1, "{engine}");
+        store.close().await;
+    }
+}

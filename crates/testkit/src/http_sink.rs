@@ -73,7 +73,7 @@ fn url_decode_pairs(s: &str) -> BTreeMap<String, String> {
 #[derive(Default)]
 struct Inner {
     requests: Vec<Recorded>,
-    script: VecDeque<(u16, String)>,
+    script: VecDeque<(u16, String, std::time::Duration)>,
 }
 
 #[derive(Clone)]
@@ -103,11 +103,12 @@ async fn record(State(shared): State<Shared>, req: Request) -> Response {
             .collect(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
-    let (status, body) = {
+    let (status, body, delay) = {
         let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.requests.push(recorded);
-        inner.script.pop_front().unwrap_or_else(|| (*shared.default).clone())
+        inner.script.pop_front().unwrap_or_else(|| (shared.default.0, shared.default.1.clone(), std::time::Duration::ZERO))
     };
+    tokio::time::sleep(delay).await;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     (status, [("content-type", "application/json")], Body::from(body)).into_response()
 }
@@ -127,7 +128,14 @@ impl HttpSink {
 
     /// Queues the answer to the next unanswered request.
     pub fn respond_next(&self, status: u16, body: &str) {
-        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner()).script.push_back((status, body.to_string()));
+        self.respond_next_after(status, body, std::time::Duration::ZERO);
+    }
+
+    /// Queues the answer to the next unanswered request, given only after `delay` (a receiver
+    /// slow enough for something to happen while the request is in flight).
+    pub fn respond_next_after(&self, status: u16, body: &str, delay: std::time::Duration) {
+        let mut inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.script.push_back((status, body.to_string(), delay));
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

@@ -3,8 +3,9 @@
 //! signed: `X-Castellan-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t "." query)>`.
 //!
 //! The store row outlives the process: a restart during the retries resumes them once the lease
-//! of the try in flight runs out. Times here are wall-clock milliseconds, not the core's clock:
-//! the schedule is in fractions of a second and must advance on its own.
+//! of the try in flight runs out. Times here are the core clock's milliseconds (the schedule is in
+//! fractions of a second), and back-offs wait on that clock, so a test's fake clock runs them
+//! without real waiting.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -248,8 +249,11 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
         .await
         .map_err(|e| SendError::Failed(e.to_string()))?
         .ok_or(SendError::Refused("application gone".into()))?;
-    let secret =
-        core.hosted_apps().callback_secret(&app).await.map_err(|e| SendError::Refused(format!("no callback secret: {e}")))?;
+    let secret = core
+        .hosted_apps()
+        .callback_secret(&app)
+        .await
+        .map_err(|e| SendError::Refused(format!("no callback secret: {}", crate::error::Chain(&e))))?;
     let url = reqwest::Url::parse(&format!("{}?{}", cb.url, cb.query))
         .map_err(|_| SendError::Refused("callback URL unreadable".into()))?;
     if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {

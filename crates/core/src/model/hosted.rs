@@ -109,8 +109,8 @@ impl CallbackStatus {
     }
 }
 
-/// A result callback to an application's backend. Its times are wall-clock milliseconds: the
-/// retry schedule is measured in fractions of a second.
+/// A result callback to an application's backend. Its times are epoch milliseconds of the core's
+/// clock: the retry schedule is measured in fractions of a second.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Callback {
     pub id: Uuid,

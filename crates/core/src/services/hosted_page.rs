@@ -137,7 +137,7 @@ impl Hosted<'_> {
         if status == VerificationStatus::Pending && open.expired(self.now()) {
             if let Err(e) = self.time_out_verification(open, ctx).await {
                 // The page still says TIMEOUT: the token is past its expiry whatever was stored.
-                tracing::error!(error = %e, "hosted page: timing out");
+                tracing::error!(error = %crate::error::Chain(&e), "hosted page: timing out");
             }
             return PageOutcome::Failed(PageFailure::TimedOut);
         }
@@ -164,7 +164,7 @@ impl Hosted<'_> {
             }
             Ok(CodeOutcome::Verified) => verdict(self.settle_for_page(open, stop).await),
             Err(e) => {
-                tracing::error!(error = %e, "hosted page: code");
+                tracing::error!(error = %crate::error::Chain(&e), "hosted page: code");
                 PageOutcome::Failed(PageFailure::Internal)
             }
         }
@@ -178,7 +178,7 @@ impl Hosted<'_> {
             }
             Ok(other) => PageOutcome::Failed(PageFailure::of(other)),
             Err(e) => {
-                tracing::error!(error = %e, "hosted page: reject");
+                tracing::error!(error = %crate::error::Chain(&e), "hosted page: reject");
                 PageOutcome::Failed(PageFailure::Internal)
             }
         }
@@ -196,7 +196,7 @@ impl Hosted<'_> {
             r = self.settle_verification(open, limit) => match r {
                 Ok(x) => Some(x),
                 Err(e) => {
-                    tracing::error!(error = %e, "hosted page: settling");
+                    tracing::error!(error = %crate::error::Chain(&e), "hosted page: settling");
                     None
                 }
             },

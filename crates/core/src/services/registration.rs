@@ -234,7 +234,7 @@ impl Core {
                 Err(e) => Err(e),
             };
             if let Err(e) = sent {
-                tracing::error!(error = %e, "verification email not queued");
+                tracing::error!(error = %crate::error::Chain(&e), "verification email not queued");
             }
         });
     }
@@ -249,7 +249,7 @@ impl Core {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             if let Err(e) = core.registrations().send_reset_email(&tenant, &email, &ctx).await {
-                tracing::error!(error = %e, "password reset email not queued");
+                tracing::error!(error = %crate::error::Chain(&e), "password reset email not queued");
             }
         });
     }

@@ -230,7 +230,7 @@ pub async fn reset_password_submit(
 /// A core error the page has no answer of its own for. Every variant is listed, so a new one is
 /// placed here on purpose.
 fn error_page(e: CoreError) -> Response {
-    tracing::error!(error = %e, "page");
+    tracing::error!(error = %castellan_core::error::Chain(&e), "page");
     match e {
         CoreError::Overloaded | CoreError::RateLimited { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"error": "busy"}))).into_response()

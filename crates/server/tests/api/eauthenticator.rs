@@ -612,7 +612,10 @@ async fn a_restart_during_the_retries_does_not_lose_the_callback() {
             .await;
     let sink = HttpSink::start(200, "{}").await;
     let h = fixture(&app, &sink).await;
-    for _ in 0..3 {
+    // The first answer is slow, so the restart below lands while that try is in flight and the
+    // other tries are still to come.
+    sink.respond_next_after(500, "{}", Duration::from_millis(500));
+    for _ in 0..2 {
         sink.respond_next(500, "{}");
     }
     let token = session_token(&app, &h, "jane@example.com").await;
@@ -631,6 +634,7 @@ async fn a_restart_during_the_retries_does_not_lose_the_callback() {
             .await
     });
     sink.wait_for(1).await;
+    assert_eq!(sink.requests().len(), 1, "the restart comes while the first try is in flight");
     let app = app.restart().await;
     // The page waiting on the old node was let go.
     let _ = waiting.await;

@@ -16,6 +16,7 @@ INSERT INTO application_aliases (dialect, alias, tenant_id, application_id)
 INSERT INTO application_aliases (dialect, alias, tenant_id, application_id)
     SELECT 'mosip', mosip_app_id, tenant_id, id FROM applications WHERE mosip_app_id IS NOT NULL;
 
--- The old columns stay, emptied: SQLite drops a UNIQUE column only by rebuilding the table, and
--- dropping the old table would cascade to everything that references an application.
-UPDATE applications SET kumusoft_tag = NULL, mosip_app_id = NULL;
+-- The old columns stay as they were, unread from here on: nodes of the previous version still
+-- running during a rolling upgrade keep finding the applications they knew. (SQLite drops a
+-- UNIQUE column only by rebuilding the table, which would cascade to everything that references
+-- an application; a later migration may drop them once no such node can be left.)

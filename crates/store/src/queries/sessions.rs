@@ -59,7 +59,16 @@ impl SessionStore for SqlStore {
             "SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3 \
              ORDER BY last_active DESC, id DESC"
         );
-        fetch_all!(self, SessionRow, sql, tenant.to_string(), user.to_string(), now)
+        let rows: Vec<SessionRow> = on_pool!(self, |p| sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(now)
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        // A session of a dialect this version does not know (written by an earlier one) cannot be
+        // used here; it must not keep the user's other sessions from being listed.
+        all(rows.into_iter().filter(SessionRow::of_known_dialect).collect())
     }
 
     async fn touch_session(&self, tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()> {
