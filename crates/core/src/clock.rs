@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(clock.now(), 4_601);
         // Overlapping waits end together; they do not add up.
         let (a, b) = (clock.sleep(Duration::from_secs(10)), clock.sleep(Duration::from_secs(10)));
-        (a.await, b.await);
+        tokio::join!(a, b);
         assert_eq!(clock.now(), 4_611);
         clock.set(10);
         assert_eq!(clock.now_ms(), 10_000);
