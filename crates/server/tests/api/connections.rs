@@ -104,7 +104,9 @@ async fn a_keep_alive_connection_may_idle_past_the_header_timeout() {
         stream.write_all(b"GET /health HTTP/1.1\r\nHost: castellan\r\n\r\n").await.unwrap();
         let n = stream.read(&mut buf).await.unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Well past the 1 s header timeout, so a timeout wrongly applied to the pause would
+        // have closed the connection.
+        tokio::time::sleep(Duration::from_millis(1800)).await;
     }
 }
 
