@@ -49,9 +49,36 @@ pub async fn fresh_database_url() -> String {
         _ => {
             let dir = std::env::temp_dir().join(format!("castellan-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(&format!("temp dir: {e}")));
-            format!("sqlite://{}", dir.join("castellan.db").display())
+            let db = dir.join("castellan.db");
+            std::fs::copy(migrated_sqlite_template().await, &db).unwrap_or_else(|e| fail(&format!("copy template: {e}")));
+            format!("sqlite://{}", db.display())
         }
     }
+}
+
+/// A SQLite database with every migration applied, made once per test process: each test starts
+/// from a copy instead of migrating a database of its own (the store still checks the migrations
+/// when it opens the copy).
+async fn migrated_sqlite_template() -> &'static std::path::Path {
+    static TEMPLATE: tokio::sync::OnceCell<std::path::PathBuf> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let dir = std::env::temp_dir().join(format!("castellan-template-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(&format!("temp dir: {e}")));
+            let db = dir.join("template.db");
+            let store = SqlStore::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap_or_else(|e| fail(&format!("template: {e}")));
+            // Closing checkpoints the write-ahead log into the file, so the file alone is whole.
+            store.close().await;
+            let wal = dir.join("template.db-wal");
+            if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                fail("the template's write-ahead log was not checkpointed on close");
+            }
+            db
+        })
+        .await
+        .as_path()
 }
 
 #[track_caller]
