@@ -102,7 +102,7 @@ struct MosipApp<'a> {
 /// MOSIP's realm as its documentation's examples use it: the six appIds, the admin and ABIS
 /// clients with the examples' secrets, an OTP-manager service, and users 110006 and a resident.
 async fn mosip(core: &Core) -> CoreResult<Value> {
-    let realm = tenant(core, "mosip", "MOSIP", Profile::Mosip).await?;
+    let realm = tenant(core, "mosip", "MOSIP", Profile::Dialect(Dialect::Mosip)).await?;
     let mut apps = Vec::new();
     for app_id in ["preregistration", "registrationclient", "registrationprocessor", "ida", "admin", "resident"] {
         let spec = MosipApp {
@@ -178,7 +178,7 @@ async fn mosip(core: &Core) -> CoreResult<Value> {
 /// Creates what is missing and describes everything.
 /// `dev`: development mode, where the callback receiver the hosted 2FA demo calls back to lives.
 pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
-    let fmfb = tenant(core, "fmfb", "First Microfinance Bank", Profile::Korastratum).await?;
+    let fmfb = tenant(core, "fmfb", "First Microfinance Bank", Profile::Dialect(Dialect::Korastratum)).await?;
     let fmfb_user = user(
         core,
         &fmfb,
@@ -196,7 +196,7 @@ pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
         },
     )
     .await?;
-    let kumu = tenant(core, "kumusoft", "Kumusoft Solutions", Profile::Kumusoft).await?;
+    let kumu = tenant(core, "kumusoft", "Kumusoft Solutions", Profile::Dialect(Dialect::Kumusoft)).await?;
     let kumu_app = tagged_app(core, &kumu, "Zed Investa Member Portal", "ZED_INVESTA_MEMBER_PORTAL").await?;
     let kumu_user = user(
         core,
@@ -220,7 +220,7 @@ pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
     } else {
         json!({ "skipped": "the hosted 2FA demo calls back to /dev/callback-receiver, which development mode serves: run `CASTELLAN_DEV=true castellan demo`" })
     };
-    let kyc = tenant(core, "kyc", "KYC API", Profile::FastapiUsers).await?;
+    let kyc = tenant(core, "kyc", "KYC API", Profile::Dialect(Dialect::FastapiUsers)).await?;
     let mut kyc_users = Vec::new();
     for (email, verified) in [("user@example.com", true), ("unverified@example.com", false)] {
         let new = NewUser {

@@ -245,7 +245,7 @@ mod tests {
             id: id.into(),
             slug: "fmfb".into(),
             display_name: "FMFB".into(),
-            profile: Profile::Korastratum,
+            profile: Profile::Dialect(castellan_core::model::Dialect::Korastratum),
             dialects: vec![castellan_core::model::Dialect::Korastratum],
             issuer: "http://localhost/t/fmfb".into(),
             audience: "fmfb".into(),

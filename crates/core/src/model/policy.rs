@@ -82,8 +82,8 @@ pub struct OtpPolicy {
     /// Codes sent per challenge, the first included.
     #[serde(default = "default_max_sends")]
     pub max_sends: u32,
-    /// How long a key stays frozen after `max_attempts` wrong codes, where codes freeze their key
-    /// (MOSIP's otpmanager).
+    /// How long a key stays frozen after `max_attempts` wrong codes, where a dialect's codes
+    /// freeze their key (codes addressed by key, for services).
     #[serde(default = "default_freeze_seconds")]
     pub freeze_seconds: i64,
 }

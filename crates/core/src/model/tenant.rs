@@ -4,41 +4,29 @@ use super::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
 use super::Dialect;
+use super::key::KeyAlg;
 use super::policy::Policy;
 
-/// Which dialect's contract a tenant's defaults follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Which contract a tenant's defaults follow: a dialect's, or none in particular. Named as the
+/// dialect is (`default` for none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     Default,
-    Korastratum,
-    Kumusoft,
-    Mosip,
-    Eauthenticator,
-    FastapiUsers,
+    Dialect(Dialect),
 }
 
 impl Profile {
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "default" => Profile::Default,
-            "korastratum" => Profile::Korastratum,
-            "kumusoft" => Profile::Kumusoft,
-            "mosip" => Profile::Mosip,
-            "eauthenticator" => Profile::Eauthenticator,
-            "fastapi-users" => Profile::FastapiUsers,
-            _ => return None,
-        })
+        match s {
+            "default" => Some(Profile::Default),
+            other => Dialect::parse(other).filter(|d| Dialect::SERVED.contains(d)).map(Profile::Dialect),
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Default => "default",
-            Profile::Korastratum => "korastratum",
-            Profile::Kumusoft => "kumusoft",
-            Profile::Mosip => "mosip",
-            Profile::Eauthenticator => "eauthenticator",
-            Profile::FastapiUsers => "fastapi-users",
+            Profile::Dialect(d) => d.as_str(),
         }
     }
 
@@ -46,36 +34,57 @@ impl Profile {
     pub fn default_dialects(self) -> Vec<Dialect> {
         match self {
             Profile::Default => vec![],
-            Profile::Korastratum => vec![Dialect::Korastratum],
-            Profile::Kumusoft => vec![Dialect::Kumusoft],
-            Profile::Mosip => vec![Dialect::Mosip],
-            Profile::Eauthenticator => vec![Dialect::Eauthenticator],
-            Profile::FastapiUsers => vec![Dialect::FastapiUsers],
+            Profile::Dialect(d) => vec![d],
         }
     }
 
     pub fn policy(self) -> Policy {
         match self {
-            Profile::Korastratum => Policy::korastratum(),
-            Profile::Kumusoft => Policy::kumusoft(),
-            Profile::Mosip => Policy::mosip(),
-            Profile::FastapiUsers => Policy::fastapi_users(),
-            _ => Policy::default_profile(),
+            Profile::Dialect(Dialect::Korastratum) => Policy::korastratum(),
+            Profile::Dialect(Dialect::Kumusoft) => Policy::kumusoft(),
+            Profile::Dialect(Dialect::Mosip) => Policy::mosip(),
+            Profile::Dialect(Dialect::FastapiUsers) => Policy::fastapi_users(),
+            Profile::Default | Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => Policy::default_profile(),
+        }
+    }
+
+    /// The algorithm of a new tenant's first signing key: the one its dialect's tokens use.
+    pub fn first_key_alg(self) -> KeyAlg {
+        match self {
+            Profile::Default | Profile::Dialect(Dialect::Korastratum | Dialect::FastapiUsers) => KeyAlg::HS256,
+            Profile::Dialect(Dialect::Kumusoft | Dialect::Mosip) => KeyAlg::RS256,
+            Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => KeyAlg::ES256,
         }
     }
 
     /// Default (issuer, audience) of the access tokens, when the tenant names none.
     pub fn token_names(self, slug: &str, public_url: &str) -> (String, String) {
+        let base = public_url.trim_end_matches('/');
         match self {
-            Profile::Korastratum => ("bankapp-api".into(), "bankapp-client".into()),
-            // The audience of a kumusoft token is per application (`kumusoft:<TAG_ID>`).
-            Profile::Kumusoft => (public_url.trim_end_matches('/').to_string(), slug.to_string()),
+            Profile::Dialect(Dialect::Korastratum) => ("bankapp-api".into(), "bankapp-client".into()),
+            // The audience of these tokens is per application (`<dialect>:<alias>`).
+            Profile::Dialect(Dialect::Kumusoft) => (base.to_string(), slug.to_string()),
             // The library's fixed audience; its tokens carry no issuer of their own, ours add one.
-            Profile::FastapiUsers => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), "fastapi-users:auth".into()),
+            Profile::Dialect(Dialect::FastapiUsers) => (format!("{base}/t/{slug}"), "fastapi-users:auth".into()),
             // Keycloak's layout: the realm is the last path segment of the issuer.
-            Profile::Mosip => (format!("{}/realms/{}", public_url.trim_end_matches('/'), slug), "account".into()),
-            _ => (format!("{}/t/{}", public_url.trim_end_matches('/'), slug), slug.to_string()),
+            Profile::Dialect(Dialect::Mosip) => (format!("{base}/realms/{slug}"), "account".into()),
+            Profile::Default | Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => {
+                (format!("{base}/t/{slug}"), slug.to_string())
+            }
         }
+    }
+}
+
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Profile::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown profile {name}")))
     }
 }
 
@@ -104,4 +113,23 @@ pub fn parse_slug(s: &str) -> Result<String, String> {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && s.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric());
     if ok { Ok(s.to_string()) } else { Err("2-63 characters of a-z, 0-9, '-' or '_'".into()) }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn profiles_are_named_as_their_dialects_and_stored_as_before() {
+        for name in ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"] {
+            let profile = Profile::parse(name).unwrap();
+            assert_eq!(profile.as_str(), name);
+            assert_eq!(serde_json::to_value(profile).unwrap(), serde_json::json!(name));
+            assert_eq!(serde_json::from_value::<Profile>(serde_json::json!(name)).unwrap(), profile);
+        }
+        // The console's sessions are kept apart by a Dialect, but no tenant follows it.
+        assert_eq!(Profile::parse("console"), None);
+        assert!(serde_json::from_value::<Profile>(serde_json::json!("oauth")).is_err());
+    }
 }

@@ -61,7 +61,7 @@ impl Console<'_> {
             .create_tenant(NewTenant {
                 slug: CONSOLE_TENANT.into(),
                 display_name: "Castellan console".into(),
-                profile: Profile::Eauthenticator,
+                profile: Profile::Dialect(Dialect::Eauthenticator),
                 dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
@@ -103,7 +103,7 @@ impl Console<'_> {
             .create_tenant(NewTenant {
                 slug: format!("acct-{}", &new_id().simple().to_string()[20..]),
                 display_name: user.email.clone().unwrap_or_default(),
-                profile: Profile::Eauthenticator,
+                profile: Profile::Dialect(Dialect::Eauthenticator),
                 dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                 issuer: None,
                 audience: None,
@@ -136,7 +136,7 @@ impl Console<'_> {
                     .create_tenant(NewTenant {
                         slug: owned_slug.into(),
                         display_name: email.into(),
-                        profile: Profile::Eauthenticator,
+                        profile: Profile::Dialect(Dialect::Eauthenticator),
                         dialects: Some(vec![Dialect::Eauthenticator.as_str().into()]),
                         issuer: None,
                         audience: None,

@@ -5,7 +5,7 @@ use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::Dialect;
 use crate::model::TenantId;
 use crate::model::tenant::parse_slug;
-use crate::model::{KeyAlg, Policy, Profile, Tenant, text};
+use crate::model::{Policy, Profile, Tenant, text};
 use crate::store::StoreError;
 
 /// What an operator gives to create a tenant.
@@ -90,13 +90,8 @@ impl Tenants<'_> {
             StoreError::Conflict(_) => CoreError::Conflict(ConflictOn::Slug),
             other => other.into(),
         })?;
-        // Every tenant can sign from the start: HS256 for the HS dialects, ES256 otherwise.
-        let alg = match tenant.profile {
-            Profile::Korastratum | Profile::FastapiUsers | Profile::Default => KeyAlg::HS256,
-            Profile::Kumusoft | Profile::Mosip => KeyAlg::RS256,
-            Profile::Eauthenticator => KeyAlg::ES256,
-        };
-        self.signing_keys().rotate_key(&tenant, alg).await?;
+        // Every tenant can sign from the start.
+        self.signing_keys().rotate_key(&tenant, tenant.profile.first_key_alg()).await?;
         Ok(tenant)
     }
 

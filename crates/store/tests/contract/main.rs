@@ -258,7 +258,7 @@ fn tenant() -> Tenant {
         id: new_id().into(),
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
         display_name: "T".into(),
-        profile: Profile::Korastratum,
+        profile: Profile::Dialect(Dialect::Korastratum),
         dialects: vec![Dialect::Korastratum],
         issuer: "i".into(),
         audience: "a".into(),

@@ -33,7 +33,7 @@ pub async fn an_update_rewrites_what_a_tenant_may_change_and_nothing_else(store:
     let changed = Tenant {
         slug: "renamed".into(),
         display_name: "New name".into(),
-        profile: Profile::Mosip,
+        profile: Profile::Dialect(Dialect::Mosip),
         dialects: vec![Dialect::Mosip, Dialect::Korastratum],
         issuer: "new-issuer".into(),
         audience: "new-audience".into(),
