@@ -6,6 +6,7 @@ use castellan_core::model::*;
 use castellan_core::store::prelude::*;
 use castellan_core::store::{ConflictOn, StoreError};
 use castellan_store::SqlStore;
+use castellan_testkit::contract::fixtures;
 use sqlx::Connection;
 
 async fn engine_urls() -> Vec<String> {
@@ -37,22 +38,8 @@ async fn raw(url: &str, sql: &str) {
 }
 
 fn app(t: &Tenant, client_id: &str) -> Application {
-    Application {
-        id: new_id().into(),
-        tenant_id: t.id,
-        client_id: client_id.into(),
-        name: client_id.into(),
-        kind: ApplicationKind::Public,
-        secret_hash: None,
-        aliases: Default::default(),
-        roles: vec![],
-        allowed_ips: vec![],
-        callback_url: None,
-        redirect_uris: vec![],
-        single_otp_channel: false,
-        active: true,
-        created_at: 1,
-    }
+    let kind = ApplicationKind::Public;
+    Application { client_id: client_id.into(), name: client_id.into(), kind, secret_hash: None, ..fixtures::app(t) }
 }
 
 #[tokio::test]
@@ -140,26 +127,7 @@ async fn a_session_of_a_dialect_this_version_does_not_know_leaves_the_others_lis
             created_at: 1,
         };
         store.insert_tenant(&t).await.unwrap();
-        let u = User {
-            id: new_id().into(),
-            tenant_id: t.id,
-            email: Some("s@example.com".into()),
-            username: None,
-            phone: None,
-            password_hash: None,
-            first_name: None,
-            last_name: None,
-            role: "user".into(),
-            roles: vec![],
-            permissions: vec![],
-            attributes: serde_json::json!({}),
-            email_verified: false,
-            phone_verified: false,
-            active: true,
-            mfa_enabled: false,
-            created_at: 1,
-            updated_at: 1,
-        };
+        let u = fixtures::user(&t, "s@example.com");
         store.insert_user(&u).await.unwrap();
         for dialect in [Dialect::Korastratum, Dialect::Korastratum] {
             let s = Session {

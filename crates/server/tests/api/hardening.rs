@@ -440,3 +440,39 @@ async fn wrong_passwords_short_of_the_threshold_then_the_right_one_sign_in() {
     let (s, b) = login(&app, &slug, "user@example.com", PASSWORD).await;
     assert_eq!(s, 200, "{b}");
 }
+
+#[tokio::test]
+async fn an_application_alias_changed_through_the_admin_api_moves_with_it_and_stays_unique() {
+    use crate::helpers::{KUMU_PASSWORD, assert_kumu, kumu_app, kumu_login, kumu_tenant};
+    let app = spawn_app().await;
+    let (slug, tag, _) = kumu_tenant(&app).await;
+    let (_, apps) = app.admin(Method::GET, &format!("/tenants/{slug}/applications"), None).await;
+    let client_id = apps[0]["client_id"].as_str().unwrap().to_string();
+    let path = format!("/tenants/{slug}/applications/{client_id}");
+    // Renamed: the new tag signs in, the old one names nothing.
+    let renamed = format!("{tag}_NEW");
+    let (s, b) = app.admin(Method::PATCH, &path, Some(json!({"kumusoft_tag": renamed}))).await;
+    assert_eq!((s, b["kumusoft_tag"].as_str()), (200, Some(renamed.as_str())), "{b}");
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &renamed).await;
+    assert_kumu(s, &b, 200, "00");
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &tag).await;
+    assert_kumu(s, &b, 403, "06");
+    // Another application cannot take it, and the refusal names the field.
+    kumu_app(&app, &slug, &tag).await;
+    let (_, apps) = app.admin(Method::GET, &format!("/tenants/{slug}/applications"), None).await;
+    let other = apps.as_array().unwrap().iter().find(|a| a["kumusoft_tag"] == json!(tag)).unwrap()["client_id"].clone();
+    let (s, b) = app
+        .admin(
+            Method::PATCH,
+            &format!("/tenants/{slug}/applications/{}", other.as_str().unwrap()),
+            Some(json!({"kumusoft_tag": renamed})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert!(b.to_string().contains("kumusoft_tag"), "{b}");
+    // Emptied: the application has no tag any more, and the tag signs in nowhere.
+    let (s, b) = app.admin(Method::PATCH, &path, Some(json!({"kumusoft_tag": ""}))).await;
+    assert_eq!((s, &b["kumusoft_tag"]), (200, &Value::Null), "{b}");
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &renamed).await;
+    assert_kumu(s, &b, 403, "06");
+}

@@ -12,7 +12,7 @@ use castellan_core::model::*;
 use castellan_core::store::prelude::*;
 use castellan_store::SqlStore;
 use castellan_testkit::contract::Engine;
-use serde_json::json;
+use castellan_testkit::contract::fixtures::{bare_user, tenant};
 use sqlx::Connection;
 
 mod twins;
@@ -253,44 +253,6 @@ async fn text_postgresql_cannot_store_is_a_refusal_not_a_backend_failure() {
     }
 }
 
-fn tenant() -> Tenant {
-    Tenant {
-        id: new_id().into(),
-        slug: format!("t{}", &new_id().simple().to_string()[20..]),
-        display_name: "T".into(),
-        profile: Profile::Dialect(Dialect::Korastratum),
-        dialects: vec![Dialect::Korastratum],
-        issuer: "i".into(),
-        audience: "a".into(),
-        policy: Policy::korastratum(),
-        created_at: 1,
-    }
-}
-
-/// A user of `t` with only the identifiers given (and a uin of its own).
-fn bare_user(t: &Tenant, email: Option<&str>, username: Option<&str>) -> User {
-    User {
-        id: new_id().into(),
-        tenant_id: t.id,
-        email: email.map(str::to_string),
-        username: username.map(str::to_string),
-        phone: None,
-        password_hash: None,
-        first_name: None,
-        last_name: None,
-        role: "user".into(),
-        roles: vec![],
-        permissions: vec![],
-        attributes: json!({"uin": new_id().to_string()}),
-        email_verified: false,
-        phone_verified: false,
-        active: true,
-        mfa_enabled: false,
-        created_at: 1,
-        updated_at: 1,
-    }
-}
-
 #[tokio::test]
 async fn users_written_before_skeletons_get_them_when_the_store_starts() {
     for url in engine_urls().await {
@@ -298,11 +260,11 @@ async fn users_written_before_skeletons_get_them_when_the_store_starts() {
         let engine = store.engine();
         let t = tenant();
         store.insert_tenant(&t).await.unwrap();
-        let victim = bare_user(&t, Some("victim@example.com"), Some("victim"));
-        let decomposed = bare_user(&t, Some("jose\u{0301}@example.com"), None);
+        let victim = bare_user(&t, Some("victim@example.com"), Some("victim"), None);
+        let decomposed = bare_user(&t, Some("jose\u{0301}@example.com"), None, None);
         // Two accounts that only a look-alike letter tells apart, both made before skeletons.
-        let twin_a = bare_user(&t, Some("paypal@example.com"), None);
-        let twin_b = bare_user(&t, Some("p\u{0430}ypal@example.com"), None);
+        let twin_a = bare_user(&t, Some("paypal@example.com"), None, None);
+        let twin_b = bare_user(&t, Some("p\u{0430}ypal@example.com"), None, None);
         store.insert_user(&victim).await.unwrap();
         store.insert_user(&decomposed).await.unwrap();
         store.insert_user(&twin_a).await.unwrap();
@@ -339,14 +301,14 @@ async fn users_written_before_skeletons_get_them_when_the_store_starts() {
         let nfc = Identifier::Email(Email::parse("jos\u{00E9}@example.com").unwrap());
         assert_eq!(store.user_by_identifier(t.id, &nfc).await.unwrap().map(|u| u.id), Some(decomposed.id), "{engine}");
         // Look-alikes of backfilled users are now refused.
-        let look_alike = bare_user(&t, Some("vict\u{0456}m@example.com"), None);
+        let look_alike = bare_user(&t, Some("vict\u{0456}m@example.com"), None, None);
         assert!(store.insert_user(&look_alike).await.is_err(), "{engine}");
-        let look_alike = bare_user(&t, None, Some("v\u{0456}ctim"));
+        let look_alike = bare_user(&t, None, Some("v\u{0456}ctim"), None);
         assert!(store.insert_user(&look_alike).await.is_err(), "{engine}");
         // Of the twins, one holds the skeleton; the other keeps working, updates included.
         let twin_b = store.user_by_id(t.id, twin_b.id).await.unwrap().unwrap();
         store.update_user(&User { active: false, ..twin_b }).await.unwrap();
-        let third = bare_user(&t, Some("payp\u{0430}l@example.com"), None);
+        let third = bare_user(&t, Some("payp\u{0430}l@example.com"), None, None);
         assert!(store.insert_user(&third).await.is_err(), "{engine}");
         // A second start does not fill in again, and does not fail on the twin.
         store.close().await;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 pub(crate) type Db = Arc<dyn Store>;
 
-pub(crate) fn tenant() -> Tenant {
+pub fn tenant() -> Tenant {
     Tenant {
         id: new_id().into(),
         slug: format!("t{}", &new_id().simple().to_string()[20..]),
@@ -31,7 +31,7 @@ pub(crate) async fn stored_tenant(store: &Db) -> Tenant {
     t
 }
 
-pub(crate) fn user(t: &Tenant, email: &str) -> User {
+pub fn user(t: &Tenant, email: &str) -> User {
     User {
         id: new_id().into(),
         tenant_id: t.id,
@@ -55,7 +55,7 @@ pub(crate) fn user(t: &Tenant, email: &str) -> User {
 }
 
 /// A user of `t` with only the identifiers given (and a uin of its own).
-pub(crate) fn bare_user(t: &Tenant, email: Option<&str>, username: Option<&str>, phone: Option<&str>) -> User {
+pub fn bare_user(t: &Tenant, email: Option<&str>, username: Option<&str>, phone: Option<&str>) -> User {
     User {
         email: email.map(str::to_string),
         username: username.map(str::to_string),
@@ -71,7 +71,7 @@ pub(crate) async fn stored_user(store: &Db, t: &Tenant) -> User {
     u
 }
 
-pub(crate) fn app(t: &Tenant) -> Application {
+pub fn app(t: &Tenant) -> Application {
     Application {
         id: new_id().into(),
         tenant_id: t.id,

@@ -12,7 +12,8 @@ pub mod applications;
 pub mod audit;
 pub mod challenges;
 pub mod factors;
-mod fixtures;
+/// Rows to store, shared with the engines' own tests.
+pub mod fixtures;
 pub mod hosted;
 pub mod key_otps;
 pub mod keys;
