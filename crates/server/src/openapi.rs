@@ -267,6 +267,7 @@ mod tests {
             single_otp_channel: false,
             active: true,
             created_at: 1,
+            oidc: Default::default(),
         };
         let user = User {
             id: id.into(),

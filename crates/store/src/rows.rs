@@ -71,6 +71,7 @@ pub(crate) struct ApplicationRow {
     single_otp_channel: Option<String>,
     active: bool,
     created_at: i64,
+    oidc: String,
 }
 
 impl TryFrom<ApplicationRow> for Application {
@@ -91,6 +92,7 @@ impl TryFrom<ApplicationRow> for Application {
             single_otp_channel: matches!(r.single_otp_channel.as_deref(), Some("true" | "1")),
             active: r.active,
             created_at: r.created_at,
+            oidc: json(&r.oidc)?,
         })
     }
 }
@@ -290,6 +292,8 @@ pub(crate) struct RefreshRow {
     expires_at: i64,
     used_at: Option<i64>,
     created_at: i64,
+    application_id: Option<String>,
+    grant_data: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshToken {
@@ -299,6 +303,10 @@ impl TryFrom<RefreshRow> for RefreshToken {
             id: uuid(&r.id)?,
             tenant_id: uuid(&r.tenant_id)?,
             session_id: r.session_id.into(),
+            client: match (r.application_id, r.grant_data) {
+                (Some(app), Some(grant)) => Some(ClientGrant { application_id: uuid(&app)?, grant: json(&grant)? }),
+                _ => None,
+            },
             token_hash: r.token_hash,
             expires_at: r.expires_at,
             used_at: r.used_at,
@@ -530,5 +538,59 @@ impl AliasRow {
     pub(crate) fn parse(self) -> Result<(uuid::Uuid, Dialect, String), StoreError> {
         let dialect = Dialect::parse(&self.dialect).ok_or_else(|| bad("dialect", &self.dialect))?;
         Ok((uuid(&self.application_id)?, dialect, self.alias))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    code_hash: Vec<u8>,
+    tenant_id: String,
+    application_id: String,
+    user_id: String,
+    session_id: String,
+    data: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(AuthorizationCode {
+            code_hash: r.code_hash,
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            user_id: uuid(&r.user_id)?,
+            session_id: r.session_id.into(),
+            data: json(&r.data)?,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    tenant_id: String,
+    user_id: String,
+    application_id: String,
+    scopes: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ConsentRow> for ConsentGrant {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        Ok(ConsentGrant {
+            tenant_id: uuid(&r.tenant_id)?,
+            user_id: uuid(&r.user_id)?,
+            application_id: uuid(&r.application_id)?,
+            scopes: json(&r.scopes)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
     }
 }

@@ -6,6 +6,7 @@ use super::ids::{AppId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use super::Dialect;
+use super::oidc::{AuthMethod, GrantType, OidcClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,12 +56,51 @@ pub struct Application {
     pub single_otp_channel: bool,
     pub active: bool,
     pub created_at: i64,
+    /// Its settings as an OpenID Connect client, as fields of their own.
+    #[serde(flatten)]
+    pub oidc: OidcClient,
 }
 
 impl Application {
     /// The name `dialect` knows this application by.
     pub fn alias(&self, dialect: Dialect) -> Option<&str> {
         self.aliases.get(&dialect).map(String::as_str)
+    }
+
+    /// The grant types the client may use: its own list, or its kind's defaults.
+    pub fn grant_types(&self) -> Vec<GrantType> {
+        if !self.oidc.grant_types.is_empty() {
+            return self.oidc.grant_types.clone();
+        }
+        match self.kind {
+            ApplicationKind::Public | ApplicationKind::Confidential => {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            }
+            ApplicationKind::Service => vec![GrantType::ClientCredentials],
+        }
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types().contains(&grant)
+    }
+
+    /// How the client authenticates at the token endpoint.
+    pub fn auth_method(&self) -> AuthMethod {
+        match (self.oidc.token_endpoint_auth_method, self.kind) {
+            (Some(m), _) => m,
+            (None, ApplicationKind::Public) => AuthMethod::None,
+            (None, _) => AuthMethod::ClientSecretBasic,
+        }
+    }
+
+    /// The audience of the client's access tokens.
+    pub fn access_token_audience(&self) -> &str {
+        self.oidc.access_token_audience.as_deref().unwrap_or(&self.client_id)
+    }
+
+    /// Whether the client may be granted `scope`.
+    pub fn may_have_scope(&self, scope: &str) -> bool {
+        self.oidc.scopes.is_empty() || self.oidc.scopes.iter().any(|s| s == scope)
     }
 }
 

@@ -11,6 +11,8 @@ pub enum Dialect {
     Mosip,
     Eauthenticator,
     FastapiUsers,
+    /// OpenID Connect and OAuth 2.1, on Keycloak's paths.
+    Oidc,
     /// The eauthenticator developer console's own sign-in: its sessions are kept apart from every
     /// protocol's, so a console cookie is never a token of a dialect. Not a dialect a tenant is
     /// served by.
@@ -20,7 +22,14 @@ pub enum Dialect {
 impl Dialect {
     /// The dialects a tenant can be served by.
     pub const SERVED: &'static [Dialect] =
-        &[Dialect::Korastratum, Dialect::Kumusoft, Dialect::Mosip, Dialect::Eauthenticator, Dialect::FastapiUsers];
+        &[
+        Dialect::Korastratum,
+        Dialect::Kumusoft,
+        Dialect::Mosip,
+        Dialect::Eauthenticator,
+        Dialect::FastapiUsers,
+        Dialect::Oidc,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +38,7 @@ impl Dialect {
             Dialect::Mosip => "mosip",
             Dialect::Eauthenticator => "eauthenticator",
             Dialect::FastapiUsers => "fastapi-users",
+            Dialect::Oidc => "oidc",
             Dialect::Console => "console",
         }
     }
@@ -45,7 +55,7 @@ impl Dialect {
         match self {
             Dialect::Kumusoft => Some("kumusoft_tag"),
             Dialect::Mosip => Some("mosip_app_id"),
-            Dialect::Korastratum | Dialect::Eauthenticator | Dialect::FastapiUsers | Dialect::Console => None,
+            Dialect::Korastratum | Dialect::Eauthenticator | Dialect::FastapiUsers | Dialect::Oidc | Dialect::Console => None,
         }
     }
 
@@ -54,7 +64,7 @@ impl Dialect {
         match self {
             Dialect::Kumusoft => Some("tagId"),
             Dialect::Mosip => Some("appId"),
-            Dialect::Korastratum | Dialect::Eauthenticator | Dialect::FastapiUsers | Dialect::Console => None,
+            Dialect::Korastratum | Dialect::Eauthenticator | Dialect::FastapiUsers | Dialect::Oidc | Dialect::Console => None,
         }
     }
 

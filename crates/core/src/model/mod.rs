@@ -10,6 +10,7 @@ pub mod ids;
 pub mod key;
 pub mod key_otp;
 pub mod message;
+pub mod oidc;
 pub mod policy;
 pub mod session;
 pub mod tenant;
@@ -26,8 +27,9 @@ pub use ids::{AppId, SessionId, TenantId, UserId};
 pub use key::{KeyAlg, KeyState, SigningKey};
 pub use key_otp::KeyOtp;
 pub use message::{Channel, OutboundMessage};
+pub use oidc::{AuthMethod, AuthorizationCode, ConsentGrant, GrantType, OidcClient};
 pub use policy::{MessageTemplates, Policy};
-pub use session::{RefreshToken, Session};
+pub use session::{ClientGrant, RefreshToken, Session};
 pub use tenant::{Profile, Tenant};
 pub use user::{NewUser, TotpFactor, User};
 

@@ -132,6 +132,13 @@ impl Policy {
         }
     }
 
+    /// OpenID Connect's defaults: five-minute access tokens (RFC 9068 tokens are bearer tokens
+    /// resource servers do not call back about; short is what keeps a revocation effective).
+    pub fn oidc() -> Self {
+        let base = Policy::default_profile();
+        Policy { tokens: TokenPolicy { access_ttl_seconds: 300, ..base.tokens.clone() }, ..base }
+    }
+
     /// The korastratum contract's defaults.
     pub fn korastratum() -> Self {
         let base = Policy::default_profile();

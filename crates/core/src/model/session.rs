@@ -36,11 +36,22 @@ impl Session {
     }
 }
 
+/// The client a refresh token was issued to, and the grant it carries (scopes, authentication
+/// time, …, as the dialect wrote them); a rotation hands both to the successor unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientGrant {
+    pub application_id: AppId,
+    pub grant: serde_json::Value,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshToken {
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub session_id: SessionId,
+    /// The client it was issued to and what was granted, where the dialect binds refresh tokens
+    /// to clients (OpenID Connect's sessions serve several clients at once).
+    pub client: Option<ClientGrant>,
     pub token_hash: Vec<u8>,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -44,6 +44,7 @@ impl Profile {
             Profile::Dialect(Dialect::Kumusoft) => Policy::kumusoft(),
             Profile::Dialect(Dialect::Mosip) => Policy::mosip(),
             Profile::Dialect(Dialect::FastapiUsers) => Policy::fastapi_users(),
+            Profile::Dialect(Dialect::Oidc) => Policy::oidc(),
             Profile::Default | Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => Policy::default_profile(),
         }
     }
@@ -52,7 +53,8 @@ impl Profile {
     pub fn first_key_alg(self) -> KeyAlg {
         match self {
             Profile::Default | Profile::Dialect(Dialect::Korastratum | Dialect::FastapiUsers) => KeyAlg::HS256,
-            Profile::Dialect(Dialect::Kumusoft | Dialect::Mosip) => KeyAlg::RS256,
+            // RS256 for OpenID Connect too: what every relying party verifies (Keycloak's default).
+            Profile::Dialect(Dialect::Kumusoft | Dialect::Mosip | Dialect::Oidc) => KeyAlg::RS256,
             Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => KeyAlg::ES256,
         }
     }
@@ -67,7 +69,7 @@ impl Profile {
             // The library's fixed audience; its tokens carry no issuer of their own, ours add one.
             Profile::Dialect(Dialect::FastapiUsers) => (format!("{base}/t/{slug}"), "fastapi-users:auth".into()),
             // Keycloak's layout: the realm is the last path segment of the issuer.
-            Profile::Dialect(Dialect::Mosip) => (format!("{base}/realms/{slug}"), "account".into()),
+            Profile::Dialect(Dialect::Mosip | Dialect::Oidc) => (format!("{base}/realms/{slug}"), "account".into()),
             Profile::Default | Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => {
                 (format!("{base}/t/{slug}"), slug.to_string())
             }
@@ -122,7 +124,7 @@ mod tests {
 
     #[test]
     fn profiles_are_named_as_their_dialects_and_stored_as_before() {
-        for name in ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"] {
+        for name in ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users", "oidc"] {
             let profile = Profile::parse(name).unwrap();
             assert_eq!(profile.as_str(), name);
             assert_eq!(serde_json::to_value(profile).unwrap(), serde_json::json!(name));

@@ -8,7 +8,8 @@ use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::AppId;
 use crate::model::AuditAction;
 use crate::model::Dialect;
-use crate::model::{Application, ApplicationKind, Tenant, new_id, text};
+use crate::model::{Application, ApplicationKind, AuthMethod, GrantType, OidcClient, Tenant, new_id, text};
+use crate::model::oidc::KNOWN_SCOPES;
 use crate::store::StoreError;
 
 const SECRET_DOMAIN: &str = "client-secret";
@@ -28,6 +29,8 @@ pub struct NewApplication {
     pub redirect_uris: Vec<String>,
     pub single_otp_channel: bool,
     pub active: bool,
+    /// Its settings as an OpenID Connect client (the defaults of its kind when left empty).
+    pub oidc: OidcClient,
 }
 
 /// A partial update of an application: the admin API's, the CLI's and a console's. `None` leaves a
@@ -43,6 +46,45 @@ pub struct ApplicationPatch {
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
+    pub oidc: OidcPatch,
+}
+
+/// A partial update of an application's OpenID Connect settings; `None` leaves a field as it is.
+/// For the optional fields, `Some(None)` clears them.
+#[derive(Debug, Clone, Default)]
+pub struct OidcPatch {
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    pub token_endpoint_auth_method: Option<Option<AuthMethod>>,
+    pub first_party: Option<bool>,
+    pub require_pkce: Option<bool>,
+    pub access_token_audience: Option<Option<String>>,
+    pub introspect_any: Option<bool>,
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub require_par: Option<bool>,
+    pub dpop_bound: Option<bool>,
+}
+
+impl OidcPatch {
+    fn apply(self, to: &mut OidcClient) {
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field { to.$field = v; })* };
+        }
+        set!(
+            post_logout_redirect_uris,
+            grant_types,
+            scopes,
+            token_endpoint_auth_method,
+            first_party,
+            require_pkce,
+            access_token_audience,
+            introspect_any,
+            backchannel_logout_uri,
+            require_par,
+            dpop_bound
+        );
+    }
 }
 
 /// A new application and the secrets made for it, each shown once.
@@ -119,6 +161,65 @@ fn check_application_texts(app: &Application) -> CoreResult<()> {
     text::check_all("redirect_uris", &app.redirect_uris)
 }
 
+/// Checks an application's OpenID Connect settings against its kind, normalising lists. What
+/// this server cannot do yet is refused rather than stored as a promise.
+fn check_oidc_client(
+    hosted: &super::hosted_apps::HostedApps<'_>,
+    kind: ApplicationKind,
+    oidc: &mut OidcClient,
+) -> CoreResult<()> {
+    fn field(name: &'static str, why: impl Into<String>) -> CoreError {
+        CoreError::field(name, why)
+    }
+    oidc.post_logout_redirect_uris = hosted
+        .check_redirect_uris(&oidc.post_logout_redirect_uris, false)
+        .map_err(|_| field("post_logout_redirect_uris", "absolute https URLs without fragment (http only for this machine)"))?;
+    oidc.grant_types.sort();
+    oidc.grant_types.dedup();
+    for grant in &oidc.grant_types {
+        match grant {
+            GrantType::DeviceCode | GrantType::TokenExchange => {
+                return Err(field("grant_types", format!("{} is not supported yet", grant.as_str())));
+            }
+            GrantType::ClientCredentials if kind == ApplicationKind::Public => {
+                return Err(field("grant_types", "a public client cannot use client_credentials"));
+            }
+            _ => {}
+        }
+    }
+    text::check_all("scopes", &oidc.scopes)?;
+    oidc.scopes.dedup();
+    if let Some(unknown) = oidc.scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+        return Err(field("scopes", format!("unknown scope {unknown}; known: {}", KNOWN_SCOPES.join(" "))));
+    }
+    match (oidc.token_endpoint_auth_method, kind) {
+        (Some(AuthMethod::PrivateKeyJwt), _) => {
+            return Err(field("token_endpoint_auth_method", "private_key_jwt is not supported yet"));
+        }
+        (Some(AuthMethod::None), ApplicationKind::Confidential | ApplicationKind::Service) => {
+            return Err(field("token_endpoint_auth_method", "a client with a secret authenticates with it"));
+        }
+        (Some(m), ApplicationKind::Public) if m != AuthMethod::None => {
+            return Err(field("token_endpoint_auth_method", "a public client has no secret: none"));
+        }
+        _ => {}
+    }
+    text::check_opt("access_token_audience", oidc.access_token_audience.as_deref())?;
+    if let Some(aud) = &oidc.access_token_audience
+        && (aud.trim().is_empty() || aud.len() > 200)
+    {
+        return Err(field("access_token_audience", "1-200 characters"));
+    }
+    if oidc.backchannel_logout_uri.is_some() {
+        return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
+    }
+    if oidc.require_par || oidc.dpop_bound {
+        let which = if oidc.require_par { "require_par" } else { "dpop_bound" };
+        return Err(field(which, "not supported yet"));
+    }
+    Ok(())
+}
+
 /// The conflict of an application write: the alias or client id the store names.
 fn application_conflict(e: StoreError) -> CoreError {
     match e {
@@ -164,6 +265,8 @@ impl Applications<'_> {
         };
         let mut aliases = BTreeMap::new();
         apply_aliases(&mut aliases, new.aliases)?;
+        let mut oidc = new.oidc;
+        check_oidc_client(&self.hosted_apps(), new.kind, &mut oidc)?;
         let app = Application {
             id: AppId::new(),
             tenant_id: tenant.id,
@@ -179,6 +282,7 @@ impl Applications<'_> {
             single_otp_channel: new.single_otp_channel,
             active: new.active,
             created_at: self.now(),
+            oidc,
         };
         check_application_texts(&app)?;
         self.store.insert_application(&app).await.map_err(application_conflict)?;
@@ -232,6 +336,8 @@ impl Applications<'_> {
         if let Some(active) = patch.active {
             app.active = active;
         }
+        patch.oidc.apply(&mut app.oidc);
+        check_oidc_client(&self.hosted_apps(), app.kind, &mut app.oidc)?;
         self.save_application(&app).await?;
         let needs_secret =
             app.callback_url.is_some() && (!had_callback || self.store.callback_secret(tenant.id, app.id).await?.is_none());

@@ -180,6 +180,7 @@ impl HostedApps<'_> {
                     redirect_uris,
                     single_otp_channel: false,
                     active: true,
+                    oidc: Default::default(),
                 },
             )
             .await?;

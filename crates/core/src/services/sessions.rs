@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
-use crate::model::{SessionId, UserId};
+use crate::model::{AppId, ClientGrant, SessionId, UserId};
 
 /// Activity is written at most this often per session, so reads are not writes.
 const TOUCH_INTERVAL: i64 = 60;
@@ -34,13 +34,19 @@ pub enum ApplicationGuard {
     /// The session's application must still exist in the tenant, be active and pass `admits`
     /// (say, still carry the alias the dialect's tokens name); else `UnknownApplication`.
     Active { admits: fn(&Application) -> bool },
+    /// The token must have been issued to this client (OpenID Connect, whose sessions serve
+    /// several clients); another client's token is refused unspent, and its successor is bound
+    /// to the same client.
+    IssuedTo(AppId),
 }
 
-/// A rotated refresh token, and the session's application when the guard checked it.
+/// A rotated refresh token, the session's application when the guard checked it, and the grant
+/// the token carried when it was bound to a client.
 #[derive(Debug, Clone)]
 pub struct Refreshed {
     pub auth: Authenticated,
     pub application: Option<Application>,
+    pub grant: Option<serde_json::Value>,
 }
 
 /// Sessions and refresh tokens: `core.sessions()`.
@@ -60,20 +66,28 @@ impl std::ops::Deref for Sessions<'_> {
 }
 
 impl Sessions<'_> {
-    async fn issue_refresh_token(&self, tenant: &Tenant, session: &Session) -> CoreResult<(String, i64)> {
-        let (token, rt) = self.new_refresh_token(tenant, session);
+    /// A new refresh token of the session, bound to `client` if given: the token (shown once) and
+    /// its expiry.
+    pub async fn issue_refresh_token(
+        &self,
+        tenant: &Tenant,
+        session: &Session,
+        client: Option<ClientGrant>,
+    ) -> CoreResult<(String, i64)> {
+        let (token, rt) = self.new_refresh_token(tenant, session, client);
         self.store.insert_refresh_token(&rt).await?;
         Ok((token, rt.expires_at))
     }
 
     /// A fresh refresh token for the session, and the record that stores its hash.
-    fn new_refresh_token(&self, tenant: &Tenant, session: &Session) -> (String, RefreshToken) {
+    fn new_refresh_token(&self, tenant: &Tenant, session: &Session, client: Option<ClientGrant>) -> (String, RefreshToken) {
         let token = crate::crypto::random_token();
         let now = self.now();
         let rt = RefreshToken {
             id: new_id(),
             tenant_id: tenant.id,
             session_id: session.id.clone(),
+            client,
             token_hash: crate::crypto::sha256(token.as_bytes()),
             expires_at: (now + tenant.policy.tokens.refresh_ttl_seconds).min(session.expires_at),
             used_at: None,
@@ -127,7 +141,7 @@ impl Sessions<'_> {
             )
             .await;
         }
-        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session).await?;
+        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session, None).await?;
         Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
     }
 
@@ -201,8 +215,9 @@ impl Sessions<'_> {
         let Some(user) = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active) else {
             return self.spend_refused(tenant, &hash, now, Some(user_id), ("failure", "user gone or inactive"), attempt).await;
         };
-        let application = self.guard_application(tenant, &session, guard, attempt).await?;
-        let (refresh_token, next) = self.new_refresh_token(tenant, &session);
+        let (application, bound) = self.guard_application(tenant, &session, &hash, guard, attempt).await?;
+        let grant = bound.as_ref().map(|b| b.grant.clone());
+        let (refresh_token, next) = self.new_refresh_token(tenant, &session, bound);
         let event = self.audit_event(
             Some(tenant.id),
             Some(user.id),
@@ -216,25 +231,39 @@ impl Sessions<'_> {
             return self.refused_refresh(tenant, &hash, now, attempt).await;
         }
         attempt.written();
-        Ok(Refreshed { auth: Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at }, application })
+        let auth = Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at };
+        Ok(Refreshed { auth, application, grant })
     }
 
-    /// The session's application as the guard requires it; a refusal leaves the token unspent.
+    /// The session's application as the guard requires it, and the client binding the token
+    /// hands to its successor; a refusal leaves the token unspent.
     async fn guard_application(
         &self,
         tenant: &Tenant,
         session: &Session,
+        hash: &[u8],
         guard: ApplicationGuard,
         attempt: &mut Attempt,
-    ) -> CoreResult<Option<Application>> {
-        let ApplicationGuard::Active { admits } = guard else { return Ok(None) };
+    ) -> CoreResult<(Option<Application>, Option<ClientGrant>)> {
+        let admits = match guard {
+            ApplicationGuard::Any => return Ok((None, None)),
+            ApplicationGuard::Active { admits } => admits,
+            ApplicationGuard::IssuedTo(client) => {
+                attempt.application = Some(client);
+                let token = self.store.refresh_token_by_hash(tenant.id, hash).await?;
+                return match token.and_then(|t| t.client).filter(|c| c.application_id == client) {
+                    Some(bound) => Ok((None, Some(bound))),
+                    None => Err(attempt.refuse("failure", "token of another client", CoreError::InvalidRefreshToken)),
+                };
+            }
+        };
         attempt.application = session.application_id;
         let app = match session.application_id {
             Some(id) => self.store.application_by_id(tenant.id, id).await?,
             None => None,
         };
         match app.filter(|a| a.tenant_id == tenant.id && a.active && admits(a)) {
-            Some(app) => Ok(Some(app)),
+            Some(app) => Ok((Some(app), None)),
             None => Err(attempt.refuse("failure", "application gone or inactive", CoreError::UnknownApplication)),
         }
     }

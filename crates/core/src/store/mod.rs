@@ -16,6 +16,7 @@ mod hosted;
 mod key_otps;
 mod keys;
 mod lockout;
+mod oidc;
 mod outbox;
 mod sessions;
 mod tenants;
@@ -30,6 +31,7 @@ pub use hosted::HostedStore;
 pub use key_otps::KeyOtpStore;
 pub use keys::KeyStore;
 pub use lockout::LockoutStore;
+pub use oidc::OidcStore;
 pub use outbox::OutboxStore;
 pub use sessions::SessionStore;
 pub use tenants::TenantStore;
@@ -113,6 +115,7 @@ pub trait Store:
     + OutboxStore
     + HostedStore
     + AdminTokenStore
+    + OidcStore
     + Send
     + Sync
     + 'static
@@ -124,6 +127,6 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AdminTokenStore, ApplicationStore, AuditStore, ChallengeStore, FactorStore, HostedStore, KeyOtpStore, KeyStore,
-        LockoutStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
+        LockoutStore, OidcStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
     };
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use castellan_core::model::{ApplicationKind, Dialect};
-use castellan_core::services::applications::{ApplicationPatch, NewApplication};
+use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, OidcClient};
+use castellan_core::services::applications::{ApplicationPatch, NewApplication, OidcPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -47,6 +47,35 @@ pub struct CreateApplication {
     #[serde(default)]
     pub single_otp_channel: bool,
     pub active: Option<bool>,
+    /// OpenID Connect: where a logout may return to (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect grant types (RFC 7591 names); empty: the kind's defaults.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub grant_types: Vec<GrantType>,
+    /// OpenID Connect scopes the client may be granted; empty: all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`, `none` (public).
+    #[schema(value_type = Option<String>)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// No consent page for this client's users.
+    #[serde(default)]
+    pub first_party: bool,
+    /// PKCE even though the client has a secret.
+    #[serde(default)]
+    pub require_pkce: bool,
+    /// `aud` of its access tokens (default: the client id).
+    pub access_token_audience: Option<String>,
+    /// May introspect tokens of the tenant's other clients.
+    #[serde(default)]
+    pub introspect_any: bool,
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub require_par: bool,
+    #[serde(default)]
+    pub dpop_bound: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,6 +90,31 @@ pub struct PatchApplication {
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    /// `null` returns to the kind's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub token_endpoint_auth_method: Option<Option<AuthMethod>>,
+    pub first_party: Option<bool>,
+    pub require_pkce: Option<bool>,
+    /// `null` returns to the client id.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub access_token_audience: Option<Option<String>>,
+    pub introspect_any: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub require_par: Option<bool>,
+    pub dpop_bound: Option<bool>,
+}
+
+/// A field that is present, `null` included: `Some(None)` for `null`, `None` (by `default`) when absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl CreateApplication {
@@ -76,6 +130,19 @@ impl CreateApplication {
             redirect_uris: self.redirect_uris,
             single_otp_channel: self.single_otp_channel,
             active: self.active.unwrap_or(true),
+            oidc: OidcClient {
+                post_logout_redirect_uris: self.post_logout_redirect_uris,
+                grant_types: self.grant_types,
+                scopes: self.scopes,
+                token_endpoint_auth_method: self.token_endpoint_auth_method,
+                first_party: self.first_party,
+                require_pkce: self.require_pkce,
+                access_token_audience: self.access_token_audience,
+                introspect_any: self.introspect_any,
+                backchannel_logout_uri: self.backchannel_logout_uri,
+                require_par: self.require_par,
+                dpop_bound: self.dpop_bound,
+            },
         }
     }
 }
@@ -91,6 +158,19 @@ impl From<PatchApplication> for ApplicationPatch {
             redirect_uris: b.redirect_uris,
             single_otp_channel: b.single_otp_channel,
             active: b.active,
+            oidc: OidcPatch {
+                post_logout_redirect_uris: b.post_logout_redirect_uris,
+                grant_types: b.grant_types,
+                scopes: b.scopes,
+                token_endpoint_auth_method: b.token_endpoint_auth_method,
+                first_party: b.first_party,
+                require_pkce: b.require_pkce,
+                access_token_audience: b.access_token_audience,
+                introspect_any: b.introspect_any,
+                backchannel_logout_uri: b.backchannel_logout_uri,
+                require_par: b.require_par,
+                dpop_bound: b.dpop_bound,
+            },
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::{SqlStore, db_err, execute, fetch_all, fetch_optional, on_pool, on_wr
 // request is ever formatted into SQL; values are always bound.
 const TENANT_COLS: &str = "id, slug, display_name, profile, dialects, issuer, audience, policy, created_at";
 const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, roles, allowed_ips, \
-                        callback_url, redirect_uris, single_otp_channel, active, created_at";
+                        callback_url, redirect_uris, single_otp_channel, active, created_at, oidc";
 const USER_COLS: &str = "id, tenant_id, email, username, phone, password_hash, first_name, last_name, role, roles, \
                          permissions, attributes, email_verified, phone_verified, active, mfa_enabled, created_at, updated_at";
 const TOTP_COLS: &str = "user_id, tenant_id, secret_sealed, algorithm, digits, period, enabled, last_step, created_at";
@@ -24,7 +24,7 @@ const CHALLENGE_COLS: &str =
     "id, tenant_id, user_id, kind, secret_hash, attempts, max_attempts, expires_at, consumed_at, data, created_at";
 const SESSION_COLS: &str =
     "id, tenant_id, user_id, application_id, dialect, device, ip, user_agent, created_at, last_active, expires_at, revoked_at";
-const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, used_at, created_at";
+const REFRESH_COLS: &str = "id, tenant_id, session_id, token_hash, expires_at, used_at, created_at, application_id, grant_data";
 const KEY_COLS: &str = "kid, tenant_id, alg, state, private_sealed, public_jwk, created_at, retired_at";
 const AUDIT_COLS: &str = "id, tenant_id, application_id, user_id, action, outcome, ip, user_agent, detail, created_at";
 const KEY_OTP_COLS: &str =
@@ -46,7 +46,7 @@ fn uin(u: &User) -> Option<String> {
 
 // Statements used alone and inside the refresh rotation's transaction.
 fn insert_refresh_sql() -> String {
-    format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+    format!("INSERT INTO refresh_tokens ({REFRESH_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)")
 }
 
 fn consume_refresh_sql() -> String {
@@ -69,6 +69,8 @@ macro_rules! bind_refresh {
             .bind($r.expires_at)
             .bind($r.used_at)
             .bind($r.created_at)
+            .bind($r.client.as_ref().map(|c| c.application_id.to_string()))
+            .bind($r.client.as_ref().map(|c| c.grant.to_string()))
     };
 }
 
@@ -97,6 +99,7 @@ mod hosted;
 mod key_otps;
 mod keys;
 mod lockout;
+mod oidc;
 mod outbox;
 mod sessions;
 mod tenants;

@@ -87,6 +87,15 @@ pub fn app(t: &Tenant) -> Application {
         single_otp_channel: false,
         active: true,
         created_at: 1,
+        oidc: OidcClient {
+            post_logout_redirect_uris: vec!["https://example.com/bye".into()],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: vec!["openid".into(), "email".into()],
+            token_endpoint_auth_method: Some(AuthMethod::ClientSecretPost),
+            first_party: true,
+            access_token_audience: Some("api".into()),
+            ..OidcClient::default()
+        },
     }
 }
 
@@ -124,6 +133,7 @@ pub(crate) fn refresh_token(s: &Session, hash: &[u8], expires_at: i64) -> Refres
         id: new_id(),
         tenant_id: s.tenant_id,
         session_id: s.id.clone(),
+        client: None,
         token_hash: hash.to_vec(),
         expires_at,
         used_at: None,

@@ -18,6 +18,7 @@ pub mod hosted;
 pub mod key_otps;
 pub mod keys;
 pub mod lockout;
+pub mod oidc;
 pub mod outbox;
 pub mod sessions;
 pub mod tenants;
@@ -151,6 +152,12 @@ macro_rules! contract_tests {
             ],
             admin_tokens: [
                 admin_tokens_are_found_by_hash_and_unique,
+            ],
+            oidc: [
+                an_authorization_code_is_redeemed_once_while_unexpired,
+                concurrent_redemptions_of_a_code_have_one_winner,
+                consents_are_replaced_listed_and_deleted_per_user_and_client,
+                a_refresh_token_keeps_the_client_it_was_issued_to,
             ],
             text: [
                 text_with_nul_is_refused_everywhere_or_stored_intact_everywhere,

@@ -22,6 +22,7 @@ mod hosted;
 mod key_otps;
 mod keys;
 mod lockout;
+mod oidc;
 mod outbox;
 mod sessions;
 mod tenants;
@@ -84,6 +85,8 @@ struct State {
     verifications: Vec<Verification>,
     callbacks: Vec<CallbackRow>,
     admin_tokens: Vec<AdminTokenRow>,
+    oidc_codes: Vec<AuthorizationCode>,
+    oidc_consents: Vec<ConsentGrant>,
 }
 
 /// An application (its aliases kept apart, as rows of their own) and the column the domain type
@@ -222,6 +225,8 @@ impl State {
         self.app_totp_factors.retain(|f| f.application_id != id);
         self.verifications.retain(|v| v.application_id != id);
         self.callbacks.retain(|c| c.callback.application_id != id);
+        self.oidc_codes.retain(|c| c.application_id != id);
+        self.oidc_consents.retain(|c| c.application_id != id);
     }
 
     /// Deletes the user with its factors, challenges, sessions, codes and verifications.
@@ -232,6 +237,8 @@ impl State {
         self.challenges.retain(|c| c.user_id != id);
         self.key_otps.retain(|o| o.user_id != Some(id));
         self.verifications.retain(|v| v.user_id != id);
+        self.oidc_codes.retain(|c| c.user_id != id);
+        self.oidc_consents.retain(|c| c.user_id != id);
         self.remove_sessions(|s| s.user_id == id);
     }
 

@@ -1,0 +1,98 @@
+//! OpenID Connect: authorization codes, remembered consents, refresh tokens bound to a client.
+
+use castellan_core::model::*;
+use serde_json::json;
+
+use super::fixtures::*;
+
+fn code(t: &Tenant, a: &Application, u: &User, hash: &[u8], expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.to_vec(),
+        tenant_id: t.id,
+        application_id: a.id,
+        user_id: u.id,
+        session_id: Session::new_id(),
+        data: json!({"redirect_uri": "https://example.com/r", "scope": "openid"}),
+        expires_at,
+        used_at: None,
+        created_at: 1,
+    }
+}
+
+pub async fn an_authorization_code_is_redeemed_once_while_unexpired(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let (a, u) = (stored_app(&store, &t).await, stored_user(&store, &t).await);
+    let c = code(&t, &a, &u, b"code-1", 100);
+    store.insert_authorization_code(&c, 1).await.unwrap();
+    assert_eq!(store.authorization_code(t.id, b"code-1").await.unwrap(), Some(c.clone()));
+    assert_eq!(store.authorization_code(other.id, b"code-1").await.unwrap(), None, "another tenant's");
+    assert!(!store.redeem_authorization_code(other.id, b"code-1", 10).await.unwrap());
+    assert!(store.redeem_authorization_code(t.id, b"code-1", 10).await.unwrap());
+    assert!(!store.redeem_authorization_code(t.id, b"code-1", 11).await.unwrap(), "a replay");
+    // A spent code is still found, so that its replay can be told from an unknown code.
+    assert_eq!(store.authorization_code(t.id, b"code-1").await.unwrap().and_then(|c| c.used_at), Some(10));
+    let late = code(&t, &a, &u, b"code-2", 100);
+    store.insert_authorization_code(&late, 1).await.unwrap();
+    assert!(!store.redeem_authorization_code(t.id, b"code-2", 100).await.unwrap(), "expired");
+    assert_eq!(conflict(store.insert_authorization_code(&c, 1).await), ConflictOn::Other);
+    // Codes an hour past their expiry are swept by the next insert.
+    store.insert_authorization_code(&code(&t, &a, &u, b"code-3", 10_000), 100 + 3_601).await.unwrap();
+    assert_eq!(store.authorization_code(t.id, b"code-1").await.unwrap(), None);
+    assert!(store.authorization_code(t.id, b"code-3").await.unwrap().is_some());
+}
+
+pub async fn concurrent_redemptions_of_a_code_have_one_winner(store: Db) {
+    let t = stored_tenant(&store).await;
+    let (a, u) = (stored_app(&store, &t).await, stored_user(&store, &t).await);
+    store.insert_authorization_code(&code(&t, &a, &u, b"race", 1_000), 1).await.unwrap();
+    let won = winners(20, |_| {
+        let store = store.clone();
+        async move { store.redeem_authorization_code(t.id, b"race", 5).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 1);
+}
+
+pub async fn consents_are_replaced_listed_and_deleted_per_user_and_client(store: Db) {
+    let t = stored_tenant(&store).await;
+    let (a, b) = (stored_app(&store, &t).await, stored_app(&store, &t).await);
+    let (u, v) = (stored_user(&store, &t).await, stored_user(&store, &t).await);
+    let grant = |app: &Application, user: &User, scopes: &[&str], at: i64| ConsentGrant {
+        tenant_id: t.id,
+        user_id: user.id,
+        application_id: app.id,
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: at,
+        updated_at: at,
+    };
+    store.upsert_consent(&grant(&b, &u, &["openid"], 2)).await.unwrap();
+    store.upsert_consent(&grant(&a, &u, &["openid"], 3)).await.unwrap();
+    store.upsert_consent(&grant(&a, &v, &["email"], 4)).await.unwrap();
+    // Consenting again replaces the scopes, keeps the first consent's time.
+    store.upsert_consent(&grant(&a, &u, &["openid", "email"], 9)).await.unwrap();
+    let mine = store.list_consents(t.id, u.id).await.unwrap();
+    assert_eq!(mine.iter().map(|g| g.application_id).collect::<Vec<_>>(), vec![b.id, a.id]);
+    let replaced = store.consent(t.id, u.id, a.id).await.unwrap().unwrap();
+    assert_eq!((replaced.scopes.clone(), replaced.created_at, replaced.updated_at), (vec!["openid".into(), "email".into()], 3, 9));
+    assert!(store.delete_consent(t.id, u.id, a.id).await.unwrap());
+    assert!(!store.delete_consent(t.id, u.id, a.id).await.unwrap());
+    assert_eq!(store.consent(t.id, u.id, a.id).await.unwrap(), None);
+    assert!(store.consent(t.id, v.id, a.id).await.unwrap().is_some(), "another user's stays");
+    // Deleting the client deletes its consents.
+    store.delete_application(t.id, a.id).await.unwrap();
+    assert_eq!(store.list_consents(t.id, v.id).await.unwrap(), vec![]);
+}
+
+pub async fn a_refresh_token_keeps_the_client_it_was_issued_to(store: Db) {
+    let (t, s, _) = refresh_fixture(&store).await;
+    let a = stored_app(&store, &t).await;
+    let client = ClientGrant { application_id: a.id, grant: json!({"scope": "openid email", "auth_time": 5}) };
+    let rt = RefreshToken { client: Some(client), ..refresh_token(&s, b"bound", 1_000) };
+    store.insert_refresh_token(&rt).await.unwrap();
+    assert_eq!(store.refresh_token_by_hash(t.id, b"bound").await.unwrap(), Some(rt.clone()));
+    // And an application reads back with its client settings.
+    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oidc), Some(a.oidc.clone()));
+    let changed = Application { oidc: OidcClient { first_party: false, ..a.oidc.clone() }, ..a.clone() };
+    store.update_application(&changed).await.unwrap();
+    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oidc), Some(changed.oidc));
+}
