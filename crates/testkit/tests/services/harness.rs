@@ -110,6 +110,7 @@ impl World {
                     redirect_uris: vec![],
                     single_otp_channel: false,
                     active: true,
+                    oidc: Default::default(),
                 },
             )
             .await
