@@ -53,6 +53,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 redirect_uris: vec![],
                 single_otp_channel: false,
                 active: true,
+                oidc: Default::default(),
             };
             core.applications().create_application(t, new).await?.app
         }
@@ -77,6 +78,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 redirect_uris: vec![],
                 single_otp_channel: spec.single_otp_channel,
                 active: true,
+                oidc: Default::default(),
             };
             let app = core.applications().create_application(t, new).await?.app;
             if let Some(secret) = spec.secret {
@@ -290,6 +292,7 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                         redirect_uris: vec!["http://127.0.0.1:8090/2fa/done".into(), "http://localhost:8090/2fa/done".into()],
                         single_otp_channel: false,
                         active: true,
+                        oidc: Default::default(),
                     },
                 )
                 .await?;

@@ -520,6 +520,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         redirect_uris,
                         single_otp_channel,
                         active: true,
+                        oidc: Default::default(),
                     };
                     let created = core.applications().create_application(&t, new).await.map_err(describe)?;
                     let mut v = json!(created.app);

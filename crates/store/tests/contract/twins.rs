@@ -596,6 +596,7 @@ fn drawn_app(rng: &mut Rng, id: AppId, tenant: TenantId, now: i64) -> Applicatio
         single_otp_channel: rng.chance(50),
         active: true,
         created_at: rng.int(5),
+        oidc: Default::default(),
     }
 }
 
@@ -604,6 +605,7 @@ fn drawn_refresh(rng: &mut Rng, w: &World, tenant: TenantId, session: &SessionId
         id: rng.pick(&w.refresh_ids),
         tenant_id: tenant,
         session_id: session.clone(),
+        client: None,
         token_hash: rng.pick(&REFRESH_HASHES).to_vec(),
         expires_at: now + rng.int(150) * 10,
         used_at: None,
