@@ -102,6 +102,12 @@ impl Core {
         })
     }
 
+    /// A tenant's issuer as OpenID Connect (and Keycloak's layout) names it:
+    /// `<public url>/realms/<slug>`.
+    pub fn realm_issuer(&self, tenant: &Tenant) -> String {
+        format!("{}/realms/{}", self.config.public_url.trim_end_matches('/'), tenant.slug)
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -58,6 +58,18 @@ audit_actions! {
     /// A client id and secret.
     ClientAuthenticate = "client.authenticate",
     ApiKeyAuthenticate = "api_key.authenticate",
+    /// An OpenID Connect authorization request answered with a code or an error.
+    OidcAuthorize = "oidc.authorize",
+    /// An OpenID Connect token request.
+    OidcToken = "oidc.token",
+    /// A consent given or refused on the consent page.
+    OidcConsent = "oidc.consent",
+    /// An OpenID Connect sign-out (RP-initiated, confirmed, or by refresh token).
+    OidcLogout = "oidc.logout",
+    /// An authorization code presented again: the session it was issued in ends.
+    OidcCodeReuse = "oidc.code_reuse",
+    /// A consent withdrawn through the admin API.
+    OidcConsentRevoke = "oidc.consent_revoke",
     HostedSessionToken = "hosted.session_token",
     HostedToggle = "hosted.toggle",
     /// A code or a rejection sent to the hosted page, or its session token found expired.

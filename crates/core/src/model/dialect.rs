@@ -22,14 +22,7 @@ pub enum Dialect {
 impl Dialect {
     /// The dialects a tenant can be served by.
     pub const SERVED: &'static [Dialect] =
-        &[
-        Dialect::Korastratum,
-        Dialect::Kumusoft,
-        Dialect::Mosip,
-        Dialect::Eauthenticator,
-        Dialect::FastapiUsers,
-        Dialect::Oidc,
-    ];
+        &[Dialect::Korastratum, Dialect::Kumusoft, Dialect::Mosip, Dialect::Eauthenticator, Dialect::FastapiUsers, Dialect::Oidc];
 
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -40,6 +40,9 @@ pub struct TokenProfile {
     /// The claim that names the client of a token without a session (client credentials). `None`:
     /// every token needs a live session.
     pub client_claim: Option<&'static str>,
+    /// Whether the issuer is the tenant's realm URL (`<public url>/realms/<slug>`, what OpenID
+    /// Connect's discovery names) instead of the tenant's configured issuer.
+    pub realm_issuer: bool,
 }
 
 /// What a dialect grants in one access token: whom it stands for and its own claims. The core
@@ -93,10 +96,10 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
-    fn issue(tenant: &Tenant, grant: AccessGrant, now: i64) -> Self {
+    fn issue(tenant: &Tenant, issuer: String, grant: AccessGrant, now: i64) -> Self {
         AccessClaims {
             tenant: tenant.id,
-            iss: tenant.issuer.clone(),
+            iss: issuer,
             aud: grant.audience,
             sub: grant.subject,
             sid: grant.session,
@@ -253,9 +256,14 @@ impl std::ops::Deref for Tokens<'_> {
 }
 
 impl Tokens<'_> {
+    /// The issuer the profile's tokens name.
+    fn issuer_of(&self, tenant: &Tenant, profile: &TokenProfile) -> String {
+        if profile.realm_issuer { self.realm_issuer(tenant) } else { tenant.issuer.clone() }
+    }
+
     /// Signs an access token for `grant` with the tenant's key of the profile's algorithms.
     pub async fn issue_access_token(&self, tenant: &Tenant, profile: &TokenProfile, grant: AccessGrant) -> CoreResult<String> {
-        let claims = AccessClaims::issue(tenant, grant, self.now());
+        let claims = AccessClaims::issue(tenant, self.issuer_of(tenant, profile), grant, self.now());
         self.signing_keys().sign_token(tenant, profile.algs, profile.typ, &claims.to_jwt(profile)).await
     }
 
@@ -271,7 +279,9 @@ impl Tokens<'_> {
         locator: Locator<'_>,
     ) -> CoreResult<VerifiedAccess> {
         let (tenant, located_by, audience) = self.locate(token, profile, locator).await.map_err(unauthorized_unless_fault)?;
-        let rules = TokenRules { algs: profile.algs, typ: profile.typ, audience: &audience };
+        let issuer = self.issuer_of(&tenant, profile);
+        let rules =
+            TokenRules { algs: profile.algs, typ: profile.typ, audience: &audience, issuer: Some(&issuer), expired_ok: false };
         let verified = self.signing_keys().verify_token(&tenant, token, rules).await?;
         let claims = AccessClaims::from_verified(verified, profile, &tenant, &audience)?;
         let (session, client) = self.still_standing(&tenant, profile, &claims).await.map_err(unauthorized_unless_fault)?;
@@ -397,6 +407,7 @@ mod tests {
         audience_list: false,
         fixed: &[("kind", "Bearer")],
         client_claim: None,
+        realm_issuer: false,
     };
 
     fn claims() -> AccessClaims {

@@ -8,8 +8,8 @@ use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::AppId;
 use crate::model::AuditAction;
 use crate::model::Dialect;
-use crate::model::{Application, ApplicationKind, AuthMethod, GrantType, OidcClient, Tenant, new_id, text};
 use crate::model::oidc::KNOWN_SCOPES;
+use crate::model::{Application, ApplicationKind, AuthMethod, GrantType, OidcClient, Tenant, new_id, text};
 use crate::store::StoreError;
 
 const SECRET_DOMAIN: &str = "client-secret";
@@ -468,6 +468,12 @@ impl Applications<'_> {
         }
         app.secret_hash = Some(self.master.mac(SECRET_DOMAIN, secret.as_bytes()));
         self.save_application(&app).await
+    }
+
+    /// The work of a secret check for a client that does not exist, so that an unknown client
+    /// answers no faster than a wrong secret.
+    pub(crate) fn spend_secret_check(&self, secret: &str) {
+        let _ = self.master.mac(SECRET_DOMAIN, secret.as_bytes());
     }
 
     /// Whether `secret` is the application's client secret (constant-time on the HMACs).

@@ -11,6 +11,7 @@ pub mod hosted_page;
 pub mod key_otp;
 pub mod keys;
 pub mod login;
+pub mod oidc;
 pub mod otp_login;
 pub mod password_policy;
 pub mod registration;

@@ -9,8 +9,8 @@ use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::AuditAction;
 use crate::model::Dialect;
-use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
 use crate::model::{AppId, ClientGrant, SessionId, UserId};
+use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
 
 /// Activity is written at most this often per session, so reads are not writes.
 const TOUCH_INTERVAL: i64 = 60;

@@ -73,7 +73,10 @@ pub async fn consents_are_replaced_listed_and_deleted_per_user_and_client(store:
     let mine = store.list_consents(t.id, u.id).await.unwrap();
     assert_eq!(mine.iter().map(|g| g.application_id).collect::<Vec<_>>(), vec![b.id, a.id]);
     let replaced = store.consent(t.id, u.id, a.id).await.unwrap().unwrap();
-    assert_eq!((replaced.scopes.clone(), replaced.created_at, replaced.updated_at), (vec!["openid".into(), "email".into()], 3, 9));
+    assert_eq!(
+        (replaced.scopes.clone(), replaced.created_at, replaced.updated_at),
+        (vec!["openid".into(), "email".into()], 3, 9)
+    );
     assert!(store.delete_consent(t.id, u.id, a.id).await.unwrap());
     assert!(!store.delete_consent(t.id, u.id, a.id).await.unwrap());
     assert_eq!(store.consent(t.id, u.id, a.id).await.unwrap(), None);

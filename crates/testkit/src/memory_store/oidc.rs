@@ -45,7 +45,8 @@ impl OidcStore for MemoryStore {
         s.require_tenant(g.tenant_id)?;
         s.require_user(g.user_id)?;
         s.require_application(g.application_id)?;
-        let same = |c: &ConsentGrant| c.tenant_id == g.tenant_id && c.user_id == g.user_id && c.application_id == g.application_id;
+        let same =
+            |c: &ConsentGrant| c.tenant_id == g.tenant_id && c.user_id == g.user_id && c.application_id == g.application_id;
         match s.oidc_consents.iter_mut().find(|c| same(c)) {
             Some(c) => {
                 c.scopes = g.scopes.clone();

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use crate::harness::{LEEWAY, World};
 
 const AUDIENCE: &str = "svc-tests";
-const RULES: TokenRules<'static> = TokenRules { algs: &[KeyAlg::ES256], typ: "JWT", audience: AUDIENCE };
+const RULES: TokenRules<'static> =
+    TokenRules { algs: &[KeyAlg::ES256], typ: "JWT", audience: AUDIENCE, issuer: None, expired_ok: false };
 
 /// A token that lives far longer than any key's retirement, so only the key can make it fail.
 async fn long_lived_token(w: &World) -> String {

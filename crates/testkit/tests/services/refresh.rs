@@ -20,6 +20,7 @@ const PROFILE: TokenProfile = TokenProfile {
     audience_list: false,
     fixed: &[],
     client_claim: None,
+    realm_issuer: false,
 };
 
 async fn refresh(w: &World, token: &str) -> CoreResult<Refreshed> {

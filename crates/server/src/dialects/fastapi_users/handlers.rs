@@ -41,6 +41,7 @@ const PROFILE: TokenProfile = TokenProfile {
     audience_list: true,
     fixed: &[],
     client_claim: None,
+    realm_issuer: false,
 };
 
 /// The tenant of a mount: the one it names, else `kyc` if it exists, else `default`; none if it

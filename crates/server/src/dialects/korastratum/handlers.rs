@@ -48,6 +48,7 @@ pub const PROFILE: TokenProfile = TokenProfile {
     audience_list: false,
     fixed: &[],
     client_claim: None,
+    realm_issuer: false,
 };
 
 /// The login success body: user, a fresh token pair, tenant.

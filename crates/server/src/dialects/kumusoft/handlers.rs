@@ -59,6 +59,7 @@ const PROFILE: TokenProfile = TokenProfile {
     audience_list: false,
     fixed: &[],
     client_claim: None,
+    realm_issuer: false,
 };
 
 /// The claim that names the application, and selects it (and its tenant) when a token comes back.

@@ -116,6 +116,7 @@ pub const PROFILE: TokenProfile = TokenProfile {
     audience_list: false,
     fixed: &[("typ", "Bearer"), ("acr", "1"), ("scope", "email profile")],
     client_claim: Some("clientId"),
+    realm_issuer: false,
 };
 
 /// Keycloak's audience for account tokens.

@@ -1,0 +1,356 @@
+//! The browser's part: the sign-in session behind the SSO cookie, what an authorization request
+//! needs next (sign-in, second factor, consent) and the code that ends it.
+
+use serde_json::json;
+
+use super::request::{AuthorizationRequest, SendBack};
+use super::{CODE_DOMAIN, CODE_TTL, CSRF_DOMAIN, Oidc, SSO_DOMAIN};
+use crate::error::{CoreError, CoreResult};
+use crate::model::{Application, AuditAction, AuthorizationCode, ConsentGrant, Dialect, Session, SessionId, Tenant, User};
+use crate::services::ClientContext;
+use crate::services::login::{LoginOutcome, PasswordLogin};
+use crate::services::sessions::Authenticated;
+
+/// A browser signed in to a realm: its SSO session, the user, and how they signed in (1: a
+/// password, 2: a password and a second factor).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: Session,
+    pub user: User,
+    pub level: u8,
+}
+
+impl SignedIn {
+    /// When the user signed in (the SSO session began with it).
+    pub fn auth_time(&self) -> i64 {
+        self.session.created_at
+    }
+}
+
+/// What an authorization request needs next.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The sign-in page, for the sealed request.
+    Login { request: String, client_name: String, login_hint: Option<String> },
+    /// The password was right; the user's TOTP code is due against `mfa_token`.
+    Totp { request: String, mfa_token: String, client_name: String },
+    /// The consent page: a third-party client asks for scopes not yet granted.
+    Consent { request: String, client_name: String, scopes: Vec<String> },
+    /// Back to the client, with a code or an error.
+    SendBack(SendBack),
+}
+
+/// Authentication methods (RFC 8176) of a sign-in level.
+pub(crate) fn amr(level: u8) -> Vec<&'static str> {
+    if level >= 2 { vec!["pwd", "otp", "mfa"] } else { vec!["pwd"] }
+}
+
+impl Oidc<'_> {
+    /// The SSO cookie's value for a session signed in at `level`: the session id, the level, and
+    /// a MAC over both and the tenant (a session id alone, as the sessions list shows it, is not
+    /// enough to forge one).
+    pub fn sso_cookie(&self, tenant: &Tenant, session: &SessionId, level: u8) -> String {
+        let mac = self.master.mac(SSO_DOMAIN, format!("{}|{}|{level}", tenant.id, session.as_str()).as_bytes());
+        format!("{}~{level}~{}", session.as_str(), crate::crypto::b64url(&mac))
+    }
+
+    /// The browser's sign-in, if its SSO cookie names a live session of this realm and an
+    /// active user. Reading it counts as activity.
+    pub async fn signed_in(&self, tenant: &Tenant, cookie: Option<&str>) -> CoreResult<Option<SignedIn>> {
+        let Some(cookie) = cookie.filter(|c| c.len() < 300) else { return Ok(None) };
+        let mut parts = cookie.split('~');
+        let (Some(sid), Some(level), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        let Ok(level) = level.parse::<u8>() else { return Ok(None) };
+        let sid = SessionId::from(sid);
+        let expected = self.sso_cookie(tenant, &sid, level);
+        if !crate::crypto::ct_eq(expected.as_bytes(), cookie.as_bytes()) || mac.is_empty() {
+            return Ok(None);
+        }
+        let session = match self.sessions().live_session(tenant, &sid).await {
+            Ok(s) if s.dialect == Dialect::Oidc => s,
+            Ok(_) | Err(CoreError::Unauthorized) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match self.store.user_by_id(tenant.id, session.user_id).await? {
+            Some(user) if user.active => Ok(Some(SignedIn { session, user, level })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The CSRF token of a signed-in browser's forms (consent, logout).
+    pub fn csrf_token(&self, session: &SessionId) -> String {
+        crate::crypto::b64url(&self.master.mac(CSRF_DOMAIN, session.as_str().as_bytes()))
+    }
+
+    pub fn check_csrf(&self, session: &SessionId, given: &str) -> bool {
+        crate::crypto::ct_eq(self.csrf_token(session).as_bytes(), given.as_bytes())
+    }
+
+    /// What the request needs next, given the browser's sign-in. `fresh`: the user signed in
+    /// during this request (a `prompt=login` or `max_age` is satisfied); `consented`: the consent
+    /// page was just allowed.
+    pub async fn authorize(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        request: AuthorizationRequest,
+        signed_in: Option<&SignedIn>,
+        fresh: bool,
+        consented: bool,
+        ctx: &ClientContext,
+    ) -> CoreResult<Step> {
+        let now = self.now();
+        let stale = |s: &SignedIn| request.max_age.is_some_and(|max| now - s.auth_time() > max);
+        let other_user = |s: &SignedIn| request.hinted_subject.as_ref().is_some_and(|h| *h != s.user.id.to_string());
+        let login_needed = match signed_in {
+            None => true,
+            Some(s) => !fresh && (request.prompt.login || stale(s)),
+        };
+        if request.prompt.none && login_needed {
+            return self.send_error(tenant, app, &request, "login_required", "the user is not signed in", ctx).await;
+        }
+        let Some(signed_in) = signed_in.filter(|_| !login_needed) else {
+            return Ok(Step::Login {
+                request: self.seal_request(tenant, &request)?,
+                client_name: app.name.clone(),
+                login_hint: request.login_hint.clone(),
+            });
+        };
+        if other_user(signed_in) {
+            let why = "the signed-in user is not the one id_token_hint names";
+            return self.send_error(tenant, app, &request, "login_required", why, ctx).await;
+        }
+        if !consented && self.consent_needed(tenant, app, &request, signed_in).await? {
+            if request.prompt.none {
+                return self.send_error(tenant, app, &request, "consent_required", "the user has not consented", ctx).await;
+            }
+            return Ok(Step::Consent {
+                request: self.seal_request(tenant, &request)?,
+                client_name: app.name.clone(),
+                scopes: request.scopes.clone(),
+            });
+        }
+        self.issue_code(tenant, app, &request, signed_in, ctx).await
+    }
+
+    async fn consent_needed(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        request: &AuthorizationRequest,
+        signed_in: &SignedIn,
+    ) -> CoreResult<bool> {
+        if app.oidc.first_party {
+            return Ok(false);
+        }
+        if request.prompt.consent {
+            return Ok(true);
+        }
+        let granted = self.store.consent(tenant.id, signed_in.user.id, app.id).await?;
+        Ok(!granted.is_some_and(|g| request.scopes.iter().all(|s| g.scopes.contains(s))))
+    }
+
+    async fn issue_code(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        request: &AuthorizationRequest,
+        signed_in: &SignedIn,
+        ctx: &ClientContext,
+    ) -> CoreResult<Step> {
+        let code = crate::crypto::random_token();
+        let now = self.now();
+        let record = AuthorizationCode {
+            code_hash: self.master.mac(CODE_DOMAIN, code.as_bytes()),
+            tenant_id: tenant.id,
+            application_id: app.id,
+            user_id: signed_in.user.id,
+            session_id: signed_in.session.id.clone(),
+            data: json!({
+                "redirect_uri": request.redirect_uri,
+                "code_challenge": request.code_challenge,
+                "nonce": request.nonce,
+                "scopes": request.scopes,
+                "auth_time": signed_in.auth_time(),
+                "level": signed_in.level,
+                "claims": request.claims,
+            }),
+            expires_at: now + CODE_TTL,
+            used_at: None,
+            created_at: now,
+        };
+        self.store.insert_authorization_code(&record, now).await?;
+        self.audit(
+            Some(tenant.id),
+            Some(signed_in.user.id),
+            AuditAction::OidcAuthorize,
+            "success",
+            ctx,
+            json!({"clientId": app.client_id, "session": signed_in.session.id, "scope": request.scope()}),
+        )
+        .await;
+        let mut params = vec![("code".to_string(), code)];
+        if let Some(state) = &request.state {
+            params.push(("state".into(), state.clone()));
+        }
+        params.push(("iss".into(), self.realm_issuer(tenant)));
+        Ok(Step::SendBack(SendBack { redirect_uri: request.redirect_uri.clone(), mode: request.response_mode, params }))
+    }
+
+    /// An error sent back to the client (with `state` and `iss`), recorded as the request's outcome.
+    pub(crate) async fn send_error(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        request: &AuthorizationRequest,
+        error: &'static str,
+        description: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<Step> {
+        self.record_authorize_error(tenant, &app.client_id, error, ctx).await;
+        let mut params =
+            vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description.to_string())];
+        if let Some(state) = &request.state {
+            params.push(("state".into(), state.clone()));
+        }
+        params.push(("iss".into(), self.realm_issuer(tenant)));
+        Ok(Step::SendBack(SendBack { redirect_uri: request.redirect_uri.clone(), mode: request.response_mode, params }))
+    }
+
+    /// Records an authorization request that ended in an error sent back to the client.
+    pub async fn record_authorize_error(&self, tenant: &Tenant, client_id: &str, error: &'static str, ctx: &ClientContext) {
+        self.audit(Some(tenant.id), None, AuditAction::OidcAuthorize, error, ctx, json!({"clientId": client_id})).await;
+    }
+
+    /// The request sealed in a sign-in form, and its client; `InvalidToken` when the form is
+    /// stale or not this realm's, `UnknownApplication` when the client is gone.
+    pub async fn resume(&self, tenant: &Tenant, sealed: &str) -> CoreResult<(Application, AuthorizationRequest)> {
+        let request = self.open_request(tenant, sealed).ok_or(CoreError::InvalidToken)?;
+        let app = self.applications().get_application(tenant, &request.client_id).await.map_err(|e| match e {
+            CoreError::NotFound => CoreError::UnknownApplication,
+            e => e,
+        })?;
+        if !app.active {
+            return Err(CoreError::UnknownApplication);
+        }
+        Ok((app, request))
+    }
+
+    /// The sign-in page's password. Success goes on with the request (and a new SSO cookie, whose
+    /// session replaces `replacing`); a user with TOTP gets the code page first. Wrong
+    /// credentials, a lock or an overload are the core's errors, for the page to show.
+    pub async fn sign_in(
+        &self,
+        tenant: &Tenant,
+        sealed: &str,
+        identifier: &str,
+        password: &str,
+        replacing: Option<&SignedIn>,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Step, Option<String>)> {
+        let (app, request) = self.resume(tenant, sealed).await?;
+        let login = PasswordLogin {
+            identifier: identifier.to_string(),
+            password: password.to_string(),
+            totp_code: None,
+            device: json!({"oidc": "sso"}),
+            dialect: Dialect::Oidc,
+        };
+        match self.login().login_with_password(tenant, login, ctx).await? {
+            LoginOutcome::Authenticated(auth) => self.signed_in_now(tenant, &app, request, *auth, 1, replacing, ctx).await,
+            LoginOutcome::MfaRequired { mfa_token, .. } => {
+                Ok((Step::Totp { request: sealed.to_string(), mfa_token, client_name: app.name.clone() }, None))
+            }
+        }
+    }
+
+    /// The code page's TOTP code, against the token the password step gave.
+    pub async fn sign_in_totp(
+        &self,
+        tenant: &Tenant,
+        sealed: &str,
+        mfa_token: &str,
+        code: &str,
+        replacing: Option<&SignedIn>,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Step, Option<String>)> {
+        let (app, request) = self.resume(tenant, sealed).await?;
+        let auth = self.login().complete_mfa_login(tenant, mfa_token, code, ctx).await?;
+        self.signed_in_now(tenant, &app, request, auth, 2, replacing, ctx).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn signed_in_now(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        request: AuthorizationRequest,
+        auth: Authenticated,
+        level: u8,
+        replacing: Option<&SignedIn>,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Step, Option<String>)> {
+        // One sign-in per browser: signing in again (prompt=login, max_age) ends the one before.
+        if let Some(old) = replacing.filter(|old| old.session.id != auth.session.id) {
+            self.store.revoke_session(tenant.id, old.user.id, &old.session.id, self.now()).await?;
+        }
+        let cookie = self.sso_cookie(tenant, &auth.session.id, level);
+        let signed_in = SignedIn { session: auth.session, user: auth.user, level };
+        let step = self.authorize(tenant, app, request, Some(&signed_in), true, false, ctx).await?;
+        Ok((step, Some(cookie)))
+    }
+
+    /// The consent page's answer. Allow remembers the scopes (with any granted before) and goes
+    /// on; Deny sends `access_denied` back.
+    pub async fn consent(
+        &self,
+        tenant: &Tenant,
+        sealed: &str,
+        signed_in: &SignedIn,
+        allow: bool,
+        ctx: &ClientContext,
+    ) -> CoreResult<Step> {
+        let (app, request) = self.resume(tenant, sealed).await?;
+        let detail = json!({"clientId": app.client_id, "scope": request.scope()});
+        if !allow {
+            self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "denied", ctx, detail).await;
+            return self.send_error(tenant, &app, &request, "access_denied", "the user denied the request", ctx).await;
+        }
+        let now = self.now();
+        let earlier = self.store.consent(tenant.id, signed_in.user.id, app.id).await?;
+        let mut scopes = earlier.as_ref().map(|g| g.scopes.clone()).unwrap_or_default();
+        for s in &request.scopes {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+        let grant = ConsentGrant {
+            tenant_id: tenant.id,
+            user_id: signed_in.user.id,
+            application_id: app.id,
+            scopes,
+            created_at: earlier.map(|g| g.created_at).unwrap_or(now),
+            updated_at: now,
+        };
+        self.store.upsert_consent(&grant).await?;
+        self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "allowed", ctx, detail).await;
+        self.authorize(tenant, &app, request, Some(signed_in), true, true, ctx).await
+    }
+
+    /// A user's remembered consents.
+    pub async fn list_consents(&self, tenant: &Tenant, user: &User) -> CoreResult<Vec<ConsentGrant>> {
+        Ok(self.store.list_consents(tenant.id, user.id).await?)
+    }
+
+    /// Withdraws a user's consent to a client: its next request asks again.
+    pub async fn revoke_consent(&self, tenant: &Tenant, user: &User, app: &Application, ctx: &ClientContext) -> CoreResult<()> {
+        if !self.store.delete_consent(tenant.id, user.id, app.id).await? {
+            return Err(CoreError::NotFound);
+        }
+        let detail = json!({"clientId": app.client_id});
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::OidcConsentRevoke, "success", ctx, detail).await;
+        Ok(())
+    }
+}

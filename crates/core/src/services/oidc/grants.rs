@@ -1,0 +1,425 @@
+//! The token endpoint: client authentication, and the authorization code, refresh token and
+//! client credentials grants, with the ID tokens they carry.
+
+use serde_json::{Map, Value, json};
+
+use super::flow::amr;
+use super::request::requested_claims;
+use super::{ACCESS_PROFILE, CODE_DOMAIN, Oidc, OidcError, OidcResult, oauth};
+use crate::error::CoreError;
+use crate::model::{
+    Application, ApplicationKind, AuditAction, AuthMethod, ClientGrant, GrantType, KeyAlg, Session, Tenant, User,
+};
+use crate::services::ClientContext;
+use crate::services::access_tokens::AccessGrant;
+use crate::services::sessions::ApplicationGuard;
+
+/// How a client presented itself at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (already form-decoded, RFC 6749 §2.3.1).
+    Basic { client_id: String, secret: String },
+    /// `client_id` and `client_secret` in the body.
+    Post { client_id: String, secret: String },
+    /// A public client: `client_id` alone.
+    Public { client_id: String },
+    /// Nothing to go on.
+    Missing,
+    /// More than one method at once (RFC 6749 §2.3).
+    Several,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub refresh_expires_in: Option<i64>,
+}
+
+/// What a code or refresh token grants: the scopes, how and when the user signed in, and the
+/// claims asked for by name.
+#[derive(Debug, Clone)]
+struct Granted {
+    scopes: Vec<String>,
+    auth_time: i64,
+    level: u8,
+    nonce: Option<String>,
+    claims: Option<Value>,
+}
+
+impl Granted {
+    fn from_value(v: &Value) -> Option<Granted> {
+        Some(Granted {
+            scopes: v.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+            auth_time: v.get("auth_time")?.as_i64()?,
+            level: v.get("level").and_then(Value::as_u64).unwrap_or(1) as u8,
+            nonce: v.get("nonce").and_then(Value::as_str).map(str::to_string),
+            claims: v.get("claims").filter(|c| c.is_object()).cloned(),
+        })
+    }
+
+    /// What a refresh token carries forward (no nonce: it belongs to the first ID token only).
+    fn to_refresh_value(&self) -> Value {
+        json!({"scopes": self.scopes, "auth_time": self.auth_time, "level": self.level, "claims": self.claims})
+    }
+}
+
+/// The key algorithm a token's header names.
+fn alg_of(token: &str) -> Option<KeyAlg> {
+    match jsonwebtoken::decode_header(token).ok()?.alg {
+        jsonwebtoken::Algorithm::RS256 => Some(KeyAlg::RS256),
+        jsonwebtoken::Algorithm::ES256 => Some(KeyAlg::ES256),
+        jsonwebtoken::Algorithm::EdDSA => Some(KeyAlg::EdDSA),
+        _ => None,
+    }
+}
+
+/// `at_hash`: the left half of the access token's digest by the ID token's hash (SHA-512 for
+/// Ed25519, SHA-256 otherwise), base64url.
+pub(crate) fn at_hash(access_token: &str, alg: KeyAlg) -> String {
+    use aws_lc_rs::digest;
+    let algorithm = if alg == KeyAlg::EdDSA { &digest::SHA512 } else { &digest::SHA256 };
+    let d = digest::digest(algorithm, access_token.as_bytes());
+    let bytes = d.as_ref();
+    crate::crypto::b64url(&bytes[..bytes.len() / 2])
+}
+
+/// A PKCE verifier: 43-128 unreserved characters (RFC 7636 §4.1).
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+fn param<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<Option<&'p str>> {
+    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(oauth("invalid_request", format!("{name} is given more than once")));
+    }
+    Ok(first.filter(|v| !v.is_empty()))
+}
+
+fn required<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<&'p str> {
+    param(params, name)?.ok_or_else(|| oauth("invalid_request", format!("{name} is missing")))
+}
+
+impl Oidc<'_> {
+    /// The client the request authenticates as, by the method it registered. Any failure is
+    /// `invalid_client`; unknown and known clients cost the same.
+    pub async fn authenticate_client(&self, tenant: &Tenant, auth: ClientAuth, ctx: &ClientContext) -> OidcResult<Application> {
+        let result = self.try_authenticate_client(tenant, auth).await;
+        if let Err(OidcError::OAuth(e)) = &result {
+            self.audit(Some(tenant.id), None, AuditAction::OidcToken, e.error, ctx, json!({"reason": e.description})).await;
+        }
+        result
+    }
+
+    async fn try_authenticate_client(&self, tenant: &Tenant, auth: ClientAuth) -> OidcResult<Application> {
+        let invalid = |why: &str| oauth("invalid_client", why.to_string());
+        let (client_id, secret, method) = match auth {
+            ClientAuth::Basic { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretBasic),
+            ClientAuth::Post { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretPost),
+            ClientAuth::Public { client_id } => (client_id, None, AuthMethod::None),
+            ClientAuth::Missing => return Err(invalid("client authentication is required")),
+            ClientAuth::Several => return Err(oauth("invalid_request", "more than one client authentication method")),
+        };
+        let app = if client_id.is_empty() || client_id.len() > 100 || client_id.chars().any(char::is_control) {
+            None
+        } else {
+            self.store.application_by_client_id(tenant.id, &client_id).await?
+        };
+        let app = app.filter(|a| a.active);
+        let secret_ok = match (&app, &secret) {
+            (Some(a), Some(s)) => self.applications().check_client_secret(a, s),
+            (None, Some(s)) => {
+                // The same MAC as for a known client, so that timing does not tell them apart.
+                self.applications().spend_secret_check(s);
+                false
+            }
+            (_, None) => false,
+        };
+        let Some(app) = app else { return Err(invalid("unknown or inactive client")) };
+        if app.auth_method() != method {
+            return Err(invalid("the client authenticates another way"));
+        }
+        if method != AuthMethod::None && !secret_ok {
+            return Err(invalid("wrong client secret"));
+        }
+        Ok(app)
+    }
+
+    /// A token request of an authenticated client (its form parameters, as sent).
+    pub async fn token(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        params: &[(String, String)],
+        ctx: &ClientContext,
+    ) -> OidcResult<TokenResponse> {
+        let mut user = None;
+        let result = self.grant(tenant, client, params, ctx, &mut user).await;
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(OidcError::OAuth(e)) => e.error,
+            Err(OidcError::Core(_)) => "error",
+        };
+        let grant = params.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.chars().take(60).collect::<String>());
+        let detail = json!({"clientId": client.client_id, "grantType": grant});
+        self.audit(Some(tenant.id), user, AuditAction::OidcToken, outcome, &ctx_with(ctx, client), detail).await;
+        result
+    }
+
+    async fn grant(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        params: &[(String, String)],
+        ctx: &ClientContext,
+        user: &mut Option<crate::model::UserId>,
+    ) -> OidcResult<TokenResponse> {
+        let grant_type = required(params, "grant_type")?;
+        let grant = GrantType::parse(grant_type)
+            .filter(|g| matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials))
+            .ok_or_else(|| oauth("unsupported_grant_type", format!("grant_type {grant_type} is not supported")))?;
+        if !client.allows_grant(grant) {
+            return Err(oauth("unauthorized_client", format!("the client may not use {grant_type}")));
+        }
+        match grant {
+            GrantType::AuthorizationCode => {
+                let code = required(params, "code")?;
+                let redirect_uri = required(params, "redirect_uri")?;
+                let verifier = param(params, "code_verifier")?;
+                self.exchange_code(tenant, client, code, redirect_uri, verifier, ctx, user).await
+            }
+            GrantType::RefreshToken => {
+                let token = required(params, "refresh_token")?;
+                self.refresh(tenant, client, token, param(params, "scope")?, ctx, user).await
+            }
+            _ => self.client_credentials(tenant, client, param(params, "scope")?).await,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_code(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        code: &str,
+        redirect_uri: &str,
+        verifier: Option<&str>,
+        ctx: &ClientContext,
+        user: &mut Option<crate::model::UserId>,
+    ) -> OidcResult<TokenResponse> {
+        let invalid = |why: &str| oauth("invalid_grant", why.to_string());
+        let hash = self.master.mac(CODE_DOMAIN, code.as_bytes());
+        let record = if code.len() > 100 { None } else { self.store.authorization_code(tenant.id, &hash).await? };
+        let Some(record) = record else { return Err(invalid("unknown authorization code")) };
+        // Another client's code is refused without spending it: the client it was issued to can
+        // still redeem it.
+        if record.application_id != client.id {
+            return Err(invalid("the code was issued to another client"));
+        }
+        *user = Some(record.user_id);
+        let data = &record.data;
+        if data.get("redirect_uri").and_then(Value::as_str) != Some(redirect_uri) {
+            return Err(invalid("redirect_uri differs from the authorization request's"));
+        }
+        match (data.get("code_challenge").and_then(Value::as_str), verifier) {
+            (Some(challenge), Some(v)) if valid_verifier(v) => {
+                let computed = crate::crypto::b64url(&crate::crypto::sha256(v.as_bytes()));
+                if !crate::crypto::ct_eq(computed.as_bytes(), challenge.as_bytes()) {
+                    return Err(invalid("code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), Some(_)) => return Err(invalid("code_verifier must be 43-128 unreserved characters")),
+            (Some(_), None) => return Err(invalid("code_verifier is missing")),
+            // A verifier for a code issued without a challenge: a downgrade attempt, or a mix-up.
+            (None, Some(_)) => return Err(invalid("the authorization request had no code_challenge")),
+            (None, None) => {}
+        }
+        let now = self.now();
+        if !self.store.redeem_authorization_code(tenant.id, &hash, now).await? {
+            if record.used_at.is_some() || record.expires_at > now {
+                // Presented again (or lost a race to another presentation): every token issued
+                // from it goes, with the session it was issued in (RFC 6749 §4.1.2).
+                self.store.revoke_session(tenant.id, record.user_id, &record.session_id, now).await?;
+                let detail = json!({"clientId": client.client_id, "session": record.session_id});
+                let ctx = ctx_with(ctx, client);
+                self.audit(Some(tenant.id), Some(record.user_id), AuditAction::OidcCodeReuse, "session_revoked", &ctx, detail)
+                    .await;
+                return Err(invalid("the authorization code was already used"));
+            }
+            return Err(invalid("the authorization code expired"));
+        }
+        let Some(granted) = Granted::from_value(data) else { return Err(invalid("unreadable authorization code")) };
+        let session = match self.sessions().live_session(tenant, &record.session_id).await {
+            Ok(s) => s,
+            Err(CoreError::Unauthorized) => return Err(invalid("the sign-in the code was issued in has ended")),
+            Err(e) => return Err(e.into()),
+        };
+        let person = self.store.user_by_id(tenant.id, record.user_id).await?.filter(|u| u.active);
+        let Some(person) = person else { return Err(invalid("the user is no longer active")) };
+        let refresh = if client.allows_grant(GrantType::RefreshToken) {
+            let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value() };
+            let (token, expires_at) = self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?;
+            Some((token, expires_at))
+        } else {
+            None
+        };
+        self.session_tokens(tenant, client, &person, &session, &granted, refresh).await
+    }
+
+    async fn refresh(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        token: &str,
+        scope: Option<&str>,
+        ctx: &ClientContext,
+        user: &mut Option<crate::model::UserId>,
+    ) -> OidcResult<TokenResponse> {
+        let refreshed = match self
+            .sessions()
+            .refresh(tenant, token, crate::model::Dialect::Oidc, ApplicationGuard::IssuedTo(client.id), &ctx_with(ctx, client))
+            .await
+        {
+            Ok(r) => r,
+            Err(CoreError::InvalidRefreshToken) => return Err(oauth("invalid_grant", "invalid refresh token")),
+            Err(CoreError::RefreshTokenReused) => {
+                return Err(oauth("invalid_grant", "refresh token already used; the session has ended"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        *user = Some(refreshed.auth.user.id);
+        let Some(mut granted) = refreshed.grant.as_ref().and_then(Granted::from_value) else {
+            return Err(oauth("invalid_grant", "unreadable refresh token"));
+        };
+        if let Some(asked) = scope {
+            let asked: Vec<String> = asked.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            if let Some(wider) = asked.iter().find(|s| !granted.scopes.contains(s)) {
+                return Err(oauth("invalid_scope", format!("{wider} was not granted")));
+            }
+            granted.scopes.retain(|s| asked.contains(s));
+        }
+        granted.nonce = None;
+        let auth = refreshed.auth;
+        let refresh = Some((auth.refresh_token.clone(), auth.refresh_expires_at));
+        self.session_tokens(tenant, client, &auth.user, &auth.session, &granted, refresh).await
+    }
+
+    async fn client_credentials(&self, tenant: &Tenant, client: &Application, scope: Option<&str>) -> OidcResult<TokenResponse> {
+        if client.kind == ApplicationKind::Public {
+            return Err(oauth("unauthorized_client", "a public client has no credentials"));
+        }
+        let scopes: Vec<&str> = scope
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty() && !matches!(*s, "openid" | "offline_access") && client.may_have_scope(s))
+            .filter(|s| crate::model::oidc::KNOWN_SCOPES.contains(s))
+            .collect();
+        let scope = scopes.join(" ");
+        let extra = json!({"client_id": client.client_id, "scope": scope, "azp": client.client_id});
+        let grant = AccessGrant::for_client(client.client_id.clone(), client.access_token_audience(), extra);
+        let access_token = self.tokens().issue_access_token(tenant, &ACCESS_PROFILE, grant).await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: tenant.policy.tokens.access_ttl_seconds,
+            scope,
+            id_token: None,
+            refresh_token: None,
+            refresh_expires_in: None,
+        })
+    }
+
+    /// The access token (and ID token when `openid` was granted) of a signed-in session.
+    async fn session_tokens(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        user: &User,
+        session: &Session,
+        granted: &Granted,
+        refresh: Option<(String, i64)>,
+    ) -> OidcResult<TokenResponse> {
+        let now = self.now();
+        let scope = granted.scopes.join(" ");
+        let acr = granted.level.to_string();
+        let extra = json!({
+            "client_id": client.client_id,
+            "azp": client.client_id,
+            "scope": scope,
+            "auth_time": granted.auth_time,
+            "acr": acr,
+        });
+        let grant = AccessGrant::for_session(session, client.access_token_audience(), extra);
+        let access_token = self.tokens().issue_access_token(tenant, &ACCESS_PROFILE, grant).await?;
+        let id_token = if granted.scopes.iter().any(|s| s == "openid") {
+            let alg = alg_of(&access_token).ok_or_else(|| CoreError::internal("access token of an unknown algorithm"))?;
+            let requested = requested_claims(granted.claims.as_ref(), "id_token");
+            let mut claims: Map<String, Value> = super::claims::scope_claims(user, &granted.scopes, &requested);
+            for (name, value) in [
+                ("iss", json!(self.realm_issuer(tenant))),
+                ("sub", json!(user.id.to_string())),
+                ("aud", json!(client.client_id)),
+                ("azp", json!(client.client_id)),
+                ("iat", json!(now)),
+                ("exp", json!(now + tenant.policy.tokens.access_ttl_seconds)),
+                ("auth_time", json!(granted.auth_time)),
+                ("acr", json!(acr)),
+                ("amr", json!(amr(granted.level))),
+                ("sid", json!(session.id)),
+                ("at_hash", json!(at_hash(&access_token, alg))),
+                ("jti", json!(crate::model::new_id().to_string())),
+            ] {
+                claims.insert(name.into(), value);
+            }
+            if let Some(nonce) = &granted.nonce {
+                claims.insert("nonce".into(), json!(nonce));
+            }
+            Some(self.signing_keys().sign_token(tenant, &[alg], "JWT", &Value::Object(claims)).await?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: tenant.policy.tokens.access_ttl_seconds,
+            scope,
+            id_token,
+            refresh_expires_in: refresh.as_ref().map(|(_, at)| (at - now).max(0)),
+            refresh_token: refresh.map(|(t, _)| t),
+        })
+    }
+}
+
+/// The caller's context with the client it authenticated as.
+pub(crate) fn ctx_with(ctx: &ClientContext, client: &Application) -> ClientContext {
+    ClientContext { application_id: Some(client.id), ..ctx.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_the_digest() {
+        let token = "abc";
+        let full = crate::crypto::sha256(token.as_bytes());
+        assert_eq!(at_hash(token, KeyAlg::RS256), crate::crypto::b64url(&full[..16]));
+        assert_eq!(at_hash(token, KeyAlg::EdDSA).len(), 43, "32 bytes of SHA-512");
+    }
+
+    #[test]
+    fn verifiers_are_43_to_128_unreserved_characters() {
+        assert!(valid_verifier(&"a".repeat(43)));
+        assert!(valid_verifier(&"a-._~".repeat(20)));
+        assert!(!valid_verifier(&"a".repeat(42)));
+        assert!(!valid_verifier(&"a".repeat(129)));
+        assert!(!valid_verifier(&format!("{}+", "a".repeat(43))));
+    }
+}

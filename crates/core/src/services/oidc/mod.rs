@@ -1,0 +1,114 @@
+//! OpenID Connect and OAuth 2.1: the authorization code flow with PKCE, the sign-in session it
+//! runs in, consent, the token endpoint's grants, ID tokens, UserInfo, introspection,
+//! revocation and logout. The dialect parses HTTP and renders pages; every rule is here.
+//!
+//! A browser's sign-in is one Castellan session (dialect `oidc`, no application): the SSO
+//! session. Codes are issued in it, and every token a client gets from a code or a refresh
+//! belongs to it (`sid`), so signing out, an admin's revocation or a reused code ends all of
+//! them at once. Refresh tokens are bound to the client they were issued to and carry what was
+//! granted (scopes, authentication time and level).
+
+mod claims;
+mod flow;
+mod grants;
+mod request;
+mod resource;
+
+pub use claims::{scope_claims, userinfo_claims};
+pub use flow::{SignedIn, Step};
+pub use grants::{ClientAuth, TokenResponse};
+pub use request::{AuthorizationRequest, Prompt, Rejected, ResponseMode, SendBack};
+pub use resource::{LogoutRequest, LogoutStep, UserinfoError};
+
+use super::access_tokens::TokenProfile;
+use crate::core::Core;
+use crate::error::CoreError;
+use crate::model::{Dialect, KeyAlg};
+
+/// RFC 9068 access tokens, signed with the tenant's asymmetric key; `client_id` names the client
+/// of a token without a session (client credentials).
+pub const ACCESS_PROFILE: TokenProfile = TokenProfile {
+    dialect: Dialect::Oidc,
+    algs: SIGNING_ALGS,
+    typ: "at+jwt",
+    tenant_claim: None,
+    not_before: false,
+    audience_list: false,
+    fixed: &[],
+    client_claim: Some("client_id"),
+    realm_issuer: true,
+};
+
+/// What ID and access tokens are signed with; a tenant without such a key gets an RS256 one
+/// (what every relying party verifies).
+pub const SIGNING_ALGS: &[KeyAlg] = &[KeyAlg::RS256, KeyAlg::ES256, KeyAlg::EdDSA];
+
+/// Authorization codes live this long (seconds).
+pub const CODE_TTL: i64 = 60;
+/// A request kept across the sign-in pages expires after this long (seconds).
+const REQUEST_TTL: i64 = 1800;
+
+const CODE_DOMAIN: &str = "oidc-code";
+const SSO_DOMAIN: &str = "oidc-sso";
+const CSRF_DOMAIN: &str = "oidc-csrf";
+
+/// An OAuth error: its RFC 6749 code and a description for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError { error, description: description.into() }
+    }
+}
+
+/// A refusal of the OpenID Connect service: a protocol error the client is told as it is, or a
+/// core error the dialect maps (a locked account, a storage failure).
+#[derive(Debug)]
+pub enum OidcError {
+    OAuth(OAuthError),
+    Core(CoreError),
+}
+
+impl From<CoreError> for OidcError {
+    fn from(e: CoreError) -> Self {
+        OidcError::Core(e)
+    }
+}
+
+impl From<crate::store::StoreError> for OidcError {
+    fn from(e: crate::store::StoreError) -> Self {
+        OidcError::Core(e.into())
+    }
+}
+
+impl From<OAuthError> for OidcError {
+    fn from(e: OAuthError) -> Self {
+        OidcError::OAuth(e)
+    }
+}
+
+pub type OidcResult<T> = Result<T, OidcError>;
+
+fn oauth(error: &'static str, description: impl Into<String>) -> OidcError {
+    OidcError::OAuth(OAuthError::new(error, description))
+}
+
+/// The OpenID Connect provider: `core.oidc()`.
+pub struct Oidc<'a>(&'a Core);
+
+impl Core {
+    pub fn oidc(&self) -> Oidc<'_> {
+        Oidc(self)
+    }
+}
+
+impl std::ops::Deref for Oidc<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.0
+    }
+}
