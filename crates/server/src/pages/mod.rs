@@ -13,11 +13,13 @@ use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 
 use crate::api::Api;
+
+pub mod kit;
 use crate::client::Ctx;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
-#[openapi(paths(verify_email_page, verify_email_submit, reset_password_page, reset_password_submit), tags((name = "pages", description = "Pages opened from emailed links")))]
+#[openapi(paths(verify_email_page, verify_email_submit, reset_password_page, reset_password_submit, style_asset), tags((name = "pages", description = "Pages opened from emailed links")))]
 pub struct ApiDoc;
 
 pub fn router() -> Api {
@@ -26,7 +28,14 @@ pub fn router() -> Api {
         .post("/t/{tenant}/verify-email", verify_email_submit)
         .get("/t/{tenant}/reset-password", reset_password_page)
         .post("/t/{tenant}/reset-password", reset_password_submit)
+        .get(kit::STYLE_PATH, kit::style)
 }
+
+/// The pages' stylesheet.
+#[utoipa::path(get, path = "/static/castellan.css", tag = "pages",
+    responses((status = 200, description = "CSS", content_type = "text/css", body = String)))]
+#[allow(dead_code)]
+async fn style_asset() {}
 
 /// A page's query string; one that cannot be read (a repeated or mistyped field) reads as empty,
 /// so the page answers as to a link without its parameters rather than with axum's plain text.

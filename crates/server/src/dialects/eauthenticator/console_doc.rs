@@ -95,11 +95,6 @@ pub async fn app_rotate_secret() {}
         (status = 404, description = "No such application of the account", content_type = "text/html", body = String)))]
 pub async fn app_set_active() {}
 
-/// The pages' stylesheet.
-#[utoipa::path(get, path = "/static/castellan.css", tag = "eauthenticator",
-    responses((status = 200, description = "CSS", content_type = "text/css", body = String)))]
-pub async fn style_asset() {}
-
 /// The hosted page's script (postMessage to the registered origin).
 #[utoipa::path(get, path = "/static/hosted.js", tag = "eauthenticator",
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]

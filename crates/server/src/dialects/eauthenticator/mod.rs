@@ -30,7 +30,7 @@ pub const DIALECT: &str = castellan_core::model::Dialect::Eauthenticator.as_str(
           console_api::register, console_api::verify_email, console_api::sign_in, console_api::sign_out, console_api::list,
           console_api::create, console_api::get_one, console_api::update, console_api::rotate_key,
           console_api::rotate_callback_secret, console_api::activate, console_api::deactivate, console_api::verifications,
-          console_doc::console_home, console_doc::register_form, console_doc::register_submit, console_doc::sign_in_form, console_doc::sign_in_submit, console_doc::sign_out_submit, console_doc::apps_page, console_doc::new_app_form, console_doc::new_app_submit, console_doc::app_page, console_doc::app_update, console_doc::app_rotate_key, console_doc::app_rotate_secret, console_doc::app_set_active, console_doc::style_asset, console_doc::hosted_asset, console_doc::console_asset),
+          console_doc::console_home, console_doc::register_form, console_doc::register_submit, console_doc::sign_in_form, console_doc::sign_in_submit, console_doc::sign_out_submit, console_doc::apps_page, console_doc::new_app_form, console_doc::new_app_submit, console_doc::app_page, console_doc::app_update, console_doc::app_rotate_key, console_doc::app_rotate_secret, console_doc::app_set_active, console_doc::hosted_asset, console_doc::console_asset),
     tags((name = "eauthenticator", description = "Hosted 2FA: the REST API (X-API-Key, caller IP allow-list; answers \
         {\"code\", \"message\", \"data\"}) and the hosted page."),
         (name = "eauthenticator-console", description = "The console's operations as JSON (bearer token from sign-in)."))
@@ -51,7 +51,6 @@ pub fn router() -> Api {
         .get("/start-authentication", hosted::start)
         .post("/start-authentication/verify", hosted::verify)
         .post("/start-authentication/reject", hosted::reject)
-        .get(html::STYLE_PATH, html::style)
         .get(html::HOSTED_JS_PATH, html::hosted_js)
         .get(html::CONSOLE_JS_PATH, html::console_js)
         .get("/console", console::home)
