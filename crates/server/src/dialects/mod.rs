@@ -12,6 +12,7 @@ pub mod korastratum;
 pub mod kumusoft;
 pub mod mosip;
 pub mod mount;
+pub mod oidc;
 
 pub use mount::DialectMount;
 
@@ -24,6 +25,7 @@ pub fn all() -> Vec<&'static dyn DialectMount> {
         &mosip::Mosip,
         &fastapi_users::FastapiUsers,
         &eauthenticator::Eauthenticator,
+        &oidc::Oidc,
     ]
 }
 

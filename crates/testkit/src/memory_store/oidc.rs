@@ -66,7 +66,7 @@ impl OidcStore for MemoryStore {
         let s = self.state();
         let mut list: Vec<ConsentGrant> =
             s.oidc_consents.iter().filter(|c| c.tenant_id == tenant && c.user_id == user).cloned().collect();
-        list.sort_by(|a, b| (a.created_at, a.application_id.to_string()).cmp(&(b.created_at, b.application_id.to_string())));
+        list.sort_by_key(|c| (c.created_at, c.application_id.to_string()));
         Ok(list)
     }
 

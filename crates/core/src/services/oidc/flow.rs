@@ -34,10 +34,19 @@ pub enum Step {
     Login { request: String, client_name: String, login_hint: Option<String> },
     /// The password was right; the user's TOTP code is due against `mfa_token`.
     Totp { request: String, mfa_token: String, client_name: String },
-    /// The consent page: a third-party client asks for scopes not yet granted.
-    Consent { request: String, client_name: String, scopes: Vec<String> },
+    /// The consent page: a third-party client asks for scopes not yet granted. `csrf` is the
+    /// signed-in browser's form token; `user` says who is signed in.
+    Consent { request: String, client_name: String, scopes: Vec<String>, csrf: String, user: String },
     /// Back to the client, with a code or an error.
     SendBack(SendBack),
+}
+
+/// How far the request has come in this browser: the user signed in during it (`prompt=login` or
+/// `max_age` is satisfied), the consent page was just allowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub fresh: bool,
+    pub consented: bool,
 }
 
 /// Authentication methods (RFC 8176) of a sign-in level.
@@ -88,19 +97,17 @@ impl Oidc<'_> {
         crate::crypto::ct_eq(self.csrf_token(session).as_bytes(), given.as_bytes())
     }
 
-    /// What the request needs next, given the browser's sign-in. `fresh`: the user signed in
-    /// during this request (a `prompt=login` or `max_age` is satisfied); `consented`: the consent
-    /// page was just allowed.
+    /// What the request needs next, given the browser's sign-in and how far the request came.
     pub async fn authorize(
         &self,
         tenant: &Tenant,
         app: &Application,
         request: AuthorizationRequest,
         signed_in: Option<&SignedIn>,
-        fresh: bool,
-        consented: bool,
+        progress: Progress,
         ctx: &ClientContext,
     ) -> CoreResult<Step> {
+        let Progress { fresh, consented } = progress;
         let now = self.now();
         let stale = |s: &SignedIn| request.max_age.is_some_and(|max| now - s.auth_time() > max);
         let other_user = |s: &SignedIn| request.hinted_subject.as_ref().is_some_and(|h| *h != s.user.id.to_string());
@@ -126,10 +133,13 @@ impl Oidc<'_> {
             if request.prompt.none {
                 return self.send_error(tenant, app, &request, "consent_required", "the user has not consented", ctx).await;
             }
+            let u = &signed_in.user;
             return Ok(Step::Consent {
                 request: self.seal_request(tenant, &request)?,
                 client_name: app.name.clone(),
                 scopes: request.scopes.clone(),
+                csrf: self.csrf_token(&signed_in.session.id),
+                user: u.email.clone().or_else(|| u.username.clone()).or_else(|| u.phone.clone()).unwrap_or_default(),
             });
         }
         self.issue_code(tenant, app, &request, signed_in, ctx).await
@@ -298,7 +308,8 @@ impl Oidc<'_> {
         }
         let cookie = self.sso_cookie(tenant, &auth.session.id, level);
         let signed_in = SignedIn { session: auth.session, user: auth.user, level };
-        let step = self.authorize(tenant, app, request, Some(&signed_in), true, false, ctx).await?;
+        let step =
+            self.authorize(tenant, app, request, Some(&signed_in), Progress { fresh: true, consented: false }, ctx).await?;
         Ok((step, Some(cookie)))
     }
 
@@ -336,7 +347,7 @@ impl Oidc<'_> {
         };
         self.store.upsert_consent(&grant).await?;
         self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "allowed", ctx, detail).await;
-        self.authorize(tenant, &app, request, Some(signed_in), true, true, ctx).await
+        self.authorize(tenant, &app, request, Some(signed_in), Progress { fresh: true, consented: true }, ctx).await
     }
 
     /// A user's remembered consents.

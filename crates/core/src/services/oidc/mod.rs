@@ -15,7 +15,7 @@ mod request;
 mod resource;
 
 pub use claims::{scope_claims, userinfo_claims};
-pub use flow::{SignedIn, Step};
+pub use flow::{Progress, SignedIn, Step};
 pub use grants::{ClientAuth, TokenResponse};
 pub use request::{AuthorizationRequest, Prompt, Rejected, ResponseMode, SendBack};
 pub use resource::{LogoutRequest, LogoutStep, UserinfoError};

@@ -28,7 +28,7 @@ pub const OTPMANAGER_PREFIX: &str = "/v1/otpmanager";
 #[openapi(
     paths(authmanager::sendotp, authmanager::userid_otp, authmanager::userid_pwd, authmanager::client_id_secret_key,
           authmanager::refresh_token, authmanager::validate_token, authmanager::invalidate_token,
-          otpmanager::generate, otpmanager::validate, realm_certs),
+          otpmanager::generate, otpmanager::validate),
     components(schemas(dto::RequestEnvelope, dto::ResponseEnvelope, dto::ServiceError, dto::SendOtpRequest,
                        dto::UserIdOtpRequest, dto::UserIdPwdRequest, dto::ClientIdSecretKeyRequest,
                        dto::RefreshTokenRequest, dto::GenerateOtpRequest)),
@@ -49,16 +49,7 @@ pub fn router(authmanager: &str, otpmanager: &str) -> Api {
         .post(&format!("{authmanager}/authorize/invalidateToken"), authmanager::invalidate_token)
         .post(&format!("{otpmanager}/otp/generate"), otpmanager::generate)
         .get(&format!("{otpmanager}/otp/validate"), otpmanager::validate)
-        .get("/realms/{tenant}/protocol/openid-connect/certs", crate::ops::tenant_jwks)
 }
-
-/// A realm's public signing keys, where Keycloak publishes them (served by `ops::tenant_jwks`).
-#[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "mosip",
-    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    responses((status = 200, description = "A JWK set (RFC 7517)", body = crate::openapi::schemas::JwkSet),
-        (status = 404, description = "No such realm: `tenant_not_found`", body = crate::openapi::schemas::ErrorEnvelope)))]
-#[allow(dead_code)]
-async fn realm_certs() {}
 
 /// A body declared larger than the limit, in MOSIP's envelope (the caller sets the status).
 fn body_too_large(reason: &str) -> Response {

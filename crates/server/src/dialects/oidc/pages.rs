@@ -1,0 +1,203 @@
+//! The hosted pages: sign-in, second factor, consent, sign-out, errors, and the form that posts
+//! a response back (`response_mode=form_post`). Plain HTML forms through the page kit (strict
+//! CSP, no framing); they work without script.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use castellan_core::services::oidc::{ResponseMode, SendBack};
+
+use crate::pages::kit::{Opener, escape, page};
+
+pub const FORM_POST_JS_PATH: &str = "/static/form-post.js";
+const FORM_POST_JS: &str = include_str!("assets/form_post.js");
+
+pub async fn form_post_js() -> Response {
+    crate::pages::kit::asset("text/javascript; charset=utf-8", FORM_POST_JS)
+}
+
+/// What the sign-in pages know of where they are.
+pub struct Realm<'a> {
+    /// `/…/realms/<slug>`: the path the pages post to, and the cookies' path.
+    pub base: &'a str,
+    pub name: &'a str,
+}
+
+/// The origin of a URL (`scheme://host[:port]`), for a page's `form-action`: a form whose answer
+/// redirects to the client must be allowed to end there.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+fn with_no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error_html(msg: Option<&str>) -> String {
+    msg.map(|m| format!("<p class=\"err\" role=\"alert\" id=\"error\">{}</p>", escape(m))).unwrap_or_default()
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
+}
+
+/// What the sign-in pages (password, second factor) show and carry.
+#[derive(Clone, Copy)]
+pub struct SignIn<'a> {
+    pub realm: &'a Realm<'a>,
+    pub client_name: &'a str,
+    /// The sealed authorization request.
+    pub sealed: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    /// Origins the form's answer may redirect to.
+    pub back_to: &'a [String],
+    pub status: StatusCode,
+}
+
+/// The sign-in page: identifier and password.
+pub fn login(f: &SignIn<'_>, hint: Option<&str>) -> Response {
+    let SignIn { realm, client_name, sealed, csrf, error, back_to, status } = *f;
+    let body = format!(
+        "<h1>Sign in</h1><p class=\"muted\">to continue to <strong id=\"client-name\">{client}</strong></p>{err}\
+         <form method=\"post\" action=\"{base}/login\" id=\"login-form\">{csrf}{request}\
+         <label for=\"identifier\">Email, username or phone</label>\
+         <input id=\"identifier\" name=\"identifier\" autocomplete=\"username\" value=\"{hint}\" required autofocus>\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\" id=\"submit\">Sign in</button></form>\
+         <p><a href=\"{base}/forgot-password\" id=\"forgot\">Forgot your password?</a></p>",
+        client = escape(client_name),
+        err = error_html(error),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+        request = hidden("request", sealed),
+        hint = escape(hint.unwrap_or_default()),
+    );
+    with_no_store(page(status, &format!("Sign in to {}", realm.name), &body, None, back_to, Opener::Isolated))
+}
+
+/// The second-factor page: the code of the user's authenticator app.
+pub fn totp(f: &SignIn<'_>, mfa_token: &str) -> Response {
+    let SignIn { realm, client_name, sealed, csrf, error, back_to, status } = *f;
+    let body = format!(
+        "<h1>Two-step verification</h1><p class=\"muted\">Enter the code from your authenticator app to continue to \
+         <strong>{client}</strong>.</p>{err}\
+         <form method=\"post\" action=\"{base}/login/totp\" id=\"totp-form\">{csrf}{request}{token}\
+         <label for=\"code\">Code</label>\
+         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6,8}}\" required autofocus>\
+         <button type=\"submit\" id=\"submit\">Verify</button></form>",
+        client = escape(client_name),
+        err = error_html(error),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+        request = hidden("request", sealed),
+        token = hidden("mfa_token", mfa_token),
+    );
+    with_no_store(page(status, "Two-step verification", &body, None, back_to, Opener::Isolated))
+}
+
+/// What a scope lets a client do, in words.
+fn scope_words(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are on this site",
+        "profile" => "See your name and username",
+        "email" => "See your email address",
+        "phone" => "See your phone number",
+        "offline_access" => "Keep access while you are away",
+        _ => "Other access",
+    }
+}
+
+/// The consent page: the client, the scopes in words, Allow and Deny.
+pub fn consent(
+    realm: &Realm<'_>,
+    client_name: &str,
+    scopes: &[String],
+    sealed: &str,
+    csrf: &str,
+    user: &str,
+    back_to: &[String],
+) -> Response {
+    let items: String = scopes.iter().map(|s| format!("<li data-scope=\"{}\">{}</li>", escape(s), scope_words(s))).collect();
+    let body = format!(
+        "<h1>Allow access?</h1><p><strong id=\"client-name\">{client}</strong> asks to:</p><ul id=\"scopes\">{items}</ul>\
+         <p class=\"muted\">Signed in as {user}.</p>\
+         <form method=\"post\" action=\"{base}/consent\" id=\"consent-form\">{csrf}{request}\
+         <button type=\"submit\" name=\"decision\" value=\"allow\" id=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\" class=\"secondary\">Deny</button></form>",
+        client = escape(client_name),
+        user = escape(user),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+        request = hidden("request", sealed),
+    );
+    with_no_store(page(StatusCode::OK, "Allow access?", &body, None, back_to, Opener::Isolated))
+}
+
+/// The answer to a client by `form_post`: a form that script submits at once, with a button for
+/// browsers without it.
+pub fn form_post(back: &SendBack) -> Response {
+    let fields: String = back.params.iter().map(|(k, v)| hidden(k, v)).collect();
+    let body = format!(
+        "<h1>Continue</h1><form method=\"post\" action=\"{action}\" id=\"form-post\">{fields}\
+         <p>Your browser is returning you to the application.</p>\
+         <button type=\"submit\" id=\"continue\">Continue</button></form>",
+        action = escape(&back.redirect_uri),
+    );
+    let targets: Vec<String> = origin_of(&back.redirect_uri).into_iter().collect();
+    with_no_store(page(StatusCode::OK, "Continue", &body, Some(FORM_POST_JS_PATH), &targets, Opener::Isolated))
+}
+
+/// Back to the client: a redirect with the parameters in the query, or the form that posts them.
+pub fn send_back(back: &SendBack) -> Response {
+    match back.mode {
+        ResponseMode::FormPost => form_post(back),
+        ResponseMode::Query => see_other(&back.location()),
+    }
+}
+
+/// A 303 to `location`, never cached.
+pub fn see_other(location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    with_no_store(r)
+}
+
+/// A request that cannot go back to the client: why, on a page of its own.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<h1>Sign-in cannot continue</h1><p class=\"err\" role=\"alert\" id=\"error\">{}</p>\
+         <p class=\"muted\">Go back to the application and try again.</p>",
+        escape(message)
+    );
+    with_no_store(page(status, "Sign-in cannot continue", &body, None, &[], Opener::Isolated))
+}
+
+/// The sign-out confirmation: the request's parameters again, confirmed.
+pub fn logout_confirm(realm: &Realm<'_>, client_name: Option<&str>, params: &[(&str, &str)], csrf: &str) -> Response {
+    let fields: String = params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| hidden(k, v)).collect();
+    let asking = client_name.map(|c| format!(" <strong>{}</strong> asks you to sign out.", escape(c))).unwrap_or_default();
+    let body = format!(
+        "<h1>Sign out?</h1><p>Do you want to sign out of {name}?{asking}</p>\
+         <form method=\"post\" action=\"{base}/protocol/openid-connect/logout\" id=\"logout-form\">{csrf}{fields}\
+         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+         <button type=\"submit\" id=\"sign-out\">Sign out</button></form>",
+        name = escape(realm.name),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+    );
+    let back_to: Vec<String> =
+        params.iter().filter(|(k, _)| *k == "post_logout_redirect_uri").filter_map(|(_, v)| origin_of(v)).collect();
+    with_no_store(page(StatusCode::OK, "Sign out?", &body, None, &back_to, Opener::Isolated))
+}
+
+/// Signed out, with nowhere to go back to.
+pub fn signed_out(realm: &Realm<'_>) -> Response {
+    let body = format!("<h1>Signed out</h1><p id=\"signed-out\">You are signed out of {}.</p>", escape(realm.name));
+    with_no_store(page(StatusCode::OK, "Signed out", &body, None, &[], Opener::Isolated))
+}

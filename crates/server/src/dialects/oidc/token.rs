@@ -1,0 +1,229 @@
+//! The token endpoint, introspection (RFC 7662) and revocation (RFC 7009): client
+//! authentication read from the request, the rest the core's.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use castellan_core::model::{Application, Tenant};
+use castellan_core::services::oidc::{ClientAuth, OAuthError, OidcError};
+use serde_json::json;
+
+use super::authorize::form;
+use super::error::{core_error, no_store, oauth_error, oidc_error, realm_not_found};
+use super::realm;
+use crate::client::Ctx;
+use crate::state::AppState;
+
+fn field<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// `Authorization: Basic` credentials, each half form-urldecoded (RFC 6749 §2.3.1). `Err` for a
+/// Basic header that cannot be read.
+fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| ())?;
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return Ok(None) };
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| ())?;
+    let text = String::from_utf8(decoded).map_err(|_| ())?;
+    let (id, secret) = text.split_once(':').ok_or(())?;
+    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Ok(Some((unescape(id).ok_or(())?, unescape(secret).ok_or(())?)))
+}
+
+/// How the request authenticates its client.
+fn client_auth(headers: &HeaderMap, params: &[(String, String)]) -> ClientAuth {
+    let Ok(basic) = basic(headers) else { return ClientAuth::Missing };
+    let (form_id, form_secret) = (field(params, "client_id"), field(params, "client_secret"));
+    match (basic, form_id, form_secret) {
+        (Some(_), _, Some(_)) => ClientAuth::Several,
+        (Some((id, _)), Some(form_id), None) if id != form_id => ClientAuth::Several,
+        (Some((client_id, secret)), _, None) => ClientAuth::Basic { client_id, secret },
+        (None, Some(id), Some(secret)) => ClientAuth::Post { client_id: id.to_string(), secret: secret.to_string() },
+        (None, Some(id), None) => ClientAuth::Public { client_id: id.to_string() },
+        (None, None, _) => ClientAuth::Missing,
+    }
+}
+
+/// The realm, the form and the authenticated client of a request to the token endpoint family.
+async fn authenticated(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    slug: &str,
+    body: &Bytes,
+) -> Result<(Tenant, Application, Vec<(String, String)>), Response> {
+    let tenant = match realm(state, slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(realm_not_found()),
+        Err(e) => return Err(core_error(e, slug)),
+    };
+    let Some(params) = form(headers, body) else {
+        let e = OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded");
+        return Err(oauth_error(&e, slug));
+    };
+    let auth = client_auth(headers, &params);
+    match state.core.oidc().authenticate_client(&tenant, auth, &ctx.client).await {
+        Ok(client) => Ok((tenant, client, params)),
+        Err(e) => {
+            // Failed client authentications are what a guesser makes: they are what is limited.
+            if let Err(wait) = state.auth_limiter.check(ctx.ip) {
+                return Err(core_error(castellan_core::CoreError::RateLimited { retry_after_seconds: wait }, slug));
+            }
+            Err(oidc_error(e, slug))
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
+        (refresh_token, scope to narrow), client_credentials (scope). Client authentication: client_secret_basic, \
+        client_secret_post, or none (client_id alone) for public clients.",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = Object),
+        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = Object),
+        (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = Object),
+        (status = 404, description = "No such realm", body = Object),
+        (status = 429, description = "Too many failed client authentications", body = Object)))]
+pub async fn token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.core.oidc().token(&tenant, &client, &params, &ctx.client).await {
+        Ok(t) => {
+            let mut body = json!({
+                "access_token": t.access_token,
+                "token_type": t.token_type,
+                "expires_in": t.expires_in,
+                "scope": t.scope,
+            });
+            if let Some(id) = t.id_token {
+                body["id_token"] = json!(id);
+            }
+            if let Some(r) = t.refresh_token {
+                body["refresh_token"] = json!(r);
+            }
+            if let Some(e) = t.refresh_expires_in {
+                body["refresh_expires_in"] = json!(e);
+            }
+            no_store(StatusCode::OK, body)
+        }
+        Err(e) => oidc_error(e, &slug),
+    }
+}
+
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token/introspect", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    description = "RFC 7662. Only authenticated clients; a client sees only its own tokens unless it has introspect_any.",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
+    responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = Object),
+        (status = 400, description = "invalid_request (no token)", body = Object),
+        (status = 401, description = "invalid_client", body = Object)))]
+pub async fn introspect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(token) = field(&params, "token") else {
+        return oauth_error(&OAuthError::new("invalid_request", "token is missing"), &slug);
+    };
+    match state.core.oidc().introspect(&tenant, &client, token).await {
+        Ok(answer) => no_store(StatusCode::OK, answer),
+        Err(e) => core_error(e, &slug),
+    }
+}
+
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/revoke", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    description = "RFC 7009. A refresh token ends its session (and every token of it); an access token is denied until it expires. \
+        200 for any token string.",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request (no token)", body = Object),
+        (status = 401, description = "invalid_client", body = Object)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(token) = field(&params, "token") else {
+        return oauth_error(&OAuthError::new("invalid_request", "token is missing"), &slug);
+    };
+    match state.core.oidc().revoke(&tenant, &client, token, &ctx.client).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
+            r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => core_error(e, &slug),
+    }
+}
+
+/// Keycloak's back-end logout: `POST …/logout` with client authentication and `refresh_token`.
+pub(super) async fn backend_logout(state: &AppState, ctx: &Ctx, headers: &HeaderMap, slug: &str, body: &Bytes) -> Response {
+    let (tenant, client, params) = match authenticated(state, ctx, headers, slug, body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(token) = field(&params, "refresh_token") else {
+        return oauth_error(&OAuthError::new("invalid_request", "refresh_token is missing"), slug);
+    };
+    match state.core.oidc().logout_by_refresh_token(&tenant, &client, token, &ctx.client).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => oidc_error(OidcError::Core(e), slug),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_basic(raw: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let v = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
+        h.insert(header::AUTHORIZATION, v.parse().unwrap_or(axum::http::HeaderValue::from_static("x")));
+        h
+    }
+
+    #[test]
+    fn basic_credentials_are_form_urldecoded() {
+        assert_eq!(basic(&with_basic("my%3Aclient:s%2Bcret")), Ok(Some(("my:client".into(), "s+cret".into()))));
+        assert_eq!(basic(&with_basic("nocolon")), Err(()));
+        assert_eq!(basic(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn one_authentication_method_at_a_time() {
+        let p = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let h = with_basic("a:b");
+        assert!(matches!(client_auth(&h, &p(&[("client_secret", "x")])), ClientAuth::Several));
+        assert!(matches!(client_auth(&h, &p(&[("client_id", "other")])), ClientAuth::Several));
+        assert!(matches!(client_auth(&h, &p(&[("client_id", "a")])), ClientAuth::Basic { .. }));
+        let none = HeaderMap::new();
+        assert!(matches!(client_auth(&none, &p(&[("client_id", "a"), ("client_secret", "s")])), ClientAuth::Post { .. }));
+        assert!(matches!(client_auth(&none, &p(&[("client_id", "a")])), ClientAuth::Public { .. }));
+        assert!(matches!(client_auth(&none, &p(&[])), ClientAuth::Missing));
+    }
+}

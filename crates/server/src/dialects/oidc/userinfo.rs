@@ -1,0 +1,65 @@
+//! UserInfo (OpenID Connect Core §5.3): the bearer token in the header, or on POST in the form
+//! (RFC 6750 §2.2), never both.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use castellan_core::services::oidc::UserinfoError;
+
+use super::authorize::form;
+use super::error::{bearer_error, core_error, no_store, realm_not_found};
+use super::realm;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/userinfo", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "sub and the claims of the token's scopes", body = Object),
+        (status = 401, description = "No token, or invalid_token (WWW-Authenticate: Bearer)", body = Object),
+        (status = 403, description = "insufficient_scope: the token was not granted openid", body = Object)))]
+pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
+    let token = crate::dialects::bearer(&headers).map(str::to_string);
+    answer(&state, &slug, token).await
+}
+
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/userinfo", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "access_token (or the Authorization header)"),
+    responses((status = 200, description = "sub and the claims of the token's scopes", body = Object),
+        (status = 400, description = "invalid_request: a token in both places", body = Object),
+        (status = 401, description = "No token, or invalid_token", body = Object),
+        (status = 403, description = "insufficient_scope", body = Object)))]
+pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, body: Bytes) -> Response {
+    let in_header = crate::dialects::bearer(&headers).map(str::to_string);
+    let in_form = form(&headers, &body)
+        .and_then(|p| p.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v))
+        .filter(|v| !v.is_empty());
+    let token = match (in_header, in_form) {
+        (Some(_), Some(_)) => {
+            let why = ("invalid_request", "the token is given in more than one place");
+            return bearer_error(StatusCode::BAD_REQUEST, &slug, Some(why));
+        }
+        (a, b) => a.or(b),
+    };
+    answer(&state, &slug, token).await
+}
+
+async fn answer(state: &AppState, slug: &str, token: Option<String>) -> Response {
+    let tenant = match realm(state, slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return realm_not_found(),
+        Err(e) => return core_error(e, slug),
+    };
+    let Some(token) = token else { return bearer_error(StatusCode::UNAUTHORIZED, slug, None) };
+    match state.core.oidc().userinfo(&tenant, &token).await {
+        Ok(claims) => no_store(StatusCode::OK, claims),
+        Err(UserinfoError::InvalidToken) => {
+            bearer_error(StatusCode::UNAUTHORIZED, slug, Some(("invalid_token", "the access token is not valid")))
+        }
+        Err(UserinfoError::InsufficientScope) => {
+            bearer_error(StatusCode::FORBIDDEN, slug, Some(("insufficient_scope", "the token was not granted openid")))
+        }
+        Err(UserinfoError::Core(e)) => core_error(e, slug),
+    }
+}
