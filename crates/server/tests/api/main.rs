@@ -18,6 +18,7 @@ mod kumusoft;
 mod kumusoft_security;
 mod mosip;
 mod mosip_security;
+mod oidc;
 mod openapi;
 mod ops;
 mod toy_dialect;

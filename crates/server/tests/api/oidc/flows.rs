@@ -1,0 +1,172 @@
+//! Whole flows: sign-in through the hosted pages, consent, tokens, UserInfo, refresh,
+//! introspection, revocation and logout.
+
+use castellan_testkit::spawn_app;
+use serde_json::Value;
+
+use super::*;
+
+#[tokio::test]
+async fn a_confidential_client_signs_a_user_in_with_consent_and_gets_tokens_it_can_verify() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let issuer = format!("{}{}", app.address, realm.base());
+    let (code, verifier, _browser) = web_code(&app, &realm, "openid profile email").await;
+    let t = web_tokens(&app, &realm, &code, &verifier).await;
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["scope"], "openid profile email");
+    assert_eq!(t["expires_in"], 300);
+    let id = verify(&app, &realm, t["id_token"].as_str().unwrap(), "web").await;
+    assert_eq!(id["iss"], issuer);
+    assert_eq!(id["sub"], realm.user_id);
+    assert_eq!(id["nonce"], "n-456");
+    assert_eq!(id["azp"], "web");
+    assert_eq!(id["acr"], "1");
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(id["email"], EMAIL);
+    assert_eq!(id["email_verified"], true);
+    assert_eq!(id["name"], "Alice Liddell");
+    assert_eq!(id["preferred_username"], "alice");
+    assert!(id["auth_time"].as_i64().unwrap() > 0 && id["sid"].is_string());
+    // at_hash: the left half of the access token's SHA-256 (RS256), computed here independently.
+    let access = t["access_token"].as_str().unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]);
+    assert_eq!(id["at_hash"], expected);
+    // The access token is an RFC 9068 JWT for the client.
+    let header = jsonwebtoken::decode_header(access).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let at = verify(&app, &realm, access, "web").await;
+    assert_eq!(
+        (at["client_id"].as_str(), at["scope"].as_str(), at["sub"].as_str()),
+        (Some("web"), Some("openid profile email"), Some(realm.user_id.as_str()))
+    );
+    assert_eq!(at["sid"], id["sid"]);
+    // UserInfo: the scopes' claims.
+    let r = app.client.get(app.url(&realm.endpoint("userinfo"))).bearer_auth(access).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(
+        (info["sub"].as_str(), info["email"].as_str(), info["given_name"].as_str()),
+        (Some(realm.user_id.as_str()), Some(EMAIL), Some("Alice"))
+    );
+    assert!(info.get("phone_number").is_none(), "phone was not granted");
+    // A refresh token, rotated on use; the spent one is refused and ends the sign-in.
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let (s, r1, h) = token_call(&app, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
+    assert_eq!(s, 200, "{r1}");
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+    assert_ne!(r1["refresh_token"], t["refresh_token"]);
+    let id2 = verify(&app, &realm, r1["id_token"].as_str().unwrap(), "web").await;
+    assert_eq!((id2["sub"].clone(), id2["auth_time"].clone()), (id["sub"].clone(), id["auth_time"].clone()));
+    assert!(id2.get("nonce").is_none(), "a refreshed ID token carries no nonce");
+    let (s, e, _) = token_call(&app, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let r = app
+        .client
+        .get(app.url(&realm.endpoint("userinfo")))
+        .bearer_auth(r1["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "reuse ended the session and its tokens");
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn a_public_client_with_pkce_skips_consent_as_a_first_party_and_sso_skips_the_sign_in_page() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (code, _, mut browser) = web_code(&app, &realm, "openid").await;
+    assert!(!code.is_empty());
+    // The SPA: first party, public; the browser is already signed in, so no page at all.
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", "spa"),
+        ("redirect_uri", "http://127.0.0.1:43123/spa/callback"),
+        ("scope", "openid email"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let back = browser.get(&authorize_path(&realm, &params)).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.sent_back("iss").unwrap(), format!("{}{}", app.address, realm.base()));
+    let code = back.sent_back("code").unwrap();
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://127.0.0.1:43123/spa/callback"),
+        ("code_verifier", verifier.as_str()),
+        ("client_id", "spa"),
+    ];
+    let (s, t, _) = token_call(&app, &realm, "token", &fields, None).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t["refresh_token"].is_string() && t["id_token"].is_string());
+    // The code is spent: a second exchange is refused.
+    let (s, e, _) = token_call(&app, &realm, "token", &fields, None).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+}
+
+#[tokio::test]
+async fn service_clients_get_tokens_by_client_credentials_that_introspect_and_revoke() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let basic = Some(("svc", realm.svc_secret.as_str()));
+    let (s, t, _) =
+        token_call(&app, &realm, "token", &[("grant_type", "client_credentials"), ("scope", "openid email")], basic).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t.get("refresh_token").is_none() && t.get("id_token").is_none());
+    assert_eq!(t["scope"], "email", "openid means nothing without a user");
+    let access = t["access_token"].as_str().unwrap();
+    let claims = verify(&app, &realm, access, "svc").await;
+    assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("svc"), Some("svc")));
+    let (s, i, _) = token_call(&app, &realm, "token/introspect", &[("token", access)], basic).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (i["active"].as_bool(), i["client_id"].as_str(), i["token_type"].as_str()),
+        (Some(true), Some("svc"), Some("Bearer"))
+    );
+    // Another client does not see it.
+    let (_, other, _) =
+        token_call(&app, &realm, "token/introspect", &[("token", access)], Some(("web", &realm.web_secret))).await;
+    assert_eq!(other, serde_json::json!({"active": false}));
+    let (s, _, _) = token_call(&app, &realm, "revoke", &[("token", access)], basic).await;
+    assert_eq!(s, 200);
+    let (_, i, _) = token_call(&app, &realm, "token/introspect", &[("token", access)], basic).await;
+    assert_eq!(i, serde_json::json!({"active": false}));
+    // No credentials, a wrong secret: invalid_client with a Basic challenge.
+    let (s, e, h) = token_call(&app, &realm, "token", &[("grant_type", "client_credentials")], Some(("svc", "wrong"))).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+    assert!(h["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+}
+
+#[tokio::test]
+async fn logout_with_a_hint_ends_the_sign_in_and_every_token_of_it_and_returns_to_the_client() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (code, verifier, mut browser) = web_code(&app, &realm, "openid").await;
+    let t = web_tokens(&app, &realm, &code, &verifier).await;
+    let hint = t["id_token"].as_str().unwrap();
+    let mut url = url::Url::parse("http://x/").unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", "https://app.example.com/bye")
+        .append_pair("state", "bye-1");
+    let out = browser.get(&format!("{}?{}", realm.endpoint("logout"), url.query().unwrap())).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(out.location().as_str(), "https://app.example.com/bye?state=bye-1");
+    let (_, i, _) = token_call(
+        &app,
+        &realm,
+        "token/introspect",
+        &[("token", t["refresh_token"].as_str().unwrap())],
+        Some(("web", &realm.web_secret)),
+    )
+    .await;
+    assert_eq!(i["active"], false);
+    // The browser is signed out: a new request shows the sign-in page again.
+    let (params, _) = web_params("openid");
+    let page = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert!(page.body.contains("id=\"login-form\""), "{}", page.body);
+}

@@ -1,0 +1,4 @@
+//! Attacks on the OpenID Connect dialect.
+
+#[allow(unused_imports)]
+use super::*;
