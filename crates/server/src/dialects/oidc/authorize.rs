@@ -44,7 +44,7 @@ fn unknown_realm() -> Response {
 }
 
 /// The realm of a page request, or the page that says why there is none.
-async fn page_realm(state: &AppState, slug: &str) -> Result<Tenant, Response> {
+pub(super) async fn page_realm(state: &AppState, slug: &str) -> Result<Tenant, Response> {
     match realm(state, slug).await {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(unknown_realm()),
@@ -174,7 +174,7 @@ async fn authorize(state: AppState, ctx: Ctx, headers: HeaderMap, slug: String, 
 
 /// Whether a sign-in form (before anyone is signed in) is genuine: same site, and the CSRF
 /// token of its cookie.
-fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(String, String)]) -> bool {
+pub(super) fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(String, String)]) -> bool {
     let given = field(params, "csrf");
     !cross_site(headers, &state.core.config.public_url)
         && cookie(headers, FORM_COOKIE)

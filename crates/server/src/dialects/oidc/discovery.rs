@@ -17,7 +17,8 @@ use crate::state::AppState;
     paths(configuration, oauth_metadata, certs, super::authorize::authorize_get, super::authorize::authorize_post,
           super::authorize::login, super::authorize::login_totp, super::authorize::consent, super::token::token,
           super::token::introspect, super::token::revoke, super::userinfo::userinfo_get, super::userinfo::userinfo_post,
-          super::logout::logout_get, super::logout::logout_post, form_post_asset),
+          super::logout::logout_get, super::logout::logout_post, super::account::forgot_password_page,
+          super::account::forgot_password, form_post_asset),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]

@@ -2,6 +2,7 @@
 //! paths (`/realms/<tenant>/…`). Contract: docs/dialects/oidc.md. The rules are the core's
 //! (`services::oidc`); this module reads requests, sets cookies and renders pages.
 
+mod account;
 mod authorize;
 mod discovery;
 mod error;
@@ -41,6 +42,8 @@ pub fn router() -> Api {
         .post("/realms/{tenant}/login", authorize::login)
         .post("/realms/{tenant}/login/totp", authorize::login_totp)
         .post("/realms/{tenant}/consent", authorize::consent)
+        .get("/realms/{tenant}/forgot-password", account::forgot_password_page)
+        .post("/realms/{tenant}/forgot-password", account::forgot_password)
         .post(&format!("{P}/token"), token::token)
         .post(&format!("{P}/token/introspect"), token::introspect)
         .post(&format!("{P}/revoke"), token::revoke)

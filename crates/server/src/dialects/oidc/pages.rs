@@ -201,3 +201,27 @@ pub fn signed_out(realm: &Realm<'_>) -> Response {
     let body = format!("<h1>Signed out</h1><p id=\"signed-out\">You are signed out of {}.</p>", escape(realm.name));
     with_no_store(page(StatusCode::OK, "Signed out", &body, None, &[], Opener::Isolated))
 }
+
+/// The forgot-password form.
+pub fn forgot_password(realm: &Realm<'_>, csrf: &str, error: Option<&str>) -> Response {
+    let body = format!(
+        "<h1>Forgot your password?</h1><p>Enter the email address of your account; we will mail you a link to choose a \
+         new password.</p>{err}<form method=\"post\" action=\"{base}/forgot-password\" id=\"forgot-form\">{csrf}\
+         <label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required autofocus>\
+         <button type=\"submit\" id=\"submit\">Send the link</button></form>",
+        err = error_html(error),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+    );
+    with_no_store(page(StatusCode::OK, "Forgot your password?", &body, None, &[], Opener::Isolated))
+}
+
+/// The same answer whether or not the address has an account.
+pub fn reset_requested(realm: &Realm<'_>) -> Response {
+    let body = format!(
+        "<h1>Check your email</h1><p id=\"reset-requested\">If an account of {} has this address, a link to choose a new \
+         password is on its way. It works once.</p>",
+        escape(realm.name)
+    );
+    with_no_store(page(StatusCode::OK, "Check your email", &body, None, &[], Opener::Isolated))
+}

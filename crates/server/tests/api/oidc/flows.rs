@@ -170,3 +170,113 @@ async fn logout_with_a_hint_ends_the_sign_in_and_every_token_of_it_and_returns_t
     let page = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
     assert!(page.body.contains("id=\"login-form\""), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_sign_in_page_leads_to_a_mailed_reset_link_that_works_once() {
+    let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions { smtp: true, ..Default::default() }).await;
+    let realm = realm(&app).await;
+    let (params, _) = web_params("openid");
+    let mut browser = Browser::new(&app);
+    let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert!(login.body.contains(&format!("href=\"{}/forgot-password\"", realm.base())), "{}", login.body);
+    let form = browser.get(&format!("{}/forgot-password", realm.base())).await;
+    assert_eq!(form.status, 200);
+    let csrf = form.field("csrf").unwrap();
+    let path = format!("{}/forgot-password", realm.base());
+    let sent = browser.post(&path, &[("csrf", &csrf), ("email", EMAIL)]).await;
+    let unknown = browser.post(&path, &[("csrf", &csrf), ("email", "nobody@example.com")]).await;
+    assert_eq!((sent.status, unknown.status), (200, 200));
+    assert_eq!(sent.body, unknown.body, "the answer does not tell whether the address has an account");
+    // Without the form's token, or from another site, nothing is sent.
+    let forged = browser.post(&path, &[("csrf", "forged"), ("email", EMAIL)]).await;
+    assert_eq!(forged.status, 403);
+    let mail = app.smtp.as_ref().unwrap().wait_for(EMAIL, 1).await;
+    let body = mail.body();
+    let token = crate::korastratum::link_token(&body, "reset-password?token=");
+    let reset = |password: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        let slug = realm.slug.clone();
+        async move {
+            app.client
+                .post(app.url(&format!("/t/{slug}/reset-password")))
+                .form(&[("token", token.as_str()), ("password", password), ("confirm", password)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(reset("Looking-Glass-2027!").await, 200);
+    assert_eq!(reset("Another-Pass-2028!").await, 400, "one use");
+    let again = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let after = browser.sign_in(&realm, &again, EMAIL, "Looking-Glass-2027!").await;
+    assert!(after.body.contains("id=\"consent-form\""), "signed in with the new password: {}", after.body);
+}
+
+#[tokio::test]
+async fn a_user_with_totp_gives_the_code_after_the_password_and_gets_acr_2() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (s, enrolled) =
+        app.admin(reqwest::Method::POST, &format!("/tenants/{}/users/{}/totp", realm.slug, realm.user_id), None).await;
+    assert_eq!(s, 201, "{enrolled}");
+    let secret = enrolled["secret"].as_str().unwrap().to_string();
+    let (params, verifier) = web_params("openid");
+    let mut browser = Browser::new(&app);
+    let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let totp_page = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(totp_page.body.contains("id=\"totp-form\""), "{}", totp_page.body);
+    assert!(!browser.cookies.contains_key("castellan_sso"), "not signed in before the code");
+    let fields = |page: &Page, code: &str| {
+        vec![
+            ("csrf".to_string(), page.field("csrf").unwrap()),
+            ("request".into(), page.field("request").unwrap()),
+            ("mfa_token".into(), page.field("mfa_token").unwrap()),
+            ("code".into(), code.to_string()),
+        ]
+    };
+    let path = format!("{}/login/totp", realm.base());
+    let wrong = browser.post(&path, &as_refs(&fields(&totp_page, "000000"))).await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("id=\"totp-form\""));
+    let code = crate::helpers::code(&app, &secret, 0);
+    let consent = browser.post(&path, &as_refs(&fields(&wrong, &code))).await;
+    let back = browser.decide(&realm, &consent, "allow").await;
+    let t = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, t["id_token"].as_str().unwrap(), "web").await;
+    assert_eq!(id["acr"], "2");
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn two_nodes_share_the_flow_and_a_logout_on_one_ends_the_session_on_the_other_at_once() {
+    let a = spawn_app().await;
+    let b = a.another_node().await;
+    let realm = realm(&a).await;
+    let (params, verifier) = web_params("openid email");
+    // Authorize on A, sign in and consent on B (the browser's cookies go with it).
+    let mut on_a = Browser::new(&a);
+    let login = on_a.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let mut on_b = Browser { app: &b, cookies: on_a.cookies.clone() };
+    let consent = on_b.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    let back = on_b.decide(&realm, &consent, "allow").await;
+    // The code is exchanged on A.
+    let t = web_tokens(&a, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let access = t["access_token"].as_str().unwrap();
+    let userinfo =
+        |app: &castellan_testkit::TestApp| app.client.get(app.url(&realm.endpoint("userinfo"))).bearer_auth(access).send();
+    assert_eq!(userinfo(&a).await.unwrap().status(), 200);
+    // Logout on B, confirmed on its page: the token stops working on A at once.
+    let confirm = on_b.get(&realm.endpoint("logout")).await;
+    assert!(confirm.body.contains("id=\"logout-form\""), "{}", confirm.body);
+    let csrf = confirm.field("csrf").unwrap();
+    let out = on_b.post(&realm.endpoint("logout"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(out.body.contains("id=\"signed-out\""));
+    assert_eq!(userinfo(&a).await.unwrap().status(), 401);
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())];
+    let (s, e, _) = token_call(&a, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+}

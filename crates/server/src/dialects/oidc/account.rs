@@ -1,0 +1,64 @@
+//! The sign-in page's "Forgot your password?": a form for the email address; the mailed link
+//! opens the reset page every tenant has (`/t/<tenant>/reset-password`, one use).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::authorize::{form, form_genuine, page_realm};
+use super::pages::{self, Realm};
+use super::{FORM_COOKIE, base_path, set_cookie};
+use crate::client::Ctx;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/realms/{tenant}/forgot-password", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    responses((status = 200, description = "The form: an email address", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+pub async fn forgot_password_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let tenant = match page_realm(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let base = base_path(&state, &tenant);
+    let token = castellan_core::crypto::random_token();
+    let mut r = pages::forgot_password(&Realm { base: &base, name: &tenant.display_name }, &token, None);
+    set_cookie(&state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
+    r
+}
+
+#[utoipa::path(post, path = "/realms/{tenant}/forgot-password", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, email"),
+    responses((status = 200, description = "The same answer whether or not the address has an account; a link is mailed if it does", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
+        (status = 429, description = "Rate limited", content_type = "text/html", body = String)))]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let tenant = match page_realm(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(params) = form(&headers, &body) else {
+        return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
+    };
+    if !form_genuine(&state, &headers, &params) {
+        return crate::pages::kit::forbidden_page();
+    }
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
+        let msg = format!("Too many requests. Try again in {wait} seconds.");
+        return pages::error(StatusCode::TOO_MANY_REQUESTS, &msg);
+    }
+    let email = params.iter().find(|(k, _)| k == "email").map(|(_, v)| v.trim()).unwrap_or_default();
+    if !email.is_empty() && email.len() <= 320 {
+        state.core.forgot_password(&tenant, email, &ctx.client);
+    }
+    let base = base_path(&state, &tenant);
+    pages::reset_requested(&Realm { base: &base, name: &tenant.display_name })
+}
