@@ -161,7 +161,10 @@ fn help_describes_every_command_and_lists_the_choices() {
         }
     }
     let tenant = stdout(&castellan(&["tenant", "create", "--help"]).output().unwrap());
-    assert!(tenant.contains("possible values: default, korastratum, kumusoft, mosip, eauthenticator, fastapi-users"), "{tenant}");
+    assert!(
+        tenant.contains("possible values: default, korastratum, kumusoft, mosip, eauthenticator, fastapi-users, oidc"),
+        "{tenant}"
+    );
     let serve = stdout(&castellan(&["serve", "--help"]).output().unwrap());
     assert!(serve.contains("--listen") && serve.contains("--data-dir"), "{serve}");
 }
@@ -339,5 +342,118 @@ fn the_cli_makes_an_application_with_a_callback_secret_and_rotates_it() {
     let out = run(&["app", "callback-secret", "--tenant", "portal", "plain"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("callback_url: the application has no callback URL"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cli_makes_an_openid_connect_client_and_lists_its_settings() {
+    let dir = temp_dir("oidc-app");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_arg]);
+        castellan(&all).output().unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let out = run(&["tenant", "create", "acme", "--profile", "oidc", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tenant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tenant["dialects"], serde_json::json!(["oidc"]));
+    let out = run(&[
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--kind",
+        "confidential",
+        "--client-id",
+        "web",
+        "--redirect-uri",
+        "https://web.example.com/callback",
+        "--redirect-uri",
+        "http://127.0.0.1:8000/callback",
+        "--post-logout-redirect-uri",
+        "https://web.example.com/",
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1:8000/",
+        "--grant-type",
+        "refresh_token",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
+        "--first-party",
+        "--require-pkce",
+        "--access-token-audience",
+        "https://api.example.com",
+        "Web",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(created["client_secret"].as_str().unwrap().starts_with("cas_secret_"), "{created}");
+
+    let out = run(&["app", "list", "--tenant", "acme", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let web = list.as_array().unwrap().iter().find(|a| a["client_id"] == "web").expect("listed");
+    let keys = [
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "grant_types",
+        "scopes",
+        "token_endpoint_auth_method",
+        "first_party",
+        "require_pkce",
+        "access_token_audience",
+        "introspect_any",
+    ];
+    let listed: serde_json::Map<String, serde_json::Value> = keys.iter().map(|k| (k.to_string(), web[*k].clone())).collect();
+    assert_eq!(
+        serde_json::Value::Object(listed),
+        serde_json::json!({
+            "redirect_uris": ["https://web.example.com/callback", "http://127.0.0.1:8000/callback"],
+            "post_logout_redirect_uris": ["https://web.example.com/", "http://127.0.0.1:8000/"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scopes": ["openid", "email"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "first_party": true,
+            "require_pkce": true,
+            "access_token_audience": "https://api.example.com",
+            "introspect_any": false,
+        })
+    );
+    // The same plain listing without --json: the settings are there for a reader too.
+    let text = stdout(&run(&["app", "list", "--tenant", "acme"]));
+    assert!(text.contains("\"access_token_audience\": \"https://api.example.com\""), "{text}");
+
+    // The core's checks, by field, as in the admin API.
+    let out = run(&["app", "create", "--tenant", "acme", "--kind", "public", "--grant-type", "client_credentials", "SPA"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("grant_types: a public client cannot use client_credentials"), "{}", stderr(&out));
+    let out = run(&[
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--kind",
+        "public",
+        "--token-endpoint-auth-method",
+        "client_secret_basic",
+        "SPA",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("token_endpoint_auth_method:"), "{}", stderr(&out));
+    // Names the server does not know are refused before anything is opened, with the choices.
+    let out = run(&["app", "create", "--tenant", "acme", "--scope", "wallet", "SPA"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("possible values: openid, profile, email, phone, offline_access"), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&run(&["app", "list", "--tenant", "acme", "--json"]).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing refused was made: {list}");
     let _ = std::fs::remove_dir_all(&dir);
 }
