@@ -3,6 +3,8 @@
 
 use std::process::Output;
 
+use serde_json::json;
+
 use crate::common::{MASTER_KEY, Server, castellan, temp_dir};
 
 fn stderr(o: &Output) -> String {
@@ -106,13 +108,40 @@ async fn demo_on_a_fresh_data_directory_sets_it_up_as_serve_would_and_prints_the
     let err = stderr(&out);
     assert!(err.contains("created the `default` tenant and this admin token"), "{err}");
     let token = err.lines().map(str::trim).find(|l| l.starts_with("cas_admin_")).expect("the token").to_string();
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let again = fresh();
     assert!(again.status.success());
     assert!(!stderr(&again).contains("admin token"), "printed once: {}", stderr(&again));
+    let second: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+
+    // The OpenID Connect realm: the secrets of the clients that have one, shown by the run that
+    // made them and never again (only their digests are kept).
+    let oidc = &first["oidc"];
+    assert_eq!(oidc["tenant"]["slug"], "acme", "{oidc}");
+    assert!(oidc["tenant"]["issuer"].as_str().unwrap().ends_with("/realms/acme"), "{oidc}");
+    assert_eq!((&oidc["user"]["email"], &oidc["password"]), (&json!("alice@example.com"), &json!("Wonderland-2026!")));
+    let client = |run: &serde_json::Value, id: &str| {
+        run["oidc"]["clients"].as_array().unwrap().iter().find(|c| c["client_id"] == id).cloned().expect(id)
+    };
+    let web_secret = client(&first, "demo-web")["client_secret"].as_str().expect("demo-web's secret").to_string();
+    let service_secret = client(&first, "demo-service")["client_secret"].as_str().expect("demo-service's secret").to_string();
+    assert!(web_secret.starts_with("cas_secret_") && service_secret.starts_with("cas_secret_"));
+    assert_ne!(web_secret, service_secret);
+    assert!(client(&first, "demo-spa").get("client_secret").is_none(), "a public client has none");
+    assert_eq!(client(&first, "demo-service")["grant_types"], json!(["client_credentials"]));
+    for id in ["demo-web", "demo-service"] {
+        let again = client(&second, id);
+        assert_eq!(again["client_secret"], serde_json::Value::Null, "{id}: shown once: {again}");
+        assert!(again["client_secret_note"].as_str().unwrap().contains("rotate-secret"), "{again}");
+    }
+    assert_eq!(second["oidc"]["user"]["id"], first["oidc"]["user"]["id"], "nothing made twice");
+    let printed = format!("{}{}", stdout(&again), stderr(&again));
+    assert!(!printed.contains(&web_secret) && !printed.contains(&service_secret), "{printed}");
+
     let list = castellan(&["tenant", "list"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
     let table = stdout(&list);
     assert!(table.starts_with("SLUG"), "a table: {table}");
-    for slug in ["default", "fmfb", "kumusoft", "mosip"] {
+    for slug in ["default", "fmfb", "kumusoft", "mosip", "acme"] {
         assert!(table.lines().any(|l| l.starts_with(&format!("{slug} "))), "{slug} in {table}");
     }
     let json = castellan(&["tenant", "list", "--json"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
@@ -122,6 +151,35 @@ async fn demo_on_a_fresh_data_directory_sets_it_up_as_serve_would_and_prints_the
     let mut server = Server::start(&[("CASTELLAN_DATA_DIR", data.display().to_string())], &dir.join("serve.log")).await;
     let (s, tenants) = server.call(reqwest::Method::GET, "/admin/v1/tenants", Some(&token), None).await;
     assert_eq!(s, 200, "{tenants}");
+    let acme = tenants.as_array().unwrap().iter().find(|t| t["slug"] == "acme").expect("acme");
+    assert_eq!((&acme["profile"], &acme["dialects"]), (&json!("oidc"), &json!(["oidc"])));
+    let (s, apps) = server.call(reqwest::Method::GET, "/admin/v1/tenants/acme/applications", Some(&token), None).await;
+    assert_eq!(s, 200, "{apps}");
+    let app = |id: &str| apps.as_array().unwrap().iter().find(|a| a["client_id"] == id).cloned().expect(id);
+    let web = app("demo-web");
+    assert_eq!(
+        (&web["kind"], &web["redirect_uris"], &web["post_logout_redirect_uris"], &web["first_party"]),
+        (
+            &json!("confidential"),
+            &json!(["http://127.0.0.1:8000/callback", "http://localhost:8000/callback"]),
+            &json!(["http://127.0.0.1:8000/"]),
+            &json!(false)
+        )
+    );
+    let spa = app("demo-spa");
+    assert_eq!(
+        (&spa["kind"], &spa["redirect_uris"], &spa["first_party"]),
+        (&json!("public"), &json!(["http://127.0.0.1:5173/callback"]), &json!(true))
+    );
+    let service = app("demo-service");
+    assert_eq!((&service["kind"], &service["grant_types"]), (&json!("service"), &json!(["client_credentials"])));
+    let (s, users) =
+        server.call(reqwest::Method::GET, "/admin/v1/tenants/acme/users?email=alice@example.com", Some(&token), None).await;
+    assert_eq!(s, 200, "{users}");
+    assert_eq!(
+        (&users[0]["first_name"], &users[0]["last_name"], &users[0]["email_verified"]),
+        (&json!("Alice"), &json!("Liddell"), &json!(true))
+    );
     server.stop();
     assert!(!server.log_text().contains("admin token"));
     let _ = std::fs::remove_dir_all(&dir);
