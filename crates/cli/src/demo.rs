@@ -2,7 +2,7 @@
 //! example requests work. Idempotent: what exists is left as it is.
 
 use castellan_core::Core;
-use castellan_core::model::{ApplicationKind, Dialect, NewUser, Profile, Tenant};
+use castellan_core::model::{ApplicationKind, Dialect, GrantType, NewUser, OidcClient, Profile, Tenant};
 use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::NewTenant;
 use castellan_core::{CoreError, CoreResult};
@@ -177,6 +177,115 @@ async fn mosip(core: &Core) -> CoreResult<Value> {
     }))
 }
 
+/// An OpenID Connect client of the realm, created if missing. A client secret is random and
+/// only its digest is kept, so it is shown by the run that creates the client; later runs say how
+/// to get a new one.
+async fn oidc_client(core: &Core, realm: &Tenant, new: NewApplication) -> CoreResult<Value> {
+    let client_id = new.client_id.clone().unwrap_or_default();
+    let (app, secret) = match core.applications().get_application(realm, &client_id).await {
+        Ok(app) => (app, None),
+        Err(CoreError::NotFound) => {
+            let created = core.applications().create_application(realm, new).await?;
+            (created.app, created.client_secret)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut v = json!({
+        "client_id": app.client_id,
+        "name": app.name,
+        "kind": app.kind,
+        "grant_types": app.grant_types(),
+        "redirect_uris": app.redirect_uris,
+        "post_logout_redirect_uris": app.oidc.post_logout_redirect_uris,
+        "first_party": app.oidc.first_party,
+    });
+    if app.kind != ApplicationKind::Public {
+        v["client_secret"] = json!(secret);
+        if secret.is_none() {
+            v["client_secret_note"] = json!(format!(
+                "shown when the client was created; `castellan app rotate-secret --tenant {} {}` makes a new one",
+                realm.slug, app.client_id
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// A client of the demo realm with the defaults of its kind but for what `oidc` sets.
+fn demo_client(client_id: &str, name: &str, kind: ApplicationKind, redirect_uris: &[&str], oidc: OidcClient) -> NewApplication {
+    NewApplication {
+        name: name.into(),
+        kind,
+        client_id: Some(client_id.into()),
+        aliases: Default::default(),
+        roles: vec![],
+        allowed_ips: vec![],
+        callback_url: None,
+        redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+        single_otp_channel: false,
+        active: true,
+        oidc,
+    }
+}
+
+/// The OpenID Connect realm `acme`: a confidential web client that asks for consent, a
+/// first-party single-page app, a service client, and Alice.
+async fn oidc(core: &Core) -> CoreResult<Value> {
+    const PASSWORD: &str = "Wonderland-2026!";
+    let realm = tenant(core, "acme", "Acme", Profile::Dialect(Dialect::Oidc)).await?;
+    let web = demo_client(
+        "demo-web",
+        "Demo Web",
+        ApplicationKind::Confidential,
+        &["http://127.0.0.1:8000/callback", "http://localhost:8000/callback"],
+        // A third-party client, so that the consent page shows.
+        OidcClient {
+            post_logout_redirect_uris: vec!["http://127.0.0.1:8000/".into()],
+            first_party: false,
+            ..OidcClient::default()
+        },
+    );
+    let spa = demo_client(
+        "demo-spa",
+        "Demo SPA",
+        ApplicationKind::Public,
+        &["http://127.0.0.1:5173/callback"],
+        OidcClient { first_party: true, ..OidcClient::default() },
+    );
+    let service = demo_client(
+        "demo-service",
+        "Demo Service",
+        ApplicationKind::Service,
+        &[],
+        OidcClient { grant_types: vec![GrantType::ClientCredentials], ..OidcClient::default() },
+    );
+    let mut clients = Vec::new();
+    for new in [web, spa, service] {
+        clients.push(oidc_client(core, &realm, new).await?);
+    }
+    let alice = user(
+        core,
+        &realm,
+        NewUser {
+            email: Some("alice@example.com".into()),
+            password: Some(PASSWORD.into()),
+            first_name: Some("Alice".into()),
+            last_name: Some("Liddell".into()),
+            email_verified: true,
+            active: true,
+            ..NewUser::default()
+        },
+    )
+    .await?;
+    Ok(json!({
+        "tenant": { "id": realm.id, "slug": realm.slug, "issuer": realm.issuer },
+        "discovery": format!("{}/.well-known/openid-configuration", realm.issuer),
+        "clients": clients,
+        "user": alice,
+        "password": PASSWORD,
+    }))
+}
+
 /// Creates what is missing and describes everything.
 /// `dev`: development mode, where the callback receiver the hosted 2FA demo calls back to lives.
 pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
@@ -217,6 +326,7 @@ pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
     )
     .await?;
     let mosip = mosip(core).await?;
+    let oidc = oidc(core).await?;
     let eauth = if dev {
         eauthenticator(core).await?
     } else {
@@ -237,6 +347,7 @@ pub async fn run(core: &Core, dev: bool) -> CoreResult<Value> {
     Ok(json!({
         "eauthenticator": eauth,
         "mosip": mosip,
+        "oidc": oidc,
         "fastapi-users": {
             "tenant": { "id": kyc.id, "slug": kyc.slug, "issuer": kyc.issuer },
             "users": kyc_users,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use castellan_core::clock::SystemClock;
 use castellan_core::model::audit::AuditFilter;
-use castellan_core::model::{ApplicationKind, Dialect, KeyAlg, NewUser, Profile};
+use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, KeyAlg, NewUser, OidcClient, Profile};
 use castellan_core::services::ClientContext;
 use castellan_core::services::applications::NewApplication;
 use castellan_core::services::tenants::NewTenant;
@@ -36,6 +36,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per process: the size of a variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default). A first start creates the data directory, the schema, a
@@ -107,7 +109,7 @@ enum TenantCmd {
         #[arg(long)]
         name: Option<String>,
         /// Which dialect's rules and defaults the tenant starts with.
-        #[arg(long, default_value = "default", value_parser = ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users"])]
+        #[arg(long, default_value = "default", value_parser = ["default", "korastratum", "kumusoft", "mosip", "eauthenticator", "fastapi-users", "oidc"])]
         profile: String,
     },
     /// List tenants (a table; `--json` for JSON).
@@ -119,6 +121,8 @@ enum TenantCmd {
     },
 }
 
+// Parsed once per process, as `Command` is.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum AppCmd {
     /// Create an application; its client secret (confidential and service kinds) and callback
@@ -150,12 +154,15 @@ enum AppCmd {
         /// callbacks are allowed); a callback secret is made and printed once.
         #[arg(long)]
         callback_url: Option<String>,
-        /// A redirect URI (repeatable).
+        /// A redirect URI (repeatable): hosted 2FA's, and an OpenID Connect client's (exact
+        /// match; loopback http at any port for native apps).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// An address or CIDR block allowed to call the API with the application's key (repeatable).
         #[arg(long = "allowed-ip")]
         allowed_ips: Vec<String>,
+        #[command(flatten)]
+        oidc: OidcClientArgs,
     },
     /// List a tenant's applications.
     List {
@@ -187,6 +194,63 @@ enum AppCmd {
         /// The application's client id.
         client_id: String,
     },
+}
+
+/// An application's settings as an OpenID Connect client; each left out keeps the kind's default.
+#[derive(clap::Args)]
+struct OidcClientArgs {
+    /// OpenID Connect: where a logout may send the browser back to (repeatable; exact match).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect: a grant type the client may use (repeatable; default: authorization_code
+    /// and refresh_token, client_credentials for a service).
+    #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials"])]
+    grant_types: Vec<String>,
+    /// OpenID Connect: a scope the client may be granted (repeatable; default: every one).
+    #[arg(long = "scope", value_parser = ["openid", "profile", "email", "phone", "offline_access"])]
+    scopes: Vec<String>,
+    /// OpenID Connect: how the client authenticates at the token endpoint (default:
+    /// client_secret_basic with a secret, none for a public client).
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none"])]
+    token_endpoint_auth_method: Option<String>,
+    /// OpenID Connect: the client's users are never asked for consent.
+    #[arg(long)]
+    first_party: bool,
+    /// OpenID Connect: PKCE even though the client has a secret (public clients always need it).
+    #[arg(long)]
+    require_pkce: bool,
+    /// OpenID Connect: the `aud` of the client's access tokens (default: its client id).
+    #[arg(long)]
+    access_token_audience: Option<String>,
+    /// OpenID Connect: the client may introspect tokens issued to the tenant's other clients.
+    #[arg(long)]
+    introspect_any: bool,
+}
+
+impl OidcClientArgs {
+    fn into_client(self) -> Result<OidcClient, String> {
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| format!("grant_types: unknown grant type {g}")))
+            .collect::<Result<_, _>>()?;
+        let token_endpoint_auth_method = self
+            .token_endpoint_auth_method
+            .map(|m| AuthMethod::parse(&m).ok_or_else(|| format!("token_endpoint_auth_method: unknown method {m}")))
+            .transpose()?;
+        Ok(OidcClient {
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types,
+            scopes: self.scopes,
+            token_endpoint_auth_method,
+            first_party: self.first_party,
+            require_pkce: self.require_pkce,
+            access_token_audience: self.access_token_audience,
+            introspect_any: self.introspect_any,
+            // Back-channel logout, PAR and DPoP get flags when the server supports them.
+            ..OidcClient::default()
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -503,9 +567,11 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     callback_url,
                     redirect_uris,
                     allowed_ips,
+                    oidc,
                 } => {
                     let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
+                    let oidc = oidc.into_client()?;
                     let new = NewApplication {
                         name,
                         kind,
@@ -520,7 +586,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         redirect_uris,
                         single_otp_channel,
                         active: true,
-                        oidc: Default::default(),
+                        oidc,
                     };
                     let created = core.applications().create_application(&t, new).await.map_err(describe)?;
                     let mut v = json!(created.app);

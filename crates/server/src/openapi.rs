@@ -234,7 +234,8 @@ mod tests {
     #[test]
     fn the_admin_schemas_describe_the_records_as_serde_writes_them() {
         use castellan_core::model::{
-            Application, ApplicationKind, AuditEvent, MessageTemplates, Policy, Profile, Session, Tenant, User,
+            Application, ApplicationKind, AuditEvent, AuthMethod, GrantType, MessageTemplates, OidcClient, Policy, Profile,
+            Session, Tenant, User,
         };
         let doc = serde_json::to_value(document(&dialects::all())).unwrap_or_default();
         let schemas = &doc["components"]["schemas"];
@@ -267,7 +268,20 @@ mod tests {
             single_otp_channel: false,
             active: true,
             created_at: 1,
-            oidc: Default::default(),
+            // Every optional field set, so that each one the schema must describe is written.
+            oidc: OidcClient {
+                post_logout_redirect_uris: vec!["https://portal.example.com/".into()],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                scopes: vec!["openid".into(), "email".into()],
+                token_endpoint_auth_method: Some(AuthMethod::ClientSecretPost),
+                first_party: true,
+                require_pkce: true,
+                access_token_audience: Some("https://api.example.com".into()),
+                introspect_any: true,
+                backchannel_logout_uri: Some("https://portal.example.com/logout".into()),
+                require_par: true,
+                dpop_bound: true,
+            },
         };
         let user = User {
             id: id.into(),

@@ -3,6 +3,8 @@
 
 use std::process::Output;
 
+use serde_json::json;
+
 use crate::common::{MASTER_KEY, Server, castellan, temp_dir};
 
 fn stderr(o: &Output) -> String {
@@ -106,13 +108,40 @@ async fn demo_on_a_fresh_data_directory_sets_it_up_as_serve_would_and_prints_the
     let err = stderr(&out);
     assert!(err.contains("created the `default` tenant and this admin token"), "{err}");
     let token = err.lines().map(str::trim).find(|l| l.starts_with("cas_admin_")).expect("the token").to_string();
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let again = fresh();
     assert!(again.status.success());
     assert!(!stderr(&again).contains("admin token"), "printed once: {}", stderr(&again));
+    let second: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+
+    // The OpenID Connect realm: the secrets of the clients that have one, shown by the run that
+    // made them and never again (only their digests are kept).
+    let oidc = &first["oidc"];
+    assert_eq!(oidc["tenant"]["slug"], "acme", "{oidc}");
+    assert!(oidc["tenant"]["issuer"].as_str().unwrap().ends_with("/realms/acme"), "{oidc}");
+    assert_eq!((&oidc["user"]["email"], &oidc["password"]), (&json!("alice@example.com"), &json!("Wonderland-2026!")));
+    let client = |run: &serde_json::Value, id: &str| {
+        run["oidc"]["clients"].as_array().unwrap().iter().find(|c| c["client_id"] == id).cloned().expect(id)
+    };
+    let web_secret = client(&first, "demo-web")["client_secret"].as_str().expect("demo-web's secret").to_string();
+    let service_secret = client(&first, "demo-service")["client_secret"].as_str().expect("demo-service's secret").to_string();
+    assert!(web_secret.starts_with("cas_secret_") && service_secret.starts_with("cas_secret_"));
+    assert_ne!(web_secret, service_secret);
+    assert!(client(&first, "demo-spa").get("client_secret").is_none(), "a public client has none");
+    assert_eq!(client(&first, "demo-service")["grant_types"], json!(["client_credentials"]));
+    for id in ["demo-web", "demo-service"] {
+        let again = client(&second, id);
+        assert_eq!(again["client_secret"], serde_json::Value::Null, "{id}: shown once: {again}");
+        assert!(again["client_secret_note"].as_str().unwrap().contains("rotate-secret"), "{again}");
+    }
+    assert_eq!(second["oidc"]["user"]["id"], first["oidc"]["user"]["id"], "nothing made twice");
+    let printed = format!("{}{}", stdout(&again), stderr(&again));
+    assert!(!printed.contains(&web_secret) && !printed.contains(&service_secret), "{printed}");
+
     let list = castellan(&["tenant", "list"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
     let table = stdout(&list);
     assert!(table.starts_with("SLUG"), "a table: {table}");
-    for slug in ["default", "fmfb", "kumusoft", "mosip"] {
+    for slug in ["default", "fmfb", "kumusoft", "mosip", "acme"] {
         assert!(table.lines().any(|l| l.starts_with(&format!("{slug} "))), "{slug} in {table}");
     }
     let json = castellan(&["tenant", "list", "--json"]).env("CASTELLAN_DATA_DIR", &data).output().unwrap();
@@ -122,6 +151,35 @@ async fn demo_on_a_fresh_data_directory_sets_it_up_as_serve_would_and_prints_the
     let mut server = Server::start(&[("CASTELLAN_DATA_DIR", data.display().to_string())], &dir.join("serve.log")).await;
     let (s, tenants) = server.call(reqwest::Method::GET, "/admin/v1/tenants", Some(&token), None).await;
     assert_eq!(s, 200, "{tenants}");
+    let acme = tenants.as_array().unwrap().iter().find(|t| t["slug"] == "acme").expect("acme");
+    assert_eq!((&acme["profile"], &acme["dialects"]), (&json!("oidc"), &json!(["oidc"])));
+    let (s, apps) = server.call(reqwest::Method::GET, "/admin/v1/tenants/acme/applications", Some(&token), None).await;
+    assert_eq!(s, 200, "{apps}");
+    let app = |id: &str| apps.as_array().unwrap().iter().find(|a| a["client_id"] == id).cloned().expect(id);
+    let web = app("demo-web");
+    assert_eq!(
+        (&web["kind"], &web["redirect_uris"], &web["post_logout_redirect_uris"], &web["first_party"]),
+        (
+            &json!("confidential"),
+            &json!(["http://127.0.0.1:8000/callback", "http://localhost:8000/callback"]),
+            &json!(["http://127.0.0.1:8000/"]),
+            &json!(false)
+        )
+    );
+    let spa = app("demo-spa");
+    assert_eq!(
+        (&spa["kind"], &spa["redirect_uris"], &spa["first_party"]),
+        (&json!("public"), &json!(["http://127.0.0.1:5173/callback"]), &json!(true))
+    );
+    let service = app("demo-service");
+    assert_eq!((&service["kind"], &service["grant_types"]), (&json!("service"), &json!(["client_credentials"])));
+    let (s, users) =
+        server.call(reqwest::Method::GET, "/admin/v1/tenants/acme/users?email=alice@example.com", Some(&token), None).await;
+    assert_eq!(s, 200, "{users}");
+    assert_eq!(
+        (&users[0]["first_name"], &users[0]["last_name"], &users[0]["email_verified"]),
+        (&json!("Alice"), &json!("Liddell"), &json!(true))
+    );
     server.stop();
     assert!(!server.log_text().contains("admin token"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -161,7 +219,10 @@ fn help_describes_every_command_and_lists_the_choices() {
         }
     }
     let tenant = stdout(&castellan(&["tenant", "create", "--help"]).output().unwrap());
-    assert!(tenant.contains("possible values: default, korastratum, kumusoft, mosip, eauthenticator, fastapi-users"), "{tenant}");
+    assert!(
+        tenant.contains("possible values: default, korastratum, kumusoft, mosip, eauthenticator, fastapi-users, oidc"),
+        "{tenant}"
+    );
     let serve = stdout(&castellan(&["serve", "--help"]).output().unwrap());
     assert!(serve.contains("--listen") && serve.contains("--data-dir"), "{serve}");
 }
@@ -339,5 +400,118 @@ fn the_cli_makes_an_application_with_a_callback_secret_and_rotates_it() {
     let out = run(&["app", "callback-secret", "--tenant", "portal", "plain"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("callback_url: the application has no callback URL"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cli_makes_an_openid_connect_client_and_lists_its_settings() {
+    let dir = temp_dir("oidc-app");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_arg]);
+        castellan(&all).output().unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let out = run(&["tenant", "create", "acme", "--profile", "oidc", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tenant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tenant["dialects"], serde_json::json!(["oidc"]));
+    let out = run(&[
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--kind",
+        "confidential",
+        "--client-id",
+        "web",
+        "--redirect-uri",
+        "https://web.example.com/callback",
+        "--redirect-uri",
+        "http://127.0.0.1:8000/callback",
+        "--post-logout-redirect-uri",
+        "https://web.example.com/",
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1:8000/",
+        "--grant-type",
+        "refresh_token",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
+        "--first-party",
+        "--require-pkce",
+        "--access-token-audience",
+        "https://api.example.com",
+        "Web",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(created["client_secret"].as_str().unwrap().starts_with("cas_secret_"), "{created}");
+
+    let out = run(&["app", "list", "--tenant", "acme", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let web = list.as_array().unwrap().iter().find(|a| a["client_id"] == "web").expect("listed");
+    let keys = [
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "grant_types",
+        "scopes",
+        "token_endpoint_auth_method",
+        "first_party",
+        "require_pkce",
+        "access_token_audience",
+        "introspect_any",
+    ];
+    let listed: serde_json::Map<String, serde_json::Value> = keys.iter().map(|k| (k.to_string(), web[*k].clone())).collect();
+    assert_eq!(
+        serde_json::Value::Object(listed),
+        serde_json::json!({
+            "redirect_uris": ["https://web.example.com/callback", "http://127.0.0.1:8000/callback"],
+            "post_logout_redirect_uris": ["https://web.example.com/", "http://127.0.0.1:8000/"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scopes": ["openid", "email"],
+            "token_endpoint_auth_method": "client_secret_post",
+            "first_party": true,
+            "require_pkce": true,
+            "access_token_audience": "https://api.example.com",
+            "introspect_any": false,
+        })
+    );
+    // The same plain listing without --json: the settings are there for a reader too.
+    let text = stdout(&run(&["app", "list", "--tenant", "acme"]));
+    assert!(text.contains("\"access_token_audience\": \"https://api.example.com\""), "{text}");
+
+    // The core's checks, by field, as in the admin API.
+    let out = run(&["app", "create", "--tenant", "acme", "--kind", "public", "--grant-type", "client_credentials", "SPA"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("grant_types: a public client cannot use client_credentials"), "{}", stderr(&out));
+    let out = run(&[
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--kind",
+        "public",
+        "--token-endpoint-auth-method",
+        "client_secret_basic",
+        "SPA",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("token_endpoint_auth_method:"), "{}", stderr(&out));
+    // Names the server does not know are refused before anything is opened, with the choices.
+    let out = run(&["app", "create", "--tenant", "acme", "--scope", "wallet", "SPA"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("possible values: openid, profile, email, phone, offline_access"), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&run(&["app", "list", "--tenant", "acme", "--json"]).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing refused was made: {list}");
     let _ = std::fs::remove_dir_all(&dir);
 }

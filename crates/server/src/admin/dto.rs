@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::schemas::{AdminAuthMethod, AdminGrantType, AdminScope};
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
@@ -47,18 +49,20 @@ pub struct CreateApplication {
     #[serde(default)]
     pub single_otp_channel: bool,
     pub active: Option<bool>,
-    /// OpenID Connect: where a logout may return to (exact match).
+    /// OpenID Connect: where a logout may send the browser back to (exact match; https, or http to
+    /// this machine).
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
     /// OpenID Connect grant types (RFC 7591 names); empty: the kind's defaults.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<AdminGrantType>)]
     pub grant_types: Vec<GrantType>,
     /// OpenID Connect scopes the client may be granted; empty: all.
     #[serde(default)]
+    #[schema(value_type = Vec<AdminScope>)]
     pub scopes: Vec<String>,
     /// `client_secret_basic` (default with a secret), `client_secret_post`, `none` (public).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<AdminAuthMethod>)]
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// No consent page for this client's users.
     #[serde(default)]
@@ -71,9 +75,12 @@ pub struct CreateApplication {
     /// May introspect tokens of the tenant's other clients.
     #[serde(default)]
     pub introspect_any: bool,
+    /// Back-channel logout: refused until it is supported.
     pub backchannel_logout_uri: Option<String>,
+    /// Pushed authorization requests only: `true` is refused until they are supported.
     #[serde(default)]
     pub require_par: bool,
+    /// DPoP-bound tokens only: `true` is refused until they are supported.
     #[serde(default)]
     pub dpop_bound: bool,
 }
@@ -90,13 +97,15 @@ pub struct PatchApplication {
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
+    /// OpenID Connect: where a logout may send the browser back to.
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<AdminGrantType>>)]
     pub grant_types: Option<Vec<GrantType>>,
+    #[schema(value_type = Option<Vec<AdminScope>>)]
     pub scopes: Option<Vec<String>>,
     /// `null` returns to the kind's default.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<AdminAuthMethod>)]
     pub token_endpoint_auth_method: Option<Option<AuthMethod>>,
     pub first_party: Option<bool>,
     pub require_pkce: Option<bool>,
@@ -105,10 +114,13 @@ pub struct PatchApplication {
     #[schema(value_type = Option<String>)]
     pub access_token_audience: Option<Option<String>>,
     pub introspect_any: Option<bool>,
+    /// Refused until back-channel logout is supported; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
+    /// `true` is refused until pushed authorization requests are supported.
     pub require_par: Option<bool>,
+    /// `true` is refused until DPoP is supported.
     pub dpop_bound: Option<bool>,
 }
 

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use castellan_core::CoreError;
 use castellan_core::model::UserId;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
@@ -26,7 +27,7 @@ use crate::state::AppState;
     paths(create_tenant, list_tenants, get_tenant, patch_tenant, delete_tenant, get_policy, put_policy, create_application,
           list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret, rotate_callback_secret,
           create_user, list_users, get_user, patch_user, delete_user, unlock_user, list_user_sessions,
-          revoke_user_sessions, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, export_hs256, outbox),
+          revoke_user_sessions, list_user_consents, revoke_user_consent, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, export_hs256, outbox),
     components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey)),
     tags((name = "admin", description = "Operator API; Authorization: Bearer <admin token>."))
 )]
@@ -491,6 +492,54 @@ pub async fn revoke_user_sessions(
     let tenant = tenant(&state, &t).await?;
     let n = state.core.sessions().revoke_all_sessions(&tenant, user_id(&id)?, &ctx.client).await?;
     Ok(Json(json!({ "revoked": n })))
+}
+
+/// A user's remembered OpenID Connect consents: each client and the scopes it gets without asking.
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/consents", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "Consents, oldest first", body = Vec<AdminConsent>),
+        AdminAuthErrors,
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
+pub async fn list_user_consents(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    let mut consents = Vec::new();
+    for grant in state.core.oidc().list_consents(&tenant, &user).await? {
+        // Consents go with their application; one deleted since the list was read is gone.
+        let app = match state.core.applications().application_by_id(&tenant, grant.application_id).await {
+            Ok(app) => app,
+            Err(CoreError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        consents.push(json!({
+            "client_id": app.client_id,
+            "scopes": grant.scopes,
+            "created_at": grant.created_at,
+            "updated_at": grant.updated_at,
+        }));
+    }
+    Ok(Json(Value::Array(consents)))
+}
+
+/// Withdraws a user's consent to a client: its next authorization request asks again.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/consents/{client_id}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)"), ("client_id" = String, Path, description = "Client id")),
+    responses((status = 204, description = "Withdrawn"),
+        AdminAuthErrors,
+        (status = 404, description = "tenant_not_found / not_found: no such user, client or consent", body = ErrorEnvelope)))]
+pub async fn revoke_user_consent(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id, c)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    let app = state.core.applications().get_application(&tenant, &c).await?;
+    state.core.oidc().revoke_consent(&tenant, &user, &app, &ctx.client).await?;
+    Ok(no_content())
 }
 
 /// Enrols a TOTP factor for a user, active at once.

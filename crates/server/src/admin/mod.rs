@@ -1,6 +1,6 @@
-//! The admin REST API (`/admin/v1`): tenants, policy, applications, users, audit, keys and the
-//! development outbox. Every handler takes an [`auth::AdminAccess`], which only the token check
-//! can produce.
+//! The admin REST API (`/admin/v1`): tenants, policy, applications, users (their sessions and
+//! consents), audit, keys and the development outbox. Every handler takes an
+//! [`auth::AdminAccess`], which only the token check can produce.
 
 mod auth;
 mod dto;
@@ -39,6 +39,8 @@ pub fn router() -> Api {
         .post("/admin/v1/tenants/{t}/users/{id}/unlock", unlock_user)
         .get("/admin/v1/tenants/{t}/users/{id}/sessions", list_user_sessions)
         .delete("/admin/v1/tenants/{t}/users/{id}/sessions", revoke_user_sessions)
+        .get("/admin/v1/tenants/{t}/users/{id}/consents", list_user_consents)
+        .delete("/admin/v1/tenants/{t}/users/{id}/consents/{client_id}", revoke_user_consent)
         .post("/admin/v1/tenants/{t}/users/{id}/totp", enroll_totp)
         .delete("/admin/v1/tenants/{t}/users/{id}/totp", remove_totp)
         .get("/admin/v1/tenants/{t}/audit", list_audit)

@@ -14,7 +14,7 @@ pub struct AdminTenant {
     id: String,
     slug: String,
     display_name: String,
-    /// `default`, `korastratum`, `kumusoft`, `mosip`, `eauthenticator` or `fastapi-users`.
+    /// `default`, `korastratum`, `kumusoft`, `mosip`, `eauthenticator`, `fastapi-users` or `oidc`.
     profile: String,
     /// The dialects that serve the tenant.
     dialects: Vec<String>,
@@ -113,11 +113,78 @@ pub struct AdminApplication {
     single_otp_channel: bool,
     active: bool,
     created_at: i64,
+    /// OpenID Connect: where a logout may send the browser back to (exact match).
+    post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect grant types; empty: the kind's defaults (`authorization_code` and
+    /// `refresh_token`; `client_credentials` for a service).
+    grant_types: Vec<AdminGrantType>,
+    /// The scopes the client may be granted; empty: every known scope.
+    scopes: Vec<AdminScope>,
+    /// `null`: `client_secret_basic` with a secret, `none` for a public client.
+    #[schema(required)]
+    token_endpoint_auth_method: Option<AdminAuthMethod>,
+    /// Its users are never asked for consent.
+    first_party: bool,
+    /// PKCE even though the client has a secret (public clients always need it).
+    require_pkce: bool,
+    /// The `aud` of its access tokens; `null`: the client id.
+    #[schema(required)]
+    access_token_audience: Option<String>,
+    /// May introspect tokens issued to the tenant's other clients.
+    introspect_any: bool,
+    /// OpenID Connect back-channel logout; not supported yet, so `null`.
+    #[schema(required)]
+    backchannel_logout_uri: Option<String>,
+    /// Pushed authorization requests only; not supported yet, so `false`.
+    require_par: bool,
+    /// DPoP-bound tokens only; not supported yet, so `false`.
+    dpop_bound: bool,
     /// On creation of a confidential or service application only: shown once.
     client_secret: Option<String>,
     /// On creation with a callback URL, or a PATCH giving the first one: the key of the
     /// callbacks' HMAC-SHA256 signature (its UTF-8 bytes), shown once.
     callback_secret: Option<String>,
+}
+
+/// An OAuth grant type a client may be given (RFC 7591 names). The device and token-exchange
+/// grants are refused until they are supported.
+#[derive(ToSchema)]
+pub enum AdminGrantType {
+    #[schema(rename = "authorization_code")]
+    AuthorizationCode,
+    #[schema(rename = "refresh_token")]
+    RefreshToken,
+    /// Confidential and service clients only.
+    #[schema(rename = "client_credentials")]
+    ClientCredentials,
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 names): a public client `none`,
+/// a client with a secret `client_secret_basic` or `client_secret_post`. `private_key_jwt` is
+/// refused until it is supported.
+#[derive(ToSchema)]
+pub enum AdminAuthMethod {
+    #[schema(rename = "client_secret_basic")]
+    ClientSecretBasic,
+    #[schema(rename = "client_secret_post")]
+    ClientSecretPost,
+    #[schema(rename = "none")]
+    None,
+}
+
+/// A scope this server knows.
+#[derive(ToSchema)]
+pub enum AdminScope {
+    #[schema(rename = "openid")]
+    Openid,
+    #[schema(rename = "profile")]
+    Profile,
+    #[schema(rename = "email")]
+    Email,
+    #[schema(rename = "phone")]
+    Phone,
+    #[schema(rename = "offline_access")]
+    OfflineAccess,
 }
 
 #[derive(ToSchema)]
@@ -172,6 +239,18 @@ pub struct AdminSession {
     expires_at: i64,
     #[schema(required)]
     revoked_at: Option<i64>,
+}
+
+/// A consent a user gave an OpenID Connect client.
+#[derive(ToSchema)]
+pub struct AdminConsent {
+    client_id: String,
+    /// The scopes the client gets without asking again.
+    scopes: Vec<String>,
+    /// Seconds since the epoch.
+    created_at: i64,
+    /// When scopes were last added.
+    updated_at: i64,
 }
 
 #[derive(ToSchema)]
