@@ -45,6 +45,15 @@ pub mod schemas {
         message: String,
     }
 
+    /// An OAuth 2.0 error (RFC 6749 §5.2), as the OpenID Connect endpoints answer.
+    #[derive(ToSchema)]
+    pub struct OAuthError {
+        #[schema(example = "invalid_grant")]
+        error: String,
+        #[schema(example = "unknown authorization code")]
+        error_description: String,
+    }
+
     /// A JSON Web Key Set (RFC 7517): the public halves of the signing keys.
     #[derive(ToSchema)]
     pub struct JwkSet {

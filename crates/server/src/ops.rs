@@ -144,7 +144,7 @@ pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<Strin
 
 /// Relying parties may cache the set for five minutes; a rotated key signs at once, so a
 /// verifier that meets an unknown `kid` must fetch the set again (standard libraries do).
-fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Response {
+pub(crate) fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Response {
     match result {
         Ok(doc) => (
             [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],

@@ -82,7 +82,8 @@ const ERROR_SCHEMAS: &[(&str, &str)] = &[
     ("/console/api/", "ErrorEnvelope"),
     ("/admin/v1/", "ErrorEnvelope"),
     ("/t/", "ErrorEnvelope"),
-    ("/realms/", "ErrorEnvelope"),
+    ("/realms/", "OAuthError"),
+    ("/.well-known/oauth-authorization-server/", "OAuthError"),
     ("/dev/", "ErrorEnvelope"),
 ];
 

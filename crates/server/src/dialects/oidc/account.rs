@@ -12,6 +12,7 @@ use super::{FORM_COOKIE, base_path, set_cookie};
 use crate::client::Ctx;
 use crate::state::AppState;
 
+/// The forgot-password form.
 #[utoipa::path(get, path = "/realms/{tenant}/forgot-password", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     responses((status = 200, description = "The form: an email address", content_type = "text/html", body = String),
@@ -28,6 +29,7 @@ pub async fn forgot_password_page(State(state): State<AppState>, Path(slug): Pat
     r
 }
 
+/// Mails a reset link to the address, if it has an account.
 #[utoipa::path(post, path = "/realms/{tenant}/forgot-password", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, email"),

@@ -104,6 +104,7 @@ fn back_to(redirect_uri: &str) -> Vec<String> {
     origin_of(redirect_uri).into_iter().collect()
 }
 
+/// Authorization endpoint (GET).
 #[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/auth", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "Authorization endpoint (authorization code flow, PKCE S256). Parameters: response_type=code, client_id, \
@@ -112,7 +113,7 @@ fn back_to(redirect_uri: &str) -> Vec<String> {
         or consent page, or sends the browser back to the client with code, state and iss (or error, error_description, \
         state, iss).",
     responses((status = 200, description = "The sign-in, second-factor or consent page; or the form_post page", content_type = "text/html", body = String),
-        (status = 303, description = "Back to the client's redirect URI"),
+        (status = 303, description = "Back to the client's redirect URI", headers(("Location" = String, description = "The redirect URI with code, state and iss (or error, error_description, state, iss)"))),
         (status = 400, description = "Unknown client or unregistered redirect URI: an error page, never a redirect", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
 pub async fn authorize_get(
@@ -126,11 +127,12 @@ pub async fn authorize_get(
     authorize(state, ctx, headers, slug, params).await
 }
 
+/// Authorization endpoint (POST): the same parameters as a form.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/auth", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
     responses((status = 200, description = "A page", content_type = "text/html", body = String),
-        (status = 303, description = "Back to the client's redirect URI"),
+        (status = 303, description = "Back to the client's redirect URI", headers(("Location" = String, description = "The redirect URI with code, state and iss (or error, error_description, state, iss)"))),
         (status = 400, description = "An error page", content_type = "text/html", body = String)))]
 pub async fn authorize_post(
     State(state): State<AppState>,
@@ -201,11 +203,12 @@ fn refusal_message(e: &CoreError) -> Option<&'static str> {
     })
 }
 
+/// The sign-in page's password form.
 #[utoipa::path(post, path = "/realms/{tenant}/login", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), identifier, password"),
     responses((status = 200, description = "The next page (second factor, consent) or the form_post page", content_type = "text/html", body = String),
-        (status = 303, description = "Signed in: back to the client"),
+        (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 400, description = "Stale sign-in form", content_type = "text/html", body = String),
         (status = 401, description = "Wrong credentials: the sign-in page again", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
@@ -258,11 +261,12 @@ pub async fn login(
     }
 }
 
+/// The second-factor page's code form.
 #[utoipa::path(post, path = "/realms/{tenant}/login/totp", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), mfa_token, code"),
     responses((status = 200, description = "The next page (consent) or the form_post page", content_type = "text/html", body = String),
-        (status = 303, description = "Signed in: back to the client"),
+        (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 401, description = "Wrong code: the code page again", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String)))]
 pub async fn login_totp(
@@ -321,10 +325,11 @@ pub async fn login_totp(
     }
 }
 
+/// The consent page's Allow or Deny.
 #[utoipa::path(post, path = "/realms/{tenant}/consent", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), decision (allow or deny)"),
-    responses((status = 303, description = "Back to the client: a code, or error=access_denied"),
+    responses((status = 303, description = "Back to the client: a code, or error=access_denied", headers(("Location" = String, description = "The redirect URI"))),
         (status = 200, description = "The form_post page", content_type = "text/html", body = String),
         (status = 400, description = "Stale form, or no longer signed in", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use castellan_core::model::Dialect;
 use castellan_core::model::oidc::KNOWN_SCOPES;
 use serde_json::json;
 use utoipa::OpenApi;
@@ -48,10 +49,11 @@ const CLAIMS: &[&str] = &[
     "phone_number_verified",
 ];
 
+/// The realm's discovery metadata.
 #[utoipa::path(get, path = "/realms/{tenant}/.well-known/openid-configuration", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    responses((status = 200, description = "Discovery metadata: issuer, endpoints, what is supported", body = Object),
-        (status = 404, description = "No such realm, or not served by OpenID Connect", body = Object)))]
+    responses((status = 200, description = "Discovery metadata: issuer, endpoints, what is supported", body = super::schemas::OidcConfiguration),
+        (status = 404, description = "No such realm, or not served by OpenID Connect", body = crate::openapi::schemas::OAuthError)))]
 pub async fn configuration(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let tenant = match realm(&state, &slug).await {
         Ok(Some(t)) => t,
@@ -98,21 +100,28 @@ pub async fn configuration(State(state): State<AppState>, Path(slug): Path<Strin
     r
 }
 
-/// RFC 8414's location of the same metadata (documented here; served by `configuration`).
+/// The realm's metadata at RFC 8414's location (served by `configuration`).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server/realms/{tenant}", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    responses((status = 200, description = "The realm's metadata, as at its openid-configuration", body = Object),
-        (status = 404, description = "No such realm", body = Object)))]
+    responses((status = 200, description = "The realm's metadata, as at its openid-configuration", body = super::schemas::OidcConfiguration),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 #[allow(dead_code)]
 async fn oauth_metadata() {}
 
-/// The realm's public signing keys (served by `ops::tenant_jwks`, for MOSIP's realms too).
+/// The realm's public signing keys: active and retiring. Served for MOSIP's realms too, whose
+/// tokens name this layout's issuer.
 #[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     responses((status = 200, description = "A JWK set (RFC 7517): active and retiring keys", body = crate::openapi::schemas::JwkSet),
-        (status = 404, description = "No such realm: `tenant_not_found`", body = crate::openapi::schemas::ErrorEnvelope)))]
-#[allow(dead_code)]
-async fn certs() {}
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
+pub async fn certs(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let tenant = match state.core.tenants().find_tenant(&slug).await {
+        Ok(t) if t.slug == slug && (t.serves(Dialect::Oidc) || t.serves(Dialect::Mosip)) => t,
+        Ok(_) | Err(castellan_core::CoreError::TenantNotFound) => return realm_not_found(),
+        Err(e) => return core_error(e, &slug),
+    };
+    crate::ops::jwk_set(state.core.signing_keys().jwks(Some(&tenant)).await)
+}
 
 /// The form_post page's script.
 #[utoipa::path(get, path = "/static/form-post.js", tag = "oidc",

@@ -19,11 +19,12 @@ fn field(params: &[(String, String)], name: &str) -> Option<String> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
 }
 
+/// RP-initiated logout (GET).
 #[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/logout", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RP-initiated logout: id_token_hint, client_id, post_logout_redirect_uri (registered for the client), state, \
         logout_hint, ui_locales. With a valid hint the sign-in ends at once; without, a confirmation page first.",
-    responses((status = 303, description = "Signed out: to post_logout_redirect_uri with state"),
+    responses((status = 303, description = "Signed out: to post_logout_redirect_uri with state", headers(("Location" = String, description = "The registered post_logout_redirect_uri with state"))),
         (status = 200, description = "The confirmation page, or the signed-out page", content_type = "text/html", body = String),
         (status = 400, description = "An unregistered post_logout_redirect_uri or a bad hint: an error page, never a redirect", content_type = "text/html", body = String)))]
 pub async fn logout_get(
@@ -37,16 +38,17 @@ pub async fn logout_get(
     rp_logout(&state, &ctx, &headers, &slug, &params, false).await
 }
 
+/// Logout by form: RP-initiated, its confirmation, or Keycloak's back-end logout.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/logout", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RP-initiated logout by form (as GET), the confirmation page's form (csrf, confirm=yes), or Keycloak's \
         back-end logout: client authentication and refresh_token → 204, that token's session ends.",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 204, description = "Back-end logout: the session ended"),
-        (status = 303, description = "Signed out: to post_logout_redirect_uri with state"),
+        (status = 303, description = "Signed out: to post_logout_redirect_uri with state", headers(("Location" = String, description = "The registered post_logout_redirect_uri with state"))),
         (status = 200, description = "A page", content_type = "text/html", body = String),
-        (status = 400, description = "An error (page, or JSON for the back-end logout)"),
-        (status = 401, description = "Back-end logout: invalid_client", body = Object),
+        (status = 400, description = "An error: a page, or for the back-end logout invalid_request / invalid_grant", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "Back-end logout: invalid_client", body = crate::openapi::schemas::OAuthError),
         (status = 403, description = "A cross-site confirmation", content_type = "text/html", body = String)))]
 pub async fn logout_post(
     State(state): State<AppState>,

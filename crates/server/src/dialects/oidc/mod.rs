@@ -8,6 +8,7 @@ mod discovery;
 mod error;
 mod logout;
 mod pages;
+mod schemas;
 mod token;
 mod userinfo;
 
@@ -36,7 +37,7 @@ pub fn router() -> Api {
     Api::default()
         .get("/realms/{tenant}/.well-known/openid-configuration", discovery::configuration)
         .get("/.well-known/oauth-authorization-server/realms/{tenant}", discovery::configuration)
-        .get(&format!("{P}/certs"), crate::ops::tenant_jwks)
+        .get(&format!("{P}/certs"), discovery::certs)
         .get(&format!("{P}/auth"), authorize::authorize_get)
         .post(&format!("{P}/auth"), authorize::authorize_post)
         .post("/realms/{tenant}/login", authorize::login)

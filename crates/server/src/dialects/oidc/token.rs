@@ -77,17 +77,18 @@ async fn authenticated(
     }
 }
 
+/// Token endpoint: codes, refresh tokens and client credentials for tokens.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
         (refresh_token, scope to narrow), client_credentials (scope). Client authentication: client_secret_basic, \
         client_secret_post, or none (client_id alone) for public clients.",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = Object),
-        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = Object),
-        (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = Object),
-        (status = 404, description = "No such realm", body = Object),
-        (status = 429, description = "Too many failed client authentications", body = Object)))]
+    responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = super::schemas::OidcTokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError),
+        (status = 429, description = "Too many failed client authentications", body = crate::openapi::schemas::OAuthError)))]
 pub async fn token(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -122,13 +123,14 @@ pub async fn token(
     }
 }
 
+/// Token introspection (RFC 7662).
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token/introspect", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7662. Only authenticated clients; a client sees only its own tokens unless it has introspect_any.",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
-    responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = Object),
-        (status = 400, description = "invalid_request (no token)", body = Object),
-        (status = 401, description = "invalid_client", body = Object)))]
+    responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = super::schemas::OidcIntrospection),
+        (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError)))]
 pub async fn introspect(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -149,14 +151,15 @@ pub async fn introspect(
     }
 }
 
+/// Token revocation (RFC 7009).
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/revoke", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7009. A refresh token ends its session (and every token of it); an access token is denied until it expires. \
         200 for any token string.",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request (no token)", body = Object),
-        (status = 401, description = "invalid_client", body = Object)))]
+    responses((status = 200, description = "Revoked, or nothing to revoke: an empty body", content_type = "text/plain", body = String),
+        (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError)))]
 pub async fn revoke(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -174,7 +177,9 @@ pub async fn revoke(
     match state.core.oidc().revoke(&tenant, &client, token, &ctx.client).await {
         Ok(()) => {
             let mut r = StatusCode::OK.into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            let h = r.headers_mut();
+            h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            h.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/plain; charset=utf-8"));
             r
         }
         Err(e) => core_error(e, &slug),

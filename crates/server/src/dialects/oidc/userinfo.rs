@@ -12,24 +12,26 @@ use super::error::{bearer_error, core_error, no_store, realm_not_found};
 use super::realm;
 use crate::state::AppState;
 
+/// UserInfo, with the access token in the Authorization header.
 #[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/userinfo", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     security(("bearer" = [])),
-    responses((status = 200, description = "sub and the claims of the token's scopes", body = Object),
-        (status = 401, description = "No token, or invalid_token (WWW-Authenticate: Bearer)", body = Object),
-        (status = 403, description = "insufficient_scope: the token was not granted openid", body = Object)))]
+    responses((status = 200, description = "sub and the claims of the token's scopes", body = super::schemas::OidcUserInfo),
+        (status = 401, description = "No token, or invalid_token (WWW-Authenticate: Bearer)", body = crate::openapi::schemas::OAuthError),
+        (status = 403, description = "insufficient_scope: the token was not granted openid", body = crate::openapi::schemas::OAuthError)))]
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
     let token = crate::dialects::bearer(&headers).map(str::to_string);
     answer(&state, &slug, token).await
 }
 
+/// UserInfo, with the access token in the header or the form.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/userinfo", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "access_token (or the Authorization header)"),
-    responses((status = 200, description = "sub and the claims of the token's scopes", body = Object),
-        (status = 400, description = "invalid_request: a token in both places", body = Object),
-        (status = 401, description = "No token, or invalid_token", body = Object),
-        (status = 403, description = "insufficient_scope", body = Object)))]
+    responses((status = 200, description = "sub and the claims of the token's scopes", body = super::schemas::OidcUserInfo),
+        (status = 400, description = "invalid_request: a token in both places", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "No token, or invalid_token", body = crate::openapi::schemas::OAuthError),
+        (status = 403, description = "insufficient_scope", body = crate::openapi::schemas::OAuthError)))]
 pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, body: Bytes) -> Response {
     let in_header = crate::dialects::bearer(&headers).map(str::to_string);
     let in_form = form(&headers, &body)
