@@ -54,6 +54,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 single_otp_channel: false,
                 active: true,
                 oidc: Default::default(),
+                client_secret: None,
             };
             core.applications().create_application(t, new).await?.app
         }
@@ -79,6 +80,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 single_otp_channel: spec.single_otp_channel,
                 active: true,
                 oidc: Default::default(),
+                client_secret: None,
             };
             let app = core.applications().create_application(t, new).await?.app;
             if let Some(secret) = spec.secret {
@@ -225,6 +227,7 @@ fn demo_client(client_id: &str, name: &str, kind: ApplicationKind, redirect_uris
         single_otp_channel: false,
         active: true,
         oidc,
+        client_secret: None,
     }
 }
 
@@ -404,6 +407,7 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                         single_otp_channel: false,
                         active: true,
                         oidc: Default::default(),
+                        client_secret: None,
                     },
                 )
                 .await?;

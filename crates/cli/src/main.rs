@@ -587,6 +587,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         single_otp_channel,
                         active: true,
                         oidc,
+                        client_secret: None,
                     };
                     let created = core.applications().create_application(&t, new).await.map_err(describe)?;
                     let mut v = json!(created.app);

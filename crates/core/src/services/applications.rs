@@ -31,6 +31,9 @@ pub struct NewApplication {
     pub active: bool,
     /// Its settings as an OpenID Connect client (the defaults of its kind when left empty).
     pub oidc: OidcClient,
+    /// A secret chosen elsewhere, for a client moved from another server that keeps its
+    /// configuration; `None`: a new one is made and returned once.
+    pub client_secret: Option<String>,
 }
 
 /// A partial update of an application: the admin API's, the CLI's and a console's. `None` leaves a
@@ -259,9 +262,12 @@ impl Applications<'_> {
             None => None,
         };
         let redirect_uris = self.hosted_apps().check_redirect_uris(&new.redirect_uris, false)?;
-        let secret = match new.kind {
-            ApplicationKind::Public => None,
-            _ => Some(format!("cas_secret_{}", crate::crypto::random_token())),
+        let (secret, shown) = match (new.kind, new.client_secret) {
+            (ApplicationKind::Public, Some(_)) => return Err(CoreError::field("client_secret", "public clients have no secret")),
+            (ApplicationKind::Public, None) => (None, false),
+            (_, Some(kept)) if (16..=1024).contains(&kept.len()) && !kept.chars().any(char::is_control) => (Some(kept), false),
+            (_, Some(_)) => return Err(CoreError::field("client_secret", "16-1024 characters, no control characters")),
+            (_, None) => (Some(format!("cas_secret_{}", crate::crypto::random_token())), true),
         };
         let mut aliases = BTreeMap::new();
         apply_aliases(&mut aliases, new.aliases)?;
@@ -288,7 +294,7 @@ impl Applications<'_> {
         self.store.insert_application(&app).await.map_err(application_conflict)?;
         let callback_secret =
             if app.callback_url.is_some() { Some(self.hosted_apps().rotate_callback_secret(tenant, &app).await?) } else { None };
-        Ok(CreatedApplication { app, client_secret: secret, callback_secret })
+        Ok(CreatedApplication { app, client_secret: secret.filter(|_| shown), callback_secret })
     }
 
     /// Changes what the patch gives, each field checked as at creation. An application that gets

@@ -181,6 +181,7 @@ impl HostedApps<'_> {
                     single_otp_channel: false,
                     active: true,
                     oidc: Default::default(),
+                    client_secret: None,
                 },
             )
             .await?;

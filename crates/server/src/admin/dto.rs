@@ -83,6 +83,9 @@ pub struct CreateApplication {
     /// DPoP-bound tokens only: `true` is refused until they are supported.
     #[serde(default)]
     pub dpop_bound: bool,
+    /// A secret to keep (16-1024 characters), for a client moved from another server; without
+    /// it a new secret is made and answered once.
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,6 +158,7 @@ impl CreateApplication {
                 require_par: self.require_par,
                 dpop_bound: self.dpop_bound,
             },
+            client_secret: self.client_secret,
         }
     }
 }

@@ -111,6 +111,7 @@ impl World {
                     single_otp_channel: false,
                     active: true,
                     oidc: Default::default(),
+                    client_secret: None,
                 },
             )
             .await

@@ -280,3 +280,28 @@ async fn two_nodes_share_the_flow_and_a_logout_on_one_ends_the_session_on_the_ot
     let (s, e, _) = token_call(&a, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
 }
+
+#[tokio::test]
+async fn a_client_moved_from_keycloak_keeps_its_id_and_secret_and_only_the_host_changes() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let kept = "kc-Secret-0123456789abcdef";
+    let body = serde_json::json!({"name": "Moved", "kind": "service", "client_id": "reporting", "client_secret": kept});
+    let created = create_client(&app, &realm.slug, body).await;
+    assert!(created.get("client_secret").is_none(), "a kept secret is not answered back: {created}");
+    let fields = [("grant_type", "client_credentials")];
+    let (s, t, _) = token_call(&app, &realm, "token", &fields, Some(("reporting", kept))).await;
+    assert_eq!(s, 200, "{t}");
+    // Keycloak's paths: the issuer is <host>/realms/<realm>.
+    let claims = verify(&app, &realm, t["access_token"].as_str().unwrap(), "reporting").await;
+    assert_eq!(claims["iss"], format!("{}/realms/{}", app.address, realm.slug));
+    // A short secret, or one for a public client, is refused.
+    for body in [
+        serde_json::json!({"name": "Short", "kind": "service", "client_secret": "short"}),
+        serde_json::json!({"name": "Public", "kind": "public", "client_secret": "kc-Secret-0123456789abcdef"}),
+    ] {
+        let (s, e) = app.admin(reqwest::Method::POST, &format!("/tenants/{}/applications", realm.slug), Some(body)).await;
+        assert_eq!(s, 400, "{e}");
+        assert!(e.to_string().contains("client_secret"), "{e}");
+    }
+}
