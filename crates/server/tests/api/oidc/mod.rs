@@ -3,6 +3,7 @@
 
 mod conformance;
 mod flows;
+mod rp_openidconnect;
 mod security;
 
 use std::collections::BTreeMap;
