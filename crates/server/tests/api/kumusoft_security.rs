@@ -252,7 +252,7 @@ fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn public_key_pem(n: &[u8], e: &[u8]) -> String {
+pub(crate) fn public_key_pem(n: &[u8], e: &[u8]) -> String {
     let rsa_oid = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
     let mut bitstring = vec![0u8];
     bitstring.extend(pkcs1_der(n, e));

@@ -110,6 +110,11 @@ pub fn redirect_registered(app: &Application, given: &str) -> bool {
         return true;
     }
     let Ok(url) = url::Url::parse(given) else { return false };
+    // Only the port may differ: a URI the parser would rewrite (dot segments, case, a numeric
+    // host in another notation) is not the registered one, even where it would land there.
+    if url.as_str() != given {
+        return false;
+    }
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]"));
     if url.scheme() != "http" || !loopback || url.port().is_none() {
         return false;
@@ -390,6 +395,8 @@ mod tests {
         assert!(redirect_registered(&a, "http://127.0.0.1:51234/native"));
         assert!(redirect_registered(&a, "http://[::1]:8080/native"));
         assert!(!redirect_registered(&a, "http://127.0.0.1:51234/other"));
+        assert!(!redirect_registered(&a, "http://127.0.0.1:51234/x/../native"));
+        assert!(!redirect_registered(&a, "HTTP://127.0.0.1:51234/native"));
         assert!(!redirect_registered(&a, "https://127.0.0.1:51234/native"));
         assert!(!redirect_registered(&a, "http://localhost:51234/native"), "loopback by address only");
         // A non-loopback URI never matches on another port.

@@ -24,7 +24,10 @@ pub const SPA_REDIRECT: &str = "http://127.0.0.1/spa/callback";
 pub struct Realm {
     pub slug: String,
     pub user_id: String,
+    /// The confidential client's id: `web`, or `web-<suffix>` in a second realm.
+    pub web: String,
     pub web_secret: String,
+    pub svc: String,
     pub svc_secret: String,
 }
 
@@ -44,6 +47,12 @@ pub async fn create_client(app: &TestApp, slug: &str, body: Value) -> Value {
 }
 
 pub async fn realm(app: &TestApp) -> Realm {
+    realm_with_suffix(app, "").await
+}
+
+/// A realm like `realm`'s whose client ids end in `suffix`: client ids are unique across the
+/// server, so a second realm on the same server needs other ones (`web-b`, `spa-b`, `svc-b`).
+pub async fn realm_with_suffix(app: &TestApp, suffix: &str) -> Realm {
     let slug = format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let (s, t) =
         app.admin(Method::POST, "/tenants", Some(json!({"slug": slug, "display_name": "Acme", "profile": "oidc"}))).await;
@@ -52,24 +61,27 @@ pub async fn realm(app: &TestApp) -> Realm {
                       "username": "alice", "email_verified": true});
     let (s, u) = app.admin(Method::POST, &format!("/tenants/{slug}/users"), Some(body)).await;
     assert_eq!(s, 201, "{u}");
+    let (web_id, spa_id, svc_id) = (format!("web{suffix}"), format!("spa{suffix}"), format!("svc{suffix}"));
     let web = create_client(
         app,
         &slug,
-        json!({"name": "Acme Web", "kind": "confidential", "client_id": "web", "redirect_uris": [WEB_REDIRECT],
+        json!({"name": "Acme Web", "kind": "confidential", "client_id": web_id, "redirect_uris": [WEB_REDIRECT],
                "post_logout_redirect_uris": ["https://app.example.com/bye"]}),
     )
     .await;
     create_client(
         app,
         &slug,
-        json!({"name": "Acme SPA", "kind": "public", "client_id": "spa", "redirect_uris": [SPA_REDIRECT], "first_party": true}),
+        json!({"name": "Acme SPA", "kind": "public", "client_id": spa_id, "redirect_uris": [SPA_REDIRECT], "first_party": true}),
     )
     .await;
-    let svc = create_client(app, &slug, json!({"name": "Acme Service", "kind": "service", "client_id": "svc"})).await;
+    let svc = create_client(app, &slug, json!({"name": "Acme Service", "kind": "service", "client_id": svc_id})).await;
     Realm {
         slug,
         user_id: u["id"].as_str().unwrap().to_string(),
+        web: web_id,
         web_secret: web["client_secret"].as_str().unwrap().to_string(),
+        svc: svc_id,
         svc_secret: svc["client_secret"].as_str().unwrap().to_string(),
     }
 }
@@ -96,6 +108,18 @@ impl Page {
         let start = rest.find("value=\"")? + 7;
         let end = rest[start..].find('"')?;
         Some(unescape(&rest[start..start + end]))
+    }
+
+    /// The message of the page's error paragraph (`id="error"`), if it has one.
+    pub fn error_text(&self) -> Option<String> {
+        let at = self.body.find("id=\"error\">")? + "id=\"error\">".len();
+        let end = self.body[at..].find("</p>")?;
+        Some(unescape(&self.body[at..at + end]))
+    }
+
+    /// A header of the answer, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn location(&self) -> url::Url {
@@ -156,9 +180,20 @@ impl<'a> Browser<'a> {
         self.send(rb).await
     }
 
-    /// The sign-in form of `page`, sent with these credentials.
+    /// A form post with the browser's cookies and exactly these headers besides: what another
+    /// site's page, or a client without browser headers, sends.
+    pub async fn post_with(&mut self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut rb = self.app.client.post(self.app.url(path)).form(fields);
+        for (name, value) in headers {
+            rb = rb.header(*name, *value);
+        }
+        self.send(rb).await
+    }
+
+    /// The sign-in form of `page` (a first one, or one shown again after a refusal), sent with
+    /// these credentials.
     pub async fn sign_in(&mut self, realm: &Realm, page: &Page, email: &str, password: &str) -> Page {
-        assert_eq!(page.status, 200, "no sign-in page: {}", page.body);
+        assert!(page.body.contains("id=\"login-form\""), "no sign-in page ({}): {}", page.status, page.body);
         let (csrf, request) = (page.field("csrf").unwrap(), page.field("request").unwrap());
         let path = format!("{}/login", realm.base());
         self.post(&path, &[("csrf", &csrf), ("request", &request), ("identifier", email), ("password", password)]).await
@@ -179,11 +214,32 @@ pub fn authorize_path(realm: &Realm, params: &[(&str, &str)]) -> String {
     format!("{}?{}", realm.endpoint("auth"), url.query().unwrap_or_default())
 }
 
+/// `path` with this query.
+pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse("http://x/").unwrap();
+    url.query_pairs_mut().extend_pairs(params);
+    format!("{path}?{}", url.query().unwrap_or_default())
+}
+
+/// The realm's issuer as its discovery document states it.
+pub async fn discovered_issuer(app: &TestApp, realm: &Realm) -> String {
+    let r = app.client.get(app.url(&format!("{}/.well-known/openid-configuration", realm.base()))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true, "{doc}");
+    doc["issuer"].as_str().unwrap().to_string()
+}
+
 /// The web client's parameters for a code flow with PKCE: (params, verifier).
 pub fn web_params(scope: &str) -> (Vec<(String, String)>, String) {
+    client_params("web", scope)
+}
+
+/// A confidential client's parameters for a code flow with PKCE on `WEB_REDIRECT`.
+pub fn client_params(client_id: &str, scope: &str) -> (Vec<(String, String)>, String) {
     let (verifier, challenge) = pkce();
     let params = vec![
-        ("client_id".to_string(), "web".to_string()),
+        ("client_id".to_string(), client_id.to_string()),
         ("redirect_uri".into(), WEB_REDIRECT.into()),
         ("scope".into(), scope.into()),
         ("state".into(), "st-123".into()),
@@ -217,9 +273,9 @@ pub async fn token_call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
 }
 
-/// Signs alice in for the web client, allows consent, and returns (code, verifier, browser).
+/// Signs alice in for the realm's web client, allows consent, and returns (code, verifier, browser).
 pub async fn web_code<'a>(app: &'a TestApp, realm: &Realm, scope: &str) -> (String, String, Browser<'a>) {
-    let (params, verifier) = web_params(scope);
+    let (params, verifier) = client_params(&realm.web, scope);
     let mut browser = Browser::new(app);
     let login = browser.get(&authorize_path(realm, &as_refs(&params))).await;
     let after = browser.sign_in(realm, &login, EMAIL, PASSWORD).await;
@@ -233,7 +289,7 @@ pub async fn web_code<'a>(app: &'a TestApp, realm: &Realm, scope: &str) -> (Stri
 pub async fn web_tokens(app: &TestApp, realm: &Realm, code: &str, verifier: &str) -> Value {
     let fields =
         [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", WEB_REDIRECT), ("code_verifier", verifier)];
-    let (s, t, _) = token_call(app, realm, "token", &fields, Some(("web", &realm.web_secret))).await;
+    let (s, t, _) = token_call(app, realm, "token", &fields, Some((&realm.web, &realm.web_secret))).await;
     assert_eq!(s, 200, "{t}");
     t
 }
