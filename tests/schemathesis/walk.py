@@ -250,60 +250,120 @@ def walk_pages():
     check('GET', '/t/{tenant}/verify-email', requests.get(BASE + '/t/nope/verify-email'))
 
 
+def walk_oidc():
+    """The demo realm acme: discovery, keys, the hosted pages (sign-in, consent, sign-out), the
+    token endpoint's grants, UserInfo, introspection, revocation, back-end logout."""
+    AD = {'Authorization': 'Bearer ' + ADMIN}
+    R = '/realms/{tenant}'
+    P = R + '/protocol/openid-connect'
+    base = BASE + '/realms/acme'
+    p = base + '/protocol/openid-connect'
+    check('GET', R + '/.well-known/openid-configuration', requests.get(base + '/.well-known/openid-configuration'))
+    check('GET', R + '/.well-known/openid-configuration', requests.get(BASE + '/realms/nope/.well-known/openid-configuration'))
+    check('GET', '/.well-known/oauth-authorization-server/realms/{tenant}', requests.get(BASE + '/.well-known/oauth-authorization-server/realms/acme'))
+    check('GET', P + '/certs', requests.get(p + '/certs'))
+    secret = 'walk-Secret-0123456789abcdef'
+    requests.post(BASE + '/admin/v1/tenants/acme/applications', headers=AD, json={'name': 'Walk service', 'kind': 'service', 'client_id': 'walk-svc', 'client_secret': secret})
+    requests.post(BASE + '/admin/v1/tenants/acme/applications', headers=AD, json={'name': 'Walk web', 'kind': 'confidential', 'client_id': 'walk-web', 'client_secret': secret, 'redirect_uris': ['http://127.0.0.1:9/cb'], 'post_logout_redirect_uris': ['http://127.0.0.1:9/bye']})
+    r = check('POST', P + '/token', requests.post(p + '/token', auth=('walk-svc', secret), data={'grant_type': 'client_credentials'}))
+    svc_token = r.json()['access_token']
+    check('POST', P + '/token', requests.post(p + '/token', auth=('walk-svc', 'wrong'), data={'grant_type': 'client_credentials'}))
+    check('POST', P + '/token', requests.post(p + '/token', auth=('walk-svc', secret), data={'grant_type': 'password'}))
+    check('POST', P + '/token/introspect', requests.post(p + '/token/introspect', auth=('walk-svc', secret), data={'token': svc_token}))
+    check('POST', P + '/token/introspect', requests.post(p + '/token/introspect', auth=('walk-svc', secret), data={}))
+    check('POST', P + '/revoke', requests.post(p + '/revoke', auth=('walk-svc', secret), data={'token': svc_token}))
+    check('POST', P + '/token/introspect', requests.post(p + '/token/introspect', auth=('walk-svc', secret), data={'token': svc_token}))
+    # A browser: sign-in page, password, consent, code.
+    B = requests.Session()
+    O = {'Origin': BASE}
+    verifier = 'v' * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip('=')
+    q = {'response_type': 'code', 'client_id': 'walk-web', 'redirect_uri': 'http://127.0.0.1:9/cb', 'scope': 'openid profile email', 'state': 's', 'nonce': 'n', 'code_challenge': challenge, 'code_challenge_method': 'S256'}
+    r = check('GET', P + '/auth', B.get(p + '/auth', params=q, allow_redirects=False))
+    field = lambda html, name: re.search(r'name="%s" value="([^"]*)"' % name, html).group(1)
+    form = {'csrf': field(r.text, 'csrf'), 'request': field(r.text, 'request')}
+    check('POST', R + '/login', B.post(base + '/login', headers=O, data=dict(form, identifier='alice@example.com', password='wrong'), allow_redirects=False))
+    r = check('POST', R + '/login', B.post(base + '/login', headers=O, data=dict(form, identifier='alice@example.com', password='Wonderland-2026!'), allow_redirects=False))
+    r = check('POST', R + '/consent', B.post(base + '/consent', headers=O, data={'csrf': field(r.text, 'csrf'), 'request': field(r.text, 'request'), 'decision': 'allow'}, allow_redirects=False))
+    code = re.search(r'code=([^&]+)', r.headers['location']).group(1)
+    check('POST', P + '/auth', B.post(p + '/auth', data=dict(q, response_mode='form_post'), allow_redirects=False))
+    check('GET', P + '/auth', B.get(p + '/auth', params=dict(q, redirect_uri='http://evil.example/cb'), allow_redirects=False))
+    tok = {'grant_type': 'authorization_code', 'code': code, 'redirect_uri': 'http://127.0.0.1:9/cb', 'code_verifier': verifier}
+    r = check('POST', P + '/token', requests.post(p + '/token', auth=('walk-web', secret), data=tok))
+    t = r.json()
+    check('POST', P + '/token', requests.post(p + '/token', auth=('walk-web', secret), data=tok))
+    check('GET', P + '/userinfo', requests.get(p + '/userinfo', headers={'Authorization': 'Bearer ' + t['access_token']}))
+    check('POST', P + '/userinfo', requests.post(p + '/userinfo', data={'access_token': t['access_token']}))
+    check('GET', P + '/userinfo', requests.get(p + '/userinfo'))
+    check('GET', P + '/userinfo', requests.get(p + '/userinfo', headers={'Authorization': 'Bearer x.y.z'}))
+    check('POST', P + '/token/introspect', requests.post(p + '/token/introspect', auth=('walk-web', secret), data={'token': t['refresh_token']}))
+    r = check('POST', P + '/token', requests.post(p + '/token', auth=('walk-web', secret), data={'grant_type': 'refresh_token', 'refresh_token': t['refresh_token']}))
+    check('POST', P + '/token', requests.post(p + '/token', auth=('walk-web', secret), data={'grant_type': 'refresh_token', 'refresh_token': t['refresh_token']}))
+    check('POST', P + '/logout', requests.post(p + '/logout', auth=('walk-web', secret), data={'refresh_token': 'nope'}))
+    check('GET', R + '/forgot-password', B.get(base + '/forgot-password'))
+    check('POST', R + '/forgot-password', B.post(base + '/forgot-password', headers=O, data={'csrf': B.cookies.get('castellan_oidc_form', ''), 'email': 'alice@example.com'}))
+    # Signed in again, then signed out through the confirmation page.
+    r = B.get(p + '/auth', params=q, allow_redirects=False)
+    r = check('GET', P + '/logout', B.get(p + '/logout', allow_redirects=False))
+    check('POST', P + '/logout', B.post(p + '/logout', headers=O, data={'csrf': field(r.text, 'csrf'), 'confirm': 'yes'}, allow_redirects=False))
+    check('GET', P + '/logout', B.get(p + '/logout', params={'client_id': 'walk-web', 'post_logout_redirect_uri': 'http://evil.example/'}, allow_redirects=False))
+    check('GET', '/static/form-post.js', requests.get(BASE + '/static/form-post.js'))
+
+
 def walk_admin():
     """Tenants, policy, applications, users, sessions, audit, keys, outbox: made, read, removed."""
     AD = {'Authorization': 'Bearer ' + ADMIN}
     def adm(m, tpl, path, **kw): return check(m, tpl, requests.request(m, BASE + path, headers=AD, **kw))
     adm('GET', '/admin/v1/tenants', '/admin/v1/tenants')
-    r = adm('POST', '/admin/v1/tenants', '/admin/v1/tenants', json={'slug': 'acme', 'display_name': 'Acme', 'profile': 'korastratum'})
-    adm('POST', '/admin/v1/tenants', '/admin/v1/tenants', json={'slug': 'acme', 'display_name': 'Acme'})
-    adm('GET', '/admin/v1/tenants/{t}', '/admin/v1/tenants/acme')
-    adm('PATCH', '/admin/v1/tenants/{t}', '/admin/v1/tenants/acme', json={'display_name': 'Acme 2'})
-    r = adm('GET', '/admin/v1/tenants/{t}/policy', '/admin/v1/tenants/acme/policy')
+    r = adm('POST', '/admin/v1/tenants', '/admin/v1/tenants', json={'slug': 'walkco', 'display_name': 'Walkco', 'profile': 'korastratum'})
+    adm('POST', '/admin/v1/tenants', '/admin/v1/tenants', json={'slug': 'walkco', 'display_name': 'Walkco'})
+    adm('GET', '/admin/v1/tenants/{t}', '/admin/v1/tenants/walkco')
+    adm('PATCH', '/admin/v1/tenants/{t}', '/admin/v1/tenants/walkco', json={'display_name': 'Walkco 2'})
+    r = adm('GET', '/admin/v1/tenants/{t}/policy', '/admin/v1/tenants/walkco/policy')
     pol = r.json(); pol['messages'] = {'otp_sms': 'code {code}'}
-    adm('PUT', '/admin/v1/tenants/{t}/policy', '/admin/v1/tenants/acme/policy', json=pol)
-    r = adm('POST', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/acme/applications', json={'name': 'App', 'kind': 'confidential', 'client_id': 'app1'})
-    adm('POST', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/acme/applications', json={'name': 'App', 'kind': 'public', 'client_id': 'app2'})
-    adm('GET', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/acme/applications')
-    adm('GET', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/acme/applications/app1')
-    adm('PATCH', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/acme/applications/app1', json={'roles': ['x']})
-    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/api-keys', '/admin/v1/tenants/acme/applications/app1/api-keys')
-    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/secret', '/admin/v1/tenants/acme/applications/app1/secret')
-    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/secret', '/admin/v1/tenants/acme/applications/app2/secret')
-    r = adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/acme/users', json={'email': 'u@example.com', 'password': 'SecurePass123!', 'attributes': {'kycLevel': 2}})
+    adm('PUT', '/admin/v1/tenants/{t}/policy', '/admin/v1/tenants/walkco/policy', json=pol)
+    r = adm('POST', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/walkco/applications', json={'name': 'App', 'kind': 'confidential', 'client_id': 'app1'})
+    adm('POST', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/walkco/applications', json={'name': 'App', 'kind': 'public', 'client_id': 'app2'})
+    adm('GET', '/admin/v1/tenants/{t}/applications', '/admin/v1/tenants/walkco/applications')
+    adm('GET', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/walkco/applications/app1')
+    adm('PATCH', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/walkco/applications/app1', json={'roles': ['x']})
+    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/api-keys', '/admin/v1/tenants/walkco/applications/app1/api-keys')
+    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/secret', '/admin/v1/tenants/walkco/applications/app1/secret')
+    adm('POST', '/admin/v1/tenants/{t}/applications/{client_id}/secret', '/admin/v1/tenants/walkco/applications/app2/secret')
+    r = adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/walkco/users', json={'email': 'u@example.com', 'password': 'SecurePass123!', 'attributes': {'kycLevel': 2}})
     uid = r.json()['id']
-    adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/acme/users', json={'email': 'u@example.com', 'password': 'SecurePass123!'})
-    adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/acme/users', json={'email': 'w@example.com', 'password': 'x'})
-    adm('GET', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/acme/users')
-    adm('GET', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/acme/users/{uid}')
-    adm('PATCH', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/acme/users/{uid}', json={'first_name': 'U'})
-    adm('POST', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/acme/users/{uid}/totp')
-    adm('POST', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/acme/users/{uid}/totp')
-    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/acme/users/{uid}/totp')
-    adm('POST', '/admin/v1/tenants/{t}/users/{id}/unlock', f'/admin/v1/tenants/acme/users/{uid}/unlock')
-    S.post(BASE + '/api/v1/auth/login', headers={'X-Tenant-ID': 'acme'}, json={'email': 'u@example.com', 'password': 'SecurePass123!'})
-    adm('GET', '/admin/v1/tenants/{t}/users/{id}/sessions', f'/admin/v1/tenants/acme/users/{uid}/sessions')
+    adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/walkco/users', json={'email': 'u@example.com', 'password': 'SecurePass123!'})
+    adm('POST', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/walkco/users', json={'email': 'w@example.com', 'password': 'x'})
+    adm('GET', '/admin/v1/tenants/{t}/users', '/admin/v1/tenants/walkco/users')
+    adm('GET', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/walkco/users/{uid}')
+    adm('PATCH', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/walkco/users/{uid}', json={'first_name': 'U'})
+    adm('POST', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/walkco/users/{uid}/totp')
+    adm('POST', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/walkco/users/{uid}/totp')
+    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}/totp', f'/admin/v1/tenants/walkco/users/{uid}/totp')
+    adm('POST', '/admin/v1/tenants/{t}/users/{id}/unlock', f'/admin/v1/tenants/walkco/users/{uid}/unlock')
+    S.post(BASE + '/api/v1/auth/login', headers={'X-Tenant-ID': 'walkco'}, json={'email': 'u@example.com', 'password': 'SecurePass123!'})
+    adm('GET', '/admin/v1/tenants/{t}/users/{id}/sessions', f'/admin/v1/tenants/walkco/users/{uid}/sessions')
     adm('GET', '/admin/v1/tenants/{t}/users/{id}/sessions', f'/admin/v1/tenants/fmfb/users/{uid}/sessions')
-    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}/sessions', f'/admin/v1/tenants/acme/users/{uid}/sessions')
-    adm('GET', '/admin/v1/tenants/{t}/audit', '/admin/v1/tenants/acme/audit')
+    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}/sessions', f'/admin/v1/tenants/walkco/users/{uid}/sessions')
+    adm('GET', '/admin/v1/tenants/{t}/audit', '/admin/v1/tenants/walkco/audit')
     adm('GET', '/admin/v1/tenants/{t}/audit', '/admin/v1/tenants/fmfb/audit')
-    adm('GET', '/admin/v1/tenants/{t}/keys', '/admin/v1/tenants/acme/keys')
-    adm('POST', '/admin/v1/tenants/{t}/keys/rotate', '/admin/v1/tenants/acme/keys/rotate', json={'alg': 'ES256'})
-    adm('POST', '/admin/v1/tenants/{t}/keys/rotate', '/admin/v1/tenants/acme/keys/rotate', json={'alg': 'HS256'})
-    adm('GET', '/admin/v1/tenants/{t}/keys', '/admin/v1/tenants/acme/keys')
-    adm('GET', '/admin/v1/tenants/{t}/keys/hs256', '/admin/v1/tenants/acme/keys/hs256')
+    adm('GET', '/admin/v1/tenants/{t}/keys', '/admin/v1/tenants/walkco/keys')
+    adm('POST', '/admin/v1/tenants/{t}/keys/rotate', '/admin/v1/tenants/walkco/keys/rotate', json={'alg': 'ES256'})
+    adm('POST', '/admin/v1/tenants/{t}/keys/rotate', '/admin/v1/tenants/walkco/keys/rotate', json={'alg': 'HS256'})
+    adm('GET', '/admin/v1/tenants/{t}/keys', '/admin/v1/tenants/walkco/keys')
+    adm('GET', '/admin/v1/tenants/{t}/keys/hs256', '/admin/v1/tenants/walkco/keys/hs256')
     adm('GET', '/admin/v1/tenants/{t}/keys/hs256', '/admin/v1/tenants/mosip/keys/hs256')
     adm('GET', '/admin/v1/outbox', '/admin/v1/outbox')
-    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/acme/users/{uid}')
-    adm('DELETE', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/acme/applications/app1')
-    adm('DELETE', '/admin/v1/tenants/{t}', '/admin/v1/tenants/acme')
+    adm('DELETE', '/admin/v1/tenants/{t}/users/{id}', f'/admin/v1/tenants/walkco/users/{uid}')
+    adm('DELETE', '/admin/v1/tenants/{t}/applications/{client_id}', '/admin/v1/tenants/walkco/applications/app1')
+    adm('DELETE', '/admin/v1/tenants/{t}', '/admin/v1/tenants/walkco')
     adm('DELETE', '/admin/v1/tenants/{t}', '/admin/v1/tenants/default')
     check('GET', '/admin/v1/tenants', requests.get(BASE + '/admin/v1/tenants'))
     check('GET', '/admin/v1/tenants', requests.get(BASE + '/admin/v1/tenants', headers={'Authorization': 'Bearer a.b.c'}))
 
 
 for walk in (walk_ops, walk_korastratum, walk_kumusoft, walk_mosip, walk_fastapi_users, walk_eauthenticator, walk_console,
-             walk_pages, walk_admin):
+             walk_pages, walk_oidc, walk_admin):
     try:
         walk()
     except Exception:

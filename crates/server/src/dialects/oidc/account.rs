@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::authorize::{form, form_genuine, page_realm};
 use super::pages::{self, Realm};
-use super::{FORM_COOKIE, base_path, set_cookie};
+use super::{FORM_COOKIE, base_path, form_token, set_cookie};
 use crate::client::Ctx;
 use crate::state::AppState;
 
@@ -17,13 +17,13 @@ use crate::state::AppState;
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     responses((status = 200, description = "The form: an email address", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
-pub async fn forgot_password_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+pub async fn forgot_password_page(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
     let tenant = match page_realm(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
     let base = base_path(&state, &tenant);
-    let token = castellan_core::crypto::random_token();
+    let token = form_token(&headers);
     let mut r = pages::forgot_password(&Realm { base: &base, name: &tenant.display_name }, &token, None);
     set_cookie(&state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
     r
@@ -35,7 +35,9 @@ pub async fn forgot_password_page(State(state): State<AppState>, Path(slug): Pat
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, email"),
     responses((status = 200, description = "The same answer whether or not the address has an account; a link is mailed if it does", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
-        (status = 429, description = "Rate limited", content_type = "text/html", body = String)))]
+        (status = 429, description = "Rate limited", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -10,7 +10,7 @@ use castellan_core::model::Tenant;
 use castellan_core::services::oidc::{Progress, Rejected, Step};
 
 use super::pages::{self, Realm, origin_of};
-use super::{FORM_COOKIE, SSO_COOKIE, base_path, cookie, pairs, realm, set_cookie};
+use super::{FORM_COOKIE, SSO_COOKIE, base_path, cookie, form_token, pairs, realm, set_cookie};
 use crate::client::Ctx;
 use crate::pages::kit::cross_site;
 use crate::state::AppState;
@@ -52,10 +52,12 @@ pub(super) async fn page_realm(state: &AppState, slug: &str) -> Result<Tenant, R
     }
 }
 
-/// What renders a step: the realm, and a message to show on the page.
+/// What renders a step: the realm, the request's headers (its form cookie), and a message to
+/// show on the page.
 struct Render<'a> {
     state: &'a AppState,
     tenant: &'a Tenant,
+    headers: &'a HeaderMap,
     error: Option<&'a str>,
     status: StatusCode,
 }
@@ -78,14 +80,14 @@ impl Render<'_> {
         match step {
             Step::SendBack(back) => pages::send_back(&back),
             Step::Login { request, client_name, login_hint } => {
-                let token = castellan_core::crypto::random_token();
+                let token = form_token(self.headers);
                 let form = self.sign_in(&realm, &client_name, &request, &token, back_to);
                 let mut r = pages::login(&form, login_hint.as_deref());
                 set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
                 r
             }
             Step::Totp { request, mfa_token, client_name } => {
-                let token = castellan_core::crypto::random_token();
+                let token = form_token(self.headers);
                 let form = self.sign_in(&realm, &client_name, &request, &token, back_to);
                 let mut r = pages::totp(&form, &mfa_token);
                 set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
@@ -133,7 +135,9 @@ pub async fn authorize_get(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
     responses((status = 200, description = "A page", content_type = "text/html", body = String),
         (status = 303, description = "Back to the client's redirect URI", headers(("Location" = String, description = "The redirect URI with code, state and iss (or error, error_description, state, iss)"))),
-        (status = 400, description = "An error page", content_type = "text/html", body = String)))]
+        (status = 400, description = "An error page", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn authorize_post(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -169,7 +173,9 @@ async fn authorize(state: AppState, ctx: Ctx, headers: HeaderMap, slug: String, 
     };
     let back = back_to(&request.redirect_uri);
     match oidc.authorize(&tenant, &app, request, signed_in.as_ref(), Progress::default(), &ctx.client).await {
-        Ok(step) => Render { state: &state, tenant: &tenant, error: None, status: StatusCode::OK }.step(step, &back),
+        Ok(step) => {
+            Render { state: &state, tenant: &tenant, headers: &headers, error: None, status: StatusCode::OK }.step(step, &back)
+        }
         Err(e) => fault(e),
     }
 }
@@ -184,8 +190,15 @@ pub(super) fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(Str
 }
 
 /// A step after a sign-in: the new SSO cookie set with it.
-fn signed_in_step(state: &AppState, tenant: &Tenant, step: Step, cookie_value: Option<String>, back: &[String]) -> Response {
-    let mut r = Render { state, tenant, error: None, status: StatusCode::OK }.step(step, back);
+fn signed_in_step(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    step: Step,
+    cookie_value: Option<String>,
+    back: &[String],
+) -> Response {
+    let mut r = Render { state, tenant, headers, error: None, status: StatusCode::OK }.step(step, back);
     if let Some(value) = cookie_value {
         set_cookie(state, &mut r, &base_path(state, tenant), SSO_COOKIE, &value, None, "Lax");
     }
@@ -195,9 +208,12 @@ fn signed_in_step(state: &AppState, tenant: &Tenant, step: Step, cookie_value: O
 /// What the sign-in pages say of a refused attempt.
 fn refusal_message(e: &CoreError) -> Option<&'static str> {
     Some(match e {
-        CoreError::InvalidCredentials | CoreError::Validation(_) => "The email, username or phone and password do not match.",
+        // A locked account answers as a wrong password does (no contract asks otherwise), so the
+        // page tells nothing of the lock, nor whether the password was right.
+        CoreError::InvalidCredentials | CoreError::Validation(_) | CoreError::AccountLocked { .. } => {
+            "The email, username or phone and password do not match."
+        }
         CoreError::EmailNotVerified => "Confirm your email address first: follow the link we sent you.",
-        CoreError::AccountLocked { .. } => "Too many failed attempts: this account is locked for a while.",
         CoreError::InvalidMfaCode => "That code is not right. Try the current one.",
         _ => return None,
     })
@@ -212,7 +228,9 @@ fn refusal_message(e: &CoreError) -> Option<&'static str> {
         (status = 400, description = "Stale sign-in form", content_type = "text/html", body = String),
         (status = 401, description = "Wrong credentials: the sign-in page again", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
-        (status = 429, description = "Rate limited", content_type = "text/html", body = String)))]
+        (status = 429, description = "Rate limited", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn login(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -245,7 +263,7 @@ pub async fn login(
     let back = back_to(&request.redirect_uri);
     let again = |error: &str, status: StatusCode| {
         let step = Step::Login { request: sealed.to_string(), client_name: app.name.clone(), login_hint: None };
-        Render { state: &state, tenant: &tenant, error: Some(error), status }.step(step, &back)
+        Render { state: &state, tenant: &tenant, headers: &headers, error: Some(error), status }.step(step, &back)
     };
     if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         return again(&format!("Too many attempts. Try again in {wait} seconds."), StatusCode::TOO_MANY_REQUESTS);
@@ -253,7 +271,7 @@ pub async fn login(
     let replacing = oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await.ok().flatten();
     let (identifier, password) = (field(&params, "identifier"), field(&params, "password"));
     match oidc.sign_in(&tenant, sealed, identifier, password, replacing.as_ref(), &ctx.client).await {
-        Ok((step, cookie_value)) => signed_in_step(&state, &tenant, step, cookie_value, &back),
+        Ok((step, cookie_value)) => signed_in_step(&state, &tenant, &headers, step, cookie_value, &back),
         Err(e) => match refusal_message(&e) {
             Some(msg) => again(msg, StatusCode::UNAUTHORIZED),
             None => fault(e),
@@ -268,7 +286,9 @@ pub async fn login(
     responses((status = 200, description = "The next page (consent) or the form_post page", content_type = "text/html", body = String),
         (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 401, description = "Wrong code: the code page again", content_type = "text/html", body = String),
-        (status = 403, description = "A cross-site form", content_type = "text/html", body = String)))]
+        (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn login_totp(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -302,23 +322,31 @@ pub async fn login_totp(
     if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let step = Step::Totp { request: sealed.into(), mfa_token: mfa_token.into(), client_name: app.name.clone() };
         let msg = format!("Too many attempts. Try again in {wait} seconds.");
-        let render = Render { state: &state, tenant: &tenant, error: Some(&msg), status: StatusCode::TOO_MANY_REQUESTS };
+        let render = Render {
+            state: &state,
+            tenant: &tenant,
+            headers: &headers,
+            error: Some(&msg),
+            status: StatusCode::TOO_MANY_REQUESTS,
+        };
         return render.step(step, &back);
     }
     let replacing = oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await.ok().flatten();
     match oidc.sign_in_totp(&tenant, sealed, mfa_token, field(&params, "code"), replacing.as_ref(), &ctx.client).await {
-        Ok((step, cookie_value)) => signed_in_step(&state, &tenant, step, cookie_value, &back),
+        Ok((step, cookie_value)) => signed_in_step(&state, &tenant, &headers, step, cookie_value, &back),
         // A wrong code: the same token again while it has tries left; a spent or locked one
         // goes back to the password.
         Err(CoreError::InvalidMfaCode) => {
             let step = Step::Totp { request: sealed.into(), mfa_token: mfa_token.into(), client_name: app.name.clone() };
             let msg = refusal_message(&CoreError::InvalidMfaCode);
-            Render { state: &state, tenant: &tenant, error: msg, status: StatusCode::UNAUTHORIZED }.step(step, &back)
+            Render { state: &state, tenant: &tenant, headers: &headers, error: msg, status: StatusCode::UNAUTHORIZED }
+                .step(step, &back)
         }
         Err(e) => match refusal_message(&e) {
             Some(msg) => {
                 let step = Step::Login { request: sealed.into(), client_name: app.name.clone(), login_hint: None };
-                Render { state: &state, tenant: &tenant, error: Some(msg), status: StatusCode::UNAUTHORIZED }.step(step, &back)
+                Render { state: &state, tenant: &tenant, headers: &headers, error: Some(msg), status: StatusCode::UNAUTHORIZED }
+                    .step(step, &back)
             }
             None => fault(e),
         },
@@ -332,7 +360,9 @@ pub async fn login_totp(
     responses((status = 303, description = "Back to the client: a code, or error=access_denied", headers(("Location" = String, description = "The redirect URI"))),
         (status = 200, description = "The form_post page", content_type = "text/html", body = String),
         (status = 400, description = "Stale form, or no longer signed in", content_type = "text/html", body = String),
-        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn consent(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -367,7 +397,9 @@ pub async fn consent(
         _ => return pages::error(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     };
     match oidc.consent(&tenant, field(&params, "request"), &signed_in, allow, &ctx.client).await {
-        Ok(step) => Render { state: &state, tenant: &tenant, error: None, status: StatusCode::OK }.step(step, &[]),
+        Ok(step) => {
+            Render { state: &state, tenant: &tenant, headers: &headers, error: None, status: StatusCode::OK }.step(step, &[])
+        }
         Err(CoreError::InvalidToken | CoreError::UnknownApplication) => {
             pages::error(StatusCode::BAD_REQUEST, "This page has expired. Go back to the application and start again.")
         }

@@ -26,7 +26,8 @@ fn field(params: &[(String, String)], name: &str) -> Option<String> {
         logout_hint, ui_locales. With a valid hint the sign-in ends at once; without, a confirmation page first.",
     responses((status = 303, description = "Signed out: to post_logout_redirect_uri with state", headers(("Location" = String, description = "The registered post_logout_redirect_uri with state"))),
         (status = 200, description = "The confirmation page, or the signed-out page", content_type = "text/html", body = String),
-        (status = 400, description = "An unregistered post_logout_redirect_uri or a bad hint: an error page, never a redirect", content_type = "text/html", body = String)))]
+        (status = 400, description = "An unregistered post_logout_redirect_uri or a bad hint: an error page, never a redirect", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
 pub async fn logout_get(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -49,7 +50,9 @@ pub async fn logout_get(
         (status = 200, description = "A page", content_type = "text/html", body = String),
         (status = 400, description = "An error: a page, or for the back-end logout invalid_request / invalid_grant", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "Back-end logout: invalid_client", body = crate::openapi::schemas::OAuthError),
-        (status = 403, description = "A cross-site confirmation", content_type = "text/html", body = String)))]
+        (status = 403, description = "A cross-site confirmation", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn logout_post(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -105,6 +105,15 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     })
 }
 
+/// The sign-in forms' CSRF token: the browser's, if it has one, so that every open sign-in tab
+/// keeps working; else a new one.
+fn form_token(headers: &HeaderMap) -> String {
+    match cookie(headers, FORM_COOKIE) {
+        Some(t) if t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => t.to_string(),
+        _ => castellan_core::crypto::random_token(),
+    }
+}
+
 /// Sets a cookie scoped to the realm: HttpOnly, Secure unless the server is plain-http.
 fn set_cookie(state: &AppState, r: &mut Response, path: &str, name: &str, value: &str, max_age: Option<i64>, same_site: &str) {
     let secure = if state.core.config.public_url.starts_with("http://") { "" } else { "; Secure" };

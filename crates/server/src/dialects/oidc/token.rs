@@ -130,7 +130,8 @@ pub async fn token(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
     responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = super::schemas::OidcIntrospection),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
-        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError)))]
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 pub async fn introspect(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -159,7 +160,8 @@ pub async fn introspect(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
     responses((status = 200, description = "Revoked, or nothing to revoke: an empty body", content_type = "text/plain", body = String),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
-        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError)))]
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 pub async fn revoke(
     State(state): State<AppState>,
     ctx: Ctx,

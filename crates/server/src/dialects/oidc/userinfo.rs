@@ -18,7 +18,8 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses((status = 200, description = "sub and the claims of the token's scopes", body = super::schemas::OidcUserInfo),
         (status = 401, description = "No token, or invalid_token (WWW-Authenticate: Bearer)", body = crate::openapi::schemas::OAuthError),
-        (status = 403, description = "insufficient_scope: the token was not granted openid", body = crate::openapi::schemas::OAuthError)))]
+        (status = 403, description = "insufficient_scope: the token was not granted openid", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
     let token = crate::dialects::bearer(&headers).map(str::to_string);
     answer(&state, &slug, token).await
@@ -31,7 +32,8 @@ pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap, Pat
     responses((status = 200, description = "sub and the claims of the token's scopes", body = super::schemas::OidcUserInfo),
         (status = 400, description = "invalid_request: a token in both places", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "No token, or invalid_token", body = crate::openapi::schemas::OAuthError),
-        (status = 403, description = "insufficient_scope", body = crate::openapi::schemas::OAuthError)))]
+        (status = 403, description = "insufficient_scope", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, body: Bytes) -> Response {
     let in_header = crate::dialects::bearer(&headers).map(str::to_string);
     let in_form = form(&headers, &body)

@@ -305,3 +305,16 @@ async fn a_client_moved_from_keycloak_keeps_its_id_and_secret_and_only_the_host_
         assert!(e.to_string().contains("client_secret"), "{e}");
     }
 }
+
+#[tokio::test]
+async fn two_sign_in_tabs_of_one_browser_both_work() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (params, _) = web_params("openid");
+    let mut browser = Browser::new(&app);
+    let first = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let second = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert_eq!(first.field("csrf"), second.field("csrf"), "one form token per browser");
+    let consent = browser.sign_in(&realm, &first, EMAIL, PASSWORD).await;
+    assert!(consent.body.contains("id=\"consent-form\""), "the older tab still signs in: {}", consent.body);
+}

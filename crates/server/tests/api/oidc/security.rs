@@ -989,26 +989,27 @@ async fn row09_the_sign_in_page_shares_its_lockout_with_the_realms_other_dialect
     let (s, b) = crate::helpers::login(&app, &realm.slug, EMAIL, PASSWORD).await;
     assert_eq!(s, 200, "unlocked: {b}");
 
-    // Five failures through korastratum: the page refuses the right password, saying the account
-    // is locked, exactly as it answers a wrong one.
+    // Five failures through korastratum: the page refuses the right password exactly as it
+    // answers a wrong one, and as it answers an identifier that has no account.
     for _ in 0..5 {
         crate::helpers::login(&app, &realm.slug, EMAIL, "Not-the-password-1!").await;
     }
     let before = sessions(&app, &realm).await.len();
     let mut answers = Vec::new();
-    for password in [PASSWORD, "Not-the-password-1!"] {
+    for (email, password) in [(EMAIL, PASSWORD), (EMAIL, "Not-the-password-1!"), ("nobody@example.com", PASSWORD)] {
         let mut browser = Browser::new(&app);
         let (params, _) = web_params("openid");
         let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
-        let page = browser.sign_in(&realm, &login, EMAIL, password).await;
+        let page = browser.sign_in(&realm, &login, email, password).await;
         assert!(page.body.contains("id=\"login-form\""), "{}", page.body);
         assert!(!browser.cookies.contains_key("castellan_sso"));
         answers.push((page.status, page.error_text()));
     }
     assert_eq!(answers[0], answers[1], "the right and a wrong password look alike while locked");
+    assert_eq!(answers[0], answers[2], "a locked account looks like no account (SECURITY.md row 12)");
     let (status, text) = &answers[0];
     assert_eq!(*status, 401);
-    assert!(text.as_deref().is_some_and(|t| t.contains("locked")), "{text:?}");
+    assert!(text.as_deref().is_some_and(|t| t.contains("do not match") && !t.contains("locked")), "{text:?}");
     assert_eq!(sessions(&app, &realm).await.len(), before, "no session was started");
     // Lifted, the right password signs in on the page.
     let (s, b) = unlock().await;
