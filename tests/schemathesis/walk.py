@@ -302,8 +302,10 @@ def walk_oidc():
     check('POST', P + '/logout', requests.post(p + '/logout', auth=('walk-web', secret), data={'refresh_token': 'nope'}))
     check('GET', R + '/forgot-password', B.get(base + '/forgot-password'))
     check('POST', R + '/forgot-password', B.post(base + '/forgot-password', headers=O, data={'csrf': B.cookies.get('castellan_oidc_form', ''), 'email': 'alice@example.com'}))
-    # Signed in again, then signed out through the confirmation page.
+    # The refresh token's reuse ended the sign-in: signed in again (consent is remembered), then
+    # signed out through the confirmation page.
     r = B.get(p + '/auth', params=q, allow_redirects=False)
+    check('POST', R + '/login', B.post(base + '/login', headers=O, data={'csrf': field(r.text, 'csrf'), 'request': field(r.text, 'request'), 'identifier': 'alice@example.com', 'password': 'Wonderland-2026!'}, allow_redirects=False))
     r = check('GET', P + '/logout', B.get(p + '/logout', allow_redirects=False))
     check('POST', P + '/logout', B.post(p + '/logout', headers=O, data={'csrf': field(r.text, 'csrf'), 'confirm': 'yes'}, allow_redirects=False))
     check('GET', P + '/logout', B.get(p + '/logout', params={'client_id': 'walk-web', 'post_logout_redirect_uri': 'http://evil.example/'}, allow_redirects=False))

@@ -32,7 +32,7 @@ pub async fn forgot_password_page(State(state): State<AppState>, headers: Header
 /// Mails a reset link to the address, if it has an account.
 #[utoipa::path(post, path = "/realms/{tenant}/forgot-password", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, email"),
+    request_body(content = super::schemas::ForgotPasswordForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The same answer whether or not the address has an account; a link is mailed if it does", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
         (status = 429, description = "Rate limited", content_type = "text/html", body = String),

@@ -132,7 +132,7 @@ pub async fn authorize_get(
 /// Authorization endpoint (POST): the same parameters as a form.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/auth", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
+    request_body(content = super::schemas::AuthorizeForm, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
     responses((status = 200, description = "A page", content_type = "text/html", body = String),
         (status = 303, description = "Back to the client's redirect URI", headers(("Location" = String, description = "The redirect URI with code, state and iss (or error, error_description, state, iss)"))),
         (status = 400, description = "An error page", content_type = "text/html", body = String),
@@ -222,7 +222,7 @@ fn refusal_message(e: &CoreError) -> Option<&'static str> {
 /// The sign-in page's password form.
 #[utoipa::path(post, path = "/realms/{tenant}/login", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), identifier, password"),
+    request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The next page (second factor, consent) or the form_post page", content_type = "text/html", body = String),
         (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 400, description = "Stale sign-in form", content_type = "text/html", body = String),
@@ -282,7 +282,7 @@ pub async fn login(
 /// The second-factor page's code form.
 #[utoipa::path(post, path = "/realms/{tenant}/login/totp", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), mfa_token, code"),
+    request_body(content = super::schemas::TotpForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The next page (consent) or the form_post page", content_type = "text/html", body = String),
         (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 401, description = "Wrong code: the code page again", content_type = "text/html", body = String),
@@ -356,7 +356,7 @@ pub async fn login_totp(
 /// The consent page's Allow or Deny.
 #[utoipa::path(post, path = "/realms/{tenant}/consent", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, request (sealed), decision (allow or deny)"),
+    request_body(content = super::schemas::ConsentForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Back to the client: a code, or error=access_denied", headers(("Location" = String, description = "The redirect URI"))),
         (status = 200, description = "The form_post page", content_type = "text/html", body = String),
         (status = 400, description = "Stale form, or no longer signed in", content_type = "text/html", body = String),

@@ -44,7 +44,7 @@ pub async fn logout_get(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RP-initiated logout by form (as GET), the confirmation page's form (csrf, confirm=yes), or Keycloak's \
         back-end logout: client authentication and refresh_token → 204, that token's session ends.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::LogoutForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 204, description = "Back-end logout: the session ended"),
         (status = 303, description = "Signed out: to post_logout_redirect_uri with state", headers(("Location" = String, description = "The registered post_logout_redirect_uri with state"))),
         (status = 200, description = "A page", content_type = "text/html", body = String),
@@ -63,6 +63,12 @@ pub async fn logout_post(
     let Some(params) = form(&headers, &body) else {
         return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
     };
+    // An unknown realm is the same page whichever kind of logout was asked for.
+    match realm(&state, &slug).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "There is no such realm here."),
+        Err(e) => return fault(e),
+    }
     if field(&params, "refresh_token").is_some() {
         return super::token::backend_logout(&state, &ctx, &headers, &slug, &body).await;
     }

@@ -79,3 +79,108 @@ pub struct OidcUserInfo {
     phone_number: Option<String>,
     phone_number_verified: Option<bool>,
 }
+
+/// The authorization request as a form (POST to the authorization endpoint).
+#[derive(ToSchema)]
+pub struct AuthorizeForm {
+    #[schema(example = "code")]
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    #[schema(example = "openid profile email")]
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    #[schema(example = "S256")]
+    code_challenge_method: Option<String>,
+    /// `query` or `form_post`.
+    response_mode: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    login_hint: Option<String>,
+    id_token_hint: Option<String>,
+    ui_locales: Option<String>,
+    acr_values: Option<String>,
+    claims: Option<String>,
+}
+
+/// The sign-in page's form.
+#[derive(ToSchema)]
+pub struct LoginForm {
+    csrf: Option<String>,
+    /// The sealed authorization request the page carries.
+    request: Option<String>,
+    identifier: Option<String>,
+    password: Option<String>,
+}
+
+/// The second-factor page's form.
+#[derive(ToSchema)]
+pub struct TotpForm {
+    csrf: Option<String>,
+    request: Option<String>,
+    mfa_token: Option<String>,
+    code: Option<String>,
+}
+
+/// The consent page's form.
+#[derive(ToSchema)]
+pub struct ConsentForm {
+    csrf: Option<String>,
+    request: Option<String>,
+    /// `allow` or `deny`.
+    decision: Option<String>,
+}
+
+/// A token request (client credentials in the form for `client_secret_post` and public clients).
+#[derive(ToSchema)]
+pub struct TokenForm {
+    #[schema(example = "authorization_code")]
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// An introspection or revocation request.
+#[derive(ToSchema)]
+pub struct TokenQueryForm {
+    token: Option<String>,
+    /// `access_token` or `refresh_token` (a hint; both kinds are looked at).
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// UserInfo by form.
+#[derive(ToSchema)]
+pub struct UserinfoForm {
+    access_token: Option<String>,
+}
+
+/// Logout by form: RP-initiated, its confirmation, or Keycloak's back-end logout.
+#[derive(ToSchema)]
+pub struct LogoutForm {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    csrf: Option<String>,
+    /// `yes` on the confirmation page's form.
+    confirm: Option<String>,
+    /// Back-end logout: the refresh token whose sign-in ends.
+    refresh_token: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The forgot-password form.
+#[derive(ToSchema)]
+pub struct ForgotPasswordForm {
+    csrf: Option<String>,
+    email: Option<String>,
+}

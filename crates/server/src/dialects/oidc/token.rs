@@ -83,7 +83,7 @@ async fn authenticated(
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
         (refresh_token, scope to narrow), client_credentials (scope). Client authentication: client_secret_basic, \
         client_secret_post, or none (client_id alone) for public clients.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = super::schemas::OidcTokenResponse),
         (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = crate::openapi::schemas::OAuthError),
@@ -127,7 +127,7 @@ pub async fn token(
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token/introspect", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7662. Only authenticated clients; a client sees only its own tokens unless it has introspect_any.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
+    request_body(content = super::schemas::TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = super::schemas::OidcIntrospection),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
@@ -157,7 +157,7 @@ pub async fn introspect(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7009. A refresh token ends its session (and every token of it); an access token is denied until it expires. \
         200 for any token string.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
+    request_body(content = super::schemas::TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or nothing to revoke: an empty body", content_type = "text/plain", body = String),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
