@@ -9,6 +9,12 @@ use castellan_core::services::oidc::{ResponseMode, SendBack};
 use crate::pages::kit::{Opener, escape, page};
 
 pub const FORM_POST_JS_PATH: &str = "/static/form-post.js";
+
+/// The pages a sign-in passes through keep their opener: a relying party that signs in in a popup
+/// (`display=popup`) waits for its redirect URI, in that popup, to report back to the window that
+/// opened it, and `Cross-Origin-Opener-Policy: same-origin` on any page on the way would cut that
+/// link for good. Framing stays refused (`frame-ancestors 'none'`).
+const SIGN_IN_OPENER: Opener = Opener::Kept;
 const FORM_POST_JS: &str = include_str!("assets/form_post.js");
 
 pub async fn form_post_js() -> Response {
@@ -76,7 +82,7 @@ pub fn login(f: &SignIn<'_>, hint: Option<&str>) -> Response {
         request = hidden("request", sealed),
         hint = escape(hint.unwrap_or_default()),
     );
-    with_no_store(page(status, &format!("Sign in to {}", realm.name), &body, None, back_to, Opener::Isolated))
+    with_no_store(page(status, &format!("Sign in to {}", realm.name), &body, None, back_to, SIGN_IN_OPENER))
 }
 
 /// The second-factor page: the code of the user's authenticator app.
@@ -96,7 +102,7 @@ pub fn totp(f: &SignIn<'_>, mfa_token: &str) -> Response {
         request = hidden("request", sealed),
         token = hidden("mfa_token", mfa_token),
     );
-    with_no_store(page(status, "Two-step verification", &body, None, back_to, Opener::Isolated))
+    with_no_store(page(status, "Two-step verification", &body, None, back_to, SIGN_IN_OPENER))
 }
 
 /// What a scope lets a client do, in words.
@@ -134,7 +140,7 @@ pub fn consent(
         csrf = hidden("csrf", csrf),
         request = hidden("request", sealed),
     );
-    with_no_store(page(StatusCode::OK, "Allow access?", &body, None, back_to, Opener::Isolated))
+    with_no_store(page(StatusCode::OK, "Allow access?", &body, None, back_to, SIGN_IN_OPENER))
 }
 
 /// The answer to a client by `form_post`: a form that script submits at once, with a button for
@@ -148,7 +154,7 @@ pub fn form_post(back: &SendBack) -> Response {
         action = escape(&back.redirect_uri),
     );
     let targets: Vec<String> = origin_of(&back.redirect_uri).into_iter().collect();
-    with_no_store(page(StatusCode::OK, "Continue", &body, Some(FORM_POST_JS_PATH), &targets, Opener::Isolated))
+    with_no_store(page(StatusCode::OK, "Continue", &body, Some(FORM_POST_JS_PATH), &targets, SIGN_IN_OPENER))
 }
 
 /// Back to the client: a redirect with the parameters in the query, or the form that posts them.
@@ -175,7 +181,7 @@ pub fn error(status: StatusCode, message: &str) -> Response {
          <p class=\"muted\">Go back to the application and try again.</p>",
         escape(message)
     );
-    with_no_store(page(status, "Sign-in cannot continue", &body, None, &[], Opener::Isolated))
+    with_no_store(page(status, "Sign-in cannot continue", &body, None, &[], SIGN_IN_OPENER))
 }
 
 /// The sign-out confirmation: the request's parameters again, confirmed.

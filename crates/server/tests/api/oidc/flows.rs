@@ -318,3 +318,17 @@ async fn two_sign_in_tabs_of_one_browser_both_work() {
     let consent = browser.sign_in(&realm, &first, EMAIL, PASSWORD).await;
     assert!(consent.body.contains("id=\"consent-form\""), "the older tab still signs in: {}", consent.body);
 }
+
+#[tokio::test]
+async fn sign_in_pages_keep_their_opener_for_popup_flows_and_refuse_framing() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (mut params, _) = web_params("openid");
+    params.push(("display".into(), "popup".into()));
+    let mut browser = Browser::new(&app);
+    let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert_eq!(login.status, 200);
+    // COOP same-origin here would cut the popup from its opener before the redirect URI could report back.
+    assert_eq!(login.headers["cross-origin-opener-policy"], "unsafe-none");
+    assert!(login.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
