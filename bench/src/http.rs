@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request, StatusCode};
+use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
@@ -80,6 +80,12 @@ impl Conn {
     }
 
     pub async fn send(&mut self, call: &Call) -> Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.exchange(call).await?;
+        Ok((status, body))
+    }
+
+    /// [`Conn::send`], with the answer's headers (cookies, `Location`).
+    pub async fn exchange(&mut self, call: &Call) -> Result<(StatusCode, HeaderMap, Bytes)> {
         if self.sender.ready().await.is_err() {
             *self = Conn::open(self.addr).await?;
         }
@@ -88,10 +94,9 @@ impl Conn {
             req = req.header(*name, value);
         }
         let body = call.body.clone().map(Bytes::from).unwrap_or_default();
-        let res = self.sender.send_request(req.body(Full::new(body))?).await?;
-        let status = res.status();
-        let bytes = res.into_body().collect().await?.to_bytes();
-        Ok((status, bytes))
+        let (parts, body) = self.sender.send_request(req.body(Full::new(body))?).await?.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        Ok((parts.status, parts.headers, bytes))
     }
 }
 

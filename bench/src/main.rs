@@ -8,6 +8,8 @@ mod http;
 mod kumusoft;
 mod load;
 mod mosip;
+mod oidc;
+mod oidc_provider;
 mod server;
 mod suite;
 mod workloads;
@@ -37,7 +39,12 @@ struct Args {
     /// Scratch directory for the servers' data.
     #[arg(long, default_value = "target/bench")]
     work_dir: PathBuf,
-    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e) on SQLite, without the summary.
+    /// bench/oidc-provider with `npm ci` done: oidc-provider, the reference server of the OIDC
+    /// workloads (`o`). Without it those run on Castellan alone.
+    #[arg(long)]
+    oidc_provider: Option<PathBuf>,
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e, o) on SQLite, without the summary
+    /// (but for `o`, whose own rows are printed).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -53,6 +60,7 @@ async fn main() -> std::process::ExitCode {
         seconds: a.seconds,
         warmup: a.warmup,
         work_dir: a.work_dir,
+        oidc_provider: a.oidc_provider,
         only: a.only,
     };
     match suite::run(opts).await {

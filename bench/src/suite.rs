@@ -8,6 +8,8 @@ use crate::http::Result;
 use crate::kumusoft;
 use crate::load::{self, Plan, Stats};
 use crate::mosip;
+use crate::oidc;
+use crate::oidc_provider::{self, OidcProvider};
 use crate::server::{Server, cpu_seconds};
 use crate::workloads::{self, Credentials};
 use std::collections::BTreeMap;
@@ -22,6 +24,8 @@ pub struct Options {
     pub seconds: f64,
     pub warmup: f64,
     pub work_dir: PathBuf,
+    /// bench/oidc-provider with its node_modules installed: the reference server of W10.
+    pub oidc_provider: Option<PathBuf>,
     /// Run only these workloads (h, w1, w1b, w2, w3, w4), and skip the summary; for profiling.
     pub only: Vec<String>,
 }
@@ -306,6 +310,126 @@ impl Bench<'_> {
         Ok(rounds)
     }
 
+    /// W10 (client credentials, refresh, introspection) and W5 (discovery, JWKS) on the `oidc`
+    /// dialect, each next to its yardstick: F, S, and oidc-provider's figure for the same call,
+    /// measured in the same round by the same load generator.
+    async fn oidc(&self, server: &Server, op: Option<&OidcProvider>) -> Result<Vec<Round>> {
+        const C: usize = 8;
+        let fixture = oidc::prepare(server.addr, C).await?;
+        let (es, rs) = (&fixture.es256, &fixture.rs256);
+        let mut rounds = Vec::new();
+        for r in 0..self.opts.rounds {
+            let mut round = Round::new();
+            // Each Castellan window is followed at once by oidc-provider's for the same call, so
+            // that the machine's drift falls on both sides of a ratio alike.
+            let f = self.run(server, C, workloads::health(C), 200).await?;
+            round.insert("O_F", f.rate(200));
+            let cc_es = self.run(server, C, oidc::client_credentials(es, C), 200).await?;
+            round.insert("O_CC_ES256", cc_es.rate(200));
+            round.insert("O_CC_ES256_p99", cc_es.percentile_ms(99.0));
+            if let Some(op) = op {
+                let cc = self.run_at(op.addr, C, OidcProvider::client_credentials(oidc_provider::ES256, C)).await?;
+                round.insert("OP_CC_ES256", cc.rate(200));
+            }
+            let token = oidc::service_token(server.addr, es).await?;
+            let intro = self.run(server, C, oidc::introspections(es, &token, C), 200).await?;
+            round.insert("O_INTROSPECT", intro.rate(200));
+            round.insert("O_INTROSPECT_p99", intro.percentile_ms(99.0));
+            if let Some(op) = op {
+                let opaque = op.opaque_token().await?;
+                let intro = self.run_at(op.addr, C, OidcProvider::introspections(&opaque, C)).await?;
+                round.insert("OP_INTROSPECT", intro.rate(200));
+            }
+            let cc_rs = self.run(server, C, oidc::client_credentials(rs, C), 200).await?;
+            round.insert("O_CC_RS256", cc_rs.rate(200));
+            round.insert("O_CC_RS256_p99", cc_rs.percentile_ms(99.0));
+            let d = Duration::from_secs_f64(self.opts.seconds.min(3.0));
+            let s = tokio::task::spawn_blocking(move || mosip::rs256_signs_per_second(d)).await??;
+            round.insert("O_S", s);
+            if let Some(op) = op {
+                let cc = self.run_at(op.addr, C, OidcProvider::client_credentials(oidc_provider::RS256, C)).await?;
+                round.insert("OP_CC_RS256", cc.rate(200));
+            }
+            let refresh = self.run(server, C, oidc::refreshes(server.addr, es, C).await?, 200).await?;
+            round.insert("O_REFRESH_ES256", refresh.rate(200));
+            round.insert("O_REFRESH_ES256_p99", refresh.percentile_ms(99.0));
+            let disc = self.run(server, C, oidc::discovery(es, C), 200).await?;
+            round.insert("O_DISCOVERY", disc.rate(200));
+            if let Some(op) = op {
+                round.insert("OP_DISCOVERY", self.run_at(op.addr, C, OidcProvider::discovery(C)).await?.rate(200));
+            }
+            let certs = self.run(server, C, oidc::certs(es, C), 200).await?;
+            round.insert("O_JWKS", certs.rate(200));
+            if let Some(op) = op {
+                round.insert("OP_JWKS", self.run_at(op.addr, C, OidcProvider::jwks(C)).await?.rate(200));
+            }
+            let goal = 0.8 * self.cores as f64 * s;
+            let vs = |key: &str, op_key: &str| match round.get(op_key) {
+                Some(x) => format!("{:.2} × oidc-provider {x:.0}/s", round[key] / x),
+                None => "oidc-provider not measured".into(),
+            };
+            eprintln!(
+                "    round {}: F {:.0}/s; client_credentials ES256 {:.0}/s ({}, p99 {:.1} ms); introspection {:.0}/s ({}, p99 {:.1} ms); \
+                 client_credentials RS256 {:.0}/s ({:.2} × goal {goal:.0}/s, S {s:.0} signs/s; {}); refresh ES256 {:.0}/s (p99 {:.1} ms); \
+                 discovery {:.0}/s ({:.2} × F; {}); JWKS {:.0}/s ({:.2} × F; {})",
+                r + 1,
+                round["O_F"],
+                round["O_CC_ES256"],
+                vs("O_CC_ES256", "OP_CC_ES256"),
+                round["O_CC_ES256_p99"],
+                round["O_INTROSPECT"],
+                vs("O_INTROSPECT", "OP_INTROSPECT"),
+                round["O_INTROSPECT_p99"],
+                round["O_CC_RS256"],
+                round["O_CC_RS256"] / goal,
+                vs("O_CC_RS256", "OP_CC_RS256"),
+                round["O_REFRESH_ES256"],
+                round["O_REFRESH_ES256_p99"],
+                round["O_DISCOVERY"],
+                round["O_DISCOVERY"] / round["O_F"],
+                vs("O_DISCOVERY", "OP_DISCOVERY"),
+                round["O_JWKS"],
+                round["O_JWKS"] / round["O_F"],
+                vs("O_JWKS", "OP_JWKS"),
+            );
+            rounds.push(round);
+        }
+        Ok(rounds)
+    }
+
+    /// A load run against another server than Castellan (the reference), all answers expected 200.
+    async fn run_at(&self, addr: std::net::SocketAddr, concurrency: usize, scripts: Vec<Box<dyn load::Script>>) -> Result<Stats> {
+        let stats = load::run(addr, self.plan(concurrency), scripts).await?;
+        let odd = stats.unexpected(200);
+        if !odd.is_empty() {
+            eprintln!("    note: oidc-provider, besides 200: {odd}");
+        }
+        Ok(stats)
+    }
+
+    /// The reference server, when bench/run could install it.
+    async fn oidc_provider(&self) -> Result<Option<OidcProvider>> {
+        let Some(dir) = &self.opts.oidc_provider else {
+            eprintln!("    note: no --oidc-provider: the W10 comparison with oidc-provider is skipped");
+            return Ok(None);
+        };
+        let op = OidcProvider::start(dir, &self.opts.work_dir.join("oidc-provider.log")).await?;
+        // V8 compiles the hot paths only after a few thousand calls; the first round's one-second
+        // warm-up would measure part of that otherwise.
+        let warm = Plan { concurrency: 8, warmup: Duration::ZERO, duration: Duration::from_secs(2) };
+        let opaque = op.opaque_token().await?;
+        for scripts in [
+            OidcProvider::client_credentials(oidc_provider::ES256, 8),
+            OidcProvider::client_credentials(oidc_provider::RS256, 8),
+            OidcProvider::introspections(&opaque, 8),
+            OidcProvider::discovery(8),
+            OidcProvider::jwks(8),
+        ] {
+            load::run(op.addr, warm, scripts).await?;
+        }
+        Ok(Some(op))
+    }
+
     async fn postgres_round(&self, server: &Server, round: &mut Round) -> Result<()> {
         self.yardstick_h(round).await?;
         self.logins(server, 8, round, ["F8", "W1_8", "W1_8_p99"]).await?;
@@ -356,11 +480,32 @@ pub async fn run(opts: Options) -> Result<String> {
                 bench.mosip(&pg).await?;
             }
         }
+        // The OIDC workloads' medians, which the README's section quotes.
+        let mut summary = String::new();
+        if bench.wants("o") {
+            let op = bench.oidc_provider().await?;
+            for (engine, url) in [("SQLite", None), ("PostgreSQL", opts.postgres.as_deref())] {
+                if engine == "PostgreSQL" && url.is_none() {
+                    continue;
+                }
+                eprintln!("== oidc ({engine})");
+                let dir = opts.work_dir.join(format!("oidc-{}", engine.to_lowercase()));
+                let (server, _) = Server::start(&opts.castellan, &dir, url).await?;
+                let rounds = bench.oidc(&server, op.as_ref()).await?;
+                oidc_rows(
+                    &mut |w, what, figure, goal| summary.push_str(&format!("| {w} | {what} | {figure} | {goal} |\n")),
+                    &rounds,
+                    engine,
+                    cores,
+                );
+            }
+            summary = format!("{TABLE_HEAD}{summary}");
+        }
         for r in 0..opts.rounds {
             eprintln!("  round {} (server pid {})", r + 1, server.pid());
             bench.selected_round(&server, &mut Round::new()).await?;
         }
-        return Ok(String::new());
+        return Ok(summary);
     }
     let mut sqlite = Vec::new();
     for r in 0..opts.rounds {
@@ -390,12 +535,23 @@ pub async fn run(opts: Options) -> Result<String> {
     let m = bench.mosip(&server).await?;
     drop(server);
 
+    let op = bench.oidc_provider().await?;
+    eprintln!("== oidc (SQLite)");
+    let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("oidc-sqlite"), None).await?;
+    let o = bench.oidc(&server, op.as_ref()).await?;
+    drop(server);
+
     let mut pg = Vec::new();
     let mut m_pg = Vec::new();
+    let mut o_pg = Vec::new();
     if let Some(url) = &opts.postgres {
         eprintln!("== mosip (PostgreSQL)");
         let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
         m_pg = bench.mosip(&server).await?;
+        drop(server);
+        eprintln!("== oidc (PostgreSQL)");
+        let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("oidc-postgresql"), Some(url)).await?;
+        o_pg = bench.oidc(&server, op.as_ref()).await?;
         drop(server);
         eprintln!("== PostgreSQL");
         let (server, _) = Server::start(&opts.castellan, &opts.work_dir.join("postgres"), Some(url)).await?;
@@ -553,6 +709,12 @@ pub async fn run(opts: Options) -> Result<String> {
             "≥ 0.8 × cores × S",
         );
     }
+    for (engine, rounds) in [("SQLite", &o), ("PostgreSQL", &o_pg)] {
+        if rounds.is_empty() {
+            continue;
+        }
+        oidc_rows(&mut row, rounds, engine, cores);
+    }
     if !pg.is_empty() {
         row(
             "W1 pg",
@@ -573,7 +735,79 @@ pub async fn run(opts: Options) -> Result<String> {
             "report",
         );
     }
-    let mut out = String::from("| # | workload | measured (median of rounds) | goal |\n|---|---|---|---|\n");
+    let mut out = String::from(TABLE_HEAD);
     out.push_str(&md);
     Ok(out)
+}
+
+const TABLE_HEAD: &str = "| # | workload | measured (median of rounds) | goal |\n|---|---|---|---|\n";
+
+/// The OpenID Connect rows: per-round ratios, their medians.
+fn oidc_rows(row: &mut impl FnMut(&str, String, String, &str), rounds: &[Round], engine: &str, cores: usize) {
+    let per = |f: &dyn Fn(&Round) -> f64| median(&rounds.iter().map(|r| Round::from([("x", f(r))])).collect::<Vec<_>>(), "x");
+    let get = |r: &Round, k: &str| r.get(k).copied().unwrap_or(f64::NAN);
+    let vs_op = |key: &str, op_key: &str| {
+        let ratio = per(&|r| get(r, key) / get(r, op_key));
+        if ratio.is_finite() {
+            format!("{ratio:.2} × oidc-provider ({:.0}/s vs {:.0}/s)", median(rounds, key), median(rounds, op_key))
+        } else {
+            format!("{:.0}/s (oidc-provider not measured)", median(rounds, key))
+        }
+    };
+    row(
+        "W10",
+        format!("oidc client_credentials, ES256 JWT, c=8, {engine}"),
+        format!("{}, p99 {:.1} ms", vs_op("O_CC_ES256", "OP_CC_ES256"), median(rounds, "O_CC_ES256_p99")),
+        "≥ 1.0 × oidc-provider",
+    );
+    row(
+        "W10",
+        format!("oidc introspection of one access token by its client, c=8, {engine}"),
+        format!("{}, p99 {:.1} ms", vs_op("O_INTROSPECT", "OP_INTROSPECT"), median(rounds, "O_INTROSPECT_p99")),
+        "≥ 1.0 × oidc-provider",
+    );
+    let goal = |r: &Round| get(r, "O_CC_RS256") / (0.8 * cores as f64 * get(r, "O_S"));
+    let op_rs = per(&|r| get(r, "O_CC_RS256") / get(r, "OP_CC_RS256"));
+    row(
+        "W10",
+        format!("oidc client_credentials, RS256 JWT, c=8, {engine}"),
+        format!(
+            "{:.0}/s = {:.2} × goal (S = {:.0} RS256 signs/s on one thread; goal 0.8 × {cores} × S), p99 {:.1} ms; {}",
+            median(rounds, "O_CC_RS256"),
+            per(&goal),
+            median(rounds, "O_S"),
+            median(rounds, "O_CC_RS256_p99"),
+            if op_rs.is_finite() {
+                format!("{op_rs:.2} × oidc-provider RS256 ({:.0}/s)", median(rounds, "OP_CC_RS256"))
+            } else {
+                "oidc-provider not measured".into()
+            }
+        ),
+        "≥ 0.8 × cores × S",
+    );
+    row(
+        "W10",
+        format!("oidc refresh_token grant (rotation, ES256 access + ID token), c=8, {engine}"),
+        format!(
+            "{:.0}/s ({:.2} × F), p99 {:.1} ms",
+            median(rounds, "O_REFRESH_ES256"),
+            per(&|r| get(r, "O_REFRESH_ES256") / get(r, "O_F")),
+            median(rounds, "O_REFRESH_ES256_p99")
+        ),
+        "report (W4: ≥ 2,000/s on SQLite)",
+    );
+    for (what, key, op_key) in [("discovery", "O_DISCOVERY", "OP_DISCOVERY"), ("JWKS (certs)", "O_JWKS", "OP_JWKS")] {
+        let op = median(rounds, op_key);
+        row(
+            "W5",
+            format!("oidc {what}, c=8, {engine}"),
+            format!(
+                "{:.2} × F ({:.0}/s){}",
+                per(&|r| get(r, key) / get(r, "O_F")),
+                median(rounds, key),
+                if op.is_finite() { format!("; oidc-provider {op:.0}/s") } else { String::new() }
+            ),
+            "≥ 0.8 × F",
+        );
+    }
 }
