@@ -68,6 +68,11 @@ pub struct Core {
     pub(crate) jwks_cache: TtlCache<Option<TenantId>, Arc<String>>,
     /// Applications by dialect alias.
     pub(crate) apps_by_alias: TtlCache<(Dialect, String), Application>,
+    /// Applications by tenant and client id, for the paths that authenticate a client or check
+    /// its token on every request (OpenID Connect's token endpoint, introspection).
+    pub(crate) apps_by_client_id: TtlCache<(TenantId, String), Application>,
+    /// Each realm's OpenID Connect discovery document, serialized.
+    pub(crate) oidc_discovery: TtlCache<TenantId, Arc<String>>,
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
@@ -92,6 +97,8 @@ impl Core {
             keys: TtlCache::new(config.cache_ttl),
             jwks_cache: TtlCache::new(config.cache_ttl),
             apps_by_alias: TtlCache::new(config.cache_ttl),
+            apps_by_client_id: TtlCache::new(config.cache_ttl),
+            oidc_discovery: TtlCache::new(config.cache_ttl),
             sign_stats: SignStats::default(),
             config,
             outbox_ready: Notify::new(),

@@ -333,7 +333,7 @@ impl Tokens<'_> {
         }
         let client_id = claims.text(client_claim).ok_or(CoreError::Unauthorized)?;
         // A client's token is only as good as its client: deactivating the client ends it.
-        let client = self.applications().get_application(tenant, client_id).await?;
+        let client = self.applications().cached_by_client_id(tenant, client_id).await?.ok_or(CoreError::Unauthorized)?;
         if !client.active || client.kind == ApplicationKind::Public {
             return Err(CoreError::Unauthorized);
         }

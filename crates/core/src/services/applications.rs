@@ -360,6 +360,24 @@ impl Applications<'_> {
         self.store.application_by_client_id(tenant.id, client_id).await?.ok_or(CoreError::NotFound)
     }
 
+    /// The application `client_id` of the tenant, from a per-node cache: a change made on this
+    /// node is seen at once, one made on another within the cache's lifetime. For the paths that
+    /// look a client up on every request; `None` when there is none (not cached).
+    pub async fn cached_by_client_id(&self, tenant: &Tenant, client_id: &str) -> CoreResult<Option<Application>> {
+        if client_id.is_empty() || client_id.len() > 100 || client_id.chars().any(char::is_control) {
+            return Ok(None);
+        }
+        let key = (tenant.id, client_id.to_string());
+        if let Some(app) = self.apps_by_client_id.get(&key) {
+            return Ok(Some(app));
+        }
+        let found = self.store.application_by_client_id(tenant.id, client_id).await?;
+        if let Some(app) = &found {
+            self.apps_by_client_id.put(key, app.clone());
+        }
+        Ok(found)
+    }
+
     pub async fn application_by_id(&self, tenant: &Tenant, id: AppId) -> CoreResult<Application> {
         self.store.application_by_id(tenant.id, id).await?.ok_or(CoreError::NotFound)
     }
@@ -372,6 +390,7 @@ impl Applications<'_> {
         check_application_texts(app)?;
         self.store.update_application(app).await.map_err(application_conflict)?;
         self.apps_by_alias.clear();
+        self.apps_by_client_id.clear();
         Ok(())
     }
 
@@ -379,6 +398,7 @@ impl Applications<'_> {
         let app = self.get_application(tenant, client_id).await?;
         self.store.delete_application(tenant.id, app.id).await?;
         self.apps_by_alias.clear();
+        self.apps_by_client_id.clear();
         Ok(())
     }
 

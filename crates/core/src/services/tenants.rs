@@ -156,6 +156,8 @@ impl Tenants<'_> {
         self.store.delete_tenant(tenant.id).await?;
         self.tenants.clear();
         self.keys.clear();
+        self.apps_by_client_id.clear();
+        self.oidc_discovery.clear();
         Ok(())
     }
 }

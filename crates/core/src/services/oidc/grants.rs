@@ -127,12 +127,7 @@ impl Oidc<'_> {
             ClientAuth::Missing => return Err(invalid("client authentication is required")),
             ClientAuth::Several => return Err(oauth("invalid_request", "more than one client authentication method")),
         };
-        let app = if client_id.is_empty() || client_id.len() > 100 || client_id.chars().any(char::is_control) {
-            None
-        } else {
-            self.store.application_by_client_id(tenant.id, &client_id).await?
-        };
-        let app = app.filter(|a| a.active);
+        let app = self.applications().cached_by_client_id(tenant, &client_id).await?.filter(|a| a.active);
         let secret_ok = match (&app, &secret) {
             (Some(a), Some(s)) => self.applications().check_client_secret(a, s),
             (None, Some(s)) => {

@@ -9,6 +9,7 @@
 //! granted (scopes, authentication time and level).
 
 mod claims;
+mod discovery;
 mod flow;
 mod grants;
 mod request;

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::flow::SignedIn;
 use super::request::requested_claims;
-use super::{ACCESS_PROFILE, Oidc};
+use super::{ACCESS_PROFILE, Oidc, OidcResult};
 use crate::error::{CoreError, CoreResult};
-use crate::model::{Application, AuditAction, Dialect, Tenant};
+use crate::model::{Application, AuditAction, AuthMethod, Dialect, Tenant};
 use crate::services::ClientContext;
 use crate::services::access_tokens::{Locator, VerifiedAccess};
 
@@ -46,7 +46,7 @@ impl Oidc<'_> {
         let client_id = crate::crypto::jwt::peek_claims(token)
             .and_then(|c| c.get("client_id").and_then(Value::as_str).map(str::to_string))
             .ok_or(CoreError::Unauthorized)?;
-        let client = self.store.application_by_client_id(tenant.id, &client_id).await?;
+        let client = self.applications().cached_by_client_id(tenant, &client_id).await?;
         let Some(client) = client.filter(|c| c.active) else { return Err(CoreError::Unauthorized) };
         let locator = Locator::Tenant { tenant, audience: client.access_token_audience() };
         let access = self.tokens().locate_and_verify(token, &ACCESS_PROFILE, locator).await?;
@@ -85,7 +85,11 @@ impl Oidc<'_> {
 
     /// RFC 7662: what `caller` may know of `token` — an access or refresh token of this realm
     /// issued to it (to any client of the tenant with `introspect_any`), live; else inactive.
-    pub async fn introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> CoreResult<Value> {
+    /// A public client has no credentials, so it is no authenticated caller: `invalid_client`.
+    pub async fn introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> OidcResult<Value> {
+        if caller.auth_method() == AuthMethod::None {
+            return Err(super::oauth("invalid_client", "a public client cannot introspect"));
+        }
         let inactive = json!({"active": false});
         if token.is_empty() || token.len() > 8192 {
             return Ok(inactive);
@@ -95,7 +99,7 @@ impl Oidc<'_> {
             let access = match self.verify_access_token(tenant, token).await {
                 Ok(a) => a,
                 Err(CoreError::Unauthorized) => return Ok(inactive),
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             let client_id = access.claims.text("client_id").unwrap_or_default().to_string();
             if !may_see(&client_id) {

@@ -5,8 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::Dialect;
-use castellan_core::model::oidc::KNOWN_SCOPES;
-use serde_json::json;
 use utoipa::OpenApi;
 
 use super::error::{core_error, realm_not_found};
@@ -25,30 +23,6 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
-const CLAIMS: &[&str] = &[
-    "sub",
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "auth_time",
-    "nonce",
-    "acr",
-    "amr",
-    "azp",
-    "sid",
-    "at_hash",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "updated_at",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
-];
-
 /// The realm's discovery metadata.
 #[utoipa::path(get, path = "/realms/{tenant}/.well-known/openid-configuration", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
@@ -60,42 +34,8 @@ pub async fn configuration(State(state): State<AppState>, Path(slug): Path<Strin
         Ok(None) => return realm_not_found(),
         Err(e) => return core_error(e, &slug),
     };
-    let issuer = state.core.realm_issuer(&tenant);
-    let p = format!("{issuer}/protocol/openid-connect");
-    let secret_methods = ["client_secret_basic", "client_secret_post"];
-    let doc = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{p}/auth"),
-        "token_endpoint": format!("{p}/token"),
-        "userinfo_endpoint": format!("{p}/userinfo"),
-        "jwks_uri": format!("{p}/certs"),
-        "introspection_endpoint": format!("{p}/token/introspect"),
-        "revocation_endpoint": format!("{p}/revoke"),
-        "end_session_endpoint": format!("{p}/logout"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": secret_methods,
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": KNOWN_SCOPES,
-        "claims_supported": CLAIMS,
-        "claims_parameter_supported": true,
-        "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": true,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "display_values_supported": ["page", "popup"],
-        "acr_values_supported": ["1", "2"],
-        "ui_locales_supported": ["en"],
-        "claims_locales_supported": ["en"],
-        "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
-    });
-    let mut r = (StatusCode::OK, axum::Json(doc)).into_response();
+    let doc = state.core.oidc().discovery_document(&tenant);
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     r
 }

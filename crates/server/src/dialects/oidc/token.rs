@@ -148,7 +148,7 @@ pub async fn introspect(
     };
     match state.core.oidc().introspect(&tenant, &client, token).await {
         Ok(answer) => no_store(StatusCode::OK, answer),
-        Err(e) => core_error(e, &slug),
+        Err(e) => oidc_error(e, &slug),
     }
 }
 

@@ -332,3 +332,16 @@ async fn sign_in_pages_keep_their_opener_for_popup_flows_and_refuse_framing() {
     assert_eq!(login.headers["cross-origin-opener-policy"], "unsafe-none");
     assert!(login.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
 }
+
+#[tokio::test]
+async fn a_public_client_cannot_introspect_and_discovery_is_served_from_one_serialization() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (s, e, _) = token_call(&app, &realm, "token/introspect", &[("token", "x.y.z"), ("client_id", "spa")], None).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+    let get = || app.client.get(app.url(&format!("{}/.well-known/openid-configuration", realm.base()))).send();
+    let (a, b) = (get().await.unwrap().text().await.unwrap(), get().await.unwrap().text().await.unwrap());
+    assert_eq!(a, b);
+    let doc: Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(doc["issuer"], format!("{}{}", app.address, realm.base()));
+}

@@ -1,0 +1,81 @@
+//! Discovery metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): what the provider
+//! supports, listed only where it works; serialized once per realm and cache period.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::Oidc;
+use crate::model::Tenant;
+use crate::model::oidc::KNOWN_SCOPES;
+
+const CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "updated_at",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+];
+
+impl Oidc<'_> {
+    /// The realm's discovery document, as JSON text.
+    pub fn discovery_document(&self, tenant: &Tenant) -> Arc<String> {
+        if let Some(doc) = self.oidc_discovery.get(&tenant.id) {
+            return doc;
+        }
+        let issuer = self.realm_issuer(tenant);
+        let p = format!("{issuer}/protocol/openid-connect");
+        let secret_methods = ["client_secret_basic", "client_secret_post"];
+        let doc = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{p}/auth"),
+            "token_endpoint": format!("{p}/token"),
+            "userinfo_endpoint": format!("{p}/userinfo"),
+            "jwks_uri": format!("{p}/certs"),
+            "introspection_endpoint": format!("{p}/token/introspect"),
+            "revocation_endpoint": format!("{p}/revoke"),
+            "end_session_endpoint": format!("{p}/logout"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported": secret_methods,
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "scopes_supported": KNOWN_SCOPES,
+            "claims_supported": CLAIMS,
+            "claims_parameter_supported": true,
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "display_values_supported": ["page", "popup"],
+            "acr_values_supported": ["1", "2"],
+            "ui_locales_supported": ["en"],
+            "claims_locales_supported": ["en"],
+            "frontchannel_logout_supported": false,
+            "backchannel_logout_supported": false,
+        });
+        let doc = Arc::new(doc.to_string());
+        self.oidc_discovery.put(tenant.id, doc.clone());
+        doc
+    }
+}
