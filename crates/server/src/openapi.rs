@@ -18,7 +18,7 @@ use crate::{admin, ops, pages};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Castellan", description = "Self-hosted identity server: one core, several auth API dialects."),
-    paths(ops::front_page, ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::dev_outbox, openapi_json, docs_page),
+    paths(ops::front_page, ops::health, ops::ready, ops::metrics, ops::jwks, ops::tenant_jwks, ops::realm_certs, ops::dev_outbox, openapi_json, docs_page),
     tags((name = "ops", description = "Health, readiness, metrics, keys"))
 )]
 struct OpsDoc;

@@ -21,6 +21,7 @@ pub fn router(settings: &Settings) -> Api {
         .get("/ready", ready)
         .get("/.well-known/jwks.json", jwks)
         .get("/t/{tenant}/.well-known/jwks.json", tenant_jwks)
+        .get(REALM_CERTS, tenant_jwks)
         .get("/dev/outbox", dev_outbox);
     if settings.metrics_listen.is_some() { api } else { api.get("/metrics", metrics) }
 }
@@ -127,6 +128,18 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     jwk_set(state.core.signing_keys().jwks(None).await)
 }
 
+/// Where Keycloak publishes a realm's keys: MOSIP's tokens and OpenID Connect's both name this
+/// layout's issuer, so the route is the server's rather than either dialect's.
+pub const REALM_CERTS: &str = "/realms/{tenant}/protocol/openid-connect/certs";
+
+/// A realm's public signing keys (active and retiring), at Keycloak's path.
+#[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "ops",
+    params(("tenant" = String, Path, description = "The realm (tenant slug or id)")),
+    responses((status = 200, description = "A JWK set (RFC 7517)", body = JwkSet),
+        (status = 404, description = "No such tenant: `tenant_not_found`", body = ErrorEnvelope)))]
+#[allow(dead_code)]
+async fn realm_certs() {}
+
 /// One tenant's public signing keys (active and retiring).
 #[utoipa::path(get, path = "/t/{tenant}/.well-known/jwks.json", tag = "ops",
     params(("tenant" = String, Path, description = "Tenant slug or id")),
@@ -144,7 +157,7 @@ pub async fn tenant_jwks(State(state): State<AppState>, Path(tenant): Path<Strin
 
 /// Relying parties may cache the set for five minutes; a rotated key signs at once, so a
 /// verifier that meets an unknown `kid` must fetch the set again (standard libraries do).
-pub(crate) fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Response {
+fn jwk_set(result: castellan_core::CoreResult<std::sync::Arc<String>>) -> Response {
     match result {
         Ok(doc) => (
             [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],

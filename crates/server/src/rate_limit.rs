@@ -16,6 +16,17 @@ impl RateLimiter {
         RateLimiter { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
     }
 
+    /// Whether `ip` has a token left, without taking it; `Err(seconds)` says when it will. For
+    /// endpoints that spend a token only on a failure, but must refuse before trying once the
+    /// failures ran out.
+    pub fn peek(&self, ip: IpAddr) -> Result<(), i64> {
+        let Ok(buckets) = self.buckets.lock() else { return Ok(()) };
+        let Some((tokens, at)) = buckets.get(&ip) else { return Ok(()) };
+        let rate = self.per_minute / 60.0;
+        let now = (*tokens + Instant::now().duration_since(*at).as_secs_f64() * rate).min(self.per_minute);
+        if now >= 1.0 { Ok(()) } else { Err(((1.0 - now) / rate).ceil().max(1.0) as i64) }
+    }
+
     /// Takes one token for `ip`; `Err(seconds)` says when the next one will be there.
     pub fn check(&self, ip: IpAddr) -> Result<(), i64> {
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
@@ -48,5 +59,14 @@ mod tests {
         let wait = l.check(ip).err().unwrap_or(0);
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(l.check(IpAddr::from([5, 6, 7, 8])).is_ok());
+    }
+
+    #[test]
+    fn a_peek_takes_nothing() {
+        let l = RateLimiter::new(2);
+        let ip = IpAddr::from([1, 2, 3, 4]);
+        assert!(l.peek(ip).is_ok() && l.peek(ip).is_ok() && l.peek(ip).is_ok());
+        assert!(l.check(ip).is_ok() && l.check(ip).is_ok());
+        assert!(l.peek(ip).is_err() && l.check(ip).is_err());
     }
 }

@@ -68,6 +68,10 @@ audit_actions! {
     OidcLogout = "oidc.logout",
     /// An authorization code presented again: the session it was issued in ends.
     OidcCodeReuse = "oidc.code_reuse",
+    /// An introspection request, its client authentication included.
+    OidcIntrospect = "oidc.introspect",
+    /// A revocation request, its client authentication included.
+    OidcRevoke = "oidc.revoke",
     /// A consent withdrawn through the admin API.
     OidcConsentRevoke = "oidc.consent_revoke",
     HostedSessionToken = "hosted.session_token",

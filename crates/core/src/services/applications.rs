@@ -207,6 +207,9 @@ fn check_oidc_client(
         }
         _ => {}
     }
+    if oidc.introspect_any && kind == ApplicationKind::Public {
+        return Err(field("introspect_any", "a public client cannot introspect"));
+    }
     text::check_opt("access_token_audience", oidc.access_token_audience.as_deref())?;
     if let Some(aud) = &oidc.access_token_audience
         && (aud.trim().is_empty() || aud.len() > 200)

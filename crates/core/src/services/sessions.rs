@@ -35,8 +35,8 @@ pub enum ApplicationGuard {
     /// (say, still carry the alias the dialect's tokens name); else `UnknownApplication`.
     Active { admits: fn(&Application) -> bool },
     /// The token must have been issued to this client (OpenID Connect, whose sessions serve
-    /// several clients); another client's token is refused unspent, and its successor is bound
-    /// to the same client.
+    /// several clients); another client's live token is refused unspent (one whose session has
+    /// ended is spent as any dead token is), and its successor is bound to the same client.
     IssuedTo(AppId),
 }
 

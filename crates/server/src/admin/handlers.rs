@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use castellan_core::CoreError;
 use castellan_core::model::UserId;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
@@ -506,21 +505,16 @@ pub async fn list_user_consents(
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
-    let mut consents = Vec::new();
-    for grant in state.core.oidc().list_consents(&tenant, &user).await? {
-        // Consents go with their application; one deleted since the list was read is gone.
-        let app = match state.core.applications().application_by_id(&tenant, grant.application_id).await {
-            Ok(app) => app,
-            Err(CoreError::NotFound) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        consents.push(json!({
-            "client_id": app.client_id,
-            "scopes": grant.scopes,
-            "created_at": grant.created_at,
-            "updated_at": grant.updated_at,
-        }));
-    }
+    let consents: Vec<Value> = state
+        .core
+        .oidc()
+        .list_consents(&tenant, &user)
+        .await?
+        .into_iter()
+        .map(|(grant, client_id)| {
+            json!({"client_id": client_id, "scopes": grant.scopes, "created_at": grant.created_at, "updated_at": grant.updated_at})
+        })
+        .collect();
     Ok(Json(Value::Array(consents)))
 }
 

@@ -330,6 +330,7 @@ async fn consent_through_the_core(app: &castellan_testkit::TestApp, tenant: &str
         acr_values: None,
         claims: None,
         made_at: app.clock.now(),
+        signed_in_during: None,
     };
     let sealed = core.oidc().seal_request(&tenant, &request).unwrap();
     let (step, cookie) = core.oidc().sign_in(&tenant, &sealed, email, PASSWORD, None, &ctx).await.unwrap();

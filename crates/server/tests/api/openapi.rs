@@ -82,6 +82,7 @@ const ERROR_SCHEMAS: &[(&str, &str)] = &[
     ("/console/api/", "ErrorEnvelope"),
     ("/admin/v1/", "ErrorEnvelope"),
     ("/t/", "ErrorEnvelope"),
+    ("/realms/{tenant}/protocol/openid-connect/certs", "ErrorEnvelope"),
     ("/realms/", "OAuthError"),
     ("/.well-known/oauth-authorization-server/", "OAuthError"),
     ("/dev/", "ErrorEnvelope"),

@@ -41,11 +41,11 @@ pub enum Step {
     SendBack(SendBack),
 }
 
-/// How far the request has come in this browser: the user signed in during it (`prompt=login` or
-/// `max_age` is satisfied), the consent page was just allowed.
+/// How far the request has come in this browser: the consent page was just allowed. (Whether
+/// the user signed in during the request is not the caller's to say: the sealed request records
+/// it, `AuthorizationRequest::signed_in_during`.)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
-    pub fresh: bool,
     pub consented: bool,
 }
 
@@ -107,13 +107,15 @@ impl Oidc<'_> {
         progress: Progress,
         ctx: &ClientContext,
     ) -> CoreResult<Step> {
-        let Progress { fresh, consented } = progress;
+        let Progress { consented } = progress;
         let now = self.now();
+        // Signed in during this request: a prompt=login or max_age is satisfied by it.
+        let fresh_for = |s: &SignedIn| request.signed_in_during.as_deref() == Some(s.session.id.as_str());
         let stale = |s: &SignedIn| request.max_age.is_some_and(|max| now - s.auth_time() > max);
         let other_user = |s: &SignedIn| request.hinted_subject.as_ref().is_some_and(|h| *h != s.user.id.to_string());
         let login_needed = match signed_in {
             None => true,
-            Some(s) => !fresh && (request.prompt.login || stale(s)),
+            Some(s) => !fresh_for(s) && (request.prompt.login || stale(s)),
         };
         if request.prompt.none && login_needed {
             return self.send_error(tenant, app, &request, "login_required", "the user is not signed in", ctx).await;
@@ -139,7 +141,7 @@ impl Oidc<'_> {
                 client_name: app.name.clone(),
                 scopes: request.scopes.clone(),
                 csrf: self.csrf_token(&signed_in.session.id),
-                user: u.email.clone().or_else(|| u.username.clone()).or_else(|| u.phone.clone()).unwrap_or_default(),
+                user: super::claims::preferred_username(u).unwrap_or_default(),
             });
         }
         self.issue_code(tenant, app, &request, signed_in, ctx).await
@@ -307,9 +309,10 @@ impl Oidc<'_> {
             self.store.revoke_session(tenant.id, old.user.id, &old.session.id, self.now()).await?;
         }
         let cookie = self.sso_cookie(tenant, &auth.session.id, level);
+        let mut request = request;
+        request.signed_in_during = Some(auth.session.id.to_string());
         let signed_in = SignedIn { session: auth.session, user: auth.user, level };
-        let step =
-            self.authorize(tenant, app, request, Some(&signed_in), Progress { fresh: true, consented: false }, ctx).await?;
+        let step = self.authorize(tenant, app, request, Some(&signed_in), Progress { consented: false }, ctx).await?;
         Ok((step, Some(cookie)))
     }
 
@@ -347,12 +350,19 @@ impl Oidc<'_> {
         };
         self.store.upsert_consent(&grant).await?;
         self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "allowed", ctx, detail).await;
-        self.authorize(tenant, &app, request, Some(signed_in), Progress { fresh: true, consented: true }, ctx).await
+        self.authorize(tenant, &app, request, Some(signed_in), Progress { consented: true }, ctx).await
     }
 
-    /// A user's remembered consents.
-    pub async fn list_consents(&self, tenant: &Tenant, user: &User) -> CoreResult<Vec<ConsentGrant>> {
-        Ok(self.store.list_consents(tenant.id, user.id).await?)
+    /// A user's remembered consents, each with its client's id (a consent whose client is gone
+    /// is left out).
+    pub async fn list_consents(&self, tenant: &Tenant, user: &User) -> CoreResult<Vec<(ConsentGrant, String)>> {
+        let mut out = Vec::new();
+        for grant in self.store.list_consents(tenant.id, user.id).await? {
+            if let Some(app) = self.store.application_by_id(tenant.id, grant.application_id).await? {
+                out.push((grant, app.client_id));
+            }
+        }
+        Ok(out)
     }
 
     /// Withdraws a user's consent to a client: its next request asks again.

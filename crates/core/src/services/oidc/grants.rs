@@ -95,12 +95,7 @@ fn valid_verifier(v: &str) -> bool {
 }
 
 fn param<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<Option<&'p str>> {
-    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(oauth("invalid_request", format!("{name} is given more than once")));
-    }
-    Ok(first.filter(|v| !v.is_empty()))
+    super::request::single(params, name).map_err(|why| oauth("invalid_request", why))
 }
 
 fn required<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<&'p str> {
@@ -109,17 +104,31 @@ fn required<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<&'p st
 
 impl Oidc<'_> {
     /// The client the request authenticates as, by the method it registered. Any failure is
-    /// `invalid_client`; unknown and known clients cost the same.
-    pub async fn authenticate_client(&self, tenant: &Tenant, auth: ClientAuth, ctx: &ClientContext) -> OidcResult<Application> {
+    /// `invalid_client`; unknown and known clients cost the same. A failure is the request's one
+    /// audit event, under `action` (the endpoint's); a success is recorded by the operation.
+    pub async fn authenticate_client(
+        &self,
+        tenant: &Tenant,
+        auth: ClientAuth,
+        action: AuditAction,
+        ctx: &ClientContext,
+    ) -> OidcResult<Application> {
+        let client_id = match &auth {
+            ClientAuth::Basic { client_id, .. } | ClientAuth::Post { client_id, .. } | ClientAuth::Public { client_id } => {
+                Some(client_id.chars().take(100).collect::<String>())
+            }
+            ClientAuth::Missing | ClientAuth::Several => None,
+        };
         let result = self.try_authenticate_client(tenant, auth).await;
         if let Err(OidcError::OAuth(e)) = &result {
-            self.audit(Some(tenant.id), None, AuditAction::OidcToken, e.error, ctx, json!({"reason": e.description})).await;
+            self.audit(Some(tenant.id), None, action, e.error, ctx, json!({"clientId": client_id})).await;
         }
         result
     }
 
     async fn try_authenticate_client(&self, tenant: &Tenant, auth: ClientAuth) -> OidcResult<Application> {
-        let invalid = |why: &str| oauth("invalid_client", why.to_string());
+        // One description for every failure: the answer does not tell which client ids exist.
+        let invalid = |_why: &str| oauth("invalid_client", "client authentication failed");
         let (client_id, secret, method) = match auth {
             ClientAuth::Basic { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretBasic),
             ClientAuth::Post { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretPost),

@@ -15,7 +15,7 @@ mod grants;
 mod request;
 mod resource;
 
-pub use claims::{scope_claims, userinfo_claims};
+pub use claims::{preferred_username, scope_claims, userinfo_claims};
 pub use flow::{Progress, SignedIn, Step};
 pub use grants::{ClientAuth, TokenResponse};
 pub use request::{AuthorizationRequest, Prompt, Rejected, ResponseMode, SendBack};

@@ -49,6 +49,11 @@ pub struct AuthorizationRequest {
     pub claims: Option<Value>,
     /// When the request was made; a sealed request is good for half an hour.
     pub made_at: i64,
+    /// The sign-in that took place during this request (its session id), written by the server
+    /// into the sealed request after the password or code was checked: what satisfies
+    /// `prompt=login` and `max_age`. A request sealed before that carries none.
+    #[serde(default)]
+    pub signed_in_during: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -93,8 +98,19 @@ pub enum Rejected {
 
 const MAX_PARAM: usize = 2048;
 
+/// The parameters of an error sent back to the client: `error`, `error_description`, `state`
+/// (when the request had one) and `iss` (RFC 9207).
+pub(crate) fn error_params(error: &str, description: &str, state: Option<&str>, issuer: String) -> Vec<(String, String)> {
+    let mut params = vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description.to_string())];
+    if let Some(s) = state {
+        params.push(("state".into(), s.to_string()));
+    }
+    params.push(("iss".into(), issuer));
+    params
+}
+
 /// One of `params` by name; `Err` when it is repeated (RFC 6749 §3.1).
-fn single<'p>(params: &'p [(String, String)], name: &str) -> Result<Option<&'p str>, String> {
+pub(crate) fn single<'p>(params: &'p [(String, String)], name: &str) -> Result<Option<&'p str>, String> {
     let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let first = found.next();
     if found.next().is_some() {
@@ -164,11 +180,7 @@ impl Oidc<'_> {
         let state = single(params, "state").ok().flatten().map(str::to_string);
         let issuer = self.realm_issuer(tenant);
         let back = |error: &'static str, why: String| {
-            let mut params = vec![("error".to_string(), error.to_string()), ("error_description".to_string(), why.clone())];
-            if let Some(s) = &state {
-                params.push(("state".into(), s.clone()));
-            }
-            params.push(("iss".into(), issuer.clone()));
+            let params = error_params(error, &why, state.as_deref(), issuer.clone());
             Ok(Err(Rejected::SendBack(
                 SendBack { redirect_uri: redirect_uri.clone(), mode, params },
                 OAuthError::new(error, why),
@@ -231,7 +243,9 @@ impl Oidc<'_> {
         }
         let challenge = get("code_challenge")?;
         match (get("code_challenge_method")?, challenge) {
-            (Some("S256"), Some(_)) | (None, Some(_)) | (None, None) => {}
+            (Some("S256"), Some(_)) | (None, None) => {}
+            // RFC 7636 §4.3: no method means `plain`, which is not accepted.
+            (None, Some(_)) => return Err(invalid("code_challenge_method=S256 is required with code_challenge".into())),
             (Some("S256"), None) => return Err(invalid("code_challenge is missing".into())),
             (Some(other), _) => return Err(invalid(format!("code_challenge_method {other} is not supported; use S256"))),
         }
@@ -290,6 +304,7 @@ impl Oidc<'_> {
             acr_values: get("acr_values")?.map(str::to_string),
             claims,
             made_at: self.now(),
+            signed_in_during: None,
         })
     }
 
@@ -327,7 +342,13 @@ impl Oidc<'_> {
             expired_ok: true,
         };
         let Ok(claims) = self.signing_keys().verify_token(tenant, hint, rules).await else { return Ok(None) };
-        if self.store.application_by_client_id(tenant.id, aud).await?.is_none() {
+        // Other dialects' access tokens can share the key, the `typ` and the issuer: an ID token
+        // of ours also names its client as `azp` and carries `at_hash`.
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("azp") != Some(aud) || text("at_hash").is_none() {
+            return Ok(None);
+        }
+        if !self.store.application_by_client_id(tenant.id, aud).await?.is_some_and(|a| a.active) {
             return Ok(None);
         }
         Ok(claims.get("sub").and_then(Value::as_str).map(|sub| (sub.to_string(), aud.to_string())))

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::claims::preferred_username;
 use super::flow::SignedIn;
 use super::request::requested_claims;
 use super::{ACCESS_PROFILE, Oidc, OidcResult};
@@ -86,7 +87,31 @@ impl Oidc<'_> {
     /// RFC 7662: what `caller` may know of `token` — an access or refresh token of this realm
     /// issued to it (to any client of the tenant with `introspect_any`), live; else inactive.
     /// A public client has no credentials, so it is no authenticated caller: `invalid_client`.
-    pub async fn introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> OidcResult<Value> {
+    /// One `oidc.introspect` event, `active` or `inactive`.
+    pub async fn introspect(
+        &self,
+        tenant: &Tenant,
+        caller: &Application,
+        token: Option<&str>,
+        ctx: &ClientContext,
+    ) -> OidcResult<Value> {
+        let result = match token {
+            Some(token) => self.try_introspect(tenant, caller, token).await,
+            None => Err(super::oauth("invalid_request", "token is missing")),
+        };
+        let outcome = match &result {
+            Ok(answer) if answer["active"] == json!(true) => "active",
+            Ok(_) => "inactive",
+            Err(super::OidcError::OAuth(e)) => e.error,
+            Err(super::OidcError::Core(_)) => "error",
+        };
+        let detail = json!({"clientId": caller.client_id});
+        let ctx = super::grants::ctx_with(ctx, caller);
+        self.audit(Some(tenant.id), None, AuditAction::OidcIntrospect, outcome, &ctx, detail).await;
+        result
+    }
+
+    async fn try_introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> OidcResult<Value> {
         if caller.auth_method() == AuthMethod::None {
             return Err(super::oauth("invalid_client", "a public client cannot introspect"));
         }
@@ -177,34 +202,59 @@ impl Oidc<'_> {
     /// RFC 7009: a refresh token of `caller` ends its session (and so every token of it); an
     /// access token of `caller` is denied until it expires. Anything else changes nothing; the
     /// answer is the same either way.
-    pub async fn revoke(&self, tenant: &Tenant, caller: &Application, token: &str, ctx: &ClientContext) -> CoreResult<()> {
+    /// One `oidc.revoke` event: `revoked`, or `nothing` when the token was not one to revoke.
+    pub async fn revoke(
+        &self,
+        tenant: &Tenant,
+        caller: &Application,
+        token: Option<&str>,
+        ctx: &ClientContext,
+    ) -> OidcResult<()> {
+        let ctx = super::grants::ctx_with(ctx, caller);
+        let result = match token {
+            Some(token) => self.try_revoke(tenant, caller, token).await.map_err(super::OidcError::Core),
+            None => Err(super::oauth("invalid_request", "token is missing")),
+        };
+        let (outcome, user, mut detail) = match &result {
+            Ok(Some((user, detail))) => ("revoked", *user, detail.clone()),
+            Ok(None) => ("nothing", None, json!({})),
+            Err(super::OidcError::OAuth(e)) => (e.error, None, json!({})),
+            Err(super::OidcError::Core(_)) => ("error", None, json!({})),
+        };
+        detail["clientId"] = json!(caller.client_id);
+        self.audit(Some(tenant.id), user, AuditAction::OidcRevoke, outcome, &ctx, detail).await;
+        result.map(|_| ())
+    }
+
+    /// What was revoked: the user it was of and the detail to record; `None` for nothing.
+    async fn try_revoke(
+        &self,
+        tenant: &Tenant,
+        caller: &Application,
+        token: &str,
+    ) -> CoreResult<Option<(Option<crate::model::UserId>, Value)>> {
         if token.is_empty() || token.len() > 8192 {
-            return Ok(());
+            return Ok(None);
         }
         let now = self.now();
         if token.matches('.').count() == 2 {
-            let Ok(access) = self.verify_access_token(tenant, token).await else { return Ok(()) };
+            let Ok(access) = self.verify_access_token(tenant, token).await else { return Ok(None) };
             if access.claims.text("client_id") != Some(caller.client_id.as_str()) {
-                return Ok(());
+                return Ok(None);
             }
             let until = access.claims.exp + self.config.token_leeway_seconds;
             self.store.revoke_token(tenant.id, &access.claims.jti, until, now).await?;
             let user = access.session.as_ref().map(|s| s.user_id);
-            let detail = json!({"jti": access.claims.jti, "clientId": caller.client_id});
-            self.audit(Some(tenant.id), user, AuditAction::TokenRevoke, "success", ctx, detail).await;
-            return Ok(());
+            return Ok(Some((user, json!({"jti": access.claims.jti}))));
         }
         let hash = crate::crypto::sha256(token.as_bytes());
-        let Some(rt) = self.store.refresh_token_by_hash(tenant.id, &hash).await? else { return Ok(()) };
+        let Some(rt) = self.store.refresh_token_by_hash(tenant.id, &hash).await? else { return Ok(None) };
         if rt.client.as_ref().map(|c| c.application_id) != Some(caller.id) {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(session) = self.store.session_by_id(tenant.id, &rt.session_id).await? {
-            self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
-            let detail = json!({"session": session.id, "clientId": caller.client_id});
-            self.audit(Some(tenant.id), Some(session.user_id), AuditAction::TokenRevoke, "success", ctx, detail).await;
-        }
-        Ok(())
+        let Some(session) = self.store.session_by_id(tenant.id, &rt.session_id).await? else { return Ok(None) };
+        self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
+        Ok(Some((Some(session.user_id), json!({"session": session.id}))))
     }
 
     /// RP-initiated logout. With a valid `id_token_hint` of the signed-in user (or none signed
@@ -236,7 +286,8 @@ impl Oidc<'_> {
         };
         let client = match &client_id {
             Some(c) => match self.applications().get_application(tenant, c).await {
-                Ok(app) => Some(app),
+                Ok(app) if app.active => Some(app),
+                Ok(_) => return Ok(LogoutStep::Refused("The client is not known.".into())),
                 Err(CoreError::NotFound) => return Ok(LogoutStep::Refused("The client is not known.".into())),
                 Err(e) => return Err(e),
             },
@@ -306,8 +357,4 @@ impl Oidc<'_> {
 /// The scopes an access token was granted.
 fn scopes_of(access: &VerifiedAccess) -> Vec<String> {
     access.claims.text("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()
-}
-
-fn preferred_username(user: &crate::model::User) -> Option<String> {
-    user.username.clone().or_else(|| user.email.clone()).or_else(|| user.phone.clone())
 }

@@ -25,14 +25,14 @@ pub async fn forgot_password_page(State(state): State<AppState>, headers: Header
     let base = base_path(&state, &tenant);
     let token = form_token(&headers);
     let mut r = pages::forgot_password(&Realm { base: &base, name: &tenant.display_name }, &token, None);
-    set_cookie(&state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
+    set_cookie(&state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
     r
 }
 
 /// Mails a reset link to the address, if it has an account.
 #[utoipa::path(post, path = "/realms/{tenant}/forgot-password", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::ForgotPasswordForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcForgotPasswordForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The same answer whether or not the address has an account; a link is mailed if it does", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
         (status = 429, description = "Rate limited", content_type = "text/html", body = String),

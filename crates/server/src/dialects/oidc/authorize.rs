@@ -27,7 +27,7 @@ fn field<'p>(params: &'p [(String, String)], name: &str) -> &'p str {
 }
 
 /// The page for a fault: the server cannot answer now.
-fn fault(e: CoreError) -> Response {
+pub(super) fn fault(e: CoreError) -> Response {
     match e {
         CoreError::Overloaded | CoreError::RateLimited { .. } => {
             pages::error(StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Wait a moment and try again.")
@@ -83,14 +83,14 @@ impl Render<'_> {
                 let token = form_token(self.headers);
                 let form = self.sign_in(&realm, &client_name, &request, &token, back_to);
                 let mut r = pages::login(&form, login_hint.as_deref());
-                set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
+                set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
                 r
             }
             Step::Totp { request, mfa_token, client_name } => {
                 let token = form_token(self.headers);
                 let form = self.sign_in(&realm, &client_name, &request, &token, back_to);
                 let mut r = pages::totp(&form, &mfa_token);
-                set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Strict");
+                set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
                 r
             }
             Step::Consent { request, client_name, scopes, csrf, user } => {
@@ -132,7 +132,7 @@ pub async fn authorize_get(
 /// Authorization endpoint (POST): the same parameters as a form.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/auth", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::AuthorizeForm, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
+    request_body(content = super::schemas::OidcAuthorizeForm, content_type = "application/x-www-form-urlencoded", description = "The same parameters as GET"),
     responses((status = 200, description = "A page", content_type = "text/html", body = String),
         (status = 303, description = "Back to the client's redirect URI", headers(("Location" = String, description = "The redirect URI with code, state and iss (or error, error_description, state, iss)"))),
         (status = 400, description = "An error page", content_type = "text/html", body = String),
@@ -222,7 +222,7 @@ fn refusal_message(e: &CoreError) -> Option<&'static str> {
 /// The sign-in page's password form.
 #[utoipa::path(post, path = "/realms/{tenant}/login", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcLoginForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The next page (second factor, consent) or the form_post page", content_type = "text/html", body = String),
         (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 400, description = "Stale sign-in form", content_type = "text/html", body = String),
@@ -282,7 +282,7 @@ pub async fn login(
 /// The second-factor page's code form.
 #[utoipa::path(post, path = "/realms/{tenant}/login/totp", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::TotpForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcTotpForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The next page (consent) or the form_post page", content_type = "text/html", body = String),
         (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
         (status = 401, description = "Wrong code: the code page again", content_type = "text/html", body = String),
@@ -356,7 +356,7 @@ pub async fn login_totp(
 /// The consent page's Allow or Deny.
 #[utoipa::path(post, path = "/realms/{tenant}/consent", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcConsentForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Back to the client: a code, or error=access_denied", headers(("Location" = String, description = "The redirect URI"))),
         (status = 200, description = "The form_post page", content_type = "text/html", body = String),
         (status = 400, description = "Stale form, or no longer signed in", content_type = "text/html", body = String),

@@ -4,7 +4,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use castellan_core::model::Dialect;
 use utoipa::OpenApi;
 
 use super::error::{core_error, realm_not_found};
@@ -13,7 +12,7 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(configuration, oauth_metadata, certs, super::authorize::authorize_get, super::authorize::authorize_post,
+    paths(configuration, oauth_metadata, super::authorize::authorize_get, super::authorize::authorize_post,
           super::authorize::login, super::authorize::login_totp, super::authorize::consent, super::token::token,
           super::token::introspect, super::token::revoke, super::userinfo::userinfo_get, super::userinfo::userinfo_post,
           super::logout::logout_get, super::logout::logout_post, super::account::forgot_password_page,
@@ -47,21 +46,6 @@ pub async fn configuration(State(state): State<AppState>, Path(slug): Path<Strin
         (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 #[allow(dead_code)]
 async fn oauth_metadata() {}
-
-/// The realm's public signing keys: active and retiring. Served for MOSIP's realms too, whose
-/// tokens name this layout's issuer.
-#[utoipa::path(get, path = "/realms/{tenant}/protocol/openid-connect/certs", tag = "oidc",
-    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    responses((status = 200, description = "A JWK set (RFC 7517): active and retiring keys", body = crate::openapi::schemas::JwkSet),
-        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
-pub async fn certs(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    let tenant = match state.core.tenants().find_tenant(&slug).await {
-        Ok(t) if t.slug == slug && (t.serves(Dialect::Oidc) || t.serves(Dialect::Mosip)) => t,
-        Ok(_) | Err(castellan_core::CoreError::TenantNotFound) => return realm_not_found(),
-        Err(e) => return core_error(e, &slug),
-    };
-    crate::ops::jwk_set(state.core.signing_keys().jwks(Some(&tenant)).await)
-}
 
 /// The form_post page's script.
 #[utoipa::path(get, path = "/static/form-post.js", tag = "oidc",

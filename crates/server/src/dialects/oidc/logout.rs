@@ -5,10 +5,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use castellan_core::CoreError;
 use castellan_core::services::oidc::{LogoutRequest, LogoutStep};
 
-use super::authorize::form;
+use super::authorize::{fault, form};
 use super::pages::{self, Realm};
 use super::{SSO_COOKIE, base_path, cookie, pairs, realm, set_cookie};
 use crate::client::Ctx;
@@ -44,7 +43,7 @@ pub async fn logout_get(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RP-initiated logout by form (as GET), the confirmation page's form (csrf, confirm=yes), or Keycloak's \
         back-end logout: client authentication and refresh_token → 204, that token's session ends.",
-    request_body(content = super::schemas::LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcLogoutForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 204, description = "Back-end logout: the session ended"),
         (status = 303, description = "Signed out: to post_logout_redirect_uri with state", headers(("Location" = String, description = "The registered post_logout_redirect_uri with state"))),
         (status = 200, description = "A page", content_type = "text/html", body = String),
@@ -132,9 +131,4 @@ async fn rp_logout(
         Ok(LogoutStep::Refused(why)) => pages::error(StatusCode::BAD_REQUEST, &why),
         Err(e) => fault(e),
     }
-}
-
-fn fault(e: CoreError) -> Response {
-    tracing::error!(error = %castellan_core::error::Chain(&e), "oidc logout");
-    pages::error(StatusCode::SERVICE_UNAVAILABLE, "The server cannot answer now. Try again in a moment.")
 }

@@ -29,7 +29,10 @@ pub const DIALECT: Dialect = Dialect::Oidc;
 
 /// The browser's sign-in to a realm.
 const SSO_COOKIE: &str = "castellan_sso";
-/// The double-submit CSRF token of the sign-in forms (before anyone is signed in).
+/// The double-submit CSRF token of the sign-in forms (before anyone is signed in). `SameSite=Lax`:
+/// a browser arriving from the relying party (a cross-site navigation) sends it, so an open tab's
+/// token is kept rather than replaced; the token in the form and the cross-site check guard the
+/// POSTs.
 const FORM_COOKIE: &str = "castellan_oidc_form";
 
 pub fn router() -> Api {
@@ -37,7 +40,6 @@ pub fn router() -> Api {
     Api::default()
         .get("/realms/{tenant}/.well-known/openid-configuration", discovery::configuration)
         .get("/.well-known/oauth-authorization-server/realms/{tenant}", discovery::configuration)
-        .get(&format!("{P}/certs"), discovery::certs)
         .get(&format!("{P}/auth"), authorize::authorize_get)
         .post(&format!("{P}/auth"), authorize::authorize_post)
         .post("/realms/{tenant}/login", authorize::login)

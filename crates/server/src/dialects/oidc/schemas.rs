@@ -82,7 +82,7 @@ pub struct OidcUserInfo {
 
 /// The authorization request as a form (POST to the authorization endpoint).
 #[derive(ToSchema)]
-pub struct AuthorizeForm {
+pub struct OidcAuthorizeForm {
     #[schema(example = "code")]
     response_type: Option<String>,
     client_id: Option<String>,
@@ -107,7 +107,7 @@ pub struct AuthorizeForm {
 
 /// The sign-in page's form.
 #[derive(ToSchema)]
-pub struct LoginForm {
+pub struct OidcLoginForm {
     csrf: Option<String>,
     /// The sealed authorization request the page carries.
     request: Option<String>,
@@ -117,7 +117,7 @@ pub struct LoginForm {
 
 /// The second-factor page's form.
 #[derive(ToSchema)]
-pub struct TotpForm {
+pub struct OidcTotpForm {
     csrf: Option<String>,
     request: Option<String>,
     mfa_token: Option<String>,
@@ -126,7 +126,7 @@ pub struct TotpForm {
 
 /// The consent page's form.
 #[derive(ToSchema)]
-pub struct ConsentForm {
+pub struct OidcConsentForm {
     csrf: Option<String>,
     request: Option<String>,
     /// `allow` or `deny`.
@@ -135,7 +135,7 @@ pub struct ConsentForm {
 
 /// A token request (client credentials in the form for `client_secret_post` and public clients).
 #[derive(ToSchema)]
-pub struct TokenForm {
+pub struct OidcTokenForm {
     #[schema(example = "authorization_code")]
     grant_type: Option<String>,
     code: Option<String>,
@@ -149,7 +149,7 @@ pub struct TokenForm {
 
 /// An introspection or revocation request.
 #[derive(ToSchema)]
-pub struct TokenQueryForm {
+pub struct OidcTokenQueryForm {
     token: Option<String>,
     /// `access_token` or `refresh_token` (a hint; both kinds are looked at).
     token_type_hint: Option<String>,
@@ -159,13 +159,13 @@ pub struct TokenQueryForm {
 
 /// UserInfo by form.
 #[derive(ToSchema)]
-pub struct UserinfoForm {
+pub struct OidcUserinfoForm {
     access_token: Option<String>,
 }
 
 /// Logout by form: RP-initiated, its confirmation, or Keycloak's back-end logout.
 #[derive(ToSchema)]
-pub struct LogoutForm {
+pub struct OidcLogoutForm {
     id_token_hint: Option<String>,
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
@@ -180,7 +180,7 @@ pub struct LogoutForm {
 
 /// The forgot-password form.
 #[derive(ToSchema)]
-pub struct ForgotPasswordForm {
+pub struct OidcForgotPasswordForm {
     csrf: Option<String>,
     email: Option<String>,
 }

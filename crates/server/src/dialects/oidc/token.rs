@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use castellan_core::model::{Application, Tenant};
+use castellan_core::model::{Application, AuditAction, Tenant};
 use castellan_core::services::oidc::{ClientAuth, OAuthError, OidcError};
 use serde_json::json;
 
@@ -54,6 +54,7 @@ async fn authenticated(
     headers: &HeaderMap,
     slug: &str,
     body: &Bytes,
+    action: AuditAction,
 ) -> Result<(Tenant, Application, Vec<(String, String)>), Response> {
     let tenant = match realm(state, slug).await {
         Ok(Some(t)) => t,
@@ -64,14 +65,18 @@ async fn authenticated(
         let e = OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded");
         return Err(oauth_error(&e, slug));
     };
+    // Failed client authentications are what a guesser makes: each spends a token of the
+    // address's bucket, and an address with none left is refused before its next try is looked
+    // at. A correctly configured client spends nothing.
+    let limited = |wait| core_error(castellan_core::CoreError::RateLimited { retry_after_seconds: wait }, slug);
+    if let Err(wait) = state.auth_limiter.peek(ctx.ip) {
+        return Err(limited(wait));
+    }
     let auth = client_auth(headers, &params);
-    match state.core.oidc().authenticate_client(&tenant, auth, &ctx.client).await {
+    match state.core.oidc().authenticate_client(&tenant, auth, action, &ctx.client).await {
         Ok(client) => Ok((tenant, client, params)),
         Err(e) => {
-            // Failed client authentications are what a guesser makes: they are what is limited.
-            if let Err(wait) = state.auth_limiter.check(ctx.ip) {
-                return Err(core_error(castellan_core::CoreError::RateLimited { retry_after_seconds: wait }, slug));
-            }
+            let _ = state.auth_limiter.check(ctx.ip);
             Err(oidc_error(e, slug))
         }
     }
@@ -83,7 +88,7 @@ async fn authenticated(
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
         (refresh_token, scope to narrow), client_credentials (scope). Client authentication: client_secret_basic, \
         client_secret_post, or none (client_id alone) for public clients.",
-    request_body(content = super::schemas::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = super::schemas::OidcTokenResponse),
         (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = crate::openapi::schemas::OAuthError),
@@ -96,7 +101,7 @@ pub async fn token(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcToken).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -127,7 +132,7 @@ pub async fn token(
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token/introspect", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7662. Only authenticated clients; a client sees only its own tokens unless it has introspect_any.",
-    request_body(content = super::schemas::TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcTokenQueryForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "{active: false}, or active with scope, client_id, username, token_type, exp, iat, nbf, sub, aud, iss, jti, sid", body = super::schemas::OidcIntrospection),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
@@ -139,14 +144,11 @@ pub async fn introspect(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcIntrospect).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(token) = field(&params, "token") else {
-        return oauth_error(&OAuthError::new("invalid_request", "token is missing"), &slug);
-    };
-    match state.core.oidc().introspect(&tenant, &client, token).await {
+    match state.core.oidc().introspect(&tenant, &client, field(&params, "token"), &ctx.client).await {
         Ok(answer) => no_store(StatusCode::OK, answer),
         Err(e) => oidc_error(e, &slug),
     }
@@ -157,7 +159,7 @@ pub async fn introspect(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "RFC 7009. A refresh token ends its session (and every token of it); an access token is denied until it expires. \
         200 for any token string.",
-    request_body(content = super::schemas::TokenQueryForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::OidcTokenQueryForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or nothing to revoke: an empty body", content_type = "text/plain", body = String),
         (status = 400, description = "invalid_request (no token)", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
@@ -169,14 +171,11 @@ pub async fn revoke(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcRevoke).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(token) = field(&params, "token") else {
-        return oauth_error(&OAuthError::new("invalid_request", "token is missing"), &slug);
-    };
-    match state.core.oidc().revoke(&tenant, &client, token, &ctx.client).await {
+    match state.core.oidc().revoke(&tenant, &client, field(&params, "token"), &ctx.client).await {
         Ok(()) => {
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
@@ -184,13 +183,13 @@ pub async fn revoke(
             h.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/plain; charset=utf-8"));
             r
         }
-        Err(e) => core_error(e, &slug),
+        Err(e) => oidc_error(e, &slug),
     }
 }
 
 /// Keycloak's back-end logout: `POST …/logout` with client authentication and `refresh_token`.
 pub(super) async fn backend_logout(state: &AppState, ctx: &Ctx, headers: &HeaderMap, slug: &str, body: &Bytes) -> Response {
-    let (tenant, client, params) = match authenticated(state, ctx, headers, slug, body).await {
+    let (tenant, client, params) = match authenticated(state, ctx, headers, slug, body, AuditAction::OidcLogout).await {
         Ok(found) => found,
         Err(r) => return r,
     };

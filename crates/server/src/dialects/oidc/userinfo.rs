@@ -28,7 +28,7 @@ pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap, Pat
 /// UserInfo, with the access token in the header or the form.
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/userinfo", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
-    request_body(content = super::schemas::UserinfoForm, content_type = "application/x-www-form-urlencoded", description = "access_token (or the Authorization header)"),
+    request_body(content = super::schemas::OidcUserinfoForm, content_type = "application/x-www-form-urlencoded", description = "access_token (or the Authorization header)"),
     responses((status = 200, description = "sub and the claims of the token's scopes", body = super::schemas::OidcUserInfo),
         (status = 400, description = "invalid_request: a token in both places", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "No token, or invalid_token", body = crate::openapi::schemas::OAuthError),

@@ -1020,3 +1020,121 @@ async fn row09_the_sign_in_page_shares_its_lockout_with_the_realms_other_dialect
     let page = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
     assert!(page.body.contains("id=\"consent-form\""), "{}", page.body);
 }
+
+#[tokio::test]
+async fn claims_asked_for_by_name_release_nothing_beyond_the_granted_scopes() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (mut params, verifier) = web_params("openid");
+    params.push(("claims".into(), json!({"id_token": {"email": null, "phone_number": {"essential": true}}}).to_string()));
+    let mut browser = Browser::new(&app);
+    let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let consent = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    let back = browser.decide(&realm, &consent, "allow").await;
+    let t = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, t["id_token"].as_str().unwrap(), &realm.web).await;
+    assert!(id.get("email").is_none() && id.get("phone_number").is_none(), "{id}");
+    // Within the granted scopes the same request releases what it names.
+    let (mut params, verifier) = web_params("openid email");
+    params.push(("claims".into(), json!({"id_token": {"email": null}}).to_string()));
+    let consent = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    let back = browser.decide(&realm, &consent, "allow").await;
+    let t = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, t["id_token"].as_str().unwrap(), &realm.web).await;
+    assert_eq!(id["email"], EMAIL);
+}
+
+#[tokio::test]
+async fn a_guesser_of_client_secrets_is_refused_before_the_next_guess_is_checked() {
+    let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions {
+        settings: Some(Box::new(|s| s.auth_rate_limit_per_minute = 3)),
+        ..Default::default()
+    })
+    .await;
+    let realm = realm(&app).await;
+    let fields = [("grant_type", "client_credentials")];
+    // A right secret spends nothing.
+    for _ in 0..5 {
+        let (s, t, _) = token_call(&app, &realm, "token", &fields, Some((&realm.svc, &realm.svc_secret))).await;
+        assert_eq!(s, 200, "{t}");
+    }
+    for _ in 0..3 {
+        let (s, e, _) = token_call(&app, &realm, "token", &fields, Some((&realm.svc, "guess"))).await;
+        assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+        assert_eq!(e["error_description"], "client authentication failed");
+    }
+    // Out of failures: the next attempt is refused before its secret is looked at, right or not.
+    let (s, e, h) = token_call(&app, &realm, "token", &fields, Some((&realm.svc, &realm.svc_secret))).await;
+    assert_eq!(s, 429, "{e}");
+    assert!(h.get("retry-after").is_some());
+    // An unknown client and a wrong secret were told apart by nothing but their cost.
+    let unknown = castellan_testkit::spawn_app().await;
+    let other = super::realm(&unknown).await;
+    let (_, a, _) = token_call(&unknown, &other, "token", &fields, Some(("nobody", "guess"))).await;
+    let (_, b, _) = token_call(&unknown, &other, "token", &fields, Some((&other.svc, "guess"))).await;
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_sealed_request_cannot_skip_a_re_authentication_through_the_consent_form() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (_, _, mut browser) = web_code(&app, &realm, "openid").await;
+    // prompt=login: the signed-in browser gets the sign-in page with the sealed request...
+    let (mut params, _) = web_params("openid profile");
+    params.push(("prompt".into(), "login".into()));
+    let login = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert!(login.body.contains("id=\"login-form\""), "{}", login.body);
+    let sealed = login.field("request").unwrap();
+    // ...and the session's CSRF token is on the sign-out confirmation page.
+    let confirm = browser.get(&realm.endpoint("logout")).await;
+    let csrf = confirm.field("csrf").unwrap();
+    let posted =
+        browser.post(&format!("{}/consent", realm.base()), &[("csrf", &csrf), ("request", &sealed), ("decision", "allow")]).await;
+    assert_ne!(posted.status, 303, "no code without signing in again: {:?}", posted.headers.get("location"));
+    assert!(posted.body.contains("id=\"login-form\""), "{}", posted.body);
+}
+
+#[tokio::test]
+async fn a_code_challenge_without_its_method_is_refused_at_the_authorization_endpoint() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (verifier, challenge) = pkce();
+    let _ = verifier;
+    let params = [
+        ("client_id", realm.web.as_str()),
+        ("redirect_uri", WEB_REDIRECT),
+        ("scope", "openid"),
+        ("state", "s"),
+        ("code_challenge", challenge.as_str()),
+    ];
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&authorize_path(&realm, &params)).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.sent_back("error").as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn introspection_and_revocation_leave_one_event_each_with_the_client() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let svc = (realm.svc.as_str(), realm.svc_secret.as_str());
+    let (_, t, _) = token_call(&app, &realm, "token", &[("grant_type", "client_credentials")], Some(svc)).await;
+    let access = t["access_token"].as_str().unwrap();
+    token_call(&app, &realm, "token/introspect", &[("token", access)], Some(svc)).await;
+    token_call(&app, &realm, "revoke", &[("token", access)], Some(svc)).await;
+    token_call(&app, &realm, "revoke", &[("token", "not-a-token")], Some(svc)).await;
+    token_call(&app, &realm, "token/introspect", &[("token", access)], Some((svc.0, "wrong-secret-guess"))).await;
+    let outcomes =
+        |events: Vec<Value>| events.iter().map(|e| e["outcome"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+    let mut introspections = outcomes(events(&app, &realm, "oidc.introspect").await);
+    introspections.sort();
+    assert_eq!(introspections, vec!["active", "invalid_client"]);
+    let mut revocations = outcomes(events(&app, &realm, "oidc.revoke").await);
+    revocations.sort();
+    assert_eq!(revocations, vec!["nothing", "revoked"]);
+    for e in events(&app, &realm, "oidc.revoke").await {
+        assert_eq!(e["detail"]["clientId"], realm.svc.as_str());
+        assert!(!e.to_string().contains(access), "no token in the audit log");
+    }
+}
