@@ -147,7 +147,11 @@ impl Oidc<'_> {
             (_, None) => false,
         };
         let Some(app) = app else { return Err(invalid("unknown or inactive client")) };
-        if app.auth_method() != method {
+        // A secret is a secret whichever way it is sent (Keycloak takes both, and clients moved
+        // from it send what they sent there); a public client sends none, a confidential one must.
+        let secret_method = |m: AuthMethod| matches!(m, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost);
+        let acceptable = app.auth_method() == method || (secret_method(app.auth_method()) && secret_method(method));
+        if !acceptable {
             return Err(invalid("the client authenticates another way"));
         }
         if method != AuthMethod::None && !secret_ok {
@@ -395,7 +399,10 @@ impl Oidc<'_> {
             expires_in: tenant.policy.tokens.access_ttl_seconds,
             scope,
             id_token,
-            refresh_expires_in: refresh.as_ref().map(|(_, at)| (at - now).max(0)),
+            // Unused, a refresh token lasts as long as its sign-in idles: the earlier of the two.
+            refresh_expires_in: refresh
+                .as_ref()
+                .map(|(_, at)| (at - now).min(tenant.policy.sessions.idle_timeout_seconds).max(0)),
             refresh_token: refresh.map(|(t, _)| t),
         })
     }

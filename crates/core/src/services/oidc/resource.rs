@@ -16,6 +16,8 @@ use crate::services::access_tokens::{Locator, VerifiedAccess};
 #[derive(Debug)]
 pub enum UserinfoError {
     InvalidToken,
+    /// A valid token that stands for a client, not a user (client credentials).
+    NoUser,
     InsufficientScope,
     Core(CoreError),
 }
@@ -70,7 +72,7 @@ impl Oidc<'_> {
             Err(e) => return Err(UserinfoError::Core(e)),
         };
         if access.session.is_none() {
-            return Err(UserinfoError::InvalidToken);
+            return Err(UserinfoError::NoUser);
         }
         let scopes = scopes_of(&access);
         if !scopes.iter().any(|s| s == "openid") {
@@ -185,7 +187,8 @@ impl Oidc<'_> {
             "scope": scope.unwrap_or_default(),
             "client_id": owner.client_id,
             "token_type": "refresh_token",
-            "exp": rt.expires_at,
+            // Unused, it ends when its sign-in idles out, if that comes first.
+            "exp": rt.expires_at.min(session.last_active + tenant.policy.sessions.idle_timeout_seconds),
             "iat": rt.created_at,
             "nbf": rt.created_at,
             "sub": user.id.to_string(),

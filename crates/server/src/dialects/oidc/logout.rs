@@ -128,7 +128,7 @@ async fn rp_logout(
             set_cookie(state, &mut r, &base, SSO_COOKIE, "", Some(0), "Lax");
             r
         }
-        Ok(LogoutStep::Refused(why)) => pages::error(StatusCode::BAD_REQUEST, &why),
+        Ok(LogoutStep::Refused(why)) => pages::logout_error(StatusCode::BAD_REQUEST, &why),
         Err(e) => fault(e),
     }
 }

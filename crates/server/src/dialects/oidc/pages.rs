@@ -176,12 +176,22 @@ pub fn see_other(location: &str) -> Response {
 
 /// A request that cannot go back to the client: why, on a page of its own.
 pub fn error(status: StatusCode, message: &str) -> Response {
+    error_titled(status, "Sign-in cannot continue", message)
+}
+
+/// A sign-out request that cannot be honoured.
+pub fn logout_error(status: StatusCode, message: &str) -> Response {
+    error_titled(status, "Sign-out cannot continue", message)
+}
+
+fn error_titled(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
-        "<h1>Sign-in cannot continue</h1><p class=\"err\" role=\"alert\" id=\"error\">{}</p>\
+        "<h1>{t}</h1><p class=\"err\" role=\"alert\" id=\"error\">{m}</p>\
          <p class=\"muted\">Go back to the application and try again.</p>",
-        escape(message)
+        t = escape(title),
+        m = escape(message)
     );
-    with_no_store(page(status, "Sign-in cannot continue", &body, None, &[], SIGN_IN_OPENER))
+    with_no_store(page(status, title, &body, None, &[], SIGN_IN_OPENER))
 }
 
 /// The sign-out confirmation: the request's parameters again, confirmed.

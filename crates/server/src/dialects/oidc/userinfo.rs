@@ -61,6 +61,11 @@ async fn answer(state: &AppState, slug: &str, token: Option<String>) -> Response
         Err(UserinfoError::InvalidToken) => {
             bearer_error(StatusCode::UNAUTHORIZED, slug, Some(("invalid_token", "the access token is not valid")))
         }
+        Err(UserinfoError::NoUser) => bearer_error(
+            StatusCode::UNAUTHORIZED,
+            slug,
+            Some(("invalid_token", "the access token stands for a client, not a user")),
+        ),
         Err(UserinfoError::InsufficientScope) => {
             bearer_error(StatusCode::FORBIDDEN, slug, Some(("insufficient_scope", "the token was not granted openid")))
         }

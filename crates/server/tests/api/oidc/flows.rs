@@ -292,6 +292,14 @@ async fn a_client_moved_from_keycloak_keeps_its_id_and_secret_and_only_the_host_
     let fields = [("grant_type", "client_credentials")];
     let (s, t, _) = token_call(&app, &realm, "token", &fields, Some(("reporting", kept))).await;
     assert_eq!(s, 200, "{t}");
+    // Keycloak takes the secret in the form as well as in the header: so does Castellan.
+    let in_form = [("grant_type", "client_credentials"), ("client_id", "reporting"), ("client_secret", kept)];
+    let (s, posted, _) = token_call(&app, &realm, "token", &in_form, None).await;
+    assert_eq!(s, 200, "{posted}");
+    // A client with a secret still cannot go without it.
+    let (s, e, _) =
+        token_call(&app, &realm, "token", &[("grant_type", "client_credentials"), ("client_id", "reporting")], None).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
     // Keycloak's paths: the issuer is <host>/realms/<realm>.
     let claims = verify(&app, &realm, t["access_token"].as_str().unwrap(), "reporting").await;
     assert_eq!(claims["iss"], format!("{}/realms/{}", app.address, realm.slug));
