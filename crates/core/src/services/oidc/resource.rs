@@ -349,7 +349,14 @@ impl Oidc<'_> {
             self.audit(Some(tenant.id), None, AuditAction::OidcLogout, "failure", ctx, detail).await;
             return Err(CoreError::InvalidRefreshToken);
         };
-        let session = self.store.session_by_id(tenant.id, &rt.session_id).await?.ok_or(CoreError::InvalidRefreshToken)?;
+        let session = self.store.session_by_id(tenant.id, &rt.session_id).await?;
+        // A sign-in that has ended already is not ended again (as Keycloak: "session not active").
+        let idle = tenant.policy.sessions.idle_timeout_seconds;
+        let Some(session) = session.filter(|s| s.is_alive(now, idle)) else {
+            let detail = json!({"clientId": client.client_id});
+            self.audit(Some(tenant.id), None, AuditAction::OidcLogout, "failure", ctx, detail).await;
+            return Err(CoreError::InvalidRefreshToken);
+        };
         self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
         let detail = json!({"session": session.id, "clientId": client.client_id});
         self.audit(Some(tenant.id), Some(session.user_id), AuditAction::OidcLogout, "success", ctx, detail).await;

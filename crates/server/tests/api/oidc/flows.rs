@@ -353,3 +353,33 @@ async fn a_public_client_cannot_introspect_and_discovery_is_served_from_one_seri
     let doc: Value = serde_json::from_str(&a).unwrap();
     assert_eq!(doc["issuer"], format!("{}{}", app.address, realm.base()));
 }
+
+#[tokio::test]
+async fn keycloaks_back_end_logout_ends_the_sign_in_of_a_refresh_token_with_204() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (code, verifier, _) = web_code(&app, &realm, "openid").await;
+    let t = web_tokens(&app, &realm, &code, &verifier).await;
+    let fields = [("refresh_token", t["refresh_token"].as_str().unwrap())];
+    let web = Some((realm.web.as_str(), realm.web_secret.as_str()));
+    // Without client authentication: nothing ends.
+    let (s, e, _) = token_call(&app, &realm, "logout", &fields, None).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+    let (s, _, _) = token_call(&app, &realm, "logout", &fields, web).await;
+    assert_eq!(s, 204);
+    let r = app
+        .client
+        .get(app.url(&realm.endpoint("userinfo")))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the sign-in ended with its tokens");
+    // The token is of no use any more: a second back-end logout is refused.
+    let (s, e, _) = token_call(&app, &realm, "logout", &fields, web).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, list) = app.admin(reqwest::Method::GET, &format!("/tenants/{}/audit?action=oidc.logout", realm.slug), None).await;
+    assert_eq!(s, 200);
+    let outcomes: Vec<&str> = list.as_array().unwrap().iter().filter_map(|e| e["outcome"].as_str()).collect();
+    assert!(outcomes.contains(&"success") && outcomes.contains(&"invalid_client"), "{outcomes:?}");
+}
