@@ -58,22 +58,22 @@ audit_actions! {
     /// A client id and secret.
     ClientAuthenticate = "client.authenticate",
     ApiKeyAuthenticate = "api_key.authenticate",
-    /// An OpenID Connect authorization request answered with a code or an error.
-    OidcAuthorize = "oidc.authorize",
-    /// An OpenID Connect token request.
-    OidcToken = "oidc.token",
+    /// An authorization request (the code flow) answered with a code or an error.
+    Authorize = "authorize",
+    /// A token endpoint request, its client authentication included.
+    TokenRequest = "token.request",
     /// A consent given or refused on the consent page.
-    OidcConsent = "oidc.consent",
-    /// An OpenID Connect sign-out (RP-initiated, confirmed, or by refresh token).
-    OidcLogout = "oidc.logout",
+    Consent = "consent",
+    /// A sign-out of a browser's sign-in (asked by a client, confirmed on the page, or by refresh token).
+    SignOut = "sign_out",
     /// An authorization code presented again: the session it was issued in ends.
-    OidcCodeReuse = "oidc.code_reuse",
+    CodeReuse = "code.reuse",
     /// An introspection request, its client authentication included.
-    OidcIntrospect = "oidc.introspect",
+    TokenIntrospect = "token.introspect",
     /// A revocation request, its client authentication included.
-    OidcRevoke = "oidc.revoke",
+    TokenRevocation = "token.revocation",
     /// A consent withdrawn through the admin API.
-    OidcConsentRevoke = "oidc.consent_revoke",
+    ConsentRevoke = "consent.revoke",
     HostedSessionToken = "hosted.session_token",
     HostedToggle = "hosted.toggle",
     /// A code or a rejection sent to the hosted page, or its session token found expired.

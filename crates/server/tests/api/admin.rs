@@ -394,7 +394,7 @@ async fn consents_are_listed_by_client_and_withdrawn() {
     let (s, _) = app.admin(Method::DELETE, &format!("{consents}/web"), None).await;
     assert_eq!(s, 404, "withdrawn once");
     app.core.audit_settled().await;
-    let (s, events) = app.admin(Method::GET, &format!("/tenants/acme/audit?action=oidc.consent_revoke&user_id={id}"), None).await;
+    let (s, events) = app.admin(Method::GET, &format!("/tenants/acme/audit?action=consent.revoke&user_id={id}"), None).await;
     assert_eq!(s, 200);
     assert_eq!(events.as_array().map(Vec::len), Some(1), "{events}");
     assert_eq!(events[0]["detail"]["clientId"], "web");

@@ -197,7 +197,7 @@ impl Oidc<'_> {
         self.audit(
             Some(tenant.id),
             Some(signed_in.user.id),
-            AuditAction::OidcAuthorize,
+            AuditAction::Authorize,
             "success",
             ctx,
             json!({"clientId": app.client_id, "session": signed_in.session.id, "scope": request.scope()}),
@@ -233,7 +233,7 @@ impl Oidc<'_> {
 
     /// Records an authorization request that ended in an error sent back to the client.
     pub async fn record_authorize_error(&self, tenant: &Tenant, client_id: &str, error: &'static str, ctx: &ClientContext) {
-        self.audit(Some(tenant.id), None, AuditAction::OidcAuthorize, error, ctx, json!({"clientId": client_id})).await;
+        self.audit(Some(tenant.id), None, AuditAction::Authorize, error, ctx, json!({"clientId": client_id})).await;
     }
 
     /// The request sealed in a sign-in form, and its client; `InvalidToken` when the form is
@@ -267,7 +267,7 @@ impl Oidc<'_> {
             identifier: identifier.to_string(),
             password: password.to_string(),
             totp_code: None,
-            device: json!({"oidc": "sso"}),
+            device: json!({"sign_in": "browser"}),
             dialect: Dialect::Oidc,
         };
         match self.login().login_with_password(tenant, login, ctx).await? {
@@ -329,7 +329,7 @@ impl Oidc<'_> {
         let (app, request) = self.resume(tenant, sealed).await?;
         let detail = json!({"clientId": app.client_id, "scope": request.scope()});
         if !allow {
-            self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "denied", ctx, detail).await;
+            self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::Consent, "denied", ctx, detail).await;
             return self.send_error(tenant, &app, &request, "access_denied", "the user denied the request", ctx).await;
         }
         let now = self.now();
@@ -349,7 +349,7 @@ impl Oidc<'_> {
             updated_at: now,
         };
         self.store.upsert_consent(&grant).await?;
-        self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::OidcConsent, "allowed", ctx, detail).await;
+        self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::Consent, "allowed", ctx, detail).await;
         self.authorize(tenant, &app, request, Some(signed_in), Progress { consented: true }, ctx).await
     }
 
@@ -371,7 +371,7 @@ impl Oidc<'_> {
             return Err(CoreError::NotFound);
         }
         let detail = json!({"clientId": app.client_id});
-        self.audit(Some(tenant.id), Some(user.id), AuditAction::OidcConsentRevoke, "success", ctx, detail).await;
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::ConsentRevoke, "success", ctx, detail).await;
         Ok(())
     }
 }

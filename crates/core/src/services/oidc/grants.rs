@@ -147,11 +147,8 @@ impl Oidc<'_> {
             (_, None) => false,
         };
         let Some(app) = app else { return Err(invalid("unknown or inactive client")) };
-        // A secret is a secret whichever way it is sent (Keycloak takes both, and clients moved
-        // from it send what they sent there); a public client sends none, a confidential one must.
-        let secret_method = |m: AuthMethod| matches!(m, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost);
-        let acceptable = app.auth_method() == method || (secret_method(app.auth_method()) && secret_method(method));
-        if !acceptable {
+        // The contract: authentication per the client's registered method, and no other.
+        if app.auth_method() != method {
             return Err(invalid("the client authenticates another way"));
         }
         if method != AuthMethod::None && !secret_ok {
@@ -177,7 +174,7 @@ impl Oidc<'_> {
         };
         let grant = params.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.chars().take(60).collect::<String>());
         let detail = json!({"clientId": client.client_id, "grantType": grant});
-        self.audit(Some(tenant.id), user, AuditAction::OidcToken, outcome, &ctx_with(ctx, client), detail).await;
+        self.audit(Some(tenant.id), user, AuditAction::TokenRequest, outcome, &ctx_with(ctx, client), detail).await;
         result
     }
 
@@ -257,8 +254,7 @@ impl Oidc<'_> {
                 self.store.revoke_session(tenant.id, record.user_id, &record.session_id, now).await?;
                 let detail = json!({"clientId": client.client_id, "session": record.session_id});
                 let ctx = ctx_with(ctx, client);
-                self.audit(Some(tenant.id), Some(record.user_id), AuditAction::OidcCodeReuse, "session_revoked", &ctx, detail)
-                    .await;
+                self.audit(Some(tenant.id), Some(record.user_id), AuditAction::CodeReuse, "session_revoked", &ctx, detail).await;
                 return Err(invalid("the authorization code was already used"));
             }
             return Err(invalid("the authorization code expired"));

@@ -49,9 +49,9 @@ pub const CODE_TTL: i64 = 60;
 /// A request kept across the sign-in pages expires after this long (seconds).
 const REQUEST_TTL: i64 = 1800;
 
-const CODE_DOMAIN: &str = "oidc-code";
-const SSO_DOMAIN: &str = "oidc-sso";
-const CSRF_DOMAIN: &str = "oidc-csrf";
+const CODE_DOMAIN: &str = "authorization-code";
+const SSO_DOMAIN: &str = "sso-cookie";
+const CSRF_DOMAIN: &str = "sso-csrf";
 
 /// An OAuth error: its RFC 6749 code and a description for people.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -356,7 +356,7 @@ impl Oidc<'_> {
 }
 
 fn seal_context(tenant: &Tenant) -> String {
-    format!("oidc-request/{}", tenant.id)
+    format!("authorization-request/{}", tenant.id)
 }
 
 /// The individual claims a request asks for in `member` (`userinfo` or `id_token`).

@@ -89,7 +89,7 @@ impl Oidc<'_> {
     /// RFC 7662: what `caller` may know of `token` — an access or refresh token of this realm
     /// issued to it (to any client of the tenant with `introspect_any`), live; else inactive.
     /// A public client has no credentials, so it is no authenticated caller: `invalid_client`.
-    /// One `oidc.introspect` event, `active` or `inactive`.
+    /// One `token.introspect` event, `active` or `inactive`.
     pub async fn introspect(
         &self,
         tenant: &Tenant,
@@ -109,7 +109,7 @@ impl Oidc<'_> {
         };
         let detail = json!({"clientId": caller.client_id});
         let ctx = super::grants::ctx_with(ctx, caller);
-        self.audit(Some(tenant.id), None, AuditAction::OidcIntrospect, outcome, &ctx, detail).await;
+        self.audit(Some(tenant.id), None, AuditAction::TokenIntrospect, outcome, &ctx, detail).await;
         result
     }
 
@@ -205,7 +205,7 @@ impl Oidc<'_> {
     /// RFC 7009: a refresh token of `caller` ends its session (and so every token of it); an
     /// access token of `caller` is denied until it expires. Anything else changes nothing; the
     /// answer is the same either way.
-    /// One `oidc.revoke` event: `revoked`, or `nothing` when the token was not one to revoke.
+    /// One `token.revocation` event: `revoked`, or `nothing` when the token was not one to revoke.
     pub async fn revoke(
         &self,
         tenant: &Tenant,
@@ -225,7 +225,7 @@ impl Oidc<'_> {
             Err(super::OidcError::Core(_)) => ("error", None, json!({})),
         };
         detail["clientId"] = json!(caller.client_id);
-        self.audit(Some(tenant.id), user, AuditAction::OidcRevoke, outcome, &ctx, detail).await;
+        self.audit(Some(tenant.id), user, AuditAction::TokenRevocation, outcome, &ctx, detail).await;
         result.map(|_| ())
     }
 
@@ -323,7 +323,7 @@ impl Oidc<'_> {
         if let Some(s) = signed_in {
             self.store.revoke_session(tenant.id, s.user.id, &s.session.id, self.now()).await?;
             let detail = json!({"session": s.session.id, "clientId": client_id});
-            self.audit(Some(tenant.id), Some(s.user.id), AuditAction::OidcLogout, "success", ctx, detail).await;
+            self.audit(Some(tenant.id), Some(s.user.id), AuditAction::SignOut, "success", ctx, detail).await;
         }
         Ok(LogoutStep::Done { redirect })
     }
@@ -346,7 +346,7 @@ impl Oidc<'_> {
         let live = rt.filter(|r| r.used_at.is_none() && r.expires_at > now);
         let Some(rt) = live.filter(|r| r.client.as_ref().map(|c| c.application_id) == Some(client.id)) else {
             let detail = json!({"clientId": client.client_id});
-            self.audit(Some(tenant.id), None, AuditAction::OidcLogout, "failure", ctx, detail).await;
+            self.audit(Some(tenant.id), None, AuditAction::SignOut, "failure", ctx, detail).await;
             return Err(CoreError::InvalidRefreshToken);
         };
         let session = self.store.session_by_id(tenant.id, &rt.session_id).await?;
@@ -354,12 +354,12 @@ impl Oidc<'_> {
         let idle = tenant.policy.sessions.idle_timeout_seconds;
         let Some(session) = session.filter(|s| s.is_alive(now, idle)) else {
             let detail = json!({"clientId": client.client_id});
-            self.audit(Some(tenant.id), None, AuditAction::OidcLogout, "failure", ctx, detail).await;
+            self.audit(Some(tenant.id), None, AuditAction::SignOut, "failure", ctx, detail).await;
             return Err(CoreError::InvalidRefreshToken);
         };
         self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
         let detail = json!({"session": session.id, "clientId": client.client_id});
-        self.audit(Some(tenant.id), Some(session.user_id), AuditAction::OidcLogout, "success", ctx, detail).await;
+        self.audit(Some(tenant.id), Some(session.user_id), AuditAction::SignOut, "success", ctx, detail).await;
         Ok(())
     }
 }

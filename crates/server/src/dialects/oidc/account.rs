@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::authorize::{form, form_genuine, page_realm};
+use super::authorize::{Guard, page_form, page_realm};
 use super::pages::{self, Realm};
 use super::{FORM_COOKIE, base_path, form_token, set_cookie};
 use crate::client::Ctx;
@@ -45,16 +45,10 @@ pub async fn forgot_password(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match page_realm(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, params) = match page_form(&state, &headers, &slug, &body, Guard::FormToken).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(params) = form(&headers, &body) else {
-        return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
-    };
-    if !form_genuine(&state, &headers, &params) {
-        return crate::pages::kit::forbidden_page();
-    }
     if let Err(wait) = state.auth_limiter.check(ctx.ip) {
         let msg = format!("Too many requests. Try again in {wait} seconds.");
         return pages::error(StatusCode::TOO_MANY_REQUESTS, &msg);

@@ -6,8 +6,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use castellan_core::CoreError;
-use castellan_core::model::Tenant;
-use castellan_core::services::oidc::{Progress, Rejected, Step};
+use castellan_core::model::{Application, Tenant};
+use castellan_core::services::oidc::{AuthorizationRequest, Progress, Rejected, Step};
 
 use super::pages::{self, Realm, origin_of};
 use super::{FORM_COOKIE, SSO_COOKIE, base_path, cookie, form_token, pairs, realm, set_cookie};
@@ -180,9 +180,50 @@ async fn authorize(state: AppState, ctx: Ctx, headers: HeaderMap, slug: String, 
     }
 }
 
+/// Who vouches for a page form beside its being sent from this site.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// The sign-in forms' token: the browser's form cookie, echoed in the form.
+    FormToken,
+    /// The signed-in session's token, which the handler checks once it has the session.
+    Session,
+}
+
+/// A page form's realm and fields: the realm must exist and serve the dialect, the body must be
+/// a form and, for `Guard::FormToken`, genuine. Any refusal is the page to answer.
+pub(super) async fn page_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    body: &Bytes,
+    guard: Guard,
+) -> Result<(Tenant, Vec<(String, String)>), Response> {
+    let tenant = page_realm(state, slug).await?;
+    let Some(params) = form(headers, body) else {
+        return Err(pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form."));
+    };
+    if guard == Guard::FormToken && !form_genuine(state, headers, &params) {
+        return Err(crate::pages::kit::forbidden_page());
+    }
+    Ok((tenant, params))
+}
+
+/// The authorization request a sign-in form carries, and its client; a stale form or a client
+/// gone since is a page.
+async fn resumed(state: &AppState, tenant: &Tenant, sealed: &str) -> Result<(Application, AuthorizationRequest), Response> {
+    match state.core.oidc().resume(tenant, sealed).await {
+        Ok(found) => Ok(found),
+        Err(CoreError::InvalidToken | CoreError::UnknownApplication) => Err(pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired. Go back to the application and start again.",
+        )),
+        Err(e) => Err(fault(e)),
+    }
+}
+
 /// Whether a sign-in form (before anyone is signed in) is genuine: same site, and the CSRF
 /// token of its cookie.
-pub(super) fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(String, String)]) -> bool {
+fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(String, String)]) -> bool {
     let given = field(params, "csrf");
     !cross_site(headers, &state.core.config.public_url)
         && cookie(headers, FORM_COOKIE)
@@ -238,27 +279,15 @@ pub async fn login(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match page_realm(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, params) = match page_form(&state, &headers, &slug, &body, Guard::FormToken).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(params) = form(&headers, &body) else {
-        return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
-    };
-    if !form_genuine(&state, &headers, &params) {
-        return crate::pages::kit::forbidden_page();
-    }
     let sealed = field(&params, "request");
     let oidc = state.core.oidc();
-    let (app, request) = match oidc.resume(&tenant, sealed).await {
+    let (app, request) = match resumed(&state, &tenant, sealed).await {
         Ok(found) => found,
-        Err(CoreError::InvalidToken | CoreError::UnknownApplication) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "This sign-in page has expired. Go back to the application and start again.",
-            );
-        }
-        Err(e) => return fault(e),
+        Err(r) => return r,
     };
     let back = back_to(&request.redirect_uri);
     let again = |error: &str, status: StatusCode| {
@@ -296,27 +325,15 @@ pub async fn login_totp(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match page_realm(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, params) = match page_form(&state, &headers, &slug, &body, Guard::FormToken).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(params) = form(&headers, &body) else {
-        return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
-    };
-    if !form_genuine(&state, &headers, &params) {
-        return crate::pages::kit::forbidden_page();
-    }
     let (sealed, mfa_token) = (field(&params, "request"), field(&params, "mfa_token"));
     let oidc = state.core.oidc();
-    let (app, request) = match oidc.resume(&tenant, sealed).await {
+    let (app, request) = match resumed(&state, &tenant, sealed).await {
         Ok(found) => found,
-        Err(CoreError::InvalidToken | CoreError::UnknownApplication) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "This sign-in page has expired. Go back to the application and start again.",
-            );
-        }
-        Err(e) => return fault(e),
+        Err(r) => return r,
     };
     let back = back_to(&request.redirect_uri);
     if let Err(wait) = state.auth_limiter.check(ctx.ip) {
@@ -370,12 +387,10 @@ pub async fn consent(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match page_realm(&state, &slug).await {
-        Ok(t) => t,
+    // The consent form's token is the signed-in session's, checked below.
+    let (tenant, params) = match page_form(&state, &headers, &slug, &body, Guard::Session).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(params) = form(&headers, &body) else {
-        return pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The request must be a form.");
     };
     let oidc = state.core.oidc();
     let signed_in = match oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await {

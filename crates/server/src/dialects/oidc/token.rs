@@ -101,7 +101,7 @@ pub async fn token(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcToken).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::TokenRequest).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -144,7 +144,7 @@ pub async fn introspect(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcIntrospect).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::TokenIntrospect).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -171,7 +171,7 @@ pub async fn revoke(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::OidcRevoke).await {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::TokenRevocation).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -189,7 +189,7 @@ pub async fn revoke(
 
 /// Keycloak's back-end logout: `POST …/logout` with client authentication and `refresh_token`.
 pub(super) async fn backend_logout(state: &AppState, ctx: &Ctx, headers: &HeaderMap, slug: &str, body: &Bytes) -> Response {
-    let (tenant, client, params) = match authenticated(state, ctx, headers, slug, body, AuditAction::OidcLogout).await {
+    let (tenant, client, params) = match authenticated(state, ctx, headers, slug, body, AuditAction::SignOut).await {
         Ok(found) => found,
         Err(r) => return r,
     };

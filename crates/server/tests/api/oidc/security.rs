@@ -201,7 +201,7 @@ async fn row53_a_code_works_only_for_its_client_and_its_redirect_uri() {
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
     let (s, e, _) = token_call(&app, &realm, "token", &[&fields[..], &[("client_id", "spa")]].concat(), None).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "a public client: {e}");
-    assert!(events(&app, &realm, "oidc.code_reuse").await.is_empty(), "another client's try is not a reuse");
+    assert!(events(&app, &realm, "code.reuse").await.is_empty(), "another client's try is not a reuse");
     let t = web_tokens(&app, &realm, &code, &verifier).await;
     assert_eq!(userinfo(&app, &realm, t["access_token"].as_str().unwrap()).await.0, 200);
 
@@ -248,7 +248,7 @@ async fn row53_a_code_works_only_for_its_client_and_its_redirect_uri() {
         [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", WEB_REDIRECT), ("code_verifier", &verifier)];
     let (s, e, _) = token_call(&app, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
-    assert!(events(&app, &realm, "oidc.code_reuse").await.is_empty());
+    assert!(events(&app, &realm, "code.reuse").await.is_empty());
     assert_eq!(userinfo(&app, &realm, t["access_token"].as_str().unwrap()).await.0, 200, "the sign-in goes on");
 }
 
@@ -277,7 +277,7 @@ async fn row53_a_code_presented_twice_revokes_every_token_issued_from_it_and_is_
     let page = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
     assert!(page.body.contains("id=\"login-form\""), "{}", page.body);
     // One event says so, naming the user and the client.
-    let reuse = events(&app, &realm, "oidc.code_reuse").await;
+    let reuse = events(&app, &realm, "code.reuse").await;
     assert_eq!(reuse.len(), 1, "{reuse:?}");
     assert_eq!(reuse[0]["outcome"], "session_revoked", "{}", reuse[0]);
     assert_eq!(reuse[0]["user_id"], realm.user_id.as_str(), "{}", reuse[0]);
@@ -332,7 +332,7 @@ async fn row50_and_row51_unregistered_redirect_uris_and_unknown_clients_get_an_e
     let realm = realm(&app).await;
     // A signed-in browser that consented: any redirect URI taken for good would get a code at once.
     let (_, _, mut browser) = web_code(&app, &realm, "openid").await;
-    let issued = events(&app, &realm, "oidc.authorize").await.len();
+    let issued = events(&app, &realm, "authorize").await.len();
     let (_, challenge) = pkce();
     let mut cases: Vec<(&str, String)> = tricks_on(WEB_REDIRECT).into_iter().map(|t| ("web", t)).collect();
     for trick in [
@@ -400,7 +400,7 @@ async fn row50_and_row51_unregistered_redirect_uris_and_unknown_clients_get_an_e
         ))
         .await;
     dead_end(&page, 400, "response_type=token with an unregistered URI");
-    assert_eq!(events(&app, &realm, "oidc.authorize").await.len(), issued, "no code and no error went anywhere");
+    assert_eq!(events(&app, &realm, "authorize").await.len(), issued, "no code and no error went anywhere");
     // A deactivated client is unknown.
     let (s, b) =
         app.admin(Method::PATCH, &format!("/tenants/{}/applications/web", realm.slug), Some(json!({"active": false}))).await;
@@ -445,7 +445,7 @@ async fn row50_unregistered_post_logout_redirect_uris_get_an_error_page_and_sign
     }
     // Nobody was signed out.
     assert_eq!(introspect(&app, &realm, refresh_token, web).await["active"], true);
-    assert!(events(&app, &realm, "oidc.logout").await.is_empty());
+    assert!(events(&app, &realm, "sign_out").await.is_empty());
     // The registered URI, for contrast, signs out and goes back.
     let page =
         browser.get(&with_query(&realm.endpoint("logout"), &[("id_token_hint", hint), ("post_logout_redirect_uri", BYE)])).await;
@@ -659,12 +659,12 @@ async fn row62_the_consent_form_refuses_cross_site_posts_and_wrong_csrf_tokens_a
     }
     assert_eq!(browser.post(&path, &[("request", request.as_str()), ("decision", "allow")]).await.status, 403);
     // No consent was recorded: the next request asks again.
-    assert!(events(&app, &realm, "oidc.consent").await.is_empty());
+    assert!(events(&app, &realm, "consent").await.is_empty());
     let again = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
     assert!(again.body.contains("id=\"consent-form\""), "{}", again.body);
     let back = browser.decide(&realm, &again, "allow").await;
     assert!(back.sent_back("code").is_some());
-    assert_eq!(events(&app, &realm, "oidc.consent").await.len(), 1);
+    assert_eq!(events(&app, &realm, "consent").await.len(), 1);
 }
 
 #[tokio::test]
@@ -697,7 +697,7 @@ async fn row62_the_sign_out_confirmation_refuses_cross_site_posts_and_wrong_csrf
     }
     // Still signed in: the tokens live, and the browser gets a code without a page.
     assert_eq!(introspect(&app, &realm, &refresh_token, web).await["active"], true);
-    assert!(events(&app, &realm, "oidc.logout").await.is_empty());
+    assert!(events(&app, &realm, "sign_out").await.is_empty());
     let (params, _) = web_params("openid");
     let back = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
     assert!(back.sent_back("code").is_some(), "{}", back.body);
@@ -1127,13 +1127,13 @@ async fn introspection_and_revocation_leave_one_event_each_with_the_client() {
     token_call(&app, &realm, "token/introspect", &[("token", access)], Some((svc.0, "wrong-secret-guess"))).await;
     let outcomes =
         |events: Vec<Value>| events.iter().map(|e| e["outcome"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
-    let mut introspections = outcomes(events(&app, &realm, "oidc.introspect").await);
+    let mut introspections = outcomes(events(&app, &realm, "token.introspect").await);
     introspections.sort();
     assert_eq!(introspections, vec!["active", "invalid_client"]);
-    let mut revocations = outcomes(events(&app, &realm, "oidc.revoke").await);
+    let mut revocations = outcomes(events(&app, &realm, "token.revocation").await);
     revocations.sort();
     assert_eq!(revocations, vec!["nothing", "revoked"]);
-    for e in events(&app, &realm, "oidc.revoke").await {
+    for e in events(&app, &realm, "token.revocation").await {
         assert_eq!(e["detail"]["clientId"], realm.svc.as_str());
         assert!(!e.to_string().contains(access), "no token in the audit log");
     }
