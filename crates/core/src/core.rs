@@ -123,4 +123,9 @@ impl Core {
     pub async fn ping(&self) -> CoreResult<()> {
         Ok(self.store.ping().await?)
     }
+
+    /// Whether the store's hot state answers from memory now (for the metrics).
+    pub fn cache_status(&self) -> Option<crate::store::CacheStatus> {
+        self.store.cache_status()
+    }
 }

@@ -67,7 +67,13 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, hash_queue_depth: usize, hashes_computed: usize, signing: &[(&str, u64, f64)]) -> String {
+    pub fn render(
+        &self,
+        hash_queue_depth: usize,
+        hashes_computed: usize,
+        signing: &[(&str, u64, f64)],
+        cache: Option<castellan_core::store::CacheStatus>,
+    ) -> String {
         let mut out = String::new();
         out.push_str("# HELP castellan_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE castellan_http_requests_total counter\n");
@@ -129,6 +135,14 @@ impl Metrics {
         for (alg, count, seconds) in signing {
             let _ = writeln!(out, "castellan_token_sign_seconds_sum{{alg=\"{alg}\"}} {seconds}");
             let _ = writeln!(out, "castellan_token_sign_seconds_count{{alg=\"{alg}\"}} {count}");
+        }
+        if let Some(cache) = cache {
+            out.push_str("# HELP castellan_cache_trusted 1 while sessions, users and the deny list are answered from memory (the change feed is up and heard), 0 while every check reads the database.\n");
+            out.push_str("# TYPE castellan_cache_trusted gauge\n");
+            let _ = writeln!(out, "castellan_cache_trusted {}", u8::from(cache.trusted));
+            out.push_str("# HELP castellan_cache_resyncs_total Times the change feed was established or re-established (each time the memory is emptied).\n");
+            out.push_str("# TYPE castellan_cache_resyncs_total counter\n");
+            let _ = writeln!(out, "castellan_cache_resyncs_total {}", cache.resyncs);
         }
         out
     }

@@ -1,11 +1,14 @@
 //! Castellan's storage: one [`SqlStore`] whose queries are written once and run on SQLite (the
 //! embedded default) or PostgreSQL. Only pools, pragmas and migrations differ per engine.
 
+mod feed;
+mod hot;
 mod queries;
 mod rows;
 mod skeletons;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use castellan_core::store::{ConflictOn, StoreError};
@@ -13,6 +16,7 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+#[derive(Clone)]
 pub(crate) enum Pool {
     /// SQLite allows one writer at a time; writers on several connections collide and back off in
     /// SQLite's busy handler (sleeps of 1 ms and up), so all writes share one connection and queue
@@ -29,6 +33,12 @@ pub struct SqlStore {
     pool: Pool,
     /// The engine and where its data is, without credentials.
     description: String,
+    /// Sessions, users and the deny list held in memory while the change feed vouches for them.
+    hot: Arc<hot::HotState>,
+    /// Held while the store lives; the feed's tasks stop when it is gone.
+    alive: Arc<()>,
+    /// Refresh rotations, written in group commits.
+    rotator: queries::rotations::Rotator,
 }
 
 /// How long the first connection may take before start-up gives up.
@@ -175,14 +185,29 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let store = Self::connect_without_migrating(url).await?;
         store.migrate().await?;
+        store.follow_changes();
         Ok(store)
+    }
+
+    /// Starts the change feed that lets the hot state answer (nothing is answered from memory
+    /// before, so a store opened without migrating reads the database every time).
+    fn follow_changes(&self) {
+        let alive = Arc::downgrade(&self.alive);
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                tokio::spawn(feed::follow_sqlite(read.clone(), write.clone(), self.hot.clone(), alive));
+            }
+            Pool::Postgres(p) => {
+                tokio::spawn(feed::follow_postgres(p.clone(), self.hot.clone(), alive));
+            }
+        }
     }
 
     /// Connects without touching the schema. The first PostgreSQL connection is tried alone and
     /// for at most five seconds, so that a server that is down or a database that does not exist
     /// is reported as such at once, not as a pool that timed out.
     pub async fn connect_without_migrating(url: &str) -> Result<SqlStore, StoreError> {
-        let (pool, description) = if url.starts_with("sqlite:") {
+        let (pool, description, hot) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::message(format!("database URL {}: {}", redact(url), cause(&e))))?
                 .create_if_missing(true)
@@ -200,7 +225,7 @@ impl SqlStore {
                 .map_err(opened)?;
             let read =
                 SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await.map_err(opened)?;
-            (Pool::Sqlite { read, write }, format!("sqlite {file}"))
+            (Pool::Sqlite { read, write }, format!("sqlite {file}"), feed::shared_sqlite_state(&file))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::message(format!("database URL {}: {}", redact(url), cause(&e))))?;
@@ -223,14 +248,15 @@ impl SqlStore {
                 .connect_with(options.clone())
                 .await
                 .map_err(|e| pg_connect_err(&options, Some(e)))?;
-            (Pool::Postgres(pool), description)
+            (Pool::Postgres(pool), description, Arc::new(hot::HotState::new(false)))
         } else {
             return Err(StoreError::message(format!(
                 "unsupported database URL (want sqlite:// or postgres://): {}",
                 redact(url)
             )));
         };
-        Ok(SqlStore { pool, description })
+        let rotator = queries::rotations::Rotator::start(pool.clone());
+        Ok(SqlStore { pool, description, hot, alive: Arc::new(()), rotator })
     }
 
     /// Applies the migrations of the engine in use. The migration that adds identifier skeletons

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 /// SQLite spelling → PostgreSQL spelling, for every type the trees may differ in.
 const TYPE_NAMES: &[(&str, &str)] = &[("BLOB", "BYTEA")];
 
+/// Migrations each engine must write its own way, and why. They still exist in both trees.
+const ENGINE_SPECIFIC: &[(&str, &str)] =
+    &[("0007_cache_feed.sql", "triggers: a feed table on SQLite, notifications on PostgreSQL, each in its own syntax")];
+
 fn tree(engine: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(engine)
 }
@@ -43,6 +47,9 @@ fn sqlite_and_postgresql_migration_trees_hold_the_same_files() {
 #[test]
 fn sqlite_and_postgresql_migrations_differ_only_in_type_names() {
     for name in files(&tree("sqlite")) {
+        if ENGINE_SPECIFIC.iter().any(|(file, _)| *file == name) {
+            continue;
+        }
         let sqlite = statements(&tree("sqlite").join(&name));
         let postgres = statements(&tree("postgres").join(&name));
         assert_eq!(sqlite.len(), postgres.len(), "{name}: the engines' files have different statements");

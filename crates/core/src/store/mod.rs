@@ -121,6 +121,19 @@ pub trait Store:
     + 'static
 {
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The state of the store's in-memory hot state, if it keeps one.
+    fn cache_status(&self) -> Option<CacheStatus> {
+        None
+    }
+}
+
+/// Whether a store's hot state answers from memory now, and how often its change feed has been
+/// (re)established since start: each time, everything held before was forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStatus {
+    pub trusted: bool,
+    pub resyncs: u64,
 }
 
 /// Every storage trait, so a caller's `store.method()` resolves whichever aggregate it belongs to.

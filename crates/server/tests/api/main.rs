@@ -11,6 +11,7 @@ mod fastapi_users;
 mod first_contact;
 mod hardening;
 mod helpers;
+mod hot_path;
 mod identifiers;
 mod korastratum;
 mod korastratum_security;

@@ -10,11 +10,17 @@ impl AuditStore for SqlStore {
     }
 
     async fn insert_audit_batch(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        let sql = insert_audit_sql();
+        // A few statements of many rows each: the statements, not the rows, are what cost.
+        const ROWS: usize = 50;
         on_writer!(self, |p| async {
             let mut tx = p.begin().await?;
-            for e in events {
-                bind_audit!(sqlx::query(AssertSqlSafe(sql.clone())), e).execute(&mut *tx).await?;
+            for chunk in events.chunks(ROWS) {
+                let values = placeholder_rows(10, chunk.len());
+                let mut q = sqlx::query(AssertSqlSafe(format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES {values}")));
+                for e in chunk {
+                    q = bind_audit!(q, e);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }

@@ -55,6 +55,15 @@ fn consume_refresh_sql() -> String {
     )
 }
 
+/// `($1,…,$per),($per+1,…)…`: the placeholders of `count` rows of `per` values, for one INSERT of
+/// many rows.
+fn placeholder_rows(per: usize, count: usize) -> String {
+    (0..count)
+        .map(|row| format!("({})", (1..=per).map(|c| format!("${}", row * per + c)).collect::<Vec<_>>().join(",")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn insert_audit_sql() -> String {
     format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)")
 }
@@ -101,6 +110,7 @@ mod keys;
 mod lockout;
 mod oidc;
 mod outbox;
+pub(crate) mod rotations;
 mod sessions;
 mod tenants;
 mod users;
@@ -109,5 +119,9 @@ mod users;
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(db_err))
+    }
+
+    fn cache_status(&self) -> Option<castellan_core::store::CacheStatus> {
+        Some(castellan_core::store::CacheStatus { trusted: self.hot.trusted(), resyncs: self.hot.resyncs() })
     }
 }

@@ -1,5 +1,6 @@
 //! Sessions, refresh tokens, and access tokens ended early.
 
+use super::rotations;
 use super::*;
 
 #[async_trait]
@@ -7,10 +8,20 @@ impl SessionStore for SqlStore {
     async fn revoke_token(&self, tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
         execute!(self, "DELETE FROM revoked_tokens WHERE expires_at < $1", now).map(|_| ())?;
         let sql = "INSERT INTO revoked_tokens (jti, tenant_id, expires_at) VALUES ($1,$2,$3) ON CONFLICT (jti) DO NOTHING";
-        execute!(self, sql, jti, tenant.to_string(), expires_at).map(|_| ())
+        let written = execute!(self, sql, jti, tenant.to_string(), expires_at).map(|_| ());
+        if written.is_ok() {
+            self.hot.denied_now(jti, expires_at, now);
+        } else {
+            // Whether it committed is unknown: the list is read again.
+            self.hot.forget_everything();
+        }
+        written
     }
 
     async fn token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        if let Some(denied) = self.hot.denied(jti) {
+            return Ok(denied);
+        }
         let row: Option<(i64,)> = on_pool!(self, |p| sqlx::query_as("SELECT expires_at FROM revoked_tokens WHERE jti=$1")
             .bind(jti)
             .fetch_optional(p)
@@ -21,7 +32,7 @@ impl SessionStore for SqlStore {
 
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
         let sql = format!("INSERT INTO sessions ({SESSION_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)");
-        execute!(
+        let written = execute!(
             self,
             sql,
             s.id.as_str(),
@@ -37,10 +48,15 @@ impl SessionStore for SqlStore {
             s.expires_at,
             s.revoked_at
         )
-        .map(|_| ())
+        .map(|_| ());
+        self.hot.user_sessions_changed(s.tenant_id, s.user_id, false);
+        written
     }
 
     async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+        if let Some(id) = self.hot.refresh_session(tenant, token_hash, now) {
+            return self.session_by_id(tenant, &id).await;
+        }
         let cols = SESSION_COLS.split(',').map(|c| format!("s.{}", c.trim())).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {cols} FROM refresh_tokens r JOIN sessions s ON s.tenant_id=r.tenant_id AND s.id=r.session_id \
@@ -50,11 +66,23 @@ impl SessionStore for SqlStore {
     }
 
     async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>> {
+        if let Some(s) = self.hot.session(tenant, id) {
+            return Ok(Some(s));
+        }
+        let epoch = self.hot.epoch();
         let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND id=$2");
-        fetch_optional!(self, SessionRow, sql, tenant.to_string(), id.as_str())
+        let session: Option<Session> = fetch_optional!(self, SessionRow, sql, tenant.to_string(), id.as_str())?;
+        if let Some(s) = &session {
+            self.hot.put_session(epoch, s);
+        }
+        Ok(session)
     }
 
     async fn list_live_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>> {
+        if let Some(live) = self.hot.live_sessions(tenant, user, now) {
+            return Ok(live);
+        }
+        let epoch = self.hot.epoch();
         let sql = format!(
             "SELECT {SESSION_COLS} FROM sessions WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3 \
              ORDER BY last_active DESC, id DESC"
@@ -68,45 +96,56 @@ impl SessionStore for SqlStore {
             .map_err(db_err))?;
         // A session of a dialect this version does not know (written by an earlier one) cannot be
         // used here; it must not keep the user's other sessions from being listed.
-        all(rows.into_iter().filter(SessionRow::of_known_dialect).collect())
+        let live: Vec<Session> = all(rows.into_iter().filter(SessionRow::of_known_dialect).collect())?;
+        self.hot.put_live_sessions(epoch, tenant, user, &live);
+        Ok(live)
     }
 
     async fn touch_session(&self, tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()> {
-        execute!(
+        let written = execute!(
             self,
             "UPDATE sessions SET last_active=$3 WHERE tenant_id=$1 AND id=$2 AND last_active < $3",
             tenant.to_string(),
             id.as_str(),
             now
         )
-        .map(|_| ())
+        .map(|_| ());
+        self.hot.session_changed(tenant, user_of(&self.hot, tenant, id), id);
+        written
     }
 
     async fn revoke_session(&self, tenant: TenantId, user: UserId, id: &SessionId, now: i64) -> StoreResult<bool> {
         let sql = "UPDATE sessions SET revoked_at=$4 WHERE tenant_id=$1 AND user_id=$2 AND id=$3 AND revoked_at IS NULL";
-        execute!(self, sql, tenant.to_string(), user.to_string(), id.as_str(), now).map(|n| n > 0)
+        let revoked = execute!(self, sql, tenant.to_string(), user.to_string(), id.as_str(), now).map(|n| n > 0);
+        self.hot.session_changed(tenant, user, id);
+        revoked
     }
 
     async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<u64> {
         let sql =
             "UPDATE sessions SET revoked_at=$3 WHERE tenant_id=$1 AND user_id=$2 AND revoked_at IS NULL AND expires_at > $3";
-        on_writer!(self, |p| sqlx::query(sql)
+        let revoked = on_writer!(self, |p| sqlx::query(sql)
             .bind(tenant.to_string())
             .bind(user.to_string())
             .bind(now)
             .execute(p)
             .await
             .map(|r| r.rows_affected())
-            .map_err(db_err))
+            .map_err(db_err));
+        self.hot.user_sessions_changed(tenant, user, true);
+        revoked
     }
 
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
         let sql = insert_refresh_sql();
-        on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))
+        on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))?;
+        self.hot.put_refresh(r.tenant_id, &r.token_hash, &r.session_id, r.expires_at);
+        Ok(())
     }
 
     async fn consume_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<RefreshToken>> {
         let sql = consume_refresh_sql();
+        self.hot.refresh_spent(token_hash);
         fetch_optional!(self, RefreshRow, sql, tenant.to_string(), token_hash, now)
     }
 
@@ -118,29 +157,14 @@ impl SessionStore for SqlStore {
         new: &RefreshToken,
         event: &AuditEvent,
     ) -> StoreResult<Option<RefreshToken>> {
-        let consume = consume_refresh_sql();
-        let insert = insert_refresh_sql();
-        let audit = insert_audit_sql();
-        let row = on_writer!(self, |p| async {
-            let mut tx = p.begin().await?;
-            let row = sqlx::query_as::<_, RefreshRow>(AssertSqlSafe(consume))
-                .bind(tenant.to_string())
-                .bind(old_hash)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if row.is_none() {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-            bind_refresh!(sqlx::query(AssertSqlSafe(insert)), new).execute(&mut *tx).await?;
-            bind_audit!(sqlx::query(AssertSqlSafe(audit)), event).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(row)
+        // Forgotten before the spend: from here on the database alone says whether it is unused.
+        self.hot.refresh_spent(old_hash);
+        let rotation = rotations::Rotation { tenant, old_hash: old_hash.to_vec(), now, new: new.clone(), event: event.clone() };
+        let spent = self.rotator.rotate(rotation).await?;
+        if spent.is_some() {
+            self.hot.put_refresh(new.tenant_id, &new.token_hash, &new.session_id, new.expires_at);
         }
-        .await
-        .map_err(db_err))?;
-        one(row)
+        Ok(spent)
     }
 
     async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
@@ -157,4 +181,10 @@ impl SessionStore for SqlStore {
                 .map_err(db_err))?;
         id.map(|s| s.parse::<TenantId>().map_err(|e| StoreError::backend("bad uuid in database", e))).transpose()
     }
+}
+
+/// The user of a session, as far as this node holds it; a nil id when it does not (the session's
+/// own entry is dropped all the same, and a user's list only holds sessions that are held).
+fn user_of(hot: &crate::hot::HotState, tenant: TenantId, id: &SessionId) -> UserId {
+    hot.session(tenant, id).map_or_else(|| UserId::from(Uuid::nil()), |s| s.user_id)
 }

@@ -44,6 +44,8 @@ impl TenantStore for SqlStore {
     }
 
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<bool> {
-        execute!(self, "DELETE FROM tenants WHERE id=$1", id.to_string()).map(|n| n > 0)
+        let deleted = execute!(self, "DELETE FROM tenants WHERE id=$1", id.to_string()).map(|n| n > 0);
+        self.hot.forget_everything();
+        deleted
     }
 }

@@ -46,7 +46,7 @@ impl UserStore for SqlStore {
                    email_skeleton = CASE WHEN email IS NOT DISTINCT FROM $3 THEN email_skeleton ELSE $19 END, \
                    username_skeleton = CASE WHEN username IS NOT DISTINCT FROM $4 THEN username_skeleton ELSE $20 END \
                    WHERE tenant_id=$1 AND id=$2";
-        execute!(
+        let written = execute!(
             self,
             sql,
             u.tenant_id.to_string(),
@@ -70,12 +70,22 @@ impl UserStore for SqlStore {
             skeleton_of(u.email.as_deref()),
             skeleton_of(u.username.as_deref())
         )
-        .map(|_| ())
+        .map(|_| ());
+        self.hot.user_changed(u.tenant_id, u.id);
+        written
     }
 
     async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        if let Some(u) = self.hot.user(tenant, id) {
+            return Ok(Some(u));
+        }
+        let epoch = self.hot.epoch();
         let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND id=$2");
-        fetch_optional!(self, UserRow, sql, tenant.to_string(), id.to_string())
+        let user: Option<User> = fetch_optional!(self, UserRow, sql, tenant.to_string(), id.to_string())?;
+        if let Some(u) = &user {
+            self.hot.put_user(epoch, u);
+        }
+        Ok(user)
     }
 
     async fn user_by_identifier(&self, tenant: TenantId, id: &Identifier) -> StoreResult<Option<User>> {
@@ -111,7 +121,10 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
-        execute!(self, "DELETE FROM users WHERE tenant_id=$1 AND id=$2", tenant.to_string(), id.to_string()).map(|n| n > 0)
+        let deleted =
+            execute!(self, "DELETE FROM users WHERE tenant_id=$1 AND id=$2", tenant.to_string(), id.to_string()).map(|n| n > 0);
+        self.hot.user_deleted(tenant, id);
+        deleted
     }
 
     async fn replace_password_hash(
@@ -123,6 +136,8 @@ impl UserStore for SqlStore {
         now: i64,
     ) -> StoreResult<bool> {
         let sql = "UPDATE users SET password_hash=$4, updated_at=$5 WHERE tenant_id=$1 AND id=$2 AND password_hash=$3";
-        execute!(self, sql, tenant.to_string(), user.to_string(), expected, new, now).map(|n| n > 0)
+        let replaced = execute!(self, sql, tenant.to_string(), user.to_string(), expected, new, now).map(|n| n > 0);
+        self.hot.user_changed(tenant, user);
+        replaced
     }
 }
