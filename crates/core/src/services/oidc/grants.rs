@@ -246,6 +246,16 @@ impl Oidc<'_> {
             (None, Some(_)) => return Err(invalid("the authorization request had no code_challenge")),
             (None, None) => {}
         }
+        // The sign-in and the user are read before the code is spent: once a caller has won the
+        // code, a concurrent loser ending the sign-in (reuse, below) cannot turn the win into a
+        // refusal.
+        let session = match self.sessions().live_session(tenant, &record.session_id).await {
+            Ok(s) => s,
+            Err(CoreError::Unauthorized) => return Err(invalid("the sign-in the code was issued in has ended")),
+            Err(e) => return Err(e.into()),
+        };
+        let person = self.store.user_by_id(tenant.id, record.user_id).await?.filter(|u| u.active);
+        let Some(person) = person else { return Err(invalid("the user is no longer active")) };
         let now = self.now();
         if !self.store.redeem_authorization_code(tenant.id, &hash, now).await? {
             if record.used_at.is_some() || record.expires_at > now {
@@ -260,13 +270,6 @@ impl Oidc<'_> {
             return Err(invalid("the authorization code expired"));
         }
         let Some(granted) = Granted::from_value(data) else { return Err(invalid("unreadable authorization code")) };
-        let session = match self.sessions().live_session(tenant, &record.session_id).await {
-            Ok(s) => s,
-            Err(CoreError::Unauthorized) => return Err(invalid("the sign-in the code was issued in has ended")),
-            Err(e) => return Err(e.into()),
-        };
-        let person = self.store.user_by_id(tenant.id, record.user_id).await?.filter(|u| u.active);
-        let Some(person) = person else { return Err(invalid("the user is no longer active")) };
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
             let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value() };
             let (token, expires_at) = self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?;
