@@ -3,6 +3,7 @@
 
 mod cluster;
 mod common;
+mod crash;
 mod first_contact;
 mod logs;
 mod operator;

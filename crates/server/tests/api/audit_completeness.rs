@@ -61,18 +61,18 @@ async fn korastratum_refresh_totp_and_mailed_token_attempts_each_leave_one_event
         async move { app.kora(Method::POST, "/api/v1/auth/refresh", &slug, None, Some(json!({"refreshToken": token}))).await }
     };
 
-    // Refresh: malformed, unknown, twenty at once with one token, then that token again.
+    // Refresh: malformed, unknown, fifty at once with one token, then that token again.
     let (_, token) = tokens(&app, &slug).await;
     let before = count(&app, &slug, &["refresh", "refresh.reuse"]).await;
     for bad in [String::new(), "x".repeat(300), "an-unknown-refresh-token".to_string()] {
         let (s, b) = refresh(bad).await;
         assert_ne!(s, 200, "{b}");
     }
-    let answers = join_all((0..20).map(|_| refresh(token.clone())).collect()).await;
+    let answers = join_all((0..50).map(|_| refresh(token.clone())).collect()).await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 1, "{answers:?}");
     let (s, _) = refresh(token.clone()).await;
     assert_eq!(s, 401);
-    assert_eq!(count(&app, &slug, &["refresh", "refresh.reuse"]).await - before, 24, "one event per attempt");
+    assert_eq!(count(&app, &slug, &["refresh", "refresh.reuse"]).await - before, 54, "one event per attempt");
     let refreshes = events(&app, &slug, "refresh").await;
     assert_eq!(refreshes.iter().filter(|e| e["outcome"] == "success").count(), 1);
     assert!(refreshes.iter().all(|e| e["outcome"] == "success" || e["detail"]["reason"].is_string()), "{refreshes:?}");
@@ -127,7 +127,7 @@ async fn kumusoft_code_resend_and_refresh_attempts_each_leave_one_event() {
         kumu(&app, Method::POST, "/otp/verify", None, Some(json!({"userId": user, "otp": otp, "challengeId": challenge})))
     };
 
-    // otp/verify: an unknown challenge, another user's id, a wrong code, twenty right codes at
+    // otp/verify: an unknown challenge, another user's id, a wrong code, fifty right codes at
     // once, then the spent challenge again.
     let (challenge, user, right) = kumu_challenge(&app, &tag).await;
     let wrong = if right == "000000" { "111111" } else { "000000" };
@@ -139,13 +139,13 @@ async fn kumusoft_code_resend_and_refresh_attempts_each_leave_one_event() {
     assert_eq!(s, 401);
     let (s, _) = verify(user.clone(), wrong.into(), challenge.clone()).await;
     assert_eq!(s, 401);
-    let answers = join_all((0..20).map(|_| verify(user.clone(), right.clone(), challenge.clone())).collect()).await;
+    let answers = join_all((0..50).map(|_| verify(user.clone(), right.clone(), challenge.clone())).collect()).await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 1, "{answers:?}");
     let (s, _) = verify(user.clone(), right.clone(), challenge.clone()).await;
     assert_eq!(s, 401);
     let verifies = events(&app, &slug, "otp.verify").await;
-    assert_eq!(verifies.len() - before, 23, "one event per attempt: {:?}", outcomes(&verifies, 23));
-    assert_eq!(verifies.iter().take(23).filter(|e| e["outcome"] == "success").count(), 1);
+    assert_eq!(verifies.len() - before, 53, "one event per attempt: {:?}", outcomes(&verifies, 53));
+    assert_eq!(verifies.iter().take(53).filter(|e| e["outcome"] == "success").count(), 1);
     assert_eq!(unscoped(&app, "otp.verify").await, 1, "the unknown challenge names no tenant");
 
     // otp/resend: too soon after the code, and for an unknown challenge.
@@ -159,16 +159,16 @@ async fn kumusoft_code_resend_and_refresh_attempts_each_leave_one_event() {
     assert_eq!(resends(events(&app, &slug, "otp.sent").await) - before, 1);
     assert_eq!(unscoped(&app, "otp.sent").await, 1);
 
-    // token/refresh: an unknown token (no tenant to name), twenty at once with one token.
+    // token/refresh: an unknown token (no tenant to name), fifty at once with one token.
     let data = kumu_tokens(&app, &tag).await;
     let token = data["refreshToken"].as_str().unwrap().to_string();
     let refresh = |t: String| kumu(&app, Method::POST, "/token/refresh", None, Some(json!({"refreshToken": t})));
     let before = count(&app, &slug, &["refresh", "refresh.reuse"]).await;
     let (s, _) = refresh("an-unknown-refresh-token".into()).await;
     assert_eq!(s, 401);
-    let answers = join_all((0..20).map(|_| refresh(token.clone())).collect()).await;
+    let answers = join_all((0..50).map(|_| refresh(token.clone())).collect()).await;
     assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 1, "{answers:?}");
-    assert_eq!(count(&app, &slug, &["refresh", "refresh.reuse"]).await - before, 20);
+    assert_eq!(count(&app, &slug, &["refresh", "refresh.reuse"]).await - before, 50);
     assert_eq!(unscoped(&app, "refresh").await, 1);
     assert_no_secret(&events(&app, &slug, "otp.verify").await, &[&right, &token]);
 }

@@ -379,21 +379,32 @@ async fn row45_disabling_or_deleting_a_user_kills_their_sessions_at_once() {
 }
 
 #[tokio::test]
-async fn row47_a_reset_token_works_once_even_when_used_concurrently() {
+async fn row47_a_reset_token_works_once_even_when_fifty_requests_use_it_at_once() {
     let app = castellan_testkit::spawn_app_with(castellan_testkit::TestOptions { smtp: true, ..Default::default() }).await;
     let (slug, _) = kora_tenant(&app).await;
     app.kora(Method::POST, "/api/v1/registration/forgot-password", &slug, None, Some(json!({"email": "user@example.com"}))).await;
     let mail = app.smtp.as_ref().unwrap().wait_for("user@example.com", 1).await;
     let token = crate::korastratum::link_token(&mail.body(), "reset-password?token=");
-    let calls = (0..10).map(|i| {
+    let password = |i: usize| format!("Concurrent!{i}Pass");
+    let calls = (0..50).map(|i| {
         let rb = app
             .request(Method::POST, "/api/v1/registration/reset-password")
             .header("X-Tenant-ID", slug.clone())
-            .json(&json!({"token": token, "newPassword": format!("Concurrent!{i}Pass")}));
+            .json(&json!({"token": token, "newPassword": password(i)}));
         castellan_testkit::send(rb)
     });
     let results = futures_join_all(calls).await;
-    assert_eq!(results.iter().filter(|(s, _)| *s == 200).count(), 1, "{results:?}");
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].0 == 200).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (s, b) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_error(*s, b, 400, "INVALID_RESET_TOKEN");
+    }
+    // The password set is the winner's: no loser wrote its own after the token was spent.
+    let loser = (winners[0] + 1) % results.len();
+    let (s, _) = login(&app, &slug, "user@example.com", &password(loser)).await;
+    assert_eq!(s, 401);
+    let (s, b) = login(&app, &slug, "user@example.com", &password(winners[0])).await;
+    assert_eq!(s, 200, "{b}");
 }
 
 #[tokio::test]

@@ -297,6 +297,23 @@ async fn row53_a_code_presented_twice_revokes_every_token_issued_from_it_and_is_
     }
 }
 
+#[tokio::test]
+async fn row53_fifty_concurrent_exchanges_of_one_code_have_exactly_one_winner() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let (code, verifier, _browser) = web_code(&app, &realm, "openid").await;
+    let fields =
+        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", WEB_REDIRECT), ("code_verifier", &verifier)];
+    let web = Some((realm.web.as_str(), realm.web_secret.as_str()));
+    let answers = crate::helpers::join_all((0..50).map(|_| token_call(&app, &realm, "token", &fields, web)).collect()).await;
+    let winners: Vec<&Value> = answers.iter().filter(|(s, _, _)| *s == 200).map(|(_, t, _)| t).collect();
+    assert_eq!(winners.len(), 1, "{:?}", answers.iter().map(|(s, b, _)| (s, b)).collect::<Vec<_>>());
+    assert!(winners[0]["access_token"].is_string() && winners[0]["id_token"].is_string(), "{}", winners[0]);
+    for (s, e, _) in answers.iter().filter(|(s, _, _)| *s != 200) {
+        assert_eq!((*s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    }
+}
+
 /// Variants of a registered URI that an exact comparison must refuse: the tricks of
 /// `api/eauthenticator.rs` (row 61), and those of the unit test of `redirect_registered`.
 fn tricks_on(registered: &str) -> Vec<String> {
