@@ -198,3 +198,20 @@ pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     })
     .await
 }
+
+/// How long a revocation on one node may take to be refused on another (each node holds sessions
+/// in memory, kept by a change feed; on SQLite the nodes of one process share it).
+pub const REVOCATION_BOUND: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Polls `refused` until it says so, failing past [`REVOCATION_BOUND`].
+pub async fn refused_within_the_bound<F, Fut>(what: &str, refused: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let since = std::time::Instant::now();
+    while !refused().await {
+        assert!(since.elapsed() <= REVOCATION_BOUND, "{what}: still accepted {:?} after the revocation", since.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}

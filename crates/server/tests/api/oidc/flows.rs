@@ -251,7 +251,7 @@ async fn a_user_with_totp_gives_the_code_after_the_password_and_gets_acr_2() {
 }
 
 #[tokio::test]
-async fn two_nodes_share_the_flow_and_a_logout_on_one_ends_the_session_on_the_other_at_once() {
+async fn two_nodes_share_the_flow_and_a_logout_on_one_ends_the_session_on_the_other_within_the_bound() {
     let a = spawn_app().await;
     let b = a.another_node().await;
     let realm = realm(&a).await;
@@ -275,7 +275,7 @@ async fn two_nodes_share_the_flow_and_a_logout_on_one_ends_the_session_on_the_ot
     let out = on_b.post(&realm.endpoint("logout"), &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert_eq!(out.status, 200, "{}", out.body);
     assert!(out.body.contains("id=\"signed-out\""));
-    assert_eq!(userinfo(&a).await.unwrap().status(), 401);
+    crate::helpers::refused_within_the_bound("userinfo on A", || async { userinfo(&a).await.unwrap().status() == 401 }).await;
     let fields = [("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())];
     let (s, e, _) = token_call(&a, &realm, "token", &fields, Some(("web", &realm.web_secret))).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
