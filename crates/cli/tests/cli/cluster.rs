@@ -81,6 +81,7 @@ async fn a_login_moves_between_nodes_and_a_rotated_key_reaches_the_other_node_wi
         println!("skip: several nodes need PostgreSQL (CASTELLAN_TEST_DATABASE_URL)");
         return;
     }
+    let _measured = crate::common::MEASURED.lock().await;
     let database_url = castellan_testkit::fresh_database_url().await;
     let dir = std::env::temp_dir().join(format!("castellan-cluster-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -190,6 +191,7 @@ async fn a_logout_on_one_process_is_refused_on_the_other_within_50_ms_at_p99() {
         println!("skip: several nodes need PostgreSQL (CASTELLAN_TEST_DATABASE_URL)");
         return;
     }
+    let _measured = crate::common::MEASURED.lock().await;
     let database_url = castellan_testkit::fresh_database_url().await;
     let dir = std::env::temp_dir().join(format!("castellan-cluster-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -123,3 +123,7 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// Held by the tests that load the machine (the crash test) and by those that measure a latency
+/// bound (the cluster's revocation bound), so that the two never run at once.
+pub static MEASURED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -243,6 +243,7 @@ async fn admin(url: &str, method: reqwest::Method, path: &str, body: Value) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_tokens_and_registrations_survive_five_sigkills_and_the_database_stays_intact() {
+    let _measured = crate::common::MEASURED.lock().await;
     let started = Instant::now();
     let dir = temp_dir("crash");
     let data = dir.join("data");

@@ -199,9 +199,11 @@ pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     .await
 }
 
-/// How long a revocation on one node may take to be refused on another (each node holds sessions
-/// in memory, kept by a change feed; on SQLite the nodes of one process share it).
-pub const REVOCATION_BOUND: std::time::Duration = std::time::Duration::from_millis(50);
+/// How long a revocation on one node may take to be refused on another here (each node holds
+/// sessions in memory, kept by a change feed; on SQLite the nodes of one process share it). This
+/// suite runs dozens of tests at once on a few cores, so its bound is loose; the 50 ms bound of a
+/// deployment is measured by `cli/cluster.rs` on two processes with nothing else running.
+pub const REVOCATION_BOUND: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Polls `refused` until it says so, failing past [`REVOCATION_BOUND`].
 pub async fn refused_within_the_bound<F, Fut>(what: &str, refused: F)

@@ -561,8 +561,10 @@ async fn invalidate_token_ends_it_on_every_node_session_and_service_tokens_alike
     }
     for node in [&a, &b_node] {
         for t in [&user_token, &service] {
-            crate::helpers::refused_within_the_bound("validateToken", || async { validate(node, t).await.1["errors"][0]["errorCode"] == "KER-ATH-401" })
-                .await;
+            crate::helpers::refused_within_the_bound("validateToken", || async {
+                validate(node, t).await.1["errors"][0]["errorCode"] == "KER-ATH-401"
+            })
+            .await;
             let (s, b) = validate(node, t).await;
             assert_error(s, &b, "KER-ATH-401");
         }
