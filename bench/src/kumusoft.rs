@@ -161,3 +161,18 @@ pub async fn sign_totals(addr: SocketAddr, alg: &str) -> Result<(f64, f64)> {
     };
     Ok((read("castellan_token_sign_seconds_count"), read("castellan_token_sign_seconds_sum")))
 }
+
+/// W3 on kumusoft's check path: `GET /v1/auth/me` (RS256 or the tenant's current algorithm, the
+/// live session, the user), each worker with the token of its own sign-in (`round`-th code).
+pub async fn me_calls(addr: SocketAddr, concurrency: usize, round: usize) -> Result<Vec<Box<dyn Script>>> {
+    let verifies = verify_calls(addr, concurrency, round).await?;
+    let mut scripts = Vec::new();
+    for call in verifies {
+        let conn = Conn::open(addr).await?;
+        let (body, _) = send_ok(conn, call).await?;
+        let token = body["data"]["accessToken"].as_str().ok_or("otp/verify answer without a token")?.to_string();
+        let me = Call::get("/v1/auth/me").header("authorization", format!("Bearer {token}"));
+        scripts.push(Box::new(Repeat(me)) as Box<dyn Script>);
+    }
+    Ok(scripts)
+}

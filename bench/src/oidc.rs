@@ -160,7 +160,7 @@ fn fail(step: &str, status: StatusCode, body: &Bytes) -> crate::http::BoxError {
 
 /// A code flow for user `i` with PKCE, as a browser and the web client run it: the sign-in page,
 /// the password form (first party, so no consent page), the code exchange. The refresh token.
-async fn sign_in(addr: SocketAddr, r: &Realm, i: usize) -> Result<String> {
+async fn sign_in(addr: SocketAddr, r: &Realm, i: usize) -> Result<(String, String)> {
     let mut conn = Conn::open(addr).await?;
     // PKCE wants 43 to 128 characters.
     let verifier = format!("bench-code-verifier-{i:06}-{:012}-{:016}", std::process::id(), now_nanos());
@@ -196,10 +196,22 @@ async fn sign_in(addr: SocketAddr, r: &Realm, i: usize) -> Result<String> {
     let exchange = Call::post_form(&r.endpoint("token"), form(&fields)).header("authorization", basic(&r.web_id, &r.web_secret));
     let (status, body) = conn.send(&exchange).await?;
     let tokens: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    match tokens["refresh_token"].as_str() {
-        Some(t) if status.is_success() => Ok(t.to_string()),
+    match (tokens["access_token"].as_str(), tokens["refresh_token"].as_str()) {
+        (Some(a), Some(t)) if status.is_success() => Ok((a.to_string(), t.to_string())),
         _ => Err(fail("code exchange", status, &body)),
     }
+}
+
+/// W3 on the OpenID Connect check path: UserInfo with the access token of a fresh sign-in per
+/// worker (signature, live session, user).
+pub async fn userinfos(addr: SocketAddr, r: &Realm, concurrency: usize) -> Result<Vec<Box<dyn Script>>> {
+    let mut scripts: Vec<Box<dyn Script>> = Vec::new();
+    for i in 0..concurrency {
+        let (access, _) = sign_in(addr, r, i).await?;
+        let call = Call::get(&r.endpoint("userinfo")).header("authorization", format!("Bearer {access}"));
+        scripts.push(Box::new(Repeat(call)));
+    }
+    Ok(scripts)
 }
 
 fn now_nanos() -> u128 {
@@ -233,7 +245,7 @@ impl Script for RefreshChain {
 pub async fn refreshes(addr: SocketAddr, r: &Realm, concurrency: usize) -> Result<Vec<Box<dyn Script>>> {
     let mut scripts: Vec<Box<dyn Script>> = Vec::new();
     for i in 0..concurrency {
-        let token = sign_in(addr, r, i).await?;
+        let (_, token) = sign_in(addr, r, i).await?;
         scripts.push(Box::new(RefreshChain {
             token,
             endpoint: r.endpoint("token"),

@@ -209,6 +209,16 @@ impl Bench<'_> {
         let w5 = self.run(&server, 8, kumusoft::jwks(8), 200).await?;
         round.insert("W5", w5.rate(200));
         eprintln!("    W5 JWKS: {:.0}/s ({:.2} × F)", w5.rate(200), w5.rate(200) / round["K_F"]);
+        let f = self.run(&server, 8, workloads::health(8), 200).await?;
+        let w3 = self.run(&server, 8, kumusoft::me_calls(server.addr, 8, 4).await?, 200).await?;
+        round.insert("K_W3", w3.rate(200) / f.rate(200));
+        eprintln!(
+            "    W3 /v1/auth/me (EdDSA): {:.0}/s ({:.2} × F {:.0}/s), p99 {:.1} ms",
+            w3.rate(200),
+            w3.rate(200) / f.rate(200),
+            f.rate(200),
+            w3.percentile_ms(99.0)
+        );
         Ok(round)
     }
 
@@ -353,6 +363,9 @@ impl Bench<'_> {
             let refresh = self.run(server, C, oidc::refreshes(server.addr, es, C).await?, 200).await?;
             round.insert("O_REFRESH_ES256", refresh.rate(200));
             round.insert("O_REFRESH_ES256_p99", refresh.percentile_ms(99.0));
+            let userinfo = self.run(server, C, oidc::userinfos(server.addr, es, C).await?, 200).await?;
+            round.insert("O_USERINFO", userinfo.rate(200) / round["O_F"]);
+            eprintln!("    W3 userinfo (ES256): {:.0}/s ({:.2} × F)", userinfo.rate(200), userinfo.rate(200) / round["O_F"]);
             let disc = self.run(server, C, oidc::discovery(es, C), 200).await?;
             round.insert("O_DISCOVERY", disc.rate(200));
             if let Some(op) = op {
