@@ -10,8 +10,10 @@ mod load;
 mod mosip;
 mod oidc;
 mod oidc_provider;
+mod seed;
 mod server;
 mod suite;
+mod w9;
 mod workloads;
 
 use clap::Parser;
@@ -43,10 +45,15 @@ struct Args {
     /// workloads (`o`). Without it those run on Castellan alone.
     #[arg(long)]
     oidc_provider: Option<PathBuf>,
-    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e, o) on SQLite, without the summary
-    /// (but for `o`, whose own rows are printed).
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e, o, w9) on SQLite, without the
+    /// summary (but for `o` and `w9`, whose own rows are printed). `w9` runs only when named here,
+    /// on PostgreSQL too when `--postgres` is given.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// W9's data as a share of its full size (1M users and live sessions, 10M audit events); 0.1
+    /// for a quick look.
+    #[arg(long, default_value_t = 1.0)]
+    w9_scale: f64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +69,7 @@ async fn main() -> std::process::ExitCode {
         work_dir: a.work_dir,
         oidc_provider: a.oidc_provider,
         only: a.only,
+        w9_scale: a.w9_scale,
     };
     match suite::run(opts).await {
         Ok(table) => {

@@ -88,10 +88,13 @@ impl Server {
         Ok(took)
     }
 
-    /// SIGTERM, then wait for the graceful shutdown.
+    /// SIGTERM, then wait for the graceful shutdown; nothing if it has ended already (its process
+    /// id may belong to another process by now).
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let _ = self.child.wait();
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -11,6 +11,7 @@ use crate::mosip;
 use crate::oidc;
 use crate::oidc_provider::{self, OidcProvider};
 use crate::server::{Server, cpu_seconds};
+use crate::w9;
 use crate::workloads::{self, Credentials};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,12 +29,14 @@ pub struct Options {
     pub oidc_provider: Option<PathBuf>,
     /// Run only these workloads (h, w1, w1b, w2, w3, w4), and skip the summary; for profiling.
     pub only: Vec<String>,
+    /// W9's data as a share of its full size (1M users and sessions, 10M audit events).
+    pub w9_scale: f64,
 }
 
 /// Figures of one round, by name.
-type Round = BTreeMap<&'static str, f64>;
+pub(crate) type Round = BTreeMap<&'static str, f64>;
 
-fn median(rounds: &[Round], key: &str) -> f64 {
+pub(crate) fn median(rounds: &[Round], key: &str) -> f64 {
     let mut v: Vec<f64> = rounds.iter().filter_map(|r| r.get(key).copied()).filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
@@ -42,8 +45,8 @@ fn median(rounds: &[Round], key: &str) -> f64 {
     v[v.len() / 2]
 }
 
-struct Bench<'a> {
-    opts: &'a Options,
+pub(crate) struct Bench<'a> {
+    pub(crate) opts: &'a Options,
     cores: usize,
     cost: Cost,
 }
@@ -57,7 +60,13 @@ impl Bench<'_> {
         }
     }
 
-    async fn run(&self, server: &Server, concurrency: usize, scripts: Vec<Box<dyn load::Script>>, expect: u16) -> Result<Stats> {
+    pub(crate) async fn run(
+        &self,
+        server: &Server,
+        concurrency: usize,
+        scripts: Vec<Box<dyn load::Script>>,
+        expect: u16,
+    ) -> Result<Stats> {
         let stats = load::run(server.addr, self.plan(concurrency), scripts).await?;
         let odd = stats.unexpected(expect);
         if !odd.is_empty() {
@@ -97,7 +106,11 @@ impl Bench<'_> {
     }
 
     fn wants(&self, workload: &str) -> bool {
-        self.opts.only.is_empty() || self.opts.only.iter().any(|w| w == workload)
+        self.opts.only.is_empty() || self.wants_explicitly(workload)
+    }
+
+    fn wants_explicitly(&self, workload: &str) -> bool {
+        self.opts.only.iter().any(|w| w == workload)
     }
 
     async fn selected_round(&self, server: &Server, round: &mut Round) -> Result<()> {
@@ -457,6 +470,15 @@ pub async fn run(opts: Options) -> Result<String> {
     let bench = Bench { opts: &opts, cores, cost };
     let _ = std::fs::remove_dir_all(&opts.work_dir);
 
+    // W9 runs only when asked for: at full size it seeds gigabytes and takes a quarter of an hour.
+    let mut w9_rows = String::new();
+    if bench.wants_explicitly("w9") {
+        w9_rows = w9::run(&bench, opts.w9_scale).await?;
+        if opts.only.len() == 1 {
+            return Ok(w9_rows);
+        }
+    }
+
     eprintln!("== SQLite");
     let sqlite_dir = opts.work_dir.join("sqlite");
     let (mut server, _) = Server::start(&opts.castellan, &sqlite_dir, None).await?;
@@ -518,7 +540,7 @@ pub async fn run(opts: Options) -> Result<String> {
             eprintln!("  round {} (server pid {})", r + 1, server.pid());
             bench.selected_round(&server, &mut Round::new()).await?;
         }
-        return Ok(summary);
+        return Ok([summary, w9_rows].into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n"));
     }
     let mut sqlite = Vec::new();
     for r in 0..opts.rounds {

@@ -74,7 +74,8 @@ pub fn logins(concurrency: usize, credentials: Credentials) -> Vec<Box<dyn Scrip
         .collect()
 }
 
-fn tokens_of(body: &Value) -> Option<(String, String)> {
+/// The access and refresh tokens of a login or refresh answer.
+pub fn tokens_of(body: &Value) -> Option<(String, String)> {
     let t = &body["data"]["tokens"];
     Some((t["accessToken"].as_str()?.to_string(), t["refreshToken"].as_str()?.to_string()))
 }
@@ -94,11 +95,16 @@ pub async fn session_lists(addr: SocketAddr, concurrency: usize) -> Result<Vec<B
     Ok(sessions(addr, concurrency)
         .await?
         .into_iter()
-        .map(|(access, _)| {
-            let call = kora(Call::get("/api/v1/auth/sessions")).header("authorization", format!("Bearer {access}"));
-            Box::new(Repeat(call)) as Box<dyn Script>
-        })
+        .map(|(access, _)| Box::new(Repeat(session_list_call(&access))) as Box<dyn Script>)
         .collect())
+}
+
+pub fn session_list_call(access: &str) -> Call {
+    kora(Call::get("/api/v1/auth/sessions")).header("authorization", format!("Bearer {access}"))
+}
+
+pub fn refresh_call(refresh: &str) -> Call {
+    kora(Call::post_json("/api/v1/auth/refresh", json!({ "refreshToken": refresh }).to_string()))
 }
 
 /// W4: each worker spends its refresh token and goes on with the one it gets back.
@@ -108,7 +114,7 @@ struct RefreshChain {
 
 impl Script for RefreshChain {
     fn next(&mut self) -> Call {
-        kora(Call::post_json("/api/v1/auth/refresh", json!({ "refreshToken": self.token }).to_string()))
+        refresh_call(&self.token)
     }
 
     fn learn(&mut self, status: StatusCode, body: &Bytes) {
