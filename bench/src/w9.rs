@@ -108,7 +108,7 @@ async fn memory(empty: &Server, seeded: &Server, n: u64) -> Result<Memory> {
     let (idle_empty, idle) = (empty.rss_mib(), seeded.rss_mib());
     eprintln!("  refreshing and checking {} seeded sessions (RSS idle {idle:.1} MiB)", count(n));
     let (mut steps, mut done, mut seconds) = (Vec::new(), 0, 0.0);
-    // The server's per-node cache holds up to 40,000 entries per map: readings below, at and
+    // The server's per-node cache holds up to 10,000 entries per map: readings below, at and
     // past that bound.
     for upto in [n / 10, n * 4 / 10, n] {
         seconds += touch(seeded.addr, done, upto).await?;
