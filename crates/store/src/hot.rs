@@ -408,11 +408,12 @@ fn trim<K, V>(map: &mut HashMap<K, V>) {
     let mut n = 0usize;
     map.retain(|_, _| {
         n += 1;
-        n % 4 != 0
+        !n.is_multiple_of(4)
     });
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -480,7 +481,7 @@ mod tests {
         assert_eq!(hot.live_sessions(t, u, 1_000).unwrap(), vec![], "expired sessions are not live");
         hot.session_changed(t, u, &old.id);
         assert_eq!(hot.live_sessions(t, u, 10), None);
-        hot.put_live_sessions(hot.epoch(), t, u, &[new.clone()]);
+        hot.put_live_sessions(hot.epoch(), t, u, std::slice::from_ref(&new));
         hot.user_sessions_changed(t, u, true);
         assert_eq!((hot.live_sessions(t, u, 10), hot.session(t, &new.id)), (None, None));
     }
