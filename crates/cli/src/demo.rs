@@ -2,7 +2,7 @@
 //! example requests work. Idempotent: what exists is left as it is.
 
 use castellan_core::Core;
-use castellan_core::model::{ApplicationKind, Dialect, GrantType, NewUser, OidcClient, Profile, Tenant};
+use castellan_core::model::{ApplicationKind, Dialect, GrantType, NewUser, OAuthClient, Profile, Tenant};
 use castellan_core::services::applications::{ApplicationPatch, NewApplication};
 use castellan_core::services::tenants::NewTenant;
 use castellan_core::{CoreError, CoreResult};
@@ -53,7 +53,7 @@ async fn tagged_app(core: &Core, t: &Tenant, name: &str, tag: &str) -> CoreResul
                 redirect_uris: vec![],
                 single_otp_channel: false,
                 active: true,
-                oidc: Default::default(),
+                oauth: Default::default(),
                 client_secret: None,
             };
             core.applications().create_application(t, new).await?.app
@@ -79,7 +79,7 @@ async fn mosip_app(core: &Core, t: &Tenant, spec: MosipApp<'_>) -> CoreResult<Va
                 redirect_uris: vec![],
                 single_otp_channel: spec.single_otp_channel,
                 active: true,
-                oidc: Default::default(),
+                oauth: Default::default(),
                 client_secret: None,
             };
             let app = core.applications().create_application(t, new).await?.app;
@@ -198,8 +198,8 @@ async fn oidc_client(core: &Core, realm: &Tenant, new: NewApplication) -> CoreRe
         "kind": app.kind,
         "grant_types": app.grant_types(),
         "redirect_uris": app.redirect_uris,
-        "post_logout_redirect_uris": app.oidc.post_logout_redirect_uris,
-        "first_party": app.oidc.first_party,
+        "post_logout_redirect_uris": app.oauth.post_logout_redirect_uris,
+        "first_party": app.oauth.first_party,
     });
     if app.kind != ApplicationKind::Public {
         v["client_secret"] = json!(secret);
@@ -214,7 +214,7 @@ async fn oidc_client(core: &Core, realm: &Tenant, new: NewApplication) -> CoreRe
 }
 
 /// A client of the demo realm with the defaults of its kind but for what `oidc` sets.
-fn demo_client(client_id: &str, name: &str, kind: ApplicationKind, redirect_uris: &[&str], oidc: OidcClient) -> NewApplication {
+fn demo_client(client_id: &str, name: &str, kind: ApplicationKind, redirect_uris: &[&str], oidc: OAuthClient) -> NewApplication {
     NewApplication {
         name: name.into(),
         kind,
@@ -226,7 +226,7 @@ fn demo_client(client_id: &str, name: &str, kind: ApplicationKind, redirect_uris
         redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
         single_otp_channel: false,
         active: true,
-        oidc,
+        oauth: oidc,
         client_secret: None,
     }
 }
@@ -242,10 +242,10 @@ async fn oidc(core: &Core) -> CoreResult<Value> {
         ApplicationKind::Confidential,
         &["http://127.0.0.1:8000/callback", "http://localhost:8000/callback"],
         // A third-party client, so that the consent page shows.
-        OidcClient {
+        OAuthClient {
             post_logout_redirect_uris: vec!["http://127.0.0.1:8000/".into()],
             first_party: false,
-            ..OidcClient::default()
+            ..OAuthClient::default()
         },
     );
     let spa = demo_client(
@@ -253,14 +253,14 @@ async fn oidc(core: &Core) -> CoreResult<Value> {
         "Demo SPA",
         ApplicationKind::Public,
         &["http://127.0.0.1:5173/callback"],
-        OidcClient { first_party: true, ..OidcClient::default() },
+        OAuthClient { first_party: true, ..OAuthClient::default() },
     );
     let service = demo_client(
         "demo-service",
         "Demo Service",
         ApplicationKind::Service,
         &[],
-        OidcClient { grant_types: vec![GrantType::ClientCredentials], ..OidcClient::default() },
+        OAuthClient { grant_types: vec![GrantType::ClientCredentials], ..OAuthClient::default() },
     );
     let mut clients = Vec::new();
     for new in [web, spa, service] {
@@ -406,7 +406,7 @@ async fn eauthenticator(core: &Core) -> CoreResult<Value> {
                         redirect_uris: vec!["http://127.0.0.1:8090/2fa/done".into(), "http://localhost:8090/2fa/done".into()],
                         single_otp_channel: false,
                         active: true,
-                        oidc: Default::default(),
+                        oauth: Default::default(),
                         client_secret: None,
                     },
                 )

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use castellan_core::clock::SystemClock;
 use castellan_core::model::audit::AuditFilter;
-use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, KeyAlg, NewUser, OidcClient, Profile};
+use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, KeyAlg, NewUser, OAuthClient, Profile};
 use castellan_core::services::ClientContext;
 use castellan_core::services::applications::NewApplication;
 use castellan_core::services::tenants::NewTenant;
@@ -162,7 +162,7 @@ enum AppCmd {
         #[arg(long = "allowed-ip")]
         allowed_ips: Vec<String>,
         #[command(flatten)]
-        oidc: OidcClientArgs,
+        oauth: OAuthClientArgs,
     },
     /// List a tenant's applications.
     List {
@@ -198,7 +198,7 @@ enum AppCmd {
 
 /// An application's settings as an OpenID Connect client; each left out keeps the kind's default.
 #[derive(clap::Args)]
-struct OidcClientArgs {
+struct OAuthClientArgs {
     /// OpenID Connect: where a logout may send the browser back to (repeatable; exact match).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
@@ -227,8 +227,8 @@ struct OidcClientArgs {
     introspect_any: bool,
 }
 
-impl OidcClientArgs {
-    fn into_client(self) -> Result<OidcClient, String> {
+impl OAuthClientArgs {
+    fn into_client(self) -> Result<OAuthClient, String> {
         let grant_types = self
             .grant_types
             .iter()
@@ -238,7 +238,7 @@ impl OidcClientArgs {
             .token_endpoint_auth_method
             .map(|m| AuthMethod::parse(&m).ok_or_else(|| format!("token_endpoint_auth_method: unknown method {m}")))
             .transpose()?;
-        Ok(OidcClient {
+        Ok(OAuthClient {
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             grant_types,
             scopes: self.scopes,
@@ -248,7 +248,7 @@ impl OidcClientArgs {
             access_token_audience: self.access_token_audience,
             introspect_any: self.introspect_any,
             // Back-channel logout, PAR and DPoP get flags when the server supports them.
-            ..OidcClient::default()
+            ..OAuthClient::default()
         })
     }
 }
@@ -567,11 +567,11 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     callback_url,
                     redirect_uris,
                     allowed_ips,
-                    oidc,
+                    oauth,
                 } => {
                     let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
                     let kind = ApplicationKind::parse(&kind).ok_or("kind: public, confidential or service")?;
-                    let oidc = oidc.into_client()?;
+                    let oauth = oauth.into_client()?;
                     let new = NewApplication {
                         name,
                         kind,
@@ -586,7 +586,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         redirect_uris,
                         single_otp_channel,
                         active: true,
-                        oidc,
+                        oauth,
                         client_secret: None,
                     };
                     let created = core.applications().create_application(&t, new).await.map_err(describe)?;

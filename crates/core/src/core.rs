@@ -72,7 +72,7 @@ pub struct Core {
     /// its token on every request (OpenID Connect's token endpoint, introspection).
     pub(crate) apps_by_client_id: TtlCache<(TenantId, String), Application>,
     /// Each realm's OpenID Connect discovery document, serialized.
-    pub(crate) oidc_discovery: TtlCache<TenantId, Arc<String>>,
+    pub(crate) discovery_documents: TtlCache<TenantId, Arc<String>>,
     pub sign_stats: SignStats,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
@@ -98,7 +98,7 @@ impl Core {
             jwks_cache: TtlCache::new(config.cache_ttl),
             apps_by_alias: TtlCache::new(config.cache_ttl),
             apps_by_client_id: TtlCache::new(config.cache_ttl),
-            oidc_discovery: TtlCache::new(config.cache_ttl),
+            discovery_documents: TtlCache::new(config.cache_ttl),
             sign_stats: SignStats::default(),
             config,
             outbox_ready: Notify::new(),

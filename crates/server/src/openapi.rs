@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn the_admin_schemas_describe_the_records_as_serde_writes_them() {
         use castellan_core::model::{
-            Application, ApplicationKind, AuditEvent, AuthMethod, GrantType, MessageTemplates, OidcClient, Policy, Profile,
+            Application, ApplicationKind, AuditEvent, AuthMethod, GrantType, MessageTemplates, OAuthClient, Policy, Profile,
             Session, Tenant, User,
         };
         let doc = serde_json::to_value(document(&dialects::all())).unwrap_or_default();
@@ -278,7 +278,7 @@ mod tests {
             active: true,
             created_at: 1,
             // Every optional field set, so that each one the schema must describe is written.
-            oidc: OidcClient {
+            oauth: OAuthClient {
                 post_logout_redirect_uris: vec!["https://portal.example.com/".into()],
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
                 scopes: vec!["openid".into(), "email".into()],

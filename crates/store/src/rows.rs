@@ -92,7 +92,7 @@ impl TryFrom<ApplicationRow> for Application {
             single_otp_channel: matches!(r.single_otp_channel.as_deref(), Some("true" | "1")),
             active: r.active,
             created_at: r.created_at,
-            oidc: json(&r.oidc)?,
+            oauth: json(&r.oidc)?,
         })
     }
 }

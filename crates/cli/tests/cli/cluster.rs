@@ -74,21 +74,34 @@ async fn kids(node: &Node) -> Vec<String> {
     set["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
 }
 
-#[tokio::test]
-async fn a_login_moves_between_nodes_and_a_rotated_key_reaches_the_other_node_within_the_ttl() {
+/// Two nodes on a fresh PostgreSQL database, started one after the other (the first runs the
+/// migrations); `None` on SQLite, which one process serves (operator.rs checks that a second
+/// refuses). The machine is held for the test's measurements until the cluster is dropped.
+struct Cluster {
+    a: Node,
+    b: Node,
+    dir: std::path::PathBuf,
+    _measured: tokio::sync::MutexGuard<'static, ()>,
+}
+
+async fn two_nodes() -> Option<Cluster> {
     if castellan_testkit::engine() == "sqlite" {
-        // One process serves a SQLite database (operator.rs checks that a second refuses).
         println!("skip: several nodes need PostgreSQL (CASTELLAN_TEST_DATABASE_URL)");
-        return;
+        return None;
     }
-    let _measured = crate::common::MEASURED.lock().await;
+    let measured = crate::common::MEASURED.lock().await;
     let database_url = castellan_testkit::fresh_database_url().await;
     let dir = std::env::temp_dir().join(format!("castellan-cluster-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let master_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    // One after the other: the first start runs the migrations.
     let a = start(&database_url, master_key, &dir.join("a")).await;
     let b = start(&database_url, master_key, &dir.join("b")).await;
+    Some(Cluster { a, b, dir, _measured: measured })
+}
+
+#[tokio::test]
+async fn a_login_moves_between_nodes_and_a_rotated_key_reaches_the_other_node_within_the_ttl() {
+    let Some(Cluster { a, b, dir, _measured }) = two_nodes().await else { return };
 
     let (s, t) = call(
         &a,
@@ -187,17 +200,7 @@ async fn refused_within(node: &Node, path: &str, headers: &[(&str, &str)], acces
 /// holding the session in memory when it ends.
 #[tokio::test]
 async fn a_logout_on_one_process_is_refused_on_the_other_within_50_ms_at_p99() {
-    if castellan_testkit::engine() == "sqlite" {
-        println!("skip: several nodes need PostgreSQL (CASTELLAN_TEST_DATABASE_URL)");
-        return;
-    }
-    let _measured = crate::common::MEASURED.lock().await;
-    let database_url = castellan_testkit::fresh_database_url().await;
-    let dir = std::env::temp_dir().join(format!("castellan-cluster-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let master_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    let a = start(&database_url, master_key, &dir.join("a")).await;
-    let b = start(&database_url, master_key, &dir.join("b")).await;
+    let Some(Cluster { a, b, dir, _measured }) = two_nodes().await else { return };
     let tenant = json!({"slug": "bank", "display_name": "Bank", "profile": "korastratum"});
     let (s, t) = call(&a, Method::POST, "/admin/v1/tenants", Some(ADMIN), Some(tenant)).await;
     assert_eq!(s, 201, "{t}");

@@ -6,7 +6,7 @@ use super::ids::{AppId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use super::Dialect;
-use super::oidc::{AuthMethod, GrantType, OidcClient};
+use super::oauth::{AuthMethod, GrantType, OAuthClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,7 +58,7 @@ pub struct Application {
     pub created_at: i64,
     /// Its settings as an OpenID Connect client, as fields of their own.
     #[serde(flatten)]
-    pub oidc: OidcClient,
+    pub oauth: OAuthClient,
 }
 
 impl Application {
@@ -69,8 +69,8 @@ impl Application {
 
     /// The grant types the client may use: its own list, or its kind's defaults.
     pub fn grant_types(&self) -> Vec<GrantType> {
-        if !self.oidc.grant_types.is_empty() {
-            return self.oidc.grant_types.clone();
+        if !self.oauth.grant_types.is_empty() {
+            return self.oauth.grant_types.clone();
         }
         match self.kind {
             ApplicationKind::Public | ApplicationKind::Confidential => {
@@ -86,7 +86,7 @@ impl Application {
 
     /// How the client authenticates at the token endpoint.
     pub fn auth_method(&self) -> AuthMethod {
-        match (self.oidc.token_endpoint_auth_method, self.kind) {
+        match (self.oauth.token_endpoint_auth_method, self.kind) {
             (Some(m), _) => m,
             (None, ApplicationKind::Public) => AuthMethod::None,
             (None, _) => AuthMethod::ClientSecretBasic,
@@ -95,12 +95,12 @@ impl Application {
 
     /// The audience of the client's access tokens.
     pub fn access_token_audience(&self) -> &str {
-        self.oidc.access_token_audience.as_deref().unwrap_or(&self.client_id)
+        self.oauth.access_token_audience.as_deref().unwrap_or(&self.client_id)
     }
 
     /// Whether the client may be granted `scope`.
     pub fn may_have_scope(&self, scope: &str) -> bool {
-        self.oidc.scopes.is_empty() || self.oidc.scopes.iter().any(|s| s == scope)
+        self.oauth.scopes.is_empty() || self.oauth.scopes.iter().any(|s| s == scope)
     }
 }
 

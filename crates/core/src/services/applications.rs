@@ -8,8 +8,8 @@ use crate::error::{ConflictOn, CoreError, CoreResult};
 use crate::model::AppId;
 use crate::model::AuditAction;
 use crate::model::Dialect;
-use crate::model::oidc::KNOWN_SCOPES;
-use crate::model::{Application, ApplicationKind, AuthMethod, GrantType, OidcClient, Tenant, new_id, text};
+use crate::model::oauth::KNOWN_SCOPES;
+use crate::model::{Application, ApplicationKind, AuthMethod, GrantType, OAuthClient, Tenant, new_id, text};
 use crate::store::StoreError;
 
 const SECRET_DOMAIN: &str = "client-secret";
@@ -30,7 +30,7 @@ pub struct NewApplication {
     pub single_otp_channel: bool,
     pub active: bool,
     /// Its settings as an OpenID Connect client (the defaults of its kind when left empty).
-    pub oidc: OidcClient,
+    pub oauth: OAuthClient,
     /// A secret chosen elsewhere, for a client moved from another server that keeps its
     /// configuration; `None`: a new one is made and returned once.
     pub client_secret: Option<String>,
@@ -49,13 +49,13 @@ pub struct ApplicationPatch {
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
     pub active: Option<bool>,
-    pub oidc: OidcPatch,
+    pub oauth: OAuthPatch,
 }
 
 /// A partial update of an application's OpenID Connect settings; `None` leaves a field as it is.
 /// For the optional fields, `Some(None)` clears them.
 #[derive(Debug, Clone, Default)]
-pub struct OidcPatch {
+pub struct OAuthPatch {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub grant_types: Option<Vec<GrantType>>,
     pub scopes: Option<Vec<String>>,
@@ -69,8 +69,8 @@ pub struct OidcPatch {
     pub dpop_bound: Option<bool>,
 }
 
-impl OidcPatch {
-    fn apply(self, to: &mut OidcClient) {
+impl OAuthPatch {
+    fn apply(self, to: &mut OAuthClient) {
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field { to.$field = v; })* };
         }
@@ -166,20 +166,20 @@ fn check_application_texts(app: &Application) -> CoreResult<()> {
 
 /// Checks an application's OpenID Connect settings against its kind, normalising lists. What
 /// this server cannot do yet is refused rather than stored as a promise.
-fn check_oidc_client(
+fn check_oauth_client(
     hosted: &super::hosted_apps::HostedApps<'_>,
     kind: ApplicationKind,
-    oidc: &mut OidcClient,
+    oauth: &mut OAuthClient,
 ) -> CoreResult<()> {
     fn field(name: &'static str, why: impl Into<String>) -> CoreError {
         CoreError::field(name, why)
     }
-    oidc.post_logout_redirect_uris = hosted
-        .check_redirect_uris(&oidc.post_logout_redirect_uris, false)
+    oauth.post_logout_redirect_uris = hosted
+        .check_redirect_uris(&oauth.post_logout_redirect_uris, false)
         .map_err(|_| field("post_logout_redirect_uris", "absolute https URLs without fragment (http only for this machine)"))?;
-    oidc.grant_types.sort();
-    oidc.grant_types.dedup();
-    for grant in &oidc.grant_types {
+    oauth.grant_types.sort();
+    oauth.grant_types.dedup();
+    for grant in &oauth.grant_types {
         match grant {
             GrantType::DeviceCode | GrantType::TokenExchange => {
                 return Err(field("grant_types", format!("{} is not supported yet", grant.as_str())));
@@ -190,12 +190,12 @@ fn check_oidc_client(
             _ => {}
         }
     }
-    text::check_all("scopes", &oidc.scopes)?;
-    oidc.scopes.dedup();
-    if let Some(unknown) = oidc.scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+    text::check_all("scopes", &oauth.scopes)?;
+    oauth.scopes.dedup();
+    if let Some(unknown) = oauth.scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
         return Err(field("scopes", format!("unknown scope {unknown}; known: {}", KNOWN_SCOPES.join(" "))));
     }
-    match (oidc.token_endpoint_auth_method, kind) {
+    match (oauth.token_endpoint_auth_method, kind) {
         (Some(AuthMethod::PrivateKeyJwt), _) => {
             return Err(field("token_endpoint_auth_method", "private_key_jwt is not supported yet"));
         }
@@ -207,20 +207,20 @@ fn check_oidc_client(
         }
         _ => {}
     }
-    if oidc.introspect_any && kind == ApplicationKind::Public {
+    if oauth.introspect_any && kind == ApplicationKind::Public {
         return Err(field("introspect_any", "a public client cannot introspect"));
     }
-    text::check_opt("access_token_audience", oidc.access_token_audience.as_deref())?;
-    if let Some(aud) = &oidc.access_token_audience
+    text::check_opt("access_token_audience", oauth.access_token_audience.as_deref())?;
+    if let Some(aud) = &oauth.access_token_audience
         && (aud.trim().is_empty() || aud.len() > 200)
     {
         return Err(field("access_token_audience", "1-200 characters"));
     }
-    if oidc.backchannel_logout_uri.is_some() {
+    if oauth.backchannel_logout_uri.is_some() {
         return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
     }
-    if oidc.require_par || oidc.dpop_bound {
-        let which = if oidc.require_par { "require_par" } else { "dpop_bound" };
+    if oauth.require_par || oauth.dpop_bound {
+        let which = if oauth.require_par { "require_par" } else { "dpop_bound" };
         return Err(field(which, "not supported yet"));
     }
     Ok(())
@@ -274,8 +274,8 @@ impl Applications<'_> {
         };
         let mut aliases = BTreeMap::new();
         apply_aliases(&mut aliases, new.aliases)?;
-        let mut oidc = new.oidc;
-        check_oidc_client(&self.hosted_apps(), new.kind, &mut oidc)?;
+        let mut oauth = new.oauth;
+        check_oauth_client(&self.hosted_apps(), new.kind, &mut oauth)?;
         let app = Application {
             id: AppId::new(),
             tenant_id: tenant.id,
@@ -291,7 +291,7 @@ impl Applications<'_> {
             single_otp_channel: new.single_otp_channel,
             active: new.active,
             created_at: self.now(),
-            oidc,
+            oauth,
         };
         check_application_texts(&app)?;
         self.store.insert_application(&app).await.map_err(application_conflict)?;
@@ -345,8 +345,8 @@ impl Applications<'_> {
         if let Some(active) = patch.active {
             app.active = active;
         }
-        patch.oidc.apply(&mut app.oidc);
-        check_oidc_client(&self.hosted_apps(), app.kind, &mut app.oidc)?;
+        patch.oauth.apply(&mut app.oauth);
+        check_oauth_client(&self.hosted_apps(), app.kind, &mut app.oauth)?;
         self.save_application(&app).await?;
         let needs_secret =
             app.callback_url.is_some() && (!had_callback || self.store.callback_secret(tenant.id, app.id).await?.is_none());

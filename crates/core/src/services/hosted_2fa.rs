@@ -601,7 +601,7 @@ mod tests {
             single_otp_channel: false,
             active: true,
             created_at: 0,
-            oidc: Default::default(),
+            oauth: Default::default(),
         };
         let origin = Some("https://portal.example.com".to_string());
         assert_eq!(registered_redirect(&app, "https://portal.example.com/2fa/done", false), origin);

@@ -180,7 +180,7 @@ impl HostedApps<'_> {
                     redirect_uris,
                     single_otp_channel: false,
                     active: true,
-                    oidc: Default::default(),
+                    oauth: Default::default(),
                     client_secret: None,
                 },
             )

@@ -157,7 +157,7 @@ impl Tenants<'_> {
         self.tenants.clear();
         self.keys.clear();
         self.apps_by_client_id.clear();
-        self.oidc_discovery.clear();
+        self.discovery_documents.clear();
         Ok(())
     }
 }

@@ -10,13 +10,13 @@ use crate::model::*;
 mod admin_tokens;
 mod applications;
 mod audit;
+mod authorization;
 mod challenges;
 mod factors;
 mod hosted;
 mod key_otps;
 mod keys;
 mod lockout;
-mod oidc;
 mod outbox;
 mod sessions;
 mod tenants;
@@ -25,13 +25,13 @@ mod users;
 pub use admin_tokens::AdminTokenStore;
 pub use applications::ApplicationStore;
 pub use audit::AuditStore;
+pub use authorization::AuthorizationStore;
 pub use challenges::ChallengeStore;
 pub use factors::FactorStore;
 pub use hosted::HostedStore;
 pub use key_otps::KeyOtpStore;
 pub use keys::KeyStore;
 pub use lockout::LockoutStore;
-pub use oidc::OidcStore;
 pub use outbox::OutboxStore;
 pub use sessions::SessionStore;
 pub use tenants::TenantStore;
@@ -115,7 +115,7 @@ pub trait Store:
     + OutboxStore
     + HostedStore
     + AdminTokenStore
-    + OidcStore
+    + AuthorizationStore
     + Send
     + Sync
     + 'static
@@ -139,7 +139,7 @@ pub struct CacheStatus {
 /// Every storage trait, so a caller's `store.method()` resolves whichever aggregate it belongs to.
 pub mod prelude {
     pub use super::{
-        AdminTokenStore, ApplicationStore, AuditStore, ChallengeStore, FactorStore, HostedStore, KeyOtpStore, KeyStore,
-        LockoutStore, OidcStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApplicationStore, AuditStore, AuthorizationStore, ChallengeStore, FactorStore, HostedStore, KeyOtpStore,
+        KeyStore, LockoutStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
     };
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, OidcClient};
-use castellan_core::services::applications::{ApplicationPatch, NewApplication, OidcPatch};
+use castellan_core::model::{ApplicationKind, AuthMethod, Dialect, GrantType, OAuthClient};
+use castellan_core::services::applications::{ApplicationPatch, NewApplication, OAuthPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -145,7 +145,7 @@ impl CreateApplication {
             redirect_uris: self.redirect_uris,
             single_otp_channel: self.single_otp_channel,
             active: self.active.unwrap_or(true),
-            oidc: OidcClient {
+            oauth: OAuthClient {
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
                 grant_types: self.grant_types,
                 scopes: self.scopes,
@@ -174,7 +174,7 @@ impl From<PatchApplication> for ApplicationPatch {
             redirect_uris: b.redirect_uris,
             single_otp_channel: b.single_otp_channel,
             active: b.active,
-            oidc: OidcPatch {
+            oauth: OAuthPatch {
                 post_logout_redirect_uris: b.post_logout_redirect_uris,
                 grant_types: b.grant_types,
                 scopes: b.scopes,

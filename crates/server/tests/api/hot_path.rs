@@ -50,13 +50,20 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
     samples[rank.saturating_sub(1)]
 }
 
-#[tokio::test]
-async fn a_logout_on_one_node_is_refused_on_the_other_within_the_bound_at_p99() {
+/// Node A with a korastratum tenant and its user (slug, user id), and node B on its database,
+/// both answering from memory.
+async fn two_nodes() -> (TestApp, TestApp, String, String) {
     let a = spawn_app().await;
     let b = a.another_node().await;
-    let (slug, _) = kora_tenant(&a).await;
+    let (slug, user) = kora_tenant(&a).await;
     trusted(&a).await;
     trusted(&b).await;
+    (a, b, slug, user)
+}
+
+#[tokio::test]
+async fn a_logout_on_one_node_is_refused_on_the_other_within_the_bound_at_p99() {
+    let (a, b, slug, _) = two_nodes().await;
     let mut took = Vec::new();
     for _ in 0..40 {
         let (access, _) = tokens(&a, &slug).await;
@@ -73,10 +80,7 @@ async fn a_logout_on_one_node_is_refused_on_the_other_within_the_bound_at_p99() 
 
 #[tokio::test]
 async fn every_kind_of_revocation_on_one_node_is_refused_on_the_other_within_the_bound() {
-    let a = spawn_app().await;
-    let b = a.another_node().await;
-    let (slug, user) = kora_tenant(&a).await;
-    trusted(&b).await;
+    let (a, b, slug, user) = two_nodes().await;
     // Each ends the session behind `access` on A, in its own way.
     let kinds = ["logout-all", "session revoked", "admin revocation", "refresh reuse", "deactivated"];
     for kind in kinds {

@@ -53,7 +53,7 @@ impl ApplicationStore for SqlStore {
                 .bind(a.single_otp_channel.then_some("true"))
                 .bind(a.active)
                 .bind(a.created_at)
-                .bind(to_json(&a.oidc))
+                .bind(to_json(&a.oauth))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| (None, e))?;
@@ -89,7 +89,7 @@ impl ApplicationStore for SqlStore {
                 .bind(to_json(&a.redirect_uris))
                 .bind(a.single_otp_channel.then_some("true"))
                 .bind(a.active)
-                .bind(to_json(&a.oidc))
+                .bind(to_json(&a.oauth))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| (None, e))?;

@@ -9,7 +9,7 @@ const CONSENT_COLS: &str = "tenant_id, user_id, application_id, scopes, created_
 const CODE_KEPT_SECONDS: i64 = 3600;
 
 #[async_trait]
-impl OidcStore for SqlStore {
+impl AuthorizationStore for SqlStore {
     async fn insert_authorization_code(&self, c: &AuthorizationCode, now: i64) -> StoreResult<()> {
         execute!(self, "DELETE FROM oidc_codes WHERE expires_at < $1", now - CODE_KEPT_SECONDS)?;
         let sql = format!("INSERT INTO oidc_codes ({CODE_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)");

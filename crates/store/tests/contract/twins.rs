@@ -596,7 +596,7 @@ fn drawn_app(rng: &mut Rng, id: AppId, tenant: TenantId, now: i64) -> Applicatio
         single_otp_channel: rng.chance(50),
         active: true,
         created_at: rng.int(5),
-        oidc: Default::default(),
+        oauth: Default::default(),
     }
 }
 

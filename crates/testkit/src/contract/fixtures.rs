@@ -87,14 +87,14 @@ pub fn app(t: &Tenant) -> Application {
         single_otp_channel: false,
         active: true,
         created_at: 1,
-        oidc: OidcClient {
+        oauth: OAuthClient {
             post_logout_redirect_uris: vec!["https://example.com/bye".into()],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: vec!["openid".into(), "email".into()],
             token_endpoint_auth_method: Some(AuthMethod::ClientSecretPost),
             first_party: true,
             access_token_audience: Some("api".into()),
-            ..OidcClient::default()
+            ..OAuthClient::default()
         },
     }
 }

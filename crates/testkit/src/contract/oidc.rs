@@ -94,8 +94,8 @@ pub async fn a_refresh_token_keeps_the_client_it_was_issued_to(store: Db) {
     store.insert_refresh_token(&rt).await.unwrap();
     assert_eq!(store.refresh_token_by_hash(t.id, b"bound").await.unwrap(), Some(rt.clone()));
     // And an application reads back with its client settings.
-    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oidc), Some(a.oidc.clone()));
-    let changed = Application { oidc: OidcClient { first_party: false, ..a.oidc.clone() }, ..a.clone() };
+    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oauth), Some(a.oauth.clone()));
+    let changed = Application { oauth: OAuthClient { first_party: false, ..a.oauth.clone() }, ..a.clone() };
     store.update_application(&changed).await.unwrap();
-    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oidc), Some(changed.oidc));
+    assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oauth), Some(changed.oauth));
 }

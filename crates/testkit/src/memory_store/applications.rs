@@ -85,7 +85,7 @@ impl ApplicationStore for MemoryStore {
         row.redirect_uris = a.redirect_uris.clone();
         row.single_otp_channel = a.single_otp_channel;
         row.active = a.active;
-        row.oidc = a.oidc.clone();
+        row.oauth = a.oauth.clone();
         Ok(())
     }
 

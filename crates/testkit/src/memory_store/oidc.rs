@@ -1,13 +1,13 @@
 //! OpenID Connect: authorization codes and remembered consents.
 
 use super::*;
-use castellan_core::store::OidcStore;
+use castellan_core::store::AuthorizationStore;
 
 /// As the SQL store: spent and expired codes are kept an hour, to recognise a replay.
 const CODE_KEPT_SECONDS: i64 = 3600;
 
 #[async_trait]
-impl OidcStore for MemoryStore {
+impl AuthorizationStore for MemoryStore {
     async fn insert_authorization_code(&self, c: &AuthorizationCode, now: i64) -> StoreResult<()> {
         text(c.session_id.as_str())?;
         let mut s = self.state();

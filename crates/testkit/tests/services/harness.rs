@@ -110,7 +110,7 @@ impl World {
                     redirect_uris: vec![],
                     single_otp_channel: false,
                     active: true,
-                    oidc: Default::default(),
+                    oauth: Default::default(),
                     client_secret: None,
                 },
             )

@@ -154,7 +154,7 @@ yield_then_forward! {
         fn insert_admin_token(id: Uuid, token_hash: &[u8], label: &str, now: i64) -> StoreResult<()>;
         fn admin_token_exists(token_hash: &[u8]) -> StoreResult<bool>;
     }
-    OidcStore {
+    AuthorizationStore {
         fn insert_authorization_code(code: &AuthorizationCode, now: i64) -> StoreResult<()>;
         fn authorization_code(tenant: TenantId, code_hash: &[u8]) -> StoreResult<Option<AuthorizationCode>>;
         fn redeem_authorization_code(tenant: TenantId, code_hash: &[u8], now: i64) -> StoreResult<bool>;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Oidc;
 use crate::model::Tenant;
-use crate::model::oidc::KNOWN_SCOPES;
+use crate::model::oauth::KNOWN_SCOPES;
 
 const CLAIMS: &[&str] = &[
     "sub",
@@ -36,7 +36,7 @@ const CLAIMS: &[&str] = &[
 impl Oidc<'_> {
     /// The realm's discovery document, as JSON text.
     pub fn discovery_document(&self, tenant: &Tenant) -> Arc<String> {
-        if let Some(doc) = self.oidc_discovery.get(&tenant.id) {
+        if let Some(doc) = self.discovery_documents.get(&tenant.id) {
             return doc;
         }
         let issuer = self.realm_issuer(tenant);
@@ -75,7 +75,7 @@ impl Oidc<'_> {
             "backchannel_logout_supported": false,
         });
         let doc = Arc::new(doc.to_string());
-        self.oidc_discovery.put(tenant.id, doc.clone());
+        self.discovery_documents.put(tenant.id, doc.clone());
         doc
     }
 }

@@ -154,7 +154,7 @@ impl Oidc<'_> {
         request: &AuthorizationRequest,
         signed_in: &SignedIn,
     ) -> CoreResult<bool> {
-        if app.oidc.first_party {
+        if app.oauth.first_party {
             return Ok(false);
         }
         if request.prompt.consent {

@@ -326,7 +326,7 @@ impl Oidc<'_> {
             .unwrap_or_default()
             .split(' ')
             .filter(|s| !s.is_empty() && !matches!(*s, "openid" | "offline_access") && client.may_have_scope(s))
-            .filter(|s| crate::model::oidc::KNOWN_SCOPES.contains(s))
+            .filter(|s| crate::model::oauth::KNOWN_SCOPES.contains(s))
             .collect();
         let scope = scopes.join(" ");
         let extra = json!({"client_id": client.client_id, "scope": scope, "azp": client.client_id});

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{OAuthError, Oidc, REQUEST_TTL};
 use crate::error::{CoreError, CoreResult};
-use crate::model::oidc::KNOWN_SCOPES;
+use crate::model::oauth::KNOWN_SCOPES;
 use crate::model::{Application, GrantType, Tenant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,7 +253,7 @@ impl Oidc<'_> {
         let code_challenge = match challenge {
             Some(c) if valid_challenge(c) => Some(c.to_string()),
             Some(_) => return Err(invalid("code_challenge must be 43 characters of base64url (S256)".into())),
-            None if public || app.oidc.require_pkce => {
+            None if public || app.oauth.require_pkce => {
                 return Err(invalid("PKCE is required: send code_challenge with code_challenge_method=S256".into()));
             }
             None => None,
@@ -392,7 +392,7 @@ mod tests {
             single_otp_channel: false,
             active: true,
             created_at: 0,
-            oidc: Default::default(),
+            oauth: Default::default(),
         }
     }
 

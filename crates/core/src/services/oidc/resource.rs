@@ -121,7 +121,7 @@ impl Oidc<'_> {
         if token.is_empty() || token.len() > 8192 {
             return Ok(inactive);
         }
-        let may_see = |client_id: &str| caller.oidc.introspect_any || client_id == caller.client_id;
+        let may_see = |client_id: &str| caller.oauth.introspect_any || client_id == caller.client_id;
         if token.matches('.').count() == 2 {
             let access = match self.verify_access_token(tenant, token).await {
                 Ok(a) => a,
@@ -301,7 +301,7 @@ impl Oidc<'_> {
             (Some(_), None) => {
                 return Ok(LogoutStep::Refused("post_logout_redirect_uri needs client_id or id_token_hint.".into()));
             }
-            (Some(uri), Some(app)) if app.oidc.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+            (Some(uri), Some(app)) if app.oauth.post_logout_redirect_uris.iter().any(|u| u == uri) => {
                 let mut url = url::Url::parse(uri).map_err(CoreError::internal)?;
                 if let Some(state) = &request.state {
                     url.query_pairs_mut().append_pair("state", state);

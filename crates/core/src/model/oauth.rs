@@ -78,7 +78,7 @@ pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "offl
 /// application made before this dialect existed is a client with the defaults of its kind.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct OidcClient {
+pub struct OAuthClient {
     /// Where a logout may send the browser back to (exact match).
     pub post_logout_redirect_uris: Vec<String>,
     /// Empty: the defaults of the application's kind (see `grant_types_of`).

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::*;
 
 #[async_trait]
-pub trait OidcStore: Send + Sync {
+pub trait AuthorizationStore: Send + Sync {
     /// Stores a new code; codes expired for an hour or more are dropped on the way.
     async fn insert_authorization_code(&self, code: &AuthorizationCode, now: i64) -> StoreResult<()>;
     async fn authorization_code(&self, tenant: TenantId, code_hash: &[u8]) -> StoreResult<Option<AuthorizationCode>>;
