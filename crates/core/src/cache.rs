@@ -6,6 +6,9 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Entries a cache holds at most.
+const LIMIT: usize = 10_000;
+
 pub struct TtlCache<K, V> {
     ttl: Duration,
     entries: Mutex<HashMap<K, (Instant, V)>>,
@@ -23,9 +26,13 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
 
     pub fn put(&self, key: K, value: V) {
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() > 10_000 {
+            if entries.len() >= LIMIT {
                 let ttl = self.ttl;
                 entries.retain(|_, (at, _)| at.elapsed() < ttl);
+                if entries.len() >= LIMIT {
+                    // All still fresh: start over rather than grow (a cache only saves work).
+                    entries.clear();
+                }
             }
             entries.insert(key, (Instant::now(), value));
         }

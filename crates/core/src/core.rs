@@ -12,6 +12,7 @@ use crate::crypto::MasterKey;
 use crate::crypto::jwt::LoadedKey;
 use crate::crypto::password::{Argon2Params, PasswordHasher};
 use crate::crypto::sign_stats::SignStats;
+use crate::crypto::verified::VerifiedTokens;
 use crate::error::CoreResult;
 use crate::model::{Application, Dialect, Tenant, TenantId};
 use crate::store::prelude::*;
@@ -74,6 +75,8 @@ pub struct Core {
     /// Each realm's OpenID Connect discovery document, serialized.
     pub(crate) discovery_documents: TtlCache<TenantId, Arc<String>>,
     pub sign_stats: SignStats,
+    /// Tokens whose signature was checked, so the next request with them is not checked again.
+    pub(crate) verified_tokens: VerifiedTokens,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
     pub outbox_ready: Notify,
     pub(crate) audit_queue: Arc<AuditQueue>,
@@ -100,6 +103,7 @@ impl Core {
             apps_by_client_id: TtlCache::new(config.cache_ttl),
             discovery_documents: TtlCache::new(config.cache_ttl),
             sign_stats: SignStats::default(),
+            verified_tokens: VerifiedTokens::default(),
             config,
             outbox_ready: Notify::new(),
             audit_queue: Arc::default(),

@@ -1,6 +1,7 @@
 //! Castellan's storage: one [`SqlStore`] whose queries are written once and run on SQLite (the
 //! embedded default) or PostgreSQL. Only pools, pragmas and migrations differ per engine.
 
+mod checkpoints;
 mod feed;
 mod hot;
 mod queries;
@@ -37,8 +38,9 @@ pub struct SqlStore {
     hot: Arc<hot::HotState>,
     /// Held while the store lives; the feed's tasks stop when it is gone.
     alive: Arc<()>,
-    /// Refresh rotations, written in group commits.
-    rotator: queries::rotations::Rotator,
+    /// Refresh rotations and session openings, written in group commits.
+    rotations: queries::groups::GroupCommit<queries::rotations::Rotations>,
+    openings: queries::groups::GroupCommit<queries::openings::Openings>,
 }
 
 /// How long the first connection may take before start-up gives up.
@@ -214,13 +216,14 @@ impl SqlStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .pragma("journal_size_limit", checkpoints::WAL_SIZE_LIMIT);
             let file = options.get_filename().display().to_string();
             let opened = |e: sqlx::Error| StoreError::message(format!("cannot open SQLite database {file}: {}", cause(&e)));
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await
                 .map_err(opened)?;
             let read =
@@ -255,8 +258,13 @@ impl SqlStore {
                 redact(url)
             )));
         };
-        let rotator = queries::rotations::Rotator::start(pool.clone());
-        Ok(SqlStore { pool, description, hot, alive: Arc::new(()), rotator })
+        let rotations = queries::groups::GroupCommit::start(pool.clone(), queries::rotations::Rotations);
+        let openings = queries::groups::GroupCommit::start(pool.clone(), queries::openings::Openings);
+        let alive = Arc::new(());
+        if let Pool::Sqlite { read, .. } = &pool {
+            tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), Arc::downgrade(&alive)));
+        }
+        Ok(SqlStore { pool, description, hot, alive, rotations, openings })
     }
 
     /// Applies the migrations of the engine in use. The migration that adds identifier skeletons

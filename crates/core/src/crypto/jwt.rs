@@ -156,6 +156,11 @@ pub struct Expectations<'a> {
 /// of the key its `kid` names (so an RS public key is never used as an HMAC secret); `jku`, `x5u`
 /// and `jwk` headers are ignored, never fetched. Any failure is `Unauthorized`.
 pub fn verify(keys: &[LoadedKey], token: &str, want: &Expectations<'_>) -> CoreResult<Value> {
+    verify_naming_key(keys, token, want).map(|(_, claims)| claims)
+}
+
+/// As [`verify`], with the key that verified the signature.
+pub fn verify_naming_key<'k>(keys: &'k [LoadedKey], token: &str, want: &Expectations<'_>) -> CoreResult<(&'k LoadedKey, Value)> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| CoreError::Unauthorized)?;
     if header.typ.as_deref() != Some(want.typ) {
         return Err(CoreError::Unauthorized);
@@ -171,7 +176,12 @@ pub fn verify(keys: &[LoadedKey], token: &str, want: &Expectations<'_>) -> CoreR
     validation.set_issuer(&[want.issuer]);
     validation.set_audience(&[want.audience]);
     let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation).map_err(|_| CoreError::Unauthorized)?;
-    let claims = data.claims;
+    check_times(&data.claims, want)?;
+    Ok((key, data.claims))
+}
+
+/// Whether `claims` are within their `exp` and `nbf` at `want.now`, with `want.leeway`.
+pub(crate) fn check_times(claims: &Value, want: &Expectations<'_>) -> CoreResult<()> {
     let exp = claims.get("exp").and_then(Value::as_i64).ok_or(CoreError::Unauthorized)?;
     if exp + want.leeway <= want.now {
         return Err(CoreError::Unauthorized);
@@ -182,7 +192,7 @@ pub fn verify(keys: &[LoadedKey], token: &str, want: &Expectations<'_>) -> CoreR
             return Err(CoreError::Unauthorized);
         }
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// The claims of a token, NOT verified: only for choosing which tenant's keys and audience to

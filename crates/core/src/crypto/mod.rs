@@ -8,6 +8,7 @@ pub mod password;
 pub mod qr;
 pub mod sign_stats;
 pub mod totp;
+pub mod verified;
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -45,6 +46,13 @@ pub fn random_digits(digits: u32) -> String {
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
+}
+
+/// SHA-256, as an array (a map key).
+pub fn sha256_array(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
 }
 
 /// Constant-time equality of two byte strings (lengths are not secret).

@@ -168,7 +168,12 @@ impl SigningKeys<'_> {
             // Far enough that no expiry is reached, near enough that `exp + leeway` cannot overflow.
             leeway: if rules.expired_ok { i64::MAX / 4 } else { self.config.token_leeway_seconds },
         };
-        jwt::verify(&ring, token, &want)
+        if let Some(claims) = self.verified_tokens.recall(&ring, token, &want) {
+            return Ok(claims);
+        }
+        let (key, claims) = jwt::verify_naming_key(&ring, token, &want)?;
+        self.verified_tokens.remember(key, token, &want, &claims);
+        Ok(claims)
     }
 
     /// The tenant's active HS256 secret, for resource servers that verify tokens themselves.

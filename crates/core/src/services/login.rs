@@ -296,18 +296,18 @@ impl Login<'_> {
             let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
             return Err(attempt.refuse("failure", reason, error));
         }
-        if !self.store.consume_challenge(tenant.id, challenge.id, now).await? {
-            // Another attempt with the same token won; this one counts as a failure.
-            let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
-            return Err(attempt.refuse("failure", "mfaToken used by another attempt", error));
-        }
-        self.settle_success(tenant, &subject, failures, attempt).await?;
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
         let dialect = challenge.data.get("dialect").and_then(Value::as_str).and_then(Dialect::parse);
         let Some(dialect) = dialect else {
             return Err(attempt.refuse("failure", "mfaToken of no dialect", CoreError::InvalidMfaCode));
         };
-        let auth = self.sessions().start_session(tenant, user, dialect, device, ctx).await?;
+        let opened = self.sessions().start_session_spending(tenant, user, dialect, device, ctx, challenge.id).await?;
+        let Some(auth) = opened else {
+            // Another attempt with the same token won; this one counts as a failure.
+            let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);
+            return Err(attempt.refuse("failure", "mfaToken used by another attempt", error));
+        };
+        self.settle_success(tenant, &subject, failures, attempt).await?;
         attempt.note("session", auth.session.id.clone());
         Ok(auth)
     }

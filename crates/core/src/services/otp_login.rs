@@ -344,11 +344,11 @@ impl OtpLogin<'_> {
             return Err(attempt.refuse("failure", reason, error));
         }
         // The password phase already cleared the lockout count, and wrong codes do not add to it.
-        if !self.store.consume_challenge(tenant.id, challenge.id, self.now()).await? {
-            return Err(attempt.refuse("failure", "challenge used by another attempt", CoreError::OtpExpired));
-        }
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
-        let auth = self.sessions().start_session(&tenant, user, dialect, device, &ctx).await?;
+        let opened = self.sessions().start_session_spending(&tenant, user, dialect, device, &ctx, challenge.id).await?;
+        let Some(auth) = opened else {
+            return Err(attempt.refuse("failure", "challenge used by another attempt", CoreError::OtpExpired));
+        };
         self.audit(
             Some(tenant.id),
             Some(auth.user.id),

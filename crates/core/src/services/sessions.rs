@@ -11,6 +11,8 @@ use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{AppId, ClientGrant, SessionId, UserId};
 use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
+use crate::store::SessionOpening;
+use uuid::Uuid;
 
 /// Activity is written at most this often per session, so reads are not writes.
 const TOUCH_INTERVAL: i64 = 60;
@@ -105,7 +107,36 @@ impl Sessions<'_> {
         device: Value,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
+        let opened = self.open_session(tenant, user, dialect, device, ctx, None).await?;
+        opened.ok_or_else(|| CoreError::internal("a session that spends nothing was refused"))
+    }
+
+    /// Opens a session as the reward for the challenge `challenge`, spending it in the same write;
+    /// `None`, with nothing written, when another attempt spent it first (or it expired or ran out
+    /// of tries since it was read).
+    pub async fn start_session_spending(
+        &self,
+        tenant: &Tenant,
+        user: User,
+        dialect: Dialect,
+        device: Value,
+        ctx: &ClientContext,
+        challenge: Uuid,
+    ) -> CoreResult<Option<Authenticated>> {
+        self.open_session(tenant, user, dialect, device, ctx, Some(challenge)).await
+    }
+
+    async fn open_session(
+        &self,
+        tenant: &Tenant,
+        user: User,
+        dialect: Dialect,
+        device: Value,
+        ctx: &ClientContext,
+        spends: Option<Uuid>,
+    ) -> CoreResult<Option<Authenticated>> {
         let now = self.now();
+        let policy = &tenant.policy.sessions;
         let session = Session {
             id: Session::new_id(),
             tenant_id: tenant.id,
@@ -117,32 +148,26 @@ impl Sessions<'_> {
             user_agent: ctx.user_agent.clone(),
             created_at: now,
             last_active: now,
-            expires_at: now + tenant.policy.sessions.absolute_lifetime_seconds,
+            expires_at: now + policy.absolute_lifetime_seconds,
             revoked_at: None,
         };
-        self.store.insert_session(&session).await?;
-        let policy = &tenant.policy.sessions;
-        let live: Vec<Session> = self
-            .store
-            .list_live_sessions(tenant.id, user.id, now)
-            .await?
-            .into_iter()
-            .filter(|s| s.is_alive(now, policy.idle_timeout_seconds))
-            .collect();
-        for evicted in live.iter().skip(policy.max_concurrent as usize) {
-            self.store.revoke_session(tenant.id, user.id, &evicted.id, now).await?;
-            self.audit(
-                Some(tenant.id),
-                Some(user.id),
-                AuditAction::SessionEvicted,
-                "success",
-                ctx,
-                json!({"session": evicted.id}),
-            )
-            .await;
+        let (refresh_token, refresh) = self.new_refresh_token(tenant, &session, None);
+        let opening = SessionOpening {
+            spends,
+            session,
+            refresh,
+            max_concurrent: policy.max_concurrent,
+            idle_timeout: policy.idle_timeout_seconds,
+        };
+        let Some(evicted) = self.store.open_session(&opening).await? else {
+            return Ok(None);
+        };
+        for id in evicted {
+            let detail = json!({"session": id});
+            self.audit(Some(tenant.id), Some(user.id), AuditAction::SessionEvicted, "success", ctx, detail).await;
         }
-        let (refresh_token, refresh_expires_at) = self.issue_refresh_token(tenant, &session, None).await?;
-        Ok(Authenticated { user, session, refresh_token, refresh_expires_at })
+        let SessionOpening { session, refresh, .. } = opening;
+        Ok(Some(Authenticated { user, session, refresh_token, refresh_expires_at: refresh.expires_at }))
     }
 
     /// The session if it is alive now; counts the call as activity.

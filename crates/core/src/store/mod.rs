@@ -33,7 +33,7 @@ pub use key_otps::KeyOtpStore;
 pub use keys::KeyStore;
 pub use lockout::LockoutStore;
 pub use outbox::OutboxStore;
-pub use sessions::SessionStore;
+pub use sessions::{SessionOpening, SessionStore};
 pub use tenants::TenantStore;
 pub use users::UserStore;
 

@@ -1,8 +1,25 @@
 //! Sessions, refresh tokens, and access tokens ended early.
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use super::*;
+
+/// A session to open, written in one transaction with everything it takes; the challenge and the
+/// user's other sessions are judged at the session's `created_at`.
+#[derive(Debug, Clone)]
+pub struct SessionOpening {
+    /// The challenge this session rewards, spent in the same transaction: if it is no longer there
+    /// to spend (used, expired, out of tries), nothing is written.
+    pub spends: Option<Uuid>,
+    pub session: Session,
+    /// Its first refresh token.
+    pub refresh: RefreshToken,
+    /// How many of the user's live sessions (not idle for `idle_timeout` seconds) may stay open,
+    /// this one included; the least recently active past that end.
+    pub max_concurrent: u32,
+    pub idle_timeout: i64,
+}
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -10,6 +27,10 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_token(&self, tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
     async fn token_revoked(&self, jti: &str) -> StoreResult<bool>;
     async fn insert_session(&self, s: &Session) -> StoreResult<()>;
+    /// Opens `opening.session` (see [`SessionOpening`]): the ids of the user's sessions it ended,
+    /// or `None`, with nothing written, when its challenge was not there to spend. Of concurrent
+    /// openings that spend one challenge exactly one gets it.
+    async fn open_session(&self, opening: &SessionOpening) -> StoreResult<Option<Vec<SessionId>>>;
     async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>>;
     /// Sessions not revoked and not past their absolute expiry, most recently active first.
     async fn list_live_sessions(&self, tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>>;

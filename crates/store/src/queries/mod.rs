@@ -83,6 +83,24 @@ macro_rules! bind_refresh {
     };
 }
 
+/// The values of an `INSERT INTO sessions ({SESSION_COLS})`.
+macro_rules! bind_session {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.id.as_str())
+            .bind($s.tenant_id.to_string())
+            .bind($s.user_id.to_string())
+            .bind($s.application_id.map(|a| a.to_string()))
+            .bind($s.dialect.as_str())
+            .bind(to_json(&$s.device))
+            .bind($s.ip.clone())
+            .bind($s.user_agent.clone())
+            .bind($s.created_at)
+            .bind($s.last_active)
+            .bind($s.expires_at)
+            .bind($s.revoked_at)
+    };
+}
+
 /// The values of an `INSERT INTO audit_events ({AUDIT_COLS})`.
 macro_rules! bind_audit {
     ($q:expr, $e:expr) => {
@@ -104,11 +122,13 @@ mod applications;
 mod audit;
 mod challenges;
 mod factors;
+pub(crate) mod groups;
 mod hosted;
 mod key_otps;
 mod keys;
 mod lockout;
 mod oidc;
+pub(crate) mod openings;
 mod outbox;
 pub(crate) mod rotations;
 mod sessions;

@@ -1,17 +1,11 @@
-//! Refresh-token rotations in group commits. Every rotation queued while the previous group was
-//! being written goes into the next one: one transaction spends all their tokens in one UPDATE,
-//! stores all the successors in one INSERT and all the audit events in another. Each caller is
-//! answered after that commit, with its own outcome; a token presented twice in one group is
-//! spent once, for the first caller. A group that fails as a whole is retried one rotation at a
-//! time, so one bad rotation fails alone.
+//! Refresh-token rotations, committed in groups (see `groups`): one UPDATE spends every token of
+//! the group, one INSERT stores all the successors and another all the audit events. A token
+//! presented twice in one group is spent once, for the first caller.
 
-use tokio::sync::{mpsc, oneshot};
+use async_trait::async_trait;
 
+use super::groups::{GroupWrite, Writer};
 use super::*;
-use crate::Pool;
-
-/// Rotations per group: past this the statements get long for little gain.
-const MAX_GROUP: usize = 64;
 
 /// One rotation: spend `old_hash` (the tenant's, unused), store `new`, record `event`.
 pub(crate) struct Rotation {
@@ -22,62 +16,17 @@ pub(crate) struct Rotation {
     pub event: AuditEvent,
 }
 
-type Outcome = StoreResult<Option<RefreshToken>>;
+/// Refresh rotations; a job's outcome is the spent token, `None` if it was not there to spend.
+pub(crate) struct Rotations;
 
-/// The queue of rotations and the task that writes them; the task ends with the store.
-pub(crate) struct Rotator {
-    queue: mpsc::UnboundedSender<(Rotation, oneshot::Sender<Outcome>)>,
-}
+#[async_trait]
+impl GroupWrite for Rotations {
+    type Job = Rotation;
+    type Outcome = Option<RefreshToken>;
+    const WHAT: &'static str = "a refresh";
 
-impl Rotator {
-    pub(crate) fn start(pool: Pool) -> Rotator {
-        let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(write_groups(Writer { pool }, jobs));
-        Rotator { queue }
-    }
-
-    /// The spent token if it was unused (its successor and event are then committed), `None` if
-    /// it was not there to spend (nothing written).
-    pub(crate) async fn rotate(&self, rotation: Rotation) -> Outcome {
-        let (answer, answered) = oneshot::channel();
-        self.queue.send((rotation, answer)).map_err(|_| StoreError::message("the store is closed"))?;
-        answered.await.map_err(|_| StoreError::message("the store closed during a refresh"))?
-    }
-}
-
-/// What the statements run on (the writer connection on SQLite).
-struct Writer {
-    pool: Pool,
-}
-
-async fn write_groups(writer: Writer, mut jobs: mpsc::UnboundedReceiver<(Rotation, oneshot::Sender<Outcome>)>) {
-    while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let (rotations, answers): (Vec<Rotation>, Vec<_>) = group.into_iter().unzip();
-        match write_group(&writer, &rotations).await {
-            Ok(outcomes) => {
-                for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                    let _ = answer.send(Ok(outcome));
-                }
-            }
-            Err(e) if rotations.len() == 1 => {
-                if let Some(answer) = answers.into_iter().next() {
-                    let _ = answer.send(Err(e));
-                }
-            }
-            Err(_) => {
-                for (rotation, answer) in rotations.iter().zip(answers) {
-                    let outcome = write_group(&writer, std::slice::from_ref(rotation)).await.map(|mut o| o.pop().flatten());
-                    let _ = answer.send(outcome);
-                }
-            }
-        }
+    async fn write(&self, writer: &Writer, group: &[Rotation]) -> StoreResult<Vec<Option<RefreshToken>>> {
+        write_group(writer, group).await
     }
 }
 

@@ -1,5 +1,7 @@
 //! Sessions, refresh tokens, and access tokens ended early.
 
+use castellan_core::store::SessionOpening;
+
 use super::rotations;
 use super::*;
 
@@ -31,26 +33,25 @@ impl SessionStore for SqlStore {
     }
 
     async fn insert_session(&self, s: &Session) -> StoreResult<()> {
-        let sql = format!("INSERT INTO sessions ({SESSION_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)");
-        let written = execute!(
-            self,
-            sql,
-            s.id.as_str(),
-            s.tenant_id.to_string(),
-            s.user_id.to_string(),
-            s.application_id.map(|a| a.to_string()),
-            s.dialect.as_str(),
-            to_json(&s.device),
-            s.ip.clone(),
-            s.user_agent.clone(),
-            s.created_at,
-            s.last_active,
-            s.expires_at,
-            s.revoked_at
-        )
-        .map(|_| ());
+        let sql = format!("INSERT INTO sessions ({SESSION_COLS}) VALUES {}", placeholder_rows(12, 1));
+        let written =
+            on_writer!(self, |p| bind_session!(sqlx::query(AssertSqlSafe(sql)), s).execute(p).await.map(|_| ()).map_err(db_err));
         self.hot.user_sessions_changed(s.tenant_id, s.user_id, false);
         written
+    }
+
+    async fn open_session(&self, opening: &SessionOpening) -> StoreResult<Option<Vec<SessionId>>> {
+        let outcome = self.openings.submit(opening.clone()).await;
+        let (s, r) = (&opening.session, &opening.refresh);
+        // Dropped whatever the outcome: a failed commit may still have been written.
+        self.hot.user_sessions_changed(s.tenant_id, s.user_id, false);
+        if let Ok(Some(ended)) = &outcome {
+            for id in ended {
+                self.hot.session_changed(s.tenant_id, s.user_id, id);
+            }
+            self.hot.put_refresh(r.tenant_id, &r.token_hash, &r.session_id, r.expires_at);
+        }
+        outcome
     }
 
     async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
@@ -160,7 +161,7 @@ impl SessionStore for SqlStore {
         // Forgotten before the spend: from here on the database alone says whether it is unused.
         self.hot.refresh_spent(old_hash);
         let rotation = rotations::Rotation { tenant, old_hash: old_hash.to_vec(), now, new: new.clone(), event: event.clone() };
-        let spent = self.rotator.rotate(rotation).await?;
+        let spent = self.rotations.submit(rotation).await?;
         if spent.is_some() {
             self.hot.put_refresh(new.tenant_id, &new.token_hash, &new.session_id, new.expires_at);
         }

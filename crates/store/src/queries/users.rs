@@ -94,8 +94,14 @@ impl UserStore for SqlStore {
             Identifier::Phone(ph) => ("phone", ph.as_str().to_string()),
             Identifier::Username(u) => ("username", u.clone()),
         };
+        // Held as a read by id would hold it: a sign-in reads its user again by id right after.
+        let epoch = self.hot.epoch();
         let sql = format!("SELECT {USER_COLS} FROM users WHERE tenant_id=$1 AND {column}=$2");
-        fetch_optional!(self, UserRow, sql, tenant.to_string(), &value)
+        let user: Option<User> = fetch_optional!(self, UserRow, sql, tenant.to_string(), &value)?;
+        if let Some(u) = &user {
+            self.hot.put_user(epoch, u);
+        }
+        Ok(user)
     }
 
     async fn user_by_uin(&self, tenant: TenantId, uin: &str) -> StoreResult<Option<User>> {

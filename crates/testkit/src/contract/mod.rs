@@ -126,6 +126,8 @@ macro_rules! contract_tests {
                 a_refresh_token_names_its_tenant_and_session_until_it_is_spent_or_expires,
                 twenty_concurrent_rotations_store_one_successor_and_one_audit_event,
                 a_rotation_that_cannot_store_its_successor_writes_nothing,
+                twenty_concurrent_openings_that_spend_one_challenge_open_one_session,
+                an_opening_ends_the_users_live_sessions_past_the_limit,
                 revoked_tokens_are_denied_until_they_expire,
             ],
             keys: [

@@ -2,6 +2,7 @@
 
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
+use castellan_core::store::SessionOpening;
 use serde_json::json;
 
 use super::fixtures::*;
@@ -174,6 +175,92 @@ pub async fn a_rotation_that_cannot_store_its_successor_writes_nothing(store: Db
     assert_eq!(store.list_audit(t.id, &all_events).await.unwrap().len(), 1);
     // And then it rotates.
     assert!(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &refresh_event(&t, 4)).await.unwrap().is_some());
+}
+
+/// An opening of a session for `u` at `now`, spending `spends`, its refresh token `hash`.
+fn opening(u: &User, now: i64, spends: Option<uuid::Uuid>, hash: &[u8]) -> SessionOpening {
+    let session = Session { created_at: now, ..session(u, now, 1_000) };
+    let refresh = refresh_token(&session, hash, 1_000);
+    SessionOpening { spends, session, refresh, max_concurrent: 10, idle_timeout: 500 }
+}
+
+pub async fn twenty_concurrent_openings_that_spend_one_challenge_open_one_session(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let u = stored_user(&store, &t).await;
+    let c = challenge(&u, ChallengeKind::OtpLogin, b"c");
+    store.insert_challenge(&c).await.unwrap();
+    let them = stored_user(&store, &other).await;
+    assert_eq!(store.open_session(&opening(&them, 5, Some(c.id), b"cross")).await.unwrap(), None, "no cross-tenant spends");
+    let openings: Vec<SessionOpening> = (0..20u8).map(|i| opening(&u, 5, Some(c.id), &[i + 100; 32])).collect();
+    // Openings that spend nothing go through beside them, in the same groups.
+    let free: Vec<SessionOpening> = (0..5u8).map(|i| opening(&u, 5, None, &[i + 200; 32])).collect();
+    let won = winners(25, |i| {
+        let store = store.clone();
+        let o = if i < 20 { openings[i].clone() } else { free[i - 20].clone() };
+        async move { store.open_session(&o).await.unwrap().is_some() }
+    })
+    .await;
+    assert_eq!(won, 1 + 5);
+    let mut opened = Vec::new();
+    for o in &openings {
+        let session = store.session_by_id(t.id, &o.session.id).await.unwrap();
+        let refresh = store.refresh_token_by_hash(t.id, &o.refresh.token_hash).await.unwrap();
+        assert_eq!(session.is_some(), refresh.is_some(), "a session and its refresh token, or neither");
+        if let Some(session) = session {
+            assert_eq!(session, o.session);
+            assert_eq!(refresh.as_ref(), Some(&o.refresh));
+            opened.push(session);
+        }
+    }
+    assert_eq!(opened.len(), 1, "one session for the one challenge");
+    for o in &free {
+        assert!(store.session_by_id(t.id, &o.session.id).await.unwrap().is_some());
+    }
+    assert_eq!(store.challenge_by_id(t.id, c.id).await.unwrap().unwrap().consumed_at, Some(5));
+    assert_eq!(store.open_session(&opening(&u, 6, Some(c.id), b"late")).await.unwrap(), None, "spent once");
+    assert_eq!(store.refresh_token_by_hash(t.id, b"late").await.unwrap(), None, "nothing written");
+    // A challenge past its expiry or out of tries is not there to spend.
+    let expired = Challenge { expires_at: 7, ..challenge(&u, ChallengeKind::OtpLogin, b"e") };
+    let exhausted = Challenge { attempts: 3, ..challenge(&u, ChallengeKind::OtpLogin, b"x") };
+    for c in [&expired, &exhausted] {
+        store.insert_challenge(c).await.unwrap();
+        assert_eq!(store.open_session(&opening(&u, 7, Some(c.id), &c.secret_hash)).await.unwrap(), None);
+    }
+    // A refresh token that clashes with a stored one: the error, nothing written, the challenge unspent.
+    let fresh = challenge(&u, ChallengeKind::OtpLogin, b"f");
+    store.insert_challenge(&fresh).await.unwrap();
+    let clashing = opening(&u, 8, Some(fresh.id), &[200; 32]);
+    assert_eq!(conflict(store.open_session(&clashing).await), ConflictOn::Other);
+    assert_eq!(store.session_by_id(t.id, &clashing.session.id).await.unwrap(), None);
+    assert_eq!(store.challenge_by_id(t.id, fresh.id).await.unwrap().unwrap().consumed_at, None);
+    assert!(store.open_session(&opening(&u, 8, Some(fresh.id), b"fresh")).await.unwrap().is_some());
+}
+
+pub async fn an_opening_ends_the_users_live_sessions_past_the_limit(store: Db) {
+    let t = stored_tenant(&store).await;
+    let (u, v) = (stored_user(&store, &t).await, stored_user(&store, &t).await);
+    let (older, newer) = (session(&u, 250, 1_000), session(&u, 280, 1_000));
+    let idle = session(&u, 150, 1_000);
+    let expired = session(&u, 290, 299);
+    let theirs = session(&v, 260, 1_000);
+    for s in [&older, &newer, &idle, &expired, &theirs] {
+        store.insert_session(s).await.unwrap();
+    }
+    let new = SessionOpening { max_concurrent: 2, idle_timeout: 100, ..opening(&u, 300, None, b"new") };
+    // The new session and the most recently active other are kept; idle ones do not count.
+    assert_eq!(store.open_session(&new).await.unwrap(), Some(vec![older.id.clone()]));
+    let revoked = |id: SessionId| {
+        let store = store.clone();
+        async move { store.session_by_id(t.id, &id).await.unwrap().unwrap().revoked_at }
+    };
+    assert_eq!(revoked(older.id.clone()).await, Some(300));
+    for s in [&newer, &idle, &expired, &theirs] {
+        assert_eq!(revoked(s.id.clone()).await, None, "{:?} stays", s.id);
+    }
+    let live: Vec<SessionId> = store.list_live_sessions(t.id, u.id, 300).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(live, [new.session.id.clone(), newer.id.clone(), idle.id.clone()]);
+    // Under the limit nothing ends.
+    assert_eq!(store.open_session(&opening(&v, 300, None, b"v")).await.unwrap(), Some(vec![]));
 }
 
 pub async fn revoked_tokens_are_denied_until_they_expire(store: Db) {

@@ -1,7 +1,7 @@
 //! Sessions, refresh tokens, and access tokens ended early.
 
 use super::*;
-use castellan_core::store::SessionStore;
+use castellan_core::store::{SessionOpening, SessionStore};
 
 impl State {
     /// Whether `r` could be stored: its text, its unique keys, the rows it names.
@@ -47,6 +47,54 @@ impl SessionStore for MemoryStore {
         s.require_user(session.user_id)?;
         s.sessions.push(session.clone());
         Ok(())
+    }
+
+    async fn open_session(&self, opening: &SessionOpening) -> StoreResult<Option<Vec<SessionId>>> {
+        let session = &opening.session;
+        let (tenant, now) = (session.tenant_id, session.created_at);
+        texts([Some(session.id.as_str()), session.ip.as_deref(), session.user_agent.as_deref()])?;
+        let mut s = self.state();
+        // Everything is checked before anything is written: the transaction is all or nothing.
+        let challenge = match opening.spends {
+            None => None,
+            Some(id) => {
+                let spendable = |c: &Challenge| {
+                    c.tenant_id == tenant
+                        && c.id == id
+                        && c.consumed_at.is_none()
+                        && c.expires_at > now
+                        && c.attempts < c.max_attempts
+                };
+                match s.challenges.iter().position(spendable) {
+                    Some(i) => Some(i),
+                    None => return Ok(None),
+                }
+            }
+        };
+        unique(&[(s.sessions.iter().any(|x| x.id == session.id), ConflictOn::Other)])?;
+        s.require_tenant(tenant)?;
+        s.require_user(session.user_id)?;
+        s.sessions.push(session.clone());
+        if let Err(e) = s.check_refresh_token(&opening.refresh) {
+            s.sessions.pop();
+            return Err(e);
+        }
+        s.refresh_tokens.push(opening.refresh.clone());
+        if let Some(i) = challenge {
+            s.challenges[i].consumed_at = Some(now);
+        }
+        let mut live: Vec<&mut Session> = s
+            .sessions
+            .iter_mut()
+            .filter(|x| x.tenant_id == tenant && x.user_id == session.user_id && x.is_alive(now, opening.idle_timeout))
+            .collect();
+        live.sort_by(|a, b| (b.last_active, &b.id).cmp(&(a.last_active, &a.id)));
+        let mut ended = Vec::new();
+        for x in live.into_iter().skip(opening.max_concurrent as usize) {
+            x.revoked_at = Some(now);
+            ended.push(x.id.clone());
+        }
+        Ok(Some(ended))
     }
 
     async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>> {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
 use castellan_core::store::prelude::*;
-use castellan_core::store::{AttemptReservation, StoreResult, UserFilter};
+use castellan_core::store::{AttemptReservation, SessionOpening, StoreResult, UserFilter};
 use castellan_testkit::MemoryStore;
 use serde_json::Value;
 use uuid::Uuid;
@@ -107,6 +107,7 @@ yield_then_forward! {
         fn revoke_token(tenant: TenantId, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
         fn token_revoked(jti: &str) -> StoreResult<bool>;
         fn insert_session(s: &Session) -> StoreResult<()>;
+        fn open_session(opening: &SessionOpening) -> StoreResult<Option<Vec<SessionId>>>;
         fn session_by_id(tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>>;
         fn list_live_sessions(tenant: TenantId, user: UserId, now: i64) -> StoreResult<Vec<Session>>;
         fn touch_session(tenant: TenantId, id: &SessionId, now: i64) -> StoreResult<()>;
