@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use castellan_core::model::{Session, SessionId, TenantId, User, UserId};
+use castellan_core::model::{ClientGrant, RefreshToken, Session, SessionId, TenantId, User, UserId};
 
 /// Entries per map before a quarter of them are dropped. Measured (bench W9), a session held with
 /// its user, its user's list and its refresh token costs the process about 1.3 KiB, so the maps
@@ -85,8 +85,8 @@ struct Maps {
     /// A user's sessions that were live when read (ids; the sessions themselves are above).
     user_sessions: HashMap<(TenantId, UserId), Vec<SessionId>>,
     users: HashMap<(TenantId, UserId), User>,
-    /// Unused refresh token (hash) → its tenant, session and expiry.
-    refresh: HashMap<Vec<u8>, (TenantId, SessionId, i64)>,
+    /// Unused refresh token (hash) → its tenant, session, expiry and the client it was issued to.
+    refresh: HashMap<Vec<u8>, (TenantId, SessionId, i64, Option<ClientGrant>)>,
     /// Every denied token id and its expiry, when complete; `None` when the database must answer.
     denied: Option<HashMap<String, i64>>,
     /// Denials that expired before this were deleted from the store; the feed may still report
@@ -327,25 +327,25 @@ impl HotState {
 
     // --- refresh tokens
 
-    /// The tenant's session an unused refresh token opens, if this node issued it and it has not
-    /// expired by `now`. Only where this state sees every spend.
-    pub(crate) fn refresh_session(&self, tenant: TenantId, hash: &[u8], now: i64) -> Option<SessionId> {
+    /// The tenant's session an unused refresh token opens and the client it was issued to, if this
+    /// node issued it and it has not expired by `now`. Only where this state sees every spend.
+    pub(crate) fn refresh_session(&self, tenant: TenantId, hash: &[u8], now: i64) -> Option<(SessionId, Option<ClientGrant>)> {
         if !self.exact || !self.trusted() {
             return None;
         }
         let maps = self.maps();
-        let (t, session, expires_at) = maps.refresh.get(hash)?;
-        (*t == tenant && *expires_at > now).then(|| session.clone())
+        let (t, session, expires_at, client) = maps.refresh.get(hash)?;
+        (*t == tenant && *expires_at > now).then(|| (session.clone(), client.clone()))
     }
 
-    pub(crate) fn put_refresh(&self, tenant: TenantId, hash: &[u8], session: &SessionId, expires_at: i64) {
+    pub(crate) fn put_refresh(&self, r: &RefreshToken) {
         if !self.exact || !self.trusted() {
             return;
         }
         // No epoch: the token was just written, and only a spend (below) changes it.
         let mut maps = self.maps();
         trim(&mut maps.refresh);
-        maps.refresh.insert(hash.to_vec(), (tenant, session.clone(), expires_at));
+        maps.refresh.insert(r.token_hash.clone(), (r.tenant_id, r.session_id.clone(), r.expires_at, r.client.clone()));
     }
 
     pub(crate) fn refresh_spent(&self, hash: &[u8]) {
@@ -510,12 +510,24 @@ mod tests {
     #[test]
     fn refresh_tokens_are_held_only_where_every_spend_passes_here() {
         let (t, sid) = (TenantId::new(), SessionId::new());
+        let client =
+            Some(ClientGrant { application_id: castellan_core::model::AppId::new(), grant: serde_json::json!({"s": 1}) });
+        let token = RefreshToken {
+            id: uuid::Uuid::nil(),
+            tenant_id: t,
+            session_id: sid.clone(),
+            client: client.clone(),
+            token_hash: b"h".to_vec(),
+            expires_at: 100,
+            used_at: None,
+            created_at: 1,
+        };
         let shared = ready(false);
-        shared.put_refresh(t, b"h", &sid, 100);
+        shared.put_refresh(&token);
         assert_eq!(shared.refresh_session(t, b"h", 10), None);
         let exact = ready(true);
-        exact.put_refresh(t, b"h", &sid, 100);
-        assert_eq!(exact.refresh_session(t, b"h", 10), Some(sid.clone()));
+        exact.put_refresh(&token);
+        assert_eq!(exact.refresh_session(t, b"h", 10), Some((sid.clone(), client)));
         assert_eq!(exact.refresh_session(t, b"h", 100), None, "expired");
         assert_eq!(exact.refresh_session(TenantId::new(), b"h", 10), None, "another tenant");
         exact.refresh_spent(b"h");

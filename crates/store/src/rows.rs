@@ -296,6 +296,14 @@ pub(crate) struct RefreshRow {
     grant_data: Option<String>,
 }
 
+/// The client a refresh token was issued to, from its two columns.
+fn client_grant(application_id: Option<String>, grant_data: Option<String>) -> Result<Option<ClientGrant>, StoreError> {
+    Ok(match (application_id, grant_data) {
+        (Some(app), Some(grant)) => Some(ClientGrant { application_id: uuid(&app)?, grant: json(&grant)? }),
+        _ => None,
+    })
+}
+
 impl TryFrom<RefreshRow> for RefreshToken {
     type Error = StoreError;
     fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
@@ -303,15 +311,29 @@ impl TryFrom<RefreshRow> for RefreshToken {
             id: uuid(&r.id)?,
             tenant_id: uuid(&r.tenant_id)?,
             session_id: r.session_id.into(),
-            client: match (r.application_id, r.grant_data) {
-                (Some(app), Some(grant)) => Some(ClientGrant { application_id: uuid(&app)?, grant: json(&grant)? }),
-                _ => None,
-            },
+            client: client_grant(r.application_id, r.grant_data)?,
             token_hash: r.token_hash,
             expires_at: r.expires_at,
             used_at: r.used_at,
             created_at: r.created_at,
         })
+    }
+}
+
+/// A session with the client of the refresh token it was found by.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionOfTokenRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    token_application_id: Option<String>,
+    token_grant_data: Option<String>,
+}
+
+impl TryFrom<SessionOfTokenRow> for (Session, Option<ClientGrant>) {
+    type Error = StoreError;
+    fn try_from(r: SessionOfTokenRow) -> Result<Self, StoreError> {
+        let client = client_grant(r.token_application_id, r.token_grant_data)?;
+        Ok((Session::try_from(r.session)?, client))
     }
 }
 

@@ -223,7 +223,7 @@ impl Sessions<'_> {
         let now = self.now();
         // The session and user are read before the token is spent: once a caller has won the token,
         // a concurrent loser revoking the session (reuse detection) cannot turn the win into a failure.
-        let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
+        let Some((session, client)) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
             // Unknown, spent or expired: spending it again tells which.
             return self.spend_refused(tenant, &hash, now, None, ("expired", "token or session expired"), attempt).await;
         };
@@ -240,7 +240,7 @@ impl Sessions<'_> {
         let Some(user) = self.store.user_by_id(tenant.id, session.user_id).await?.filter(|u| u.active) else {
             return self.spend_refused(tenant, &hash, now, Some(user_id), ("failure", "user gone or inactive"), attempt).await;
         };
-        let (application, bound) = self.guard_application(tenant, &session, &hash, guard, attempt).await?;
+        let (application, bound) = self.guard_application(tenant, &session, client, guard, attempt).await?;
         let grant = bound.as_ref().map(|b| b.grant.clone());
         let (refresh_token, next) = self.new_refresh_token(tenant, &session, bound);
         let event = self.audit_event(
@@ -266,7 +266,7 @@ impl Sessions<'_> {
         &self,
         tenant: &Tenant,
         session: &Session,
-        hash: &[u8],
+        issued_to: Option<ClientGrant>,
         guard: ApplicationGuard,
         attempt: &mut Attempt,
     ) -> CoreResult<(Option<Application>, Option<ClientGrant>)> {
@@ -275,8 +275,7 @@ impl Sessions<'_> {
             ApplicationGuard::Active { admits } => admits,
             ApplicationGuard::IssuedTo(client) => {
                 attempt.application = Some(client);
-                let token = self.store.refresh_token_by_hash(tenant.id, hash).await?;
-                return match token.and_then(|t| t.client).filter(|c| c.application_id == client) {
+                return match issued_to.filter(|c| c.application_id == client) {
                     Some(bound) => Ok((None, Some(bound))),
                     None => Err(attempt.refuse("failure", "token of another client", CoreError::InvalidRefreshToken)),
                 };
@@ -411,7 +410,7 @@ impl Sessions<'_> {
         let now = self.now();
         let mut attempt = Attempt::new(Some(tenant.id), AuditAction::Logout);
         let result = async {
-            let Some(session) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
+            let Some((session, _)) = self.store.session_of_refresh_token(tenant.id, &hash, now).await? else {
                 return Err(attempt.refuse("failure", "token unknown, spent or expired", CoreError::InvalidRefreshToken));
             };
             attempt.user = Some(session.user_id);

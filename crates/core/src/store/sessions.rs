@@ -54,6 +54,12 @@ pub trait SessionStore: Send + Sync {
     async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
     /// The tenant of a refresh token (used or not), for dialects whose clients send the token alone.
     async fn tenant_of_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<TenantId>>;
-    /// The session of an unused, unexpired refresh token (alive or not), in one read.
-    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
+    /// The session of an unused, unexpired refresh token (alive or not) and the client the token
+    /// was issued to, in one read.
+    async fn session_of_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<(Session, Option<ClientGrant>)>>;
 }

@@ -49,21 +49,27 @@ impl SessionStore for SqlStore {
             for id in ended {
                 self.hot.session_changed(s.tenant_id, s.user_id, id);
             }
-            self.hot.put_refresh(r.tenant_id, &r.token_hash, &r.session_id, r.expires_at);
+            self.hot.put_refresh(r);
         }
         outcome
     }
 
-    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
-        if let Some(id) = self.hot.refresh_session(tenant, token_hash, now) {
-            return self.session_by_id(tenant, &id).await;
+    async fn session_of_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<(Session, Option<ClientGrant>)>> {
+        if let Some((id, client)) = self.hot.refresh_session(tenant, token_hash, now) {
+            return Ok(self.session_by_id(tenant, &id).await?.map(|s| (s, client)));
         }
         let cols = SESSION_COLS.split(',').map(|c| format!("s.{}", c.trim())).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {cols} FROM refresh_tokens r JOIN sessions s ON s.tenant_id=r.tenant_id AND s.id=r.session_id \
+            "SELECT {cols}, r.application_id AS token_application_id, r.grant_data AS token_grant_data \
+             FROM refresh_tokens r JOIN sessions s ON s.tenant_id=r.tenant_id AND s.id=r.session_id \
              WHERE r.tenant_id=$1 AND r.token_hash=$2 AND r.used_at IS NULL AND r.expires_at > $3"
         );
-        fetch_optional!(self, SessionRow, sql, tenant.to_string(), token_hash, now)
+        fetch_optional!(self, SessionOfTokenRow, sql, tenant.to_string(), token_hash, now)
     }
 
     async fn session_by_id(&self, tenant: TenantId, id: &SessionId) -> StoreResult<Option<Session>> {
@@ -140,7 +146,7 @@ impl SessionStore for SqlStore {
     async fn insert_refresh_token(&self, r: &RefreshToken) -> StoreResult<()> {
         let sql = insert_refresh_sql();
         on_writer!(self, |p| bind_refresh!(sqlx::query(AssertSqlSafe(sql)), r).execute(p).await.map(|_| ()).map_err(db_err))?;
-        self.hot.put_refresh(r.tenant_id, &r.token_hash, &r.session_id, r.expires_at);
+        self.hot.put_refresh(r);
         Ok(())
     }
 
@@ -163,7 +169,7 @@ impl SessionStore for SqlStore {
         let rotation = rotations::Rotation { tenant, old_hash: old_hash.to_vec(), now, new: new.clone(), event: event.clone() };
         let spent = self.rotations.submit(rotation).await?;
         if spent.is_some() {
-            self.hot.put_refresh(new.tenant_id, &new.token_hash, &new.session_id, new.expires_at);
+            self.hot.put_refresh(new);
         }
         Ok(spent)
     }

@@ -93,6 +93,13 @@ pub async fn a_refresh_token_keeps_the_client_it_was_issued_to(store: Db) {
     let rt = RefreshToken { client: Some(client), ..refresh_token(&s, b"bound", 1_000) };
     store.insert_refresh_token(&rt).await.unwrap();
     assert_eq!(store.refresh_token_by_hash(t.id, b"bound").await.unwrap(), Some(rt.clone()));
+    let found = store.session_of_refresh_token(t.id, b"bound", 10).await.unwrap();
+    assert_eq!(found, Some((s.clone(), rt.client.clone())), "the session and the client, in one read");
+    // Its successor keeps it, whichever way the store holds the unused token.
+    let next = RefreshToken { id: new_id(), token_hash: b"next".to_vec(), ..rt.clone() };
+    let event = AuditEvent { detail: json!({}), ..event(Some(t.id), "refresh") };
+    store.rotate_refresh_token(t.id, b"bound", 11, &next, &event).await.unwrap().unwrap();
+    assert_eq!(store.session_of_refresh_token(t.id, b"next", 12).await.unwrap(), Some((s.clone(), rt.client.clone())));
     // And an application reads back with its client settings.
     assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oauth), Some(a.oauth.clone()));
     let changed = Application { oauth: OAuthClient { first_party: false, ..a.oauth.clone() }, ..a.clone() };

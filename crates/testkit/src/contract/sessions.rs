@@ -105,12 +105,12 @@ pub async fn a_refresh_token_names_its_tenant_and_session_until_it_is_spent_or_e
     assert_eq!(store.refresh_token_by_hash(t.id, b"none").await.unwrap(), None);
     assert_eq!(store.tenant_of_refresh_token(&rt.token_hash).await.unwrap(), Some(t.id));
     assert_eq!(store.tenant_of_refresh_token(b"none").await.unwrap(), None);
-    assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 999).await.unwrap().as_ref(), Some(&s));
+    assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 999).await.unwrap(), Some((s.clone(), None)));
     assert_eq!(store.session_of_refresh_token(other.id, &rt.token_hash, 999).await.unwrap(), None);
     assert_eq!(store.session_of_refresh_token(t.id, &rt.token_hash, 1_000).await.unwrap(), None, "expired at its time");
     // The session comes back whether it is alive or not: revoked, it is the caller's to refuse.
     store.revoke_session(t.id, s.user_id, &s.id, 10).await.unwrap();
-    let revoked = store.session_of_refresh_token(t.id, &rt.token_hash, 11).await.unwrap().unwrap();
+    let (revoked, _) = store.session_of_refresh_token(t.id, &rt.token_hash, 11).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(10));
     // Spent, the token still names its tenant but no longer its session.
     store.consume_refresh_token(t.id, &rt.token_hash, 12).await.unwrap().unwrap();

@@ -190,12 +190,20 @@ impl SessionStore for MemoryStore {
         Ok(self.state().refresh_tokens.iter().find(|r| r.token_hash == token_hash).map(|r| r.tenant_id))
     }
 
-    async fn session_of_refresh_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>> {
+    async fn session_of_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<(Session, Option<ClientGrant>)>> {
         let s = self.state();
         let token = s
             .refresh_tokens
             .iter()
             .find(|r| r.tenant_id == tenant && r.token_hash == token_hash && r.used_at.is_none() && r.expires_at > now);
-        Ok(token.and_then(|r| s.sessions.iter().find(|x| x.tenant_id == r.tenant_id && x.id == r.session_id)).cloned())
+        Ok(token.and_then(|r| {
+            let session = s.sessions.iter().find(|x| x.tenant_id == r.tenant_id && x.id == r.session_id)?;
+            Some((session.clone(), r.client.clone()))
+        }))
     }
 }

@@ -118,7 +118,7 @@ yield_then_forward! {
         fn rotate_refresh_token(tenant: TenantId, old_hash: &[u8], now: i64, new: &RefreshToken, event: &AuditEvent) -> StoreResult<Option<RefreshToken>>;
         fn refresh_token_by_hash(tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
         fn tenant_of_refresh_token(token_hash: &[u8]) -> StoreResult<Option<TenantId>>;
-        fn session_of_refresh_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<Session>>;
+        fn session_of_refresh_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<(Session, Option<ClientGrant>)>>;
     }
     KeyStore {
         fn insert_key(k: &SigningKey) -> StoreResult<()>;
