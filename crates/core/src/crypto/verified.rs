@@ -74,10 +74,11 @@ mod tests {
 
     use super::super::jwt::{generate, load, sign};
     use super::*;
+    use crate::error::CoreResult;
 
-    fn key(alg: KeyAlg, kid: &str) -> LoadedKey {
-        let (private, jwk) = generate(alg, kid).unwrap();
-        load(kid, alg, &private, &jwk, true).unwrap()
+    fn key(alg: KeyAlg, kid: &str) -> CoreResult<LoadedKey> {
+        let (private, jwk) = generate(alg, kid)?;
+        load(kid, alg, &private, &jwk, true)
     }
 
     fn want(now: i64) -> Expectations<'static> {
@@ -85,10 +86,10 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_taken_again_only_as_it_was_verified_and_while_its_key_verifies() {
-        let (k1, k2) = (key(KeyAlg::ES256, "k1"), key(KeyAlg::EdDSA, "k2"));
+    fn a_token_is_taken_again_only_as_it_was_verified_and_while_its_key_verifies() -> CoreResult<()> {
+        let (k1, k2) = (key(KeyAlg::ES256, "k1")?, key(KeyAlg::EdDSA, "k2")?);
         let claims = json!({"sub": "u", "iss": "iss", "aud": "aud", "exp": 2000, "nbf": 900});
-        let token = sign(&k1, "JWT", &claims).unwrap();
+        let token = sign(&k1, "JWT", &claims)?;
         let memory = VerifiedTokens::default();
         let ring = vec![k1, k2];
         assert_eq!(memory.recall(&ring, &token, &want(1000)), None, "nothing remembered yet");
@@ -107,19 +108,21 @@ mod tests {
         let mut forged = token.clone();
         forged.push('A');
         assert_eq!(memory.recall(&ring, &forged, &want(1000)), None);
-        let resigned = sign(&ring[0], "JWT", &claims).unwrap();
+        let resigned = sign(&ring[0], "JWT", &claims)?;
         assert_ne!(resigned, token, "ECDSA signatures are randomised");
         assert_eq!(memory.recall(&ring, &resigned, &want(1000)), None);
+        Ok(())
     }
 
     #[test]
-    fn hmac_tokens_are_not_remembered() {
-        let k = key(KeyAlg::HS256, "h");
+    fn hmac_tokens_are_not_remembered() -> CoreResult<()> {
+        let k = key(KeyAlg::HS256, "h")?;
         let claims = json!({"iss": "iss", "aud": "aud", "exp": 2000});
-        let token = sign(&k, "JWT", &claims).unwrap();
+        let token = sign(&k, "JWT", &claims)?;
         let memory = VerifiedTokens::default();
         let want = Expectations { algs: &[KeyAlg::HS256], ..want(1000) };
         memory.remember(&k, &token, &want, &claims);
         assert_eq!(memory.recall(std::slice::from_ref(&k), &token, &want), None);
+        Ok(())
     }
 }

@@ -643,3 +643,44 @@ async fn a_relying_party_with_only_the_jwks_url_refuses_tampered_downgraded_fore
         assert!(verify_with_jwks(&jwks, &downgraded, &app.address, &aud).await.is_err(), "{alg}");
     }
 }
+
+/// The server remembers a token whose signature it checked; a copy with other claims or another
+/// signature is not that token, and the remembered one still expires and still ends with its
+/// session.
+#[tokio::test]
+async fn a_token_taken_once_is_taken_again_only_as_it_was_and_while_it_lasts() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use castellan_core::clock::Clock;
+    let app = spawn_app().await;
+    let (_, tag, _) = kumu_tenant(&app).await;
+    let access = kumu_tokens(&app, &tag).await["accessToken"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let (s, b) = kumu(&app, Method::GET, "/me", Some(&access), None).await;
+        assert_kumu(s, &b, 200, "00");
+    }
+    let parts: Vec<&str> = access.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let exp = claims["exp"].as_i64().unwrap();
+    claims["exp"] = json!(exp + 86_400);
+    let longer = format!("{}.{}.{}", parts[0], B64.encode(claims.to_string()), parts[2]);
+    let mut signature = B64.decode(parts[2]).unwrap();
+    signature[0] ^= 1;
+    let resigned = format!("{}.{}.{}", parts[0], parts[1], B64.encode(&signature));
+    for forged in [&longer, &resigned] {
+        let (s, b) = kumu(&app, Method::GET, "/me", Some(forged), None).await;
+        assert_kumu(s, &b, 401, "08");
+    }
+    // Past its expiry (and the leeway) the remembered token is refused; before it, taken again.
+    let left = exp - app.clock.now();
+    app.clock.advance(left + 31);
+    let (s, b) = kumu(&app, Method::GET, "/me", Some(&access), None).await;
+    assert_kumu(s, &b, 401, "08");
+    app.clock.advance(-(left + 31));
+    let (s, b) = kumu(&app, Method::GET, "/me", Some(&access), None).await;
+    assert_kumu(s, &b, 200, "00");
+    let (s, b) = kumu(&app, Method::POST, "/logout", Some(&access), None).await;
+    assert_kumu(s, &b, 200, "00");
+    let (s, b) = kumu(&app, Method::GET, "/me", Some(&access), None).await;
+    assert_kumu(s, &b, 401, "08");
+}
