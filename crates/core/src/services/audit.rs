@@ -119,6 +119,15 @@ impl Core {
         self.audit(tenant, user, action, outcome, ctx, detail).await;
     }
 
+    /// The event `record_attempt` would write for the attempt if it ended well now, for a write
+    /// that stores it with its change (the caller then marks the attempt `written`).
+    pub(crate) fn success_event(&self, attempt: &Attempt, ctx: &ClientContext) -> AuditEvent {
+        let ctx = ClientContext { application_id: attempt.application.or(ctx.application_id), ..ctx.clone() };
+        let outcome = attempt.outcome.unwrap_or("success");
+        let detail = Value::Object(attempt.detail.clone());
+        self.audit_event(attempt.tenant, attempt.user, attempt.action, outcome, &ctx, detail)
+    }
+
     /// Records an event. A failure to record is logged, never turned into a failed request.
     pub async fn audit(
         &self,

@@ -301,7 +301,8 @@ impl Login<'_> {
         let Some(dialect) = dialect else {
             return Err(attempt.refuse("failure", "mfaToken of no dialect", CoreError::InvalidMfaCode));
         };
-        let opened = self.sessions().start_session_spending(tenant, user, dialect, device, ctx, challenge.id).await?;
+        let opened =
+            self.sessions().start_session_spending(tenant, user, dialect, device, ctx, challenge.id, |_| Vec::new()).await?;
         let Some(auth) = opened else {
             // Another attempt with the same token won; this one counts as a failure.
             let error = self.failed_attempt(tenant, failures, CoreError::InvalidMfaCode);

@@ -20,7 +20,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{AppId, UserId};
-use crate::model::{Application, Challenge, ChallengeKind, Channel, Tenant, User, new_id};
+use crate::model::{Application, Challenge, ChallengeKind, Channel, Session, Tenant, User, new_id};
 
 /// HMAC domain of one-time codes; the challenge id is part of the MAC input, so a code only ever
 /// matches its own challenge.
@@ -319,6 +319,7 @@ impl OtpLogin<'_> {
         attempt: &mut Attempt,
     ) -> CoreResult<(Tenant, Authenticated, Value)> {
         let (tenant, challenge) = self.pending_otp_challenge(challenge_id, user_id, dialect, attempt).await?;
+        let caller = ctx;
         let mut ctx = ctx.clone();
         ctx.application_id = attempt.application;
         let tag = challenge.data.get("tagId").cloned().unwrap_or(Value::Null);
@@ -345,19 +346,20 @@ impl OtpLogin<'_> {
         }
         // The password phase already cleared the lockout count, and wrong codes do not add to it.
         let device = challenge.data.get("device").cloned().unwrap_or(Value::Null);
-        let opened = self.sessions().start_session_spending(&tenant, user, dialect, device, &ctx, challenge.id).await?;
+        // This attempt's event and `token.issued` are written with the session.
+        let events = |session: &Session| {
+            let issued = json!({"tagId": tag, "session": session.id});
+            let user = Some(session.user_id);
+            vec![
+                self.success_event(attempt, caller),
+                self.audit_event(Some(tenant.id), user, AuditAction::TokenIssued, "success", &ctx, issued),
+            ]
+        };
+        let opened = self.sessions().start_session_spending(&tenant, user, dialect, device, &ctx, challenge.id, events).await?;
         let Some(auth) = opened else {
             return Err(attempt.refuse("failure", "challenge used by another attempt", CoreError::OtpExpired));
         };
-        self.audit(
-            Some(tenant.id),
-            Some(auth.user.id),
-            AuditAction::TokenIssued,
-            "success",
-            &ctx,
-            json!({"tagId": tag, "session": auth.session.id}),
-        )
-        .await;
+        attempt.written();
         Ok((tenant, auth, challenge.data))
     }
 

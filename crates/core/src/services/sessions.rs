@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::AuditAction;
 use crate::model::Dialect;
 use crate::model::{AppId, ClientGrant, SessionId, UserId};
-use crate::model::{Application, RefreshToken, Session, Tenant, User, new_id};
+use crate::model::{Application, AuditEvent, RefreshToken, Session, Tenant, User, new_id};
 use crate::store::SessionOpening;
 use uuid::Uuid;
 
@@ -107,13 +107,14 @@ impl Sessions<'_> {
         device: Value,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
-        let opened = self.open_session(tenant, user, dialect, device, ctx, None).await?;
+        let opened = self.open_session(tenant, user, dialect, device, ctx, None, |_| Vec::new()).await?;
         opened.ok_or_else(|| CoreError::internal("a session that spends nothing was refused"))
     }
 
-    /// Opens a session as the reward for the challenge `challenge`, spending it in the same write;
-    /// `None`, with nothing written, when another attempt spent it first (or it expired or ran out
-    /// of tries since it was read).
+    /// Opens a session as the reward for the challenge `challenge`, spending it in the same write
+    /// with the audit events `events` makes of the new session; `None`, with nothing written, when
+    /// another attempt spent it first (or it expired or ran out of tries since it was read).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_session_spending(
         &self,
         tenant: &Tenant,
@@ -122,10 +123,12 @@ impl Sessions<'_> {
         device: Value,
         ctx: &ClientContext,
         challenge: Uuid,
+        events: impl FnOnce(&Session) -> Vec<AuditEvent>,
     ) -> CoreResult<Option<Authenticated>> {
-        self.open_session(tenant, user, dialect, device, ctx, Some(challenge)).await
+        self.open_session(tenant, user, dialect, device, ctx, Some(challenge), events).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn open_session(
         &self,
         tenant: &Tenant,
@@ -134,6 +137,7 @@ impl Sessions<'_> {
         device: Value,
         ctx: &ClientContext,
         spends: Option<Uuid>,
+        events: impl FnOnce(&Session) -> Vec<AuditEvent>,
     ) -> CoreResult<Option<Authenticated>> {
         let now = self.now();
         let policy = &tenant.policy.sessions;
@@ -152,12 +156,14 @@ impl Sessions<'_> {
             revoked_at: None,
         };
         let (refresh_token, refresh) = self.new_refresh_token(tenant, &session, None);
+        let events = events(&session);
         let opening = SessionOpening {
             spends,
             session,
             refresh,
             max_concurrent: policy.max_concurrent,
             idle_timeout: policy.idle_timeout_seconds,
+            events,
         };
         let Some(evicted) = self.store.open_session(&opening).await? else {
             return Ok(None);

@@ -19,6 +19,8 @@ pub struct SessionOpening {
     /// this one included; the least recently active past that end.
     pub max_concurrent: u32,
     pub idle_timeout: i64,
+    /// Audit events written in the same transaction, if the session is opened.
+    pub events: Vec<AuditEvent>,
 }
 
 #[async_trait]

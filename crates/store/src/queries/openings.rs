@@ -1,5 +1,6 @@
 //! Session openings, committed in groups (see `groups`): one UPDATE spends the challenges the
-//! group's sessions reward, one INSERT stores the sessions and another their refresh tokens, one
+//! group's sessions reward, one INSERT stores the sessions, one their refresh tokens, one (per
+//! hundred) the audit events that go with them, one
 //! read finds their users' live sessions and one UPDATE ends those past each tenant's limit. A
 //! challenge two openings of one group spend goes to the first.
 
@@ -10,6 +11,9 @@ use castellan_core::store::SessionOpening;
 
 use super::groups::{GroupWrite, Writer};
 use super::*;
+
+/// Audit events per INSERT: a group's events may outnumber its sessions.
+const EVENTS_PER_INSERT: usize = 100;
 
 /// Session openings; a job's outcome is the sessions it ended, `None` if its challenge was not
 /// there to spend.
@@ -57,6 +61,15 @@ impl GroupWrite for Openings {
                 q = bind_refresh!(q, o.refresh);
             }
             q.execute(&mut *tx).await.map_err(db_err)?;
+            let events: Vec<&AuditEvent> = winners.iter().flat_map(|o| &o.events).collect();
+            for chunk in events.chunks(EVENTS_PER_INSERT) {
+                let sql = format!("INSERT INTO audit_events ({AUDIT_COLS}) VALUES {}", placeholder_rows(10, chunk.len()));
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for e in chunk {
+                    q = bind_audit!(q, e);
+                }
+                q.execute(&mut *tx).await.map_err(db_err)?;
+            }
             let users = users_of(&winners);
             let mut q = sqlx::query_as::<_, SessionRow>(AssertSqlSafe(live_sql(users.len()))).bind(now);
             for (_, user) in &users {

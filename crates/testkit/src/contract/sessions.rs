@@ -177,11 +177,18 @@ pub async fn a_rotation_that_cannot_store_its_successor_writes_nothing(store: Db
     assert!(store.rotate_refresh_token(t.id, &rt.token_hash, 5, &next, &refresh_event(&t, 4)).await.unwrap().is_some());
 }
 
-/// An opening of a session for `u` at `now`, spending `spends`, its refresh token `hash`.
+/// An opening of a session for `u` at `now`, spending `spends`, its refresh token `hash`, with one
+/// `sign-in` event.
 fn opening(u: &User, now: i64, spends: Option<uuid::Uuid>, hash: &[u8]) -> SessionOpening {
     let session = Session { created_at: now, ..session(u, now, 1_000) };
     let refresh = refresh_token(&session, hash, 1_000);
-    SessionOpening { spends, session, refresh, max_concurrent: 10, idle_timeout: 500 }
+    let events = vec![AuditEvent { detail: json!({ "session": session.id }), ..event(Some(u.tenant_id), "sign-in") }];
+    SessionOpening { spends, session, refresh, max_concurrent: 10, idle_timeout: 500, events }
+}
+
+async fn sign_in_events(store: &Db, t: &Tenant) -> Vec<AuditEvent> {
+    let filter = AuditFilter { action: Some("sign-in".into()), limit: 1_000, ..AuditFilter::default() };
+    store.list_audit(t.id, &filter).await.unwrap()
 }
 
 pub async fn twenty_concurrent_openings_that_spend_one_challenge_open_one_session(store: Db) {
@@ -213,6 +220,9 @@ pub async fn twenty_concurrent_openings_that_spend_one_challenge_open_one_sessio
         }
     }
     assert_eq!(opened.len(), 1, "one session for the one challenge");
+    let events = sign_in_events(&store, &t).await;
+    assert_eq!(events.len(), 1 + 5, "the winner's event and those of the openings that spend nothing");
+    assert!(events.iter().any(|e| e.detail["session"] == json!(opened[0].id)));
     for o in &free {
         assert!(store.session_by_id(t.id, &o.session.id).await.unwrap().is_some());
     }
@@ -232,6 +242,7 @@ pub async fn twenty_concurrent_openings_that_spend_one_challenge_open_one_sessio
     let clashing = opening(&u, 8, Some(fresh.id), &[200; 32]);
     assert_eq!(conflict(store.open_session(&clashing).await), ConflictOn::Other);
     assert_eq!(store.session_by_id(t.id, &clashing.session.id).await.unwrap(), None);
+    assert_eq!(sign_in_events(&store, &t).await.len(), 6, "nor its events");
     assert_eq!(store.challenge_by_id(t.id, fresh.id).await.unwrap().unwrap().consumed_at, None);
     assert!(store.open_session(&opening(&u, 8, Some(fresh.id), b"fresh")).await.unwrap().is_some());
 }

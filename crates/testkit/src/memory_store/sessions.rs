@@ -75,10 +75,15 @@ impl SessionStore for MemoryStore {
         s.require_tenant(tenant)?;
         s.require_user(session.user_id)?;
         s.sessions.push(session.clone());
-        if let Err(e) = s.check_refresh_token(&opening.refresh) {
+        let events = &opening.events;
+        let checked = s
+            .check_refresh_token(&opening.refresh)
+            .and_then(|()| events.iter().enumerate().try_for_each(|(i, e)| s.check_audit_event(e, &events[..i])));
+        if let Err(e) = checked {
             s.sessions.pop();
             return Err(e);
         }
+        s.audit_events.extend(opening.events.iter().cloned());
         s.refresh_tokens.push(opening.refresh.clone());
         if let Some(i) = challenge {
             s.challenges[i].consumed_at = Some(now);
