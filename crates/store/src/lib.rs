@@ -258,8 +258,8 @@ impl SqlStore {
                 redact(url)
             )));
         };
-        let rotations = queries::groups::GroupCommit::start(pool.clone(), queries::rotations::Rotations);
-        let openings = queries::groups::GroupCommit::start(pool.clone(), queries::openings::Openings);
+        let rotations = queries::groups::GroupCommit::start(pool.clone(), queries::rotations::Rotations { hot: hot.clone() });
+        let openings = queries::groups::GroupCommit::start(pool.clone(), queries::openings::Openings { hot: hot.clone() });
         let alive = Arc::new(());
         if let Pool::Sqlite { read, .. } = &pool {
             tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), Arc::downgrade(&alive)));

@@ -17,7 +17,10 @@ pub(crate) struct Rotation {
 }
 
 /// Refresh rotations; a job's outcome is the spent token, `None` if it was not there to spend.
-pub(crate) struct Rotations;
+pub(crate) struct Rotations {
+    /// Told of each successor right after its group is written, in this task.
+    pub(crate) hot: std::sync::Arc<crate::hot::HotState>,
+}
 
 #[async_trait]
 impl GroupWrite for Rotations {
@@ -26,7 +29,15 @@ impl GroupWrite for Rotations {
     const WHAT: &'static str = "a refresh";
 
     async fn write(&self, writer: &Writer, group: &[Rotation]) -> StoreResult<Vec<Option<RefreshToken>>> {
-        write_group(writer, group).await
+        let written = write_group(writer, group).await;
+        if let Ok(outcomes) = &written {
+            for (r, spent) in group.iter().zip(outcomes) {
+                if spent.is_some() {
+                    self.hot.put_refresh(&r.new);
+                }
+            }
+        }
+        written
     }
 }
 

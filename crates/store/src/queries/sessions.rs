@@ -41,17 +41,8 @@ impl SessionStore for SqlStore {
     }
 
     async fn open_session(&self, opening: &SessionOpening) -> StoreResult<Option<Vec<SessionId>>> {
-        let outcome = self.openings.submit(opening.clone()).await;
-        let (s, r) = (&opening.session, &opening.refresh);
-        // Dropped whatever the outcome: a failed commit may still have been written.
-        self.hot.user_sessions_changed(s.tenant_id, s.user_id, false);
-        if let Ok(Some(ended)) = &outcome {
-            for id in ended {
-                self.hot.session_changed(s.tenant_id, s.user_id, id);
-            }
-            self.hot.put_refresh(r);
-        }
-        outcome
+        // The hot state hears of it from the writing task (`Openings`).
+        self.openings.submit(opening.clone()).await
     }
 
     async fn session_of_refresh_token(
@@ -167,11 +158,8 @@ impl SessionStore for SqlStore {
         // Forgotten before the spend: from here on the database alone says whether it is unused.
         self.hot.refresh_spent(old_hash);
         let rotation = rotations::Rotation { tenant, old_hash: old_hash.to_vec(), now, new: new.clone(), event: event.clone() };
-        let spent = self.rotations.submit(rotation).await?;
-        if spent.is_some() {
-            self.hot.put_refresh(new);
-        }
-        Ok(spent)
+        // The successor reaches the hot state from the writing task (`Rotations`).
+        self.rotations.submit(rotation).await
     }
 
     async fn refresh_token_by_hash(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<RefreshToken>> {
