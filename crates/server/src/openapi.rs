@@ -249,7 +249,7 @@ mod tests {
         let doc = serde_json::to_value(document(&dialects::all())).unwrap_or_default();
         let schemas = &doc["components"]["schemas"];
         let id = uuid::Uuid::nil();
-        let mut policy = Policy::korastratum();
+        let mut policy = Policy::of_dialect(castellan_core::model::Dialect::Korastratum);
         policy.messages = MessageTemplates { otp_sms: Some("{code}".into()), ..MessageTemplates::default() };
         let tenant = Tenant {
             id: id.into(),

@@ -55,7 +55,7 @@ async fn kumusoft_tags_and_mosip_app_ids_of_columns_become_aliases_on_upgrade() 
             dialects: vec![Dialect::Kumusoft, Dialect::Mosip],
             issuer: "i".into(),
             audience: "a".into(),
-            policy: Policy::kumusoft(),
+            policy: Policy::of_dialect(Dialect::Kumusoft),
             created_at: 1,
         };
         store.insert_tenant(&t).await.unwrap();
@@ -123,7 +123,7 @@ async fn a_session_of_a_dialect_this_version_does_not_know_leaves_the_others_lis
             dialects: vec![Dialect::Korastratum],
             issuer: "i".into(),
             audience: "a".into(),
-            policy: Policy::korastratum(),
+            policy: Policy::of_dialect(Dialect::Korastratum),
             created_at: 1,
         };
         store.insert_tenant(&t).await.unwrap();

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Dialect;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -132,83 +134,75 @@ impl Policy {
         }
     }
 
-    /// OpenID Connect's defaults: five-minute access tokens (RFC 9068 tokens are bearer tokens
-    /// resource servers do not call back about; short is what keeps a revocation effective).
-    pub fn oidc() -> Self {
+    /// The defaults a tenant of `dialect`'s profile starts with (each dialect's contract's).
+    pub fn of_dialect(dialect: Dialect) -> Self {
         let base = Policy::default_profile();
-        Policy { tokens: TokenPolicy { access_ttl_seconds: 300, ..base.tokens.clone() }, ..base }
-    }
-
-    /// The korastratum contract's defaults.
-    pub fn korastratum() -> Self {
-        let base = Policy::default_profile();
-        Policy {
-            password: PasswordPolicy {
-                require_upper: true,
-                require_lower: true,
-                require_digit: true,
-                require_special: true,
-                ..base.password.clone()
+        match dialect {
+            // OpenID Connect's defaults: five-minute access tokens (RFC 9068 tokens are bearer tokens
+            // resource servers do not call back about; short is what keeps a revocation effective).
+            Dialect::Oidc => Policy { tokens: TokenPolicy { access_ttl_seconds: 300, ..base.tokens.clone() }, ..base },
+            // The korastratum contract's defaults.
+            Dialect::Korastratum => Policy {
+                password: PasswordPolicy {
+                    require_upper: true,
+                    require_lower: true,
+                    require_digit: true,
+                    require_special: true,
+                    ..base.password.clone()
+                },
+                sessions: SessionPolicy { max_concurrent: 5, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 7 * 86400 },
+                tokens: TokenPolicy { access_ttl_seconds: 86400, refresh_ttl_seconds: 7 * 86400 },
+                self_registration: true,
+                ..base
             },
-            sessions: SessionPolicy { max_concurrent: 5, idle_timeout_seconds: 1800, absolute_lifetime_seconds: 7 * 86400 },
-            tokens: TokenPolicy { access_ttl_seconds: 86400, refresh_ttl_seconds: 7 * 86400 },
-            self_registration: true,
-            ..base
-        }
-    }
-
-    /// The kumusoft contract's defaults: 5-minute codes, 5 tries, 30 s resend cool-down, 1 h
-    /// access tokens, 7-day refresh tokens.
-    pub fn kumusoft() -> Self {
-        let base = Policy::default_profile();
-        Policy {
-            otp: OtpPolicy {
-                length: 6,
-                ttl_seconds: 300,
-                max_attempts: 5,
-                resend_cooldown_seconds: 30,
-                max_sends: 5,
-                freeze_seconds: 900,
+            // The kumusoft contract's defaults: 5-minute codes, 5 tries, 30 s resend cool-down, 1 h
+            // access tokens, 7-day refresh tokens.
+            Dialect::Kumusoft => Policy {
+                otp: OtpPolicy {
+                    length: 6,
+                    ttl_seconds: 300,
+                    max_attempts: 5,
+                    resend_cooldown_seconds: 30,
+                    max_sends: 5,
+                    freeze_seconds: 900,
+                },
+                tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: 7 * 86400 },
+                sessions: SessionPolicy { absolute_lifetime_seconds: 7 * 86400, ..base.sessions.clone() },
+                ..base
             },
-            tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: 7 * 86400 },
-            sessions: SessionPolicy { absolute_lifetime_seconds: 7 * 86400, ..base.sessions.clone() },
-            ..base
-        }
-    }
-
-    /// The MOSIP contract's defaults: 3-minute codes that die after 3 wrong tries (otpmanager keys
-    /// freeze for 15 minutes), and 10-hour tokens, as Keycloak issues them for MOSIP.
-    pub fn mosip() -> Self {
-        let base = Policy::default_profile();
-        Policy {
-            otp: OtpPolicy {
-                length: 6,
-                ttl_seconds: 180,
-                max_attempts: 3,
-                resend_cooldown_seconds: 0,
-                max_sends: 5,
-                freeze_seconds: 900,
-            },
-            tokens: TokenPolicy { access_ttl_seconds: 36000, refresh_ttl_seconds: 36000 },
-            // A session must outlive the tokens it vouches for: validateToken checks it.
-            sessions: SessionPolicy { max_concurrent: 10, idle_timeout_seconds: 36000, absolute_lifetime_seconds: 36000 },
-            ..base
-        }
-    }
-
-    /// The fastapi-users library's defaults: one-hour tokens, self-registration, and sign-in only
-    /// with a verified email.
-    pub fn fastapi_users() -> Self {
-        let base = Policy::default_profile();
-        Policy {
-            tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: base.tokens.refresh_ttl_seconds },
-            // The library's tokens live their hour whatever happens; a session behind one must
-            // not end sooner by idling, nor by a few more logins (its clients log in again
-            // instead of refreshing).
-            sessions: SessionPolicy { max_concurrent: 100, idle_timeout_seconds: 3600, absolute_lifetime_seconds: 86400 },
-            self_registration: true,
-            require_verified_email: true,
-            ..base
+            // The MOSIP contract's defaults: 3-minute codes that die after 3 wrong tries (otpmanager keys
+            // freeze for 15 minutes), and 10-hour tokens, as Keycloak issues them for MOSIP.
+            Dialect::Mosip => {
+                Policy {
+                    otp: OtpPolicy {
+                        length: 6,
+                        ttl_seconds: 180,
+                        max_attempts: 3,
+                        resend_cooldown_seconds: 0,
+                        max_sends: 5,
+                        freeze_seconds: 900,
+                    },
+                    tokens: TokenPolicy { access_ttl_seconds: 36000, refresh_ttl_seconds: 36000 },
+                    // A session must outlive the tokens it vouches for: validateToken checks it.
+                    sessions: SessionPolicy { max_concurrent: 10, idle_timeout_seconds: 36000, absolute_lifetime_seconds: 36000 },
+                    ..base
+                }
+            }
+            // The fastapi-users library's defaults: one-hour tokens, self-registration, and sign-in only
+            // with a verified email.
+            Dialect::FastapiUsers => {
+                Policy {
+                    tokens: TokenPolicy { access_ttl_seconds: 3600, refresh_ttl_seconds: base.tokens.refresh_ttl_seconds },
+                    // The library's tokens live their hour whatever happens; a session behind one must
+                    // not end sooner by idling, nor by a few more logins (its clients log in again
+                    // instead of refreshing).
+                    sessions: SessionPolicy { max_concurrent: 100, idle_timeout_seconds: 3600, absolute_lifetime_seconds: 86400 },
+                    self_registration: true,
+                    require_verified_email: true,
+                    ..base
+                }
+            }
+            Dialect::Eauthenticator | Dialect::Console => base,
         }
     }
 

@@ -40,12 +40,8 @@ impl Profile {
 
     pub fn policy(self) -> Policy {
         match self {
-            Profile::Dialect(Dialect::Korastratum) => Policy::korastratum(),
-            Profile::Dialect(Dialect::Kumusoft) => Policy::kumusoft(),
-            Profile::Dialect(Dialect::Mosip) => Policy::mosip(),
-            Profile::Dialect(Dialect::FastapiUsers) => Policy::fastapi_users(),
-            Profile::Dialect(Dialect::Oidc) => Policy::oidc(),
-            Profile::Default | Profile::Dialect(Dialect::Eauthenticator | Dialect::Console) => Policy::default_profile(),
+            Profile::Dialect(d) => Policy::of_dialect(d),
+            Profile::Default => Policy::default_profile(),
         }
     }
 

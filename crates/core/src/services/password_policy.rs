@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_profiles_rules_name_what_is_missing() {
-        let p = Policy::korastratum().password;
+        let p = Policy::of_dialect(crate::model::Dialect::Korastratum).password;
         assert!(unmet_rules(&p, "SecurePass123!").is_empty());
         assert_eq!(unmet_rules(&p, "short"), vec!["min_length:8", "uppercase", "digit", "special:@$!%*?&"]);
         assert_eq!(unmet_rules(&p, "Password123!"), vec!["common_password"]);

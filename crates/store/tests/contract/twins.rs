@@ -131,7 +131,7 @@ async fn step(store: &dyn Store, w: &World, rng: &mut Rng, now: i64, exact: bool
                 dialects: vec![rng.pick(Dialect::SERVED)],
                 issuer: "i".into(),
                 audience: "a".into(),
-                policy: Policy::korastratum(),
+                policy: Policy::of_dialect(Dialect::Korastratum),
                 created_at: now,
             };
             format!("insert_tenant {t:?}: {}", a!(store.insert_tenant(&t).await))
@@ -652,7 +652,7 @@ async fn run_seed<E: Engine>(engine: &str, seed: u64) {
             dialects: vec![Dialect::Korastratum],
             issuer: "i".into(),
             audience: "a".into(),
-            policy: Policy::korastratum(),
+            policy: Policy::of_dialect(Dialect::Korastratum),
             created_at: 0,
         };
         for store in [&memory, &sql.store()] {

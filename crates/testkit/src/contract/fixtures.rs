@@ -19,7 +19,7 @@ pub fn tenant() -> Tenant {
         dialects: vec![Dialect::Korastratum],
         issuer: "i".into(),
         audience: "a".into(),
-        policy: Policy::korastratum(),
+        policy: Policy::of_dialect(Dialect::Korastratum),
         created_at: 1,
     }
 }

@@ -37,7 +37,7 @@ pub async fn an_update_rewrites_what_a_tenant_may_change_and_nothing_else(store:
         dialects: vec![Dialect::Mosip, Dialect::Korastratum],
         issuer: "new-issuer".into(),
         audience: "new-audience".into(),
-        policy: Policy::mosip(),
+        policy: Policy::of_dialect(Dialect::Mosip),
         created_at: 99,
         ..t.clone()
     };
