@@ -106,6 +106,13 @@ impl Server {
         status_kib(self.pid(), "VmRSS:") / 1024.0
     }
 
+    /// The resident set split as the kernel counts it (anonymous, file-backed, shared memory), in
+    /// MiB: where growth comes from.
+    pub fn rss_parts(&self) -> String {
+        let part = |field| status_kib(self.pid(), field) / 1024.0;
+        format!("anon {:.1}, file {:.1}, shmem {:.1}", part("RssAnon:"), part("RssFile:"), part("RssShmem:"))
+    }
+
     /// Peak resident set size since start, in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         status_kib(self.pid(), "VmHWM:") / 1024.0

@@ -115,9 +115,10 @@ async fn memory(empty: &Server, seeded: &Server, n: u64) -> Result<Memory> {
         done = upto;
         steps.push((done, seeded.rss_mib()));
         eprintln!(
-            "    {} sessions: RSS {:.1} MiB ({:.0} refresh + check pairs/s)",
+            "    {} sessions: RSS {:.1} MiB ({}; {:.0} refresh + check pairs/s)",
             count(done),
             seeded.rss_mib(),
+            seeded.rss_parts(),
             done as f64 / seconds
         );
     }

@@ -3,19 +3,35 @@
 //! all writes on one connection, every write queued behind it waited for the disk (benchmarks of
 //! sign-ins showed a third of the CPU idle in I/O wait). The writer connection has automatic
 //! checkpoints off; this task checkpoints from a reader connection instead, which writers do not
-//! wait for (a WAL checkpoint runs beside them). A passive checkpoint never blocks anyone, so the
-//! WAL is also bounded by `journal_size_limit`, which truncates it once a checkpoint caught up.
+//! wait for (a passive checkpoint runs beside them).
+//!
+//! A passive checkpoint copies pages but never moves the WAL back to its start: SQLite restarts
+//! the WAL only when a write begins at a moment it is wholly copied and no reader is in it, which
+//! under steady writes never comes, so the WAL (and its index, mapped into the server's memory)
+//! grew without end — gigabytes in a long benchmark. Once it passes `RESTART_AT` pages, a restart
+//! checkpoint holds writers back for the moment it takes to copy the last pages and wait out the
+//! readers already in the WAL (short queries; new readers read the database file), and the next
+//! write starts the WAL from the beginning, cut back to `WAL_SIZE_LIMIT`.
 
 use std::sync::Weak;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::{Row, SqlitePool};
 
 /// How often: often enough that the WAL stays short (reads look pages up in it), rarely enough that
 /// an idle server does not notice.
 const EVERY: Duration = Duration::from_millis(200);
 
-/// Bytes the WAL file is cut back to after a checkpoint that reached its end.
+/// WAL pages past which the WAL is restarted (16 MiB with 4 KiB pages).
+const RESTART_AT: i64 = 4096;
+
+/// A restart waits at most 100 ms for the readers in the WAL (writers wait as long at most), then
+/// gives up until the next tick; the connection then gets back the 10 s every connection has.
+const RESTART_WAIT: &str = "PRAGMA busy_timeout = 100";
+const USUAL_WAIT: &str = "PRAGMA busy_timeout = 10000";
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes the WAL file is cut back to when it restarts.
 pub(crate) const WAL_SIZE_LIMIT: &str = "67108864";
 
 /// Checkpoints `pool`'s database until the store is dropped or the pool closed.
@@ -27,11 +43,79 @@ pub(crate) async fn checkpoint_sqlite(pool: SqlitePool, alive: Weak<()>) {
         if alive.strong_count() == 0 || pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+        if let Err(e) = checkpoint(&pool).await {
             if pool.is_closed() {
                 return;
             }
             tracing::warn!(error = %crate::cause(&e), "SQLite checkpoint failed; the next one will try again");
         }
+    }
+}
+
+async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    // (busy, pages in the WAL, pages copied); the WAL's count is -1 when not in WAL mode.
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
+    let pages: i64 = row.try_get(1)?;
+    if pages < RESTART_AT {
+        return Ok(());
+    }
+    sqlx::query(RESTART_WAIT).execute(&mut *conn).await?;
+    let restarted = sqlx::query("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
+    // The connection goes back to the pool with the timeout every reader has, whatever happened.
+    sqlx::query(USUAL_WAIT).execute(&mut *conn).await?;
+    let busy: i64 = restarted?.try_get(0)?;
+    if busy != 0 {
+        tracing::debug!(pages, "SQLite WAL restart waited out; the next tick tries again");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::{Pool, SqlStore};
+
+    /// Steady writes with readers always in the WAL: the WAL file stays near its restart point
+    /// instead of holding everything written (before restarts it grew by every page written).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_restarted_under_steady_writes_and_reads() {
+        let dir = std::env::temp_dir().join(format!("castellan-wal-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wal.db");
+        let store = SqlStore::connect_without_migrating(&format!("sqlite://{}", file.display())).await.unwrap();
+        let Pool::Sqlite { read, write } = &store.pool else { unreachable!() };
+        sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)").execute(write).await.unwrap();
+
+        let writing = Arc::new(AtomicBool::new(true));
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            let (read, writing) = (read.clone(), writing.clone());
+            readers.push(tokio::spawn(async move {
+                while writing.load(Ordering::Relaxed) {
+                    sqlx::query("SELECT count(*) FROM filler").fetch_one(&read).await.unwrap();
+                }
+            }));
+        }
+        // 96 MiB written in transactions of 16 rows of 16 KiB.
+        let body = vec![7u8; 16 * 1024];
+        for _ in 0..384 {
+            let mut tx = write.begin().await.unwrap();
+            for _ in 0..16 {
+                sqlx::query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut *tx).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        writing.store(false, Ordering::Relaxed);
+        for r in readers {
+            r.await.unwrap();
+        }
+        let wal = std::fs::metadata(dir.join("wal.db-wal")).map(|m| m.len()).unwrap_or(0);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(wal < 64 * 1024 * 1024, "the WAL grew to {wal} bytes");
     }
 }

@@ -215,7 +215,7 @@ impl SqlStore {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(checkpoints::BUSY_TIMEOUT)
                 .foreign_keys(true)
                 .pragma("journal_size_limit", checkpoints::WAL_SIZE_LIMIT);
             let file = options.get_filename().display().to_string();
