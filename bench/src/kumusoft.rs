@@ -82,15 +82,17 @@ pub async fn prepare(addr: SocketAddr, users: usize) -> Result<()> {
     Ok(())
 }
 
-/// One fresh challenge per user, and its code from the development outbox: the `round`-th
-/// message each user got.
-pub async fn verify_calls(addr: SocketAddr, users: usize, round: usize) -> Result<Vec<Call>> {
-    let started = each(addr, users, |i, conn| {
+/// One fresh challenge for each of the users `first..first + users`, and its code from the
+/// development outbox: the `round`-th message each of them got.
+pub async fn verify_calls(addr: SocketAddr, first: usize, users: usize, round: usize) -> Result<Vec<Call>> {
+    let started = each(addr, users, move |i, conn| {
+        let i = first + i;
         let body = json!({ "identifier": email(i), "password": PASSWORD, "tagId": TAG });
         send_ok(conn, Call::post_json("/v1/auth/login", body.to_string()))
     })
     .await?;
     let codes = each(addr, users, move |i, conn| async move {
+        let i = first + i;
         let mut conn = conn;
         // The outbox worker may still be delivering the newest messages.
         for _ in 0..500 {
@@ -163,9 +165,10 @@ pub async fn sign_totals(addr: SocketAddr, alg: &str) -> Result<(f64, f64)> {
 }
 
 /// W3 on kumusoft's check path: `GET /v1/auth/me` (RS256 or the tenant's current algorithm, the
-/// live session, the user), each worker with the token of its own sign-in (`round`-th code).
-pub async fn me_calls(addr: SocketAddr, concurrency: usize, round: usize) -> Result<Vec<Box<dyn Script>>> {
-    let verifies = verify_calls(addr, concurrency, round).await?;
+/// live session, the user), each worker with the token of its own sign-in: the users from
+/// `first` on, their `round`-th code.
+pub async fn me_calls(addr: SocketAddr, first: usize, concurrency: usize, round: usize) -> Result<Vec<Box<dyn Script>>> {
+    let verifies = verify_calls(addr, first, concurrency, round).await?;
     let mut scripts = Vec::new();
     for call in verifies {
         let conn = Conn::open(addr).await?;
