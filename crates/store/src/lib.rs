@@ -261,8 +261,8 @@ impl SqlStore {
         let rotations = queries::groups::GroupCommit::start(pool.clone(), queries::rotations::Rotations { hot: hot.clone() });
         let openings = queries::groups::GroupCommit::start(pool.clone(), queries::openings::Openings { hot: hot.clone() });
         let alive = Arc::new(());
-        if let Pool::Sqlite { read, .. } = &pool {
-            tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), Arc::downgrade(&alive)));
+        if let Pool::Sqlite { read, write } = &pool {
+            tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), write.clone(), Arc::downgrade(&alive)));
         }
         Ok(SqlStore { pool, description, hot, alive, rotations, openings })
     }
