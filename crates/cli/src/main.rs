@@ -204,7 +204,12 @@ struct OAuthClientArgs {
     post_logout_redirect_uris: Vec<String>,
     /// OpenID Connect: a grant type the client may use (repeatable; default: authorization_code
     /// and refresh_token, client_credentials for a service).
-    #[arg(long = "grant-type", value_parser = ["authorization_code", "refresh_token", "client_credentials"])]
+    #[arg(long = "grant-type", value_parser = [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ])]
     grant_types: Vec<String>,
     /// OpenID Connect: a scope the client may be granted (repeatable; default: every one).
     #[arg(long = "scope", value_parser = ["openid", "profile", "email", "phone", "offline_access"])]
@@ -225,6 +230,9 @@ struct OAuthClientArgs {
     /// OpenID Connect: the client may introspect tokens issued to the tenant's other clients.
     #[arg(long)]
     introspect_any: bool,
+    /// OpenID Connect: the client's authorization requests must come through PAR (RFC 9126).
+    #[arg(long)]
+    require_par: bool,
 }
 
 impl OAuthClientArgs {
@@ -247,7 +255,8 @@ impl OAuthClientArgs {
             require_pkce: self.require_pkce,
             access_token_audience: self.access_token_audience,
             introspect_any: self.introspect_any,
-            // Back-channel logout, PAR and DPoP get flags when the server supports them.
+            require_par: self.require_par,
+            // Back-channel logout and DPoP get flags when the server supports them.
             ..OAuthClient::default()
         })
     }

@@ -2,16 +2,25 @@
 //! this only keeps one address from flooding the hashers.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub struct RateLimiter {
+/// Wrong user codes one address may enter on a device page in a minute.
+pub const USER_CODE_FAILURES_PER_MINUTE: u32 = 10;
+/// Wrong user codes a tenant's device page takes in a minute from all addresses together: what
+/// bounds a guesser with many addresses (docs/dialects/oidc.md works out the odds).
+pub const USER_CODE_TENANT_FAILURES_PER_MINUTE: u32 = 100;
+
+/// Buckets per client address by default; per anything else that can be hashed (a tenant) where
+/// a limit is shared by every address.
+pub struct RateLimiter<K = IpAddr> {
     per_minute: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     pub fn new(per_minute: u32) -> Self {
         RateLimiter { per_minute: f64::from(per_minute.max(1)), buckets: Mutex::new(HashMap::new()) }
     }
@@ -19,7 +28,7 @@ impl RateLimiter {
     /// Whether `ip` has a token left, without taking it; `Err(seconds)` says when it will. For
     /// endpoints that spend a token only on a failure, but must refuse before trying once the
     /// failures ran out.
-    pub fn peek(&self, ip: IpAddr) -> Result<(), i64> {
+    pub fn peek(&self, ip: K) -> Result<(), i64> {
         let Ok(buckets) = self.buckets.lock() else { return Ok(()) };
         let Some((tokens, at)) = buckets.get(&ip) else { return Ok(()) };
         let rate = self.per_minute / 60.0;
@@ -28,7 +37,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for `ip`; `Err(seconds)` says when the next one will be there.
-    pub fn check(&self, ip: IpAddr) -> Result<(), i64> {
+    pub fn check(&self, ip: K) -> Result<(), i64> {
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         let now = Instant::now();
         if buckets.len() > 100_000 {

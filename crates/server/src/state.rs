@@ -17,6 +17,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub proxies: Arc<TrustedProxies>,
     pub auth_limiter: Arc<RateLimiter>,
+    /// Wrong user codes on the device page, per address and per tenant (RFC 8628 §5.1).
+    pub user_code_limiter: Arc<RateLimiter>,
+    pub user_code_tenant_limiter: Arc<RateLimiter<castellan_core::model::TenantId>>,
     /// The dialects mounted, in registration order.
     pub dialects: Arc<[&'static dyn DialectMount]>,
     /// Turns true when the server starts shutting down: long waits give up.

@@ -616,3 +616,70 @@ impl TryFrom<ConsentRow> for ConsentGrant {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeviceGrantRow {
+    device_hash: Vec<u8>,
+    tenant_id: String,
+    application_id: String,
+    user_code_hash: Vec<u8>,
+    scopes: String,
+    status: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    data: String,
+    interval_seconds: i64,
+    polled_at: Option<i64>,
+    slowed: i64,
+    expires_at: i64,
+    created_at: i64,
+}
+
+impl TryFrom<DeviceGrantRow> for DeviceGrant {
+    type Error = StoreError;
+    fn try_from(r: DeviceGrantRow) -> Result<Self, StoreError> {
+        Ok(DeviceGrant {
+            device_hash: r.device_hash,
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            user_code_hash: r.user_code_hash,
+            scopes: json(&r.scopes)?,
+            status: DeviceStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::message(format!("unknown device grant status {}", r.status)))?,
+            user_id: opt_uuid(r.user_id)?,
+            session_id: r.session_id.map(SessionId::from),
+            data: json(&r.data)?,
+            interval: r.interval_seconds,
+            polled_at: r.polled_at,
+            slowed: r.slowed != 0,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PushedRequestRow {
+    request_hash: Vec<u8>,
+    tenant_id: String,
+    application_id: String,
+    params: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<PushedRequestRow> for PushedRequest {
+    type Error = StoreError;
+    fn try_from(r: PushedRequestRow) -> Result<Self, StoreError> {
+        Ok(PushedRequest {
+            request_hash: r.request_hash,
+            tenant_id: uuid(&r.tenant_id)?,
+            application_id: uuid(&r.application_id)?,
+            params: json(&r.params)?,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            created_at: r.created_at,
+        })
+    }
+}

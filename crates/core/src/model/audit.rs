@@ -74,6 +74,14 @@ audit_actions! {
     TokenRevocation = "token.revocation",
     /// A consent withdrawn through the admin API.
     ConsentRevoke = "consent.revoke",
+    /// A device authorization request (RFC 8628), its client authentication included.
+    DeviceAuthorize = "device.authorize",
+    /// A user code entered on the device page.
+    DeviceVerify = "device.verify",
+    /// A device authorization approved or denied by its user.
+    DeviceDecide = "device.decide",
+    /// A pushed authorization request (RFC 9126), its client authentication included.
+    PushedAuthorize = "par.request",
     HostedSessionToken = "hosted.session_token",
     HostedToggle = "hosted.toggle",
     /// A code or a rejection sent to the hosted page, or its session token found expired.

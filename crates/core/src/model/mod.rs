@@ -27,7 +27,7 @@ pub use ids::{AppId, SessionId, TenantId, UserId};
 pub use key::{KeyAlg, KeyState, SigningKey};
 pub use key_otp::KeyOtp;
 pub use message::{Channel, OutboundMessage};
-pub use oauth::{AuthMethod, AuthorizationCode, ConsentGrant, GrantType, OAuthClient};
+pub use oauth::{AuthMethod, AuthorizationCode, ConsentGrant, DeviceGrant, DeviceStatus, GrantType, OAuthClient, PushedRequest};
 pub use policy::{MessageTemplates, Policy};
 pub use session::{ClientGrant, RefreshToken, Session};
 pub use tenant::{Profile, Tenant};

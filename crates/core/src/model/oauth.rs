@@ -128,3 +128,70 @@ pub struct ConsentGrant {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// Where a device authorization stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Waiting for the user to enter the user code and decide.
+    Pending,
+    Approved,
+    Denied,
+    /// Approved, and the device has had its tokens.
+    Redeemed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+            DeviceStatus::Redeemed => "redeemed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceStatus> {
+        [DeviceStatus::Pending, DeviceStatus::Approved, DeviceStatus::Denied, DeviceStatus::Redeemed]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// A device authorization (RFC 8628): the device polls with its device code while the user
+/// approves or denies it in a browser with the user code. Both codes are stored as HMACs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceGrant {
+    pub device_hash: Vec<u8>,
+    pub tenant_id: TenantId,
+    pub application_id: AppId,
+    pub user_code_hash: Vec<u8>,
+    /// The scopes asked for that the client may have.
+    pub scopes: Vec<String>,
+    pub status: DeviceStatus,
+    /// Who approved it, and in which sign-in (the session its tokens belong to).
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    /// What was granted with the approval (auth time, level); `{}` before.
+    pub data: serde_json::Value,
+    /// Seconds the device must wait between polls; grows by 5 each time it polls sooner.
+    pub interval: i64,
+    pub polled_at: Option<i64>,
+    /// Whether the last poll came sooner than the interval allowed (and grew it).
+    pub slowed: bool,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// A pushed authorization request (RFC 9126): the parameters a client sent to the PAR
+/// endpoint, redeemed once, by that client, through the `request_uri` it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedRequest {
+    /// HMAC of the `request_uri`'s random part.
+    pub request_hash: Vec<u8>,
+    pub tenant_id: TenantId,
+    pub application_id: AppId,
+    pub params: Vec<(String, String)>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}

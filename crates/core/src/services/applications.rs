@@ -181,7 +181,7 @@ fn check_oauth_client(
     oauth.grant_types.dedup();
     for grant in &oauth.grant_types {
         match grant {
-            GrantType::DeviceCode | GrantType::TokenExchange => {
+            GrantType::TokenExchange => {
                 return Err(field("grant_types", format!("{} is not supported yet", grant.as_str())));
             }
             GrantType::ClientCredentials if kind == ApplicationKind::Public => {
@@ -219,9 +219,8 @@ fn check_oauth_client(
     if oauth.backchannel_logout_uri.is_some() {
         return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
     }
-    if oauth.require_par || oauth.dpop_bound {
-        let which = if oauth.require_par { "require_par" } else { "dpop_bound" };
-        return Err(field(which, "not supported yet"));
+    if oauth.dpop_bound {
+        return Err(field("dpop_bound", "not supported yet"));
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ mod users;
 pub use admin_tokens::AdminTokenStore;
 pub use applications::ApplicationStore;
 pub use audit::AuditStore;
-pub use authorization::AuthorizationStore;
+pub use authorization::{AuthorizationStore, DeviceDecision};
 pub use challenges::ChallengeStore;
 pub use factors::FactorStore;
 pub use hosted::HostedStore;

@@ -507,7 +507,7 @@ pub async fn list_user_consents(
     let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
     let consents: Vec<Value> = state
         .core
-        .oidc()
+        .provider()
         .list_consents(&tenant, &user)
         .await?
         .into_iter()
@@ -532,7 +532,7 @@ pub async fn revoke_user_consent(
     let tenant = tenant(&state, &t).await?;
     let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
     let app = state.core.applications().get_application(&tenant, &c).await?;
-    state.core.oidc().revoke_consent(&tenant, &user, &app, &ctx.client).await?;
+    state.core.provider().revoke_consent(&tenant, &user, &app, &ctx.client).await?;
     Ok(no_content())
 }
 

@@ -251,7 +251,6 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
         (json!({"kind": "confidential", "token_endpoint_auth_method": "none"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "token_endpoint_auth_method": "client_secret_basic"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "grant_types": ["authorization_code", "client_credentials"]}), "grant_types"),
-        (json!({"kind": "confidential", "require_par": true}), "require_par"),
         (json!({"kind": "confidential", "dpop_bound": true}), "dpop_bound"),
         (json!({"kind": "confidential", "backchannel_logout_uri": "https://web.example.com/bc"}), "backchannel_logout_uri"),
         (json!({"kind": "confidential", "post_logout_redirect_uris": ["http://web.example.com/"]}), "post_logout_redirect_uris"),
@@ -286,7 +285,7 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
     for (patch, field) in [
         (json!({"scopes": ["openid", "wallet"]}), "scopes"),
         (json!({"token_endpoint_auth_method": "private_key_jwt"}), "token_endpoint_auth_method"),
-        (json!({"require_par": true}), "require_par"),
+        (json!({"dpop_bound": true}), "dpop_bound"),
         (json!({"post_logout_redirect_uris": ["http://web.example.com/"]}), "post_logout_redirect_uris"),
     ] {
         let (s, e) = app.admin(Method::PATCH, "/tenants/acme/applications/web", Some(patch.clone())).await;
@@ -310,7 +309,7 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
 /// consent a browser would give on the dialect's consent page.
 async fn consent_through_the_core(app: &castellan_testkit::TestApp, tenant: &str, client_id: &str, email: &str, scopes: &[&str]) {
     use castellan_core::clock::Clock;
-    use castellan_core::services::oidc::{AuthorizationRequest, Prompt, ResponseMode, Step};
+    use castellan_core::services::provider::{AuthorizationRequest, Prompt, ResponseMode, Step};
     let core = &app.core;
     let ctx = Default::default();
     let tenant = core.tenants().find_tenant(tenant).await.unwrap();
@@ -331,12 +330,13 @@ async fn consent_through_the_core(app: &castellan_testkit::TestApp, tenant: &str
         claims: None,
         made_at: app.clock.now(),
         signed_in_during: None,
+        device: None,
     };
-    let sealed = core.oidc().seal_request(&tenant, &request).unwrap();
-    let (step, cookie) = core.oidc().sign_in(&tenant, &sealed, email, PASSWORD, None, &ctx).await.unwrap();
+    let sealed = core.provider().seal_request(&tenant, &request).unwrap();
+    let (step, cookie) = core.provider().sign_in(&tenant, &sealed, email, PASSWORD, None, &ctx).await.unwrap();
     let Step::Consent { request: sealed, .. } = step else { panic!("a third-party client asks for consent: {step:?}") };
-    let signed_in = core.oidc().signed_in(&tenant, cookie.as_deref()).await.unwrap().expect("signed in");
-    let step = core.oidc().consent(&tenant, &sealed, &signed_in, true, &ctx).await.unwrap();
+    let signed_in = core.provider().signed_in(&tenant, cookie.as_deref()).await.unwrap().expect("signed in");
+    let step = core.provider().consent(&tenant, &sealed, &signed_in, true, &ctx).await.unwrap();
     assert!(matches!(step, Step::SendBack(_)), "{step:?}");
 }
 

@@ -160,6 +160,10 @@ macro_rules! contract_tests {
                 concurrent_redemptions_of_a_code_have_one_winner,
                 consents_are_replaced_listed_and_deleted_per_user_and_client,
                 a_refresh_token_keeps_the_client_it_was_issued_to,
+                a_device_grant_is_decided_once_polled_with_back_off_and_redeemed_once,
+                concurrent_decisions_and_redemptions_of_a_device_grant_have_one_winner,
+                a_pushed_request_is_taken_once_by_its_client_while_unexpired,
+                a_jti_is_seen_first_once_per_tenant_until_it_expires,
             ],
             text: [
                 text_with_nul_is_refused_everywhere_or_stored_intact_everywhere,

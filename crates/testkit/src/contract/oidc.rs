@@ -106,3 +106,138 @@ pub async fn a_refresh_token_keeps_the_client_it_was_issued_to(store: Db) {
     store.update_application(&changed).await.unwrap();
     assert_eq!(store.application_by_id(t.id, a.id).await.unwrap().map(|x| x.oauth), Some(changed.oauth));
 }
+
+fn device(t: &Tenant, a: &Application, device_hash: &[u8], user_code_hash: &[u8], expires_at: i64) -> DeviceGrant {
+    DeviceGrant {
+        device_hash: device_hash.to_vec(),
+        tenant_id: t.id,
+        application_id: a.id,
+        user_code_hash: user_code_hash.to_vec(),
+        scopes: vec!["openid".into()],
+        status: DeviceStatus::Pending,
+        user_id: None,
+        session_id: None,
+        data: json!({}),
+        interval: 5,
+        polled_at: None,
+        slowed: false,
+        expires_at,
+        created_at: 1,
+    }
+}
+
+pub async fn a_device_grant_is_decided_once_polled_with_back_off_and_redeemed_once(store: Db) {
+    use castellan_core::store::DeviceDecision;
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let (a, u) = (stored_app(&store, &t).await, stored_user(&store, &t).await);
+    let g = device(&t, &a, b"dev-1", b"user-1", 1_000);
+    store.insert_device_grant(&g, 1).await.unwrap();
+    assert_eq!(store.device_grant_by_user_code(t.id, b"user-1").await.unwrap(), Some(g.clone()));
+    assert_eq!(store.device_grant_by_user_code(other.id, b"user-1").await.unwrap(), None, "another tenant's");
+    // A user code in use is a conflict; the same code in another tenant is not.
+    assert_eq!(conflict(store.insert_device_grant(&device(&t, &a, b"dev-2", b"user-1", 1_000), 1).await), ConflictOn::Other);
+    // Polls: the first sets the time, one sooner than the interval slows down and adds 5 s.
+    let p = store.poll_device_grant(t.id, b"dev-1", 10).await.unwrap().unwrap();
+    assert_eq!((p.slowed, p.interval, p.polled_at), (false, 5, Some(10)));
+    let p = store.poll_device_grant(t.id, b"dev-1", 12).await.unwrap().unwrap();
+    assert_eq!((p.slowed, p.interval, p.polled_at), (true, 10, Some(12)));
+    let p = store.poll_device_grant(t.id, b"dev-1", 22).await.unwrap().unwrap();
+    assert_eq!((p.slowed, p.interval), (false, 10));
+    assert_eq!(store.poll_device_grant(other.id, b"dev-1", 30).await.unwrap(), None);
+    // Not redeemable while pending; approved once; redeemed once.
+    assert!(!store.redeem_device_grant(t.id, b"dev-1", 30).await.unwrap());
+    let session = Session::new_id();
+    let data = json!({"auth_time": 20, "level": 1});
+    let approve = DeviceDecision::Approve { user: u.id, session: &session, data: &data };
+    assert!(store.decide_device_grant(t.id, b"dev-1", approve, 30).await.unwrap());
+    assert!(!store.decide_device_grant(t.id, b"dev-1", DeviceDecision::Deny, 31).await.unwrap(), "decided already");
+    let read = store.device_grant_by_user_code(t.id, b"user-1").await.unwrap().unwrap();
+    assert_eq!(
+        (read.status, read.user_id, read.session_id, read.data),
+        (DeviceStatus::Approved, Some(u.id), Some(session), data)
+    );
+    assert!(store.redeem_device_grant(t.id, b"dev-1", 40).await.unwrap());
+    assert!(!store.redeem_device_grant(t.id, b"dev-1", 41).await.unwrap(), "a replay");
+    // Expired: neither decided nor redeemed.
+    store.insert_device_grant(&device(&t, &a, b"dev-3", b"user-3", 50), 1).await.unwrap();
+    assert!(!store.decide_device_grant(t.id, b"dev-3", DeviceDecision::Deny, 50).await.unwrap());
+    // An hour past expiry, the next insert sweeps them.
+    store.insert_device_grant(&device(&t, &a, b"dev-4", b"user-4", 10_000), 1_000 + 3_601).await.unwrap();
+    assert_eq!(store.device_grant_by_user_code(t.id, b"user-3").await.unwrap(), None);
+    assert_eq!(store.device_grant_by_user_code(t.id, b"user-1").await.unwrap(), None);
+}
+
+pub async fn concurrent_decisions_and_redemptions_of_a_device_grant_have_one_winner(store: Db) {
+    use castellan_core::store::DeviceDecision;
+    let t = stored_tenant(&store).await;
+    let (a, u) = (stored_app(&store, &t).await, stored_user(&store, &t).await);
+    store.insert_device_grant(&device(&t, &a, b"race", b"race-user", 1_000), 1).await.unwrap();
+    let session = Session::new_id();
+    let won = winners(20, |i| {
+        let (store, session) = (store.clone(), session.clone());
+        async move {
+            let data = json!({"auth_time": 1, "level": 1});
+            let decision = if i % 2 == 0 {
+                DeviceDecision::Approve { user: u.id, session: &session, data: &data }
+            } else {
+                DeviceDecision::Deny
+            };
+            store.decide_device_grant(t.id, b"race", decision, 5).await.unwrap()
+        }
+    })
+    .await;
+    assert_eq!(won, 1);
+    let status = store.device_grant_by_user_code(t.id, b"race-user").await.unwrap().unwrap().status;
+    if status == DeviceStatus::Approved {
+        let won = winners(20, |_| {
+            let store = store.clone();
+            async move { store.redeem_device_grant(t.id, b"race", 6).await.unwrap() }
+        })
+        .await;
+        assert_eq!(won, 1);
+    } else {
+        assert_eq!(status, DeviceStatus::Denied);
+    }
+}
+
+pub async fn a_pushed_request_is_taken_once_by_its_client_while_unexpired(store: Db) {
+    let t = stored_tenant(&store).await;
+    let (a, b) = (stored_app(&store, &t).await, stored_app(&store, &t).await);
+    let pushed = |hash: &[u8], expires_at: i64| PushedRequest {
+        request_hash: hash.to_vec(),
+        tenant_id: t.id,
+        application_id: a.id,
+        params: vec![("scope".into(), "openid".into()), ("scope".into(), "repeated".into())],
+        expires_at,
+        used_at: None,
+        created_at: 1,
+    };
+    store.insert_pushed_request(&pushed(b"par-1", 60), 1).await.unwrap();
+    assert_eq!(store.take_pushed_request(t.id, b.id, b"par-1", 10).await.unwrap(), None, "another client's");
+    let taken = store.take_pushed_request(t.id, a.id, b"par-1", 10).await.unwrap().unwrap();
+    assert_eq!((taken.params, taken.used_at), (pushed(b"par-1", 60).params, Some(10)), "parameters kept in order, repeats too");
+    assert_eq!(store.take_pushed_request(t.id, a.id, b"par-1", 11).await.unwrap(), None, "once");
+    store.insert_pushed_request(&pushed(b"par-2", 60), 1).await.unwrap();
+    assert_eq!(store.take_pushed_request(t.id, a.id, b"par-2", 60).await.unwrap(), None, "expired");
+    assert_eq!(conflict(store.insert_pushed_request(&pushed(b"par-2", 60), 1).await), ConflictOn::Other);
+    store.insert_pushed_request(&pushed(b"par-3", 100), 1).await.unwrap();
+    let won = winners(20, |_| {
+        let store = store.clone();
+        async move { store.take_pushed_request(t.id, a.id, b"par-3", 5).await.unwrap().is_some() }
+    })
+    .await;
+    assert_eq!(won, 1);
+}
+
+pub async fn a_jti_is_seen_first_once_per_tenant_until_it_expires(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    assert!(store.first_sight_of_jti(t.id, b"jti-1", 100, 1).await.unwrap());
+    assert!(!store.first_sight_of_jti(t.id, b"jti-1", 100, 2).await.unwrap(), "a replay");
+    assert!(store.first_sight_of_jti(other.id, b"jti-1", 100, 2).await.unwrap(), "another tenant's");
+    let won = winners(20, |_| {
+        let store = store.clone();
+        async move { store.first_sight_of_jti(t.id, b"jti-race", 100, 3).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 1);
+}

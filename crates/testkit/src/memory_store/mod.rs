@@ -87,6 +87,9 @@ struct State {
     admin_tokens: Vec<AdminTokenRow>,
     oidc_codes: Vec<AuthorizationCode>,
     oidc_consents: Vec<ConsentGrant>,
+    device_grants: Vec<DeviceGrant>,
+    pushed_requests: Vec<PushedRequest>,
+    seen_jtis: std::collections::HashMap<(TenantId, Vec<u8>), i64>,
 }
 
 /// An application (its aliases kept apart, as rows of their own) and the column the domain type
@@ -227,6 +230,8 @@ impl State {
         self.callbacks.retain(|c| c.callback.application_id != id);
         self.oidc_codes.retain(|c| c.application_id != id);
         self.oidc_consents.retain(|c| c.application_id != id);
+        self.device_grants.retain(|d| d.application_id != id);
+        self.pushed_requests.retain(|p| p.application_id != id);
     }
 
     /// Deletes the user with its factors, challenges, sessions, codes and verifications.
@@ -239,6 +244,7 @@ impl State {
         self.verifications.retain(|v| v.user_id != id);
         self.oidc_codes.retain(|c| c.user_id != id);
         self.oidc_consents.retain(|c| c.user_id != id);
+        self.device_grants.retain(|d| d.user_id != Some(id));
         self.remove_sessions(|s| s.user_id == id);
     }
 

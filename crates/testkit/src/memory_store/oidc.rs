@@ -1,7 +1,7 @@
 //! OpenID Connect: authorization codes and remembered consents.
 
 use super::*;
-use castellan_core::store::AuthorizationStore;
+use castellan_core::store::{AuthorizationStore, DeviceDecision};
 
 /// As the SQL store: spent and expired codes are kept an hour, to recognise a replay.
 const CODE_KEPT_SECONDS: i64 = 3600;
@@ -75,5 +75,121 @@ impl AuthorizationStore for MemoryStore {
         let before = s.oidc_consents.len();
         s.oidc_consents.retain(|c| !(c.tenant_id == tenant && c.user_id == user && c.application_id == app));
         Ok(s.oidc_consents.len() != before)
+    }
+
+    async fn insert_device_grant(&self, g: &DeviceGrant, now: i64) -> StoreResult<()> {
+        let mut s = self.state();
+        s.device_grants.retain(|d| d.expires_at >= now - CODE_KEPT_SECONDS);
+        let clash = |d: &DeviceGrant| d.tenant_id == g.tenant_id && d.user_code_hash == g.user_code_hash;
+        unique(&[
+            (s.device_grants.iter().any(|d| d.device_hash == g.device_hash), ConflictOn::Other),
+            (s.device_grants.iter().any(clash), ConflictOn::Other),
+        ])?;
+        s.require_tenant(g.tenant_id)?;
+        s.require_application(g.application_id)?;
+        s.device_grants.push(g.clone());
+        Ok(())
+    }
+
+    async fn device_grant_by_user_code(&self, tenant: TenantId, user_code_hash: &[u8]) -> StoreResult<Option<DeviceGrant>> {
+        let s = self.state();
+        Ok(s.device_grants.iter().find(|d| d.tenant_id == tenant && d.user_code_hash == user_code_hash).cloned())
+    }
+
+    async fn decide_device_grant(
+        &self,
+        tenant: TenantId,
+        device_hash: &[u8],
+        decision: DeviceDecision<'_>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut s = self.state();
+        if let DeviceDecision::Approve { user, .. } = decision {
+            s.require_user(user)?;
+        }
+        let Some(d) = s.device_grants.iter_mut().find(|d| {
+            d.tenant_id == tenant && d.device_hash == device_hash && d.status == DeviceStatus::Pending && d.expires_at > now
+        }) else {
+            return Ok(false);
+        };
+        match decision {
+            DeviceDecision::Approve { user, session, data } => {
+                d.status = DeviceStatus::Approved;
+                d.user_id = Some(user);
+                d.session_id = Some(session.clone());
+                d.data = data.clone();
+            }
+            DeviceDecision::Deny => d.status = DeviceStatus::Denied,
+        }
+        Ok(true)
+    }
+
+    async fn poll_device_grant(&self, tenant: TenantId, device_hash: &[u8], now: i64) -> StoreResult<Option<DeviceGrant>> {
+        let mut s = self.state();
+        let Some(d) = s.device_grants.iter_mut().find(|d| d.tenant_id == tenant && d.device_hash == device_hash) else {
+            return Ok(None);
+        };
+        d.slowed = d.polled_at.is_some_and(|at| now < at + d.interval);
+        if d.slowed {
+            d.interval += 5;
+        }
+        d.polled_at = Some(now);
+        Ok(Some(d.clone()))
+    }
+
+    async fn redeem_device_grant(&self, tenant: TenantId, device_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let mut s = self.state();
+        let found = s.device_grants.iter_mut().find(|d| {
+            d.tenant_id == tenant && d.device_hash == device_hash && d.status == DeviceStatus::Approved && d.expires_at > now
+        });
+        Ok(match found {
+            Some(d) => {
+                d.status = DeviceStatus::Redeemed;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn insert_pushed_request(&self, r: &PushedRequest, now: i64) -> StoreResult<()> {
+        let mut s = self.state();
+        s.pushed_requests.retain(|p| p.expires_at >= now - CODE_KEPT_SECONDS);
+        unique(&[(s.pushed_requests.iter().any(|p| p.request_hash == r.request_hash), ConflictOn::Other)])?;
+        s.require_tenant(r.tenant_id)?;
+        s.require_application(r.application_id)?;
+        s.pushed_requests.push(r.clone());
+        Ok(())
+    }
+
+    async fn take_pushed_request(
+        &self,
+        tenant: TenantId,
+        app: AppId,
+        request_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<PushedRequest>> {
+        let mut s = self.state();
+        let found = s.pushed_requests.iter_mut().find(|p| {
+            p.tenant_id == tenant
+                && p.application_id == app
+                && p.request_hash == request_hash
+                && p.used_at.is_none()
+                && p.expires_at > now
+        });
+        Ok(found.map(|p| {
+            p.used_at = Some(now);
+            p.clone()
+        }))
+    }
+
+    async fn first_sight_of_jti(&self, tenant: TenantId, jti_hash: &[u8], expires_at: i64, now: i64) -> StoreResult<bool> {
+        let mut s = self.state();
+        s.seen_jtis.retain(|_, at| *at >= now);
+        s.require_tenant(tenant)?;
+        if s.seen_jtis.contains_key(&(tenant, jti_hash.to_vec())) {
+            return Ok(false);
+        }
+        s.seen_jtis.insert((tenant, jti_hash.to_vec()), expires_at);
+        Ok(true)
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use castellan_core::model::audit::AuditFilter;
 use castellan_core::model::*;
 use castellan_core::store::prelude::*;
-use castellan_core::store::{AttemptReservation, SessionOpening, StoreResult, UserFilter};
+use castellan_core::store::{AttemptReservation, DeviceDecision, SessionOpening, StoreResult, UserFilter};
 use castellan_testkit::MemoryStore;
 use serde_json::Value;
 use uuid::Uuid;
@@ -163,6 +163,14 @@ yield_then_forward! {
         fn consent(tenant: TenantId, user: UserId, app: AppId) -> StoreResult<Option<ConsentGrant>>;
         fn list_consents(tenant: TenantId, user: UserId) -> StoreResult<Vec<ConsentGrant>>;
         fn delete_consent(tenant: TenantId, user: UserId, app: AppId) -> StoreResult<bool>;
+        fn insert_device_grant(grant: &DeviceGrant, now: i64) -> StoreResult<()>;
+        fn device_grant_by_user_code(tenant: TenantId, user_code_hash: &[u8]) -> StoreResult<Option<DeviceGrant>>;
+        fn decide_device_grant(tenant: TenantId, device_hash: &[u8], decision: DeviceDecision<'_>, now: i64) -> StoreResult<bool>;
+        fn poll_device_grant(tenant: TenantId, device_hash: &[u8], now: i64) -> StoreResult<Option<DeviceGrant>>;
+        fn redeem_device_grant(tenant: TenantId, device_hash: &[u8], now: i64) -> StoreResult<bool>;
+        fn insert_pushed_request(request: &PushedRequest, now: i64) -> StoreResult<()>;
+        fn take_pushed_request(tenant: TenantId, app: AppId, request_hash: &[u8], now: i64) -> StoreResult<Option<PushedRequest>>;
+        fn first_sight_of_jti(tenant: TenantId, jti_hash: &[u8], expires_at: i64, now: i64) -> StoreResult<bool>;
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use castellan_core::CoreError;
 use castellan_core::model::{Application, Tenant};
-use castellan_core::services::oidc::{AuthorizationRequest, Progress, Rejected, Step};
+use castellan_core::services::provider::{AuthorizationRequest, Progress, Rejected, Step};
 
 use super::pages::{self, Realm, origin_of};
 use super::{FORM_COOKIE, SSO_COOKIE, base_path, cookie, form_token, pairs, realm, set_cookie};
@@ -22,7 +22,7 @@ pub(super) fn form(headers: &HeaderMap, body: &Bytes) -> Option<Vec<(String, Str
     mime.eq_ignore_ascii_case("application/x-www-form-urlencoded").then(|| pairs(body))
 }
 
-fn field<'p>(params: &'p [(String, String)], name: &str) -> &'p str {
+pub(super) fn field<'p>(params: &'p [(String, String)], name: &str) -> &'p str {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
 }
 
@@ -54,12 +54,12 @@ pub(super) async fn page_realm(state: &AppState, slug: &str) -> Result<Tenant, R
 
 /// What renders a step: the realm, the request's headers (its form cookie), and a message to
 /// show on the page.
-struct Render<'a> {
-    state: &'a AppState,
-    tenant: &'a Tenant,
-    headers: &'a HeaderMap,
-    error: Option<&'a str>,
-    status: StatusCode,
+pub(super) struct Render<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) tenant: &'a Tenant,
+    pub(super) headers: &'a HeaderMap,
+    pub(super) error: Option<&'a str>,
+    pub(super) status: StatusCode,
 }
 
 impl Render<'_> {
@@ -74,7 +74,7 @@ impl Render<'_> {
         pages::SignIn { realm, client_name, sealed, csrf, error: self.error, back_to, status: self.status }
     }
 
-    fn step(&self, step: Step, back_to: &[String]) -> Response {
+    pub(super) fn step(&self, step: Step, back_to: &[String]) -> Response {
         let base = base_path(self.state, self.tenant);
         let realm = Realm { base: &base, name: &self.tenant.display_name };
         match step {
@@ -93,9 +93,10 @@ impl Render<'_> {
                 set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
                 r
             }
-            Step::Consent { request, client_name, scopes, csrf, user } => {
-                pages::consent(&realm, &client_name, &scopes, &request, &csrf, &user, back_to)
+            Step::Consent { request, client_name, scopes, csrf, user, user_code } => {
+                pages::consent(&realm, &client_name, &scopes, &request, &csrf, &user, user_code.as_deref(), back_to)
             }
+            Step::DeviceDone { client_name, outcome } => pages::device_done(&client_name, outcome),
         }
     }
 }
@@ -156,7 +157,7 @@ async fn authorize(state: AppState, ctx: Ctx, headers: HeaderMap, slug: String, 
         Ok(t) => t,
         Err(r) => return r,
     };
-    let oidc = state.core.oidc();
+    let oidc = state.core.provider();
     let (app, request) = match oidc.parse_authorization(&tenant, &params).await {
         Ok(Ok(found)) => found,
         Ok(Err(Rejected::Page(why))) => return pages::error(StatusCode::BAD_REQUEST, &why),
@@ -211,7 +212,7 @@ pub(super) async fn page_form(
 /// The authorization request a sign-in form carries, and its client; a stale form or a client
 /// gone since is a page.
 async fn resumed(state: &AppState, tenant: &Tenant, sealed: &str) -> Result<(Application, AuthorizationRequest), Response> {
-    match state.core.oidc().resume(tenant, sealed).await {
+    match state.core.provider().resume(tenant, sealed).await {
         Ok(found) => Ok(found),
         Err(CoreError::InvalidToken | CoreError::UnknownApplication) => Err(pages::error(
             StatusCode::BAD_REQUEST,
@@ -284,7 +285,7 @@ pub async fn login(
         Err(r) => return r,
     };
     let sealed = field(&params, "request");
-    let oidc = state.core.oidc();
+    let oidc = state.core.provider();
     let (app, request) = match resumed(&state, &tenant, sealed).await {
         Ok(found) => found,
         Err(r) => return r,
@@ -330,7 +331,7 @@ pub async fn login_totp(
         Err(r) => return r,
     };
     let (sealed, mfa_token) = (field(&params, "request"), field(&params, "mfa_token"));
-    let oidc = state.core.oidc();
+    let oidc = state.core.provider();
     let (app, request) = match resumed(&state, &tenant, sealed).await {
         Ok(found) => found,
         Err(r) => return r,
@@ -392,7 +393,7 @@ pub async fn consent(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let oidc = state.core.oidc();
+    let oidc = state.core.provider();
     let signed_in = match oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await {
         Ok(Some(s)) => s,
         Ok(None) => {

@@ -16,7 +16,8 @@ use crate::state::AppState;
           super::authorize::login, super::authorize::login_totp, super::authorize::consent, super::token::token,
           super::token::introspect, super::token::revoke, super::userinfo::userinfo_get, super::userinfo::userinfo_post,
           super::logout::logout_get, super::logout::logout_post, super::account::forgot_password_page,
-          super::account::forgot_password, form_post_asset),
+          super::account::forgot_password, form_post_asset, super::token::device_authorization,
+          super::token::pushed_request, super::device::device_page, super::device::device_code),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]
@@ -33,7 +34,7 @@ pub async fn configuration(State(state): State<AppState>, Path(slug): Path<Strin
         Ok(None) => return realm_not_found(),
         Err(e) => return core_error(e, &slug),
     };
-    let doc = state.core.oidc().discovery_document(&tenant);
+    let doc = state.core.provider().discovery_document(&tenant);
     let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     r

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use castellan_core::CoreError;
-use castellan_core::services::oidc::{OAuthError, OidcError};
+use castellan_core::services::provider::{OAuthError, ProviderError};
 use serde_json::json;
 
 /// A JSON answer that no cache may keep (tokens, errors about them).
@@ -59,10 +59,10 @@ pub fn core_error(e: CoreError, realm: &str) -> Response {
     r
 }
 
-pub fn oidc_error(e: OidcError, realm: &str) -> Response {
+pub fn oidc_error(e: ProviderError, realm: &str) -> Response {
     match e {
-        OidcError::OAuth(e) => oauth_error(&e, realm),
-        OidcError::Core(e) => core_error(e, realm),
+        ProviderError::OAuth(e) => oauth_error(&e, realm),
+        ProviderError::Core(e) => core_error(e, realm),
     }
 }
 

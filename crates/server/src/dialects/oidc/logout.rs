@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use castellan_core::services::oidc::{LogoutRequest, LogoutStep};
+use castellan_core::services::provider::{LogoutRequest, LogoutStep};
 
 use super::authorize::{fault, form};
 use super::pages::{self, Realm};
@@ -88,7 +88,7 @@ async fn rp_logout(
         Ok(None) => return pages::error(StatusCode::NOT_FOUND, "There is no such realm here."),
         Err(e) => return fault(e),
     };
-    let oidc = state.core.oidc();
+    let oidc = state.core.provider();
     let signed_in = match oidc.signed_in(&tenant, cookie(headers, SSO_COOKIE)).await {
         Ok(s) => s,
         Err(e) => return fault(e),

@@ -1,9 +1,10 @@
 //! Dialect `oidc`: an OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's
 //! paths (`/realms/<tenant>/…`). Contract: docs/dialects/oidc.md. The rules are the core's
-//! (`services::oidc`); this module reads requests, sets cookies and renders pages.
+//! (`services::provider`); this module reads requests, sets cookies and renders pages.
 
 mod account;
 mod authorize;
+mod device;
 mod discovery;
 mod error;
 mod logout;
@@ -47,6 +48,10 @@ pub fn router() -> Api {
         .post("/realms/{tenant}/consent", authorize::consent)
         .get("/realms/{tenant}/forgot-password", account::forgot_password_page)
         .post("/realms/{tenant}/forgot-password", account::forgot_password)
+        .post(&format!("{P}/auth/device"), token::device_authorization)
+        .post(&format!("{P}/ext/par/request"), token::pushed_request)
+        .get("/realms/{tenant}/device", device::device_page)
+        .post("/realms/{tenant}/device", device::device_code)
         .post(&format!("{P}/token"), token::token)
         .post(&format!("{P}/token/introspect"), token::introspect)
         .post(&format!("{P}/revoke"), token::revoke)

@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use castellan_core::services::oidc::{ResponseMode, SendBack};
+use castellan_core::services::provider::{ResponseMode, SendBack};
 
 use crate::pages::kit::{Opener, escape, page};
 
@@ -117,7 +117,9 @@ fn scope_words(scope: &str) -> &'static str {
     }
 }
 
-/// The consent page: the client, the scopes in words, Allow and Deny.
+/// The consent page: the client, the scopes in words, Allow and Deny; for a device, the code the
+/// device shows, to compare.
+#[allow(clippy::too_many_arguments)]
 pub fn consent(
     realm: &Realm<'_>,
     client_name: &str,
@@ -125,11 +127,15 @@ pub fn consent(
     sealed: &str,
     csrf: &str,
     user: &str,
+    user_code: Option<&str>,
     back_to: &[String],
 ) -> Response {
     let items: String = scopes.iter().map(|s| format!("<li data-scope=\"{}\">{}</li>", escape(s), scope_words(s))).collect();
+    let device = user_code
+        .map(|c| format!("<p>Allow only if your device shows this code: <strong id=\"user-code\">{}</strong></p>", escape(c)))
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Allow access?</h1><p><strong id=\"client-name\">{client}</strong> asks to:</p><ul id=\"scopes\">{items}</ul>\
+        "<h1>Allow access?</h1>{device}<p><strong id=\"client-name\">{client}</strong> asks to:</p><ul id=\"scopes\">{items}</ul>\
          <p class=\"muted\">Signed in as {user}.</p>\
          <form method=\"post\" action=\"{base}/consent\" id=\"consent-form\">{csrf}{request}\
          <button type=\"submit\" name=\"decision\" value=\"allow\" id=\"allow\">Allow</button>\
@@ -141,6 +147,35 @@ pub fn consent(
         request = hidden("request", sealed),
     );
     with_no_store(page(StatusCode::OK, "Allow access?", &body, None, back_to, SIGN_IN_OPENER))
+}
+
+/// The device page: the code the device shows.
+pub fn device_code(realm: &Realm<'_>, csrf: &str, user_code: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let body = format!(
+        "<h1>Connect a device</h1><p>Enter the code your device shows.</p>{err}\
+         <form method=\"post\" action=\"{base}/device\" id=\"device-form\">{csrf}\
+         <label for=\"user_code\">Code</label>\
+         <input id=\"user_code\" name=\"user_code\" value=\"{code}\" autocomplete=\"off\" autocapitalize=\"characters\" \
+         spellcheck=\"false\" maxlength=\"32\" required autofocus>\
+         <button type=\"submit\" id=\"submit\">Continue</button></form>",
+        err = error_html(error),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+        code = escape(user_code),
+    );
+    with_no_store(page(status, &format!("Connect a device to {}", realm.name), &body, None, &[], Opener::Isolated))
+}
+
+/// A device authorization decided: back to the device.
+pub fn device_done(client_name: &str, outcome: &str) -> Response {
+    let (title, text) = match outcome {
+        "approved" => ("Device connected", format!("{} is connected. You can go back to your device.", escape(client_name))),
+        "denied" => ("Request denied", format!("{} was not given access.", escape(client_name))),
+        _ => ("Code expired", "This code has expired or was already used. Start again on your device.".to_string()),
+    };
+    let body = format!("<h1>{title}</h1><p id=\"device-outcome\" data-outcome=\"{outcome}\">{text}</p>");
+    let status = if outcome == "expired" { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    with_no_store(page(status, title, &body, None, &[], Opener::Isolated))
 }
 
 /// The answer to a client by `form_post`: a form that script submits at once, with a button for

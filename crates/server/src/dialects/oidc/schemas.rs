@@ -27,6 +27,52 @@ pub struct OidcConfiguration {
     authorization_response_iss_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
+    device_authorization_endpoint: String,
+    pushed_authorization_request_endpoint: String,
+    require_pushed_authorization_requests: bool,
+}
+
+/// The device authorization request (RFC 8628 §3.1), with client authentication.
+#[derive(ToSchema)]
+pub struct OidcDeviceForm {
+    /// Public clients: the client id alone; confidential ones as at the token endpoint.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    #[schema(example = "openid profile offline_access")]
+    scope: Option<String>,
+}
+
+/// The device authorization response (RFC 8628 §3.2).
+#[derive(ToSchema)]
+pub struct OidcDeviceAuthorization {
+    device_code: String,
+    #[schema(example = "BCDF-GHJK")]
+    user_code: String,
+    #[schema(example = "https://auth.example.com/realms/acme/device")]
+    verification_uri: String,
+    #[schema(example = "https://auth.example.com/realms/acme/device?user_code=BCDF-GHJK")]
+    verification_uri_complete: String,
+    #[schema(example = 600)]
+    expires_in: i64,
+    #[schema(example = 5)]
+    interval: i64,
+}
+
+/// The PAR endpoint's answer (RFC 9126 §2.2).
+#[derive(ToSchema)]
+pub struct OidcPushedRequest {
+    #[schema(example = "urn:ietf:params:oauth:request_uri:Q2FzdGVsbGFu")]
+    request_uri: String,
+    #[schema(example = 60)]
+    expires_in: i64,
+}
+
+/// The device page's form.
+#[derive(ToSchema)]
+pub struct OidcDeviceCodeForm {
+    csrf: String,
+    #[schema(example = "BCDF-GHJK")]
+    user_code: String,
 }
 
 /// A token response (RFC 6749 §5.1).
@@ -103,6 +149,8 @@ pub struct OidcAuthorizeForm {
     ui_locales: Option<String>,
     acr_values: Option<String>,
     claims: Option<String>,
+    /// A pushed request's (RFC 9126), with `client_id`: the other parameters are the pushed ones.
+    request_uri: Option<String>,
 }
 
 /// The sign-in page's form.
@@ -143,6 +191,8 @@ pub struct OidcTokenForm {
     code_verifier: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    /// The device code grant's.
+    device_code: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use castellan_core::model::{Application, AuditAction, Tenant};
-use castellan_core::services::oidc::{ClientAuth, OAuthError, OidcError};
+use castellan_core::services::provider::{ClientAuth, OAuthError, ProviderError};
 use serde_json::json;
 
 use super::authorize::form;
@@ -73,7 +73,7 @@ async fn authenticated(
         return Err(limited(wait));
     }
     let auth = client_auth(headers, &params);
-    match state.core.oidc().authenticate_client(&tenant, auth, action, &ctx.client).await {
+    match state.core.provider().authenticate_client(&tenant, auth, action, &ctx.client).await {
         Ok(client) => Ok((tenant, client, params)),
         Err(e) => {
             let _ = state.auth_limiter.check(ctx.ip);
@@ -86,11 +86,12 @@ async fn authenticated(
 #[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/token", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
-        (refresh_token, scope to narrow), client_credentials (scope). Client authentication: client_secret_basic, \
-        client_secret_post, or none (client_id alone) for public clients.",
+        (refresh_token, scope to narrow), client_credentials (scope), urn:ietf:params:oauth:grant-type:device_code \
+        (device_code; errors authorization_pending, slow_down, access_denied, expired_token while polling). Client \
+        authentication: client_secret_basic, client_secret_post, or none (client_id alone) for public clients.",
     request_body(content = super::schemas::OidcTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = super::schemas::OidcTokenResponse),
-        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope", body = crate::openapi::schemas::OAuthError),
+        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope; RFC 8628 §3.5 authorization_pending, slow_down, access_denied, expired_token", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = crate::openapi::schemas::OAuthError),
         (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError),
         (status = 429, description = "Too many failed client authentications", body = crate::openapi::schemas::OAuthError)))]
@@ -105,7 +106,7 @@ pub async fn token(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.core.oidc().token(&tenant, &client, &params, &ctx.client).await {
+    match state.core.provider().token(&tenant, &client, &params, &ctx.client).await {
         Ok(t) => {
             let mut body = json!({
                 "access_token": t.access_token,
@@ -124,6 +125,75 @@ pub async fn token(
             }
             no_store(StatusCode::OK, body)
         }
+        Err(e) => oidc_error(e, &slug),
+    }
+}
+
+/// Device authorization endpoint (RFC 8628 §3.1).
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/auth/device", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    description = "RFC 8628 device authorization: a client with the urn:ietf:params:oauth:grant-type:device_code grant asks \
+        for a device code and a user code (8 consonants, shown as XXXX-XXXX) for the user to enter at verification_uri. \
+        The device then polls the token endpoint with grant_type=urn:ietf:params:oauth:grant-type:device_code and \
+        device_code. Client authentication as at the token endpoint (public clients: client_id alone).",
+    request_body(content = super::schemas::OidcDeviceForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "device_code, user_code, verification_uri, verification_uri_complete, expires_in (600), interval (5)", body = super::schemas::OidcDeviceAuthorization),
+        (status = 400, description = "invalid_request, unauthorized_client (no device grant)", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError),
+        (status = 429, description = "Too many failed client authentications", body = crate::openapi::schemas::OAuthError)))]
+pub async fn device_authorization(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::DeviceAuthorize).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.core.provider().authorize_device(&tenant, &client, &params, &ctx.client).await {
+        Ok(d) => no_store(
+            StatusCode::OK,
+            json!({
+                "device_code": d.device_code,
+                "user_code": d.user_code,
+                "verification_uri": d.verification_uri,
+                "verification_uri_complete": d.verification_uri_complete,
+                "expires_in": d.expires_in,
+                "interval": d.interval,
+            }),
+        ),
+        Err(e) => oidc_error(e, &slug),
+    }
+}
+
+/// Pushed authorization request endpoint (RFC 9126).
+#[utoipa::path(post, path = "/realms/{tenant}/protocol/openid-connect/ext/par/request", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    description = "RFC 9126: the authorization request's parameters, with client authentication as at the token endpoint. \
+        The answer's request_uri is sent to the authorization endpoint with client_id instead of the parameters: once, by \
+        the same client, within expires_in (60) seconds. Clients with require_par must use it.",
+    request_body(content = super::schemas::OidcAuthorizeForm, content_type = "application/x-www-form-urlencoded", description = "The authorization request's parameters"),
+    responses((status = 201, description = "request_uri and expires_in", body = super::schemas::OidcPushedRequest),
+        (status = 400, description = "invalid_request, invalid_scope, unauthorized_client, unsupported_response_type", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError),
+        (status = 429, description = "Too many failed client authentications", body = crate::openapi::schemas::OAuthError)))]
+pub async fn pushed_request(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, client, params) = match authenticated(&state, &ctx, &headers, &slug, &body, AuditAction::PushedAuthorize).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.core.provider().push_request(&tenant, &client, &params, &ctx.client).await {
+        Ok(p) => no_store(StatusCode::CREATED, json!({"request_uri": p.request_uri, "expires_in": p.expires_in})),
         Err(e) => oidc_error(e, &slug),
     }
 }
@@ -148,7 +218,7 @@ pub async fn introspect(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.core.oidc().introspect(&tenant, &client, field(&params, "token"), &ctx.client).await {
+    match state.core.provider().introspect(&tenant, &client, field(&params, "token"), &ctx.client).await {
         Ok(answer) => no_store(StatusCode::OK, answer),
         Err(e) => oidc_error(e, &slug),
     }
@@ -175,7 +245,7 @@ pub async fn revoke(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.core.oidc().revoke(&tenant, &client, field(&params, "token"), &ctx.client).await {
+    match state.core.provider().revoke(&tenant, &client, field(&params, "token"), &ctx.client).await {
         Ok(()) => {
             let mut r = StatusCode::OK.into_response();
             let h = r.headers_mut();
@@ -196,9 +266,9 @@ pub(super) async fn backend_logout(state: &AppState, ctx: &Ctx, headers: &Header
     let Some(token) = field(&params, "refresh_token") else {
         return oauth_error(&OAuthError::new("invalid_request", "refresh_token is missing"), slug);
     };
-    match state.core.oidc().logout_by_refresh_token(&tenant, &client, token, &ctx.client).await {
+    match state.core.provider().logout_by_refresh_token(&tenant, &client, token, &ctx.client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => oidc_error(OidcError::Core(e), slug),
+        Err(e) => oidc_error(ProviderError::Core(e), slug),
     }
 }
 

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use castellan_core::services::oidc::UserinfoError;
+use castellan_core::services::provider::UserinfoError;
 
 use super::authorize::form;
 use super::error::{bearer_error, core_error, no_store, realm_not_found};
@@ -56,7 +56,7 @@ async fn answer(state: &AppState, slug: &str, token: Option<String>) -> Response
         Err(e) => return core_error(e, slug),
     };
     let Some(token) = token else { return bearer_error(StatusCode::UNAUTHORIZED, slug, None) };
-    match state.core.oidc().userinfo(&tenant, &token).await {
+    match state.core.provider().userinfo(&tenant, &token).await {
         Ok(claims) => no_store(StatusCode::OK, claims),
         Err(UserinfoError::InvalidToken) => {
             bearer_error(StatusCode::UNAUTHORIZED, slug, Some(("invalid_token", "the access token is not valid")))

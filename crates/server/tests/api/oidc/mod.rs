@@ -2,7 +2,9 @@
 //! hosted pages' forms read from their HTML, the token endpoint called with client credentials.
 
 mod conformance;
+mod device;
 mod flows;
+mod par;
 mod rp_openidconnect;
 mod security;
 

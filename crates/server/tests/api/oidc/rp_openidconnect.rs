@@ -9,15 +9,16 @@ use std::pin::Pin;
 
 use castellan_testkit::{TestApp, spawn_app};
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreRevocableToken, CoreSubjectIdentifierType, CoreTokenType,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
+    CoreDeviceAuthorizationResponse, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+    CoreSubjectIdentifierType, CoreTokenType,
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AdditionalProviderMetadata, AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret,
-    CsrfToken, HttpRequest, HttpResponse, IntrospectionUrl, IssuerUrl, LogoutProviderMetadata, LogoutRequest, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError,
-    RevocationUrl, Scope, SubjectIdentifier, TokenIntrospectionResponse, TokenResponse,
+    CsrfToken, DeviceAuthorizationUrl, HttpRequest, HttpResponse, IntrospectionUrl, IssuerUrl, LogoutProviderMetadata,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl,
+    RequestTokenError, RevocationUrl, Scope, SubjectIdentifier, TokenIntrospectionResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,7 @@ impl<'c> AsyncHttpClient<'c> for Http {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct Endpoints {
     introspection_endpoint: IntrospectionUrl,
+    device_authorization_endpoint: DeviceAuthorizationUrl,
     revocation_endpoint: RevocationUrl,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
@@ -346,4 +348,60 @@ async fn the_openidconnect_crate_as_a_public_client_gets_tokens_through_sso_with
     let refresh = tokens.refresh_token().expect("a refresh token");
     let refreshed = client.exchange_refresh_token(refresh).unwrap().request_async(&http).await;
     assert!(refreshed.is_ok(), "{refreshed:?}");
+}
+
+#[tokio::test]
+async fn the_openidconnect_crate_runs_the_device_flow_polling_until_the_user_allows() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let http = Http::new(&app);
+    let tv = "tv";
+    let grants = json!(["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]);
+    create_client(&app, &realm.slug, json!({"name": "TV", "kind": "public", "client_id": tv, "grant_types": grants})).await;
+    let metadata = discover(&app, &realm, &http).await;
+    let device_url = metadata.additional_metadata().additional_metadata.device_authorization_endpoint.clone();
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(tv.into()), None).set_device_authorization_url(device_url);
+    let details: CoreDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new("profile".into()))
+        .request_async(&http)
+        .await
+        .unwrap_or_else(|e| panic!("device authorization: {e:?}"));
+    assert_eq!(details.interval(), std::time::Duration::from_secs(5));
+    let user_code = details.user_code().secret().clone();
+    let complete = details.verification_uri_complete().expect("verification_uri_complete").secret().clone();
+
+    // The crate polls (its sleeps move the server's clock on, with a moment of real time for the
+    // user) while the user allows on another device.
+    let clock = app.clock.clone();
+    let sleep = move |d: std::time::Duration| {
+        clock.advance(d.as_secs() as i64);
+        tokio::time::sleep(std::time::Duration::from_millis(100))
+    };
+    let polling = async {
+        client
+            .exchange_device_access_token(&details)
+            .unwrap()
+            .request_async(&http, sleep, None)
+            .await
+            .unwrap_or_else(|e| panic!("device token: {e:?}"))
+    };
+    let approving = async {
+        let mut phone = Browser::new(&app);
+        let form = phone.get(&complete).await;
+        assert_eq!(form.field("user_code").as_deref(), Some(user_code.as_str()));
+        let csrf = form.field("csrf").unwrap();
+        let login = phone.post(&format!("{}/device", realm.base()), &[("csrf", &csrf), ("user_code", &user_code)]).await;
+        let consent = phone.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+        let done = phone.decide(&realm, &consent, "allow").await;
+        assert!(done.body.contains("data-outcome=\"approved\""), "{}", done.body);
+    };
+    let (tokens, ()) = tokio::join!(polling, approving);
+    let verifier = client.id_token_verifier();
+    let id_token = tokens.id_token().expect("an ID token for openid");
+    let claims = id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())).unwrap_or_else(|e| panic!("ID token: {e:?}"));
+    assert_eq!(claims.subject(), &SubjectIdentifier::new(realm.user_id.clone()));
+    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert!(tokens.refresh_token().is_some());
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::Oidc;
+use super::Provider;
 use crate::model::Tenant;
 use crate::model::oauth::KNOWN_SCOPES;
 
@@ -33,7 +33,7 @@ const CLAIMS: &[&str] = &[
     "phone_number_verified",
 ];
 
-impl Oidc<'_> {
+impl Provider<'_> {
     /// The realm's discovery document, as JSON text.
     pub fn discovery_document(&self, tenant: &Tenant) -> Arc<String> {
         if let Some(doc) = self.discovery_documents.get(&tenant.id) {
@@ -51,9 +51,18 @@ impl Oidc<'_> {
             "introspection_endpoint": format!("{p}/token/introspect"),
             "revocation_endpoint": format!("{p}/revoke"),
             "end_session_endpoint": format!("{p}/logout"),
+            "device_authorization_endpoint": format!("{p}/auth/device"),
+            "pushed_authorization_request_endpoint": format!("{p}/ext/par/request"),
+            // Per client (`require_par`); the realm as a whole takes both.
+            "require_pushed_authorization_requests": false,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "form_post"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{OAuthError, Oidc, REQUEST_TTL};
+use super::{OAuthError, Provider, REQUEST_TTL};
 use crate::error::{CoreError, CoreResult};
 use crate::model::oauth::KNOWN_SCOPES;
 use crate::model::{Application, GrantType, Tenant};
@@ -54,6 +54,18 @@ pub struct AuthorizationRequest {
     /// `prompt=login` and `max_age`. A request sealed before that carries none.
     #[serde(default)]
     pub signed_in_during: Option<String>,
+    /// A device authorization this request decides (RFC 8628) instead of issuing a code: it has
+    /// no redirect URI, and its end is a page.
+    #[serde(default)]
+    pub device: Option<DeviceRef>,
+}
+
+/// The device authorization a request decides: its device code's HMAC (base64url) and the
+/// user code, shown again on the consent page for the user to compare with the device's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRef {
+    pub device_hash: String,
+    pub user_code: String,
 }
 
 impl AuthorizationRequest {
@@ -142,12 +154,24 @@ pub fn redirect_registered(app: &Application, given: &str) -> bool {
     app.redirect_uris.iter().any(|r| url::Url::parse(r).is_ok_and(|r| r.port().is_none() && r == portless))
 }
 
+/// The scopes of a `scope` parameter that the server knows and the client may have, each once,
+/// in the order asked; the others are dropped.
+pub(crate) fn allowed_scopes(app: &Application, scope: &str) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if KNOWN_SCOPES.contains(&s) && app.may_have_scope(s) && !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_string());
+        }
+    }
+    scopes
+}
+
 /// A PKCE challenge: 43 characters of base64url (a SHA-256 digest).
 fn valid_challenge(c: &str) -> bool {
     c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl Oidc<'_> {
+impl Provider<'_> {
     /// Checks an authorization request (its query or form parameters, as sent). The client and
     /// redirect URI come first: until both are known good, a refusal is a page; after, it goes
     /// back to the client.
@@ -166,6 +190,24 @@ impl Oidc<'_> {
             Ok(app) if app.active => app,
             Ok(_) | Err(CoreError::NotFound) => return page("The application that sent you here is not known."),
             Err(e) => return Err(e),
+        };
+        // A pushed request (RFC 9126): its parameters, and no others, are the request.
+        let pushed;
+        let (params, was_pushed) = match single(params, "request_uri") {
+            Ok(Some(uri)) if uri.starts_with(super::REQUEST_URI_PREFIX) => match self.pushed_params(tenant, &app, uri).await? {
+                Some(p) => {
+                    pushed = p;
+                    (&pushed[..], true)
+                }
+                None => {
+                    return page(
+                        "The request has expired or was already used (request_uri). Go back to the application and start again.",
+                    );
+                }
+            },
+            // Any other request_uri is refused below, once the redirect URI is known good.
+            Ok(_) => (params, false),
+            Err(why) => return page(&why),
         };
         let redirect_uri = match single(params, "redirect_uri") {
             Ok(Some(r)) if redirect_registered(&app, r) => r.to_string(),
@@ -186,6 +228,9 @@ impl Oidc<'_> {
                 OAuthError::new(error, why),
             )))
         };
+        if app.oauth.require_par && !was_pushed {
+            return back("invalid_request", "the client must push its authorization requests (PAR)".into());
+        }
         match self.check_parameters(&app, params, state.clone()) {
             Ok(mut request) => {
                 request.redirect_uri = redirect_uri.clone();
@@ -221,7 +266,7 @@ impl Oidc<'_> {
             return Err(("request_not_supported", "request objects are not supported".into()));
         }
         if get("request_uri")?.is_some() {
-            return Err(("request_uri_not_supported", "request_uri is not supported".into()));
+            return Err(("request_uri_not_supported", "request_uri is only for pushed requests (PAR)".into()));
         }
         match get("response_mode")? {
             None | Some("query" | "form_post") => {}
@@ -235,12 +280,7 @@ impl Oidc<'_> {
         if !app.allows_grant(GrantType::AuthorizationCode) {
             return Err(("unauthorized_client", "the client may not use the authorization code flow".into()));
         }
-        let mut scopes: Vec<String> = Vec::new();
-        for s in get("scope")?.unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
-            if KNOWN_SCOPES.contains(&s) && app.may_have_scope(s) && !scopes.iter().any(|x| x == s) {
-                scopes.push(s.to_string());
-            }
-        }
+        let scopes = allowed_scopes(app, get("scope")?.unwrap_or_default());
         let challenge = get("code_challenge")?;
         match (get("code_challenge_method")?, challenge) {
             (Some("S256"), Some(_)) | (None, None) => {}
@@ -305,7 +345,19 @@ impl Oidc<'_> {
             claims,
             made_at: self.now(),
             signed_in_during: None,
+            device: None,
         })
+    }
+
+    /// Checks a pushed request's parameters as the authorization endpoint will.
+    pub(crate) fn check_pushed(
+        &self,
+        _tenant: &Tenant,
+        app: &Application,
+        params: &[(String, String)],
+    ) -> Result<(), (&'static str, String)> {
+        let state = single(params, "state").ok().flatten().map(str::to_string);
+        self.check_parameters(app, params, state).map(|_| ())
     }
 
     /// The request, sealed for the sign-in pages' forms: unreadable and unforgeable outside

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::claims::preferred_username;
 use super::flow::SignedIn;
 use super::request::requested_claims;
-use super::{ACCESS_PROFILE, Oidc, OidcResult};
+use super::{ACCESS_PROFILE, Provider, ProviderResult};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, AuditAction, AuthMethod, Dialect, Tenant};
 use crate::services::ClientContext;
@@ -42,7 +42,7 @@ pub enum LogoutStep {
     Refused(String),
 }
 
-impl Oidc<'_> {
+impl Provider<'_> {
     /// A live access token of this realm: signature, issuer, its client's audience, expiry, not
     /// revoked, and its session (or, for a client's token, its client) still standing.
     pub async fn verify_access_token(&self, tenant: &Tenant, token: &str) -> CoreResult<VerifiedAccess> {
@@ -96,7 +96,7 @@ impl Oidc<'_> {
         caller: &Application,
         token: Option<&str>,
         ctx: &ClientContext,
-    ) -> OidcResult<Value> {
+    ) -> ProviderResult<Value> {
         let result = match token {
             Some(token) => self.try_introspect(tenant, caller, token).await,
             None => Err(super::oauth("invalid_request", "token is missing")),
@@ -104,8 +104,8 @@ impl Oidc<'_> {
         let outcome = match &result {
             Ok(answer) if answer["active"] == json!(true) => "active",
             Ok(_) => "inactive",
-            Err(super::OidcError::OAuth(e)) => e.error,
-            Err(super::OidcError::Core(_)) => "error",
+            Err(super::ProviderError::OAuth(e)) => e.error,
+            Err(super::ProviderError::Core(_)) => "error",
         };
         let detail = json!({"clientId": caller.client_id});
         let ctx = super::grants::ctx_with(ctx, caller);
@@ -113,7 +113,7 @@ impl Oidc<'_> {
         result
     }
 
-    async fn try_introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> OidcResult<Value> {
+    async fn try_introspect(&self, tenant: &Tenant, caller: &Application, token: &str) -> ProviderResult<Value> {
         if caller.auth_method() == AuthMethod::None {
             return Err(super::oauth("invalid_client", "a public client cannot introspect"));
         }
@@ -212,17 +212,17 @@ impl Oidc<'_> {
         caller: &Application,
         token: Option<&str>,
         ctx: &ClientContext,
-    ) -> OidcResult<()> {
+    ) -> ProviderResult<()> {
         let ctx = super::grants::ctx_with(ctx, caller);
         let result = match token {
-            Some(token) => self.try_revoke(tenant, caller, token).await.map_err(super::OidcError::Core),
+            Some(token) => self.try_revoke(tenant, caller, token).await.map_err(super::ProviderError::Core),
             None => Err(super::oauth("invalid_request", "token is missing")),
         };
         let (outcome, user, mut detail) = match &result {
             Ok(Some((user, detail))) => ("revoked", *user, detail.clone()),
             Ok(None) => ("nothing", None, json!({})),
-            Err(super::OidcError::OAuth(e)) => (e.error, None, json!({})),
-            Err(super::OidcError::Core(_)) => ("error", None, json!({})),
+            Err(super::ProviderError::OAuth(e)) => (e.error, None, json!({})),
+            Err(super::ProviderError::Core(_)) => ("error", None, json!({})),
         };
         detail["clientId"] = json!(caller.client_id);
         self.audit(Some(tenant.id), user, AuditAction::TokenRevocation, outcome, &ctx, detail).await;

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::request::{AuthorizationRequest, SendBack};
-use super::{CODE_DOMAIN, CODE_TTL, CSRF_DOMAIN, Oidc, SSO_DOMAIN};
+use super::{CODE_DOMAIN, CODE_TTL, CSRF_DOMAIN, Provider, SSO_DOMAIN};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, AuditAction, AuthorizationCode, ConsentGrant, Dialect, Session, SessionId, Tenant, User};
 use crate::services::ClientContext;
@@ -36,9 +36,13 @@ pub enum Step {
     Totp { request: String, mfa_token: String, client_name: String },
     /// The consent page: a third-party client asks for scopes not yet granted. `csrf` is the
     /// signed-in browser's form token; `user` says who is signed in.
-    Consent { request: String, client_name: String, scopes: Vec<String>, csrf: String, user: String },
+    /// `user_code`: the device's code, when the request decides a device authorization.
+    Consent { request: String, client_name: String, scopes: Vec<String>, csrf: String, user: String, user_code: Option<String> },
     /// Back to the client, with a code or an error.
     SendBack(SendBack),
+    /// A device authorization decided: `approved`, `denied`, or `expired` (too late, or decided
+    /// elsewhere); the user goes back to the device.
+    DeviceDone { client_name: String, outcome: &'static str },
 }
 
 /// How far the request has come in this browser: the consent page was just allowed. (Whether
@@ -54,7 +58,7 @@ pub(crate) fn amr(level: u8) -> Vec<&'static str> {
     if level >= 2 { vec!["pwd", "otp", "mfa"] } else { vec!["pwd"] }
 }
 
-impl Oidc<'_> {
+impl Provider<'_> {
     /// The SSO cookie's value for a session signed in at `level`: the session id, the level, and
     /// a MAC over both and the tenant (a session id alone, as the sessions list shows it, is not
     /// enough to forge one).
@@ -142,6 +146,7 @@ impl Oidc<'_> {
                 scopes: request.scopes.clone(),
                 csrf: self.csrf_token(&signed_in.session.id),
                 user: super::claims::preferred_username(u).unwrap_or_default(),
+                user_code: request.device.as_ref().map(|d| d.user_code.clone()),
             });
         }
         self.issue_code(tenant, app, &request, signed_in, ctx).await
@@ -154,6 +159,11 @@ impl Oidc<'_> {
         request: &AuthorizationRequest,
         signed_in: &SignedIn,
     ) -> CoreResult<bool> {
+        // A device's user always confirms: the user code could have been passed on by someone
+        // else, and the page shows it again to compare with the device's (RFC 8628 §5.4).
+        if request.device.is_some() {
+            return Ok(true);
+        }
         if app.oauth.first_party {
             return Ok(false);
         }
@@ -172,6 +182,9 @@ impl Oidc<'_> {
         signed_in: &SignedIn,
         ctx: &ClientContext,
     ) -> CoreResult<Step> {
+        if let Some(device) = &request.device {
+            return self.decide_device(tenant, app, device, Some(signed_in), &request.scopes, ctx).await;
+        }
         let code = crate::crypto::random_token();
         let now = self.now();
         let record = AuthorizationCode {
@@ -221,6 +234,10 @@ impl Oidc<'_> {
         description: &str,
         ctx: &ClientContext,
     ) -> CoreResult<Step> {
+        if let Some(device) = &request.device {
+            // The only error a device request ends in is the user's Deny.
+            return self.decide_device(tenant, app, device, None, &request.scopes, ctx).await;
+        }
         self.record_authorize_error(tenant, &app.client_id, error, ctx).await;
         let mut params =
             vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description.to_string())];

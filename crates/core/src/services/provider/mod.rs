@@ -2,23 +2,27 @@
 //! runs in, consent, the token endpoint's grants, ID tokens, UserInfo, introspection,
 //! revocation and logout. The dialect parses HTTP and renders pages; every rule is here.
 //!
-//! A browser's sign-in is one Castellan session (dialect `oidc`, no application): the SSO
+//! A browser's sign-in is one Castellan session (`Dialect::Oidc`, no application): the SSO
 //! session. Codes are issued in it, and every token a client gets from a code or a refresh
 //! belongs to it (`sid`), so signing out, an admin's revocation or a reused code ends all of
 //! them at once. Refresh tokens are bound to the client they were issued to and carry what was
 //! granted (scopes, authentication time and level).
 
 mod claims;
+mod device;
 mod discovery;
 mod flow;
 mod grants;
+mod pushed;
 mod request;
 mod resource;
 
 pub use claims::{preferred_username, scope_claims, userinfo_claims};
+pub use device::{DEVICE_INTERVAL, DEVICE_TTL, DeviceAuthorization, canonical_user_code};
 pub use flow::{Progress, SignedIn, Step};
 pub use grants::{ClientAuth, TokenResponse};
-pub use request::{AuthorizationRequest, Prompt, Rejected, ResponseMode, SendBack};
+pub use pushed::{PAR_TTL, Pushed, REQUEST_URI_PREFIX};
+pub use request::{AuthorizationRequest, DeviceRef, Prompt, Rejected, ResponseMode, SendBack};
 pub use resource::{LogoutRequest, LogoutStep, UserinfoError};
 
 use super::access_tokens::TokenProfile;
@@ -69,45 +73,45 @@ impl OAuthError {
 /// A refusal of the OpenID Connect service: a protocol error the client is told as it is, or a
 /// core error the dialect maps (a locked account, a storage failure).
 #[derive(Debug)]
-pub enum OidcError {
+pub enum ProviderError {
     OAuth(OAuthError),
     Core(CoreError),
 }
 
-impl From<CoreError> for OidcError {
+impl From<CoreError> for ProviderError {
     fn from(e: CoreError) -> Self {
-        OidcError::Core(e)
+        ProviderError::Core(e)
     }
 }
 
-impl From<crate::store::StoreError> for OidcError {
+impl From<crate::store::StoreError> for ProviderError {
     fn from(e: crate::store::StoreError) -> Self {
-        OidcError::Core(e.into())
+        ProviderError::Core(e.into())
     }
 }
 
-impl From<OAuthError> for OidcError {
+impl From<OAuthError> for ProviderError {
     fn from(e: OAuthError) -> Self {
-        OidcError::OAuth(e)
+        ProviderError::OAuth(e)
     }
 }
 
-pub type OidcResult<T> = Result<T, OidcError>;
+pub type ProviderResult<T> = Result<T, ProviderError>;
 
-fn oauth(error: &'static str, description: impl Into<String>) -> OidcError {
-    OidcError::OAuth(OAuthError::new(error, description))
+fn oauth(error: &'static str, description: impl Into<String>) -> ProviderError {
+    ProviderError::OAuth(OAuthError::new(error, description))
 }
 
-/// The OpenID Connect provider: `core.oidc()`.
-pub struct Oidc<'a>(&'a Core);
+/// The OpenID Connect provider: `core.provider()`.
+pub struct Provider<'a>(&'a Core);
 
 impl Core {
-    pub fn oidc(&self) -> Oidc<'_> {
-        Oidc(self)
+    pub fn provider(&self) -> Provider<'_> {
+        Provider(self)
     }
 }
 
-impl std::ops::Deref for Oidc<'_> {
+impl std::ops::Deref for Provider<'_> {
     type Target = Core;
     fn deref(&self) -> &Core {
         self.0

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::flow::amr;
 use super::request::requested_claims;
-use super::{ACCESS_PROFILE, CODE_DOMAIN, Oidc, OidcError, OidcResult, oauth};
+use super::{ACCESS_PROFILE, CODE_DOMAIN, Provider, ProviderError, ProviderResult, oauth};
 use crate::error::CoreError;
 use crate::model::{
     Application, ApplicationKind, AuditAction, AuthMethod, ClientGrant, GrantType, KeyAlg, Session, Tenant, User,
@@ -44,7 +44,7 @@ pub struct TokenResponse {
 /// What a code or refresh token grants: the scopes, how and when the user signed in, and the
 /// claims asked for by name.
 #[derive(Debug, Clone)]
-struct Granted {
+pub(crate) struct Granted {
     scopes: Vec<String>,
     auth_time: i64,
     level: u8,
@@ -53,7 +53,7 @@ struct Granted {
 }
 
 impl Granted {
-    fn from_value(v: &Value) -> Option<Granted> {
+    pub(crate) fn from_value(v: &Value) -> Option<Granted> {
         Some(Granted {
             scopes: v.get("scopes")?.as_array()?.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
             auth_time: v.get("auth_time")?.as_i64()?,
@@ -64,7 +64,7 @@ impl Granted {
     }
 
     /// What a refresh token carries forward (no nonce: it belongs to the first ID token only).
-    fn to_refresh_value(&self) -> Value {
+    pub(crate) fn to_refresh_value(&self) -> Value {
         json!({"scopes": self.scopes, "auth_time": self.auth_time, "level": self.level, "claims": self.claims})
     }
 }
@@ -94,15 +94,15 @@ fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-fn param<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<Option<&'p str>> {
+fn param<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<Option<&'p str>> {
     super::request::single(params, name).map_err(|why| oauth("invalid_request", why))
 }
 
-fn required<'p>(params: &'p [(String, String)], name: &str) -> OidcResult<&'p str> {
+fn required<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<&'p str> {
     param(params, name)?.ok_or_else(|| oauth("invalid_request", format!("{name} is missing")))
 }
 
-impl Oidc<'_> {
+impl Provider<'_> {
     /// The client the request authenticates as, by the method it registered. Any failure is
     /// `invalid_client`; unknown and known clients cost the same. A failure is the request's one
     /// audit event, under `action` (the endpoint's); a success is recorded by the operation.
@@ -112,7 +112,7 @@ impl Oidc<'_> {
         auth: ClientAuth,
         action: AuditAction,
         ctx: &ClientContext,
-    ) -> OidcResult<Application> {
+    ) -> ProviderResult<Application> {
         let client_id = match &auth {
             ClientAuth::Basic { client_id, .. } | ClientAuth::Post { client_id, .. } | ClientAuth::Public { client_id } => {
                 Some(client_id.chars().take(100).collect::<String>())
@@ -120,13 +120,13 @@ impl Oidc<'_> {
             ClientAuth::Missing | ClientAuth::Several => None,
         };
         let result = self.try_authenticate_client(tenant, auth).await;
-        if let Err(OidcError::OAuth(e)) = &result {
+        if let Err(ProviderError::OAuth(e)) = &result {
             self.audit(Some(tenant.id), None, action, e.error, ctx, json!({"clientId": client_id})).await;
         }
         result
     }
 
-    async fn try_authenticate_client(&self, tenant: &Tenant, auth: ClientAuth) -> OidcResult<Application> {
+    async fn try_authenticate_client(&self, tenant: &Tenant, auth: ClientAuth) -> ProviderResult<Application> {
         // One description for every failure: the answer does not tell which client ids exist.
         let invalid = |_why: &str| oauth("invalid_client", "client authentication failed");
         let (client_id, secret, method) = match auth {
@@ -164,13 +164,13 @@ impl Oidc<'_> {
         client: &Application,
         params: &[(String, String)],
         ctx: &ClientContext,
-    ) -> OidcResult<TokenResponse> {
+    ) -> ProviderResult<TokenResponse> {
         let mut user = None;
         let result = self.grant(tenant, client, params, ctx, &mut user).await;
         let outcome = match &result {
             Ok(_) => "success",
-            Err(OidcError::OAuth(e)) => e.error,
-            Err(OidcError::Core(_)) => "error",
+            Err(ProviderError::OAuth(e)) => e.error,
+            Err(ProviderError::Core(_)) => "error",
         };
         let grant = params.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.chars().take(60).collect::<String>());
         let detail = json!({"clientId": client.client_id, "grantType": grant});
@@ -185,10 +185,15 @@ impl Oidc<'_> {
         params: &[(String, String)],
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
-    ) -> OidcResult<TokenResponse> {
+    ) -> ProviderResult<TokenResponse> {
         let grant_type = required(params, "grant_type")?;
         let grant = GrantType::parse(grant_type)
-            .filter(|g| matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials))
+            .filter(|g| {
+                matches!(
+                    g,
+                    GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials | GrantType::DeviceCode
+                )
+            })
             .ok_or_else(|| oauth("unsupported_grant_type", format!("grant_type {grant_type} is not supported")))?;
         if !client.allows_grant(grant) {
             return Err(oauth("unauthorized_client", format!("the client may not use {grant_type}")));
@@ -204,6 +209,7 @@ impl Oidc<'_> {
                 let token = required(params, "refresh_token")?;
                 self.refresh(tenant, client, token, param(params, "scope")?, ctx, user).await
             }
+            GrantType::DeviceCode => self.exchange_device_code(tenant, client, required(params, "device_code")?, user).await,
             _ => self.client_credentials(tenant, client, param(params, "scope")?).await,
         }
     }
@@ -218,7 +224,7 @@ impl Oidc<'_> {
         verifier: Option<&str>,
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
-    ) -> OidcResult<TokenResponse> {
+    ) -> ProviderResult<TokenResponse> {
         let invalid = |why: &str| oauth("invalid_grant", why.to_string());
         let hash = self.master.mac(CODE_DOMAIN, code.as_bytes());
         let record = if code.len() > 100 { None } else { self.store.authorization_code(tenant.id, &hash).await? };
@@ -288,7 +294,7 @@ impl Oidc<'_> {
         scope: Option<&str>,
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
-    ) -> OidcResult<TokenResponse> {
+    ) -> ProviderResult<TokenResponse> {
         let refreshed = match self
             .sessions()
             .refresh(tenant, token, crate::model::Dialect::Oidc, ApplicationGuard::IssuedTo(client.id), &ctx_with(ctx, client))
@@ -318,7 +324,12 @@ impl Oidc<'_> {
         self.session_tokens(tenant, client, &auth.user, &auth.session, &granted, refresh).await
     }
 
-    async fn client_credentials(&self, tenant: &Tenant, client: &Application, scope: Option<&str>) -> OidcResult<TokenResponse> {
+    async fn client_credentials(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        scope: Option<&str>,
+    ) -> ProviderResult<TokenResponse> {
         if client.kind == ApplicationKind::Public {
             return Err(oauth("unauthorized_client", "a public client has no credentials"));
         }
@@ -344,7 +355,7 @@ impl Oidc<'_> {
     }
 
     /// The access token (and ID token when `openid` was granted) of a signed-in session.
-    async fn session_tokens(
+    pub(crate) async fn session_tokens(
         &self,
         tenant: &Tenant,
         client: &Application,
@@ -352,7 +363,7 @@ impl Oidc<'_> {
         session: &Session,
         granted: &Granted,
         refresh: Option<(String, i64)>,
-    ) -> OidcResult<TokenResponse> {
+    ) -> ProviderResult<TokenResponse> {
         let now = self.now();
         let scope = granted.scopes.join(" ");
         let acr = granted.level.to_string();
