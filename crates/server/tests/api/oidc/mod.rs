@@ -5,6 +5,7 @@ mod conformance;
 mod device;
 mod flows;
 mod par;
+mod rp_openid_client;
 mod rp_openidconnect;
 mod security;
 

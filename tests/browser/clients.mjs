@@ -1,0 +1,80 @@
+// openid-client as the client of the OpenID Connect features beyond the code flow, one scenario
+// per run ($SCENARIO). The user's part (the device page, sign-in, consent) is the harness's: this
+// script asks for it on stdout, one line at a time, and reads the answer from stdin.
+//   ADVANCE <seconds>   → "ok" once the server's clock has moved on
+//   DEVICE <verification_uri_complete>
+//   AUTHORIZE <url>     → "CALLBACK <url the browser was sent back to>"
+//   OK <what>           a check passed
+import * as oidc from "openid-client";
+import assert from "node:assert/strict";
+import readline from "node:readline";
+
+const ISSUER = process.env.ISSUER;
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const say = (line) => process.stdout.write(`${line}\n`);
+async function ask(line) {
+  say(line);
+  const { value, done } = await lines.next();
+  assert.ok(!done, `no answer to ${line}`);
+  return value;
+}
+const insecure = { execute: [oidc.allowInsecureRequests] };
+
+async function deviceFlow() {
+  const tv = await oidc.discovery(new URL(ISSUER), process.env.CLIENT_ID, undefined, oidc.None(), insecure);
+  const server = tv.serverMetadata();
+  assert.ok(server.grant_types_supported.includes("urn:ietf:params:oauth:grant-type:device_code"));
+  // Each poll first moves the server's clock on by the interval the library waited.
+  let interval = 5;
+  tv[oidc.customFetch] = async (url, options) => {
+    if (String(url) === server.token_endpoint) assert.equal(await ask(`ADVANCE ${interval}`), "ok");
+    return fetch(url, options);
+  };
+  const dar = await oidc.initiateDeviceAuthorization(tv, { scope: "openid profile offline_access" });
+  assert.match(dar.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  assert.equal(dar.verification_uri, `${ISSUER}/device`);
+  assert.equal(dar.expires_in, 600);
+  interval = dar.interval;
+  say(`DEVICE ${dar.verification_uri_complete}`);
+  const tokens = await oidc.pollDeviceAuthorizationGrant(tv, dar);
+  const claims = tokens.claims();
+  assert.equal(claims.iss, ISSUER);
+  assert.equal(claims.aud, process.env.CLIENT_ID);
+  assert.equal(claims.preferred_username, "alice");
+  assert.ok(tokens.refresh_token, "a refresh token for offline_access");
+  const refreshed = await oidc.refreshTokenGrant(tv, tokens.refresh_token);
+  assert.equal(refreshed.claims().sub, claims.sub);
+  say(`OK device ${claims.sub}`);
+}
+
+async function pushedRequest() {
+  const web = await oidc.discovery(
+    new URL(ISSUER),
+    process.env.CLIENT_ID,
+    undefined,
+    oidc.ClientSecretBasic(process.env.CLIENT_SECRET),
+    insecure,
+  );
+  assert.equal(web.serverMetadata().pushed_authorization_request_endpoint, `${ISSUER}/protocol/openid-connect/ext/par/request`);
+  const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+  const url = await oidc.buildAuthorizationUrlWithPAR(web, {
+    redirect_uri: process.env.REDIRECT_URI,
+    scope: "openid email",
+    code_challenge: await oidc.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: "S256",
+    state: checks.expectedState,
+    nonce: checks.expectedNonce,
+  });
+  assert.deepEqual([...url.searchParams.keys()].sort(), ["client_id", "request_uri"]);
+  const answer = await ask(`AUTHORIZE ${url.href}`);
+  assert.ok(answer.startsWith("CALLBACK "), answer);
+  const tokens = await oidc.authorizationCodeGrant(web, new URL(answer.slice(9)), checks);
+  assert.equal(tokens.claims().email, "alice@example.com");
+  say(`OK par ${tokens.claims().sub}`);
+}
+
+const scenarios = { device: deviceFlow, par: pushedRequest };
+await scenarios[process.env.SCENARIO]();
+say("DONE");
+process.exit(0);
