@@ -4,6 +4,7 @@
 //   ADVANCE <seconds>   → "ok" once the server's clock has moved on
 //   DEVICE <verification_uri_complete>
 //   AUTHORIZE <url>     → "CALLBACK <url the browser was sent back to>"
+//   REGISTER <jwk>      → "ok" once a client with this public key is registered
 //   OK <what>           a check passed
 import * as oidc from "openid-client";
 import assert from "node:assert/strict";
@@ -74,7 +75,36 @@ async function pushedRequest() {
   say(`OK par ${tokens.claims().sub}`);
 }
 
-const scenarios = { device: deviceFlow, par: pushedRequest };
+async function privateKeyJwt() {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
+  const jwk = { ...(await crypto.subtle.exportKey("jwk", publicKey)), kid: "node-es256", alg: "ES256", use: "sig" };
+  delete jwk.key_ops;
+  delete jwk.ext;
+  assert.equal(await ask(`REGISTER ${JSON.stringify(jwk)}`), "ok");
+  const svc = await oidc.discovery(
+    new URL(ISSUER),
+    process.env.CLIENT_ID,
+    undefined,
+    oidc.PrivateKeyJwt({ key: privateKey, kid: "node-es256" }),
+    insecure,
+  );
+  assert.ok(svc.serverMetadata().token_endpoint_auth_methods_supported.includes("private_key_jwt"));
+  const tokens = await oidc.clientCredentialsGrant(svc, { scope: "profile" });
+  assert.equal(tokens.token_type.toLowerCase(), "bearer");
+  const again = await oidc.clientCredentialsGrant(svc, { scope: "profile" });
+  assert.notEqual(again.access_token, tokens.access_token);
+  const introspected = await oidc.tokenIntrospection(svc, tokens.access_token);
+  assert.equal(introspected.active, true);
+  assert.equal(introspected.client_id, process.env.CLIENT_ID);
+  await oidc.tokenRevocation(svc, tokens.access_token);
+  assert.equal((await oidc.tokenIntrospection(svc, tokens.access_token)).active, false);
+  say(`OK private_key_jwt ${introspected.client_id}`);
+}
+
+const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt };
 await scenarios[process.env.SCENARIO]();
 say("DONE");
 process.exit(0);

@@ -216,8 +216,14 @@ struct OAuthClientArgs {
     scopes: Vec<String>,
     /// OpenID Connect: how the client authenticates at the token endpoint (default:
     /// client_secret_basic with a secret, none for a public client).
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none"])]
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])]
     token_endpoint_auth_method: Option<String>,
+    /// OpenID Connect, private_key_jwt: the client's public keys, a JWK set as JSON.
+    #[arg(long)]
+    jwks: Option<String>,
+    /// OpenID Connect, private_key_jwt: where the client's public keys are fetched from.
+    #[arg(long)]
+    jwks_uri: Option<String>,
     /// OpenID Connect: the client's users are never asked for consent.
     #[arg(long)]
     first_party: bool,
@@ -256,6 +262,8 @@ impl OAuthClientArgs {
             access_token_audience: self.access_token_audience,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            jwks: self.jwks.map(|j| serde_json::from_str(&j).map_err(|e| format!("jwks: not JSON: {e}"))).transpose()?,
+            jwks_uri: self.jwks_uri,
             // Back-channel logout and DPoP get flags when the server supports them.
             ..OAuthClient::default()
         })

@@ -85,6 +85,8 @@ pub struct Core {
     /// Woken (all waiters) whenever a callback try is recorded.
     pub callbacks_settled: Notify,
     pub(crate) callback_client: reqwest::Client,
+    /// Clients' key sets fetched from their `jwks_uri`, with when they were fetched.
+    pub(crate) client_jwks: TtlCache<String, (std::time::Instant, Arc<jsonwebtoken::jwk::JwkSet>)>,
 }
 
 impl Core {
@@ -110,6 +112,7 @@ impl Core {
             callbacks_ready: Arc::new(Notify::new()),
             callbacks_settled: Notify::new(),
             callback_client,
+            client_jwks: TtlCache::new(crate::services::provider::JWKS_CACHE),
         })
     }
 

@@ -290,6 +290,10 @@ mod tests {
                 backchannel_logout_uri: Some("https://portal.example.com/logout".into()),
                 require_par: true,
                 dpop_bound: true,
+                jwks: Some(
+                    serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}),
+                ),
+                jwks_uri: Some("https://portal.example.com/jwks".into()),
             },
         };
         let user = User {

@@ -98,6 +98,10 @@ pub struct OAuthClient {
     pub backchannel_logout_uri: Option<String>,
     pub require_par: bool,
     pub dpop_bound: bool,
+    /// The client's public keys (a JWK set), for `private_key_jwt`: given inline…
+    pub jwks: Option<serde_json::Value>,
+    /// …or fetched from here (the callbacks' address rules), cached.
+    pub jwks_uri: Option<String>,
 }
 
 /// A stored authorization code: single use, short-lived, bound to everything the request said.

@@ -67,6 +67,8 @@ pub struct OAuthPatch {
     pub backchannel_logout_uri: Option<Option<String>>,
     pub require_par: Option<bool>,
     pub dpop_bound: Option<bool>,
+    pub jwks: Option<Option<serde_json::Value>>,
+    pub jwks_uri: Option<Option<String>>,
 }
 
 impl OAuthPatch {
@@ -85,7 +87,9 @@ impl OAuthPatch {
             introspect_any,
             backchannel_logout_uri,
             require_par,
-            dpop_bound
+            dpop_bound,
+            jwks,
+            jwks_uri
         );
     }
 }
@@ -166,7 +170,7 @@ fn check_application_texts(app: &Application) -> CoreResult<()> {
 
 /// Checks an application's OpenID Connect settings against its kind, normalising lists. What
 /// this server cannot do yet is refused rather than stored as a promise.
-fn check_oauth_client(
+async fn check_oauth_client(
     hosted: &super::hosted_apps::HostedApps<'_>,
     kind: ApplicationKind,
     oauth: &mut OAuthClient,
@@ -196,8 +200,11 @@ fn check_oauth_client(
         return Err(field("scopes", format!("unknown scope {unknown}; known: {}", KNOWN_SCOPES.join(" "))));
     }
     match (oauth.token_endpoint_auth_method, kind) {
-        (Some(AuthMethod::PrivateKeyJwt), _) => {
-            return Err(field("token_endpoint_auth_method", "private_key_jwt is not supported yet"));
+        (Some(AuthMethod::PrivateKeyJwt), ApplicationKind::Public) => {
+            return Err(field("token_endpoint_auth_method", "a public client has no keys: none"));
+        }
+        (Some(AuthMethod::PrivateKeyJwt), _) if oauth.jwks.is_none() && oauth.jwks_uri.is_none() => {
+            return Err(field("token_endpoint_auth_method", "private_key_jwt needs the client's keys: jwks or jwks_uri"));
         }
         (Some(AuthMethod::None), ApplicationKind::Confidential | ApplicationKind::Service) => {
             return Err(field("token_endpoint_auth_method", "a client with a secret authenticates with it"));
@@ -215,6 +222,15 @@ fn check_oauth_client(
         && (aud.trim().is_empty() || aud.len() > 200)
     {
         return Err(field("access_token_audience", "1-200 characters"));
+    }
+    if oauth.jwks.is_some() && oauth.jwks_uri.is_some() {
+        return Err(field("jwks", "give jwks or jwks_uri, not both"));
+    }
+    if let Some(jwks) = &oauth.jwks {
+        super::provider::check_client_jwks(jwks).map_err(|why| field("jwks", why))?;
+    }
+    if let Some(uri) = &oauth.jwks_uri {
+        oauth.jwks_uri = Some(hosted.check_outbound_url("jwks_uri", uri).await?);
     }
     if oauth.backchannel_logout_uri.is_some() {
         return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
@@ -274,7 +290,7 @@ impl Applications<'_> {
         let mut aliases = BTreeMap::new();
         apply_aliases(&mut aliases, new.aliases)?;
         let mut oauth = new.oauth;
-        check_oauth_client(&self.hosted_apps(), new.kind, &mut oauth)?;
+        check_oauth_client(&self.hosted_apps(), new.kind, &mut oauth).await?;
         let app = Application {
             id: AppId::new(),
             tenant_id: tenant.id,
@@ -345,7 +361,7 @@ impl Applications<'_> {
             app.active = active;
         }
         patch.oauth.apply(&mut app.oauth);
-        check_oauth_client(&self.hosted_apps(), app.kind, &mut app.oauth)?;
+        check_oauth_client(&self.hosted_apps(), app.kind, &mut app.oauth).await?;
         self.save_application(&app).await?;
         let needs_secret =
             app.callback_url.is_some() && (!had_callback || self.store.callback_secret(tenant.id, app.id).await?.is_none());

@@ -98,8 +98,13 @@ impl HostedApps<'_> {
     /// Checks a callback URL: https to a public address (by name and by what the name resolves
     /// to now), unless private callbacks are allowed (development), which also allows http.
     pub async fn check_callback_url(&self, raw: &str) -> CoreResult<String> {
-        crate::model::text::check("callback_url", raw)?;
-        let bad = |why: &str| CoreError::field("callback_url", why.to_string());
+        self.check_outbound_url("callback_url", raw).await
+    }
+
+    /// Checks a URL this server will call (`field` names it in errors) by the callbacks' rules.
+    pub(crate) async fn check_outbound_url(&self, field: &'static str, raw: &str) -> CoreResult<String> {
+        crate::model::text::check(field, raw)?;
+        let bad = |why: &str| CoreError::field(field, why.to_string());
         let url = Url::parse(raw.trim()).map_err(|_| bad("not an absolute URL"))?;
         if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
             return Err(bad("no fragment or credentials allowed"));

@@ -61,7 +61,8 @@ pub struct CreateApplication {
     #[serde(default)]
     #[schema(value_type = Vec<AdminScope>)]
     pub scopes: Vec<String>,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`, `none` (public).
+    /// `client_secret_basic` (default with a secret), `client_secret_post`, `private_key_jwt`
+    /// (with `jwks` or `jwks_uri`), `none` (public).
     #[schema(value_type = Option<AdminAuthMethod>)]
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// No consent page for this client's users.
@@ -77,12 +78,17 @@ pub struct CreateApplication {
     pub introspect_any: bool,
     /// Back-channel logout: refused until it is supported.
     pub backchannel_logout_uri: Option<String>,
-    /// Pushed authorization requests only: `true` is refused until they are supported.
+    /// Pushed authorization requests only (RFC 9126).
     #[serde(default)]
     pub require_par: bool,
     /// DPoP-bound tokens only: `true` is refused until they are supported.
     #[serde(default)]
     pub dpop_bound: bool,
+    /// `private_key_jwt`: the client's public keys, a JWK set given inline…
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// …or the https URL the server fetches them from.
+    pub jwks_uri: Option<String>,
     /// A secret to keep (16-1024 characters), for a client moved from another server; without
     /// it a new secret is made and answered once.
     pub client_secret: Option<String>,
@@ -121,10 +127,18 @@ pub struct PatchApplication {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
-    /// `true` is refused until pushed authorization requests are supported.
+    /// Pushed authorization requests only (RFC 9126).
     pub require_par: Option<bool>,
     /// `true` is refused until DPoP is supported.
     pub dpop_bound: Option<bool>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Option<serde_json::Value>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub jwks_uri: Option<Option<String>>,
 }
 
 /// A field that is present, `null` included: `Some(None)` for `null`, `None` (by `default`) when absent.
@@ -157,6 +171,8 @@ impl CreateApplication {
                 backchannel_logout_uri: self.backchannel_logout_uri,
                 require_par: self.require_par,
                 dpop_bound: self.dpop_bound,
+                jwks: self.jwks,
+                jwks_uri: self.jwks_uri,
             },
             client_secret: self.client_secret,
         }
@@ -186,6 +202,8 @@ impl From<PatchApplication> for ApplicationPatch {
                 backchannel_logout_uri: b.backchannel_logout_uri,
                 require_par: b.require_par,
                 dpop_bound: b.dpop_bound,
+                jwks: b.jwks,
+                jwks_uri: b.jwks_uri,
             },
         }
     }

@@ -135,10 +135,16 @@ pub struct AdminApplication {
     /// OpenID Connect back-channel logout; not supported yet, so `null`.
     #[schema(required)]
     backchannel_logout_uri: Option<String>,
-    /// Pushed authorization requests only; not supported yet, so `false`.
+    /// Pushed authorization requests only (RFC 9126).
     require_par: bool,
     /// DPoP-bound tokens only; not supported yet, so `false`.
     dpop_bound: bool,
+    /// `private_key_jwt`: the client's public keys (a JWK set), or `null`.
+    #[schema(required, value_type = Option<Object>)]
+    jwks: Option<Value>,
+    /// `private_key_jwt`: where its keys are fetched from, or `null`.
+    #[schema(required)]
+    jwks_uri: Option<String>,
     /// On creation of a confidential or service application only: shown once.
     client_secret: Option<String>,
     /// On creation with a callback URL, or a PATCH giving the first one: the key of the
@@ -146,8 +152,8 @@ pub struct AdminApplication {
     callback_secret: Option<String>,
 }
 
-/// An OAuth grant type a client may be given (RFC 7591 names). The device and token-exchange
-/// grants are refused until they are supported.
+/// An OAuth grant type a client may be given (RFC 7591 names). The token-exchange grant is
+/// refused until it is supported.
 #[derive(ToSchema)]
 pub enum AdminGrantType {
     #[schema(rename = "authorization_code")]
@@ -157,17 +163,22 @@ pub enum AdminGrantType {
     /// Confidential and service clients only.
     #[schema(rename = "client_credentials")]
     ClientCredentials,
+    /// The device authorization grant (RFC 8628).
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 /// How a client authenticates at the token endpoint (RFC 7591 names): a public client `none`,
-/// a client with a secret `client_secret_basic` or `client_secret_post`. `private_key_jwt` is
-/// refused until it is supported.
+/// a client with a secret `client_secret_basic` or `client_secret_post`, a client with keys
+/// (`jwks` or `jwks_uri`) `private_key_jwt`.
 #[derive(ToSchema)]
 pub enum AdminAuthMethod {
     #[schema(rename = "client_secret_basic")]
     ClientSecretBasic,
     #[schema(rename = "client_secret_post")]
     ClientSecretPost,
+    #[schema(rename = "private_key_jwt")]
+    PrivateKeyJwt,
     #[schema(rename = "none")]
     None,
 }

@@ -144,6 +144,8 @@ fn oidc_fields(a: &serde_json::Value) -> serde_json::Value {
         "backchannel_logout_uri",
         "require_par",
         "dpop_bound",
+        "jwks",
+        "jwks_uri",
     ];
     keys.iter().map(|k| (k.to_string(), a.get(*k).cloned().unwrap_or_else(|| panic!("no {k} in {a}")))).collect()
 }
@@ -161,7 +163,7 @@ async fn oidc_client_settings_are_created_read_back_and_patched() {
             "redirect_uris": [], "post_logout_redirect_uris": [], "grant_types": [], "scopes": [],
             "token_endpoint_auth_method": null, "first_party": false, "require_pkce": false,
             "access_token_audience": null, "introspect_any": false, "backchannel_logout_uri": null,
-            "require_par": false, "dpop_bound": false,
+            "require_par": false, "dpop_bound": false, "jwks": null, "jwks_uri": null,
         }),
         "an application that names none of them has the defaults of its kind"
     );
@@ -195,6 +197,8 @@ async fn oidc_client_settings_are_created_read_back_and_patched() {
         "backchannel_logout_uri": null,
         "require_par": false,
         "dpop_bound": false,
+        "jwks": null,
+        "jwks_uri": null,
     });
     assert_eq!(oidc_fields(&created), expected);
     let (s, read) = app.admin(Method::GET, "/tenants/acme/applications/web", None).await;
@@ -248,6 +252,17 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
     let refused = [
         (json!({"kind": "confidential", "scopes": ["openid", "wallet"]}), "scopes"),
         (json!({"kind": "confidential", "token_endpoint_auth_method": "private_key_jwt"}), "token_endpoint_auth_method"),
+        (
+            json!({"kind": "public", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://web.example.com/jwks"}),
+            "token_endpoint_auth_method",
+        ),
+        (json!({"kind": "confidential", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}), "jwks"),
+        (
+            json!({"kind": "confidential", "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]}}),
+            "jwks",
+        ),
+        (json!({"kind": "confidential", "jwks_uri": "http://web.example.com/jwks"}), "jwks_uri"),
+        (json!({"kind": "confidential", "jwks_uri": "https://10.0.0.1/jwks"}), "jwks_uri"),
         (json!({"kind": "confidential", "token_endpoint_auth_method": "none"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "token_endpoint_auth_method": "client_secret_basic"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "grant_types": ["authorization_code", "client_credentials"]}), "grant_types"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::Provider;
+use super::{CLIENT_SIGNING_ALGS, Provider};
 use crate::model::Tenant;
 use crate::model::oauth::KNOWN_SCOPES;
 
@@ -41,7 +41,8 @@ impl Provider<'_> {
         }
         let issuer = self.realm_issuer(tenant);
         let p = format!("{issuer}/protocol/openid-connect");
-        let secret_methods = ["client_secret_basic", "client_secret_post"];
+        let secret_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+        let all_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
         let doc = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{p}/auth"),
@@ -65,9 +66,12 @@ impl Provider<'_> {
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": all_methods,
+            "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
             "introspection_endpoint_auth_methods_supported": secret_methods,
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+            "revocation_endpoint_auth_methods_supported": all_methods,
+            "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
             "scopes_supported": KNOWN_SCOPES,
             "claims_supported": CLAIMS,
             "claims_parameter_supported": true,

@@ -23,6 +23,9 @@ pub enum ClientAuth {
     Post { client_id: String, secret: String },
     /// A public client: `client_id` alone.
     Public { client_id: String },
+    /// A signed client assertion (RFC 7523 §2.2, `private_key_jwt`), with the `client_id` of the
+    /// form if it had one.
+    Assertion { client_id: Option<String>, assertion: String },
     /// Nothing to go on.
     Missing,
     /// More than one method at once (RFC 6749 §2.3).
@@ -89,6 +92,28 @@ pub(crate) fn at_hash(access_token: &str, alg: KeyAlg) -> String {
     crate::crypto::b64url(&bytes[..bytes.len() / 2])
 }
 
+/// How far ahead a client assertion's `exp` may be (seconds).
+const ASSERTION_LIFETIME: i64 = 300;
+const ASSERTION_DOMAIN: &str = "client-assertion";
+
+/// The `sub` of a client assertion, unverified: only to find the client whose keys verify it.
+fn assertion_subject(assertion: &str) -> Option<String> {
+    crate::crypto::jwt::peek_claims(assertion)?.get("sub")?.as_str().map(str::to_string)
+}
+
+/// The path under `protocol/openid-connect/` of the endpoint an audit action is the request of:
+/// a client assertion may name it as its audience.
+fn endpoint_of(action: AuditAction) -> &'static str {
+    match action {
+        AuditAction::TokenIntrospect => "token/introspect",
+        AuditAction::TokenRevocation => "revoke",
+        AuditAction::DeviceAuthorize => "auth/device",
+        AuditAction::PushedAuthorize => "ext/par/request",
+        AuditAction::SignOut => "logout",
+        _ => "token",
+    }
+}
+
 /// A PKCE verifier: 43-128 unreserved characters (RFC 7636 §4.1).
 fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
@@ -117,19 +142,41 @@ impl Provider<'_> {
             ClientAuth::Basic { client_id, .. } | ClientAuth::Post { client_id, .. } | ClientAuth::Public { client_id } => {
                 Some(client_id.chars().take(100).collect::<String>())
             }
+            ClientAuth::Assertion { client_id, assertion } => {
+                client_id.clone().or_else(|| assertion_subject(assertion)).map(|id| id.chars().take(100).collect::<String>())
+            }
             ClientAuth::Missing | ClientAuth::Several => None,
         };
-        let result = self.try_authenticate_client(tenant, auth).await;
+        let result = self.try_authenticate_client(tenant, auth, action).await;
         if let Err(ProviderError::OAuth(e)) = &result {
             self.audit(Some(tenant.id), None, action, e.error, ctx, json!({"clientId": client_id})).await;
         }
         result
     }
 
-    async fn try_authenticate_client(&self, tenant: &Tenant, auth: ClientAuth) -> ProviderResult<Application> {
+    async fn try_authenticate_client(
+        &self,
+        tenant: &Tenant,
+        auth: ClientAuth,
+        action: AuditAction,
+    ) -> ProviderResult<Application> {
         // One description for every failure: the answer does not tell which client ids exist.
         let invalid = |_why: &str| oauth("invalid_client", "client authentication failed");
         let (client_id, secret, method) = match auth {
+            ClientAuth::Assertion { client_id, assertion } => {
+                let subject = assertion_subject(&assertion);
+                let Some(id) = client_id.clone().or(subject.clone()) else { return Err(invalid("no client named")) };
+                if client_id.is_some() && subject.as_deref() != Some(id.as_str()) {
+                    return Err(invalid("the assertion is another client's"));
+                }
+                let app = self.applications().cached_by_client_id(tenant, &id).await?.filter(|a| a.active);
+                let Some(app) = app else { return Err(invalid("unknown or inactive client")) };
+                if app.auth_method() != AuthMethod::PrivateKeyJwt {
+                    return Err(invalid("the client authenticates another way"));
+                }
+                self.check_client_assertion(tenant, &app, &assertion, endpoint_of(action)).await.map_err(invalid)?;
+                return Ok(app);
+            }
             ClientAuth::Basic { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretBasic),
             ClientAuth::Post { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretPost),
             ClientAuth::Public { client_id } => (client_id, None, AuthMethod::None),
@@ -155,6 +202,60 @@ impl Provider<'_> {
             return Err(invalid("wrong client secret"));
         }
         Ok(app)
+    }
+
+    /// A client assertion (RFC 7523 §3): signed by a key of the client, `iss` and `sub` the
+    /// client, `aud` the issuer or the token endpoint or the endpoint called, `exp` within five
+    /// minutes, `jti` never seen before by any node.
+    async fn check_client_assertion(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        assertion: &str,
+        endpoint: &str,
+    ) -> Result<(), super::client_keys::Refusal> {
+        let (_, claims) = self.verify_client_signed(client, assertion).await?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("iss") != Some(client.client_id.as_str()) || text("sub") != Some(client.client_id.as_str()) {
+            return Err("iss and sub must be the client id");
+        }
+        let issuer = self.realm_issuer(tenant);
+        let accepted = [
+            issuer.clone(),
+            format!("{issuer}/protocol/openid-connect/token"),
+            format!("{issuer}/protocol/openid-connect/{endpoint}"),
+        ];
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !audiences.iter().any(|a| accepted.iter().any(|x| x == a)) {
+            return Err("aud is not this server");
+        }
+        let (now, leeway) = (self.now(), self.config.token_leeway_seconds);
+        let Some(exp) = claims.get("exp").and_then(Value::as_i64) else { return Err("exp is missing") };
+        if exp + leeway <= now {
+            return Err("expired");
+        }
+        if exp > now + ASSERTION_LIFETIME + leeway {
+            return Err("exp is more than five minutes away");
+        }
+        for name in ["nbf", "iat"] {
+            if claims.get(name).is_some_and(|t| t.as_i64().is_none_or(|t| t - leeway > now)) {
+                return Err("nbf or iat in the future");
+            }
+        }
+        let Some(jti) = text("jti").filter(|j| !j.is_empty() && j.len() <= 200) else { return Err("jti is missing") };
+        let seen = self.master.mac(ASSERTION_DOMAIN, format!("{}\0{jti}", client.client_id).as_bytes());
+        match self.store.first_sight_of_jti(tenant.id, &seen, exp + leeway, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("replayed"),
+            Err(e) => {
+                tracing::error!(error = %crate::error::Chain(&e), "the seen-jti table cannot be written");
+                Err("the replay check failed")
+            }
+        }
     }
 
     /// A token request of an authenticated client (its form parameters, as sent).

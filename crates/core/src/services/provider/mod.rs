@@ -9,6 +9,7 @@
 //! granted (scopes, authentication time and level).
 
 mod claims;
+mod client_keys;
 mod device;
 mod discovery;
 mod flow;
@@ -18,6 +19,8 @@ mod request;
 mod resource;
 
 pub use claims::{preferred_username, scope_claims, userinfo_claims};
+pub(crate) use client_keys::JWKS_CACHE;
+pub use client_keys::{CLIENT_SIGNING_ALGS, check_client_jwks};
 pub use device::{DEVICE_INTERVAL, DEVICE_TTL, DeviceAuthorization, canonical_user_code};
 pub use flow::{Progress, SignedIn, Step};
 pub use grants::{ClientAuth, TokenResponse};

@@ -20,6 +20,9 @@ fn field<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
+/// The client assertion type of `private_key_jwt` (RFC 7523 §2.2).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// `Authorization: Basic` credentials, each half form-urldecoded (RFC 6749 §2.3.1). `Err` for a
 /// Basic header that cannot be read.
 fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
@@ -37,6 +40,17 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
 fn client_auth(headers: &HeaderMap, params: &[(String, String)]) -> ClientAuth {
     let Ok(basic) = basic(headers) else { return ClientAuth::Missing };
     let (form_id, form_secret) = (field(params, "client_id"), field(params, "client_secret"));
+    if let Some(kind) = field(params, "client_assertion_type") {
+        if basic.is_some() || form_secret.is_some() {
+            return ClientAuth::Several;
+        }
+        return match (kind, field(params, "client_assertion")) {
+            (JWT_BEARER, Some(assertion)) => {
+                ClientAuth::Assertion { client_id: form_id.map(str::to_string), assertion: assertion.to_string() }
+            }
+            _ => ClientAuth::Missing,
+        };
+    }
     match (basic, form_id, form_secret) {
         (Some(_), _, Some(_)) => ClientAuth::Several,
         (Some((id, _)), Some(form_id), None) if id != form_id => ClientAuth::Several,

@@ -1,6 +1,7 @@
 //! The OpenID Connect dialect, driven as a browser and a client would: a small cookie jar, the
 //! hosted pages' forms read from their HTML, the token endpoint called with client credentials.
 
+mod assertions;
 mod conformance;
 mod device;
 mod flows;

@@ -31,6 +31,8 @@ enum Request {
     Advance(i64),
     Device(String),
     Authorize(String),
+    /// A client to register with this public key.
+    Register(serde_json::Value),
 }
 
 /// Runs a scenario of clients.mjs, answering its requests with `answer`; the `OK` lines it printed.
@@ -62,6 +64,7 @@ where
             "ADVANCE" => answer(Request::Advance(rest.parse().unwrap())).await,
             "DEVICE" => answer(Request::Device(rest.to_string())).await,
             "AUTHORIZE" => answer(Request::Authorize(rest.to_string())).await,
+            "REGISTER" => answer(Request::Register(serde_json::from_str(rest).unwrap())).await,
             "OK" => {
                 oks.push(rest.to_string());
                 None
@@ -116,7 +119,7 @@ async fn openid_client_runs_the_device_flow_polling_until_the_user_allows() {
             app.clock.advance(seconds);
             Some("ok".into())
         }
-        Request::Authorize(_) => panic!("no authorization request in the device flow"),
+        _ => panic!("no authorization request or registration in the device flow"),
     })
     .await;
     assert_eq!(oks, vec![format!("device {}", realm.user_id)]);
@@ -150,4 +153,25 @@ async fn openid_client_pushes_its_authorization_request() {
     })
     .await;
     assert_eq!(oks, vec![format!("par {}", realm.user_id)]);
+}
+
+#[tokio::test]
+async fn openid_client_authenticates_with_private_key_jwt() {
+    if !node_with_openid_client() {
+        return;
+    }
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let vars = [("SCENARIO", "private_key_jwt".to_string()), ("REALM", realm.slug.clone()), ("CLIENT_ID", "pkj".to_string())];
+    let oks = run(&app, &vars, async |request| match request {
+        Request::Register(jwk) => {
+            let body = json!({"name": "Keyed", "kind": "service", "client_id": "pkj",
+                              "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}});
+            create_client(&app, &realm.slug, body).await;
+            Some("ok".into())
+        }
+        _ => panic!("only a registration"),
+    })
+    .await;
+    assert_eq!(oks, vec!["private_key_jwt pkj".to_string()]);
 }
