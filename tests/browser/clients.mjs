@@ -75,7 +75,8 @@ async function pushedRequest() {
   say(`OK par ${tokens.claims().sub}`);
 }
 
-async function privateKeyJwt() {
+/// A new ES256 key pair whose public JWK the harness registers a client with.
+async function registeredKey() {
   const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
     "sign",
     "verify",
@@ -84,6 +85,37 @@ async function privateKeyJwt() {
   delete jwk.key_ops;
   delete jwk.ext;
   assert.equal(await ask(`REGISTER ${JSON.stringify(jwk)}`), "ok");
+  return privateKey;
+}
+
+async function signedRequestObject() {
+  const privateKey = await registeredKey();
+  const key = { key: privateKey, kid: "node-es256" };
+  const web = await oidc.discovery(new URL(ISSUER), process.env.CLIENT_ID, undefined, oidc.PrivateKeyJwt(key), insecure);
+  assert.equal(web.serverMetadata().request_parameter_supported, true);
+  const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+  const url = await oidc.buildAuthorizationUrlWithJAR(
+    web,
+    {
+      redirect_uri: process.env.REDIRECT_URI,
+      scope: "openid profile",
+      code_challenge: await oidc.calculatePKCECodeChallenge(pkceCodeVerifier),
+      code_challenge_method: "S256",
+      state: checks.expectedState,
+      nonce: checks.expectedNonce,
+    },
+    key,
+  );
+  assert.ok(url.searchParams.get("request"), "the parameters travel signed");
+  const answer = await ask(`AUTHORIZE ${url.href}`);
+  const tokens = await oidc.authorizationCodeGrant(web, new URL(answer.slice(9)), checks);
+  assert.equal(tokens.claims().preferred_username, "alice");
+  say(`OK jar ${tokens.claims().sub}`);
+}
+
+async function privateKeyJwt() {
+  const privateKey = await registeredKey();
   const svc = await oidc.discovery(
     new URL(ISSUER),
     process.env.CLIENT_ID,
@@ -104,7 +136,7 @@ async function privateKeyJwt() {
   say(`OK private_key_jwt ${introspected.client_id}`);
 }
 
-const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt };
+const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt, jar: signedRequestObject };
 await scenarios[process.env.SCENARIO]();
 say("DONE");
 process.exit(0);

@@ -77,7 +77,9 @@ impl Provider<'_> {
             "claims_parameter_supported": true,
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
-            "request_parameter_supported": false,
+            // Signed request objects (RFC 9101) of clients with keys; by reference only from PAR.
+            "request_parameter_supported": true,
+            "request_object_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
             "request_uri_parameter_supported": false,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             "display_values_supported": ["page", "popup"],

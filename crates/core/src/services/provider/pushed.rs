@@ -60,6 +60,18 @@ impl Provider<'_> {
         if params.iter().any(|(k, _)| k == "request_uri") {
             return Err(invalid("request_uri cannot be pushed"));
         }
+        // A signed request object pushed (RFC 9126 §3): its parameters are the request.
+        let from_object;
+        let params = match single(params, "request").map_err(|why| invalid(&why))? {
+            Some(object) => {
+                from_object = self
+                    .request_object_params(tenant, client, object)
+                    .await
+                    .map_err(|why| oauth("invalid_request_object", why))?;
+                &from_object[..]
+            }
+            None => params,
+        };
         match single(params, "client_id").map_err(|why| invalid(&why))? {
             Some(id) if id != client.client_id => return Err(invalid("client_id is not the authenticated client's")),
             _ => {}

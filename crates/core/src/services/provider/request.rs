@@ -209,6 +209,24 @@ impl Provider<'_> {
             Ok(_) => (params, false),
             Err(why) => return page(&why),
         };
+        // A signed request object (RFC 9101): its parameters, and no others, are the request. A
+        // refusal goes back to the outer redirect URI once that is known good, else is a page.
+        let from_object;
+        let mut bad_object = None;
+        let params = match single(params, "request") {
+            Ok(Some(object)) => match self.request_object_params(tenant, &app, object).await {
+                Ok(p) => {
+                    from_object = p;
+                    &from_object[..]
+                }
+                Err(why) => {
+                    bad_object = Some(why);
+                    params
+                }
+            },
+            Ok(None) => params,
+            Err(why) => return page(&why),
+        };
         let redirect_uri = match single(params, "redirect_uri") {
             Ok(Some(r)) if redirect_registered(&app, r) => r.to_string(),
             Ok(Some(_)) => return page("The application sent you to an address it has not registered (redirect_uri)."),
@@ -228,6 +246,9 @@ impl Provider<'_> {
                 OAuthError::new(error, why),
             )))
         };
+        if let Some(why) = bad_object {
+            return back("invalid_request_object", why);
+        }
         if app.oauth.require_par && !was_pushed {
             return back("invalid_request", "the client must push its authorization requests (PAR)".into());
         }
@@ -263,7 +284,7 @@ impl Provider<'_> {
             get(name)?;
         }
         if get("request")?.is_some() {
-            return Err(("request_not_supported", "request objects are not supported".into()));
+            return Err(("invalid_request_object", "a request object cannot carry another".into()));
         }
         if get("request_uri")?.is_some() {
             return Err(("request_uri_not_supported", "request_uri is only for pushed requests (PAR)".into()));
@@ -347,6 +368,64 @@ impl Provider<'_> {
             signed_in_during: None,
             device: None,
         })
+    }
+
+    /// The parameters of a request object (RFC 9101 §4) the client signed with one of its keys:
+    /// `iss` and `client_id` the client, `aud` this realm's issuer, `exp` not past. `Err` says
+    /// why not (the client hears it as `invalid_request_object`).
+    pub(crate) async fn request_object_params(
+        &self,
+        tenant: &Tenant,
+        app: &Application,
+        object: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        if app.oauth.jwks.is_none() && app.oauth.jwks_uri.is_none() {
+            return Err("the client has registered no keys to sign request objects with".into());
+        }
+        let (header, claims) = self.verify_client_signed(app, object).await.map_err(|why| format!("request object: {why}"))?;
+        if !matches!(header.typ.as_deref(), None | Some("JWT" | "oauth-authz-req+jwt")) {
+            return Err("request object: typ must be oauth-authz-req+jwt".into());
+        }
+        let Value::Object(claims) = claims else { return Err("request object: not a JSON object".into()) };
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("iss") != Some(app.client_id.as_str()) || text("client_id") != Some(app.client_id.as_str()) {
+            return Err("request object: iss and client_id must be the client".into());
+        }
+        let issuer = self.realm_issuer(tenant);
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == issuer,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(issuer.as_str())),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err("request object: aud must be the issuer".into());
+        }
+        let (now, leeway) = (self.now(), self.config.token_leeway_seconds);
+        match claims.get("exp").map(Value::as_i64) {
+            Some(Some(exp)) if exp + leeway > now => {}
+            Some(_) => return Err("request object: expired".into()),
+            None => return Err("request object: exp is missing".into()),
+        }
+        if claims.get("nbf").is_some_and(|t| t.as_i64().is_none_or(|t| t - leeway > now)) {
+            return Err("request object: not yet valid".into());
+        }
+        const ENVELOPE: &[&str] = &["iss", "aud", "exp", "iat", "nbf", "jti", "sub"];
+        let mut params = Vec::new();
+        for (name, value) in claims {
+            if ENVELOPE.contains(&name.as_str()) {
+                continue;
+            }
+            if name == "request" || name == "request_uri" {
+                return Err("request object: cannot carry another request".into());
+            }
+            let value = match value {
+                Value::String(s) => s,
+                Value::Object(_) | Value::Array(_) => value.to_string(),
+                other => other.to_string(),
+            };
+            params.push((name, value));
+        }
+        Ok(params)
     }
 
     /// Checks a pushed request's parameters as the authorization endpoint will.

@@ -32,8 +32,13 @@ impl ClientKey {
     }
 
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(claims, "JWT")
+    }
+
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_string());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
 }

@@ -860,17 +860,19 @@ async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupport
     assert_eq!(op.error(&page, &req), "request_uri_not_supported");
 }
 
-/// oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported: refused with request_not_supported.
+/// oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported: signed request
+/// objects are supported, `none` is not listed, and an unsigned one is refused with invalid_request_object.
 #[tokio::test]
 async fn oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported() {
     let app = spawn_app().await;
     let op = Op::new(&app).await;
-    assert_eq!(op.config["request_parameter_supported"], false);
+    assert_eq!(op.config["request_parameter_supported"], true);
+    assert!(!strings(&op.config["request_object_signing_alg_values_supported"]).contains(&"none"));
     let req = op.request(&op.web);
     let object: serde_json::Map<String, Value> = req.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let req = req.set("request", &unsigned_jwt(&Value::Object(object)));
     let page = op.authorize(&mut Browser::new(&app), &req).await;
-    assert_eq!(op.error(&page, &req), "request_not_supported");
+    assert_eq!(op.error(&page, &req), "invalid_request_object");
 }
 
 /// oidcc-ensure-request-object-with-redirect-uri: a bad outer `redirect_uri` beside a request object gets an error page.

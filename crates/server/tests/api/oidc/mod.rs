@@ -5,6 +5,7 @@ mod assertions;
 mod conformance;
 mod device;
 mod flows;
+mod jar;
 mod par;
 mod rp_openid_client;
 mod rp_openidconnect;

@@ -175,3 +175,37 @@ async fn openid_client_authenticates_with_private_key_jwt() {
     .await;
     assert_eq!(oks, vec!["private_key_jwt pkj".to_string()]);
 }
+
+#[tokio::test]
+async fn openid_client_signs_its_authorization_request() {
+    if !node_with_openid_client() {
+        return;
+    }
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let vars = [
+        ("SCENARIO", "jar".to_string()),
+        ("REALM", realm.slug.clone()),
+        ("CLIENT_ID", "jar".to_string()),
+        ("REDIRECT_URI", WEB_REDIRECT.to_string()),
+    ];
+    let mut browser = Browser::new(&app);
+    let oks = run(&app, &vars, async |request| match request {
+        Request::Register(jwk) => {
+            let body = json!({"name": "Signed", "kind": "confidential", "client_id": "jar", "first_party": true,
+                              "redirect_uris": [WEB_REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+                              "jwks": {"keys": [jwk]}});
+            create_client(&app, &realm.slug, body).await;
+            Some("ok".into())
+        }
+        Request::Authorize(url) => {
+            let login = browser.get(&url).await;
+            let back = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+            assert_eq!(back.status, 303, "{}", back.body);
+            Some(format!("CALLBACK {}", back.location()))
+        }
+        _ => panic!("a registration and an authorization request"),
+    })
+    .await;
+    assert_eq!(oks, vec![format!("jar {}", realm.user_id)]);
+}
