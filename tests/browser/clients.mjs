@@ -136,7 +136,37 @@ async function privateKeyJwt() {
   say(`OK private_key_jwt ${introspected.client_id}`);
 }
 
-const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt, jar: signedRequestObject };
+async function dpop() {
+  const spa = await oidc.discovery(new URL(ISSUER), process.env.CLIENT_ID, undefined, oidc.None(), insecure);
+  assert.ok(spa.serverMetadata().dpop_signing_alg_values_supported.includes("ES256"));
+  const DPoP = oidc.getDPoPHandle(spa, await oidc.randomDPoPKeyPair("ES256"));
+  const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier, expectedState: oidc.randomState() };
+  const url = oidc.buildAuthorizationUrl(spa, {
+    redirect_uri: process.env.REDIRECT_URI,
+    scope: "openid profile",
+    code_challenge: await oidc.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: "S256",
+    state: checks.expectedState,
+  });
+  const answer = await ask(`AUTHORIZE ${url.href}`);
+  // The library learns the server's nonce from its use_dpop_nonce answer and tries again.
+  const tokens = await oidc.authorizationCodeGrant(spa, new URL(answer.slice(9)), checks, undefined, { DPoP });
+  assert.equal(tokens.token_type.toLowerCase(), "dpop");
+  const sub = tokens.claims().sub;
+  const info = await oidc.fetchUserInfo(spa, tokens.access_token, sub, { DPoP });
+  assert.equal(info.preferred_username, "alice");
+  const refreshed = await oidc.refreshTokenGrant(spa, tokens.refresh_token, undefined, { DPoP });
+  assert.equal(refreshed.token_type.toLowerCase(), "dpop");
+  // Another key cannot use the bound refresh token.
+  const thief = oidc.getDPoPHandle(spa, await oidc.randomDPoPKeyPair("ES256"));
+  await assert.rejects(oidc.refreshTokenGrant(spa, refreshed.refresh_token, undefined, { DPoP: thief }), (e) => e.error === "invalid_grant");
+  const again = await oidc.refreshTokenGrant(spa, refreshed.refresh_token, undefined, { DPoP });
+  assert.equal((await oidc.fetchUserInfo(spa, again.access_token, sub, { DPoP })).sub, sub);
+  say(`OK dpop ${sub}`);
+}
+
+const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt, jar: signedRequestObject, dpop };
 await scenarios[process.env.SCENARIO]();
 say("DONE");
 process.exit(0);

@@ -239,6 +239,9 @@ struct OAuthClientArgs {
     /// OpenID Connect: the client's authorization requests must come through PAR (RFC 9126).
     #[arg(long)]
     require_par: bool,
+    /// OpenID Connect: the client's token requests must carry a DPoP proof (RFC 9449).
+    #[arg(long)]
+    dpop_bound: bool,
 }
 
 impl OAuthClientArgs {
@@ -264,7 +267,8 @@ impl OAuthClientArgs {
             require_par: self.require_par,
             jwks: self.jwks.map(|j| serde_json::from_str(&j).map_err(|e| format!("jwks: not JSON: {e}"))).transpose()?,
             jwks_uri: self.jwks_uri,
-            // Back-channel logout and DPoP get flags when the server supports them.
+            dpop_bound: self.dpop_bound,
+            // Back-channel logout gets a flag when the server supports it.
             ..OAuthClient::default()
         })
     }

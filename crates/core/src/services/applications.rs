@@ -235,9 +235,6 @@ async fn check_oauth_client(
     if oauth.backchannel_logout_uri.is_some() {
         return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
     }
-    if oauth.dpop_bound {
-        return Err(field("dpop_bound", "not supported yet"));
-    }
     Ok(())
 }
 

@@ -39,8 +39,12 @@ pub enum ApplicationGuard {
     /// The token must have been issued to this client (OpenID Connect, whose sessions serve
     /// several clients); another client's live token is refused unspent (one whose session has
     /// ended is spent as any dead token is), and its successor is bound to the same client.
-    IssuedTo(AppId),
+    /// A token bound to a key (its grant's `jkt`, DPoP) needs that key's thumbprint here too.
+    IssuedTo(AppId, Option<Thumbprint>),
 }
+
+/// A key's JWK thumbprint (RFC 7638), base64url: always 43 characters.
+pub type Thumbprint = [u8; 43];
 
 /// A rotated refresh token, the session's application when the guard checked it, and the grant
 /// the token carried when it was bound to a client.
@@ -279,12 +283,17 @@ impl Sessions<'_> {
         let admits = match guard {
             ApplicationGuard::Any => return Ok((None, None)),
             ApplicationGuard::Active { admits } => admits,
-            ApplicationGuard::IssuedTo(client) => {
+            ApplicationGuard::IssuedTo(client, proven) => {
                 attempt.application = Some(client);
-                return match issued_to.filter(|c| c.application_id == client) {
-                    Some(bound) => Ok((None, Some(bound))),
-                    None => Err(attempt.refuse("failure", "token of another client", CoreError::InvalidRefreshToken)),
+                let Some(bound) = issued_to.filter(|c| c.application_id == client) else {
+                    return Err(attempt.refuse("failure", "token of another client", CoreError::InvalidRefreshToken));
                 };
+                if let Some(jkt) = bound.grant.get("jkt").and_then(serde_json::Value::as_str)
+                    && !proven.is_some_and(|p| crate::crypto::ct_eq(&p, jkt.as_bytes()))
+                {
+                    return Err(attempt.refuse("failure", "token bound to another key", CoreError::InvalidRefreshToken));
+                }
+                return Ok((None, Some(bound)));
             }
         };
         attempt.application = session.application_id;

@@ -81,7 +81,7 @@ pub struct CreateApplication {
     /// Pushed authorization requests only (RFC 9126).
     #[serde(default)]
     pub require_par: bool,
-    /// DPoP-bound tokens only: `true` is refused until they are supported.
+    /// DPoP-bound tokens only (RFC 9449): token requests without a proof are refused.
     #[serde(default)]
     pub dpop_bound: bool,
     /// `private_key_jwt`: the client's public keys, a JWK set given inline…
@@ -129,7 +129,7 @@ pub struct PatchApplication {
     pub backchannel_logout_uri: Option<Option<String>>,
     /// Pushed authorization requests only (RFC 9126).
     pub require_par: Option<bool>,
-    /// `true` is refused until DPoP is supported.
+    /// DPoP-bound tokens only (RFC 9449).
     pub dpop_bound: Option<bool>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]

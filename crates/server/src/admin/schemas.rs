@@ -137,7 +137,7 @@ pub struct AdminApplication {
     backchannel_logout_uri: Option<String>,
     /// Pushed authorization requests only (RFC 9126).
     require_par: bool,
-    /// DPoP-bound tokens only; not supported yet, so `false`.
+    /// DPoP-bound tokens only (RFC 9449).
     dpop_bound: bool,
     /// `private_key_jwt`: the client's public keys (a JWK set), or `null`.
     #[schema(required, value_type = Option<Object>)]

@@ -266,7 +266,6 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
         (json!({"kind": "confidential", "token_endpoint_auth_method": "none"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "token_endpoint_auth_method": "client_secret_basic"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "grant_types": ["authorization_code", "client_credentials"]}), "grant_types"),
-        (json!({"kind": "confidential", "dpop_bound": true}), "dpop_bound"),
         (json!({"kind": "confidential", "backchannel_logout_uri": "https://web.example.com/bc"}), "backchannel_logout_uri"),
         (json!({"kind": "confidential", "post_logout_redirect_uris": ["http://web.example.com/"]}), "post_logout_redirect_uris"),
         (
@@ -300,7 +299,7 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
     for (patch, field) in [
         (json!({"scopes": ["openid", "wallet"]}), "scopes"),
         (json!({"token_endpoint_auth_method": "private_key_jwt"}), "token_endpoint_auth_method"),
-        (json!({"dpop_bound": true}), "dpop_bound"),
+        (json!({"jwks_uri": "ftp://web.example.com/jwks"}), "jwks_uri"),
         (json!({"post_logout_redirect_uris": ["http://web.example.com/"]}), "post_logout_redirect_uris"),
     ] {
         let (s, e) = app.admin(Method::PATCH, "/tenants/acme/applications/web", Some(patch.clone())).await;

@@ -51,13 +51,13 @@ pub fn check_client_jwks(jwks: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn allowed_alg(alg: Algorithm) -> bool {
+pub(crate) fn allowed_alg(alg: Algorithm) -> bool {
     let name = format!("{alg:?}");
     CLIENT_SIGNING_ALGS.contains(&name.as_str())
 }
 
 /// Whether `jwk` can check a signature of `alg`.
-fn fits(jwk: &Jwk, alg: Algorithm) -> bool {
+pub(crate) fn fits(jwk: &Jwk, alg: Algorithm) -> bool {
     if let Some(declared) = jwk.common.key_algorithm
         && format!("{declared:?}") != format!("{alg:?}")
     {

@@ -233,6 +233,7 @@ impl Provider<'_> {
         tenant: &Tenant,
         client: &Application,
         device_code: &str,
+        jkt: Option<String>,
         user: &mut Option<UserId>,
     ) -> ProviderResult<TokenResponse> {
         let invalid = |why: &str| oauth("invalid_grant", why.to_string());
@@ -273,11 +274,12 @@ impl Provider<'_> {
         if !self.store.redeem_device_grant(tenant.id, &hash, now).await? {
             return Err(invalid("the device_code was already used"));
         }
-        let Some(granted) = Granted::from_value(&with_scopes(&grant.data, &grant.scopes)) else {
+        let Some(mut granted) = Granted::from_value(&with_scopes(&grant.data, &grant.scopes)) else {
             return Err(invalid("unreadable device authorization"));
         };
+        granted.jkt = jkt;
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
-            let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value() };
+            let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value(client) };
             Some(self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?)
         } else {
             None

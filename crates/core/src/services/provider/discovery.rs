@@ -76,6 +76,7 @@ impl Provider<'_> {
             "claims_supported": CLAIMS,
             "claims_parameter_supported": true,
             "code_challenge_methods_supported": ["S256"],
+            "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
             "authorization_response_iss_parameter_supported": true,
             // Signed request objects (RFC 9101) of clients with keys; by reference only from PAR.
             "request_parameter_supported": true,

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::dpop::{DpopRefusal, DpopRequest};
 use super::flow::amr;
 use super::request::requested_claims;
 use super::{ACCESS_PROFILE, CODE_DOMAIN, Provider, ProviderError, ProviderResult, oauth};
@@ -12,7 +13,7 @@ use crate::model::{
 };
 use crate::services::ClientContext;
 use crate::services::access_tokens::AccessGrant;
-use crate::services::sessions::ApplicationGuard;
+use crate::services::sessions::{ApplicationGuard, Thumbprint};
 
 /// How a client presented itself at the token endpoint.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub(crate) struct Granted {
     level: u8,
     nonce: Option<String>,
     claims: Option<Value>,
+    /// The thumbprint of the key the tokens are bound to (DPoP), if any.
+    pub(crate) jkt: Option<String>,
 }
 
 impl Granted {
@@ -63,12 +66,19 @@ impl Granted {
             level: v.get("level").and_then(Value::as_u64).unwrap_or(1) as u8,
             nonce: v.get("nonce").and_then(Value::as_str).map(str::to_string),
             claims: v.get("claims").filter(|c| c.is_object()).cloned(),
+            jkt: v.get("jkt").and_then(Value::as_str).map(str::to_string),
         })
     }
 
-    /// What a refresh token carries forward (no nonce: it belongs to the first ID token only).
-    pub(crate) fn to_refresh_value(&self) -> Value {
-        json!({"scopes": self.scopes, "auth_time": self.auth_time, "level": self.level, "claims": self.claims})
+    /// What a refresh token of `client` carries forward (no nonce: it belongs to the first ID
+    /// token only). A public client's is bound to its DPoP key (RFC 9449 §5): a confidential
+    /// client proves itself with its credentials instead.
+    pub(crate) fn to_refresh_value(&self, client: &Application) -> Value {
+        let mut v = json!({"scopes": self.scopes, "auth_time": self.auth_time, "level": self.level, "claims": self.claims});
+        if let Some(jkt) = self.jkt.as_ref().filter(|_| client.kind == ApplicationKind::Public) {
+            v["jkt"] = json!(jkt);
+        }
+        v
     }
 }
 
@@ -90,6 +100,18 @@ pub(crate) fn at_hash(access_token: &str, alg: KeyAlg) -> String {
     let d = digest::digest(algorithm, access_token.as_bytes());
     let bytes = d.as_ref();
     crate::crypto::b64url(&bytes[..bytes.len() / 2])
+}
+
+/// What the token endpoint is given to exchange a code.
+struct CodeExchange<'a> {
+    code: &'a str,
+    redirect_uri: &'a str,
+    verifier: Option<&'a str>,
+}
+
+/// `DPoP` for a token bound to a key, else `Bearer`.
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 /// How far ahead a client assertion's `exp` may be (seconds).
@@ -258,16 +280,42 @@ impl Provider<'_> {
         }
     }
 
+    /// The key a request proves possession of (its `DPoP` proof for the endpoint under
+    /// `protocol/openid-connect/`), if it sent one; a `dpop_bound` client must.
+    pub(crate) async fn proven_key(
+        &self,
+        tenant: &Tenant,
+        client: &Application,
+        dpop: DpopRequest<'_>,
+        endpoint: &str,
+    ) -> ProviderResult<Option<String>> {
+        let Some(proof) = dpop.proof else {
+            if client.oauth.dpop_bound {
+                return Err(oauth("invalid_dpop_proof", "the client must send a DPoP proof"));
+            }
+            return Ok(None);
+        };
+        let url = format!("{}/protocol/openid-connect/{endpoint}", self.realm_issuer(tenant));
+        match self.check_dpop_proof(tenant, proof, dpop.method, &url, None).await {
+            Ok(jkt) => Ok(Some(jkt)),
+            Err(DpopRefusal::UseNonce) => {
+                Err(oauth("use_dpop_nonce", "send the server's nonce (the DPoP-Nonce header) in the proof"))
+            }
+            Err(DpopRefusal::Invalid(why)) => Err(oauth("invalid_dpop_proof", why)),
+        }
+    }
+
     /// A token request of an authenticated client (its form parameters, as sent).
     pub async fn token(
         &self,
         tenant: &Tenant,
         client: &Application,
         params: &[(String, String)],
+        dpop: DpopRequest<'_>,
         ctx: &ClientContext,
     ) -> ProviderResult<TokenResponse> {
         let mut user = None;
-        let result = self.grant(tenant, client, params, ctx, &mut user).await;
+        let result = self.grant(tenant, client, params, dpop, ctx, &mut user).await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(ProviderError::OAuth(e)) => e.error,
@@ -284,9 +332,12 @@ impl Provider<'_> {
         tenant: &Tenant,
         client: &Application,
         params: &[(String, String)],
+        dpop: DpopRequest<'_>,
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
     ) -> ProviderResult<TokenResponse> {
+        // The proof first: a refused one spends no code, device code or refresh token.
+        let jkt = self.proven_key(tenant, client, dpop, "token").await?;
         let grant_type = required(params, "grant_type")?;
         let grant = GrantType::parse(grant_type)
             .filter(|g| {
@@ -304,28 +355,28 @@ impl Provider<'_> {
                 let code = required(params, "code")?;
                 let redirect_uri = required(params, "redirect_uri")?;
                 let verifier = param(params, "code_verifier")?;
-                self.exchange_code(tenant, client, code, redirect_uri, verifier, ctx, user).await
+                let code = CodeExchange { code, redirect_uri, verifier };
+                self.exchange_code(tenant, client, code, jkt, ctx, user).await
             }
             GrantType::RefreshToken => {
                 let token = required(params, "refresh_token")?;
-                self.refresh(tenant, client, token, param(params, "scope")?, ctx, user).await
+                self.refresh(tenant, client, token, param(params, "scope")?, jkt, ctx, user).await
             }
-            GrantType::DeviceCode => self.exchange_device_code(tenant, client, required(params, "device_code")?, user).await,
-            _ => self.client_credentials(tenant, client, param(params, "scope")?).await,
+            GrantType::DeviceCode => self.exchange_device_code(tenant, client, required(params, "device_code")?, jkt, user).await,
+            _ => self.client_credentials(tenant, client, param(params, "scope")?, jkt).await,
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn exchange_code(
         &self,
         tenant: &Tenant,
         client: &Application,
-        code: &str,
-        redirect_uri: &str,
-        verifier: Option<&str>,
+        exchange: CodeExchange<'_>,
+        jkt: Option<String>,
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
     ) -> ProviderResult<TokenResponse> {
+        let CodeExchange { code, redirect_uri, verifier } = exchange;
         let invalid = |why: &str| oauth("invalid_grant", why.to_string());
         let hash = self.master.mac(CODE_DOMAIN, code.as_bytes());
         let record = if code.len() > 100 { None } else { self.store.authorization_code(tenant.id, &hash).await? };
@@ -376,9 +427,10 @@ impl Provider<'_> {
             }
             return Err(invalid("the authorization code expired"));
         }
-        let Some(granted) = Granted::from_value(data) else { return Err(invalid("unreadable authorization code")) };
+        let Some(mut granted) = Granted::from_value(data) else { return Err(invalid("unreadable authorization code")) };
+        granted.jkt = jkt;
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
-            let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value() };
+            let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value(client) };
             let (token, expires_at) = self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?;
             Some((token, expires_at))
         } else {
@@ -387,27 +439,28 @@ impl Provider<'_> {
         self.session_tokens(tenant, client, &person, &session, &granted, refresh).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn refresh(
         &self,
         tenant: &Tenant,
         client: &Application,
         token: &str,
         scope: Option<&str>,
+        jkt: Option<String>,
         ctx: &ClientContext,
         user: &mut Option<crate::model::UserId>,
     ) -> ProviderResult<TokenResponse> {
-        let refreshed = match self
-            .sessions()
-            .refresh(tenant, token, crate::model::Dialect::Oidc, ApplicationGuard::IssuedTo(client.id), &ctx_with(ctx, client))
-            .await
-        {
-            Ok(r) => r,
-            Err(CoreError::InvalidRefreshToken) => return Err(oauth("invalid_grant", "invalid refresh token")),
-            Err(CoreError::RefreshTokenReused) => {
-                return Err(oauth("invalid_grant", "refresh token already used; the session has ended"));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let proven: Option<Thumbprint> = jkt.as_deref().and_then(|j| j.as_bytes().try_into().ok());
+        let guard = ApplicationGuard::IssuedTo(client.id, proven);
+        let refreshed =
+            match self.sessions().refresh(tenant, token, crate::model::Dialect::Oidc, guard, &ctx_with(ctx, client)).await {
+                Ok(r) => r,
+                Err(CoreError::InvalidRefreshToken) => return Err(oauth("invalid_grant", "invalid refresh token")),
+                Err(CoreError::RefreshTokenReused) => {
+                    return Err(oauth("invalid_grant", "refresh token already used; the session has ended"));
+                }
+                Err(e) => return Err(e.into()),
+            };
         *user = Some(refreshed.auth.user.id);
         let Some(mut granted) = refreshed.grant.as_ref().and_then(Granted::from_value) else {
             return Err(oauth("invalid_grant", "unreadable refresh token"));
@@ -420,6 +473,7 @@ impl Provider<'_> {
             granted.scopes.retain(|s| asked.contains(s));
         }
         granted.nonce = None;
+        granted.jkt = jkt;
         let auth = refreshed.auth;
         let refresh = Some((auth.refresh_token.clone(), auth.refresh_expires_at));
         self.session_tokens(tenant, client, &auth.user, &auth.session, &granted, refresh).await
@@ -430,6 +484,7 @@ impl Provider<'_> {
         tenant: &Tenant,
         client: &Application,
         scope: Option<&str>,
+        jkt: Option<String>,
     ) -> ProviderResult<TokenResponse> {
         if client.kind == ApplicationKind::Public {
             return Err(oauth("unauthorized_client", "a public client has no credentials"));
@@ -441,12 +496,15 @@ impl Provider<'_> {
             .filter(|s| crate::model::oauth::KNOWN_SCOPES.contains(s))
             .collect();
         let scope = scopes.join(" ");
-        let extra = json!({"client_id": client.client_id, "scope": scope, "azp": client.client_id});
+        let mut extra = json!({"client_id": client.client_id, "scope": scope, "azp": client.client_id});
+        if let Some(jkt) = &jkt {
+            extra["cnf"] = json!({"jkt": jkt});
+        }
         let grant = AccessGrant::for_client(client.client_id.clone(), client.access_token_audience(), extra);
         let access_token = self.tokens().issue_access_token(tenant, &ACCESS_PROFILE, grant).await?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(jkt.as_deref()),
             expires_in: tenant.policy.tokens.access_ttl_seconds,
             scope,
             id_token: None,
@@ -468,13 +526,16 @@ impl Provider<'_> {
         let now = self.now();
         let scope = granted.scopes.join(" ");
         let acr = granted.level.to_string();
-        let extra = json!({
+        let mut extra = json!({
             "client_id": client.client_id,
             "azp": client.client_id,
             "scope": scope,
             "auth_time": granted.auth_time,
             "acr": acr,
         });
+        if let Some(jkt) = &granted.jkt {
+            extra["cnf"] = json!({"jkt": jkt});
+        }
         let grant = AccessGrant::for_session(session, client.access_token_audience(), extra);
         let access_token = self.tokens().issue_access_token(tenant, &ACCESS_PROFILE, grant).await?;
         let id_token = if granted.scopes.iter().any(|s| s == "openid") {
@@ -506,7 +567,7 @@ impl Provider<'_> {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(granted.jkt.as_deref()),
             expires_in: tenant.policy.tokens.access_ttl_seconds,
             scope,
             id_token,

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::claims::preferred_username;
+use super::dpop::{DpopRefusal, DpopRequest};
 use super::flow::SignedIn;
 use super::request::requested_claims;
 use super::{ACCESS_PROFILE, Provider, ProviderResult};
@@ -12,14 +13,30 @@ use crate::model::{Application, AuditAction, AuthMethod, Dialect, Tenant};
 use crate::services::ClientContext;
 use crate::services::access_tokens::{Locator, VerifiedAccess};
 
-/// Why UserInfo refused a token (RFC 6750 §3.1).
+/// Why UserInfo refused a token (RFC 6750 §3.1, RFC 9449 §7.1).
 #[derive(Debug)]
 pub enum UserinfoError {
     InvalidToken,
+    /// The DPoP proof lacks the server's current nonce.
+    UseDpopNonce,
+    /// The DPoP proof is not right (why).
+    InvalidDpopProof(&'static str),
     /// A valid token that stands for a client, not a user (client credentials).
     NoUser,
     InsufficientScope,
     Core(CoreError),
+}
+
+/// How an access token was presented (RFC 6750, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    Bearer,
+    Dpop,
+}
+
+/// The thumbprint of the key a verified access token is bound to (`cnf.jkt`), if any.
+fn bound_key(access: &VerifiedAccess) -> Option<String> {
+    access.claims.extra.get("cnf")?.get("jkt")?.as_str().map(str::to_string)
 }
 
 /// An RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0 §2).
@@ -64,13 +81,35 @@ impl Provider<'_> {
     }
 
     /// UserInfo: the claims of the token's scopes, for a live token of a signed-in user that was
-    /// granted `openid`.
-    pub async fn userinfo(&self, tenant: &Tenant, token: &str) -> Result<Value, UserinfoError> {
+    /// granted `openid`. A token bound to a key (DPoP) comes with the `DPoP` scheme and a proof
+    /// of that key; an unbound one with `Bearer`.
+    pub async fn userinfo(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        scheme: TokenScheme,
+        dpop: DpopRequest<'_>,
+    ) -> Result<Value, UserinfoError> {
         let access = match self.verify_access_token(tenant, token).await {
             Ok(a) => a,
             Err(CoreError::Unauthorized) => return Err(UserinfoError::InvalidToken),
             Err(e) => return Err(UserinfoError::Core(e)),
         };
+        match (scheme, bound_key(&access), dpop.proof) {
+            (TokenScheme::Bearer, None, _) => {}
+            (TokenScheme::Dpop, Some(jkt), Some(proof)) => {
+                let url = format!("{}/protocol/openid-connect/userinfo", self.realm_issuer(tenant));
+                match self.check_dpop_proof(tenant, proof, dpop.method, &url, Some(token)).await {
+                    Ok(proven) if crate::crypto::ct_eq(proven.as_bytes(), jkt.as_bytes()) => {}
+                    Ok(_) => return Err(UserinfoError::InvalidDpopProof("the proof is of another key than the token's")),
+                    Err(DpopRefusal::UseNonce) => return Err(UserinfoError::UseDpopNonce),
+                    Err(DpopRefusal::Invalid(why)) => return Err(UserinfoError::InvalidDpopProof(why)),
+                }
+            }
+            (TokenScheme::Dpop, Some(_), None) => return Err(UserinfoError::InvalidDpopProof("no DPoP proof")),
+            // A bound token without its proof, or a DPoP claim for a bearer token.
+            _ => return Err(UserinfoError::InvalidToken),
+        }
         if access.session.is_none() {
             return Err(UserinfoError::NoUser);
         }
@@ -137,11 +176,12 @@ impl Provider<'_> {
                 None => None,
             };
             let c = &access.claims;
+            let jkt = bound_key(&access);
             let mut out = json!({
                 "active": true,
                 "scope": c.text("scope").unwrap_or_default(),
                 "client_id": client_id,
-                "token_type": "Bearer",
+                "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
                 "exp": c.exp,
                 "iat": c.iat,
                 "nbf": c.iat,
@@ -152,6 +192,10 @@ impl Provider<'_> {
             });
             if let Some(sid) = &c.sid {
                 out["sid"] = json!(sid);
+            }
+            // RFC 9449 §6.2: a resource server checks the proof against this.
+            if let Some(jkt) = jkt {
+                out["cnf"] = json!({"jkt": jkt});
             }
             if let Some(name) = username {
                 out["username"] = json!(name);

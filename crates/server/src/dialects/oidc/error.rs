@@ -68,9 +68,16 @@ pub fn oidc_error(e: ProviderError, realm: &str) -> Response {
 
 /// A refusal at a resource endpoint (UserInfo): the challenge says why (RFC 6750 §3).
 pub fn bearer_error(status: StatusCode, realm: &str, error: Option<(&str, &str)>) -> Response {
+    challenge_error("Bearer", status, realm, error)
+}
+
+/// A refusal at a resource endpoint in the scheme the token came with (`Bearer`, or `DPoP`
+/// with the algorithms proofs may use, RFC 9449 §7.1).
+pub fn challenge_error(scheme: &str, status: StatusCode, realm: &str, error: Option<(&str, &str)>) -> Response {
+    let algs = if scheme == "DPoP" { ", algs=\"ES256 EdDSA RS256 PS256\"" } else { "" };
     let challenge = match error {
-        Some((code, why)) => format!("Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{why}\""),
-        None => format!("Bearer realm=\"{realm}\""),
+        Some((code, why)) => format!("{scheme} realm=\"{realm}\"{algs}, error=\"{code}\", error_description=\"{why}\""),
+        None => format!("{scheme} realm=\"{realm}\"{algs}"),
     };
     let body = match error {
         Some((code, why)) => json!({"error": code, "error_description": why}),
@@ -79,6 +86,14 @@ pub fn bearer_error(status: StatusCode, realm: &str, error: Option<(&str, &str)>
     let mut r = no_store(status, body);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// Adds the realm's current DPoP nonce to an answer (RFC 9449 §8).
+pub fn with_dpop_nonce(mut r: Response, nonce: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(nonce) {
+        r.headers_mut().insert("dpop-nonce", v);
     }
     r
 }

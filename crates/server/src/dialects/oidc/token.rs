@@ -7,11 +7,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use castellan_core::model::{Application, AuditAction, Tenant};
-use castellan_core::services::provider::{ClientAuth, OAuthError, ProviderError};
+use castellan_core::services::provider::{ClientAuth, DpopRequest, OAuthError, ProviderError};
 use serde_json::json;
 
 use super::authorize::form;
-use super::error::{core_error, no_store, oauth_error, oidc_error, realm_not_found};
+use super::error::{core_error, no_store, oauth_error, oidc_error, realm_not_found, with_dpop_nonce};
 use super::realm;
 use crate::client::Ctx;
 use crate::state::AppState;
@@ -102,10 +102,12 @@ async fn authenticated(
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
         (refresh_token, scope to narrow), client_credentials (scope), urn:ietf:params:oauth:grant-type:device_code \
         (device_code; errors authorization_pending, slow_down, access_denied, expired_token while polling). Client \
-        authentication: client_secret_basic, client_secret_post, or none (client_id alone) for public clients.",
+        authentication: client_secret_basic, client_secret_post, private_key_jwt (client_assertion), or none \
+        (client_id alone) for public clients. A DPoP header (RFC 9449) binds the tokens to its key: token_type DPoP, \
+        cnf.jkt in the access token; a proof without the server's nonce gets use_dpop_nonce and a DPoP-Nonce header.",
     request_body(content = super::schemas::OidcTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "access_token, token_type, expires_in, scope, id_token, refresh_token, refresh_expires_in", body = super::schemas::OidcTokenResponse),
-        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope; RFC 8628 §3.5 authorization_pending, slow_down, access_denied, expired_token", body = crate::openapi::schemas::OAuthError),
+        (status = 400, description = "RFC 6749 §5.2 error: invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope; RFC 8628 §3.5 authorization_pending, slow_down, access_denied, expired_token; RFC 9449 invalid_dpop_proof, use_dpop_nonce (with DPoP-Nonce)", body = crate::openapi::schemas::OAuthError),
         (status = 401, description = "invalid_client, with WWW-Authenticate: Basic", body = crate::openapi::schemas::OAuthError),
         (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError),
         (status = 429, description = "Too many failed client authentications", body = crate::openapi::schemas::OAuthError)))]
@@ -120,7 +122,12 @@ pub async fn token(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.core.provider().token(&tenant, &client, &params, &ctx.client).await {
+    let Ok(proof) = dpop_header(&headers) else {
+        let e = OAuthError::new("invalid_dpop_proof", "one DPoP header at most");
+        return oauth_error(&e, &slug);
+    };
+    let dpop = DpopRequest { proof, method: "POST" };
+    let answer = match state.core.provider().token(&tenant, &client, &params, dpop, &ctx.client).await {
         Ok(t) => {
             let mut body = json!({
                 "access_token": t.access_token,
@@ -140,7 +147,22 @@ pub async fn token(
             no_store(StatusCode::OK, body)
         }
         Err(e) => oidc_error(e, &slug),
+    };
+    // A client that sends proofs gets the nonce for its next one with every answer.
+    match proof {
+        Some(_) => with_dpop_nonce(answer, &state.core.provider().dpop_nonce(&tenant)),
+        None => answer,
     }
+}
+
+/// The request's `DPoP` proof, if it has one; `Err` for more than one (RFC 9449 §4.3).
+pub(super) fn dpop_header(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let mut all = headers.get_all("dpop").iter();
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(());
+    }
+    first.map(|v| v.to_str().map_err(|_| ())).transpose()
 }
 
 /// Device authorization endpoint (RFC 8628 §3.1).

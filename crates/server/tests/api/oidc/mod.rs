@@ -4,6 +4,7 @@
 mod assertions;
 mod conformance;
 mod device;
+mod dpop;
 mod flows;
 mod jar;
 mod par;

@@ -209,3 +209,31 @@ async fn openid_client_signs_its_authorization_request() {
     .await;
     assert_eq!(oks, vec![format!("jar {}", realm.user_id)]);
 }
+
+#[tokio::test]
+async fn openid_client_binds_tokens_to_its_dpop_key() {
+    if !node_with_openid_client() {
+        return;
+    }
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let redirect = "http://127.0.0.1:43123/spa/callback";
+    let vars = [
+        ("SCENARIO", "dpop".to_string()),
+        ("REALM", realm.slug.clone()),
+        ("CLIENT_ID", "spa".to_string()),
+        ("REDIRECT_URI", redirect.to_string()),
+    ];
+    let oks = run(&app, &vars, async |request| match request {
+        Request::Authorize(url) => {
+            let mut browser = Browser::new(&app);
+            let login = browser.get(&url).await;
+            let back = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+            assert_eq!(back.status, 303, "{}", back.body);
+            Some(format!("CALLBACK {}", back.location()))
+        }
+        _ => panic!("only an authorization request"),
+    })
+    .await;
+    assert_eq!(oks, vec![format!("dpop {}", realm.user_id)]);
+}
