@@ -209,6 +209,7 @@ struct OAuthClientArgs {
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ])]
     grant_types: Vec<String>,
     /// OpenID Connect: a scope the client may be granted (repeatable; default: every one).
@@ -242,6 +243,12 @@ struct OAuthClientArgs {
     /// OpenID Connect: the client's token requests must carry a DPoP proof (RFC 9449).
     #[arg(long)]
     dpop_bound: bool,
+    /// OpenID Connect, token exchange: an audience besides its own it may get tokens for (repeatable).
+    #[arg(long = "exchange-audience")]
+    exchange_audiences: Vec<String>,
+    /// OpenID Connect, token exchange: it may act for others (delegation).
+    #[arg(long)]
+    exchange_delegation: bool,
 }
 
 impl OAuthClientArgs {
@@ -268,6 +275,8 @@ impl OAuthClientArgs {
             jwks: self.jwks.map(|j| serde_json::from_str(&j).map_err(|e| format!("jwks: not JSON: {e}"))).transpose()?,
             jwks_uri: self.jwks_uri,
             dpop_bound: self.dpop_bound,
+            exchange_audiences: self.exchange_audiences,
+            exchange_delegation: self.exchange_delegation,
             // Back-channel logout gets a flag when the server supports it.
             ..OAuthClient::default()
         })

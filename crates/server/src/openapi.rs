@@ -294,6 +294,8 @@ mod tests {
                     serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}),
                 ),
                 jwks_uri: Some("https://portal.example.com/jwks".into()),
+                exchange_audiences: vec!["https://api.example.com".into()],
+                exchange_delegation: true,
             },
         };
         let user = User {

@@ -102,6 +102,11 @@ pub struct OAuthClient {
     pub jwks: Option<serde_json::Value>,
     /// …or fetched from here (the callbacks' address rules), cached.
     pub jwks_uri: Option<String>,
+    /// Token exchange (RFC 8693): the audiences, besides its own, it may get tokens for.
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: it may act for the subject (delegation, an `act` claim), not only
+    /// impersonate it.
+    pub exchange_delegation: bool,
 }
 
 /// A stored authorization code: single use, short-lived, bound to everything the request said.

@@ -69,6 +69,8 @@ pub struct OAuthPatch {
     pub dpop_bound: Option<bool>,
     pub jwks: Option<Option<serde_json::Value>>,
     pub jwks_uri: Option<Option<String>>,
+    pub exchange_audiences: Option<Vec<String>>,
+    pub exchange_delegation: Option<bool>,
 }
 
 impl OAuthPatch {
@@ -89,7 +91,9 @@ impl OAuthPatch {
             require_par,
             dpop_bound,
             jwks,
-            jwks_uri
+            jwks_uri,
+            exchange_audiences,
+            exchange_delegation
         );
     }
 }
@@ -185,8 +189,8 @@ async fn check_oauth_client(
     oauth.grant_types.dedup();
     for grant in &oauth.grant_types {
         match grant {
-            GrantType::TokenExchange => {
-                return Err(field("grant_types", format!("{} is not supported yet", grant.as_str())));
+            GrantType::TokenExchange if kind == ApplicationKind::Public => {
+                return Err(field("grant_types", "a public client cannot exchange tokens"));
             }
             GrantType::ClientCredentials if kind == ApplicationKind::Public => {
                 return Err(field("grant_types", "a public client cannot use client_credentials"));
@@ -222,6 +226,12 @@ async fn check_oauth_client(
         && (aud.trim().is_empty() || aud.len() > 200)
     {
         return Err(field("access_token_audience", "1-200 characters"));
+    }
+    text::check_all("exchange_audiences", &oauth.exchange_audiences)?;
+    oauth.exchange_audiences.sort();
+    oauth.exchange_audiences.dedup();
+    if oauth.exchange_audiences.len() > 20 || oauth.exchange_audiences.iter().any(|a| a.trim().is_empty() || a.len() > 200) {
+        return Err(field("exchange_audiences", "up to 20 audiences of 1-200 characters"));
     }
     if oauth.jwks.is_some() && oauth.jwks_uri.is_some() {
         return Err(field("jwks", "give jwks or jwks_uri, not both"));

@@ -89,6 +89,12 @@ pub struct CreateApplication {
     pub jwks: Option<serde_json::Value>,
     /// …or the https URL the server fetches them from.
     pub jwks_uri: Option<String>,
+    /// Token exchange (RFC 8693): audiences besides its own it may get tokens for.
+    #[serde(default)]
+    pub exchange_audiences: Vec<String>,
+    /// Token exchange: it may act for others (delegation, `act`).
+    #[serde(default)]
+    pub exchange_delegation: bool,
     /// A secret to keep (16-1024 characters), for a client moved from another server; without
     /// it a new secret is made and answered once.
     pub client_secret: Option<String>,
@@ -139,6 +145,8 @@ pub struct PatchApplication {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub jwks_uri: Option<Option<String>>,
+    pub exchange_audiences: Option<Vec<String>>,
+    pub exchange_delegation: Option<bool>,
 }
 
 /// A field that is present, `null` included: `Some(None)` for `null`, `None` (by `default`) when absent.
@@ -173,6 +181,8 @@ impl CreateApplication {
                 dpop_bound: self.dpop_bound,
                 jwks: self.jwks,
                 jwks_uri: self.jwks_uri,
+                exchange_audiences: self.exchange_audiences,
+                exchange_delegation: self.exchange_delegation,
             },
             client_secret: self.client_secret,
         }
@@ -204,6 +214,8 @@ impl From<PatchApplication> for ApplicationPatch {
                 dpop_bound: b.dpop_bound,
                 jwks: b.jwks,
                 jwks_uri: b.jwks_uri,
+                exchange_audiences: b.exchange_audiences,
+                exchange_delegation: b.exchange_delegation,
             },
         }
     }

@@ -145,6 +145,10 @@ pub struct AdminApplication {
     /// `private_key_jwt`: where its keys are fetched from, or `null`.
     #[schema(required)]
     jwks_uri: Option<String>,
+    /// Token exchange: audiences besides its own it may get tokens for.
+    exchange_audiences: Vec<String>,
+    /// Token exchange: it may act for others (an `act` claim).
+    exchange_delegation: bool,
     /// On creation of a confidential or service application only: shown once.
     client_secret: Option<String>,
     /// On creation with a callback URL, or a PATCH giving the first one: the key of the
@@ -152,8 +156,7 @@ pub struct AdminApplication {
     callback_secret: Option<String>,
 }
 
-/// An OAuth grant type a client may be given (RFC 7591 names). The token-exchange grant is
-/// refused until it is supported.
+/// An OAuth grant type a client may be given (RFC 7591 names).
 #[derive(ToSchema)]
 pub enum AdminGrantType {
     #[schema(rename = "authorization_code")]
@@ -166,6 +169,9 @@ pub enum AdminGrantType {
     /// The device authorization grant (RFC 8628).
     #[schema(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// Token exchange (RFC 8693); confidential and service clients only.
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 /// How a client authenticates at the token endpoint (RFC 7591 names): a public client `none`,

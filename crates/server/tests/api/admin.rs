@@ -146,6 +146,8 @@ fn oidc_fields(a: &serde_json::Value) -> serde_json::Value {
         "dpop_bound",
         "jwks",
         "jwks_uri",
+        "exchange_audiences",
+        "exchange_delegation",
     ];
     keys.iter().map(|k| (k.to_string(), a.get(*k).cloned().unwrap_or_else(|| panic!("no {k} in {a}")))).collect()
 }
@@ -164,6 +166,7 @@ async fn oidc_client_settings_are_created_read_back_and_patched() {
             "token_endpoint_auth_method": null, "first_party": false, "require_pkce": false,
             "access_token_audience": null, "introspect_any": false, "backchannel_logout_uri": null,
             "require_par": false, "dpop_bound": false, "jwks": null, "jwks_uri": null,
+            "exchange_audiences": [], "exchange_delegation": false,
         }),
         "an application that names none of them has the defaults of its kind"
     );
@@ -199,6 +202,8 @@ async fn oidc_client_settings_are_created_read_back_and_patched() {
         "dpop_bound": false,
         "jwks": null,
         "jwks_uri": null,
+        "exchange_audiences": [],
+        "exchange_delegation": false,
     });
     assert_eq!(oidc_fields(&created), expected);
     let (s, read) = app.admin(Method::GET, "/tenants/acme/applications/web", None).await;

@@ -278,7 +278,7 @@ async fn patch_me_changes_email_and_password() {
 }
 
 /// A Python (CASTELLAN_TEST_PYTHON, else `python3`) that can import `modules`, if there is one.
-fn python_with(modules: &str) -> Option<String> {
+pub(crate) fn python_with(modules: &str) -> Option<String> {
     let python = std::env::var("CASTELLAN_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok =
         std::process::Command::new(&python).args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success());
@@ -286,7 +286,7 @@ fn python_with(modules: &str) -> Option<String> {
 }
 
 /// Runs a Python script with `env`; its standard output.
-async fn run_python(python: String, script: &'static str, env: Vec<(&'static str, String)>) -> String {
+pub(crate) async fn run_python(python: String, script: &'static str, env: Vec<(&'static str, String)>) -> String {
     let out =
         tokio::task::spawn_blocking(move || std::process::Command::new(python).args(["-c", script]).envs(env).output().unwrap())
             .await

@@ -38,6 +38,8 @@ pub enum ClientAuth {
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
+    /// Token exchange's (RFC 8693 §2.2.1).
+    pub issued_token_type: Option<&'static str>,
     pub expires_in: i64,
     pub scope: String,
     pub id_token: Option<String>,
@@ -141,11 +143,11 @@ fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-fn param<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<Option<&'p str>> {
+pub(crate) fn param<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<Option<&'p str>> {
     super::request::single(params, name).map_err(|why| oauth("invalid_request", why))
 }
 
-fn required<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<&'p str> {
+pub(crate) fn required<'p>(params: &'p [(String, String)], name: &str) -> ProviderResult<&'p str> {
     param(params, name)?.ok_or_else(|| oauth("invalid_request", format!("{name} is missing")))
 }
 
@@ -343,7 +345,11 @@ impl Provider<'_> {
             .filter(|g| {
                 matches!(
                     g,
-                    GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials | GrantType::DeviceCode
+                    GrantType::AuthorizationCode
+                        | GrantType::RefreshToken
+                        | GrantType::ClientCredentials
+                        | GrantType::DeviceCode
+                        | GrantType::TokenExchange
                 )
             })
             .ok_or_else(|| oauth("unsupported_grant_type", format!("grant_type {grant_type} is not supported")))?;
@@ -363,6 +369,7 @@ impl Provider<'_> {
                 self.refresh(tenant, client, token, param(params, "scope")?, jkt, ctx, user).await
             }
             GrantType::DeviceCode => self.exchange_device_code(tenant, client, required(params, "device_code")?, jkt, user).await,
+            GrantType::TokenExchange => self.exchange_token(tenant, client, params, jkt).await,
             _ => self.client_credentials(tenant, client, param(params, "scope")?, jkt).await,
         }
     }
@@ -505,6 +512,7 @@ impl Provider<'_> {
         Ok(TokenResponse {
             access_token,
             token_type: token_type(jkt.as_deref()),
+            issued_token_type: None,
             expires_in: tenant.policy.tokens.access_ttl_seconds,
             scope,
             id_token: None,
@@ -568,6 +576,7 @@ impl Provider<'_> {
         Ok(TokenResponse {
             access_token,
             token_type: token_type(granted.jkt.as_deref()),
+            issued_token_type: None,
             expires_in: tenant.policy.tokens.access_ttl_seconds,
             scope,
             id_token,

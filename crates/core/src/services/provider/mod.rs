@@ -13,6 +13,7 @@ mod client_keys;
 mod device;
 mod discovery;
 mod dpop;
+mod exchange;
 mod flow;
 mod grants;
 mod pushed;

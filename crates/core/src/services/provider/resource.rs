@@ -63,12 +63,16 @@ impl Provider<'_> {
     /// A live access token of this realm: signature, issuer, its client's audience, expiry, not
     /// revoked, and its session (or, for a client's token, its client) still standing.
     pub async fn verify_access_token(&self, tenant: &Tenant, token: &str) -> CoreResult<VerifiedAccess> {
-        let client_id = crate::crypto::jwt::peek_claims(token)
-            .and_then(|c| c.get("client_id").and_then(Value::as_str).map(str::to_string))
-            .ok_or(CoreError::Unauthorized)?;
-        let client = self.applications().cached_by_client_id(tenant, &client_id).await?;
+        let peeked = crate::crypto::jwt::peek_claims(token).ok_or(CoreError::Unauthorized)?;
+        let client_id = peeked.get("client_id").and_then(Value::as_str).ok_or(CoreError::Unauthorized)?;
+        let client = self.applications().cached_by_client_id(tenant, client_id).await?;
         let Some(client) = client.filter(|c| c.active) else { return Err(CoreError::Unauthorized) };
-        let locator = Locator::Tenant { tenant, audience: client.access_token_audience() };
+        // The client's own audience, or one it may exchange tokens for (RFC 8693).
+        let audience = match peeked.get("aud").and_then(Value::as_str) {
+            Some(aud) if client.oauth.exchange_audiences.iter().any(|a| a == aud) => aud,
+            _ => client.access_token_audience(),
+        };
+        let locator = Locator::Tenant { tenant, audience };
         let access = self.tokens().locate_and_verify(token, &ACCESS_PROFILE, locator).await?;
         if access.claims.text("client_id") != Some(client.client_id.as_str()) {
             return Err(CoreError::Unauthorized);

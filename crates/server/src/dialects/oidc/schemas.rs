@@ -90,6 +90,8 @@ pub struct OidcTokenResponse {
     /// When the client may refresh.
     refresh_token: Option<String>,
     refresh_expires_in: Option<i64>,
+    /// Token exchange: what was issued.
+    issued_token_type: Option<String>,
 }
 
 /// An introspection answer (RFC 7662 §2.2): `active` alone when the token is not.
@@ -193,6 +195,20 @@ pub struct OidcTokenForm {
     scope: Option<String>,
     /// The device code grant's.
     device_code: Option<String>,
+    /// Token exchange's (RFC 8693): the token to exchange and its type.
+    subject_token: Option<String>,
+    #[schema(example = "urn:ietf:params:oauth:token-type:access_token")]
+    subject_token_type: Option<String>,
+    /// Token exchange: the audience wanted (one the client may exchange for).
+    audience: Option<String>,
+    /// Token exchange with delegation: the actor's token and its type.
+    actor_token: Option<String>,
+    actor_token_type: Option<String>,
+    requested_token_type: Option<String>,
+    /// private_key_jwt (RFC 7523).
+    client_assertion: Option<String>,
+    #[schema(example = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")]
+    client_assertion_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }

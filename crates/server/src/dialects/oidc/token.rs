@@ -101,7 +101,9 @@ async fn authenticated(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     description = "Token endpoint. grant_type authorization_code (code, redirect_uri, code_verifier), refresh_token \
         (refresh_token, scope to narrow), client_credentials (scope), urn:ietf:params:oauth:grant-type:device_code \
-        (device_code; errors authorization_pending, slow_down, access_denied, expired_token while polling). Client \
+        (device_code; errors authorization_pending, slow_down, access_denied, expired_token while polling), \
+        urn:ietf:params:oauth:grant-type:token-exchange (subject_token, subject_token_type, audience, scope, actor_token, \
+        actor_token_type; answers issued_token_type). Client \
         authentication: client_secret_basic, client_secret_post, private_key_jwt (client_assertion), or none \
         (client_id alone) for public clients. A DPoP header (RFC 9449) binds the tokens to its key: token_type DPoP, \
         cnf.jkt in the access token; a proof without the server's nonce gets use_dpop_nonce and a DPoP-Nonce header.",
@@ -137,6 +139,9 @@ pub async fn token(
             });
             if let Some(id) = t.id_token {
                 body["id_token"] = json!(id);
+            }
+            if let Some(issued) = t.issued_token_type {
+                body["issued_token_type"] = json!(issued);
             }
             if let Some(r) = t.refresh_token {
                 body["refresh_token"] = json!(r);
