@@ -2,13 +2,14 @@
 // loopback port. `node server.mjs PORT [CLIENT_SECRET]` prints one line when it listens:
 //   oidc-provider ready http://127.0.0.1:PORT
 //
-// One confidential client (`svc`, client_secret_basic, client_credentials only) and three
+// One confidential client (`svc`, client_secret_basic, client_credentials only; DPoP proofs with
+// the server's nonce accepted), a public device client (`tv`, the device flow) and three
 // resource servers, chosen with the `resource` parameter of the token request:
 //   urn:bench:es256   JWT access tokens (RFC 9068) signed ES256
 //   urn:bench:rs256   JWT access tokens signed RS256
 //   urn:bench:opaque  opaque access tokens: oidc-provider introspects only those (it answers
 //                     unsupported_token_type for a JWT), so introspection is measured on these.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Provider } from 'oidc-provider';
 
 const port = Number(process.argv[2]);
@@ -40,6 +41,14 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
     },
+    {
+      // A device that polls the token endpoint (the device flow workload).
+      client_id: 'tv',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: [],
+      redirect_uris: [],
+    },
   ],
   jwks: {
     keys: [
@@ -55,6 +64,9 @@ const provider = new Provider(issuer, {
     // As in Castellan: a client introspects only its own tokens.
     introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
     revocation: { enabled: false },
+    // As in Castellan: proofs must carry the server's nonce.
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
+    deviceFlow: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,

@@ -1,6 +1,7 @@
 //! `castellan-bench`: runs the performance workloads against a release build of Castellan and
 //! prints the figures as a Markdown table (progress goes to stderr).
 
+mod beyond;
 mod eauthenticator;
 mod fastapi_users;
 mod hashing;

@@ -43,14 +43,14 @@ fn form(pairs: &[(&str, &str)]) -> String {
 /// Client ids are unique across tenants, so each realm's clients carry its slug.
 pub struct Realm {
     pub slug: &'static str,
-    svc_id: String,
-    svc_secret: String,
+    pub svc_id: String,
+    pub svc_secret: String,
     web_id: String,
     web_secret: String,
 }
 
 impl Realm {
-    fn endpoint(&self, name: &str) -> String {
+    pub fn endpoint(&self, name: &str) -> String {
         format!("/realms/{}/protocol/openid-connect/{name}", self.slug)
     }
 
@@ -89,6 +89,10 @@ async fn realm(addr: SocketAddr, slug: &'static str, alg: &str, users: usize) ->
     let web = json!({ "name": "Bench Web", "kind": "confidential", "client_id": web_id, "redirect_uris": [REDIRECT],
         "first_party": true });
     let web_secret = client(addr, slug, web).await?;
+    let tv = json!({ "name": "Bench TV", "kind": "public", "client_id": format!("{slug}-tv"),
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"] });
+    let path = format!("/admin/v1/tenants/{slug}/applications");
+    expect_ok(addr, &admin(Call::post_json(&path, tv.to_string()))).await?;
     Ok(Realm { slug, svc_id, svc_secret, web_id, web_secret })
 }
 

@@ -62,7 +62,7 @@ impl OidcProvider {
         }
     }
 
-    fn token_call(resource: &str) -> Call {
+    pub fn token_call(resource: &str) -> Call {
         let body = format!(
             "grant_type=client_credentials&resource={}",
             url::form_urlencoded::byte_serialize(resource.as_bytes()).collect::<String>()

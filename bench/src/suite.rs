@@ -1,6 +1,7 @@
 //! The whole measurement: every workload interleaved with its yardstick, round after round, each
 //! goal reported as the median of its per-round ratios.
 
+use crate::beyond;
 use crate::eauthenticator;
 use crate::fastapi_users;
 use crate::hashing::{self, Cost};
@@ -402,6 +403,48 @@ impl Bench<'_> {
             let refresh = self.run(server, C, oidc::refreshes(server.addr, es, C).await?, 200).await?;
             round.insert("O_REFRESH_ES256", refresh.rate(200));
             round.insert("O_REFRESH_ES256_p99", refresh.percentile_ms(99.0));
+            // DPoP: the same client credentials with a proof per request (made here, as a client
+            // makes them), and devices polling codes no user decides.
+            let origin = format!("http://{}", server.addr);
+            let token_path = es.endpoint("token");
+            let call = beyond::service_token_call(&token_path, &es.svc_id, &es.svc_secret);
+            let scripts = beyond::dpop_client_credentials(server.addr, &origin, &token_path, call, C).await?;
+            let dpop = self.run(server, C, scripts, 200).await?;
+            round.insert("O_CC_DPOP", dpop.rate(200));
+            round.insert("O_CC_DPOP_p99", dpop.percentile_ms(99.0));
+            let key = beyond::ProofKey::new()?;
+            let d = Duration::from_secs_f64(self.opts.seconds.min(2.0));
+            round.insert("O_PROOFS", tokio::task::spawn_blocking(move || beyond::proofs_per_second(&key, d)).await?);
+            if let Some(op) = op {
+                let origin = format!("http://{}", op.addr);
+                let call = OidcProvider::token_call(oidc_provider::ES256);
+                let scripts = beyond::dpop_client_credentials(op.addr, &origin, "/token", call, C).await?;
+                round.insert("OP_CC_DPOP", self.run_at(op.addr, C, scripts).await?.rate(200));
+            }
+            let tv = format!("{}-tv", es.slug);
+            let pollers = beyond::device_pollers(server.addr, &es.endpoint("auth/device"), &token_path, &tv, C).await?;
+            round.insert("O_DEVICE_POLL", self.run(server, C, pollers, 400).await?.rate(400));
+            if let Some(op) = op {
+                let pollers = beyond::device_pollers(op.addr, "/device/auth", "/token", "tv", C).await?;
+                round.insert("OP_DEVICE_POLL", load::run(op.addr, self.plan(C), pollers).await?.rate(400));
+            }
+            eprintln!(
+                "    DPoP client credentials ES256 {:.0}/s ({:.2} × without a proof; {}; p99 {:.1} ms; proofs made {:.0}/s on one core); \
+                 device polls {:.0}/s ({})",
+                round["O_CC_DPOP"],
+                round["O_CC_DPOP"] / round["O_CC_ES256"],
+                match round.get("OP_CC_DPOP") {
+                    Some(x) => format!("{:.2} × oidc-provider {x:.0}/s", round["O_CC_DPOP"] / x),
+                    None => "oidc-provider not measured".into(),
+                },
+                round["O_CC_DPOP_p99"],
+                round["O_PROOFS"],
+                round["O_DEVICE_POLL"],
+                match round.get("OP_DEVICE_POLL") {
+                    Some(x) => format!("{:.2} × oidc-provider {x:.0}/s", round["O_DEVICE_POLL"] / x),
+                    None => "oidc-provider not measured".into(),
+                },
+            );
             let userinfo = self.run(server, C, oidc::userinfos(server.addr, es, C).await?, 200).await?;
             round.insert("O_USERINFO", userinfo.rate(200) / round["O_F"]);
             eprintln!("    W3 userinfo (ES256): {:.0}/s ({:.2} × F)", userinfo.rate(200), userinfo.rate(200) / round["O_F"]);
@@ -872,6 +915,24 @@ fn oidc_rows(row: &mut impl FnMut(&str, String, String, &str), rounds: &[Round],
             }
         ),
         "≥ 0.8 × cores × S",
+    );
+    row(
+        "W10",
+        format!("oidc client_credentials with a DPoP proof per request (Ed25519 proof, ES256 JWT), c=8, {engine}"),
+        format!(
+            "{}, {:.2} × without a proof, p99 {:.1} ms; proofs made {:.0}/s on one core",
+            vs_op("O_CC_DPOP", "OP_CC_DPOP"),
+            per(&|r| get(r, "O_CC_DPOP") / get(r, "O_CC_ES256")),
+            median(rounds, "O_CC_DPOP_p99"),
+            median(rounds, "O_PROOFS")
+        ),
+        "report (beside oidc-provider)",
+    );
+    row(
+        "W10",
+        format!("oidc device code polls, undecided (authorization_pending / slow_down), c=8, {engine}"),
+        vs_op("O_DEVICE_POLL", "OP_DEVICE_POLL"),
+        "report (beside oidc-provider)",
     );
     row(
         "W10",
