@@ -6,6 +6,7 @@
 //   AUTHORIZE <url>     → "CALLBACK <url the browser was sent back to>"
 //   REGISTER <jwk>      → "ok" once a client with this public key is registered
 //   OK <what>           a check passed
+// Scenarios: device, par, private_key_jwt, client_secret_jwt, jar, dpop, dcr.
 import * as oidc from "openid-client";
 import assert from "node:assert/strict";
 import readline from "node:readline";
@@ -136,6 +137,23 @@ async function privateKeyJwt() {
   say(`OK private_key_jwt ${introspected.client_id}`);
 }
 
+async function clientSecretJwt() {
+  const svc = await oidc.discovery(
+    new URL(ISSUER),
+    process.env.CLIENT_ID,
+    undefined,
+    oidc.ClientSecretJwt(process.env.CLIENT_SECRET),
+    insecure,
+  );
+  assert.ok(svc.serverMetadata().token_endpoint_auth_methods_supported.includes("client_secret_jwt"));
+  const tokens = await oidc.clientCredentialsGrant(svc, { scope: "profile" });
+  const introspected = await oidc.tokenIntrospection(svc, tokens.access_token);
+  assert.equal(introspected.active, true);
+  await oidc.tokenRevocation(svc, tokens.access_token);
+  assert.equal((await oidc.tokenIntrospection(svc, tokens.access_token)).active, false);
+  say(`OK client_secret_jwt ${introspected.client_id}`);
+}
+
 async function dpop() {
   const spa = await oidc.discovery(new URL(ISSUER), process.env.CLIENT_ID, undefined, oidc.None(), insecure);
   assert.ok(spa.serverMetadata().dpop_signing_alg_values_supported.includes("ES256"));
@@ -166,7 +184,56 @@ async function dpop() {
   say(`OK dpop ${sub}`);
 }
 
-const scenarios = { device: deviceFlow, par: pushedRequest, private_key_jwt: privateKeyJwt, jar: signedRequestObject, dpop };
+// An MCP-style client: registers itself (RFC 7591) with the initial access token it was given,
+// then signs the user in with the code flow and PKCE, refreshes, and reads its registration back.
+async function registration() {
+  const mcp = await oidc.dynamicClientRegistration(
+    new URL(ISSUER),
+    {
+      client_name: "MCP-style client",
+      redirect_uris: [process.env.REDIRECT_URI],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+      scope: "openid profile offline_access",
+    },
+    undefined,
+    { initialAccessToken: process.env.INITIAL_ACCESS_TOKEN, ...insecure },
+  );
+  const registered = mcp.clientMetadata();
+  assert.match(registered.client_id, /^dyn-/);
+  assert.equal(registered.client_secret, undefined);
+  const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier, expectedState: oidc.randomState() };
+  const url = oidc.buildAuthorizationUrl(mcp, {
+    redirect_uri: process.env.REDIRECT_URI,
+    scope: "openid profile offline_access",
+    code_challenge: await oidc.calculatePKCECodeChallenge(pkceCodeVerifier),
+    code_challenge_method: "S256",
+    state: checks.expectedState,
+  });
+  const answer = await ask(`AUTHORIZE ${url.href}`);
+  const tokens = await oidc.authorizationCodeGrant(mcp, new URL(answer.slice(9)), checks);
+  assert.equal(tokens.claims().aud, registered.client_id);
+  const refreshed = await oidc.refreshTokenGrant(mcp, tokens.refresh_token);
+  assert.equal(refreshed.claims().sub, tokens.claims().sub);
+  const read = await fetch(registered.registration_client_uri, {
+    headers: { authorization: `Bearer ${registered.registration_access_token}` },
+  });
+  assert.equal(read.status, 200);
+  assert.equal((await read.json()).client_id, registered.client_id);
+  say(`OK dcr ${tokens.claims().sub}`);
+}
+
+const scenarios = {
+  device: deviceFlow,
+  par: pushedRequest,
+  private_key_jwt: privateKeyJwt,
+  client_secret_jwt: clientSecretJwt,
+  jar: signedRequestObject,
+  dpop,
+  dcr: registration,
+};
 await scenarios[process.env.SCENARIO]();
 say("DONE");
 process.exit(0);

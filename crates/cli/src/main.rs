@@ -217,7 +217,7 @@ struct OAuthClientArgs {
     scopes: Vec<String>,
     /// OpenID Connect: how the client authenticates at the token endpoint (default:
     /// client_secret_basic with a secret, none for a public client).
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])]
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])]
     token_endpoint_auth_method: Option<String>,
     /// OpenID Connect, private_key_jwt: the client's public keys, a JWK set as JSON.
     #[arg(long)]
@@ -249,6 +249,9 @@ struct OAuthClientArgs {
     /// OpenID Connect, token exchange: it may act for others (delegation).
     #[arg(long)]
     exchange_delegation: bool,
+    /// OpenID Connect: where logout tokens are POSTed when a sign-in the client took part in ends.
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
 }
 
 impl OAuthClientArgs {
@@ -277,8 +280,7 @@ impl OAuthClientArgs {
             dpop_bound: self.dpop_bound,
             exchange_audiences: self.exchange_audiences,
             exchange_delegation: self.exchange_delegation,
-            // Back-channel logout gets a flag when the server supports it.
-            ..OAuthClient::default()
+            backchannel_logout_uri: self.backchannel_logout_uri,
         })
     }
 }

@@ -102,6 +102,7 @@ impl Application {
             auth_limiter: Arc::new(RateLimiter::new(settings.auth_rate_limit_per_minute)),
             user_code_limiter: Arc::new(RateLimiter::new(crate::rate_limit::USER_CODE_FAILURES_PER_MINUTE)),
             user_code_tenant_limiter: Arc::new(RateLimiter::new(crate::rate_limit::USER_CODE_TENANT_FAILURES_PER_MINUTE)),
+            registration_limiter: Arc::new(RateLimiter::new(crate::rate_limit::REGISTRATIONS_PER_MINUTE)),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             proxies: Arc::new(proxies),

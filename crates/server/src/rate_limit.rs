@@ -13,6 +13,9 @@ pub const USER_CODE_FAILURES_PER_MINUTE: u32 = 10;
 /// bounds a guesser with many addresses (docs/dialects/oidc.md works out the odds).
 pub const USER_CODE_TENANT_FAILURES_PER_MINUTE: u32 = 100;
 
+/// Dynamic client registration requests one address may make in a minute, whatever their outcome.
+pub const REGISTRATIONS_PER_MINUTE: u32 = 10;
+
 /// Buckets per client address by default; per anything else that can be hashed (a tenant) where
 /// a limit is shared by every address.
 pub struct RateLimiter<K = IpAddr> {

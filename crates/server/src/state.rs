@@ -20,6 +20,8 @@ pub struct AppState {
     /// Wrong user codes on the device page, per address and per tenant (RFC 8628 §5.1).
     pub user_code_limiter: Arc<RateLimiter>,
     pub user_code_tenant_limiter: Arc<RateLimiter<castellan_core::model::TenantId>>,
+    /// Dynamic client registrations per address.
+    pub registration_limiter: Arc<RateLimiter>,
     /// The dialects mounted, in registration order.
     pub dialects: Arc<[&'static dyn DialectMount]>,
     /// Turns true when the server starts shutting down: long waits give up.

@@ -5,7 +5,7 @@ use castellan_core::store::StoreError;
 use uuid::Uuid;
 
 /// A stored UUID, as the id type the field holds.
-fn uuid<T: From<Uuid>>(s: &str) -> Result<T, StoreError> {
+pub(crate) fn uuid<T: From<Uuid>>(s: &str) -> Result<T, StoreError> {
     Uuid::parse_str(s).map(T::from).map_err(|e| StoreError::message(format!("bad uuid in database: {e}")))
 }
 
@@ -524,6 +524,7 @@ pub(crate) struct CallbackRow {
     last_error: Option<String>,
     created_at: i64,
     finished_at: Option<i64>,
+    kind: String,
 }
 
 impl TryFrom<CallbackRow> for Callback {
@@ -533,6 +534,7 @@ impl TryFrom<CallbackRow> for Callback {
             id: uuid(&r.id)?,
             tenant_id: uuid(&r.tenant_id)?,
             application_id: uuid(&r.application_id)?,
+            kind: CallbackKind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
             verification_id: uuid(&r.verification_id)?,
             url: r.url,
             query: r.query,
@@ -680,6 +682,24 @@ impl TryFrom<PushedRequestRow> for PushedRequest {
             expires_at: r.expires_at,
             used_at: r.used_at,
             created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionClientRow {
+    session_id: String,
+    application_id: String,
+    user_id: String,
+}
+
+impl TryFrom<SessionClientRow> for SessionClient {
+    type Error = StoreError;
+    fn try_from(r: SessionClientRow) -> Result<Self, StoreError> {
+        Ok(SessionClient {
+            session_id: SessionId::from(r.session_id),
+            application_id: uuid(&r.application_id)?,
+            user_id: uuid(&r.user_id)?,
         })
     }
 }

@@ -1,6 +1,8 @@
-//! Result callbacks to an application's backend: stored first, then delivered by a worker that
-//! retries with back-off until a 2xx or the window (30 s by default) closes. Each request is
-//! signed: `X-Castellan-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t "." query)>`.
+//! Calls to an application's backend, stored first, then delivered by a worker that retries with
+//! back-off until a 2xx or the window closes: hosted verification results (30 s by default),
+//! each request signed with `X-Castellan-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+//! t "." query)>`, and OpenID Connect back-channel logouts (10 minutes), whose logout token is
+//! itself signed.
 //!
 //! The store row outlives the process: a restart during the retries resumes them once the lease
 //! of the try in flight runs out. Times here are the core clock's milliseconds (the schedule is in
@@ -21,7 +23,7 @@ use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::AuditAction;
 use crate::model::TenantId;
-use crate::model::{Callback, CallbackStatus, VerificationStatus, new_id};
+use crate::model::{Callback, CallbackKind, CallbackStatus, VerificationStatus, new_id};
 use crate::services::ClientContext;
 use crate::services::hosted_2fa::OpenVerification;
 
@@ -80,6 +82,7 @@ impl Core {
             id: new_id(),
             tenant_id: open.tenant.id,
             application_id: open.app.id,
+            kind: CallbackKind::Result,
             verification_id: open.verification.id,
             url: base,
             query,
@@ -182,7 +185,7 @@ async fn attempt(core: &Core, cb: Callback) {
     } else {
         CallbackStatus::Failed
     };
-    if outcome != CallbackStatus::Pending {
+    if outcome != CallbackStatus::Pending && cb.kind == CallbackKind::Result {
         // The verification moves first: whoever sees the callback settled (the page waiting for
         // it, or the page opened again) then reads the verification's final state.
         finish(core, &cb, outcome, status, error.as_deref()).await;
@@ -201,21 +204,25 @@ async fn attempt(core: &Core, cb: Callback) {
             ready.notify_one();
         });
     }
+    if outcome == CallbackStatus::Failed && cb.kind == CallbackKind::Logout {
+        tracing::error!(id = %cb.id, url = redacted(&cb.url), tries = cb.tries, ?status, ?error, "back-channel logout given up");
+    }
     let ctx = ClientContext { application_id: Some(cb.application_id), ..ClientContext::default() };
     let result = match outcome {
         CallbackStatus::Delivered => "delivered",
         CallbackStatus::Pending => "retrying",
         CallbackStatus::Failed => "failed",
     };
-    core.audit(
-        Some(cb.tenant_id),
-        None,
-        AuditAction::HostedCallback,
-        result,
-        &ctx,
-        json!({"verification": cb.verification_id, "try": cb.tries, "status": status, "error": error}),
-    )
-    .await;
+    let (action, detail) = match cb.kind {
+        CallbackKind::Result => (
+            AuditAction::HostedCallback,
+            json!({"verification": cb.verification_id, "try": cb.tries, "status": status, "error": error}),
+        ),
+        CallbackKind::Logout => {
+            (AuditAction::BackchannelLogout, json!({"delivery": cb.id, "try": cb.tries, "status": status, "error": error}))
+        }
+    };
+    core.audit(Some(cb.tenant_id), None, action, result, &ctx, detail).await;
     core.callbacks_settled.notify_waiters();
 }
 
@@ -249,6 +256,9 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
         .await
         .map_err(|e| SendError::Failed(e.to_string()))?
         .ok_or(SendError::Refused("application gone".into()))?;
+    if cb.kind == CallbackKind::Logout {
+        return send_logout(core, cb, now).await;
+    }
     let secret = core
         .hosted_apps()
         .callback_secret(&app)
@@ -268,6 +278,30 @@ async fn send(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
         .callback_client
         .get(url)
         .header(SIGNATURE_HEADER, signature(&secret, now / 1000, &cb.query))
+        .timeout(Duration::from_millis(remaining as u64))
+        .send()
+        .await
+        .map_err(|e| SendError::Failed(cause(&e)))?;
+    Ok(response.status().as_u16())
+}
+
+/// POSTs a logout token (`application/x-www-form-urlencoded`, `logout_token=…`) to the client's
+/// back-channel logout URI.
+async fn send_logout(core: &Core, cb: &Callback, now: i64) -> Result<u16, SendError> {
+    let url = reqwest::Url::parse(&cb.url).map_err(|_| SendError::Refused("logout URI unreadable".into()))?;
+    if !core.config.allow_private_callbacks && (url.scheme() != "https" || literal_host_refused(&url)) {
+        return Err(SendError::Refused(
+            "logout URI refused: not https to a public address (allow_private_callbacks is off)".into(),
+        ));
+    }
+    let token = core.logout_token(cb).await.map_err(|e| SendError::Failed(crate::error::Chain(&e).to_string()))?;
+    let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("logout_token", &token).finish();
+    let remaining = (cb.deadline_ms - now).clamp(250, TRY_TIMEOUT_MS);
+    let response = core
+        .callback_client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
         .timeout(Duration::from_millis(remaining as u64))
         .send()
         .await

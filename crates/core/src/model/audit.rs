@@ -82,6 +82,14 @@ audit_actions! {
     DeviceDecide = "device.decide",
     /// A pushed authorization request (RFC 9126), its client authentication included.
     PushedAuthorize = "par.request",
+    /// A logout token sent to a client's back-channel logout URI, delivered or not.
+    BackchannelLogout = "logout.backchannel",
+    /// A dynamic client registration request (RFC 7591).
+    ClientRegister = "client.register",
+    /// A registered client's metadata replaced through its registration access token (RFC 7592).
+    ClientRegistrationUpdate = "client.registration_update",
+    /// A registered client deleted through its registration access token (RFC 7592).
+    ClientRegistrationDelete = "client.registration_delete",
     HostedSessionToken = "hosted.session_token",
     HostedToggle = "hosted.toggle",
     /// A code or a rejection sent to the hosted page, or its session token found expired.

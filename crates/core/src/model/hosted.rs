@@ -109,16 +109,47 @@ impl CallbackStatus {
     }
 }
 
-/// A result callback to an application's backend. Its times are epoch milliseconds of the core's
-/// clock: the retry schedule is measured in fractions of a second.
+/// What a callback tells its receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKind {
+    /// A hosted verification's result: a signed GET to the application's callback URL.
+    Result,
+    /// An OpenID Connect session's end: a logout token POSTed to the client's back-channel
+    /// logout URI.
+    Logout,
+}
+
+impl CallbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Result => "result",
+            Self::Logout => "logout",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "result" => Self::Result,
+            "logout" => Self::Logout,
+            _ => return None,
+        })
+    }
+}
+
+/// A call to an application's backend, stored first and delivered with retries. Its times are
+/// epoch milliseconds of the core's clock: the retry schedule is measured in fractions of a
+/// second.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Callback {
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub application_id: AppId,
+    pub kind: CallbackKind,
+    /// The verification a result settles; a logout's own `id` (the column is unique).
     pub verification_id: Uuid,
     pub url: String,
-    /// The raw query string sent (and signed).
+    /// A result's raw query string, sent and signed; a logout's token claims (JSON), signed
+    /// into a logout token at each try.
     pub query: String,
     pub status: CallbackStatus,
     pub tries: u32,

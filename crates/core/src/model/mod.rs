@@ -21,14 +21,17 @@ pub use application::{Application, ApplicationKind};
 pub use audit::{AuditAction, AuditEvent};
 pub use challenge::{Challenge, ChallengeKind};
 pub use dialect::Dialect;
-pub use hosted::{AppTotpFactor, Callback, CallbackStatus, Verification, VerificationStatus};
+pub use hosted::{AppTotpFactor, Callback, CallbackKind, CallbackStatus, Verification, VerificationStatus};
 pub use identifier::{Email, Identifier, Phone};
 pub use ids::{AppId, SessionId, TenantId, UserId};
 pub use key::{KeyAlg, KeyState, SigningKey};
 pub use key_otp::KeyOtp;
 pub use message::{Channel, OutboundMessage};
-pub use oauth::{AuthMethod, AuthorizationCode, ConsentGrant, DeviceGrant, DeviceStatus, GrantType, OAuthClient, PushedRequest};
-pub use policy::{MessageTemplates, Policy};
+pub use oauth::{
+    AuthMethod, AuthorizationCode, ConsentGrant, DeviceGrant, DeviceStatus, GrantType, OAuthClient, PushedRequest,
+    RegistrationToken, SessionClient,
+};
+pub use policy::{ClientRegistration, MessageTemplates, Policy};
 pub use session::{ClientGrant, RefreshToken, Session};
 pub use tenant::{Profile, Tenant};
 pub use user::{NewUser, TotpFactor, User};

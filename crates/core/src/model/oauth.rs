@@ -50,6 +50,8 @@ impl GrantType {
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// An HMAC-signed assertion (RFC 7523) keyed with the client secret, kept sealed for it.
+    ClientSecretJwt,
     PrivateKeyJwt,
     None,
 }
@@ -59,15 +61,22 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
     }
 
     pub fn parse(s: &str) -> Option<AuthMethod> {
-        [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost, AuthMethod::PrivateKeyJwt, AuthMethod::None]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            AuthMethod::ClientSecretBasic,
+            AuthMethod::ClientSecretPost,
+            AuthMethod::ClientSecretJwt,
+            AuthMethod::PrivateKeyJwt,
+            AuthMethod::None,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 
@@ -202,5 +211,27 @@ pub struct PushedRequest {
     pub params: Vec<(String, String)>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A client given tokens in an OpenID Connect sign-in session that wants to hear of its end
+/// (back-channel logout).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionClient {
+    pub session_id: SessionId,
+    pub application_id: AppId,
+    pub user_id: UserId,
+}
+
+/// A token of dynamic client registration (RFC 7591/7592), kept as its HMAC: an initial access
+/// token (no application; `uses_left` and `expires_at` set) or a client's registration access
+/// token (its application).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationToken {
+    pub token_hash: Vec<u8>,
+    pub tenant_id: TenantId,
+    pub application_id: Option<AppId>,
+    pub uses_left: Option<u32>,
+    pub expires_at: Option<i64>,
     pub created_at: i64,
 }

@@ -19,6 +19,28 @@ pub struct Policy {
     /// The tenant's own wording of one-time-code messages; unset parts keep the defaults.
     #[serde(default, skip_serializing_if = "MessageTemplates::is_empty")]
     pub messages: MessageTemplates,
+    /// OpenID Connect dynamic client registration (RFC 7591); left out while off.
+    #[serde(default, skip_serializing_if = "ClientRegistration::is_off")]
+    pub client_registration: ClientRegistration,
+}
+
+/// Who may register OpenID Connect clients at the tenant's registration endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientRegistration {
+    /// No one: the endpoint refuses every request.
+    #[default]
+    Off,
+    /// Holders of an initial access token issued through the admin API.
+    Protected,
+    /// Anyone (rate-limited per address); the clients it makes are never first-party.
+    Open,
+}
+
+impl ClientRegistration {
+    pub fn is_off(&self) -> bool {
+        *self == ClientRegistration::Off
+    }
 }
 
 /// Per-tenant message texts. Placeholders: `{code}`, `{minutes}`, `{app}`, `{tenant}`.
@@ -131,6 +153,7 @@ impl Policy {
             require_verified_email: false,
             self_registration: false,
             messages: MessageTemplates::default(),
+            client_registration: ClientRegistration::Off,
         }
     }
 

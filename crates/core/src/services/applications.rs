@@ -118,6 +118,10 @@ pub(crate) enum Lists {
     Required,
 }
 
+fn secret_seal_context(app: &Application) -> String {
+    format!("client-secret/{}/{}", app.tenant_id, app.id)
+}
+
 fn check_client_id(s: &str) -> CoreResult<()> {
     let ok = (1..=100).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
     if ok { Ok(()) } else { Err(CoreError::field("client_id", "1-100 of A-Z a-z 0-9 . _ - :")) }
@@ -242,8 +246,8 @@ async fn check_oauth_client(
     if let Some(uri) = &oauth.jwks_uri {
         oauth.jwks_uri = Some(hosted.check_outbound_url("jwks_uri", uri).await?);
     }
-    if oauth.backchannel_logout_uri.is_some() {
-        return Err(field("backchannel_logout_uri", "back-channel logout is not supported yet"));
+    if let Some(uri) = &oauth.backchannel_logout_uri {
+        oauth.backchannel_logout_uri = Some(hosted.check_outbound_url("backchannel_logout_uri", uri).await?);
     }
     Ok(())
 }
@@ -317,6 +321,11 @@ impl Applications<'_> {
         };
         check_application_texts(&app)?;
         self.store.insert_application(&app).await.map_err(application_conflict)?;
+        if let Some(s) = &secret
+            && app.auth_method() == AuthMethod::ClientSecretJwt
+        {
+            self.keep_secret_for_assertions(&app, s).await?;
+        }
         let callback_secret =
             if app.callback_url.is_some() { Some(self.hosted_apps().rotate_callback_secret(tenant, &app).await?) } else { None };
         Ok(CreatedApplication { app, client_secret: secret.filter(|_| shown), callback_secret })
@@ -505,7 +514,26 @@ impl Applications<'_> {
         let secret = format!("cas_secret_{}", crate::crypto::random_token());
         app.secret_hash = Some(self.master.mac(SECRET_DOMAIN, secret.as_bytes()));
         self.save_application(&app).await?;
+        self.keep_secret_for_assertions(&app, &secret).await?;
         Ok(secret)
+    }
+
+    /// Keeps the secret sealed for a `client_secret_jwt` client (the server needs the secret
+    /// itself to check an HMAC-signed assertion) and forgets any sealed copy for other clients.
+    async fn keep_secret_for_assertions(&self, app: &Application, secret: &str) -> CoreResult<()> {
+        let sealed = if app.auth_method() == AuthMethod::ClientSecretJwt {
+            Some(self.master.seal(&secret_seal_context(app), secret.as_bytes())?)
+        } else {
+            None
+        };
+        Ok(self.store.set_client_secret_seal(app.tenant_id, app.id, sealed.as_deref()).await?)
+    }
+
+    /// The secret a `client_secret_jwt` client signs its assertions with; `None` when none is kept
+    /// (a client switched to the method without a new secret since).
+    pub(crate) async fn assertion_secret(&self, app: &Application) -> CoreResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        let Some(sealed) = self.store.client_secret_seal(app.tenant_id, app.id).await? else { return Ok(None) };
+        Ok(Some(zeroize::Zeroizing::new(self.master.open(&secret_seal_context(app), &sealed)?)))
     }
 
     /// Sets a client secret chosen elsewhere (a client moved from another server keeps its secret).
@@ -518,7 +546,8 @@ impl Applications<'_> {
             return Err(CoreError::field("kind", "public clients have no secret"));
         }
         app.secret_hash = Some(self.master.mac(SECRET_DOMAIN, secret.as_bytes()));
-        self.save_application(&app).await
+        self.save_application(&app).await?;
+        self.keep_secret_for_assertions(&app, secret).await
     }
 
     /// The work of a secret check for a client that does not exist, so that an unknown client

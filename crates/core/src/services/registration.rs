@@ -194,7 +194,7 @@ impl Registrations<'_> {
             user.password_hash = Some(hash);
             user.updated_at = self.now();
             self.store.update_user(&user).await?;
-            self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
+            self.end_user_sessions(tenant.id, user.id).await?;
             // Not a success of a password check: the owner of the mailbox set a new password, so
             // the wrong guesses at the old one no longer matter (as after an admin's reset).
             self.store.clear_attempts(tenant.id, &super::users::lockout_subject(user.id)).await?;

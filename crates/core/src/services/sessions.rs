@@ -263,7 +263,7 @@ impl Sessions<'_> {
         );
         if self.store.rotate_refresh_token(tenant.id, &hash, now, &next, &event).await?.is_none() {
             // Another caller spent it between the read and now.
-            return self.refused_refresh(tenant, &hash, now, attempt).await;
+            return self.refused_refresh(tenant, &hash, attempt).await;
         }
         attempt.written();
         let auth = Authenticated { user, session, refresh_token, refresh_expires_at: next.expires_at };
@@ -319,7 +319,7 @@ impl Sessions<'_> {
         attempt: &mut Attempt,
     ) -> CoreResult<Refreshed> {
         let Some(spent) = self.store.consume_refresh_token(tenant.id, hash, now).await? else {
-            return self.refused_refresh(tenant, hash, now, attempt).await;
+            return self.refused_refresh(tenant, hash, attempt).await;
         };
         attempt.note("session", spent.session_id.clone());
         attempt.user = match user {
@@ -330,7 +330,7 @@ impl Sessions<'_> {
     }
 
     /// An unknown token is invalid; a spent one presented again revokes its session.
-    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], now: i64, attempt: &mut Attempt) -> CoreResult<Refreshed> {
+    async fn refused_refresh(&self, tenant: &Tenant, hash: &[u8], attempt: &mut Attempt) -> CoreResult<Refreshed> {
         let Some(used) = self.store.refresh_token_by_hash(tenant.id, hash).await? else {
             return Err(attempt.refuse("failure", "unknown token", CoreError::InvalidRefreshToken));
         };
@@ -344,7 +344,7 @@ impl Sessions<'_> {
             ));
         };
         attempt.user = Some(s.user_id);
-        self.store.revoke_session(tenant.id, s.user_id, &s.id, now).await?;
+        self.end_session(tenant.id, s.user_id, &s.id).await?;
         Err(attempt.refuse("session_revoked", "spent token presented again", CoreError::RefreshTokenReused))
     }
 
@@ -364,9 +364,7 @@ impl Sessions<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<()> {
         crate::model::text::check("id", session_id)?;
-        if session_id.len() > 100
-            || !self.store.revoke_session(tenant.id, user_id, &SessionId::from(session_id), self.now()).await?
-        {
+        if session_id.len() > 100 || !self.end_session(tenant.id, user_id, &SessionId::from(session_id)).await? {
             return Err(CoreError::NotFound);
         }
         self.audit(Some(tenant.id), Some(user_id), AuditAction::SessionRevoke, "success", ctx, json!({"session": session_id}))
@@ -376,7 +374,7 @@ impl Sessions<'_> {
 
     /// Ends every session of the user; returns how many were alive.
     pub async fn revoke_all_sessions(&self, tenant: &Tenant, user_id: UserId, ctx: &ClientContext) -> CoreResult<u64> {
-        let n = self.store.revoke_user_sessions(tenant.id, user_id, self.now()).await?;
+        let n = self.end_user_sessions(tenant.id, user_id).await?;
         self.audit(Some(tenant.id), Some(user_id), AuditAction::SessionRevokeAll, "success", ctx, json!({"revoked": n})).await;
         Ok(n)
     }
@@ -430,7 +428,7 @@ impl Sessions<'_> {
             };
             attempt.user = Some(session.user_id);
             attempt.note("session", session.id.clone());
-            self.store.revoke_session(tenant.id, session.user_id, &session.id, now).await?;
+            self.end_session(tenant.id, session.user_id, &session.id).await?;
             Ok(())
         }
         .await;

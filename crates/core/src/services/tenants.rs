@@ -148,6 +148,8 @@ impl Tenants<'_> {
         tenant.policy = policy;
         self.store.update_tenant(&tenant).await?;
         self.tenants.clear();
+        // Discovery names the registration endpoint only while registration is on.
+        self.discovery_documents.clear();
         Ok(tenant)
     }
 

@@ -223,7 +223,7 @@ impl Users<'_> {
         Self::check_user_texts(&user)?;
         self.store.update_user(&user).await?;
         if deactivated {
-            self.store.revoke_user_sessions(tenant.id, user.id, self.now()).await?;
+            self.end_user_sessions(tenant.id, user.id).await?;
         }
         self.audit(Some(tenant.id), Some(user.id), AuditAction::UserUpdate, "success", ctx, json!({})).await;
         Ok(user)
@@ -231,7 +231,7 @@ impl Users<'_> {
 
     /// Deletes a user; their sessions and tokens die with them.
     pub async fn delete_user(&self, tenant: &Tenant, id: UserId, ctx: &ClientContext) -> CoreResult<()> {
-        self.store.revoke_user_sessions(tenant.id, id, self.now()).await?;
+        self.end_user_sessions(tenant.id, id).await?;
         if !self.store.delete_user(tenant.id, id).await? {
             return Err(CoreError::NotFound);
         }
@@ -246,7 +246,7 @@ impl Users<'_> {
         user.password_hash = Some(self.hasher.hash(password).await?);
         user.updated_at = self.now();
         self.store.update_user(&user).await?;
-        self.store.revoke_user_sessions(tenant.id, id, self.now()).await?;
+        self.end_user_sessions(tenant.id, id).await?;
         self.store.clear_attempts(tenant.id, &lockout_subject(id)).await?;
         self.audit(Some(tenant.id), Some(id), AuditAction::PasswordSet, "success", ctx, json!({})).await;
         Ok(())

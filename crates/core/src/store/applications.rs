@@ -26,4 +26,7 @@ pub trait ApplicationStore: Send + Sync {
     async fn revoke_api_keys(&self, tenant: TenantId, app: AppId, now: i64) -> StoreResult<()>;
     async fn set_callback_secret(&self, tenant: TenantId, app: AppId, sealed: &[u8]) -> StoreResult<()>;
     async fn callback_secret(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>>;
+    /// Keeps (or, with `None`, forgets) the sealed client secret of a `client_secret_jwt` client.
+    async fn set_client_secret_seal(&self, tenant: TenantId, app: AppId, sealed: Option<&[u8]>) -> StoreResult<()>;
+    async fn client_secret_seal(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>>;
 }

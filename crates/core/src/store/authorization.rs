@@ -51,6 +51,23 @@ pub trait AuthorizationStore: Send + Sync {
     /// Remembers a one-time JWT identifier until `expires_at`: true the first time, false when it
     /// was seen before (by any node). Expired ones are dropped on the way now and then.
     async fn first_sight_of_jti(&self, tenant: TenantId, jti_hash: &[u8], expires_at: i64, now: i64) -> StoreResult<bool>;
+    /// Remembers that the client was given tokens in the session (once per pair).
+    async fn track_session_client(&self, tenant: TenantId, client: &SessionClient, now: i64) -> StoreResult<()>;
+    /// Forgets and returns the clients of the user's session (of all their sessions when
+    /// `session` is `None`); two concurrent callers never both get the same one.
+    async fn take_session_clients(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        session: Option<&SessionId>,
+    ) -> StoreResult<Vec<SessionClient>>;
+    /// Stores a registration token; a client's earlier registration access token is replaced.
+    async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()>;
+    /// Spends one use of an unexpired initial access token; exactly as many concurrent callers
+    /// get true as it had uses left.
+    async fn spend_initial_access_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<bool>;
+    /// The client a registration access token manages.
+    async fn client_of_registration_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<AppId>>;
 }
 
 /// What the user decided of a device authorization.

@@ -61,8 +61,8 @@ pub struct CreateApplication {
     #[serde(default)]
     #[schema(value_type = Vec<AdminScope>)]
     pub scopes: Vec<String>,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`, `private_key_jwt`
-    /// (with `jwks` or `jwks_uri`), `none` (public).
+    /// `client_secret_basic` (default with a secret), `client_secret_post`, `client_secret_jwt`,
+    /// `private_key_jwt` (with `jwks` or `jwks_uri`), `none` (public).
     #[schema(value_type = Option<AdminAuthMethod>)]
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// No consent page for this client's users.
@@ -251,6 +251,18 @@ pub struct CreateUser {
 #[serde(transparent)]
 #[schema(value_type = Object)]
 pub struct PatchUser(pub Map<String, Value>);
+
+/// An initial access token for dynamic client registration.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRegistrationToken {
+    /// Seconds it stays valid: 60 to 2,592,000 (30 days).
+    #[schema(default = 86400, example = 3600)]
+    pub expires_in: Option<i64>,
+    /// How many clients it may register.
+    #[schema(default = 1, example = 1)]
+    pub count: Option<u32>,
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -26,8 +26,8 @@ use crate::state::AppState;
     paths(create_tenant, list_tenants, get_tenant, patch_tenant, delete_tenant, get_policy, put_policy, create_application,
           list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret, rotate_callback_secret,
           create_user, list_users, get_user, patch_user, delete_user, unlock_user, list_user_sessions,
-          revoke_user_sessions, list_user_consents, revoke_user_consent, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, export_hs256, outbox),
-    components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey)),
+          revoke_user_sessions, list_user_consents, revoke_user_consent, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, create_registration_token, export_hs256, outbox),
+    components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey, CreateRegistrationToken)),
     tags((name = "admin", description = "Operator API; Authorization: Bearer <admin token>."))
 )]
 pub struct ApiDoc;
@@ -608,6 +608,26 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
         .map(|k| json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at, "public_jwk": k.public_jwk }))
         .collect();
     Ok(Json(Value::Array(keys)))
+}
+
+/// An initial access token for the tenant's OpenID Connect registration endpoint (RFC 7591),
+/// for tenants whose policy has `client_registration: protected`.
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/registration-tokens", tag = "admin", security(("bearer" = [])), request_body = CreateRegistrationToken, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+    responses((status = 201, description = "The token, shown once", body = AdminRegistrationToken),
+        (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
+        AdminAuthErrors,
+        (status = 404, description = "tenant_not_found", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: a body not sent as application/json", body = ErrorEnvelope)))]
+pub async fn create_registration_token(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path(t): Path<String>,
+    AJson(b): AJson<CreateRegistrationToken>,
+) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let issued =
+        state.core.provider().issue_initial_access_token(&tenant, b.expires_in.unwrap_or(86_400), b.count.unwrap_or(1)).await?;
+    Ok(created(json!({ "token": issued.token, "expires_at": issued.expires_at, "count": issued.uses })))
 }
 
 /// A new active signing key of that algorithm; the previous one retires.

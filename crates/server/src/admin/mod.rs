@@ -44,6 +44,7 @@ pub fn router() -> Api {
         .post("/admin/v1/tenants/{t}/users/{id}/totp", enroll_totp)
         .delete("/admin/v1/tenants/{t}/users/{id}/totp", remove_totp)
         .get("/admin/v1/tenants/{t}/audit", list_audit)
+        .post("/admin/v1/tenants/{t}/registration-tokens", create_registration_token)
         .get("/admin/v1/tenants/{t}/keys", list_keys)
         .post("/admin/v1/tenants/{t}/keys/rotate", rotate_key)
         .get("/admin/v1/tenants/{t}/keys/hs256", export_hs256)

@@ -41,6 +41,10 @@ pub struct AdminPolicy {
     self_registration: Option<bool>,
     /// Left out while every template is the default.
     messages: Option<MessageTemplates>,
+    /// OpenID Connect dynamic client registration: `off`, `protected` (an initial access token
+    /// from `POST /admin/v1/tenants/{t}/registration-tokens`) or `open`. Left out while `off`.
+    #[schema(default = "off", pattern = "^(off|protected|open)$")]
+    client_registration: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -132,7 +136,8 @@ pub struct AdminApplication {
     access_token_audience: Option<String>,
     /// May introspect tokens issued to the tenant's other clients.
     introspect_any: bool,
-    /// OpenID Connect back-channel logout; not supported yet, so `null`.
+    /// Where logout tokens are POSTed when a sign-in session this client was given tokens in
+    /// ends (OpenID Connect Back-Channel Logout 1.0); https to a public address.
     #[schema(required)]
     backchannel_logout_uri: Option<String>,
     /// Pushed authorization requests only (RFC 9126).
@@ -175,14 +180,17 @@ pub enum AdminGrantType {
 }
 
 /// How a client authenticates at the token endpoint (RFC 7591 names): a public client `none`,
-/// a client with a secret `client_secret_basic` or `client_secret_post`, a client with keys
-/// (`jwks` or `jwks_uri`) `private_key_jwt`.
+/// a client with a secret `client_secret_basic`, `client_secret_post` or `client_secret_jwt` (an
+/// assertion signed with the secret, which is then kept sealed), a client with keys (`jwks` or
+/// `jwks_uri`) `private_key_jwt`.
 #[derive(ToSchema)]
 pub enum AdminAuthMethod {
     #[schema(rename = "client_secret_basic")]
     ClientSecretBasic,
     #[schema(rename = "client_secret_post")]
     ClientSecretPost,
+    #[schema(rename = "client_secret_jwt")]
+    ClientSecretJwt,
     #[schema(rename = "private_key_jwt")]
     PrivateKeyJwt,
     #[schema(rename = "none")]
@@ -321,6 +329,16 @@ pub struct AdminApiKey {
     /// Shown once.
     api_key: String,
     prefix: String,
+}
+
+#[derive(ToSchema)]
+pub struct AdminRegistrationToken {
+    /// Shown once: `Authorization: Bearer <token>` at the realm's registration endpoint.
+    token: String,
+    /// Seconds since the epoch.
+    expires_at: i64,
+    /// Registrations it allows.
+    count: u32,
 }
 
 #[derive(ToSchema)]

@@ -271,7 +271,8 @@ async fn refused_oidc_client_settings_name_their_field_and_change_nothing() {
         (json!({"kind": "confidential", "token_endpoint_auth_method": "none"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "token_endpoint_auth_method": "client_secret_basic"}), "token_endpoint_auth_method"),
         (json!({"kind": "public", "grant_types": ["authorization_code", "client_credentials"]}), "grant_types"),
-        (json!({"kind": "confidential", "backchannel_logout_uri": "https://web.example.com/bc"}), "backchannel_logout_uri"),
+        (json!({"kind": "confidential", "backchannel_logout_uri": "http://web.example.com/bc"}), "backchannel_logout_uri"),
+        (json!({"kind": "confidential", "backchannel_logout_uri": "https://192.168.1.20/bc"}), "backchannel_logout_uri"),
         (json!({"kind": "confidential", "post_logout_redirect_uris": ["http://web.example.com/"]}), "post_logout_redirect_uris"),
         (
             json!({"kind": "confidential", "post_logout_redirect_uris": ["https://web.example.com/#x"]}),

@@ -207,4 +207,20 @@ impl ApplicationStore for SqlStore {
             .map_err(db_err))?;
         Ok(got.flatten())
     }
+
+    async fn set_client_secret_seal(&self, tenant: TenantId, app: AppId, sealed: Option<&[u8]>) -> StoreResult<()> {
+        let sql = "UPDATE applications SET client_secret_sealed=$3 WHERE tenant_id=$1 AND id=$2";
+        execute!(self, sql, tenant.to_string(), app.to_string(), sealed).map(|_| ())
+    }
+
+    async fn client_secret_seal(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
+        let sql = "SELECT client_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2";
+        let got = on_pool!(self, |p| sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
+            .bind(tenant.to_string())
+            .bind(app.to_string())
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        Ok(got.flatten())
+    }
 }

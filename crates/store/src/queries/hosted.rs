@@ -81,7 +81,7 @@ impl HostedStore for SqlStore {
     }
 
     async fn insert_callback(&self, c: &Callback) -> StoreResult<()> {
-        let sql = format!("INSERT INTO callbacks ({CALLBACK_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)");
+        let sql = format!("INSERT INTO callbacks ({CALLBACK_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
         execute!(
             self,
             sql,
@@ -98,7 +98,8 @@ impl HostedStore for SqlStore {
             c.last_status.map(i64::from),
             c.last_error.clone(),
             c.created_at,
-            c.finished_at
+            c.finished_at,
+            c.kind.as_str()
         )
         .map(|_| ())
     }

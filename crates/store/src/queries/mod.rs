@@ -33,7 +33,7 @@ const APP_TOTP_COLS: &str = "tenant_id, application_id, user_id, secret_sealed, 
 const VERIFICATION_COLS: &str =
     "id, tenant_id, application_id, user_id, email, status, tries, ip, expires_at, finished_at, created_at";
 const CALLBACK_COLS: &str = "id, tenant_id, application_id, verification_id, url, query, status, tries, next_attempt_ms, \
-                             deadline_ms, last_status, last_error, created_at, finished_at";
+                             deadline_ms, last_status, last_error, created_at, finished_at, kind";
 const MESSAGE_COLS: &str = "id, tenant_id, channel, recipient, subject, body, status, transport, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn skeleton_of(identifier: Option<&str>) -> Option<String> {

@@ -202,4 +202,67 @@ impl AuthorizationStore for SqlStore {
                    ON CONFLICT (tenant_id, jti_hash) DO NOTHING";
         Ok(execute!(self, sql, tenant.to_string(), jti_hash, expires_at)? == 1)
     }
+
+    async fn track_session_client(&self, tenant: TenantId, c: &SessionClient, now: i64) -> StoreResult<()> {
+        let sql = "INSERT INTO oidc_session_clients (tenant_id, session_id, application_id, user_id, created_at) \
+                   VALUES ($1,$2,$3,$4,$5) ON CONFLICT (session_id, application_id) DO NOTHING";
+        let (session, app, user) = (c.session_id.as_str(), c.application_id.to_string(), c.user_id.to_string());
+        execute!(self, sql, tenant.to_string(), session, app, user, now).map(|_| ())
+    }
+
+    async fn take_session_clients(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        session: Option<&SessionId>,
+    ) -> StoreResult<Vec<SessionClient>> {
+        let sql = "DELETE FROM oidc_session_clients WHERE tenant_id=$1 AND user_id=$2 AND ($3 IS NULL OR session_id=$3) \
+                   RETURNING session_id, application_id, user_id";
+        let rows = on_writer!(self, |p| sqlx::query_as::<_, SessionClientRow>(sql)
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(session.map(SessionId::as_str))
+            .fetch_all(p)
+            .await
+            .map_err(db_err))?;
+        all(rows)
+    }
+
+    async fn insert_registration_token(&self, t: &RegistrationToken) -> StoreResult<()> {
+        if let Some(app) = t.application_id {
+            execute!(self, "DELETE FROM oidc_registration_tokens WHERE application_id=$1", app.to_string())?;
+        }
+        let sql = "INSERT INTO oidc_registration_tokens (token_hash, tenant_id, application_id, uses_left, expires_at, created_at) \
+                   VALUES ($1,$2,$3,$4,$5,$6)";
+        let app = t.application_id.map(|a| a.to_string());
+        execute!(
+            self,
+            sql,
+            t.token_hash.clone(),
+            t.tenant_id.to_string(),
+            app,
+            t.uses_left.map(i64::from),
+            t.expires_at,
+            t.created_at
+        )
+        .map(|_| ())
+    }
+
+    async fn spend_initial_access_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let sql = "UPDATE oidc_registration_tokens SET uses_left=uses_left-1 WHERE tenant_id=$1 AND token_hash=$2 \
+                   AND application_id IS NULL AND uses_left > 0 AND expires_at > $3";
+        Ok(execute!(self, sql, tenant.to_string(), token_hash, now)? == 1)
+    }
+
+    async fn client_of_registration_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<AppId>> {
+        let sql = "SELECT application_id FROM oidc_registration_tokens WHERE tenant_id=$1 AND token_hash=$2 \
+                   AND application_id IS NOT NULL";
+        let id: Option<String> = on_pool!(self, |p| sqlx::query_scalar(sql)
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err))?;
+        id.map(|i| uuid(&i)).transpose()
+    }
 }

@@ -121,7 +121,7 @@ async fn step(store: &dyn Store, w: &World, rng: &mut Rng, now: i64, exact: bool
     let user = rng.pick(&w.users);
     let app = rng.pick(&w.apps);
     let session = SessionId::from(rng.pick(&SESSIONS));
-    match rng.below(40) {
+    match rng.below(41) {
         0 => {
             let t = Tenant {
                 id: tenant,
@@ -508,6 +508,7 @@ async fn step(store: &dyn Store, w: &World, rng: &mut Rng, now: i64, exact: bool
                         id: rng.pick(&w.callbacks),
                         tenant_id: tenant,
                         application_id: app,
+                        kind: rng.pick(&[CallbackKind::Result, CallbackKind::Logout]),
                         verification_id: verification,
                         url: "https://example.com".into(),
                         query: "q".into(),
@@ -530,6 +531,17 @@ async fn step(store: &dyn Store, w: &World, rng: &mut Rng, now: i64, exact: bool
                 }
             };
             format!("callbacks: {answer} {}", a!(store.callback_of(tenant, verification).await))
+        }
+        39 => {
+            let answer = if rng.chance(60) {
+                let c = SessionClient { session_id: session.clone(), application_id: app, user_id: user };
+                a!(store.track_session_client(tenant, &c, now).await)
+            } else {
+                let only = rng.chance(50).then_some(&session);
+                let key = |c: &SessionClient| (c.session_id.as_str().to_string(), c.application_id.to_string());
+                a!(claimed(store.take_session_clients(tenant, user, only).await, key))
+            };
+            format!("session clients: {answer}")
         }
         _ => {
             let hash = rng.pick(&[b"t1", b"t2"]);

@@ -174,6 +174,23 @@ pub async fn callback_secrets_belong_to_one_application_of_one_tenant(store: Db)
     assert_eq!(store.callback_secret(t.id, new_id().into()).await.unwrap(), None);
 }
 
+pub async fn sealed_client_secrets_belong_to_one_application_and_can_be_forgotten(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let (a, b) = (stored_app(&store, &t).await, stored_app(&store, &t).await);
+    assert_eq!(store.client_secret_seal(t.id, a.id).await.unwrap(), None);
+    store.set_client_secret_seal(t.id, a.id, Some(b"sealed")).await.unwrap();
+    assert_eq!(store.client_secret_seal(t.id, a.id).await.unwrap().as_deref(), Some(&b"sealed"[..]));
+    assert_eq!(store.client_secret_seal(t.id, b.id).await.unwrap(), None);
+    assert_eq!(store.client_secret_seal(other.id, a.id).await.unwrap(), None, "no cross-tenant reads");
+    store.set_client_secret_seal(other.id, a.id, None).await.unwrap();
+    assert!(store.client_secret_seal(t.id, a.id).await.unwrap().is_some(), "no cross-tenant writes");
+    // Updating the application keeps the seal; clearing forgets it.
+    store.update_application(&a).await.unwrap();
+    assert!(store.client_secret_seal(t.id, a.id).await.unwrap().is_some());
+    store.set_client_secret_seal(t.id, a.id, None).await.unwrap();
+    assert_eq!(store.client_secret_seal(t.id, a.id).await.unwrap(), None);
+}
+
 pub async fn deleting_an_application_removes_everything_it_owns(store: Db) {
     let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
     let doomed = aliased(&t, &[(Dialect::Kumusoft, "DOOMED")]);

@@ -260,6 +260,7 @@ pub(crate) fn callback(v: &Verification, next_attempt_ms: i64) -> Callback {
         id: new_id(),
         tenant_id: v.tenant_id,
         application_id: v.application_id,
+        kind: CallbackKind::Result,
         verification_id: v.id,
         url: "https://example.com/result".into(),
         query: format!("id={}", v.id),

@@ -86,6 +86,7 @@ macro_rules! contract_tests {
                 application_keys_clash_by_field_across_tenants,
                 api_keys_resolve_until_revoked_and_the_newest_prefix_shows,
                 callback_secrets_belong_to_one_application_of_one_tenant,
+                sealed_client_secrets_belong_to_one_application_and_can_be_forgotten,
                 deleting_an_application_removes_everything_it_owns,
             ],
             users: [
@@ -164,6 +165,8 @@ macro_rules! contract_tests {
                 concurrent_decisions_and_redemptions_of_a_device_grant_have_one_winner,
                 a_pushed_request_is_taken_once_by_its_client_while_unexpired,
                 a_jti_is_seen_first_once_per_tenant_until_it_expires,
+                a_sessions_clients_are_taken_once,
+                registration_tokens_are_spent_while_they_last_and_replaced_per_client,
             ],
             text: [
                 text_with_nul_is_refused_everywhere_or_stored_intact_everywhere,

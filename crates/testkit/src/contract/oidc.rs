@@ -241,3 +241,86 @@ pub async fn a_jti_is_seen_first_once_per_tenant_until_it_expires(store: Db) {
     .await;
     assert_eq!(won, 1);
 }
+
+pub async fn a_sessions_clients_are_taken_once(store: Db) {
+    let t = stored_tenant(&store).await;
+    let (a, b, u) = (stored_app(&store, &t).await, stored_app(&store, &t).await, stored_user(&store, &t).await);
+    let (s1, s2) = (session(&u, 1, 1000), session(&u, 1, 1000));
+    store.insert_session(&s1).await.unwrap();
+    store.insert_session(&s2).await.unwrap();
+    let client =
+        |s: &Session, app: &Application| SessionClient { session_id: s.id.clone(), application_id: app.id, user_id: u.id };
+    for c in [client(&s1, &a), client(&s1, &a), client(&s1, &b), client(&s2, &a)] {
+        store.track_session_client(t.id, &c, 1).await.unwrap();
+    }
+    let ghost = SessionClient { session_id: Session::new_id(), application_id: a.id, user_id: u.id };
+    assert!(store.track_session_client(t.id, &ghost, 1).await.is_err(), "a session that does not exist");
+    let mut first = store.take_session_clients(t.id, u.id, Some(&s1.id)).await.unwrap();
+    first.sort_by_key(|c| c.application_id.to_string());
+    let mut expected = vec![client(&s1, &a), client(&s1, &b)];
+    expected.sort_by_key(|c| c.application_id.to_string());
+    assert_eq!(first, expected, "once per pair, only that session's");
+    assert_eq!(store.take_session_clients(t.id, u.id, Some(&s1.id)).await.unwrap(), vec![], "taken once");
+    store.track_session_client(t.id, &client(&s1, &a), 2).await.unwrap();
+    let takers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_session_clients(t.id, u.id, None).await.unwrap().len() })
+        })
+        .collect();
+    let mut taken = 0;
+    for taker in takers {
+        taken += taker.await.unwrap();
+    }
+    assert_eq!(taken, 2, "both sessions' clients, each to one taker");
+}
+
+fn registration_token(
+    t: &Tenant,
+    hash: &[u8],
+    app: Option<&Application>,
+    uses: Option<u32>,
+    expires_at: Option<i64>,
+) -> RegistrationToken {
+    RegistrationToken {
+        token_hash: hash.to_vec(),
+        tenant_id: t.id,
+        application_id: app.map(|a| a.id),
+        uses_left: uses,
+        expires_at,
+        created_at: 1,
+    }
+}
+
+pub async fn registration_tokens_are_spent_while_they_last_and_replaced_per_client(store: Db) {
+    let (t, other) = (stored_tenant(&store).await, stored_tenant(&store).await);
+    let a = stored_app(&store, &t).await;
+    store.insert_registration_token(&registration_token(&t, b"iat-1", None, Some(2), Some(100))).await.unwrap();
+    assert!(!store.spend_initial_access_token(other.id, b"iat-1", 10).await.unwrap(), "another tenant's");
+    assert!(store.spend_initial_access_token(t.id, b"iat-1", 10).await.unwrap());
+    assert!(store.spend_initial_access_token(t.id, b"iat-1", 11).await.unwrap());
+    assert!(!store.spend_initial_access_token(t.id, b"iat-1", 12).await.unwrap(), "used up");
+    store.insert_registration_token(&registration_token(&t, b"iat-2", None, Some(5), Some(100))).await.unwrap();
+    assert!(!store.spend_initial_access_token(t.id, b"iat-2", 100).await.unwrap(), "expired");
+    assert_eq!(store.client_of_registration_token(t.id, b"iat-2").await.unwrap(), None, "an initial token manages no client");
+    assert_eq!(
+        conflict(store.insert_registration_token(&registration_token(&t, b"iat-2", None, Some(1), Some(100))).await),
+        ConflictOn::Other
+    );
+
+    store.insert_registration_token(&registration_token(&t, b"rat-1", Some(&a), None, None)).await.unwrap();
+    assert!(!store.spend_initial_access_token(t.id, b"rat-1", 10).await.unwrap(), "a client's token registers nothing");
+    assert_eq!(store.client_of_registration_token(t.id, b"rat-1").await.unwrap(), Some(a.id));
+    assert_eq!(store.client_of_registration_token(other.id, b"rat-1").await.unwrap(), None);
+    store.insert_registration_token(&registration_token(&t, b"rat-2", Some(&a), None, None)).await.unwrap();
+    assert_eq!(store.client_of_registration_token(t.id, b"rat-1").await.unwrap(), None, "replaced");
+    assert_eq!(store.client_of_registration_token(t.id, b"rat-2").await.unwrap(), Some(a.id));
+
+    store.insert_registration_token(&registration_token(&t, b"iat-race", None, Some(3), Some(100))).await.unwrap();
+    let won = winners(20, |_| {
+        let store = store.clone();
+        async move { store.spend_initial_access_token(t.id, b"iat-race", 5).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won, 3);
+}

@@ -64,7 +64,7 @@ impl ApplicationStore for MemoryStore {
         s.check_aliases(a)?;
         s.write_aliases(a);
         let app = Application { aliases: BTreeMap::new(), ..a.clone() };
-        s.applications.push(ApplicationRow { app, callback_secret_sealed: None });
+        s.applications.push(ApplicationRow { app, callback_secret_sealed: None, client_secret_sealed: None });
         Ok(())
     }
 
@@ -179,5 +179,17 @@ impl ApplicationStore for MemoryStore {
 
     async fn callback_secret(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.state().application(tenant, app).and_then(|a| a.callback_secret_sealed.clone()))
+    }
+
+    async fn set_client_secret_seal(&self, tenant: TenantId, app: AppId, sealed: Option<&[u8]>) -> StoreResult<()> {
+        let mut s = self.state();
+        if let Some(row) = s.applications.iter_mut().find(|a| a.app.tenant_id == tenant && a.app.id == app) {
+            row.client_secret_sealed = sealed.map(<[u8]>::to_vec);
+        }
+        Ok(())
+    }
+
+    async fn client_secret_seal(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.state().application(tenant, app).and_then(|a| a.client_secret_sealed.clone()))
     }
 }

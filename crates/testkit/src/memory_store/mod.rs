@@ -90,6 +90,8 @@ struct State {
     device_grants: Vec<DeviceGrant>,
     pushed_requests: Vec<PushedRequest>,
     seen_jtis: std::collections::HashMap<(TenantId, Vec<u8>), i64>,
+    session_clients: Vec<(TenantId, SessionClient)>,
+    registration_tokens: Vec<RegistrationToken>,
 }
 
 /// An application (its aliases kept apart, as rows of their own) and the column the domain type
@@ -97,6 +99,7 @@ struct State {
 struct ApplicationRow {
     app: Application,
     callback_secret_sealed: Option<Vec<u8>>,
+    client_secret_sealed: Option<Vec<u8>>,
 }
 
 /// The name a dialect knows an application by: unique per dialect, and one per application and
@@ -217,6 +220,8 @@ impl State {
         self.signing_keys.retain(|k| k.tenant_id != id);
         self.verifications.retain(|v| v.tenant_id != id);
         self.callbacks.retain(|c| c.callback.tenant_id != id);
+        self.session_clients.retain(|(t, _)| *t != id);
+        self.registration_tokens.retain(|r| r.tenant_id != id);
     }
 
     /// Deletes the application with its aliases, API keys, TOTP factors, verifications and
@@ -232,6 +237,8 @@ impl State {
         self.oidc_consents.retain(|c| c.application_id != id);
         self.device_grants.retain(|d| d.application_id != id);
         self.pushed_requests.retain(|p| p.application_id != id);
+        self.session_clients.retain(|(_, c)| c.application_id != id);
+        self.registration_tokens.retain(|r| r.application_id != Some(id));
     }
 
     /// Deletes the user with its factors, challenges, sessions, codes and verifications.
@@ -256,5 +263,6 @@ impl State {
         }
         self.sessions.retain(|s| !ids.contains(&s.id));
         self.refresh_tokens.retain(|r| !ids.contains(&r.session_id));
+        self.session_clients.retain(|(_, c)| !ids.contains(&c.session_id));
     }
 }

@@ -192,4 +192,63 @@ impl AuthorizationStore for MemoryStore {
         s.seen_jtis.insert((tenant, jti_hash.to_vec()), expires_at);
         Ok(true)
     }
+
+    async fn track_session_client(&self, tenant: TenantId, c: &SessionClient, _now: i64) -> StoreResult<()> {
+        let mut s = self.state();
+        s.require_tenant(tenant)?;
+        s.require_session(&c.session_id)?;
+        s.require_application(c.application_id)?;
+        let known = s.session_clients.iter().any(|(_, x)| x.session_id == c.session_id && x.application_id == c.application_id);
+        if !known {
+            s.session_clients.push((tenant, c.clone()));
+        }
+        Ok(())
+    }
+
+    async fn take_session_clients(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        session: Option<&SessionId>,
+    ) -> StoreResult<Vec<SessionClient>> {
+        let mut s = self.state();
+        let taken = |(t, c): &(TenantId, SessionClient)| {
+            *t == tenant && c.user_id == user && session.is_none_or(|id| *id == c.session_id)
+        };
+        let out = s.session_clients.iter().filter(|x| taken(x)).map(|(_, c)| c.clone()).collect();
+        s.session_clients.retain(|x| !taken(x));
+        Ok(out)
+    }
+
+    async fn insert_registration_token(&self, t: &RegistrationToken) -> StoreResult<()> {
+        let mut s = self.state();
+        s.require_tenant(t.tenant_id)?;
+        if let Some(app) = t.application_id {
+            s.require_application(app)?;
+            s.registration_tokens.retain(|r| r.application_id != Some(app));
+        }
+        unique(&[(s.registration_tokens.iter().any(|r| r.token_hash == t.token_hash), ConflictOn::Other)])?;
+        s.registration_tokens.push(t.clone());
+        Ok(())
+    }
+
+    async fn spend_initial_access_token(&self, tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let mut s = self.state();
+        let found = s.registration_tokens.iter_mut().find(|r| {
+            r.tenant_id == tenant
+                && r.token_hash == token_hash
+                && r.application_id.is_none()
+                && r.uses_left.is_some_and(|n| n > 0)
+                && r.expires_at.is_some_and(|at| at > now)
+        });
+        Ok(found.map(|r| r.uses_left = r.uses_left.map(|n| n - 1)).is_some())
+    }
+
+    async fn client_of_registration_token(&self, tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<AppId>> {
+        let s = self.state();
+        Ok(s.registration_tokens
+            .iter()
+            .find(|r| r.tenant_id == tenant && r.token_hash == token_hash)
+            .and_then(|r| r.application_id))
+    }
 }

@@ -58,6 +58,8 @@ yield_then_forward! {
         fn revoke_api_keys(tenant: TenantId, app: AppId, now: i64) -> StoreResult<()>;
         fn set_callback_secret(tenant: TenantId, app: AppId, sealed: &[u8]) -> StoreResult<()>;
         fn callback_secret(tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>>;
+        fn set_client_secret_seal(tenant: TenantId, app: AppId, sealed: Option<&[u8]>) -> StoreResult<()>;
+        fn client_secret_seal(tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>>;
     }
     UserStore {
         fn insert_user(u: &User) -> StoreResult<()>;
@@ -171,6 +173,11 @@ yield_then_forward! {
         fn insert_pushed_request(request: &PushedRequest, now: i64) -> StoreResult<()>;
         fn take_pushed_request(tenant: TenantId, app: AppId, request_hash: &[u8], now: i64) -> StoreResult<Option<PushedRequest>>;
         fn first_sight_of_jti(tenant: TenantId, jti_hash: &[u8], expires_at: i64, now: i64) -> StoreResult<bool>;
+        fn track_session_client(tenant: TenantId, client: &SessionClient, now: i64) -> StoreResult<()>;
+        fn take_session_clients(tenant: TenantId, user: UserId, session: Option<&SessionId>) -> StoreResult<Vec<SessionClient>>;
+        fn insert_registration_token(token: &RegistrationToken) -> StoreResult<()>;
+        fn spend_initial_access_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<bool>;
+        fn client_of_registration_token(tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<AppId>>;
     }
 }
 

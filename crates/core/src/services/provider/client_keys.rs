@@ -162,7 +162,40 @@ impl Provider<'_> {
         }
         Err("no key of the client fits")
     }
+
+    /// Checks the HMAC of a JWT a `client_secret_jwt` client signed with its secret (HS256,
+    /// HS384 or HS512); the claims, for the caller to judge.
+    pub(crate) async fn verify_secret_signed(&self, client: &Application, token: &str) -> Result<Value, Refusal> {
+        if token.len() > 16 * 1024 {
+            return Err("too long");
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "not a signed JWT")?;
+        if !SECRET_SIGNING_ALGS.contains(&header.alg) {
+            return Err("an algorithm client secrets do not sign with");
+        }
+        let secret = match self.applications().assertion_secret(client).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err("no secret is kept for the client: rotate it"),
+            Err(e) => {
+                tracing::error!(error = %crate::error::Chain(&e), "a client secret cannot be opened");
+                return Err("the client's secret is not available");
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(&secret), &validation)
+            .map(|data| data.claims)
+            .map_err(|_| "the signature does not verify")
+    }
 }
+
+/// The algorithms of `client_secret_jwt` assertions.
+const SECRET_SIGNING_ALGS: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+/// Their names, for discovery.
+pub const SECRET_SIGNING_ALG_NAMES: [&str; 3] = ["HS256", "HS384", "HS512"];
 
 #[cfg(test)]
 mod tests {

@@ -278,6 +278,7 @@ impl Provider<'_> {
             return Err(invalid("unreadable device authorization"));
         };
         granted.jkt = jkt;
+        self.track_logout_client(tenant, client, &session).await?;
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
             let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value(client) };
             Some(self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::client_keys::SECRET_SIGNING_ALG_NAMES;
 use super::{CLIENT_SIGNING_ALGS, Provider};
 use crate::model::Tenant;
 use crate::model::oauth::KNOWN_SCOPES;
@@ -41,9 +42,10 @@ impl Provider<'_> {
         }
         let issuer = self.realm_issuer(tenant);
         let p = format!("{issuer}/protocol/openid-connect");
-        let secret_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
-        let all_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
-        let doc = json!({
+        let secret_methods = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"];
+        let all_methods = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+        let auth_algs: Vec<&str> = CLIENT_SIGNING_ALGS.iter().copied().chain(SECRET_SIGNING_ALG_NAMES).collect();
+        let mut doc = json!({
             "issuer": issuer,
             "authorization_endpoint": format!("{p}/auth"),
             "token_endpoint": format!("{p}/token"),
@@ -68,11 +70,11 @@ impl Provider<'_> {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "token_endpoint_auth_methods_supported": all_methods,
-            "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+            "token_endpoint_auth_signing_alg_values_supported": auth_algs,
             "introspection_endpoint_auth_methods_supported": secret_methods,
-            "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+            "introspection_endpoint_auth_signing_alg_values_supported": auth_algs,
             "revocation_endpoint_auth_methods_supported": all_methods,
-            "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+            "revocation_endpoint_auth_signing_alg_values_supported": auth_algs,
             "scopes_supported": KNOWN_SCOPES,
             "claims_supported": CLAIMS,
             "claims_parameter_supported": true,
@@ -89,8 +91,13 @@ impl Provider<'_> {
             "ui_locales_supported": ["en"],
             "claims_locales_supported": ["en"],
             "frontchannel_logout_supported": false,
-            "backchannel_logout_supported": false,
+            // Logout tokens carry `sid` as well as `sub`, always.
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         });
+        if !tenant.policy.client_registration.is_off() {
+            doc["registration_endpoint"] = json!(format!("{issuer}/clients-registrations/openid-connect"));
+        }
         let doc = Arc::new(doc.to_string());
         self.discovery_documents.put(tenant.id, doc.clone());
         doc

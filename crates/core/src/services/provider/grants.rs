@@ -195,10 +195,13 @@ impl Provider<'_> {
                 }
                 let app = self.applications().cached_by_client_id(tenant, &id).await?.filter(|a| a.active);
                 let Some(app) = app else { return Err(invalid("unknown or inactive client")) };
-                if app.auth_method() != AuthMethod::PrivateKeyJwt {
-                    return Err(invalid("the client authenticates another way"));
-                }
-                self.check_client_assertion(tenant, &app, &assertion, endpoint_of(action)).await.map_err(invalid)?;
+                let claims = match app.auth_method() {
+                    AuthMethod::PrivateKeyJwt => self.verify_client_signed(&app, &assertion).await.map(|(_, c)| c),
+                    AuthMethod::ClientSecretJwt => self.verify_secret_signed(&app, &assertion).await,
+                    _ => return Err(invalid("the client authenticates another way")),
+                };
+                let claims = claims.map_err(invalid)?;
+                self.check_client_assertion(tenant, &app, &claims, endpoint_of(action)).await.map_err(invalid)?;
                 return Ok(app);
             }
             ClientAuth::Basic { client_id, secret } => (client_id, Some(secret), AuthMethod::ClientSecretBasic),
@@ -228,17 +231,16 @@ impl Provider<'_> {
         Ok(app)
     }
 
-    /// A client assertion (RFC 7523 §3): signed by a key of the client, `iss` and `sub` the
-    /// client, `aud` the issuer or the token endpoint or the endpoint called, `exp` within five
-    /// minutes, `jti` never seen before by any node.
+    /// The claims of a client assertion (RFC 7523 §3) whose signature was checked: `iss` and
+    /// `sub` the client, `aud` the issuer or the token endpoint or the endpoint called, `exp`
+    /// within five minutes, `jti` never seen before by any node.
     async fn check_client_assertion(
         &self,
         tenant: &Tenant,
         client: &Application,
-        assertion: &str,
+        claims: &Value,
         endpoint: &str,
     ) -> Result<(), super::client_keys::Refusal> {
-        let (_, claims) = self.verify_client_signed(client, assertion).await?;
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         if text("iss") != Some(client.client_id.as_str()) || text("sub") != Some(client.client_id.as_str()) {
             return Err("iss and sub must be the client id");
@@ -426,7 +428,7 @@ impl Provider<'_> {
             if record.used_at.is_some() || record.expires_at > now {
                 // Presented again (or lost a race to another presentation): every token issued
                 // from it goes, with the session it was issued in (RFC 6749 §4.1.2).
-                self.store.revoke_session(tenant.id, record.user_id, &record.session_id, now).await?;
+                self.end_session(tenant.id, record.user_id, &record.session_id).await?;
                 let detail = json!({"clientId": client.client_id, "session": record.session_id});
                 let ctx = ctx_with(ctx, client);
                 self.audit(Some(tenant.id), Some(record.user_id), AuditAction::CodeReuse, "session_revoked", &ctx, detail).await;
@@ -436,6 +438,7 @@ impl Provider<'_> {
         }
         let Some(mut granted) = Granted::from_value(data) else { return Err(invalid("unreadable authorization code")) };
         granted.jkt = jkt;
+        self.track_logout_client(tenant, client, &session).await?;
         let refresh = if client.allows_grant(GrantType::RefreshToken) {
             let bound = ClientGrant { application_id: client.id, grant: granted.to_refresh_value(client) };
             let (token, expires_at) = self.sessions().issue_refresh_token(tenant, &session, Some(bound)).await?;

@@ -8,6 +8,7 @@
 //! them at once. Refresh tokens are bound to the client they were issued to and carry what was
 //! granted (scopes, authentication time and level).
 
+mod backchannel;
 mod claims;
 mod client_keys;
 mod device;
@@ -17,9 +18,11 @@ mod exchange;
 mod flow;
 mod grants;
 mod pushed;
+mod registration;
 mod request;
 mod resource;
 
+pub use backchannel::{LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 pub use claims::{preferred_username, scope_claims, userinfo_claims};
 pub(crate) use client_keys::JWKS_CACHE;
 pub use client_keys::{CLIENT_SIGNING_ALGS, check_client_jwks};
@@ -28,6 +31,7 @@ pub use dpop::{DpopRefusal, DpopRequest, PROOF_WINDOW, thumbprint};
 pub use flow::{Progress, SignedIn, Step};
 pub use grants::{ClientAuth, TokenResponse};
 pub use pushed::{PAR_TTL, Pushed, REQUEST_URI_PREFIX};
+pub use registration::{INITIAL_TOKEN_MAX_SECONDS, InitialAccessToken, RegisteredClient, client_metadata};
 pub use request::{AuthorizationRequest, DeviceRef, Prompt, Rejected, ResponseMode, SendBack};
 pub use resource::{LogoutRequest, LogoutStep, TokenScheme, UserinfoError};
 

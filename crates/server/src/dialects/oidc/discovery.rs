@@ -17,7 +17,9 @@ use crate::state::AppState;
           super::token::introspect, super::token::revoke, super::userinfo::userinfo_get, super::userinfo::userinfo_post,
           super::logout::logout_get, super::logout::logout_post, super::account::forgot_password_page,
           super::account::forgot_password, form_post_asset, super::token::device_authorization,
-          super::token::pushed_request, super::device::device_page, super::device::device_code),
+          super::token::pushed_request, super::device::device_page, super::device::device_code,
+          super::registration::register, super::registration::read, super::registration::update,
+          super::registration::delete),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]

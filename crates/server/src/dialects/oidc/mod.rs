@@ -9,6 +9,7 @@ mod discovery;
 mod error;
 mod logout;
 mod pages;
+mod registration;
 mod schemas;
 mod token;
 mod userinfo;
@@ -60,6 +61,10 @@ pub fn router() -> Api {
         .get(&format!("{P}/logout"), logout::logout_get)
         .post(&format!("{P}/logout"), logout::logout_post)
         .get(pages::FORM_POST_JS_PATH, pages::form_post_js)
+        .post("/realms/{tenant}/clients-registrations/openid-connect", registration::register)
+        .get("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::read)
+        .put("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::update)
+        .delete("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::delete)
 }
 
 /// The OpenID Connect dialect as the application mounts it.

@@ -30,6 +30,67 @@ pub struct OidcConfiguration {
     device_authorization_endpoint: String,
     pushed_authorization_request_endpoint: String,
     require_pushed_authorization_requests: bool,
+    /// Only while the realm's policy turns registration on.
+    registration_endpoint: Option<String>,
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
+}
+
+/// Client metadata of a registration or update (RFC 7591 §2); other members are ignored.
+#[derive(ToSchema)]
+pub struct OidcClientMetadata {
+    /// RFC 7592 updates only: the client's id.
+    client_id: Option<String>,
+    #[schema(example = json!(["http://127.0.0.1/callback"]))]
+    redirect_uris: Vec<String>,
+    #[schema(example = "My MCP client")]
+    client_name: Option<String>,
+    /// Default `["authorization_code"]`.
+    #[schema(example = json!(["authorization_code", "refresh_token"]))]
+    grant_types: Option<Vec<String>>,
+    /// `["code"]` only.
+    response_types: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` (with jwks or
+    /// jwks_uri) or `none` (a public client).
+    #[schema(example = "none")]
+    token_endpoint_auth_method: Option<String>,
+    /// Space-separated; default every scope.
+    #[schema(example = "openid profile offline_access")]
+    scope: Option<String>,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    backchannel_logout_uri: Option<String>,
+    dpop_bound_access_tokens: Option<bool>,
+    require_pushed_authorization_requests: Option<bool>,
+}
+
+/// A registered client (RFC 7591 §3.2.1, RFC 7592 §3).
+#[derive(ToSchema)]
+pub struct OidcRegisteredClient {
+    #[schema(example = "dyn-3q2X9bV0cLkN1mR8tY4wZa")]
+    client_id: String,
+    /// Registration only, unless the client is public.
+    client_secret: Option<String>,
+    /// 0: never.
+    client_secret_expires_at: Option<i64>,
+    client_id_issued_at: i64,
+    /// Registration only: the token for `registration_client_uri`.
+    registration_access_token: Option<String>,
+    registration_client_uri: String,
+    client_name: String,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    response_types: Vec<String>,
+    token_endpoint_auth_method: String,
+    scope: String,
+    post_logout_redirect_uris: Vec<String>,
+    require_pushed_authorization_requests: bool,
+    dpop_bound_access_tokens: bool,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: Option<bool>,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
 }
 
 /// The device authorization request (RFC 8628 §3.1), with client authentication.

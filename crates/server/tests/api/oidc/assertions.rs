@@ -222,3 +222,95 @@ async fn an_assertion_seen_on_one_node_is_refused_on_another() {
     let (s, e) = with_assertion(&b, &realm, "token", &assertion, &cc).await;
     assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")), "{e}");
 }
+
+fn hmac_signed(secret: &str, alg: Algorithm, claims: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+#[tokio::test]
+async fn a_client_secret_jwt_client_signs_with_its_secret_once_per_assertion_and_by_no_other_method() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let created = create_client(
+        &app,
+        &realm.slug,
+        json!({"name": "HMAC signer", "kind": "service", "client_id": "hs", "token_endpoint_auth_method": "client_secret_jwt"}),
+    )
+    .await;
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let cc = [("grant_type", "client_credentials")];
+    let token_url = realm.endpoint("token");
+    let good = claims(&app, &realm, "hs", &token_url);
+    let assertion = hmac_signed(&secret, Algorithm::HS256, &good);
+    let (s, t) = with_assertion(&app, &realm, "token", &assertion, &cc).await;
+    assert_eq!(s, 200, "{t}");
+    let (s, e) = with_assertion(&app, &realm, "token", &assertion, &cc).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")), "a replay: {e}");
+    // HS512 too; a wrong secret, another client's subject, a stale or misaddressed one: refused.
+    let (s, t) =
+        with_assertion(&app, &realm, "token", &hmac_signed(&secret, Algorithm::HS512, &claims(&app, &realm, "hs", "")), &cc)
+            .await;
+    assert_eq!(s, 200, "{t}");
+    let mut stale = claims(&app, &realm, "hs", "");
+    stale["exp"] = json!(app.clock.now() - 120);
+    let mut far = claims(&app, &realm, "hs", "");
+    far["aud"] = json!("https://elsewhere.example.com");
+    let mut theirs = claims(&app, &realm, "hs", "");
+    theirs["iss"] = json!("svc");
+    for (why, assertion) in [
+        ("wrong secret", hmac_signed("cas_secret_not-the-one", Algorithm::HS256, &claims(&app, &realm, "hs", ""))),
+        ("expired", hmac_signed(&secret, Algorithm::HS256, &stale)),
+        ("another audience", hmac_signed(&secret, Algorithm::HS256, &far)),
+        ("iss is not the client", hmac_signed(&secret, Algorithm::HS256, &theirs)),
+    ] {
+        let (s, e) = with_assertion(&app, &realm, "token", &assertion, &cc).await;
+        assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")), "{why}: {e}");
+    }
+    // The registered method and no other: the secret itself is refused.
+    let (s, e, _) = token_call(&app, &realm, "token", &cc, Some(("hs", &secret))).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")), "{e}");
+    // A private_key_jwt client cannot be reached with an HMAC of anything.
+    let key = ClientKey::new("k1");
+    signing_client(&app, &realm, "signer", &key).await;
+    let forged = hmac_signed(key.jwk["x"].as_str().unwrap(), Algorithm::HS256, &claims(&app, &realm, "signer", ""));
+    let (s, _) = with_assertion(&app, &realm, "token", &forged, &cc).await;
+    assert_eq!(s, 401, "an HMAC keyed with a public key");
+    let doc: Value = app
+        .client
+        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("client_secret_jwt")));
+    assert!(doc["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap().contains(&json!("HS256")));
+}
+
+#[tokio::test]
+async fn a_client_switched_to_client_secret_jwt_signs_once_its_secret_is_rotated() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let path = format!("/tenants/{}/applications/{}", realm.slug, realm.svc);
+    let (s, b) = app.admin(reqwest::Method::PATCH, &path, Some(json!({"token_endpoint_auth_method": "client_secret_jwt"}))).await;
+    assert_eq!(s, 200, "{b}");
+    let cc = [("grant_type", "client_credentials")];
+    // Only the HMAC of the old secret is kept: nothing to check an assertion with yet.
+    let old = hmac_signed(&realm.svc_secret, Algorithm::HS256, &claims(&app, &realm, &realm.svc, ""));
+    let (s, _) = with_assertion(&app, &realm, "token", &old, &cc).await;
+    assert_eq!(s, 401);
+    let (s, rotated) = app.admin(reqwest::Method::POST, &format!("{path}/secret"), None).await;
+    assert_eq!(s, 200, "{rotated}");
+    let secret = rotated["client_secret"].as_str().unwrap();
+    let fresh = hmac_signed(secret, Algorithm::HS256, &claims(&app, &realm, &realm.svc, ""));
+    let (s, t) = with_assertion(&app, &realm, "token", &fresh, &cc).await;
+    assert_eq!(s, 200, "{t}");
+    // Back to client_secret_basic with a new secret: the sealed copy is forgotten, the secret works.
+    let (s, _) =
+        app.admin(reqwest::Method::PATCH, &path, Some(json!({"token_endpoint_auth_method": "client_secret_basic"}))).await;
+    assert_eq!(s, 200);
+    let (_, rotated) = app.admin(reqwest::Method::POST, &format!("{path}/secret"), None).await;
+    let (s, t, _) = token_call(&app, &realm, "token", &cc, Some((&realm.svc, rotated["client_secret"].as_str().unwrap()))).await;
+    assert_eq!(s, 200, "{t}");
+}

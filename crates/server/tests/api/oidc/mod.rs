@@ -2,6 +2,7 @@
 //! hosted pages' forms read from their HTML, the token endpoint called with client credentials.
 
 mod assertions;
+mod backchannel;
 mod conformance;
 mod device;
 mod dpop;
@@ -9,6 +10,7 @@ mod exchange;
 mod flows;
 mod jar;
 mod par;
+mod registration;
 mod rp_authlib;
 mod rp_openid_client;
 mod rp_openidconnect;

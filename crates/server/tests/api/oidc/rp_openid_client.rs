@@ -237,3 +237,61 @@ async fn openid_client_binds_tokens_to_its_dpop_key() {
     .await;
     assert_eq!(oks, vec![format!("dpop {}", realm.user_id)]);
 }
+
+#[tokio::test]
+async fn openid_client_registers_itself_and_signs_a_user_in_as_an_mcp_client_would() {
+    if !node_with_openid_client() {
+        return;
+    }
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let path = format!("/tenants/{}/policy", realm.slug);
+    let (_, mut policy) = app.admin(reqwest::Method::GET, &path, None).await;
+    policy["client_registration"] = json!("protected");
+    assert_eq!(app.admin(reqwest::Method::PUT, &path, Some(policy)).await.0, 200);
+    let (s, issued) =
+        app.admin(reqwest::Method::POST, &format!("/tenants/{}/registration-tokens", realm.slug), Some(json!({}))).await;
+    assert_eq!(s, 201, "{issued}");
+    let vars = [
+        ("SCENARIO", "dcr".to_string()),
+        ("REALM", realm.slug.clone()),
+        ("REDIRECT_URI", "http://127.0.0.1/mcp/callback".to_string()),
+        ("INITIAL_ACCESS_TOKEN", issued["token"].as_str().unwrap().to_string()),
+    ];
+    let oks = run(&app, &vars, async |request| match request {
+        Request::Authorize(url) => {
+            let mut browser = Browser::new(&app);
+            let login = browser.get(&url).await;
+            let consent = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+            let back = browser.decide(&realm, &consent, "allow").await;
+            assert_eq!(back.status, 303, "{}", back.body);
+            Some(format!("CALLBACK {}", back.location()))
+        }
+        _ => panic!("only an authorization request"),
+    })
+    .await;
+    assert_eq!(oks, vec![format!("dcr {}", realm.user_id)]);
+}
+
+#[tokio::test]
+async fn openid_client_authenticates_with_client_secret_jwt() {
+    if !node_with_openid_client() {
+        return;
+    }
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let created = create_client(
+        &app,
+        &realm.slug,
+        json!({"name": "HMAC signer", "kind": "service", "client_id": "hs", "token_endpoint_auth_method": "client_secret_jwt"}),
+    )
+    .await;
+    let vars = [
+        ("SCENARIO", "client_secret_jwt".to_string()),
+        ("REALM", realm.slug.clone()),
+        ("CLIENT_ID", "hs".to_string()),
+        ("CLIENT_SECRET", created["client_secret"].as_str().unwrap().to_string()),
+    ];
+    let oks = run(&app, &vars, async |_| panic!("nothing to do for the harness")).await;
+    assert_eq!(oks, vec!["client_secret_jwt hs".to_string()]);
+}
