@@ -86,6 +86,10 @@ audit_actions! {
     BackchannelLogout = "logout.backchannel",
     /// A dynamic client registration request (RFC 7591).
     ClientRegister = "client.register",
+    /// A registered client read through its registration access token (RFC 7592).
+    ClientRegistrationRead = "client.registration_read",
+    /// An initial access token for client registration issued through the admin API.
+    RegistrationTokenIssue = "registration_token.issue",
     /// A registered client's metadata replaced through its registration access token (RFC 7592).
     ClientRegistrationUpdate = "client.registration_update",
     /// A registered client deleted through its registration access token (RFC 7592).

@@ -19,8 +19,8 @@ pub struct Policy {
     /// The tenant's own wording of one-time-code messages; unset parts keep the defaults.
     #[serde(default, skip_serializing_if = "MessageTemplates::is_empty")]
     pub messages: MessageTemplates,
-    /// OpenID Connect dynamic client registration (RFC 7591); left out while off.
-    #[serde(default, skip_serializing_if = "ClientRegistration::is_off")]
+    /// OpenID Connect dynamic client registration (RFC 7591).
+    #[serde(default)]
     pub client_registration: ClientRegistration,
 }
 

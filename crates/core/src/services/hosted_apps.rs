@@ -46,6 +46,10 @@ pub struct HostedAppCreated {
     pub callback_secret: String,
 }
 
+/// Refusals of an outbound URL, naming the setting a test setup on one machine needs.
+const NOT_HTTPS: &str = "must be https (plain http only with allow_private_callbacks, for development and tests)";
+const PRIVATE: &str = "must not point to a private address (loopback and private addresses only with allow_private_callbacks, for development and tests)";
+
 fn seal_context(app: &Application) -> String {
     format!("callback-secret/{}/{}", app.tenant_id, app.id)
 }
@@ -117,13 +121,13 @@ impl HostedApps<'_> {
             };
         }
         if url.scheme() != "https" {
-            return Err(bad("must be https"));
+            return Err(bad(NOT_HTTPS));
         }
         if let Some(ip) = host_ip(&url) {
-            return if net::is_public(ip) { Ok(url.to_string()) } else { Err(bad("must not point to a private address")) };
+            return if net::is_public(ip) { Ok(url.to_string()) } else { Err(bad(PRIVATE)) };
         }
         if is_local_name(&host) {
-            return Err(bad("must not point to a private address"));
+            return Err(bad(PRIVATE));
         }
         let port = url.port_or_known_default().unwrap_or(443);
         let addrs: Vec<IpAddr> = tokio::net::lookup_host((host.as_str(), port))
@@ -132,7 +136,7 @@ impl HostedApps<'_> {
             .map(|a| a.ip())
             .collect();
         if addrs.is_empty() || addrs.iter().any(|ip| !net::is_public(*ip)) {
-            return Err(bad("must not point to a private address"));
+            return Err(bad(PRIVATE));
         }
         Ok(url.to_string())
     }

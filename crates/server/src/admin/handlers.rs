@@ -612,7 +612,7 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
 
 /// An initial access token for the tenant's OpenID Connect registration endpoint (RFC 7591),
 /// for tenants whose policy has `client_registration: protected`.
-#[utoipa::path(post, path = "/admin/v1/tenants/{t}/registration-tokens", tag = "admin", security(("bearer" = [])), request_body = CreateRegistrationToken, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
+#[utoipa::path(post, path = "/admin/v1/tenants/{t}/registration-tokens", tag = "admin", security(("bearer" = [])), request_body = Option<CreateRegistrationToken>, params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug")),
     responses((status = 201, description = "The token, shown once", body = AdminRegistrationToken),
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         AdminAuthErrors,
@@ -621,12 +621,13 @@ pub async fn list_keys(_: AdminAccess, State(state): State<AppState>, Path(t): P
 pub async fn create_registration_token(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(b): AJson<CreateRegistrationToken>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
-    let issued =
-        state.core.provider().issue_initial_access_token(&tenant, b.expires_in.unwrap_or(86_400), b.count.unwrap_or(1)).await?;
+    let (expires_in, count) = (b.expires_in.unwrap_or(86_400), b.count.unwrap_or(1));
+    let issued = state.core.provider().issue_initial_access_token(&tenant, expires_in, count, &ctx.client).await?;
     Ok(created(json!({ "token": issued.token, "expires_at": issued.expires_at, "count": issued.uses })))
 }
 

@@ -42,7 +42,7 @@ pub struct AdminPolicy {
     /// Left out while every template is the default.
     messages: Option<MessageTemplates>,
     /// OpenID Connect dynamic client registration: `off`, `protected` (an initial access token
-    /// from `POST /admin/v1/tenants/{t}/registration-tokens`) or `open`. Left out while `off`.
+    /// from `POST /admin/v1/tenants/{t}/registration-tokens`) or `open`.
     #[schema(default = "off", pattern = "^(off|protected|open)$")]
     client_registration: Option<String>,
 }

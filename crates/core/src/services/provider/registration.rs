@@ -79,8 +79,10 @@ fn flag(body: &Map<String, Value>, name: &str) -> ProviderResult<bool> {
 }
 
 /// Reads RFC 7591 metadata; what this server does not support is refused, not ignored, when
-/// ignoring it would change the client's security (response types, auth methods).
-fn read_metadata(body: &Value) -> ProviderResult<Metadata> {
+/// ignoring it would change the client's security (response types, auth methods). For an
+/// update (`current`), the auth method, grant types and scope left out keep their registered
+/// values: leaving a member out never widens a client or changes its kind.
+fn read_metadata(body: &Value, current: Option<&Application>) -> ProviderResult<Metadata> {
     let Some(body) = body.as_object() else { return Err(metadata_error("the request body must be a JSON object")) };
     let redirect_uris = strings(body, "redirect_uris")?.unwrap_or_default();
     let response_types = strings(body, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
@@ -88,31 +90,41 @@ fn read_metadata(body: &Value) -> ProviderResult<Metadata> {
         return Err(metadata_error("only the code response type is supported"));
     }
     // RFC 7591 §2: the default grant is authorization_code.
-    let grant_names = strings(body, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
-    let mut grant_types = Vec::new();
-    for g in &grant_names {
-        let grant = GrantType::parse(g).ok_or_else(|| metadata_error(format!("unsupported grant type {g}")))?;
-        if !grant_types.contains(&grant) {
-            grant_types.push(grant);
+    let grant_types = match (strings(body, "grant_types")?, current) {
+        (None, Some(app)) => app.oauth.grant_types.clone(),
+        (names, _) => {
+            let names = names.unwrap_or_else(|| vec!["authorization_code".into()]);
+            let mut grants = Vec::new();
+            for g in &names {
+                let grant = GrantType::parse(g).ok_or_else(|| metadata_error(format!("unsupported grant type {g}")))?;
+                if !grants.contains(&grant) {
+                    grants.push(grant);
+                }
+            }
+            grants
         }
-    }
-    if grant_types.contains(&GrantType::AuthorizationCode) && response_types.is_empty() {
+    };
+    let has_code = grant_types.contains(&GrantType::AuthorizationCode)
+        || (grant_types.is_empty() && current.is_some_and(|a| a.kind != ApplicationKind::Service));
+    if has_code && response_types.is_empty() {
         return Err(metadata_error("authorization_code needs the code response type"));
     }
-    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+    if has_code && redirect_uris.is_empty() {
         return Err(oauth("invalid_redirect_uri", "redirect_uris: the code flow needs at least one"));
     }
     let method = match string(body, "token_endpoint_auth_method")?.as_deref() {
-        None => AuthMethod::ClientSecretBasic,
+        None => current.map_or(AuthMethod::ClientSecretBasic, Application::auth_method),
         Some(m) => AuthMethod::parse(m).ok_or_else(|| metadata_error(format!("unsupported token_endpoint_auth_method {m}")))?,
     };
-    let kind = match method {
-        AuthMethod::None => ApplicationKind::Public,
+    let kind = match (method, current) {
+        (AuthMethod::None, _) => ApplicationKind::Public,
         _ if grant_types == [GrantType::ClientCredentials] => ApplicationKind::Service,
+        // A client made with its kind's default grants keeps its kind.
+        (_, Some(app)) if grant_types.is_empty() => app.kind,
         _ => ApplicationKind::Confidential,
     };
     let scopes = match string(body, "scope")? {
-        None => Vec::new(),
+        None => current.map(|a| a.oauth.scopes.clone()).unwrap_or_default(),
         Some(s) => {
             let scopes: Vec<String> = s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect();
             if let Some(unknown) = scopes.iter().find(|x| !KNOWN_SCOPES.contains(&x.as_str())) {
@@ -209,6 +221,7 @@ impl Provider<'_> {
         tenant: &Tenant,
         expires_in: i64,
         uses: u32,
+        ctx: &ClientContext,
     ) -> crate::error::CoreResult<InitialAccessToken> {
         if !(60..=INITIAL_TOKEN_MAX_SECONDS).contains(&expires_in) {
             return Err(CoreError::field("expires_in", format!("60 to {INITIAL_TOKEN_MAX_SECONDS} seconds")));
@@ -227,6 +240,8 @@ impl Provider<'_> {
             created_at: now,
         };
         self.store.insert_registration_token(&record).await?;
+        let detail = json!({"count": uses, "expiresAt": now + expires_in});
+        self.audit(Some(tenant.id), None, AuditAction::RegistrationTokenIssue, "success", ctx, detail).await;
         Ok(InitialAccessToken { token, expires_at: now + expires_in, uses })
     }
 
@@ -269,7 +284,7 @@ impl Provider<'_> {
                 }
             }
         }
-        let m = read_metadata(body)?;
+        let m = read_metadata(body, None)?;
         let created = self
             .applications()
             .create_application(
@@ -309,8 +324,44 @@ impl Provider<'_> {
         Ok(token)
     }
 
+    /// Reads a registered client (RFC 7592 §2.1): one `client.registration_read` event.
+    pub async fn read_registered_client(
+        &self,
+        tenant: &Tenant,
+        client_id: &str,
+        bearer: Option<&str>,
+        ctx: &ClientContext,
+    ) -> ProviderResult<Application> {
+        let result = self.registered_client(tenant, client_id, bearer).await;
+        self.audit_management(tenant, AuditAction::ClientRegistrationRead, client_id, result.as_ref().ok(), &result, ctx).await;
+        result
+    }
+
+    /// The one event of a use of a registration access token, whatever its outcome.
+    async fn audit_management<T>(
+        &self,
+        tenant: &Tenant,
+        action: AuditAction,
+        client_id: &str,
+        app: Option<&Application>,
+        result: &ProviderResult<T>,
+        ctx: &ClientContext,
+    ) {
+        let outcome = match result {
+            Ok(_) => "success",
+            Err(ProviderError::OAuth(e)) => e.error,
+            Err(ProviderError::Core(_)) => "error",
+        };
+        let detail = json!({"clientId": client_id.chars().take(100).collect::<String>()});
+        let ctx = match app {
+            Some(app) => ctx_with(ctx, app),
+            None => ctx.clone(),
+        };
+        self.audit(Some(tenant.id), None, action, outcome, &ctx, detail).await;
+    }
+
     /// The client a registration access token manages, if it is `client_id` (RFC 7592 §2).
-    pub async fn registered_client(&self, tenant: &Tenant, client_id: &str, bearer: Option<&str>) -> ProviderResult<Application> {
+    async fn registered_client(&self, tenant: &Tenant, client_id: &str, bearer: Option<&str>) -> ProviderResult<Application> {
         let Some(token) = bearer.filter(|t| !t.is_empty() && t.len() <= 200) else { return Err(invalid_token()) };
         let hash = self.master.mac(MANAGEMENT_DOMAIN, token.as_bytes());
         let Some(id) = self.store.client_of_registration_token(tenant.id, &hash).await? else { return Err(invalid_token()) };
@@ -329,11 +380,27 @@ impl Provider<'_> {
         body: &Value,
         ctx: &ClientContext,
     ) -> ProviderResult<Application> {
+        let mut app = None;
+        let result = self.try_update_registered_client(tenant, client_id, bearer, body, &mut app).await;
+        let action = AuditAction::ClientRegistrationUpdate;
+        self.audit_management(tenant, action, client_id, app.as_ref(), &result, ctx).await;
+        result
+    }
+
+    async fn try_update_registered_client(
+        &self,
+        tenant: &Tenant,
+        client_id: &str,
+        bearer: Option<&str>,
+        body: &Value,
+        found: &mut Option<Application>,
+    ) -> ProviderResult<Application> {
         let app = self.registered_client(tenant, client_id, bearer).await?;
+        *found = Some(app.clone());
         if body.get("client_id").and_then(Value::as_str) != Some(client_id) {
             return Err(metadata_error("client_id must be the client's"));
         }
-        let m = read_metadata(body)?;
+        let m = read_metadata(body, Some(&app))?;
         if m.kind != app.kind {
             return Err(metadata_error("token_endpoint_auth_method and grant_types cannot change the kind of client"));
         }
@@ -356,9 +423,6 @@ impl Provider<'_> {
             ..ApplicationPatch::default()
         };
         let (updated, _) = self.applications().update_application(tenant, client_id, patch).await.map_err(refused)?;
-        let detail = json!({"clientId": client_id});
-        self.audit(Some(tenant.id), None, AuditAction::ClientRegistrationUpdate, "success", &ctx_with(ctx, &updated), detail)
-            .await;
         Ok(updated)
     }
 
@@ -370,10 +434,15 @@ impl Provider<'_> {
         bearer: Option<&str>,
         ctx: &ClientContext,
     ) -> ProviderResult<()> {
-        let app = self.registered_client(tenant, client_id, bearer).await?;
-        self.applications().delete_application(tenant, client_id).await?;
-        let detail = json!({"clientId": client_id});
-        self.audit(Some(tenant.id), None, AuditAction::ClientRegistrationDelete, "success", &ctx_with(ctx, &app), detail).await;
-        Ok(())
+        let (app, result) = match self.registered_client(tenant, client_id, bearer).await {
+            Ok(app) => {
+                let deleted = self.applications().delete_application(tenant, client_id).await.map_err(ProviderError::from);
+                (Some(app), deleted)
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let action = AuditAction::ClientRegistrationDelete;
+        self.audit_management(tenant, action, client_id, app.as_ref(), &result, ctx).await;
+        result
     }
 }

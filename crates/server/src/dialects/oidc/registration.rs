@@ -111,6 +111,7 @@ pub async fn register(
         (status = 404, description = "No such realm", body = crate::openapi::schemas::OAuthError)))]
 pub async fn read(
     State(state): State<AppState>,
+    ctx: Ctx,
     headers: HeaderMap,
     Path((slug, client_id)): Path<(String, String)>,
 ) -> Response {
@@ -119,7 +120,7 @@ pub async fn read(
         Ok(None) => return realm_not_found(),
         Err(e) => return core_error(e, &slug),
     };
-    match state.core.provider().registered_client(&tenant, &client_id, bearer(&headers)).await {
+    match state.core.provider().read_registered_client(&tenant, &client_id, bearer(&headers), &ctx.client).await {
         Ok(app) => no_store(StatusCode::OK, described(&state, &slug, &app)),
         Err(e) => registration_error(e, &slug),
     }
@@ -128,7 +129,7 @@ pub async fn read(
 /// Replaces a registered client's metadata (RFC 7592 §2.2).
 #[utoipa::path(put, path = "/realms/{tenant}/clients-registrations/openid-connect/{client_id}", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("client_id" = String, Path, description = "The registered client")),
-    description = "RFC 7592, with Authorization: Bearer <registration access token>. The body is the whole metadata with the client_id; fields left out return to their defaults; the kind of client (public, confidential, service) cannot change.",
+    description = "RFC 7592, with Authorization: Bearer <registration access token>. The body is the whole metadata with the client_id; lists, URIs and flags left out are cleared; token_endpoint_auth_method, grant_types and scope left out keep their values; the kind of client (public, confidential, service) cannot change.",
     request_body(content = super::schemas::OidcClientMetadata, content_type = "application/json"),
     responses((status = 200, description = "The client's metadata", body = super::schemas::OidcRegisteredClient),
         (status = 400, description = "invalid_client_metadata, invalid_redirect_uri", body = crate::openapi::schemas::OAuthError),
@@ -146,11 +147,9 @@ pub async fn update(
         Ok(None) => return realm_not_found(),
         Err(e) => return core_error(e, &slug),
     };
-    // The token first: a stranger learns nothing from how the body would have been judged.
-    if let Err(e) = state.core.provider().registered_client(&tenant, &client_id, bearer(&headers)).await {
-        return registration_error(e, &slug);
-    }
-    let Some(metadata) = metadata_json(&body) else { return not_json() };
+    // A body that is not JSON is judged as metadata that is not an object, after the token: a
+    // stranger learns nothing from how the body would have been judged.
+    let metadata = metadata_json(&body).unwrap_or(Value::Null);
     match state.core.provider().update_registered_client(&tenant, &client_id, bearer(&headers), &metadata, &ctx.client).await {
         Ok(app) => no_store(StatusCode::OK, described(&state, &slug, &app)),
         Err(e) => registration_error(e, &slug),

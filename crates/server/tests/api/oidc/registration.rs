@@ -63,6 +63,8 @@ async fn registration_is_off_until_the_policy_turns_it_on_and_then_needs_an_init
     let (s, e, _) = register(&app, &realm, None, mcp_metadata()).await;
     assert_eq!((s, e["error"].as_str()), (403, Some("access_denied")), "{e}");
     assert!(discovery(&app, &realm).await.get("registration_endpoint").is_none());
+    let (_, policy) = app.admin(Method::GET, &format!("/tenants/{}/policy", realm.slug), None).await;
+    assert_eq!(policy["client_registration"], "off", "the setting shows, off");
 
     set_registration(&app, &realm, "protected").await;
     assert_eq!(
@@ -78,6 +80,9 @@ async fn registration_is_off_until_the_policy_turns_it_on_and_then_needs_an_init
     let path = format!("/tenants/{}/registration-tokens", realm.slug);
     let (s, issued) = app.admin(Method::POST, &path, Some(json!({"expires_in": 600, "count": 2}))).await;
     assert_eq!(s, 201, "{issued}");
+    let (_, events) =
+        app.admin(Method::GET, &format!("/tenants/{}/audit?action=registration_token.issue", realm.slug), None).await;
+    assert_eq!(events.as_array().map(Vec::len), Some(1), "{events}");
     let token = issued["token"].as_str().unwrap();
     for _ in 0..2 {
         let (s, c, _) = register(&app, &realm, Some(token), mcp_metadata()).await;
@@ -200,6 +205,20 @@ async fn an_mcp_style_client_registers_itself_signs_a_user_in_with_pkce_and_mana
     changed["token_endpoint_auth_method"] = json!("client_secret_basic");
     let (s, e) = manage(&app, Method::PUT, &uri, &rat, Some(changed)).await;
     assert_eq!((s, e["error"].as_str()), (400, Some("invalid_client_metadata")), "the kind of client cannot change: {e}");
+    // Left out, the auth method, grants and scope keep their values: nothing widens by omission.
+    let sparse = json!({"client_id": client_id, "client_name": "Sparse", "redirect_uris": [MCP_REDIRECT]});
+    let (s, u) = manage(&app, Method::PUT, &uri, &rat, Some(sparse)).await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(
+        (u["token_endpoint_auth_method"].as_str(), u["scope"].as_str()),
+        (Some("none"), Some("openid profile offline_access"))
+    );
+    assert_eq!(u["grant_types"], json!(["authorization_code", "refresh_token"]));
+    // Not JSON, with the right token: invalid metadata; with a wrong one: the token first.
+    let r = app.client.put(&uri).bearer_auth(&rat).body("{nope").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = app.client.put(&uri).bearer_auth("nope").body("{nope").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
     let r = app.client.delete(&uri).bearer_auth(&rat).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 204);
     let (s, _) = manage(&app, Method::GET, &uri, &rat, None).await;
@@ -208,6 +227,35 @@ async fn an_mcp_style_client_registers_itself_signs_a_user_in_with_pkce_and_mana
     let fields = [("grant_type", "refresh_token"), ("client_id", client_id.as_str()), ("refresh_token", refresh)];
     let (s, e, _) = token_call(&app, &realm, "token", &fields, None).await;
     assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")), "{e}");
+    // Every use of a registration access token is one event, refusals included.
+    let mut seen = Vec::new();
+    for action in ["client.registration_read", "client.registration_update", "client.registration_delete"] {
+        let (_, events) = app.admin(Method::GET, &format!("/tenants/{}/audit?action={action}", realm.slug), None).await;
+        let mut outcomes: Vec<String> =
+            events.as_array().unwrap().iter().filter_map(|e| e["outcome"].as_str().map(str::to_string)).collect();
+        outcomes.sort();
+        seen.push((action, outcomes));
+    }
+    assert_eq!(
+        seen,
+        [
+            (
+                "client.registration_read",
+                vec!["invalid_token".to_string(), "invalid_token".into(), "invalid_token".into(), "success".into()]
+            ),
+            (
+                "client.registration_update",
+                vec![
+                    "invalid_client_metadata".to_string(),
+                    "invalid_client_metadata".into(),
+                    "invalid_token".into(),
+                    "success".into(),
+                    "success".into()
+                ]
+            ),
+            ("client.registration_delete", vec!["success".to_string()]),
+        ]
+    );
 }
 
 #[tokio::test]
