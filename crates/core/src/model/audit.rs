@@ -118,6 +118,21 @@ audit_actions! {
     UserUpdate = "user.update",
     UserDelete = "user.delete",
     UserUnlock = "user.unlock",
+    /// Changes made through the admin API (the `castellan` CLI records none).
+    TenantCreate = "tenant.create",
+    UserCreate = "user.create",
+    TenantUpdate = "tenant.update",
+    TenantDelete = "tenant.delete",
+    PolicyUpdate = "policy.update",
+    ApplicationCreate = "application.create",
+    ApplicationUpdate = "application.update",
+    ApplicationDelete = "application.delete",
+    ApplicationApiKey = "application.api_key",
+    ApplicationSecretRotate = "application.rotate_secret",
+    ApplicationCallbackSecretRotate = "application.rotate_callback_secret",
+    KeyRotate = "key.rotate",
+    /// The tenant's HS256 secret read through the admin API.
+    KeyExport = "key.export",
     /// A message delivery that failed (and will be retried, or was given up).
     MessageFailed = "message.failed",
 }

@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use castellan_core::model::UserId;
 use castellan_core::model::audit::AuditFilter;
+use castellan_core::model::{AppId, AuditAction, TenantId, UserId};
 use castellan_core::model::{ApplicationKind, KeyAlg, NewUser, Policy, Profile, Tenant};
+use castellan_core::services::ClientContext;
 use castellan_core::services::tenants::{NewTenant, TenantPatch};
 use castellan_core::services::users::UserPatch;
 use castellan_core::store::UserFilter;
@@ -36,6 +37,20 @@ fn json_of<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// The one audit event of a change made through the admin API, after it succeeded. (The
+/// `castellan` CLI works on the database as the operator and records nothing.)
+async fn admin_change(
+    state: &AppState,
+    ctx: &Ctx,
+    tenant: Option<TenantId>,
+    app: Option<AppId>,
+    action: AuditAction,
+    detail: Value,
+) {
+    let caller = ClientContext { application_id: app, ..ctx.client.clone() };
+    state.core.audit(tenant, None, action, "success", &caller, detail).await;
+}
+
 fn created(v: Value) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
@@ -62,6 +77,7 @@ fn user_id(id: &str) -> AdminResult<UserId> {
 pub async fn create_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     AJson(b): AJson<CreateTenant>,
 ) -> AdminResult<Response> {
     let profile = match b.profile.as_deref() {
@@ -80,6 +96,7 @@ pub async fn create_tenant(
             audience: b.audience,
         })
         .await?;
+    admin_change(&state, &ctx, Some(t.id), None, AuditAction::TenantCreate, json!({"slug": t.slug})).await;
     Ok(created(json_of(&t)))
 }
 
@@ -110,11 +127,14 @@ pub async fn get_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): 
 pub async fn patch_tenant(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(b): AJson<PatchTenant>,
 ) -> AdminResult<Json<Value>> {
     let patch = TenantPatch { display_name: b.display_name, dialects: b.dialects, issuer: b.issuer, audience: b.audience };
-    Ok(Json(json_of(&state.core.tenants().update_tenant(&t, patch).await?)))
+    let updated = state.core.tenants().update_tenant(&t, patch).await?;
+    admin_change(&state, &ctx, Some(updated.id), None, AuditAction::TenantUpdate, json!({"slug": updated.slug})).await;
+    Ok(Json(json_of(&updated)))
 }
 
 /// Deletes a tenant and everything in it.
@@ -123,8 +143,17 @@ pub async fn patch_tenant(
         (status = 400, description = "invalid_request: a bad body or value (the message names it)", body = ErrorEnvelope),
         AdminAuthErrors,
         (status = 404, description = "tenant_not_found", body = ErrorEnvelope)))]
-pub async fn delete_tenant(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Response> {
+pub async fn delete_tenant(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(t): Path<String>,
+) -> AdminResult<Response> {
+    let doomed = tenant(&state, &t).await?;
     state.core.tenants().delete_tenant(&t).await?;
+    // Filed under no tenant (`castellan audit --unscoped`): the tenant's own events go with it.
+    let detail = json!({"tenantId": doomed.id, "slug": doomed.slug});
+    admin_change(&state, &ctx, None, None, AuditAction::TenantDelete, detail).await;
     Ok(no_content())
 }
 
@@ -147,10 +176,13 @@ pub async fn get_policy(_: AdminAccess, State(state): State<AppState>, Path(t): 
 pub async fn put_policy(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(p): AJson<Policy>,
 ) -> AdminResult<Json<Value>> {
-    Ok(Json(json_of(&state.core.tenants().set_policy(&t, p).await?.policy)))
+    let updated = state.core.tenants().set_policy(&t, p).await?;
+    admin_change(&state, &ctx, Some(updated.id), None, AuditAction::PolicyUpdate, json!({})).await;
+    Ok(Json(json_of(&updated.policy)))
 }
 
 /// Creates an application; a confidential or service one gets its client secret, shown once.
@@ -164,12 +196,15 @@ pub async fn put_policy(
 pub async fn create_application(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(b): AJson<CreateApplication>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let kind = ApplicationKind::parse(&b.kind).ok_or_else(|| AdminError::bad_request("kind: public, confidential or service"))?;
     let created = state.core.applications().create_application(&tenant, b.into_new(kind)).await?;
+    let (app, detail) = (Some(created.app.id), json!({"clientId": created.app.client_id}));
+    admin_change(&state, &ctx, Some(tenant.id), app, AuditAction::ApplicationCreate, detail).await;
     let mut v = json_of(&created.app);
     if let Some(s) = created.client_secret {
         v["client_secret"] = json!(s);
@@ -215,11 +250,14 @@ pub async fn get_application(
 pub async fn patch_application(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path((t, c)): Path<(String, String)>,
     AJson(b): AJson<PatchApplication>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let (app, callback_secret) = state.core.applications().update_application(&tenant, &c, b.into()).await?;
+    let detail = json!({"clientId": app.client_id});
+    admin_change(&state, &ctx, Some(tenant.id), Some(app.id), AuditAction::ApplicationUpdate, detail).await;
     let mut v = json_of(&app);
     if let Some(s) = callback_secret {
         v["callback_secret"] = json!(s);
@@ -235,10 +273,12 @@ pub async fn patch_application(
 pub async fn delete_application(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     state.core.applications().delete_application(&tenant, &c).await?;
+    admin_change(&state, &ctx, Some(tenant.id), None, AuditAction::ApplicationDelete, json!({"clientId": c})).await;
     Ok(no_content())
 }
 
@@ -251,10 +291,13 @@ pub async fn delete_application(
 pub async fn create_api_key(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let (key, prefix) = state.core.applications().create_api_key(&tenant, &c).await?;
+    let detail = json!({"clientId": c, "prefix": prefix});
+    admin_change(&state, &ctx, Some(tenant.id), None, AuditAction::ApplicationApiKey, detail).await;
     Ok(created(json!({ "api_key": key, "prefix": prefix })))
 }
 
@@ -267,10 +310,13 @@ pub async fn create_api_key(
 pub async fn rotate_secret(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
-    Ok(Json(json!({ "client_secret": state.core.applications().rotate_client_secret(&tenant, &c).await? })))
+    let secret = state.core.applications().rotate_client_secret(&tenant, &c).await?;
+    admin_change(&state, &ctx, Some(tenant.id), None, AuditAction::ApplicationSecretRotate, json!({"clientId": c})).await;
+    Ok(Json(json!({ "client_secret": secret })))
 }
 
 /// A new callback secret, shown once; the earlier one stops signing at once.
@@ -282,11 +328,15 @@ pub async fn rotate_secret(
 pub async fn rotate_callback_secret(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path((t, c)): Path<(String, String)>,
 ) -> AdminResult<Json<Value>> {
     let tenant = tenant(&state, &t).await?;
     let app = state.core.applications().get_application(&tenant, &c).await?;
-    Ok(Json(json!({ "callback_secret": state.core.hosted_apps().rotate_callback_secret(&tenant, &app).await? })))
+    let secret = state.core.hosted_apps().rotate_callback_secret(&tenant, &app).await?;
+    let action = AuditAction::ApplicationCallbackSecretRotate;
+    admin_change(&state, &ctx, Some(tenant.id), Some(app.id), action, json!({"clientId": c})).await;
+    Ok(Json(json!({ "callback_secret": secret })))
 }
 
 /// Creates a user, with a password or an imported hash.
@@ -300,6 +350,7 @@ pub async fn rotate_callback_secret(
 pub async fn create_user(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(b): AJson<CreateUser>,
 ) -> AdminResult<Response> {
@@ -333,6 +384,8 @@ pub async fn create_user(
             },
         )
         .await?;
+    let caller = ctx.client.clone();
+    state.core.audit(Some(tenant.id), Some(user.id), AuditAction::UserCreate, "success", &caller, json!({})).await;
     Ok(created(json_of(&user)))
 }
 
@@ -641,12 +694,15 @@ pub async fn create_registration_token(
 pub async fn rotate_key(
     _: AdminAccess,
     State(state): State<AppState>,
+    ctx: Ctx,
     Path(t): Path<String>,
     AJson(b): AJson<RotateKey>,
 ) -> AdminResult<Response> {
     let tenant = tenant(&state, &t).await?;
     let alg = KeyAlg::parse(&b.alg).ok_or_else(|| AdminError::bad_request("alg: HS256, RS256, ES256 or EdDSA"))?;
     let k = state.core.signing_keys().rotate_key(&tenant, alg).await?;
+    let detail = json!({"kid": k.kid, "alg": k.alg.as_str()});
+    admin_change(&state, &ctx, Some(tenant.id), None, AuditAction::KeyRotate, detail).await;
     Ok(created(json!({ "kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "public_jwk": k.public_jwk })))
 }
 
@@ -655,10 +711,16 @@ pub async fn rotate_key(
     responses((status = 200, description = "The secret", body = AdminHs256Secret),
         AdminAuthErrors,
         (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
-pub async fn export_hs256(_: AdminAccess, State(state): State<AppState>, Path(t): Path<String>) -> AdminResult<Json<Value>> {
+pub async fn export_hs256(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(t): Path<String>,
+) -> AdminResult<Json<Value>> {
     use base64::Engine;
     let tenant = tenant(&state, &t).await?;
     let (kid, secret) = state.core.signing_keys().export_hs256_secret(&tenant).await?;
+    admin_change(&state, &ctx, Some(tenant.id), None, AuditAction::KeyExport, json!({"kid": kid})).await;
     let text = std::str::from_utf8(&secret).ok().map(str::to_string);
     Ok(Json(
         json!({ "kid": kid, "alg": "HS256", "secret": base64::engine::general_purpose::STANDARD.encode(&secret), "secret_text": text }),

@@ -375,3 +375,55 @@ async fn eauthenticator_key_toggle_page_and_console_attempts_each_leave_one_even
     assert_eq!(sign_ins.len() - before, 9, "{:?}", outcomes(&sign_ins, 9));
     assert_no_secret(&verifies, &[&token, &h.api_key, &code]);
 }
+
+#[tokio::test]
+async fn every_change_through_the_admin_api_is_one_event_without_the_secrets_it_hands_out() {
+    let app = spawn_app().await;
+    let (s, _) =
+        app.admin(Method::POST, "/tenants", Some(json!({"slug": "audited", "display_name": "Audited", "profile": "oidc"}))).await;
+    assert_eq!(s, 201);
+    let (_, policy) = app.admin(Method::GET, "/tenants/audited/policy", None).await;
+    assert_eq!(app.admin(Method::PUT, "/tenants/audited/policy", Some(policy)).await.0, 200);
+    assert_eq!(app.admin(Method::PATCH, "/tenants/audited", Some(json!({"display_name": "Audited Inc"}))).await.0, 200);
+    let body =
+        json!({"name": "Web", "kind": "confidential", "client_id": "web", "redirect_uris": ["https://web.example.com/cb"]});
+    let (s, created) = app.admin(Method::POST, "/tenants/audited/applications", Some(body)).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(app.admin(Method::PATCH, "/tenants/audited/applications/web", Some(json!({"name": "Web 2"}))).await.0, 200);
+    let (_, rotated) = app.admin(Method::POST, "/tenants/audited/applications/web/secret", None).await;
+    let (_, key) = app.admin(Method::POST, "/tenants/audited/applications/web/api-keys", None).await;
+    let (s, _) = app.admin(Method::POST, "/tenants/audited/keys/rotate", Some(json!({"alg": "HS256"}))).await;
+    assert_eq!(s, 201);
+    let (_, exported) = app.admin(Method::GET, "/tenants/audited/keys/hs256", None).await;
+    assert_eq!(app.admin(Method::DELETE, "/tenants/audited/applications/web", None).await.0, 204);
+    let user = json!({"email": "someone@example.com", "password": "a long enough password"});
+    assert_eq!(app.admin(Method::POST, "/tenants/audited/users", Some(user)).await.0, 201);
+    let actions = [
+        "user.create",
+        "tenant.create",
+        "policy.update",
+        "tenant.update",
+        "application.create",
+        "application.update",
+        "application.rotate_secret",
+        "application.api_key",
+        "key.rotate",
+        "key.export",
+        "application.delete",
+    ];
+    let mut all = Vec::new();
+    for action in actions {
+        let list = events(&app, "audited", action).await;
+        assert_eq!(outcomes(&list, 10), ["success"], "{action}: {list:?}");
+        all.extend(list);
+    }
+    let secrets = [
+        created["client_secret"].as_str().unwrap(),
+        rotated["client_secret"].as_str().unwrap(),
+        key["api_key"].as_str().unwrap(),
+        exported["secret"].as_str().unwrap(),
+    ];
+    assert_no_secret(&all, &secrets);
+    assert_eq!(app.admin(Method::DELETE, "/tenants/audited", None).await.0, 204);
+    assert_eq!(unscoped(&app, "tenant.delete").await, 1, "a deleted tenant's event names no tenant");
+}

@@ -41,6 +41,14 @@ pub async fn a_success_clears_the_counter_unless_later_attempts_locked_the_subje
     store.reserve_attempt(t.id, "b", 3, 100, 50).await.unwrap();
     assert!(!store.settle_success(t.id, "b", 1, 101).await.unwrap());
     assert_eq!(store.reserve_attempt(t.id, "b", 3, 102, 50).await.unwrap(), Locked { until: 150 });
+    // The success that reached the threshold, with an attempt refused as locked after it: the
+    // lock that attempt was told of stays.
+    for n in 1..=3 {
+        assert_eq!(store.reserve_attempt(t.id, "e", 3, 100, 50).await.unwrap(), Allowed { failures: n });
+    }
+    assert_eq!(store.reserve_attempt(t.id, "e", 3, 100, 50).await.unwrap(), Locked { until: 150 });
+    assert!(!store.settle_success(t.id, "e", 3, 101).await.unwrap());
+    assert_eq!(store.locked_until(t.id, "e", 101).await.unwrap(), Some(150));
     // Once that lock has run out, a success clears it.
     assert!(store.settle_success(t.id, "b", 1, 150).await.unwrap());
     assert_eq!(store.reserve_attempt(t.id, "b", 3, 151, 50).await.unwrap(), Allowed { failures: 1 });

@@ -28,14 +28,16 @@ impl LockoutStore for MemoryStore {
             s.lockouts.push(LockoutRow { tenant_id: tenant, subject: subject.to_string(), failures: 1, locked_until: lock(1) });
             return Ok(AttemptReservation::Allowed { failures: 1 });
         };
+        // Every attempt is counted, a refused one too; a lock that has run out starts the count
+        // again. Past the threshold means it was reached before this attempt: refused.
         let lock_over = row.locked_until.is_some_and(|until| until <= now);
-        if row.failures < threshold || row.locked_until.is_none() || lock_over {
-            // A lock that has run out starts the count again.
-            row.failures = if lock_over { 1 } else { row.failures + 1 };
-            row.locked_until = lock(row.failures);
-            return Ok(AttemptReservation::Allowed { failures: row.failures as u32 });
+        let running = row.locked_until.filter(|until| *until > now && row.failures >= threshold);
+        row.failures = if lock_over { 1 } else { row.failures + 1 };
+        row.locked_until = running.or(lock(row.failures));
+        if row.failures > threshold {
+            return Ok(AttemptReservation::Locked { until: row.locked_until.unwrap_or(now + lock_seconds) });
         }
-        Ok(AttemptReservation::Locked { until: row.locked_until.unwrap_or(now + lock_seconds) })
+        Ok(AttemptReservation::Allowed { failures: row.failures as u32 })
     }
 
     async fn clear_attempts(&self, tenant: TenantId, subject: &str) -> StoreResult<()> {

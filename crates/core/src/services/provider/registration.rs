@@ -104,6 +104,10 @@ fn read_metadata(body: &Value, current: Option<&Application>) -> ProviderResult<
             grants
         }
     };
+    // Exchanging tokens for other audiences is an operator's grant (`exchange_audiences`).
+    if grant_types.contains(&GrantType::TokenExchange) {
+        return Err(metadata_error("token exchange is granted by an operator, not by registration"));
+    }
     let has_code = grant_types.contains(&GrantType::AuthorizationCode)
         || (grant_types.is_empty() && current.is_some_and(|a| a.kind != ApplicationKind::Service));
     if has_code && response_types.is_empty() {

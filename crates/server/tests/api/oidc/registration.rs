@@ -122,7 +122,10 @@ async fn registered_metadata_is_checked_as_the_admin_api_checks_clients() {
         (json!({"redirect_uris": ["https://app.example.com/cb#frag"]}), "invalid_redirect_uri"),
         (json!({"redirect_uris": []}), "invalid_redirect_uri"),
         (json!({"redirect_uris": [MCP_REDIRECT], "response_types": ["token"]}), "invalid_client_metadata"),
-        (json!({"redirect_uris": [MCP_REDIRECT], "grant_types": ["password"]}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": [MCP_REDIRECT], "grant_types": ["urn:ietf:params:oauth:grant-type:token-exchange"]}),
+            "invalid_client_metadata",
+        ),
         (json!({"redirect_uris": [MCP_REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}), "invalid_client_metadata"),
         (json!({"redirect_uris": [MCP_REDIRECT], "scope": "openid admin"}), "invalid_client_metadata"),
         (json!({"redirect_uris": "https://app.example.com/cb"}), "invalid_client_metadata"),
