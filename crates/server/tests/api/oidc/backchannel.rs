@@ -172,3 +172,47 @@ async fn a_client_without_a_logout_uri_or_a_session_it_never_joined_is_not_calle
         (Some(true), Some(true))
     );
 }
+
+#[tokio::test]
+async fn a_device_signed_in_by_the_device_grant_hears_when_a_reused_refresh_token_ends_its_session() {
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    let sink = HttpSink::start(200, "").await;
+    create_client(
+        &app,
+        &realm.slug,
+        json!({"name": "TV", "kind": "public", "client_id": "tv", "grant_types": [DEVICE_GRANT, "refresh_token"],
+               "backchannel_logout_uri": format!("{}/tv", sink.url)}),
+    )
+    .await;
+    let (s, d, _) =
+        token_call(&app, &realm, "auth/device", &[("client_id", "tv"), ("scope", "openid offline_access")], None).await;
+    assert_eq!(s, 200, "{d}");
+    let mut phone = Browser::new(&app);
+    let form = phone.get(d["verification_uri_complete"].as_str().unwrap()).await;
+    let (csrf, code) = (form.field("csrf").unwrap(), form.field("user_code").unwrap());
+    let login = phone.post(&format!("{}/device", realm.base()), &[("csrf", &csrf), ("user_code", &code)]).await;
+    let consent = phone.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    let done = phone.decide(&realm, &consent, "allow").await;
+    assert!(done.body.contains("data-outcome=\"approved\""), "{}", done.body);
+    let device_code = d["device_code"].as_str().unwrap();
+    let fields = [("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", "tv")];
+    let (s, t, _) = token_call(&app, &realm, "token", &fields, None).await;
+    assert_eq!(s, 200, "{t}");
+    let sid = sid_of(t["id_token"].as_str().unwrap());
+    let first = t["refresh_token"].as_str().unwrap();
+    let refresh =
+        |rt: &str| [("grant_type", "refresh_token"), ("client_id", "tv"), ("refresh_token", rt)].map(|(k, v)| (k, v.to_string()));
+    let fields = refresh(first);
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _, _) = token_call(&app, &realm, "token", &refs, None).await;
+    assert_eq!(s, 200);
+    assert!(sink.requests().is_empty());
+    // The spent token again: its session ends, and the device is told.
+    let (s, e, _) = token_call(&app, &realm, "token", &refs, None).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    let got = sink.wait_for(1).await;
+    let claims = received_logout_token(&app, &realm, &got[0], "tv").await;
+    assert_eq!(claims["sid"].as_str(), Some(sid.as_str()));
+}
