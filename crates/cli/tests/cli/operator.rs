@@ -515,3 +515,63 @@ fn the_cli_makes_an_openid_connect_client_and_lists_its_settings() {
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing refused was made: {list}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_cli_makes_clients_for_back_channel_logout_and_client_secret_jwt() {
+    let dir = temp_dir("oidc-beyond");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let run = |args: &[&str], private: bool| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_arg]);
+        castellan(&all).env("CASTELLAN_ALLOW_PRIVATE_CALLBACKS", if private { "true" } else { "false" }).output().unwrap()
+    };
+    assert!(run(&["migrate"], false).status.success());
+    let out = run(&["tenant", "create", "acme", "--profile", "oidc"], false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logout = [
+        "app",
+        "create",
+        "--tenant",
+        "acme",
+        "--kind",
+        "confidential",
+        "--client-id",
+        "web",
+        "--redirect-uri",
+        "https://web.example.com/callback",
+        "--backchannel-logout-uri",
+        "http://127.0.0.1:9/backchannel",
+        "Web",
+        "--json",
+    ];
+    // A receiver on this machine only where private callbacks are allowed, and the refusal says so.
+    let out = run(&logout, false);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("allow_private_callbacks"), "{}", stderr(&out));
+    let out = run(&logout, true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let web: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(web["backchannel_logout_uri"], "http://127.0.0.1:9/backchannel");
+    let out = run(
+        &[
+            "app",
+            "create",
+            "--tenant",
+            "acme",
+            "--kind",
+            "service",
+            "--client-id",
+            "hs",
+            "--token-endpoint-auth-method",
+            "client_secret_jwt",
+            "Signer",
+            "--json",
+        ],
+        false,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hs["token_endpoint_auth_method"], "client_secret_jwt");
+    assert!(hs["client_secret"].as_str().unwrap().starts_with("cas_secret_"), "{hs}");
+}

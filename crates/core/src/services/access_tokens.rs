@@ -376,7 +376,7 @@ impl Tokens<'_> {
         if let Some(sid) = &claims.sid
             && let Some(session) = self.store.session_by_id(tenant.id, &SessionId::from(sid.as_str())).await?
         {
-            self.end_session(tenant.id, session.user_id, &session.id).await?;
+            self.end_session(tenant.id, &session).await?;
             user = Some(session.user_id);
         }
         self.audit(

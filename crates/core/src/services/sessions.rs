@@ -344,7 +344,7 @@ impl Sessions<'_> {
             ));
         };
         attempt.user = Some(s.user_id);
-        self.end_session(tenant.id, s.user_id, &s.id).await?;
+        self.end_session(tenant.id, &s).await?;
         Err(attempt.refuse("session_revoked", "spent token presented again", CoreError::RefreshTokenReused))
     }
 
@@ -364,7 +364,7 @@ impl Sessions<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<()> {
         crate::model::text::check("id", session_id)?;
-        if session_id.len() > 100 || !self.end_session(tenant.id, user_id, &SessionId::from(session_id)).await? {
+        if session_id.len() > 100 || !self.end_session_by_id(tenant.id, user_id, &SessionId::from(session_id)).await? {
             return Err(CoreError::NotFound);
         }
         self.audit(Some(tenant.id), Some(user_id), AuditAction::SessionRevoke, "success", ctx, json!({"session": session_id}))
@@ -428,7 +428,7 @@ impl Sessions<'_> {
             };
             attempt.user = Some(session.user_id);
             attempt.note("session", session.id.clone());
-            self.end_session(tenant.id, session.user_id, &session.id).await?;
+            self.end_session(tenant.id, &session).await?;
             Ok(())
         }
         .await;

@@ -198,14 +198,7 @@ impl ApplicationStore for SqlStore {
     }
 
     async fn callback_secret(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
-        let sql = "SELECT callback_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2";
-        let got = on_pool!(self, |p| sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
-            .bind(tenant.to_string())
-            .bind(app.to_string())
-            .fetch_optional(p)
-            .await
-            .map_err(db_err))?;
-        Ok(got.flatten())
+        self.sealed_column("SELECT callback_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2", tenant, app).await
     }
 
     async fn set_client_secret_seal(&self, tenant: TenantId, app: AppId, sealed: Option<&[u8]>) -> StoreResult<()> {
@@ -214,7 +207,13 @@ impl ApplicationStore for SqlStore {
     }
 
     async fn client_secret_seal(&self, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
-        let sql = "SELECT client_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2";
+        self.sealed_column("SELECT client_secret_sealed FROM applications WHERE tenant_id=$1 AND id=$2", tenant, app).await
+    }
+}
+
+impl SqlStore {
+    /// One sealed secret of an application (`sql` selects the column), if it has one.
+    async fn sealed_column(&self, sql: &'static str, tenant: TenantId, app: AppId) -> StoreResult<Option<Vec<u8>>> {
         let got = on_pool!(self, |p| sqlx::query_scalar::<_, Option<Vec<u8>>>(sql)
             .bind(tenant.to_string())
             .bind(app.to_string())

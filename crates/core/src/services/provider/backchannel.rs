@@ -12,7 +12,8 @@ use super::ACCESS_PROFILE;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{
-    Application, Callback, CallbackKind, CallbackStatus, Session, SessionClient, SessionId, Tenant, TenantId, UserId, new_id,
+    Application, Callback, CallbackKind, CallbackStatus, Dialect, Session, SessionClient, SessionId, Tenant, TenantId, UserId,
+    new_id,
 };
 
 /// The `events` member that makes a JWT a logout token.
@@ -34,8 +35,17 @@ impl Core {
         Ok(self.store.track_session_client(tenant.id, &entry, self.now()).await?)
     }
 
-    /// Ends a session (false if it had ended already) and tells its clients.
-    pub(crate) async fn end_session(&self, tenant: TenantId, user: UserId, session: &SessionId) -> CoreResult<bool> {
+    /// Ends a session (false if it had ended already) and tells its clients. Only OpenID Connect
+    /// sign-ins have clients to tell: other dialects' logouts write nothing more.
+    pub(crate) async fn end_session(&self, tenant: TenantId, session: &Session) -> CoreResult<bool> {
+        if session.dialect != Dialect::Oidc {
+            return Ok(self.store.revoke_session(tenant, session.user_id, &session.id, self.now()).await?);
+        }
+        self.end_session_by_id(tenant, session.user_id, &session.id).await
+    }
+
+    /// [`Self::end_session`] for a session known only by its id.
+    pub(crate) async fn end_session_by_id(&self, tenant: TenantId, user: UserId, session: &SessionId) -> CoreResult<bool> {
         let ended = self.store.revoke_session(tenant, user, session, self.now()).await?;
         self.sessions_ended(tenant, user, Some(session)).await?;
         Ok(ended)

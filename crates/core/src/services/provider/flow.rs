@@ -323,7 +323,7 @@ impl Provider<'_> {
     ) -> CoreResult<(Step, Option<String>)> {
         // One sign-in per browser: signing in again (prompt=login, max_age) ends the one before.
         if let Some(old) = replacing.filter(|old| old.session.id != auth.session.id) {
-            self.end_session(tenant.id, old.user.id, &old.session.id).await?;
+            self.end_session(tenant.id, &old.session).await?;
         }
         let cookie = self.sso_cookie(tenant, &auth.session.id, level);
         let mut request = request;

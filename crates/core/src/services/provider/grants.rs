@@ -428,7 +428,7 @@ impl Provider<'_> {
             if record.used_at.is_some() || record.expires_at > now {
                 // Presented again (or lost a race to another presentation): every token issued
                 // from it goes, with the session it was issued in (RFC 6749 §4.1.2).
-                self.end_session(tenant.id, record.user_id, &record.session_id).await?;
+                self.end_session_by_id(tenant.id, record.user_id, &record.session_id).await?;
                 let detail = json!({"clientId": client.client_id, "session": record.session_id});
                 let ctx = ctx_with(ctx, client);
                 self.audit(Some(tenant.id), Some(record.user_id), AuditAction::CodeReuse, "session_revoked", &ctx, detail).await;

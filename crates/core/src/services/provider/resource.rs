@@ -304,7 +304,7 @@ impl Provider<'_> {
             return Ok(None);
         }
         let Some(session) = self.store.session_by_id(tenant.id, &rt.session_id).await? else { return Ok(None) };
-        self.end_session(tenant.id, session.user_id, &session.id).await?;
+        self.end_session(tenant.id, &session).await?;
         Ok(Some((Some(session.user_id), json!({"session": session.id}))))
     }
 
@@ -369,7 +369,7 @@ impl Provider<'_> {
             return Ok(LogoutStep::Confirm { client_name: client.map(|c| c.name) });
         }
         if let Some(s) = signed_in {
-            self.end_session(tenant.id, s.user.id, &s.session.id).await?;
+            self.end_session(tenant.id, &s.session).await?;
             let detail = json!({"session": s.session.id, "clientId": client_id});
             self.audit(Some(tenant.id), Some(s.user.id), AuditAction::SignOut, "success", ctx, detail).await;
         }
@@ -405,7 +405,7 @@ impl Provider<'_> {
             self.audit(Some(tenant.id), None, AuditAction::SignOut, "failure", ctx, detail).await;
             return Err(CoreError::InvalidRefreshToken);
         };
-        self.end_session(tenant.id, session.user_id, &session.id).await?;
+        self.end_session(tenant.id, &session).await?;
         let detail = json!({"session": session.id, "clientId": client.client_id});
         self.audit(Some(tenant.id), Some(session.user_id), AuditAction::SignOut, "success", ctx, detail).await;
         Ok(())

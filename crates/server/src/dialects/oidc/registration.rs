@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use castellan_core::model::Application;
+use castellan_core::model::{Application, Tenant};
 use castellan_core::services::provider::{OAuthError, ProviderError, client_metadata};
 use serde_json::{Value, json};
 
@@ -49,6 +49,15 @@ fn not_json() -> Response {
     )
 }
 
+/// The realm of a registration path, or the answer for a realm that is not there.
+async fn realm_or_answer(state: &AppState, slug: &str) -> Result<Tenant, Box<Response>> {
+    match realm(state, slug).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(Box::new(realm_not_found())),
+        Err(e) => Err(Box::new(core_error(e, slug))),
+    }
+}
+
 /// What a registered client's endpoints answer: its metadata and where it is managed.
 fn described(state: &AppState, slug: &str, app: &Application) -> Value {
     let mut out = client_metadata(app);
@@ -78,10 +87,9 @@ pub async fn register(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let tenant = match realm(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return realm_not_found(),
-        Err(e) => return core_error(e, &slug),
+    let tenant = match realm_or_answer(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return *r,
     };
     if let Err(wait) = state.registration_limiter.check(ctx.ip) {
         let retry_after_seconds = wait;
@@ -115,10 +123,9 @@ pub async fn read(
     headers: HeaderMap,
     Path((slug, client_id)): Path<(String, String)>,
 ) -> Response {
-    let tenant = match realm(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return realm_not_found(),
-        Err(e) => return core_error(e, &slug),
+    let tenant = match realm_or_answer(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return *r,
     };
     match state.core.provider().read_registered_client(&tenant, &client_id, bearer(&headers), &ctx.client).await {
         Ok(app) => no_store(StatusCode::OK, described(&state, &slug, &app)),
@@ -142,10 +149,9 @@ pub async fn update(
     Path((slug, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let tenant = match realm(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return realm_not_found(),
-        Err(e) => return core_error(e, &slug),
+    let tenant = match realm_or_answer(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return *r,
     };
     // A body that is not JSON is judged as metadata that is not an object, after the token: a
     // stranger learns nothing from how the body would have been judged.
@@ -169,10 +175,9 @@ pub async fn delete(
     headers: HeaderMap,
     Path((slug, client_id)): Path<(String, String)>,
 ) -> Response {
-    let tenant = match realm(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return realm_not_found(),
-        Err(e) => return core_error(e, &slug),
+    let tenant = match realm_or_answer(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return *r,
     };
     match state.core.provider().delete_registered_client(&tenant, &client_id, bearer(&headers), &ctx.client).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -97,15 +97,7 @@ async fn a_client_signs_in_with_its_key_once_per_assertion() {
     let (s, i) = with_assertion(&app, &realm, "token/introspect", &assertion, &[("token", access)]).await;
     assert_eq!((s, &i["active"]), (200, &json!(true)), "{i}");
     // Discovery says so.
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert!(doc["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
     assert!(doc["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap().contains(&json!("EdDSA")));
 }
@@ -275,15 +267,7 @@ async fn a_client_secret_jwt_client_signs_with_its_secret_once_per_assertion_and
     let forged = hmac_signed(key.jwk["x"].as_str().unwrap(), Algorithm::HS256, &claims(&app, &realm, "signer", ""));
     let (s, _) = with_assertion(&app, &realm, "token", &forged, &cc).await;
     assert_eq!(s, 401, "an HMAC keyed with a public key");
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert!(doc["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("client_secret_jwt")));
     assert!(doc["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap().contains(&json!("HS256")));
 }

@@ -158,15 +158,7 @@ async fn a_client_without_a_logout_uri_or_a_session_it_never_joined_is_not_calle
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(sink.requests().is_empty(), "{:?}", sink.requests());
     // Discovery says so.
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert_eq!(
         (doc["backchannel_logout_supported"].as_bool(), doc["backchannel_logout_session_supported"].as_bool()),
         (Some(true), Some(true))

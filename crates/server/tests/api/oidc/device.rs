@@ -172,15 +172,7 @@ async fn device_codes_belong_to_their_client_and_need_the_grant() {
     let (_, e) = poll(&app, &realm, &tv, "not-a-device-code").await;
     assert_eq!(e["error"], "invalid_grant");
     // Unknown scopes are dropped; the discovery document names the endpoint and the grant.
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert_eq!(doc["device_authorization_endpoint"], format!("{}{}", app.address, realm.endpoint("auth/device")));
     assert!(doc["grant_types_supported"].as_array().unwrap().contains(&json!(DEVICE_GRANT)));
 }

@@ -78,15 +78,7 @@ async fn a_signed_request_object_is_the_request() {
         .await;
     assert_eq!(page.status, 303, "signed in already: {}", page.body);
     assert_eq!(page.sent_back("state").as_deref(), Some("inside"));
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert_eq!(doc["request_parameter_supported"], true);
     assert!(!doc["request_object_signing_alg_values_supported"].as_array().unwrap().contains(&json!("none")));
 }

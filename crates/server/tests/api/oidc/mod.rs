@@ -304,6 +304,12 @@ pub async fn web_tokens(app: &TestApp, realm: &Realm, code: &str, verifier: &str
     t
 }
 
+/// The realm's discovery document.
+pub async fn discovery(app: &TestApp, realm: &Realm) -> Value {
+    let url = app.url(&format!("{}/.well-known/openid-configuration", realm.base()));
+    app.client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The realm's key set, for verifying tokens as a relying party does.
 pub async fn jwks(app: &TestApp, realm: &Realm) -> jsonwebtoken::jwk::JwkSet {
     let r = app.client.get(app.url(&realm.endpoint("certs"))).send().await.unwrap();

@@ -2,7 +2,7 @@
 //! by their client, within a minute; clients that must push.
 
 use castellan_testkit::spawn_app;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::*;
 
@@ -120,15 +120,7 @@ async fn a_client_that_must_push_is_refused_a_plain_request() {
     let (request_uri, _) = push(&app, &realm, "openid").await;
     let login = browser.get(&by_reference(&realm, &realm.web, &request_uri)).await;
     assert!(login.body.contains("id=\"login-form\""), "{}", login.body);
-    let doc: Value = app
-        .client
-        .get(app.url(&format!("{}/.well-known/openid-configuration", realm.base())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = discovery(&app, &realm).await;
     assert_eq!(doc["pushed_authorization_request_endpoint"], format!("{}{}", app.address, realm.endpoint("ext/par/request")));
     assert_eq!(doc["require_pushed_authorization_requests"], false);
 }

@@ -45,11 +45,6 @@ async fn manage(app: &TestApp, method: Method, uri: &str, token: &str, body: Opt
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn discovery(app: &TestApp, realm: &Realm) -> Value {
-    let url = app.url(&format!("{}/.well-known/openid-configuration", realm.base()));
-    app.client.get(url).send().await.unwrap().json().await.unwrap()
-}
-
 fn mcp_metadata() -> Value {
     json!({"client_name": "MCP-style client", "redirect_uris": [MCP_REDIRECT], "token_endpoint_auth_method": "none",
            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],

@@ -81,6 +81,16 @@ where
     oks
 }
 
+/// Alice signs in on the authorization page at `url` and allows: the harness's `CALLBACK` answer.
+async fn sign_in_and_allow(app: &TestApp, realm: &Realm, url: &str) -> String {
+    let mut browser = Browser::new(app);
+    let login = browser.get(url).await;
+    let consent = browser.sign_in(realm, &login, EMAIL, PASSWORD).await;
+    let back = browser.decide(realm, &consent, "allow").await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    format!("CALLBACK {}", back.location())
+}
+
 fn vars_get<'v>(vars: &'v [(&str, String)], name: &str) -> &'v str {
     vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
 }
@@ -141,14 +151,7 @@ async fn openid_client_pushes_its_authorization_request() {
         ("REDIRECT_URI", WEB_REDIRECT.to_string()),
     ];
     let oks = run(&app, &vars, async |request| match request {
-        Request::Authorize(url) => {
-            let mut browser = Browser::new(&app);
-            let login = browser.get(&url).await;
-            let consent = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
-            let back = browser.decide(&realm, &consent, "allow").await;
-            assert_eq!(back.status, 303, "{}", back.body);
-            Some(format!("CALLBACK {}", back.location()))
-        }
+        Request::Authorize(url) => Some(sign_in_and_allow(&app, &realm, &url).await),
         _ => panic!("only an authorization request"),
     })
     .await;
@@ -259,14 +262,7 @@ async fn openid_client_registers_itself_and_signs_a_user_in_as_an_mcp_client_wou
         ("INITIAL_ACCESS_TOKEN", issued["token"].as_str().unwrap().to_string()),
     ];
     let oks = run(&app, &vars, async |request| match request {
-        Request::Authorize(url) => {
-            let mut browser = Browser::new(&app);
-            let login = browser.get(&url).await;
-            let consent = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
-            let back = browser.decide(&realm, &consent, "allow").await;
-            assert_eq!(back.status, 303, "{}", back.body);
-            Some(format!("CALLBACK {}", back.location()))
-        }
+        Request::Authorize(url) => Some(sign_in_and_allow(&app, &realm, &url).await),
         _ => panic!("only an authorization request"),
     })
     .await;
