@@ -703,3 +703,67 @@ impl TryFrom<SessionClientRow> for SessionClient {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    id: String,
+    tenant_id: String,
+    user_id: String,
+    credential_id: String,
+    kind: String,
+    name: String,
+    data: String,
+    aaguid: Option<String>,
+    sign_count: i64,
+    backup_eligible: bool,
+    backup_state: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<CredentialRow> for WebauthnCredential {
+    type Error = StoreError;
+    fn try_from(r: CredentialRow) -> Result<Self, StoreError> {
+        Ok(WebauthnCredential {
+            id: uuid(&r.id)?,
+            tenant_id: uuid(&r.tenant_id)?,
+            user_id: uuid(&r.user_id)?,
+            credential_id: r.credential_id,
+            kind: CredentialKind::parse(&r.kind).ok_or_else(|| bad("credential kind", &r.kind))?,
+            name: r.name,
+            data: r.data,
+            aaguid: r.aaguid,
+            sign_count: u32::try_from(r.sign_count).map_err(|_| bad("sign count", &r.sign_count.to_string()))?,
+            backup_eligible: r.backup_eligible,
+            backup_state: r.backup_state,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CeremonyRow {
+    token_hash: Vec<u8>,
+    tenant_id: String,
+    user_id: Option<String>,
+    purpose: String,
+    state: String,
+    expires_at: i64,
+    created_at: i64,
+}
+
+impl TryFrom<CeremonyRow> for WebauthnCeremony {
+    type Error = StoreError;
+    fn try_from(r: CeremonyRow) -> Result<Self, StoreError> {
+        Ok(WebauthnCeremony {
+            token_hash: r.token_hash,
+            tenant_id: uuid(&r.tenant_id)?,
+            user_id: opt_uuid(r.user_id)?,
+            purpose: r.purpose,
+            state: r.state,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        })
+    }
+}

@@ -2,6 +2,7 @@
 //! (a temporary SQLite file, or a new PostgreSQL database when `CASTELLAN_TEST_DATABASE_URL` is
 //! set), with a fake clock and weak hashing; `TestApp` talks to it over HTTP.
 
+pub mod authenticator;
 pub mod contract;
 pub mod http_sink;
 pub mod memory_store;

@@ -56,6 +56,17 @@ pub fn otp_sms(custom: &crate::model::MessageTemplates, v: &OtpVars<'_>) -> Stri
     fill(text, v)
 }
 
+/// Sent when a recovery code is used: the user learns of a use that was not theirs.
+pub fn recovery_code_used(tenant: &str, left: u32) -> (String, String) {
+    (
+        format!("A recovery code was used for your {tenant} account"),
+        format!(
+            "Hello,\n\nOne of your {tenant} recovery codes was just used to sign in. {left} unused codes are left.\n\n\
+             If this was not you, sign in, make new recovery codes and change your password at once.\n"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,14 @@ audit_actions! {
     RefreshReuse = "refresh.reuse",
     /// A sign-out by refresh token.
     Logout = "logout",
+    /// A sign-in with a passkey (or a security key as the second factor), whatever its outcome.
+    LoginPasskey = "login.passkey",
+    /// A sign-in's second step with a recovery code.
+    LoginRecoveryCode = "login.recovery_code",
+    PasskeyRegister = "passkey.register",
+    PasskeyRename = "passkey.rename",
+    PasskeyDelete = "passkey.delete",
+    RecoveryCodesGenerate = "recovery_codes.generate",
     TotpSetup = "totp.setup",
     TotpEnable = "totp.enable",
     TotpDisable = "totp.disable",

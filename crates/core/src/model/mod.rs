@@ -11,6 +11,7 @@ pub mod key;
 pub mod key_otp;
 pub mod message;
 pub mod oauth;
+pub mod passkey;
 pub mod policy;
 pub mod session;
 pub mod tenant;
@@ -31,7 +32,8 @@ pub use oauth::{
     AuthMethod, AuthorizationCode, ConsentGrant, DeviceGrant, DeviceStatus, GrantType, OAuthClient, PushedRequest,
     RegistrationToken, SessionClient,
 };
-pub use policy::{ClientRegistration, MessageTemplates, Policy};
+pub use passkey::{CredentialKind, CredentialUse, WebauthnCeremony, WebauthnCredential};
+pub use policy::{ClientRegistration, MessageTemplates, Policy, WebauthnPolicy};
 pub use session::{ClientGrant, RefreshToken, Session};
 pub use tenant::{Profile, Tenant};
 pub use user::{NewUser, TotpFactor, User};

@@ -22,6 +22,29 @@ pub struct Policy {
     /// OpenID Connect dynamic client registration (RFC 7591).
     #[serde(default)]
     pub client_registration: ClientRegistration,
+    /// Passkeys and security keys.
+    #[serde(default)]
+    pub webauthn: WebauthnPolicy,
+}
+
+/// The tenant's WebAuthn relying party and its rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnPolicy {
+    /// The relying party id: a domain name, the public URL's host or a suffix of it. Unset: the
+    /// public URL's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rp_id: Option<String>,
+    /// The origins the browser may report (`https://login.example.com`); unset: the public URL's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
+    /// Authenticator models (AAGUIDs) allowed to register; empty allows any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_aaguids: Vec<String>,
+    /// Whether a user who signs in on the hosted pages without a passkey is asked to add one
+    /// before going on.
+    #[serde(default)]
+    pub require_passkey: bool,
 }
 
 /// Who may register OpenID Connect clients at the tenant's registration endpoint.
@@ -154,6 +177,7 @@ impl Policy {
             self_registration: false,
             messages: MessageTemplates::default(),
             client_registration: ClientRegistration::Off,
+            webauthn: WebauthnPolicy::default(),
         }
     }
 
@@ -267,6 +291,32 @@ impl Policy {
         }
         if self.tokens.access_ttl_seconds < 30 || self.tokens.refresh_ttl_seconds < 60 {
             return Err("tokens: access ttl ≥ 30 s, refresh ttl ≥ 60 s".into());
+        }
+        self.webauthn.validate()
+    }
+}
+
+impl WebauthnPolicy {
+    fn validate(&self) -> Result<(), String> {
+        if let Some(rp) = &self.rp_id {
+            let host_like = !rp.is_empty()
+                && rp.len() <= 253
+                && rp.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            if !host_like || rp.parse::<std::net::Ipv4Addr>().is_ok() {
+                return Err("webauthn.rp_id must be a domain name (no scheme, port or IP address)".into());
+            }
+        }
+        if self.origins.len() > 20 {
+            return Err("webauthn.origins: at most 20".into());
+        }
+        for o in &self.origins {
+            match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") && u.domain().is_some() && u.path() == "/" && o.len() < 300 => {}
+                _ => return Err(format!("webauthn.origins: {o:?} is not an origin with a domain name (https://host[:port])")),
+            }
+        }
+        if self.allowed_aaguids.len() > 200 || self.allowed_aaguids.iter().any(|a| uuid::Uuid::parse_str(a).is_err()) {
+            return Err("webauthn.allowed_aaguids: at most 200 AAGUIDs, each a UUID".into());
         }
         Ok(())
     }

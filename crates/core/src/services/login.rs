@@ -30,6 +30,31 @@ pub struct PasswordLogin {
     pub totp_code: Option<String>,
     pub device: Value,
     pub dialect: Dialect,
+    /// Whether the user's WebAuthn credentials make a second step due (the hosted pages, which
+    /// can run a WebAuthn ceremony); protocols that cannot leave them out.
+    pub keys_as_second_factor: bool,
+}
+
+/// What finishes a sign-in's second step.
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactor<'a> {
+    Totp(&'a str),
+    /// A WebAuthn assertion (JSON) for the ceremony begun with `Login::second_factor_challenge`.
+    Key {
+        ceremony: &'a str,
+        response: &'a str,
+    },
+    RecoveryCode(&'a str),
+}
+
+impl SecondFactor<'_> {
+    fn action(&self) -> AuditAction {
+        match self {
+            SecondFactor::Totp(_) => AuditAction::LoginTotp,
+            SecondFactor::Key { .. } => AuditAction::LoginPasskey,
+            SecondFactor::RecoveryCode(_) => AuditAction::LoginRecoveryCode,
+        }
+    }
 }
 
 /// Where a password login ended.
@@ -190,11 +215,12 @@ impl Login<'_> {
     ) -> CoreResult<LoginOutcome> {
         let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, attempt).await?;
         let subject = lockout_subject(user.id);
-        if user.mfa_enabled {
+        let has_keys = login.keys_as_second_factor && !self.store.credentials_of(tenant.id, user.id).await?.is_empty();
+        if user.mfa_enabled || has_keys {
             // The password was right: its counter is settled; the second factor counts apart.
             self.settle_success(tenant, &subject, failures, attempt).await?;
             let second = second_factor_subject(user.id);
-            match login.totp_code.as_deref() {
+            match login.totp_code.as_deref().filter(|_| user.mfa_enabled) {
                 Some(code) => {
                     attempt.action = AuditAction::LoginTotp;
                     let code_failures = self.reserve_attempt(tenant, &second).await?;
@@ -209,7 +235,17 @@ impl Login<'_> {
                 None => {
                     let mfa_token = self.create_mfa_challenge(tenant, &user, &login).await?;
                     attempt.outcome("mfa_required");
-                    return Ok(LoginOutcome::MfaRequired { mfa_token, methods: vec!["totp".into()] });
+                    let mut methods = Vec::new();
+                    if user.mfa_enabled {
+                        methods.push("totp".to_string());
+                    }
+                    if has_keys {
+                        methods.push("webauthn".to_string());
+                        if self.store.recovery_codes_left(tenant.id, user.id).await? > 0 {
+                            methods.push("recovery_code".to_string());
+                        }
+                    }
+                    return Ok(LoginOutcome::MfaRequired { mfa_token, methods });
                 }
             }
         }
@@ -248,20 +284,50 @@ impl Login<'_> {
         code: &str,
         ctx: &ClientContext,
     ) -> CoreResult<Authenticated> {
-        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::LoginTotp);
-        let result = self.try_complete_mfa_login(tenant, mfa_token, code, ctx, &mut attempt).await;
+        self.complete_mfa_with(tenant, mfa_token, SecondFactor::Totp(code), ctx).await.map(|(auth, _)| auth)
+    }
+
+    /// Finishes a login that stopped at `MfaRequired` with any second factor the user has; for
+    /// a key, the credential that answered. One event of the factor's action per attempt.
+    pub async fn complete_mfa_with(
+        &self,
+        tenant: &Tenant,
+        mfa_token: &str,
+        factor: SecondFactor<'_>,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Authenticated, Option<crate::model::WebauthnCredential>)> {
+        let mut attempt = Attempt::new(Some(tenant.id), factor.action());
+        let result = self.try_complete_mfa_login(tenant, mfa_token, factor, ctx, &mut attempt).await;
         self.record_attempt(attempt, ctx, &result).await;
         result
+    }
+
+    /// The user an unfinished login's token names, while it can still be finished; for the page
+    /// that begins a key's ceremony.
+    pub async fn mfa_user(&self, tenant: &Tenant, mfa_token: &str) -> CoreResult<User> {
+        if mfa_token.is_empty() || mfa_token.len() > 256 {
+            return Err(CoreError::InvalidMfaCode);
+        }
+        let hash = self.master.mac(super::CHALLENGE_DOMAIN, mfa_token.as_bytes());
+        let found = self.store.challenge_by_secret(tenant.id, ChallengeKind::MfaPending, &hash).await?;
+        let now = self.now();
+        let Some(c) = found.filter(|c| c.consumed_at.is_none() && c.expires_at > now && c.attempts < c.max_attempts) else {
+            return Err(CoreError::InvalidMfaCode);
+        };
+        match self.store.user_by_id(tenant.id, c.user_id).await? {
+            Some(u) if u.active => Ok(u),
+            _ => Err(CoreError::InvalidMfaCode),
+        }
     }
 
     async fn try_complete_mfa_login(
         &self,
         tenant: &Tenant,
         mfa_token: &str,
-        code: &str,
+        factor: SecondFactor<'_>,
         ctx: &ClientContext,
         attempt: &mut Attempt,
-    ) -> CoreResult<Authenticated> {
+    ) -> CoreResult<(Authenticated, Option<crate::model::WebauthnCredential>)> {
         let hash = self.master.mac(super::CHALLENGE_DOMAIN, mfa_token.as_bytes());
         let now = self.now();
         let found = if mfa_token.is_empty() || mfa_token.len() > 256 {
@@ -284,12 +350,28 @@ impl Login<'_> {
         }
         let subject = second_factor_subject(user.id);
         let failures = self.reserve_attempt(tenant, &subject).await?;
+        let mut key = None;
         let refused = if !user.active {
             Some("account inactive")
-        } else if !self.totp().verify_totp_code(tenant, &user, code).await? {
-            Some("wrong TOTP code")
         } else {
-            None
+            match factor {
+                SecondFactor::Totp(code) => {
+                    (!self.totp().verify_totp_code(tenant, &user, code).await?).then_some("wrong TOTP code")
+                }
+                SecondFactor::RecoveryCode(code) => {
+                    (!self.passkeys().spend_recovery_code(tenant, &user, code).await?).then_some("wrong recovery code")
+                }
+                SecondFactor::Key { ceremony, response } => {
+                    match self.passkeys().verify_assertion(tenant, ceremony, response, Some(&user)).await? {
+                        Ok(asserted) => {
+                            attempt.note("credential", asserted.credential.id.to_string());
+                            key = Some(asserted.credential);
+                            None
+                        }
+                        Err((_, why)) => Some(why),
+                    }
+                }
+            }
         };
         if let Some(reason) = refused {
             self.store.fail_challenge(tenant.id, challenge.id).await?;
@@ -310,6 +392,6 @@ impl Login<'_> {
         };
         self.settle_success(tenant, &subject, failures, attempt).await?;
         attempt.note("session", auth.session.id.clone());
-        Ok(auth)
+        Ok((auth, key))
     }
 }

@@ -12,6 +12,7 @@ pub mod key_otp;
 pub mod keys;
 pub mod login;
 pub mod otp_login;
+pub mod passkeys;
 pub mod password_policy;
 pub mod provider;
 pub mod registration;

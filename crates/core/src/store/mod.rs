@@ -18,6 +18,7 @@ mod key_otps;
 mod keys;
 mod lockout;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod tenants;
 mod users;
@@ -33,6 +34,7 @@ pub use key_otps::KeyOtpStore;
 pub use keys::KeyStore;
 pub use lockout::LockoutStore;
 pub use outbox::OutboxStore;
+pub use passkeys::PasskeyStore;
 pub use sessions::{SessionOpening, SessionStore};
 pub use tenants::TenantStore;
 pub use users::UserStore;
@@ -116,6 +118,7 @@ pub trait Store:
     + HostedStore
     + AdminTokenStore
     + AuthorizationStore
+    + PasskeyStore
     + Send
     + Sync
     + 'static
@@ -140,6 +143,6 @@ pub struct CacheStatus {
 pub mod prelude {
     pub use super::{
         AdminTokenStore, ApplicationStore, AuditStore, AuthorizationStore, ChallengeStore, FactorStore, HostedStore, KeyOtpStore,
-        KeyStore, LockoutStore, OutboxStore, SessionStore, Store, TenantStore, UserStore,
+        KeyStore, LockoutStore, OutboxStore, PasskeyStore, SessionStore, Store, TenantStore, UserStore,
     };
 }

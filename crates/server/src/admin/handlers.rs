@@ -27,7 +27,7 @@ use crate::state::AppState;
     paths(create_tenant, list_tenants, get_tenant, patch_tenant, delete_tenant, get_policy, put_policy, create_application,
           list_applications, get_application, patch_application, delete_application, create_api_key, rotate_secret, rotate_callback_secret,
           create_user, list_users, get_user, patch_user, delete_user, unlock_user, list_user_sessions,
-          revoke_user_sessions, list_user_consents, revoke_user_consent, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, create_registration_token, export_hs256, outbox),
+          revoke_user_sessions, list_user_consents, revoke_user_consent, list_user_credentials, delete_user_credential, enroll_totp, remove_totp, list_audit, list_keys, rotate_key, create_registration_token, export_hs256, outbox),
     components(schemas(CreateTenant, PatchTenant, CreateApplication, PatchApplication, CreateUser, PatchUser, RotateKey, CreateRegistrationToken)),
     tags((name = "admin", description = "Operator API; Authorization: Bearer <admin token>."))
 )]
@@ -586,6 +586,53 @@ pub async fn revoke_user_consent(
     let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
     let app = state.core.applications().get_application(&tenant, &c).await?;
     state.core.provider().revoke_consent(&tenant, &user, &app, &ctx.client).await?;
+    Ok(no_content())
+}
+
+/// A user's passkeys and security keys (never their keys' material).
+#[utoipa::path(get, path = "/admin/v1/tenants/{t}/users/{id}/credentials", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)")),
+    responses((status = 200, description = "Credentials, oldest first", body = Vec<AdminCredential>),
+        AdminAuthErrors,
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
+pub async fn list_user_credentials(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+) -> AdminResult<Json<Value>> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    let found: Vec<Value> = state
+        .core
+        .passkeys()
+        .list(&tenant, user.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({"id": c.id, "kind": c.kind.as_str(), "name": c.name, "credential_id": c.credential_id, "aaguid": c.aaguid,
+                   "sign_count": c.sign_count, "backup_eligible": c.backup_eligible, "backup_state": c.backup_state,
+                   "created_at": c.created_at, "last_used_at": c.last_used_at})
+        })
+        .collect();
+    Ok(Json(Value::Array(found)))
+}
+
+/// Removes one of a user's passkeys or security keys: it signs in no more.
+#[utoipa::path(delete, path = "/admin/v1/tenants/{t}/users/{id}/credentials/{credential}", tag = "admin", security(("bearer" = [])), params(("t" = String, Path, example = "fmfb", description = "Tenant id or slug"), ("id" = String, Path, description = "User id (UUID)"), ("credential" = String, Path, description = "The credential's id (UUID, as listed)")),
+    responses((status = 204, description = "Removed"),
+        (status = 400, description = "invalid_request: the id is not a UUID", body = ErrorEnvelope),
+        AdminAuthErrors,
+        (status = 404, description = "tenant_not_found / not_found", body = ErrorEnvelope)))]
+pub async fn delete_user_credential(
+    _: AdminAccess,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((t, id, credential)): Path<(String, String, String)>,
+) -> AdminResult<Response> {
+    let tenant = tenant(&state, &t).await?;
+    let user = state.core.users().get_user(&tenant, user_id(&id)?).await?;
+    let credential =
+        uuid::Uuid::parse_str(&credential).map_err(|_| castellan_core::CoreError::field("credential", "not a UUID"))?;
+    state.core.passkeys().delete(&tenant, user.id, credential, &ctx.client).await?;
     Ok(no_content())
 }
 

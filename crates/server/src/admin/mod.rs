@@ -41,6 +41,8 @@ pub fn router() -> Api {
         .delete("/admin/v1/tenants/{t}/users/{id}/sessions", revoke_user_sessions)
         .get("/admin/v1/tenants/{t}/users/{id}/consents", list_user_consents)
         .delete("/admin/v1/tenants/{t}/users/{id}/consents/{client_id}", revoke_user_consent)
+        .get("/admin/v1/tenants/{t}/users/{id}/credentials", list_user_credentials)
+        .delete("/admin/v1/tenants/{t}/users/{id}/credentials/{credential}", delete_user_credential)
         .post("/admin/v1/tenants/{t}/users/{id}/totp", enroll_totp)
         .delete("/admin/v1/tenants/{t}/users/{id}/totp", remove_totp)
         .get("/admin/v1/tenants/{t}/audit", list_audit)

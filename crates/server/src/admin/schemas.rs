@@ -45,6 +45,26 @@ pub struct AdminPolicy {
     /// from `POST /admin/v1/tenants/{t}/registration-tokens`) or `open`.
     #[schema(default = "off", pattern = "^(off|protected|open)$")]
     client_registration: Option<String>,
+    /// Passkeys and security keys.
+    webauthn: Option<WebauthnPolicy>,
+}
+
+/// The tenant's WebAuthn relying party and its rules.
+#[derive(ToSchema)]
+pub struct WebauthnPolicy {
+    /// The relying party id: a domain name, the origins' host or a suffix of it. Unset: the
+    /// public URL's host (a public URL on an IP address has none: passkeys are off).
+    #[schema(example = "example.com")]
+    rp_id: Option<String>,
+    /// The origins browsers may report. Unset: the public URL's.
+    #[schema(example = json!(["https://login.example.com"]))]
+    origins: Option<Vec<String>>,
+    /// AAGUIDs of the authenticator models allowed to register; empty allows any. With
+    /// attestation `none` an AAGUID is the authenticator's own statement.
+    allowed_aaguids: Option<Vec<String>>,
+    /// Ask users who sign in on the hosted pages without a passkey to add one.
+    #[schema(default = false)]
+    require_passkey: Option<bool>,
 }
 
 #[derive(ToSchema)]
@@ -267,6 +287,25 @@ pub struct AdminSession {
 }
 
 /// A consent a user gave an OpenID Connect client.
+#[derive(ToSchema)]
+pub struct AdminCredential {
+    /// The credential's id here (UUID): what DELETE takes.
+    id: String,
+    /// `passkey` or `security_key`.
+    kind: String,
+    name: String,
+    /// The authenticator's credential id, base64url.
+    credential_id: String,
+    /// The authenticator model, as the authenticator stated it (not attested).
+    aaguid: Option<String>,
+    sign_count: u32,
+    /// Whether the credential may be synced between devices.
+    backup_eligible: bool,
+    backup_state: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
 #[derive(ToSchema)]
 pub struct AdminConsent {
     client_id: String,

@@ -74,6 +74,7 @@ async fn sign_in(State(state): State<AppState>, ctx: Ctx, Json(body): Json<Value
         totp_code: None,
         device: json!({}),
         dialect: TOY_SESSIONS,
+        keys_as_second_factor: false,
     };
     let Ok(LoginOutcome::Authenticated(auth)) = state.core.login().login_with_password(&tenant, login, &ctx.client).await else {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "toy": "refused" }))).into_response();

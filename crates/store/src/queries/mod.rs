@@ -130,6 +130,7 @@ mod lockout;
 mod oidc;
 pub(crate) mod openings;
 mod outbox;
+mod passkeys;
 pub(crate) mod rotations;
 mod sessions;
 mod tenants;

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lockout;
 pub mod oidc;
 pub mod outbox;
+pub mod passkeys;
 pub mod sessions;
 pub mod tenants;
 pub mod text;
@@ -108,6 +109,12 @@ macro_rules! contract_tests {
                 a_totp_step_is_accepted_once_and_never_an_older_one,
                 application_totp_factors_belong_to_one_application_and_user,
                 an_application_totp_step_is_accepted_once_and_never_an_older_one,
+            ],
+            passkeys: [
+                credentials_are_unique_per_tenant_listed_renamed_and_deleted_by_their_user,
+                a_credential_use_is_recorded_only_when_its_counter_moves_forward,
+                a_ceremony_is_taken_once_within_its_tenant_and_not_after_it_expires,
+                recovery_codes_are_replaced_whole_and_each_spent_once,
             ],
             challenges: [
                 challenges_are_found_by_id_by_secret_and_located_across_tenants,

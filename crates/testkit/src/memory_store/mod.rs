@@ -24,6 +24,7 @@ mod keys;
 mod lockout;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod sessions;
 mod tenants;
 mod users;
@@ -92,6 +93,10 @@ struct State {
     seen_jtis: std::collections::HashMap<(TenantId, Vec<u8>), i64>,
     session_clients: Vec<(TenantId, SessionClient)>,
     registration_tokens: Vec<RegistrationToken>,
+    credentials: Vec<WebauthnCredential>,
+    ceremonies: Vec<WebauthnCeremony>,
+    /// (tenant, user, code hash, used at).
+    recovery_codes: Vec<(TenantId, UserId, Vec<u8>, Option<i64>)>,
 }
 
 /// An application (its aliases kept apart, as rows of their own) and the column the domain type
@@ -222,6 +227,7 @@ impl State {
         self.callbacks.retain(|c| c.callback.tenant_id != id);
         self.session_clients.retain(|(t, _)| *t != id);
         self.registration_tokens.retain(|r| r.tenant_id != id);
+        self.ceremonies.retain(|c| c.tenant_id != id);
     }
 
     /// Deletes the application with its aliases, API keys, TOTP factors, verifications and
@@ -252,6 +258,9 @@ impl State {
         self.oidc_codes.retain(|c| c.user_id != id);
         self.oidc_consents.retain(|c| c.user_id != id);
         self.device_grants.retain(|d| d.user_id != Some(id));
+        self.credentials.retain(|c| c.user_id != id);
+        self.ceremonies.retain(|c| c.user_id != Some(id));
+        self.recovery_codes.retain(|r| r.1 != id);
         self.remove_sessions(|s| s.user_id == id);
     }
 

@@ -168,6 +168,7 @@ impl World {
             totp_code: totp.map(str::to_string),
             device: json!({"name": "test"}),
             dialect: Dialect::Korastratum,
+            keys_as_second_factor: false,
         };
         self.core.login().login_with_password(&self.tenant, login, &ctx()).await
     }

@@ -39,6 +39,7 @@ fn spawnable_login(
         totp_code: None,
         device: serde_json::Value::Null,
         dialect: Dialect::Korastratum,
+        keys_as_second_factor: false,
     };
     async move { core.login().login_with_password(&tenant, login, &ctx()).await }
 }

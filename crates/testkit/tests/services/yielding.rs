@@ -179,6 +179,19 @@ yield_then_forward! {
         fn spend_initial_access_token(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<bool>;
         fn client_of_registration_token(tenant: TenantId, token_hash: &[u8]) -> StoreResult<Option<AppId>>;
     }
+    PasskeyStore {
+        fn insert_credential(c: &WebauthnCredential) -> StoreResult<()>;
+        fn credentials_of(tenant: TenantId, user: UserId) -> StoreResult<Vec<WebauthnCredential>>;
+        fn credential_by_credential_id(tenant: TenantId, credential_id: &str) -> StoreResult<Option<WebauthnCredential>>;
+        fn record_credential_use(tenant: TenantId, id: Uuid, u: &CredentialUse) -> StoreResult<bool>;
+        fn rename_credential(tenant: TenantId, user: UserId, id: Uuid, name: &str) -> StoreResult<bool>;
+        fn delete_credential(tenant: TenantId, user: UserId, id: Uuid) -> StoreResult<bool>;
+        fn insert_ceremony(c: &WebauthnCeremony, now: i64) -> StoreResult<()>;
+        fn take_ceremony(tenant: TenantId, token_hash: &[u8], now: i64) -> StoreResult<Option<WebauthnCeremony>>;
+        fn replace_recovery_codes(tenant: TenantId, user: UserId, hashes: &[Vec<u8>], now: i64) -> StoreResult<()>;
+        fn spend_recovery_code(tenant: TenantId, user: UserId, hash: &[u8], now: i64) -> StoreResult<bool>;
+        fn recovery_codes_left(tenant: TenantId, user: UserId) -> StoreResult<u32>;
+    }
 }
 
 #[async_trait]

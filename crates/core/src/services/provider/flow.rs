@@ -8,11 +8,11 @@ use super::{CODE_DOMAIN, CODE_TTL, CSRF_DOMAIN, Provider, SSO_DOMAIN};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Application, AuditAction, AuthorizationCode, ConsentGrant, Dialect, Session, SessionId, Tenant, User};
 use crate::services::ClientContext;
-use crate::services::login::{LoginOutcome, PasswordLogin};
+use crate::services::login::{LoginOutcome, PasswordLogin, SecondFactor};
 use crate::services::sessions::Authenticated;
 
-/// A browser signed in to a realm: its SSO session, the user, and how they signed in (1: a
-/// password, 2: a password and a second factor).
+/// A browser signed in to a realm: its SSO session, the user, and how they signed in (one of
+/// [`level`]).
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub session: Session,
@@ -32,8 +32,9 @@ impl SignedIn {
 pub enum Step {
     /// The sign-in page, for the sealed request.
     Login { request: String, client_name: String, login_hint: Option<String> },
-    /// The password was right; the user's TOTP code is due against `mfa_token`.
-    Totp { request: String, mfa_token: String, client_name: String },
+    /// The password was right; a second factor is due against `mfa_token`: `methods` are those
+    /// the user has (`totp`, `webauthn`, `recovery_code`).
+    SecondFactor { request: String, mfa_token: String, client_name: String, methods: Vec<String> },
     /// The consent page: a third-party client asks for scopes not yet granted. `csrf` is the
     /// signed-in browser's form token; `user` says who is signed in.
     /// `user_code`: the device's code, when the request decides a device authorization.
@@ -53,10 +54,40 @@ pub struct Progress {
     pub consented: bool,
 }
 
+/// How a browser signed in: one digit, kept in its SSO cookie, its codes and refresh tokens.
+pub mod level {
+    pub const PASSWORD: u8 = 1;
+    pub const PASSWORD_TOTP: u8 = 2;
+    /// A passkey alone, bound to its device (not backup eligible).
+    pub const PASSKEY_DEVICE: u8 = 3;
+    /// A passkey alone that may be synced between devices.
+    pub const PASSKEY_SYNCED: u8 = 4;
+    pub const PASSWORD_KEY_DEVICE: u8 = 5;
+    pub const PASSWORD_KEY_SYNCED: u8 = 6;
+    pub const PASSWORD_RECOVERY_CODE: u8 = 7;
+}
+
 /// Authentication methods (RFC 8176) of a sign-in level.
 pub(crate) fn amr(level: u8) -> Vec<&'static str> {
-    if level >= 2 { vec!["pwd", "otp", "mfa"] } else { vec!["pwd"] }
+    match level {
+        level::PASSWORD_TOTP | level::PASSWORD_RECOVERY_CODE => vec!["pwd", "otp", "mfa"],
+        level::PASSKEY_DEVICE => vec!["hwk", "user"],
+        level::PASSKEY_SYNCED => vec!["swk", "user"],
+        level::PASSWORD_KEY_DEVICE => vec!["pwd", "hwk", "mfa"],
+        level::PASSWORD_KEY_SYNCED => vec!["pwd", "swk", "mfa"],
+        _ => vec!["pwd"],
+    }
 }
+
+/// The `acr` of a sign-in level: 2 for two factors (a passkey with user verification is both),
+/// else 1.
+pub fn acr(level: u8) -> &'static str {
+    if level >= level::PASSWORD_TOTP { "2" } else { "1" }
+}
+
+/// The account page's own sign-in: not a client, so never a registered client id (`~` is not
+/// allowed in one).
+pub const ACCOUNT_CLIENT: &str = "~account";
 
 impl Provider<'_> {
     /// The SSO cookie's value for a session signed in at `level`: the session id, the level, and
@@ -117,9 +148,13 @@ impl Provider<'_> {
         let fresh_for = |s: &SignedIn| request.signed_in_during.as_deref() == Some(s.session.id.as_str());
         let stale = |s: &SignedIn| request.max_age.is_some_and(|max| now - s.auth_time() > max);
         let other_user = |s: &SignedIn| request.hinted_subject.as_ref().is_some_and(|h| *h != s.user.id.to_string());
+        // Step-up: a request for acr 2 signs a one-factor sign-in in again, where the user's
+        // second factor (or a passkey) is asked for.
+        let wants_two = request.acr_values.as_deref().is_some_and(|v| v.split(' ').any(|a| a == "2"));
+        let weak = |s: &SignedIn| wants_two && acr(s.level) != "2";
         let login_needed = match signed_in {
             None => true,
-            Some(s) => !fresh_for(s) && (request.prompt.login || stale(s)),
+            Some(s) => !fresh_for(s) && (request.prompt.login || stale(s) || weak(s)),
         };
         if request.prompt.none && login_needed {
             return self.send_error(tenant, app, &request, "login_required", "the user is not signed in", ctx).await;
@@ -134,6 +169,13 @@ impl Provider<'_> {
         if other_user(signed_in) {
             let why = "the signed-in user is not the one id_token_hint names";
             return self.send_error(tenant, app, &request, "login_required", why, ctx).await;
+        }
+        if request.client_id == ACCOUNT_CLIENT {
+            return Ok(Step::SendBack(SendBack {
+                redirect_uri: request.redirect_uri.clone(),
+                mode: request.response_mode,
+                params: vec![],
+            }));
         }
         if !consented && self.consent_needed(tenant, app, &request, signed_in).await? {
             if request.prompt.none {
@@ -257,6 +299,9 @@ impl Provider<'_> {
     /// stale or not this realm's, `UnknownApplication` when the client is gone.
     pub async fn resume(&self, tenant: &Tenant, sealed: &str) -> CoreResult<(Application, AuthorizationRequest)> {
         let request = self.open_request(tenant, sealed).ok_or(CoreError::InvalidToken)?;
+        if request.client_id == ACCOUNT_CLIENT {
+            return Ok((self.account_app(tenant, &request.redirect_uri), request));
+        }
         let app = self.applications().get_application(tenant, &request.client_id).await.map_err(|e| match e {
             CoreError::NotFound => CoreError::UnknownApplication,
             e => e,
@@ -286,28 +331,101 @@ impl Provider<'_> {
             totp_code: None,
             device: json!({"sign_in": "browser"}),
             dialect: Dialect::Oidc,
+            keys_as_second_factor: true,
         };
         match self.login().login_with_password(tenant, login, ctx).await? {
-            LoginOutcome::Authenticated(auth) => self.signed_in_now(tenant, &app, request, *auth, 1, replacing, ctx).await,
-            LoginOutcome::MfaRequired { mfa_token, .. } => {
-                Ok((Step::Totp { request: sealed.to_string(), mfa_token, client_name: app.name.clone() }, None))
+            LoginOutcome::Authenticated(auth) => {
+                self.signed_in_now(tenant, &app, request, *auth, level::PASSWORD, replacing, ctx).await
+            }
+            LoginOutcome::MfaRequired { mfa_token, methods } => {
+                Ok((Step::SecondFactor { request: sealed.to_string(), mfa_token, client_name: app.name.clone(), methods }, None))
             }
         }
     }
 
-    /// The code page's TOTP code, against the token the password step gave.
-    pub async fn sign_in_totp(
+    /// The second-factor page's answer (a TOTP code, a security key's assertion or a recovery
+    /// code), against the token the password step gave.
+    pub async fn sign_in_second(
         &self,
         tenant: &Tenant,
         sealed: &str,
         mfa_token: &str,
-        code: &str,
+        factor: SecondFactor<'_>,
         replacing: Option<&SignedIn>,
         ctx: &ClientContext,
     ) -> CoreResult<(Step, Option<String>)> {
         let (app, request) = self.resume(tenant, sealed).await?;
-        let auth = self.login().complete_mfa_login(tenant, mfa_token, code, ctx).await?;
-        self.signed_in_now(tenant, &app, request, auth, 2, replacing, ctx).await
+        let (auth, key) = self.login().complete_mfa_with(tenant, mfa_token, factor, ctx).await?;
+        let level = match (factor, key) {
+            (SecondFactor::Key { .. }, Some(k)) if k.backup_eligible => level::PASSWORD_KEY_SYNCED,
+            (SecondFactor::Key { .. }, _) => level::PASSWORD_KEY_DEVICE,
+            (SecondFactor::RecoveryCode(_), _) => level::PASSWORD_RECOVERY_CODE,
+            (SecondFactor::Totp(_), _) => level::PASSWORD_TOTP,
+        };
+        self.signed_in_now(tenant, &app, request, auth, level, replacing, ctx).await
+    }
+
+    /// The sign-in page's passkey: no identifier, both factors at once.
+    pub async fn sign_in_passkey(
+        &self,
+        tenant: &Tenant,
+        sealed: &str,
+        ceremony: &str,
+        response: &str,
+        replacing: Option<&SignedIn>,
+        ctx: &ClientContext,
+    ) -> CoreResult<(Step, Option<String>)> {
+        let (app, request) = self.resume(tenant, sealed).await?;
+        let asserted = self.passkeys().finish_sign_in(tenant, ceremony, response, ctx).await?;
+        let level = if asserted.credential.backup_eligible { level::PASSKEY_SYNCED } else { level::PASSKEY_DEVICE };
+        let device = json!({"sign_in": "passkey"});
+        let auth = self.sessions().start_session(tenant, asserted.user, Dialect::Oidc, device, ctx).await?;
+        self.signed_in_now(tenant, &app, request, auth, level, replacing, ctx).await
+    }
+
+    /// The stand-in client of the account page's sign-in: first party, its one redirect URI the
+    /// account page.
+    fn account_app(&self, tenant: &Tenant, account_url: &str) -> Application {
+        Application {
+            id: crate::model::AppId::from(uuid::Uuid::nil()),
+            tenant_id: tenant.id,
+            client_id: ACCOUNT_CLIENT.into(),
+            name: "your account".into(),
+            kind: crate::model::ApplicationKind::Public,
+            secret_hash: None,
+            aliases: Default::default(),
+            roles: vec![],
+            allowed_ips: vec![],
+            callback_url: None,
+            redirect_uris: vec![account_url.to_string()],
+            single_otp_channel: false,
+            active: true,
+            created_at: 0,
+            oauth: crate::model::OAuthClient { first_party: true, ..Default::default() },
+        }
+    }
+
+    /// The sign-in page of the account page (`account_url`), sealed like a client's request.
+    pub fn account_sign_in(&self, tenant: &Tenant, account_url: &str) -> CoreResult<Step> {
+        let request = AuthorizationRequest {
+            client_id: ACCOUNT_CLIENT.into(),
+            redirect_uri: account_url.to_string(),
+            response_mode: super::ResponseMode::Query,
+            scopes: vec!["openid".into()],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: Default::default(),
+            max_age: None,
+            login_hint: None,
+            hinted_subject: None,
+            acr_values: None,
+            claims: None,
+            made_at: self.now(),
+            signed_in_during: None,
+            device: None,
+        };
+        Ok(Step::Login { request: self.seal_request(tenant, &request)?, client_name: "your account".into(), login_hint: None })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -536,7 +536,7 @@ impl Provider<'_> {
     ) -> ProviderResult<TokenResponse> {
         let now = self.now();
         let scope = granted.scopes.join(" ");
-        let acr = granted.level.to_string();
+        let acr = super::flow::acr(granted.level).to_string();
         let mut extra = json!({
             "client_id": client.client_id,
             "azp": client.client_id,

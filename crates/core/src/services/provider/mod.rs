@@ -28,7 +28,7 @@ pub(crate) use client_keys::JWKS_CACHE;
 pub use client_keys::{CLIENT_SIGNING_ALGS, check_client_jwks};
 pub use device::{DEVICE_INTERVAL, DEVICE_TTL, DeviceAuthorization, canonical_user_code};
 pub use dpop::{DpopRefusal, DpopRequest, PROOF_WINDOW, thumbprint};
-pub use flow::{Progress, SignedIn, Step};
+pub use flow::{ACCOUNT_CLIENT, Progress, SignedIn, Step, acr, level};
 pub use grants::{ClientAuth, TokenResponse};
 pub use pushed::{PAR_TTL, Pushed, REQUEST_URI_PREFIX};
 pub use registration::{INITIAL_TOKEN_MAX_SECONDS, InitialAccessToken, RegisteredClient, client_metadata};

@@ -134,7 +134,14 @@ async fn login_inner(state: &AppState, mount: &Mount, ctx: &Ctx, req: Request) -
     state.auth_limiter.check(ctx.ip).map_err(FuError::too_many)?;
     let bad = || FuError::bad_request("LOGIN_BAD_CREDENTIALS");
     let tenant = served_tenant(state, mount).await?.ok_or_else(bad)?;
-    let login = PasswordLogin { identifier: username, password, totp_code: None, device: Value::Null, dialect: DIALECT };
+    let login = PasswordLogin {
+        identifier: username,
+        password,
+        totp_code: None,
+        device: Value::Null,
+        dialect: DIALECT,
+        keys_as_second_factor: false,
+    };
     let outcome = state.core.login().login_with_password(&tenant, login, &ctx.client).await;
     let auth = match outcome {
         Ok(LoginOutcome::Authenticated(auth)) => auth,

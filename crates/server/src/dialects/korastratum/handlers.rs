@@ -94,6 +94,7 @@ pub async fn login(
         totp_code: req.totp_code.filter(|c| !c.is_empty()),
         device: device_json(req.device_info.as_ref()),
         dialect: DIALECT,
+        keys_as_second_factor: false,
     };
     let outcome = state
         .core

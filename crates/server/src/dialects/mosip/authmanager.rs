@@ -215,6 +215,7 @@ async fn login_with_password(state: &AppState, ctx: &Ctx, f: &Fields) -> MosipRe
         totp_code: None,
         device: json!({ "azp": client.client_id }),
         dialect: DIALECT,
+        keys_as_second_factor: false,
     };
     let auth = match state.core.login().login_with_password(&tenant, login, &with_app(ctx, &client)).await {
         Ok(LoginOutcome::Authenticated(auth)) => *auth,

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use castellan_core::CoreError;
 use castellan_core::model::{Application, Tenant};
+use castellan_core::services::login::SecondFactor;
 use castellan_core::services::provider::{AuthorizationRequest, Progress, Rejected, Step};
 
 use super::pages::{self, Realm, origin_of};
@@ -71,7 +72,8 @@ impl Render<'_> {
         csrf: &'a str,
         back_to: &'a [String],
     ) -> pages::SignIn<'a> {
-        pages::SignIn { realm, client_name, sealed, csrf, error: self.error, back_to, status: self.status }
+        let passkeys = self.state.core.passkeys().available(self.tenant);
+        pages::SignIn { realm, client_name, sealed, csrf, error: self.error, back_to, status: self.status, passkeys }
     }
 
     pub(super) fn step(&self, step: Step, back_to: &[String]) -> Response {
@@ -86,10 +88,10 @@ impl Render<'_> {
                 set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
                 r
             }
-            Step::Totp { request, mfa_token, client_name } => {
+            Step::SecondFactor { request, mfa_token, client_name, methods } => {
                 let token = form_token(self.headers);
                 let form = self.sign_in(&realm, &client_name, &request, &token, back_to);
-                let mut r = pages::totp(&form, &mfa_token);
+                let mut r = pages::second_factor(&form, &mfa_token, &methods);
                 set_cookie(self.state, &mut r, &base, FORM_COOKIE, &token, Some(3600), "Lax");
                 r
             }
@@ -103,7 +105,7 @@ impl Render<'_> {
 
 /// The origins a page's forms may end at: the client's redirect URI, where the step after the
 /// form sends the browser.
-fn back_to(redirect_uri: &str) -> Vec<String> {
+pub(super) fn back_to(redirect_uri: &str) -> Vec<String> {
     origin_of(redirect_uri).into_iter().collect()
 }
 
@@ -211,7 +213,11 @@ pub(super) async fn page_form(
 
 /// The authorization request a sign-in form carries, and its client; a stale form or a client
 /// gone since is a page.
-async fn resumed(state: &AppState, tenant: &Tenant, sealed: &str) -> Result<(Application, AuthorizationRequest), Response> {
+pub(super) async fn resumed(
+    state: &AppState,
+    tenant: &Tenant,
+    sealed: &str,
+) -> Result<(Application, AuthorizationRequest), Response> {
     match state.core.provider().resume(tenant, sealed).await {
         Ok(found) => Ok(found),
         Err(CoreError::InvalidToken | CoreError::UnknownApplication) => Err(pages::error(
@@ -232,7 +238,7 @@ fn form_genuine(state: &AppState, headers: &HeaderMap, params: &[(String, String
 }
 
 /// A step after a sign-in: the new SSO cookie set with it.
-fn signed_in_step(
+pub(super) fn signed_in_step(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
@@ -248,7 +254,7 @@ fn signed_in_step(
 }
 
 /// What the sign-in pages say of a refused attempt.
-fn refusal_message(e: &CoreError) -> Option<&'static str> {
+pub(super) fn refusal_message(e: &CoreError) -> Option<&'static str> {
     Some(match e {
         // A locked account answers as a wrong password does (no contract asks otherwise), so the
         // page tells nothing of the lock, nor whether the password was right.
@@ -309,7 +315,7 @@ pub async fn login(
     }
 }
 
-/// The second-factor page's code form.
+/// The second-factor page's TOTP code form (kept at its own path for the forms already out).
 #[utoipa::path(post, path = "/realms/{tenant}/login/totp", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcTotpForm, content_type = "application/x-www-form-urlencoded"),
@@ -319,7 +325,22 @@ pub async fn login(
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String),
         (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
-pub async fn login_totp(
+pub async fn login_totp(state: State<AppState>, ctx: Ctx, headers: HeaderMap, slug: Path<String>, body: Bytes) -> Response {
+    login_second_factor(state, ctx, headers, slug, body).await
+}
+
+/// The second-factor page's forms: `method` is `totp` (with `code`), `webauthn` (with
+/// `ceremony` and `credential`, the assertion as WebAuthn JSON) or `recovery_code` (with `code`).
+#[utoipa::path(post, path = "/realms/{tenant}/login/second-factor", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = super::schemas::OidcSecondFactorForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The next page (consent) or the form_post page", content_type = "text/html", body = String),
+        (status = 303, description = "Signed in: back to the client", headers(("Location" = String, description = "The redirect URI with code, state and iss"))),
+        (status = 401, description = "Refused: the second-factor page again, or the sign-in page once the token is spent", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn login_second_factor(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
@@ -337,28 +358,42 @@ pub async fn login_totp(
         Err(r) => return r,
     };
     let back = back_to(&request.redirect_uri);
-    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
-        let step = Step::Totp { request: sealed.into(), mfa_token: mfa_token.into(), client_name: app.name.clone() };
-        let msg = format!("Too many attempts. Try again in {wait} seconds.");
-        let render = Render {
-            state: &state,
-            tenant: &tenant,
-            headers: &headers,
-            error: Some(&msg),
-            status: StatusCode::TOO_MANY_REQUESTS,
+    let methods: Vec<String> = field(&params, "methods")
+        .split(',')
+        .filter(|m| matches!(*m, "totp" | "webauthn" | "recovery_code"))
+        .map(str::to_string)
+        .collect();
+    let methods = if methods.is_empty() { vec!["totp".to_string()] } else { methods };
+    let again = |msg: &str, status: StatusCode| {
+        let step = Step::SecondFactor {
+            request: sealed.into(),
+            mfa_token: mfa_token.into(),
+            client_name: app.name.clone(),
+            methods: methods.clone(),
         };
-        return render.step(step, &back);
+        Render { state: &state, tenant: &tenant, headers: &headers, error: Some(msg), status }.step(step, &back)
+    };
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
+        return again(&format!("Too many attempts. Try again in {wait} seconds."), StatusCode::TOO_MANY_REQUESTS);
     }
+    let factor = match field(&params, "method") {
+        "" | "totp" => SecondFactor::Totp(field(&params, "code")),
+        "webauthn" => SecondFactor::Key { ceremony: field(&params, "ceremony"), response: field(&params, "credential") },
+        "recovery_code" => SecondFactor::RecoveryCode(field(&params, "code")),
+        _ => return again("Choose one of the ways offered.", StatusCode::BAD_REQUEST),
+    };
     let replacing = oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await.ok().flatten();
-    match oidc.sign_in_totp(&tenant, sealed, mfa_token, field(&params, "code"), replacing.as_ref(), &ctx.client).await {
+    match oidc.sign_in_second(&tenant, sealed, mfa_token, factor, replacing.as_ref(), &ctx.client).await {
         Ok((step, cookie_value)) => signed_in_step(&state, &tenant, &headers, step, cookie_value, &back),
-        // A wrong code: the same token again while it has tries left; a spent or locked one
-        // goes back to the password.
+        // Refused: the same token again while it has tries left; a spent or locked one goes
+        // back to the password.
         Err(CoreError::InvalidMfaCode) => {
-            let step = Step::Totp { request: sealed.into(), mfa_token: mfa_token.into(), client_name: app.name.clone() };
-            let msg = refusal_message(&CoreError::InvalidMfaCode);
-            Render { state: &state, tenant: &tenant, headers: &headers, error: msg, status: StatusCode::UNAUTHORIZED }
-                .step(step, &back)
+            let msg = match factor {
+                SecondFactor::Key { .. } => "That security key or passkey was not accepted. Try again.",
+                SecondFactor::RecoveryCode(_) => "That recovery code is not right, or was used before.",
+                SecondFactor::Totp(_) => "That code is not right. Try the current one.",
+            };
+            again(msg, StatusCode::UNAUTHORIZED)
         }
         Err(e) => match refusal_message(&e) {
             Some(msg) => {

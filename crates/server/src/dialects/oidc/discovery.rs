@@ -19,7 +19,10 @@ use crate::state::AppState;
           super::account::forgot_password, form_post_asset, super::token::device_authorization,
           super::token::pushed_request, super::device::device_page, super::device::device_code,
           super::registration::register, super::registration::read, super::registration::update,
-          super::registration::delete),
+          super::registration::delete, super::authorize::login_second_factor, super::passkeys::passkey_options,
+          super::passkeys::login_passkey, super::passkeys::second_factor_options, super::account_page::account_page,
+          super::account_page::registration_options, super::account_page::register, super::account_page::rename,
+          super::account_page::delete, super::account_page::recovery_codes, passkeys_asset),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]
@@ -55,3 +58,9 @@ async fn oauth_metadata() {}
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 #[allow(dead_code)]
 async fn form_post_asset() {}
+
+/// The script of the passkey buttons and forms (sign-in, second factor, account page).
+#[utoipa::path(get, path = "/static/passkeys.js", tag = "oidc",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
+#[allow(dead_code)]
+async fn passkeys_asset() {}

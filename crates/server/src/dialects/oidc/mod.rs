@@ -3,12 +3,14 @@
 //! (`services::provider`); this module reads requests, sets cookies and renders pages.
 
 mod account;
+mod account_page;
 mod authorize;
 mod device;
 mod discovery;
 mod error;
 mod logout;
 mod pages;
+mod passkeys;
 mod registration;
 mod schemas;
 mod token;
@@ -46,6 +48,16 @@ pub fn router() -> Api {
         .post(&format!("{P}/auth"), authorize::authorize_post)
         .post("/realms/{tenant}/login", authorize::login)
         .post("/realms/{tenant}/login/totp", authorize::login_totp)
+        .post("/realms/{tenant}/login/second-factor", authorize::login_second_factor)
+        .post("/realms/{tenant}/login/second-factor/options", passkeys::second_factor_options)
+        .post("/realms/{tenant}/login/passkey/options", passkeys::passkey_options)
+        .post("/realms/{tenant}/login/passkey", passkeys::login_passkey)
+        .get("/realms/{tenant}/account", account_page::account_page)
+        .post("/realms/{tenant}/account/passkeys/options", account_page::registration_options)
+        .post("/realms/{tenant}/account/passkeys", account_page::register)
+        .post("/realms/{tenant}/account/passkeys/{id}/rename", account_page::rename)
+        .post("/realms/{tenant}/account/passkeys/{id}/delete", account_page::delete)
+        .post("/realms/{tenant}/account/recovery-codes", account_page::recovery_codes)
         .post("/realms/{tenant}/consent", authorize::consent)
         .get("/realms/{tenant}/forgot-password", account::forgot_password_page)
         .post("/realms/{tenant}/forgot-password", account::forgot_password)
@@ -61,6 +73,7 @@ pub fn router() -> Api {
         .get(&format!("{P}/logout"), logout::logout_get)
         .post(&format!("{P}/logout"), logout::logout_post)
         .get(pages::FORM_POST_JS_PATH, pages::form_post_js)
+        .get(pages::PASSKEYS_JS_PATH, pages::passkeys_js)
         .post("/realms/{tenant}/clients-registrations/openid-connect", registration::register)
         .get("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::read)
         .put("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::update)

@@ -9,6 +9,7 @@ use castellan_core::services::provider::{ResponseMode, SendBack};
 use crate::pages::kit::{Opener, escape, page};
 
 pub const FORM_POST_JS_PATH: &str = "/static/form-post.js";
+pub const PASSKEYS_JS_PATH: &str = "/static/passkeys.js";
 
 /// The pages a sign-in passes through keep their opener: a relying party that signs in in a popup
 /// (`display=popup`) waits for its redirect URI, in that popup, to report back to the window that
@@ -16,9 +17,14 @@ pub const FORM_POST_JS_PATH: &str = "/static/form-post.js";
 /// link for good. Framing stays refused (`frame-ancestors 'none'`).
 const SIGN_IN_OPENER: Opener = Opener::Kept;
 const FORM_POST_JS: &str = include_str!("assets/form_post.js");
+const PASSKEYS_JS: &str = include_str!("assets/passkeys.js");
 
 pub async fn form_post_js() -> Response {
     crate::pages::kit::asset("text/javascript; charset=utf-8", FORM_POST_JS)
+}
+
+pub async fn passkeys_js() -> Response {
+    crate::pages::kit::asset("text/javascript; charset=utf-8", PASSKEYS_JS)
 }
 
 /// What the sign-in pages know of where they are.
@@ -61,19 +67,36 @@ pub struct SignIn<'a> {
     /// Origins the form's answer may redirect to.
     pub back_to: &'a [String],
     pub status: StatusCode,
+    /// Whether the realm offers passkeys (it has a relying party).
+    pub passkeys: bool,
 }
 
-/// The sign-in page: identifier and password.
+/// The sign-in page: identifier and password; where the realm offers them, a passkey (a button,
+/// and the browser's autofill on the identifier field).
 pub fn login(f: &SignIn<'_>, hint: Option<&str>) -> Response {
-    let SignIn { realm, client_name, sealed, csrf, error, back_to, status } = *f;
+    let SignIn { realm, client_name, sealed, csrf, error, back_to, status, passkeys } = *f;
+    let (autocomplete, passkey_form) = if passkeys {
+        let form = format!(
+            "<form method=\"post\" action=\"{base}/login/passkey\" id=\"passkey-form\" \
+             data-options=\"{base}/login/passkey/options\">{csrf}{request}\
+             <input type=\"hidden\" name=\"ceremony\"><input type=\"hidden\" name=\"credential\">\
+             <button type=\"button\" id=\"passkey-button\" class=\"secondary\" hidden>Sign in with a passkey</button></form>",
+            base = realm.base,
+            csrf = hidden("csrf", csrf),
+            request = hidden("request", sealed),
+        );
+        ("username webauthn", form)
+    } else {
+        ("username", String::new())
+    };
     let body = format!(
         "<h1>Sign in</h1><p class=\"muted\">to continue to <strong id=\"client-name\">{client}</strong></p>{err}\
          <form method=\"post\" action=\"{base}/login\" id=\"login-form\">{csrf}{request}\
          <label for=\"identifier\">Email, username or phone</label>\
-         <input id=\"identifier\" name=\"identifier\" autocomplete=\"username\" value=\"{hint}\" required autofocus>\
+         <input id=\"identifier\" name=\"identifier\" autocomplete=\"{autocomplete}\" value=\"{hint}\" required autofocus>\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\" id=\"submit\">Sign in</button></form>\
+         <button type=\"submit\" id=\"submit\">Sign in</button></form>{passkey_form}\
          <p><a href=\"{base}/forgot-password\" id=\"forgot\">Forgot your password?</a></p>",
         client = escape(client_name),
         err = error_html(error),
@@ -82,27 +105,61 @@ pub fn login(f: &SignIn<'_>, hint: Option<&str>) -> Response {
         request = hidden("request", sealed),
         hint = escape(hint.unwrap_or_default()),
     );
-    with_no_store(page(status, &format!("Sign in to {}", realm.name), &body, None, back_to, SIGN_IN_OPENER))
+    let script = passkeys.then_some(PASSKEYS_JS_PATH);
+    with_no_store(page(status, &format!("Sign in to {}", realm.name), &body, script, back_to, SIGN_IN_OPENER))
 }
 
-/// The second-factor page: the code of the user's authenticator app.
-pub fn totp(f: &SignIn<'_>, mfa_token: &str) -> Response {
-    let SignIn { realm, client_name, sealed, csrf, error, back_to, status } = *f;
+/// The second-factor page: whichever of the user's factors they have — the code of their
+/// authenticator app, a security key or passkey, a recovery code.
+pub fn second_factor(f: &SignIn<'_>, mfa_token: &str, methods: &[String]) -> Response {
+    let SignIn { realm, client_name, sealed, csrf, error, back_to, status, .. } = *f;
+    let has = |m: &str| methods.iter().any(|x| x == m);
+    let carried = format!(
+        "{}{}{}{}",
+        hidden("csrf", csrf),
+        hidden("request", sealed),
+        hidden("mfa_token", mfa_token),
+        hidden("methods", &methods.join(","))
+    );
+    let mut forms = String::new();
+    if has("webauthn") {
+        forms.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/login/second-factor\" id=\"key-form\" \
+             data-options=\"{base}/login/second-factor/options\">{carried}{method}\
+             <input type=\"hidden\" name=\"ceremony\"><input type=\"hidden\" name=\"credential\">\
+             <button type=\"button\" id=\"key-button\">Use your security key or passkey</button></form>",
+            base = realm.base,
+            method = hidden("method", "webauthn"),
+        ));
+    }
+    if has("totp") {
+        forms.push_str(&format!(
+            "<form method=\"post\" action=\"{base}/login/totp\" id=\"totp-form\">{carried}\
+             <label for=\"code\">Code from your authenticator app</label>\
+             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6,8}}\" required autofocus>\
+             <button type=\"submit\" id=\"submit\">Verify</button></form>",
+            base = realm.base,
+        ));
+    }
+    if has("recovery_code") {
+        forms.push_str(&format!(
+            "<details id=\"recovery\"><summary>Use a recovery code</summary>\
+             <form method=\"post\" action=\"{base}/login/second-factor\" id=\"recovery-form\">{carried}{method}\
+             <label for=\"recovery-code\">Recovery code</label>\
+             <input id=\"recovery-code\" name=\"code\" autocomplete=\"off\" spellcheck=\"false\" maxlength=\"20\" required>\
+             <button type=\"submit\" id=\"recovery-submit\">Use the code</button></form></details>",
+            base = realm.base,
+            method = hidden("method", "recovery_code"),
+        ));
+    }
     let body = format!(
-        "<h1>Two-step verification</h1><p class=\"muted\">Enter the code from your authenticator app to continue to \
-         <strong>{client}</strong>.</p>{err}\
-         <form method=\"post\" action=\"{base}/login/totp\" id=\"totp-form\">{csrf}{request}{token}\
-         <label for=\"code\">Code</label>\
-         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6,8}}\" required autofocus>\
-         <button type=\"submit\" id=\"submit\">Verify</button></form>",
+        "<h1>Two-step verification</h1><p class=\"muted\">Confirm it is you to continue to \
+         <strong>{client}</strong>.</p>{err}{forms}",
         client = escape(client_name),
         err = error_html(error),
-        base = realm.base,
-        csrf = hidden("csrf", csrf),
-        request = hidden("request", sealed),
-        token = hidden("mfa_token", mfa_token),
     );
-    with_no_store(page(status, "Two-step verification", &body, None, back_to, SIGN_IN_OPENER))
+    let script = has("webauthn").then_some(PASSKEYS_JS_PATH);
+    with_no_store(page(status, "Two-step verification", &body, script, back_to, SIGN_IN_OPENER))
 }
 
 /// What a scope lets a client do, in words.

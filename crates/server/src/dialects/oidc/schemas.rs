@@ -235,6 +235,64 @@ pub struct OidcTotpForm {
     code: Option<String>,
 }
 
+/// The second-factor page's forms.
+#[derive(ToSchema)]
+pub struct OidcSecondFactorForm {
+    csrf: Option<String>,
+    request: Option<String>,
+    mfa_token: Option<String>,
+    /// `totp`, `webauthn` or `recovery_code`.
+    method: Option<String>,
+    /// The TOTP code or the recovery code.
+    code: Option<String>,
+    /// The ceremony token of the options (`webauthn`).
+    ceremony: Option<String>,
+    /// The assertion, WebAuthn JSON (`webauthn`).
+    credential: Option<String>,
+    /// The methods the page offered, comma-separated (which forms it shows again).
+    methods: Option<String>,
+}
+
+/// The form that asks for a second step's WebAuthn options.
+#[derive(ToSchema)]
+pub struct OidcSecondFactorOptionsForm {
+    csrf: Option<String>,
+    request: Option<String>,
+    mfa_token: Option<String>,
+}
+
+/// The form that asks for a passkey sign-in's options.
+#[derive(ToSchema)]
+pub struct OidcPasskeyOptionsForm {
+    csrf: Option<String>,
+    request: Option<String>,
+}
+
+/// The sign-in page's passkey answer.
+#[derive(ToSchema)]
+pub struct OidcPasskeyForm {
+    csrf: Option<String>,
+    request: Option<String>,
+    /// The ceremony token of the options.
+    ceremony: Option<String>,
+    /// The assertion (PublicKeyCredential as WebAuthn JSON).
+    credential: Option<String>,
+}
+
+/// The account page's forms: `csrf` is the signed-in session's form token.
+#[derive(ToSchema)]
+pub struct OidcAccountForm {
+    csrf: Option<String>,
+    /// `passkey` or `security_key` (options, registration).
+    kind: Option<String>,
+    /// The ceremony token of the options (registration).
+    ceremony: Option<String>,
+    /// The registration (PublicKeyCredential as WebAuthn JSON).
+    credential: Option<String>,
+    /// The credential's name (registration, rename).
+    name: Option<String>,
+}
+
 /// The consent page's form.
 #[derive(ToSchema)]
 pub struct OidcConsentForm {

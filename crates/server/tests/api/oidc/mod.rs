@@ -10,6 +10,7 @@ mod exchange;
 mod flows;
 mod jar;
 mod par;
+mod passkeys;
 mod registration;
 mod rp_authlib;
 mod rp_openid_client;

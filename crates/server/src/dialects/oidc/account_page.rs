@@ -1,0 +1,330 @@
+//! The account page (`/realms/<tenant>/account`): a signed-in user's passkeys and security keys
+//! (add, rename, remove) and recovery codes. Signed out, it is the realm's sign-in page, which
+//! comes back here.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use castellan_core::CoreError;
+use castellan_core::model::{CredentialKind, Tenant, WebauthnCredential};
+use castellan_core::services::provider::SignedIn;
+use uuid::Uuid;
+
+use super::authorize::{Guard, Render, fault, field, page_form, page_realm};
+use super::pages::{self, Realm, see_other};
+use super::passkeys::{json_error, json_fault, options_json};
+use super::{SSO_COOKIE, base_path, cookie};
+use crate::client::Ctx;
+use crate::pages::kit::{Opener, cross_site, escape, page};
+use crate::state::AppState;
+
+fn account_url(state: &AppState, tenant: &Tenant) -> String {
+    format!("{}/realms/{}/account", state.core.config.public_url.trim_end_matches('/'), tenant.slug)
+}
+
+/// The account page, or the sign-in page that leads to it.
+#[utoipa::path(get, path = "/realms/{tenant}/account", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    responses((status = 200, description = "The account page (passkeys, security keys, recovery codes); signed out, the sign-in page", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+pub async fn account_page(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
+    let tenant = match page_realm(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let oidc = state.core.provider();
+    let signed_in = match oidc.signed_in(&tenant, cookie(&headers, SSO_COOKIE)).await {
+        Ok(s) => s,
+        Err(e) => return fault(e),
+    };
+    let Some(signed_in) = signed_in else {
+        return match oidc.account_sign_in(&tenant, &account_url(&state, &tenant)) {
+            Ok(step) => {
+                let back = vec![];
+                Render { state: &state, tenant: &tenant, headers: &headers, error: None, status: StatusCode::OK }
+                    .step(step, &back)
+            }
+            Err(e) => fault(e),
+        };
+    };
+    let passkeys = state.core.passkeys();
+    let (credentials, left) =
+        match (passkeys.list(&tenant, signed_in.user.id).await, passkeys.recovery_codes_left(&tenant, signed_in.user.id).await) {
+            (Ok(c), Ok(l)) => (c, l),
+            (Err(e), _) | (_, Err(e)) => return fault(e),
+        };
+    let base = base_path(&state, &tenant);
+    let realm = Realm { base: &base, name: &tenant.display_name };
+    let csrf = oidc.csrf_token(&signed_in.session.id);
+    render(&realm, &signed_in, &credentials, left, &csrf, passkeys.available(&tenant))
+}
+
+fn day(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at).map(|t| t.date().to_string()).unwrap_or_default()
+}
+
+fn hidden(name: &str, value: &str) -> String {
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
+}
+
+fn render(
+    realm: &Realm<'_>,
+    signed_in: &SignedIn,
+    credentials: &[WebauthnCredential],
+    recovery_left: u32,
+    csrf: &str,
+    available: bool,
+) -> Response {
+    let base = realm.base;
+    let token = hidden("csrf", csrf);
+    let items: String = credentials
+        .iter()
+        .map(|c| {
+            let kind = match c.kind {
+                CredentialKind::Passkey => "passkey",
+                CredentialKind::SecurityKey => "security key",
+            };
+            let used = c.last_used_at.map(|t| format!(", last used {}", day(t))).unwrap_or_default();
+            format!(
+                "<li data-credential=\"{id}\" data-kind=\"{k}\"><strong class=\"credential-name\">{name}</strong> \
+                 <span class=\"muted\">{kind}, added {added}{used}</span>\
+                 <form method=\"post\" action=\"{base}/account/passkeys/{id}/rename\" class=\"rename-form\">{token}\
+                 <label for=\"rename-{id}\">New name</label><input id=\"rename-{id}\" name=\"name\" maxlength=\"64\" value=\"{name}\" required>\
+                 <button type=\"submit\" class=\"secondary\">Rename</button></form>\
+                 <form method=\"post\" action=\"{base}/account/passkeys/{id}/delete\" class=\"delete-form\">{token}\
+                 <button type=\"submit\" class=\"secondary\" id=\"delete-{id}\">Remove</button></form></li>",
+                id = c.id,
+                k = c.kind.as_str(),
+                name = escape(&c.name),
+                added = day(c.created_at),
+            )
+        })
+        .collect();
+    let list = if credentials.is_empty() {
+        "<p id=\"no-credentials\">You have no passkeys or security keys yet.</p>".to_string()
+    } else {
+        format!("<ul id=\"credentials\">{items}</ul>")
+    };
+    let add = if available {
+        format!(
+            "<form method=\"post\" action=\"{base}/account/passkeys\" id=\"register-form\" \
+             data-options=\"{base}/account/passkeys/options\">{token}\
+             <input type=\"hidden\" name=\"kind\" value=\"passkey\"><input type=\"hidden\" name=\"ceremony\">\
+             <input type=\"hidden\" name=\"credential\">\
+             <label for=\"credential-name\">Name (optional)</label>\
+             <input id=\"credential-name\" name=\"name\" maxlength=\"64\" autocomplete=\"off\" placeholder=\"Laptop, phone, key on my keyring\">\
+             <button type=\"button\" id=\"add-passkey\" data-kind=\"passkey\">Add a passkey</button> \
+             <button type=\"button\" id=\"add-security-key\" data-kind=\"security_key\" class=\"secondary\">Add a security key</button>\
+             <p class=\"err\" role=\"alert\" id=\"register-error\" hidden></p></form>"
+        )
+    } else {
+        "<p id=\"passkeys-unavailable\" class=\"muted\">Passkeys are not set up on this server: it needs a domain name \
+         (the realm's webauthn.rp_id).</p>"
+            .to_string()
+    };
+    let body = format!(
+        "<h1>Your account</h1><p class=\"muted\">Signed in to {realm} as <strong id=\"account-user\">{user}</strong>.</p>\
+         <h2>Passkeys and security keys</h2>\
+         <p>A passkey signs you in without your password; a security key confirms it is you after your password.</p>\
+         {list}{add}\
+         <h2>Recovery codes</h2><p id=\"recovery-left\" data-left=\"{recovery_left}\">{recovery_left} unused recovery codes.</p>\
+         <p class=\"muted\">Each works once, in place of your security key, if you lose it. Making new ones voids the old.</p>\
+         <form method=\"post\" action=\"{base}/account/recovery-codes\" id=\"recovery-codes-form\">{token}\
+         <button type=\"submit\" id=\"new-recovery-codes\" class=\"secondary\">Make new recovery codes</button></form>\
+         <p><a href=\"{base}/protocol/openid-connect/logout\" id=\"sign-out\">Sign out</a></p>",
+        realm = escape(realm.name),
+        user = escape(&castellan_core::services::provider::preferred_username(&signed_in.user).unwrap_or_default()),
+    );
+    let script = available.then_some(pages::PASSKEYS_JS_PATH);
+    let mut r = page(StatusCode::OK, "Your account", &body, script, &[], Opener::Isolated);
+    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A form of the account page: the realm, the signed-in browser (its session's CSRF token in
+/// the form, sent from this site) and the fields; else the answer to give.
+async fn account_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    body: &Bytes,
+) -> Result<(Tenant, SignedIn, Vec<(String, String)>), Response> {
+    let (tenant, params) = page_form(state, headers, slug, body, Guard::Session).await?;
+    let oidc = state.core.provider();
+    let signed_in = match oidc.signed_in(&tenant, cookie(headers, SSO_COOKIE)).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(see_other(&account_url(state, &tenant))),
+        Err(e) => return Err(fault(e)),
+    };
+    if cross_site(headers, &state.core.config.public_url) || !oidc.check_csrf(&signed_in.session.id, field(&params, "csrf")) {
+        return Err(crate::pages::kit::forbidden_page());
+    }
+    Ok((tenant, signed_in, params))
+}
+
+fn kind_of(params: &[(String, String)]) -> Option<CredentialKind> {
+    CredentialKind::parse(field(params, "kind"))
+}
+
+/// Options for adding a passkey or security key.
+#[utoipa::path(post, path = "/realms/{tenant}/account/passkeys/options", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`publicKey`: PublicKeyCredentialCreationOptions as WebAuthn JSON (user verification required; a passkey asks for a discoverable credential; the user's credentials excluded); `ceremony`: the token the answer is posted with", body = Object),
+        (status = 400, description = "No kind, or passkeys not set up for the realm", body = Object),
+        (status = 303, description = "Not signed in: to the account page"),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+pub async fn registration_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, params) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(kind) = kind_of(&params) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request", "kind must be passkey or security_key");
+    };
+    match state.core.passkeys().begin_registration(&tenant, &signed_in.user, kind).await {
+        Ok(begun) => options_json(begun),
+        Err(e) => json_fault(e),
+    }
+}
+
+/// Adds the passkey or security key the browser made.
+#[utoipa::path(post, path = "/realms/{tenant}/account/passkeys", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Added: back to the account page"),
+        (status = 400, description = "Refused (wrong origin or RP ID, no user verification, a stale or spent ceremony, an authenticator not allowed): why, on a page", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, params) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(kind) = kind_of(&params) else {
+        return account_error(&state, &tenant, "Choose a passkey or a security key.");
+    };
+    let (ceremony, credential, name) = (field(&params, "ceremony"), field(&params, "credential"), field(&params, "name"));
+    match state.core.passkeys().finish_registration(&tenant, &signed_in.user, kind, ceremony, credential, name, &ctx.client).await
+    {
+        Ok(_) => see_other(&account_url(&state, &tenant)),
+        Err(CoreError::Validation(why)) => {
+            let msg = why.values().next().cloned().unwrap_or_default();
+            account_error(&state, &tenant, &format!("The key was not added: {msg}."))
+        }
+        Err(CoreError::InvalidToken) => account_error(&state, &tenant, "That took too long, or was sent twice. Try again."),
+        Err(e) => fault(e),
+    }
+}
+
+fn account_error(state: &AppState, tenant: &Tenant, msg: &str) -> Response {
+    let body = format!(
+        "<h1>Not done</h1><p class=\"err\" role=\"alert\" id=\"error\">{}</p><p><a href=\"{}\" id=\"back\">Back to your account</a></p>",
+        escape(msg),
+        escape(&account_url(state, tenant))
+    );
+    page(StatusCode::BAD_REQUEST, "Not done", &body, None, &[], Opener::Isolated)
+}
+
+fn credential_id(raw: &str) -> Option<Uuid> {
+    Uuid::parse_str(raw).ok()
+}
+
+/// Renames a passkey or security key.
+#[utoipa::path(post, path = "/realms/{tenant}/account/passkeys/{id}/rename", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("id" = String, Path, description = "The credential's id")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Renamed: back to the account page"),
+        (status = 400, description = "A name that is empty, too long or has control characters; or no such credential", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, params) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(id) = credential_id(&id) else { return account_error(&state, &tenant, "There is no such key.") };
+    match state.core.passkeys().rename(&tenant, signed_in.user.id, id, field(&params, "name"), &ctx.client).await {
+        Ok(()) => see_other(&account_url(&state, &tenant)),
+        Err(CoreError::NotFound) => account_error(&state, &tenant, "There is no such key."),
+        Err(CoreError::Validation(_)) => account_error(&state, &tenant, "A name has 1 to 64 characters."),
+        Err(e) => fault(e),
+    }
+}
+
+/// Removes a passkey or security key: it signs in no more.
+#[utoipa::path(post, path = "/realms/{tenant}/account/passkeys/{id}/delete", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("id" = String, Path, description = "The credential's id")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Removed: back to the account page"),
+        (status = 400, description = "No such credential", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, _) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(id) = credential_id(&id) else { return account_error(&state, &tenant, "There is no such key.") };
+    match state.core.passkeys().delete(&tenant, signed_in.user.id, id, &ctx.client).await {
+        Ok(()) => see_other(&account_url(&state, &tenant)),
+        Err(CoreError::NotFound) => account_error(&state, &tenant, "There is no such key."),
+        Err(e) => fault(e),
+    }
+}
+
+/// Ten new recovery codes, shown once; the old ones stop working.
+#[utoipa::path(post, path = "/realms/{tenant}/account/recovery-codes", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The new codes, shown this once", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, _) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let codes = match state.core.passkeys().new_recovery_codes(&tenant, &signed_in.user, &ctx.client).await {
+        Ok(c) => c,
+        Err(e) => return fault(e),
+    };
+    let items: String = codes.iter().map(|c| format!("<li><code>{}</code></li>", escape(c))).collect();
+    let body = format!(
+        "<h1>Your recovery codes</h1><p>Keep them somewhere safe, apart from your devices. Each works once. They are not \
+         shown again; the codes you had before no longer work.</p><ol id=\"recovery-codes\">{items}</ol>\
+         <p><a href=\"{}\" id=\"back\">Back to your account</a></p>",
+        escape(&account_url(&state, &tenant))
+    );
+    let mut r = page(StatusCode::OK, "Your recovery codes", &body, None, &[], Opener::Isolated);
+    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
+}
