@@ -79,10 +79,7 @@ pub async fn a_credential_use_is_recorded_only_when_its_counter_moves_forward(st
     assert_eq!(store.credential_by_credential_id(t.id, "cred").await.unwrap().unwrap().last_used_at, Some(100));
     // Of concurrent uses with one counter value, one is recorded.
     let (u1, u2) = (used(9, 103), used(9, 104));
-    let (a, b) = tokio::join!(
-        store.record_credential_use(t.id, c.id, &u1),
-        store.record_credential_use(t.id, c.id, &u2)
-    );
+    let (a, b) = tokio::join!(store.record_credential_use(t.id, c.id, &u1), store.record_credential_use(t.id, c.id, &u2));
     assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(), 1);
     // An authenticator without a counter (0 then, 0 now) is recorded each time.
     let zero = WebauthnCredential { sign_count: 0, ..credential(&u, "synced", 11) };

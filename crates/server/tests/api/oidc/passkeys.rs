@@ -329,3 +329,233 @@ async fn a_security_key_is_the_second_factor_and_another_users_key_is_refused() 
     let (page, _, _) = passkey_sign_in(&mut other, &realm, &login, &mut forged, 0, &b).await;
     assert_eq!(page.status, 401, "{}", page.body);
 }
+
+/// The second-factor page's form for `method`, sent with these fields besides.
+async fn second_step(browser: &mut Browser<'_>, realm: &Realm, page: &Page, extra: &[(&str, &str)]) -> Page {
+    let (csrf, request, mfa, methods) = (
+        page.field("csrf").unwrap(),
+        page.field("request").unwrap(),
+        page.field("mfa_token").unwrap(),
+        page.field("methods").unwrap(),
+    );
+    let mut fields = vec![("csrf", csrf.as_str()), ("request", &request), ("mfa_token", &mfa), ("methods", &methods)];
+    fields.extend_from_slice(extra);
+    browser.post(&format!("{}/login/second-factor", realm.base()), &fields).await
+}
+
+#[tokio::test]
+async fn a_recovery_code_finishes_the_second_step_once_and_the_user_is_mailed() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    let (mut browser, page) = account(&app, &realm).await;
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "security_key", &b).await.status, 303);
+    let page = browser.get(&format!("{}/account", realm.base())).await;
+    let made = browser.post(&format!("{}/account/recovery-codes", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let codes: Vec<String> = made.body.split("<code>").skip(1).map(|c| c.split("</code>").next().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10, "{}", made.body);
+    assert!(codes.iter().all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'), "{codes:?}");
+    // New codes again: the first ten stop working.
+    let voided = codes.clone();
+    let made = browser.post(&format!("{}/account/recovery-codes", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
+    let codes: Vec<String> = made.body.split("<code>").skip(1).map(|c| c.split("</code>").next().unwrap().to_string()).collect();
+
+    let (mut other, login, verifier) = sign_in_page(&app, &realm, &[]).await;
+    let second = other.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(second.body.contains("id=\"recovery-form\""), "{}", second.body);
+    let old = second_step(&mut other, &realm, &second, &[("method", "recovery_code"), ("code", &voided[0])]).await;
+    assert_eq!(old.status, 401, "{}", old.body);
+    // Typed in lower case without the dash: the same code.
+    let typed = codes[3].replace('-', "").to_lowercase();
+    let consent = second_step(&mut other, &realm, &old, &[("method", "recovery_code"), ("code", &typed)]).await;
+    let back = other.decide(&realm, &consent, "allow").await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let tokens = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, tokens["id_token"].as_str().unwrap(), &realm.web).await;
+    assert_eq!((id["amr"].clone(), id["acr"].clone()), (json!(["pwd", "otp", "mfa"]), json!("2")));
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 1).await;
+    assert!(mail["subject"].as_str().unwrap().contains("recovery code"), "{mail}");
+    assert!(mail["body"].as_str().unwrap().contains("9 unused codes"), "{mail}");
+    // The same code a second time: refused.
+    let (mut third, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let second = third.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    let again = second_step(&mut third, &realm, &second, &[("method", "recovery_code"), ("code", &codes[3])]).await;
+    assert_eq!(again.status, 401, "{}", again.body);
+    let outcomes: Vec<String> =
+        audit(&app, &realm, "login.recovery_code").await.iter().map(|e| e["outcome"].as_str().unwrap().to_string()).collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "success").count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "failure").count(), 2, "{outcomes:?}");
+    assert_eq!(audit(&app, &realm, "recovery_codes.generate").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_removed_credential_signs_in_no_more() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    let (mut browser, page) = account(&app, &realm).await;
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &b).await.status, 303);
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &b).await.status, 303);
+    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (first, second) = (creds[0]["id"].as_str().unwrap().to_string(), creds[1]["id"].as_str().unwrap().to_string());
+    // Renamed and removed on the account page; a form without the session's token is refused.
+    let csrf = page.field("csrf").unwrap();
+    let forged = browser.post(&format!("{}/account/passkeys/{first}/delete", realm.base()), &[("csrf", "nope")]).await;
+    assert_eq!(forged.status, 403);
+    let renamed = browser
+        .post(&format!("{}/account/passkeys/{first}/rename", realm.base()), &[("csrf", &csrf), ("name", "Old phone")])
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    assert!(browser.get(&format!("{}/account", realm.base())).await.body.contains("Old phone"));
+    let removed = browser.post(&format!("{}/account/passkeys/{first}/delete", realm.base()), &[("csrf", &csrf)]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let (page, _, _) = passkey_sign_in(&mut other, &realm, &login, &mut auth, 0, &b).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    // Removed through the admin API.
+    let path = format!("/tenants/{}/users/{}/credentials/{second}", realm.slug, realm.user_id);
+    assert_eq!(app.admin(Method::DELETE, &path, None).await.0, 204);
+    assert_eq!(app.admin(Method::DELETE, &path, None).await.0, 404);
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let (page, _, _) = passkey_sign_in(&mut other, &realm, &login, &mut auth, 1, &b).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    assert_eq!(audit(&app, &realm, "passkey.delete").await.len(), 2);
+    // With no key left, the password alone signs in again.
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    assert!(other.sign_in(&realm, &login, EMAIL, PASSWORD).await.body.contains("id=\"consent-form\""));
+}
+
+#[tokio::test]
+async fn acr_values_2_signs_a_password_session_in_again_where_a_passkey_makes_it_two_factors() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let b = Behaviour::at(&origin_of_app(&app));
+    // Signed in with the password (alice has no second factor yet): acr 1.
+    let (code, verifier, mut browser) = web_code(&app, &realm, "openid").await;
+    let tokens = web_tokens(&app, &realm, &code, &verifier).await;
+    assert_eq!(verify(&app, &realm, tokens["id_token"].as_str().unwrap(), &realm.web).await["acr"], "1");
+    // Inside that live session, acr_values=2 asks again; with prompt=none it is login_required.
+    let (params, _) = web_params("openid");
+    let mut stepped = params.clone();
+    stepped.push(("acr_values".into(), "2".into()));
+    let page = browser.get(&authorize_path(&realm, &as_refs(&stepped))).await;
+    assert!(page.body.contains("id=\"login-form\""), "{}", page.body);
+    let mut silent = stepped.clone();
+    silent.push(("prompt".into(), "none".into()));
+    let page = browser.get(&authorize_path(&realm, &as_refs(&silent))).await;
+    assert_eq!(page.sent_back("error").as_deref(), Some("login_required"));
+    // Without it, the session is enough.
+    let page = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(page.sent_back("code").is_some());
+    // A passkey answers the step-up: acr 2 in the same browser.
+    let mut auth = SoftAuthenticator::new();
+    let (mut acct, acct_page) = account(&app, &realm).await;
+    assert_eq!(add_credential(&mut acct, &realm, &acct_page, &mut auth, "passkey", &b).await.status, 303);
+    let (verifier, challenge) = pkce();
+    let stepped: Vec<(String, String)> =
+        stepped.into_iter().map(|(k, v)| if k == "code_challenge" { (k, challenge.clone()) } else { (k, v) }).collect();
+    let login = browser.get(&authorize_path(&realm, &as_refs(&stepped))).await;
+    let (back, _, _) = passkey_sign_in(&mut browser, &realm, &login, &mut auth, 0, &b).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let tokens = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, tokens["id_token"].as_str().unwrap(), &realm.web).await;
+    assert_eq!((id["acr"].clone(), id["amr"].clone()), (json!("2"), json!(["hwk", "user"])));
+    // Now signed in at acr 2, acr_values=2 needs nothing more.
+    let again = browser.get(&authorize_path(&realm, &as_refs(&stepped))).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+}
+
+#[tokio::test]
+async fn a_registration_begun_on_one_node_finishes_on_the_other_and_so_does_a_sign_in() {
+    let a = spawn_app().await;
+    let b_node = a.another_node().await;
+    let realm = realm(&a).await;
+    enable_passkeys(&a, &realm, &[&a, &b_node]).await;
+    let (mut on_a, page) = account(&a, &realm).await;
+    let csrf = page.field("csrf").unwrap();
+    let (s, options) =
+        post_json(&mut on_a, &format!("{}/account/passkeys/options", realm.base()), &[("csrf", &csrf), ("kind", "passkey")])
+            .await;
+    assert_eq!(s, 200, "{options}");
+    // The browser's page came from A; its answer reaches B (its origin is B's, which the realm lists).
+    let mut auth = SoftAuthenticator::new();
+    let made = auth.register(&options, &Behaviour::at(&origin_of_app(&a)));
+    let mut on_b = Browser { app: &b_node, cookies: on_a.cookies.clone() };
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("kind", "passkey"),
+        ("ceremony", options["ceremony"].as_str().unwrap()),
+        ("credential", &made.to_string()),
+    ];
+    let done = on_b.post(&format!("{}/account/passkeys", realm.base()), &fields).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // A sign-in begun on B, finished on A; the ceremony spent on A is gone for B too.
+    let (mut browser, login, _) = sign_in_page(&b_node, &realm, &[]).await;
+    let (csrf, request) = (login.field("csrf").unwrap(), login.field("request").unwrap());
+    let (_, options) =
+        post_json(&mut browser, &format!("{}/login/passkey/options", realm.base()), &[("csrf", &csrf), ("request", &request)])
+            .await;
+    let assertion = auth.assert(0, &options, &Behaviour::at(&origin_of_app(&b_node)));
+    let ceremony = options["ceremony"].as_str().unwrap();
+    let mut to_a = Browser { app: &a, cookies: browser.cookies.clone() };
+    let page = send_assertion(&mut to_a, &realm, &login, ceremony, &assertion).await;
+    assert!(page.body.contains("id=\"consent-form\""), "{}", page.body);
+    let replay = send_assertion(&mut browser, &realm, &login, ceremony, &assertion).await;
+    assert_eq!(replay.status, 401, "{}", replay.body);
+}
+
+#[tokio::test]
+async fn without_a_domain_name_passkeys_are_off_and_the_policy_refuses_a_bad_relying_party() {
+    let app = spawn_app().await;
+    let realm = realm(&app).await;
+    // The server's public URL is on 127.0.0.1: no relying party, no passkey button.
+    let (mut browser, login, _) = sign_in_page(&app, &realm, &[]).await;
+    assert!(!login.body.contains("passkey-button") && login.body.contains("autocomplete=\"username\""), "{}", login.body);
+    let (csrf, request) = (login.field("csrf").unwrap(), login.field("request").unwrap());
+    let (s, e) =
+        post_json(&mut browser, &format!("{}/login/passkey/options", realm.base()), &[("csrf", &csrf), ("request", &request)])
+            .await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("unavailable")), "{e}");
+    let mut acct = Browser::new(&app);
+    let login = acct.get(&format!("{}/account", realm.base())).await;
+    assert_eq!(acct.sign_in(&realm, &login, EMAIL, PASSWORD).await.status, 303);
+    assert!(acct.get(&format!("{}/account", realm.base())).await.body.contains("id=\"passkeys-unavailable\""));
+    // A relying party that cannot be one is refused whole; nothing of it is kept.
+    let path = format!("/tenants/{}/policy", realm.slug);
+    let (_, policy) = app.admin(Method::GET, &path, None).await;
+    for bad in [
+        json!({"rp_id": "127.0.0.1"}),
+        json!({"rp_id": "https://example.com"}),
+        json!({"origins": ["https://example.com/login"]}),
+        json!({"allowed_aaguids": ["not-a-uuid"]}),
+        json!({"rp_id": "example.com", "surprise": true}),
+    ] {
+        let mut p = policy.clone();
+        p["webauthn"] = bad.clone();
+        let (s, e) = app.admin(Method::PUT, &path, Some(p)).await;
+        assert_eq!(s, 400, "{bad}: {e}");
+    }
+    assert_eq!(app.admin(Method::GET, &path, None).await.1, policy);
+}
+
+#[tokio::test]
+async fn the_aaguid_allow_list_admits_only_the_models_it_names() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let path = format!("/tenants/{}/policy", realm.slug);
+    let (_, mut policy) = app.admin(Method::GET, &path, None).await;
+    policy["webauthn"]["allowed_aaguids"] = json!(["ee882879-721c-4913-9775-3dfcce97072a"]);
+    assert_eq!(app.admin(Method::PUT, &path, Some(policy.clone())).await.0, 200);
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    let (mut browser, page) = account(&app, &realm).await;
+    let refused = add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &b).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("not allowed"), "{}", refused.body);
+    let allowed = Behaviour { aaguid: *uuid::Uuid::parse_str("ee882879-721c-4913-9775-3dfcce97072a").unwrap().as_bytes(), ..b };
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &allowed).await.status, 303);
+}
