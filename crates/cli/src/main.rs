@@ -119,6 +119,20 @@ enum TenantCmd {
         /// The tenant's slug or id.
         tenant: String,
     },
+    /// Set the tenant's WebAuthn relying party (passkeys): replaces the policy's `webauthn` part.
+    Webauthn {
+        /// The tenant's slug or id.
+        tenant: String,
+        /// The relying party id: a domain name (default: the public URL's host).
+        #[arg(long)]
+        rp_id: Option<String>,
+        /// An origin browsers may report (repeat for several; default: the public URL's).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// An authenticator model (AAGUID) allowed to register (repeat; none: any).
+        #[arg(long = "allowed-aaguid")]
+        allowed_aaguids: Vec<String>,
+    },
 }
 
 // Parsed once per process, as `Command` is.
@@ -325,6 +339,24 @@ enum UserCmd {
         tenant: String,
         /// The user's email, username or phone number.
         user: String,
+    },
+    /// List a user's passkeys and security keys.
+    Credentials {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// The user's email, username or phone number.
+        user: String,
+    },
+    /// Remove one of a user's passkeys or security keys (its id, as `credentials` lists it).
+    RemoveCredential {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// The user's email, username or phone number.
+        user: String,
+        /// The credential's id.
+        credential: String,
     },
 }
 
@@ -580,6 +612,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     json!(tenants)
                 }
                 TenantCmd::Show { tenant } => json!(core.tenants().find_tenant(&tenant).await.map_err(describe)?),
+                TenantCmd::Webauthn { tenant, rp_id, origins, allowed_aaguids } => {
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let mut policy = t.policy.clone();
+                    policy.webauthn = castellan_core::model::WebauthnPolicy {
+                        rp_id,
+                        origins,
+                        allowed_aaguids,
+                        require_passkey: policy.webauthn.require_passkey,
+                    };
+                    json!(core.tenants().set_policy(&tenant, policy).await.map_err(describe)?.policy.webauthn)
+                }
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(())
@@ -679,6 +722,26 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     let u = core.users().find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
                     core.users().unlock_user(&t, u.id, &ctx).await.map_err(describe)?;
                     json!({"unlocked": true})
+                }
+                UserCmd::Credentials { tenant, user } => {
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.users().find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    let list = core.passkeys().list(&t, u.id).await.map_err(describe)?;
+                    Value::Array(
+                        list.iter()
+                            .map(|c| {
+                                json!({"id": c.id, "kind": c.kind.as_str(), "name": c.name, "aaguid": c.aaguid,
+                                       "created_at": c.created_at, "last_used_at": c.last_used_at})
+                            })
+                            .collect(),
+                    )
+                }
+                UserCmd::RemoveCredential { tenant, user, credential } => {
+                    let t = core.tenants().find_tenant(&tenant).await.map_err(describe)?;
+                    let u = core.users().find_user(&t, &user).await.map_err(describe)?.ok_or("no such user")?;
+                    let id = uuid::Uuid::parse_str(&credential).map_err(|_| "the credential id is not a UUID")?;
+                    core.passkeys().delete(&t, u.id, id, &ctx).await.map_err(describe)?;
+                    json!({"removed": true})
                 }
             };
             print(j, &v, || serde_json::to_string_pretty(&v).unwrap_or_default());

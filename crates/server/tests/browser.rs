@@ -274,3 +274,30 @@ async fn oidc_relying_parties_in_chromium() {
     assert_eq!(at("GET", "/spa/callback").len(), 1);
     assert!(at("GET", "/bye").len() >= 2, "both logouts returned to the relying party");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_in_chromium() {
+    let Some(chrome) = prerequisites(&["playwright-core"]) else { return };
+    let _one = ONE_BROWSER.lock().await;
+    // A relying party needs a domain name: the server is reached, and knows itself, as localhost.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let options = castellan_testkit::TestOptions {
+        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
+            s.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            s.public_url = Some(format!("http://localhost:{port}"));
+        })),
+        ..Default::default()
+    };
+    let app = castellan_testkit::spawn_app_with(options).await;
+    admin_created(&app, "/tenants", json!({"slug": "acme", "display_name": "Acme", "profile": "oidc"})).await;
+    let password = "Wonderland-2026!";
+    let body = json!({"email": "alice@example.com", "password": password, "username": "alice", "email_verified": true});
+    admin_created(&app, "/tenants/acme/users", body).await;
+    let vars = [("REALM_URL", format!("http://localhost:{port}/realms/acme")), ("PASSWORD", password.to_string())];
+    run_script("passkeys.mjs", &chrome, &vars).await;
+    // What the server recorded of it.
+    let (_, events) = app.admin(Method::GET, "/tenants/acme/audit?action=login.passkey&limit=100", None).await;
+    let outcomes: Vec<&str> = events.as_array().unwrap().iter().filter_map(|e| e["outcome"].as_str()).collect();
+    assert!(outcomes.iter().filter(|o| **o == "success").count() >= 2, "{outcomes:?}");
+    assert!(outcomes.contains(&"failure"), "{outcomes:?}");
+}

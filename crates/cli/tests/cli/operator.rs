@@ -575,3 +575,38 @@ fn the_cli_makes_clients_for_back_channel_logout_and_client_secret_jwt() {
     assert_eq!(hs["token_endpoint_auth_method"], "client_secret_jwt");
     assert!(hs["client_secret"].as_str().unwrap().starts_with("cas_secret_"), "{hs}");
 }
+
+#[test]
+fn the_cli_sets_a_tenants_relying_party_and_lists_a_users_credentials() {
+    let dir = temp_dir("passkeys");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_arg]);
+        castellan(&all).env("CASTELLAN_NEW_PASSWORD", "Wonderland-2026!").output().unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    assert!(run(&["tenant", "create", "acme", "--profile", "oidc"]).status.success());
+    let out = run(&["tenant", "webauthn", "acme", "--rp-id", "example.com", "--origin", "https://login.example.com", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        set,
+        serde_json::json!({"rp_id": "example.com", "origins": ["https://login.example.com"], "require_passkey": false})
+    );
+    // A relying party that cannot be one is refused, and the one set stays.
+    let out = run(&["tenant", "webauthn", "acme", "--rp-id", "10.0.0.1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("webauthn.rp_id"), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&run(&["tenant", "show", "acme", "--json"]).stdout).unwrap();
+    assert_eq!(shown["policy"]["webauthn"]["rp_id"], "example.com");
+    assert!(run(&["user", "create", "--tenant", "acme", "--email", "alice@example.com"]).status.success());
+    let out = run(&["user", "credentials", "--tenant", "acme", "alice@example.com", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!([]));
+    let out =
+        run(&["user", "remove-credential", "--tenant", "acme", "alice@example.com", "0190b5f2-0000-7000-8000-000000000000"]);
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

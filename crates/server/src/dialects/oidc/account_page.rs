@@ -172,11 +172,12 @@ fn kind_of(params: &[(String, String)]) -> Option<CredentialKind> {
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`publicKey`: PublicKeyCredentialCreationOptions as WebAuthn JSON (user verification required; a passkey asks for a discoverable credential; the user's credentials excluded); `ceremony`: the token the answer is posted with", body = Object),
-        (status = 400, description = "No kind, or passkeys not set up for the realm", body = Object),
-        (status = 303, description = "Not signed in: to the account page"),
+        (status = 400, description = "No kind, or passkeys not set up for the realm", body = crate::openapi::schemas::OAuthError),
+        (status = 303, description = "Not signed in: to the account page", headers(("Location" = String, description = "The account page"))),
         (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
-        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
-pub async fn registration_options(
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn credential_options(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(slug): Path<String>,
@@ -199,11 +200,12 @@ pub async fn registration_options(
 #[utoipa::path(post, path = "/realms/{tenant}/account/passkeys", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Added: back to the account page"),
+    responses((status = 303, description = "Added: back to the account page", headers(("Location" = String, description = "The account page"))),
         (status = 400, description = "Refused (wrong origin or RP ID, no user verification, a stale or spent ceremony, an authenticator not allowed): why, on a page", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
-        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
-pub async fn register(
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn add_credential(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
@@ -247,10 +249,12 @@ fn credential_id(raw: &str) -> Option<Uuid> {
 #[utoipa::path(post, path = "/realms/{tenant}/account/passkeys/{id}/rename", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("id" = String, Path, description = "The credential's id")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Renamed: back to the account page"),
+    responses((status = 303, description = "Renamed: back to the account page", headers(("Location" = String, description = "The account page"))),
         (status = 400, description = "A name that is empty, too long or has control characters; or no such credential", content_type = "text/html", body = String),
-        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
-pub async fn rename(
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn rename_credential(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
@@ -274,10 +278,12 @@ pub async fn rename(
 #[utoipa::path(post, path = "/realms/{tenant}/account/passkeys/{id}/delete", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("id" = String, Path, description = "The credential's id")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Removed: back to the account page"),
+    responses((status = 303, description = "Removed: back to the account page", headers(("Location" = String, description = "The account page"))),
         (status = 400, description = "No such credential", content_type = "text/html", body = String),
-        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
-pub async fn delete(
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn remove_credential(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
@@ -301,7 +307,10 @@ pub async fn delete(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The new codes, shown this once", content_type = "text/html", body = String),
-        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String)))]
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to the account page", headers(("Location" = String, description = "The account page")))))]
 pub async fn recovery_codes(
     State(state): State<AppState>,
     ctx: Ctx,

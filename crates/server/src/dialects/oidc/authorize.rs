@@ -324,7 +324,9 @@ pub async fn login(
         (status = 401, description = "Wrong code: the code page again", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String),
-        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+        (status = 415, description = "Not a form", content_type = "text/html", body = String),
+        (status = 400, description = "Stale sign-in form, or an unknown method", content_type = "text/html", body = String),
+        (status = 429, description = "Rate limited: the page again", content_type = "text/html", body = String)))]
 pub async fn login_totp(state: State<AppState>, ctx: Ctx, headers: HeaderMap, slug: Path<String>, body: Bytes) -> Response {
     login_second_factor(state, ctx, headers, slug, body).await
 }
@@ -339,7 +341,9 @@ pub async fn login_totp(state: State<AppState>, ctx: Ctx, headers: HeaderMap, sl
         (status = 401, description = "Refused: the second-factor page again, or the sign-in page once the token is spent", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String),
-        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+        (status = 415, description = "Not a form", content_type = "text/html", body = String),
+        (status = 400, description = "Stale sign-in form, or an unknown method", content_type = "text/html", body = String),
+        (status = 429, description = "Rate limited: the page again", content_type = "text/html", body = String)))]
 pub async fn login_second_factor(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -50,10 +50,11 @@ pub(super) fn json_fault(e: CoreError) -> Response {
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcPasskeyOptionsForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`publicKey`: PublicKeyCredentialRequestOptions as WebAuthn JSON (base64url binary); `ceremony`: the token the answer is posted with (5 minutes, once)", body = Object),
-        (status = 400, description = "Stale sign-in page, or passkeys not set up for the realm", body = Object),
+        (status = 400, description = "Stale sign-in page, or passkeys not set up for the realm", body = crate::openapi::schemas::OAuthError),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
-        (status = 429, description = "Rate limited", body = Object),
-        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+        (status = 429, description = "Rate limited", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn passkey_options(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -134,11 +135,12 @@ pub async fn login_passkey(
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcSecondFactorOptionsForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "`publicKey`: PublicKeyCredentialRequestOptions as WebAuthn JSON with the user's credentials; `ceremony`: the token the answer is posted with", body = Object),
-        (status = 400, description = "Stale page, or the user has no credentials", body = Object),
-        (status = 401, description = "The password step's token is spent, expired or unknown", body = Object),
+        (status = 400, description = "Stale page, or the user has no credentials", body = crate::openapi::schemas::OAuthError),
+        (status = 401, description = "The password step's token is spent, expired or unknown", body = crate::openapi::schemas::OAuthError),
         (status = 403, description = "A cross-site form", content_type = "text/html", body = String),
-        (status = 429, description = "Rate limited", body = Object),
-        (status = 404, description = "No such realm", content_type = "text/html", body = String)))]
+        (status = 429, description = "Rate limited", body = crate::openapi::schemas::OAuthError),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
 pub async fn second_factor_options(
     State(state): State<AppState>,
     ctx: Ctx,
