@@ -53,6 +53,20 @@ async function signOut() {
   await context.clearCookies();
 }
 
+// The virtual authenticator picks a conditional (autofill) request's credential by itself, at
+// once, where a person would choose it from the field's list. Steps that sign in another way keep
+// the page's conditional requests from starting: their options requests fail, as a network
+// failure would, and the page goes on without them. `button`: the page's button is clicked after
+// the first page's conditional request, and its own options request (the second) goes through.
+async function withoutAutofill(button) {
+  let n = 0;
+  await page.unroute("**/login/passkey/options");
+  await page.route("**/login/passkey/options", (route) => {
+    n += 1;
+    return button && n === 2 ? route.continue() : route.abort();
+  });
+}
+
 // 1. Signed in with the password, the account page adds a passkey.
 await signInWithPassword();
 await page.waitForSelector("#register-form");
@@ -74,37 +88,30 @@ step("account page: ten recovery codes shown once");
 await page.goto(ACCOUNT);
 await shots("account");
 
-// 2. Signed out, the passkey signs in without an identifier: the button.
+// 2. Conditional UI: signed out, the identifier field's autofill offers the passkey, and the
+// virtual authenticator takes it: signed in with nothing typed or clicked.
 await signOut();
 await page.goto(ACCOUNT);
+assert.equal(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), true);
+await page.waitForSelector("#register-form");
+assert.equal(await page.textContent("#account-user"), "alice");
+step("sign-in page: conditional UI (the identifier's autofill) signs in with the passkey");
+
+// 3. The button: no identifier typed either.
+await signOut();
+await withoutAutofill(true);
+await page.goto(ACCOUNT);
+await page.waitForSelector("#login-form");
+assert.equal(await page.getAttribute("#identifier", "autocomplete"), "username webauthn");
 await page.waitForSelector("#passkey-button:not([hidden])");
 await shots("sign-in");
-await Promise.all([page.waitForURL(ACCOUNT), page.click("#passkey-button")]);
-await page.waitForSelector("#register-form");
+await Promise.all([page.waitForSelector("#register-form"), page.click("#passkey-button")]);
 assert.equal(await page.textContent("#account-user"), "alice");
 step("sign-in page: the passkey button signs in with no identifier typed");
 
-// 3. Conditional UI: the identifier field's autofill offers the passkey.
-await signOut();
-await page.goto(ACCOUNT);
-assert.equal(await page.getAttribute("#identifier", "autocomplete"), "username webauthn");
-const available = await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable());
-if (available) {
-  // The virtual authenticator answers a conditional request once the field is focused.
-  await page.focus("#identifier");
-  const signedIn = await page.waitForURL(ACCOUNT, { timeout: 8000 }).then(() => true, () => false);
-  if (signedIn) {
-    await page.waitForSelector("#register-form");
-    step("sign-in page: conditional UI (autofill) signs in with the passkey");
-  } else {
-    step("sign-in page: conditional UI requested (the virtual authenticator does not pick autofill entries)");
-  }
-} else {
-  step("sign-in page: conditional mediation not available in this Chromium; autocomplete=webauthn set");
-}
-
 // 4. The password now leads to the second step, where the same authenticator answers.
 await signOut();
+await withoutAutofill(false);
 await signInWithPassword();
 await page.waitForSelector("#key-form");
 assert.equal(await page.$("#totp-form"), null, "alice has no TOTP");
@@ -127,8 +134,12 @@ step("second step: a recovery code, once (nine left)");
 // 6. User verification that fails is refused: the browser gets no answer it can send.
 await cdp.send("WebAuthn.setUserVerified", { authenticatorId, isUserVerified: false });
 await signOut();
+await withoutAutofill(true);
 await page.goto(ACCOUNT);
+await page.waitForSelector("#passkey-button:not([hidden])");
+const asked = page.waitForRequest("**/login/passkey/options");
 await page.click("#passkey-button");
+await asked;
 await page.waitForSelector("#error:not([hidden])");
 assert.ok(await page.$("#login-form"), "still on the sign-in page");
 assert.ok(!(await context.cookies()).some((c) => c.name === "castellan_sso"), "not signed in");
@@ -137,6 +148,7 @@ step("sign-in page: an authenticator that cannot verify the user signs no one in
 
 // 7. A removed passkey is refused, though the authenticator still holds it.
 await signOut();
+await withoutAutofill(false);
 await signInWithPassword();
 await page.waitForSelector("#recovery");
 await page.click("#recovery summary");
@@ -146,8 +158,10 @@ await page.waitForSelector('#credentials li[data-kind="passkey"]');
 await Promise.all([page.waitForURL(ACCOUNT), page.click('#credentials li[data-kind="passkey"] .delete-form button')]);
 await page.waitForSelector("#no-credentials");
 await signOut();
+await withoutAutofill(true);
 await page.goto(ACCOUNT);
-await Promise.all([page.waitForLoadState("load"), page.click("#passkey-button")]);
+await page.waitForSelector("#passkey-button:not([hidden])");
+await Promise.all([page.waitForURL(`${BASE}/login/passkey`), page.click("#passkey-button")]);
 await page.waitForSelector("#error");
 assert.match(await page.textContent("#error"), /not accepted|did not finish/);
 assert.ok(!(await context.cookies()).some((c) => c.name === "castellan_sso"), "not signed in");

@@ -94,6 +94,9 @@ impl SendBack {
             Ok(u) => u,
             Err(_) => return self.redirect_uri.clone(),
         };
+        if self.params.is_empty() {
+            return url.to_string();
+        }
         url.query_pairs_mut().extend_pairs(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         url.to_string()
     }
