@@ -11,6 +11,7 @@ mod load;
 mod mosip;
 mod oidc;
 mod oidc_provider;
+mod passkeys;
 mod seed;
 mod server;
 mod suite;
@@ -46,9 +47,9 @@ struct Args {
     /// workloads (`o`). Without it those run on Castellan alone.
     #[arg(long)]
     oidc_provider: Option<PathBuf>,
-    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e, o, w9) on SQLite, without the
-    /// summary (but for `o` and `w9`, whose own rows are printed). `w9` runs only when named here,
-    /// on PostgreSQL too when `--postgres` is given.
+    /// Run only these workloads (h, w1, w1b, w2, w3, w4, k, m, f, e, o, p, w9) on SQLite, without the
+    /// summary (but for `o`, `p` and `w9`, whose own rows are printed). `p` and `w9` run only when
+    /// named here, on PostgreSQL too when `--postgres` is given.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// W9's data as a share of its full size (1M users and live sessions, 10M audit events); 0.1

@@ -547,6 +547,16 @@ pub async fn run(opts: Options) -> Result<String> {
             return Ok(w9_rows);
         }
     }
+    // Passkeys (`p`) likewise: their own table, when asked for.
+    if bench.wants_explicitly("p") {
+        let dir = opts.work_dir.as_path();
+        let rows =
+            crate::passkeys::rows(&opts.castellan, dir, opts.postgres.as_deref(), opts.rounds, opts.seconds, opts.warmup).await?;
+        w9_rows = [w9_rows, rows].into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n");
+        if opts.only.iter().all(|w| w == "p" || w == "w9") {
+            return Ok(w9_rows);
+        }
+    }
 
     eprintln!("== SQLite");
     let sqlite_dir = opts.work_dir.join("sqlite");

@@ -15,6 +15,7 @@ mod hot_path;
 mod identifiers;
 mod korastratum;
 mod korastratum_security;
+mod korastratum_webauthn;
 mod kumusoft;
 mod kumusoft_security;
 mod mosip;

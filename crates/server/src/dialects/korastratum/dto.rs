@@ -156,3 +156,46 @@ mod tests {
         assert_eq!(mask_ip(None), Value::Null);
     }
 }
+
+/// Options for adding a WebAuthn credential.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebauthnRegisterOptionsRequest {
+    /// `security_key` (the default) or `passkey` (discoverable).
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// The credential the client's authenticator made.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebauthnRegisterRequest {
+    /// As in the options request.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The `ceremony` of the options.
+    pub ceremony: String,
+    /// The PublicKeyCredential as WebAuthn JSON (`credential.toJSON()`).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The second step's options, for the login's `mfaToken`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebauthnLoginOptionsRequest {
+    pub mfa_token: String,
+}
+
+/// The second step with a WebAuthn assertion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebauthnVerifyLoginRequest {
+    pub mfa_token: String,
+    pub ceremony: String,
+    /// The assertion (PublicKeyCredential as WebAuthn JSON).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}

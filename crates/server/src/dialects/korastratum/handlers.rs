@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use castellan_core::model::{KeyAlg, Tenant};
 use castellan_core::services::access_tokens::{AccessGrant, TokenProfile};
-use castellan_core::services::login::{LoginOutcome, PasswordLogin};
+use castellan_core::services::login::{LoginOutcome, PasswordLogin, SecondFactor};
 use castellan_core::services::registration::Registration;
 use castellan_core::services::sessions::{ApplicationGuard, Authenticated};
 use serde_json::{Value, json};
@@ -23,18 +23,22 @@ use crate::state::AppState;
 #[derive(OpenApi)]
 #[openapi(
     paths(login, refresh, verify_login, totp_status, totp_setup, totp_verify_setup, totp_disable, list_sessions,
-          revoke_session, logout, logout_all, register, verify_email, forgot_password, reset_password),
+          revoke_session, logout, logout_all, register, verify_email, forgot_password, reset_password,
+          super::webauthn::register_options, super::webauthn::register, super::webauthn::credentials,
+          super::webauthn::remove, super::webauthn::login_options, super::webauthn::verify_login,
+          super::webauthn::recovery_codes),
     components(schemas(LoginRequest, DeviceInfo, RefreshRequest, VerifyLoginRequest, TotpCodeRequest, RegisterRequest,
-                       TokenRequest, ForgotPasswordRequest, ResetPasswordRequest)),
+                       TokenRequest, ForgotPasswordRequest, ResetPasswordRequest, WebauthnRegisterOptionsRequest,
+                       WebauthnRegisterRequest, WebauthnLoginOptionsRequest, WebauthnVerifyLoginRequest)),
     tags((name = "korastratum", description = "Tenant-scoped banking auth: send X-Tenant-ID on every request."))
 )]
 pub struct ApiDoc;
 
-fn ok(data: Value) -> Response {
+pub(super) fn ok(data: Value) -> Response {
     Json(json!({ "success": true, "data": data })).into_response()
 }
 
-fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
+pub(super) fn limit(state: &AppState, ctx: &Ctx) -> KoraResult<()> {
     state.auth_limiter.check(ctx.ip).map_err(KoraError::rate_limited)
 }
 
@@ -52,7 +56,7 @@ pub const PROFILE: TokenProfile = TokenProfile {
 };
 
 /// The login success body: user, a fresh token pair, tenant.
-async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> KoraResult<Value> {
+pub(super) async fn token_body(state: &AppState, tenant: &Tenant, auth: &Authenticated) -> KoraResult<Value> {
     let u = &auth.user;
     let extra = json!({
         "userId": u.id,
@@ -94,7 +98,9 @@ pub async fn login(
         totp_code: req.totp_code.filter(|c| !c.is_empty()),
         device: device_json(req.device_info.as_ref()),
         dialect: DIALECT,
-        keys_as_second_factor: false,
+        // A user with WebAuthn credentials registered them through a client that runs the
+        // ceremony (below, or the hosted pages): it can run one again at sign-in.
+        keys_as_second_factor: true,
     };
     let outcome = state
         .core
@@ -136,7 +142,8 @@ pub async fn refresh(
     Ok(ok(token_body(&state, &tenant, &refreshed.auth).await?))
 }
 
-/// Finish a login that answered `mfaRequired`.
+/// Finish a login that answered `mfaRequired`: `token` is the TOTP code, or one of the user's
+/// recovery codes (`XXXXX-XXXXX`).
 #[utoipa::path(post, path = "/api/v1/auth/2fa/verify-login", tag = "korastratum", request_body = VerifyLoginRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")),
     responses((status = 200, description = "Tokens", body = KoraTokenResponse),
         (status = 400, description = "TENANT_REQUIRED (no X-Tenant-ID) or VALIDATION_ERROR (details name the field)", body = KoraErrorBody),
@@ -151,7 +158,14 @@ pub async fn verify_login(
     KJson(req): KJson<VerifyLoginRequest>,
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
-    let auth = state.core.login().complete_mfa_login(&tenant, &req.mfa_token, &req.token, &ctx.client).await?;
+    // A TOTP code is digits; anything else is taken as one of the user's recovery codes.
+    let code = req.token.as_str();
+    let factor = if !code.is_empty() && code.len() <= 8 && code.bytes().all(|b| b.is_ascii_digit()) {
+        SecondFactor::Totp(code)
+    } else {
+        SecondFactor::RecoveryCode(code)
+    };
+    let (auth, _) = state.core.login().complete_mfa_with(&tenant, &req.mfa_token, factor, &ctx.client).await?;
     state.metrics.record_login(DIALECT, "success");
     Ok(ok(token_body(&state, &tenant, &auth).await?))
 }

@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod handlers;
 mod schemas;
+mod webauthn;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -32,6 +33,13 @@ pub fn router() -> Api {
         .post("/api/v1/auth/2fa/setup", handlers::totp_setup)
         .post("/api/v1/auth/2fa/verify-setup", handlers::totp_verify_setup)
         .post("/api/v1/auth/2fa/disable", handlers::totp_disable)
+        .post("/api/v1/auth/2fa/webauthn/register-options", webauthn::register_options)
+        .post("/api/v1/auth/2fa/webauthn/register", webauthn::register)
+        .get("/api/v1/auth/2fa/webauthn/credentials", webauthn::credentials)
+        .delete("/api/v1/auth/2fa/webauthn/credentials/{id}", webauthn::remove)
+        .post("/api/v1/auth/2fa/webauthn/login-options", webauthn::login_options)
+        .post("/api/v1/auth/2fa/webauthn/verify-login", webauthn::verify_login)
+        .post("/api/v1/auth/2fa/recovery-codes", webauthn::recovery_codes)
         .get("/api/v1/auth/sessions", handlers::list_sessions)
         .delete("/api/v1/auth/sessions/{id}", handlers::revoke_session)
         .post("/api/v1/auth/logout", handlers::logout)

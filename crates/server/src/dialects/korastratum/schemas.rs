@@ -208,3 +208,55 @@ pub struct KoraEmailVerifiedResponse {
     success: bool,
     data: KoraEmailVerified,
 }
+
+/// WebAuthn options: `publicKey` as WebAuthn JSON, and the ceremony to send back.
+#[derive(ToSchema)]
+pub struct KoraWebauthnOptionsData {
+    /// PublicKeyCredentialCreationOptions or …RequestOptions, binary fields base64url.
+    #[schema(value_type = Object)]
+    #[allow(non_snake_case)]
+    publicKey: (),
+    /// Sent back with the authenticator's answer; 5 minutes, once.
+    ceremony: String,
+}
+
+#[derive(ToSchema)]
+pub struct KoraWebauthnOptions {
+    success: bool,
+    data: KoraWebauthnOptionsData,
+}
+
+/// A WebAuthn credential of the caller.
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct KoraWebauthnCredentialData {
+    id: String,
+    /// `security_key` or `passkey`.
+    kind: String,
+    name: String,
+    createdAt: i64,
+    lastUsedAt: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct KoraWebauthnCredential {
+    success: bool,
+    data: KoraWebauthnCredentialData,
+}
+
+#[derive(ToSchema)]
+pub struct KoraWebauthnCredentials {
+    success: bool,
+    data: Vec<KoraWebauthnCredentialData>,
+}
+
+#[derive(ToSchema)]
+pub struct KoraRecoveryCodesData {
+    codes: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct KoraRecoveryCodes {
+    success: bool,
+    data: KoraRecoveryCodesData,
+}
