@@ -56,6 +56,17 @@ pub fn otp_sms(custom: &crate::model::MessageTemplates, v: &OtpVars<'_>) -> Stri
     fill(text, v)
 }
 
+/// Sent when a passkey or security key is added to or removed from an account.
+pub fn sign_in_changed(tenant: &str, what: &str) -> (String, String) {
+    (
+        format!("How you sign in to {tenant} changed"),
+        format!(
+            "Hello,\n\n{what} on your {tenant} account.\n\nIf this was not you, sign in, remove what you do not \
+             know on your account page, and change your password at once.\n"
+        ),
+    )
+}
+
 /// Sent when a recovery code is used: the user learns of a use that was not theirs.
 pub fn recovery_code_used(tenant: &str, left: u32) -> (String, String) {
     (

@@ -156,9 +156,10 @@ impl Login<'_> {
             (None, None) => format!("raw:{}", identifier.trim().to_lowercase()),
         };
         attempt.user = user.as_ref().map(|u| u.id);
-        // A second factor locked by wrong codes locks the account: refused before the password
-        // is looked at, so that the answer does not say whether the password was right.
-        if let Some(u) = user.as_ref().filter(|u| u.mfa_enabled) {
+        // A second factor locked by wrong codes, keys or recovery codes locks the account: refused
+        // before the password is looked at, so that the answer does not say whether the password
+        // was right. (Only a user who has a second factor can have that lock.)
+        if let Some(u) = user.as_ref() {
             self.refuse_if_locked(tenant, &second_factor_subject(u.id)).await?;
         }
         let failures = self.reserve_attempt(tenant, &subject).await?;
@@ -241,9 +242,9 @@ impl Login<'_> {
                     }
                     if has_keys {
                         methods.push("webauthn".to_string());
-                        if self.store.recovery_codes_left(tenant.id, user.id).await? > 0 {
-                            methods.push("recovery_code".to_string());
-                        }
+                    }
+                    if self.store.recovery_codes_left(tenant.id, user.id).await? > 0 {
+                        methods.push("recovery_code".to_string());
                     }
                     return Ok(LoginOutcome::MfaRequired { mfa_token, methods });
                 }

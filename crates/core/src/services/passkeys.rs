@@ -30,6 +30,9 @@ const RECOVERY_DOMAIN: &str = "recovery-code";
 const RECOVERY_ALPHABET: &[u8] = b"23456789BCDFGHJKLMNPQRSTVWXZ";
 const RECOVERY_LEN: usize = 10;
 const MAX_NAME: usize = 64;
+/// Changing how one signs in (adding or removing a key, new recovery codes) needs a sign-in this
+/// recent (seconds): a stolen session or token alone cannot plant a passkey.
+pub const RECENT_SIGN_IN: i64 = 600;
 
 /// What a ceremony is for; kept with its state so that a token cannot be finished as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +272,7 @@ impl Passkeys<'_> {
         }
         let detail = json!({"kind": kind.as_str(), "credential": credential.id, "aaguid": credential.aaguid});
         self.audit(Some(tenant.id), Some(user.id), AuditAction::PasskeyRegister, "success", ctx, detail).await;
+        self.tell(tenant, user, &format!("A {} named \"{}\" was added", kind_words(kind), credential.name)).await;
         Ok(credential)
     }
 
@@ -338,9 +342,13 @@ impl Passkeys<'_> {
         response: &str,
         second_factor_of: Option<&User>,
     ) -> CoreResult<Result<Asserted, (Option<UserId>, &'static str)>> {
-        let rp = self.relying_party(tenant)?;
-        let purpose = if second_factor_of.is_some() { Purpose::SecondFactor } else { Purpose::SignIn };
         let claimed = second_factor_of.map(|u| u.id);
+        // Refusals, not faults: a realm whose relying party went away, or a record that no longer
+        // reads, refuses the answer (and a second step counts it) rather than failing the request.
+        let Ok(rp) = self.relying_party(tenant) else {
+            return Ok(Err((claimed, "passkeys are not set up for the realm")));
+        };
+        let purpose = if second_factor_of.is_some() { Purpose::SecondFactor } else { Purpose::SignIn };
         let state = match self.take(tenant, ceremony, purpose, claimed).await {
             Ok(s) => s,
             Err(CoreError::InvalidToken) => return Ok(Err((claimed, "unknown, spent or expired challenge"))),
@@ -357,16 +365,26 @@ impl Passkeys<'_> {
             return Ok(Err((claimed, "another user's credential")));
         }
         let owner = Some(stored.user_id);
+        // A security key is a second factor only: it does not sign in alone, even where the
+        // authenticator made it discoverable.
+        if second_factor_of.is_none() && stored.kind != CredentialKind::Passkey {
+            return Ok(Err((owner, "a security key does not sign in without the password")));
+        }
         let Ok(mut passkey) = serde_json::from_str::<Passkey>(&stored.data) else {
-            return Err(CoreError::Internal("a stored credential does not parse".into()));
+            tracing::error!(credential = %stored.id, "a stored webauthn credential does not parse");
+            return Ok(Err((owner, "the stored credential does not read")));
         };
         let result = match second_factor_of {
             Some(_) => {
-                let state: PasskeyAuthentication = from_state(&state)?;
+                let Ok(state) = from_state::<PasskeyAuthentication>(&state) else {
+                    return Ok(Err((owner, "the ceremony's state does not read")));
+                };
                 rp.finish_passkey_authentication(&assertion, &state)
             }
             None => {
-                let state: DiscoverableAuthentication = from_state(&state)?;
+                let Ok(state) = from_state::<DiscoverableAuthentication>(&state) else {
+                    return Ok(Err((owner, "the ceremony's state does not read")));
+                };
                 // The user handle must name the credential's owner: a passkey answers for the
                 // account it was made for, never another's.
                 match rp.identify_discoverable_authentication(&assertion) {
@@ -428,13 +446,26 @@ impl Passkeys<'_> {
         Ok(())
     }
 
-    /// Removes a credential: it signs in no more, at once, on every node.
+    /// Removes a credential: it signs in no more, at once, on every node. The user is told.
     pub async fn delete(&self, tenant: &Tenant, user: UserId, id: Uuid, ctx: &ClientContext) -> CoreResult<()> {
+        let found = self.store.credentials_of(tenant.id, user).await?.into_iter().find(|c| c.id == id);
         if !self.store.delete_credential(tenant.id, user, id).await? {
             return Err(CoreError::NotFound);
         }
         self.audit(Some(tenant.id), Some(user), AuditAction::PasskeyDelete, "success", ctx, json!({"credential": id})).await;
+        if let (Some(c), Some(u)) = (found, self.store.user_by_id(tenant.id, user).await?) {
+            self.tell(&tenant.clone(), &u, &format!("The {} named \"{}\" was removed", kind_words(c.kind), c.name)).await;
+        }
         Ok(())
+    }
+
+    /// Mails the user of a change to how they sign in, so that one they did not make is noticed.
+    async fn tell(&self, tenant: &Tenant, user: &User, what: &str) {
+        let Some(email) = &user.email else { return };
+        let (subject, body) = crate::delivery::templates::sign_in_changed(&tenant.display_name, what);
+        if let Err(e) = self.enqueue(Some(tenant.id), Channel::Email, email.as_str(), &subject, &body).await {
+            tracing::error!(error = %crate::error::Chain(&e), "sign-in change notice not queued");
+        }
     }
 
     /// Ten new recovery codes, replacing any before; shown once, only their HMACs kept.
@@ -474,6 +505,13 @@ impl Passkeys<'_> {
             }
         }
         Ok(true)
+    }
+}
+
+fn kind_words(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Passkey => "passkey",
+        CredentialKind::SecurityKey => "security key",
     }
 }
 

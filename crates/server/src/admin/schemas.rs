@@ -62,7 +62,8 @@ pub struct WebauthnPolicy {
     /// AAGUIDs of the authenticator models allowed to register; empty allows any. With
     /// attestation `none` an AAGUID is the authenticator's own statement.
     allowed_aaguids: Option<Vec<String>>,
-    /// Ask users who sign in on the hosted pages without a passkey to add one.
+    /// Users who sign in on the hosted pages without a passkey add one before going on
+    /// (`prompt=none`: `interaction_required`).
     #[schema(default = false)]
     require_passkey: Option<bool>,
 }

@@ -88,6 +88,11 @@ async fn a_security_key_added_through_the_api_is_the_second_step_of_every_login(
     let (s, l) = login(&app, &tenant, "user@example.com", PASSWORD).await;
     assert_eq!(s, 200, "{l}");
     assert!(l["data"]["tokens"]["accessToken"].is_string(), "{l}");
+    // Eleven minutes after the login, keys cannot be changed with its token.
+    app.clock.advance(660);
+    let (s, e) =
+        app.kora(Method::POST, "/api/v1/auth/2fa/webauthn/register-options", &tenant, Some(&access), Some(json!({}))).await;
+    assert_error(s, &e, 401, "REAUTHENTICATION_REQUIRED");
     // Without an access token, nothing of it answers.
     let (s, e) = app.kora(Method::GET, "/api/v1/auth/2fa/webauthn/credentials", &tenant, None, None).await;
     assert_error(s, &e, 401, "UNAUTHORIZED");

@@ -100,6 +100,14 @@ impl PasskeyStore for SqlStore {
         let (t, u) = (tenant.to_string(), user.to_string());
         on_writer!(self, |p| {
             let mut tx = p.begin().await.map_err(db_err)?;
+            // The user's row locked first: two replacements at once run one after the other, so
+            // the first one's codes do not outlive the second (PostgreSQL's READ COMMITTED).
+            sqlx::query("UPDATE users SET updated_at=updated_at WHERE tenant_id=$1 AND id=$2")
+                .bind(&t)
+                .bind(&u)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             sqlx::query("DELETE FROM recovery_codes WHERE tenant_id=$1 AND user_id=$2")
                 .bind(&t)
                 .bind(&u)

@@ -88,13 +88,13 @@ impl PasskeyStore for MemoryStore {
         let mut s = self.state();
         s.require_tenant(tenant)?;
         s.require_user(user)?;
-        s.recovery_codes.retain(|r| !(r.0 == tenant && r.1 == user));
-        for h in hashes {
-            if s.recovery_codes.iter().any(|r| r.1 == user && r.2 == *h) {
-                return Err(StoreError::Conflict(ConflictOn::Other));
-            }
-            s.recovery_codes.push((tenant, user, h.clone(), None));
+        // Checked whole before anything changes, as the SQL transaction rolls back whole.
+        let distinct: std::collections::HashSet<&Vec<u8>> = hashes.iter().collect();
+        if distinct.len() < hashes.len() {
+            return Err(StoreError::Conflict(ConflictOn::Other));
         }
+        s.recovery_codes.retain(|r| !(r.0 == tenant && r.1 == user));
+        s.recovery_codes.extend(hashes.iter().map(|h| (tenant, user, h.clone(), None)));
         Ok(())
     }
 

@@ -41,6 +41,9 @@ pub enum Step {
     Consent { request: String, client_name: String, scopes: Vec<String>, csrf: String, user: String, user_code: Option<String> },
     /// Back to the client, with a code or an error.
     SendBack(SendBack),
+    /// The tenant asks every user to have a passkey, and this one has none: the page that adds
+    /// one, then goes on with the request. `csrf` is the signed-in browser's form token.
+    EnrolPasskey { request: String, client_name: String, csrf: String },
     /// A device authorization decided: `approved`, `denied`, or `expired` (too late, or decided
     /// elsewhere); the user goes back to the device.
     DeviceDone { client_name: String, outcome: &'static str },
@@ -177,6 +180,17 @@ impl Provider<'_> {
                 params: vec![],
             }));
         }
+        if self.passkey_due(tenant, signed_in).await? {
+            if request.prompt.none {
+                let why = "the user must add a passkey first";
+                return self.send_error(tenant, app, &request, "interaction_required", why, ctx).await;
+            }
+            return Ok(Step::EnrolPasskey {
+                request: self.seal_request(tenant, &request)?,
+                client_name: app.name.clone(),
+                csrf: self.csrf_token(&signed_in.session.id),
+            });
+        }
         if !consented && self.consent_needed(tenant, app, &request, signed_in).await? {
             if request.prompt.none {
                 return self.send_error(tenant, app, &request, "consent_required", "the user has not consented", ctx).await;
@@ -192,6 +206,15 @@ impl Provider<'_> {
             });
         }
         self.issue_code(tenant, app, &request, signed_in, ctx).await
+    }
+
+    /// Whether the tenant requires a passkey (and can offer one) and the user has none yet.
+    async fn passkey_due(&self, tenant: &Tenant, signed_in: &SignedIn) -> CoreResult<bool> {
+        if !tenant.policy.webauthn.require_passkey || !self.passkeys().available(tenant) {
+            return Ok(false);
+        }
+        let creds = self.store.credentials_of(tenant.id, signed_in.user.id).await?;
+        Ok(!creds.iter().any(|c| c.kind == crate::model::CredentialKind::Passkey))
     }
 
     async fn consent_needed(
@@ -405,7 +428,8 @@ impl Provider<'_> {
         }
     }
 
-    /// The sign-in page of the account page (`account_url`), sealed like a client's request.
+    /// The sign-in page of the account page (`account_url`), sealed like a client's request. The
+    /// page changes how one signs in: a sign-in older than `RECENT_SIGN_IN` signs in again.
     pub fn account_sign_in(&self, tenant: &Tenant, account_url: &str) -> CoreResult<Step> {
         let request = AuthorizationRequest {
             client_id: ACCOUNT_CLIENT.into(),
@@ -416,7 +440,7 @@ impl Provider<'_> {
             nonce: None,
             code_challenge: None,
             prompt: Default::default(),
-            max_age: None,
+            max_age: Some(crate::services::passkeys::RECENT_SIGN_IN),
             login_hint: None,
             hinted_subject: None,
             acr_values: None,
@@ -462,6 +486,10 @@ impl Provider<'_> {
         ctx: &ClientContext,
     ) -> CoreResult<Step> {
         let (app, request) = self.resume(tenant, sealed).await?;
+        // The account page asks no consent; a consent form for it is not one of ours.
+        if request.client_id == ACCOUNT_CLIENT {
+            return Err(CoreError::InvalidToken);
+        }
         let detail = json!({"clientId": app.client_id, "scope": request.scope()});
         if !allow {
             self.audit(Some(tenant.id), Some(signed_in.user.id), AuditAction::Consent, "denied", ctx, detail).await;

@@ -8,17 +8,30 @@ use axum::response::Response;
 use castellan_core::CoreError;
 use castellan_core::model::CredentialKind;
 use castellan_core::services::login::SecondFactor;
-use castellan_core::services::passkeys::Begun;
+use castellan_core::services::passkeys::{Begun, RECENT_SIGN_IN};
 use serde_json::{Value, json};
 
 use super::DIALECT;
 use super::dto::*;
-use super::error::KoraResult;
+use super::error::{KoraError, KoraResult};
 use super::extract::{KJson, KTenant, Principal};
 use super::handlers::{limit, ok, token_body};
 use super::schemas::*;
 use crate::client::Ctx;
 use crate::state::AppState;
+
+/// Changing how one signs in needs a login of the last ten minutes: a stolen access token (which
+/// refreshes keep alive in the same session) cannot plant a passkey or remove a key.
+fn recent(state: &AppState, p: &Principal) -> KoraResult<()> {
+    if state.core.now() - p.session.created_at <= RECENT_SIGN_IN {
+        return Ok(());
+    }
+    Err(KoraError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "REAUTHENTICATION_REQUIRED",
+        "Log in again (within ten minutes) to change how you sign in",
+    ))
+}
 
 fn begun(b: Begun) -> Value {
     let mut data = b.options;
@@ -39,13 +52,14 @@ fn kind(raw: Option<&str>) -> KoraResult<CredentialKind> {
 #[utoipa::path(post, path = "/api/v1/auth/2fa/webauthn/register-options", tag = "korastratum", request_body = WebauthnRegisterOptionsRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "`data.publicKey`: PublicKeyCredentialCreationOptions (WebAuthn JSON); `data.ceremony`: sent back with the credential (5 minutes, once)", body = KoraWebauthnOptions),
         (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR (a bad kind; WebAuthn not set up for the tenant: details.webauthn)", body = KoraErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn register_options(
     State(state): State<AppState>,
     p: Principal,
     KJson(req): KJson<WebauthnRegisterOptionsRequest>,
 ) -> KoraResult<Response> {
+    recent(&state, &p)?;
     let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
     let kind = kind(req.kind.as_deref())?;
     Ok(ok(begun(state.core.passkeys().begin_registration(&p.tenant, &user, kind).await?)))
@@ -55,7 +69,7 @@ pub async fn register_options(
 #[utoipa::path(post, path = "/api/v1/auth/2fa/webauthn/register", tag = "korastratum", request_body = WebauthnRegisterRequest, params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "The credential added", body = KoraWebauthnCredential),
         (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR: refused (details.credential says why: origin, RP ID, user verification, an authenticator not allowed, already registered) or a spent or expired ceremony (details.ceremony)", body = KoraErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
@@ -63,6 +77,7 @@ pub async fn register(
     p: Principal,
     KJson(req): KJson<WebauthnRegisterRequest>,
 ) -> KoraResult<Response> {
+    recent(&state, &p)?;
     let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
     let kind = kind(req.kind.as_deref())?;
     let name = req.name.unwrap_or_default();
@@ -97,9 +112,10 @@ pub async fn credentials(State(state): State<AppState>, p: Principal) -> KoraRes
 #[utoipa::path(delete, path = "/api/v1/auth/2fa/webauthn/credentials/{id}", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug"), ("id" = String, Path, description = "The credential's id")), security(("bearer" = [])),
     responses((status = 200, description = "`data: null`", body = KoraDone),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND / NOT_FOUND: no such credential of the caller", body = KoraErrorBody)))]
 pub async fn remove(State(state): State<AppState>, ctx: Ctx, p: Principal, Path(id): Path<String>) -> KoraResult<Response> {
+    recent(&state, &p)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| CoreError::NotFound)?;
     state.core.passkeys().delete(&p.tenant, p.user_id, id, &ctx.client).await?;
     Ok(ok(Value::Null))
@@ -150,9 +166,10 @@ pub async fn verify_login(
 #[utoipa::path(post, path = "/api/v1/auth/2fa/recovery-codes", tag = "korastratum", params(("X-Tenant-ID" = String, Header, example = "fmfb", description = "Tenant UUID or slug")), security(("bearer" = [])),
     responses((status = 200, description = "`data.codes`: ten codes, shown this once", body = KoraRecoveryCodes),
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
-        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
+        (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
 pub async fn recovery_codes(State(state): State<AppState>, ctx: Ctx, p: Principal) -> KoraResult<Response> {
+    recent(&state, &p)?;
     let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
     let codes = state.core.passkeys().new_recovery_codes(&p.tenant, &user, &ctx.client).await?;
     Ok(ok(json!({ "codes": codes })))

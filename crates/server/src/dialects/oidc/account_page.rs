@@ -1,6 +1,7 @@
 //! The account page (`/realms/<tenant>/account`): a signed-in user's passkeys and security keys
-//! (add, rename, remove) and recovery codes. Signed out, it is the realm's sign-in page, which
-//! comes back here.
+//! (add, rename, remove) and recovery codes. Signed out, or signed in more than ten minutes ago,
+//! it is the realm's sign-in page, which comes back here: a stolen SSO cookie alone cannot plant a
+//! passkey or remove a key.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -8,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use castellan_core::CoreError;
 use castellan_core::model::{CredentialKind, Tenant, WebauthnCredential};
-use castellan_core::services::provider::SignedIn;
+use castellan_core::services::passkeys::RECENT_SIGN_IN;
+use castellan_core::services::provider::{Progress, SignedIn};
 use uuid::Uuid;
 
 use super::authorize::{Guard, Render, fault, field, page_form, page_realm};
@@ -38,7 +40,9 @@ pub async fn account_page(State(state): State<AppState>, headers: HeaderMap, Pat
         Ok(s) => s,
         Err(e) => return fault(e),
     };
-    let Some(signed_in) = signed_in else {
+    let recent = |s: &SignedIn| state.core.now() - s.auth_time() <= RECENT_SIGN_IN;
+    let Some(signed_in) = signed_in.filter(recent) else {
+        // Signed out, or signed in too long ago to change how one signs in: sign in (again).
         return match oidc.account_sign_in(&tenant, &account_url(&state, &tenant)) {
             Ok(step) => {
                 let back = vec![];
@@ -153,8 +157,9 @@ async fn account_form(
     let (tenant, params) = page_form(state, headers, slug, body, Guard::Session).await?;
     let oidc = state.core.provider();
     let signed_in = match oidc.signed_in(&tenant, cookie(headers, SSO_COOKIE)).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Err(see_other(&account_url(state, &tenant))),
+        // A sign-in too old to change keys with: the account page signs in again first.
+        Ok(Some(s)) if state.core.now() - s.auth_time() <= RECENT_SIGN_IN => s,
+        Ok(_) => return Err(see_other(&account_url(state, &tenant))),
         Err(e) => return Err(fault(e)),
     };
     if cross_site(headers, &state.core.config.public_url) || !oidc.check_csrf(&signed_in.session.id, field(&params, "csrf")) {
@@ -200,7 +205,8 @@ pub async fn credential_options(
 #[utoipa::path(post, path = "/realms/{tenant}/account/passkeys", tag = "oidc",
     params(("tenant" = String, Path, description = "The realm (tenant slug)")),
     request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Added: back to the account page", headers(("Location" = String, description = "The account page"))),
+    responses((status = 303, description = "Added: back to the account page; or, added during a sign-in (`request`), back to the client", headers(("Location" = String, description = "The account page, or the client's redirect URI with code, state and iss"))),
+        (status = 200, description = "Added during a sign-in: the request's next page (consent, form_post)", content_type = "text/html", body = String),
         (status = 400, description = "Refused (wrong origin or RP ID, no user verification, a stale or spent ceremony, an authenticator not allowed): why, on a page", content_type = "text/html", body = String),
         (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
         (status = 404, description = "No such realm", content_type = "text/html", body = String),
@@ -220,8 +226,23 @@ pub async fn add_credential(
         return account_error(&state, &tenant, "Choose a passkey or a security key.");
     };
     let (ceremony, credential, name) = (field(&params, "ceremony"), field(&params, "credential"), field(&params, "name"));
-    match state.core.passkeys().finish_registration(&tenant, &signed_in.user, kind, ceremony, credential, name, &ctx.client).await
-    {
+    let passkeys = state.core.passkeys();
+    let added = passkeys.finish_registration(&tenant, &signed_in.user, kind, ceremony, credential, name, &ctx.client);
+    match added.await {
+        // Added during a sign-in the tenant asked a passkey of: the request goes on.
+        Ok(_) if !field(&params, "request").is_empty() => {
+            let oidc = state.core.provider();
+            let (app, request) = match oidc.resume(&tenant, field(&params, "request")).await {
+                Ok(found) => found,
+                Err(_) => return see_other(&account_url(&state, &tenant)),
+            };
+            let back = super::authorize::back_to(&request.redirect_uri);
+            match oidc.authorize(&tenant, &app, request, Some(&signed_in), Progress::default(), &ctx.client).await {
+                Ok(step) => Render { state: &state, tenant: &tenant, headers: &headers, error: None, status: StatusCode::OK }
+                    .step(step, &back),
+                Err(e) => fault(e),
+            }
+        }
         Ok(_) => see_other(&account_url(&state, &tenant)),
         Err(CoreError::Validation(why)) => {
             let msg = why.values().next().cloned().unwrap_or_default();

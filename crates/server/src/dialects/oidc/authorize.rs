@@ -99,6 +99,9 @@ impl Render<'_> {
                 pages::consent(&realm, &client_name, &scopes, &request, &csrf, &user, user_code.as_deref(), back_to)
             }
             Step::DeviceDone { client_name, outcome } => pages::device_done(&client_name, outcome),
+            Step::EnrolPasskey { request, client_name, csrf } => {
+                pages::enrol_passkey(&realm, &client_name, &request, &csrf, back_to)
+            }
         }
     }
 }

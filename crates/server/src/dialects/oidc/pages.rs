@@ -162,6 +162,31 @@ pub fn second_factor(f: &SignIn<'_>, mfa_token: &str, methods: &[String]) -> Res
     with_no_store(page(status, "Two-step verification", &body, script, back_to, SIGN_IN_OPENER))
 }
 
+/// The tenant asks for a passkey before the user goes on: the account page's form to add one,
+/// carrying the request it continues.
+pub fn enrol_passkey(realm: &Realm<'_>, client_name: &str, sealed: &str, csrf: &str, back_to: &[String]) -> Response {
+    let body = format!(
+        "<h1>Add a passkey</h1><p>{name} asks you to add a passkey before you continue to \
+         <strong id=\"client-name\">{client}</strong>. Next time it signs you in without your password.</p>\
+         <form method=\"post\" action=\"{base}/account/passkeys\" id=\"register-form\" \
+         data-options=\"{base}/account/passkeys/options\">{csrf}{request}\
+         <input type=\"hidden\" name=\"kind\" value=\"passkey\"><input type=\"hidden\" name=\"ceremony\">\
+         <input type=\"hidden\" name=\"credential\">\
+         <label for=\"credential-name\">Name (optional)</label>\
+         <input id=\"credential-name\" name=\"name\" maxlength=\"64\" autocomplete=\"off\" placeholder=\"Laptop, phone\">\
+         <button type=\"button\" id=\"add-passkey\" data-kind=\"passkey\">Add a passkey</button>\
+         <p class=\"err\" role=\"alert\" id=\"register-error\" hidden></p></form>\
+         <noscript><p class=\"err\">Adding a passkey needs JavaScript.</p></noscript>\
+         <p class=\"muted\">If this device cannot make a passkey, ask your administrator.</p>",
+        name = escape(realm.name),
+        client = escape(client_name),
+        base = realm.base,
+        csrf = hidden("csrf", csrf),
+        request = hidden("request", sealed),
+    );
+    with_no_store(page(StatusCode::OK, "Add a passkey", &body, Some(PASSKEYS_JS_PATH), back_to, SIGN_IN_OPENER))
+}
+
 /// What a scope lets a client do, in words.
 fn scope_words(scope: &str) -> &'static str {
     match scope {

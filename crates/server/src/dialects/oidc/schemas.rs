@@ -291,6 +291,9 @@ pub struct OidcAccountForm {
     credential: Option<String>,
     /// The credential's name (registration, rename).
     name: Option<String>,
+    /// The sealed authorization request a registration during sign-in continues (the page that
+    /// asks for a passkey when the tenant requires one).
+    request: Option<String>,
 }
 
 /// The consent page's form.

@@ -375,7 +375,8 @@ async fn a_recovery_code_finishes_the_second_step_once_and_the_user_is_mailed() 
     let tokens = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
     let id = verify(&app, &realm, tokens["id_token"].as_str().unwrap(), &realm.web).await;
     assert_eq!((id["amr"].clone(), id["acr"].clone()), (json!(["pwd", "otp", "mfa"]), json!("2")));
-    let mail = crate::helpers::outbox_message(&app, EMAIL, 1).await;
+    // The first mail told of the key added; the second, of the code used.
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 2).await;
     assert!(mail["subject"].as_str().unwrap().contains("recovery code"), "{mail}");
     assert!(mail["body"].as_str().unwrap().contains("9 unused codes"), "{mail}");
     // The same code a second time: refused.
@@ -558,4 +559,110 @@ async fn the_aaguid_allow_list_admits_only_the_models_it_names() {
     assert!(refused.body.contains("not allowed"), "{}", refused.body);
     let allowed = Behaviour { aaguid: *uuid::Uuid::parse_str("ee882879-721c-4913-9775-3dfcce97072a").unwrap().as_bytes(), ..b };
     assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &allowed).await.status, 303);
+}
+
+#[tokio::test]
+async fn changing_keys_needs_a_recent_sign_in_and_the_user_is_told_of_each_change() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    let (mut browser, page) = account(&app, &realm).await;
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "security_key", &b).await.status, 303);
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 1).await;
+    assert!(mail["body"].as_str().unwrap().contains("security key named \"Laptop\" was added"), "{mail}");
+    // A security key does not sign in alone, even where the authenticator made it discoverable.
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let (refused, _, _) = passkey_sign_in(&mut other, &realm, &login, &mut auth, 0, &b).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    // Eleven minutes on, the SSO session still signs in to clients, but the account page asks to
+    // sign in again, and its forms send there.
+    app.clock.advance(660);
+    let again = browser.get(&format!("{}/account", realm.base())).await;
+    assert!(again.body.contains("id=\"login-form\""), "{}", again.body);
+    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let id = creds[0]["id"].as_str().unwrap();
+    let stale =
+        browser.post(&format!("{}/account/passkeys/{id}/delete", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
+    assert_eq!(stale.status, 303, "{}", stale.body);
+    assert!(stale.location().path().ends_with("/account"));
+    let options = browser
+        .post(
+            &format!("{}/account/passkeys/options", realm.base()),
+            &[("csrf", &page.field("csrf").unwrap()), ("kind", "passkey")],
+        )
+        .await;
+    assert_eq!(options.status, 303);
+    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    assert_eq!(creds.as_array().unwrap().len(), 1, "nothing removed");
+    // Signed in again (the password, then the key), the removal goes through and is told.
+    let second = browser.sign_in(&realm, &again, EMAIL, PASSWORD).await;
+    let csrf = second.field("csrf").unwrap();
+    let (request, mfa) = (second.field("request").unwrap(), second.field("mfa_token").unwrap());
+    let (_, opts) = post_json(
+        &mut browser,
+        &format!("{}/login/second-factor/options", realm.base()),
+        &[("csrf", &csrf), ("request", &request), ("mfa_token", &mfa)],
+    )
+    .await;
+    let answer = auth.assert(0, &opts, &b).to_string();
+    let done = second_step(
+        &mut browser,
+        &realm,
+        &second,
+        &[("method", "webauthn"), ("ceremony", opts["ceremony"].as_str().unwrap()), ("credential", &answer)],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = browser.get(&format!("{}/account", realm.base())).await;
+    let removed =
+        browser.post(&format!("{}/account/passkeys/{id}/delete", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    assert!(creds.as_array().unwrap().is_empty(), "{creds}");
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 2).await;
+    assert!(mail["body"].as_str().unwrap().contains("was removed"), "{mail}");
+}
+
+#[tokio::test]
+async fn a_tenant_that_requires_a_passkey_has_it_added_during_sign_in_and_the_request_goes_on() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let path = format!("/tenants/{}/policy", realm.slug);
+    let (_, mut policy) = app.admin(Method::GET, &path, None).await;
+    policy["webauthn"]["require_passkey"] = json!(true);
+    assert_eq!(app.admin(Method::PUT, &path, Some(policy)).await.0, 200);
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    // prompt=none cannot show the page: interaction_required.
+    let (mut browser, login, verifier) = sign_in_page(&app, &realm, &[]).await;
+    let enrol = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(enrol.body.contains("<h1>Add a passkey</h1>") && enrol.body.contains("id=\"register-form\""), "{}", enrol.body);
+    let (params, _) = web_params("openid");
+    let mut silent = params.clone();
+    silent.push(("prompt".into(), "none".into()));
+    let answer = browser.get(&authorize_path(&realm, &as_refs(&silent))).await;
+    assert_eq!(answer.sent_back("error").as_deref(), Some("interaction_required"));
+    // The page's form adds the passkey and goes on with the request: consent, then the code.
+    let (csrf, request) = (enrol.field("csrf").unwrap(), enrol.field("request").unwrap());
+    let (s, options) =
+        post_json(&mut browser, &format!("{}/account/passkeys/options", realm.base()), &[("csrf", &csrf), ("kind", "passkey")])
+            .await;
+    assert_eq!(s, 200, "{options}");
+    let made = auth.register(&options, &b).to_string();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("kind", "passkey"),
+        ("ceremony", options["ceremony"].as_str().unwrap()),
+        ("credential", &made),
+        ("request", &request),
+    ];
+    let consent = browser.post(&format!("{}/account/passkeys", realm.base()), &fields).await;
+    let back = browser.decide(&realm, &consent, "allow").await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    // With a passkey, the request needs no more: straight back to the client.
+    let again = browser.get(&authorize_path(&realm, &as_refs(&params))).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert!(again.sent_back("code").is_some());
 }
