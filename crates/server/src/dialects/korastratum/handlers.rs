@@ -24,8 +24,8 @@ use crate::state::AppState;
 #[openapi(
     paths(login, refresh, verify_login, totp_status, totp_setup, totp_verify_setup, totp_disable, list_sessions,
           revoke_session, logout, logout_all, register, verify_email, forgot_password, reset_password,
-          super::webauthn::register_options, super::webauthn::register, super::webauthn::credentials,
-          super::webauthn::remove, super::webauthn::login_options, super::webauthn::verify_login,
+          super::webauthn::webauthn_register_options, super::webauthn::webauthn_register, super::webauthn::webauthn_credentials,
+          super::webauthn::webauthn_remove, super::webauthn::webauthn_login_options, super::webauthn::webauthn_verify_login,
           super::webauthn::recovery_codes),
     components(schemas(LoginRequest, DeviceInfo, RefreshRequest, VerifyLoginRequest, TotpCodeRequest, RegisterRequest,
                        TokenRequest, ForgotPasswordRequest, ResetPasswordRequest, WebauthnRegisterOptionsRequest,

@@ -54,7 +54,7 @@ fn kind(raw: Option<&str>) -> KoraResult<CredentialKind> {
         (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR (a bad kind; WebAuthn not set up for the tenant: details.webauthn)", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
-pub async fn register_options(
+pub async fn webauthn_register_options(
     State(state): State<AppState>,
     p: Principal,
     KJson(req): KJson<WebauthnRegisterOptionsRequest>,
@@ -71,7 +71,7 @@ pub async fn register_options(
         (status = 400, description = "TENANT_REQUIRED, or VALIDATION_ERROR: refused (details.credential says why: origin, RP ID, user verification, an authenticator not allowed, already registered) or a spent or expired ceremony (details.ceremony)", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
-pub async fn register(
+pub async fn webauthn_register(
     State(state): State<AppState>,
     ctx: Ctx,
     p: Principal,
@@ -103,7 +103,7 @@ fn credential_json(c: &castellan_core::model::WebauthnCredential) -> Value {
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody)))]
-pub async fn credentials(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
+pub async fn webauthn_credentials(State(state): State<AppState>, p: Principal) -> KoraResult<Response> {
     let list = state.core.passkeys().list(&p.tenant, p.user_id).await?;
     Ok(ok(Value::Array(list.iter().map(credential_json).collect())))
 }
@@ -114,7 +114,12 @@ pub async fn credentials(State(state): State<AppState>, p: Principal) -> KoraRes
         (status = 400, description = "TENANT_REQUIRED: no X-Tenant-ID", body = KoraErrorBody),
         (status = 401, description = "UNAUTHORIZED: missing, invalid or expired access token, or ended session; REAUTHENTICATION_REQUIRED: the session's login is more than ten minutes old", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND / NOT_FOUND: no such credential of the caller", body = KoraErrorBody)))]
-pub async fn remove(State(state): State<AppState>, ctx: Ctx, p: Principal, Path(id): Path<String>) -> KoraResult<Response> {
+pub async fn webauthn_remove(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    p: Principal,
+    Path(id): Path<String>,
+) -> KoraResult<Response> {
     recent(&state, &p)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| CoreError::NotFound)?;
     state.core.passkeys().delete(&p.tenant, p.user_id, id, &ctx.client).await?;
@@ -128,7 +133,7 @@ pub async fn remove(State(state): State<AppState>, ctx: Ctx, p: Principal, Path(
         (status = 401, description = "INVALID_MFA_CODE: an unknown, spent or expired mfaToken", body = KoraErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND / NOT_FOUND: the user has no credential", body = KoraErrorBody),
         (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
-pub async fn login_options(
+pub async fn webauthn_login_options(
     State(state): State<AppState>,
     ctx: Ctx,
     KTenant(tenant): KTenant,
@@ -147,7 +152,7 @@ pub async fn login_options(
         (status = 404, description = "TENANT_NOT_FOUND", body = KoraErrorBody),
         (status = 423, description = "ACCOUNT_LOCKED", body = KoraErrorBody),
         (status = 429, description = "RATE_LIMITED (Retry-After)", body = KoraErrorBody)))]
-pub async fn verify_login(
+pub async fn webauthn_verify_login(
     State(state): State<AppState>,
     ctx: Ctx,
     KTenant(tenant): KTenant,
