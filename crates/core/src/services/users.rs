@@ -252,6 +252,25 @@ impl Users<'_> {
         Ok(())
     }
 
+    /// The user's own password change: the current password first (a wrong one is
+    /// `InvalidCredentials` and one `password.set` failure event), then the new one as
+    /// `set_password` sets it, every session ending with it.
+    pub async fn change_password(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        current: &str,
+        new: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<()> {
+        if !self.hasher.verify(current, user.password_hash.as_deref()).await?.ok {
+            let detail = json!({"reason": "wrong current password"});
+            self.audit(Some(tenant.id), Some(user.id), AuditAction::PasswordSet, "failure", ctx, detail).await;
+            return Err(CoreError::InvalidCredentials);
+        }
+        self.set_password(tenant, user.id, new, ctx).await
+    }
+
     /// Lifts a lockout, of the password and of the second factor.
     pub async fn unlock_user(&self, tenant: &Tenant, id: UserId, ctx: &ClientContext) -> CoreResult<()> {
         self.get_user(tenant, id).await?;

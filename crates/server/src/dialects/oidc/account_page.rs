@@ -53,15 +53,56 @@ pub async fn account_page(State(state): State<AppState>, headers: HeaderMap, Pat
         };
     };
     let passkeys = state.core.passkeys();
-    let (credentials, left) =
-        match (passkeys.list(&tenant, signed_in.user.id).await, passkeys.recovery_codes_left(&tenant, signed_in.user.id).await) {
-            (Ok(c), Ok(l)) => (c, l),
-            (Err(e), _) | (_, Err(e)) => return fault(e),
-        };
+    let user = signed_in.user.id;
+    let listed = (
+        passkeys.list(&tenant, user).await,
+        passkeys.recovery_codes_left(&tenant, user).await,
+        state.core.sessions().list_sessions(&tenant, user).await,
+    );
+    let (credentials, left, sessions) = match listed {
+        (Ok(c), Ok(l), Ok(s)) => (c, l, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return fault(e),
+    };
     let base = base_path(&state, &tenant);
     let realm = Realm { base: &base, name: &tenant.display_name };
     let csrf = oidc.csrf_token(&signed_in.session.id);
-    render(&realm, &signed_in, &credentials, left, &csrf, passkeys.available(&tenant))
+    let shown = Shown { credentials: &credentials, recovery_left: left, sessions: &sessions };
+    render(&realm, &signed_in, &shown, &csrf, passkeys.available(&tenant))
+}
+
+/// What the account page lists.
+struct Shown<'a> {
+    credentials: &'a [WebauthnCredential],
+    recovery_left: u32,
+    sessions: &'a [castellan_core::model::Session],
+}
+
+fn sessions_html(base: &str, token: &str, signed_in: &SignedIn, sessions: &[castellan_core::model::Session]) -> String {
+    let items: String = sessions
+        .iter()
+        .map(|s| {
+            let here = s.id == signed_in.session.id;
+            let end = if here {
+                "<span class=\"muted\">this browser</span>".to_string()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"{base}/account/sessions/{id}/end\" class=\"end-form\">{token}\
+                     <button type=\"submit\" class=\"secondary\">End</button></form>",
+                    id = escape(s.id.as_str())
+                )
+            };
+            format!(
+                "<li data-session=\"{id}\"><strong>{agent}</strong> <span class=\"muted\">{ip}, signed in {since}, \
+                 last active {last}</span> {end}</li>",
+                id = escape(s.id.as_str()),
+                agent = escape(s.user_agent.as_deref().unwrap_or(s.dialect.as_str())),
+                ip = escape(s.ip.as_deref().unwrap_or("address unknown")),
+                since = day(s.created_at),
+                last = day(s.last_active),
+            )
+        })
+        .collect();
+    format!("<h2>Where you are signed in</h2><ul id=\"sessions\">{items}</ul>")
 }
 
 fn day(at: i64) -> String {
@@ -72,14 +113,8 @@ fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
 }
 
-fn render(
-    realm: &Realm<'_>,
-    signed_in: &SignedIn,
-    credentials: &[WebauthnCredential],
-    recovery_left: u32,
-    csrf: &str,
-    available: bool,
-) -> Response {
+fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str, available: bool) -> Response {
+    let Shown { credentials, recovery_left, sessions } = *shown;
     let base = realm.base;
     let token = hidden("csrf", csrf);
     let items: String = credentials
@@ -136,7 +171,16 @@ fn render(
          <p class=\"muted\">Each works once, in place of your security key, if you lose it. Making new ones voids the old.</p>\
          <form method=\"post\" action=\"{base}/account/recovery-codes\" id=\"recovery-codes-form\">{token}\
          <button type=\"submit\" id=\"new-recovery-codes\" class=\"secondary\">Make new recovery codes</button></form>\
+         {sessions}\
+         <h2>Password</h2><p class=\"muted\">A new password ends every sign-in, this one too.</p>\
+         <form method=\"post\" action=\"{base}/account/password\" id=\"password-form\">{token}\
+         <label for=\"current-password\">Current password</label>\
+         <input id=\"current-password\" name=\"current_password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"new-password\">New password</label>\
+         <input id=\"new-password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required>\
+         <button type=\"submit\" id=\"change-password\" class=\"secondary\">Change the password</button></form>\
          <p><a href=\"{base}/protocol/openid-connect/logout\" id=\"sign-out\">Sign out</a></p>",
+        sessions = sessions_html(base, &token, signed_in, sessions),
         realm = escape(realm.name),
         user = escape(&castellan_core::services::provider::preferred_username(&signed_in.user).unwrap_or_default()),
     );
@@ -357,4 +401,75 @@ pub async fn recovery_codes(
     let mut r = page(StatusCode::OK, "Your recovery codes", &body, None, &[], Opener::Isolated);
     r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     r
+}
+
+/// Ends one of the user's other sign-ins (any application's).
+#[utoipa::path(post, path = "/realms/{tenant}/account/sessions/{id}/end", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)"), ("id" = String, Path, description = "The session's id")),
+    request_body(content = super::schemas::OidcAccountForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Ended (or not signed in): to the account page", headers(("Location" = String, description = "The account page"))),
+        (status = 400, description = "No such session of the user", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path((slug, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, _) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.core.sessions().revoke_session(&tenant, signed_in.user.id, &id, &ctx.client).await {
+        Ok(()) => see_other(&account_url(&state, &tenant)),
+        Err(CoreError::NotFound | CoreError::Validation(_)) => account_error(&state, &tenant, "There is no such sign-in."),
+        Err(e) => fault(e),
+    }
+}
+
+/// Changes the password: the current one first. Every sign-in ends with it.
+#[utoipa::path(post, path = "/realms/{tenant}/account/password", tag = "oidc",
+    params(("tenant" = String, Path, description = "The realm (tenant slug)")),
+    request_body(content = super::schemas::OidcPasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Changed (every sign-in ended), or not signed in: to the account page", headers(("Location" = String, description = "The account page"))),
+        (status = 400, description = "The current password is wrong, or the new one breaks the realm's rules", content_type = "text/html", body = String),
+        (status = 403, description = "A cross-site form or a wrong CSRF token", content_type = "text/html", body = String),
+        (status = 404, description = "No such realm", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", content_type = "text/html", body = String),
+        (status = 429, description = "Rate limited", content_type = "text/html", body = String)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (tenant, signed_in, params) = match account_form(&state, &headers, &slug, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
+        let msg = format!("Too many attempts. Try again in {wait} seconds.");
+        return crate::pages::kit::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Not done",
+            &format!("<h1>Not done</h1><p class=\"err\" id=\"error\">{msg}</p>"),
+            None,
+            &[],
+            Opener::Isolated,
+        );
+    }
+    let (current, new) = (field(&params, "current_password"), field(&params, "new_password"));
+    match state.core.users().change_password(&tenant, &signed_in.user, current, new, &ctx.client).await {
+        Ok(()) => see_other(&account_url(&state, &tenant)),
+        Err(CoreError::InvalidCredentials) => account_error(&state, &tenant, "The current password is not right."),
+        Err(CoreError::WeakPassword(rules)) => {
+            account_error(&state, &tenant, &format!("The new password breaks the rules: {}.", rules.join(", ")))
+        }
+        Err(CoreError::Validation(_)) => account_error(&state, &tenant, "The new password cannot be used."),
+        Err(e) => fault(e),
+    }
 }

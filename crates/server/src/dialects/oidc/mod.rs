@@ -58,6 +58,8 @@ pub fn router() -> Api {
         .post("/realms/{tenant}/account/passkeys/{id}/rename", account_page::rename_credential)
         .post("/realms/{tenant}/account/passkeys/{id}/delete", account_page::remove_credential)
         .post("/realms/{tenant}/account/recovery-codes", account_page::recovery_codes)
+        .post("/realms/{tenant}/account/sessions/{id}/end", account_page::end_session)
+        .post("/realms/{tenant}/account/password", account_page::change_password)
         .post("/realms/{tenant}/consent", authorize::consent)
         .get("/realms/{tenant}/forgot-password", account::forgot_password_page)
         .post("/realms/{tenant}/forgot-password", account::forgot_password)

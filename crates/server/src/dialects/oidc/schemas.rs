@@ -279,6 +279,14 @@ pub struct OidcPasskeyForm {
     credential: Option<String>,
 }
 
+/// The account page's password form.
+#[derive(ToSchema)]
+pub struct OidcPasswordForm {
+    csrf: Option<String>,
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
 /// The account page's forms: `csrf` is the signed-in session's form token.
 #[derive(ToSchema)]
 pub struct OidcAccountForm {

@@ -666,3 +666,38 @@ async fn a_tenant_that_requires_a_passkey_has_it_added_during_sign_in_and_the_re
     assert_eq!(again.status, 303, "{}", again.body);
     assert!(again.sent_back("code").is_some());
 }
+
+#[tokio::test]
+async fn the_account_page_lists_sign_ins_ends_another_and_changes_the_password() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let (mut here, _) = account(&app, &realm).await;
+    let (mut there, _) = account(&app, &realm).await;
+    let page = here.get(&format!("{}/account", realm.base())).await;
+    assert_eq!(page.body.matches("data-session=").count(), 2, "{}", page.body);
+    assert!(page.body.contains("this browser"));
+    // The other browser's sign-in, ended from this one.
+    let at = page.body.find("/account/sessions/").expect("an End form");
+    let id = page.body[at + "/account/sessions/".len()..].split('/').next().unwrap().to_string();
+    let csrf = page.field("csrf").unwrap();
+    let ended = here.post(&format!("{}/account/sessions/{id}/end", realm.base()), &[("csrf", &csrf)]).await;
+    assert_eq!(ended.status, 303, "{}", ended.body);
+    assert!(there.get(&format!("{}/account", realm.base())).await.body.contains("id=\"login-form\""));
+    let again = here.post(&format!("{}/account/sessions/{id}/end", realm.base()), &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, 400, "ended once");
+    // The password: the current one first; a new one ends every sign-in, this one too.
+    let path = format!("{}/account/password", realm.base());
+    let wrong =
+        here.post(&path, &[("csrf", &csrf), ("current_password", "not-it"), ("new_password", "Looking-Glass-2027!")]).await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    let weak = here.post(&path, &[("csrf", &csrf), ("current_password", PASSWORD), ("new_password", "short")]).await;
+    assert_eq!(weak.status, 400, "{}", weak.body);
+    let done =
+        here.post(&path, &[("csrf", &csrf), ("current_password", PASSWORD), ("new_password", "Looking-Glass-2027!")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let login = here.get(&format!("{}/account", realm.base())).await;
+    assert!(login.body.contains("id=\"login-form\""), "signed out by the change");
+    assert_eq!(here.sign_in(&realm, &login, EMAIL, PASSWORD).await.status, 401);
+    let login = here.get(&format!("{}/account", realm.base())).await;
+    assert_eq!(here.sign_in(&realm, &login, EMAIL, "Looking-Glass-2027!").await.status, 303);
+}
