@@ -310,9 +310,25 @@ impl WebauthnPolicy {
             return Err("webauthn.origins: at most 20".into());
         }
         for o in &self.origins {
-            match url::Url::parse(o) {
-                Ok(u) if matches!(u.scheme(), "https" | "http") && u.domain().is_some() && u.path() == "/" && o.len() < 300 => {}
-                _ => return Err(format!("webauthn.origins: {o:?} is not an origin with a domain name (https://host[:port])")),
+            let host = match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") && u.path() == "/" && u.query().is_none() && o.len() < 300 => {
+                    u.domain().map(str::to_string)
+                }
+                _ => None,
+            };
+            let Some(host) = host else {
+                return Err(format!(
+                    "webauthn.origins: {o:?} must be an origin, scheme://host[:port] with a domain name and no path"
+                ));
+            };
+            // The relying party id must be the origin's host or a suffix of it (WebAuthn §5.1.3).
+            if let Some(rp) = &self.rp_id
+                && host != *rp
+                && !host.ends_with(&format!(".{rp}"))
+            {
+                return Err(format!(
+                    "webauthn.origins: {o:?} is not on webauthn.rp_id {rp:?} (its host must be it or end in .{rp})"
+                ));
             }
         }
         if self.allowed_aaguids.len() > 200 || self.allowed_aaguids.iter().any(|a| uuid::Uuid::parse_str(a).is_err()) {

@@ -216,7 +216,18 @@ impl Login<'_> {
     ) -> CoreResult<LoginOutcome> {
         let (user, failures) = self.verify_password_login(tenant, &login.identifier, &login.password, attempt).await?;
         let subject = lockout_subject(user.id);
-        let has_keys = login.keys_as_second_factor && !self.store.credentials_of(tenant.id, user.id).await?.is_empty();
+        // Keys are asked for only while the realm can run a ceremony: a relying party that went
+        // away (a public URL on an IP address, origins changed) must not lock every key holder
+        // out. Only an operator can take it away; the server says so at every such sign-in.
+        let has_keys = login.keys_as_second_factor
+            && !self.store.credentials_of(tenant.id, user.id).await?.is_empty()
+            && {
+                let available = self.passkeys().available(tenant);
+                if !available {
+                    tracing::warn!(tenant = %tenant.slug, "a user's keys are not asked for: the realm has no WebAuthn relying party (webauthn.rp_id, origins, public URL)");
+                }
+                available
+            };
         if user.mfa_enabled || has_keys {
             // The password was right: its counter is settled; the second factor counts apart.
             self.settle_success(tenant, &subject, failures, attempt).await?;

@@ -127,7 +127,7 @@ fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str
             let used = c.last_used_at.map(|t| format!(", last used {}", day(t))).unwrap_or_default();
             format!(
                 "<li data-credential=\"{id}\" data-kind=\"{k}\"><strong class=\"credential-name\">{name}</strong> \
-                 <span class=\"muted\">{kind}, added {added}{used}</span>\
+                 <span class=\"muted\">· {kind}, added {added}{used}</span>\
                  <form method=\"post\" action=\"{base}/account/passkeys/{id}/rename\" class=\"rename-form\">{token}\
                  <label for=\"rename-{id}\">New name</label><input id=\"rename-{id}\" name=\"name\" maxlength=\"64\" value=\"{name}\" required>\
                  <button type=\"submit\" class=\"secondary\">Rename</button></form>\
@@ -158,14 +158,16 @@ fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str
              <p class=\"err\" role=\"alert\" id=\"register-error\" hidden></p></form>"
         )
     } else {
-        "<p id=\"passkeys-unavailable\" class=\"muted\">Passkeys are not set up on this server: it needs a domain name \
-         (the realm's webauthn.rp_id).</p>"
+        "<p id=\"passkeys-unavailable\" class=\"muted\">Passkeys are not set up on this server: a relying party needs a \
+         domain name. An operator sets the server's public URL to one (CASTELLAN_PUBLIC_URL, e.g. http://localhost:8080 \
+         for a trial), or the realm's webauthn.rp_id and origins.</p>"
             .to_string()
     };
     let body = format!(
         "<h1>Your account</h1><p class=\"muted\">Signed in to {realm} as <strong id=\"account-user\">{user}</strong>.</p>\
          <h2>Passkeys and security keys</h2>\
-         <p>A passkey signs you in without your password; a security key confirms it is you after your password.</p>\
+         <p>A passkey signs you in without your password; a security key confirms it is you after your password. Once \
+         you have either, a sign-in with your password asks for it too: make recovery codes below in case you lose it.</p>\
          {list}{add}\
          <h2>Recovery codes</h2><p id=\"recovery-left\" data-left=\"{recovery_left}\">{recovery_left} unused recovery codes.</p>\
          <p class=\"muted\">Each works once, in place of your security key, if you lose it. Making new ones voids the old.</p>\

@@ -152,9 +152,14 @@ pub fn second_factor(f: &SignIn<'_>, mfa_token: &str, methods: &[String]) -> Res
             method = hidden("method", "recovery_code"),
         ));
     }
+    let lost = if has("recovery_code") {
+        "Lost your key or device? Use a recovery code, or ask your administrator."
+    } else {
+        "Lost your key or device? Ask your administrator."
+    };
     let body = format!(
         "<h1>Two-step verification</h1><p class=\"muted\">Confirm it is you to continue to \
-         <strong>{client}</strong>.</p>{err}{forms}",
+         <strong>{client}</strong>.</p>{err}{forms}<p class=\"muted\" id=\"lost\">{lost}</p>",
         client = escape(client_name),
         err = error_html(error),
     );

@@ -701,3 +701,24 @@ async fn the_account_page_lists_sign_ins_ends_another_and_changes_the_password()
     let login = here.get(&format!("{}/account", realm.base())).await;
     assert_eq!(here.sign_in(&realm, &login, EMAIL, "Looking-Glass-2027!").await.status, 303);
 }
+
+#[tokio::test]
+async fn keys_a_realm_can_no_longer_use_are_not_asked_for() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let b = Behaviour::at(&origin_of_app(&app));
+    let mut auth = SoftAuthenticator::new();
+    let (mut browser, page) = account(&app, &realm).await;
+    assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "security_key", &b).await.status, 303);
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    assert!(other.sign_in(&realm, &login, EMAIL, PASSWORD).await.body.contains("id=\"key-form\""));
+    // The operator takes the relying party away (the public URL is on 127.0.0.1): the key cannot
+    // answer anywhere, so the password alone signs the key holder in rather than lock them out.
+    let path = format!("/tenants/{}/policy", realm.slug);
+    let (_, mut policy) = app.admin(Method::GET, &path, None).await;
+    policy["webauthn"] = json!({});
+    assert_eq!(app.admin(Method::PUT, &path, Some(policy)).await.0, 200);
+    let (mut other, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let page = other.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(page.body.contains("id=\"consent-form\""), "{}", page.body);
+}

@@ -84,6 +84,15 @@
     form.submit();
   }
 
+  // What the user reads of a ceremony that did not finish: the browser's own texts are written
+  // for developers.
+  function why(e) {
+    if (e && e.name === "NotAllowedError") { return "it was cancelled, took too long, or this device has no passkey for this site"; }
+    if (e && e.name === "InvalidStateError") { return "this authenticator is already registered"; }
+    if (e && e.name === "SecurityError") { return "this page's address cannot use passkeys"; }
+    return e && e.message ? e.message : String(e);
+  }
+
   function showError(msg) {
     var el = document.getElementById("register-error") || document.getElementById("error");
     if (!el) {
@@ -119,7 +128,7 @@
       button.addEventListener("click", function () {
         if (conditional) { conditional.abort(); conditional = null; }
         signIn(passkeyForm, null).catch(function (e) {
-          if (e && e.name !== "AbortError") { showError("The passkey sign-in did not finish: " + e.message); }
+          if (e && e.name !== "AbortError") { showError("The passkey sign-in did not finish: " + why(e) + "."); }
         });
       });
       // Conditional UI: the browser offers the realm's passkeys in the identifier field's autofill.
@@ -133,7 +142,7 @@
     if (keyForm) {
       document.getElementById("key-button").addEventListener("click", function () {
         signIn(keyForm, null).catch(function (e) {
-          showError("The security key did not answer: " + (e && e.message ? e.message : e));
+          showError("The security key did not answer: " + why(e) + ".");
         });
       });
     }
@@ -149,7 +158,7 @@
               submitWith(registerForm, o.ceremony, registrationJSON(c));
             });
           }).catch(function (e) {
-            showError("The key was not added: " + (e && e.message ? e.message : e));
+            showError("The key was not added: " + why(e) + ".");
           });
         });
       });
