@@ -39,7 +39,8 @@ pub struct PasswordLogin {
 #[derive(Debug, Clone, Copy)]
 pub enum SecondFactor<'a> {
     Totp(&'a str),
-    /// A WebAuthn assertion (JSON) for the ceremony begun with `Login::second_factor_challenge`.
+    /// A WebAuthn assertion (JSON) for the ceremony `Passkeys::begin_sign_in` began for the user
+    /// `Login::mfa_user` names.
     Key {
         ceremony: &'a str,
         response: &'a str,
