@@ -91,8 +91,8 @@ await shots("account");
 // 2. Conditional UI: signed out, the identifier field's autofill offers the passkey, and the
 // virtual authenticator takes it: signed in with nothing typed or clicked.
 await signOut();
+// No script runs on the page here: the autofill's sign-in navigates away at once.
 await page.goto(ACCOUNT);
-assert.equal(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), true);
 await page.waitForSelector("#register-form");
 assert.equal(await page.textContent("#account-user"), "alice");
 step("sign-in page: conditional UI (the identifier's autofill) signs in with the passkey");
@@ -103,6 +103,7 @@ await withoutAutofill(true);
 await page.goto(ACCOUNT);
 await page.waitForSelector("#login-form");
 assert.equal(await page.getAttribute("#identifier", "autocomplete"), "username webauthn");
+assert.equal(await page.evaluate(() => PublicKeyCredential.isConditionalMediationAvailable()), true);
 await page.waitForSelector("#passkey-button:not([hidden])");
 await shots("sign-in");
 await Promise.all([page.waitForSelector("#register-form"), page.click("#passkey-button")]);
