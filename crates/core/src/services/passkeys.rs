@@ -63,6 +63,18 @@ pub struct Begun {
     pub ceremony: String,
 }
 
+impl Begun {
+    /// The options with the ceremony token beside `publicKey`: what a page's script or an app
+    /// reads, whichever dialect serves it.
+    pub fn into_json(self) -> Value {
+        let mut body = self.options;
+        if let Some(o) = body.as_object_mut() {
+            o.insert("ceremony".into(), json!(self.ceremony));
+        }
+        body
+    }
+}
+
 /// A credential that proved its holder: the user, the credential, and what it counts as.
 #[derive(Debug, Clone)]
 pub struct Asserted {

@@ -8,7 +8,7 @@ use axum::response::Response;
 use castellan_core::CoreError;
 use castellan_core::model::CredentialKind;
 use castellan_core::services::login::SecondFactor;
-use castellan_core::services::passkeys::{Begun, RECENT_SIGN_IN};
+use castellan_core::services::passkeys::RECENT_SIGN_IN;
 use serde_json::{Value, json};
 
 use super::DIALECT;
@@ -33,14 +33,6 @@ fn recent(state: &AppState, p: &Principal) -> KoraResult<()> {
     ))
 }
 
-fn begun(b: Begun) -> Value {
-    let mut data = b.options;
-    if let Some(o) = data.as_object_mut() {
-        o.insert("ceremony".into(), json!(b.ceremony));
-    }
-    data
-}
-
 fn kind(raw: Option<&str>) -> KoraResult<CredentialKind> {
     match raw {
         None | Some("") => Ok(CredentialKind::SecurityKey),
@@ -62,7 +54,7 @@ pub async fn webauthn_register_options(
     recent(&state, &p)?;
     let user = state.core.users().get_user(&p.tenant, p.user_id).await?;
     let kind = kind(req.kind.as_deref())?;
-    Ok(ok(begun(state.core.passkeys().begin_registration(&p.tenant, &user, kind).await?)))
+    Ok(ok(state.core.passkeys().begin_registration(&p.tenant, &user, kind).await?.into_json()))
 }
 
 /// Adds the credential the client's authenticator made.
@@ -141,7 +133,7 @@ pub async fn webauthn_login_options(
 ) -> KoraResult<Response> {
     limit(&state, &ctx)?;
     let user = state.core.login().mfa_user(&tenant, &req.mfa_token).await?;
-    Ok(ok(begun(state.core.passkeys().begin_sign_in(&tenant, Some(&user)).await?)))
+    Ok(ok(state.core.passkeys().begin_sign_in(&tenant, Some(&user)).await?.into_json()))
 }
 
 /// Finishes a login that answered `mfaRequired` with a WebAuthn assertion.

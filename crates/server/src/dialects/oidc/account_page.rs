@@ -14,7 +14,7 @@ use castellan_core::services::provider::{Progress, SignedIn};
 use uuid::Uuid;
 
 use super::authorize::{Guard, Render, fault, field, page_form, page_realm};
-use super::pages::{self, Realm, see_other};
+use super::pages::{self, Realm, hidden, see_other};
 use super::passkeys::{json_error, json_fault, options_json};
 use super::{SSO_COOKIE, base_path, cookie};
 use crate::client::Ctx;
@@ -107,10 +107,6 @@ fn sessions_html(base: &str, token: &str, signed_in: &SignedIn, sessions: &[cast
 
 fn day(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at).map(|t| t.date().to_string()).unwrap_or_default()
-}
-
-fn hidden(name: &str, value: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
 }
 
 fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str, available: bool) -> Response {

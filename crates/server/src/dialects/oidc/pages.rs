@@ -51,7 +51,7 @@ fn error_html(msg: Option<&str>) -> String {
     msg.map(|m| format!("<p class=\"err\" role=\"alert\" id=\"error\">{}</p>", escape(m))).unwrap_or_default()
 }
 
-fn hidden(name: &str, value: &str) -> String {
+pub(super) fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(value))
 }
 

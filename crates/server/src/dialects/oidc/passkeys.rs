@@ -18,11 +18,7 @@ use crate::state::AppState;
 
 /// The options and ceremony token, as the page's script reads them.
 pub(super) fn options_json(begun: Begun) -> Response {
-    let mut body = begun.options;
-    if let Some(o) = body.as_object_mut() {
-        o.insert("ceremony".into(), json!(begun.ceremony));
-    }
-    let mut r = Json(body).into_response();
+    let mut r = Json(begun.into_json()).into_response();
     r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     r
 }

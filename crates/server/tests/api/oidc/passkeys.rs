@@ -106,6 +106,11 @@ async fn send_assertion(browser: &mut Browser<'_>, realm: &Realm, login: &Page, 
     browser.post(&format!("{}/login/passkey", realm.base()), &fields).await
 }
 
+/// The user's credentials as the admin API lists them: (status, body).
+async fn credentials(app: &TestApp, realm: &Realm) -> (u16, Value) {
+    app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await
+}
+
 async fn audit(app: &TestApp, realm: &Realm, action: &str) -> Vec<Value> {
     let (s, list) = app.admin(Method::GET, &format!("/tenants/{}/audit?action={action}&limit=100", realm.slug), None).await;
     assert_eq!(s, 200, "{list}");
@@ -124,7 +129,7 @@ async fn a_passkey_added_on_the_account_page_signs_in_without_an_identifier_as_t
     let page = browser.get(&format!("{}/account", realm.base())).await;
     assert!(page.body.contains("data-kind=\"passkey\"") && page.body.contains("Laptop"), "{}", page.body);
     // The admin API lists it, with its AAGUID and flags.
-    let (s, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (s, creds) = credentials(&app, &realm).await;
     assert_eq!(s, 200, "{creds}");
     assert_eq!(creds[0]["kind"], "passkey");
     assert_eq!(creds[0]["aaguid"], "5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a");
@@ -210,7 +215,7 @@ async fn a_wrong_origin_a_wrong_rp_id_and_no_user_verification_are_refused() {
         let refused = add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &bad).await;
         assert_eq!(refused.status, 400, "{:?}: {}", bad, refused.body);
     }
-    let (s, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (s, creds) = credentials(&app, &realm).await;
     assert_eq!((s, creds.as_array().unwrap().len()), (200, 0), "{creds}");
     // An honest registration, then the same three faults at sign-in.
     let mut auth = SoftAuthenticator::new();
@@ -251,7 +256,7 @@ async fn a_counter_that_goes_backwards_is_refused_and_recorded() {
     assert_eq!(page.status, 401, "{}", page.body);
     let events = audit(&app, &realm, "login.passkey").await;
     assert!(events.iter().any(|e| e["detail"]["reason"].as_str().is_some_and(|r| r.contains("counter"))), "{events:?}");
-    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (_, creds) = credentials(&app, &realm).await;
     assert_eq!(creds[0]["sign_count"], 3, "{creds}");
 }
 
@@ -400,7 +405,7 @@ async fn a_removed_credential_signs_in_no_more() {
     let (mut browser, page) = account(&app, &realm).await;
     assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &b).await.status, 303);
     assert_eq!(add_credential(&mut browser, &realm, &page, &mut auth, "passkey", &b).await.status, 303);
-    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (_, creds) = credentials(&app, &realm).await;
     let (first, second) = (creds[0]["id"].as_str().unwrap().to_string(), creds[1]["id"].as_str().unwrap().to_string());
     // Renamed and removed on the account page; a form without the session's token is refused.
     let csrf = page.field("csrf").unwrap();
@@ -580,7 +585,7 @@ async fn changing_keys_needs_a_recent_sign_in_and_the_user_is_told_of_each_chang
     app.clock.advance(660);
     let again = browser.get(&format!("{}/account", realm.base())).await;
     assert!(again.body.contains("id=\"login-form\""), "{}", again.body);
-    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (_, creds) = credentials(&app, &realm).await;
     let id = creds[0]["id"].as_str().unwrap();
     let stale =
         browser.post(&format!("{}/account/passkeys/{id}/delete", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
@@ -593,7 +598,7 @@ async fn changing_keys_needs_a_recent_sign_in_and_the_user_is_told_of_each_chang
         )
         .await;
     assert_eq!(options.status, 303);
-    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (_, creds) = credentials(&app, &realm).await;
     assert_eq!(creds.as_array().unwrap().len(), 1, "nothing removed");
     // Signed in again (the password, then the key), the removal goes through and is told.
     let second = browser.sign_in(&realm, &again, EMAIL, PASSWORD).await;
@@ -618,7 +623,7 @@ async fn changing_keys_needs_a_recent_sign_in_and_the_user_is_told_of_each_chang
     let removed =
         browser.post(&format!("{}/account/passkeys/{id}/delete", realm.base()), &[("csrf", &page.field("csrf").unwrap())]).await;
     assert_eq!(removed.status, 303, "{}", removed.body);
-    let (_, creds) = app.admin(Method::GET, &format!("/tenants/{}/users/{}/credentials", realm.slug, realm.user_id), None).await;
+    let (_, creds) = credentials(&app, &realm).await;
     assert!(creds.as_array().unwrap().is_empty(), "{creds}");
     let mail = crate::helpers::outbox_message(&app, EMAIL, 2).await;
     assert!(mail["body"].as_str().unwrap().contains("was removed"), "{mail}");
