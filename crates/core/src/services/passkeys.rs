@@ -472,7 +472,7 @@ impl Passkeys<'_> {
     }
 
     /// Mails the user of a change to how they sign in, so that one they did not make is noticed.
-    async fn tell(&self, tenant: &Tenant, user: &User, what: &str) {
+    pub(crate) async fn tell(&self, tenant: &Tenant, user: &User, what: &str) {
         let Some(email) = &user.email else { return };
         let (subject, body) = crate::delivery::templates::sign_in_changed(&tenant.display_name, what);
         if let Err(e) = self.enqueue(Some(tenant.id), Channel::Email, email.as_str(), &subject, &body).await {

@@ -35,6 +35,15 @@ fn seal_context(user: &User) -> String {
     format!("totp/{}/{}", user.tenant_id, user.id)
 }
 
+/// What the user scans: the secret as Base32, its otpauth URL and that URL as a QR code.
+fn enrollment(tenant: &Tenant, user: &User, secret: &[u8]) -> CoreResult<TotpEnrollment> {
+    let b32 = base32::encode(secret);
+    let account = user.email.clone().or_else(|| user.username.clone()).unwrap_or_else(|| user.id.to_string());
+    let otpauth_url = totp::otpauth_url(&tenant.display_name, &account, &b32, TotpAlgorithm::Sha1, DIGITS, PERIOD);
+    let qr_png_data_url = qr::png_data_url(&otpauth_url, 4)?;
+    Ok(TotpEnrollment { secret: b32, otpauth_url, qr_png_data_url })
+}
+
 /// TOTP factors: `core.totp()`.
 pub struct Totp<'a>(&'a Core);
 
@@ -76,12 +85,20 @@ impl Totp<'_> {
                 created_at: self.now(),
             })
             .await?;
-        let b32 = base32::encode(&secret);
-        let account = user.email.clone().or_else(|| user.username.clone()).unwrap_or_else(|| user.id.to_string());
-        let otpauth_url = totp::otpauth_url(&tenant.display_name, &account, &b32, TotpAlgorithm::Sha1, DIGITS, PERIOD);
-        let qr_png_data_url = qr::png_data_url(&otpauth_url, 4)?;
         self.audit(Some(tenant.id), Some(user.id), AuditAction::TotpSetup, "pending", ctx, json!({})).await;
-        Ok(TotpEnrollment { secret: b32, otpauth_url, qr_png_data_url })
+        enrollment(tenant, user, &secret)
+    }
+
+    /// The enrolment waiting for its first code, shown again (after a wrong code, the user keeps
+    /// the secret they already scanned); `None` if there is none.
+    pub async fn pending_totp_enrollment(&self, tenant: &Tenant, user: &User) -> CoreResult<Option<TotpEnrollment>> {
+        match self.store.totp_by_user(tenant.id, user.id).await? {
+            Some(f) if !f.enabled => {
+                let secret = zeroize::Zeroizing::new(self.master.open(&seal_context(user), &f.secret_sealed)?);
+                Ok(Some(enrollment(tenant, user, &secret)?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Activates a pending enrolment with a valid code. One `totp.enable` event, whatever the outcome.
@@ -103,6 +120,9 @@ impl Totp<'_> {
         }
         .await;
         self.record_attempt(attempt, ctx, &result).await;
+        if result.is_ok() {
+            self.passkeys().tell(tenant, user, "An authenticator app was set up for two-step sign-in").await;
+        }
         result
     }
 
@@ -126,6 +146,22 @@ impl Totp<'_> {
     pub async fn remove_totp(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<()> {
         self.delete_totp(tenant, user).await?;
         self.audit(Some(tenant.id), Some(user.id), AuditAction::TotpDisable, "success", ctx, json!({})).await;
+        Ok(())
+    }
+
+    /// Removes the user's own TOTP (or a pending enrolment) from a recent sign-in, which is the
+    /// re-authentication; the user is mailed, so that a removal they did not make is noticed.
+    /// `NotFound` if there was nothing to remove.
+    pub async fn remove_own_totp(&self, tenant: &Tenant, user: &User, ctx: &ClientContext) -> CoreResult<()> {
+        let Some(factor) = self.store.totp_by_user(tenant.id, user.id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        self.delete_totp(tenant, user).await?;
+        let detail = json!({"via": "account page", "was_enabled": factor.enabled});
+        self.audit(Some(tenant.id), Some(user.id), AuditAction::TotpDisable, "success", ctx, detail).await;
+        if factor.enabled {
+            self.passkeys().tell(tenant, user, "The authenticator app for two-step sign-in was removed").await;
+        }
         Ok(())
     }
 

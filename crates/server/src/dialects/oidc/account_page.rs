@@ -21,7 +21,7 @@ use crate::client::Ctx;
 use crate::pages::kit::{Opener, cross_site, escape, page};
 use crate::state::AppState;
 
-fn account_url(state: &AppState, tenant: &Tenant) -> String {
+pub(super) fn account_url(state: &AppState, tenant: &Tenant) -> String {
     format!("{}/realms/{}/account", state.core.config.public_url.trim_end_matches('/'), tenant.slug)
 }
 
@@ -58,15 +58,16 @@ pub async fn account_page(State(state): State<AppState>, headers: HeaderMap, Pat
         passkeys.list(&tenant, user).await,
         passkeys.recovery_codes_left(&tenant, user).await,
         state.core.sessions().list_sessions(&tenant, user).await,
+        state.core.totp().totp_status(&tenant, &signed_in.user).await,
     );
-    let (credentials, left, sessions) = match listed {
-        (Ok(c), Ok(l), Ok(s)) => (c, l, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return fault(e),
+    let (credentials, left, sessions, totp) = match listed {
+        (Ok(c), Ok(l), Ok(s), Ok(t)) => (c, l, s, t),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return fault(e),
     };
     let base = base_path(&state, &tenant);
     let realm = Realm { base: &base, name: &tenant.display_name };
     let csrf = oidc.csrf_token(&signed_in.session.id);
-    let shown = Shown { credentials: &credentials, recovery_left: left, sessions: &sessions };
+    let shown = Shown { credentials: &credentials, recovery_left: left, sessions: &sessions, totp_on: totp.enabled };
     render(&realm, &signed_in, &shown, &csrf, passkeys.available(&tenant))
 }
 
@@ -75,6 +76,8 @@ struct Shown<'a> {
     credentials: &'a [WebauthnCredential],
     recovery_left: u32,
     sessions: &'a [castellan_core::model::Session],
+    /// Whether an authenticator app is set up.
+    totp_on: bool,
 }
 
 fn sessions_html(base: &str, token: &str, signed_in: &SignedIn, sessions: &[castellan_core::model::Session]) -> String {
@@ -110,7 +113,7 @@ fn day(at: i64) -> String {
 }
 
 fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str, available: bool) -> Response {
-    let Shown { credentials, recovery_left, sessions } = *shown;
+    let Shown { credentials, recovery_left, sessions, totp_on } = *shown;
     let base = realm.base;
     let token = hidden("csrf", csrf);
     let items: String = credentials
@@ -164,9 +167,9 @@ fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str
          <h2>Passkeys and security keys</h2>\
          <p>A passkey signs you in without your password; a security key confirms it is you after your password. Once \
          you have either, a sign-in with your password asks for it too: make recovery codes below in case you lose it.</p>\
-         {list}{add}\
+         {list}{add}{totp}\
          <h2>Recovery codes</h2><p id=\"recovery-left\" data-left=\"{recovery_left}\">{recovery_left} unused recovery codes.</p>\
-         <p class=\"muted\">Each works once, in place of your security key, if you lose it. Making new ones voids the old.</p>\
+         <p class=\"muted\">Each works once, in place of your security key or authenticator app, if you lose it. Making new ones voids the old.</p>\
          <form method=\"post\" action=\"{base}/account/recovery-codes\" id=\"recovery-codes-form\">{token}\
          <button type=\"submit\" id=\"new-recovery-codes\" class=\"secondary\">Make new recovery codes</button></form>\
          {sessions}\
@@ -179,6 +182,7 @@ fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str
          <button type=\"submit\" id=\"change-password\" class=\"secondary\">Change the password</button></form>\
          <p><a href=\"{base}/protocol/openid-connect/logout\" id=\"sign-out\">Sign out</a></p>",
         sessions = sessions_html(base, &token, signed_in, sessions),
+        totp = super::account_totp::section(base, &token, totp_on),
         realm = escape(realm.name),
         user = escape(&castellan_core::services::provider::preferred_username(&signed_in.user).unwrap_or_default()),
     );
@@ -190,7 +194,7 @@ fn render(realm: &Realm<'_>, signed_in: &SignedIn, shown: &Shown<'_>, csrf: &str
 
 /// A form of the account page: the realm, the signed-in browser (its session's CSRF token in
 /// the form, sent from this site) and the fields; else the answer to give.
-async fn account_form(
+pub(super) async fn account_form(
     state: &AppState,
     headers: &HeaderMap,
     slug: &str,
@@ -295,7 +299,7 @@ pub async fn add_credential(
     }
 }
 
-fn account_error(state: &AppState, tenant: &Tenant, msg: &str) -> Response {
+pub(super) fn account_error(state: &AppState, tenant: &Tenant, msg: &str) -> Response {
     let body = format!(
         "<h1>Not done</h1><p class=\"err\" role=\"alert\" id=\"error\">{}</p><p><a href=\"{}\" id=\"back\">Back to your account</a></p>",
         escape(msg),

@@ -23,7 +23,8 @@ use crate::state::AppState;
           super::passkeys::login_passkey, super::passkeys::second_factor_options, super::account_page::account_page,
           super::account_page::credential_options, super::account_page::add_credential,
           super::account_page::rename_credential, super::account_page::remove_credential, super::account_page::recovery_codes, super::account_page::end_session,
-          super::account_page::change_password, passkeys_asset),
+          super::account_page::change_password, super::account_totp::begin, super::account_totp::confirm,
+          super::account_totp::remove, passkeys_asset),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]

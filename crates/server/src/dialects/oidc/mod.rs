@@ -4,6 +4,7 @@
 
 mod account;
 mod account_page;
+mod account_totp;
 mod authorize;
 mod device;
 mod discovery;
@@ -58,6 +59,9 @@ pub fn router() -> Api {
         .post("/realms/{tenant}/account/passkeys/{id}/rename", account_page::rename_credential)
         .post("/realms/{tenant}/account/passkeys/{id}/delete", account_page::remove_credential)
         .post("/realms/{tenant}/account/recovery-codes", account_page::recovery_codes)
+        .post("/realms/{tenant}/account/totp", account_totp::begin)
+        .post("/realms/{tenant}/account/totp/confirm", account_totp::confirm)
+        .post("/realms/{tenant}/account/totp/remove", account_totp::remove)
         .post("/realms/{tenant}/account/sessions/{id}/end", account_page::end_session)
         .post("/realms/{tenant}/account/password", account_page::change_password)
         .post("/realms/{tenant}/consent", authorize::consent)

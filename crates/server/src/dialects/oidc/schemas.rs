@@ -304,6 +304,14 @@ pub struct OidcAccountForm {
     request: Option<String>,
 }
 
+/// The account page's form that confirms an authenticator app.
+#[derive(ToSchema)]
+pub struct OidcAccountTotpForm {
+    csrf: Option<String>,
+    /// The app's current six-digit code.
+    code: Option<String>,
+}
+
 /// The consent page's form.
 #[derive(ToSchema)]
 pub struct OidcConsentForm {

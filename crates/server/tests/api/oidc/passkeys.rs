@@ -727,3 +727,72 @@ async fn keys_a_realm_can_no_longer_use_are_not_asked_for() {
     let page = other.sign_in(&realm, &login, EMAIL, PASSWORD).await;
     assert!(page.body.contains("id=\"consent-form\""), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_account_page_sets_up_an_authenticator_app_with_a_code_and_removes_it() {
+    let app = spawn_app().await;
+    let realm = passkey_realm(&app).await;
+    let (mut browser, page) = account(&app, &realm).await;
+    assert!(page.body.contains("id=\"totp-setup-form\""), "{}", page.body);
+    let csrf = page.field("csrf").unwrap();
+    let base = realm.base();
+    let shown = browser.post(&format!("{base}/account/totp"), &[("csrf", &csrf)]).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("src=\"data:image/png;base64,"), "the QR code");
+    let secret = shown.body.split("id=\"totp-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    // A wrong code shows the same key again; nothing is on yet.
+    let wrong = browser.post(&format!("{base}/account/totp/confirm"), &[("csrf", &csrf), ("code", "000000")]).await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.body.contains(&secret) && wrong.body.contains("id=\"error\""), "{}", wrong.body);
+    let (mut one, login, _) = sign_in_page(&app, &realm, &[]).await;
+    let consent = one.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(consent.body.contains("id=\"consent-form\""), "still one step: {}", consent.body);
+    // A stale sign-in cannot turn it on.
+    let code = crate::helpers::code(&app, &secret, 0);
+    let mut stranger = Browser::new(&app);
+    let forged = stranger.post(&format!("{base}/account/totp/confirm"), &[("csrf", &csrf), ("code", &code)]).await;
+    assert_ne!(forged.status, 200);
+    let on = browser.post(&format!("{base}/account/totp/confirm"), &[("csrf", &csrf), ("code", &code)]).await;
+    assert_eq!(on.status, 303, "{}", on.body);
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 1).await;
+    assert!(mail["body"].as_str().unwrap().contains("authenticator app was set up"), "{mail}");
+    let page = browser.get(&format!("{base}/account")).await;
+    assert!(page.body.contains("id=\"totp-on\"") && page.body.contains("id=\"remove-totp\""), "{}", page.body);
+    // Setting up a second one while the first is on: refused, the first stays.
+    let twice = browser.post(&format!("{base}/account/totp"), &[("csrf", &csrf)]).await;
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    // Now a password sign-in asks for the app's code and ends as two factors.
+    app.clock.advance(30);
+    let (mut other, login, verifier) = sign_in_page(&app, &realm, &[]).await;
+    let second = other.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(second.body.contains("id=\"totp-form\""), "{}", second.body);
+    let code = crate::helpers::code(&app, &secret, 0);
+    let fields = [
+        ("csrf", second.field("csrf").unwrap()),
+        ("request", second.field("request").unwrap()),
+        ("mfa_token", second.field("mfa_token").unwrap()),
+        ("code", code),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let consent = other.post(&format!("{base}/login/totp"), &fields).await;
+    let back = other.decide(&realm, &consent, "allow").await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let tokens = web_tokens(&app, &realm, &back.sent_back("code").unwrap(), &verifier).await;
+    let id = verify(&app, &realm, tokens["id_token"].as_str().unwrap(), &realm.web).await;
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    // Removed from the account page: one step again, and the user is told.
+    let removed = browser.post(&format!("{base}/account/totp/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let mail = crate::helpers::outbox_message(&app, EMAIL, 2).await;
+    assert!(mail["body"].as_str().unwrap().contains("authenticator app for two-step sign-in was removed"), "{mail}");
+    let (mut one, login, _) = sign_in_page(&app, &realm, &[]).await;
+    // Consent was given above: straight back to the client with a code.
+    let back = one.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert!(back.status == 303 && back.sent_back("code").is_some(), "one step again: {}", back.body);
+    let none = browser.post(&format!("{base}/account/totp/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(none.status, 400, "{}", none.body);
+    let events = audit(&app, &realm, "totp.enable").await;
+    let outcomes: Vec<&str> = events.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "success").count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == "failure").count(), 1, "{outcomes:?}");
+}
