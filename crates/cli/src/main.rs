@@ -164,6 +164,9 @@ enum AppCmd {
         /// Refuse OTP requests naming more than one channel.
         #[arg(long)]
         single_otp_channel: bool,
+        /// Offer the user's passkeys and security keys on the hosted 2FA page, beside the code.
+        #[arg(long)]
+        hosted_webauthn: bool,
         /// Where hosted 2FA results are called back (https to a public address unless private
         /// callbacks are allowed); a callback secret is made and printed once.
         #[arg(long)]
@@ -639,6 +642,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                     mosip_app_id,
                     roles,
                     single_otp_channel,
+                    hosted_webauthn,
                     callback_url,
                     redirect_uris,
                     allowed_ips,
@@ -660,6 +664,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
                         callback_url,
                         redirect_uris,
                         single_otp_channel,
+                        hosted_webauthn,
                         active: true,
                         oauth,
                         client_secret: None,

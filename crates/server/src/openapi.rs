@@ -275,6 +275,7 @@ mod tests {
             callback_url: None,
             redirect_uris: vec![],
             single_otp_channel: false,
+            hosted_webauthn: false,
             active: true,
             created_at: 1,
             // Every optional field set, so that each one the schema must describe is written.

@@ -69,6 +69,7 @@ pub(crate) struct ApplicationRow {
     redirect_uris: String,
     /// TEXT for history: `true` when set.
     single_otp_channel: Option<String>,
+    hosted_webauthn: bool,
     active: bool,
     created_at: i64,
     oidc: String,
@@ -90,6 +91,7 @@ impl TryFrom<ApplicationRow> for Application {
             callback_url: r.callback_url,
             redirect_uris: json(&r.redirect_uris)?,
             single_otp_channel: matches!(r.single_otp_channel.as_deref(), Some("true" | "1")),
+            hosted_webauthn: r.hosted_webauthn,
             active: r.active,
             created_at: r.created_at,
             oauth: json(&r.oidc)?,

@@ -54,6 +54,9 @@ pub struct Application {
     pub redirect_uris: Vec<String>,
     /// One-time codes go through one channel per request, never to phone and email at once.
     pub single_otp_channel: bool,
+    /// The eauthenticator hosted page offers the user's passkeys and security keys beside the
+    /// authenticator app's code, and offers to add one after a code.
+    pub hosted_webauthn: bool,
     pub active: bool,
     pub created_at: i64,
     /// Its settings as an OpenID Connect client, as fields of their own.

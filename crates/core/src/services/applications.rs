@@ -28,6 +28,8 @@ pub struct NewApplication {
     pub callback_url: Option<String>,
     pub redirect_uris: Vec<String>,
     pub single_otp_channel: bool,
+    /// The eauthenticator hosted page offers passkeys and security keys beside the code.
+    pub hosted_webauthn: bool,
     pub active: bool,
     /// Its settings as an OpenID Connect client (the defaults of its kind when left empty).
     pub oauth: OAuthClient,
@@ -48,6 +50,7 @@ pub struct ApplicationPatch {
     pub callback_url: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
+    pub hosted_webauthn: Option<bool>,
     pub active: Option<bool>,
     pub oauth: OAuthPatch,
 }
@@ -315,6 +318,7 @@ impl Applications<'_> {
             callback_url,
             redirect_uris,
             single_otp_channel: new.single_otp_channel,
+            hosted_webauthn: new.hosted_webauthn,
             active: new.active,
             created_at: self.now(),
             oauth,
@@ -372,6 +376,9 @@ impl Applications<'_> {
         }
         if let Some(single) = patch.single_otp_channel {
             app.single_otp_channel = single;
+        }
+        if let Some(on) = patch.hosted_webauthn {
+            app.hosted_webauthn = on;
         }
         if let Some(active) = patch.active {
             app.active = active;

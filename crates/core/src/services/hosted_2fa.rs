@@ -599,6 +599,7 @@ mod tests {
             callback_url: None,
             redirect_uris: vec!["https://portal.example.com/2fa/done".into()],
             single_otp_channel: false,
+            hosted_webauthn: false,
             active: true,
             created_at: 0,
             oauth: Default::default(),

@@ -188,6 +188,7 @@ impl HostedApps<'_> {
                     callback_url: Some(callback_url),
                     redirect_uris,
                     single_otp_channel: false,
+                    hosted_webauthn: false,
                     active: true,
                     oauth: Default::default(),
                     client_secret: None,

@@ -48,6 +48,9 @@ pub struct CreateApplication {
     /// Refuse OTP requests naming more than one channel (MOSIP `AUTH_ERR_MULTIPLE_CHANNELS`).
     #[serde(default)]
     pub single_otp_channel: bool,
+    /// eauthenticator: the hosted page offers the user's passkeys and security keys beside the code.
+    #[serde(default)]
+    pub hosted_webauthn: bool,
     pub active: Option<bool>,
     /// OpenID Connect: where a logout may send the browser back to (exact match; https, or http to
     /// this machine).
@@ -111,6 +114,7 @@ pub struct PatchApplication {
     pub callback_url: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub single_otp_channel: Option<bool>,
+    pub hosted_webauthn: Option<bool>,
     pub active: Option<bool>,
     /// OpenID Connect: where a logout may send the browser back to.
     pub post_logout_redirect_uris: Option<Vec<String>>,
@@ -166,6 +170,7 @@ impl CreateApplication {
             callback_url: self.callback_url,
             redirect_uris: self.redirect_uris,
             single_otp_channel: self.single_otp_channel,
+            hosted_webauthn: self.hosted_webauthn,
             active: self.active.unwrap_or(true),
             oauth: OAuthClient {
                 post_logout_redirect_uris: self.post_logout_redirect_uris,
@@ -199,6 +204,7 @@ impl From<PatchApplication> for ApplicationPatch {
             callback_url: b.callback_url,
             redirect_uris: b.redirect_uris,
             single_otp_channel: b.single_otp_channel,
+            hosted_webauthn: b.hosted_webauthn,
             active: b.active,
             oauth: OAuthPatch {
                 post_logout_redirect_uris: b.post_logout_redirect_uris,

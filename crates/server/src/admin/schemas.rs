@@ -136,6 +136,8 @@ pub struct AdminApplication {
     callback_url: Option<String>,
     redirect_uris: Vec<String>,
     single_otp_channel: bool,
+    /// eauthenticator: the hosted page offers the user's passkeys and security keys beside the code.
+    hosted_webauthn: bool,
     active: bool,
     created_at: i64,
     /// OpenID Connect: where a logout may send the browser back to (exact match).

@@ -36,7 +36,7 @@ impl SqlStore {
 #[async_trait]
 impl ApplicationStore for SqlStore {
     async fn insert_application(&self, a: &Application) -> StoreResult<()> {
-        let sql = format!("INSERT INTO applications ({APP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)");
+        let sql = format!("INSERT INTO applications ({APP_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)");
         let written = on_writer!(self, |p| async {
             let mut tx = p.begin().await.map_err(|e| (None, e))?;
             sqlx::query(AssertSqlSafe(sql))
@@ -54,6 +54,7 @@ impl ApplicationStore for SqlStore {
                 .bind(a.active)
                 .bind(a.created_at)
                 .bind(to_json(&a.oauth))
+                .bind(a.hosted_webauthn)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| (None, e))?;
@@ -75,7 +76,7 @@ impl ApplicationStore for SqlStore {
 
     async fn update_application(&self, a: &Application) -> StoreResult<()> {
         let sql = "UPDATE applications SET name=$3, secret_hash=$4, roles=$5, allowed_ips=$6, \
-                   callback_url=$7, redirect_uris=$8, single_otp_channel=$9, active=$10, oidc=$11 WHERE tenant_id=$1 AND id=$2";
+                   callback_url=$7, redirect_uris=$8, single_otp_channel=$9, active=$10, oidc=$11, hosted_webauthn=$12 WHERE tenant_id=$1 AND id=$2";
         let written = on_writer!(self, |p| async {
             let mut tx = p.begin().await.map_err(|e| (None, e))?;
             let updated = sqlx::query(sql)
@@ -90,6 +91,7 @@ impl ApplicationStore for SqlStore {
                 .bind(a.single_otp_channel.then_some("true"))
                 .bind(a.active)
                 .bind(to_json(&a.oauth))
+                .bind(a.hosted_webauthn)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| (None, e))?;

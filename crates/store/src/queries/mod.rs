@@ -16,7 +16,7 @@ use crate::{SqlStore, db_err, execute, fetch_all, fetch_optional, on_pool, on_wr
 // request is ever formatted into SQL; values are always bound.
 const TENANT_COLS: &str = "id, slug, display_name, profile, dialects, issuer, audience, policy, created_at";
 const APP_COLS: &str = "id, tenant_id, client_id, name, kind, secret_hash, roles, allowed_ips, \
-                        callback_url, redirect_uris, single_otp_channel, active, created_at, oidc";
+                        callback_url, redirect_uris, single_otp_channel, active, created_at, oidc, hosted_webauthn";
 const USER_COLS: &str = "id, tenant_id, email, username, phone, password_hash, first_name, last_name, role, roles, \
                          permissions, attributes, email_verified, phone_verified, active, mfa_enabled, created_at, updated_at";
 const TOTP_COLS: &str = "user_id, tenant_id, secret_sealed, algorithm, digits, period, enabled, last_step, created_at";

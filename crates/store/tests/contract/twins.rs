@@ -606,6 +606,7 @@ fn drawn_app(rng: &mut Rng, id: AppId, tenant: TenantId, now: i64) -> Applicatio
         callback_url: None,
         redirect_uris: vec![],
         single_otp_channel: rng.chance(50),
+        hosted_webauthn: false,
         active: true,
         created_at: rng.int(5),
         oauth: Default::default(),

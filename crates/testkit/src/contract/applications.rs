@@ -60,6 +60,7 @@ pub async fn an_application_update_keeps_its_client_id_kind_and_creation_time(st
         callback_url: None,
         redirect_uris: vec![],
         single_otp_channel: true,
+        hosted_webauthn: true,
         active: false,
         created_at: 77,
         ..aliased(&t, &[(Dialect::Kumusoft, "NEWTAG"), (Dialect::Mosip, "new-app")])

@@ -85,6 +85,7 @@ pub fn app(t: &Tenant) -> Application {
         callback_url: Some("https://example.com/cb".into()),
         redirect_uris: vec!["https://example.com/r".into()],
         single_otp_channel: false,
+        hosted_webauthn: false,
         active: true,
         created_at: 1,
         oauth: OAuthClient {

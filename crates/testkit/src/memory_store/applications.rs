@@ -84,6 +84,7 @@ impl ApplicationStore for MemoryStore {
         row.callback_url = a.callback_url.clone();
         row.redirect_uris = a.redirect_uris.clone();
         row.single_otp_channel = a.single_otp_channel;
+        row.hosted_webauthn = a.hosted_webauthn;
         row.active = a.active;
         row.oauth = a.oauth.clone();
         Ok(())

@@ -109,6 +109,7 @@ impl World {
                     callback_url: None,
                     redirect_uris: vec![],
                     single_otp_channel: false,
+                    hosted_webauthn: false,
                     active: true,
                     oauth: Default::default(),
                     client_secret: None,

@@ -422,6 +422,7 @@ impl Provider<'_> {
             callback_url: None,
             redirect_uris: vec![account_url.to_string()],
             single_otp_channel: false,
+            hosted_webauthn: false,
             active: true,
             created_at: 0,
             oauth: crate::model::OAuthClient { first_party: true, ..Default::default() },

@@ -303,6 +303,7 @@ impl Provider<'_> {
                     callback_url: None,
                     redirect_uris: m.redirect_uris,
                     single_otp_channel: false,
+                    hosted_webauthn: false,
                     active: true,
                     oauth: m.oauth,
                     client_secret: None,

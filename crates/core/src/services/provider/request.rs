@@ -524,6 +524,7 @@ mod tests {
             callback_url: None,
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
             single_otp_channel: false,
+            hosted_webauthn: false,
             active: true,
             created_at: 0,
             oauth: Default::default(),
