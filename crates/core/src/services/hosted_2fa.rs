@@ -52,6 +52,11 @@ pub(crate) struct OpenVerification {
     pub(crate) verification: Verification,
     /// Digits of the user's code.
     pub(crate) digits: u32,
+    /// Whether the user has an authenticator app for this application (a code can be entered).
+    pub(crate) has_code: bool,
+    /// Whether the user's passkeys and security keys are offered: the application allows them,
+    /// the tenant has a relying party and the user has at least one.
+    pub(crate) keys: bool,
     /// The session token it was opened with (the callback carries it back).
     pub(crate) token: Option<String>,
 }
@@ -238,6 +243,42 @@ impl Hosted<'_> {
         result
     }
 
+    /// DISABLE of type WEBAUTHN: removes every passkey and security key of the user (a lost key,
+    /// on the business's word); `UserNotFound` if there was none. The user is mailed of each, as
+    /// of any removal. One `hosted.toggle` event, whatever the outcome.
+    pub async fn disable_app_keys(&self, tenant: &Tenant, app: &Application, email: &str, ctx: &ClientContext) -> CoreResult<()> {
+        let ctx = with_app(ctx, app);
+        let mut attempt = Attempt::new(Some(tenant.id), AuditAction::HostedToggle);
+        attempt.note("action", "DISABLE");
+        attempt.note("type", "WEBAUTHN");
+        let result = async {
+            let user = match self.hosted_user(tenant, email).await {
+                Ok(u) => u,
+                Err(e) => return Err(attempt.refuse("failure", "not an email address", e)),
+            };
+            let Some(user) = user else {
+                return Err(attempt.refuse("failure", "no key to remove", CoreError::UserNotFound));
+            };
+            attempt.user = Some(user.id);
+            let keys = self.store.credentials_of(tenant.id, user.id).await?;
+            if keys.is_empty() {
+                return Err(attempt.refuse("failure", "no key to remove", CoreError::UserNotFound));
+            }
+            for key in &keys {
+                match self.passkeys().delete(tenant, user.id, key.id, &ctx).await {
+                    // Removed meanwhile by another call: as good as removed here.
+                    Ok(()) | Err(CoreError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            attempt.note("removed", keys.len());
+            Ok(())
+        }
+        .await;
+        self.record_attempt(attempt, &ctx, &result).await;
+        result
+    }
+
     /// A fresh 160-bit secret and its otpauth URL and QR code; nothing is stored.
     pub fn provision_app_totp(&self, app: &Application, email: &str) -> CoreResult<Provisioned> {
         if email_identifier(email).is_none() {
@@ -282,11 +323,15 @@ impl Hosted<'_> {
             Ok(u) => u,
             Err(e) => return Err(attempt.refuse("failure", "not an email address", e)),
         };
-        let factor = match &user {
-            Some(u) => self.store.app_totp(tenant.id, app.id, u.id).await?,
-            None => None,
+        // Two-step verification is on for the user with this application when they have its
+        // authenticator app, or a key the application lets the page offer.
+        let enabled = match &user {
+            Some(u) => {
+                self.store.app_totp(tenant.id, app.id, u.id).await?.is_some() || self.keys_offered(tenant, app, u.id).await?
+            }
+            None => false,
         };
-        let (Some(user), Some(_)) = (user, factor) else {
+        let (Some(user), true) = (user, enabled) else {
             return Err(attempt.refuse("failure", "no factor", CoreError::UserNotFound));
         };
         attempt.user = Some(user.id);
@@ -381,8 +426,25 @@ impl Hosted<'_> {
         if !same {
             return invalid(attempt, "session token not genuine");
         }
-        let digits = self.store.app_totp(tenant.id, app.id, verification.user_id).await?.map(|f| f.digits).unwrap_or(6);
-        Ok(OpenVerification { tenant, app, verification, digits, token: Some(token.to_string()) })
+        let factor = self.store.app_totp(tenant.id, app.id, verification.user_id).await?;
+        let keys = self.keys_offered(&tenant, &app, verification.user_id).await?;
+        Ok(OpenVerification {
+            digits: factor.as_ref().map(|f| f.digits).unwrap_or(6),
+            has_code: factor.is_some(),
+            keys,
+            tenant,
+            app,
+            verification,
+            token: Some(token.to_string()),
+        })
+    }
+
+    /// Whether the hosted page offers `user`'s passkeys and security keys for this application.
+    pub(crate) async fn keys_offered(&self, tenant: &Tenant, app: &Application, user: UserId) -> CoreResult<bool> {
+        if !app.hosted_webauthn || !self.passkeys().available(tenant) {
+            return Ok(false);
+        }
+        Ok(!self.store.credentials_of(tenant.id, user).await?.is_empty())
     }
 
     /// Ends a pending verification whose token has expired; true if this call ended it.
@@ -477,21 +539,77 @@ impl Hosted<'_> {
             }
             None => false,
         };
-        let ip = ctx.ip.as_deref();
         if matched {
-            if !self
-                .store
-                .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Verified, ip, now)
-                .await?
-            {
-                let status = self.verification_status(v).await?;
-                attempt.outcome("closed");
-                attempt.note("status", status.as_str());
-                return Ok(CodeOutcome::Closed(status));
-            }
-            self.queue_result_callback(open, true).await?;
-            return Ok(CodeOutcome::Verified);
+            return self.right_try(open, ctx, attempt).await;
         }
+        self.wrong_try(open, "wrong code", ctx, attempt).await
+    }
+
+    /// Checks the answer of one of the user's keys on the hosted page, as a code is checked: a
+    /// refused key spends a try. One `hosted.verify` event, whatever the outcome.
+    pub(crate) async fn submit_hosted_key(
+        &self,
+        open: &OpenVerification,
+        ceremony: &str,
+        response: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<CodeOutcome> {
+        let v = &open.verification;
+        let mut attempt = Attempt::new(Some(v.tenant_id), AuditAction::HostedVerify);
+        attempt.user = Some(v.user_id);
+        attempt.note("verification", v.id.to_string());
+        attempt.note("method", "webauthn");
+        let result = async {
+            if v.status != VerificationStatus::Pending || open.expired(self.now()) {
+                return Ok(CodeOutcome::Closed(self.closed_attempt(open, &mut attempt).await?));
+            }
+            if !open.keys {
+                return self.wrong_try(open, "keys are not offered for this application", ctx, &mut attempt).await;
+            }
+            let Some(user) = self.store.user_by_id(v.tenant_id, v.user_id).await? else {
+                return self.wrong_try(open, "user gone", ctx, &mut attempt).await;
+            };
+            match self.passkeys().verify_assertion(&open.tenant, ceremony, response, Some(&user)).await? {
+                Ok(asserted) => {
+                    attempt.note("credential", asserted.credential.id.to_string());
+                    self.right_try(open, ctx, &mut attempt).await
+                }
+                Err((_, why)) => self.wrong_try(open, why, ctx, &mut attempt).await,
+            }
+        }
+        .await;
+        self.record_attempt(attempt, &with_app(ctx, &open.app), &result).await;
+        result
+    }
+
+    /// A right code or an accepted key: verified once, and the backend told.
+    async fn right_try(&self, open: &OpenVerification, ctx: &ClientContext, attempt: &mut Attempt) -> CoreResult<CodeOutcome> {
+        let v = &open.verification;
+        let (ip, now) = (ctx.ip.as_deref(), self.now());
+        if !self
+            .store
+            .move_verification(v.tenant_id, v.id, VerificationStatus::Pending, VerificationStatus::Verified, ip, now)
+            .await?
+        {
+            let status = self.verification_status(v).await?;
+            attempt.outcome("closed");
+            attempt.note("status", status.as_str());
+            return Ok(CodeOutcome::Closed(status));
+        }
+        self.queue_result_callback(open, true).await?;
+        Ok(CodeOutcome::Verified)
+    }
+
+    /// A wrong code or a refused key: one try spent; the last one rejects the verification.
+    async fn wrong_try(
+        &self,
+        open: &OpenVerification,
+        reason: &str,
+        ctx: &ClientContext,
+        attempt: &mut Attempt,
+    ) -> CoreResult<CodeOutcome> {
+        let v = &open.verification;
+        let (ip, now) = (ctx.ip.as_deref(), self.now());
         let Some(tries) = self.store.fail_verification(v.tenant_id, v.id, ip).await? else {
             let status = self.verification_status(v).await?;
             attempt.outcome("closed");
@@ -499,7 +617,7 @@ impl Hosted<'_> {
             return Ok(CodeOutcome::Closed(status));
         };
         attempt.outcome("failure");
-        attempt.note("reason", "wrong code");
+        attempt.note("reason", reason);
         attempt.note("tries", tries);
         if tries < MAX_TRIES {
             return Ok(CodeOutcome::Wrong { tries_left: MAX_TRIES - tries });

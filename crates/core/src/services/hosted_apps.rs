@@ -26,6 +26,8 @@ pub struct HostedAppSettings {
     pub allowed_ips: Option<Vec<String>>,
     pub callback_url: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
+    /// Whether the hosted page offers the user's passkeys and security keys beside the code.
+    pub webauthn: Option<bool>,
 }
 
 /// An application as its console shows it.
@@ -188,7 +190,7 @@ impl HostedApps<'_> {
                     callback_url: Some(callback_url),
                     redirect_uris,
                     single_otp_channel: false,
-                    hosted_webauthn: false,
+                    hosted_webauthn: s.webauthn.unwrap_or(false),
                     active: true,
                     oauth: Default::default(),
                     client_secret: None,
@@ -225,6 +227,7 @@ impl HostedApps<'_> {
             allowed_ips: s.allowed_ips,
             callback_url: s.callback_url,
             redirect_uris: s.redirect_uris,
+            hosted_webauthn: s.webauthn,
             ..ApplicationPatch::default()
         };
         // A console's application has had its callback secret since creation: none is made here.

@@ -11,7 +11,8 @@ use super::ClientContext;
 use super::hosted_2fa::Hosted;
 use super::hosted_2fa::{CodeOutcome, OpenVerification, registered_redirect};
 use crate::error::{CoreError, CoreResult};
-use crate::model::{CallbackStatus, VerificationStatus};
+use super::passkeys::Begun;
+use crate::model::{CallbackStatus, CredentialKind, VerificationStatus};
 
 /// How much longer than the callback window the page waits, for the last try to be recorded.
 const SETTLE_GRACE: Duration = Duration::from_secs(6);
@@ -23,6 +24,9 @@ pub enum PageAction<'a> {
     Look,
     /// A code the user entered.
     Code(&'a str),
+    /// The answer of one of the user's keys (WebAuthn JSON) to the challenge of
+    /// [`Hosted::hosted_key_options`].
+    Key { ceremony: &'a str, response: &'a str },
     /// "This wasn't me".
     Reject,
 }
@@ -84,9 +88,16 @@ pub struct HostedPage {
     pub email: String,
     /// Digits of the user's code.
     pub digits: u32,
+    /// Whether the user can enter a code (has the application's authenticator app).
+    pub code: bool,
+    /// Whether the page offers the user's passkeys and security keys.
+    pub keys: bool,
     /// `scheme://host[:port]` of the redirect URI: the only target its result may be posted to.
     pub origin: String,
     pub outcome: PageOutcome,
+    /// After a right code, where the application offers keys and the user has none: the
+    /// registration of a first one, offered before the user goes on. Only this answer carries it.
+    pub enrol: Option<Begun>,
 }
 
 /// The page's verdict once the callback of a verified code has settled (`None`: it could not be
@@ -95,6 +106,26 @@ fn verdict(settled: Option<(VerificationStatus, Option<CallbackStatus>)>) -> Pag
     match settled {
         Some((VerificationStatus::Succeeded, _) | (_, None | Some(CallbackStatus::Delivered))) => PageOutcome::Verified,
         Some((_, Some(CallbackStatus::Pending | CallbackStatus::Failed))) | None => PageOutcome::Failed(PageFailure::Internal),
+    }
+}
+
+/// Where the verification's result may go: the origin of `redirect_uri` if it is the
+/// application's; else the request cannot be trusted with a destination.
+fn result_origin(open: &OpenVerification, redirect_uri: &str, popup: bool) -> CoreResult<String> {
+    registered_redirect(&open.app, redirect_uri, popup)
+        .ok_or_else(|| CoreError::field("redirect_uri", "not a redirect URI of this application"))
+}
+
+fn page_of(open: &OpenVerification, origin: String, outcome: PageOutcome, enrol: Option<Begun>) -> HostedPage {
+    HostedPage {
+        app_name: open.app.name.clone(),
+        email: open.verification.email.clone(),
+        digits: open.digits,
+        code: open.has_code,
+        keys: open.keys,
+        origin,
+        outcome,
+        enrol,
     }
 }
 
@@ -113,21 +144,84 @@ impl Hosted<'_> {
     ) -> CoreResult<HostedPage> {
         let open = match req.action {
             PageAction::Look => self.open_verification(req.session_token).await?,
-            PageAction::Code(_) | PageAction::Reject => self.open_verification_attempt(req.session_token, ctx).await?,
+            PageAction::Code(_) | PageAction::Key { .. } | PageAction::Reject => {
+                self.open_verification_attempt(req.session_token, ctx).await?
+            }
         };
-        let origin = registered_redirect(&open.app, req.redirect_uri, req.popup)
-            .ok_or_else(|| CoreError::field("redirect_uri", "not a redirect URI of this application"))?;
+        let origin = result_origin(&open, req.redirect_uri, req.popup)?;
         let outcome = match req.action {
             PageAction::Look => self.look_at_verification(&open, ctx).await,
             PageAction::Code(code) => self.enter_code(&open, code, ctx, stop).await,
+            PageAction::Key { ceremony, response } => self.enter_key(&open, ceremony, response, ctx, stop).await,
             PageAction::Reject => self.reject_on_page(&open, ctx, stop).await,
         };
-        Ok(HostedPage {
-            app_name: open.app.name.clone(),
-            email: open.verification.email.clone(),
-            digits: open.digits,
-            origin,
-            outcome,
+        let enrol = match (req.action, outcome) {
+            (PageAction::Code(_), PageOutcome::Verified) => self.first_key_offer(&open).await,
+            _ => None,
+        };
+        Ok(page_of(&open, origin, outcome, enrol))
+    }
+
+    /// The challenge for the user's keys, while the verification is open and the page offers
+    /// them; `InvalidToken` otherwise (as for a token that opens nothing). Nothing is spent: the
+    /// answer is what counts, as a code.
+    pub async fn hosted_key_options(&self, session_token: &str, redirect_uri: &str, popup: bool) -> CoreResult<Begun> {
+        let open = self.open_verification(session_token).await?;
+        result_origin(&open, redirect_uri, popup)?;
+        let v = &open.verification;
+        if v.status != VerificationStatus::Pending || open.expired(self.now()) || !open.keys {
+            return Err(CoreError::InvalidToken);
+        }
+        let user = self.store.user_by_id(v.tenant_id, v.user_id).await?.ok_or(CoreError::InvalidToken)?;
+        self.passkeys().begin_sign_in(&open.tenant, Some(&user)).await
+    }
+
+    /// Adds the user's first key with the registration a right code offered
+    /// ([`HostedPage::enrol`]): the ceremony, bound to the user and handed out only in that
+    /// answer, is the proof. `Err`: a request that cannot be trusted (as for [`Hosted::hosted_page`],
+    /// or a verification that did not go through); else the page, with the verified outcome for
+    /// the user to go on, and the registration's result (a refusal says why).
+    pub async fn hosted_add_key(
+        &self,
+        session_token: &str,
+        redirect_uri: &str,
+        popup: bool,
+        ceremony: &str,
+        response: &str,
+        ctx: &ClientContext,
+    ) -> CoreResult<(HostedPage, CoreResult<()>)> {
+        let open = self.open_verification(session_token).await?;
+        let origin = result_origin(&open, redirect_uri, popup)?;
+        let v = &open.verification;
+        if !open.app.hosted_webauthn || !matches!(v.status, VerificationStatus::Verified | VerificationStatus::Succeeded) {
+            return Err(CoreError::InvalidToken);
+        }
+        let user = self.store.user_by_id(v.tenant_id, v.user_id).await?.ok_or(CoreError::InvalidToken)?;
+        let ctx = super::hosted_apps::with_app(ctx, &open.app);
+        let passkeys = self.passkeys();
+        let added = passkeys.finish_registration(&open.tenant, &user, CredentialKind::SecurityKey, ceremony, response, "", &ctx);
+        let added = added.await.map(|_| ());
+        Ok((page_of(&open, origin, PageOutcome::Verified, None), added))
+    }
+
+    /// A first key's registration, where the application offers keys and the user has none.
+    async fn first_key_offer(&self, open: &OpenVerification) -> Option<Begun> {
+        let v = &open.verification;
+        if !open.app.hosted_webauthn || open.keys || !self.passkeys().available(&open.tenant) {
+            return None;
+        }
+        let begun = async {
+            if !self.store.credentials_of(v.tenant_id, v.user_id).await?.is_empty() {
+                return Ok(None);
+            }
+            let Some(user) = self.store.user_by_id(v.tenant_id, v.user_id).await? else { return Ok(None) };
+            self.passkeys().begin_registration(&open.tenant, &user, CredentialKind::SecurityKey).await.map(Some)
+        };
+        let begun: CoreResult<Option<Begun>> = begun.await;
+        // The user goes on without the offer rather than not at all.
+        begun.unwrap_or_else(|e| {
+            tracing::error!(error = %crate::error::Chain(&e), "hosted page: offering a first key");
+            None
         })
     }
 
@@ -154,7 +248,19 @@ impl Hosted<'_> {
         ctx: &ClientContext,
         stop: watch::Receiver<bool>,
     ) -> PageOutcome {
-        match self.submit_hosted_code(open, code, ctx).await {
+        let outcome = self.submit_hosted_code(open, code, ctx).await;
+        self.after_try(open, outcome, stop, "code").await
+    }
+
+    /// What a code or a key led to, once the backend has been told of a verdict.
+    async fn after_try(
+        &self,
+        open: &OpenVerification,
+        outcome: CoreResult<CodeOutcome>,
+        stop: watch::Receiver<bool>,
+        what: &'static str,
+    ) -> PageOutcome {
+        match outcome {
             Ok(CodeOutcome::Wrong { tries_left }) => PageOutcome::Code { tries_left: Some(tries_left) },
             Ok(CodeOutcome::Closed(status)) => PageOutcome::Failed(PageFailure::of(status)),
             Ok(CodeOutcome::Rejected) => {
@@ -164,10 +270,22 @@ impl Hosted<'_> {
             }
             Ok(CodeOutcome::Verified) => verdict(self.settle_for_page(open, stop).await),
             Err(e) => {
-                tracing::error!(error = %crate::error::Chain(&e), "hosted page: code");
+                tracing::error!(error = %crate::error::Chain(&e), what, "hosted page");
                 PageOutcome::Failed(PageFailure::Internal)
             }
         }
+    }
+
+    async fn enter_key(
+        &self,
+        open: &OpenVerification,
+        ceremony: &str,
+        response: &str,
+        ctx: &ClientContext,
+        stop: watch::Receiver<bool>,
+    ) -> PageOutcome {
+        let outcome = self.submit_hosted_key(open, ceremony, response, ctx).await;
+        self.after_try(open, outcome, stop, "key").await
     }
 
     async fn reject_on_page(&self, open: &OpenVerification, ctx: &ClientContext, stop: watch::Receiver<bool>) -> PageOutcome {

@@ -8,8 +8,10 @@ use axum::response::{Html, IntoResponse, Response};
 pub use super::escape;
 
 pub const STYLE_PATH: &str = "/static/castellan.css";
+pub const PASSKEYS_JS_PATH: &str = "/static/passkeys.js";
 
 const STYLE: &str = include_str!("assets/castellan.css");
+const PASSKEYS_JS: &str = include_str!("assets/passkeys.js");
 
 /// How a page may relate to the window that opened it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,7 +32,19 @@ pub fn page(
     form_targets: &[String],
     opener: Opener,
 ) -> Response {
-    let script_tag = script.map(|s| format!("<script src=\"{s}\"></script>")).unwrap_or_default();
+    page_with_scripts(status, title, body, script.as_slice(), form_targets, opener)
+}
+
+/// A [`page`] with several of the server's own scripts.
+pub fn page_with_scripts(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    scripts: &[&str],
+    form_targets: &[String],
+    opener: Opener,
+) -> Response {
+    let script_tag: String = scripts.iter().map(|s| format!("<script src=\"{s}\"></script>")).collect();
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
@@ -56,6 +70,11 @@ pub fn page(
 /// The stylesheet, cacheable for an hour.
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// The passkey script every page with passkey or security-key forms loads.
+pub async fn passkeys_js() -> Response {
+    asset("text/javascript; charset=utf-8", PASSKEYS_JS)
 }
 
 /// An embedded asset, cacheable for an hour.

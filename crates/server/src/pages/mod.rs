@@ -19,7 +19,7 @@ use crate::client::Ctx;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
-#[openapi(paths(verify_email_page, verify_email_submit, reset_password_page, reset_password_submit, style_asset), tags((name = "pages", description = "Pages opened from emailed links")))]
+#[openapi(paths(verify_email_page, verify_email_submit, reset_password_page, reset_password_submit, style_asset, passkeys_asset), tags((name = "pages", description = "Pages opened from emailed links")))]
 pub struct ApiDoc;
 
 pub fn router() -> Api {
@@ -29,6 +29,7 @@ pub fn router() -> Api {
         .get("/t/{tenant}/reset-password", reset_password_page)
         .post("/t/{tenant}/reset-password", reset_password_submit)
         .get(kit::STYLE_PATH, kit::style)
+        .get(kit::PASSKEYS_JS_PATH, kit::passkeys_js)
 }
 
 /// The pages' stylesheet.
@@ -36,6 +37,13 @@ pub fn router() -> Api {
     responses((status = 200, description = "CSS", content_type = "text/css", body = String)))]
 #[allow(dead_code)]
 async fn style_asset() {}
+
+/// The script of the passkey and security-key buttons and forms on every hosted page that has
+/// them (OpenID Connect sign-in and account pages, the hosted 2FA page).
+#[utoipa::path(get, path = "/static/passkeys.js", tag = "pages",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
+#[allow(dead_code)]
+async fn passkeys_asset() {}
 
 /// A page's query string; one that cannot be read (a repeated or mistyped field) reads as empty,
 /// so the page answers as to a link without its parameters rather than with axum's plain text.

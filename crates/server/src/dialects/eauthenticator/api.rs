@@ -147,7 +147,8 @@ pub struct ToggleRequest {
     secret: Option<String>,
     /// `ENABLE` or `DISABLE`.
     action: String,
-    /// `TOTP`.
+    /// `TOTP`; or `WEBAUTHN` with DISABLE, which removes the user's passkeys and security keys
+    /// (they are added on the hosted page).
     #[serde(rename = "type")]
     kind: String,
     /// `SHA1`, `SHA256` or `SHA512`.
@@ -161,7 +162,7 @@ pub struct ToggleRequest {
     period: Option<u32>,
 }
 
-/// Enables or disables a user's TOTP factor for this application.
+/// Enables or disables a user's TOTP factor for this application; or removes the user's keys.
 #[utoipa::path(post, path = "/authen-api/api/v1/mfa/toggle", tag = "eauthenticator", request_body = ToggleRequest, params(("X-API-Key" = String, Header, description = "The application's API key")),
     responses((status = 200, description = "SUCCESS, data empty", body = ToggleAnswer),
         (status = 400, description = "INVALID_REQUEST \"toggle failed\"", body = EauthError),
@@ -177,16 +178,15 @@ pub async fn toggle(State(state): State<AppState>, ctx: Ctx, req: Request) -> Re
         Ok(x) => x,
         Err(a) => return a.into_response(),
     };
-    if !b.kind.eq_ignore_ascii_case("TOTP") {
-        return invalid(FAILED).into_response();
-    }
-    let result = match b.action.to_ascii_uppercase().as_str() {
-        "ENABLE" => {
+    let hosted = state.core.hosted();
+    let result = match (b.kind.to_ascii_uppercase().as_str(), b.action.to_ascii_uppercase().as_str()) {
+        ("WEBAUTHN", "DISABLE") => hosted.disable_app_keys(&tenant, &app, &b.email, &ctx.client).await,
+        ("TOTP", "ENABLE") => {
             let spec =
                 FactorSpec { secret: b.secret.unwrap_or_default(), algorithm: b.algorithm, digits: b.digits, period: b.period };
-            state.core.hosted().enable_app_totp(&tenant, &app, &b.email, spec, &ctx.client).await
+            hosted.enable_app_totp(&tenant, &app, &b.email, spec, &ctx.client).await
         }
-        "DISABLE" => state.core.hosted().disable_app_totp(&tenant, &app, &b.email, &ctx.client).await,
+        ("TOTP", "DISABLE") => hosted.disable_app_totp(&tenant, &app, &b.email, &ctx.client).await,
         _ => return invalid(FAILED).into_response(),
     };
     match result {

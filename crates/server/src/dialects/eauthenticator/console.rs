@@ -299,6 +299,9 @@ pub struct AppForm {
     /// One URI per line.
     #[serde(default)]
     redirect_uris: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    webauthn: Option<String>,
 }
 
 impl AppForm {
@@ -308,6 +311,7 @@ impl AppForm {
             allowed_ips: Some(lines(&self.allowed_ips)),
             callback_url: Some(self.callback_url.clone()),
             redirect_uris: Some(lines(&self.redirect_uris)),
+            webauthn: Some(self.webauthn.is_some()),
         }
     }
 }
@@ -323,11 +327,14 @@ fn app_fields(f: &AppForm) -> String {
          <textarea id=\"allowed_ips\" name=\"allowed_ips\" required>{}</textarea>\
          <label for=\"callback_url\">Callback URL</label><input id=\"callback_url\" name=\"callback_url\" type=\"url\" required value=\"{}\">\
          <label for=\"redirect_uris\">Redirect URIs <span class=\"muted\">(one per line, exact match)</span></label>\
-         <textarea id=\"redirect_uris\" name=\"redirect_uris\" required>{}</textarea>",
+         <textarea id=\"redirect_uris\" name=\"redirect_uris\" required>{}</textarea>\
+         <label class=\"check\"><input type=\"checkbox\" id=\"webauthn\" name=\"webauthn\" value=\"on\"{}> \
+         Offer security keys and passkeys on the hosted page, beside the code</label>",
         escape(&f.name),
         escape(&f.allowed_ips),
         escape(&f.callback_url),
-        escape(&f.redirect_uris)
+        escape(&f.redirect_uris),
+        if f.webauthn.is_some() { " checked" } else { "" }
     )
 }
 
@@ -417,6 +424,7 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, id: Uuid, no
         allowed_ips: app.allowed_ips.join("\n"),
         callback_url: app.callback_url.clone().unwrap_or_default(),
         redirect_uris: app.redirect_uris.join("\n"),
+        webauthn: app.hosted_webauthn.then(|| "on".to_string()),
     };
     let hidden = format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(csrf));
     let (toggle_label, toggle_value, toggle_class) =

@@ -74,6 +74,7 @@ fn app_json(view: &HostedAppView) -> Value {
         "allowed_ips": app.allowed_ips,
         "callback_url": app.callback_url,
         "redirect_uris": app.redirect_uris,
+        "webauthn": app.hosted_webauthn,
         "active": app.active,
         "api_key_prefix": prefix,
         "created_at": app.created_at,
@@ -185,6 +186,10 @@ pub struct AppBody {
     callback_url: Option<String>,
     #[serde(default)]
     redirect_uris: Option<Vec<String>>,
+    /// The hosted page offers the user's passkeys and security keys beside the code, and offers
+    /// to add one after a code (default false).
+    #[serde(default)]
+    webauthn: Option<bool>,
 }
 
 impl From<AppBody> for HostedAppSettings {
@@ -194,6 +199,7 @@ impl From<AppBody> for HostedAppSettings {
             allowed_ips: b.allowed_ips,
             callback_url: b.callback_url,
             redirect_uris: b.redirect_uris,
+            webauthn: b.webauthn,
         }
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::error::Refusal;
 use super::extract::PageForm;
-use super::html::{self, HOSTED_JS_PATH, Opener, escape, mask_email, page};
+use super::html::{self, HOSTED_JS_PATH, Opener, PASSKEYS_JS_PATH, escape, mask_email, page, page_with_scripts};
 use crate::client::Ctx;
 use crate::pages::QueryOrEmpty;
 use crate::state::AppState;
@@ -30,15 +30,15 @@ pub enum Method {
 pub struct Params {
     /// `redirect` or `popup`.
     #[serde(default)]
-    signin_method: String,
+    pub(super) signin_method: String,
     #[serde(default)]
-    session_token: String,
+    pub(super) session_token: String,
     /// One of the application's redirect URIs, exactly (popup: or the origin of one).
     #[serde(default)]
-    redirect_uri: String,
+    pub(super) redirect_uri: String,
     /// Echoed back whenever given.
     #[serde(default)]
-    state: Option<String>,
+    pub(super) state: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -60,16 +60,16 @@ fn failure_code(failure: PageFailure) -> &'static str {
 }
 
 /// Where the result goes, once the core has found the redirect URI to be the application's.
-struct Target {
-    method: Method,
-    redirect_uri: String,
+pub(super) struct Target {
+    pub(super) method: Method,
+    pub(super) redirect_uri: String,
     /// `scheme://host[:port]` of the redirect URI: the only `postMessage` target.
-    origin: String,
-    state: Option<String>,
+    pub(super) origin: String,
+    pub(super) state: Option<String>,
 }
 
 impl Target {
-    fn of(page: &HostedPage, p: &Params, method: Method) -> Target {
+    pub(super) fn of(page: &HostedPage, p: &Params, method: Method) -> Target {
         Target {
             method,
             redirect_uri: p.redirect_uri.clone(),
@@ -79,7 +79,7 @@ impl Target {
     }
 }
 
-fn method_of(p: &Params) -> Option<Method> {
+pub(super) fn method_of(p: &Params) -> Option<Method> {
     match p.signin_method.as_str() {
         "redirect" => Some(Method::Redirect),
         "popup" => Some(Method::Popup),
@@ -88,12 +88,21 @@ fn method_of(p: &Params) -> Option<Method> {
 }
 
 /// A page that redirects nowhere: the request itself cannot be trusted with a destination.
-fn dead_end(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn dead_end(status: StatusCode, title: &str, text: &str) -> Response {
     page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(text)), None, &[], Opener::Isolated)
 }
 
+/// Rate limited: wait this many seconds.
+pub(super) fn too_many(wait: i64) -> Response {
+    let mut r = dead_end(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Please wait a moment and try again.");
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// The dead end for a request the core refused before it found where the result may go.
-fn refused(e: CoreError) -> Response {
+pub(super) fn refused(e: CoreError) -> Response {
     match Refusal::from(e) {
         Refusal::InvalidToken => dead_end(StatusCode::BAD_REQUEST, "No access", "This sign-in link is not valid."),
         // The only field the page's call checks is the redirect URI.
@@ -116,7 +125,7 @@ fn refused(e: CoreError) -> Response {
     }
 }
 /// `uri` with `pairs` added to its query.
-fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+pub(super) fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     match Url::parse(uri) {
         Ok(mut u) => {
             {
@@ -131,7 +140,7 @@ fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-fn opener_of(t: &Target) -> Opener {
+pub(super) fn opener_of(t: &Target) -> Opener {
     if t.method == Method::Popup { Opener::Kept } else { Opener::Isolated }
 }
 
@@ -166,7 +175,7 @@ fn failure_page(t: &Target, failure: PageFailure) -> Response {
 }
 
 /// Success: the backend has the result; now the browser.
-fn success(t: &Target, token: &str) -> Response {
+pub(super) fn success(t: &Target, token: &str) -> Response {
     match t.method {
         Method::Redirect => {
             let mut pairs = vec![("session_token", token)];
@@ -193,36 +202,54 @@ fn success(t: &Target, token: &str) -> Response {
     }
 }
 
-/// The code form.
-fn code_page(hosted: &HostedPage, p: &Params, t: &Target, error: Option<&str>) -> Response {
-    let hidden = format!(
+/// The page's parameters as hidden fields: every form of the page carries them.
+pub(super) fn hidden_params(p: &Params, t: &Target) -> String {
+    format!(
         "<input type=\"hidden\" name=\"signin_method\" value=\"{}\"><input type=\"hidden\" name=\"session_token\" value=\"{}\">\
          <input type=\"hidden\" name=\"redirect_uri\" value=\"{}\">{}",
         escape(&p.signin_method),
         escape(&p.session_token),
         escape(&p.redirect_uri),
         t.state.as_deref().map(|s| format!("<input type=\"hidden\" name=\"state\" value=\"{}\">", escape(s))).unwrap_or_default()
-    );
+    )
+}
+
+/// The code form, and the key button where the page offers the user's keys.
+fn code_page(hosted: &HostedPage, p: &Params, t: &Target, error: Option<&str>) -> Response {
+    let hidden = hidden_params(p, t);
     let digits = hosted.digits;
     let error = error.map(|e| format!("<p class=\"err\" id=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let email = format!("<strong id=\"email\">{}</strong>", escape(&mask_email(&hosted.email)));
+    let ask = match (hosted.code, hosted.keys) {
+        (true, true) => format!("Use your security key or passkey, or enter the {digits}-digit code from your authenticator app, for {email}."),
+        (false, true) => format!("Use your security key or passkey for {email}."),
+        _ => format!("Enter the {digits}-digit code from your authenticator app for {email}."),
+    };
+    let key_form = if hosted.keys { super::hosted_keys::key_form(&hidden) } else { String::new() };
+    let code_form = if hosted.code || !hosted.keys {
+        format!(
+            "<form method=\"post\" action=\"/start-authentication/verify\" id=\"verify-form\">{hidden}\
+             <label for=\"code\">Code</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
+             pattern=\"[0-9]{{{digits}}}\" minlength=\"{digits}\" maxlength=\"{digits}\" required autofocus>\
+             <button type=\"submit\" id=\"verify\">Verify</button></form>"
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<h1>{app}</h1><p>Enter the {digits}-digit code from your authenticator app for <strong id=\"email\">{email}</strong>.</p>{error}\
-         <form method=\"post\" action=\"/start-authentication/verify\" id=\"verify-form\">{hidden}\
-         <label for=\"code\">Code</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
-         pattern=\"[0-9]{{{digits}}}\" minlength=\"{digits}\" maxlength=\"{digits}\" required autofocus>\
-         <button type=\"submit\" id=\"verify\">Verify</button></form>\
+        "<h1>{app}</h1><p>{ask}</p>{error}{key_form}{code_form}\
          <form method=\"post\" action=\"/start-authentication/reject\" id=\"reject-form\">{hidden}\
          <button type=\"submit\" class=\"secondary\" id=\"reject\">This wasn't me</button></form>",
         app = escape(&hosted.app_name),
-        email = escape(&mask_email(&hosted.email)),
     );
     // A redirect that follows the form's POST must be allowed by `form-action` too.
     let targets = if t.method == Method::Redirect { vec![t.origin.clone()] } else { vec![] };
-    page(StatusCode::OK, &hosted.app_name, &body, Some(HOSTED_JS_PATH), &targets, opener_of(t))
+    let scripts: &[&str] = if hosted.keys { &[HOSTED_JS_PATH, PASSKEYS_JS_PATH] } else { &[HOSTED_JS_PATH] };
+    page_with_scripts(StatusCode::OK, &hosted.app_name, &body, scripts, &targets, opener_of(t))
 }
 
 /// Runs the request on the verification (one core call) and renders where it stands.
-async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) -> Response {
+pub(super) async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) -> Response {
     let Some(method) = method_of(p) else {
         return dead_end(StatusCode::BAD_REQUEST, "Invalid request", "signin_method must be redirect or popup.");
     };
@@ -233,14 +260,23 @@ async fn run(state: &AppState, ctx: &Ctx, p: &Params, action: PageAction<'_>) ->
         Err(e) => return refused(e),
     };
     let target = Target::of(&hosted, p, method);
+    show(hosted, p, &target)
+}
+
+/// Where the verification stands, as the page shows it.
+pub(super) fn show(hosted: HostedPage, p: &Params, target: &Target) -> Response {
     match hosted.outcome {
-        PageOutcome::Code { tries_left: None } => code_page(&hosted, p, &target, None),
+        PageOutcome::Code { tries_left: None } => code_page(&hosted, p, target, None),
         PageOutcome::Code { tries_left: Some(n) } => {
-            let msg = format!("Wrong code. {n} {} left.", if n == 1 { "try" } else { "tries" });
-            code_page(&hosted, p, &target, Some(&msg))
+            let wrong = if hosted.keys { "Wrong code, or the key was not accepted." } else { "Wrong code." };
+            let msg = format!("{wrong} {n} {} left.", if n == 1 { "try" } else { "tries" });
+            code_page(&hosted, p, target, Some(&msg))
         }
-        PageOutcome::Verified => success(&target, &p.session_token),
-        PageOutcome::Failed(failure) => failure_page(&target, failure),
+        PageOutcome::Verified => match hosted.enrol {
+            Some(begun) => super::hosted_keys::offer_page(&hosted.app_name, p, target, begun),
+            None => success(target, &p.session_token),
+        },
+        PageOutcome::Failed(failure) => failure_page(target, failure),
     }
 }
 
@@ -267,11 +303,7 @@ pub async fn verify(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap,
         return html::forbidden_page();
     }
     if let Err(wait) = state.auth_limiter.check(ctx.ip) {
-        let mut r = dead_end(StatusCode::TOO_MANY_REQUESTS, "Too many requests", "Please wait a moment and try again.");
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+        return too_many(wait);
     }
     run(&state, &ctx, &form.params, PageAction::Code(&form.code)).await
 }

@@ -2,7 +2,7 @@
 
 use axum::response::Response;
 
-pub use crate::pages::kit::{Opener, cross_site, escape, forbidden_page, page};
+pub use crate::pages::kit::{Opener, PASSKEYS_JS_PATH, cross_site, escape, forbidden_page, page, page_with_scripts};
 
 pub const HOSTED_JS_PATH: &str = "/static/hosted.js";
 pub const CONSOLE_JS_PATH: &str = "/static/console.js";

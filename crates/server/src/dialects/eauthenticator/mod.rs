@@ -10,6 +10,7 @@ mod dev_receiver;
 mod error;
 mod extract;
 mod hosted;
+mod hosted_keys;
 mod html;
 mod schemas;
 
@@ -27,6 +28,7 @@ pub const DIALECT: &str = castellan_core::model::Dialect::Eauthenticator.as_str(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(dev_receiver::receive, api::session_token, api::toggle, api::provision, hosted::start, hosted::verify, hosted::reject,
+          hosted_keys::key_options, hosted_keys::key, hosted_keys::add_key,
           console_api::register, console_api::verify_email, console_api::sign_in, console_api::sign_out, console_api::list,
           console_api::create, console_api::get_one, console_api::update, console_api::rotate_key,
           console_api::rotate_callback_secret, console_api::activate, console_api::deactivate, console_api::verifications,
@@ -39,7 +41,7 @@ pub struct ApiDoc;
 
 /// Paths whose handlers wait for a result callback: they get the callback window, not the
 /// ordinary request timeout.
-const LONG_PATHS: &[&str] = &["/start-authentication/verify", "/start-authentication/reject"];
+const LONG_PATHS: &[&str] = &["/start-authentication/verify", "/start-authentication/key", "/start-authentication/reject"];
 
 pub fn router() -> Api {
     let b = api::BASE;
@@ -51,6 +53,9 @@ pub fn router() -> Api {
         .get("/start-authentication", hosted::start)
         .post("/start-authentication/verify", hosted::verify)
         .post("/start-authentication/reject", hosted::reject)
+        .post("/start-authentication/key/options", hosted_keys::key_options)
+        .post("/start-authentication/key", hosted_keys::key)
+        .post("/start-authentication/add-key", hosted_keys::add_key)
         .get(html::HOSTED_JS_PATH, html::hosted_js)
         .get(html::CONSOLE_JS_PATH, html::console_js)
         .get("/console", console::home)

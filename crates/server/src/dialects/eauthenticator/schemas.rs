@@ -52,6 +52,8 @@ pub struct ConsoleApplication {
     #[schema(required)]
     callback_url: Option<String>,
     redirect_uris: Vec<String>,
+    /// The hosted page offers the user's passkeys and security keys beside the code.
+    webauthn: bool,
     active: bool,
     /// The start of the API key, to recognise it.
     #[schema(required)]

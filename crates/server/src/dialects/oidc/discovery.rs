@@ -24,7 +24,7 @@ use crate::state::AppState;
           super::account_page::credential_options, super::account_page::add_credential,
           super::account_page::rename_credential, super::account_page::remove_credential, super::account_page::recovery_codes, super::account_page::end_session,
           super::account_page::change_password, super::account_totp::begin, super::account_totp::confirm,
-          super::account_totp::remove, passkeys_asset),
+          super::account_totp::remove),
     tags((name = "oidc", description = "OpenID Connect provider and OAuth 2.1 authorization server on Keycloak's paths: a \
         tenant is a realm (`/realms/{tenant}`), an application a client. Tenants opt in with `oidc` in their dialects."))
 )]
@@ -61,8 +61,3 @@ async fn oauth_metadata() {}
 #[allow(dead_code)]
 async fn form_post_asset() {}
 
-/// The script of the passkey buttons and forms (sign-in, second factor, account page).
-#[utoipa::path(get, path = "/static/passkeys.js", tag = "oidc",
-    responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
-#[allow(dead_code)]
-async fn passkeys_asset() {}

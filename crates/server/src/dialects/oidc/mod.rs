@@ -79,7 +79,6 @@ pub fn router() -> Api {
         .get(&format!("{P}/logout"), logout::logout_get)
         .post(&format!("{P}/logout"), logout::logout_post)
         .get(pages::FORM_POST_JS_PATH, pages::form_post_js)
-        .get(pages::PASSKEYS_JS_PATH, pages::passkeys_js)
         .post("/realms/{tenant}/clients-registrations/openid-connect", registration::register)
         .get("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::read)
         .put("/realms/{tenant}/clients-registrations/openid-connect/{client_id}", registration::update)

@@ -9,7 +9,7 @@ use castellan_core::services::provider::{ResponseMode, SendBack};
 use crate::pages::kit::{Opener, escape, page};
 
 pub const FORM_POST_JS_PATH: &str = "/static/form-post.js";
-pub const PASSKEYS_JS_PATH: &str = "/static/passkeys.js";
+pub use crate::pages::kit::PASSKEYS_JS_PATH;
 
 /// The pages a sign-in passes through keep their opener: a relying party that signs in in a popup
 /// (`display=popup`) waits for its redirect URI, in that popup, to report back to the window that
@@ -17,14 +17,9 @@ pub const PASSKEYS_JS_PATH: &str = "/static/passkeys.js";
 /// link for good. Framing stays refused (`frame-ancestors 'none'`).
 const SIGN_IN_OPENER: Opener = Opener::Kept;
 const FORM_POST_JS: &str = include_str!("assets/form_post.js");
-const PASSKEYS_JS: &str = include_str!("assets/passkeys.js");
 
 pub async fn form_post_js() -> Response {
     crate::pages::kit::asset("text/javascript; charset=utf-8", FORM_POST_JS)
-}
-
-pub async fn passkeys_js() -> Response {
-    crate::pages::kit::asset("text/javascript; charset=utf-8", PASSKEYS_JS)
 }
 
 /// What the sign-in pages know of where they are.

@@ -17,7 +17,8 @@
     var done = document.querySelector("[data-auto]");
     if (done) post(done, done.getAttribute("data-session-token"));
     var signIn = document.querySelector("button[data-post-result]");
-    if (signIn) signIn.addEventListener("click", function () { post(signIn, null); });
+    // The failure page's button posts no token; the verified page's "continue" its own.
+    if (signIn) signIn.addEventListener("click", function () { post(signIn, signIn.getAttribute("data-session-token")); });
     var form = document.getElementById("verify-form");
     if (form) form.addEventListener("submit", function () {
       var b = document.getElementById("verify");

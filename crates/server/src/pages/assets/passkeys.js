@@ -1,5 +1,5 @@
 // Passkeys on the hosted pages. Each form with data-options asks the server for WebAuthn
-// options (posting its own fields), runs the ceremony, puts the ceremony token and the
+// options (posting its own fields; data-begun: they came with the page), runs the ceremony, puts the ceremony token and the
 // browser's answer (WebAuthn JSON) in its hidden fields and submits. Without WebAuthn, or
 // without script, the buttons stay hidden and the password forms work as before.
 (function () {
@@ -59,10 +59,14 @@
     });
   }
 
-  // The form's own fields (CSRF token, sealed request, …) as the options request's body.
+  // The form's own fields (CSRF token, sealed request, the hosted page's session token, …) as
+  // the options request's body. A form whose options came with the page (data-begun) asks
+  // nothing.
   function fetchOptions(form, extra) {
+    var begun = form.getAttribute("data-begun");
+    if (begun) { return Promise.resolve(JSON.parse(begun)); }
     var body = new URLSearchParams();
-    ["csrf", "request", "mfa_token", "kind"].forEach(function (n) {
+    ["csrf", "request", "mfa_token", "kind", "signin_method", "session_token", "redirect_uri", "state"].forEach(function (n) {
       var f = form.elements[n];
       if (f && f.value) { body.append(n, f.value); }
     });
@@ -72,7 +76,7 @@
       headers: { "Content-Type": "application/x-www-form-urlencoded" }
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) { throw new Error(j.error_description || "the server refused"); }
+        if (!r.ok) { throw new Error(j.error_description || j.message || "the server refused"); }
         return j;
       });
     });
