@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use super::ClientContext;
 use super::hosted_2fa::Hosted;
 use super::hosted_2fa::{CodeOutcome, OpenVerification, registered_redirect};
-use crate::error::{CoreError, CoreResult};
 use super::passkeys::Begun;
+use crate::error::{CoreError, CoreResult};
 use crate::model::{CallbackStatus, CredentialKind, VerificationStatus};
 
 /// How much longer than the callback window the page waits, for the last try to be recorded.

@@ -36,6 +36,7 @@ impl Hosted {
             allowed_ips: Some(vec!["127.0.0.1".into()]),
             callback_url: Some(format!("{}/2fa/result", sink.url)),
             redirect_uris: Some(vec![REDIRECT.into()]),
+            webauthn: None,
         };
         let created = w.core.hosted_apps().create_hosted_app(&w.tenant, settings, &ctx()).await.unwrap();
         let totp_secret = random_bytes::<20>().to_vec();

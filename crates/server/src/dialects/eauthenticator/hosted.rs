@@ -221,7 +221,9 @@ fn code_page(hosted: &HostedPage, p: &Params, t: &Target, error: Option<&str>) -
     let error = error.map(|e| format!("<p class=\"err\" id=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
     let email = format!("<strong id=\"email\">{}</strong>", escape(&mask_email(&hosted.email)));
     let ask = match (hosted.code, hosted.keys) {
-        (true, true) => format!("Use your security key or passkey, or enter the {digits}-digit code from your authenticator app, for {email}."),
+        (true, true) => format!(
+            "Use your security key or passkey, or enter the {digits}-digit code from your authenticator app, for {email}."
+        ),
         (false, true) => format!("Use your security key or passkey for {email}."),
         _ => format!("Enter the {digits}-digit code from your authenticator app for {email}."),
     };

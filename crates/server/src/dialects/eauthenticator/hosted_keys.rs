@@ -123,7 +123,10 @@ pub async fn key_options(State(state): State<AppState>, headers: HeaderMap, Page
             Refusal::NotFound => refuse(StatusCode::BAD_REQUEST, "no key to ask"),
             r => {
                 tracing::error!(refusal = ?r, "hosted page: key options");
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"code": "INTERNAL_SERVER_ERROR", "message": "try again", "data": null})))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({"code": "INTERNAL_SERVER_ERROR", "message": "try again", "data": null})),
+                )
                     .into_response()
             }
         },

@@ -60,4 +60,3 @@ async fn oauth_metadata() {}
     responses((status = 200, description = "JavaScript", content_type = "text/javascript", body = String)))]
 #[allow(dead_code)]
 async fn form_post_asset() {}
-
