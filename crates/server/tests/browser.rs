@@ -301,3 +301,35 @@ async fn passkeys_in_chromium() {
     assert!(outcomes.iter().filter(|o| **o == "success").count() >= 2, "{outcomes:?}");
     assert!(outcomes.contains(&"failure"), "{outcomes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_page_keys_in_chromium() {
+    let Some(chrome) = prerequisites(&["playwright-core"]) else { return };
+    let _one = ONE_BROWSER.lock().await;
+    // A relying party needs a domain name: Castellan is reached, and knows itself, as localhost;
+    // the business's portal is another origin (127.0.0.1).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let options = castellan_testkit::TestOptions {
+        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
+            s.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            s.public_url = Some(format!("http://localhost:{port}"));
+        })),
+        ..Default::default()
+    };
+    let app = castellan_testkit::spawn_app_with(options).await;
+    let sink = HttpSink::start(200, "{}").await;
+    let portal_pages = axum::Router::new()
+        .route("/landing", axum::routing::get(|| async { Html("<!doctype html><h1 id=\"landed\">Portal</h1>") }))
+        .route("/control", axum::routing::get(control))
+        .with_state(app.clock.clone());
+    let portal = serve(portal_pages, "127.0.0.1").await;
+    let vars = [
+        ("CASTELLAN_URL", format!("http://localhost:{port}")),
+        ("PORTAL_URL", portal),
+        ("CALLBACK_URL", format!("{}/2fa/callback", sink.url)),
+    ];
+    run_script("hosted-keys.mjs", &chrome, &vars).await;
+    let calls = sink.requests();
+    let succeeded = calls.iter().filter(|c| c.query.as_deref().is_some_and(|q| q.starts_with("result=true"))).count();
+    assert_eq!(succeeded, 2, "the code, then the key: {} callbacks", calls.len());
+}
