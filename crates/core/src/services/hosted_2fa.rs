@@ -243,9 +243,10 @@ impl Hosted<'_> {
         result
     }
 
-    /// DISABLE of type WEBAUTHN: removes every passkey and security key of the user (a lost key,
-    /// on the business's word); `UserNotFound` if there was none. The user is mailed of each, as
-    /// of any removal. One `hosted.toggle` event, whatever the outcome.
+    /// DISABLE of type WEBAUTHN, for an application that offers keys: removes the user's security
+    /// keys (a lost key, on the business's word), the kind the hosted page adds; passkeys, which
+    /// sign in without a password elsewhere in the tenant, stay. `UserNotFound` if there was none
+    /// to remove; a field error where the application offers no keys. The user is mailed once. One `hosted.toggle` event, whatever the outcome.
     pub async fn disable_app_keys(&self, tenant: &Tenant, app: &Application, email: &str, ctx: &ClientContext) -> CoreResult<()> {
         let ctx = with_app(ctx, app);
         let mut attempt = Attempt::new(Some(tenant.id), AuditAction::HostedToggle);
@@ -260,18 +261,18 @@ impl Hosted<'_> {
                 return Err(attempt.refuse("failure", "no key to remove", CoreError::UserNotFound));
             };
             attempt.user = Some(user.id);
-            let keys = self.store.credentials_of(tenant.id, user.id).await?;
-            if keys.is_empty() {
+            if !app.hosted_webauthn {
+                let error = CoreError::field("type", "this application does not offer keys");
+                return Err(attempt.refuse("failure", "keys not offered", error));
+            }
+            let mut removed = 0;
+            let result = self.passkeys().delete_security_keys(tenant, &user, &ctx, &mut removed).await;
+            // What went, even when a failure stopped the rest.
+            attempt.note("removed", removed);
+            result?;
+            if removed == 0 {
                 return Err(attempt.refuse("failure", "no key to remove", CoreError::UserNotFound));
             }
-            for key in &keys {
-                match self.passkeys().delete(tenant, user.id, key.id, &ctx).await {
-                    // Removed meanwhile by another call: as good as removed here.
-                    Ok(()) | Err(CoreError::NotFound) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            attempt.note("removed", keys.len());
             Ok(())
         }
         .await;
@@ -569,7 +570,7 @@ impl Hosted<'_> {
             let Some(user) = self.store.user_by_id(v.tenant_id, v.user_id).await? else {
                 return self.wrong_try(open, "user gone", ctx, &mut attempt).await;
             };
-            match self.passkeys().verify_assertion(&open.tenant, ceremony, response, Some(&user)).await? {
+            match self.passkeys().verify_hosted_check(&open.tenant, ceremony, response, &user).await? {
                 Ok(asserted) => {
                     attempt.note("credential", asserted.credential.id.to_string());
                     self.right_try(open, ctx, &mut attempt).await

@@ -173,7 +173,7 @@ impl Hosted<'_> {
             return Err(CoreError::InvalidToken);
         }
         let user = self.store.user_by_id(v.tenant_id, v.user_id).await?.ok_or(CoreError::InvalidToken)?;
-        self.passkeys().begin_sign_in(&open.tenant, Some(&user)).await
+        self.passkeys().begin_hosted_check(&open.tenant, &user).await
     }
 
     /// Adds the user's first key with the registration a right code offered
@@ -210,10 +210,8 @@ impl Hosted<'_> {
         if !open.app.hosted_webauthn || open.keys || !self.passkeys().available(&open.tenant) {
             return None;
         }
+        // `open.keys` false with the option on and a relying party: the user has no key.
         let begun = async {
-            if !self.store.credentials_of(v.tenant_id, v.user_id).await?.is_empty() {
-                return Ok(None);
-            }
             let Some(user) = self.store.user_by_id(v.tenant_id, v.user_id).await? else { return Ok(None) };
             self.passkeys().begin_registration(&open.tenant, &user, CredentialKind::SecurityKey).await.map(Some)
         };

@@ -42,6 +42,9 @@ pub enum Purpose {
     SignIn,
     /// The second step of a sign-in, for a user already known by the password.
     SecondFactor,
+    /// A key on the hosted 2FA page, in place of the code: kept apart from a sign-in's second
+    /// step, so that a challenge of one cannot be answered on the other.
+    HostedCheck,
 }
 
 impl Purpose {
@@ -51,6 +54,7 @@ impl Purpose {
             Purpose::Register(CredentialKind::SecurityKey) => "register_security_key",
             Purpose::SignIn => "sign_in",
             Purpose::SecondFactor => "second_factor",
+            Purpose::HostedCheck => "hosted_check",
         }
     }
 }
@@ -291,6 +295,15 @@ impl Passkeys<'_> {
     /// Begins a sign-in: for a known user (the second factor), a challenge naming their
     /// credentials; else a discoverable one (any passkey of the tenant's answers).
     pub async fn begin_sign_in(&self, tenant: &Tenant, user: Option<&User>) -> CoreResult<Begun> {
+        self.begin_assertion(tenant, user, Purpose::SecondFactor).await
+    }
+
+    /// As [`Passkeys::begin_sign_in`] for a known user, for the hosted 2FA page.
+    pub(crate) async fn begin_hosted_check(&self, tenant: &Tenant, user: &User) -> CoreResult<Begun> {
+        self.begin_assertion(tenant, Some(user), Purpose::HostedCheck).await
+    }
+
+    async fn begin_assertion(&self, tenant: &Tenant, user: Option<&User>, known: Purpose) -> CoreResult<Begun> {
         let rp = self.relying_party(tenant)?;
         let internal = |e: WebauthnError| CoreError::Internal(Box::new(e));
         let (options, state, purpose, user_id): (RequestChallengeResponse, String, Purpose, Option<UserId>) = match user {
@@ -304,7 +317,7 @@ impl Passkeys<'_> {
                     return Err(CoreError::NotFound);
                 }
                 let (o, s): (_, PasskeyAuthentication) = rp.start_passkey_authentication(&keys).map_err(internal)?;
-                (o, to_state(&s)?, Purpose::SecondFactor, Some(u.id))
+                (o, to_state(&s)?, known, Some(u.id))
             }
         };
         let mut options = serde_json::to_value(options).map_err(|e| CoreError::Internal(Box::new(e)))?;
@@ -354,13 +367,35 @@ impl Passkeys<'_> {
         response: &str,
         second_factor_of: Option<&User>,
     ) -> CoreResult<Result<Asserted, (Option<UserId>, &'static str)>> {
+        let purpose = if second_factor_of.is_some() { Purpose::SecondFactor } else { Purpose::SignIn };
+        self.verify_assertion_for(tenant, ceremony, response, second_factor_of, purpose).await
+    }
+
+    /// [`Passkeys::verify_assertion`] of a user's key on the hosted 2FA page.
+    pub(crate) async fn verify_hosted_check(
+        &self,
+        tenant: &Tenant,
+        ceremony: &str,
+        response: &str,
+        user: &User,
+    ) -> CoreResult<Result<Asserted, (Option<UserId>, &'static str)>> {
+        self.verify_assertion_for(tenant, ceremony, response, Some(user), Purpose::HostedCheck).await
+    }
+
+    async fn verify_assertion_for(
+        &self,
+        tenant: &Tenant,
+        ceremony: &str,
+        response: &str,
+        second_factor_of: Option<&User>,
+        purpose: Purpose,
+    ) -> CoreResult<Result<Asserted, (Option<UserId>, &'static str)>> {
         let claimed = second_factor_of.map(|u| u.id);
         // Refusals, not faults: a realm whose relying party went away, or a record that no longer
         // reads, refuses the answer (and a second step counts it) rather than failing the request.
         let Ok(rp) = self.relying_party(tenant) else {
             return Ok(Err((claimed, "passkeys are not set up for the realm")));
         };
-        let purpose = if second_factor_of.is_some() { Purpose::SecondFactor } else { Purpose::SignIn };
         let state = match self.take(tenant, ceremony, purpose, claimed).await {
             Ok(s) => s,
             Err(CoreError::InvalidToken) => return Ok(Err((claimed, "unknown, spent or expired challenge"))),
@@ -467,6 +502,34 @@ impl Passkeys<'_> {
         self.audit(Some(tenant.id), Some(user), AuditAction::PasskeyDelete, "success", ctx, json!({"credential": id})).await;
         if let (Some(c), Some(u)) = (found, self.store.user_by_id(tenant.id, user).await?) {
             self.tell(&tenant.clone(), &u, &format!("The {} named \"{}\" was removed", kind_words(c.kind), c.name)).await;
+        }
+        Ok(())
+    }
+
+    /// Removes every security key of a user (passkeys stay: they are the user's own way in); the
+    /// number removed, which may be fewer than were there when a store failure stops it half-way
+    /// (`Err` then carries no count: the caller records what it saw). One audit event per key,
+    /// one mail for them all.
+    pub(crate) async fn delete_security_keys(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        ctx: &ClientContext,
+        removed: &mut usize,
+    ) -> CoreResult<()> {
+        let keys = self.store.credentials_of(tenant.id, user.id).await?;
+        let mut names = Vec::new();
+        for key in keys.iter().filter(|c| c.kind == CredentialKind::SecurityKey) {
+            // Gone meanwhile (another call removed it): not this call's to count.
+            if self.store.delete_credential(tenant.id, user.id, key.id).await? {
+                *removed += 1;
+                names.push(format!("\"{}\"", key.name));
+                let detail = json!({"credential": key.id});
+                self.audit(Some(tenant.id), Some(user.id), AuditAction::PasskeyDelete, "success", ctx, detail).await;
+            }
+        }
+        if !names.is_empty() {
+            self.tell(tenant, user, &format!("Your security keys {} were removed", names.join(", "))).await;
         }
         Ok(())
     }

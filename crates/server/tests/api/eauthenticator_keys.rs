@@ -107,7 +107,11 @@ async fn use_key(
 
 /// A right code, then the offered key added: the authenticator holds Jane's first key.
 async fn add_first_key(app: &TestApp, h: &HostedApp, auth: &mut SoftAuthenticator, b: &Behaviour) -> String {
-    let token = session_token(app, h, JANE).await;
+    add_first_key_of(app, h, JANE, auth, b).await
+}
+
+async fn add_first_key_of(app: &TestApp, h: &HostedApp, email: &str, auth: &mut SoftAuthenticator, b: &Behaviour) -> String {
+    let token = session_token(app, h, email).await;
     let q = page_query("redirect", &token, REDIRECT, Some("st-1"));
     let code = totp_code(app, SECRET, TotpAlgorithm::Sha1, 6);
     let (s, headers, html) = submit(app, "verify", &q, Some(&code)).await;
@@ -181,8 +185,12 @@ async fn a_first_key_offered_after_a_code_then_verifies_in_its_place_and_a_busin
     assert_eq!(s, 200);
     assert!(html.contains("data-auto=\"1\"") && html.contains(&token), "the popup posts the result: {html}");
 
-    // The business removes the lost key: no factor is left, so no session token.
+    // The business removes the lost key: no factor is left, so no session token. Not while the
+    // application offers no keys.
     let remove = json!({"email": JANE, "client_id": h.client_id, "action": "DISABLE", "type": "WEBAUTHN"});
+    set_option(&app, &h, false).await;
+    assert_eq!(api(&app, "/mfa/toggle", Some(&h.api_key), remove.clone()).await.0, 400);
+    set_option(&app, &h, true).await;
     assert_eq!(
         api(&app, "/mfa/toggle", Some(&h.api_key), remove.clone()).await,
         (200, json!({"code": "SUCCESS", "message": "Success", "data": ""}))
@@ -253,4 +261,62 @@ async fn refused_keys_spend_tries_and_keys_are_offered_only_where_the_applicatio
     assert_eq!(submit(&app, "verify", &q, Some(&code)).await.0, 302);
     let (s, _, html) = form(&app, "/start-authentication/add-key", &format!("{q}&ceremony=made-up&credential=%7B%7D")).await;
     assert_eq!(s, 400, "{html}");
+}
+
+#[tokio::test]
+async fn keys_answer_only_for_their_own_user_and_are_added_only_with_a_right_codes_answer() {
+    let app = spawn_app().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let h = keyed_fixture(&app, &sink).await;
+    const BOB: &str = "bob@example.com";
+    assert_eq!(enable(&app, &h, BOB, SECRET, "SHA1", 6).await.0, 200);
+    let b = Behaviour::at(&origin_of_app(&app));
+    let (mut janes, mut bobs) = (SoftAuthenticator::new(), SoftAuthenticator::new());
+    let code = totp_code(&app, SECRET, TotpAlgorithm::Sha1, 6);
+    // Bob's right code: the page offers him a first key (not taken here).
+    let bob_token = session_token(&app, &h, BOB).await;
+    let (s, _, html) = submit(&app, "verify", &page_query("redirect", &bob_token, REDIRECT, None), Some(&code)).await;
+    assert_eq!(s, 200, "{html}");
+    let bobs_offer: Value = serde_json::from_str(&attr_of(&html, "register-form", "data-begun").unwrap()).unwrap();
+
+    // A pending verification adds no key, whatever it is sent.
+    let token = session_token(&app, &h, JANE).await;
+    let q = page_query("redirect", &token, REDIRECT, None);
+    let (s, _, _) = form(&app, "/start-authentication/add-key", &format!("{q}&ceremony=made-up&credential=%7B%7D")).await;
+    assert_eq!(s, 400);
+    // Verified by a right code: neither a made-up registration nor Bob's offer adds a key to Jane.
+    let (s, _, html) = submit(&app, "verify", &q, Some(&code)).await;
+    assert_eq!(s, 200, "{html}");
+    let (s, _, html) = form(&app, "/start-authentication/add-key", &format!("{q}&ceremony=made-up&credential=%7B%7D")).await;
+    assert!(s == 200 && html.contains("The key was not added"), "{html}");
+    let made = janes.register(&bobs_offer, &b).to_string();
+    let fields = format!("{q}&ceremony={}&credential={}", enc(bobs_offer["ceremony"].as_str().unwrap()), enc(&made));
+    let (_, _, html) = form(&app, "/start-authentication/add-key", &fields).await;
+    assert!(html.contains("The key was not added"), "{html}");
+    let token = session_token(&app, &h, JANE).await;
+    let r = app.request(Method::GET, &format!("/start-authentication?{}", page_query("redirect", &token, REDIRECT, None)));
+    assert!(!r.send().await.unwrap().text().await.unwrap().contains("id=\"key-form\""), "Jane has no key");
+
+    // Both with a key now. Bob's challenge and key, sent with Jane's token: refused, a try of
+    // Jane's spent; Bob's key against Jane's own challenge: refused too.
+    app.clock.advance(30);
+    add_first_key_of(&app, &h, BOB, &mut bobs, &b).await;
+    add_first_key_of(&app, &h, JANE, &mut janes, &b).await;
+    let jane_token = session_token(&app, &h, JANE).await;
+    let jane_q = page_query("redirect", &jane_token, REDIRECT, None);
+    let bob_token = session_token(&app, &h, BOB).await;
+    let (_, _, body) = form(&app, "/start-authentication/key/options", &page_query("redirect", &bob_token, REDIRECT, None)).await;
+    let options: Value = serde_json::from_str(&body).unwrap();
+    let answer = bobs.assert(0, &options, &b).to_string();
+    let fields = format!("{jane_q}&ceremony={}&credential={}", enc(options["ceremony"].as_str().unwrap()), enc(&answer));
+    let (s, _, html) = form(&app, "/start-authentication/key", &fields).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("4 tries left"), "{html}");
+    let (_, _, body) = form(&app, "/start-authentication/key/options", &jane_q).await;
+    let options: Value = serde_json::from_str(&body).unwrap();
+    let answer = bobs.assert(0, &options, &b).to_string();
+    let fields = format!("{jane_q}&ceremony={}&credential={}", enc(options["ceremony"].as_str().unwrap()), enc(&answer));
+    let (_, _, html) = form(&app, "/start-authentication/key", &fields).await;
+    assert!(html.contains("3 tries left"), "{html}");
+    assert!(!sink.requests().iter().any(|c| c.query.as_deref().is_some_and(|q| q.contains(&jane_token))), "no result yet");
 }

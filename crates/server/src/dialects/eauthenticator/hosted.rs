@@ -144,6 +144,28 @@ pub(super) fn opener_of(t: &Target) -> Opener {
     if t.method == Method::Popup { Opener::Kept } else { Opener::Isolated }
 }
 
+/// The redirect URI with these parameters, and the state when one was given.
+pub(super) fn result_url(t: &Target, pairs: &[(&str, &str)]) -> String {
+    let mut pairs = pairs.to_vec();
+    if let Some(s) = &t.state {
+        pairs.push(("state", s));
+    }
+    with_query(&t.redirect_uri, &pairs)
+}
+
+/// The attributes with which the page's script posts a result to the popup's opener, at the
+/// redirect URI's origin only: the session token, or the failure's code.
+pub(super) fn result_attrs(t: &Target, token: Option<&str>, error: Option<&str>) -> String {
+    format!(
+        "data-post-result=\"1\" data-target-origin=\"{}\" data-state=\"{}\" data-has-state=\"{}\"{}{}",
+        escape(&t.origin),
+        escape(t.state.as_deref().unwrap_or_default()),
+        t.state.is_some(),
+        token.map(|v| format!(" data-session-token=\"{}\"", escape(v))).unwrap_or_default(),
+        error.map(|v| format!(" data-error=\"{}\"", escape(v))).unwrap_or_default(),
+    )
+}
+
 /// "You have no access", with a Sign in button that hands the failure to the business's page.
 fn failure_page(t: &Target, failure: PageFailure) -> Response {
     let code = failure_code(failure);
@@ -154,19 +176,11 @@ fn failure_page(t: &Target, failure: PageFailure) -> Response {
     };
     let button = match t.method {
         Method::Redirect => {
-            let mut pairs = vec![("error", code)];
-            if let Some(s) = &t.state {
-                pairs.push(("state", s));
-            }
-            format!("<a class=\"button\" id=\"sign-in\" href=\"{}\">Sign in</a>", escape(&with_query(&t.redirect_uri, &pairs)))
+            format!("<a class=\"button\" id=\"sign-in\" href=\"{}\">Sign in</a>", escape(&result_url(t, &[("error", code)])))
         }
-        Method::Popup => format!(
-            "<button type=\"button\" id=\"sign-in\" data-post-result=\"1\" data-target-origin=\"{}\" data-state=\"{}\" \
-             data-has-state=\"{}\" data-error=\"{code}\">Sign in</button>",
-            escape(&t.origin),
-            escape(t.state.as_deref().unwrap_or_default()),
-            t.state.is_some()
-        ),
+        Method::Popup => {
+            format!("<button type=\"button\" id=\"sign-in\" {}>Sign in</button>", result_attrs(t, None, Some(code)))
+        }
     };
     let body = format!(
         "<h1>No access</h1><p class=\"err\" id=\"failure\" data-code=\"{code}\">You do not have access. {why}</p>{button}"
@@ -178,24 +192,16 @@ fn failure_page(t: &Target, failure: PageFailure) -> Response {
 pub(super) fn success(t: &Target, token: &str) -> Response {
     match t.method {
         Method::Redirect => {
-            let mut pairs = vec![("session_token", token)];
-            if let Some(s) = &t.state {
-                pairs.push(("state", s));
-            }
             let mut r = StatusCode::FOUND.into_response();
-            if let Ok(v) = HeaderValue::from_str(&with_query(&t.redirect_uri, &pairs)) {
+            if let Ok(v) = HeaderValue::from_str(&result_url(t, &[("session_token", token)])) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
             r
         }
         Method::Popup => {
             let body = format!(
-                "<h1>Verified</h1><p id=\"done\" data-post-result=\"1\" data-auto=\"1\" data-target-origin=\"{}\" \
-                 data-session-token=\"{}\" data-state=\"{}\" data-has-state=\"{}\">You can close this window.</p>",
-                escape(&t.origin),
-                escape(token),
-                escape(t.state.as_deref().unwrap_or_default()),
-                t.state.is_some()
+                "<h1>Verified</h1><p id=\"done\" data-auto=\"1\" {}>You can close this window.</p>",
+                result_attrs(t, Some(token), None)
             );
             page(StatusCode::OK, "Verified", &body, Some(HOSTED_JS_PATH), &[], Opener::Kept)
         }
@@ -227,7 +233,7 @@ fn code_page(hosted: &HostedPage, p: &Params, t: &Target, error: Option<&str>) -
         (false, true) => format!("Use your security key or passkey for {email}."),
         _ => format!("Enter the {digits}-digit code from your authenticator app for {email}."),
     };
-    let key_form = if hosted.keys { super::hosted_keys::key_form(&hidden) } else { String::new() };
+    let key_form = if hosted.keys { super::hosted_keys::key_form(&hidden, !hosted.code) } else { String::new() };
     let code_form = if hosted.code || !hosted.keys {
         format!(
             "<form method=\"post\" action=\"/start-authentication/verify\" id=\"verify-form\">{hidden}\

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::error::Refusal;
 use super::extract::PageForm;
-use super::hosted::{Method, Params, Target, dead_end, hidden_params, method_of, opener_of, refused, run, too_many, with_query};
+use super::hosted::{
+    Method, Params, Target, dead_end, hidden_params, method_of, opener_of, refused, result_attrs, result_url, run, too_many,
+};
 use super::html::{self, HOSTED_JS_PATH, PASSKEYS_JS_PATH, escape, page_with_scripts};
 use crate::client::Ctx;
 use crate::state::AppState;
@@ -34,41 +36,35 @@ pub struct KeyForm {
     credential: String,
 }
 
-/// The button that asks the user's keys (with the page's script), posting their answer.
-pub(super) fn key_form(hidden: &str) -> String {
+/// The button that asks the user's keys, posting their answer: hidden until the page's script
+/// finds the browser can use keys; a browser that cannot is told so, where the key is the only way.
+pub(super) fn key_form(hidden: &str, only_way: bool) -> String {
+    let cannot = if only_way {
+        "<p class=\"err\" id=\"no-webauthn\">This browser cannot use security keys here (it needs WebAuthn and \
+         JavaScript). Open this page in another browser, or ask the service for another way to confirm it is you.</p>"
+    } else {
+        ""
+    };
     format!(
         "<form method=\"post\" action=\"/start-authentication/key\" id=\"key-form\" \
          data-options=\"/start-authentication/key/options\">{hidden}\
          <input type=\"hidden\" name=\"ceremony\"><input type=\"hidden\" name=\"credential\">\
-         <button type=\"button\" id=\"key-button\">Use your security key or passkey</button></form>"
+         <button type=\"button\" id=\"key-button\" hidden>Use your security key or passkey</button>{cannot}</form>"
     )
 }
 
 /// How the user goes on to the business's page once verified: a link (redirect) or a button
 /// that posts the result to the opener (popup).
 fn go_on(t: &Target, token: &str, label: &str, secondary: bool) -> String {
-    let class = if secondary { "button secondary" } else { "button" };
+    let class = if secondary { "secondary" } else { "" };
     match t.method {
-        Method::Redirect => {
-            let mut pairs = vec![("session_token", token)];
-            if let Some(s) = &t.state {
-                pairs.push(("state", s));
-            }
-            format!(
-                "<a class=\"{class}\" id=\"continue\" href=\"{}\">{}</a>",
-                escape(&with_query(&t.redirect_uri, &pairs)),
-                escape(label)
-            )
-        }
+        Method::Redirect => format!(
+            "<a class=\"button {class}\" id=\"continue\" href=\"{}\">{label}</a>",
+            escape(&result_url(t, &[("session_token", token)]))
+        ),
         Method::Popup => format!(
-            "<button type=\"button\" id=\"continue\" class=\"{}\" data-post-result=\"1\" data-target-origin=\"{}\" \
-             data-session-token=\"{}\" data-state=\"{}\" data-has-state=\"{}\">{}</button>",
-            if secondary { "secondary" } else { "" },
-            escape(&t.origin),
-            escape(token),
-            escape(t.state.as_deref().unwrap_or_default()),
-            t.state.is_some(),
-            escape(label)
+            "<button type=\"button\" id=\"continue\" class=\"{class}\" {}>{label}</button>",
+            result_attrs(t, Some(token), None)
         ),
     }
 }
@@ -104,12 +100,20 @@ pub(super) fn offer_page(app_name: &str, p: &Params, t: &Target, begun: Begun) -
         (status = 400, description = "A token that opens nothing, a verification no longer open, keys not offered, or a redirect URI not the application's: `{\"code\": \"INVALID_REQUEST\", \"message\", \"data\": null}`", body = Object),
         (status = 403, description = "Sent from another site", body = Object),
         (status = 415, description = "Not a form", content_type = "text/html", body = String)))]
-pub async fn key_options(State(state): State<AppState>, headers: HeaderMap, PageForm(p): PageForm<Params>) -> Response {
+pub async fn key_options(State(state): State<AppState>, ctx: Ctx, headers: HeaderMap, PageForm(p): PageForm<Params>) -> Response {
     let refuse = |status: StatusCode, message: &str| {
         (status, Json(json!({"code": "INVALID_REQUEST", "message": message, "data": null}))).into_response()
     };
     if html::cross_site(&headers, &state.core.config.public_url) {
         return refuse(StatusCode::FORBIDDEN, "sent from another site");
+    }
+    // Each challenge is a stored ceremony: asked for as often as codes may be tried.
+    if let Err(wait) = state.auth_limiter.check(ctx.ip) {
+        let mut r = refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests");
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
     }
     let Some(method) = method_of(&p) else {
         return refuse(StatusCode::BAD_REQUEST, "signin_method must be redirect or popup");

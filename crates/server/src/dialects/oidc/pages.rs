@@ -122,7 +122,7 @@ pub fn second_factor(f: &SignIn<'_>, mfa_token: &str, methods: &[String]) -> Res
             "<form method=\"post\" action=\"{base}/login/second-factor\" id=\"key-form\" \
              data-options=\"{base}/login/second-factor/options\">{carried}{method}\
              <input type=\"hidden\" name=\"ceremony\"><input type=\"hidden\" name=\"credential\">\
-             <button type=\"button\" id=\"key-button\">Use your security key or passkey</button></form>",
+             <button type=\"button\" id=\"key-button\" hidden>Use your security key or passkey</button></form>",
             base = realm.base,
             method = hidden("method", "webauthn"),
         ));

@@ -144,7 +144,11 @@
     }
     var keyForm = document.getElementById("key-form");
     if (keyForm) {
-      document.getElementById("key-button").addEventListener("click", function () {
+      var keyButton = document.getElementById("key-button");
+      var cannot = document.getElementById("no-webauthn");
+      keyButton.hidden = false;
+      if (cannot) { cannot.hidden = true; }
+      keyButton.addEventListener("click", function () {
         signIn(keyForm, null).catch(function (e) {
           showError("The security key did not answer: " + why(e) + ".");
         });

@@ -747,12 +747,23 @@ async fn the_account_page_sets_up_an_authenticator_app_with_a_code_and_removes_i
     let (mut one, login, _) = sign_in_page(&app, &realm, &[]).await;
     let consent = one.sign_in(&realm, &login, EMAIL, PASSWORD).await;
     assert!(consent.body.contains("id=\"consent-form\""), "still one step: {}", consent.body);
-    // A stale sign-in cannot turn it on.
+    // Without a sign-in, or with one older than ten minutes, nothing turns on: the account page
+    // signs in again first.
+    let confirm = format!("{base}/account/totp/confirm");
     let code = crate::helpers::code(&app, &secret, 0);
-    let mut stranger = Browser::new(&app);
-    let forged = stranger.post(&format!("{base}/account/totp/confirm"), &[("csrf", &csrf), ("code", &code)]).await;
-    assert_ne!(forged.status, 200);
-    let on = browser.post(&format!("{base}/account/totp/confirm"), &[("csrf", &csrf), ("code", &code)]).await;
+    let forged = Browser::new(&app).post(&confirm, &[("csrf", &csrf), ("code", &code)]).await;
+    assert!(forged.status == 303 && forged.location().path().ends_with("/account"), "{}", forged.body);
+    app.clock.advance(601);
+    let code = crate::helpers::code(&app, &secret, 0);
+    let stale = browser.post(&confirm, &[("csrf", &csrf), ("code", &code)]).await;
+    assert!(stale.status == 303 && stale.location().path().ends_with("/account"), "{}", stale.body);
+    let login = browser.get(&format!("{base}/account")).await;
+    assert!(login.body.contains("id=\"login-form\""), "{}", login.body);
+    // Signed in again, in one step (nothing turned on), the scanned key's code turns it on.
+    let back = browser.sign_in(&realm, &login, EMAIL, PASSWORD).await;
+    assert_eq!(back.status, 303, "one step: {}", back.body);
+    let csrf = browser.get(&format!("{base}/account")).await.field("csrf").unwrap();
+    let on = browser.post(&confirm, &[("csrf", &csrf), ("code", &code)]).await;
     assert_eq!(on.status, 303, "{}", on.body);
     let mail = crate::helpers::outbox_message(&app, EMAIL, 1).await;
     assert!(mail["body"].as_str().unwrap().contains("authenticator app was set up"), "{mail}");
