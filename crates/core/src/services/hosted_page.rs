@@ -213,7 +213,9 @@ impl Hosted<'_> {
         // `open.keys` false with the option on and a relying party: the user has no key.
         let begun = async {
             let Some(user) = self.store.user_by_id(v.tenant_id, v.user_id).await? else { return Ok(None) };
-            self.passkeys().begin_registration(&open.tenant, &user, CredentialKind::SecurityKey).await.map(Some)
+            let passkeys = self.passkeys();
+            let kind = CredentialKind::SecurityKey;
+            passkeys.begin_registration_named(&open.tenant, &user, kind, &open.app.name).await.map(Some)
         };
         let begun: CoreResult<Option<Begun>> = begun.await;
         // The user goes on without the offer rather than not at all.

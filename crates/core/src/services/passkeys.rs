@@ -153,9 +153,14 @@ fn cred_id_text(id: &[u8]) -> String {
 impl Passkeys<'_> {
     /// The tenant's relying party.
     fn relying_party(&self, tenant: &Tenant) -> CoreResult<Webauthn> {
+        self.relying_party_named(tenant, &tenant.display_name)
+    }
+
+    /// The tenant's relying party, under the name a browser shows when a key is made.
+    fn relying_party_named(&self, tenant: &Tenant, name: &str) -> CoreResult<Webauthn> {
         let (rp_id, origins) = relying_party_of(tenant, &self.config.public_url).ok_or_else(unavailable)?;
         let first = origins.first().ok_or_else(unavailable)?;
-        let mut builder = WebauthnBuilder::new(&rp_id, first).map_err(|_| unavailable())?.rp_name(&tenant.display_name);
+        let mut builder = WebauthnBuilder::new(&rp_id, first).map_err(|_| unavailable())?.rp_name(name);
         for o in origins.iter().skip(1) {
             builder = builder.append_allowed_origin(o);
         }
@@ -200,7 +205,19 @@ impl Passkeys<'_> {
     /// Begins adding a credential to a signed-in user's account. A passkey is asked to be
     /// discoverable; the user's credentials are excluded, so one authenticator registers once.
     pub async fn begin_registration(&self, tenant: &Tenant, user: &User, kind: CredentialKind) -> CoreResult<Begun> {
-        let rp = self.relying_party(tenant)?;
+        self.begin_registration_named(tenant, user, kind, &tenant.display_name).await
+    }
+
+    /// As [`Passkeys::begin_registration`], the browser naming `rp_name` as the site the key is
+    /// for: the hosted 2FA page names the application the user knows, not the tenant.
+    pub(crate) async fn begin_registration_named(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        kind: CredentialKind,
+        rp_name: &str,
+    ) -> CoreResult<Begun> {
+        let rp = self.relying_party_named(tenant, rp_name)?;
         let existing = self.store.credentials_of(tenant.id, user.id).await?;
         let exclude = existing.iter().filter_map(|c| crate::crypto::b64url_decode(&c.credential_id)).collect();
         let name = user_label(user);

@@ -123,6 +123,7 @@ async fn add_first_key_of(app: &TestApp, h: &HostedApp, email: &str, auth: &mut 
         "{html}"
     );
     let begun: Value = serde_json::from_str(&attr_of(&html, "register-form", "data-begun").unwrap()).unwrap();
+    assert_eq!(begun["publicKey"]["rp"]["name"], "Demo Portal", "the browser names the application the user knows");
     let made = auth.register(&begun, b).to_string();
     let fields = format!("{q}&ceremony={}&credential={}", enc(begun["ceremony"].as_str().unwrap()), enc(&made));
     let (s, _, html) = form(app, "/start-authentication/add-key", &fields).await;

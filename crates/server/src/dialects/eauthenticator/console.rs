@@ -436,7 +436,7 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, id: Uuid, no
          <form method=\"post\" action=\"/console/apps/{id}/rotate-callback-secret\">{hidden}<button type=\"submit\" class=\"secondary\" id=\"rotate-secret\">New callback secret</button></form>\
          <form method=\"post\" action=\"/console/apps/{id}/active\">{hidden}<input type=\"hidden\" name=\"active\" value=\"{toggle_value}\">\
          <button type=\"submit\" class=\"{toggle_class}\" id=\"toggle-active\">{toggle_label}</button></form>\
-         <h2>Settings</h2><form method=\"post\" action=\"/console/apps/{id}\">{hidden}{fields}<button type=\"submit\" id=\"save\">Save</button></form>\
+         <h2>Settings</h2>{keys_off}<form method=\"post\" action=\"/console/apps/{id}\">{hidden}{fields}<button type=\"submit\" id=\"save\">Save</button></form>\
          <h2>Recent verifications</h2><table id=\"verifications\"><tr><th>Time</th><th>Email</th><th>Result</th><th class=\"wide\">IP</th></tr>{rows}</table>",
         name = escape(&app.name),
         client_id = escape(&app.client_id),
@@ -444,8 +444,21 @@ async fn app_page(state: &AppState, a: &ConsoleAccount, csrf: &str, id: Uuid, no
         status = status_text(app),
         id = app.id,
         fields = app_fields(&form),
+        keys_off = keys_off(state, a, app),
     );
     shell(&app.name, Some((a, csrf)), &body)
+}
+
+/// Where security keys are on but this server cannot offer them, why: the page would otherwise
+/// look as if they worked.
+fn keys_off(state: &AppState, a: &ConsoleAccount, app: &Application) -> &'static str {
+    if app.hosted_webauthn && !state.core.passkeys().available(&a.tenant) {
+        "<p class=\"err\" id=\"keys-unavailable\">Security keys are on, but this server cannot offer them yet: keys \
+         need a domain name, and the server's public URL is on an IP address. Its operator sets CASTELLAN_PUBLIC_URL to \
+         a name.</p>"
+    } else {
+        ""
+    }
 }
 
 /// A signed-in page: the account and its CSRF token; otherwise the way to the sign-in page.

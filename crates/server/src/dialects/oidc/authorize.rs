@@ -265,7 +265,7 @@ pub(super) fn refusal_message(e: &CoreError) -> Option<&'static str> {
             "The email, username or phone and password do not match."
         }
         CoreError::EmailNotVerified => "Confirm your email address first: follow the link we sent you.",
-        CoreError::InvalidMfaCode => "That code is not right. Try the current one.",
+        CoreError::InvalidMfaCode => "That code is not right, or was just used. Enter the app's newest code.",
         _ => return None,
     })
 }
@@ -398,7 +398,7 @@ pub async fn login_second_factor(
             let msg = match factor {
                 SecondFactor::Key { .. } => "That security key or passkey was not accepted. Try again.",
                 SecondFactor::RecoveryCode(_) => "That recovery code is not right, or was used before.",
-                SecondFactor::Totp(_) => "That code is not right. Try the current one.",
+                SecondFactor::Totp(_) => "That code is not right, or was just used. Enter the app's newest code.",
             };
             again(msg, StatusCode::UNAUTHORIZED)
         }
