@@ -161,12 +161,21 @@ fn unknown_key_error(path: &Path, text: &str, keys: &[(String, Kind)], k: &FileK
 /// Settings from `file` (if any) and the environment. Every unknown key of the file is an
 /// error naming its line, with the nearest known key.
 pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    let text = match file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?),
+        None => None,
+    };
+    load_text(file.zip(text.as_deref()), env)
+}
+
+/// As [`load`], with the file's text already read (`path` names it in messages): what the
+/// configuration fuzz target feeds.
+pub fn load_text(file: Option<(&Path, &str)>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
     let known = keys();
     let mut table = toml::Table::new();
     // Every value of the wrong type, from the file and the environment, is reported at once.
     let mut problems: Vec<String> = Vec::new();
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some((path, text)) = file {
         // The parser's own message quotes the line, which may hold a secret: only where and why.
         let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
@@ -196,7 +205,7 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         let unknown: Vec<String> = keys
             .iter()
             .filter(|(k, _)| !known.iter().any(|(name, _)| *name == k.flat))
-            .map(|(k, _)| unknown_key_error(path, &text, &known, k))
+            .map(|(k, _)| unknown_key_error(path, text, &known, k))
             .collect();
         if !unknown.is_empty() {
             return Err(unknown.join("\n"));
@@ -204,7 +213,7 @@ pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result
         for (k, v) in &keys {
             let Some((_, kind)) = known.iter().find(|(name, _)| *name == k.flat) else { continue };
             if !accepts(*kind, v) {
-                let at = line_of(&text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
+                let at = line_of(text, &k.section, &k.leaf).map(|n| format!(" line {n}")).unwrap_or_default();
                 problems.push(format!("{}{at}: `{}` is {}, not {}", path.display(), k.leaf, shown(v), kind.expected()));
             }
         }

@@ -1,7 +1,6 @@
 //! The `castellan` binary: serve, migrate and administer a Castellan identity server.
 
-mod config;
-mod demo;
+use castellan_cli::{config, demo};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -124,6 +124,13 @@ impl Application {
         &self.state
     }
 
+    /// The whole application as a service, to be called in-process (the fuzz targets): every
+    /// route and middleware of the listener's, without the connection limits. Requests should
+    /// carry `ConnectInfo`, as the listener's do; without it the peer reads as loopback.
+    pub fn service(&self) -> Router {
+        Self::router(self.state.clone())
+    }
+
     fn router(state: AppState) -> Router {
         let settings = state.settings.clone();
         routes(&settings, &state.dialects)

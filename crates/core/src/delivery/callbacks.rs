@@ -45,6 +45,15 @@ pub fn signature(secret: &[u8], t: i64, query: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
+/// Whether `header` is the signature of `query` under `secret`, for the time it names: exactly
+/// what [`signature`] writes, compared in constant time. Whether the time is recent is the
+/// receiver's to judge.
+pub fn signature_matches(secret: &[u8], query: &str, header: &str) -> bool {
+    let Some((t, _)) = header.split_once(',') else { return false };
+    let Some(t) = t.strip_prefix("t=").and_then(|t| t.parse::<i64>().ok()) else { return false };
+    crate::crypto::ct_eq(signature(secret, t, query).as_bytes(), header.as_bytes())
+}
+
 impl Core {
     /// Stores the result callback of a verification (none if the application has no callback
     /// URL) and wakes the worker.

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::callbacks::signature;
+use super::callbacks::signature_matches;
 use crate::core::Core;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Channel, OutboundMessage, new_id};
@@ -31,13 +31,7 @@ impl Core {
         let token = query_value(query, "session_token").ok_or(CoreError::InvalidToken)?;
         let open = self.hosted().open_verification(token).await?;
         let secret = self.hosted_apps().callback_secret(&open.app).await?;
-        let signature_valid = signature_header
-            .and_then(|h| {
-                let (t, _) = h.split_once(',')?;
-                let t: i64 = t.strip_prefix("t=")?.parse().ok()?;
-                Some(crate::crypto::ct_eq(signature(&secret, t, query).as_bytes(), h.as_bytes()))
-            })
-            .unwrap_or(false);
+        let signature_valid = signature_header.is_some_and(|h| signature_matches(&secret, query, h));
         let result = query_value(query, "result").map(str::to_string);
         let now = self.now();
         let verdict = if signature_valid { "valid" } else { "INVALID" };

@@ -104,7 +104,7 @@ fn email_identifier(email: &str) -> Option<Identifier> {
 /// The origin (`scheme://host[:port]`) of `redirect_uri` — the only target its result may be posted
 /// to — if the URI is one of the application's redirect URIs exactly, or, when `origin_suffices`
 /// (popups), the origin of one of them (with or without the final `/`).
-pub(crate) fn registered_redirect(app: &Application, redirect_uri: &str, origin_suffices: bool) -> Option<String> {
+pub fn registered_redirect(app: &Application, redirect_uri: &str, origin_suffices: bool) -> Option<String> {
     let origin = |u: &url::Url| u.origin().ascii_serialization();
     let given = url::Url::parse(redirect_uri).ok()?;
     let exact = app.redirect_uris.iter().any(|r| r == redirect_uri);
