@@ -22,7 +22,18 @@ impl Cidr {
             }
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Cidr { net: addr, prefix })
+        if prefix > max {
+            return None;
+        }
+        // An IPv4 block written IPv4-mapped (`::ffff:10.0.0.0/104`) is that IPv4 block: clients
+        // are compared as IPv4 (see `contains`), so kept as IPv6 it would hold no one.
+        if let IpAddr::V6(v6) = addr
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && prefix >= 96
+        {
+            return Some(Cidr { net: IpAddr::V4(v4), prefix: prefix - 96 });
+        }
+        Some(Cidr { net: addr, prefix })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -39,6 +50,12 @@ impl Cidr {
             (IpAddr::V6(n), IpAddr::V6(i)) => {
                 let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
                 u128::from(n) & mask == u128::from(i) & mask
+            }
+            // An IPv6 block wider than the IPv4-mapped range (`::/0`) holds IPv4 clients as the
+            // mapped addresses they are on a dual-stack socket.
+            (IpAddr::V6(n), IpAddr::V4(i)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                u128::from(n) & mask == u128::from(i.to_ipv6_mapped()) & mask
             }
             _ => false,
         }
@@ -88,6 +105,20 @@ pub fn is_public(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `addresses` fuzz target: an IPv4-mapped entry held not even its own address.
+    #[test]
+    fn fuzz_addresses_an_ipv4_mapped_block_holds_its_own_addresses() {
+        let block = Cidr::parse("::ffff:192.0.2.7/128");
+        assert!(block.is_some_and(|b| b.contains(ip("::ffff:192.0.2.7")) && b.contains(ip("192.0.2.7"))));
+        assert!(block.is_some_and(|b| !b.contains(ip("192.0.2.8"))));
+        let wide = Cidr::parse("::ffff:10.0.0.0/104");
+        assert!(wide.is_some_and(|c| c.contains(ip("10.200.1.1")) && !c.contains(ip("11.0.0.1"))));
+        assert!(allowed(&["::ffff:192.0.2.0/120".to_string()], ip("192.0.2.99")));
+        // Then: `::ffff:192.0.0.0/0` (every IPv6 address) held no IPv4 client.
+        assert!(Cidr::parse("::ffff:192.0.0.0/0").is_some_and(|c| c.contains(ip("192.0.0.0")) && c.contains(ip("8.8.8.8"))));
+        assert!(Cidr::parse("2001:db8::/32").is_some_and(|c| !c.contains(ip("192.0.2.1"))));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))

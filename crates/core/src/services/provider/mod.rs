@@ -31,8 +31,8 @@ pub use dpop::{DpopRefusal, DpopRequest, PROOF_WINDOW, thumbprint};
 pub use flow::{ACCOUNT_CLIENT, Progress, SignedIn, Step, acr, level};
 pub use grants::{ClientAuth, TokenResponse};
 pub use pushed::{PAR_TTL, Pushed, REQUEST_URI_PREFIX};
-pub use request::redirect_registered;
 pub use registration::{INITIAL_TOKEN_MAX_SECONDS, InitialAccessToken, RegisteredClient, client_metadata};
+pub use request::redirect_registered;
 pub use request::{AuthorizationRequest, DeviceRef, Prompt, Rejected, ResponseMode, SendBack};
 pub use resource::{LogoutRequest, LogoutStep, TokenScheme, UserinfoError};
 
