@@ -42,6 +42,7 @@ const SERVER_KEYS: &[(&str, Kind)] = &[
     ("default_country_code", Kind::Str),
     ("allow_private_callbacks", Kind::Bool),
     ("callback_window_seconds", Kind::Int),
+    ("delivery_timeout_seconds", Kind::Int),
     ("console_cookie_secure", Kind::Bool),
     ("sms_provider", Kind::Str),
     ("sms_url", Kind::Str),

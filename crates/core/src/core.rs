@@ -38,6 +38,8 @@ pub struct CoreConfig {
     pub allow_private_callbacks: bool,
     /// How long a result callback is retried before it is given up.
     pub callback_window: Duration,
+    /// How long one attempt to hand a message to its transport may take.
+    pub delivery_timeout: Duration,
 }
 
 impl Default for CoreConfig {
@@ -53,6 +55,7 @@ impl Default for CoreConfig {
             token_leeway_seconds: 30,
             allow_private_callbacks: false,
             callback_window: Duration::from_secs(30),
+            delivery_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -75,6 +78,8 @@ pub struct Core {
     /// Each realm's OpenID Connect discovery document, serialized.
     pub(crate) discovery_documents: TtlCache<TenantId, Arc<String>>,
     pub sign_stats: SignStats,
+    /// Messages sent, failed and given up, for `/metrics`.
+    pub delivery_stats: crate::delivery::DeliveryStats,
     /// Tokens whose signature was checked, so the next request with them is not checked again.
     pub(crate) verified_tokens: VerifiedTokens,
     /// Woken when a message is queued, so delivery does not wait for the next poll.
@@ -105,6 +110,7 @@ impl Core {
             apps_by_client_id: TtlCache::new(config.cache_ttl),
             discovery_documents: TtlCache::new(config.cache_ttl),
             sign_stats: SignStats::default(),
+            delivery_stats: Default::default(),
             verified_tokens: VerifiedTokens::default(),
             config,
             outbox_ready: Notify::new(),

@@ -72,6 +72,7 @@ impl Metrics {
         hash_queue_depth: usize,
         hashes_computed: usize,
         signing: &[(&str, u64, f64)],
+        delivery: &[(&str, &str, u64)],
         cache: Option<castellan_core::store::CacheStatus>,
     ) -> String {
         let mut out = String::new();
@@ -135,6 +136,11 @@ impl Metrics {
         for (alg, count, seconds) in signing {
             let _ = writeln!(out, "castellan_token_sign_seconds_sum{{alg=\"{alg}\"}} {seconds}");
             let _ = writeln!(out, "castellan_token_sign_seconds_count{{alg=\"{alg}\"}} {count}");
+        }
+        out.push_str("# HELP castellan_outbox_attempts_total Attempts to hand a message to the mail server or SMS provider, by outcome (sent, retrying, gave_up).\n");
+        out.push_str("# TYPE castellan_outbox_attempts_total counter\n");
+        for (channel, outcome, n) in delivery {
+            let _ = writeln!(out, "castellan_outbox_attempts_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}");
         }
         if let Some(cache) = cache {
             out.push_str("# HELP castellan_cache_trusted 1 while sessions, users and the deny list are answered from memory (the change feed is up and heard), 0 while every check reads the database.\n");

@@ -118,6 +118,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         state.core.hasher.queue_depth(),
         state.core.hasher.hashes_computed(),
         &state.core.sign_stats.snapshot(),
+        &state.core.delivery_stats.snapshot(),
         state.core.cache_status(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

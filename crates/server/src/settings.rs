@@ -83,6 +83,9 @@ pub struct Settings {
     pub allow_private_callbacks: Option<bool>,
     /// Seconds a result callback is retried before the verification fails.
     pub callback_window_seconds: u64,
+    /// Seconds one attempt to hand a message to the mail server or SMS provider may take before
+    /// it counts as failed (and is retried later).
+    pub delivery_timeout_seconds: u64,
     /// `Secure` on console cookies. Unset: on unless the public URL is plain http.
     pub console_cookie_secure: Option<bool>,
     /// `outbox`, `webhook`, `twilio` or `africastalking`.
@@ -151,6 +154,7 @@ impl Default for Settings {
             default_country_code: "256".into(),
             allow_private_callbacks: None,
             callback_window_seconds: 30,
+            delivery_timeout_seconds: 20,
             console_cookie_secure: None,
             sms_provider: "outbox".into(),
             sms_url: None,

@@ -6,8 +6,11 @@ pub mod callbacks;
 pub mod dev_receiver;
 pub mod sms;
 pub mod smtp;
+mod stats;
 pub mod templates;
 pub mod worker;
+
+pub use stats::DeliveryStats;
 
 use std::sync::Arc;
 

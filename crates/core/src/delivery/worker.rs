@@ -8,6 +8,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::Transports;
+use super::stats::Outcome;
 use crate::core::Core;
 use crate::model::AuditAction;
 use crate::model::{Channel, OutboundMessage};
@@ -22,7 +23,9 @@ pub fn backoff(failures: u32) -> i64 {
     (5i64 << failures.saturating_sub(1).min(10)).min(3600)
 }
 
-/// Runs until `shutdown` turns true.
+/// Runs until `shutdown` turns true. The messages of a batch are sent side by side, each attempt
+/// bounded by the delivery timeout: a mail server that accepts and never answers holds neither
+/// the text messages nor the rest of the mail for longer than one attempt.
 pub async fn run(core: Arc<Core>, transports: Transports, mut shutdown: watch::Receiver<bool>) {
     loop {
         if *shutdown.borrow() {
@@ -31,9 +34,12 @@ pub async fn run(core: Arc<Core>, transports: Transports, mut shutdown: watch::R
         match core.store.claim_messages(core.now(), LEASE_SECONDS, BATCH).await {
             Ok(batch) => {
                 let full = batch.len() as u32 == BATCH;
+                let mut sending = tokio::task::JoinSet::new();
                 for m in batch {
-                    deliver(&core, &transports, m).await;
+                    let (core, transports) = (core.clone(), transports.clone());
+                    sending.spawn(async move { deliver(&core, &transports, m).await });
                 }
+                while sending.join_next().await.is_some() {}
                 if full {
                     continue;
                 }
@@ -49,16 +55,28 @@ pub async fn run(core: Arc<Core>, transports: Transports, mut shutdown: watch::R
 }
 
 async fn deliver(core: &Core, transports: &Transports, m: OutboundMessage) {
+    let limit = core.config.delivery_timeout;
+    let timed_out = || format!("no answer within {} s", limit.as_secs());
     let (result, transport) = match m.channel {
-        Channel::Email => (transports.mail.send(&m.recipient, &m.subject, &m.body).await, transports.mail.name()),
-        Channel::Sms => (transports.sms.send(&m.recipient, &m.body, &m.id.to_string()).await, transports.sms.name()),
+        Channel::Email => {
+            let sent = tokio::time::timeout(limit, transports.mail.send(&m.recipient, &m.subject, &m.body)).await;
+            (sent.unwrap_or_else(|_| Err(timed_out())), transports.mail.name())
+        }
+        Channel::Sms => {
+            let sent = tokio::time::timeout(limit, transports.sms.send(&m.recipient, &m.body, &m.id.to_string())).await;
+            (sent.unwrap_or_else(|_| Err(timed_out())), transports.sms.name())
+        }
     };
     let outcome = match result {
-        Ok(()) => core.store.mark_message_sent(m.id, transport, core.now()).await,
+        Ok(()) => {
+            core.delivery_stats.record(m.channel, Outcome::Sent);
+            core.store.mark_message_sent(m.id, transport, core.now()).await
+        }
         Err(error) => {
             tracing::warn!(id = %m.id, attempts = m.attempts, %error, "outbox: delivery failed");
             // `attempts` already counts this one (the claim increments it).
             let retry_at = (m.attempts < MAX_ATTEMPTS).then(|| core.now() + backoff(m.attempts));
+            core.delivery_stats.record(m.channel, if retry_at.is_some() { Outcome::Retrying } else { Outcome::GaveUp });
             // Every failure is in the audit log, so an operator sees a provider outage before the
             // last retry gives up.
             core.audit(

@@ -6,6 +6,7 @@ mod admin;
 mod audit_completeness;
 mod connections;
 mod content_types;
+mod delivery_faults;
 mod eauthenticator;
 mod eauthenticator_keys;
 mod fastapi_users;

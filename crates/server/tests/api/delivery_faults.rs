@@ -1,0 +1,72 @@
+//! Delivery targets down: a mail server that accepts the connection and never answers holds no
+//! request (delivery is the worker's, from the outbox), and each attempt ends at the delivery
+//! timeout, is audited and counted, and is retried with back-off until the last one gives up,
+//! visibly.
+
+use std::time::{Duration, Instant};
+
+use castellan_server::settings::Secret;
+use castellan_testkit::{TestApp, TestOptions, spawn_app_with};
+use reqwest::Method;
+
+use crate::helpers::{KUMU_PASSWORD, kumu_login, kumu_tenant};
+
+/// A server that takes connections and never says a word, as a hung mail server does; its port.
+async fn silent_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+async fn failures(app: &TestApp, slug: &str) -> Vec<String> {
+    let path = format!("/tenants/{slug}/audit?action=message.failed&limit=100");
+    let (s, list) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(s, 200, "{list}");
+    list.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_mail_server_that_never_answers_holds_no_request_and_its_messages_are_given_up_visibly() {
+    let port = silent_server().await;
+    let options = TestOptions {
+        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
+            s.smtp_url = Some(Secret(format!("smtp://127.0.0.1:{port}?tls=none")));
+            s.delivery_timeout_seconds = 1;
+        })),
+        ..Default::default()
+    };
+    let app = spawn_app_with(options).await;
+    let (slug, tag, _) = kumu_tenant(&app).await;
+    // The login mails a code: it answers without waiting for the mail server, which would take
+    // the whole delivery timeout (a second) and more.
+    let started = Instant::now();
+    let (s, b) = kumu_login(&app, "user_8742@example.com", KUMU_PASSWORD, &tag).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(started.elapsed() < Duration::from_millis(900), "the login waited for delivery: {:?}", started.elapsed());
+    // Eight attempts, each ended by the timeout and audited; the retries are made due by moving
+    // the clock past the back-off.
+    for attempt in 1..=8usize {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while failures(&app, &slug).await.len() < attempt {
+            assert!(Instant::now() < deadline, "attempt {attempt} was not made or not recorded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.clock.advance(3600);
+    }
+    let outcomes = failures(&app, &slug).await;
+    assert_eq!(outcomes.iter().filter(|o| *o == "retrying").count(), 7, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "gave_up").count(), 1, "{outcomes:?}");
+    let text = app.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("castellan_outbox_attempts_total{channel=\"email\",outcome=\"gave_up\"} 1"), "{text}");
+    assert!(text.contains("castellan_outbox_attempts_total{channel=\"email\",outcome=\"retrying\"} 7"), "{text}");
+    // Given up means given up: no ninth attempt, however long one waits.
+    app.clock.advance(86_400);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(failures(&app, &slug).await.len(), 8);
+}
