@@ -109,7 +109,7 @@ pub fn core(
         default_country_code: settings.default_country_code.clone(),
         allow_private_callbacks: settings.allow_private_callbacks(),
         callback_window: Duration::from_secs(settings.callback_window_seconds.clamp(1, 600)),
-        delivery_timeout: Duration::from_secs(settings.delivery_timeout_seconds.clamp(1, 300)),
+        delivery_timeout: Duration::from_secs(settings.delivery_timeout_seconds.clamp(1, 50)),
         ..defaults
     };
     Core::new(store, clock, &key, config).map(Arc::new).map_err(refused)

@@ -15,41 +15,52 @@ use crate::model::{Channel, OutboundMessage};
 use crate::services::ClientContext;
 
 const MAX_ATTEMPTS: u32 = 8;
+/// A claimed message is this node's for so long; an attempt (bounded by the delivery timeout,
+/// at most 50 s) ends well before another node may take it.
 const LEASE_SECONDS: i64 = 60;
 const BATCH: u32 = 16;
+/// Messages being handed over at once, at most.
+const IN_FLIGHT: usize = 64;
 
 /// Seconds to wait before attempt `n + 1` after `n` failures: 5 s, 10 s, 20 s … capped at 1 h.
 pub fn backoff(failures: u32) -> i64 {
     (5i64 << failures.saturating_sub(1).min(10)).min(3600)
 }
 
-/// Runs until `shutdown` turns true. The messages of a batch are sent side by side, each attempt
-/// bounded by the delivery timeout: a mail server that accepts and never answers holds neither
-/// the text messages nor the rest of the mail for longer than one attempt.
+/// Runs until `shutdown` turns true, then lets the attempts under way end. Messages are sent side
+/// by side, each attempt bounded by the delivery timeout, and new ones are claimed while others
+/// are still being handed over: a mail server that accepts and never answers holds up no text
+/// message and no other mail.
 pub async fn run(core: Arc<Core>, transports: Transports, mut shutdown: watch::Receiver<bool>) {
+    let mut sending = tokio::task::JoinSet::new();
     loop {
+        while sending.try_join_next().is_some() {}
         if *shutdown.borrow() {
+            while sending.join_next().await.is_some() {}
             return;
         }
-        match core.store.claim_messages(core.now(), LEASE_SECONDS, BATCH).await {
-            Ok(batch) => {
-                let full = batch.len() as u32 == BATCH;
-                let mut sending = tokio::task::JoinSet::new();
-                for m in batch {
-                    let (core, transports) = (core.clone(), transports.clone());
-                    sending.spawn(async move { deliver(&core, &transports, m).await });
+        let room = IN_FLIGHT.saturating_sub(sending.len()).min(BATCH as usize) as u32;
+        let mut full = false;
+        if room > 0 {
+            match core.store.claim_messages(core.now(), LEASE_SECONDS, room).await {
+                Ok(batch) => {
+                    full = batch.len() as u32 == room;
+                    for m in batch {
+                        let (core, transports) = (core.clone(), transports.clone());
+                        sending.spawn(async move { deliver(&core, &transports, m).await });
+                    }
                 }
-                while sending.join_next().await.is_some() {}
-                if full {
-                    continue;
-                }
+                Err(e) => tracing::error!(error = %e, "outbox: cannot claim messages"),
             }
-            Err(e) => tracing::error!(error = %e, "outbox: cannot claim messages"),
+        }
+        if full {
+            continue;
         }
         tokio::select! {
             _ = core.outbox_ready.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => {}
+            Some(_) = sending.join_next(), if !sending.is_empty() => {}
         }
     }
 }

@@ -1,15 +1,16 @@
 //! Delivery targets down: a mail server that accepts the connection and never answers holds no
-//! request (delivery is the worker's, from the outbox), and each attempt ends at the delivery
-//! timeout, is audited and counted, and is retried with back-off until the last one gives up,
-//! visibly.
+//! request (delivery is the worker's, from the outbox) and no text message, and each attempt ends
+//! at the delivery timeout, is audited and counted, and is retried with back-off until the last
+//! one gives up, visibly. (An SMS provider answering 500: `kumusoft.rs`.)
 
 use std::time::{Duration, Instant};
 
 use castellan_server::settings::Secret;
-use castellan_testkit::{TestApp, TestOptions, spawn_app_with};
+use castellan_testkit::{HttpSink, TestApp, TestOptions, spawn_app_with};
 use reqwest::Method;
+use serde_json::json;
 
-use crate::helpers::{KUMU_PASSWORD, kumu_login, kumu_tenant};
+use crate::helpers::{KUMU_PASSWORD, assert_kumu, kumu_login, kumu_tenant};
 
 /// A server that takes connections and never says a word, as a hung mail server does; its port.
 async fn silent_server() -> u16 {
@@ -69,4 +70,34 @@ async fn a_mail_server_that_never_answers_holds_no_request_and_its_messages_are_
     app.clock.advance(86_400);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(failures(&app, &slug).await.len(), 8);
+}
+
+#[tokio::test]
+async fn a_hung_mail_server_holds_up_no_text_message() {
+    let port = silent_server().await;
+    let sink = HttpSink::start(200, "{}").await;
+    let url = sink.url.clone();
+    let options = TestOptions {
+        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
+            s.smtp_url = Some(Secret(format!("smtp://127.0.0.1:{port}?tls=none")));
+            s.delivery_timeout_seconds = 40;
+            s.sms_provider = "webhook".into();
+            s.sms_url = Some(url);
+        })),
+        ..Default::default()
+    };
+    let app = spawn_app_with(options).await;
+    let (slug, tag, user_id) = kumu_tenant(&app).await;
+    // A code by mail: its attempt hangs for the whole delivery timeout.
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &tag).await;
+    assert_kumu(s, &b, 200, "00");
+    assert_eq!(b["data"]["channel"], "email", "{b}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Then a code by SMS: it reaches the provider while the mail still hangs (the sink waits ten
+    // seconds at most; the mail's attempt lasts forty).
+    app.admin(Method::PATCH, &format!("/tenants/{slug}/users/{user_id}"), Some(json!({"email_verified": false}))).await;
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &tag).await;
+    assert_kumu(s, &b, 200, "00");
+    let texts = sink.wait_for(1).await;
+    assert_eq!(texts[0].json()["to"], "+256700000001");
 }
