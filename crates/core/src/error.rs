@@ -111,6 +111,26 @@ impl std::fmt::Display for ConflictOn {
 /// The cause of a server-side failure, kept whole so the edge can log its chain once.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Whether a storage failure is the database being unavailable for now (unreachable, out of
+/// space), which dialects answer 503 with `Retry-After` rather than as a server fault.
+pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(cause);
+    while let Some(e) = next {
+        if matches!(e.downcast_ref::<crate::store::StoreError>(), Some(crate::store::StoreError::Unavailable { .. })) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+impl CoreError {
+    /// [`unavailable`] for a core error: a storage failure of that kind.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, CoreError::Storage(cause) if unavailable(cause.as_ref()))
+    }
+}
+
 /// An error and every source under it, `: `-separated, for the one log line at the edge.
 pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
 

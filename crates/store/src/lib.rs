@@ -114,7 +114,44 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             StoreError::Conflict(conflicting_field(d.as_ref()).unwrap_or(ConflictOn::Other))
         }
         sqlx::Error::Database(d) if is_unstorable_text(d.as_ref()) => StoreError::InvalidText,
+        _ if is_unavailable(&e) => StoreError::Unavailable { context: cause(&e), source: Some(Box::new(e)) },
         _ => StoreError::backend(cause(&e), e),
+    }
+}
+
+/// Whether the writer may serve again. A COMMIT that SQLite refuses (the disk full, an I/O
+/// error) leaves its transaction open on the connection, while the driver counts it closed; the
+/// next writes would then run inside it, be answered as done, and be lost when the connection
+/// closes. So every release rolls back whatever is still open: a no-op on a healthy connection
+/// (SQLite answers "no transaction is active"), and after such a failure the connection is
+/// closed and a fresh one opened.
+async fn out_of_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Executor;
+    match conn.execute("ROLLBACK").await {
+        Err(_) => true,
+        Ok(_) => {
+            tracing::warn!("sqlite: a write left its transaction open (disk full or I/O error); rolled back, reconnecting");
+            false
+        }
+    }
+}
+
+/// Failures that pass when the database is back or has room again: no connection (refused,
+/// reset, the pool waited in vain), PostgreSQL shutting down or out of disk (class 08, 57P0x,
+/// 53100), SQLite out of disk or unable to write (SQLITE_FULL, SQLITE_IOERR and its extended
+/// codes, SQLITE_CANTOPEN).
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else { return false };
+            if let Ok(n) = code.parse::<i64>() {
+                // SQLite: the primary code is the low byte of an extended one.
+                return matches!(n & 0xff, 10 | 13 | 14);
+            }
+            code.starts_with("08") || code.starts_with("57P0") || code == "53100" || code == "53300"
+        }
+        _ => false,
     }
 }
 
@@ -223,6 +260,7 @@ impl SqlStore {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }))
                 .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await
                 .map_err(opened)?;

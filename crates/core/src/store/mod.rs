@@ -57,6 +57,14 @@ pub enum StoreError {
         #[source]
         source: Option<crate::error::Cause>,
     },
+    /// The database cannot take the request now, and may in a moment: unreachable, shutting
+    /// down, or out of disk space. Answered 503 with `Retry-After`, not as a server fault.
+    #[error("database unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<crate::error::Cause>,
+    },
 }
 
 impl From<StoreError> for crate::CoreError {
@@ -64,7 +72,7 @@ impl From<StoreError> for crate::CoreError {
         match e {
             StoreError::Conflict(on) => crate::CoreError::Conflict(on),
             StoreError::InvalidText => crate::CoreError::field("input", crate::model::text::CONTROL),
-            e @ StoreError::Backend { .. } => crate::CoreError::Storage(Box::new(e)),
+            e @ (StoreError::Backend { .. } | StoreError::Unavailable { .. }) => crate::CoreError::Storage(Box::new(e)),
         }
     }
 }

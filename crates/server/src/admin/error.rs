@@ -52,6 +52,10 @@ impl From<CoreError> for AdminError {
             CoreError::RateLimited { .. } | CoreError::Overloaded => {
                 Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests")
             }
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "admin: database unavailable");
+                Self::new(S::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again")
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "admin: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")

@@ -66,6 +66,11 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
         }
     }
+    // Every "not now" says when to come back, whichever dialect's shape it is in (a database
+    // away or out of space, the deadline): clients and load balancers back off instead of retrying at once.
+    if response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key("retry-after") {
+        response.headers_mut().insert(HeaderName::from_static("retry-after"), HeaderValue::from_static("5"));
+    }
     response
 }
 

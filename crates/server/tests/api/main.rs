@@ -7,6 +7,7 @@ mod audit_completeness;
 mod connections;
 mod content_types;
 mod delivery_faults;
+mod disk_full;
 mod eauthenticator;
 mod eauthenticator_keys;
 mod fastapi_users;

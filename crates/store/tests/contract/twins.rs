@@ -97,6 +97,7 @@ fn answer<T: Debug>(result: StoreResult<T>, exact_conflicts: bool) -> String {
         Err(StoreError::Conflict(_)) => "Conflict".into(),
         Err(StoreError::InvalidText) => "InvalidText".into(),
         Err(StoreError::Backend { .. }) => "Backend".into(),
+        Err(StoreError::Unavailable { .. }) => "Unavailable".into(),
     }
 }
 

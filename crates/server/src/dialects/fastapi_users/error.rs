@@ -62,6 +62,10 @@ impl From<CoreError> for FuError {
                     .map(|(field, reason)| json!({"type": "value_error", "loc": ["body", field], "msg": reason, "input": null}))
                     .collect(),
             ),
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "fastapi-users: database unavailable");
+                FuError { status: StatusCode::SERVICE_UNAVAILABLE, detail: json!("Service Unavailable"), retry_after: Some(5) }
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "fastapi-users: internal error");
                 FuError { status: StatusCode::INTERNAL_SERVER_ERROR, detail: json!("Internal Server Error"), retry_after: None }

@@ -93,6 +93,10 @@ impl From<CoreError> for KoraError {
             CoreError::NotFound | CoreError::Disabled => Self::new(S::NOT_FOUND, "NOT_FOUND", "Not found"),
             CoreError::RateLimited { retry_after_seconds } => Self::rate_limited(retry_after_seconds),
             CoreError::Overloaded => Self::rate_limited(1),
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "korastratum: database unavailable");
+                Self::new(S::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "korastratum: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal error")

@@ -88,6 +88,10 @@ impl From<CoreError> for KumuError {
             CoreError::WeakPassword(_) | CoreError::Conflict(_) | CoreError::TooManyChannels => {
                 Self::new(S::BAD_REQUEST, "90", e.to_string())
             }
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "kumusoft: database unavailable");
+                Self::new(S::SERVICE_UNAVAILABLE, "99", "Service temporarily unavailable")
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "kumusoft: internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "99", "Internal error")

@@ -94,6 +94,13 @@ impl From<CoreError> for MosipError {
                 Self::new("KER-ATH-004", format!("Error while validating the request: {detail}"))
             }
             CoreError::WeakPassword(_) | CoreError::Conflict(_) => Self::new("KER-ATH-004", e.to_string()),
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "mosip: database unavailable");
+                MosipError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    ..Self::new("KER-ATH-500", "Service temporarily unavailable, please retry")
+                }
+            }
             CoreError::Storage(cause) | CoreError::Internal(cause) => {
                 tracing::error!(cause = %castellan_core::error::Chain(cause.as_ref()), "mosip: internal error");
                 MosipError {
