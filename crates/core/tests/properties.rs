@@ -73,7 +73,14 @@ fn near_uri() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // One fixed seed, so a run is repeatable and CI never meets a case a developer did not; the
+    // fuzz targets explore beyond. Failures are reported, not written beside the sources.
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_c0de),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_redirect_matcher_never_leaves_a_registered_scheme_host_and_port(given in near_uri()) {
@@ -96,8 +103,9 @@ proptest! {
     fn the_loopback_port_rule_holds_on_loopback_only(port in 1u16..=65535) {
         let app = client();
         let at = |uri: &str| redirect_registered(&app, &uri.replace("PORT", &port.to_string()));
-        prop_assert!(at("http://127.0.0.1:PORT/native"));
-        prop_assert!(at("http://[::1]:PORT/native"));
+        // `:80` is http's default port written out: a URI the parser rewrites, refused as such.
+        prop_assert_eq!(at("http://127.0.0.1:PORT/native"), port != 80);
+        prop_assert_eq!(at("http://[::1]:PORT/native"), port != 80);
         prop_assert!(!at("http://localhost:PORT/native"));
         prop_assert!(!at("https://127.0.0.1:PORT/native"));
         prop_assert!(!at("http://127.0.0.1:PORT/other"));
