@@ -245,6 +245,18 @@ impl SqlStore {
     /// Connects without touching the schema. The first PostgreSQL connection is tried alone and
     /// for at most five seconds, so that a server that is down or a database that does not exist
     /// is reported as such at once, not as a pool that timed out.
+    /// SQLite's own check of the whole file (`PRAGMA integrity_check`): `ok`, or what is wrong.
+    /// PostgreSQL keeps its pages checked itself: `ok`.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        match &self.pool {
+            Pool::Sqlite { read, .. } => {
+                let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(read).await.map_err(db_err)?;
+                Ok(verdict)
+            }
+            Pool::Postgres(_) => Ok("ok".into()),
+        }
+    }
+
     pub async fn connect_without_migrating(url: &str) -> Result<SqlStore, StoreError> {
         let (pool, description, hot) = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)

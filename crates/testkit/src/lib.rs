@@ -123,6 +123,13 @@ pub struct TestOptions {
     pub extra_dialects: Vec<&'static dyn DialectMount>,
 }
 
+/// The database at `url`'s own check of itself (`PRAGMA integrity_check` on SQLite): `ok`, or
+/// what is wrong.
+pub async fn database_integrity(url: &str) -> String {
+    let store = SqlStore::connect_without_migrating(url).await.unwrap_or_else(|e| fail(&format!("store: {e}")));
+    store.integrity_check().await.unwrap_or_else(|e| fail(&format!("integrity check: {e}")))
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(TestOptions::default()).await
 }
