@@ -275,11 +275,9 @@ async fn oidc_relying_parties_in_chromium() {
     assert!(at("GET", "/bye").len() >= 2, "both logouts returned to the relying party");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passkeys_in_chromium() {
-    let Some(chrome) = prerequisites(&["playwright-core"]) else { return };
-    let _one = ONE_BROWSER.lock().await;
-    // A relying party needs a domain name: the server is reached, and knows itself, as localhost.
+/// A server reached, and knowing itself, as `localhost` (a relying party needs a domain name):
+/// the app and its port.
+async fn on_localhost() -> (TestApp, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let options = castellan_testkit::TestOptions {
         settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
@@ -288,7 +286,15 @@ async fn passkeys_in_chromium() {
         })),
         ..Default::default()
     };
-    let app = castellan_testkit::spawn_app_with(options).await;
+    (castellan_testkit::spawn_app_with(options).await, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_in_chromium() {
+    let Some(chrome) = prerequisites(&["playwright-core"]) else { return };
+    let _one = ONE_BROWSER.lock().await;
+    // A relying party needs a domain name.
+    let (app, port) = on_localhost().await;
     admin_created(&app, "/tenants", json!({"slug": "acme", "display_name": "Acme", "profile": "oidc"})).await;
     let password = "Wonderland-2026!";
     let body = json!({"email": "alice@example.com", "password": password, "username": "alice", "email_verified": true});
@@ -306,17 +312,8 @@ async fn passkeys_in_chromium() {
 async fn hosted_page_keys_in_chromium() {
     let Some(chrome) = prerequisites(&["playwright-core"]) else { return };
     let _one = ONE_BROWSER.lock().await;
-    // A relying party needs a domain name: Castellan is reached, and knows itself, as localhost;
-    // the business's portal is another origin (127.0.0.1).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let options = castellan_testkit::TestOptions {
-        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
-            s.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            s.public_url = Some(format!("http://localhost:{port}"));
-        })),
-        ..Default::default()
-    };
-    let app = castellan_testkit::spawn_app_with(options).await;
+    // A relying party needs a domain name; the business's portal is another origin (127.0.0.1).
+    let (app, port) = on_localhost().await;
     let sink = HttpSink::start(200, "{}").await;
     let portal_pages = axum::Router::new()
         .route("/landing", axum::routing::get(|| async { Html("<!doctype html><h1 id=\"landed\">Portal</h1>") }))
