@@ -5,6 +5,7 @@ mod checkpoints;
 mod feed;
 mod hot;
 mod queries;
+mod reachability;
 mod rows;
 mod skeletons;
 
@@ -22,11 +23,10 @@ pub(crate) enum Pool {
     /// SQLite allows one writer at a time; writers on several connections collide and back off in
     /// SQLite's busy handler (sleeps of 1 ms and up), so all writes share one connection and queue
     /// for it in the pool instead, while reads run side by side on the others.
-    Sqlite {
-        read: sqlx::SqlitePool,
-        write: sqlx::SqlitePool,
-    },
-    Postgres(sqlx::PgPool),
+    Sqlite { read: sqlx::SqlitePool, write: sqlx::SqlitePool },
+    /// The pool, and whether the database answers: while it does not, statements are refused
+    /// at once rather than queued until the pool's timeout.
+    Postgres(sqlx::PgPool, Arc<reachability::Reachability>),
 }
 
 /// The store over either engine.
@@ -45,6 +45,10 @@ pub struct SqlStore {
 
 /// How long the first connection may take before start-up gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a statement waits for a PostgreSQL connection: the pool's 16 are busy (a request
+/// queued longer is better answered 503), or the database went away a moment before the watcher
+/// saw it (sqlx retries refused connections until then).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs the same sqlx expression against whichever pool the store holds: `$p` is bound to the
 /// engine's pool in each arm, so the body type-checks once per engine.
@@ -52,7 +56,12 @@ macro_rules! on_pool {
     ($store:expr, |$p:ident| $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite { read: $p, .. } => $body,
-            $crate::Pool::Postgres($p) => $body,
+            $crate::Pool::Postgres($p, reach) => {
+                if reach.is_down() {
+                    return Err($crate::reachability::refused().into());
+                }
+                $body
+            }
         }
     };
 }
@@ -63,7 +72,12 @@ macro_rules! on_writer {
     ($store:expr, |$p:ident| $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite { write: $p, .. } => $body,
-            $crate::Pool::Postgres($p) => $body,
+            $crate::Pool::Postgres($p, reach) => {
+                if reach.is_down() {
+                    return Err($crate::reachability::refused().into());
+                }
+                $body
+            }
         }
     };
 }
@@ -236,7 +250,7 @@ impl SqlStore {
             Pool::Sqlite { read, write } => {
                 tokio::spawn(feed::follow_sqlite(read.clone(), write.clone(), self.hot.clone(), alive));
             }
-            Pool::Postgres(p) => {
+            Pool::Postgres(p, _) => {
                 tokio::spawn(feed::follow_postgres(p.clone(), self.hot.clone(), alive));
             }
         }
@@ -253,7 +267,7 @@ impl SqlStore {
                 let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(read).await.map_err(db_err)?;
                 Ok(verdict)
             }
-            Pool::Postgres(_) => Ok("ok".into()),
+            Pool::Postgres(..) => Ok("ok".into()),
         }
     }
 
@@ -297,11 +311,12 @@ impl SqlStore {
             );
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.clone())
                 .await
                 .map_err(|e| pg_connect_err(&options, Some(e)))?;
-            (Pool::Postgres(pool), description, Arc::new(hot::HotState::new(false)))
+            let reach = Arc::new(reachability::Reachability::default());
+            (Pool::Postgres(pool, reach), description, Arc::new(hot::HotState::new(false)))
         } else {
             return Err(StoreError::message(format!(
                 "unsupported database URL (want sqlite:// or postgres://): {}",
@@ -311,8 +326,14 @@ impl SqlStore {
         let rotations = queries::groups::GroupCommit::start(pool.clone(), queries::rotations::Rotations { hot: hot.clone() });
         let openings = queries::groups::GroupCommit::start(pool.clone(), queries::openings::Openings { hot: hot.clone() });
         let alive = Arc::new(());
-        if let Pool::Sqlite { read, write } = &pool {
-            tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), write.clone(), Arc::downgrade(&alive)));
+        match &pool {
+            Pool::Sqlite { read, write } => {
+                tokio::spawn(checkpoints::checkpoint_sqlite(read.clone(), write.clone(), Arc::downgrade(&alive)));
+            }
+            Pool::Postgres(p, reach) => {
+                let options = p.connect_options().as_ref().clone();
+                tokio::spawn(reachability::watch(options, reach.clone(), Arc::downgrade(&alive)));
+            }
         }
         Ok(SqlStore { pool, description, hot, alive, rotations, openings })
     }
@@ -323,7 +344,7 @@ impl SqlStore {
         let skeletons_pending = !self.migration_applied(SKELETON_MIGRATION).await;
         let result = match &self.pool {
             Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
-            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+            Pool::Postgres(p, _) => sqlx::migrate!("./migrations/postgres").run(p).await,
         };
         result.map_err(|e| StoreError::message(format!("migration failed: {e}")))?;
         if skeletons_pending { self.backfill_identifier_skeletons().await } else { Ok(()) }
@@ -333,8 +354,8 @@ impl SqlStore {
     /// none).
     async fn migration_applied(&self, version: i64) -> bool {
         let sql = "SELECT version FROM _sqlx_migrations WHERE version = $1 AND success";
-        let row: Result<Option<(i64,)>, sqlx::Error> =
-            on_pool!(self, |p| sqlx::query_as(sql).bind(version).fetch_optional(p).await);
+        let row: Result<Option<(i64,)>, StoreError> =
+            async { on_pool!(self, |p| sqlx::query_as(sql).bind(version).fetch_optional(p).await.map_err(db_err)) }.await;
         matches!(row, Ok(Some(_)))
     }
 
@@ -347,15 +368,18 @@ impl SqlStore {
     pub fn engine(&self) -> &'static str {
         match &self.pool {
             Pool::Sqlite { .. } => "sqlite",
-            Pool::Postgres(_) => "postgres",
+            Pool::Postgres(..) => "postgres",
         }
     }
 
     pub async fn close(&self) {
-        if let Pool::Sqlite { write, .. } = &self.pool {
-            write.close().await;
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                write.close().await;
+                read.close().await;
+            }
+            Pool::Postgres(p, _) => p.close().await,
         }
-        on_pool!(self, |p| p.close().await)
     }
 }
 

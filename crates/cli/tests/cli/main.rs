@@ -4,6 +4,7 @@
 mod cluster;
 mod common;
 mod crash;
+mod database_away;
 mod first_contact;
 mod logs;
 mod operator;

@@ -58,6 +58,15 @@ fn refused(e: CoreError, failure: &'static str) -> Answer {
         Refusal::Disabled => {
             Answer { status: StatusCode::FORBIDDEN, code: "INACTIVE", message: "client not active", data: Value::Null }
         }
+        Refusal::Unavailable(cause) => {
+            tracing::warn!(cause = %cause, "eauthenticator: database unavailable");
+            Answer {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "SERVICE_UNAVAILABLE",
+                message: "service temporarily unavailable, try again shortly",
+                data: Value::Null,
+            }
+        }
         Refusal::Internal(cause) => {
             tracing::error!(error = %cause, "eauthenticator API");
             Answer {

@@ -214,6 +214,10 @@ fn say(r: Refusal) -> String {
         Refusal::Disabled => "Registration is closed.".into(),
         Refusal::NotFound => "Not found.".into(),
         Refusal::Conflict(field) => format!("That {field} is already taken."),
+        Refusal::Unavailable(cause) => {
+            tracing::warn!(cause = %cause, "console: database unavailable");
+            "The service is unavailable for a moment; please try again shortly.".into()
+        }
         r @ (Refusal::Forbidden | Refusal::InvalidToken | Refusal::Unexpected(_) | Refusal::Internal(_)) => {
             tracing::error!(refusal = ?r, "console");
             "Something went wrong; please try again.".into()
@@ -228,6 +232,11 @@ fn failure_page(account: Option<(&ConsoleAccount, &str)>, e: CoreError) -> Respo
     match Refusal::from(e) {
         Refusal::Unauthorized => see_other("/console/sign-in"),
         Refusal::NotFound => not_found(account),
+        r @ Refusal::Unavailable(_) => {
+            let mut page = error_page(account, &say(r));
+            *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            page
+        }
         r @ (Refusal::Invalid(_)
         | Refusal::WrongCredentials
         | Refusal::EmailNotVerified

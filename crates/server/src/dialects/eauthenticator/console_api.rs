@@ -40,6 +40,10 @@ fn from_core(e: CoreError) -> Response {
         Refusal::NotFound => error(StatusCode::NOT_FOUND, "not_found", "no such application"),
         Refusal::Conflict(field) => error(StatusCode::CONFLICT, "conflict", &format!("{field} already taken")),
         Refusal::Disabled => error(StatusCode::FORBIDDEN, "disabled", "registration is closed"),
+        Refusal::Unavailable(cause) => {
+            tracing::warn!(cause = %cause, "console API: database unavailable");
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+        }
         r @ (Refusal::Forbidden | Refusal::Unexpected(_) | Refusal::Internal(_)) => {
             tracing::error!(refusal = ?r, "console API");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")

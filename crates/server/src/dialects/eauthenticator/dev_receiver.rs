@@ -59,6 +59,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, RawQuery
             | Refusal::Disabled
             | Refusal::Conflict(_)
             | Refusal::Unexpected(_)
+            | Refusal::Unavailable(_)
             | Refusal::Internal(_)) => {
                 tracing::error!(refusal = ?r, "dev callback receiver");
                 error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")

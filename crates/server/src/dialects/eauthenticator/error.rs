@@ -28,6 +28,8 @@ pub enum Refusal {
     Conflict(ConflictOn),
     /// A refusal of another dialect's flows, which no call here has an answer of its own for.
     Unexpected(String),
+    /// The database does not answer, or has no room: try again shortly (503).
+    Unavailable(String),
     /// The server failed or is overloaded.
     Internal(String),
 }
@@ -60,6 +62,9 @@ impl From<CoreError> for Refusal {
             | CoreError::InvalidRefreshToken
             | CoreError::RefreshTokenReused
             | CoreError::RateLimited { .. }) => Refusal::Unexpected(e.to_string()),
+            CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+                Refusal::Unavailable(castellan_core::error::Chain(cause.as_ref()).to_string())
+            }
             e @ (CoreError::Overloaded | CoreError::Storage(_) | CoreError::Internal(_)) => {
                 Refusal::Internal(castellan_core::error::Chain(&e).to_string())
             }

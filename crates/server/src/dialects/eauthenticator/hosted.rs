@@ -109,6 +109,10 @@ pub(super) fn refused(e: CoreError) -> Response {
         Refusal::Invalid(_) => {
             dead_end(StatusCode::BAD_REQUEST, "Invalid request", "The redirect URI is not registered for this application.")
         }
+        Refusal::Unavailable(cause) => {
+            tracing::warn!(cause = %cause, "hosted page: database unavailable");
+            dead_end(StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", "Please try again in a moment.")
+        }
         r @ (Refusal::WrongCredentials
         | Refusal::EmailNotVerified
         | Refusal::Locked(_)

@@ -125,6 +125,11 @@ pub async fn key_options(State(state): State<AppState>, ctx: Ctx, headers: Heade
             Refusal::InvalidToken => refuse(StatusCode::BAD_REQUEST, "this sign-in is no longer open for a key"),
             Refusal::Invalid(_) => refuse(StatusCode::BAD_REQUEST, "the redirect URI is not registered for this application"),
             Refusal::NotFound => refuse(StatusCode::BAD_REQUEST, "no key to ask"),
+            Refusal::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "hosted page: database unavailable");
+                let body = json!({"code": "SERVICE_UNAVAILABLE", "message": "try again shortly", "data": null});
+                (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            }
             r => {
                 tracing::error!(refusal = ?r, "hosted page: key options");
                 (

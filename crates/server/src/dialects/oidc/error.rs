@@ -41,6 +41,11 @@ pub fn core_error(e: CoreError, realm: &str) -> Response {
         CoreError::InvalidRefreshToken | CoreError::RefreshTokenReused => {
             return oauth_error(&OAuthError::new("invalid_grant", "invalid refresh token"), realm);
         }
+        CoreError::Storage(cause) if castellan_core::error::unavailable(cause.as_ref()) => {
+            tracing::warn!(cause = %castellan_core::error::Chain(cause.as_ref()), "oidc: database unavailable");
+            // As every dialect answers it: the header is the middleware's (5 s).
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the database is unavailable", None)
+        }
         CoreError::Storage(_) | CoreError::Internal(_) => {
             tracing::error!(error = %castellan_core::error::Chain(&e), "oidc");
             (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the server cannot answer now", Some(1))
