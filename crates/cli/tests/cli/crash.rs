@@ -4,6 +4,9 @@
 //! `PRAGMA integrity_check` (on PostgreSQL, with `CASTELLAN_TEST_DATABASE_URL`, the same load and
 //! checks run without the pragma).
 //!
+//! With PostgreSQL the same runs on two nodes as well: node A is killed five times while node B
+//! keeps serving, and the clients' requests alternate between them.
+//!
 //! The binary under test is the one cargo built for this test, or the one `CASTELLAN_CRASH_BINARY`
 //! names (e.g. `CASTELLAN_CRASH_BINARY=target/release/castellan cargo test -p castellan --test cli crash`).
 //!
@@ -88,6 +91,11 @@ impl Drop for Serve {
 #[derive(Clone)]
 struct Link {
     url: Arc<RwLock<String>>,
+    /// A second node that is never killed: every other request goes there.
+    steady: Option<String>,
+    turn: Arc<AtomicUsize>,
+    /// Answers from the steady node.
+    steady_answers: Arc<AtomicUsize>,
     client: reqwest::Client,
     /// Requests cut off by a kill (or sent while the server was down).
     cut_off: Arc<AtomicUsize>,
@@ -96,10 +104,14 @@ struct Link {
 impl Link {
     /// One korastratum call; an error means no complete answer came back.
     async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
-        let url = format!("{}{path}", self.url.read().unwrap());
-        let r = self.client.post(url).header("x-tenant-id", TENANT).json(body).send().await?;
+        let steady = self.steady.as_ref().filter(|_| self.turn.fetch_add(1, Ordering::Relaxed) % 2 == 1);
+        let base = steady.cloned().unwrap_or_else(|| self.url.read().unwrap().clone());
+        let r = self.client.post(format!("{base}{path}")).header("x-tenant-id", TENANT).json(body).send().await?;
         let status = r.status().as_u16();
         let text = r.text().await?;
+        if steady.is_some() {
+            self.steady_answers.fetch_add(1, Ordering::Relaxed);
+        }
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
@@ -243,6 +255,19 @@ async fn admin(url: &str, method: reqwest::Method, path: &str, body: Value) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_tokens_and_registrations_survive_five_sigkills_and_the_database_stays_intact() {
+    crash_under_load(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_one_of_two_nodes_is_killed_five_times_while_the_other_serves_and_nothing_answered_is_lost() {
+    if castellan_testkit::engine() == "sqlite" {
+        println!("skip: two nodes need PostgreSQL (CASTELLAN_TEST_DATABASE_URL)");
+        return;
+    }
+    crash_under_load(true).await;
+}
+
+async fn crash_under_load(two_nodes: bool) {
     let _measured = crate::common::MEASURED.lock().await;
     let started = Instant::now();
     let dir = temp_dir("crash");
@@ -260,8 +285,18 @@ async fn answered_tokens_and_registrations_survive_five_sigkills_and_the_databas
     ];
     if castellan_testkit::engine() == "postgres" {
         env.push(("CASTELLAN_DATABASE_URL", castellan_testkit::fresh_database_url().await));
+        // Both nodes seal and open secrets with the same key.
+        env.push(("CASTELLAN_MASTER_KEY", crate::common::MASTER_KEY.to_string()));
     }
     let (mut serve, url) = Serve::start(&env, &log).await;
+    let steady = if two_nodes {
+        let mut steady_env = env.clone();
+        steady_env.retain(|(k, _)| *k != "CASTELLAN_DATA_DIR");
+        steady_env.push(("CASTELLAN_DATA_DIR", dir.join("steady").display().to_string()));
+        Some(Serve::start(&steady_env, &dir.join("steady.log")).await)
+    } else {
+        None
+    };
     let tenant = json!({"slug": TENANT, "display_name": "Crash Bank", "profile": "korastratum"});
     admin(&url, reqwest::Method::POST, "/tenants", tenant).await;
     for i in 0..REFRESHERS {
@@ -270,17 +305,27 @@ async fn answered_tokens_and_registrations_survive_five_sigkills_and_the_databas
     }
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let link = Link { url: Arc::new(RwLock::new(url)), client, cut_off: Arc::new(AtomicUsize::new(0)) };
+    let link = Link {
+        url: Arc::new(RwLock::new(url)),
+        steady: steady.as_ref().map(|(_, url)| url.clone()),
+        turn: Arc::new(AtomicUsize::new(0)),
+        steady_answers: Arc::new(AtomicUsize::new(0)),
+        client,
+        cut_off: Arc::new(AtomicUsize::new(0)),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let chains: Vec<_> = (0..REFRESHERS)
         .map(|i| tokio::spawn(refresher(link.clone(), format!("chain-{i}@crash.example"), stop.clone())))
         .collect();
     let registrars: Vec<_> = (0..REGISTRARS).map(|i| tokio::spawn(registrar(link.clone(), i, stop.clone()))).collect();
 
+    let mut served_while_down = 0;
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(random_between(300, 1500))).await;
         serve.kill();
+        let before = link.steady_answers.load(Ordering::Relaxed);
         let (next, url) = Serve::start(&env, &log).await;
+        served_while_down += link.steady_answers.load(Ordering::Relaxed) - before;
         serve = next;
         *link.url.write().unwrap() = url;
     }
@@ -306,6 +351,12 @@ async fn answered_tokens_and_registrations_survive_five_sigkills_and_the_databas
     );
     assert!(refreshes > 0 && accounts > 0, "no load ran");
     assert!(link.cut_off.load(Ordering::Relaxed) >= KILLS, "every kill cuts off the clients at work");
+    if steady.is_some() {
+        println!("the steady node answered {served_while_down} requests while the other was down");
+        assert!(served_while_down > 0, "the steady node answered nothing while the other restarted");
+        let text = std::fs::read_to_string(dir.join("steady.log")).unwrap_or_default();
+        assert!(!text.contains("panicked"), "{text}");
+    }
 
     let mut checks: Vec<tokio::task::JoinHandle<Result<(), String>>> = Vec::new();
     checks.extend(chain_results.into_iter().map(|c| tokio::spawn(check_chain(link.clone(), c))));
