@@ -8,3 +8,4 @@ mod database_away;
 mod first_contact;
 mod logs;
 mod operator;
+mod outbox_backlog;

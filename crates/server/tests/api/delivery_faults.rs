@@ -1,7 +1,8 @@
 //! Delivery targets down: a mail server that accepts the connection and never answers holds no
 //! request (delivery is the worker's, from the outbox) and no text message, and each attempt ends
 //! at the delivery timeout, is audited and counted, and is retried with back-off until the last
-//! one gives up, visibly. (An SMS provider answering 500: `kumusoft.rs`.)
+//! one gives up, visibly. An SMS provider that hangs costs one attempt; one answering 500 is
+//! retried (`kumusoft.rs` and below).
 
 use std::time::{Duration, Instant};
 
@@ -100,4 +101,51 @@ async fn a_hung_mail_server_holds_up_no_text_message() {
     assert_kumu(s, &b, 200, "00");
     let texts = sink.wait_for(1).await;
     assert_eq!(texts[0].json()["to"], "+256700000001");
+}
+
+#[tokio::test]
+async fn an_sms_provider_that_hangs_or_fails_holds_no_request_and_each_attempt_is_retried_visibly() {
+    let sink = HttpSink::start(200, "{}").await;
+    // The first attempt hangs past the delivery timeout, the second gets a 500, the third goes
+    // through.
+    sink.respond_next_after(200, "{}", Duration::from_secs(30));
+    sink.respond_next(500, r#"{"error": "provider down"}"#);
+    let url = sink.url.clone();
+    let options = TestOptions {
+        settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
+            s.delivery_timeout_seconds = 1;
+            s.sms_provider = "webhook".into();
+            s.sms_url = Some(url);
+        })),
+        ..Default::default()
+    };
+    let app = spawn_app_with(options).await;
+    let (slug, tag, user_id) = kumu_tenant(&app).await;
+    app.admin(Method::PATCH, &format!("/tenants/{slug}/users/{user_id}"), Some(json!({"email_verified": false}))).await;
+    let started = Instant::now();
+    let (s, b) = kumu_login(&app, "user_8742", KUMU_PASSWORD, &tag).await;
+    assert_kumu(s, &b, 200, "00");
+    assert_eq!(b["data"]["channel"], "sms", "{b}");
+    assert!(started.elapsed() < Duration::from_millis(900), "the login waited for the provider: {:?}", started.elapsed());
+    for attempt in 1..=2usize {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while failures(&app, &slug).await.len() < attempt {
+            assert!(Instant::now() < deadline, "attempt {attempt} was not made or not recorded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.clock.advance(3600);
+    }
+    let texts = sink.wait_for(3).await;
+    assert!(texts.iter().all(|t| t.json()["to"] == "+256700000001"), "{:?}", texts.len());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = app.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        if text.contains("castellan_outbox_attempts_total{channel=\"sms\",outcome=\"sent\"} 1") {
+            assert!(text.contains("castellan_outbox_attempts_total{channel=\"sms\",outcome=\"retrying\"} 2"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the third attempt was not counted as sent: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failures(&app, &slug).await, ["retrying", "retrying"]);
 }
