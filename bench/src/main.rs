@@ -14,6 +14,7 @@ mod oidc_provider;
 mod passkeys;
 mod seed;
 mod server;
+mod soak;
 mod suite;
 mod w9;
 mod workloads;
@@ -56,11 +57,39 @@ struct Args {
     /// for a quick look.
     #[arg(long, default_value_t = 1.0)]
     w9_scale: f64,
+    /// Instead of the workloads: the soak, this many minutes of steady mixed load on SQLite (and
+    /// PostgreSQL with --postgres, side by side), writing soak.csv and soak.svg to --soak-out.
+    #[arg(long)]
+    soak_minutes: Option<f64>,
+    #[arg(long, default_value = "bench")]
+    soak_out: PathBuf,
+    #[arg(long, default_value_t = 30.0)]
+    soak_sample_seconds: f64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::process::ExitCode {
     let a = Args::parse();
+    if let Some(minutes) = a.soak_minutes {
+        let opts = soak::Options {
+            castellan: a.castellan,
+            postgres: a.postgres,
+            minutes,
+            sample_seconds: a.soak_sample_seconds,
+            work_dir: a.work_dir,
+            out_dir: a.soak_out,
+        };
+        return match soak::run(opts).await {
+            Ok(table) => {
+                println!("{table}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("castellan-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let opts = suite::Options {
         castellan: a.castellan,
         python: a.python,
