@@ -318,7 +318,10 @@ pub async fn run(opts: Options) -> Result<String> {
 /// Mean of the samples in the first and the last quarter of the run.
 fn ends(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> (f64, f64) {
     let q = (samples.len() / 4).max(1);
-    let mean = |s: &[Sample]| s.iter().map(&f).filter(|x| x.is_finite()).sum::<f64>() / s.len().max(1) as f64;
+    let mean = |s: &[Sample]| {
+        let finite: Vec<f64> = s.iter().map(&f).filter(|x| x.is_finite()).collect();
+        finite.iter().sum::<f64>() / finite.len().max(1) as f64
+    };
     (mean(&samples[..q.min(samples.len())]), mean(&samples[samples.len().saturating_sub(q)..]))
 }
 

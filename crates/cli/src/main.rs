@@ -2,6 +2,8 @@
 
 use castellan_cli::{config, demo};
 
+mod maintenance;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,8 +48,25 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// Apply database migrations and exit.
-    Migrate,
+    /// Apply database migrations and exit (each in a transaction of its own).
+    Migrate {
+        /// Only say which migrations would run; change nothing. Exits 1 when the database's
+        /// schema is newer than this binary.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Back up the database: on SQLite an online, consistent copy to PATH while the server runs;
+    /// on PostgreSQL the pg_dump command to run. Either way, what to keep besides (the master key).
+    Backup {
+        /// A new file for the copy.
+        path: PathBuf,
+    },
+    /// Restore a SQLite backup made by `castellan backup`, with the server stopped: the copy's
+    /// integrity and schema are checked first, and the database it replaces is kept beside it.
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+    },
     /// Load the demo tenants, applications and users of every dialect (idempotent); on a fresh
     /// data directory it first sets it up as `serve` would.
     Demo,
@@ -565,7 +584,24 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let _lock = lock_sqlite(&settings)?;
             serve(settings).await
         }
-        Command::Migrate => {
+        Command::Migrate { check: true } => {
+            let (value, text, ok) = maintenance::migrate_check(&settings).await?;
+            print(j, &value, || text.clone());
+            if ok { Ok(()) } else { Err(text) }
+        }
+        Command::Backup { path } => {
+            let (value, text) = maintenance::backup(&settings, &path).await?;
+            print(j, &value, || text);
+            Ok(())
+        }
+        Command::Restore { path } => {
+            // Held while restoring: the server must be stopped, and stays so until the copy is in place.
+            let lock = lock_sqlite(&settings).map_err(|e| format!("stop the server before restoring: {e}"))?;
+            let (value, text) = maintenance::restore(&settings, &path, lock).await?;
+            print(j, &value, || text);
+            Ok(())
+        }
+        Command::Migrate { check: false } => {
             open_store(&settings, Setup::Create).await?;
             // A migrated database is a deployment: it gets its master key now, as `serve` would.
             bootstrap::master_key(&settings).map_err(|e| e.to_string())?;

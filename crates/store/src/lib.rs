@@ -1,6 +1,7 @@
 //! Castellan's storage: one [`SqlStore`] whose queries are written once and run on SQLite (the
 //! embedded default) or PostgreSQL. Only pools, pragmas and migrations differ per engine.
 
+pub mod backup;
 mod checkpoints;
 mod feed;
 mod hot;
@@ -338,9 +339,14 @@ impl SqlStore {
         Ok(SqlStore { pool, description, hot, alive, rotations, openings })
     }
 
-    /// Applies the migrations of the engine in use. The migration that adds identifier skeletons
-    /// is followed, the one time it runs, by filling them in for the users already stored.
+    /// Applies the migrations of the engine in use, each in a transaction of its own. The migration
+    /// that adds identifier skeletons is followed, the one time it runs, by filling them in for
+    /// the users already stored. A database upgraded by a newer release is refused before anything is written: this binary
+    /// would not know its tables.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        if let Some(refusal) = self.schema_status().await?.newer_than_binary() {
+            return Err(StoreError::message(refusal));
+        }
         let skeletons_pending = !self.migration_applied(SKELETON_MIGRATION).await;
         let result = match &self.pool {
             Pool::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,

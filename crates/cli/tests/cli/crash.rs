@@ -94,7 +94,7 @@ struct Link {
     /// A second node that is never killed: every other request goes there.
     steady: Option<String>,
     turn: Arc<AtomicUsize>,
-    /// Answers from the steady node.
+    /// Successful answers from the steady node.
     steady_answers: Arc<AtomicUsize>,
     client: reqwest::Client,
     /// Requests cut off by a kill (or sent while the server was down).
@@ -109,7 +109,7 @@ impl Link {
         let r = self.client.post(format!("{base}{path}")).header("x-tenant-id", TENANT).json(body).send().await?;
         let status = r.status().as_u16();
         let text = r.text().await?;
-        if steady.is_some() {
+        if steady.is_some() && (200..300).contains(&status) {
             self.steady_answers.fetch_add(1, Ordering::Relaxed);
         }
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))

@@ -1,6 +1,7 @@
 //! The `castellan` binary, run as an operator runs it: real processes, real data directories.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backup;
 mod cluster;
 mod common;
 mod crash;

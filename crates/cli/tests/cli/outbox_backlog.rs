@@ -38,6 +38,23 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
 }
 
+/// Messages the workers hold now: claimed (leased) and not yet settled.
+async fn leased(database_url: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL";
+    if database_url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
+        let _ = c.close().await;
+        n
+    } else {
+        let mut c = sqlx::PgConnection::connect(database_url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
+        let _ = c.close().await;
+        n
+    }
+}
+
 /// `castellan_outbox_attempts_total{channel="email",outcome="retrying"}`.
 async fn retries(server: &Server) -> u64 {
     let text = reqwest::Client::new()
@@ -116,11 +133,13 @@ async fn ten_thousand_undeliverable_messages_keep_memory_flat_and_requests_promp
     // Ten seconds of the worker at it: memory sampled twice a second, requests timed.
     let mut peak = idle;
     let mut peak_fds = idle_fds;
+    let mut most_leased = 0;
     let mut slowest = Duration::ZERO;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         peak = peak.max(rss_kib(server.pid()));
         peak_fds = peak_fds.max(open_fds(server.pid()));
+        most_leased = most_leased.max(leased(&database_url).await);
         let sent = Instant::now();
         let (s, b) = server.call(reqwest::Method::GET, "/admin/v1/tenants/mail/users", Some(ADMIN), None).await;
         assert_eq!(s, 200, "{b}");
@@ -129,7 +148,7 @@ async fn ten_thousand_undeliverable_messages_keep_memory_flat_and_requests_promp
     }
     let tried = retries(&server).await;
     println!(
-        "{QUEUED} queued: {tried} attempts failed in 10 s; RSS idle {} KiB, peak {} KiB (+{} KiB); open files {idle_fds} idle, {peak_fds} at most; slowest request {slowest:?}",
+        "{QUEUED} queued: {tried} attempts failed in 10 s; RSS idle {} KiB, peak {} KiB (+{} KiB); open files {idle_fds} idle, {peak_fds} at most; {most_leased} messages held at most; slowest request {slowest:?}",
         idle,
         peak,
         peak - idle
@@ -138,6 +157,8 @@ async fn ten_thousand_undeliverable_messages_keep_memory_flat_and_requests_promp
     // growing to its 16 connections.
     assert!(peak_fds <= idle_fds + 64 + 32, "{peak_fds} files open with {QUEUED} messages queued ({idle_fds} idle)");
     assert!(tried >= 64, "the worker did not work through the backlog ({tried} attempts)");
+    // The bound that keeps memory flat whatever the backlog: the worker holds 64 messages at most.
+    assert!((1..=64).contains(&most_leased), "{most_leased} messages held by the worker at once");
     // A worker that held the backlog in memory would need several megabytes for 10,000 messages
     // and their tasks; the bound allows the 64 attempts in flight and allocator slack.
     assert!(peak - idle <= 16 * 1024, "RSS grew by {} KiB with {QUEUED} messages queued", peak - idle);

@@ -78,6 +78,8 @@ pub enum PageOutcome {
     Verified,
     /// Over, and why.
     Failed(PageFailure),
+    /// The database did not answer: nothing changed, and the page asks to try again.
+    Unavailable,
 }
 
 /// What the page renders: the verification's application and user, where its result may go,
@@ -269,6 +271,10 @@ impl Hosted<'_> {
                 PageOutcome::Failed(PageFailure::Rejected)
             }
             Ok(CodeOutcome::Verified) => verdict(self.settle_for_page(open, stop).await),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %crate::error::Chain(&e), what, "hosted page: database unavailable");
+                PageOutcome::Unavailable
+            }
             Err(e) => {
                 tracing::error!(error = %crate::error::Chain(&e), what, "hosted page");
                 PageOutcome::Failed(PageFailure::Internal)

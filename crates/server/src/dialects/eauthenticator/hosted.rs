@@ -289,6 +289,11 @@ pub(super) fn show(hosted: HostedPage, p: &Params, target: &Target) -> Response 
             None => success(target, &p.session_token),
         },
         PageOutcome::Failed(failure) => failure_page(target, failure),
+        PageOutcome::Unavailable => {
+            let mut r = code_page(&hosted, p, target, Some("The service is unavailable for a moment. Please try again."));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
     }
 }
 
