@@ -56,9 +56,10 @@ enum Command {
         check: bool,
     },
     /// Back up the database: on SQLite an online, consistent copy to PATH while the server runs;
-    /// on PostgreSQL the pg_dump command to run. Either way, what to keep besides (the master key).
+    /// on PostgreSQL the pg_dump command to run (nothing is written). Either way, where the master
+    /// key is: it must be kept as well.
     Backup {
-        /// A new file for the copy.
+        /// A new file for the copy (on PostgreSQL, the file the printed pg_dump command writes).
         path: PathBuf,
     },
     /// Restore a SQLite backup made by `castellan backup`, with the server stopped: the copy's
@@ -581,13 +582,28 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve { listen: None }) {
         Command::Serve { .. } => {
             // Held while serving: a second process on the same SQLite database refuses to start.
-            let _lock = lock_sqlite(&settings)?;
+            let _lock = lock_sqlite(&settings, |db, lock| {
+                format!(
+                    "another `castellan serve` is already serving {} (it holds {}); SQLite is served by one process — \
+                     stop the other one, or use PostgreSQL to run several nodes",
+                    db.display(),
+                    lock.display()
+                )
+            })?;
             serve(settings).await
         }
         Command::Migrate { check: true } => {
             let (value, text, ok) = maintenance::migrate_check(&settings).await?;
-            print(j, &value, || text.clone());
-            if ok { Ok(()) } else { Err(text) }
+            if ok {
+                print(j, &value, || text);
+                Ok(())
+            } else {
+                // The refusal goes to standard error once; JSON still gets its answer.
+                if j {
+                    out(&value.to_string());
+                }
+                Err(text)
+            }
         }
         Command::Backup { path } => {
             let (value, text) = maintenance::backup(&settings, &path).await?;
@@ -596,7 +612,9 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         }
         Command::Restore { path } => {
             // Held while restoring: the server must be stopped, and stays so until the copy is in place.
-            let lock = lock_sqlite(&settings).map_err(|e| format!("stop the server before restoring: {e}"))?;
+            let lock = lock_sqlite(&settings, |db, _| {
+                format!("a `castellan serve` is serving {}: stop the server before restoring", db.display())
+            })?;
             let (value, text) = maintenance::restore(&settings, &path, lock).await?;
             print(j, &value, || text);
             Ok(())
@@ -878,7 +896,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
 
 /// One `serve` process per SQLite database: an OS lock on `<database>.lock`, held until the
 /// process ends. PostgreSQL deployments run any number of nodes.
-fn lock_sqlite(settings: &Settings) -> Result<Option<std::fs::File>, String> {
+/// `held` says what it means that another process holds the lock (the database, the lock file).
+fn lock_sqlite(
+    settings: &Settings,
+    held: impl Fn(&std::path::Path, &std::path::Path) -> String,
+) -> Result<Option<std::fs::File>, String> {
     let Some(db) = bootstrap::sqlite_path(settings) else { return Ok(None) };
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         bootstrap::create_data_dir(dir).map_err(|e| e.to_string())?;
@@ -892,12 +914,7 @@ fn lock_sqlite(settings: &Settings) -> Result<Option<std::fs::File>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another `castellan serve` is already serving {} (it holds {}); SQLite is served by one process — \
-             stop the other one, or use PostgreSQL to run several nodes",
-            db.display(),
-            path.display()
-        )),
+        Err(std::fs::TryLockError::WouldBlock) => Err(held(&db, &path)),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
     }
 }

@@ -10,6 +10,18 @@ use castellan_store::backup::{
 };
 use serde_json::{Value, json};
 
+/// `postgres://user:secret@host/db` without `:secret`.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Where this deployment's master key is, in words.
 fn master_key_place(settings: &Settings) -> String {
     if settings.master_key.as_ref().is_some_and(|k| !k.0.is_empty()) {
@@ -25,11 +37,20 @@ const KEY_NOTE: &str = "The copy holds the users and password hashes, but TOTP s
 pub async fn backup(settings: &Settings, to: &Path) -> Result<(Value, String), String> {
     let url = bootstrap::database_url(settings);
     let Some(db) = bootstrap::sqlite_path(settings) else {
-        let command = format!("pg_dump --format=custom --file={} \"$CASTELLAN_DATABASE_URL\"", to.display());
+        // The URL as the operator gave it: the variable when that is where it is, else the URL
+        // without its password (which pg_dump takes from PGPASSWORD or ~/.pgpass).
+        let source = if std::env::var("CASTELLAN_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+            "\"$CASTELLAN_DATABASE_URL\"".to_string()
+        } else {
+            format!("'{}'", without_password(&url))
+        };
+        let command = format!("pg_dump --format=custom --file={} {source}", to.display());
         let text = format!(
-            "PostgreSQL is backed up with its own tools, while Castellan serves:\n  {command}\n\
-             (pg_dump takes a consistent snapshot; restore with pg_restore --clean --if-exists -d <url> {}).\n\
-             Keep the master key besides: {}.\n{KEY_NOTE}",
+            "PostgreSQL is backed up with its own tools; nothing was written to {}. While Castellan serves, run:\n  {command}\n\
+             pg_dump takes a consistent snapshot. To restore it, stop the nodes and run\n  \
+             pg_restore --clean --if-exists --dbname={source} {}\n\
+             Keep the master key as well: {}.\n{KEY_NOTE}",
+            to.display(),
             to.display(),
             master_key_place(settings)
         );
@@ -93,7 +114,7 @@ fn move_database(from: &Path, to: &Path) -> Result<(), String> {
 pub async fn restore(settings: &Settings, from: &Path, lock: Option<std::fs::File>) -> Result<(Value, String), String> {
     let Some(db) = bootstrap::sqlite_path(settings) else {
         return Err(format!(
-            "the database is PostgreSQL: restore it with pg_restore --clean --if-exists -d <url> {}, with the servers \
+            "the database is PostgreSQL: restore it with pg_restore --clean --if-exists --dbname=<its URL> {}, with the servers \
              stopped, and start them with the master key of the deployment the dump came from",
             from.display()
         ));
@@ -166,14 +187,20 @@ fn pending_words(status: &SchemaStatus) -> String {
 pub async fn migrate_check(settings: &Settings) -> Result<(Value, String, bool), String> {
     let url = bootstrap::database_url(settings);
     let status = match bootstrap::sqlite_path(settings) {
+        Some(_) if settings.data_dir.is_file() => {
+            return Err(format!("{} is a file, not a data directory", settings.data_dir.display()));
+        }
         Some(db) if !db.exists() => {
             let status = SchemaStatus::none_applied();
+            let lines: Vec<String> = status.pending.iter().map(|m| format!("  {:04} {}", m.version, m.description)).collect();
             let text = format!(
-                "no database at {} yet: the first start creates it and applies every migration ({})",
+                "no database at {} yet: the first start creates it and applies every migration:\n{}",
                 db.display(),
-                status.pending.len()
+                lines.join("\n")
             );
-            let value = json!({"database_version": 0, "binary_version": status.binary_version, "pending": status.pending.len(),
+            let pending: Vec<Value> =
+                status.pending.iter().map(|m| json!({"version": m.version, "description": m.description})).collect();
+            let value = json!({"database_version": 0, "binary_version": status.binary_version, "pending": pending,
                                "newer_than_binary": false});
             return Ok((value, text, true));
         }

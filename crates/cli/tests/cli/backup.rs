@@ -244,8 +244,11 @@ async fn a_damaged_or_newer_copy_is_refused_and_a_newer_database_stops_the_serve
     let future = dir.join("future");
     std::fs::create_dir_all(&future).unwrap();
     std::fs::copy(&newer, future.join("castellan.db")).unwrap();
-    let (ok, out, _) = run(&["migrate", "--check"], &future);
-    assert!(!ok && out.contains("version 99990101"), "{out}");
+    let (ok, out, err) = run(&["migrate", "--check"], &future);
+    assert!(!ok && err.contains("version 99990101") && out.is_empty(), "said once, on standard error: {out} / {err}");
+    let (ok, out, _) = run(&["migrate", "--check", "--json"], &future);
+    let status: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(!ok && status["newer_than_binary"] == json!(true), "{out}");
     let out = castellan(&["serve"]).env("CASTELLAN_DATA_DIR", &future).env("CASTELLAN_LISTEN", "127.0.0.1:0").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
