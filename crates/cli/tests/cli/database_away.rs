@@ -4,7 +4,8 @@
 //! `pg_terminate_backend`. While it is down every dialect answers at once with 503 and
 //! `Retry-After` in its own shape, `/ready` says unavailable and `/health` ok; within 5 s of its
 //! return both nodes serve again; every refresh token answered as issued works exactly once; the
-//! outbox worker delivers again. Runs with the PostgreSQL suite (`CASTELLAN_TEST_DATABASE_URL`),
+//! outbox worker delivers again; a hosted 2FA code sent during the outage leaves the verification
+//! open, and after it the right code goes through, its callback delivered. Runs with the PostgreSQL suite (`CASTELLAN_TEST_DATABASE_URL`),
 //! and prints why it skips where PostgreSQL's programs cannot be run.
 
 use std::path::PathBuf;
@@ -282,6 +283,40 @@ async fn both_serve_within(nodes: &[String], within: Duration) -> Duration {
     since.elapsed()
 }
 
+const HOSTED_REDIRECT: &str = "https://portal.away.example/done";
+const HOSTED_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// An eauthenticator application (made through the admin API, calling back to `callback`), a
+/// user with its authenticator app, and an open verification: its session token and the code
+/// of the moment.
+async fn hosted_verification(node: &Server, callback: &str) -> (String, String) {
+    admin(
+        node,
+        Method::POST,
+        "/tenants",
+        Some(json!({"slug": "awayportal", "display_name": "Away Portal", "profile": "eauthenticator"})),
+    )
+    .await;
+    let app = json!({"name": "Portal", "kind": "confidential", "allowed_ips": ["127.0.0.1"],
+        "callback_url": format!("{callback}/2fa/callback"), "redirect_uris": [HOSTED_REDIRECT]});
+    let created = admin(node, Method::POST, "/tenants/awayportal/applications", Some(app)).await;
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    let key = admin(node, Method::POST, &format!("/tenants/awayportal/applications/{client_id}/api-keys"), None).await;
+    let api_key = key["api_key"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let api = |path: &str, body: Value| {
+        client.post(format!("{}/authen-api/api/v1{path}", node.url)).header("X-API-Key", api_key.clone()).json(&body)
+    };
+    let toggle = json!({"email": "jane@away.example", "client_id": client_id, "secret": HOSTED_SECRET, "action": "ENABLE",
+        "type": "TOTP", "algorithm": "SHA1", "digits": 6, "period": 30});
+    let (s, b) = castellan_testkit::send(api("/mfa/toggle", toggle)).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) =
+        castellan_testkit::send(api("/session-token", json!({"email": "jane@away.example", "client_id": client_id}))).await;
+    assert_eq!(s, 200, "{b}");
+    (b["data"]["session_token"].as_str().unwrap().to_string(), crate::common::totp_now(HOSTED_SECRET))
+}
+
 /// A password-reset mail asked for on `node` reaches the mail server: the outbox worker runs.
 async fn mail_goes_out(node: &str, sink: &castellan_testkit::SmtpSink, n: usize) {
     let http = reqwest::Client::new();
@@ -325,6 +360,8 @@ async fn postgresql_stopped_restarted_and_its_backends_killed_under_load_on_two_
             ("CASTELLAN_ARGON2_ITERATIONS", "1".to_string()),
             ("CASTELLAN_AUTH_RATE_LIMIT_PER_MINUTE", "1000000000".to_string()),
             ("CASTELLAN_LOG", "warn".to_string()),
+            // The hosted 2FA callback goes to a receiver on loopback.
+            ("CASTELLAN_ALLOW_PRIVATE_CALLBACKS", "true".to_string()),
         ]
     };
     let a = Server::start(&env("a"), &dir.join("a.log")).await;
@@ -351,6 +388,8 @@ async fn postgresql_stopped_restarted_and_its_backends_killed_under_load_on_two_
     admin(&a, Method::POST, "/tenants", Some(json!({"slug": "awayoidc", "display_name": "Away OIDC", "profile": "oidc"}))).await;
     admin(&a, Method::POST, "/tenants", Some(json!({"slug": "kyc", "display_name": "KYC", "profile": "fastapi-users"}))).await;
     mail_goes_out(&a.url, &sink, 1).await;
+    let receiver = castellan_testkit::HttpSink::start(200, "{}").await;
+    let (hosted_token, hosted_code) = hosted_verification(&a, &receiver.url).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Seen::default());
@@ -369,6 +408,12 @@ async fn postgresql_stopped_restarted_and_its_backends_killed_under_load_on_two_
     for node in nodes.iter() {
         probe_dialects(node, tag).await;
     }
+    // A code sent to the hosted page: nothing changes, and the page asks to try again.
+    let r = a.submit_hosted_code(&hosted_token, HOSTED_REDIRECT, &hosted_code).await;
+    assert_eq!(r.status(), 503);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Temporarily unavailable") || page.contains("The service is unavailable for a moment"), "{page}");
+    assert!(!page.contains("INTERNAL_SERVER_ERROR") && !page.contains("REJECT"), "the verification was ended: {page}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let refreshed_while_down = seen.refreshed.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -381,6 +426,10 @@ async fn postgresql_stopped_restarted_and_its_backends_killed_under_load_on_two_
     let took = both_serve_within(&nodes, BACK_WITHIN).await;
     println!("both nodes served again {took:?} after PostgreSQL accepted connections");
     mail_goes_out(&b.url, &sink, 2).await;
+    // The same verification, still open: the right code goes through once its callback is made.
+    let r = b.submit_hosted_code(&hosted_token, HOSTED_REDIRECT, &hosted_code).await;
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(receiver.requests().len(), 1, "one callback, after the outage");
     let before = seen.refreshed.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(seen.refreshed.load(Ordering::Relaxed) > before, "the clients' refreshes did not resume");
