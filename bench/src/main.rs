@@ -79,16 +79,7 @@ async fn main() -> std::process::ExitCode {
             work_dir: a.work_dir,
             out_dir: a.soak_out,
         };
-        return match soak::run(opts).await {
-            Ok(table) => {
-                println!("{table}");
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("castellan-bench: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
+        return finish(soak::run(opts).await);
     }
     let opts = suite::Options {
         castellan: a.castellan,
@@ -102,7 +93,12 @@ async fn main() -> std::process::ExitCode {
         only: a.only,
         w9_scale: a.w9_scale,
     };
-    match suite::run(opts).await {
+    finish(suite::run(opts).await)
+}
+
+/// The table on standard output, or the error on standard error.
+fn finish(result: http::Result<String>) -> std::process::ExitCode {
+    match result {
         Ok(table) => {
             println!("{table}");
             std::process::ExitCode::SUCCESS

@@ -5,6 +5,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import path from "node:path";
+import { newestMessage } from "./outbox.mjs";
 
 const BASE = process.env.CASTELLAN_URL;
 const PORTAL = process.env.PORTAL_URL;
@@ -31,8 +32,7 @@ try {
   await page.fill("#password", "console-pass-123");
   await page.click("#submit");
   await page.waitForSelector("#registered");
-  const outbox = await (await fetch(`${BASE}/dev/outbox?to=${encodeURIComponent(email)}`)).json();
-  const link = outbox[0].body.match(/https?:\/\/\S+verify-email\?token=\S+/)[0];
+  const link = (await newestMessage(BASE, email)).body.match(/https?:\/\/\S+verify-email\?token=\S+/)[0];
   await page.goto(link);
   await page.click("button[type=submit]");
   await page.goto(`${BASE}/console/sign-in`);

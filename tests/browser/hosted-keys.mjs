@@ -5,6 +5,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import path from "node:path";
+import { newestMessage } from "./outbox.mjs";
 
 const BASE = process.env.CASTELLAN_URL;
 const PORTAL = process.env.PORTAL_URL;
@@ -50,8 +51,7 @@ try {
   const owner = `owner-${Date.now()}@example.com`;
   let [s, b] = await json(`${BASE}/console/api/register`, { email: owner, password: "console-pass-123" });
   assert.equal(s, 202, JSON.stringify(b));
-  const outbox = await (await fetch(`${BASE}/dev/outbox?to=${encodeURIComponent(owner)}`)).json();
-  const token = outbox[0].body.match(/token=(\S+)/)[1];
+  const token = (await newestMessage(BASE, owner)).body.match(/token=(\S+)/)[1];
   [s, b] = await json(`${BASE}/console/api/verify-email`, { token });
   assert.equal(s, 200, JSON.stringify(b));
   [s, b] = await json(`${BASE}/console/api/sign-in`, { email: owner, password: "console-pass-123" });

@@ -23,7 +23,7 @@ use sqlx::Connection;
 
 pub use http_sink::{HttpSink, Recorded};
 pub use memory_store::MemoryStore;
-pub use smtp::SmtpSink;
+pub use smtp::{SmtpSink, silent_server};
 
 /// The database the tests run on: `sqlite` or `postgres`.
 pub fn engine() -> &'static str {

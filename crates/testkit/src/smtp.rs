@@ -160,3 +160,16 @@ async fn session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<Mail>>>) ->
         write.write_all(reply).await?;
     }
 }
+
+/// A server that takes connections and never says a word, as a hung mail server does; its port.
+pub async fn silent_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| super::fail(&format!("bind: {e}")));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}

@@ -13,19 +13,6 @@ use crate::common::{MASTER_KEY, Server, temp_dir};
 const ADMIN: &str = "outbox-backlog-admin-token-9a7f";
 const QUEUED: usize = 10_000;
 
-/// A server that takes connections and never says a word, as a hung mail server does; its port.
-async fn silent_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    port
-}
-
 /// The resident set of process `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -75,7 +62,7 @@ async fn retries(server: &Server) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_undeliverable_messages_keep_memory_flat_and_requests_prompt() {
     let _measured = crate::common::MEASURED.lock().await;
-    let port = silent_server().await;
+    let port = castellan_testkit::silent_server().await;
     let dir = temp_dir("outbox-backlog");
     let database_url = match castellan_testkit::engine() {
         "postgres" => castellan_testkit::fresh_database_url().await,

@@ -13,19 +13,6 @@ use serde_json::json;
 
 use crate::helpers::{KUMU_PASSWORD, assert_kumu, kumu_login, kumu_tenant};
 
-/// A server that takes connections and never says a word, as a hung mail server does; its port.
-async fn silent_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    port
-}
-
 async fn failures(app: &TestApp, slug: &str) -> Vec<String> {
     let path = format!("/tenants/{slug}/audit?action=message.failed&limit=100");
     let (s, list) = app.admin(Method::GET, &path, None).await;
@@ -35,7 +22,7 @@ async fn failures(app: &TestApp, slug: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_mail_server_that_never_answers_holds_no_request_and_its_messages_are_given_up_visibly() {
-    let port = silent_server().await;
+    let port = castellan_testkit::silent_server().await;
     let options = TestOptions {
         settings: Some(Box::new(move |s: &mut castellan_server::Settings| {
             s.smtp_url = Some(Secret(format!("smtp://127.0.0.1:{port}?tls=none")));
@@ -75,7 +62,7 @@ async fn a_mail_server_that_never_answers_holds_no_request_and_its_messages_are_
 
 #[tokio::test]
 async fn a_hung_mail_server_holds_up_no_text_message() {
-    let port = silent_server().await;
+    let port = castellan_testkit::silent_server().await;
     let sink = HttpSink::start(200, "{}").await;
     let url = sink.url.clone();
     let options = TestOptions {
