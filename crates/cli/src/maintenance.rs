@@ -10,18 +10,6 @@ use castellan_store::backup::{
 };
 use serde_json::{Value, json};
 
-/// `postgres://user:secret@host/db` without `:secret`.
-fn without_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Where this deployment's master key is, in words.
 fn master_key_place(settings: &Settings) -> String {
     if settings.master_key.as_ref().is_some_and(|k| !k.0.is_empty()) {
@@ -42,7 +30,7 @@ pub async fn backup(settings: &Settings, to: &Path) -> Result<(Value, String), S
         let source = if std::env::var("CASTELLAN_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
             "\"$CASTELLAN_DATABASE_URL\"".to_string()
         } else {
-            format!("'{}'", without_password(&url))
+            format!("'{}'", castellan_store::without_password(&url))
         };
         let command = format!("pg_dump --format=custom --file={} {source}", to.display());
         let text = format!(

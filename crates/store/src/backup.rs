@@ -218,6 +218,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_url_loses_its_password_and_nothing_else() {
+        let url = "postgres://app:s3cr:et@db.example:5432/castellan";
+        assert_eq!(crate::redact(url), "postgres://app:***@db.example:5432/castellan");
+        assert_eq!(crate::without_password(url), "postgres://app@db.example:5432/castellan");
+        assert_eq!(crate::without_password("postgres://app@db/c"), "postgres://app@db/c");
+        assert_eq!(crate::redact("sqlite:///var/lib/castellan.db"), "sqlite:///var/lib/castellan.db");
+    }
+
+    #[test]
     fn a_database_newer_than_the_binary_is_named_as_such() {
         let known: Vec<i64> = SQLITE_MIGRATIONS.iter().map(|m| m.version).collect();
         let newest = *known.iter().max().unwrap_or(&0);

@@ -391,11 +391,19 @@ impl SqlStore {
 
 /// A URL with its password replaced, for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
-            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
-    }
+    around_password(url).map_or_else(|| url.to_string(), |(user, host)| format!("{user}:***{host}"))
+}
+
+/// A URL without its password (`postgres://user@host/db`), for a command another program runs
+/// with the password from its own place (`PGPASSWORD`, `~/.pgpass`).
+pub fn without_password(url: &str) -> String {
+    around_password(url).map_or_else(|| url.to_string(), |(user, host)| format!("{user}{host}"))
+}
+
+/// What comes before `:password` and from `@` on, when the URL has a password.
+fn around_password(url: &str) -> Option<(&str, &str)> {
+    let scheme = url.find("://")?;
+    let at = url.rfind('@').filter(|at| *at > scheme)?;
+    let colon = url[scheme + 3..at].find(':')?;
+    Some((&url[..scheme + 3 + colon], &url[at..]))
 }
